@@ -1,0 +1,119 @@
+/* cli.h -- the vbt command line: declarative usage tables, the shared
+ * option group, progress bar and provenance helpers. */
+#ifndef VBT_CLI_H
+#define VBT_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cJSON.h>
+
+/* Exit codes of every command. */
+enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
+
+typedef enum cli_kind {
+    CLI_FLAG,       /* no value */
+    CLI_INT,        /* integer in [min, max] */
+    CLI_FLOAT,      /* number in [min, max] */
+    CLI_TEXT,       /* free text or one of `choices` */
+    CLI_FILE_IN,    /* existing input file or directory */
+    CLI_FILE_OUT    /* output file or directory */
+} cli_kind;
+
+typedef struct cli_option {
+    const char *name;       /* long name without "--" */
+    char short_name;        /* 0 when none */
+    cli_kind kind;
+    const char *metavar;    /* "DIR", "N" */
+    const char *def;        /* default as text, NULL when none */
+    double min, max;        /* numeric range (CLI_INT, CLI_FLOAT) */
+    const char *choices;    /* "none|max|row-sum" for CLI_TEXT, or NULL */
+    const char *doc;
+    int required;           /* the command cannot run without it */
+} cli_option;
+
+typedef struct cli_argument {
+    const char *name;       /* "CONFIG" */
+    cli_kind kind;
+    const char *doc;
+} cli_argument;
+
+typedef struct cli_parsed cli_parsed;
+
+typedef struct cli_command {
+    const char *name;
+    const char *synopsis;       /* one line */
+    const char *description;    /* paragraphs separated by "\n\n" */
+    const cli_argument *args;
+    size_t n_args;
+    const cli_option *opts;     /* command-specific options */
+    size_t n_opts;
+    const char *const *references; /* NULL-terminated, may be NULL */
+    int (*run)(const cli_parsed *p);
+} cli_command;
+
+/* The shared option group appended to every command. */
+typedef struct cli_common {
+    int force, quiet, verbose;
+    long threads;
+    uint64_t seed;
+    int seed_given;
+} cli_common;
+
+struct cli_parsed {
+    const cli_command *cmd;
+    int argc;                   /* the whole command line, for provenance */
+    char **argv;
+    const char *args[8];        /* positional values */
+    const char *values[64];     /* per command option; NULL when absent */
+    cli_common common;
+};
+
+/* Parse argv (after the command name) against cmd.  Prints help or version
+ * and returns -1 with *exit_code set when the run should stop there. */
+int cli_parse(const cli_command *cmd, int argc, char **argv, int first, cli_parsed *p,
+              int *exit_code);
+
+/* Typed access to a command option by name (the value or its default). */
+const char *cli_str(const cli_parsed *p, const char *name);
+int cli_flag(const cli_parsed *p, const char *name);
+double cli_float(const cli_parsed *p, const char *name);
+
+void cli_print_help(FILE *f, const cli_command *cmd);
+void cli_print_markdown(FILE *f, const cli_command *cmd);
+
+/* One error line on stderr: "vbt <cmd>: <message>". */
+void cli_error(const cli_parsed *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Informational line on stderr unless --quiet. */
+void cli_info(const cli_parsed *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Progress bar on stderr: shown only when stderr is a terminal, not --quiet,
+ * and the job has run for more than a second. */
+typedef struct cli_progress {
+    const char *label;
+    double t0, last;
+    int enabled, shown;
+} cli_progress;
+void cli_progress_begin(cli_progress *pr, const cli_parsed *p, const char *label);
+void cli_progress_update(cli_progress *pr, double fraction, const char *extra);
+void cli_progress_end(cli_progress *pr);
+double cli_now(void);
+
+/* Provenance: {"vbt_version", "command", "seed", "inputs": {...}} to which
+ * the command adds its own keys.  Inputs are hashed with SHA-256. */
+cJSON *cli_provenance_new(const cli_parsed *p);
+int cli_provenance_add_input(cJSON *prov, const char *role, const char *path,
+                             char *err, size_t errlen);
+
+/* Set by SIGINT/SIGTERM; long loops check it between chunks. */
+extern volatile int cli_interrupted;
+void cli_install_signal_handlers(void);
+
+/* Commands. */
+extern const cli_command cli_cmd_simulate;
+extern const cli_command cli_cmd_models;
+
+#endif

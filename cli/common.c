@@ -1,0 +1,111 @@
+/* common.c -- progress bar, provenance, signals: what every command shares. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "vbt.h"
+
+volatile int cli_interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cli_interrupted = 1;
+}
+
+void cli_install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_progress_begin(cli_progress *pr, const cli_parsed *p, const char *label)
+{
+    memset(pr, 0, sizeof *pr);
+    pr->label = label;
+    pr->t0 = cli_now();
+    pr->enabled = !p->common.quiet && isatty(STDERR_FILENO);
+}
+
+void cli_progress_update(cli_progress *pr, double fraction, const char *extra)
+{
+    if (!pr->enabled)
+        return;
+    double now = cli_now();
+    /* Only for jobs longer than a second, and at most 10 redraws a second. */
+    if (now - pr->t0 < 1.0 || (pr->shown && now - pr->last < 0.1 && fraction < 1.0))
+        return;
+    pr->last = now;
+    pr->shown = 1;
+    if (fraction < 0)
+        fraction = 0;
+    if (fraction > 1)
+        fraction = 1;
+    const int width = 30;
+    int fill = (int)(fraction * width + 0.5);
+    char bar[64];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    double el = now - pr->t0;
+    double eta = fraction > 0.0 ? el * (1.0 - fraction) / fraction : 0.0;
+    fprintf(stderr, "\r%s [%s] %5.1f%%  %.1fs elapsed, %.1fs left%s%s\033[K", pr->label,
+            bar, 100.0 * fraction, el, eta, extra ? "  " : "", extra ? extra : "");
+    fflush(stderr);
+}
+
+void cli_progress_end(cli_progress *pr)
+{
+    if (pr->shown) {
+        cli_progress_update(pr, 1.0, NULL);
+        fputc('\n', stderr);
+    }
+}
+
+cJSON *cli_provenance_new(const cli_parsed *p)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "vbt_version", vbt_version());
+    cJSON_AddStringToObject(root, "tool", p->cmd->name);
+    cJSON *cmd = cJSON_AddArrayToObject(root, "command");
+    for (int i = 0; i < p->argc; i++)
+        cJSON_AddItemToArray(cmd, cJSON_CreateString(p->argv[i]));
+    cJSON_AddObjectToObject(root, "inputs");
+    return root;
+}
+
+int cli_provenance_add_input(cJSON *prov, const char *role, const char *path,
+                             char *err, size_t errlen)
+{
+    char hex[65];
+    vbt_msg msg;
+    if (vbt_sha256_file(path, hex, &msg) != VBT_OK) {
+        snprintf(err, errlen, "%s", msg.text);
+        return -1;
+    }
+    cJSON *inputs = cJSON_GetObjectItemCaseSensitive(prov, "inputs");
+    cJSON *item = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "path", path);
+    char *abs = realpath(path, NULL);
+    if (abs) {
+        cJSON_AddStringToObject(item, "absolute_path", abs);
+        free(abs);
+    }
+    cJSON_AddStringToObject(item, "sha256", hex);
+    cJSON_AddItemToObject(inputs, role, item);
+    return 0;
+}

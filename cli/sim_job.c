@@ -1,0 +1,696 @@
+/* sim_job.c -- the `vbt simulate` configuration: JSON -> a planned simulator.
+ *
+ * Every key is checked: unknown keys, wrong types, sizes that disagree with
+ * the connectome and out-of-range values are errors naming the file and the
+ * key path ("model.region_params[1].regions[0]").  Relative paths are
+ * resolved against the configuration file's directory first, then against
+ * the current directory. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sim_job.h"
+
+/* Error context: the file and a buffer for the message. */
+typedef struct ctx {
+    const char *file;
+    char *err;
+    size_t errlen;
+} ctx;
+
+static int fail(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(ctx *c, const char *fmt, ...)
+{
+    char buf[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    snprintf(c->err, c->errlen, "'%s': %s", c->file, buf);
+    return -1;
+}
+
+static const char *type_name(const cJSON *j)
+{
+    if (cJSON_IsNumber(j)) return "a number";
+    if (cJSON_IsString(j)) return "a string";
+    if (cJSON_IsBool(j)) return "a boolean";
+    if (cJSON_IsNull(j)) return "null";
+    if (cJSON_IsArray(j)) return "an array";
+    if (cJSON_IsObject(j)) return "an object";
+    return "invalid";
+}
+
+/* Refuse keys outside `allowed` and duplicated keys. */
+static int check_keys(ctx *c, const cJSON *obj, const char *where,
+                      const char *const *allowed)
+{
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        int ok = 0;
+        for (size_t i = 0; allowed[i]; i++)
+            if (strcmp(it->string, allowed[i]) == 0)
+                ok = 1;
+        if (!ok) {
+            char list[512] = "";
+            size_t len = 0;
+            for (size_t i = 0; allowed[i] && len < sizeof list - 64; i++)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                                        allowed[i]);
+            return fail(c, "unknown key '%s%s%s' (expected one of: %s)", where,
+                        *where ? "." : "", it->string, list);
+        }
+        for (const cJSON *jt = it->next; jt; jt = jt->next)
+            if (strcmp(it->string, jt->string) == 0)
+                return fail(c, "duplicate key '%s%s%s'", where, *where ? "." : "",
+                            it->string);
+    }
+    return 0;
+}
+
+static int get_number(ctx *c, const cJSON *obj, const char *key, const char *where,
+                      int required, double def, double *out)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!j) {
+        if (required)
+            return fail(c, "missing key '%s%s%s'", where, *where ? "." : "", key);
+        *out = def;
+        return 0;
+    }
+    if (!cJSON_IsNumber(j) || !isfinite(j->valuedouble))
+        return fail(c, "'%s%s%s' must be a finite number, got %s", where, *where ? "." : "",
+                    key, type_name(j));
+    *out = j->valuedouble;
+    return 0;
+}
+
+static int get_string(ctx *c, const cJSON *obj, const char *key, const char *where,
+                      int required, const char *def, const char **out)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!j) {
+        if (required)
+            return fail(c, "missing key '%s%s%s'", where, *where ? "." : "", key);
+        *out = def;
+        return 0;
+    }
+    if (!cJSON_IsString(j))
+        return fail(c, "'%s%s%s' must be a string, got %s", where, *where ? "." : "", key,
+                    type_name(j));
+    *out = j->valuestring;
+    return 0;
+}
+
+static const cJSON *get_object(ctx *c, const cJSON *obj, const char *key, int required,
+                               int *st)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *st = 0;
+    if (!j) {
+        if (required)
+            *st = fail(c, "missing key '%s'", key);
+        return NULL;
+    }
+    if (!cJSON_IsObject(j)) {
+        *st = fail(c, "'%s' must be an object, got %s", key, type_name(j));
+        return NULL;
+    }
+    return j;
+}
+
+/* Resolve a path from the configuration: next to the configuration file if
+ * such a file exists there, else as given (relative to the working dir). */
+static char *resolve_path(const char *config_path, const char *p)
+{
+    struct stat st;
+    if (p[0] != '/') {
+        const char *slash = strrchr(config_path, '/');
+        if (slash) {
+            size_t dl = (size_t)(slash - config_path);
+            size_t len = dl + 1 + strlen(p) + 1;
+            char *cand = malloc(len);
+            if (!cand)
+                return NULL;
+            snprintf(cand, len, "%.*s/%s", (int)dl, config_path, p);
+            if (stat(cand, &st) == 0)
+                return cand;
+            free(cand);
+        }
+    }
+    return strdup(p);
+}
+
+/* A parameter value: a number, or an array of one number per region. */
+static int param_values(ctx *c, const cJSON *j, const char *where, size_t n, double *buf,
+                        size_t *count)
+{
+    if (cJSON_IsNumber(j)) {
+        if (!isfinite(j->valuedouble))
+            return fail(c, "'%s' must be finite", where);
+        buf[0] = j->valuedouble;
+        *count = 1;
+        return 0;
+    }
+    if (!cJSON_IsArray(j))
+        return fail(c, "'%s' must be a number or an array of %zu numbers (one per region), "
+                       "got %s", where, n, type_name(j));
+    size_t len = (size_t)cJSON_GetArraySize(j);
+    if (len != n)
+        return fail(c, "'%s' has %zu values, the connectome has %zu regions", where, len, n);
+    size_t k = 0;
+    for (const cJSON *it = j->child; it; it = it->next, k++) {
+        if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+            return fail(c, "'%s[%zu]' must be a finite number, got %s", where, k,
+                        type_name(it));
+        buf[k] = it->valuedouble;
+    }
+    *count = n;
+    return 0;
+}
+
+typedef int (*set_param_fn)(vbt_sim *, const char *, const double *, size_t);
+
+static int apply_params(ctx *c, vbt_sim *sim, const cJSON *params, const char *where,
+                        const vbt_param_desc *desc, size_t np, set_param_fn set,
+                        const char *owner, double *buf)
+{
+    if (!params)
+        return 0;
+    if (!cJSON_IsObject(params))
+        return fail(c, "'%s' must be an object, got %s", where, type_name(params));
+    size_t n = vbt_sim_n_regions(sim);
+    for (const cJSON *it = params->child; it; it = it->next) {
+        char key[160];
+        snprintf(key, sizeof key, "%s.%s", where, it->string);
+        if (vbt_param_index(desc, np, it->string) < 0) {
+            char list[600] = "";
+            size_t len = 0;
+            for (size_t i = 0; i < np && len < sizeof list - 32; i++)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                                        desc[i].name);
+            return fail(c, "unknown parameter '%s' of %s (parameters: %s)", key, owner, list);
+        }
+        for (const cJSON *jt = it->next; jt; jt = jt->next)
+            if (strcmp(it->string, jt->string) == 0)
+                return fail(c, "duplicate key '%s'", key);
+        size_t count = 0;
+        if (param_values(c, it, key, n, buf, &count))
+            return -1;
+        if (set(sim, it->string, buf, count))
+            return fail(c, "'%s': %s", key, vbt_sim_errmsg(sim));
+    }
+    return 0;
+}
+
+/* model.region_params: [{"regions": [index or label, ...], "<param>": value}] */
+static int apply_region_params(ctx *c, vbt_sim *sim, const vbt_connectome *conn,
+                               const vbt_model_type *m, const cJSON *rp, double *buf)
+{
+    if (!rp)
+        return 0;
+    if (!cJSON_IsArray(rp))
+        return fail(c, "'model.region_params' must be an array, got %s", type_name(rp));
+    const size_t n = conn->n;
+    size_t g = 0;
+    char *mask = malloc(n);
+    if (!mask)
+        return fail(c, "out of memory");
+    for (const cJSON *grp = rp->child; grp; grp = grp->next, g++) {
+        char where[96];
+        snprintf(where, sizeof where, "model.region_params[%zu]", g);
+        if (!cJSON_IsObject(grp)) {
+            free(mask);
+            return fail(c, "'%s' must be an object, got %s", where, type_name(grp));
+        }
+        const cJSON *regions = cJSON_GetObjectItemCaseSensitive(grp, "regions");
+        if (!regions || !cJSON_IsArray(regions) || cJSON_GetArraySize(regions) == 0) {
+            free(mask);
+            return fail(c, "'%s.regions' must be a non-empty array of region indices or labels",
+                        where);
+        }
+        memset(mask, 0, n);
+        size_t r = 0;
+        for (const cJSON *it = regions->child; it; it = it->next, r++) {
+            long idx = -1;
+            if (cJSON_IsNumber(it)) {
+                double v = it->valuedouble;
+                if (v != floor(v) || v < 0 || v >= (double)n) {
+                    free(mask);
+                    return fail(c, "'%s.regions[%zu]' = %g is not a region index in 0..%zu",
+                                where, r, v, n - 1);
+                }
+                idx = (long)v;
+            } else if (cJSON_IsString(it)) {
+                idx = vbt_connectome_find_label(conn, it->valuestring);
+                if (idx < 0) {
+                    free(mask);
+                    return fail(c, "'%s.regions[%zu]': no region labelled '%s' in the connectome",
+                                where, r, it->valuestring);
+                }
+            } else {
+                free(mask);
+                return fail(c, "'%s.regions[%zu]' must be an index or a label, got %s", where,
+                            r, type_name(it));
+            }
+            mask[idx] = 1;
+        }
+        int any = 0;
+        for (const cJSON *it = grp->child; it; it = it->next) {
+            if (strcmp(it->string, "regions") == 0)
+                continue;
+            char key[160];
+            snprintf(key, sizeof key, "%s.%s", where, it->string);
+            if (vbt_param_index(m->params, m->n_param, it->string) < 0) {
+                free(mask);
+                return fail(c, "unknown parameter '%s' of model '%s'", key, m->name);
+            }
+            if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) {
+                free(mask);
+                return fail(c, "'%s' must be a finite number, got %s", key, type_name(it));
+            }
+            vbt_sim_get_model_param(sim, it->string, buf);
+            for (size_t k = 0; k < n; k++)
+                if (mask[k])
+                    buf[k] = it->valuedouble;
+            vbt_sim_set_model_param(sim, it->string, buf, n);
+            any = 1;
+        }
+        if (!any) {
+            free(mask);
+            return fail(c, "'%s' sets no parameter", where);
+        }
+    }
+    free(mask);
+    return 0;
+}
+
+static int setup_initial(ctx *c, sim_job *job, const cJSON *init)
+{
+    static const char *const keys[] = {"constant", "history_npy", NULL};
+    const vbt_model_type *m = vbt_sim_model(job->sim);
+    if (!init)
+        return fail(c, "missing key 'initial' ({\"constant\": [%zu values, one per state "
+                       "variable]} or {\"history_npy\": \"file.npy\"})", m->n_state);
+    if (!cJSON_IsObject(init))
+        return fail(c, "'initial' must be an object, got %s", type_name(init));
+    if (check_keys(c, init, "initial", keys))
+        return -1;
+    const cJSON *cst = cJSON_GetObjectItemCaseSensitive(init, "constant");
+    const cJSON *hist = cJSON_GetObjectItemCaseSensitive(init, "history_npy");
+    if ((cst != NULL) == (hist != NULL))
+        return fail(c, "'initial' needs exactly one of 'constant' and 'history_npy'");
+    if (cst) {
+        double v[32];
+        if (!cJSON_IsArray(cst) || (size_t)cJSON_GetArraySize(cst) != m->n_state)
+            return fail(c, "'initial.constant' must be an array of %zu numbers (%s has "
+                           "%zu state variables)", m->n_state, m->name, m->n_state);
+        size_t k = 0;
+        for (const cJSON *it = cst->child; it; it = it->next, k++) {
+            if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+                return fail(c, "'initial.constant[%zu]' must be a finite number", k);
+            v[k] = it->valuedouble;
+        }
+        if (vbt_sim_set_initial_constant(job->sim, v, m->n_state))
+            return fail(c, "initial.constant: %s", vbt_sim_errmsg(job->sim));
+        return 0;
+    }
+    if (!cJSON_IsString(hist))
+        return fail(c, "'initial.history_npy' must be a path string, got %s", type_name(hist));
+    job->history_path = resolve_path(job->config_path, hist->valuestring);
+    if (!job->history_path)
+        return fail(c, "out of memory");
+    vbt_array a = {0};
+    vbt_msg msg;
+    if (vbt_npy_read(job->history_path, &a, &msg))
+        return fail(c, "initial.history_npy: %s", msg.text);
+    size_t n = vbt_sim_n_regions(job->sim);
+    int st = 0;
+    if (a.ndim != 3 || a.shape[1] != m->n_state || a.shape[2] != n)
+        st = fail(c, "initial.history_npy '%s': shape must be [steps, %zu, %zu] (step, "
+                     "state variable, region), got %zu dimension(s) [%zu, %zu, %zu]",
+                  job->history_path, m->n_state, n, a.ndim, a.ndim > 0 ? a.shape[0] : 0,
+                  a.ndim > 1 ? a.shape[1] : 0, a.ndim > 2 ? a.shape[2] : 0);
+    else if (vbt_sim_set_initial_history(job->sim, a.data, a.shape[0]))
+        st = fail(c, "initial.history_npy '%s': %s", job->history_path,
+                  vbt_sim_errmsg(job->sim));
+    vbt_array_clear(&a);
+    return st;
+}
+
+static int setup_monitors(ctx *c, sim_job *job, const cJSON *mons, uint64_t buffer_steps)
+{
+    static const char *const keys[] = {"kind", "period_ms", "variables", "name", NULL};
+    static const char *const raw_default[] = {"raw"};
+    cJSON *fallback = NULL;
+    if (!mons) {
+        fallback = cJSON_CreateArray();
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "kind", raw_default[0]);
+        cJSON_AddItemToArray(fallback, r);
+        mons = fallback;
+    }
+    int st = 0;
+    if (!cJSON_IsArray(mons) || cJSON_GetArraySize(mons) == 0) {
+        st = fail(c, "'monitors' must be a non-empty array of monitor objects");
+        goto done;
+    }
+    size_t i = 0;
+    for (const cJSON *mj = mons->child; mj; mj = mj->next, i++) {
+        char where[64];
+        snprintf(where, sizeof where, "monitors[%zu]", i);
+        if (i >= sizeof job->mon / sizeof job->mon[0]) {
+            st = fail(c, "at most %zu monitors", sizeof job->mon / sizeof job->mon[0]);
+            goto done;
+        }
+        if (!cJSON_IsObject(mj)) {
+            st = fail(c, "'%s' must be an object, got %s", where, type_name(mj));
+            goto done;
+        }
+        if ((st = check_keys(c, mj, where, keys)))
+            goto done;
+        const char *kind = NULL, *name = NULL;
+        if ((st = get_string(c, mj, "kind", where, 1, NULL, &kind)))
+            goto done;
+        const vbt_monitor_type *T = vbt_monitor_find(kind);
+        if (!T) {
+            st = fail(c, "'%s.kind': unknown monitor '%s' (raw, subsample, temporal_average)",
+                      where, kind);
+            goto done;
+        }
+        double period = 0.0;
+        const cJSON *pj = cJSON_GetObjectItemCaseSensitive(mj, "period_ms");
+        if (!T->uses_period && pj) {
+            st = fail(c, "'%s.period_ms': the raw monitor records every step; remove the key",
+                      where);
+            goto done;
+        }
+        if (T->uses_period && (st = get_number(c, mj, "period_ms", where, 1, 0, &period)))
+            goto done;
+        if ((st = get_string(c, mj, "name", where, 0, kind, &name)))
+            goto done;
+        if (strlen(name) == 0 || strlen(name) >= sizeof job->mon[0].name ||
+            strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+                strlen(name)) {
+            st = fail(c, "'%s.name' = '%s' must be 1-63 letters, digits, '_' or '-'", where,
+                      name);
+            goto done;
+        }
+        for (size_t k = 0; k < job->n_mon; k++)
+            if (strcmp(job->mon[k].name, name) == 0) {
+                st = fail(c, "'%s': a second monitor writing '%s.npy'; give it a distinct "
+                             "\"name\"", where, name);
+                goto done;
+            }
+        const char *vars[64];
+        size_t nv = 0;
+        const cJSON *vj = cJSON_GetObjectItemCaseSensitive(mj, "variables");
+        if (vj) {
+            if (!cJSON_IsArray(vj) || cJSON_GetArraySize(vj) == 0 ||
+                cJSON_GetArraySize(vj) > 64) {
+                st = fail(c, "'%s.variables' must be an array of 1 to 64 strings", where);
+                goto done;
+            }
+            for (const cJSON *it = vj->child; it; it = it->next) {
+                if (!cJSON_IsString(it)) {
+                    st = fail(c, "'%s.variables[%zu]' must be a string, got %s", where, nv,
+                              type_name(it));
+                    goto done;
+                }
+                vars[nv++] = it->valuestring;
+            }
+        }
+        vbt_monitor_spec spec = {
+            .type = T, .period_ms = period, .n_vars = nv, .vars = vars,
+            .buffer_steps = buffer_steps,
+        };
+        size_t idx;
+        if (vbt_sim_add_monitor(job->sim, &spec, &idx)) {
+            st = fail(c, "'%s': %s", where, vbt_sim_errmsg(job->sim));
+            goto done;
+        }
+        snprintf(job->mon[job->n_mon].name, sizeof job->mon[0].name, "%s", name);
+        job->mon[job->n_mon].index = idx;
+        job->n_mon++;
+    }
+done:
+    cJSON_Delete(fallback);
+    return st;
+}
+
+/* Per-region values of a parameter as JSON: a number when uniform. */
+static cJSON *param_json(const double *v, size_t n)
+{
+    for (size_t k = 1; k < n; k++)
+        if (v[k] != v[0])
+            return cJSON_CreateDoubleArray(v, (int)n);
+    return cJSON_CreateNumber(v[0]);
+}
+
+static void build_resolved(sim_job *job, double speed, int delays, vbt_normalize norm,
+                           const vbt_coupling_type *ct, const vbt_scheme_type *sc,
+                           const cJSON *init, double *buf)
+{
+    const vbt_model_type *m = vbt_sim_model(job->sim);
+    const size_t n = job->conn->n;
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "connectome", job->connectome_path);
+    if (delays)
+        cJSON_AddNumberToObject(r, "speed_mm_per_ms", speed);
+    else
+        cJSON_AddNullToObject(r, "speed_mm_per_ms");
+    cJSON_AddBoolToObject(r, "delays", delays);
+    cJSON_AddStringToObject(r, "normalize", vbt_normalize_name(norm));
+    cJSON *mj = cJSON_AddObjectToObject(r, "model");
+    cJSON_AddStringToObject(mj, "name", m->name);
+    cJSON *mp = cJSON_AddObjectToObject(mj, "params");
+    for (size_t i = 0; i < m->n_param; i++) {
+        vbt_sim_get_model_param(job->sim, m->params[i].name, buf);
+        cJSON_AddItemToObject(mp, m->params[i].name, param_json(buf, n));
+    }
+    cJSON *cj = cJSON_AddObjectToObject(r, "coupling");
+    cJSON_AddStringToObject(cj, "name", ct->name);
+    cJSON *cp = cJSON_AddObjectToObject(cj, "params");
+    for (size_t i = 0; i < ct->n_param; i++) {
+        vbt_sim_get_coupling_param(job->sim, ct->params[i].name, buf);
+        cJSON_AddItemToObject(cp, ct->params[i].name, param_json(buf, n));
+    }
+    cJSON *ij = cJSON_AddObjectToObject(r, "integrator");
+    cJSON_AddStringToObject(ij, "scheme", sc->name);
+    cJSON_AddNumberToObject(ij, "dt_ms", vbt_sim_dt(job->sim));
+    cJSON *init_copy = cJSON_Duplicate(init, 1);
+    if (job->history_path)
+        cJSON_ReplaceItemInObject(init_copy, "history_npy",
+                                  cJSON_CreateString(job->history_path));
+    cJSON_AddItemToObject(r, "initial", init_copy);
+    cJSON_AddNumberToObject(r, "duration_ms", job->duration_ms);
+    cJSON *ma = cJSON_AddArrayToObject(r, "monitors");
+    for (size_t k = 0; k < job->n_mon; k++) {
+        size_t idx = job->mon[k].index;
+        cJSON *o = cJSON_CreateObject();
+        const vbt_monitor_type *T = NULL;
+        (void)T;
+        cJSON_AddStringToObject(o, "name", job->mon[k].name);
+        cJSON_AddNumberToObject(o, "period_ms", vbt_sim_monitor_period(job->sim, idx));
+        cJSON *vars = cJSON_AddArrayToObject(o, "variables");
+        for (size_t v = 0; v < vbt_sim_monitor_n_vars(job->sim, idx); v++)
+            cJSON_AddItemToArray(vars, cJSON_CreateString(vbt_sim_monitor_var(job->sim, idx, v)));
+        cJSON_AddItemToArray(ma, o);
+    }
+    cJSON_AddNumberToObject(r, "seed", (double)job->seed);
+    job->resolved = r;
+}
+
+int sim_job_load(sim_job *job, const char *config_path, long long seed_override,
+                 uint64_t buffer_steps, char *err, size_t errlen)
+{
+    static const char *const top_keys[] = {
+        "connectome", "speed_mm_per_ms", "delays", "normalize", "model", "coupling",
+        "integrator", "initial", "duration_ms", "monitors", "seed", "description", NULL};
+    static const char *const model_keys[] = {"name", "params", "region_params", NULL};
+    static const char *const coupling_keys[] = {"name", "params", NULL};
+    static const char *const integ_keys[] = {"scheme", "dt_ms", NULL};
+    ctx c = {config_path, err, errlen};
+    char *text = NULL;
+    size_t len;
+    cJSON *root = NULL;
+    double *buf = NULL;
+    vbt_msg msg;
+    int st = -1;
+
+    memset(job, 0, sizeof *job);
+    job->config_path = strdup(config_path);
+    if (!job->config_path)
+        return fail(&c, "out of memory");
+    if (vbt_file_read_all(config_path, &text, &len, 64u << 20, &msg)) {
+        snprintf(err, errlen, "%s", msg.text);
+        return -1;
+    }
+    if (memchr(text, '\0', len)) {
+        fail(&c, "not a text file (contains a NUL byte)");
+        goto out;
+    }
+    const char *end = NULL;
+    root = cJSON_ParseWithOpts(text, &end, 1);
+    if (!root) {
+        size_t off = end ? (size_t)(end - text) : 0, line = 1, col = 1;
+        for (size_t i = 0; i < off && i < len; i++, col++)
+            if (text[i] == '\n') {
+                line++;
+                col = 0;
+            }
+        fail(&c, "invalid JSON near line %zu, column %zu", line, col);
+        goto out;
+    }
+    if (!cJSON_IsObject(root)) {
+        fail(&c, "the configuration must be a JSON object, got %s", type_name(root));
+        goto out;
+    }
+    if (check_keys(&c, root, "", top_keys))
+        goto out;
+
+    /* connectome */
+    const char *cpath = NULL, *norm_name = NULL, *scheme_name = NULL, *model_name = NULL,
+               *coupling_name = NULL;
+    double speed = 0, dt = 0, seed_d = 0;
+    if (get_string(&c, root, "connectome", "", 1, NULL, &cpath) ||
+        get_number(&c, root, "speed_mm_per_ms", "", 0, 3.0, &speed) ||
+        get_string(&c, root, "normalize", "", 0, "none", &norm_name))
+        goto out;
+    const cJSON *dj = cJSON_GetObjectItemCaseSensitive(root, "delays");
+    if (dj && !cJSON_IsBool(dj)) {
+        fail(&c, "'delays' must be true or false, got %s", type_name(dj));
+        goto out;
+    }
+    int delays = dj ? cJSON_IsTrue(dj) : 1;
+    if (!(speed > 0.0)) {
+        fail(&c, "'speed_mm_per_ms' must be > 0, got %g (use \"delays\": false for none)",
+             speed);
+        goto out;
+    }
+    vbt_normalize norm;
+    if (vbt_normalize_parse(norm_name, &norm)) {
+        fail(&c, "'normalize': unknown normalisation '%s' (none, max, row-sum)", norm_name);
+        goto out;
+    }
+    job->connectome_path = resolve_path(config_path, cpath);
+    if (!job->connectome_path) {
+        fail(&c, "out of memory");
+        goto out;
+    }
+    if (vbt_connectome_load(&job->conn, job->connectome_path, &msg)) {
+        fail(&c, "connectome: %s", msg.text);
+        goto out;
+    }
+    if (vbt_connectome_normalize(job->conn, norm, &msg)) {
+        fail(&c, "connectome: %s", msg.text);
+        goto out;
+    }
+
+    /* model, coupling, integrator */
+    int s2;
+    const cJSON *model = get_object(&c, root, "model", 1, &s2);
+    if (s2 || check_keys(&c, model, "model", model_keys) ||
+        get_string(&c, model, "name", "model", 1, NULL, &model_name))
+        goto out;
+    const vbt_model_type *mt = vbt_model_find(model_name);
+    if (!mt) {
+        fail(&c, "'model.name': unknown model '%s' (see 'vbt models')", model_name);
+        goto out;
+    }
+    const cJSON *coupling = get_object(&c, root, "coupling", 0, &s2);
+    if (s2 || (coupling && check_keys(&c, coupling, "coupling", coupling_keys)) ||
+        get_string(&c, coupling, "name", "coupling", coupling != NULL, "difference",
+                   &coupling_name))
+        goto out;
+    const vbt_coupling_type *ct = vbt_coupling_find(coupling_name);
+    if (!ct) {
+        fail(&c, "'coupling.name': unknown coupling '%s' (linear, difference)", coupling_name);
+        goto out;
+    }
+    const cJSON *integ = get_object(&c, root, "integrator", 0, &s2);
+    if (s2 || (integ && check_keys(&c, integ, "integrator", integ_keys)) ||
+        get_string(&c, integ, "scheme", "integrator", 0, "heun", &scheme_name) ||
+        get_number(&c, integ, "dt_ms", "integrator", 0, 0.05, &dt))
+        goto out;
+    const vbt_scheme_type *sc = vbt_scheme_find(scheme_name);
+    if (!sc) {
+        fail(&c, "'integrator.scheme': unknown scheme '%s' (euler, heun, rk4)", scheme_name);
+        goto out;
+    }
+    if (!(dt > 0.0)) {
+        fail(&c, "'integrator.dt_ms' must be > 0, got %g", dt);
+        goto out;
+    }
+    if (get_number(&c, root, "duration_ms", "", 1, 0, &job->duration_ms))
+        goto out;
+    double steps = job->duration_ms / dt;
+    if (!(job->duration_ms > 0.0) || steps > 1e12) {
+        fail(&c, "'duration_ms' must be > 0 and at most 1e12 steps, got %g", job->duration_ms);
+        goto out;
+    }
+    /* Like TVB: ceil(duration / dt) steps, tolerant of rounding in the ratio. */
+    job->n_steps = (uint64_t)ceil(steps - 1e-9 * steps);
+    if (get_number(&c, root, "seed", "", 0, 0.0, &seed_d))
+        goto out;
+    if (seed_d < 0 || seed_d != floor(seed_d) || seed_d > 9007199254740992.0) {
+        fail(&c, "'seed' must be a non-negative integer, got %g", seed_d);
+        goto out;
+    }
+    job->seed = seed_override >= 0 ? (uint64_t)seed_override : (uint64_t)seed_d;
+
+    vbt_sim_spec spec = {
+        .model = mt, .coupling = ct, .scheme = sc, .conn = job->conn, .dt_ms = dt,
+        .speed_mm_per_ms = delays ? speed : HUGE_VAL,
+    };
+    if (vbt_sim_alloc(&job->sim, &spec, &msg)) {
+        fail(&c, "%s", msg.text);
+        goto out;
+    }
+    buf = malloc(job->conn->n * sizeof *buf);
+    if (!buf) {
+        fail(&c, "out of memory");
+        goto out;
+    }
+    char owner[96];
+    snprintf(owner, sizeof owner, "model '%s'", mt->name);
+    if (apply_params(&c, job->sim, cJSON_GetObjectItemCaseSensitive(model, "params"),
+                     "model.params", mt->params, mt->n_param, vbt_sim_set_model_param, owner,
+                     buf) ||
+        apply_region_params(&c, job->sim, job->conn, mt,
+                            cJSON_GetObjectItemCaseSensitive(model, "region_params"), buf))
+        goto out;
+    snprintf(owner, sizeof owner, "coupling '%s'", ct->name);
+    if (coupling && apply_params(&c, job->sim,
+                                 cJSON_GetObjectItemCaseSensitive(coupling, "params"),
+                                 "coupling.params", ct->params, ct->n_param,
+                                 vbt_sim_set_coupling_param, owner, buf))
+        goto out;
+    const cJSON *init = cJSON_GetObjectItemCaseSensitive(root, "initial");
+    if (setup_monitors(&c, job, cJSON_GetObjectItemCaseSensitive(root, "monitors"),
+                       buffer_steps) ||
+        setup_initial(&c, job, init))
+        goto out;
+    build_resolved(job, speed, delays, norm, ct, sc, init, buf);
+    st = 0;
+out:
+    free(buf);
+    free(text);
+    cJSON_Delete(root);
+    return st;
+}
+
+void sim_job_free(sim_job *job)
+{
+    vbt_sim_free(job->sim);
+    vbt_connectome_free(job->conn);
+    free(job->config_path);
+    free(job->connectome_path);
+    free(job->history_path);
+    cJSON_Delete(job->resolved);
+    memset(job, 0, sizeof *job);
+}

@@ -1,0 +1,430 @@
+/* usage.c -- parsing the command line against a command's usage table, and
+ * generating --help and the markdown reference from the same table. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "vbt.h"
+
+/* The option group every command shares.  Indices are fixed. */
+enum { STD_FORCE, STD_QUIET, STD_VERBOSE, STD_THREADS, STD_SEED, STD_HELP, STD_VERSION,
+       N_STD };
+static const cli_option std_opts[N_STD] = {
+    [STD_FORCE] = {"force", 0, CLI_FLAG, NULL, NULL, 0, 0, NULL,
+                   "overwrite existing outputs (otherwise refuse and exit 1)"},
+    [STD_QUIET] = {"quiet", 'q', CLI_FLAG, NULL, NULL, 0, 0, NULL,
+                   "print nothing but errors; no progress bar"},
+    [STD_VERBOSE] = {"verbose", 'v', CLI_FLAG, NULL, NULL, 0, 0, NULL,
+                     "print more detail on stderr"},
+    [STD_THREADS] = {"threads", 0, CLI_INT, "N", "1", 1, 1024, NULL,
+                     "number of threads to use"},
+    [STD_SEED] = {"seed", 0, CLI_INT, "N", NULL, 0, 9007199254740992.0, NULL,
+                  "random seed (overrides the seed in a configuration file)"},
+    [STD_HELP] = {"help", 'h', CLI_FLAG, NULL, NULL, 0, 0, NULL,
+                  "print this help and exit"},
+    [STD_VERSION] = {"version", 'V', CLI_FLAG, NULL, NULL, 0, 0, NULL,
+                     "print the version and exit"},
+};
+
+static const char *kind_name(cli_kind k)
+{
+    switch (k) {
+    case CLI_FLAG: return "flag";
+    case CLI_INT: return "integer";
+    case CLI_FLOAT: return "number";
+    case CLI_TEXT: return "text";
+    case CLI_FILE_IN: return "input path";
+    case CLI_FILE_OUT: return "output path";
+    }
+    return "?";
+}
+
+static void usage_error(const cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void usage_error(const cli_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "vbt %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'vbt %s --help')\n", cmd->name);
+}
+
+/* Check a value against its option's kind and range; 0 when fine. */
+static int check_value(const cli_command *cmd, const cli_option *o, const char *v)
+{
+    char *end;
+    if (o->kind == CLI_INT || o->kind == CLI_FLOAT) {
+        errno = 0;
+        double d = strtod(v, &end);
+        if (end == v || *end || errno || !isfinite(d)) {
+            usage_error(cmd, "--%s expects %s, got '%s'", o->name,
+                        o->kind == CLI_INT ? "an integer" : "a number", v);
+            return -1;
+        }
+        if (o->kind == CLI_INT && d != floor(d)) {
+            usage_error(cmd, "--%s expects an integer, got '%s'", o->name, v);
+            return -1;
+        }
+        if (d < o->min || d > o->max) {
+            usage_error(cmd, "--%s must be in [%g, %g], got %s", o->name, o->min, o->max, v);
+            return -1;
+        }
+    } else if (o->kind == CLI_TEXT && o->choices) {
+        size_t len = strlen(v);
+        const char *c = o->choices;
+        while (c && *c) {
+            const char *bar = strchr(c, '|');
+            size_t cl = bar ? (size_t)(bar - c) : strlen(c);
+            if (cl == len && strncmp(c, v, len) == 0)
+                return 0;
+            c = bar ? bar + 1 : NULL;
+        }
+        usage_error(cmd, "--%s must be one of %s, got '%s'", o->name, o->choices, v);
+        return -1;
+    }
+    return 0;
+}
+
+static const cli_option *find_opt(const cli_command *cmd, const char *name, size_t nlen,
+                                  char short_name, int *idx, int *std)
+{
+    for (size_t i = 0; i < cmd->n_opts; i++) {
+        const cli_option *o = &cmd->opts[i];
+        if ((name && strlen(o->name) == nlen && strncmp(o->name, name, nlen) == 0) ||
+            (!name && short_name && o->short_name == short_name)) {
+            *idx = (int)i;
+            *std = 0;
+            return o;
+        }
+    }
+    for (int i = 0; i < N_STD; i++) {
+        const cli_option *o = &std_opts[i];
+        if ((name && strlen(o->name) == nlen && strncmp(o->name, name, nlen) == 0) ||
+            (!name && short_name && o->short_name == short_name)) {
+            *idx = i;
+            *std = 1;
+            return o;
+        }
+    }
+    return NULL;
+}
+
+int cli_parse(const cli_command *cmd, int argc, char **argv, int first, cli_parsed *p,
+              int *exit_code)
+{
+    const char *stdv[N_STD] = {0};
+    size_t npos = 0;
+    int only_pos = 0;
+
+    memset(p, 0, sizeof *p);
+    p->cmd = cmd;
+    p->argc = argc;
+    p->argv = argv;
+    for (int a = first; a < argc; a++) {
+        const char *arg = argv[a];
+        if (!only_pos && strcmp(arg, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (only_pos || arg[0] != '-' || arg[1] == '\0') {
+            if (npos >= cmd->n_args || npos >= sizeof p->args / sizeof p->args[0]) {
+                usage_error(cmd, "unexpected argument '%s'", arg);
+                *exit_code = CLI_USAGE;
+                return -1;
+            }
+            p->args[npos++] = arg;
+            continue;
+        }
+        const cli_option *o;
+        int idx, is_std;
+        const char *val = NULL;
+        if (arg[1] == '-') {
+            const char *name = arg + 2, *eq = strchr(name, '=');
+            size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+            o = find_opt(cmd, name, nlen, 0, &idx, &is_std);
+            if (!o) {
+                usage_error(cmd, "unknown option '--%.*s'", (int)nlen, name);
+                *exit_code = CLI_USAGE;
+                return -1;
+            }
+            if (eq)
+                val = eq + 1;
+        } else {
+            if (arg[2] != '\0') {
+                usage_error(cmd, "unknown option '%s' (short options take no attached value)",
+                            arg);
+                *exit_code = CLI_USAGE;
+                return -1;
+            }
+            o = find_opt(cmd, NULL, 0, arg[1], &idx, &is_std);
+            if (!o) {
+                usage_error(cmd, "unknown option '%s'", arg);
+                *exit_code = CLI_USAGE;
+                return -1;
+            }
+        }
+        if (o->kind == CLI_FLAG) {
+            if (val) {
+                usage_error(cmd, "--%s takes no value", o->name);
+                *exit_code = CLI_USAGE;
+                return -1;
+            }
+            val = "1";
+        } else if (!val) {
+            if (a + 1 >= argc) {
+                usage_error(cmd, "--%s needs a value (%s)", o->name,
+                            o->metavar ? o->metavar : kind_name(o->kind));
+                *exit_code = CLI_USAGE;
+                return -1;
+            }
+            val = argv[++a];
+        }
+        if (check_value(cmd, o, val)) {
+            *exit_code = CLI_USAGE;
+            return -1;
+        }
+        if (is_std)
+            stdv[idx] = val;
+        else
+            p->values[idx] = val;
+    }
+    if (stdv[STD_HELP]) {
+        cli_print_help(stdout, cmd);
+        *exit_code = CLI_OK;
+        return -1;
+    }
+    if (stdv[STD_VERSION]) {
+        printf("vbt %s\n", vbt_version());
+        *exit_code = CLI_OK;
+        return -1;
+    }
+    if (npos < cmd->n_args) {
+        usage_error(cmd, "missing argument %s", cmd->args[npos].name);
+        *exit_code = CLI_USAGE;
+        return -1;
+    }
+    for (size_t i = 0; i < cmd->n_opts; i++) {
+        const cli_option *o = &cmd->opts[i];
+        if (o->required && !p->values[i]) {
+            usage_error(cmd, "missing required option --%s %s", o->name,
+                        o->metavar ? o->metavar : "");
+            *exit_code = CLI_USAGE;
+            return -1;
+        }
+    }
+    p->common.force = stdv[STD_FORCE] != NULL;
+    p->common.quiet = stdv[STD_QUIET] != NULL;
+    p->common.verbose = stdv[STD_VERBOSE] != NULL;
+    p->common.threads = stdv[STD_THREADS] ? strtol(stdv[STD_THREADS], NULL, 10) : 1;
+    if (stdv[STD_SEED]) {
+        p->common.seed = (uint64_t)strtod(stdv[STD_SEED], NULL);
+        p->common.seed_given = 1;
+    }
+    /* Inputs must exist: that is an error on the file, not a usage error. */
+    for (size_t i = 0; i < npos; i++) {
+        struct stat st;
+        if (cmd->args[i].kind == CLI_FILE_IN && stat(p->args[i], &st) != 0) {
+            fprintf(stderr, "vbt %s: cannot open '%s': %s\n", cmd->name, p->args[i],
+                    strerror(errno));
+            *exit_code = CLI_ERROR;
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < cmd->n_opts; i++) {
+        struct stat st;
+        if (cmd->opts[i].kind == CLI_FILE_IN && p->values[i] && stat(p->values[i], &st) != 0) {
+            fprintf(stderr, "vbt %s: cannot open '%s': %s\n", cmd->name, p->values[i],
+                    strerror(errno));
+            *exit_code = CLI_ERROR;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static long opt_index(const cli_parsed *p, const char *name)
+{
+    for (size_t i = 0; i < p->cmd->n_opts; i++)
+        if (strcmp(p->cmd->opts[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+const char *cli_str(const cli_parsed *p, const char *name)
+{
+    long i = opt_index(p, name);
+    if (i < 0)
+        return NULL;
+    return p->values[i] ? p->values[i] : p->cmd->opts[i].def;
+}
+
+int cli_flag(const cli_parsed *p, const char *name)
+{
+    long i = opt_index(p, name);
+    return i >= 0 && p->values[i] != NULL;
+}
+
+double cli_float(const cli_parsed *p, const char *name)
+{
+    const char *s = cli_str(p, name);
+    return s ? strtod(s, NULL) : NAN;
+}
+
+/* ---- help ----------------------------------------------------------------- */
+
+static void print_wrapped(FILE *f, const char *text, int indent, int width)
+{
+    int col = indent;
+    fprintf(f, "%*s", indent, "");
+    while (*text) {
+        if (text[0] == '\n' && text[1] == '\n') {
+            fprintf(f, "\n\n%*s", indent, "");
+            col = indent;
+            text += 2;
+            continue;
+        }
+        while (*text == ' ' || *text == '\n')
+            text++;
+        const char *w = text;
+        while (*text && *text != ' ' && *text != '\n')
+            text++;
+        int len = (int)(text - w);
+        if (len == 0)
+            continue;
+        if (col > indent && col + 1 + len > width) {
+            fprintf(f, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            fputc(' ', f);
+            col++;
+        }
+        fprintf(f, "%.*s", len, w);
+        col += len;
+    }
+    fputc('\n', f);
+}
+
+static void print_option(FILE *f, const cli_option *o)
+{
+    char head[96];
+    int n = 0;
+    if (o->short_name)
+        n = snprintf(head, sizeof head, "-%c, ", o->short_name);
+    n += snprintf(head + n, sizeof head - (size_t)n, "--%s", o->name);
+    if (o->kind != CLI_FLAG)
+        snprintf(head + n, sizeof head - (size_t)n, " %s",
+                 o->metavar ? o->metavar : kind_name(o->kind));
+    fprintf(f, "  %s\n", head);
+    char doc[1024];
+    int m = snprintf(doc, sizeof doc, "%s", o->doc);
+    if (o->choices)
+        m += snprintf(doc + m, sizeof doc - (size_t)m, " (one of %s)", o->choices);
+    if ((o->kind == CLI_INT || o->kind == CLI_FLOAT) && o->max > o->min)
+        m += snprintf(doc + m, sizeof doc - (size_t)m, " (range %g to %g)", o->min, o->max);
+    if (o->def)
+        snprintf(doc + m, sizeof doc - (size_t)m, " [default: %s]", o->def);
+    print_wrapped(f, doc, 8, 79);
+}
+
+void cli_print_help(FILE *f, const cli_command *cmd)
+{
+    fprintf(f, "vbt %s: %s\n\nUSAGE\n  vbt %s", cmd->name, cmd->synopsis, cmd->name);
+    for (size_t i = 0; i < cmd->n_args; i++)
+        fprintf(f, " %s", cmd->args[i].name);
+    for (size_t i = 0; i < cmd->n_opts; i++)
+        if (cmd->opts[i].required) {
+            if (cmd->opts[i].short_name)
+                fprintf(f, " -%c", cmd->opts[i].short_name);
+            else
+                fprintf(f, " --%s", cmd->opts[i].name);
+            if (cmd->opts[i].kind != CLI_FLAG)
+                fprintf(f, " %s", cmd->opts[i].metavar ? cmd->opts[i].metavar
+                                                        : kind_name(cmd->opts[i].kind));
+        }
+    fprintf(f, " [options]\n\nDESCRIPTION\n");
+    print_wrapped(f, cmd->description, 2, 79);
+    if (cmd->n_args) {
+        fprintf(f, "\nARGUMENTS\n");
+        for (size_t i = 0; i < cmd->n_args; i++) {
+            fprintf(f, "  %s (%s)\n", cmd->args[i].name, kind_name(cmd->args[i].kind));
+            print_wrapped(f, cmd->args[i].doc, 8, 79);
+        }
+    }
+    if (cmd->n_opts) {
+        fprintf(f, "\nOPTIONS\n");
+        for (size_t i = 0; i < cmd->n_opts; i++)
+            print_option(f, &cmd->opts[i]);
+    }
+    fprintf(f, "\nSTANDARD OPTIONS\n");
+    for (int i = 0; i < N_STD; i++)
+        print_option(f, &std_opts[i]);
+    fprintf(f, "\nEXIT STATUS\n  0 success, 1 error (bad input, failed run), 2 usage error\n");
+    if (cmd->references && cmd->references[0]) {
+        fprintf(f, "\nREFERENCES\n");
+        for (size_t i = 0; cmd->references[i]; i++)
+            print_wrapped(f, cmd->references[i], 2, 79);
+    }
+}
+
+static void md_option(FILE *f, const cli_option *o)
+{
+    fprintf(f, "| `");
+    if (o->short_name)
+        fprintf(f, "-%c`, `", o->short_name);
+    fprintf(f, "--%s", o->name);
+    if (o->kind != CLI_FLAG)
+        fprintf(f, " %s", o->metavar ? o->metavar : kind_name(o->kind));
+    fprintf(f, "` | %s", o->doc);
+    if (o->choices)
+        fprintf(f, " (one of `%s`)", o->choices);
+    fprintf(f, " | %s |\n", o->def ? o->def : "");
+}
+
+void cli_print_markdown(FILE *f, const cli_command *cmd)
+{
+    fprintf(f, "## vbt %s\n\n%s.\n\n```\nvbt %s", cmd->name, cmd->synopsis, cmd->name);
+    for (size_t i = 0; i < cmd->n_args; i++)
+        fprintf(f, " %s", cmd->args[i].name);
+    fprintf(f, " [options]\n```\n\n%s\n\n", cmd->description);
+    for (size_t i = 0; i < cmd->n_args; i++)
+        fprintf(f, "- `%s` (%s): %s\n", cmd->args[i].name, kind_name(cmd->args[i].kind),
+                cmd->args[i].doc);
+    fprintf(f, "\n| option | meaning | default |\n|---|---|---|\n");
+    for (size_t i = 0; i < cmd->n_opts; i++)
+        md_option(f, &cmd->opts[i]);
+    for (int i = 0; i < N_STD; i++)
+        md_option(f, &std_opts[i]);
+    if (cmd->references && cmd->references[0]) {
+        fprintf(f, "\nReferences:\n\n");
+        for (size_t i = 0; cmd->references[i]; i++)
+            fprintf(f, "- %s\n", cmd->references[i]);
+    }
+    fprintf(f, "\n");
+}
+
+void cli_error(const cli_parsed *p, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "vbt %s: ", p && p->cmd ? p->cmd->name : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void cli_info(const cli_parsed *p, const char *fmt, ...)
+{
+    if (p && p->common.quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}

@@ -1,0 +1,86 @@
+/* epileptor2d.c -- the two-variable Epileptor (Proix et al. 2014), the
+ * slow-fast reduction used by the Virtual Epileptic Patient, exactly as The
+ * Virtual Brain's Epileptor2D:
+ *
+ *   f   = x1 < 0 ? a x1^2 + (d - b) x1 : -slope - 0.6 (z - 4)^2 + d x1
+ *   dx1 = tt (c - z + Iext + Kvf c0 - f x1)
+ *   h   = modification ? x0 + 3 / (1 + exp(-(x1 + 0.5) / 0.1))
+ *                      : 4 (x1 - x0) + (z < 0 ? -0.1 z^7 : 0)
+ *   dz  = tt r (h - z + Ks c0)
+ *
+ * For x1 < 0 and defaults, dx1 = 1 - x1^3 - 2 x1^2 - z + Iext.  The left
+ * branch of the x1-nullcline folds at x1 = -4/3, so an isolated node has a
+ * stable fixed point for x0 below x0c = -4/3 - z_fold/4 = -2.0620, with
+ * z_fold = 4.1 + (4/3)^3 - 2 (4/3)^2, and seizes above it (tests/test_models.c).
+ */
+#include <math.h>
+
+#include "internal.h"
+#include "vbt_model.h"
+
+enum { A, B, C, D, R, X0, IEXT, SLOPE, KVF, KS, TT, MODIFICATION, N_PARAM };
+
+static const vbt_param_desc params[N_PARAM] = {
+    [A] = {"a", 1.0, "1", -HUGE_VAL, HUGE_VAL, "coefficient of the cubic term"},
+    [B] = {"b", 3.0, "1", -HUGE_VAL, HUGE_VAL, "coefficient of the squared term"},
+    [C] = {"c", 1.0, "1", -HUGE_VAL, HUGE_VAL, "additive constant of dx1"},
+    [D] = {"d", 5.0, "1", -HUGE_VAL, HUGE_VAL, "coefficient of the squared term (d - b)"},
+    [R] = {"r", 0.00035, "1/ms", 0.0, 0.001, "time-scale separation of z"},
+    [X0] = {"x0", -1.6, "1", -3.0, -1.0, "excitability; an isolated node seizes for x0 > -2.062"},
+    [IEXT] = {"Iext", 3.1, "1", 1.5, 5.0, "external input current"},
+    [SLOPE] = {"slope", 0.0, "1", -16.0, 6.0, "linear coefficient on the right branch"},
+    [KVF] = {"Kvf", 0.0, "1", 0.0, 4.0, "coupling into dx1"},
+    [KS] = {"Ks", 0.0, "1", -4.0, 4.0, "permittivity coupling into dz (Ks = -K of Proix 2014)"},
+    [TT] = {"tt", 1.0, "1", 0.001, 10.0, "time scaling"},
+    [MODIFICATION] = {"modification", 0.0, "bool", 0.0, 1.0, "1: sigmoidal h"},
+};
+
+static const char *const state_names[2] = {"x1", "z"};
+static const size_t cvar[1] = {0};
+static const char *const observed[1] = {"x1"};
+
+static void dfun(size_t n, const double *restrict x, const double *restrict c,
+                 const double *restrict p, double *restrict dx)
+{
+    const double *x1 = x, *z = x + n, *c0 = c;
+    const double *a = p + A * n, *b = p + B * n, *cc = p + C * n, *d = p + D * n,
+                 *r = p + R * n, *x0 = p + X0 * n, *iext = p + IEXT * n,
+                 *slope = p + SLOPE * n, *kvf = p + KVF * n, *ks = p + KS * n,
+                 *tt = p + TT * n, *mod = p + MODIFICATION * n;
+    double *restrict dx1 = dx, *restrict dz = dx + n;
+
+    for (size_t k = 0; k < n; k++) {
+        double X1 = x1[k], Z = z[k], T = tt[k], zm4 = Z - 4.0;
+        double f = X1 < 0.0 ? (a[k] * X1 * X1 + (d[k] - b[k]) * X1)
+                            : (-slope[k] - 0.6 * zm4 * zm4 + d[k] * X1);
+        dx1[k] = T * (cc[k] - Z + iext[k] + kvf[k] * c0[k] - f * X1);
+        double z2 = Z * Z, z7 = z2 * z2 * z2 * Z;
+        double h = 4.0 * (X1 - x0[k]) + (Z < 0.0 ? -0.1 * z7 : 0.0);
+        dz[k] = T * (r[k] * (h - Z + ks[k] * c0[k]));
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (mod[k] != 0.0) {
+            double h = x0[k] + 3.0 / (1.0 + exp(-(x1[k] + 0.5) / 0.1));
+            dz[k] = tt[k] * (r[k] * (h - z[k] + ks[k] * c0[k]));
+        }
+    }
+}
+
+VBT_HIDDEN const vbt_model_type vbt__model_epileptor2d = {
+    .name = "epileptor2d",
+    .title = "2D Epileptor (Proix et al. 2014), 2 state variables",
+    .doc = "Slow-fast reduction of the Epileptor keeping the fast variable x1 and "
+           "the slow permittivity z; the network model of the Virtual Epileptic "
+           "Patient.  Equations and defaults of The Virtual Brain's Epileptor2D; "
+           "time in ms.",
+    .n_state = 2,
+    .state_names = state_names,
+    .n_cvar = 1,
+    .cvar = cvar,
+    .n_param = N_PARAM,
+    .params = params,
+    .n_observed = 1,
+    .observed = observed,
+    .dfun = dfun,
+    .clamp = NULL,
+};

@@ -1,0 +1,145 @@
+/* vbt_model.h -- the plug-in types of the simulator: neural-mass models,
+ * coupling functions, integration schemes and observed expressions.
+ *
+ * Each plug-in is a constant type table defined at the end of its own file
+ * and exported as one pointer (vbt_model_epileptor, vbt_coupling_difference,
+ * vbt_scheme_heun, ...).  NULL-terminated registries list them for the CLI
+ * and the tests.  The simulator never changes when a type is added.
+ *
+ * Memory layout shared by every kernel ("lanes"): a kernel works on n lanes
+ * at once, structure-of-arrays.  State variable v of lane k is x[v*n + k];
+ * coupling input cv of lane k is c[cv*n + k]; parameter i of lane k is
+ * p[i*n + k] (every parameter is stored per lane, so a parameter may vary
+ * across regions, and later across simulations of a batch, at no cost).
+ * For one simulation a lane is a region.
+ */
+#ifndef VBT_MODEL_H
+#define VBT_MODEL_H
+
+#include <stddef.h>
+#include "vbt_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A parameter of a model or coupling: name, default, unit, documented
+ * range (advisory; -HUGE_VAL/HUGE_VAL when unbounded) and one line of doc. */
+typedef struct vbt_param_desc {
+    const char *name;
+    double def;
+    const char *unit;
+    double lo, hi;
+    const char *doc;
+} vbt_param_desc;
+
+/* Right-hand side of the model: dx = f(x, c; p) for n lanes.  Must not
+ * allocate; must not read dx before writing it. */
+typedef void (*vbt_dfun_fn)(size_t n, const double *restrict x,
+                            const double *restrict c, const double *restrict p,
+                            double *restrict dx);
+
+typedef struct vbt_model_type {
+    const char *name;               /* config name, e.g. "epileptor" */
+    const char *title;              /* e.g. "Epileptor (Jirsa et al. 2014)" */
+    const char *doc;                /* a paragraph: equations' source, units */
+    size_t n_state;
+    const char *const *state_names; /* n_state names, TVB order */
+    size_t n_cvar;
+    const size_t *cvar;             /* state indices fed to the coupling */
+    size_t n_param;
+    const vbt_param_desc *params;
+    size_t n_observed;
+    const char *const *observed;    /* default observed expressions */
+    vbt_dfun_fn dfun;               /* required */
+    /* Optional: project lanes onto the state's bounds (e.g. S in [0, 1]);
+     * applied by every scheme after each stage.  NULL when unbounded. */
+    void (*clamp)(size_t n, double *restrict x);
+} vbt_model_type;
+
+/* The coupling computes, per lane i and coupling variable, a weighted sum
+ * s_i = sum_j w_ij x_j(t - tau_ij) (the simulator does this part, sparse
+ * or dense, with delays), then post() turns it into the input c_i using
+ * the lane's current coupling variable xi and the row sum of the weights
+ * rs_i = sum_j w_ij.  Couplings whose pre-synaptic term is linear in x_j
+ * and x_i (linear, scaling, difference) are exactly of this form. */
+typedef void (*vbt_coupling_post_fn)(size_t n, const double *restrict s,
+                                     const double *restrict xi,
+                                     const double *restrict rs,
+                                     const double *restrict p,
+                                     double *restrict c);
+
+typedef struct vbt_coupling_type {
+    const char *name;               /* "linear", "difference" */
+    const char *doc;
+    size_t n_param;
+    const vbt_param_desc *params;
+    vbt_coupling_post_fn post;      /* required */
+} vbt_coupling_type;
+
+/* One step of an integration scheme for n lanes of model m with parameters
+ * p, coupling c held fixed through every stage.  x is updated in place.
+ * work holds n_work state-sized vectors (n_state * n doubles each).
+ * dW is reserved for stochastic schemes (state-sized increments, NULL for
+ * deterministic runs). */
+typedef void (*vbt_step_fn)(const vbt_model_type *m, size_t n,
+                            const double *restrict p, const double *restrict c,
+                            double dt, const double *restrict dW,
+                            double *restrict x, double *restrict work);
+
+typedef struct vbt_scheme_type {
+    const char *name;               /* "euler", "heun", "rk4" */
+    const char *doc;
+    int order;                      /* global order of accuracy */
+    size_t n_work;
+    vbt_step_fn step;
+} vbt_scheme_type;
+
+/* ---- registered types ------------------------------------------------- */
+extern const vbt_model_type *const vbt_model_epileptor;
+extern const vbt_model_type *const vbt_model_epileptor2d;
+extern const vbt_coupling_type *const vbt_coupling_linear;
+extern const vbt_coupling_type *const vbt_coupling_difference;
+extern const vbt_scheme_type *const vbt_scheme_euler;
+extern const vbt_scheme_type *const vbt_scheme_heun;
+extern const vbt_scheme_type *const vbt_scheme_rk4;
+
+/* NULL-terminated registries. */
+extern const vbt_model_type *const vbt_model_types[];
+extern const vbt_coupling_type *const vbt_coupling_types[];
+extern const vbt_scheme_type *const vbt_scheme_types[];
+
+/* Look up by name; NULL when unknown. */
+const vbt_model_type *vbt_model_find(const char *name);
+const vbt_coupling_type *vbt_coupling_find(const char *name);
+const vbt_scheme_type *vbt_scheme_find(const char *name);
+
+/* Index of a parameter / state variable by name, or -1. */
+long vbt_param_index(const vbt_param_desc *params, size_t n_param, const char *name);
+long vbt_model_state_index(const vbt_model_type *m, const char *name);
+
+/* ---- observed expressions ----------------------------------------------
+ * An observed expression is a linear combination of state variables:
+ * "z", "x2 - x1", "0.5*x1 + x2", "-y1".  Terms are [coef ['*']] name or
+ * name ['*' coef], joined by '+' or '-'.  Monitors record expressions. */
+#define VBT_OBS_MAXTERMS 8
+typedef struct vbt_observable {
+    char expr[64];                  /* canonical text, e.g. "x2 - x1" */
+    size_t n_terms;
+    size_t var[VBT_OBS_MAXTERMS];
+    double coef[VBT_OBS_MAXTERMS];
+} vbt_observable;
+
+/* Parse an expression against model m.  VBT_EINVAL with a message naming
+ * the expression and the unknown variable or syntax error. */
+int vbt_observable_parse(const vbt_model_type *m, const char *expr,
+                         vbt_observable *obs, vbt_msg *msg);
+
+/* out[k] = sum_t coef_t * x[var_t * n + k] for k < n. */
+void vbt_observable_eval(const vbt_observable *obs, size_t n,
+                         const double *restrict x, double *restrict out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,142 @@
+/* vbt_sim.h -- the network simulator: plan once, run many.
+ *
+ * vbt_sim_alloc() does all the expensive work once: integer delays
+ * rint(length / speed / dt) (round half to even), CSR weights, the history
+ * ring buffer (only the model's coupling variables), parameter arrays and
+ * workspaces.  Then vbt_sim_set_*(), vbt_sim_reset() and vbt_sim_run() are
+ * cheap and never allocate, so inference can call them thousands of times.
+ *
+ * Time: the run starts at t = 0; after k steps t = k dt.  The coupling is
+ * computed once per step from the state at t_n and the delayed history and
+ * held fixed through the scheme's stages.
+ *
+ * Monitors see the state after every step and keep their samples in a
+ * buffer sized at vbt_sim_add_monitor(); the caller drains it between runs
+ * (vbt_sim_monitor_data(), vbt_sim_monitor_clear()).  Sampling, unlike The
+ * Virtual Brain (whose phase follows an absolute step counter that starts at
+ * the history length), is anchored at the start of the run:
+ *   raw               sample i is the state after step i+1, at t = (i+1) dt;
+ *   subsample         the state at t = k P, k = 1, 2, ...;
+ *   temporal_average  the mean of the P/dt states at the ends of the steps
+ *                     in ((k-1) P, k P], stamped at the middle of that
+ *                     window, t = (k - 1/2) P.
+ * P must be a whole multiple of dt.
+ */
+#ifndef VBT_SIM_H
+#define VBT_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "vbt_common.h"
+#include "vbt_connectome.h"
+#include "vbt_model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vbt_sim vbt_sim;
+
+typedef struct vbt_sim_spec {
+    const vbt_model_type *model;
+    const vbt_coupling_type *coupling;
+    const vbt_scheme_type *scheme;
+    const vbt_connectome *conn;   /* borrowed during vbt_sim_alloc() only */
+    double dt_ms;                 /* > 0 */
+    double speed_mm_per_ms;       /* > 0; HUGE_VAL for no conduction delays */
+} vbt_sim_spec;
+
+/* Plan a simulation.  Parameters start at their defaults, the initial state
+ * at zero.  On failure *out is NULL and msg says why. */
+int vbt_sim_alloc(vbt_sim **out, const vbt_sim_spec *spec, vbt_msg *msg);
+void vbt_sim_free(vbt_sim *sim);
+
+/* Message of the last failed call on this simulator ("" when none). */
+const char *vbt_sim_errmsg(const vbt_sim *sim);
+
+/* ---- parameters ---------------------------------------------------------
+ * count == 1 sets every region, count == n_regions sets one value per region.
+ * Non-finite values are refused (VBT_ENUMERIC); unknown names VBT_ENOTFOUND. */
+int vbt_sim_set_model_param(vbt_sim *sim, const char *name, const double *values,
+                            size_t count);
+int vbt_sim_set_coupling_param(vbt_sim *sim, const char *name, const double *values,
+                               size_t count);
+/* Copy a parameter's per-region values into out (n_regions doubles). */
+int vbt_sim_get_model_param(const vbt_sim *sim, const char *name, double *out);
+int vbt_sim_get_coupling_param(const vbt_sim *sim, const char *name, double *out);
+
+/* ---- initial conditions --------------------------------------------------
+ * Both reset the run (t = 0, monitors emptied).
+ * Constant: one value per state variable, for every region and the whole
+ * history.  History: rows of [n_state][n_regions] doubles, oldest first, the
+ * last row the state at t = 0; n_rows >= vbt_sim_horizon(), extra older rows
+ * ignored; fewer rows give VBT_ERANGE. */
+int vbt_sim_set_initial_constant(vbt_sim *sim, const double *state, size_t n_state);
+int vbt_sim_set_initial_history(vbt_sim *sim, const double *hist, size_t n_rows);
+
+/* Back to t = 0 with the last initial conditions; empties monitors. */
+void vbt_sim_reset(vbt_sim *sim);
+
+/* Advance n_steps steps.  Fails (VBT_ERANGE) before doing anything when a
+ * monitor's buffer cannot hold the samples these steps produce, and with
+ * VBT_ENUMERIC when the state stops being finite (the message gives time and
+ * region).  Never allocates. */
+int vbt_sim_run(vbt_sim *sim, uint64_t n_steps);
+
+/* ---- inspection ---------------------------------------------------------- */
+size_t vbt_sim_n_regions(const vbt_sim *sim);
+const vbt_model_type *vbt_sim_model(const vbt_sim *sim);
+double vbt_sim_dt(const vbt_sim *sim);
+uint64_t vbt_sim_steps_done(const vbt_sim *sim);
+double vbt_sim_time(const vbt_sim *sim);
+/* History rows needed: 1 + the largest integer delay over all region pairs
+ * (as The Virtual Brain, including pairs of zero weight). */
+size_t vbt_sim_horizon(const vbt_sim *sim);
+/* 1 when some connection of nonzero weight has a nonzero delay. */
+int vbt_sim_has_delays(const vbt_sim *sim);
+/* Integer delay (steps) of the connection from j to i. */
+long vbt_sim_delay_steps(const vbt_sim *sim, size_t i, size_t j);
+/* Current state, [n_state][n_regions]; valid until the next call. */
+const double *vbt_sim_state(const vbt_sim *sim);
+
+/* ---- monitors ------------------------------------------------------------ */
+typedef struct vbt_monitor_type {
+    const char *name;           /* "raw", "subsample", "temporal_average" */
+    const char *doc;
+    int uses_period;            /* raw: 0 (period forced to dt) */
+    int averages;               /* temporal_average: 1 */
+} vbt_monitor_type;
+
+extern const vbt_monitor_type *const vbt_monitor_raw;
+extern const vbt_monitor_type *const vbt_monitor_subsample;
+extern const vbt_monitor_type *const vbt_monitor_temporal_average;
+extern const vbt_monitor_type *const vbt_monitor_types[];
+const vbt_monitor_type *vbt_monitor_find(const char *name);
+
+typedef struct vbt_monitor_spec {
+    const vbt_monitor_type *type;
+    double period_ms;           /* ignored by raw */
+    size_t n_vars;              /* 0: the model's observed expressions */
+    const char *const *vars;    /* state names or observed expressions */
+    uint64_t buffer_steps;      /* the buffer holds the samples of this many steps */
+} vbt_monitor_spec;
+
+/* Attach a monitor; *index receives its number.  Resets the run. */
+int vbt_sim_add_monitor(vbt_sim *sim, const vbt_monitor_spec *spec, size_t *index);
+size_t vbt_sim_n_monitors(const vbt_sim *sim);
+/* Variables recorded and the sampling period actually used (ms). */
+size_t vbt_sim_monitor_n_vars(const vbt_sim *sim, size_t m);
+const char *vbt_sim_monitor_var(const vbt_sim *sim, size_t m, size_t v);
+double vbt_sim_monitor_period(const vbt_sim *sim, size_t m);
+/* Number of samples n_steps steps from t = 0 produce. */
+uint64_t vbt_sim_monitor_samples_for(const vbt_sim *sim, size_t m, uint64_t n_steps);
+/* Samples buffered so far: data is [n][n_vars][n_regions], times in ms. */
+const double *vbt_sim_monitor_data(const vbt_sim *sim, size_t m, size_t *n,
+                                   const double **times);
+/* Drop buffered samples (the averaging window in progress is kept). */
+void vbt_sim_monitor_clear(vbt_sim *sim, size_t m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

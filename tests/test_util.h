@@ -1,0 +1,42 @@
+/* test_util.h -- small helpers shared by the cmocka test programs. */
+#ifndef VBT_TEST_UTIL_H
+#define VBT_TEST_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+/* Directory of the shipped test data (env VBT_TEST_DATA) and sample data
+ * (env VBT_SAMPLES); fall back to paths relative to the source tree. */
+const char *tu_data_dir(void);
+const char *tu_samples_dir(void);
+
+/* Path inside a directory into a static rotating buffer (8 slots). */
+const char *tu_path(const char *dir, const char *name);
+
+/* A fresh empty temporary directory (removed by tu_rmtree). */
+char *tu_mkdtemp(void);
+/* Remove a directory tree; NULL-safe. */
+void tu_rmtree(const char *path);
+
+/* Write a text file (creating parent dirs is not done). */
+void tu_write_file(const char *path, const char *text);
+/* Write bytes. */
+void tu_write_bytes(const char *path, const void *buf, size_t len);
+/* 1 when the path exists. */
+int tu_exists(const char *path);
+/* Number of entries (excluding . and ..) in a directory, -1 if absent. */
+int tu_count_entries(const char *dir);
+
+/* Relative error |a-b| / max(|b|, tiny). */
+double tu_relerr(double a, double b);
+
+/* Assert |a - b| <= tol with a readable message. */
+#define assert_close(a, b, tol) \
+    tu_assert_close((a), (b), (tol), #a, __FILE__, __LINE__)
+void tu_assert_close(double a, double b, double tol, const char *expr,
+                     const char *file, int line);
+
+#endif
