@@ -261,6 +261,11 @@ static int apply_region_params(ctx *c, vbt_sim *sim, const vbt_connectome *conn,
         }
         int any = 0;
         for (const cJSON *it = grp->child; it; it = it->next) {
+            for (const cJSON *jt = it->next; jt; jt = jt->next)
+                if (strcmp(it->string, jt->string) == 0) {
+                    free(mask);
+                    return fail(c, "duplicate key '%s.%s'", where, it->string);
+                }
             if (strcmp(it->string, "regions") == 0)
                 continue;
             char key[160];

@@ -408,13 +408,32 @@ void cli_print_markdown(FILE *f, const cli_command *cmd)
     fprintf(f, "\n");
 }
 
+/* Write text on one line: control characters coming from user input (a key
+ * with a newline in it) are escaped, so every error stays one line. */
+static void put_one_line(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '\n')
+            fputs("\\n", f);
+        else if (ch == '\t')
+            fputs("\\t", f);
+        else if (ch < 0x20 || ch == 0x7f)
+            fprintf(f, "\\x%02x", ch);
+        else
+            fputc(ch, f);
+    }
+}
+
 void cli_error(const cli_parsed *p, const char *fmt, ...)
 {
+    char buf[2048];
     va_list ap;
-    fprintf(stderr, "vbt %s: ", p && p->cmd ? p->cmd->name : "");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "vbt %s: ", p && p->cmd ? p->cmd->name : "");
+    put_one_line(stderr, buf);
     fputc('\n', stderr);
 }
 

@@ -13,6 +13,16 @@
 #define VBT_UNUSED
 #endif
 
+/* Hot kernels are compiled for several x86-64 levels (baseline SSE2, AVX2 +
+ * FMA, AVX-512) and the best one for the running CPU is picked when the
+ * library loads, so one binary is both portable and fast. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(VBT_NO_CLONES)
+#define VBT_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define VBT_KERNEL
+#endif
+
 /* Symbols shared between libvbt's files but not part of its API. */
 #if defined(__GNUC__)
 #define VBT_HIDDEN __attribute__((visibility("hidden")))

@@ -1,8 +1,871 @@
+/* test_cli.c -- the `vbt` command line, run as a child process: exit codes,
+ * usage errors, one-line error messages for malformed configurations that
+ * leave nothing behind, refusal to overwrite, the outputs and provenance of
+ * a tiny simulation, determinism and --quiet. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
 #include "test_util.h"
-static void placeholder(void **state) { (void)state; }
+
+#include "vbt.h"
+
+extern char **environ;
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+static char *g_tmp;             /* temporary directory of the whole program */
+static char g_conn[PATH_MAX];   /* absolute path of the sample connectome */
+static const char *g_exe;       /* the vbt executable */
+static char g_valid[PATH_MAX];  /* a valid tiny configuration */
+static int g_serial;            /* names captured stdout/stderr files */
+
+/* Room for a path inside a PATH_MAX directory. */
+#define PBUF (PATH_MAX + 320)
+
+static const char *tmp_path(const char *name)
+{
+    return tu_path(g_tmp, name);
+}
+
+/* Read a whole file into a NUL-terminated malloc'd buffer; NULL if absent. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    for (;;) {
+        if (n + 1 >= cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        if (got == 0)
+            break;
+        n += got;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+/* Run `vbt ARGS...` (argv is NULL-terminated and excludes the program name)
+ * with stdin from /dev/null; capture stdout and stderr.  Returns the exit
+ * status, or 128 + signal when killed. */
+static int run_vbt(const char *const argv[], char **out, char **err)
+{
+    char outp[PBUF], errp[PBUF];
+    char *args[64];
+    size_t n = 0;
+    int serial = g_serial++;
+
+    snprintf(outp, sizeof outp, "%s/.io/%d.out", g_tmp, serial);
+    snprintf(errp, sizeof errp, "%s/.io/%d.err", g_tmp, serial);
+    args[n++] = (char *)g_exe;
+    for (size_t i = 0; argv[i]; i++) {
+        assert_true(n < sizeof args / sizeof args[0] - 1);
+        args[n++] = (char *)argv[i];
+    }
+    args[n] = NULL;
+
+    posix_spawn_file_actions_t fa;
+    assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+    assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
+    assert_int_equal(posix_spawn_file_actions_addopen(&fa, 1, outp,
+                                                      O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
+    assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, errp,
+                                                      O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, g_exe, &fa, NULL, args, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        fail_msg("cannot run %s: %s", g_exe, strerror(rc));
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            fail_msg("waitpid: %s", strerror(errno));
+
+    char *o = slurp(outp, NULL), *e = slurp(errp, NULL);
+    assert_non_null(o);
+    assert_non_null(e);
+    unlink(outp);
+    unlink(errp);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    if (err)
+        *err = e;
+    else
+        free(e);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+/* Run and free the captured output; the exit status only. */
+static int run_status(const char *const argv[])
+{
+    return run_vbt(argv, NULL, NULL);
+}
+
+static size_t count_char(const char *s, char c)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == c;
+    return n;
+}
+
+/* stderr holds exactly one line, ending in '\n'. */
+static void assert_one_line(const char *text)
+{
+    if (count_char(text, '\n') != 1 || text[strlen(text) - 1] != '\n')
+        fail_msg("expected exactly one line on stderr, got:\n%s", text);
+}
+
+static void assert_contains(const char *text, const char *needle)
+{
+    if (!strstr(text, needle))
+        fail_msg("expected '%s' in:\n%s", needle, text);
+}
+
+/* Replace every "@CONN@" with the sample connectome's absolute path and
+ * every "@A75@" with an array of 75 numbers. */
+static char *expand(const char *tmpl)
+{
+    char a75[1024];
+    size_t al = 0;
+    al += (size_t)snprintf(a75 + al, sizeof a75 - al, "[");
+    for (int i = 0; i < 75; i++)
+        al += (size_t)snprintf(a75 + al, sizeof a75 - al, "%s-2.4", i ? ", " : "");
+    snprintf(a75 + al, sizeof a75 - al, "]");
+
+    size_t cap = strlen(tmpl) * 2 + 8 * (strlen(g_conn) + strlen(a75)) + 1;
+    char *s = malloc(cap), *d = s;
+    assert_non_null(s);
+    while (*tmpl) {
+        if (strncmp(tmpl, "@CONN@", 6) == 0) {
+            d += sprintf(d, "%s", g_conn);
+            tmpl += 6;
+        } else if (strncmp(tmpl, "@A75@", 5) == 0) {
+            d += sprintf(d, "%s", a75);
+            tmpl += 5;
+        } else {
+            *d++ = *tmpl++;
+        }
+    }
+    *d = '\0';
+    return s;
+}
+
+static void write_config(const char *path, const char *tmpl)
+{
+    char *text = expand(tmpl);
+    tu_write_file(path, text);
+    free(text);
+}
+
+/* Pieces of a valid tiny configuration: 10 ms at dt = 0.05 ms (200 steps). */
+#define K_CONN "\"connectome\": \"@CONN@\""
+#define K_MODEL "\"model\": {\"name\": \"epileptor\"}"
+#define K_INTEG "\"integrator\": {\"scheme\": \"heun\", \"dt_ms\": 0.05}"
+#define K_INIT "\"initial\": {\"constant\": [-1.9, -17.0, 3.1, -1.0, 0.04, -0.17]}"
+#define K_DUR "\"duration_ms\": 10"
+#define K_RAW "\"monitors\": [{\"kind\": \"raw\"}]"
+#define K_SEED "\"seed\": 3"
+#define VALID_CONFIG                                                                     \
+    "{" K_CONN ", " K_MODEL ", " K_INTEG ", " K_INIT ", " K_DUR ", " K_RAW ", " K_SEED "}"
+
+static const double DT = 0.05;
+static const size_t N_STEPS = 200;
+static const size_t N_REGIONS = 76;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    g_exe = getenv("VBT_EXE");
+    if (!g_exe || !*g_exe) {
+        fprintf(stderr, "test_cli: VBT_EXE is not set\n");
+        return -1;
+    }
+    if (!realpath(tu_path(tu_samples_dir(), "connectivity_76.zip"), g_conn)) {
+        fprintf(stderr, "test_cli: no sample connectome under %s\n", tu_samples_dir());
+        return -1;
+    }
+    g_tmp = tu_mkdtemp();
+    if (mkdir(tu_path(g_tmp, ".io"), 0755) != 0)
+        return -1;
+    snprintf(g_valid, sizeof g_valid, "%s", tmp_path("valid.json"));
+    write_config(g_valid, VALID_CONFIG);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(g_tmp);
+    free(g_tmp);
+    g_tmp = NULL;
+    return 0;
+}
+
+/* A fresh directory under the temporary directory. */
+static const char *fresh_dir(const char *name)
+{
+    const char *d = tmp_path(name);
+    tu_rmtree(d);
+    if (mkdir(d, 0755) != 0)
+        fail_msg("mkdir %s: %s", d, strerror(errno));
+    return d;
+}
+
+/* ---- 1. exit codes and usage --------------------------------------------- */
+
+static void test_no_command(void **state)
+{
+    (void)state;
+    const char *const a[] = {NULL};
+    char *out, *err;
+    assert_int_equal(run_vbt(a, &out, &err), 2);
+    assert_contains(err, "USAGE");
+    free(out);
+    free(err);
+}
+
+static void test_version(void **state)
+{
+    (void)state;
+    const char *const a[] = {"--version", NULL};
+    char *out;
+    assert_int_equal(run_vbt(a, &out, NULL), 0);
+    if (strncmp(out, "vbt 0.", 6) != 0)
+        fail_msg("--version printed '%s'", out);
+    free(out);
+}
+
+static void test_unknown_command(void **state)
+{
+    (void)state;
+    const char *const a[] = {"nosuchcmd", NULL};
+    char *err;
+    assert_int_equal(run_vbt(a, NULL, &err), 2);
+    assert_one_line(err);
+    assert_contains(err, "nosuchcmd");
+    free(err);
+}
+
+static void test_simulate_no_args(void **state)
+{
+    (void)state;
+    const char *const a[] = {"simulate", NULL};
+    char *err;
+    assert_int_equal(run_vbt(a, NULL, &err), 2);
+    assert_one_line(err);
+    assert_contains(err, "CONFIG");
+    free(err);
+}
+
+static void test_simulate_no_output(void **state)
+{
+    (void)state;
+    const char *const a[] = {"simulate", g_valid, NULL};
+    char *err;
+    assert_int_equal(run_vbt(a, NULL, &err), 2);
+    assert_one_line(err);
+    assert_contains(err, "--output");
+    free(err);
+}
+
+static void test_simulate_bogus_option(void **state)
+{
+    (void)state;
+    const char *out = tmp_path("bogus_out");
+    const char *const a[] = {"simulate", g_valid, "-o", out, "--bogus", NULL};
+    char *err;
+    assert_int_equal(run_vbt(a, NULL, &err), 2);
+    assert_one_line(err);
+    assert_contains(err, "--bogus");
+    assert_false(tu_exists(out));
+    free(err);
+}
+
+static void test_threads_zero(void **state)
+{
+    (void)state;
+    const char *out = tmp_path("threads0_out");
+    const char *const a[] = {"simulate", g_valid, "-o", out, "--threads", "0", NULL};
+    char *err;
+    assert_int_equal(run_vbt(a, NULL, &err), 2);
+    assert_one_line(err);
+    assert_contains(err, "--threads");
+    assert_false(tu_exists(out));
+    free(err);
+}
+
+static void test_threads_abc(void **state)
+{
+    (void)state;
+    const char *out = tmp_path("threadsabc_out");
+    const char *const a[] = {"simulate", g_valid, "-o", out, "--threads", "abc", NULL};
+    char *err;
+    assert_int_equal(run_vbt(a, NULL, &err), 2);
+    assert_one_line(err);
+    assert_contains(err, "abc");
+    assert_false(tu_exists(out));
+    free(err);
+}
+
+static void test_simulate_help(void **state)
+{
+    (void)state;
+    const char *const a[] = {"simulate", "--help", NULL};
+    char *out, *err;
+    assert_int_equal(run_vbt(a, &out, &err), 0);
+    assert_contains(out, "USAGE");
+    assert_contains(out, "--force");
+    assert_contains(out, "--output");
+    assert_string_equal(err, "");
+    free(out);
+    free(err);
+}
+
+static void test_models_text(void **state)
+{
+    (void)state;
+    const char *const a[] = {"models", NULL};
+    static const char *const want[] = {"epileptor", "epileptor2d", "x2 - x1", "Ks",
+                                       "difference", "heun", "rk4", "temporal_average"};
+    char *out;
+    assert_int_equal(run_vbt(a, &out, NULL), 0);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_contains(out, want[i]);
+    free(out);
+}
+
+static void test_models_json(void **state)
+{
+    (void)state;
+    const char *const a[] = {"models", "--json", NULL};
+    char *out;
+    assert_int_equal(run_vbt(a, &out, NULL), 0);
+    cJSON *root = cJSON_Parse(out);
+    if (!root)
+        fail_msg("'vbt models --json' is not JSON:\n%s", out);
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
+    assert_true(cJSON_IsArray(models));
+    assert_int_equal(cJSON_GetArraySize(models), 2);
+    const cJSON *m0 = cJSON_GetArrayItem(models, 0);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(m0, "name");
+    assert_true(cJSON_IsString(name));
+    assert_string_equal(name->valuestring, "epileptor");
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(m0, "params");
+    assert_true(cJSON_IsArray(params));
+    assert_int_equal(cJSON_GetArraySize(params), 18);
+    int found_bb = 0;
+    for (const cJSON *p = params->child; p; p = p->next) {
+        const cJSON *pn = cJSON_GetObjectItemCaseSensitive(p, "name");
+        if (cJSON_IsString(pn) && strcmp(pn->valuestring, "bb") == 0) {
+            const cJSON *def = cJSON_GetObjectItemCaseSensitive(p, "default");
+            assert_true(cJSON_IsNumber(def));
+            assert_close(def->valuedouble, 2.0, 0.0);
+            found_bb = 1;
+        }
+    }
+    assert_true(found_bb);
+    const cJSON *m1 = cJSON_GetArrayItem(models, 1);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(m1, "name")->valuestring,
+                        "epileptor2d");
+    cJSON_Delete(root);
+    free(out);
+}
+
+static void test_help_markdown(void **state)
+{
+    (void)state;
+    const char *const a[] = {"help", "--markdown", NULL};
+    char *out;
+    assert_int_equal(run_vbt(a, &out, NULL), 0);
+    assert_contains(out, "## vbt simulate");
+    assert_contains(out, "## vbt models");
+    free(out);
+}
+
+/* ---- 2. missing input ---------------------------------------------------- */
+
+static void test_missing_config(void **state)
+{
+    (void)state;
+    const char *cfg = tmp_path("does_not_exist.json");
+    const char *out = tmp_path("missing_out");
+    const char *const a[] = {"simulate", cfg, "-o", out, NULL};
+    char *o, *err;
+    assert_int_equal(run_vbt(a, &o, &err), 1);
+    assert_one_line(err);
+    assert_contains(err, "does_not_exist.json");
+    assert_string_equal(o, "");
+    assert_false(tu_exists(out));
+    free(o);
+    free(err);
+}
+
+/* ---- 3. malformed configurations ----------------------------------------- */
+
+enum { AUX_NONE, AUX_HIST_SHORT, AUX_HIST_SHAPE, AUX_GARBAGE_ZIP, AUX_NUL };
+
+typedef struct bad_case {
+    const char *name;       /* the test's name and the config's stem */
+    const char *json;       /* template (see expand()) */
+    const char *phrase[3];  /* each must appear in the error line */
+    int aux;                /* extra file in the case's directory */
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    {"bad_truncated_json", "{" K_CONN ", " K_MODEL ", \"duration_ms\": ",
+     {"invalid JSON", NULL}, AUX_NONE},
+    {"bad_top_level_array", "[{" K_CONN "}]", {"must be a JSON object", "an array", NULL},
+     AUX_NONE},
+    {"bad_unknown_top_key",
+     "{" K_CONN ", " K_MODEL ", " K_INIT ", \"durration_ms\": 10}",
+     {"unknown key", "durration_ms", NULL}, AUX_NONE},
+    {"bad_unknown_model",
+     "{" K_CONN ", \"model\": {\"name\": \"epileptorX\"}, " K_INIT ", " K_DUR "}",
+     {"model.name", "epileptorX", NULL}, AUX_NONE},
+    {"bad_unknown_param",
+     "{" K_CONN ", \"model\": {\"name\": \"epileptor\", \"params\": {\"x00\": -2}}, " K_INIT
+     ", " K_DUR "}",
+     {"unknown parameter", "model.params.x00", NULL}, AUX_NONE},
+    {"bad_param_75_values",
+     "{" K_CONN ", \"model\": {\"name\": \"epileptor\", \"params\": {\"x0\": @A75@}}, " K_INIT
+     ", " K_DUR "}",
+     {"model.params.x0", "75", "76 regions"}, AUX_NONE},
+    {"bad_param_string",
+     "{" K_CONN ", \"model\": {\"name\": \"epileptor\", \"params\": {\"x0\": \"-2.4\"}}, "
+     K_INIT ", " K_DUR "}",
+     {"model.params.x0", "a string", NULL}, AUX_NONE},
+    {"bad_region_index_76",
+     "{" K_CONN ", \"model\": {\"name\": \"epileptor\", \"region_params\": "
+     "[{\"regions\": [1, 76], \"x0\": -1.6}]}, " K_INIT ", " K_DUR "}",
+     {"model.region_params[0].regions[1]", "76", "0..75"}, AUX_NONE},
+    {"bad_region_label",
+     "{" K_CONN ", \"model\": {\"name\": \"epileptor\", \"region_params\": "
+     "[{\"regions\": [\"nope\"], \"x0\": -1.6}]}, " K_INIT ", " K_DUR "}",
+     {"model.region_params[0].regions[0]", "'nope'", NULL}, AUX_NONE},
+    {"bad_region_params_duplicate_key",
+     "{" K_CONN ", \"model\": {\"name\": \"epileptor\", \"region_params\": "
+     "[{\"regions\": [1], \"x0\": -1.5, \"x0\": -2.5}]}, " K_INIT ", " K_DUR "}",
+     {"duplicate key", "model.region_params[0].x0", NULL}, AUX_NONE},
+    /* A control character in a key must not split the error line. */
+    {"bad_key_with_newline",
+     "{" K_CONN ", " K_MODEL ", " K_INIT ", " K_DUR ", \"dur\\nation\": 1}",
+     {"unknown key", NULL}, AUX_NONE},
+    {"bad_duplicate_seed",
+     "{" K_CONN ", " K_MODEL ", " K_INIT ", " K_DUR ", \"seed\": 1, \"seed\": 2}",
+     {"duplicate key", "seed", NULL}, AUX_NONE},
+    {"bad_initial_5_values",
+     "{" K_CONN ", " K_MODEL ", \"initial\": {\"constant\": [1, 2, 3, 4, 5]}, " K_DUR "}",
+     {"initial.constant", "6", NULL}, AUX_NONE},
+    {"bad_missing_initial", "{" K_CONN ", " K_MODEL ", " K_DUR "}",
+     {"missing key 'initial'", NULL}, AUX_NONE},
+    {"bad_missing_duration", "{" K_CONN ", " K_MODEL ", " K_INIT "}",
+     {"missing key 'duration_ms'", NULL}, AUX_NONE},
+    {"bad_negative_duration",
+     "{" K_CONN ", " K_MODEL ", " K_INIT ", \"duration_ms\": -5}",
+     {"duration_ms", "-5", NULL}, AUX_NONE},
+    {"bad_dt_zero",
+     "{" K_CONN ", " K_MODEL ", \"integrator\": {\"dt_ms\": 0}, " K_INIT ", " K_DUR "}",
+     {"integrator.dt_ms", NULL}, AUX_NONE},
+    {"bad_monitor_kind",
+     "{" K_CONN ", " K_MODEL ", " K_INIT ", " K_DUR ", \"monitors\": [{\"kind\": \"bogus\"}]}",
+     {"monitors[0].kind", "bogus", NULL}, AUX_NONE},
+    {"bad_raw_with_period",
+     "{" K_CONN ", " K_MODEL ", " K_INIT ", " K_DUR
+     ", \"monitors\": [{\"kind\": \"raw\", \"period_ms\": 1}]}",
+     {"monitors[0].period_ms", NULL}, AUX_NONE},
+    {"bad_subsample_period",
+     "{" K_CONN ", " K_MODEL ", " K_INTEG ", " K_INIT ", " K_DUR
+     ", \"monitors\": [{\"kind\": \"subsample\", \"period_ms\": 0.07}]}",
+     {"monitors[0]", "0.07", "multiple"}, AUX_NONE},
+    {"bad_variable_unknown",
+     "{" K_CONN ", " K_MODEL ", " K_INIT ", " K_DUR
+     ", \"monitors\": [{\"kind\": \"raw\", \"variables\": [\"x3\"]}]}",
+     {"monitors[0]", "x3", NULL}, AUX_NONE},
+    {"bad_variable_syntax",
+     "{" K_CONN ", " K_MODEL ", " K_INIT ", " K_DUR
+     ", \"monitors\": [{\"kind\": \"raw\", \"variables\": [\"x2 - - x1\"]}]}",
+     {"monitors[0]", "x2 - - x1", NULL}, AUX_NONE},
+    {"bad_two_raw_monitors",
+     "{" K_CONN ", " K_MODEL ", " K_INIT ", " K_DUR
+     ", \"monitors\": [{\"kind\": \"raw\"}, {\"kind\": \"raw\"}]}",
+     {"monitors[1]", "name", NULL}, AUX_NONE},
+    {"bad_connectome_missing",
+     "{\"connectome\": \"nosuch_connectome.zip\", " K_MODEL ", " K_INIT ", " K_DUR "}",
+     {"connectome", "nosuch_connectome.zip", NULL}, AUX_NONE},
+    {"bad_connectome_garbage",
+     "{\"connectome\": \"garbage.zip\", " K_MODEL ", " K_INIT ", " K_DUR "}",
+     {"connectome", "garbage.zip", NULL}, AUX_GARBAGE_ZIP},
+    {"bad_history_too_short",
+     "{" K_CONN ", " K_MODEL ", " K_INTEG ", \"initial\": {\"history_npy\": \"hist.npy\"}, "
+     K_DUR "}",
+     {"initial.history_npy", "2 rows", NULL}, AUX_HIST_SHORT},
+    {"bad_history_shape",
+     "{" K_CONN ", " K_MODEL ", " K_INTEG ", \"initial\": {\"history_npy\": \"hist.npy\"}, "
+     K_DUR "}",
+     {"initial.history_npy", "[2000, 5, 76]", NULL}, AUX_HIST_SHAPE},
+    {"bad_normalize",
+     "{" K_CONN ", \"normalize\": \"bogus\", " K_MODEL ", " K_INIT ", " K_DUR "}",
+     {"normalize", "bogus", NULL}, AUX_NONE},
+    {"bad_delays_string",
+     "{" K_CONN ", \"delays\": \"yes\", " K_MODEL ", " K_INIT ", " K_DUR "}",
+     {"delays", "a string", NULL}, AUX_NONE},
+    {"bad_nul_byte", VALID_CONFIG, {"NUL", NULL}, AUX_NUL},
+};
+
+static void write_history(const char *path, size_t rows, size_t nsv)
+{
+    size_t shape[3] = {rows, nsv, N_REGIONS};
+    size_t n = rows * nsv * N_REGIONS;
+    double *d = malloc(n * sizeof *d);
+    assert_non_null(d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = -1.0;
+    vbt_msg msg;
+    if (vbt_npy_write(path, d, 3, shape, 1, &msg) != VBT_OK)
+        fail_msg("vbt_npy_write %s: %s", path, msg.text);
+    free(d);
+}
+
+static void test_bad_config(void **state)
+{
+    const bad_case *c = *state;
+    const char *dir = fresh_dir(c->name);
+    char dirbuf[PATH_MAX], cfg[PBUF], out[PBUF], cfgname[256];
+    snprintf(dirbuf, sizeof dirbuf, "%s", dir);
+    snprintf(cfgname, sizeof cfgname, "cfg_%s.json", c->name);
+    snprintf(cfg, sizeof cfg, "%s/%s", dirbuf, cfgname);
+    snprintf(out, sizeof out, "%s/out", dirbuf);
+
+    if (c->aux == AUX_NUL) {
+        char *text = expand(c->json);
+        size_t len = strlen(text);
+        char *bytes = malloc(len + 2);
+        assert_non_null(bytes);
+        /* A NUL byte inside the object, between two keys. */
+        size_t cut = (size_t)(strchr(text, ',') - text) + 1;
+        memcpy(bytes, text, cut);
+        bytes[cut] = '\0';
+        memcpy(bytes + cut + 1, text + cut, len - cut + 1);
+        tu_write_bytes(cfg, bytes, len + 1);
+        free(bytes);
+        free(text);
+    } else {
+        write_config(cfg, c->json);
+    }
+    if (c->aux == AUX_GARBAGE_ZIP)
+        tu_write_file(tu_path(dirbuf, "garbage.zip"), "hello");
+    else if (c->aux == AUX_HIST_SHORT)
+        write_history(tu_path(dirbuf, "hist.npy"), 2, 6);
+    else if (c->aux == AUX_HIST_SHAPE)
+        write_history(tu_path(dirbuf, "hist.npy"), 2000, 5);
+
+    int before = tu_count_entries(dirbuf);
+    const char *const a[] = {"simulate", cfg, "-o", out, NULL};
+    char *o, *err;
+    int rc = run_vbt(a, &o, &err);
+    if (rc != 1)
+        fail_msg("%s: exit status %d, expected 1; stderr:\n%s", c->name, rc, err);
+    assert_one_line(err);
+    assert_contains(err, cfgname);
+    for (size_t i = 0; i < 3 && c->phrase[i]; i++)
+        assert_contains(err, c->phrase[i]);
+    assert_string_equal(o, "");
+    assert_false(tu_exists(out));
+    /* No staging directory left beside OUT. */
+    assert_int_equal(tu_count_entries(dirbuf), before);
+    free(o);
+    free(err);
+    tu_rmtree(dirbuf);
+}
+
+/* ---- 4. refuse to overwrite ---------------------------------------------- */
+
+static void test_refuse_overwrite(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], out[PBUF], raw[PBUF + 16];
+    snprintf(dir, sizeof dir, "%s", fresh_dir("overwrite"));
+    snprintf(out, sizeof out, "%s/OUT", dir);
+    snprintf(raw, sizeof raw, "%s/raw.npy", out);
+
+    const char *const a[] = {"simulate", g_valid, "-o", out, "--quiet", NULL};
+    assert_int_equal(run_status(a), 0);
+    struct stat st1, st2;
+    assert_int_equal(stat(raw, &st1), 0);
+    size_t len1, len2;
+    char *bytes1 = slurp(raw, &len1);
+    assert_non_null(bytes1);
+    int entries = tu_count_entries(dir);
+
+    /* A different seed would give different bytes if it overwrote. */
+    const char *const b[] = {"simulate", g_valid, "-o", out, "--seed", "99", NULL};
+    char *o, *err;
+    assert_int_equal(run_vbt(b, &o, &err), 1);
+    assert_one_line(err);
+    assert_contains(err, "exists");
+    assert_contains(err, "--force");
+    assert_string_equal(o, "");
+    free(o);
+    free(err);
+    assert_int_equal(stat(raw, &st2), 0);
+    assert_true(st1.st_mtim.tv_sec == st2.st_mtim.tv_sec &&
+                st1.st_mtim.tv_nsec == st2.st_mtim.tv_nsec);
+    assert_true(st1.st_ino == st2.st_ino);
+    char *bytes2 = slurp(raw, &len2);
+    assert_non_null(bytes2);
+    assert_true(len1 == len2 && memcmp(bytes1, bytes2, len1) == 0);
+    free(bytes2);
+    assert_int_equal(tu_count_entries(dir), entries);
+    assert_int_equal(tu_count_entries(out), 3);
+
+    const char *const c[] = {"simulate", g_valid, "-o", out, "--force", "--quiet", NULL};
+    assert_int_equal(run_status(c), 0);
+    assert_int_equal(tu_count_entries(dir), entries);
+    assert_int_equal(tu_count_entries(out), 3);
+    bytes2 = slurp(raw, &len2);
+    assert_non_null(bytes2);
+    assert_true(len1 == len2 && memcmp(bytes1, bytes2, len1) == 0);
+    free(bytes1);
+    free(bytes2);
+    tu_rmtree(dir);
+}
+
+/* ---- 5. outputs and provenance ------------------------------------------- */
+
+static cJSON *read_json(const char *path)
+{
+    char *text = slurp(path, NULL);
+    if (!text)
+        fail_msg("cannot read %s", path);
+    cJSON *j = cJSON_Parse(text);
+    if (!j)
+        fail_msg("%s is not JSON:\n%s", path, text);
+    free(text);
+    return j;
+}
+
+static const cJSON *jget(const cJSON *obj, const char *key)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!j)
+        fail_msg("missing key '%s' in run.json", key);
+    return j;
+}
+
+static void test_outputs(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], out[PBUF];
+    snprintf(dir, sizeof dir, "%s", fresh_dir("outputs"));
+    snprintf(out, sizeof out, "%s/OUT", dir);
+    const char *const a[] = {"simulate", g_valid, "-o", out, NULL};
+    char *o, *err;
+    assert_int_equal(run_vbt(a, &o, &err), 0);
+    assert_contains(o, "raw.npy");
+    free(o);
+    free(err);
+
+    /* Exactly the three files, nothing staged beside OUT. */
+    assert_int_equal(tu_count_entries(out), 3);
+    assert_int_equal(tu_count_entries(dir), 1);
+    assert_true(tu_exists(tu_path(out, "raw.npy")));
+    assert_true(tu_exists(tu_path(out, "raw_time.npy")));
+    assert_true(tu_exists(tu_path(out, "run.json")));
+
+    vbt_array x = {0}, t = {0};
+    vbt_msg msg;
+    if (vbt_npy_read(tu_path(out, "raw.npy"), &x, &msg) != VBT_OK)
+        fail_msg("raw.npy: %s", msg.text);
+    assert_int_equal(x.ndim, 3);
+    assert_int_equal(x.shape[0], N_STEPS);
+    assert_int_equal(x.shape[1], 2);
+    assert_int_equal(x.shape[2], N_REGIONS);
+    for (size_t i = 0; i < x.shape[0] * x.shape[1] * x.shape[2]; i++)
+        if (!(x.data[i] == x.data[i]))
+            fail_msg("raw.npy[%zu] is NaN", i);
+    if (vbt_npy_read(tu_path(out, "raw_time.npy"), &t, &msg) != VBT_OK)
+        fail_msg("raw_time.npy: %s", msg.text);
+    assert_int_equal(t.ndim, 1);
+    assert_int_equal(t.shape[0], N_STEPS);
+    for (size_t i = 0; i < N_STEPS; i++)
+        assert_close(t.data[i], (double)(i + 1) * DT, 1e-12);
+    vbt_array_clear(&x);
+    vbt_array_clear(&t);
+
+    cJSON *run = read_json(tu_path(out, "run.json"));
+    const cJSON *ver = jget(run, "vbt_version");
+    assert_true(cJSON_IsString(ver));
+    assert_string_equal(ver->valuestring, vbt_version());
+    const cJSON *seed = jget(run, "seed");
+    assert_true(cJSON_IsNumber(seed));
+    assert_close(seed->valuedouble, 3.0, 0.0);    /* from the configuration */
+
+    const cJSON *conn = jget(jget(run, "inputs"), "connectome");
+    const cJSON *sha = jget(conn, "sha256");
+    assert_true(cJSON_IsString(sha));
+    assert_int_equal(strlen(sha->valuestring), 64);
+    assert_int_equal(strspn(sha->valuestring, "0123456789abcdef"), 64);
+    char hex[65];
+    if (vbt_sha256_file(g_conn, hex, &msg) != VBT_OK)
+        fail_msg("sha256: %s", msg.text);
+    assert_string_equal(sha->valuestring, hex);
+
+    const cJSON *resolved = jget(run, "resolved_config");
+    const cJSON *x0 = jget(jget(jget(resolved, "model"), "params"), "x0");
+    assert_true(cJSON_IsNumber(x0) || cJSON_IsArray(x0));
+
+    const cJSON *raw = jget(jget(run, "outputs"), "raw");
+    const cJSON *shape = jget(raw, "shape");
+    assert_true(cJSON_IsArray(shape));
+    assert_int_equal(cJSON_GetArraySize(shape), 3);
+    assert_close(cJSON_GetArrayItem(shape, 0)->valuedouble, (double)N_STEPS, 0.0);
+    assert_close(cJSON_GetArrayItem(shape, 1)->valuedouble, 2.0, 0.0);
+    assert_close(cJSON_GetArrayItem(shape, 2)->valuedouble, (double)N_REGIONS, 0.0);
+    const cJSON *vars = jget(raw, "variables");
+    assert_int_equal(cJSON_GetArraySize(vars), 2);
+    assert_string_equal(cJSON_GetArrayItem(vars, 0)->valuestring, "x2 - x1");
+    assert_string_equal(cJSON_GetArrayItem(vars, 1)->valuestring, "z");
+    cJSON_Delete(run);
+    tu_rmtree(dir);
+}
+
+static void test_seed_option(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], out[PBUF], out3[PBUF];
+    snprintf(dir, sizeof dir, "%s", fresh_dir("seed"));
+    snprintf(out, sizeof out, "%s/OUT7", dir);
+    snprintf(out3, sizeof out3, "%s/OUT3", dir);
+    const char *const a[] = {"simulate", g_valid, "-o", out, "--seed", "7", "-q", NULL};
+    assert_int_equal(run_status(a), 0);
+    cJSON *run = read_json(tu_path(out, "run.json"));
+    assert_close(jget(run, "seed")->valuedouble, 7.0, 0.0);
+    assert_close(jget(jget(run, "resolved_config"), "seed")->valuedouble, 7.0, 0.0);
+    cJSON_Delete(run);
+
+    const char *const b[] = {"simulate", g_valid, "-o", out3, "-q", NULL};
+    assert_int_equal(run_status(b), 0);
+    run = read_json(tu_path(out3, "run.json"));
+    assert_close(jget(run, "seed")->valuedouble, 3.0, 0.0);
+    cJSON_Delete(run);
+    tu_rmtree(dir);
+}
+
+/* ---- 6. determinism ------------------------------------------------------ */
+
+static void test_determinism(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], o1[PBUF], o2[PBUF];
+    snprintf(dir, sizeof dir, "%s", fresh_dir("determinism"));
+    snprintf(o1, sizeof o1, "%s/A", dir);
+    snprintf(o2, sizeof o2, "%s/B", dir);
+    const char *const a[] = {"simulate", g_valid, "-o", o1, "-q", NULL};
+    const char *const b[] = {"simulate", g_valid, "-o", o2, "-q", NULL};
+    assert_int_equal(run_status(a), 0);
+    assert_int_equal(run_status(b), 0);
+    size_t l1, l2;
+    char *d1 = slurp(tu_path(o1, "raw.npy"), &l1);
+    char *d2 = slurp(tu_path(o2, "raw.npy"), &l2);
+    assert_non_null(d1);
+    assert_non_null(d2);
+    assert_true(l1 > 128);
+    assert_true(l1 == l2 && memcmp(d1, d2, l1) == 0);
+    free(d1);
+    free(d2);
+    tu_rmtree(dir);
+}
+
+/* ---- 7. --quiet ---------------------------------------------------------- */
+
+static void test_quiet(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], out[PBUF];
+    snprintf(dir, sizeof dir, "%s", fresh_dir("quiet"));
+    snprintf(out, sizeof out, "%s/OUT", dir);
+    const char *const a[] = {"simulate", g_valid, "-o", out, "--quiet", NULL};
+    char *o, *err;
+    assert_int_equal(run_vbt(a, &o, &err), 0);
+    assert_string_equal(err, "");
+    assert_true(tu_exists(tu_path(out, "run.json")));
+    free(o);
+    free(err);
+
+    /* Without --quiet the summary line goes to stderr. */
+    snprintf(out, sizeof out, "%s/OUT2", dir);
+    const char *const b[] = {"simulate", g_valid, "-o", out, NULL};
+    assert_int_equal(run_vbt(b, &o, &err), 0);
+    assert_contains(err, "simulated");
+    free(o);
+    free(err);
+    tu_rmtree(dir);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+#define N_BAD (sizeof bad_cases / sizeof bad_cases[0])
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(placeholder) };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    static const struct CMUnitTest fixed[] = {
+        cmocka_unit_test(test_no_command),
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_unknown_command),
+        cmocka_unit_test(test_simulate_no_args),
+        cmocka_unit_test(test_simulate_no_output),
+        cmocka_unit_test(test_simulate_bogus_option),
+        cmocka_unit_test(test_threads_zero),
+        cmocka_unit_test(test_threads_abc),
+        cmocka_unit_test(test_simulate_help),
+        cmocka_unit_test(test_models_text),
+        cmocka_unit_test(test_models_json),
+        cmocka_unit_test(test_help_markdown),
+        cmocka_unit_test(test_missing_config),
+        cmocka_unit_test(test_refuse_overwrite),
+        cmocka_unit_test(test_outputs),
+        cmocka_unit_test(test_seed_option),
+        cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_quiet),
+    };
+    const size_t n_fixed = sizeof fixed / sizeof fixed[0];
+    struct CMUnitTest tests[sizeof fixed / sizeof fixed[0] + N_BAD];
+    memcpy(tests, fixed, sizeof fixed);
+    for (size_t i = 0; i < N_BAD; i++) {
+        struct CMUnitTest t = {
+            .name = bad_cases[i].name,
+            .test_func = test_bad_config,
+            .initial_state = (void *)&bad_cases[i],
+        };
+        tests[n_fixed + i] = t;
+    }
+    return _cmocka_run_group_tests("cli", tests, n_fixed + N_BAD, group_setup,
+                                   group_teardown);
 }

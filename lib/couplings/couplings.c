@@ -13,7 +13,7 @@ static const vbt_param_desc linear_params[LIN_N] = {
     [LIN_B] = {"b", 0.0, "1", -HUGE_VAL, HUGE_VAL, "offset added to every coupling input"},
 };
 
-static void linear_post(size_t n, const double *restrict s, const double *restrict xi,
+VBT_KERNEL static void linear_post(size_t n, const double *restrict s, const double *restrict xi,
                         const double *restrict rs, const double *restrict p,
                         double *restrict c)
 {
@@ -36,7 +36,7 @@ static const vbt_param_desc difference_params[DIF_N] = {
     [DIF_A] = {"a", 0.1, "1", -HUGE_VAL, HUGE_VAL, "global coupling strength"},
 };
 
-static void difference_post(size_t n, const double *restrict s, const double *restrict xi,
+VBT_KERNEL static void difference_post(size_t n, const double *restrict s, const double *restrict xi,
                             const double *restrict rs, const double *restrict p,
                             double *restrict c)
 {

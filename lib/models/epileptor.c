@@ -50,7 +50,7 @@ static const char *const state_names[6] = {"x1", "y1", "z", "x2", "y2", "g"};
 static const size_t cvar[2] = {0, 3};
 static const char *const observed[2] = {"x2 - x1", "z"};
 
-static void dfun(size_t n, const double *restrict x, const double *restrict c,
+VBT_KERNEL static void dfun(size_t n, const double *restrict x, const double *restrict c,
                  const double *restrict p, double *restrict dx)
 {
     const double *x1 = x, *y1 = x + n, *z = x + 2 * n, *x2 = x + 3 * n,
@@ -66,25 +66,32 @@ static void dfun(size_t n, const double *restrict x, const double *restrict c,
                      *restrict dx2 = dx + 3 * n, *restrict dy2 = dx + 4 * n,
                      *restrict dg = dx + 5 * n;
 
-    /* Branches are written as selects so that the loop vectorises. */
+    /* Both sides of every branch are computed, then selected, so that the
+     * loop vectorises. */
+#pragma omp simd
     for (size_t k = 0; k < n; k++) {
         double X1 = x1[k], Z = z[k], X2 = x2[k], T = tt[k];
         double zm4 = Z - 4.0;
-        double f1 = X1 < 0.0 ? (-a[k] * X1 * X1 + b[k] * X1)
-                             : (slope[k] - X2 + 0.6 * zm4 * zm4);
+        double f1_left = -a[k] * X1 * X1 + b[k] * X1;
+        double f1_right = slope[k] - X2 + 0.6 * zm4 * zm4;
+        double f1 = X1 < 0.0 ? f1_left : f1_right;
         dx1[k] = T * (y1[k] - Z + iext[k] + kvf[k] * c0[k] + f1 * X1);
         dy1[k] = T * (cc[k] - d[k] * X1 * X1 - y1[k]);
-        double z2 = Z * Z, z7 = z2 * z2 * z2 * Z;
-        double h = 4.0 * (X1 - x0[k]) + (Z < 0.0 ? -0.1 * z7 : 0.0);
+        double z2 = Z * Z, z7 = -0.1 * (z2 * z2 * z2 * Z);
+        double h = 4.0 * (X1 - x0[k]) + (Z < 0.0 ? z7 : 0.0);
         dz[k] = T * (r[k] * (h - Z + ks[k] * c0[k]));
         dx2[k] = T * (-y2[k] + X2 - X2 * X2 * X2 + iext2[k] + bb[k] * g[k]
                       - 0.3 * (Z - 3.5) + kf[k] * c1[k]);
-        dy2[k] = T * ((-y2[k] + (X2 < -0.25 ? 0.0 : aa[k] * (X2 + 0.25))) / tau[k]);
+        double drive = aa[k] * (X2 + 0.25);
+        dy2[k] = T * ((-y2[k] + (X2 < -0.25 ? 0.0 : drive)) / tau[k]);
         dg[k] = T * (-0.01 * (g[k] - 0.1 * X1));
     }
     /* The sigmoidal variant is rare; patch its lanes afterwards so that the
      * common path stays free of exp(). */
-    for (size_t k = 0; k < n; k++) {
+    int any_mod = 0;
+    for (size_t k = 0; k < n; k++)
+        any_mod |= mod[k] != 0.0;
+    for (size_t k = 0; any_mod && k < n; k++) {
         if (mod[k] != 0.0) {
             double h = x0[k] + 3.0 / (1.0 + exp(-(x1[k] + 0.5) / 0.1));
             dz[k] = tt[k] * (r[k] * (h - z[k] + ks[k] * c0[k]));

@@ -39,7 +39,7 @@ static const char *const state_names[2] = {"x1", "z"};
 static const size_t cvar[1] = {0};
 static const char *const observed[1] = {"x1"};
 
-static void dfun(size_t n, const double *restrict x, const double *restrict c,
+VBT_KERNEL static void dfun(size_t n, const double *restrict x, const double *restrict c,
                  const double *restrict p, double *restrict dx)
 {
     const double *x1 = x, *z = x + n, *c0 = c;
@@ -49,16 +49,22 @@ static void dfun(size_t n, const double *restrict x, const double *restrict c,
                  *tt = p + TT * n, *mod = p + MODIFICATION * n;
     double *restrict dx1 = dx, *restrict dz = dx + n;
 
+    /* Both sides of each branch are computed, then selected: vectorises. */
+#pragma omp simd
     for (size_t k = 0; k < n; k++) {
         double X1 = x1[k], Z = z[k], T = tt[k], zm4 = Z - 4.0;
-        double f = X1 < 0.0 ? (a[k] * X1 * X1 + (d[k] - b[k]) * X1)
-                            : (-slope[k] - 0.6 * zm4 * zm4 + d[k] * X1);
+        double f_left = a[k] * X1 * X1 + (d[k] - b[k]) * X1;
+        double f_right = -slope[k] - 0.6 * zm4 * zm4 + d[k] * X1;
+        double f = X1 < 0.0 ? f_left : f_right;
         dx1[k] = T * (cc[k] - Z + iext[k] + kvf[k] * c0[k] - f * X1);
-        double z2 = Z * Z, z7 = z2 * z2 * z2 * Z;
-        double h = 4.0 * (X1 - x0[k]) + (Z < 0.0 ? -0.1 * z7 : 0.0);
+        double z2 = Z * Z, z7 = -0.1 * (z2 * z2 * z2 * Z);
+        double h = 4.0 * (X1 - x0[k]) + (Z < 0.0 ? z7 : 0.0);
         dz[k] = T * (r[k] * (h - Z + ks[k] * c0[k]));
     }
-    for (size_t k = 0; k < n; k++) {
+    int any_mod = 0;
+    for (size_t k = 0; k < n; k++)
+        any_mod |= mod[k] != 0.0;
+    for (size_t k = 0; any_mod && k < n; k++) {
         if (mod[k] != 0.0) {
             double h = x0[k] + 3.0 / (1.0 + exp(-(x1[k] + 0.5) / 0.1));
             dz[k] = tt[k] * (r[k] * (h - z[k] + ks[k] * c0[k]));

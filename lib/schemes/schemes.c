@@ -21,7 +21,7 @@ static inline void clamp(const vbt_model_type *m, size_t n, double *x)
         m->clamp(n, x);
 }
 
-static void euler_step(const vbt_model_type *m, size_t n, const double *restrict p,
+VBT_KERNEL static void euler_step(const vbt_model_type *m, size_t n, const double *restrict p,
                        const double *restrict c, double dt, const double *restrict dW,
                        double *restrict x, double *restrict work)
 {
@@ -33,7 +33,7 @@ static void euler_step(const vbt_model_type *m, size_t n, const double *restrict
     clamp(m, n, x);
 }
 
-static void heun_step(const vbt_model_type *m, size_t n, const double *restrict p,
+VBT_KERNEL static void heun_step(const vbt_model_type *m, size_t n, const double *restrict p,
                       const double *restrict c, double dt, const double *restrict dW,
                       double *restrict x, double *restrict work)
 {
@@ -50,7 +50,7 @@ static void heun_step(const vbt_model_type *m, size_t n, const double *restrict 
     clamp(m, n, x);
 }
 
-static void rk4_step(const vbt_model_type *m, size_t n, const double *restrict p,
+VBT_KERNEL static void rk4_step(const vbt_model_type *m, size_t n, const double *restrict p,
                      const double *restrict c, double dt, const double *restrict dW,
                      double *restrict x, double *restrict work)
 {
