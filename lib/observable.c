@@ -50,7 +50,7 @@ int vbt_observable_parse(const vbt_model_type *m, const char *expr,
     memset(obs, 0, sizeof *obs);
     const char *s = skip_space(expr);
     if (!*s)
-        return vbt__fail(msg, VBT_EINVAL, "empty expression");
+        return vbt__fail(msg, VBT_EINVAL, "empty expression '%s'", expr);
     int first = 1;
     while (*s) {
         double sign = 1.0, coef = 1.0;

@@ -341,6 +341,70 @@ static void test_plan_once_run_many(void **state)
     vbt_connectome_free(conn);
 }
 
+/* The TVB epilepsy tutorial on the 76-region connectome (the shipped sample
+ * configuration): the EZ regions (62, 47, 40; x0 = -1.6) seize first, the
+ * PZ regions (69, 72; x0 = -1.8) are recruited later through the network,
+ * and healthy regions (x0 = -2.4) never leave the interictal state.  A
+ * region is "in seizure" when its LFP proxy x2 - x1 drops below 0 (it sits
+ * near +0.8 interictally, and swings to about -2 in seizure). */
+static void test_tutorial_seizure(void **state)
+{
+    (void)state;
+    vbt_connectome *conn;
+    vbt_msg msg;
+    if (vbt_connectome_load(&conn, tu_path(tu_samples_dir(), "connectivity_76.zip"), &msg))
+        fail_msg("%s", msg.text);
+    const size_t n = conn->n;
+    vbt_sim *sim = make_sim(vbt_model_epileptor, vbt_coupling_difference, vbt_scheme_heun,
+                            conn, 0.05, 3.0);
+    double x0[76], ks = -0.2, kf = 0.1, r = 0.00015, a = 1.0;
+    double ic[6] = {-1.9, -17.0, 3.1, -1.0, 0.04, -0.17};
+    for (size_t k = 0; k < n; k++)
+        x0[k] = -2.4;
+    x0[62] = x0[47] = x0[40] = -1.6;
+    x0[69] = x0[72] = -1.8;
+    vbt_sim_set_model_param(sim, "x0", x0, n);
+    vbt_sim_set_model_param(sim, "Ks", &ks, 1);
+    vbt_sim_set_model_param(sim, "Kf", &kf, 1);
+    vbt_sim_set_model_param(sim, "r", &r, 1);
+    vbt_sim_set_coupling_param(sim, "a", &a, 1);
+    vbt_sim_set_initial_constant(sim, ic, 6);
+    const char *vars[] = {"x2 - x1"};
+    vbt_monitor_spec ms = {vbt_monitor_temporal_average, 1.0, 1, vars, 80000};
+    assert_int_equal(vbt_sim_add_monitor(sim, &ms, NULL), VBT_OK);
+    assert_int_equal(vbt_sim_run(sim, 80000), VBT_OK);       /* 4 s */
+    size_t T;
+    const double *lfp = vbt_sim_monitor_data(sim, 0, &T, NULL);
+    assert_int_equal(T, 4000);
+    double onset[76];
+    for (size_t k = 0; k < n; k++) {
+        onset[k] = HUGE_VAL;
+        for (size_t t = 0; t < T; t++)
+            if (lfp[t * n + k] < 0.0) {
+                onset[k] = (double)t + 0.5;
+                break;
+            }
+    }
+    const size_t ez[] = {62, 47, 40}, pz[] = {69, 72};
+    double last_ez = 0.0;
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(onset[ez[i]] < 1500.0);
+        last_ez = fmax(last_ez, onset[ez[i]]);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        assert_true(isfinite(onset[pz[i]]));
+        assert_true(onset[pz[i]] > last_ez);
+    }
+    size_t seized = 0;
+    for (size_t k = 0; k < n; k++)
+        seized += isfinite(onset[k]);
+    print_message("onsets (ms): EZ %g %g %g, PZ %g %g; %zu of %zu regions seized\n",
+                  onset[62], onset[47], onset[40], onset[69], onset[72], seized, n);
+    assert_int_equal(seized, 5);
+    vbt_sim_free(sim);
+    vbt_connectome_free(conn);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -399,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_history_semantics),
         cmocka_unit_test(test_paths_against_reference),
         cmocka_unit_test(test_plan_once_run_many),
+        cmocka_unit_test(test_tutorial_seizure),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -62,6 +62,9 @@ int vbt__monitor_init(vbt__monitor *mon, const vbt_monitor_spec *spec,
                              T->name, spec->period_ms, dt);
         mon->istep = (uint64_t)r;
     }
+    if (spec->n_vars && !spec->vars)
+        return vbt__fail(msg, VBT_EINVAL, "monitor '%s': %zu variables announced, none given",
+                         T->name, spec->n_vars);
     size_t nv = spec->n_vars ? spec->n_vars : m->n_observed;
     if (nv == 0)
         return vbt__fail(msg, VBT_EINVAL, "monitor '%s': no variables", T->name);
