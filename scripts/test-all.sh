@@ -4,10 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
 scripts/setup.sh build
-meson test -C build --print-errorlogs --num-processes 2
+meson test -C build --print-errorlogs --num-processes 2 | tee "$log"
 scripts/setup.sh build-asan -Dbuildtype=debug -Db_sanitize=address,undefined \
     -Dc_args=-fno-sanitize-recover=all
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 4
-echo "all tests passed (release and sanitizer builds)"
+    meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 4 | tee -a "$log"
+
+passed=$(awk '/^Ok:/ {s += $2} END {print s + 0}' "$log")
+failed=$(awk '/^Fail:|^Timeout:|^Unexpected Pass:/ {s += $NF} END {print s + 0}' "$log")
+echo "release and sanitizer builds: all tests passed"
+echo "$passed passed, $failed failed"
