@@ -2,6 +2,9 @@
  * horizon), history semantics, the three coupling paths against a naive
  * reference implementation, plan-once-run-many, and error handling. */
 #include <malloc.h>
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,7 +312,14 @@ static void test_plan_once_run_many(void **state)
     assert_int_equal(vbt_sim_add_monitor(sim, &ms, NULL), VBT_OK);
 
     struct mallinfo2 before = mallinfo2();
+#if defined(__SSE2__)
+    unsigned int csr = _mm_getcsr();
+#endif
     assert_int_equal(vbt_sim_run(sim, 2000), VBT_OK);
+#if defined(__SSE2__)
+    /* The run flushes subnormals internally but restores the caller's mode. */
+    assert_int_equal(_mm_getcsr(), csr);
+#endif
     struct mallinfo2 after = mallinfo2();
     assert_int_equal(before.uordblks, after.uordblks);
 
