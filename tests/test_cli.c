@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -829,6 +830,53 @@ static void test_quiet(void **state)
     tu_rmtree(dir);
 }
 
+/* ---- 8. history_npy ---------------------------------------------------- */
+
+/* A history whose rows all equal the constant initial state (more rows than
+ * the 1024-step horizon, so older rows are ignored) gives the same bytes as
+ * "initial": {"constant": ...}. */
+static void test_history_equals_constant(void **state)
+{
+    (void)state;
+    static const double ic[6] = {-1.9, -17.0, 3.1, -1.0, 0.04, -0.17};
+    char dir[PATH_MAX], hist[PBUF], cfg[PBUF], o1[PBUF], o2[PBUF];
+    snprintf(dir, sizeof dir, "%s", fresh_dir("history"));
+    snprintf(hist, sizeof hist, "%s/hist.npy", dir);
+    snprintf(cfg, sizeof cfg, "%s/cfg.json", dir);
+    snprintf(o1, sizeof o1, "%s/A", dir);
+    snprintf(o2, sizeof o2, "%s/B", dir);
+    const size_t rows = 1100, shape[3] = {rows, 6, N_REGIONS};
+    double *d = malloc(rows * 6 * N_REGIONS * sizeof *d);
+    assert_non_null(d);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t v = 0; v < 6; v++)
+            for (size_t k = 0; k < N_REGIONS; k++)
+                d[(r * 6 + v) * N_REGIONS + k] = ic[v];
+    d[0] = NAN;                 /* older than the horizon: must be ignored */
+    vbt_msg msg;
+    if (vbt_npy_write(hist, d, 3, shape, 1, &msg) != VBT_OK)
+        fail_msg("%s", msg.text);
+    free(d);
+    write_config(cfg, "{" K_CONN ", " K_MODEL ", " K_INTEG
+                      ", \"initial\": {\"history_npy\": \"hist.npy\"}, " K_DUR ", " K_RAW
+                      ", " K_SEED "}");
+    const char *const a[] = {"simulate", g_valid, "-o", o1, "-q", NULL};
+    const char *const b[] = {"simulate", cfg, "-o", o2, "-q", NULL};
+    assert_int_equal(run_status(a), 0);
+    assert_int_equal(run_status(b), 0);
+    size_t l1, l2;
+    char *d1 = slurp(tu_path(o1, "raw.npy"), &l1);
+    char *d2 = slurp(tu_path(o2, "raw.npy"), &l2);
+    assert_true(l1 == l2 && memcmp(d1, d2, l1) == 0);
+    free(d1);
+    free(d2);
+    /* run.json records the history file and its hash. */
+    char *rj = slurp(tu_path(o2, "run.json"), &l2);
+    assert_non_null(strstr(rj, "\"history_npy\""));
+    free(rj);
+    tu_rmtree(dir);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 #define N_BAD (sizeof bad_cases / sizeof bad_cases[0])
@@ -854,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_seed_option),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_quiet),
+        cmocka_unit_test(test_history_equals_constant),
     };
     const size_t n_fixed = sizeof fixed / sizeof fixed[0];
     struct CMUnitTest tests[sizeof fixed / sizeof fixed[0] + N_BAD];
