@@ -14,6 +14,26 @@
 
 #include "vbt.h"
 
+/* The TVB epilepsy tutorial's parameters (data-samples/epileptor_tutorial.json)
+ * on a simulator of the 76-region connectome. */
+static void set_tutorial(vbt_sim *sim)
+{
+    const size_t n = vbt_sim_n_regions(sim);
+    double x0[76], ks = -0.2, kf = 0.1, r = 0.00015, a = 1.0;
+    double ic[6] = {-1.9, -17.0, 3.1, -1.0, 0.04, -0.17};
+    assert_int_equal(n, 76);
+    for (size_t k = 0; k < n; k++)
+        x0[k] = -2.4;
+    x0[62] = x0[47] = x0[40] = -1.6;
+    x0[69] = x0[72] = -1.8;
+    vbt_sim_set_model_param(sim, "x0", x0, n);
+    vbt_sim_set_model_param(sim, "Ks", &ks, 1);
+    vbt_sim_set_model_param(sim, "Kf", &kf, 1);
+    vbt_sim_set_model_param(sim, "r", &r, 1);
+    vbt_sim_set_coupling_param(sim, "a", &a, 1);
+    vbt_sim_set_initial_constant(sim, ic, 6);
+}
+
 /* A probe model: dx = drive + c0.  With linear coupling a = 1 and Euler,
  * x_i(n+1) = x_i(n) + dt (drive_i + sum_j w_ij x_j(n - d_ij)). */
 static void probe_dfun(size_t n, const double *restrict x, const double *restrict c,
@@ -367,18 +387,7 @@ static void test_tutorial_seizure(void **state)
     const size_t n = conn->n;
     vbt_sim *sim = make_sim(vbt_model_epileptor, vbt_coupling_difference, vbt_scheme_heun,
                             conn, 0.05, 3.0);
-    double x0[76], ks = -0.2, kf = 0.1, r = 0.00015, a = 1.0;
-    double ic[6] = {-1.9, -17.0, 3.1, -1.0, 0.04, -0.17};
-    for (size_t k = 0; k < n; k++)
-        x0[k] = -2.4;
-    x0[62] = x0[47] = x0[40] = -1.6;
-    x0[69] = x0[72] = -1.8;
-    vbt_sim_set_model_param(sim, "x0", x0, n);
-    vbt_sim_set_model_param(sim, "Ks", &ks, 1);
-    vbt_sim_set_model_param(sim, "Kf", &kf, 1);
-    vbt_sim_set_model_param(sim, "r", &r, 1);
-    vbt_sim_set_coupling_param(sim, "a", &a, 1);
-    vbt_sim_set_initial_constant(sim, ic, 6);
+    set_tutorial(sim);
     const char *vars[] = {"x2 - x1"};
     vbt_monitor_spec ms = {vbt_monitor_temporal_average, 1.0, 1, vars, 80000};
     assert_int_equal(vbt_sim_add_monitor(sim, &ms, NULL), VBT_OK);

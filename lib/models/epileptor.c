@@ -21,6 +21,7 @@
 
 #include "internal.h"
 #include "vbt_model.h"
+#include "epileptor_slow.h"
 
 enum { A, B, C, D, R, S, X0, IEXT, SLOPE, IEXT2, TAU, AA, BB, KVF, KF, KS, TT,
        MODIFICATION, N_PARAM };
@@ -77,8 +78,7 @@ VBT_KERNEL static void dfun(size_t n, const double *restrict x, const double *re
         double f1 = X1 < 0.0 ? f1_left : f1_right;
         dx1[k] = T * (y1[k] - Z + iext[k] + kvf[k] * c0[k] + f1 * X1);
         dy1[k] = T * (cc[k] - d[k] * X1 * X1 - y1[k]);
-        double z2 = Z * Z, z7 = -0.1 * (z2 * z2 * z2 * Z);
-        double h = 4.0 * (X1 - x0[k]) + (Z < 0.0 ? z7 : 0.0);
+        double h = epileptor_h(X1, Z, x0[k]);
         dz[k] = T * (r[k] * (h - Z + ks[k] * c0[k]));
         dx2[k] = T * (-y2[k] + X2 - X2 * X2 * X2 + iext2[k] + bb[k] * g[k]
                       - 0.3 * (Z - 3.5) + kf[k] * c1[k]);
@@ -86,17 +86,7 @@ VBT_KERNEL static void dfun(size_t n, const double *restrict x, const double *re
         dy2[k] = T * ((-y2[k] + (X2 < -0.25 ? 0.0 : drive)) / tau[k]);
         dg[k] = T * (-0.01 * (g[k] - 0.1 * X1));
     }
-    /* The sigmoidal variant is rare; patch its lanes afterwards so that the
-     * common path stays free of exp(). */
-    int any_mod = 0;
-    for (size_t k = 0; k < n; k++)
-        any_mod |= mod[k] != 0.0;
-    for (size_t k = 0; any_mod && k < n; k++) {
-        if (mod[k] != 0.0) {
-            double h = x0[k] + 3.0 / (1.0 + exp(-(x1[k] + 0.5) / 0.1));
-            dz[k] = tt[k] * (r[k] * (h - z[k] + ks[k] * c0[k]));
-        }
-    }
+    epileptor_sigmoid_dz(n, x1, z, x0, r, ks, tt, c0, mod, dz);
 }
 
 VBT_HIDDEN const vbt_model_type vbt__model_epileptor = {

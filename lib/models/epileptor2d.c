@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "vbt_model.h"
+#include "epileptor_slow.h"
 
 enum { A, B, C, D, R, X0, IEXT, SLOPE, KVF, KS, TT, MODIFICATION, N_PARAM };
 
@@ -57,19 +58,10 @@ VBT_KERNEL static void dfun(size_t n, const double *restrict x, const double *re
         double f_right = -slope[k] - 0.6 * zm4 * zm4 + d[k] * X1;
         double f = X1 < 0.0 ? f_left : f_right;
         dx1[k] = T * (cc[k] - Z + iext[k] + kvf[k] * c0[k] - f * X1);
-        double z2 = Z * Z, z7 = -0.1 * (z2 * z2 * z2 * Z);
-        double h = 4.0 * (X1 - x0[k]) + (Z < 0.0 ? z7 : 0.0);
+        double h = epileptor_h(X1, Z, x0[k]);
         dz[k] = T * (r[k] * (h - Z + ks[k] * c0[k]));
     }
-    int any_mod = 0;
-    for (size_t k = 0; k < n; k++)
-        any_mod |= mod[k] != 0.0;
-    for (size_t k = 0; any_mod && k < n; k++) {
-        if (mod[k] != 0.0) {
-            double h = x0[k] + 3.0 / (1.0 + exp(-(x1[k] + 0.5) / 0.1));
-            dz[k] = tt[k] * (r[k] * (h - z[k] + ks[k] * c0[k]));
-        }
-    }
+    epileptor_sigmoid_dz(n, x1, z, x0, r, ks, tt, c0, mod, dz);
 }
 
 VBT_HIDDEN const vbt_model_type vbt__model_epileptor2d = {
