@@ -4,6 +4,7 @@
 #define VBT_CONNECTOME_ARCHIVE_H
 
 #include <stddef.h>
+#include "internal.h"
 #include "vbt_common.h"
 
 /* Largest accepted member, after decompression (a zip bomb gives an error). */
@@ -21,10 +22,10 @@ typedef struct vbt__conn_member {
  * it sits at the top level or in one sub-folder; __MACOSX/ and unrelated
  * files are ignored.  Absent members are left NULL; a member found twice is
  * an error.  On error every m[i].data is freed and NULL. */
-int vbt__conn_archive_read(const char *path, vbt__conn_member *m, size_t count,
+VBT_HIDDEN int vbt__conn_archive_read(const char *path, vbt__conn_member *m, size_t count,
                            vbt_msg *msg);
 
 /* Free the data of m[0..count); NULL-safe. */
-void vbt__conn_members_free(vbt__conn_member *m, size_t count);
+VBT_HIDDEN void vbt__conn_members_free(vbt__conn_member *m, size_t count);
 
 #endif
