@@ -14,6 +14,16 @@
 
 #include "vbt.h"
 
+/* The shipped 76-region TVB connectome. */
+static vbt_connectome *load_conn76(void)
+{
+    vbt_connectome *conn;
+    vbt_msg msg;
+    if (vbt_connectome_load(&conn, tu_path(tu_samples_dir(), "connectivity_76.zip"), &msg))
+        fail_msg("%s", msg.text);
+    return conn;
+}
+
 /* The TVB epilepsy tutorial's parameters (data-samples/epileptor_tutorial.json)
  * on a simulator of the 76-region connectome. */
 static void set_tutorial(vbt_sim *sim)
@@ -133,10 +143,7 @@ static void test_delay_rounding(void **state)
 static void test_conn76_horizon(void **state)
 {
     (void)state;
-    vbt_connectome *conn;
-    vbt_msg msg;
-    if (vbt_connectome_load(&conn, tu_path(tu_samples_dir(), "connectivity_76.zip"), &msg))
-        fail_msg("%s", msg.text);
+    vbt_connectome *conn = load_conn76();
     const double dts[2] = {0.05, 0.1};
     const size_t want[2] = {1024, 513};
     for (size_t i = 0; i < 2; i++) {
@@ -248,10 +255,7 @@ static void reference_run(const vbt_connectome *conn, const long *d, double a, d
 static void test_paths_against_reference(void **state)
 {
     (void)state;
-    vbt_connectome *conn;
-    vbt_msg msg;
-    if (vbt_connectome_load(&conn, tu_path(tu_samples_dir(), "connectivity_76.zip"), &msg))
-        fail_msg("%s", msg.text);
+    vbt_connectome *conn = load_conn76();
     const size_t n = conn->n, steps = 400;
     const double dt = 0.05, a = 1.0, ic[6] = {-1.9, -17.0, 3.1, -1.0, 0.04, -0.17};
     const vbt_model_type *m = vbt_model_epileptor;
@@ -316,10 +320,7 @@ static void test_paths_against_reference(void **state)
 static void test_plan_once_run_many(void **state)
 {
     (void)state;
-    vbt_connectome *conn;
-    vbt_msg msg;
-    if (vbt_connectome_load(&conn, tu_path(tu_samples_dir(), "connectivity_76.zip"), &msg))
-        fail_msg("%s", msg.text);
+    vbt_connectome *conn = load_conn76();
     const size_t n = conn->n;
     vbt_sim *sim = make_sim(vbt_model_epileptor2d, vbt_coupling_difference, vbt_scheme_heun,
                             conn, 0.1, 3.0);
@@ -380,10 +381,7 @@ static void test_plan_once_run_many(void **state)
 static void test_tutorial_seizure(void **state)
 {
     (void)state;
-    vbt_connectome *conn;
-    vbt_msg msg;
-    if (vbt_connectome_load(&conn, tu_path(tu_samples_dir(), "connectivity_76.zip"), &msg))
-        fail_msg("%s", msg.text);
+    vbt_connectome *conn = load_conn76();
     const size_t n = conn->n;
     vbt_sim *sim = make_sim(vbt_model_epileptor, vbt_coupling_difference, vbt_scheme_heun,
                             conn, 0.05, 3.0);
