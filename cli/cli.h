@@ -115,5 +115,7 @@ void cli_install_signal_handlers(void);
 /* Commands. */
 extern const cli_command cli_cmd_simulate;
 extern const cli_command cli_cmd_models;
+/* connectomes/ commands */
+/* clinical/ commands */
 
 #endif

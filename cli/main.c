@@ -8,6 +8,8 @@
 static const cli_command *const commands[] = {
     &cli_cmd_simulate,
     &cli_cmd_models,
+    /* connectomes/ commands */
+    /* clinical/ commands */
     NULL,
 };
 
