@@ -55,6 +55,14 @@ typedef struct vbt_model_type {
     /* Optional: project lanes onto the state's bounds (e.g. S in [0, 1]);
      * applied by every scheme after each stage.  NULL when unbounded. */
     void (*clamp)(size_t n, double *restrict x);
+    /* Optional: typical range [lo, hi] of each state variable (TVB's
+     * state_variable_range), n_state pairs; used by the test battery. */
+    const double (*state_range)[2];
+    /* Optional: the Jacobian of dfun for ONE lane with the coupling held
+     * fixed: J[v * n_state + w] = d(dx_v)/d(x_w).  p holds one value per
+     * parameter.  The tests compare it with finite differences. */
+    void (*jacobian)(const double *restrict x, const double *restrict c,
+                     const double *restrict p, double *restrict J);
 } vbt_model_type;
 
 /* The coupling computes, per lane i and coupling variable, a weighted sum

@@ -2,6 +2,7 @@
  * Virtual Brain's coupling.py.  The simulator supplies the delayed weighted
  * sum s_i = sum_j w_ij x_j(t - tau_ij) and the row sums rs_i = sum_j w_ij. */
 #include <math.h>
+#include <string.h>
 
 #include "internal.h"
 #include "vbt_model.h"
@@ -22,7 +23,7 @@ VBT_KERNEL static void linear_post(size_t n, const double *restrict s, const dou
         c[k] = a[k] * s[k] + b[k];
 }
 
-VBT_HIDDEN const vbt_coupling_type vbt__coupling_linear = {
+static const vbt_coupling_type linear_type = {
     .name = "linear",
     .doc = "c_i = a * sum_j w_ij x_j(t - tau_ij) + b",
     .n_param = LIN_N,
@@ -45,10 +46,27 @@ VBT_KERNEL static void difference_post(size_t n, const double *restrict s, const
         c[k] = a[k] * (s[k] - xi[k] * rs[k]);
 }
 
-VBT_HIDDEN const vbt_coupling_type vbt__coupling_difference = {
+static const vbt_coupling_type difference_type = {
     .name = "difference",
     .doc = "c_i = a * sum_j w_ij (x_j(t - tau_ij) - x_i(t))",
     .n_param = DIF_N,
     .params = difference_params,
     .post = difference_post,
 };
+
+const vbt_coupling_type *const vbt_coupling_linear = &linear_type;
+const vbt_coupling_type *const vbt_coupling_difference = &difference_type;
+
+const vbt_coupling_type *const vbt_coupling_types[] = {
+    &linear_type,
+    &difference_type,
+    NULL,
+};
+
+const vbt_coupling_type *vbt_coupling_find(const char *name)
+{
+    for (size_t i = 0; name && vbt_coupling_types[i]; i++)
+        if (strcmp(vbt_coupling_types[i]->name, name) == 0)
+            return vbt_coupling_types[i];
+    return NULL;
+}

@@ -12,6 +12,8 @@
  * Work vectors are state-sized (n_state * n doubles) and supplied by the
  * caller, so a step never allocates.
  */
+#include <string.h>
+
 #include "internal.h"
 #include "vbt_model.h"
 
@@ -83,7 +85,7 @@ VBT_KERNEL static void rk4_step(const vbt_model_type *m, size_t n, const double 
     clamp(m, n, x);
 }
 
-VBT_HIDDEN const vbt_scheme_type vbt__scheme_euler = {
+static const vbt_scheme_type euler_type = {
     .name = "euler",
     .doc = "explicit Euler, first order",
     .order = 1,
@@ -91,7 +93,7 @@ VBT_HIDDEN const vbt_scheme_type vbt__scheme_euler = {
     .step = euler_step,
 };
 
-VBT_HIDDEN const vbt_scheme_type vbt__scheme_heun = {
+static const vbt_scheme_type heun_type = {
     .name = "heun",
     .doc = "Heun's method (explicit trapezoidal predictor-corrector), second order",
     .order = 2,
@@ -99,10 +101,29 @@ VBT_HIDDEN const vbt_scheme_type vbt__scheme_heun = {
     .step = heun_step,
 };
 
-VBT_HIDDEN const vbt_scheme_type vbt__scheme_rk4 = {
+static const vbt_scheme_type rk4_type = {
     .name = "rk4",
     .doc = "classical fourth-order Runge-Kutta",
     .order = 4,
     .n_work = 3,
     .step = rk4_step,
 };
+
+const vbt_scheme_type *const vbt_scheme_euler = &euler_type;
+const vbt_scheme_type *const vbt_scheme_heun = &heun_type;
+const vbt_scheme_type *const vbt_scheme_rk4 = &rk4_type;
+
+const vbt_scheme_type *const vbt_scheme_types[] = {
+    &euler_type,
+    &heun_type,
+    &rk4_type,
+    NULL,
+};
+
+const vbt_scheme_type *vbt_scheme_find(const char *name)
+{
+    for (size_t i = 0; name && vbt_scheme_types[i]; i++)
+        if (strcmp(vbt_scheme_types[i]->name, name) == 0)
+            return vbt_scheme_types[i];
+    return NULL;
+}
