@@ -39,6 +39,7 @@ struct vbt_sim {
     const vbt_coupling_type *coupling;
     const vbt_scheme_type *scheme;
     size_t n, nsv, ncv;
+    size_t nst;                 /* rows of the pre-synaptic transform (stored in history) */
     double dt;
     char (*labels)[VBT_LABEL_MAX];
 
@@ -47,16 +48,15 @@ struct vbt_sim {
     size_t nnz;
     size_t *row_ptr;            /* n + 1 */
     size_t *col;                /* nnz: source region */
-    size_t *hbase;              /* nnz: (col*ncv)*hp, start of the source's rings */
+    size_t *hbase;              /* nnz: (col*nst)*hp, start of the source's rings */
     uint32_t *delay;            /* nnz: steps */
     double *w;                  /* nnz */
     double *dense_w;            /* n*n column-major when path == PATH_DENSE */
-    size_t cvar_stride;         /* distance in x between equally spaced cvars, else 0 */
     double *rowsum;             /* n */
     long *idelay_full;          /* n*n integer delays, all pairs */
     size_t horizon;             /* 1 + max delay over all pairs */
     size_t hp;                  /* ring length, power of two >= horizon */
-    double *hist;               /* n * ncv * hp */
+    double *hist;               /* n * nst * hp */
 
     /* parameters, per lane */
     double *mp;                 /* model: n_param * n */
@@ -65,8 +65,10 @@ struct vbt_sim {
     /* state and workspaces */
     double *x;                  /* nsv * n */
     double *work;               /* n_work * nsv * n */
-    double *csum;               /* ncv * n */
-    double *c;                  /* ncv * n */
+    double *xcv;                /* ncv * n: the current coupling variables */
+    double *pre;                /* nst * n: pre(xcv); NULL when pre is the identity */
+    double *csum;               /* nst * n: delayed weighted sums */
+    double *c;                  /* ncv * n: coupling input of the model */
     uint64_t step;
 
     /* initial conditions */
@@ -148,7 +150,7 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
         return vbt__fail(msg, VBT_ENOMEM, "simulator: out of memory");
     sim->hp = sim->path == PATH_DELAYED ? next_pow2(sim->horizon) : 1;
     if (sim->hp > (size_t)UINT32_MAX ||
-        sim->hp > SIZE_MAX / sizeof(double) / (n * sim->ncv))
+        sim->hp > SIZE_MAX / sizeof(double) / (n * sim->nst))
         return vbt__fail(msg, VBT_ERANGE, "simulator: delay horizon of %zu steps is too long",
                          sim->horizon);
     size_t k = 0;
@@ -159,7 +161,7 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
             if (wij == 0.0)
                 continue;
             sim->col[k] = j;
-            sim->hbase[k] = j * sim->ncv * sim->hp;
+            sim->hbase[k] = j * sim->nst * sim->hp;
             sim->delay[k] = (uint32_t)sim->idelay_full[i * n + j];
             sim->w[k] = wij;
             k++;
@@ -168,13 +170,6 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
     sim->row_ptr[n] = k;
 
     if (sim->path == PATH_DENSE) {
-        const size_t *cvar = sim->model->cvar;
-        if (sim->ncv > 1 && cvar[1] > cvar[0]) {
-            sim->cvar_stride = (cvar[1] - cvar[0]) * n;
-            for (size_t v = 2; v < sim->ncv; v++)
-                if (cvar[v] <= cvar[v - 1] || (cvar[v] - cvar[v - 1]) * n != sim->cvar_stride)
-                    sim->cvar_stride = 0;
-        }
         /* Column-major (W^T row-major): OpenBLAS's NN kernels are the
          * fastest for these small products (bench/bench_sim.c). */
         sim->dense_w = malloc(n * n * sizeof *sim->dense_w);
@@ -185,7 +180,7 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
                 sim->dense_w[j * n + i] = W[i * n + j];
     }
     if (sim->path == PATH_DELAYED) {
-        sim->hist = calloc(n * sim->ncv * sim->hp, sizeof *sim->hist);
+        sim->hist = calloc(n * sim->nst * sim->hp, sizeof *sim->hist);
         if (!sim->hist)
             return vbt__fail(msg, VBT_ENOMEM,
                              "simulator: out of memory for a history of %zu steps", sim->hp);
@@ -228,6 +223,11 @@ int vbt_sim_alloc(vbt_sim **out, const vbt_sim_spec *spec, vbt_msg *msg)
         if (spec->model->cvar[v] >= spec->model->n_state)
             return vbt__fail(msg, VBT_EINVAL, "model '%s': coupling variable out of range",
                              spec->model->name);
+    if (spec->model->n_cvar < spec->coupling->min_cvar)
+        return vbt__fail(msg, VBT_EINVAL,
+                         "coupling '%s' needs %zu coupling variables, model '%s' has %zu",
+                         spec->coupling->name, spec->coupling->min_cvar, spec->model->name,
+                         spec->model->n_cvar);
 
     sim = calloc(1, sizeof *sim);
     if (!sim)
@@ -238,6 +238,7 @@ int vbt_sim_alloc(vbt_sim **out, const vbt_sim_spec *spec, vbt_msg *msg)
     sim->n = spec->conn->n;
     sim->nsv = spec->model->n_state;
     sim->ncv = spec->model->n_cvar;
+    sim->nst = sim->coupling->n_pre ? sim->coupling->n_pre(sim->ncv) : sim->ncv;
     sim->dt = spec->dt_ms;
     const size_t n = sim->n;
 
@@ -252,11 +253,14 @@ int vbt_sim_alloc(vbt_sim **out, const vbt_sim_spec *spec, vbt_msg *msg)
     sim->x = calloc(sim->nsv * n, sizeof *sim->x);
     sim->work = malloc((sim->scheme->n_work ? sim->scheme->n_work : 1) * sim->nsv * n *
                        sizeof *sim->work);
-    sim->csum = malloc(sim->ncv * n * sizeof *sim->csum);
+    sim->xcv = malloc(sim->ncv * n * sizeof *sim->xcv);
+    if (sim->coupling->pre)
+        sim->pre = malloc(sim->nst * n * sizeof *sim->pre);
+    sim->csum = malloc(sim->nst * n * sizeof *sim->csum);
     sim->c = malloc(sim->ncv * n * sizeof *sim->c);
     sim->ic = calloc(sim->horizon * sim->nsv * n, sizeof *sim->ic);
     if (!sim->labels || !sim->mp || !sim->cp || !sim->x || !sim->work || !sim->csum ||
-        !sim->c || !sim->ic) {
+        !sim->c || !sim->ic || !sim->xcv || (sim->coupling->pre && !sim->pre)) {
         st = vbt__fail(msg, VBT_ENOMEM, "simulator: out of memory (%zu regions, horizon %zu)",
                        n, sim->horizon);
         goto fail;
@@ -293,6 +297,8 @@ void vbt_sim_free(vbt_sim *sim)
     free(sim->cp);
     free(sim->x);
     free(sim->work);
+    free(sim->xcv);
+    free(sim->pre);
     free(sim->csum);
     free(sim->c);
     free(sim->ic);
@@ -410,20 +416,46 @@ int vbt_sim_set_initial_history(vbt_sim *sim, const double *hist, size_t n_rows)
     return VBT_OK;
 }
 
+/* Copy the coupling variables of state x into sim->xcv. */
+static void gather_cvars(vbt_sim *sim, const double *x)
+{
+    const size_t n = sim->n;
+    for (size_t cv = 0; cv < sim->ncv; cv++)
+        memcpy(sim->xcv + cv * n, x + sim->model->cvar[cv] * n, n * sizeof *x);
+}
+
+/* The pre-synaptic rows of sim->xcv: what the history stores and the
+ * weighted sums are taken of. */
+static const double *presynaptic(vbt_sim *sim)
+{
+    if (!sim->coupling->pre)
+        return sim->xcv;
+    sim->coupling->pre(sim->n, sim->ncv, sim->xcv, sim->cp, sim->pre);
+    return sim->pre;
+}
+
+/* Write the pre-synaptic rows of the current state into the ring slot of
+ * step `step`. */
+static void store_history(vbt_sim *sim, uint64_t step)
+{
+    const size_t n = sim->n, nst = sim->nst, hp = sim->hp;
+    const size_t slot = (size_t)step & (hp - 1);
+    const double *restrict rows = presynaptic(sim);
+    double *restrict hist = sim->hist;
+    for (size_t r = 0; r < nst; r++)
+        for (size_t j = 0; j < n; j++)
+            hist[(j * nst + r) * hp + slot] = rows[r * n + j];
+}
+
 void vbt_sim_reset(vbt_sim *sim)
 {
     const size_t n = sim->n, row = sim->nsv * n, H = sim->horizon;
     /* ic row r holds the state of step r - (H - 1). */
     memcpy(sim->x, sim->ic + (H - 1) * row, row * sizeof *sim->x);
     if (sim->hist) {
-        const size_t mask = sim->hp - 1;
         for (size_t r = 0; r < H; r++) {
-            size_t slot = (size_t)(r - (H - 1)) & mask;    /* wraps for past steps */
-            const double *xr = sim->ic + r * row;
-            for (size_t j = 0; j < n; j++)
-                for (size_t cv = 0; cv < sim->ncv; cv++)
-                    sim->hist[(j * sim->ncv + cv) * sim->hp + slot] =
-                        xr[sim->model->cvar[cv] * n + j];
+            gather_cvars(sim, sim->ic + r * row);
+            store_history(sim, (uint64_t)r - (uint64_t)(H - 1));  /* wraps for past steps */
         }
     }
     sim->step = 0;
@@ -433,10 +465,10 @@ void vbt_sim_reset(vbt_sim *sim)
 
 /* ---- the time loop ----------------------------------------------------- */
 
-/* csum[cv*n + i] = sum_j w_ij x_cv_j(t - d_ij), for the current step s. */
+/* csum[r*n + i] = sum_j w_ij pre_r(x_j(t - d_ij)), for the current step. */
 static void coupling_sums(vbt_sim *sim)
 {
-    const size_t n = sim->n, ncv = sim->ncv;
+    const size_t n = sim->n, nst = sim->nst;
     const size_t *restrict rp = sim->row_ptr;
     const double *restrict w = sim->w;
     double *restrict cs = sim->csum;
@@ -448,14 +480,14 @@ static void coupling_sums(vbt_sim *sim)
         const uint32_t *restrict dl = sim->delay;
         const size_t mask = sim->hp - 1, hp = sim->hp;
         const size_t s = (size_t)sim->step;
-        if (ncv == 1) {
+        if (nst == 1) {
             for (size_t i = 0; i < n; i++) {
                 double a0 = 0.0;
                 for (size_t k = rp[i]; k < rp[i + 1]; k++)
                     a0 += w[k] * hist[hb[k] + ((s - dl[k]) & mask)];
                 cs[i] = a0;
             }
-        } else if (ncv == 2) {
+        } else if (nst == 2) {
             for (size_t i = 0; i < n; i++) {
                 double a0 = 0.0, a1 = 0.0;
                 for (size_t k = rp[i]; k < rp[i + 1]; k++) {
@@ -467,54 +499,36 @@ static void coupling_sums(vbt_sim *sim)
                 cs[n + i] = a1;
             }
         } else {
-            for (size_t cv = 0; cv < ncv; cv++)
+            for (size_t r = 0; r < nst; r++)
                 for (size_t i = 0; i < n; i++) {
                     double a = 0.0;
                     for (size_t k = rp[i]; k < rp[i + 1]; k++)
-                        a += w[k] * hist[hb[k] + cv * hp + ((s - dl[k]) & mask)];
-                    cs[cv * n + i] = a;
+                        a += w[k] * hist[hb[k] + r * hp + ((s - dl[k]) & mask)];
+                    cs[r * n + i] = a;
                 }
         }
         break;
     }
     case PATH_SPARSE: {
         const size_t *restrict col = sim->col;
-        for (size_t cv = 0; cv < ncv; cv++) {
-            const double *restrict xc = sim->x + sim->model->cvar[cv] * n;
+        const double *restrict rows = presynaptic(sim);
+        for (size_t r = 0; r < nst; r++) {
+            const double *restrict xr = rows + r * n;
             for (size_t i = 0; i < n; i++) {
                 double a = 0.0;
                 for (size_t k = rp[i]; k < rp[i + 1]; k++)
-                    a += w[k] * xc[col[k]];
-                cs[cv * n + i] = a;
+                    a += w[k] * xr[col[k]];
+                cs[r * n + i] = a;
             }
         }
         break;
     }
     case PATH_DENSE:
-        if (sim->cvar_stride) {
-            /* The coupling variables are equally spaced in x, so they form the
-             * columns of one matrix: a single product reads W once. */
-            cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)ncv, (int)n,
-                        1.0, sim->dense_w, (int)n, sim->x + sim->model->cvar[0] * n,
-                        (int)sim->cvar_stride, 0.0, cs, (int)n);
-        } else {
-            for (size_t cv = 0; cv < ncv; cv++)
-                cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, (int)n, 1.0, sim->dense_w,
-                            (int)n, sim->x + sim->model->cvar[cv] * n, 1, 0.0, cs + cv * n, 1);
-        }
+        /* All pre-synaptic rows are the columns of one matrix: a single
+         * product reads W once. */
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)nst, (int)n, 1.0,
+                    sim->dense_w, (int)n, presynaptic(sim), (int)n, 0.0, cs, (int)n);
         break;
-    }
-}
-
-static void store_history(vbt_sim *sim)
-{
-    const size_t n = sim->n, ncv = sim->ncv, hp = sim->hp;
-    const size_t slot = (size_t)sim->step & (hp - 1);
-    double *restrict hist = sim->hist;
-    for (size_t cv = 0; cv < ncv; cv++) {
-        const double *restrict xc = sim->x + sim->model->cvar[cv] * n;
-        for (size_t j = 0; j < n; j++)
-            hist[(j * ncv + cv) * hp + slot] = xc[j];
     }
 }
 
@@ -596,14 +610,15 @@ static int run_steps(vbt_sim *sim, uint64_t n_steps)
     const size_t n = sim->n, ncv = sim->ncv;
 
     for (uint64_t it = 0; it < n_steps; it++) {
+        gather_cvars(sim, sim->x);
         coupling_sums(sim);
-        for (size_t cv = 0; cv < ncv; cv++)
-            sim->coupling->post(n, sim->csum + cv * n, sim->x + model->cvar[cv] * n,
-                                sim->rowsum, sim->cp, sim->c + cv * n);
+        sim->coupling->post(n, ncv, sim->csum, sim->xcv, sim->rowsum, sim->cp, sim->c);
         step(model, n, sim->mp, sim->c, sim->dt, NULL, sim->x, sim->work);
         sim->step++;
-        if (sim->hist)
-            store_history(sim);
+        if (sim->hist) {
+            gather_cvars(sim, sim->x);
+            store_history(sim, sim->step);
+        }
         for (size_t m = 0; m < sim->n_mon; m++)
             vbt__monitor_record(&sim->mon[m], sim->step, sim->x);
         if ((sim->step % FINITE_CHECK_EVERY) == 0 || it + 1 == n_steps) {

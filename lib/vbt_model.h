@@ -65,23 +65,34 @@ typedef struct vbt_model_type {
                      const double *restrict p, double *restrict J);
 } vbt_model_type;
 
-/* The coupling computes, per lane i and coupling variable, a weighted sum
- * s_i = sum_j w_ij x_j(t - tau_ij) (the simulator does this part, sparse
- * or dense, with delays), then post() turns it into the input c_i using
- * the lane's current coupling variable xi and the row sum of the weights
- * rs_i = sum_j w_ij.  Couplings whose pre-synaptic term is linear in x_j
- * and x_i (linear, scaling, difference) are exactly of this form. */
-typedef void (*vbt_coupling_post_fn)(size_t n, const double *restrict s,
+/* Coupling: c_i = post( sum_j w_ij pre(x_j(t - tau_ij)), x_i(t) ).
+ *
+ * pre() maps the model's n_cvar coupling variables of each SOURCE lane to
+ * n_pre(n_cvar) rows (identity when NULL); the simulator stores these rows
+ * in its delay history and forms the weighted sums s_i = sum_j w_ij
+ * pre_j(t - tau_ij) (sparse or dense, with delays).  post() turns the sums
+ * into the input of each TARGET lane, given its current coupling variables
+ * xi ([n_cvar][n]) and the row sums of the weights rs_i = sum_j w_ij; it
+ * writes all n_cvar rows of c (rows it does not use are set to 0).
+ * Every coupling of The Virtual Brain has this form: pre-synaptic terms that
+ * depend on the target, such as sin(x_j - x_i) or x_j - x_i, are expanded
+ * (sin x_j cos x_i - cos x_j sin x_i; s_i - x_i rs_i). */
+typedef void (*vbt_coupling_pre_fn)(size_t n, size_t n_cvar, const double *restrict x,
+                                    const double *restrict p, double *restrict out);
+typedef void (*vbt_coupling_post_fn)(size_t n, size_t n_cvar, const double *restrict s,
                                      const double *restrict xi,
                                      const double *restrict rs,
                                      const double *restrict p,
                                      double *restrict c);
 
 typedef struct vbt_coupling_type {
-    const char *name;               /* "linear", "difference" */
+    const char *name;               /* "linear", "difference", ... */
     const char *doc;
     size_t n_param;
     const vbt_param_desc *params;
+    size_t min_cvar;                /* coupling variables the model must have */
+    size_t (*n_pre)(size_t n_cvar); /* rows pre() produces; NULL: n_cvar */
+    vbt_coupling_pre_fn pre;        /* optional; NULL: identity */
     vbt_coupling_post_fn post;      /* required */
 } vbt_coupling_type;
 
@@ -107,7 +118,12 @@ typedef struct vbt_scheme_type {
 extern const vbt_model_type *const vbt_model_epileptor;
 extern const vbt_model_type *const vbt_model_epileptor2d;
 extern const vbt_coupling_type *const vbt_coupling_linear;
+extern const vbt_coupling_type *const vbt_coupling_scaling;
 extern const vbt_coupling_type *const vbt_coupling_difference;
+extern const vbt_coupling_type *const vbt_coupling_sigmoidal;
+extern const vbt_coupling_type *const vbt_coupling_sigmoidal_jansen_rit;
+extern const vbt_coupling_type *const vbt_coupling_hyperbolic_tangent;
+extern const vbt_coupling_type *const vbt_coupling_kuramoto;
 extern const vbt_scheme_type *const vbt_scheme_euler;
 extern const vbt_scheme_type *const vbt_scheme_heun;
 extern const vbt_scheme_type *const vbt_scheme_rk4;
