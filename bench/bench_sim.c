@@ -28,7 +28,7 @@ static double now(void)
 static int bench(const char *what, const vbt_connectome *conn, const vbt_scheme_type *sc,
                  double speed, double sim_ms, int with_monitor)
 {
-    vbt_sim_spec spec = {vbt_model_epileptor, vbt_coupling_difference, sc, conn, 0.05, speed};
+    vbt_sim_spec spec = {vbt_model_epileptor, vbt_coupling_difference, sc, conn, 0.05, speed, 1};
     vbt_sim *sim;
     vbt_msg msg;
     if (vbt_sim_alloc(&sim, &spec, &msg)) {

@@ -294,6 +294,63 @@ static int apply_region_params(ctx *c, vbt_sim *sim, const vbt_connectome *conn,
     return 0;
 }
 
+/* integrator.noise: {"nsig": number | [per state variable] | [[per region]
+ * per state variable], "ntau_ms": 0} */
+static int setup_noise(ctx *c, sim_job *job, const cJSON *noise)
+{
+    static const char *const keys[] = {"nsig", "ntau_ms", NULL};
+    if (!noise)
+        return 0;
+    if (!cJSON_IsObject(noise))
+        return fail(c, "'integrator.noise' must be an object, got %s", type_name(noise));
+    if (check_keys(c, noise, "integrator.noise", keys))
+        return -1;
+    const vbt_model_type *m = vbt_sim_model(job->sim);
+    const size_t n = vbt_sim_n_regions(job->sim), nsv = m->n_state;
+    double ntau = 0.0;
+    if (get_number(c, noise, "ntau_ms", "integrator.noise", 0, 0.0, &ntau))
+        return -1;
+    const cJSON *nj = cJSON_GetObjectItemCaseSensitive(noise, "nsig");
+    if (!nj)
+        return fail(c, "missing key 'integrator.noise.nsig'");
+    double *d = calloc(nsv * n, sizeof *d);
+    if (!d)
+        return fail(c, "out of memory");
+    size_t count = 0;
+    int st = 0;
+    if (cJSON_IsNumber(nj)) {
+        d[0] = nj->valuedouble;
+        count = 1;
+    } else if (cJSON_IsArray(nj) && (size_t)cJSON_GetArraySize(nj) == nsv) {
+        size_t v = 0;
+        int nested = cJSON_IsArray(nj->child);
+        count = nested ? nsv * n : nsv;
+        for (const cJSON *it = nj->child; it && !st; it = it->next, v++) {
+            if (!nested && cJSON_IsNumber(it)) {
+                d[v] = it->valuedouble;
+            } else if (nested && cJSON_IsArray(it) && (size_t)cJSON_GetArraySize(it) == n) {
+                size_t k = 0;
+                for (const cJSON *jt = it->child; jt && !st; jt = jt->next, k++) {
+                    if (!cJSON_IsNumber(jt))
+                        st = fail(c, "'integrator.noise.nsig[%zu][%zu]' must be a number", v, k);
+                    else
+                        d[v * n + k] = jt->valuedouble;
+                }
+            } else {
+                st = fail(c, "'integrator.noise.nsig[%zu]' must be %s", v,
+                          nested ? "an array of one number per region" : "a number");
+            }
+        }
+    } else {
+        st = fail(c, "'integrator.noise.nsig' must be a number or an array of %zu values (one "
+                     "per state variable of '%s')", nsv, m->name);
+    }
+    if (!st && vbt_sim_set_noise(job->sim, d, count, ntau))
+        st = fail(c, "integrator.noise: %s", vbt_sim_errmsg(job->sim));
+    free(d);
+    return st;
+}
+
 static int setup_initial(ctx *c, sim_job *job, const cJSON *init)
 {
     static const char *const keys[] = {"constant", "history_npy", NULL};
@@ -458,7 +515,7 @@ static cJSON *param_json(const double *v, size_t n)
 
 static void build_resolved(sim_job *job, double speed, int delays, vbt_normalize norm,
                            const vbt_coupling_type *ct, const vbt_scheme_type *sc,
-                           const cJSON *init, double *buf)
+                           const cJSON *integ_src, const cJSON *init, double *buf)
 {
     const vbt_model_type *m = vbt_sim_model(job->sim);
     const size_t n = job->conn->n;
@@ -487,6 +544,13 @@ static void build_resolved(sim_job *job, double speed, int delays, vbt_normalize
     cJSON *ij = cJSON_AddObjectToObject(r, "integrator");
     cJSON_AddStringToObject(ij, "scheme", sc->name);
     cJSON_AddNumberToObject(ij, "dt_ms", vbt_sim_dt(job->sim));
+    const cJSON *noise = integ_src ? cJSON_GetObjectItemCaseSensitive(integ_src, "noise") : NULL;
+    if (noise) {
+        cJSON *nz = cJSON_Duplicate(noise, 1);
+        if (!cJSON_GetObjectItemCaseSensitive(nz, "ntau_ms"))
+            cJSON_AddNumberToObject(nz, "ntau_ms", 0.0);
+        cJSON_AddItemToObject(ij, "noise", nz);
+    }
     cJSON *init_copy = cJSON_Duplicate(init, 1);
     if (job->history_path)
         cJSON_ReplaceItemInObject(init_copy, "history_npy",
@@ -518,7 +582,7 @@ int sim_job_load(sim_job *job, const char *config_path, long long seed_override,
         "integrator", "initial", "duration_ms", "monitors", "seed", "description", NULL};
     static const char *const model_keys[] = {"name", "params", "region_params", NULL};
     static const char *const coupling_keys[] = {"name", "params", NULL};
-    static const char *const integ_keys[] = {"scheme", "dt_ms", NULL};
+    static const char *const integ_keys[] = {"scheme", "dt_ms", "noise", NULL};
     ctx c = {config_path, err, errlen};
     char *text = NULL;
     size_t len;
@@ -614,7 +678,12 @@ int sim_job_load(sim_job *job, const char *config_path, long long seed_override,
         goto out;
     const vbt_coupling_type *ct = vbt_coupling_find(coupling_name);
     if (!ct) {
-        fail(&c, "'coupling.name': unknown coupling '%s' (linear, difference)", coupling_name);
+        char list[256] = "";
+        size_t ll = 0;
+        for (size_t i = 0; vbt_coupling_types[i] && ll < sizeof list - 32; i++)
+            ll += (size_t)snprintf(list + ll, sizeof list - ll, "%s%s", i ? ", " : "",
+                                   vbt_coupling_types[i]->name);
+        fail(&c, "'coupling.name': unknown coupling '%s' (%s)", coupling_name, list);
         goto out;
     }
     const cJSON *integ = get_object(&c, root, "integrator", 0, &s2);
@@ -678,9 +747,11 @@ int sim_job_load(sim_job *job, const char *config_path, long long seed_override,
     const cJSON *init = cJSON_GetObjectItemCaseSensitive(root, "initial");
     if (setup_monitors(&c, job, cJSON_GetObjectItemCaseSensitive(root, "monitors"),
                        buffer_steps) ||
+        setup_noise(&c, job, integ ? cJSON_GetObjectItemCaseSensitive(integ, "noise") : NULL) ||
         setup_initial(&c, job, init))
         goto out;
-    build_resolved(job, speed, delays, norm, ct, sc, init, buf);
+    vbt_sim_set_seed(job->sim, job->seed, 0);
+    build_resolved(job, speed, delays, norm, ct, sc, integ, init, buf);
     st = 0;
 out:
     free(buf);

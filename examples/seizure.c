@@ -20,7 +20,7 @@ int main(int argc, char **argv)
     }
     /* Plan once: delays, history buffer and workspaces are set up here. */
     vbt_sim_spec spec = {vbt_model_epileptor, vbt_coupling_difference, vbt_scheme_heun,
-                         conn, 0.05 /* dt, ms */, 3.0 /* mm/ms */};
+                         conn, 0.05 /* dt, ms */, 3.0 /* mm/ms */, 1};
     vbt_sim *sim;
     if (vbt_sim_alloc(&sim, &spec, &msg)) {
         fprintf(stderr, "seizure: %s\n", msg.text);

@@ -23,6 +23,7 @@
 
 #include "internal.h"
 #include "monitors/monitor.h"
+#include "vbt_rng.h"
 #include "vbt_sim.h"
 
 /* Above this fraction of nonzero weights the zero-delay coupling uses a
@@ -40,6 +41,8 @@ struct vbt_sim {
     const vbt_scheme_type *scheme;
     size_t n, nsv, ncv;
     size_t nst;                 /* rows of the pre-synaptic transform (stored in history) */
+    size_t B;                   /* simulations side by side (batch) */
+    size_t L;                   /* lanes = n * B; lane i*B + b is region i of simulation b */
     double dt;
     char (*labels)[VBT_LABEL_MAX];
 
@@ -48,31 +51,45 @@ struct vbt_sim {
     size_t nnz;
     size_t *row_ptr;            /* n + 1 */
     size_t *col;                /* nnz: source region */
-    size_t *hbase;              /* nnz: (col*nst)*hp, start of the source's rings */
+    size_t *hbase;              /* nnz: col*nst*hp*B, start of the source's rings */
     uint32_t *delay;            /* nnz: steps */
     double *w;                  /* nnz */
     double *dense_w;            /* n*n column-major when path == PATH_DENSE */
-    double *rowsum;             /* n */
+    double *rowsum;             /* L: row sums of the weights, per lane */
     long *idelay_full;          /* n*n integer delays, all pairs */
     size_t horizon;             /* 1 + max delay over all pairs */
     size_t hp;                  /* ring length, power of two >= horizon */
-    double *hist;               /* n * nst * hp */
+    double *hist;               /* n * nst * hp * B: [region][row][slot][simulation] */
 
     /* parameters, per lane */
-    double *mp;                 /* model: n_param * n */
-    double *cp;                 /* coupling: n_param * n */
+    double *mp;                 /* model: n_param * L */
+    double *cp;                 /* coupling: n_param * L */
 
-    /* state and workspaces */
-    double *x;                  /* nsv * n */
-    double *work;               /* n_work * nsv * n */
-    double *xcv;                /* ncv * n: the current coupling variables */
-    double *pre;                /* nst * n: pre(xcv); NULL when pre is the identity */
-    double *csum;               /* nst * n: delayed weighted sums */
-    double *c;                  /* ncv * n: coupling input of the model */
+    /* state and workspaces, all [row][lane] */
+    double *x;                  /* nsv * L */
+    double *work;               /* n_work * nsv * L */
+    double *xcv;                /* ncv * L: the current coupling variables */
+    double *pre;                /* nst * L: pre(xcv); NULL when pre is the identity */
+    double *csum;               /* nst * L: delayed weighted sums */
+    double *c;                  /* ncv * L: coupling input of the model */
     uint64_t step;
 
+    /* noise: dW = g * z per step (white), or g * dt sqrt(1/ntau) * eta (coloured) */
+    int noisy;
+    double *nsig;               /* nsv * L, D of dX = f dt + sqrt(2 D) dW */
+    double *gain;               /* nsv * L, sqrt(2 D dt) (white) or sqrt(2 D) dt / sqrt(ntau) */
+    double ntau;                /* ms; 0 for white noise */
+    double *z;                  /* nsv * L normals of the step */
+    double *eta;                /* nsv * L Ornstein-Uhlenbeck state (coloured) */
+    double *dW;                 /* nsv * L increments of the step (0 for quiet variables) */
+    double *zsim;               /* n normals of one simulation */
+    size_t n_noisy;             /* state variables with some D > 0 ... */
+    size_t *noisy_var;          /* ... and which, nsv (normals are drawn only for them) */
+    uint64_t seed, stream;
+    vbt_rng *rng;               /* B streams: simulation b uses stream + b */
+
     /* initial conditions */
-    double *ic;                 /* horizon * nsv * n rows, oldest first */
+    double *ic;                 /* horizon * nsv * n rows, oldest first (all simulations) */
     int ic_set;
 
     /* monitors */
@@ -109,7 +126,7 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
     size_t nnz = 0;
 
     sim->idelay_full = malloc(n * n * sizeof *sim->idelay_full);
-    sim->rowsum = calloc(n, sizeof *sim->rowsum);
+    sim->rowsum = calloc(sim->L, sizeof *sim->rowsum);
     sim->row_ptr = calloc(n + 1, sizeof *sim->row_ptr);
     if (!sim->idelay_full || !sim->rowsum || !sim->row_ptr)
         return vbt__fail(msg, VBT_ENOMEM, "simulator: out of memory");
@@ -130,7 +147,8 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
             nnz++;
             if (id > maxd_nz)
                 maxd_nz = id;
-            sim->rowsum[i / n] += W[i];
+            for (size_t b = 0; b < sim->B; b++)
+                sim->rowsum[(i / n) * sim->B + b] += W[i];
         }
     }
     sim->horizon = (size_t)maxd + 1;
@@ -150,7 +168,7 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
         return vbt__fail(msg, VBT_ENOMEM, "simulator: out of memory");
     sim->hp = sim->path == PATH_DELAYED ? next_pow2(sim->horizon) : 1;
     if (sim->hp > (size_t)UINT32_MAX ||
-        sim->hp > SIZE_MAX / sizeof(double) / (n * sim->nst))
+        sim->hp > SIZE_MAX / sizeof(double) / (n * sim->nst * sim->B))
         return vbt__fail(msg, VBT_ERANGE, "simulator: delay horizon of %zu steps is too long",
                          sim->horizon);
     size_t k = 0;
@@ -161,7 +179,7 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
             if (wij == 0.0)
                 continue;
             sim->col[k] = j;
-            sim->hbase[k] = j * sim->nst * sim->hp;
+            sim->hbase[k] = j * sim->nst * sim->hp * sim->B;
             sim->delay[k] = (uint32_t)sim->idelay_full[i * n + j];
             sim->w[k] = wij;
             k++;
@@ -180,7 +198,7 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
                 sim->dense_w[j * n + i] = W[i * n + j];
     }
     if (sim->path == PATH_DELAYED) {
-        sim->hist = calloc(n * sim->nst * sim->hp, sizeof *sim->hist);
+        sim->hist = calloc(n * sim->nst * sim->hp * sim->B, sizeof *sim->hist);
         if (!sim->hist)
             return vbt__fail(msg, VBT_ENOMEM,
                              "simulator: out of memory for a history of %zu steps", sim->hp);
@@ -240,34 +258,51 @@ int vbt_sim_alloc(vbt_sim **out, const vbt_sim_spec *spec, vbt_msg *msg)
     sim->ncv = spec->model->n_cvar;
     sim->nst = sim->coupling->n_pre ? sim->coupling->n_pre(sim->ncv) : sim->ncv;
     sim->dt = spec->dt_ms;
+    sim->B = spec->batch ? spec->batch : 1;
     const size_t n = sim->n;
+    if (sim->B > SIZE_MAX / 64 / n) {
+        st = vbt__fail(msg, VBT_ERANGE, "simulator: batch of %zu is too large", sim->B);
+        goto fail;
+    }
+    sim->L = n * sim->B;
+    const size_t L = sim->L;
 
     st = plan_connections(sim, spec->conn, spec->speed_mm_per_ms, msg);
     if (st)
         goto fail;
 
     sim->labels = malloc(n * sizeof *sim->labels);
-    sim->mp = malloc((sim->model->n_param ? sim->model->n_param : 1) * n * sizeof *sim->mp);
-    sim->cp = malloc((sim->coupling->n_param ? sim->coupling->n_param : 1) * n *
+    sim->mp = malloc((sim->model->n_param ? sim->model->n_param : 1) * L * sizeof *sim->mp);
+    sim->cp = malloc((sim->coupling->n_param ? sim->coupling->n_param : 1) * L *
                      sizeof *sim->cp);
-    sim->x = calloc(sim->nsv * n, sizeof *sim->x);
-    sim->work = malloc((sim->scheme->n_work ? sim->scheme->n_work : 1) * sim->nsv * n *
+    sim->x = calloc(sim->nsv * L, sizeof *sim->x);
+    sim->work = malloc((sim->scheme->n_work ? sim->scheme->n_work : 1) * sim->nsv * L *
                        sizeof *sim->work);
-    sim->xcv = malloc(sim->ncv * n * sizeof *sim->xcv);
+    sim->xcv = malloc(sim->ncv * L * sizeof *sim->xcv);
     if (sim->coupling->pre)
-        sim->pre = malloc(sim->nst * n * sizeof *sim->pre);
-    sim->csum = malloc(sim->nst * n * sizeof *sim->csum);
-    sim->c = malloc(sim->ncv * n * sizeof *sim->c);
+        sim->pre = malloc(sim->nst * L * sizeof *sim->pre);
+    sim->csum = malloc(sim->nst * L * sizeof *sim->csum);
+    sim->c = malloc(sim->ncv * L * sizeof *sim->c);
     sim->ic = calloc(sim->horizon * sim->nsv * n, sizeof *sim->ic);
+    sim->nsig = calloc(sim->nsv * L, sizeof *sim->nsig);
+    sim->gain = calloc(sim->nsv * L, sizeof *sim->gain);
+    sim->z = calloc(sim->nsv * L, sizeof *sim->z);
+    sim->eta = calloc(sim->nsv * L, sizeof *sim->eta);
+    sim->dW = calloc(sim->nsv * L, sizeof *sim->dW);
+    sim->zsim = calloc(n, sizeof *sim->zsim);
+    sim->rng = calloc(sim->B, sizeof *sim->rng);
+    sim->noisy_var = calloc(sim->nsv, sizeof *sim->noisy_var);
     if (!sim->labels || !sim->mp || !sim->cp || !sim->x || !sim->work || !sim->csum ||
-        !sim->c || !sim->ic || !sim->xcv || (sim->coupling->pre && !sim->pre)) {
+        !sim->c || !sim->ic || !sim->xcv || (sim->coupling->pre && !sim->pre) ||
+        !sim->nsig || !sim->gain || !sim->z || !sim->eta || !sim->dW || !sim->noisy_var ||
+        !sim->zsim || !sim->rng) {
         st = vbt__fail(msg, VBT_ENOMEM, "simulator: out of memory (%zu regions, horizon %zu)",
                        n, sim->horizon);
         goto fail;
     }
     memcpy(sim->labels, spec->conn->labels, n * sizeof *sim->labels);
-    set_defaults(sim->mp, sim->model->params, sim->model->n_param, n);
-    set_defaults(sim->cp, sim->coupling->params, sim->coupling->n_param, n);
+    set_defaults(sim->mp, sim->model->params, sim->model->n_param, L);
+    set_defaults(sim->cp, sim->coupling->params, sim->coupling->n_param, L);
     vbt_sim_reset(sim);
     *out = sim;
     return VBT_OK;
@@ -299,6 +334,14 @@ void vbt_sim_free(vbt_sim *sim)
     free(sim->work);
     free(sim->xcv);
     free(sim->pre);
+    free(sim->nsig);
+    free(sim->gain);
+    free(sim->z);
+    free(sim->eta);
+    free(sim->dW);
+    free(sim->noisy_var);
+    free(sim->zsim);
+    free(sim->rng);
     free(sim->csum);
     free(sim->c);
     free(sim->ic);
@@ -312,23 +355,32 @@ const char *vbt_sim_errmsg(const vbt_sim *sim)
 
 /* ---- parameters ------------------------------------------------------- */
 
+/* values: 1 (every lane), n (per region, every simulation) or L (per lane),
+ * written to the lanes of simulation `only` (or all when only == SIZE_MAX). */
 static int set_param(vbt_sim *sim, const char *what, const vbt_param_desc *d, size_t np,
-                     double *store, const char *name, const double *values, size_t count)
+                     double *store, const char *name, const double *values, size_t count,
+                     size_t only)
 {
+    const size_t n = sim->n, B = sim->B, L = sim->L;
     long i = vbt_param_index(d, np, name);
     if (i < 0)
         return sim_fail(sim, VBT_ENOTFOUND, "%s has no parameter '%s'", what, name ? name : "");
-    if (!values || (count != 1 && count != sim->n))
+    int lanes_ok = only == SIZE_MAX && B > 1 && count == L;
+    if (!values || (count != 1 && count != n && !lanes_ok))
         return sim_fail(sim, VBT_EINVAL,
-                        "parameter '%s': expected 1 or %zu values (one per region), got %zu",
-                        name, sim->n, count);
+                        "parameter '%s': expected 1 or %zu values (one per region)%s, got %zu",
+                        name, n, B > 1 && only == SIZE_MAX ? " or one per region and simulation"
+                                                           : "", count);
     for (size_t k = 0; k < count; k++)
         if (!isfinite(values[k]))
             return sim_fail(sim, VBT_ENUMERIC, "parameter '%s': value %zu is not finite",
                             name, k);
-    double *p = store + (size_t)i * sim->n;
-    for (size_t k = 0; k < sim->n; k++)
-        p[k] = values[count == 1 ? 0 : k];
+    double *p = store + (size_t)i * L;
+    for (size_t lane = 0; lane < L; lane++) {
+        if (only != SIZE_MAX && lane % B != only)
+            continue;
+        p[lane] = values[count == 1 ? 0 : count == n ? lane / B : lane];
+    }
     return VBT_OK;
 }
 
@@ -338,7 +390,7 @@ static int get_param(const vbt_sim *sim, const vbt_param_desc *d, size_t np,
     long i = vbt_param_index(d, np, name);
     if (i < 0 || !out)
         return VBT_ENOTFOUND;
-    memcpy(out, store + (size_t)i * sim->n, sim->n * sizeof *out);
+    memcpy(out, store + (size_t)i * sim->L, sim->L * sizeof *out);
     return VBT_OK;
 }
 
@@ -348,7 +400,18 @@ int vbt_sim_set_model_param(vbt_sim *sim, const char *name, const double *values
     char what[96];
     snprintf(what, sizeof what, "model '%s'", sim->model->name);
     return set_param(sim, what, sim->model->params, sim->model->n_param, sim->mp, name,
-                     values, count);
+                     values, count, SIZE_MAX);
+}
+
+int vbt_sim_set_model_param_of(vbt_sim *sim, size_t b, const char *name, const double *values,
+                               size_t count)
+{
+    char what[96];
+    if (b >= sim->B)
+        return sim_fail(sim, VBT_ERANGE, "simulation %zu of a batch of %zu", b, sim->B);
+    snprintf(what, sizeof what, "model '%s'", sim->model->name);
+    return set_param(sim, what, sim->model->params, sim->model->n_param, sim->mp, name,
+                     values, count, b);
 }
 
 int vbt_sim_set_coupling_param(vbt_sim *sim, const char *name, const double *values,
@@ -357,7 +420,18 @@ int vbt_sim_set_coupling_param(vbt_sim *sim, const char *name, const double *val
     char what[96];
     snprintf(what, sizeof what, "coupling '%s'", sim->coupling->name);
     return set_param(sim, what, sim->coupling->params, sim->coupling->n_param, sim->cp,
-                     name, values, count);
+                     name, values, count, SIZE_MAX);
+}
+
+int vbt_sim_set_coupling_param_of(vbt_sim *sim, size_t b, const char *name,
+                                  const double *values, size_t count)
+{
+    char what[96];
+    if (b >= sim->B)
+        return sim_fail(sim, VBT_ERANGE, "simulation %zu of a batch of %zu", b, sim->B);
+    snprintf(what, sizeof what, "coupling '%s'", sim->coupling->name);
+    return set_param(sim, what, sim->coupling->params, sim->coupling->n_param, sim->cp,
+                     name, values, count, b);
 }
 
 int vbt_sim_get_model_param(const vbt_sim *sim, const char *name, double *out)
@@ -419,9 +493,18 @@ int vbt_sim_set_initial_history(vbt_sim *sim, const double *hist, size_t n_rows)
 /* Copy the coupling variables of state x into sim->xcv. */
 static void gather_cvars(vbt_sim *sim, const double *x)
 {
-    const size_t n = sim->n;
+    const size_t L = sim->L;
     for (size_t cv = 0; cv < sim->ncv; cv++)
-        memcpy(sim->xcv + cv * n, x + sim->model->cvar[cv] * n, n * sizeof *x);
+        memcpy(sim->xcv + cv * L, x + sim->model->cvar[cv] * L, L * sizeof *x);
+}
+
+/* Spread a state row of regions ([nsv][n]) over every simulation's lanes. */
+static void broadcast_row(const vbt_sim *sim, const double *row, double *x)
+{
+    const size_t n = sim->n, B = sim->B, L = sim->L;
+    for (size_t v = 0; v < sim->nsv; v++)
+        for (size_t lane = 0; lane < L; lane++)
+            x[v * L + lane] = row[v * n + lane / B];
 }
 
 /* The pre-synaptic rows of sim->xcv: what the history stores and the
@@ -430,7 +513,7 @@ static const double *presynaptic(vbt_sim *sim)
 {
     if (!sim->coupling->pre)
         return sim->xcv;
-    sim->coupling->pre(sim->n, sim->ncv, sim->xcv, sim->cp, sim->pre);
+    sim->coupling->pre(sim->L, sim->ncv, sim->xcv, sim->cp, sim->pre);
     return sim->pre;
 }
 
@@ -438,34 +521,197 @@ static const double *presynaptic(vbt_sim *sim)
  * step `step`. */
 static void store_history(vbt_sim *sim, uint64_t step)
 {
-    const size_t n = sim->n, nst = sim->nst, hp = sim->hp;
+    const size_t n = sim->n, nst = sim->nst, hp = sim->hp, B = sim->B, L = sim->L;
     const size_t slot = (size_t)step & (hp - 1);
     const double *restrict rows = presynaptic(sim);
     double *restrict hist = sim->hist;
     for (size_t r = 0; r < nst; r++)
         for (size_t j = 0; j < n; j++)
-            hist[(j * nst + r) * hp + slot] = rows[r * n + j];
+            memcpy(hist + ((j * nst + r) * hp + slot) * B, rows + r * L + j * B,
+                   B * sizeof *hist);
+}
+
+/* One normal per lane of a row: simulation b draws its n regions, in
+ * order, from its own stream, so its numbers do not depend on the batch. */
+static void draw_normals(vbt_sim *sim, double *restrict row)
+{
+    const size_t n = sim->n, B = sim->B;
+    if (B == 1) {
+        vbt_rng_normal(&sim->rng[0], row, n);
+        return;
+    }
+    for (size_t b = 0; b < B; b++) {
+        vbt_rng_normal(&sim->rng[b], sim->zsim, n);
+        for (size_t i = 0; i < n; i++)
+            row[i * B + b] = sim->zsim[i];
+    }
 }
 
 void vbt_sim_reset(vbt_sim *sim)
 {
     const size_t n = sim->n, row = sim->nsv * n, H = sim->horizon;
-    /* ic row r holds the state of step r - (H - 1). */
-    memcpy(sim->x, sim->ic + (H - 1) * row, row * sizeof *sim->x);
+    /* ic row r holds the state of step r - (H - 1); the work space holds a
+     * row spread over the lanes while the history is filled. */
     if (sim->hist) {
         for (size_t r = 0; r < H; r++) {
-            gather_cvars(sim, sim->ic + r * row);
+            broadcast_row(sim, sim->ic + r * row, sim->work);
+            gather_cvars(sim, sim->work);
             store_history(sim, (uint64_t)r - (uint64_t)(H - 1));  /* wraps for past steps */
         }
     }
+    broadcast_row(sim, sim->ic + (H - 1) * row, sim->x);
     sim->step = 0;
+    for (size_t b = 0; b < sim->B; b++)
+        vbt_rng_init(&sim->rng[b], sim->seed, sim->stream + b);
+    if (sim->noisy && sim->ntau > 0.0)
+        for (size_t i = 0; i < sim->n_noisy; i++)              /* eta_0 ~ N(0, 1) */
+            draw_normals(sim, sim->eta + sim->noisy_var[i] * sim->L);
     for (size_t m = 0; m < sim->n_mon; m++)
         vbt__monitor_reset(&sim->mon[m]);
 }
 
+/* ---- noise --------------------------------------------------------------- */
+
+int vbt_sim_set_noise(vbt_sim *sim, const double *nsig, size_t count, double ntau_ms)
+{
+    const size_t n = sim->n, nsv = sim->nsv, B = sim->B, L = sim->L;
+    if (!nsig || (count != 1 && count != nsv && count != nsv * n))
+        return sim_fail(sim, VBT_EINVAL,
+                        "noise: expected 1, %zu (one per state variable) or %zu (per variable "
+                        "and region) values of nsig, got %zu", nsv, nsv * n, count);
+    if (!(ntau_ms >= 0.0) || !isfinite(ntau_ms))
+        return sim_fail(sim, VBT_EINVAL, "noise: ntau must be >= 0 ms, got %g", ntau_ms);
+    int any = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!(nsig[i] >= 0.0) || !isfinite(nsig[i]))
+            return sim_fail(sim, VBT_EINVAL, "noise: nsig must be finite and >= 0, value %zu is %g",
+                            i, nsig[i]);
+        any |= nsig[i] > 0.0;
+    }
+    if (any && !sim->scheme->stochastic)
+        return sim_fail(sim, VBT_EINVAL,
+                        "noise: scheme '%s' has no stochastic form (use euler or heun)",
+                        sim->scheme->name);
+    for (size_t v = 0; v < nsv; v++)
+        for (size_t k = 0; k < L; k++) {
+            double d = count == 1 ? nsig[0] : count == nsv ? nsig[v] : nsig[v * n + k / B];
+            sim->nsig[v * L + k] = d;
+            /* TVB: white dW = sqrt(2 D) sqrt(dt) N(0,1); coloured dW = sqrt(2 D) dt
+             * sqrt(1/ntau) eta with eta an Ornstein-Uhlenbeck process. */
+            sim->gain[v * L + k] = ntau_ms > 0.0 ? sqrt(2.0 * d) * sim->dt / sqrt(ntau_ms)
+                                                 : sqrt(2.0 * d * sim->dt);
+        }
+    sim->noisy = any;
+    sim->ntau = ntau_ms;
+    sim->n_noisy = 0;
+    for (size_t v = 0; v < nsv; v++) {
+        int on = 0;
+        for (size_t k = 0; k < L; k++)
+            on |= sim->nsig[v * L + k] > 0.0;
+        if (on)
+            sim->noisy_var[sim->n_noisy++] = v;
+    }
+    memset(sim->dW, 0, nsv * L * sizeof *sim->dW);
+    vbt_sim_reset(sim);
+    return VBT_OK;
+}
+
+void vbt_sim_set_seed(vbt_sim *sim, uint64_t seed, uint64_t stream)
+{
+    sim->seed = seed;
+    sim->stream = stream;
+    vbt_sim_reset(sim);
+}
+
+/* The noise increments of one step: normals only for the variables that
+ * have noise, in (variable, region) order. */
+static const double *noise_increments(vbt_sim *sim)
+{
+    const size_t L = sim->L;
+    const double E = sim->ntau > 0.0 ? exp(-sim->dt / sim->ntau) : 0.0;
+    const double s = sqrt(1.0 - E * E);
+    for (size_t i = 0; i < sim->n_noisy; i++) {
+        const size_t off = sim->noisy_var[i] * L;
+        double *restrict z = sim->z + off, *restrict dW = sim->dW + off,
+                         *restrict eta = sim->eta + off;
+        const double *restrict g = sim->gain + off;
+        draw_normals(sim, z);
+        if (sim->ntau > 0.0) {
+            for (size_t k = 0; k < L; k++) {
+                eta[k] = eta[k] * E + s * z[k];
+                dW[k] = g[k] * eta[k];
+            }
+        } else {
+            for (size_t k = 0; k < L; k++)
+                dW[k] = g[k] * z[k];
+        }
+    }
+    return sim->dW;
+}
+
 /* ---- the time loop ----------------------------------------------------- */
 
-/* csum[r*n + i] = sum_j w_ij pre_r(x_j(t - d_ij)), for the current step. */
+/* Batched sums: lane i*B + b accumulates B simulations at once, so the
+ * inner loop over the batch is contiguous and vectorises. */
+VBT_KERNEL static void coupling_sums_batch(vbt_sim *sim)
+{
+    const size_t n = sim->n, nst = sim->nst, B = sim->B, L = sim->L;
+    const size_t *restrict rp = sim->row_ptr;
+    const double *restrict w = sim->w;
+    double *restrict cs = sim->csum;
+
+    switch (sim->path) {
+    case PATH_DELAYED: {
+        const double *restrict hist = sim->hist;
+        const size_t *restrict hb = sim->hbase;
+        const uint32_t *restrict dl = sim->delay;
+        const size_t mask = sim->hp - 1, hp = sim->hp;
+        const size_t s = (size_t)sim->step;
+        for (size_t r = 0; r < nst; r++)
+            for (size_t i = 0; i < n; i++) {
+                double *restrict acc = cs + r * L + i * B;
+                for (size_t b = 0; b < B; b++)
+                    acc[b] = 0.0;
+                for (size_t k = rp[i]; k < rp[i + 1]; k++) {
+                    const double *restrict h = hist + hb[k] + (r * hp + ((s - dl[k]) & mask)) * B;
+                    const double wk = w[k];
+                    for (size_t b = 0; b < B; b++)
+                        acc[b] += wk * h[b];
+                }
+            }
+        break;
+    }
+    case PATH_SPARSE: {
+        const size_t *restrict col = sim->col;
+        const double *restrict rows = presynaptic(sim);
+        for (size_t r = 0; r < nst; r++)
+            for (size_t i = 0; i < n; i++) {
+                double *restrict acc = cs + r * L + i * B;
+                for (size_t b = 0; b < B; b++)
+                    acc[b] = 0.0;
+                for (size_t k = rp[i]; k < rp[i + 1]; k++) {
+                    const double *restrict xr = rows + r * L + col[k] * B;
+                    const double wk = w[k];
+                    for (size_t b = 0; b < B; b++)
+                        acc[b] += wk * xr[b];
+                }
+            }
+        break;
+    }
+    case PATH_DENSE: {
+        /* Per row r: C[i][b] = sum_j W[i][j] X[j][b], i.e. in column-major
+         * terms C^T = X^T W^T with W stored column-major. */
+        const double *rows = presynaptic(sim);
+        for (size_t r = 0; r < nst; r++)
+            cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)B, (int)n, (int)n, 1.0,
+                        rows + r * L, (int)B, sim->dense_w, (int)n, 0.0, cs + r * L, (int)B);
+        break;
+    }
+    }
+}
+
+/* csum[r*n + i] = sum_j w_ij pre_r(x_j(t - d_ij)), for the current step
+ * (one simulation). */
 static void coupling_sums(vbt_sim *sim)
 {
     const size_t n = sim->n, nst = sim->nst;
@@ -473,6 +719,10 @@ static void coupling_sums(vbt_sim *sim)
     const double *restrict w = sim->w;
     double *restrict cs = sim->csum;
 
+    if (sim->B > 1) {
+        coupling_sums_batch(sim);
+        return;
+    }
     switch (sim->path) {
     case PATH_DELAYED: {
         const double *restrict hist = sim->hist;
@@ -534,14 +784,17 @@ static void coupling_sums(vbt_sim *sim)
 
 static int check_finite(vbt_sim *sim)
 {
-    const size_t len = sim->nsv * sim->n;
+    const size_t len = sim->nsv * sim->L;
     for (size_t i = 0; i < len; i++)
         if (!isfinite(sim->x[i])) {
-            size_t k = i % sim->n;
+            size_t lane = i % sim->L, k = lane / sim->B;
+            char which[48] = "";
+            if (sim->B > 1)
+                snprintf(which, sizeof which, " of simulation %zu", lane % sim->B);
             return sim_fail(sim, VBT_ENUMERIC,
-                            "state variable '%s' of region %zu (%s) became %s by t = %g ms; "
+                            "state variable '%s' of region %zu (%s)%s became %s by t = %g ms; "
                             "try a smaller dt",
-                            sim->model->state_names[i / sim->n], k, sim->labels[k],
+                            sim->model->state_names[i / sim->L], k, sim->labels[k], which,
                             isnan(sim->x[i]) ? "NaN" : "infinite",
                             (double)sim->step * sim->dt);
         }
@@ -607,13 +860,14 @@ static int run_steps(vbt_sim *sim, uint64_t n_steps)
 {
     const vbt_model_type *model = sim->model;
     const vbt_step_fn step = sim->scheme->step;
-    const size_t n = sim->n, ncv = sim->ncv;
+    const size_t n = sim->L, ncv = sim->ncv;    /* kernels see lanes */
 
     for (uint64_t it = 0; it < n_steps; it++) {
         gather_cvars(sim, sim->x);
         coupling_sums(sim);
         sim->coupling->post(n, ncv, sim->csum, sim->xcv, sim->rowsum, sim->cp, sim->c);
-        step(model, n, sim->mp, sim->c, sim->dt, NULL, sim->x, sim->work);
+        step(model, n, sim->mp, sim->c, sim->dt, sim->noisy ? noise_increments(sim) : NULL,
+             sim->x, sim->work);
         sim->step++;
         if (sim->hist) {
             gather_cvars(sim, sim->x);
@@ -633,6 +887,8 @@ static int run_steps(vbt_sim *sim, uint64_t n_steps)
 /* ---- inspection -------------------------------------------------------- */
 
 size_t vbt_sim_n_regions(const vbt_sim *sim) { return sim->n; }
+size_t vbt_sim_batch(const vbt_sim *sim) { return sim->B; }
+size_t vbt_sim_n_lanes(const vbt_sim *sim) { return sim->L; }
 const vbt_model_type *vbt_sim_model(const vbt_sim *sim) { return sim->model; }
 double vbt_sim_dt(const vbt_sim *sim) { return sim->dt; }
 uint64_t vbt_sim_steps_done(const vbt_sim *sim) { return sim->step; }
@@ -660,7 +916,7 @@ int vbt_sim_add_monitor(vbt_sim *sim, const vbt_monitor_spec *spec, size_t *inde
     sim->mon = grown;
     vbt__monitor *mon = &sim->mon[sim->n_mon];
     memset(mon, 0, sizeof *mon);
-    int st = vbt__monitor_init(mon, spec, sim->model, sim->n, sim->dt, &sim->msg);
+    int st = vbt__monitor_init(mon, spec, sim->model, sim->L, sim->dt, &sim->msg);
     if (st) {
         vbt__monitor_destroy(mon);
         return st;

@@ -99,8 +99,8 @@ typedef struct vbt_coupling_type {
 /* One step of an integration scheme for n lanes of model m with parameters
  * p, coupling c held fixed through every stage.  x is updated in place.
  * work holds n_work state-sized vectors (n_state * n doubles each).
- * dW is reserved for stochastic schemes (state-sized increments, NULL for
- * deterministic runs). */
+ * dW holds the additive noise increments of the step (state-sized), or is
+ * NULL for a deterministic step; only schemes marked stochastic accept it. */
 typedef void (*vbt_step_fn)(const vbt_model_type *m, size_t n,
                             const double *restrict p, const double *restrict c,
                             double dt, const double *restrict dW,
@@ -109,7 +109,8 @@ typedef void (*vbt_step_fn)(const vbt_model_type *m, size_t n,
 typedef struct vbt_scheme_type {
     const char *name;               /* "euler", "heun", "rk4" */
     const char *doc;
-    int order;                      /* global order of accuracy */
+    int order;                      /* global order of accuracy (deterministic) */
+    int stochastic;                 /* accepts additive noise increments dW */
     size_t n_work;
     vbt_step_fn step;
 } vbt_scheme_type;
@@ -117,6 +118,12 @@ typedef struct vbt_scheme_type {
 /* ---- registered types ------------------------------------------------- */
 extern const vbt_model_type *const vbt_model_epileptor;
 extern const vbt_model_type *const vbt_model_epileptor2d;
+extern const vbt_model_type *const vbt_model_jansen_rit;
+extern const vbt_model_type *const vbt_model_reduced_wong_wang;
+extern const vbt_model_type *const vbt_model_reduced_wong_wang_exc_inh;
+extern const vbt_model_type *const vbt_model_montbrio_pazo_roxin;
+extern const vbt_model_type *const vbt_model_generic_2d_oscillator;
+extern const vbt_model_type *const vbt_model_kuramoto;
 extern const vbt_coupling_type *const vbt_coupling_linear;
 extern const vbt_coupling_type *const vbt_coupling_scaling;
 extern const vbt_coupling_type *const vbt_coupling_difference;

@@ -10,6 +10,14 @@
  * computed once per step from the state at t_n and the delayed history and
  * held fixed through the scheme's stages.
  *
+ * Batches.  With spec.batch = B > 1 one plan runs B simulations of the same
+ * connectome side by side.  Every per-lane array (state, monitor samples,
+ * parameters) is laid out lane = region * B + simulation, simulation
+ * innermost, so kernels vectorise across simulations.  Parameters may differ
+ * between simulations (vbt_sim_set_model_param_of()); simulation b draws its
+ * noise from stream (stream + b) of the seed, so its numbers do not depend on
+ * the batch size or its position.  Initial conditions are shared.
+ *
  * Monitors see the state after every step and keep their samples in a
  * buffer sized at vbt_sim_add_monitor(); the caller drains it between runs
  * (vbt_sim_monitor_data(), vbt_sim_monitor_clear()).  Sampling, unlike The
@@ -44,6 +52,7 @@ typedef struct vbt_sim_spec {
     const vbt_connectome *conn;   /* borrowed during vbt_sim_alloc() only */
     double dt_ms;                 /* > 0 */
     double speed_mm_per_ms;       /* > 0; HUGE_VAL for no conduction delays */
+    size_t batch;                 /* simulations run side by side; 0 or 1: one */
 } vbt_sim_spec;
 
 /* Plan a simulation.  Parameters start at their defaults, the initial state
@@ -55,13 +64,20 @@ void vbt_sim_free(vbt_sim *sim);
 const char *vbt_sim_errmsg(const vbt_sim *sim);
 
 /* ---- parameters ---------------------------------------------------------
- * count == 1 sets every region, count == n_regions sets one value per region.
- * Non-finite values are refused (VBT_ENUMERIC); unknown names VBT_ENOTFOUND. */
+ * count == 1 sets every region, count == n_regions sets one value per region
+ * (for every simulation of a batch), count == n_regions * batch one value per
+ * lane.  Non-finite values are refused (VBT_ENUMERIC); unknown names
+ * VBT_ENOTFOUND. */
 int vbt_sim_set_model_param(vbt_sim *sim, const char *name, const double *values,
                             size_t count);
 int vbt_sim_set_coupling_param(vbt_sim *sim, const char *name, const double *values,
                                size_t count);
-/* Copy a parameter's per-region values into out (n_regions doubles). */
+/* The same for simulation b of a batch only (count 1 or n_regions). */
+int vbt_sim_set_model_param_of(vbt_sim *sim, size_t b, const char *name,
+                               const double *values, size_t count);
+int vbt_sim_set_coupling_param_of(vbt_sim *sim, size_t b, const char *name,
+                                  const double *values, size_t count);
+/* Copy a parameter's per-lane values into out (n_regions * batch doubles). */
 int vbt_sim_get_model_param(const vbt_sim *sim, const char *name, double *out);
 int vbt_sim_get_coupling_param(const vbt_sim *sim, const char *name, double *out);
 
@@ -74,7 +90,24 @@ int vbt_sim_get_coupling_param(const vbt_sim *sim, const char *name, double *out
 int vbt_sim_set_initial_constant(vbt_sim *sim, const double *state, size_t n_state);
 int vbt_sim_set_initial_history(vbt_sim *sim, const double *hist, size_t n_rows);
 
-/* Back to t = 0 with the last initial conditions; empties monitors. */
+/* ---- noise -----------------------------------------------------------------
+ * Additive noise, as The Virtual Brain: dX = f dt + sqrt(2 D) dW, i.e. a
+ * per-step increment sqrt(2 D dt) N(0, 1), drawn once per step and used in
+ * every stage of the scheme (Euler-Maruyama, stochastic Heun).  nsig holds
+ * D: 1 value, one per state variable, or [n_state][n_regions].  ntau_ms > 0
+ * makes it coloured: an Ornstein-Uhlenbeck process eta with correlation
+ * time ntau, eta <- eta E + sqrt(1 - E^2) N(0,1), E = exp(-dt/ntau), and
+ * increment sqrt(2 D) dt eta / sqrt(ntau).  All zeros: deterministic.
+ * VBT_EINVAL for negative values or a scheme without a stochastic form. */
+int vbt_sim_set_noise(vbt_sim *sim, const double *nsig, size_t count, double ntau_ms);
+
+/* Random stream (seed, stream index) of this simulation (simulation b of a
+ * batch uses stream + b): counter-based, so a simulation's numbers do not
+ * depend on threads or batch order.  Default (0, 0).  Resets the run. */
+void vbt_sim_set_seed(vbt_sim *sim, uint64_t seed, uint64_t stream);
+
+/* Back to t = 0 with the last initial conditions and the start of the
+ * random stream; empties monitors. */
 void vbt_sim_reset(vbt_sim *sim);
 
 /* Advance n_steps steps.  Fails (VBT_ERANGE) before doing anything when a
@@ -85,6 +118,8 @@ int vbt_sim_run(vbt_sim *sim, uint64_t n_steps);
 
 /* ---- inspection ---------------------------------------------------------- */
 size_t vbt_sim_n_regions(const vbt_sim *sim);
+size_t vbt_sim_batch(const vbt_sim *sim);
+size_t vbt_sim_n_lanes(const vbt_sim *sim);      /* n_regions * batch */
 const vbt_model_type *vbt_sim_model(const vbt_sim *sim);
 double vbt_sim_dt(const vbt_sim *sim);
 uint64_t vbt_sim_steps_done(const vbt_sim *sim);
@@ -96,7 +131,7 @@ size_t vbt_sim_horizon(const vbt_sim *sim);
 int vbt_sim_has_delays(const vbt_sim *sim);
 /* Integer delay (steps) of the connection from j to i. */
 long vbt_sim_delay_steps(const vbt_sim *sim, size_t i, size_t j);
-/* Current state, [n_state][n_regions]; valid until the next call. */
+/* Current state, [n_state][lane]; valid until the next call. */
 const double *vbt_sim_state(const vbt_sim *sim);
 
 /* ---- monitors ------------------------------------------------------------ */
@@ -130,7 +165,7 @@ const char *vbt_sim_monitor_var(const vbt_sim *sim, size_t m, size_t v);
 double vbt_sim_monitor_period(const vbt_sim *sim, size_t m);
 /* Number of samples n_steps steps from t = 0 produce. */
 uint64_t vbt_sim_monitor_samples_for(const vbt_sim *sim, size_t m, uint64_t n_steps);
-/* Samples buffered so far: data is [n][n_vars][n_regions], times in ms. */
+/* Samples buffered so far: data is [n][n_vars][lane], times in ms. */
 const double *vbt_sim_monitor_data(const vbt_sim *sim, size_t m, size_t *n,
                                    const double **times);
 /* Drop buffered samples (the averaging window in progress is kept). */

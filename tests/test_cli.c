@@ -373,7 +373,16 @@ static void test_models_json(void **state)
         fail_msg("'vbt models --json' is not JSON:\n%s", out);
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
     assert_true(cJSON_IsArray(models));
-    assert_int_equal(cJSON_GetArraySize(models), 2);
+    /* Every registered model is listed, in registry order. */
+    size_t registered = 0;
+    while (vbt_model_types[registered])
+        registered++;
+    assert_int_equal(cJSON_GetArraySize(models), registered);
+    const cJSON *couplings = cJSON_GetObjectItemCaseSensitive(root, "couplings");
+    size_t n_coupling = 0;
+    while (vbt_coupling_types[n_coupling])
+        n_coupling++;
+    assert_int_equal(cJSON_GetArraySize(couplings), n_coupling);
     const cJSON *m0 = cJSON_GetArrayItem(models, 0);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(m0, "name");
     assert_true(cJSON_IsString(name));
@@ -440,6 +449,22 @@ typedef struct bad_case {
 } bad_case;
 
 static const bad_case bad_cases[] = {
+    {"bad_noise_rk4",
+     "{" K_CONN ", " K_MODEL ", \"integrator\": {\"scheme\": \"rk4\", \"dt_ms\": 0.05, "
+     "\"noise\": {\"nsig\": 0.001}}, " K_INIT ", " K_DUR "}",
+     {"integrator.noise", "rk4", NULL}, AUX_NONE},
+    {"bad_noise_length",
+     "{" K_CONN ", " K_MODEL ", \"integrator\": {\"scheme\": \"heun\", \"dt_ms\": 0.05, "
+     "\"noise\": {\"nsig\": [0.001, 0.002]}}, " K_INIT ", " K_DUR "}",
+     {"integrator.noise.nsig", "6 values", NULL}, AUX_NONE},
+    {"bad_noise_negative",
+     "{" K_CONN ", " K_MODEL ", \"integrator\": {\"scheme\": \"heun\", \"dt_ms\": 0.05, "
+     "\"noise\": {\"nsig\": -0.001}}, " K_INIT ", " K_DUR "}",
+     {"integrator.noise", ">= 0", NULL}, AUX_NONE},
+    {"bad_noise_key",
+     "{" K_CONN ", " K_MODEL ", \"integrator\": {\"scheme\": \"heun\", \"dt_ms\": 0.05, "
+     "\"noise\": {\"sigma\": 0.001}}, " K_INIT ", " K_DUR "}",
+     {"unknown key", "integrator.noise.sigma", NULL}, AUX_NONE},
     {"bad_truncated_json", "{" K_CONN ", " K_MODEL ", \"duration_ms\": ",
      {"invalid JSON", NULL}, AUX_NONE},
     {"bad_top_level_array", "[{" K_CONN "}]", {"must be a JSON object", "an array", NULL},
@@ -877,6 +902,38 @@ static void test_history_equals_constant(void **state)
     tu_rmtree(dir);
 }
 
+/* ---- noise: the seed decides the bytes ------------------------------------ */
+
+static void test_noise_seed(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], cfg[PBUF], o1[PBUF], o2[PBUF], o3[PBUF];
+    snprintf(dir, sizeof dir, "%s", fresh_dir("noise_seed"));
+    snprintf(cfg, sizeof cfg, "%s/noisy.json", dir);
+    snprintf(o1, sizeof o1, "%s/A", dir);
+    snprintf(o2, sizeof o2, "%s/B", dir);
+    snprintf(o3, sizeof o3, "%s/C", dir);
+    write_config(cfg, "{" K_CONN ", " K_MODEL ", \"integrator\": {\"scheme\": \"heun\", "
+                      "\"dt_ms\": 0.05, \"noise\": {\"nsig\": [0, 0, 0, 0.0003, 0.0003, 0]}}, "
+                      K_INIT ", " K_DUR ", " K_RAW ", " K_SEED "}");
+    const char *const a[] = {"simulate", cfg, "-o", o1, "-q", NULL};
+    const char *const b[] = {"simulate", cfg, "-o", o2, "-q", NULL};
+    const char *const c[] = {"simulate", cfg, "-o", o3, "-q", "--seed", "4", NULL};
+    assert_int_equal(run_status(a), 0);
+    assert_int_equal(run_status(b), 0);
+    assert_int_equal(run_status(c), 0);
+    size_t l1, l2, l3;
+    char *d1 = slurp(tu_path(o1, "raw.npy"), &l1);
+    char *d2 = slurp(tu_path(o2, "raw.npy"), &l2);
+    char *d3 = slurp(tu_path(o3, "raw.npy"), &l3);
+    assert_true(l1 == l2 && memcmp(d1, d2, l1) == 0);
+    assert_true(l1 == l3 && memcmp(d1, d3, l1) != 0);
+    free(d1);
+    free(d2);
+    free(d3);
+    tu_rmtree(dir);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 #define N_BAD (sizeof bad_cases / sizeof bad_cases[0])
@@ -903,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_quiet),
         cmocka_unit_test(test_history_equals_constant),
+        cmocka_unit_test(test_noise_seed),
     };
     const size_t n_fixed = sizeof fixed / sizeof fixed[0];
     struct CMUnitTest tests[sizeof fixed / sizeof fixed[0] + N_BAD];

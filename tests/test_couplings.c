@@ -79,7 +79,7 @@ static void check_coupling(const vbt_coupling_type *ct, int delays)
     memcpy(conn->weights, W, sizeof W);
     for (size_t k = 0; k < N * N; k++)
         conn->lengths[k] = 0.3 * (double)(1 + (k * 7) % 5);   /* 1..5 steps at dt 0.1 */
-    vbt_sim_spec spec = {&probe, ct, vbt_scheme_euler, conn, 0.1, delays ? 3.0 : HUGE_VAL};
+    vbt_sim_spec spec = {&probe, ct, vbt_scheme_euler, conn, 0.1, delays ? 3.0 : HUGE_VAL, 1};
     vbt_sim *sim;
     vbt_msg msg;
     if (vbt_sim_alloc(&sim, &spec, &msg))
@@ -147,7 +147,7 @@ static void test_min_cvar(void **state)
     strcpy(conn->labels[0], "a");
     strcpy(conn->labels[1], "b");
     vbt_sim_spec spec = {vbt_model_epileptor2d, vbt_coupling_sigmoidal_jansen_rit,
-                         vbt_scheme_euler, conn, 0.1, HUGE_VAL};
+                         vbt_scheme_euler, conn, 0.1, HUGE_VAL, 1};
     vbt_sim *sim = NULL;
     vbt_msg msg;
     assert_int_equal(vbt_sim_alloc(&sim, &spec, &msg), VBT_EINVAL);

@@ -45,7 +45,7 @@ static double oscillator_error(const vbt_scheme_type *sc, double dt)
 {
     const double w = 1.3, T = 10.0;
     vbt_connectome *conn = isolated(1);
-    vbt_sim_spec spec = {&oscillator, vbt_coupling_linear, sc, conn, dt, HUGE_VAL};
+    vbt_sim_spec spec = {&oscillator, vbt_coupling_linear, sc, conn, dt, HUGE_VAL, 1};
     vbt_sim *sim;
     vbt_msg msg;
     assert_int_equal(vbt_sim_alloc(&sim, &spec, &msg), VBT_OK);
@@ -111,7 +111,7 @@ static void test_clamp_every_stage(void **state)
     vbt_connectome *conn = isolated(3);
     const vbt_scheme_type *schemes[] = {vbt_scheme_euler, vbt_scheme_heun, vbt_scheme_rk4};
     for (size_t i = 0; i < 3; i++) {
-        vbt_sim_spec spec = {&grower, vbt_coupling_linear, schemes[i], conn, 0.3, HUGE_VAL};
+        vbt_sim_spec spec = {&grower, vbt_coupling_linear, schemes[i], conn, 0.3, HUGE_VAL, 1};
         vbt_sim *sim;
         vbt_msg msg;
         assert_int_equal(vbt_sim_alloc(&sim, &spec, &msg), VBT_OK);
@@ -153,7 +153,7 @@ static void test_coupling_fixed_through_stages(void **state)
     const double dt = 0.125;                  /* exact in binary */
     const uint64_t N = 40;
     for (size_t i = 0; i < 3; i++) {
-        vbt_sim_spec spec = {&driven, vbt_coupling_linear, schemes[i], conn, dt, HUGE_VAL};
+        vbt_sim_spec spec = {&driven, vbt_coupling_linear, schemes[i], conn, dt, HUGE_VAL, 1};
         vbt_sim *sim;
         vbt_msg msg;
         assert_int_equal(vbt_sim_alloc(&sim, &spec, &msg), VBT_OK);

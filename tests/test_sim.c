@@ -74,7 +74,7 @@ static vbt_sim *make_sim(const vbt_model_type *m, const vbt_coupling_type *cp,
                          const vbt_scheme_type *sc, const vbt_connectome *conn, double dt,
                          double speed)
 {
-    vbt_sim_spec spec = {m, cp, sc, conn, dt, speed};
+    vbt_sim_spec spec = {m, cp, sc, conn, dt, speed, 1};
     vbt_sim *sim = NULL;
     vbt_msg msg;
     int st = vbt_sim_alloc(&sim, &spec, &msg);
@@ -429,7 +429,7 @@ static void test_errors(void **state)
     conn->weights[1] = 1.0;
     conn->lengths[1] = 10.0;
     vbt_sim_spec spec = {vbt_model_epileptor, vbt_coupling_difference, vbt_scheme_heun, conn,
-                         0.05, 3.0};
+                         0.05, 3.0, 1};
     vbt_sim *sim = NULL;
     vbt_msg msg;
     spec.dt_ms = 0.0;

@@ -9,13 +9,31 @@
 
 extern const vbt_model_type vbt__model_epileptor VBT_HIDDEN;
 extern const vbt_model_type vbt__model_epileptor2d VBT_HIDDEN;
+extern const vbt_model_type vbt__model_jansen_rit VBT_HIDDEN;
+extern const vbt_model_type vbt__model_reduced_wong_wang VBT_HIDDEN;
+extern const vbt_model_type vbt__model_reduced_wong_wang_exc_inh VBT_HIDDEN;
+extern const vbt_model_type vbt__model_montbrio_pazo_roxin VBT_HIDDEN;
+extern const vbt_model_type vbt__model_generic_2d_oscillator VBT_HIDDEN;
+extern const vbt_model_type vbt__model_kuramoto VBT_HIDDEN;
 
 const vbt_model_type *const vbt_model_epileptor = &vbt__model_epileptor;
 const vbt_model_type *const vbt_model_epileptor2d = &vbt__model_epileptor2d;
+const vbt_model_type *const vbt_model_jansen_rit = &vbt__model_jansen_rit;
+const vbt_model_type *const vbt_model_reduced_wong_wang = &vbt__model_reduced_wong_wang;
+const vbt_model_type *const vbt_model_reduced_wong_wang_exc_inh = &vbt__model_reduced_wong_wang_exc_inh;
+const vbt_model_type *const vbt_model_montbrio_pazo_roxin = &vbt__model_montbrio_pazo_roxin;
+const vbt_model_type *const vbt_model_generic_2d_oscillator = &vbt__model_generic_2d_oscillator;
+const vbt_model_type *const vbt_model_kuramoto = &vbt__model_kuramoto;
 
 const vbt_model_type *const vbt_model_types[] = {
     &vbt__model_epileptor,
     &vbt__model_epileptor2d,
+    &vbt__model_jansen_rit,
+    &vbt__model_reduced_wong_wang,
+    &vbt__model_reduced_wong_wang_exc_inh,
+    &vbt__model_montbrio_pazo_roxin,
+    &vbt__model_generic_2d_oscillator,
+    &vbt__model_kuramoto,
     NULL,
 };
 

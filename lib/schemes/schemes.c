@@ -4,8 +4,10 @@
  * through every stage.  When the model has bounds, clamp() is applied to
  * each stage and to the result, as TVB does.
  *
- *   euler: x' = x + dt f(x)
- *   heun:  k1 = f(x); xp = x + dt k1; x' = x + dt/2 (k1 + f(xp))
+ *   euler: x' = x + dt f(x) [+ dW]                      (Euler-Maruyama with noise)
+ *   heun:  k1 = f(x); xp = x + dt k1 [+ dW];
+ *          x' = x + dt/2 (k1 + f(xp)) [+ dW]            (stochastic Heun with noise:
+ *                                                        the same dW in both stages)
  *   rk4:   k1 = f(x); k2 = f(x + dt/2 k1); k3 = f(x + dt/2 k2);
  *          k4 = f(x + dt k3); x' = x + dt/6 (k1 + 2 k2 + 2 k3 + k4)
  *
@@ -30,8 +32,13 @@ VBT_KERNEL static void euler_step(const vbt_model_type *m, size_t n, const doubl
     const size_t len = m->n_state * n;
     double *restrict k1 = work;
     m->dfun(n, x, c, p, k1);
-    for (size_t i = 0; i < len; i++)
-        x[i] += dt * k1[i];
+    if (dW) {
+        for (size_t i = 0; i < len; i++)
+            x[i] += dt * k1[i] + dW[i];
+    } else {
+        for (size_t i = 0; i < len; i++)
+            x[i] += dt * k1[i];
+    }
     clamp(m, n, x);
 }
 
@@ -41,14 +48,23 @@ VBT_KERNEL static void heun_step(const vbt_model_type *m, size_t n, const double
 {
     const size_t len = m->n_state * n;
     double *restrict k1 = work, *restrict xp = work + len, *restrict k2 = work + 2 * len;
-    m->dfun(n, x, c, p, k1);
-    for (size_t i = 0; i < len; i++)
-        xp[i] = x[i] + dt * k1[i];
-    clamp(m, n, xp);
-    m->dfun(n, xp, c, p, k2);
     const double h = 0.5 * dt;
-    for (size_t i = 0; i < len; i++)
-        x[i] += h * (k1[i] + k2[i]);
+    m->dfun(n, x, c, p, k1);
+    if (dW) {
+        for (size_t i = 0; i < len; i++)
+            xp[i] = x[i] + dt * k1[i] + dW[i];
+        clamp(m, n, xp);
+        m->dfun(n, xp, c, p, k2);
+        for (size_t i = 0; i < len; i++)
+            x[i] += h * (k1[i] + k2[i]) + dW[i];
+    } else {
+        for (size_t i = 0; i < len; i++)
+            xp[i] = x[i] + dt * k1[i];
+        clamp(m, n, xp);
+        m->dfun(n, xp, c, p, k2);
+        for (size_t i = 0; i < len; i++)
+            x[i] += h * (k1[i] + k2[i]);
+    }
     clamp(m, n, x);
 }
 
@@ -89,6 +105,7 @@ static const vbt_scheme_type euler_type = {
     .name = "euler",
     .doc = "explicit Euler, first order",
     .order = 1,
+    .stochastic = 1,
     .n_work = 1,
     .step = euler_step,
 };
@@ -97,6 +114,7 @@ static const vbt_scheme_type heun_type = {
     .name = "heun",
     .doc = "Heun's method (explicit trapezoidal predictor-corrector), second order",
     .order = 2,
+    .stochastic = 1,
     .n_work = 3,
     .step = heun_step,
 };

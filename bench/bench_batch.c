@@ -1,0 +1,90 @@
+/* bench_batch.c -- throughput of single and batched stochastic simulations.
+ *
+ * 84-region Desikan-Killiany connectome (data-samples, weights normalised
+ * to max 1), conduction delays at 3 mm/ms, dt 0.05 ms, stochastic Heun;
+ * the 2D Epileptor and the Montbrio-Pazo-Roxin model; one simulation and a
+ * batch of 16 on one thread.  Targets (issue 3): >= 15 M region-steps/s for
+ * one simulation, >= 60 M simulation-region-steps/s for a batch of 16.
+ *
+ * Usage: bench_batch [CONNECTOME.zip] [STEPS]
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "vbt.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int bench(const vbt_connectome *conn, const vbt_model_type *m, size_t batch,
+                 uint64_t steps, const double *ic, const double *nsig, double coupling_a)
+{
+    vbt_sim_spec spec = {.model = m, .coupling = vbt_coupling_linear, .scheme = vbt_scheme_heun,
+                         .conn = conn, .dt_ms = 0.05, .speed_mm_per_ms = 3.0, .batch = batch};
+    vbt_sim *sim;
+    vbt_msg msg;
+    if (vbt_sim_alloc(&sim, &spec, &msg)) {
+        fprintf(stderr, "bench_batch: %s\n", msg.text);
+        return 1;
+    }
+    vbt_sim_set_coupling_param(sim, "a", &coupling_a, 1);
+    for (size_t b = 0; b < batch; b++) {
+        double a = coupling_a * (1.0 + 0.05 * (double)b);
+        vbt_sim_set_coupling_param_of(sim, b, "a", &a, 1);
+    }
+    vbt_sim_set_initial_constant(sim, ic, m->n_state);
+    vbt_sim_set_noise(sim, nsig, m->n_state, 0.0);
+    vbt_sim_set_seed(sim, 1, 0);
+    double best = HUGE_VAL;
+    for (int rep = 0; rep < 3; rep++) {
+        vbt_sim_reset(sim);
+        double t0 = now();
+        if (vbt_sim_run(sim, steps)) {
+            fprintf(stderr, "bench_batch: %s\n", vbt_sim_errmsg(sim));
+            vbt_sim_free(sim);
+            return 1;
+        }
+        double el = now() - t0;
+        best = el < best ? el : best;
+    }
+    printf("%-22s batch %2zu  %7.3f s  %7.2f M simulation-region-steps/s  (horizon %zu)\n",
+           m->name, batch, best, (double)steps * (double)conn->n * (double)batch / best / 1e6,
+           vbt_sim_horizon(sim));
+    vbt_sim_free(sim);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = argc > 1 ? argv[1] : "data-samples/connectivity_84_desikan.zip";
+    uint64_t steps = argc > 2 ? (uint64_t)atoll(argv[2]) : 20000;
+    vbt_connectome *conn;
+    vbt_msg msg;
+    if (vbt_connectome_load(&conn, path, &msg) ||
+        vbt_connectome_normalize(conn, VBT_NORMALIZE_MAX, &msg)) {
+        fprintf(stderr, "bench_batch: %s\n", msg.text);
+        return 1;
+    }
+    openblas_set_num_threads(1);
+    printf("vbt %s bench_batch: %zu regions (%s), delays 3 mm/ms, dt 0.05 ms, stochastic Heun, "
+           "%llu steps, 1 thread\n", vbt_version(), conn->n, path, (unsigned long long)steps);
+    const double ic2[2] = {-1.8, 3.2}, ns2[2] = {1e-4, 0.0};
+    const double icm[2] = {0.1, -2.0}, nsm[2] = {1e-5, 1e-4};
+    int bad = 0;
+    const vbt_model_type *mpr = vbt_model_find("montbrio_pazo_roxin");
+    for (size_t b = 1; b <= 16; b += 15) {
+        bad |= bench(conn, vbt_model_epileptor2d, b, steps, ic2, ns2, 0.01);
+        if (mpr)
+            bad |= bench(conn, mpr, b, steps, icm, nsm, 0.01);
+    }
+    vbt_connectome_free(conn);
+    return bad;
+}

@@ -1,0 +1,175 @@
+/* rng.c -- Philox4x32-10 streams (Random123) and normal deviates by the
+ * ziggurat method.
+ *
+ * Ziggurat (Marsaglia & Tsang 2000, J. Stat. Softw. 5(8); Doornik 2005,
+ * "An improved ziggurat method to generate normal random samples"): the
+ * normal density is covered by 128 layers of equal area.  A 64-bit random
+ * word gives a layer i (7 bits) and a signed uniform u (53 bits); x = u X_i
+ * is accepted at once when |u| < X_{i+1}/X_i (about 99 % of draws).
+ * Otherwise the wedge is tested against the density, or for the bottom
+ * layer a value is drawn from the tail beyond R by Marsaglia's method.
+ * Rejections consume further words of the same stream, so every stream is
+ * a fixed sequence. */
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <Random123/philox.h>
+
+#include "internal.h"
+#include "vbt_rng.h"
+
+#define ZIG_C 128
+#define ZIG_R 3.442619855899            /* start of the tail */
+#define ZIG_V 9.91256303526217e-3       /* area of each layer */
+
+static double zig_x[ZIG_C + 1];          /* layer edges, X_0 = V / f(R) */
+static double zig_ratio[ZIG_C];          /* X_{i+1} / X_i */
+static pthread_once_t zig_once = PTHREAD_ONCE_INIT;
+
+static void zig_init(void)
+{
+    double f = exp(-0.5 * ZIG_R * ZIG_R);
+    zig_x[0] = ZIG_V / f;
+    zig_x[1] = ZIG_R;
+    zig_x[ZIG_C] = 0.0;
+    for (int i = 2; i < ZIG_C; i++) {
+        zig_x[i] = sqrt(-2.0 * log(ZIG_V / zig_x[i - 1] + f));
+        f = exp(-0.5 * zig_x[i] * zig_x[i]);
+    }
+    for (int i = 0; i < ZIG_C; i++)
+        zig_ratio[i] = zig_x[i + 1] / zig_x[i];
+}
+
+void vbt_rng_init(vbt_rng *r, uint64_t seed, uint64_t stream)
+{
+    r->key[0] = (uint32_t)seed;
+    r->key[1] = (uint32_t)(seed >> 32);
+    r->stream[0] = (uint32_t)stream;
+    r->stream[1] = (uint32_t)(stream >> 32);
+    r->counter = 0;
+    pthread_once(&zig_once, zig_init);
+}
+
+/* Words are produced in blocks of BLOCK Philox calls (2 words each). */
+#define BLOCK 32
+#define WORDS (2 * BLOCK)
+
+/* Fill w[0..WORDS) from the next BLOCK counters of the stream.  The
+ * counters are independent, so the loop vectorises (32x32->64 multiplies). */
+VBT_KERNEL static void refill(vbt_rng *r, uint64_t *restrict w)
+{
+    const philox4x32_key_t key = {{r->key[0], r->key[1]}};
+    const uint64_t c0 = r->counter;
+#pragma omp simd
+    for (size_t b = 0; b < BLOCK; b++) {
+        uint64_t c = c0 + b;
+        philox4x32_ctr_t ctr = {{(uint32_t)c, (uint32_t)(c >> 32), r->stream[0], r->stream[1]}};
+        philox4x32_ctr_t o = philox4x32(ctr, key);
+        w[2 * b] = ((uint64_t)o.v[1] << 32) | o.v[0];
+        w[2 * b + 1] = ((uint64_t)o.v[3] << 32) | o.v[2];
+    }
+    r->counter += BLOCK;
+}
+
+/* Uniform in (0, 1): 53 random bits, offset by half a unit so that neither
+ * end is reached. */
+static inline double to_open01(uint64_t w)
+{
+    return ((double)(w >> 11) + 0.5) * 0x1.0p-53;
+}
+
+void vbt_rng_uniform(vbt_rng *r, double *out, size_t n)
+{
+    uint64_t w[WORDS];
+    for (size_t i = 0; i < n; i += WORDS) {
+        refill(r, w);
+        size_t m = n - i < WORDS ? n - i : WORDS;
+        for (size_t k = 0; k < m; k++)
+            out[i + k] = to_open01(w[k]);
+    }
+}
+
+/* The rare draws that the first box test rejects continue on a side stream
+ * keyed by the word's position in the main stream, so that every output
+ * depends only on (seed, stream, position). */
+typedef struct side {
+    const vbt_rng *r;
+    uint64_t pos;
+    uint32_t call;
+    uint64_t w[2];
+    int left;
+} side;
+
+static uint64_t side_word(side *sd)
+{
+    if (sd->left == 0) {
+        const philox4x32_key_t key = {{sd->r->key[0],
+                                       sd->r->key[1] ^ (0x9E3779B9u * (sd->call + 1))}};
+        philox4x32_ctr_t ctr = {{(uint32_t)sd->pos, (uint32_t)(sd->pos >> 32), sd->r->stream[0],
+                                 sd->r->stream[1] ^ 0x80000000u}};
+        philox4x32_ctr_t o = philox4x32(ctr, key);
+        sd->w[0] = ((uint64_t)o.v[1] << 32) | o.v[0];
+        sd->w[1] = ((uint64_t)o.v[3] << 32) | o.v[2];
+        sd->call++;
+        sd->left = 2;
+    }
+    return sd->w[2 - sd->left--];
+}
+
+static double normal_slow(const vbt_rng *r, uint64_t pos, int layer, double u)
+{
+    side sd = {.r = r, .pos = pos};
+    for (;;) {
+        if (layer == 0) {
+            /* The tail beyond R (Marsaglia 1964). */
+            double x, y;
+            do {
+                x = log(to_open01(side_word(&sd))) / ZIG_R;
+                y = log(to_open01(side_word(&sd)));
+            } while (-2.0 * y < x * x);
+            return u < 0.0 ? x - ZIG_R : ZIG_R - x;
+        }
+        double x = u * zig_x[layer];
+        double f0 = exp(-0.5 * (zig_x[layer] * zig_x[layer] - x * x));
+        double f1 = exp(-0.5 * (zig_x[layer + 1] * zig_x[layer + 1] - x * x));
+        if (f1 + to_open01(side_word(&sd)) * (f0 - f1) < 1.0)
+            return x;
+        /* Rejected: a fresh draw. */
+        uint64_t w = side_word(&sd);
+        layer = (int)(w & 0x7f);
+        u = 2.0 * ((double)(w >> 11) * 0x1.0p-53) - 1.0;
+        if (fabs(u) < zig_ratio[layer])
+            return u * zig_x[layer];
+    }
+}
+
+/* Fast path for a block of words: accepted when inside the layer's box.
+ * (Left scalar: table gathers are slower than scalar loads on AMD Zen.) */
+static void normal_block(const uint64_t *restrict w, size_t m, double *restrict out,
+                         unsigned char *restrict reject)
+{
+    for (size_t k = 0; k < m; k++) {
+        int layer = (int)(w[k] & 0x7f);
+        double u = 2.0 * ((double)(w[k] >> 11) * 0x1.0p-53) - 1.0;
+        out[k] = u * zig_x[layer];
+        reject[k] = !(fabs(u) < zig_ratio[layer]);
+    }
+}
+
+void vbt_rng_normal(vbt_rng *r, double *out, size_t n)
+{
+    uint64_t w[WORDS];
+    unsigned char reject[WORDS];
+    for (size_t i = 0; i < n; i += WORDS) {
+        uint64_t pos = r->counter * 2;
+        refill(r, w);
+        size_t m = n - i < WORDS ? n - i : WORDS;
+        normal_block(w, m, out + i, reject);
+        for (size_t k = 0; k < m; k++)
+            if (reject[k]) {
+                double u = 2.0 * ((double)(w[k] >> 11) * 0x1.0p-53) - 1.0;
+                out[i + k] = normal_slow(r, pos + k, (int)(w[k] & 0x7f), u);
+            }
+    }
+}
