@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cblas.h>
 #if defined(__SSE2__)
@@ -83,6 +84,7 @@ struct vbt_sim {
     double *eta;                /* nsv * L Ornstein-Uhlenbeck state (coloured) */
     double *dW;                 /* nsv * L increments of the step (0 for quiet variables) */
     double *zsim;               /* n normals of one simulation */
+    double *acc4;               /* 4 * B partial sums of the batched coupling */
     size_t n_noisy;             /* state variables with some D > 0 ... */
     size_t *noisy_var;          /* ... and which, nsv (normals are drawn only for them) */
     uint64_t seed, stream;
@@ -115,6 +117,25 @@ static size_t next_pow2(size_t v)
     while (p < v)
         p <<= 1;
     return p;
+}
+
+/* The history of a batch is large (tens of MB) and read at thousands of
+ * scattered places per step: back it with transparent huge pages where the
+ * kernel offers them, so that the reads do not also miss the TLB. */
+static double *alloc_history(size_t count)
+{
+    const size_t huge = (size_t)2 << 20, bytes = count * sizeof(double);
+    void *p = NULL;
+    if (bytes >= huge) {
+        if (posix_memalign(&p, huge, (bytes + huge - 1) / huge * huge) != 0)
+            return NULL;
+#if defined(MADV_HUGEPAGE)
+        madvise(p, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE);
+#endif
+        memset(p, 0, bytes);
+        return p;
+    }
+    return calloc(count, sizeof(double));
 }
 
 static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double speed,
@@ -155,10 +176,13 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
     sim->nnz = nnz;
 
     double density = (double)nnz / ((double)n * (double)n);
+    /* Batches never take the dense path: BLAS's rounding may depend on the
+     * shape of the product, and a simulation must give the same bytes in any
+     * batch (the batched CSR loop vectorises across simulations anyway). */
     if (maxd_nz > 0)
         sim->path = PATH_DELAYED;
     else
-        sim->path = density >= DENSE_MIN_DENSITY ? PATH_DENSE : PATH_SPARSE;
+        sim->path = density >= DENSE_MIN_DENSITY && sim->B == 1 ? PATH_DENSE : PATH_SPARSE;
 
     sim->col = malloc((nnz ? nnz : 1) * sizeof *sim->col);
     sim->hbase = malloc((nnz ? nnz : 1) * sizeof *sim->hbase);
@@ -198,7 +222,7 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
                 sim->dense_w[j * n + i] = W[i * n + j];
     }
     if (sim->path == PATH_DELAYED) {
-        sim->hist = calloc(n * sim->nst * sim->hp * sim->B, sizeof *sim->hist);
+        sim->hist = alloc_history(n * sim->nst * sim->hp * sim->B);
         if (!sim->hist)
             return vbt__fail(msg, VBT_ENOMEM,
                              "simulator: out of memory for a history of %zu steps", sim->hp);
@@ -290,12 +314,13 @@ int vbt_sim_alloc(vbt_sim **out, const vbt_sim_spec *spec, vbt_msg *msg)
     sim->eta = calloc(sim->nsv * L, sizeof *sim->eta);
     sim->dW = calloc(sim->nsv * L, sizeof *sim->dW);
     sim->zsim = calloc(n, sizeof *sim->zsim);
+    sim->acc4 = calloc(4 * sim->B, sizeof *sim->acc4);
     sim->rng = calloc(sim->B, sizeof *sim->rng);
     sim->noisy_var = calloc(sim->nsv, sizeof *sim->noisy_var);
     if (!sim->labels || !sim->mp || !sim->cp || !sim->x || !sim->work || !sim->csum ||
         !sim->c || !sim->ic || !sim->xcv || (sim->coupling->pre && !sim->pre) ||
         !sim->nsig || !sim->gain || !sim->z || !sim->eta || !sim->dW || !sim->noisy_var ||
-        !sim->zsim || !sim->rng) {
+        !sim->zsim || !sim->rng || !sim->acc4) {
         st = vbt__fail(msg, VBT_ENOMEM, "simulator: out of memory (%zu regions, horizon %zu)",
                        n, sim->horizon);
         goto fail;
@@ -341,6 +366,7 @@ void vbt_sim_free(vbt_sim *sim)
     free(sim->dW);
     free(sim->noisy_var);
     free(sim->zsim);
+    free(sim->acc4);
     free(sim->rng);
     free(sim->csum);
     free(sim->c);
@@ -525,6 +551,12 @@ static void store_history(vbt_sim *sim, uint64_t step)
     const size_t slot = (size_t)step & (hp - 1);
     const double *restrict rows = presynaptic(sim);
     double *restrict hist = sim->hist;
+    if (B == 1) {
+        for (size_t r = 0; r < nst; r++)
+            for (size_t j = 0; j < n; j++)
+                hist[(j * nst + r) * hp + slot] = rows[r * L + j];
+        return;
+    }
     for (size_t r = 0; r < nst; r++)
         for (size_t j = 0; j < n; j++)
             memcpy(hist + ((j * nst + r) * hp + slot) * B, rows + r * L + j * B,
@@ -669,15 +701,19 @@ VBT_KERNEL static void coupling_sums_batch(vbt_sim *sim)
         const size_t s = (size_t)sim->step;
         for (size_t r = 0; r < nst; r++)
             for (size_t i = 0; i < n; i++) {
-                double *restrict acc = cs + r * L + i * B;
-                for (size_t b = 0; b < B; b++)
+                double *restrict acc = sim->acc4;
+                for (size_t b = 0; b < 4 * B; b++)
                     acc[b] = 0.0;
                 for (size_t k = rp[i]; k < rp[i + 1]; k++) {
                     const double *restrict h = hist + hb[k] + (r * hp + ((s - dl[k]) & mask)) * B;
+                    double *restrict a = acc + ((k - rp[i]) & 3) * B;
                     const double wk = w[k];
                     for (size_t b = 0; b < B; b++)
-                        acc[b] += wk * h[b];
+                        a[b] += wk * h[b];
                 }
+                double *restrict out = cs + r * L + i * B;
+                for (size_t b = 0; b < B; b++)
+                    out[b] = (acc[b] + acc[B + b]) + (acc[2 * B + b] + acc[3 * B + b]);
             }
         break;
     }
@@ -686,27 +722,24 @@ VBT_KERNEL static void coupling_sums_batch(vbt_sim *sim)
         const double *restrict rows = presynaptic(sim);
         for (size_t r = 0; r < nst; r++)
             for (size_t i = 0; i < n; i++) {
-                double *restrict acc = cs + r * L + i * B;
-                for (size_t b = 0; b < B; b++)
+                double *restrict acc = sim->acc4;
+                for (size_t b = 0; b < 4 * B; b++)
                     acc[b] = 0.0;
                 for (size_t k = rp[i]; k < rp[i + 1]; k++) {
                     const double *restrict xr = rows + r * L + col[k] * B;
+                    double *restrict a = acc + ((k - rp[i]) & 3) * B;
                     const double wk = w[k];
                     for (size_t b = 0; b < B; b++)
-                        acc[b] += wk * xr[b];
+                        a[b] += wk * xr[b];
                 }
+                double *restrict out = cs + r * L + i * B;
+                for (size_t b = 0; b < B; b++)
+                    out[b] = (acc[b] + acc[B + b]) + (acc[2 * B + b] + acc[3 * B + b]);
             }
         break;
     }
-    case PATH_DENSE: {
-        /* Per row r: C[i][b] = sum_j W[i][j] X[j][b], i.e. in column-major
-         * terms C^T = X^T W^T with W stored column-major. */
-        const double *rows = presynaptic(sim);
-        for (size_t r = 0; r < nst; r++)
-            cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)B, (int)n, (int)n, 1.0,
-                        rows + r * L, (int)B, sim->dense_w, (int)n, 0.0, cs + r * L, (int)B);
-        break;
-    }
+    case PATH_DENSE:
+        break;     /* not used for batches (see plan_connections) */
     }
 }
 
@@ -730,33 +763,60 @@ static void coupling_sums(vbt_sim *sim)
         const uint32_t *restrict dl = sim->delay;
         const size_t mask = sim->hp - 1, hp = sim->hp;
         const size_t s = (size_t)sim->step;
-        if (nst == 1) {
+        if (nst == 2) {
+            /* Both rows from one pass over the connections (the Epileptor's
+             * x1 and x2), with the same four partial sums per row. */
             for (size_t i = 0; i < n; i++) {
-                double a0 = 0.0;
-                for (size_t k = rp[i]; k < rp[i + 1]; k++)
-                    a0 += w[k] * hist[hb[k] + ((s - dl[k]) & mask)];
-                cs[i] = a0;
-            }
-        } else if (nst == 2) {
-            for (size_t i = 0; i < n; i++) {
-                double a0 = 0.0, a1 = 0.0;
-                for (size_t k = rp[i]; k < rp[i + 1]; k++) {
-                    const double *h = hist + hb[k] + ((s - dl[k]) & mask);
-                    a0 += w[k] * h[0];
-                    a1 += w[k] * h[hp];
+                double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+                double b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0;
+                size_t k = rp[i];
+                const size_t end = rp[i + 1];
+#define VBT_TERM(acc, bcc, kk)                                        \
+    do {                                                              \
+        const double *h_ = hist + hb[kk] + ((s - dl[kk]) & mask);     \
+        acc += w[kk] * h_[0];                                         \
+        bcc += w[kk] * h_[hp];                                        \
+    } while (0)
+                for (; k + 4 <= end; k += 4) {
+                    VBT_TERM(a0, b0, k);
+                    VBT_TERM(a1, b1, k + 1);
+                    VBT_TERM(a2, b2, k + 2);
+                    VBT_TERM(a3, b3, k + 3);
                 }
-                cs[i] = a0;
-                cs[n + i] = a1;
+                if (k < end)
+                    VBT_TERM(a0, b0, k);
+                if (k + 1 < end)
+                    VBT_TERM(a1, b1, k + 1);
+                if (k + 2 < end)
+                    VBT_TERM(a2, b2, k + 2);
+#undef VBT_TERM
+                cs[i] = (a0 + a1) + (a2 + a3);
+                cs[n + i] = (b0 + b1) + (b2 + b3);
             }
-        } else {
-            for (size_t r = 0; r < nst; r++)
-                for (size_t i = 0; i < n; i++) {
-                    double a = 0.0;
-                    for (size_t k = rp[i]; k < rp[i + 1]; k++)
-                        a += w[k] * hist[hb[k] + r * hp + ((s - dl[k]) & mask)];
-                    cs[r * n + i] = a;
-                }
+            break;
         }
+        for (size_t r = 0; r < nst; r++)
+            for (size_t i = 0; i < n; i++) {
+                /* Four partial sums (k mod 4) break the dependency chain of
+                 * the additions; the batched path sums in the same order. */
+                double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+                const double *hr = hist + r * hp;
+                size_t k = rp[i];
+                const size_t end = rp[i + 1];
+                for (; k + 4 <= end; k += 4) {
+                    a0 += w[k] * hr[hb[k] + ((s - dl[k]) & mask)];
+                    a1 += w[k + 1] * hr[hb[k + 1] + ((s - dl[k + 1]) & mask)];
+                    a2 += w[k + 2] * hr[hb[k + 2] + ((s - dl[k + 2]) & mask)];
+                    a3 += w[k + 3] * hr[hb[k + 3] + ((s - dl[k + 3]) & mask)];
+                }
+                if (k < end)
+                    a0 += w[k] * hr[hb[k] + ((s - dl[k]) & mask)];
+                if (k + 1 < end)
+                    a1 += w[k + 1] * hr[hb[k + 1] + ((s - dl[k + 1]) & mask)];
+                if (k + 2 < end)
+                    a2 += w[k + 2] * hr[hb[k + 2] + ((s - dl[k + 2]) & mask)];
+                cs[r * n + i] = (a0 + a1) + (a2 + a3);
+            }
         break;
     }
     case PATH_SPARSE: {
@@ -765,10 +825,22 @@ static void coupling_sums(vbt_sim *sim)
         for (size_t r = 0; r < nst; r++) {
             const double *restrict xr = rows + r * n;
             for (size_t i = 0; i < n; i++) {
-                double a = 0.0;
-                for (size_t k = rp[i]; k < rp[i + 1]; k++)
-                    a += w[k] * xr[col[k]];
-                cs[r * n + i] = a;
+                double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+                size_t k = rp[i];
+                const size_t end = rp[i + 1];
+                for (; k + 4 <= end; k += 4) {
+                    a0 += w[k] * xr[col[k]];
+                    a1 += w[k + 1] * xr[col[k + 1]];
+                    a2 += w[k + 2] * xr[col[k + 2]];
+                    a3 += w[k + 3] * xr[col[k + 3]];
+                }
+                if (k < end)
+                    a0 += w[k] * xr[col[k]];
+                if (k + 1 < end)
+                    a1 += w[k + 1] * xr[col[k + 1]];
+                if (k + 2 < end)
+                    a2 += w[k + 2] * xr[col[k + 2]];
+                cs[r * n + i] = (a0 + a1) + (a2 + a3);
             }
         }
         break;
