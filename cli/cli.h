@@ -114,8 +114,12 @@ void cli_install_signal_handlers(void);
 
 /* Commands. */
 extern const cli_command cli_cmd_simulate;
+extern const cli_command cli_cmd_sweep;
 extern const cli_command cli_cmd_models;
 /* connectomes/ commands */
+extern const cli_command cli_cmd_connectome;
+extern const cli_command cli_cmd_contacts;
+extern const cli_command cli_cmd_gain;
 /* clinical/ commands */
 
 #endif

@@ -71,8 +71,9 @@ static int run(const cli_parsed *p)
     int rc = CLI_ERROR;
 
     openblas_set_num_threads((int)p->common.threads);
-    if (sim_job_load(&job, config, p->common.seed_given ? (long long)p->common.seed : -1,
-                     CHUNK_STEPS, err, sizeof err)) {
+    sim_job_opts jo = {.seed_override = p->common.seed_given ? (long long)p->common.seed : -1,
+                       .buffer_steps = CHUNK_STEPS};
+    if (sim_job_load(&job, config, &jo, err, sizeof err)) {
         cli_error(p, "%s", err);
         sim_job_free(&job);
         return CLI_ERROR;

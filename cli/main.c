@@ -7,8 +7,12 @@
 
 static const cli_command *const commands[] = {
     &cli_cmd_simulate,
+    &cli_cmd_sweep,
     &cli_cmd_models,
     /* connectomes/ commands */
+    &cli_cmd_connectome,
+    &cli_cmd_contacts,
+    &cli_cmd_gain,
     /* clinical/ commands */
     NULL,
 };

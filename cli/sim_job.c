@@ -174,6 +174,17 @@ static int param_values(ctx *c, const cJSON *j, const char *where, size_t n, dou
 }
 
 typedef int (*set_param_fn)(vbt_sim *, const char *, const double *, size_t);
+typedef int (*get_param_fn)(const vbt_sim *, const char *, double *);
+
+/* The per-region values of a parameter as configured (simulation 0 of a
+ * batch): buf holds n_lanes doubles; the first n_regions are filled. */
+static void base_values(const vbt_sim *sim, get_param_fn get, const char *name, double *buf)
+{
+    const size_t n = vbt_sim_n_regions(sim), B = vbt_sim_batch(sim);
+    get(sim, name, buf);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = buf[i * B];
+}
 
 static int apply_params(ctx *c, vbt_sim *sim, const cJSON *params, const char *where,
                         const vbt_param_desc *desc, size_t np, set_param_fn set,
@@ -278,7 +289,7 @@ static int apply_region_params(ctx *c, vbt_sim *sim, const vbt_connectome *conn,
                 free(mask);
                 return fail(c, "'%s' must be a finite number, got %s", key, type_name(it));
             }
-            vbt_sim_get_model_param(sim, it->string, buf);
+            base_values(sim, vbt_sim_get_model_param, it->string, buf);
             for (size_t k = 0; k < n; k++)
                 if (mask[k])
                     buf[k] = it->valuedouble;
@@ -531,14 +542,14 @@ static void build_resolved(sim_job *job, double speed, int delays, vbt_normalize
     cJSON_AddStringToObject(mj, "name", m->name);
     cJSON *mp = cJSON_AddObjectToObject(mj, "params");
     for (size_t i = 0; i < m->n_param; i++) {
-        vbt_sim_get_model_param(job->sim, m->params[i].name, buf);
+        base_values(job->sim, vbt_sim_get_model_param, m->params[i].name, buf);
         cJSON_AddItemToObject(mp, m->params[i].name, param_json(buf, n));
     }
     cJSON *cj = cJSON_AddObjectToObject(r, "coupling");
     cJSON_AddStringToObject(cj, "name", ct->name);
     cJSON *cp = cJSON_AddObjectToObject(cj, "params");
     for (size_t i = 0; i < ct->n_param; i++) {
-        vbt_sim_get_coupling_param(job->sim, ct->params[i].name, buf);
+        base_values(job->sim, vbt_sim_get_coupling_param, ct->params[i].name, buf);
         cJSON_AddItemToObject(cp, ct->params[i].name, param_json(buf, n));
     }
     cJSON *ij = cJSON_AddObjectToObject(r, "integrator");
@@ -574,12 +585,13 @@ static void build_resolved(sim_job *job, double speed, int delays, vbt_normalize
     job->resolved = r;
 }
 
-int sim_job_load(sim_job *job, const char *config_path, long long seed_override,
-                 uint64_t buffer_steps, char *err, size_t errlen)
+int sim_job_load(sim_job *job, const char *config_path, const sim_job_opts *opts, char *err,
+                 size_t errlen)
 {
     static const char *const top_keys[] = {
         "connectome", "speed_mm_per_ms", "delays", "normalize", "model", "coupling",
-        "integrator", "initial", "duration_ms", "monitors", "seed", "description", NULL};
+        "integrator", "initial", "duration_ms", "monitors", "seed", "description", "sweep",
+        NULL};
     static const char *const model_keys[] = {"name", "params", "region_params", NULL};
     static const char *const coupling_keys[] = {"name", "params", NULL};
     static const char *const integ_keys[] = {"scheme", "dt_ms", "noise", NULL};
@@ -621,6 +633,15 @@ int sim_job_load(sim_job *job, const char *config_path, long long seed_override,
     }
     if (check_keys(&c, root, "", top_keys))
         goto out;
+    const cJSON *sweep = cJSON_GetObjectItemCaseSensitive(root, "sweep");
+    if (sweep && !opts->sweep) {
+        fail(&c, "'sweep' describes a parameter sweep: run it with 'vbt sweep'");
+        goto out;
+    }
+    if (opts->sweep && !sweep) {
+        fail(&c, "missing key 'sweep' (the parameters to vary and the summaries to keep)");
+        goto out;
+    }
 
     /* connectome */
     const char *cpath = NULL, *norm_name = NULL, *scheme_name = NULL, *model_name = NULL,
@@ -715,17 +736,17 @@ int sim_job_load(sim_job *job, const char *config_path, long long seed_override,
         fail(&c, "'seed' must be a non-negative integer, got %g", seed_d);
         goto out;
     }
-    job->seed = seed_override >= 0 ? (uint64_t)seed_override : (uint64_t)seed_d;
+    job->seed = opts->seed_override >= 0 ? (uint64_t)opts->seed_override : (uint64_t)seed_d;
 
     vbt_sim_spec spec = {
         .model = mt, .coupling = ct, .scheme = sc, .conn = job->conn, .dt_ms = dt,
-        .speed_mm_per_ms = delays ? speed : HUGE_VAL,
+        .speed_mm_per_ms = delays ? speed : HUGE_VAL, .batch = opts->batch,
     };
     if (vbt_sim_alloc(&job->sim, &spec, &msg)) {
         fail(&c, "%s", msg.text);
         goto out;
     }
-    buf = malloc(job->conn->n * sizeof *buf);
+    buf = malloc(vbt_sim_n_lanes(job->sim) * sizeof *buf);
     if (!buf) {
         fail(&c, "out of memory");
         goto out;
@@ -745,13 +766,18 @@ int sim_job_load(sim_job *job, const char *config_path, long long seed_override,
                                  vbt_sim_set_coupling_param, owner, buf))
         goto out;
     const cJSON *init = cJSON_GetObjectItemCaseSensitive(root, "initial");
-    if (setup_monitors(&c, job, cJSON_GetObjectItemCaseSensitive(root, "monitors"),
-                       buffer_steps) ||
+    if ((!opts->sweep &&
+         setup_monitors(&c, job, cJSON_GetObjectItemCaseSensitive(root, "monitors"),
+                        opts->buffer_steps)) ||
         setup_noise(&c, job, integ ? cJSON_GetObjectItemCaseSensitive(integ, "noise") : NULL) ||
         setup_initial(&c, job, init))
         goto out;
     vbt_sim_set_seed(job->sim, job->seed, 0);
     build_resolved(job, speed, delays, norm, ct, sc, integ, init, buf);
+    if (sweep) {
+        job->sweep = cJSON_Duplicate(sweep, 1);
+        cJSON_AddItemToObject(job->resolved, "sweep", cJSON_Duplicate(sweep, 1));
+    }
     st = 0;
 out:
     free(buf);
@@ -768,5 +794,6 @@ void sim_job_free(sim_job *job)
     free(job->connectome_path);
     free(job->history_path);
     cJSON_Delete(job->resolved);
+    cJSON_Delete(job->sweep);
     memset(job, 0, sizeof *job);
 }

@@ -26,13 +26,21 @@ typedef struct sim_job {
     size_t n_mon;
     sim_job_monitor mon[16];
     cJSON *resolved;            /* the configuration with every default */
+    cJSON *sweep;               /* the "sweep" section (vbt sweep), or NULL */
 } sim_job;
 
-/* Parse and plan.  seed_override >= 0 replaces the configuration's seed.
- * buffer_steps sizes the monitors' buffers.  On error returns non-zero with
- * one line in err (naming the file and the key). */
-int sim_job_load(sim_job *job, const char *config_path, long long seed_override,
-                 uint64_t buffer_steps, char *err, size_t errlen);
+typedef struct sim_job_opts {
+    long long seed_override;    /* >= 0 replaces the configuration's seed */
+    uint64_t buffer_steps;      /* sizes the monitors' buffers */
+    size_t batch;               /* simulations side by side; 0 or 1: one */
+    int sweep;                  /* 1: for `vbt sweep`: keep the "sweep" section in
+                                   job->sweep and set up no monitors */
+} sim_job_opts;
+
+/* Parse and plan.  On error returns non-zero with one line in err (naming
+ * the file and the key). */
+int sim_job_load(sim_job *job, const char *config_path, const sim_job_opts *opts, char *err,
+                 size_t errlen);
 void sim_job_free(sim_job *job);
 
 #endif

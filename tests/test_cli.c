@@ -934,6 +934,92 @@ static void test_noise_seed(void **state)
     tu_rmtree(dir);
 }
 
+/* ---- vbt sweep ------------------------------------------------------------- */
+
+#define K_SWEEP_BASE                                                                   \
+    "{" K_CONN ", \"model\": {\"name\": \"epileptor2d\", \"params\": {\"Ks\": -1.0, "    \
+    "\"r\": 0.01}}, \"integrator\": {\"scheme\": \"heun\", \"dt_ms\": 0.1, "             \
+    "\"noise\": {\"nsig\": [0.001, 0]}}, \"initial\": {\"constant\": [-1.8, 3.2]}, "       \
+    "\"duration_ms\": 20, \"seed\": 5, "
+
+static void test_sweep(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], cfg[PBUF], o1[PBUF], o2[PBUF], o3[PBUF];
+    snprintf(dir, sizeof dir, "%s", fresh_dir("sweep"));
+    snprintf(cfg, sizeof cfg, "%s/sweep.json", dir);
+    snprintf(o1, sizeof o1, "%s/T1", dir);
+    snprintf(o2, sizeof o2, "%s/T2", dir);
+    snprintf(o3, sizeof o3, "%s/R", dir);
+    write_config(cfg, K_SWEEP_BASE "\"sweep\": {\"mode\": \"grid\", \"batch\": 3, "
+                 "\"parameters\": [{\"name\": \"model.x0\", \"regions\": [62, \"lCCP\"], "
+                 "\"range\": {\"from\": -2.2, \"to\": -1.6, \"count\": 4}}, "
+                 "{\"name\": \"coupling.a\", \"values\": [0.05, 0.1]}], "
+                 "\"summaries\": [{\"kind\": \"mean\", \"variable\": \"x1\"}, "
+                 "{\"kind\": \"time_above\", \"variable\": \"x1\", \"threshold\": -1.0}]}}");
+    const char *const a[] = {"sweep", cfg, "-o", o1, "-q", "--threads", "1", NULL};
+    const char *const b[] = {"sweep", cfg, "-o", o2, "-q", "--threads", "2", NULL};
+    assert_int_equal(run_status(a), 0);
+    assert_int_equal(run_status(b), 0);
+    /* 4 x 2 grid points; columns: index, 2 parameters, 2 summaries x 76 regions. */
+    vbt_array t1 = {0}, t2 = {0};
+    vbt_msg msg;
+    assert_int_equal(vbt_npy_read(tu_path(o1, "table.npy"), &t1, &msg), VBT_OK);
+    assert_int_equal(vbt_npy_read(tu_path(o2, "table.npy"), &t2, &msg), VBT_OK);
+    assert_int_equal(t1.ndim, 2);
+    assert_int_equal(t1.shape[0], 8);
+    assert_int_equal(t1.shape[1], 1 + 2 + 2 * 76);
+    /* The same bytes with 1 and 2 threads (and other batch positions). */
+    assert_memory_equal(t1.data, t2.data, t1.size * sizeof(double));
+    /* The last parameter varies fastest. */
+    assert_close(t1.data[0 * 155 + 1], -2.2, 1e-12);
+    assert_close(t1.data[1 * 155 + 2], 0.1, 0.0);
+    assert_close(t1.data[7 * 155 + 1], -1.6, 1e-12);
+    /* time_above is a duration within [0, 20] ms. */
+    for (size_t k = 0; k < 8; k++)
+        for (size_t i = 0; i < 76; i++) {
+            double v = t1.data[k * 155 + 3 + 76 + i];
+            assert_true(v >= 0.0 && v <= 20.0 + 1e-9);
+        }
+    vbt_array_clear(&t1);
+    vbt_array_clear(&t2);
+    size_t len;
+    char *csv = slurp(tu_path(o1, "table.csv"), &len);
+    assert_non_null(strstr(csv, "simulation,model.x0[regions],coupling.a,"));
+    free(csv);
+
+    /* Random mode: draws inside the range, reproducible for the seed. */
+    write_config(cfg, K_SWEEP_BASE "\"sweep\": {\"mode\": \"random\", \"samples\": 5, "
+                 "\"parameters\": [{\"name\": \"model.x0\", \"uniform\": [-2.3, -2.0]}], "
+                 "\"summaries\": [{\"kind\": \"max\", \"variable\": \"z\"}]}}");
+    const char *const c[] = {"sweep", cfg, "-o", o3, "-q", NULL};
+    assert_int_equal(run_status(c), 0);
+    assert_int_equal(vbt_npy_read(tu_path(o3, "table.npy"), &t1, &msg), VBT_OK);
+    assert_int_equal(t1.shape[0], 5);
+    for (size_t k = 0; k < 5; k++)
+        assert_true(t1.data[k * t1.shape[1] + 1] >= -2.3 && t1.data[k * t1.shape[1] + 1] <= -2.0);
+    vbt_array_clear(&t1);
+
+    /* Errors: list mode with unequal lengths; a sweep given to simulate. */
+    write_config(cfg, K_SWEEP_BASE "\"sweep\": {\"mode\": \"list\", \"parameters\": ["
+                 "{\"name\": \"model.x0\", \"values\": [-2, -1.9]}, "
+                 "{\"name\": \"model.Ks\", \"values\": [-1]}], "
+                 "\"summaries\": [{\"kind\": \"mean\"}]}}");
+    char *o, *err;
+    const char *const d[] = {"sweep", cfg, "-o", o3, NULL};
+    assert_int_equal(run_vbt(d, &o, &err), 1);
+    assert_one_line(err);
+    assert_contains(err, "list mode");
+    free(o);
+    free(err);
+    const char *const e[] = {"simulate", cfg, "-o", o3, "--force", NULL};
+    assert_int_equal(run_vbt(e, &o, &err), 1);
+    assert_contains(err, "vbt sweep");
+    free(o);
+    free(err);
+    tu_rmtree(dir);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 #define N_BAD (sizeof bad_cases / sizeof bad_cases[0])
@@ -961,6 +1047,7 @@ int main(void)
         cmocka_unit_test(test_quiet),
         cmocka_unit_test(test_history_equals_constant),
         cmocka_unit_test(test_noise_seed),
+        cmocka_unit_test(test_sweep),
     };
     const size_t n_fixed = sizeof fixed / sizeof fixed[0];
     struct CMUnitTest tests[sizeof fixed / sizeof fixed[0] + N_BAD];

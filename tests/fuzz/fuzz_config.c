@@ -42,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fclose(f);
     sim_job job;
     char err[1024];
-    if (sim_job_load(&job, tmp_path, -1, 64, err, sizeof err) == 0) {
+    sim_job_opts opts = {.seed_override = -1, .buffer_steps = 64};
+    if (sim_job_load(&job, tmp_path, &opts, err, sizeof err) == 0) {
         /* A few steps only: the target is the parser, not the physics. */
         vbt_sim_run(job.sim, 8);
     }

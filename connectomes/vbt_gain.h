@@ -1,0 +1,102 @@
+/* vbt_gain.h -- lead-field (gain) matrices from sources to sensors, and the
+ * cortical surfaces they may need.
+ *
+ * A gain matrix is float64, row-major [sensor, region]: gain[s*nr + r].
+ * Positions are in mm; the medium is infinite and homogeneous with unit
+ * conductivity (sigma = 1), as in TVB and the VEP papers:
+ *   centre  G[s,r] = 1 / (4 pi |s - c_r|^2)
+ *   volume  G[s,r] = sum over voxels v of r of  V_vox / (4 pi |s - v|^2)
+ *   dipole  G[s,r] = sum over vertices v of r of A_v n_v.(s - x_v) / (4 pi |s - x_v|^3)
+ *           A_v = one third of the area of the triangles around v,
+ *           n_v = unit vertex normal
+ *   eeg     G[s,r] = Q_r.(s' - c_r) / (4 pi |s' - c_r|^3), sensors moved onto
+ *           a sphere around the regions: c = mean of the centres,
+ *           R = 1.05125 max |c_r - c|, s' = R s/|s| + c (TVB's EEG monitor);
+ *           Q_r = the region's orientation (TVB's average_orientations, as
+ *           given) or, when none, the unit radial vector (c_r - c)/|c_r - c|.
+ * Distances below min_dist_mm are raised to min_dist_mm (a contact sitting
+ * on a voxel or vertex); VBT_GAIN_MIN_DIST_MM is the default.
+ */
+#ifndef VBT_GAIN_H
+#define VBT_GAIN_H
+
+#include <stddef.h>
+#include "vbt_common.h"
+#include "vbt_parcellation.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Default smallest source-sensor distance (mm): about the radius of an SEEG
+ * contact (0.4 mm) plus half a 1 mm voxel. */
+#define VBT_GAIN_MIN_DIST_MM 1.0
+
+/* EEG sphere radius factor (TVB). */
+#define VBT_GAIN_EEG_RADIUS_FACTOR 1.05125
+
+/* A triangulated surface (plain data). */
+typedef struct vbt_surface {
+    size_t nv, nt;
+    double *vertices;     /* nv*3 (mm) */
+    size_t *triangles;    /* nt*3 vertex indices (0-based) */
+    double *normals;      /* nv*3 unit vertex normals */
+    int normals_computed; /* 1 when computed from the triangles, 0 when read */
+} vbt_surface;
+
+/* Load a TVB surface: a .zip or directory with vertices.txt, triangles.txt
+ * and optionally vertex_normals.txt or normals.txt (each possibly .bz2).
+ * Normals absent from the files are computed from the triangles (area-
+ * weighted face normals, in the triangles' winding).  Checks index ranges,
+ * finiteness, and zero-length normals. */
+int vbt_surface_load(vbt_surface **out, const char *path, vbt_msg *msg);
+void vbt_surface_free(vbt_surface *s);
+
+/* Vertex areas A_v (nv values, mm^2): one third of the summed area of the
+ * triangles touching v. */
+int vbt_surface_vertex_areas(const vbt_surface *s, double *areas, vbt_msg *msg);
+
+/* Read a region mapping: one integer region index per vertex (text, one per
+ * line or whitespace separated; floats such as "3.0" are accepted when they
+ * hold an integer).  Its length must equal n_vertices.  *map (malloc'd)
+ * gets the indices, *n_regions 1 + the largest. */
+int vbt_region_mapping_load(const char *path, size_t n_vertices, int **map,
+                            size_t *n_regions, vbt_msg *msg);
+
+/* (a) Region-centre inverse square.  centres: nr*3. */
+int vbt_gain_centre(const double *sensors, size_t ns, const double *centres, size_t nr,
+                    double min_dist_mm, double *gain, vbt_msg *msg);
+
+/* (b) Volume inverse square over the parcellation's labelled voxels;
+ * nr = vbt_parcellation_n_regions(p). */
+int vbt_gain_volume(const double *sensors, size_t ns, const vbt_parcellation *p,
+                    double min_dist_mm, double *gain, vbt_msg *msg);
+
+/* (c) Surface dipole; mapping[v] in [0, nr) assigns each vertex (a negative
+ * value leaves it out). */
+int vbt_gain_dipole(const double *sensors, size_t ns, const vbt_surface *s,
+                    const int *mapping, size_t nr, double min_dist_mm, double *gain,
+                    vbt_msg *msg);
+
+/* (d) Scalp EEG, spherical approximation; orientations nr*3 or NULL. */
+int vbt_gain_eeg(const double *sensors, size_t ns, const double *centres,
+                 const double *orientations, size_t nr, double min_dist_mm, double *gain,
+                 vbt_msg *msg);
+
+/* Bipolar rows: out[p] = gain[pairs[2p]] - gain[pairs[2p+1]] (np rows). */
+void vbt_gain_bipolar(const double *gain, size_t nr, const size_t *pairs, size_t np,
+                      double *out);
+
+typedef enum vbt_gain_norm {
+    VBT_GAIN_NORM_NONE = 0,
+    VBT_GAIN_NORM_ROW_MAX,   /* each row divided by its largest |value| */
+    VBT_GAIN_NORM_ROW_SUM    /* each row divided by the sum of its |values| */
+} vbt_gain_norm;
+
+/* Normalise rows in place; all-zero rows stay zero. */
+void vbt_gain_normalize_rows(double *gain, size_t ns, size_t nr, vbt_gain_norm how);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
