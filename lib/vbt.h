@@ -8,5 +8,12 @@
 #include "vbt_connectome.h"
 #include "vbt_model.h"
 #include "vbt_sim.h"
+#include "vbt_rng.h"
+
+/* connectomes/: subject connectomes, contacts, gain matrices */
+#include "vbt_parcellation.h"
+#include "vbt_contacts.h"
+#include "vbt_gain.h"
+#include "vbt_connectome_build.h"
 
 #endif
