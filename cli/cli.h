@@ -121,5 +121,6 @@ extern const cli_command cli_cmd_connectome;
 extern const cli_command cli_cmd_contacts;
 extern const cli_command cli_cmd_gain;
 /* clinical/ commands */
+extern const cli_command cli_cmd_seeg;
 
 #endif

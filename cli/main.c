@@ -14,6 +14,7 @@ static const cli_command *const commands[] = {
     &cli_cmd_contacts,
     &cli_cmd_gain,
     /* clinical/ commands */
+    &cli_cmd_seeg,
     NULL,
 };
 

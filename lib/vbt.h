@@ -16,4 +16,8 @@
 #include "vbt_gain.h"
 #include "vbt_connectome_build.h"
 
+/* clinical/: recordings (EDF/BDF, BIDS iEEG), SEEG features, EI */
+#include "vbt_recording.h"
+#include "vbt_seeg.h"
+
 #endif

@@ -1,0 +1,683 @@
+/* test_recording.c -- clinical/ recordings: EDF/EDF+/BDF reading on real
+ * files (pyedflib's generator, Sleep-EDF's short PSG and hypnogram), every
+ * malformed-file error, the EDF+/BDF+ writer, BIDS-iEEG sidecars and
+ * montages. */
+#include <complex.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fftw3.h>
+
+#include "test_util.h"
+
+#include "vbt_recording.h"
+#include "vbt_seeg.h"
+
+static char *g_tmp;
+
+static const char *clin(const char *name)
+{
+    static char buf[4][4096];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/clinical/%s", tu_data_dir(), name);
+    return buf[k];
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static int contains(const void *buf, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    const char *b = buf;
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(b + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Open must fail with `status` and a message containing `needle`. */
+static void expect_open_error(const char *path, int status, const char *needle)
+{
+    vbt_recording *rec = (vbt_recording *)1;
+    vbt_msg msg;
+    int rc = vbt_recording_open(&rec, path, &msg);
+    if (rc != status || !strstr(msg.text, needle))
+        fail_msg("open '%s': status %d (want %d), message \"%s\" (want \"%s\")", path, rc,
+                 status, msg.text, needle);
+    assert_null(rec);
+    assert_non_null(strstr(msg.text, path));
+}
+
+/* ---- real files ------------------------------------------------------------------- */
+
+/* Each "sine X Hz" channel of the generator peaks at X Hz: a 600 s FFT has
+ * 1/600 Hz bins, so the peak must be the bin nearest X (tolerance one bin);
+ * amplitude 100 uV to the quantisation step (2000 uV / 65535). */
+static void test_generator_sines(void **state)
+{
+    (void)state;
+    vbt_recording *rec;
+    vbt_msg msg;
+    assert_int_equal(vbt_recording_open(&rec, clin("pyedflib/test_generator.edf"), &msg), 0);
+    assert_string_equal(vbt_recording_format(rec), "EDF+C");
+    assert_int_equal(vbt_recording_n_channels(rec), 11);
+    assert_close(vbt_recording_duration_s(rec), 600.0, 1e-12);
+    assert_int_equal(vbt_recording_n_annotations(rec), 2);
+    assert_string_equal(vbt_recording_annotation(rec, 0)->text, "Recording starts");
+    assert_close(vbt_recording_annotation(rec, 1)->onset_s, 600.0, 1e-9);
+    const double freqs[] = {1, 8, 8.1777, 8.5, 15, 17, 50};
+    const size_t n = 120000;
+    double *x = fftw_malloc(n * sizeof *x);
+    fftw_complex *X = fftw_malloc((n / 2 + 1) * sizeof *X);
+    fftw_plan plan = fftw_plan_dft_r2c_1d((int)n, x, X, FFTW_ESTIMATE);
+    for (size_t k = 0; k < sizeof freqs / sizeof freqs[0]; k++) {
+        char label[32];
+        size_t ch;
+        snprintf(label, sizeof label, "sine %g Hz", freqs[k]);
+        assert_int_equal(vbt_recording_find_channel(rec, label, &ch), 0);
+        const vbt_rec_channel *c = vbt_recording_channel(rec, ch);
+        assert_close(c->fs_hz, 200.0, 0);
+        assert_int_equal(c->n_samples, (int64_t)n);
+        assert_string_equal(c->unit, "uV");
+        assert_int_equal(vbt_recording_read(rec, ch, 0, n, x), 0);
+        /* amplitude from the RMS: 100 uV; tolerance covers the quantisation step
+         * (0.03 uV) and a non-integer number of periods (8.1777 Hz) */
+        double ss = 0;
+        for (size_t i = 0; i < n; i++)
+            ss += x[i] * x[i];
+        assert_close(sqrt(2.0 * ss / (double)n), 100.0, 0.05);
+        fftw_execute(plan);
+        size_t best = 1;
+        for (size_t b = 1; b <= n / 2; b++)
+            if (cabs(X[b]) > cabs(X[best]))
+                best = b;
+        double fpeak = (double)best * 200.0 / (double)n;
+        assert_close(fpeak, freqs[k], 1.0 / 600.0 + 1e-12);
+    }
+    /* a window is read without the rest: [10.5, 11) s is samples 2100..2199 */
+    size_t ch;
+    int64_t first;
+    size_t cnt;
+    assert_int_equal(vbt_recording_find_channel(rec, "sine 8 Hz", &ch), 0);
+    assert_int_equal(vbt_recording_window(rec, ch, 10.5, 11.0, &first, &cnt), 0);
+    assert_int_equal(first, 2100);
+    assert_int_equal(cnt, 100);
+    double w[100];
+    assert_int_equal(vbt_recording_read(rec, ch, first, cnt, w), 0);
+    assert_int_equal(vbt_recording_read(rec, ch, 0, n, x), 0);
+    for (size_t i = 0; i < cnt; i++)
+        assert_true(w[i] == x[2100 + i]);
+    /* label matching ignores case and spaces */
+    assert_int_equal(vbt_recording_find_channel(rec, "SINE 8HZ", &ch), 0);
+    assert_int_equal(vbt_recording_find_channel(rec, "sine 9 Hz", &ch), VBT_ENOTFOUND);
+    assert_non_null(strstr(vbt_recording_errmsg(rec), "sine 9 Hz"));
+    assert_int_equal(vbt_recording_read(rec, 0, (int64_t)n - 5, 6, x), VBT_ERANGE);
+    assert_int_equal(vbt_recording_read(rec, 0, -1, 1, x), VBT_ERANGE);
+    assert_int_equal(vbt_recording_read(rec, 11, 0, 1, x), VBT_ERANGE);
+    assert_int_equal(vbt_recording_window(rec, 0, 700, 800, &first, &cnt), VBT_ERANGE);
+    fftw_destroy_plan(plan);
+    fftw_free(x);
+    fftw_free(X);
+    vbt_recording_free(rec);
+}
+
+/* short_psg.edf: physical values equal pmin + (d - dmin)(pmax - pmin)/(dmax - dmin)
+ * computed here from the raw little-endian samples, for the asymmetric
+ * ranges (-2048..2047 -> -192..192; -2849..2731 -> 34..40 DegC); 1e-9. */
+static void test_psg_scaling(void **state)
+{
+    (void)state;
+    vbt_recording *rec;
+    vbt_msg msg;
+    const char *path = clin("edfio/short_psg.edf");
+    assert_int_equal(vbt_recording_open(&rec, path, &msg), 0);
+    assert_string_equal(vbt_recording_format(rec), "EDF");
+    assert_int_equal(vbt_recording_n_channels(rec), 7);
+    assert_close(vbt_recording_record_s(rec), 30.0, 0);
+    vbt_datetime s = vbt_recording_start(rec);
+    assert_int_equal(s.year, 1989);
+    assert_int_equal(s.month, 4);
+    assert_int_equal(s.hour, 16);
+    size_t len;
+    unsigned char *raw = slurp(path, &len);
+    assert_int_equal(len, 184448);
+    /* record layout: 3 x 3000 samples, then 4 x 30; 2 bytes each */
+    const size_t rec_bytes = (3 * 3000 + 4 * 30) * 2;
+    const struct { size_t ch, off, spr; } sig[] = {{0, 0, 3000}, {1, 6000, 3000},
+                                                   {4, 18060, 30}, {5, 18120, 30}};
+    for (size_t k = 0; k < 4; k++) {
+        const vbt_rec_channel *c = vbt_recording_channel(rec, sig[k].ch);
+        size_t n = (size_t)c->n_samples;
+        assert_int_equal(n, sig[k].spr * 10);
+        double *x = malloc(n * sizeof *x);
+        assert_int_equal(vbt_recording_read(rec, sig[k].ch, 0, n, x), 0);
+        double g = (c->phys_max - c->phys_min) / (double)(c->dig_max - c->dig_min);
+        for (size_t i = 0; i < n; i++) {
+            size_t r = i / sig[k].spr, j = i % sig[k].spr;
+            const unsigned char *b = raw + 2048 + r * rec_bytes + sig[k].off + 2 * j;
+            int d = (int16_t)(uint16_t)(b[0] | b[1] << 8);
+            double want = c->phys_min + (double)(d - c->dig_min) * g;
+            if (fabs(x[i] - want) > 1e-9)
+                fail_msg("%s sample %zu: %.12g, want %.12g", c->label, i, x[i], want);
+        }
+        free(x);
+    }
+    const vbt_rec_channel *t = vbt_recording_channel(rec, 5);
+    assert_string_equal(t->label, "Temp rectal");
+    assert_string_equal(t->unit, "DegC");
+    assert_string_equal(t->type, "TEMP");
+    assert_int_equal(t->dig_min, -2849);
+    assert_int_equal(t->dig_max, 2731);
+    assert_close(t->fs_hz, 1.0, 0);
+    assert_string_equal(vbt_recording_channel(rec, 0)->type, "EEG");
+    /* nothing of the patient field is kept anywhere in the handle */
+    for (size_t i = 0; i < 7; i++) {
+        const vbt_rec_channel *c = vbt_recording_channel(rec, i);
+        assert_false(contains(c, sizeof *c, "Female"));
+    }
+    free(raw);
+    vbt_recording_free(rec);
+}
+
+/* The hypnogram is EDF+C with only an annotation signal: 154 TALs. */
+static void test_hypnogram(void **state)
+{
+    (void)state;
+    vbt_recording *rec;
+    vbt_msg msg;
+    assert_int_equal(vbt_recording_open(&rec, clin("edfio/SC4001EC-Hypnogram.edf"), &msg), 0);
+    assert_string_equal(vbt_recording_format(rec), "EDF+C");
+    assert_int_equal(vbt_recording_n_channels(rec), 0);
+    assert_int_equal(vbt_recording_n_annotations(rec), 154);
+    const vbt_annotation *a = vbt_recording_annotation(rec, 0);
+    assert_string_equal(a->text, "Sleep stage W");
+    assert_close(a->onset_s, 0.0, 0);
+    assert_close(a->duration_s, 30630.0, 1e-9);
+    a = vbt_recording_annotation(rec, 1);
+    assert_string_equal(a->text, "Sleep stage 1");
+    assert_close(a->onset_s, 30630.0, 1e-9);
+    assert_null(vbt_recording_annotation(rec, 154));
+    double on;
+    assert_int_equal(vbt_recording_seizure(rec, &on, NULL), VBT_ENOTFOUND);
+    assert_true(isnan(on));
+    vbt_recording_free(rec);
+}
+
+/* ---- malformed files ----------------------------------------------------------------- */
+
+static const char *bad_copy(const char *name, const unsigned char *b, size_t len)
+{
+    const char *p = tu_path(g_tmp, name);
+    tu_write_bytes(p, b, len);
+    return p;
+}
+
+static void set_field(unsigned char *b, size_t off, size_t len, const char *v)
+{
+    memset(b + off, ' ', len);
+    memcpy(b + off, v, strlen(v));
+}
+
+static void test_malformed(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *raw = slurp(clin("edfio/short_psg.edf"), &len);
+    unsigned char *b = malloc(len + 100);
+    memcpy(b, raw, len);
+    memset(b + len, 0, 100);
+
+    expect_open_error(tu_path(g_tmp, "absent.edf"), VBT_EIO, "No such file");
+    expect_open_error(bad_copy("empty.edf", b, 0), VBT_EFORMAT, "empty file");
+    expect_open_error(bad_copy("short.edf", b, 100), VBT_EFORMAT, "truncated");
+    expect_open_error(bad_copy("hdr.edf", b, 1000), VBT_EFORMAT, "truncated");
+    expect_open_error(bad_copy("cut.edf", b, len - 1), VBT_EFORMAT, "truncated");
+    expect_open_error(bad_copy("long.edf", b, len + 100), VBT_EFORMAT,
+                      "record count or sizes are wrong");
+    tu_write_file(tu_path(g_tmp, "text.edf"), "name\ttype\nA1\tSEEG\n");
+    expect_open_error(tu_path(g_tmp, "text.edf"), VBT_EFORMAT, "not an EDF or BDF file");
+    /* header lies: 11 records announced, 10 present; 9 announced, 10 present */
+    set_field(b, 236, 8, "11");
+    expect_open_error(bad_copy("lie11.edf", b, len), VBT_EFORMAT, "truncated");
+    set_field(b, 236, 8, "9");
+    expect_open_error(bad_copy("lie9.edf", b, len), VBT_EFORMAT,
+                      "record count or sizes are wrong");
+    set_field(b, 236, 8, "ten");
+    expect_open_error(bad_copy("nan.edf", b, len), VBT_EFORMAT, "not a number");
+    memcpy(b, raw, len);
+    /* wrong sizes: samples per record of signal 1 */
+    set_field(b, 256 + 7 * 216, 8, "3001");
+    expect_open_error(bad_copy("spr.edf", b, len), VBT_EFORMAT, "truncated");
+    set_field(b, 256 + 7 * 216, 8, "0");
+    expect_open_error(bad_copy("spr0.edf", b, len), VBT_EFORMAT, "samples per record");
+    memcpy(b, raw, len);
+    set_field(b, 184, 8, "2304");
+    expect_open_error(bad_copy("hb.edf", b, len), VBT_EFORMAT, "header says it is 2304");
+    memcpy(b, raw, len);
+    set_field(b, 252, 4, "0");
+    expect_open_error(bad_copy("ns0.edf", b, len), VBT_EFORMAT, "signals");
+    memcpy(b, raw, len);
+    /* EDFlib's own checks stay behind ours: a digital max below the min */
+    set_field(b, 256 + 7 * 128, 8, "-3000");
+    expect_open_error(bad_copy("dig.edf", b, len), VBT_EFORMAT, "EDFlib");
+    /* a directory is not a file */
+    expect_open_error(g_tmp, VBT_EIO, "not a regular file");
+    vbt_recording *rec;
+    assert_int_equal(vbt_recording_open(NULL, "x", NULL), VBT_EINVAL);
+    assert_int_equal(vbt_recording_open(&rec, NULL, NULL), VBT_EINVAL);
+    vbt_recording_free(NULL);
+    free(b);
+    free(raw);
+}
+
+/* ---- writer ----------------------------------------------------------------------- */
+
+static void write_synthetic(const char *path, size_t nch, const char *const *labels,
+                            double fs, size_t seconds, int bdf, double onset)
+{
+    vbt_edf_spec spec = {nch, labels, "uV", fs, -500, 500, bdf};
+    vbt_edf_writer *w;
+    vbt_msg msg;
+    if (vbt_edf_writer_open(&w, path, &spec, 1, &msg))
+        fail_msg("%s", msg.text);
+    size_t nf = (size_t)fs;
+    double *d = malloc(nch * nf * sizeof *d);
+    for (size_t s = 0; s < seconds; s++) {
+        for (size_t c = 0; c < nch; c++)
+            for (size_t i = 0; i < nf; i++) {
+                double t = (double)s + (double)i / fs;
+                d[c * nf + i] = 40.0 * sin(2 * M_PI * (3.0 + (double)c) * t) + 7.3 * (double)c;
+            }
+        assert_int_equal(vbt_edf_writer_append(w, d, &msg), 0);
+    }
+    if (onset >= 0)
+        assert_int_equal(vbt_edf_writer_annotate(w, onset, 2.0, "Seizure onset", &msg), 0);
+    assert_int_equal(vbt_edf_writer_close(w, &msg), 0);
+    free(d);
+}
+
+/* Values come back to the quantisation step (1000 uV / 65535 for EDF,
+ * 1000 / 16777215 for BDF). */
+static void test_writer_roundtrip(void **state)
+{
+    (void)state;
+    const char *labels[] = {"A1", "A2", "A3"};
+    for (int bdf = 0; bdf < 2; bdf++) {
+        const char *path = tu_path(g_tmp, bdf ? "rt.bdf" : "rt.edf");
+        write_synthetic(path, 3, labels, 256, 4, bdf, 1.5);
+        vbt_recording *rec;
+        vbt_msg msg;
+        assert_int_equal(vbt_recording_open(&rec, path, &msg), 0);
+        assert_string_equal(vbt_recording_format(rec), bdf ? "BDF+C" : "EDF+C");
+        assert_int_equal(vbt_recording_n_channels(rec), 3);
+        double on, off;
+        assert_int_equal(vbt_recording_seizure(rec, &on, &off), 0);
+        assert_close(on, 1.5, 1e-9);
+        assert_close(off, 3.5, 1e-9);
+        double x[1024], q = 1000.0 / (bdf ? 16777215.0 : 65535.0);
+        for (size_t c = 0; c < 3; c++) {
+            assert_int_equal(vbt_recording_read(rec, c, 0, 1024, x), 0);
+            for (size_t i = 0; i < 1024; i++) {
+                double t = (double)i / 256.0;
+                double want = 40.0 * sin(2 * M_PI * (3.0 + (double)c) * t) + 7.3 * (double)c;
+                assert_close(x[i], want, q);
+            }
+        }
+        vbt_recording_free(rec);
+    }
+    /* refusing to overwrite; bad specs */
+    vbt_edf_spec spec = {3, labels, NULL, 256, -1, 1, 0};
+    vbt_edf_writer *w;
+    vbt_msg msg;
+    assert_int_equal(vbt_edf_writer_open(&w, tu_path(g_tmp, "rt.edf"), &spec, 0, &msg),
+                     VBT_EEXIST);
+    spec.fs_hz = 256.5;
+    assert_int_equal(vbt_edf_writer_open(&w, tu_path(g_tmp, "x.edf"), &spec, 0, &msg),
+                     VBT_EINVAL);
+    spec.fs_hz = 256;
+    spec.phys_min = 2;
+    assert_int_equal(vbt_edf_writer_open(&w, tu_path(g_tmp, "x.edf"), &spec, 0, &msg),
+                     VBT_EINVAL);
+    spec.phys_min = -1;
+    spec.n_channels = 0;
+    assert_int_equal(vbt_edf_writer_open(&w, tu_path(g_tmp, "x.edf"), &spec, 0, &msg),
+                     VBT_EINVAL);
+    spec.n_channels = 3;
+    assert_int_equal(vbt_edf_writer_open(&w, tu_path(g_tmp, "x.edf"), &spec, 0, &msg), 0);
+    vbt_edf_writer_abort(w);
+    assert_false(tu_exists(tu_path(g_tmp, "x.edf")));
+    assert_int_equal(vbt_edf_writer_open(&w, tu_path(g_tmp, "nodir/x.edf"), &spec, 0, &msg),
+                     VBT_EIO);
+}
+
+/* ---- BIDS --------------------------------------------------------------------------- */
+
+static const char *bids_dir(const char *sub)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s/bids/%s", g_tmp, sub);
+    return buf;
+}
+
+static void make_bids(void)
+{
+    char p[8192];
+    snprintf(p, sizeof p, "%s/bids", g_tmp);
+    mkdir(p, 0755);
+    mkdir(bids_dir("sub-01"), 0755);
+    mkdir(bids_dir("sub-01/ses-01"), 0755);
+    mkdir(bids_dir("sub-01/ses-01/ieeg"), 0755);
+    const char *labels[] = {"A1", "A2", "A3", "B'1", "B'2", "ECG"};
+    const char *pre = bids_dir("sub-01/ses-01/ieeg/sub-01_ses-01_task-sz_run-01");
+    snprintf(p, sizeof p, "%s_ieeg.edf", pre);
+    write_synthetic(p, 6, labels, 128, 8, 0, -1);
+    snprintf(p, sizeof p, "%s_channels.tsv", pre);
+    tu_write_file(p, "name\ttype\tunits\tsampling_frequency\tgroup\tstatus\n"
+                     "A1\tSEEG\tuV\t128\tA\tgood\nA2\tSEEG\tuV\t128\tA\tbad\n"
+                     "A3\tSEEG\tuV\t128\tA\tgood\nB'1\tseeg\tuV\t128\tB'\tgood\n"
+                     "B'2\tSEEG\tuV\t128\tB'\tgood\nECG\tECG\tuV\t128\tn/a\tgood\n");
+    snprintf(p, sizeof p, "%s_events.tsv", pre);
+    tu_write_file(p, "onset\tduration\ttrial_type\n1.25\tn/a\tartefact\n3.5\t2\tSeizure\n");
+    tu_write_file(bids_dir("sub-01/ses-01/ieeg/sub-01_ses-01_space-MNI_electrodes.tsv"),
+                  "name\tx\ty\tz\tsize\nA1\t-10.5\t20.25\t3\t5\nA2\t-13\t20\t3\t5\n"
+                  "B'1\tn/a\tn/a\tn/a\t5\n");
+    tu_write_file(bids_dir("sub-01/ses-01/ieeg/sub-01_ses-01_space-MNI_coordsystem.json"),
+                  "{\"iEEGCoordinateSystem\": \"MNI152NLin2009aSym\", "
+                  "\"iEEGCoordinateUnits\": \"mm\"}");
+}
+
+static void test_bids(void **state)
+{
+    (void)state;
+    make_bids();
+    char root[4096];
+    snprintf(root, sizeof root, "%s/bids", g_tmp);
+    vbt_bids_query q = {.sub = "01", .ses = "01", .task = "sz", .run = "01"};
+    vbt_recording *rec;
+    vbt_msg msg;
+    if (vbt_recording_open_bids(&rec, root, &q, &msg))
+        fail_msg("%s", msg.text);
+    assert_int_equal(vbt_recording_n_channels(rec), 5); /* A2 (bad) dropped */
+    size_t k;
+    assert_int_equal(vbt_recording_find_channel(rec, "A2", &k), VBT_ENOTFOUND);
+    assert_int_equal(vbt_recording_find_channel(rec, "ECG", &k), 0);
+    assert_string_equal(vbt_recording_channel(rec, k)->type, "ECG");
+    assert_int_equal(vbt_recording_find_channel(rec, "B'1", &k), 0);
+    assert_string_equal(vbt_recording_channel(rec, k)->type, "SEEG");
+    assert_string_equal(vbt_recording_channel(rec, k)->group, "B'");
+    assert_false(vbt_recording_channel(rec, k)->has_xyz); /* n/a position */
+    assert_int_equal(vbt_recording_find_channel(rec, "A1", &k), 0);
+    const vbt_rec_channel *a1 = vbt_recording_channel(rec, k);
+    assert_true(a1->has_xyz);
+    assert_close(a1->xyz[0], -10.5, 0);
+    assert_close(a1->xyz[1], 20.25, 0);
+    assert_string_equal(vbt_recording_coord_system(rec), "MNI152NLin2009aSym");
+    double on, off;
+    assert_int_equal(vbt_recording_seizure(rec, &on, &off), 0);
+    assert_close(on, 3.5, 0);
+    assert_close(off, 5.5, 0);
+    assert_int_equal(vbt_recording_n_annotations(rec), 2);
+    /* the samples of a channel after dropping still come from the right signal */
+    double x[4];
+    assert_int_equal(vbt_recording_find_channel(rec, "A3", &k), 0);
+    assert_int_equal(vbt_recording_read(rec, k, 0, 1, x), 0);
+    assert_close(x[0], 2 * 7.3, 1000.0 / 65535);
+    vbt_recording_free(rec);
+
+    /* keep_bad; the *_ieeg.edf path instead of the root; no task/run */
+    q.keep_bad = 1;
+    q.task = q.run = NULL;
+    assert_int_equal(vbt_recording_open_bids(&rec, root, &q, &msg), 0);
+    assert_int_equal(vbt_recording_n_channels(rec), 6);
+    assert_int_equal(vbt_recording_find_channel(rec, "A2", &k), 0);
+    assert_true(vbt_recording_channel(rec, k)->bad);
+    vbt_recording_free(rec);
+    char edf[4096];
+    snprintf(edf, sizeof edf, "%s", bids_dir("sub-01/ses-01/ieeg/sub-01_ses-01_task-sz_run-01_ieeg.edf"));
+    assert_int_equal(vbt_recording_open_bids(&rec, edf, NULL, &msg), 0);
+    assert_int_equal(vbt_recording_n_channels(rec), 5);
+    vbt_recording_free(rec);
+
+    /* errors: no subject, unknown run, ambiguous runs, inconsistent channels.tsv,
+     * malformed rows */
+    vbt_bids_query bad = {0};
+    assert_int_equal(vbt_recording_open_bids(&rec, root, &bad, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "subject"));
+    bad = (vbt_bids_query){.sub = "01", .ses = "01", .run = "07"};
+    assert_int_equal(vbt_recording_open_bids(&rec, root, &bad, &msg), VBT_ENOTFOUND);
+    bad = (vbt_bids_query){.sub = "02"};
+    assert_int_equal(vbt_recording_open_bids(&rec, root, &bad, &msg), VBT_ENOTFOUND);
+    char p2[4096];
+    snprintf(p2, sizeof p2, "%s", bids_dir("sub-01/ses-01/ieeg/sub-01_ses-01_task-sz_run-02_ieeg.edf"));
+    const char *labels[] = {"A1", "A2"};
+    write_synthetic(p2, 2, labels, 128, 2, 0, -1);
+    bad = (vbt_bids_query){.sub = "01", .ses = "01"};
+    assert_int_equal(vbt_recording_open_bids(&rec, root, &bad, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "2 recordings"));
+    snprintf(p2, sizeof p2, "%s", bids_dir("sub-01/ses-01/ieeg/sub-01_ses-01_task-sz_run-02_channels.tsv"));
+    tu_write_file(p2, "name\ttype\tunits\nA1\tSEEG\tuV\nC9\tSEEG\tuV\n");
+    bad.run = "02";
+    assert_int_equal(vbt_recording_open_bids(&rec, root, &bad, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "'C9'"));
+    tu_write_file(p2, "name\ttype\tunits\nA1\tSEEG\n");
+    assert_int_equal(vbt_recording_open_bids(&rec, root, &bad, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "row 2"));
+    tu_write_file(p2, "name\tunits\nA1\tuV\n");
+    assert_int_equal(vbt_recording_open_bids(&rec, root, &bad, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "required columns"));
+    tu_write_file(p2, "name\ttype\tunits\nA1\tSEEG\tuV\n");
+    snprintf(p2, sizeof p2, "%s", bids_dir("sub-01/ses-01/ieeg/sub-01_ses-01_task-sz_run-02_events.tsv"));
+    tu_write_file(p2, "onset\tduration\nsoon\t0\n");
+    assert_int_equal(vbt_recording_open_bids(&rec, root, &bad, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "onset 'soon'"));
+    unlink(p2);
+    /* missing optional sidecars are fine */
+    assert_int_equal(vbt_recording_open_bids(&rec, root, &bad, &msg), 0);
+    assert_int_equal(vbt_recording_seizure(rec, NULL, NULL), VBT_ENOTFOUND);
+    vbt_recording_free(rec);
+}
+
+/* The shipped ieeg_epilepsy sidecars (metadata only; the EDF is not public)
+ * parse against a synthetic EDF with the same 128 channel names. */
+static void test_bids_example_sidecars(void **state)
+{
+    (void)state;
+    const char *root = getenv("VBT_SHARED");
+    char src[4096];
+    snprintf(src, sizeof src, "%s/bids-examples/ieeg_epilepsy/sub-01/ses-postimp/ieeg",
+             root ? root : "/work/shared/data");
+    char chans[4200];
+    snprintf(chans, sizeof chans, "%s/sub-01_ses-postimp_task-seizure_run-01_channels.tsv", src);
+    if (!tu_exists(chans))
+        skip();
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/ieeg_ex", g_tmp);
+    mkdir(dir, 0755);
+    /* labels from channels.tsv */
+    FILE *f = fopen(chans, "r");
+    char line[512], *labels[128];
+    size_t n = 0;
+    assert_non_null(fgets(line, sizeof line, f));
+    while (n < 128 && fgets(line, sizeof line, f)) {
+        *strchr(line, '\t') = '\0';
+        labels[n++] = strdup(line);
+    }
+    fclose(f);
+    assert_int_equal(n, 128);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/sub-01_ses-postimp_task-seizure_run-01_ieeg.edf", dir);
+    write_synthetic(p, n, (const char *const *)labels, 16, 2, 0, -1);
+    const char *copy[] = {"sub-01_ses-postimp_task-seizure_run-01_channels.tsv",
+                          "sub-01_ses-postimp_task-seizure_run-01_events.tsv",
+                          "sub-01_ses-postimp_space-IXI549Space_electrodes.tsv",
+                          "sub-01_ses-postimp_space-IXI549Space_coordsystem.json"};
+    for (size_t i = 0; i < 4; i++) {
+        char a[4200], b[4200];
+        size_t len;
+        snprintf(a, sizeof a, "%s/%s", src, copy[i]);
+        snprintf(b, sizeof b, "%s/%s", dir, copy[i]);
+        unsigned char *buf = slurp(a, &len);
+        tu_write_bytes(b, buf, len);
+        free(buf);
+    }
+    vbt_recording *rec;
+    vbt_msg msg;
+    if (vbt_recording_open_bids(&rec, p, NULL, &msg))
+        fail_msg("%s", msg.text);
+    assert_int_equal(vbt_recording_n_channels(rec), 126); /* 2 bad */
+    double on;
+    assert_int_equal(vbt_recording_seizure(rec, &on, NULL), 0);
+    assert_close(on, 120.369, 0);
+    assert_string_equal(vbt_recording_coord_system(rec), "IXI549Space");
+    size_t with = 0, eeg = 0;
+    for (size_t i = 0; i < 126; i++) {
+        with += vbt_recording_channel(rec, i)->has_xyz;
+        eeg += !strcmp(vbt_recording_channel(rec, i)->type, "EEG");
+    }
+    assert_int_equal(with, 122); /* 124 contacts minus the 2 bad ones */
+    assert_int_equal(eeg, 2);
+    vbt_recording_free(rec);
+    for (size_t i = 0; i < n; i++)
+        free(labels[i]);
+}
+
+/* ---- montages ------------------------------------------------------------------------ */
+
+static void test_montages(void **state)
+{
+    (void)state;
+    const char *labels[] = {"A1", "A2", "A3", "B'1", "B'2", "B'4", "ECG"};
+    const char *path = tu_path(g_tmp, "mont.edf");
+    write_synthetic(path, 7, labels, 128, 3, 0, -1);
+    vbt_recording *rec;
+    vbt_msg msg;
+    assert_int_equal(vbt_recording_open(&rec, path, &msg), 0);
+    vbt_montage *m;
+    /* default selection: the ECG channel is typed from its label and left out */
+    assert_int_equal(vbt_montage_alloc(&m, rec, VBT_MONTAGE_MONOPOLAR, NULL, 0, &msg), 0);
+    assert_int_equal(vbt_montage_n(m), 6);
+    assert_close(vbt_montage_fs(m), 128, 0);
+    assert_int_equal(vbt_montage_n_samples(m), 384);
+    vbt_montage_free(m);
+
+    assert_int_equal(vbt_montage_alloc(&m, rec, VBT_MONTAGE_BIPOLAR, NULL, 0, &msg), 0);
+    assert_int_equal(vbt_montage_n(m), 3); /* A1-A2, A2-A3, B'1-B'2; B'4 has no B'3 */
+    assert_string_equal(vbt_montage_label(m, 0), "A1-A2");
+    assert_string_equal(vbt_montage_label(m, 1), "A2-A3");
+    assert_string_equal(vbt_montage_label(m, 2), "B'1-B'2");
+    double a[384], b[384], d[384];
+    vbt_recording_read(rec, 3, 0, 384, a);
+    vbt_recording_read(rec, 4, 0, 384, b);
+    assert_int_equal(vbt_montage_read(m, 2, 0, 384, d, &msg), 0);
+    for (size_t i = 0; i < 384; i++)
+        assert_true(d[i] == a[i] - b[i]);
+    size_t s1, s2;
+    vbt_montage_sources(m, 2, &s1, &s2);
+    assert_int_equal(s1, 3);
+    assert_int_equal(s2, 4);
+    assert_int_equal(vbt_montage_read(m, 3, 0, 1, d, &msg), VBT_ERANGE);
+    assert_int_equal(vbt_montage_read(m, 0, 380, 5, d, &msg), VBT_ERANGE);
+    size_t keep[] = {2, 0};
+    assert_int_equal(vbt_montage_select(m, keep, 2, &msg), 0);
+    assert_string_equal(vbt_montage_label(m, 0), "B'1-B'2");
+    assert_int_equal(vbt_montage_select(m, keep, 2, &msg), VBT_ERANGE);
+    vbt_montage_free(m);
+
+    /* common average: the derived channels sum to zero at every sample */
+    size_t sel[] = {0, 1, 2, 3};
+    assert_int_equal(vbt_montage_alloc(&m, rec, VBT_MONTAGE_AVERAGE, sel, 4, &msg), 0);
+    double sum[200] = {0};
+    for (size_t k = 0; k < 4; k++) {
+        assert_int_equal(vbt_montage_read(m, k, 100, 200, d, &msg), 0);
+        for (size_t i = 0; i < 200; i++)
+            sum[i] += d[i];
+    }
+    for (size_t i = 0; i < 200; i++)
+        assert_close(sum[i], 0.0, 1e-9);
+    /* channel 0 minus the mean, computed here */
+    double c[4][200];
+    for (size_t k = 0; k < 4; k++)
+        vbt_recording_read(rec, k, 100, 200, c[k]);
+    assert_int_equal(vbt_montage_read(m, 0, 100, 200, d, &msg), 0);
+    for (size_t i = 0; i < 200; i++)
+        assert_close(d[i], c[0][i] - (c[0][i] + c[1][i] + c[2][i] + c[3][i]) / 4, 1e-9);
+    vbt_montage_free(m);
+
+    /* errors: nothing to pair, index out of range, mixed rates */
+    size_t one[] = {0, 5};
+    assert_int_equal(vbt_montage_alloc(&m, rec, VBT_MONTAGE_BIPOLAR, one, 2, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "no bipolar pair"));
+    size_t oob[] = {9};
+    assert_int_equal(vbt_montage_alloc(&m, rec, VBT_MONTAGE_MONOPOLAR, oob, 1, &msg),
+                     VBT_ERANGE);
+    vbt_montage_kind kind;
+    assert_int_equal(vbt_montage_kind_parse("bipolar", &kind), 0);
+    assert_int_equal(kind, VBT_MONTAGE_BIPOLAR);
+    assert_int_equal(vbt_montage_kind_parse("laplacian", &kind), VBT_EINVAL);
+    vbt_recording_free(rec);
+
+    vbt_recording *psg;
+    assert_int_equal(vbt_recording_open(&psg, clin("edfio/short_psg.edf"), &msg), 0);
+    size_t mixed[] = {0, 4};
+    assert_int_equal(vbt_montage_alloc(&m, psg, VBT_MONTAGE_MONOPOLAR, mixed, 2, &msg),
+                     VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "sampling rate"));
+    /* default: the two EEG channels at 100 Hz (EOG, EMG, RESP, TEMP, TRIG left out) */
+    assert_int_equal(vbt_montage_alloc(&m, psg, VBT_MONTAGE_MONOPOLAR, NULL, 0, &msg), 0);
+    assert_int_equal(vbt_montage_n(m), 2);
+    vbt_montage_free(m);
+    vbt_recording *hyp;
+    assert_int_equal(vbt_recording_open(&hyp, clin("edfio/SC4001EC-Hypnogram.edf"), &msg), 0);
+    assert_int_equal(vbt_montage_alloc(&m, hyp, VBT_MONTAGE_MONOPOLAR, NULL, 0, &msg),
+                     VBT_EINVAL);
+    vbt_recording_free(hyp);
+    vbt_recording_free(psg);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    g_tmp = tu_mkdtemp();
+    return g_tmp ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(g_tmp);
+    free(g_tmp);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_generator_sines),
+        cmocka_unit_test(test_psg_scaling),
+        cmocka_unit_test(test_hypnogram),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_writer_roundtrip),
+        cmocka_unit_test(test_bids),
+        cmocka_unit_test(test_bids_example_sidecars),
+        cmocka_unit_test(test_montages),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
