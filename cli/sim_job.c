@@ -362,6 +362,98 @@ static int setup_noise(ctx *c, sim_job *job, const cJSON *noise)
     return st;
 }
 
+/* "stimulus": {"variable", "regions", "weights", "onset_ms",
+ *              "pulse": {"amplitude", "frequency_hz", "width_ms", "train_ms"} |
+ *              "waveform_npy": path, "sample_ms"} */
+static int setup_stimulus(ctx *c, sim_job *job, const cJSON *sj)
+{
+    static const char *const keys[] = {"variable", "regions", "weights", "onset_ms", "pulse",
+                                       "waveform_npy", "sample_ms", NULL};
+    static const char *const pkeys[] = {"amplitude", "frequency_hz", "width_ms", "train_ms",
+                                        NULL};
+    if (!sj)
+        return 0;
+    if (!cJSON_IsObject(sj))
+        return fail(c, "'stimulus' must be an object, got %s", type_name(sj));
+    if (check_keys(c, sj, "stimulus", keys))
+        return -1;
+    const vbt_model_type *m = vbt_sim_model(job->sim);
+    const size_t n = job->conn->n;
+    vbt_stimulus st = {0};
+    const char *var = m->state_names[m->cvar[0]];
+    if (get_string(c, sj, "variable", "stimulus", 0, var, &var) ||
+        get_number(c, sj, "onset_ms", "stimulus", 0, 0.0, &st.onset_ms))
+        return -1;
+    long vi = vbt_model_state_index(m, var);
+    if (vi < 0)
+        return fail(c, "'stimulus.variable': model '%s' has no state variable '%s'", m->name, var);
+    st.var = (size_t)vi;
+    const cJSON *rj = cJSON_GetObjectItemCaseSensitive(sj, "regions");
+    const cJSON *wj = cJSON_GetObjectItemCaseSensitive(sj, "weights");
+    size_t nr = cJSON_IsArray(rj) ? (size_t)cJSON_GetArraySize(rj) : 0;
+    if (nr == 0)
+        return fail(c, "'stimulus.regions' must be a non-empty array of region indices or labels");
+    if (wj && (!cJSON_IsArray(wj) || (size_t)cJSON_GetArraySize(wj) != nr))
+        return fail(c, "'stimulus.weights' must be an array of %zu numbers (one per region "
+                       "of 'stimulus.regions')", nr);
+    double *w = calloc(n, sizeof *w), *wave = NULL;
+    vbt_array a = {0};
+    int st_rc = 0;
+    if (!w)
+        return fail(c, "out of memory");
+    const cJSON *it = rj->child, *wt = wj ? wj->child : NULL;
+    for (size_t k = 0; it && !st_rc; it = it->next, k++, wt = wt ? wt->next : NULL) {
+        long idx = -1;
+        if (cJSON_IsNumber(it) && it->valuedouble == floor(it->valuedouble) &&
+            it->valuedouble >= 0 && it->valuedouble < (double)n)
+            idx = (long)it->valuedouble;
+        else if (cJSON_IsString(it))
+            idx = vbt_connectome_find_label(job->conn, it->valuestring);
+        if (idx < 0)
+            st_rc = fail(c, "'stimulus.regions[%zu]' is not a region index or label", k);
+        else if (wt && !cJSON_IsNumber(wt))
+            st_rc = fail(c, "'stimulus.weights[%zu]' must be a number", k);
+        else
+            w[idx] = wt ? wt->valuedouble : 1.0;
+    }
+    st.weights = w;
+    const cJSON *pj = cJSON_GetObjectItemCaseSensitive(sj, "pulse");
+    const cJSON *fj = cJSON_GetObjectItemCaseSensitive(sj, "waveform_npy");
+    if (!st_rc && (pj != NULL) == (fj != NULL))
+        st_rc = fail(c, "'stimulus' needs exactly one of 'pulse' and 'waveform_npy'");
+    if (!st_rc && pj) {
+        if (!cJSON_IsObject(pj))
+            st_rc = fail(c, "'stimulus.pulse' must be an object");
+        else if (check_keys(c, pj, "stimulus.pulse", pkeys) ||
+                 get_number(c, pj, "amplitude", "stimulus.pulse", 1, 0, &st.amplitude) ||
+                 get_number(c, pj, "frequency_hz", "stimulus.pulse", 1, 0, &st.frequency_hz) ||
+                 get_number(c, pj, "width_ms", "stimulus.pulse", 1, 0, &st.width_ms) ||
+                 get_number(c, pj, "train_ms", "stimulus.pulse", 0, 0.0, &st.train_ms))
+            st_rc = -1;
+    }
+    if (!st_rc && fj) {
+        vbt_msg msg;
+        char *path = cJSON_IsString(fj) ? resolve_path(job->config_path, fj->valuestring) : NULL;
+        if (!path)
+            st_rc = fail(c, "'stimulus.waveform_npy' must be a path");
+        else if (vbt_npy_read(path, &a, &msg))
+            st_rc = fail(c, "stimulus.waveform_npy: %s", msg.text);
+        else if (a.ndim != 1 || a.size == 0)
+            st_rc = fail(c, "stimulus.waveform_npy '%s': expected a 1-d array of samples", path);
+        else if (get_number(c, sj, "sample_ms", "stimulus", 1, 0, &st.sample_ms))
+            st_rc = -1;
+        free(path);
+        st.waveform = a.data;
+        st.n_samples = a.size;
+    }
+    if (!st_rc && vbt_sim_set_stimulus(job->sim, &st))
+        st_rc = fail(c, "stimulus: %s", vbt_sim_errmsg(job->sim));
+    free(w);
+    free(wave);
+    vbt_array_clear(&a);
+    return st_rc;
+}
+
 static int setup_initial(ctx *c, sim_job *job, const cJSON *init)
 {
     static const char *const keys[] = {"constant", "history_npy", NULL};
@@ -591,7 +683,7 @@ int sim_job_load(sim_job *job, const char *config_path, const sim_job_opts *opts
     static const char *const top_keys[] = {
         "connectome", "speed_mm_per_ms", "delays", "normalize", "model", "coupling",
         "integrator", "initial", "duration_ms", "monitors", "seed", "description", "sweep",
-        NULL};
+        "stimulus", NULL};
     static const char *const model_keys[] = {"name", "params", "region_params", NULL};
     static const char *const coupling_keys[] = {"name", "params", NULL};
     static const char *const integ_keys[] = {"scheme", "dt_ms", "noise", NULL};
@@ -770,10 +862,14 @@ int sim_job_load(sim_job *job, const char *config_path, const sim_job_opts *opts
          setup_monitors(&c, job, cJSON_GetObjectItemCaseSensitive(root, "monitors"),
                         opts->buffer_steps)) ||
         setup_noise(&c, job, integ ? cJSON_GetObjectItemCaseSensitive(integ, "noise") : NULL) ||
+        setup_stimulus(&c, job, cJSON_GetObjectItemCaseSensitive(root, "stimulus")) ||
         setup_initial(&c, job, init))
         goto out;
     vbt_sim_set_seed(job->sim, job->seed, 0);
     build_resolved(job, speed, delays, norm, ct, sc, integ, init, buf);
+    const cJSON *stim = cJSON_GetObjectItemCaseSensitive(root, "stimulus");
+    if (stim)
+        cJSON_AddItemToObject(job->resolved, "stimulus", cJSON_Duplicate(stim, 1));
     if (sweep) {
         job->sweep = cJSON_Duplicate(sweep, 1);
         cJSON_AddItemToObject(job->resolved, "sweep", cJSON_Duplicate(sweep, 1));

@@ -85,6 +85,13 @@ struct vbt_sim {
     double *dW;                 /* nsv * L increments of the step (0 for quiet variables) */
     double *zsim;               /* n normals of one simulation */
     double *acc4;               /* 4 * B partial sums of the batched coupling */
+
+    /* stimulus */
+    int stim_on;
+    vbt_stimulus stim;          /* weights and waveform point to owned copies */
+    double *stim_w;             /* n */
+    double *stim_wave;          /* n_samples */
+    double *inc;                /* nsv * L increments of a step with a stimulus */
     size_t n_noisy;             /* state variables with some D > 0 ... */
     size_t *noisy_var;          /* ... and which, nsv (normals are drawn only for them) */
     uint64_t seed, stream;
@@ -367,6 +374,9 @@ void vbt_sim_free(vbt_sim *sim)
     free(sim->noisy_var);
     free(sim->zsim);
     free(sim->acc4);
+    free(sim->stim_w);
+    free(sim->stim_wave);
+    free(sim->inc);
     free(sim->rng);
     free(sim->csum);
     free(sim->c);
@@ -681,6 +691,100 @@ static const double *noise_increments(vbt_sim *sim)
     return sim->dW;
 }
 
+/* ---- stimulation ----------------------------------------------------------- */
+
+int vbt_sim_set_stimulus(vbt_sim *sim, const vbt_stimulus *st)
+{
+    const size_t n = sim->n;
+    if (!st) {
+        sim->stim_on = 0;
+        return VBT_OK;
+    }
+    if (st->var >= sim->nsv)
+        return sim_fail(sim, VBT_EINVAL, "stimulus: model '%s' has %zu state variables, not %zu",
+                        sim->model->name, sim->nsv, st->var + 1);
+    if (!st->weights)
+        return sim_fail(sim, VBT_EINVAL, "stimulus: no spatial pattern (weights)");
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(st->weights[i]))
+            return sim_fail(sim, VBT_EINVAL, "stimulus: weight of region %zu is not finite", i);
+    if (!isfinite(st->onset_ms))
+        return sim_fail(sim, VBT_EINVAL, "stimulus: onset must be finite");
+    if (st->waveform) {
+        if (st->n_samples == 0 || !(st->sample_ms > 0.0))
+            return sim_fail(sim, VBT_EINVAL,
+                            "stimulus: a waveform needs samples and sample_ms > 0");
+        for (size_t k = 0; k < st->n_samples; k++)
+            if (!isfinite(st->waveform[k]))
+                return sim_fail(sim, VBT_EINVAL, "stimulus: waveform sample %zu is not finite",
+                                k);
+    } else if (!isfinite(st->amplitude) || !(st->frequency_hz > 0.0) ||
+               !(st->width_ms > 0.0) || !isfinite(st->train_ms)) {
+        return sim_fail(sim, VBT_EINVAL, "stimulus: a pulse train needs a finite amplitude, "
+                                         "frequency_hz > 0 and width_ms > 0");
+    }
+    double *w = realloc(sim->stim_w, n * sizeof *w);
+    if (w)
+        sim->stim_w = w;
+    double *wave = NULL;
+    if (st->waveform) {
+        wave = realloc(sim->stim_wave, st->n_samples * sizeof *wave);
+        if (wave)
+            sim->stim_wave = wave;
+    }
+    if (!sim->inc)
+        sim->inc = calloc(sim->nsv * sim->L, sizeof *sim->inc);
+    if (!w || (st->waveform && !wave) || !sim->inc)
+        return sim_fail(sim, VBT_ENOMEM, "stimulus: out of memory");
+    memcpy(sim->stim_w, st->weights, n * sizeof *w);
+    if (st->waveform)
+        memcpy(sim->stim_wave, st->waveform, st->n_samples * sizeof *wave);
+    sim->stim = *st;
+    sim->stim.weights = sim->stim_w;
+    sim->stim.waveform = st->waveform ? sim->stim_wave : NULL;
+    sim->stim_on = 1;
+    return VBT_OK;
+}
+
+double vbt_sim_stimulus_at(const vbt_sim *sim, double t)
+{
+    if (!sim->stim_on)
+        return 0.0;
+    const vbt_stimulus *st = &sim->stim;
+    double u = t - st->onset_ms;
+    if (u < 0.0)
+        return 0.0;
+    if (st->waveform) {
+        /* A small tolerance keeps t = onset + k sample_ms on sample k. */
+        double k = floor(u / st->sample_ms + 1e-9);
+        return k < (double)st->n_samples ? st->waveform[(size_t)k] : 0.0;
+    }
+    if (st->train_ms > 0.0 && u >= st->train_ms)
+        return 0.0;
+    double period = 1000.0 / st->frequency_hz;
+    double phase = u - period * floor(u / period + 1e-12);
+    return phase < st->width_ms - 1e-12 ? st->amplitude : 0.0;
+}
+
+/* Increments of a step with a stimulus: the noise (if any) plus
+ * dt I(t_n) w_i on the stimulated variable. */
+static const double *stimulus_increments(vbt_sim *sim, const double *noise)
+{
+    const size_t L = sim->L, B = sim->B, len = sim->nsv * L;
+    if (noise)
+        memcpy(sim->inc, noise, len * sizeof *sim->inc);
+    else
+        memset(sim->inc, 0, len * sizeof *sim->inc);
+    double cur = vbt_sim_stimulus_at(sim, (double)sim->step * sim->dt);
+    if (cur != 0.0) {
+        double *row = sim->inc + sim->stim.var * L;
+        const double a = sim->dt * cur;
+        for (size_t lane = 0; lane < L; lane++)
+            row[lane] += a * sim->stim_w[lane / B];
+    }
+    return sim->inc;
+}
+
 /* ---- the time loop ----------------------------------------------------- */
 
 /* Batched sums: lane i*B + b accumulates B simulations at once, so the
@@ -938,8 +1042,10 @@ static int run_steps(vbt_sim *sim, uint64_t n_steps)
         gather_cvars(sim, sim->x);
         coupling_sums(sim);
         sim->coupling->post(n, ncv, sim->csum, sim->xcv, sim->rowsum, sim->cp, sim->c);
-        step(model, n, sim->mp, sim->c, sim->dt, sim->noisy ? noise_increments(sim) : NULL,
-             sim->x, sim->work);
+        const double *inc = sim->noisy ? noise_increments(sim) : NULL;
+        if (sim->stim_on)
+            inc = stimulus_increments(sim, inc);
+        step(model, n, sim->mp, sim->c, sim->dt, inc, sim->x, sim->work);
         sim->step++;
         if (sim->hist) {
             gather_cvars(sim, sim->x);

@@ -99,8 +99,9 @@ typedef struct vbt_coupling_type {
 /* One step of an integration scheme for n lanes of model m with parameters
  * p, coupling c held fixed through every stage.  x is updated in place.
  * work holds n_work state-sized vectors (n_state * n doubles each).
- * dW holds the additive noise increments of the step (state-sized), or is
- * NULL for a deterministic step; only schemes marked stochastic accept it. */
+ * dW holds the additive increments of the step (state-sized: noise and the
+ * stimulus dt I(t)), or is NULL; only schemes marked stochastic take noise,
+ * every scheme takes a stimulus. */
 typedef void (*vbt_step_fn)(const vbt_model_type *m, size_t n,
                             const double *restrict p, const double *restrict c,
                             double dt, const double *restrict dW,
@@ -110,7 +111,7 @@ typedef struct vbt_scheme_type {
     const char *name;               /* "euler", "heun", "rk4" */
     const char *doc;
     int order;                      /* global order of accuracy (deterministic) */
-    int stochastic;                 /* accepts additive noise increments dW */
+    int stochastic;                 /* accepts noise increments in dW */
     size_t n_work;
     vbt_step_fn step;
 } vbt_scheme_type;

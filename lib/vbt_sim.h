@@ -106,6 +106,30 @@ int vbt_sim_set_noise(vbt_sim *sim, const double *nsig, size_t count, double nta
  * depend on threads or batch order.  Default (0, 0).  Resets the run. */
 void vbt_sim_set_seed(vbt_sim *sim, uint64_t seed, uint64_t stream);
 
+/* ---- stimulation ------------------------------------------------------------
+ * A stimulus injects a current I(t) w_i into the derivative of one state
+ * variable of every region i (w: a spatial pattern, 0 for unstimulated
+ * regions), as The Virtual Brain's region stimuli: the step adds
+ * dt I(t_n) w_i, held fixed through the scheme's stages.  I(t) is a pulse
+ * train (amplitude during the first width_ms of every 1000/frequency_hz ms
+ * from onset_ms, for train_ms or, when train_ms <= 0, to the end) or, when
+ * waveform is given, that waveform sampled every sample_ms from onset_ms and
+ * held between samples (0 outside it).  Everything is copied.  NULL removes
+ * the stimulus.  VBT_EINVAL for a bad variable, sizes or values. */
+typedef struct vbt_stimulus {
+    size_t var;                 /* state variable receiving the current */
+    const double *weights;      /* n_regions spatial pattern */
+    double onset_ms;
+    double amplitude, frequency_hz, width_ms, train_ms;     /* pulse train */
+    const double *waveform;     /* or a sampled waveform ... */
+    size_t n_samples;
+    double sample_ms;           /* ... of n_samples values every sample_ms */
+} vbt_stimulus;
+int vbt_sim_set_stimulus(vbt_sim *sim, const vbt_stimulus *stim);
+
+/* The stimulus current I(t) (without the spatial pattern); 0 when none. */
+double vbt_sim_stimulus_at(const vbt_sim *sim, double t_ms);
+
 /* Back to t = 0 with the last initial conditions and the start of the
  * random stream; empties monitors. */
 void vbt_sim_reset(vbt_sim *sim);

@@ -9,7 +9,8 @@
  *          x' = x + dt/2 (k1 + f(xp)) [+ dW]            (stochastic Heun with noise:
  *                                                        the same dW in both stages)
  *   rk4:   k1 = f(x); k2 = f(x + dt/2 k1); k3 = f(x + dt/2 k2);
- *          k4 = f(x + dt k3); x' = x + dt/6 (k1 + 2 k2 + 2 k3 + k4)
+ *          k4 = f(x + dt k3); x' = x + dt/6 (k1 + 2 k2 + 2 k3 + k4) [+ dW]
+ *                                                       (a stimulus; rk4 takes no noise)
  *
  * Work vectors are state-sized (n_state * n doubles) and supplied by the
  * caller, so a step never allocates.
@@ -98,6 +99,9 @@ VBT_KERNEL static void rk4_step(const vbt_model_type *m, size_t n, const double 
     const double s = dt / 6.0;
     for (size_t i = 0; i < len; i++)
         x[i] += s * (acc[i] + k[i]);
+    if (dW)                     /* deterministic increments (stimulus) only */
+        for (size_t i = 0; i < len; i++)
+            x[i] += dW[i];
     clamp(m, n, x);
 }
 
