@@ -122,5 +122,6 @@ extern const cli_command cli_cmd_contacts;
 extern const cli_command cli_cmd_gain;
 /* clinical/ commands */
 extern const cli_command cli_cmd_seeg;
+/* fitting/ commands */
 
 #endif

@@ -15,6 +15,7 @@ static const cli_command *const commands[] = {
     &cli_cmd_gain,
     /* clinical/ commands */
     &cli_cmd_seeg,
+    /* fitting/ commands */
     NULL,
 };
 
