@@ -16,6 +16,7 @@
 #include <cblas.h>
 
 #include "vbt.h"
+#include "vbt_rng.h"
 
 static double now(void)
 {
@@ -78,6 +79,23 @@ int main(int argc, char **argv)
            "%llu steps, 1 thread\n", vbt_version(), conn->n, path, (unsigned long long)steps);
     const double ic2[2] = {-1.8, 3.2}, ns2[2] = {1e-4, 0.0};
     const double icm[2] = {0.1, -2.0}, nsm[2] = {1e-5, 1e-4};
+    /* Gaussian draws (Philox4x32-10 + ziggurat), in blocks of 84 as a step draws them. */
+    {
+        double z[84];
+        vbt_rng r;
+        vbt_rng_init(&r, 7, 0);
+        double t0 = now();
+        for (int k = 0; k < 200000; k++)
+            vbt_rng_normal(&r, z, 84);
+        double el = now() - t0;
+        printf("normal deviates: %.2f ns each (blocks of 84)\n", el / (200000.0 * 84) * 1e9);
+        t0 = now();
+        double big[4096];
+        for (int k = 0; k < 4000; k++)
+            vbt_rng_normal(&r, big, 4096);
+        el = now() - t0;
+        printf("normal deviates: %.2f ns each (blocks of 4096)\n", el / (4000.0 * 4096) * 1e9);
+    }
     int bad = 0;
     const vbt_model_type *mpr = vbt_model_find("montbrio_pazo_roxin");
     for (size_t b = 1; b <= 16; b += 15) {

@@ -55,36 +55,37 @@ void vbt_rng_init(vbt_rng *r, uint64_t seed, uint64_t stream)
 #define BLOCK 32
 #define WORDS (2 * BLOCK)
 
-/* Fill w[0..WORDS) from the next BLOCK counters of the stream.  The
- * counters are independent, so the loop vectorises (32x32->64 multiplies). */
-VBT_KERNEL static void refill(vbt_rng *r, uint64_t *restrict w)
+/* Fill w[0..2 calls) from the next `calls` (<= BLOCK) counters of the
+ * stream.  The counters are independent, so the loop vectorises (32x32->64
+ * multiplies). */
+VBT_KERNEL static void refill(vbt_rng *r, uint64_t *restrict w, size_t calls)
 {
     const philox4x32_key_t key = {{r->key[0], r->key[1]}};
     const uint64_t c0 = r->counter;
 #pragma omp simd
-    for (size_t b = 0; b < BLOCK; b++) {
+    for (size_t b = 0; b < calls; b++) {
         uint64_t c = c0 + b;
         philox4x32_ctr_t ctr = {{(uint32_t)c, (uint32_t)(c >> 32), r->stream[0], r->stream[1]}};
         philox4x32_ctr_t o = philox4x32(ctr, key);
         w[2 * b] = ((uint64_t)o.v[1] << 32) | o.v[0];
         w[2 * b + 1] = ((uint64_t)o.v[3] << 32) | o.v[2];
     }
-    r->counter += BLOCK;
+    r->counter += calls;
 }
 
 /* Uniform in (0, 1): 53 random bits, offset by half a unit so that neither
  * end is reached. */
 static inline double to_open01(uint64_t w)
 {
-    return ((double)(w >> 11) + 0.5) * 0x1.0p-53;
+    return ((double)(int64_t)(w >> 11) + 0.5) * 0x1.0p-53;
 }
 
 void vbt_rng_uniform(vbt_rng *r, double *out, size_t n)
 {
     uint64_t w[WORDS];
     for (size_t i = 0; i < n; i += WORDS) {
-        refill(r, w);
         size_t m = n - i < WORDS ? n - i : WORDS;
+        refill(r, w, (m + 1) / 2);
         for (size_t k = 0; k < m; k++)
             out[i + k] = to_open01(w[k]);
     }
@@ -138,7 +139,7 @@ static double normal_slow(const vbt_rng *r, uint64_t pos, int layer, double u)
         /* Rejected: a fresh draw. */
         uint64_t w = side_word(&sd);
         layer = (int)(w & 0x7f);
-        u = 2.0 * ((double)(w >> 11) * 0x1.0p-53) - 1.0;
+        u = 2.0 * ((double)(int64_t)(w >> 11) * 0x1.0p-53) - 1.0;
         if (fabs(u) < zig_ratio[layer])
             return u * zig_x[layer];
     }
@@ -151,7 +152,7 @@ static void normal_block(const uint64_t *restrict w, size_t m, double *restrict 
 {
     for (size_t k = 0; k < m; k++) {
         int layer = (int)(w[k] & 0x7f);
-        double u = 2.0 * ((double)(w[k] >> 11) * 0x1.0p-53) - 1.0;
+        double u = 2.0 * ((double)(int64_t)(w[k] >> 11) * 0x1.0p-53) - 1.0;
         out[k] = u * zig_x[layer];
         reject[k] = !(fabs(u) < zig_ratio[layer]);
     }
@@ -163,12 +164,12 @@ void vbt_rng_normal(vbt_rng *r, double *out, size_t n)
     unsigned char reject[WORDS];
     for (size_t i = 0; i < n; i += WORDS) {
         uint64_t pos = r->counter * 2;
-        refill(r, w);
         size_t m = n - i < WORDS ? n - i : WORDS;
+        refill(r, w, (m + 1) / 2);
         normal_block(w, m, out + i, reject);
         for (size_t k = 0; k < m; k++)
             if (reject[k]) {
-                double u = 2.0 * ((double)(w[k] >> 11) * 0x1.0p-53) - 1.0;
+                double u = 2.0 * ((double)(int64_t)(w[k] >> 11) * 0x1.0p-53) - 1.0;
                 out[i + k] = normal_slow(r, pos + k, (int)(w[k] & 0x7f), u);
             }
     }
