@@ -23,6 +23,7 @@
 
 #include "internal.h"
 #include "vbt_model.h"
+#include "wong_wang_rate.h"
 
 enum { LA, LB, LD, GAMMA, TAU_S, W, J_N, I_O, SIGMA_NOISE, N_PARAM };
 
@@ -42,12 +43,6 @@ static const char *const state_names[1] = {"S"};
 static const size_t cvar[1] = {0};
 static const char *const observed[1] = {"S"};
 static const double state_range[1][2] = {{0.0, 1.0}};
-
-/* Below this |d u| the series replaces the closed form of H (dfun), and
- * below RWW_DH_SERIES that of dH/du (jacobian), whose closed form cancels
- * to about 1e-16/|d u| relative. */
-#define RWW_H_SERIES 1e-6
-#define RWW_DH_SERIES 1e-3
 
 VBT_KERNEL static void dfun(size_t n, const double *restrict x, const double *restrict c,
                             const double *restrict p, double *restrict dx)
@@ -70,22 +65,10 @@ VBT_KERNEL static void dfun(size_t n, const double *restrict x, const double *re
         double u = a[k] * (w[k] * jn[k] * S + io[k] + jn[k] * c0[k]) - b[k];
         double z = dk * u;
         double h_closed = u / -ds[k];
-        double h_series = (1.0 + z * (0.5 + z / 12.0)) / dk;
-        double h = fabs(z) < RWW_H_SERIES ? h_series : h_closed;
+        double h_series = ww_h_series(z, dk);
+        double h = fabs(z) < WW_H_SERIES ? h_series : h_closed;
         ds[k] = -(S / tau[k]) + (1.0 - S) * h * gamma[k];
     }
-}
-
-/* H(u) and dH/du for rate curvature d, as above. */
-static void rate(double u, double d, double *h, double *dh)
-{
-    double z = d * u;
-    double z2 = z * z;
-    *h = fabs(z) < RWW_H_SERIES ? (1.0 + z * (0.5 + z / 12.0)) / d : u / -expm1(-z);
-    /* dH/du = (1 - z / expm1(z)) / (-expm1(-z)): finite for every z. */
-    *dh = fabs(z) < RWW_DH_SERIES
-              ? 0.5 + z * (1.0 / 6.0 - z2 * (1.0 / 180.0 - z2 / 5040.0))
-              : (1.0 - z / expm1(z)) / -expm1(-z);
 }
 
 VBT_KERNEL static void clamp(size_t n, double *restrict x)
@@ -102,7 +85,7 @@ static void jacobian(const double *restrict x, const double *restrict c,
 {
     double S = x[0], h, dh;
     double u = p[LA] * (p[W] * p[J_N] * S + p[I_O] + p[J_N] * c[0]) - p[LB];
-    rate(u, p[LD], &h, &dh);
+    ww_rate(u, p[LD], &h, &dh);
     jac[0] = -1.0 / p[TAU_S] - h * p[GAMMA] + (1.0 - S) * dh * p[LA] * p[W] * p[J_N] * p[GAMMA];
 }
 

@@ -25,6 +25,7 @@
 
 #include "internal.h"
 #include "vbt_model.h"
+#include "wong_wang_rate.h"
 
 enum { A_E, B_E, D_E, GAMMA_E, TAU_E, W_P, J_N, W_E, A_I, B_I, D_I, GAMMA_I, TAU_I, J_I,
        W_I, I_O, I_EXT, G, LAMDA, N_PARAM };
@@ -57,8 +58,6 @@ static const char *const observed[2] = {"S_e", "S_i"};
 static const double state_range[2][2] = {{0.0, 1.0}, {0.0, 1.0}};
 
 /* Series thresholds on |d x|, as in reduced_wong_wang.c. */
-#define RWW_H_SERIES 1e-6
-#define RWW_DH_SERIES 1e-3
 
 VBT_KERNEL static void dfun(size_t n, const double *restrict x, const double *restrict c,
                             const double *restrict p, double *restrict dx)
@@ -92,24 +91,13 @@ VBT_KERNEL static void dfun(size_t n, const double *restrict x, const double *re
         double xi = a_i[k] * (jse - Si + w_i[k] * i_o[k] + lamda[k] * cc) - b_i[k];
         double ze = de * xe, zi = di * xi;
         double he_closed = xe / -dse[k], hi_closed = xi / -dsi[k];
-        double he_series = (1.0 + ze * (0.5 + ze / 12.0)) / de;
-        double hi_series = (1.0 + zi * (0.5 + zi / 12.0)) / di;
-        double he = fabs(ze) < RWW_H_SERIES ? he_series : he_closed;
-        double hi = fabs(zi) < RWW_H_SERIES ? hi_series : hi_closed;
+        double he_series = ww_h_series(ze, de);
+        double hi_series = ww_h_series(zi, di);
+        double he = fabs(ze) < WW_H_SERIES ? he_series : he_closed;
+        double hi = fabs(zi) < WW_H_SERIES ? hi_series : hi_closed;
         dse[k] = -(Se / tau_e[k]) + (1.0 - Se) * he * gamma_e[k];
         dsi[k] = -(Si / tau_i[k]) + hi * gamma_i[k];
     }
-}
-
-/* H(x) and dH/dx for curvature d (see reduced_wong_wang.c). */
-static void rate(double u, double d, double *h, double *dh)
-{
-    double z = d * u;
-    double z2 = z * z;
-    *h = fabs(z) < RWW_H_SERIES ? (1.0 + z * (0.5 + z / 12.0)) / d : u / -expm1(-z);
-    *dh = fabs(z) < RWW_DH_SERIES
-              ? 0.5 + z * (1.0 / 6.0 - z2 * (1.0 / 180.0 - z2 / 5040.0))
-              : (1.0 - z / expm1(z)) / -expm1(-z);
 }
 
 VBT_KERNEL static void clamp(size_t n, double *restrict x)
@@ -128,8 +116,8 @@ static void jacobian(const double *restrict x, const double *restrict c,
     double cc = p[G] * p[J_N] * c[0], jse = p[J_N] * Se;
     double xe = p[A_E] * (p[W_P] * jse - p[J_I] * Si + p[W_E] * p[I_O] + cc + p[I_EXT]) - p[B_E];
     double xi = p[A_I] * (jse - Si + p[W_I] * p[I_O] + p[LAMDA] * cc) - p[B_I];
-    rate(xe, p[D_E], &he, &dhe);
-    rate(xi, p[D_I], &hi, &dhi);
+    ww_rate(xe, p[D_E], &he, &dhe);
+    ww_rate(xi, p[D_I], &hi, &dhi);
     double ge = (1.0 - Se) * p[GAMMA_E] * dhe;
     jac[0] = -1.0 / p[TAU_E] - he * p[GAMMA_E] + ge * p[A_E] * p[W_P] * p[J_N];
     jac[1] = -ge * p[A_E] * p[J_I];
