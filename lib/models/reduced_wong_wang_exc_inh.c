@@ -57,8 +57,6 @@ static const size_t cvar[1] = {0};
 static const char *const observed[2] = {"S_e", "S_i"};
 static const double state_range[2][2] = {{0.0, 1.0}, {0.0, 1.0}};
 
-/* Series thresholds on |d x|, as in reduced_wong_wang.c. */
-
 VBT_KERNEL static void dfun(size_t n, const double *restrict x, const double *restrict c,
                             const double *restrict p, double *restrict dx)
 {
