@@ -51,7 +51,8 @@ static int bench(const char *what, const vbt_connectome *conn, const vbt_scheme_
     vbt_sim_set_initial_constant(sim, ic, 6);
     const uint64_t chunk = 4000;
     if (with_monitor) {
-        vbt_monitor_spec ms = {vbt_monitor_temporal_average, 1.0, 0, NULL, chunk};
+        vbt_monitor_spec ms = {.type = vbt_monitor_temporal_average, .period_ms = 1.0,
+                               .buffer_steps = chunk};
         vbt_sim_add_monitor(sim, &ms, NULL);
     }
     const uint64_t steps = (uint64_t)llround(sim_ms / 0.05);

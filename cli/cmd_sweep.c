@@ -312,6 +312,10 @@ static int parse_sweep(sweep *sw, const sim_job *job)
             return sw->err[0] ? -1 : bad(sw, "'sweep.monitor' must be an object");
         const cJSON *kj = cJSON_GetObjectItemCaseSensitive(mj, "kind");
         sw->mon_type = cJSON_IsString(kj) ? vbt_monitor_find(kj->valuestring) : NULL;
+        /* Summaries are taken per region: the region-space monitors only. */
+        if (sw->mon_type && sw->mon_type != vbt_monitor_raw &&
+            sw->mon_type != vbt_monitor_subsample && sw->mon_type != vbt_monitor_temporal_average)
+            sw->mon_type = NULL;
         if (!sw->mon_type)
             return bad(sw, "'sweep.monitor.kind' must be raw, subsample or temporal_average");
         const cJSON *pj = cJSON_GetObjectItemCaseSensitive(mj, "period_ms");

@@ -507,11 +507,174 @@ static int setup_initial(ctx *c, sim_job *job, const cJSON *init)
     return st;
 }
 
+/* Monitor keys by kind; the rest are refused. */
+#define MONITOR_MAX_PARAMS 32
+static const char *const mon_keys_regional[] = {"kind", "period_ms", "variables", "name", NULL};
+static const char *const mon_keys_projection[] = {
+    "kind", "period_ms", "variables", "name", "sensors", "gain_npy", "reference", "bipolar",
+    "obs_noise", "edf", NULL};
+static const char *const mon_keys_bold[] = {"kind", "period_ms", "variables", "name", "method",
+                                            "params", NULL};
+
+static int get_bool(ctx *c, const cJSON *obj, const char *key, const char *where, int def,
+                    int *out)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!j) {
+        *out = def;
+        return 0;
+    }
+    if (!cJSON_IsBool(j))
+        return fail(c, "'%s.%s' must be true or false, got %s", where, key, type_name(j));
+    *out = cJSON_IsTrue(j);
+    return 0;
+}
+
+/* The seeg / eeg part of a monitor: sensors (labels, positions), the gain
+ * from gain_npy or the analytic dipoles, reference, montage, noise. */
+static int setup_projection(ctx *c, sim_job *job, const cJSON *mj, const char *where,
+                            const vbt_monitor_type *T, vbt_monitor_spec *spec,
+                            sim_job_monitor *jm, vbt_contacts **contacts, const char ***labels,
+                            vbt_array *gain)
+{
+    const char *sensors = NULL, *gain_npy = NULL, *ref = NULL;
+    vbt_msg msg;
+    int eeg = T == vbt_monitor_eeg, bip = 0, st;
+    if ((st = get_string(c, mj, "sensors", where, 1, NULL, &sensors)) ||
+        (st = get_string(c, mj, "gain_npy", where, 0, NULL, &gain_npy)) ||
+        (st = get_string(c, mj, "reference", where, 0, NULL, &ref)) ||
+        (st = get_bool(c, mj, "bipolar", where, 0, &bip)) ||
+        (st = get_bool(c, mj, "edf", where, 1, &jm->edf)) ||
+        (st = get_number(c, mj, "obs_noise", where, 0, 0.0, &spec->obs_noise)))
+        return st;
+    if (!eeg && ref)
+        return fail(c, "'%s.reference': only for eeg monitors (seeg: \"bipolar\": true)", where);
+    if (eeg && cJSON_GetObjectItemCaseSensitive(mj, "bipolar"))
+        return fail(c, "'%s.bipolar': only for seeg monitors (eeg: \"reference\")", where);
+    if (!(spec->obs_noise >= 0.0))
+        return fail(c, "'%s.obs_noise' must be >= 0 (a standard deviation), got %g", where,
+                    spec->obs_noise);
+    jm->sensors_path = resolve_path(job->config_path, sensors);
+    if (!jm->sensors_path)
+        return fail(c, "out of memory");
+    if (vbt_contacts_load(contacts, jm->sensors_path, &msg))
+        return fail(c, "'%s.sensors': %s", where, msg.text);
+    const vbt_contacts *ct = *contacts;
+    *labels = malloc(ct->n * sizeof **labels);
+    if (!*labels)
+        return fail(c, "out of memory");
+    for (size_t k = 0; k < ct->n; k++)
+        (*labels)[k] = ct->labels[k];
+    const size_t nr = job->conn->n;
+    if (gain_npy) {
+        jm->gain_path = resolve_path(job->config_path, gain_npy);
+        if (!jm->gain_path)
+            return fail(c, "out of memory");
+        if (vbt_npy_read(jm->gain_path, gain, &msg))
+            return fail(c, "'%s.gain_npy': %s", where, msg.text);
+        if (gain->ndim != 2 || gain->shape[0] != ct->n || gain->shape[1] != nr)
+            return fail(c, "'%s.gain_npy' '%s': shape must be [%zu, %zu] (sensor of '%s', "
+                           "region), got %zu dimension(s) [%zu, %zu]",
+                        where, jm->gain_path, ct->n, nr, jm->sensors_path, gain->ndim,
+                        gain->ndim > 0 ? gain->shape[0] : 0, gain->ndim > 1 ? gain->shape[1] : 0);
+        spec->gain = gain->data;
+    } else if (!eeg && !job->conn->orientations) {
+        return fail(c, "'%s': no gain_npy, and the connectome has no orientations for the "
+                       "analytic dipole gain", where);
+    }
+    spec->n_sensors = ct->n;
+    spec->sensor_labels = *labels;
+    spec->sensor_pos_mm = ct->pos;
+    spec->centres_mm = job->conn->centres;
+    spec->orientations = job->conn->orientations;
+    spec->reference = ref;
+    spec->bipolar = bip;
+    cJSON *r = jm->resolved;
+    cJSON_AddStringToObject(r, "sensors", jm->sensors_path);
+    if (jm->gain_path)
+        cJSON_AddStringToObject(r, "gain_npy", jm->gain_path);
+    else
+        cJSON_AddStringToObject(r, "gain", eeg ? "analytic dipoles, sensors on TVB's sphere"
+                                               : "analytic dipoles");
+    if (eeg) {
+        if (ref)
+            cJSON_AddStringToObject(r, "reference", ref);
+        else
+            cJSON_AddNullToObject(r, "reference");
+    } else {
+        cJSON_AddBoolToObject(r, "bipolar", bip);
+    }
+    cJSON_AddNumberToObject(r, "obs_noise", spec->obs_noise);
+    cJSON_AddBoolToObject(r, "edf", jm->edf);
+    return 0;
+}
+
+/* The bold part: method and params. */
+static int setup_bold(ctx *c, const cJSON *mj, const char *where, const vbt_monitor_type **T,
+                      vbt_monitor_spec *spec, const char **pnames, double *pvals,
+                      sim_job_monitor *jm)
+{
+    const char *method = NULL;
+    int st;
+    if ((st = get_string(c, mj, "method", where, 0, "kernel", &method)))
+        return st;
+    if (strcmp(method, "kernel") == 0)
+        *T = vbt_monitor_bold;
+    else if (strcmp(method, "balloon") == 0)
+        *T = vbt_monitor_bold_balloon;
+    else
+        return fail(c, "'%s.method': unknown BOLD method '%s' (kernel, balloon)", where, method);
+    const cJSON *pj = cJSON_GetObjectItemCaseSensitive(mj, "params");
+    size_t np = 0;
+    if (pj) {
+        if (!cJSON_IsObject(pj))
+            return fail(c, "'%s.params' must be an object, got %s", where, type_name(pj));
+        for (const cJSON *it = pj->child; it; it = it->next) {
+            size_t i = 0;
+            while (i < (*T)->n_param && strcmp((*T)->params[i].name, it->string) != 0)
+                i++;
+            if (i == (*T)->n_param) {
+                char list[512] = "";
+                size_t len = 0;
+                for (size_t k = 0; k < (*T)->n_param && len < sizeof list - 64; k++)
+                    len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "",
+                                            (*T)->params[k].name);
+                return fail(c, "'%s.params.%s': unknown parameter of BOLD method '%s' (%s)",
+                            where, it->string, method, list);
+            }
+            if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+                return fail(c, "'%s.params.%s' must be a finite number, got %s", where,
+                            it->string, type_name(it));
+            for (size_t k = 0; k < np; k++)
+                if (strcmp(pnames[k], it->string) == 0)
+                    return fail(c, "duplicate key '%s.params.%s'", where, it->string);
+            pnames[np] = it->string;
+            pvals[np++] = it->valuedouble;
+        }
+    }
+    spec->n_params = np;
+    spec->param_names = pnames;
+    spec->param_values = pvals;
+    cJSON_AddStringToObject(jm->resolved, "method", method);
+    cJSON *rp = cJSON_AddObjectToObject(jm->resolved, "params");
+    for (size_t i = 0; i < (*T)->n_param; i++) {
+        double v = (*T)->params[i].def;
+        for (size_t k = 0; k < np; k++)
+            if (strcmp(pnames[k], (*T)->params[i].name) == 0)
+                v = pvals[k];
+        cJSON_AddNumberToObject(rp, (*T)->params[i].name, v);
+    }
+    return 0;
+}
+
 static int setup_monitors(ctx *c, sim_job *job, const cJSON *mons, uint64_t buffer_steps)
 {
-    static const char *const keys[] = {"kind", "period_ms", "variables", "name", NULL};
     static const char *const raw_default[] = {"raw"};
     cJSON *fallback = NULL;
+    vbt_contacts *contacts = NULL;
+    const char **labels = NULL;
+    vbt_array gain = {0};
+    sim_job_monitor *jm = NULL;
     if (!mons) {
         fallback = cJSON_CreateArray();
         cJSON *r = cJSON_CreateObject();
@@ -536,17 +699,20 @@ static int setup_monitors(ctx *c, sim_job *job, const cJSON *mons, uint64_t buff
             st = fail(c, "'%s' must be an object, got %s", where, type_name(mj));
             goto done;
         }
-        if ((st = check_keys(c, mj, where, keys)))
-            goto done;
         const char *kind = NULL, *name = NULL;
         if ((st = get_string(c, mj, "kind", where, 1, NULL, &kind)))
             goto done;
         const vbt_monitor_type *T = vbt_monitor_find(kind);
-        if (!T) {
-            st = fail(c, "'%s.kind': unknown monitor '%s' (raw, subsample, temporal_average)",
-                      where, kind);
+        if (!T || T == vbt_monitor_bold_balloon) {
+            st = fail(c, "'%s.kind': unknown monitor '%s' (raw, subsample, temporal_average, "
+                         "seeg, eeg, bold)", where, kind);
             goto done;
         }
+        const int bold = T == vbt_monitor_bold;
+        if ((st = check_keys(c, mj, where, T->projects ? mon_keys_projection
+                                           : bold       ? mon_keys_bold
+                                                        : mon_keys_regional)))
+            goto done;
         double period = 0.0;
         const cJSON *pj = cJSON_GetObjectItemCaseSensitive(mj, "period_ms");
         if (!T->uses_period && pj) {
@@ -554,7 +720,8 @@ static int setup_monitors(ctx *c, sim_job *job, const cJSON *mons, uint64_t buff
                       where);
             goto done;
         }
-        if (T->uses_period && (st = get_number(c, mj, "period_ms", where, 1, 0, &period)))
+        if (T->uses_period &&
+            (st = get_number(c, mj, "period_ms", where, !bold, 2000.0, &period)))
             goto done;
         if ((st = get_string(c, mj, "name", where, 0, kind, &name)))
             goto done;
@@ -593,16 +760,49 @@ static int setup_monitors(ctx *c, sim_job *job, const cJSON *mons, uint64_t buff
             .type = T, .period_ms = period, .n_vars = nv, .vars = vars,
             .buffer_steps = buffer_steps,
         };
+        jm = &job->mon[job->n_mon];
+        memset(jm, 0, sizeof *jm);
+        jm->resolved = cJSON_CreateObject();
+        if (!jm->resolved) {
+            st = fail(c, "out of memory");
+            goto done;
+        }
+        const char *pnames[MONITOR_MAX_PARAMS];
+        double pvals[MONITOR_MAX_PARAMS];
+        if (T->projects &&
+            (st = setup_projection(c, job, mj, where, T, &spec, jm, &contacts, &labels, &gain)))
+            goto done;
+        if (bold && (st = setup_bold(c, mj, where, &T, &spec, pnames, pvals, jm)))
+            goto done;
+        spec.type = T;
         size_t idx;
         if (vbt_sim_add_monitor(job->sim, &spec, &idx)) {
             st = fail(c, "'%s': %s", where, vbt_sim_errmsg(job->sim));
             goto done;
         }
-        snprintf(job->mon[job->n_mon].name, sizeof job->mon[0].name, "%s", name);
-        job->mon[job->n_mon].index = idx;
+        if (T->projects)
+            cJSON_AddNumberToObject(jm->resolved, "n_channels",
+                                    (double)vbt_sim_monitor_n_channels(job->sim, idx));
+        snprintf(jm->name, sizeof jm->name, "%s", name);
+        jm->index = idx;
         job->n_mon++;
+        jm = NULL;
+        vbt_contacts_free(contacts);
+        contacts = NULL;
+        free(labels);
+        labels = NULL;
+        vbt_array_clear(&gain);
     }
 done:
+    if (jm) {                   /* the monitor that failed */
+        free(jm->sensors_path);
+        free(jm->gain_path);
+        cJSON_Delete(jm->resolved);
+        memset(jm, 0, sizeof *jm);
+    }
+    vbt_contacts_free(contacts);
+    free(labels);
+    vbt_array_clear(&gain);
     cJSON_Delete(fallback);
     return st;
 }
@@ -664,13 +864,19 @@ static void build_resolved(sim_job *job, double speed, int delays, vbt_normalize
     for (size_t k = 0; k < job->n_mon; k++) {
         size_t idx = job->mon[k].index;
         cJSON *o = cJSON_CreateObject();
-        const vbt_monitor_type *T = NULL;
-        (void)T;
+        const vbt_monitor_type *T = vbt_sim_monitor_type(job->sim, idx);
         cJSON_AddStringToObject(o, "name", job->mon[k].name);
+        cJSON_AddStringToObject(o, "kind", T == vbt_monitor_bold_balloon ? "bold" : T->name);
         cJSON_AddNumberToObject(o, "period_ms", vbt_sim_monitor_period(job->sim, idx));
         cJSON *vars = cJSON_AddArrayToObject(o, "variables");
         for (size_t v = 0; v < vbt_sim_monitor_n_vars(job->sim, idx); v++)
             cJSON_AddItemToArray(vars, cJSON_CreateString(vbt_sim_monitor_var(job->sim, idx, v)));
+        /* the kind's own keys, moved from setup_monitors() */
+        cJSON *extra = job->mon[k].resolved;
+        while (extra && extra->child) {
+            cJSON *it = cJSON_DetachItemViaPointer(extra, extra->child);
+            cJSON_AddItemToObject(o, it->string, it);
+        }
         cJSON_AddItemToArray(ma, o);
     }
     cJSON_AddNumberToObject(r, "seed", (double)job->seed);
@@ -889,6 +1095,11 @@ void sim_job_free(sim_job *job)
     free(job->config_path);
     free(job->connectome_path);
     free(job->history_path);
+    for (size_t k = 0; k < job->n_mon; k++) {
+        free(job->mon[k].sensors_path);
+        free(job->mon[k].gain_path);
+        cJSON_Delete(job->mon[k].resolved);
+    }
     cJSON_Delete(job->resolved);
     cJSON_Delete(job->sweep);
     memset(job, 0, sizeof *job);

@@ -12,6 +12,11 @@
 typedef struct sim_job_monitor {
     char name[64];              /* output stem: <name>.npy, <name>_time.npy */
     size_t index;               /* monitor index in the simulator */
+    int edf;                    /* seeg, eeg: also write <name>.edf */
+    char *sensors_path;         /* seeg, eeg: as resolved, else NULL */
+    char *gain_path;            /* seeg, eeg with gain_npy: as resolved, else NULL */
+    cJSON *resolved;            /* this monitor's keys with every default (moved into
+                                   sim_job.resolved) */
 } sim_job_monitor;
 
 typedef struct sim_job {

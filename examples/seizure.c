@@ -36,7 +36,8 @@ int main(int argc, char **argv)
     vbt_sim_set_coupling_param(sim, "a", &a, 1);
     vbt_sim_set_initial_constant(sim, ic, 6);
     const char *vars[] = {"x2 - x1"};
-    vbt_monitor_spec mon = {vbt_monitor_temporal_average, 1.0, 1, vars, 40000};
+    vbt_monitor_spec mon = {.type = vbt_monitor_temporal_average, .period_ms = 1.0,
+                            .n_vars = 1, .vars = vars, .buffer_steps = 40000};
     vbt_sim_add_monitor(sim, &mon, NULL);
 
     /* Run many: only parameters change between runs. */

@@ -1094,7 +1094,8 @@ int vbt_sim_add_monitor(vbt_sim *sim, const vbt_monitor_spec *spec, size_t *inde
     sim->mon = grown;
     vbt__monitor *mon = &sim->mon[sim->n_mon];
     memset(mon, 0, sizeof *mon);
-    int st = vbt__monitor_init(mon, spec, sim->model, sim->L, sim->dt, &sim->msg);
+    int st = vbt__monitor_init(mon, spec, sim->model, sim->n, sim->B, sim->dt, &sim->seed,
+                               &sim->stream, &sim->msg);
     if (st) {
         vbt__monitor_destroy(mon);
         return st;
@@ -1107,6 +1108,30 @@ int vbt_sim_add_monitor(vbt_sim *sim, const vbt_monitor_spec *spec, size_t *inde
 }
 
 size_t vbt_sim_n_monitors(const vbt_sim *sim) { return sim->n_mon; }
+
+const vbt_monitor_type *vbt_sim_monitor_type(const vbt_sim *sim, size_t m)
+{
+    return m < sim->n_mon ? sim->mon[m].type : NULL;
+}
+
+size_t vbt_sim_monitor_n_channels(const vbt_sim *sim, size_t m)
+{
+    if (m >= sim->n_mon)
+        return 0;
+    return sim->mon[m].type->projects ? sim->mon[m].n_ch : sim->n;
+}
+
+const char *vbt_sim_monitor_channel(const vbt_sim *sim, size_t m, size_t c)
+{
+    if (m >= sim->n_mon || !sim->mon[m].type->projects || c >= sim->mon[m].n_ch)
+        return NULL;
+    return sim->mon[m].chan[c];
+}
+
+const double *vbt_sim_monitor_gain(const vbt_sim *sim, size_t m)
+{
+    return m < sim->n_mon ? sim->mon[m].gain : NULL;
+}
 
 size_t vbt_sim_monitor_n_vars(const vbt_sim *sim, size_t m)
 {

@@ -158,38 +158,122 @@ long vbt_sim_delay_steps(const vbt_sim *sim, size_t i, size_t j);
 /* Current state, [n_state][lane]; valid until the next call. */
 const double *vbt_sim_state(const vbt_sim *sim);
 
-/* ---- monitors ------------------------------------------------------------ */
+/* ---- monitors ------------------------------------------------------------
+ * Regional monitors (raw, subsample, temporal_average, bold, bold_balloon)
+ * write one value per lane: data [sample][variable][lane], lane = region * B
+ * + simulation.  Projection monitors (seeg, eeg) write one value per channel
+ * and simulation: data [sample][variable][channel * B + simulation], where
+ * channel c of simulation b is  sum_r G[c][r] obs[r * B + b]  (G the gain
+ * after re-referencing or the bipolar montage).
+ *
+ *   seeg, eeg     the boxcar mean of the projected variable over the P/dt
+ *                 steps in ((k-1) P, k P], stamped at t = k P (the mean of
+ *                 G obs equals G times the mean of obs; the gain is applied
+ *                 once per sample).  Default variable: the model's first
+ *                 observed expression.  Optional observation noise: sd *
+ *                 N(0, 1) added to every channel of every sample, drawn from
+ *                 stream 2^62 + stream + b of the simulation's seed
+ *                 (vbt_sim_set_seed), so it is reproducible and independent
+ *                 of the batch.
+ *   bold          The Virtual Brain's Bold monitor (FirstOrderVolterra HRF):
+ *                 the variable is averaged over interims of ni = round(4 ms /
+ *                 dt) steps into a stock of Ns = ceil(hrf_length_ms / 4)
+ *                 slots; at t = k P (default P = 2000 ms)
+ *                   bold = (sum_{m<Ns} G(m h) stock[j-1-m] - 1) k_1 V_0,
+ *                 j the newest interim, h = hrf_length / Ns (s), G(t) =
+ *                 exp(-t / (2 tau_s)) sin(w t) / (3 w), w = sqrt(1/tau_f -
+ *                 1/(4 tau_s^2)); missing interims (before the start) are 0.
+ *   bold_balloon  the Balloon-Windkessel model (Friston 2000, Stephan 2007)
+ *                 in seconds, driven by the interim means u and integrated
+ *                 with Heun's scheme, step h = ni dt:
+ *                   s' = u - s/tau_s - (f-1)/tau_f,  f' = s,
+ *                   v' = (f - v^(1/alpha))/tau_o,
+ *                   q' = (f (1 - (1-E0)^(1/f))/E0 - v^(1/alpha) q/v)/tau_o,
+ *                 from s = 0, f = v = q = 1; at t = k P
+ *                   bold = V0 (k1 (1-q) + k2 (1-q/v) + k3 (1-v))
+ *                 (nonlinear = 0: V0 ((k1+k2)(1-q) + (k3-k2)(1-v))), with
+ *                 revised = 1: k1 = 4.3 nu_0 E0 TE, k2 = epsilon r_0 E0 TE,
+ *                 k3 = 1 - epsilon; revised = 0 (classical): k1 = 7 E0,
+ *                 k2 = 2 E0, k3 = 1 - epsilon.
+ * The BOLD monitors' default variable is the model's first observed
+ * expression; their tunables are listed in type->params and set through
+ * spec.param_names / param_values. */
 typedef struct vbt_monitor_type {
-    const char *name;           /* "raw", "subsample", "temporal_average" */
+    const char *name;           /* "raw", "subsample", "temporal_average", "seeg", ... */
     const char *doc;
     int uses_period;            /* raw: 0 (period forced to dt) */
-    int averages;               /* temporal_average: 1 */
+    int averages;               /* temporal_average, seeg, eeg: 1 */
+    int projects;               /* seeg, eeg: channels through a gain matrix */
+    size_t n_param;             /* tunables (bold, bold_balloon) */
+    const vbt_param_desc *params;
 } vbt_monitor_type;
 
 extern const vbt_monitor_type *const vbt_monitor_raw;
 extern const vbt_monitor_type *const vbt_monitor_subsample;
 extern const vbt_monitor_type *const vbt_monitor_temporal_average;
+extern const vbt_monitor_type *const vbt_monitor_seeg;
+extern const vbt_monitor_type *const vbt_monitor_eeg;
+extern const vbt_monitor_type *const vbt_monitor_bold;
+extern const vbt_monitor_type *const vbt_monitor_bold_balloon;
 extern const vbt_monitor_type *const vbt_monitor_types[];
 const vbt_monitor_type *vbt_monitor_find(const char *name);
 
+/* Everything is borrowed during vbt_sim_add_monitor() only (copied). */
 typedef struct vbt_monitor_spec {
     const vbt_monitor_type *type;
     double period_ms;           /* ignored by raw */
-    size_t n_vars;              /* 0: the model's observed expressions */
+    size_t n_vars;              /* 0: the model's observed expressions (seeg, eeg,
+                                   bold: the first one) */
     const char *const *vars;    /* state names or observed expressions */
     uint64_t buffer_steps;      /* the buffer holds the samples of this many steps */
+    /* seeg, eeg */
+    size_t n_sensors;
+    const char *const *sensor_labels; /* n_sensors labels, required ("A1", "Fp1") */
+    const double *gain;         /* [n_sensors][n_regions]; NULL: analytic, below */
+    const double *sensor_pos_mm;      /* n_sensors * 3: for the analytic gain */
+    const double *centres_mm;         /* n_regions * 3: for the analytic gain */
+    const double *orientations;       /* n_regions * 3: dipole moments, analytic gain */
+    const char *reference;      /* eeg: NULL or "" none, "average", or a sensor label */
+    int bipolar;                /* seeg: channels A1-A2, A2-A3, ... (see below) */
+    double obs_noise;           /* standard deviation of observation noise; 0: none */
+    /* tunables of type->params by name; the others keep their defaults */
+    size_t n_params;
+    const char *const *param_names;
+    const double *param_values;
 } vbt_monitor_spec;
+
+/* The analytic gain (spec.gain NULL) is the point dipole in an infinite
+ * homogeneous medium of unit conductivity (Sarvas 1987, as TVB):
+ *   G[k][j] = Q_j . (r_k - c_j) / (4 pi |r_k - c_j|^3),
+ * Q = orientations, c = centres (|r_k - c_j| raised to VBT_GAIN_MIN_DIST_MM);
+ * for eeg the sensors are first moved onto TVB's sphere (vbt_gain_eeg()).
+ * Non-finite gain entries zero their row.  EEG reference: "average"
+ * subtracts the mean of all channels, a label subtracts that sensor (whose
+ * channel is then 0).  SEEG bipolar: pairs of sensors i, i+1 that are
+ * consecutive in the given order with labels <prefix>k and <prefix>k+1
+ * (the same electrode prefix, the label without its trailing digits),
+ * named "<prefix>k-<prefix>k+1". */
 
 /* Attach a monitor; *index receives its number.  Resets the run. */
 int vbt_sim_add_monitor(vbt_sim *sim, const vbt_monitor_spec *spec, size_t *index);
 size_t vbt_sim_n_monitors(const vbt_sim *sim);
+const vbt_monitor_type *vbt_sim_monitor_type(const vbt_sim *sim, size_t m);
 /* Variables recorded and the sampling period actually used (ms). */
 size_t vbt_sim_monitor_n_vars(const vbt_sim *sim, size_t m);
 const char *vbt_sim_monitor_var(const vbt_sim *sim, size_t m, size_t v);
 double vbt_sim_monitor_period(const vbt_sim *sim, size_t m);
+/* Channels per variable and simulation: n_regions for regional monitors,
+ * sensors or bipolar pairs for projections; 0 for an unknown m. */
+size_t vbt_sim_monitor_n_channels(const vbt_sim *sim, size_t m);
+/* A projection's channel label ("TP1", "TP1-TP2"); NULL for regional
+ * monitors or c out of range. */
+const char *vbt_sim_monitor_channel(const vbt_sim *sim, size_t m, size_t c);
+/* A projection's gain as applied, [n_channels][n_regions]; NULL otherwise. */
+const double *vbt_sim_monitor_gain(const vbt_sim *sim, size_t m);
 /* Number of samples n_steps steps from t = 0 produce. */
 uint64_t vbt_sim_monitor_samples_for(const vbt_sim *sim, size_t m, uint64_t n_steps);
-/* Samples buffered so far: data is [n][n_vars][lane], times in ms. */
+/* Samples buffered so far: data is [n][n_vars][lane], times in ms (lanes:
+ * see above). */
 const double *vbt_sim_monitor_data(const vbt_sim *sim, size_t m, size_t *n,
                                    const double **times);
 /* Drop buffered samples (the averaging window in progress is kept). */

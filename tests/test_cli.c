@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cJSON.h>
+#include <edflib.h>
 
 #include "test_util.h"
 
@@ -1024,6 +1025,161 @@ static void test_sweep(void **state)
 
 #define N_BAD (sizeof bad_cases / sizeof bad_cases[0])
 
+/* ---- observation models: seeg (with its EDF+ copy) and bold ---------------- */
+
+/* An seeg monitor on the 588 TVB contacts (analytic dipole gain, 800 Hz)
+ * and a bold monitor: <name>.npy, <name>_time.npy and seeg.edf; the EDF read
+ * back with EDFlib equals the .npy to the EDF resolution, (physmax -
+ * physmin) / 65535 per sample, after multiplying by the scale that run.json
+ * reports: vbt rounds to the nearest 16-bit level, so the error is at most
+ * half a level (plus double rounding, 1e-9 of a level). */
+static void test_seeg_edf(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], out[PBUF], cfg[PBUF], sensors[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", fresh_dir("seeg"));
+    snprintf(out, sizeof out, "%s/OUT", dir);
+    snprintf(cfg, sizeof cfg, "%s/seeg.json", dir);
+    if (!realpath(tu_path(tu_samples_dir(), "seeg_588.txt"), sensors))
+        fail_msg("no seeg_588.txt under %s", tu_samples_dir());
+    char tmpl[PATH_MAX + 1024];
+    snprintf(tmpl, sizeof tmpl,
+             "{" K_CONN ", " K_MODEL ", " K_INTEG ", " K_INIT ", \"duration_ms\": 50, "
+             "\"monitors\": [{\"kind\": \"seeg\", \"period_ms\": 1.25, \"sensors\": \"%s\"}, "
+             "{\"kind\": \"bold\", \"period_ms\": 10}], " K_SEED "}",
+             sensors);
+    write_config(cfg, tmpl);
+    const char *const a[] = {"simulate", cfg, "-o", out, NULL};
+    char *o, *err;
+    int rc = run_vbt(a, &o, &err);
+    if (rc != 0)
+        fail_msg("vbt simulate: %s", err);
+    assert_contains(o, "seeg.edf");
+    free(o);
+    free(err);
+    static const char *const files[] = {"seeg.npy", "seeg_time.npy", "seeg.edf", "bold.npy",
+                                        "bold_time.npy", "run.json"};
+    for (size_t i = 0; i < 6; i++)
+        if (!tu_exists(tu_path(out, files[i])))
+            fail_msg("missing %s", files[i]);
+    assert_int_equal(tu_count_entries(out), 6);
+
+    vbt_array x = {0}, t = {0}, b = {0};
+    vbt_msg msg;
+    if (vbt_npy_read(tu_path(out, "seeg.npy"), &x, &msg) ||
+        vbt_npy_read(tu_path(out, "seeg_time.npy"), &t, &msg) ||
+        vbt_npy_read(tu_path(out, "bold.npy"), &b, &msg))
+        fail_msg("%s", msg.text);
+    const size_t T = 40, NS = 588;
+    assert_int_equal(x.ndim, 3);
+    assert_int_equal(x.shape[0], T);
+    assert_int_equal(x.shape[1], 1);
+    assert_int_equal(x.shape[2], NS);
+    for (size_t k = 0; k < T; k++)
+        assert_close(t.data[k], 1.25 * (double)(k + 1), 1e-12);
+    assert_int_equal(b.shape[0], 5);
+    assert_int_equal(b.shape[2], N_REGIONS);
+    /* the kernel's stock is nearly empty: bold ~ -k_1 V_0 = -0.112 */
+    assert_close(b.data[0], -0.112, 0.05);
+
+    cJSON *run = read_json(tu_path(out, "run.json"));
+    const cJSON *so = jget(jget(run, "outputs"), "seeg");
+    const cJSON *ch = jget(so, "channels");
+    assert_int_equal(cJSON_GetArraySize(ch), (int)NS);
+    assert_string_equal(cJSON_GetArrayItem(ch, 0)->valuestring, "TP1");
+    const double scale = jget(jget(so, "edf"), "scale")->valuedouble;
+    assert_true(scale > 0.0);
+    jget(jget(run, "inputs"), "seeg.sensors");
+    const cJSON *rm = cJSON_GetArrayItem(jget(jget(run, "resolved_config"), "monitors"), 0);
+    assert_string_equal(jget(rm, "kind")->valuestring, "seeg");
+    assert_string_equal(jget(rm, "gain")->valuestring, "analytic dipoles");
+
+    struct edf_hdr_struct *hdr = calloc(1, sizeof *hdr);
+    assert_non_null(hdr);
+    if (edfopen_file_readonly(tu_path(out, "seeg.edf"), hdr, EDFLIB_DO_NOT_READ_ANNOTATIONS))
+        fail_msg("EDFlib cannot read seeg.edf (error %d)", hdr->filetype);
+    assert_int_equal(hdr->filetype, EDFLIB_FILETYPE_EDFPLUS);
+    assert_int_equal(hdr->edfsignals, (int)NS);
+    assert_string_equal(hdr->patient_name, "simulation");
+    double buf[40], worst = 0.0;
+    for (size_t s = 0; s < NS; s++) {
+        const struct edf_param_struct *sp = &hdr->signalparam[s];
+        assert_int_equal(sp->smp_in_file, (long long)T);
+        /* 800 Hz: samples per record over the record's duration */
+        assert_close((double)sp->smp_in_datarecord * 1e7 / (double)hdr->datarecord_duration,
+                     800.0, 1e-9);
+        char dim[16], lab[32];       /* EDF header fields are padded with spaces */
+        snprintf(dim, sizeof dim, "%s", sp->physdimension);
+        snprintf(lab, sizeof lab, "%s", sp->label);
+        for (char *e = dim + strlen(dim); e > dim && e[-1] == ' ';)
+            *--e = '\0';
+        for (char *e = lab + strlen(lab); e > lab && e[-1] == ' ';)
+            *--e = '\0';
+        assert_string_equal(dim, "au");
+        assert_string_equal(lab, cJSON_GetArrayItem(ch, (int)s)->valuestring);
+        assert_int_equal(edfread_physical_samples(hdr->handle, (int)s, (int)T, buf), (int)T);
+        const double res = (sp->phys_max - sp->phys_min) / 65535.0;
+        for (size_t k = 0; k < T; k++) {
+            double npy = x.data[k * NS + s] * scale, diff = fabs(buf[k] - npy);
+            if (diff > res * (0.5 + 1e-9))
+                fail_msg("signal %zu sample %zu: EDF %.9g, npy x scale %.9g, resolution %.3g",
+                         s, k, buf[k], npy, res);
+            worst = fmax(worst, diff / res);
+        }
+    }
+    edfclose_file(hdr->handle);
+    free(hdr);
+    assert_true(worst > 0.0);       /* the comparison saw quantisation, not zeros */
+    cJSON_Delete(run);
+    vbt_array_clear(&x);
+    vbt_array_clear(&t);
+    vbt_array_clear(&b);
+    tu_rmtree(dir);
+}
+
+/* Monitor keys are checked per kind, and projection errors name the key. */
+static void test_monitor_config_errors(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], out[PBUF], cfg[PBUF], sensors[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", fresh_dir("monerr"));
+    snprintf(out, sizeof out, "%s/OUT", dir);
+    snprintf(cfg, sizeof cfg, "%s/bad.json", dir);
+    if (!realpath(tu_path(tu_samples_dir(), "seeg_588.txt"), sensors))
+        fail_msg("no seeg_588.txt");
+    static const struct {
+        const char *mon, *needle;
+    } cases[] = {
+        {"{\"kind\": \"seeg\", \"period_ms\": 1}", "monitors[0].sensors"},
+        {"{\"kind\": \"raw\", \"sensors\": \"x\"}", "unknown key 'monitors[0].sensors'"},
+        {"{\"kind\": \"seeg\", \"period_ms\": 1, \"sensors\": \"%s\", \"reference\": \"A1\"}",
+         "monitors[0].reference"},
+        {"{\"kind\": \"eeg\", \"period_ms\": 1, \"sensors\": \"%s\", \"reference\": \"Q9\"}",
+         "Q9"},
+        {"{\"kind\": \"bold\", \"method\": \"gamma\"}", "monitors[0].method"},
+        {"{\"kind\": \"bold\", \"params\": {\"tau_q\": 1}}", "monitors[0].params.tau_q"},
+        {"{\"kind\": \"seeg\", \"period_ms\": 1, \"sensors\": \"%s\", \"gain_npy\": \"%s\"}",
+         "gain_npy"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char mon[2 * PATH_MAX + 256], tmpl[2 * PATH_MAX + 1024];
+        snprintf(mon, sizeof mon, cases[i].mon, sensors, sensors);
+        snprintf(tmpl, sizeof tmpl,
+                 "{" K_CONN ", " K_MODEL ", " K_INTEG ", " K_INIT ", " K_DUR
+                 ", \"monitors\": [%s], " K_SEED "}", mon);
+        write_config(cfg, tmpl);
+        const char *const a[] = {"simulate", cfg, "-o", out, NULL};
+        char *o, *err;
+        assert_int_equal(run_vbt(a, &o, &err), 1);
+        assert_one_line(err);
+        assert_contains(err, cases[i].needle);
+        assert_false(tu_exists(out));
+        free(o);
+        free(err);
+    }
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     static const struct CMUnitTest fixed[] = {
@@ -1048,6 +1204,8 @@ int main(void)
         cmocka_unit_test(test_history_equals_constant),
         cmocka_unit_test(test_noise_seed),
         cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_seeg_edf),
+        cmocka_unit_test(test_monitor_config_errors),
     };
     const size_t n_fixed = sizeof fixed / sizeof fixed[0];
     struct CMUnitTest tests[sizeof fixed / sizeof fixed[0] + N_BAD];

@@ -1,5 +1,6 @@
 /* test_monitors.c -- observed expressions and the raw, subsample and
- * temporal-average monitors of the simulator (sampling rules of vbt_sim.h). */
+ * temporal-average monitors of the simulator (sampling rules of vbt_sim.h),
+ * and the observation models: SEEG / EEG projections and BOLD. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -566,7 +567,11 @@ static void test_add_errors(void **state)
     assert_ptr_equal(vbt_monitor_find("raw"), vbt_monitor_raw);
     assert_ptr_equal(vbt_monitor_find("subsample"), vbt_monitor_subsample);
     assert_ptr_equal(vbt_monitor_find("temporal_average"), vbt_monitor_temporal_average);
-    assert_null(vbt_monitor_find("bold"));
+    assert_ptr_equal(vbt_monitor_find("seeg"), vbt_monitor_seeg);
+    assert_ptr_equal(vbt_monitor_find("eeg"), vbt_monitor_eeg);
+    assert_ptr_equal(vbt_monitor_find("bold"), vbt_monitor_bold);
+    assert_ptr_equal(vbt_monitor_find("bold_balloon"), vbt_monitor_bold_balloon);
+    assert_null(vbt_monitor_find("meg"));
     assert_null(vbt_monitor_find(NULL));
     vbt_sim_free(sim);
 }
@@ -659,6 +664,414 @@ static void test_reset(void **state)
     vbt_sim_free(ref);
 }
 
+/* ---- observation models: seeg, eeg, bold --------------------------------- */
+
+/* A probe model that follows its "target" parameter: dy = rate (target - y);
+ * with Euler, rate = 1/dt puts y on the target after every step (to an ulp),
+ * so a test controls the state step by step. */
+static void follow_dfun(size_t n, const double *restrict x, const double *restrict c,
+                        const double *restrict p, double *restrict dx)
+{
+    for (size_t k = 0; k < n; k++)
+        dx[k] = p[n + k] * (p[k] - x[k]) + 0.0 * c[k];
+}
+static const char *const follow_states[] = {"y"};
+static const size_t follow_cvar[] = {0};
+static const vbt_param_desc follow_params[] = {
+    {"target", 0.0, "1", -HUGE_VAL, HUGE_VAL, "value y follows"},
+    {"rate", 2.0, "1/ms", 0.0, HUGE_VAL, "1/dt"},
+};
+static const vbt_model_type follow = {
+    .name = "follow", .title = "follow", .doc = "test system",
+    .n_state = 1, .state_names = follow_states, .n_cvar = 1, .cvar = follow_cvar,
+    .n_param = 2, .params = follow_params, .n_observed = 1, .observed = follow_states,
+    .dfun = follow_dfun,
+};
+#define FDT 0.5         /* ms; rate 2 = 1/dt */
+
+/* nr unconnected regions, batch B, Euler at FDT. */
+static vbt_sim *make_follow(size_t nr, size_t B)
+{
+    vbt_connectome *c = vbt_connectome_alloc(nr);
+    assert_non_null(c);
+    for (size_t i = 0; i < nr; i++)
+        snprintf(c->labels[i], VBT_LABEL_MAX, "r%zu", i);
+    vbt_sim_spec spec = {&follow, vbt_coupling_linear, vbt_scheme_euler, c, FDT, HUGE_VAL, B};
+    vbt_sim *sim = NULL;
+    vbt_msg msg;
+    int rc = vbt_sim_alloc(&sim, &spec, &msg);
+    vbt_connectome_free(c);
+    if (rc)
+        fail_msg("vbt_sim_alloc: %s", msg.text);
+    return sim;
+}
+
+/* The state of lane (region r, simulation b) after step n of the tests. */
+static double wave(uint64_t n, size_t r, size_t b)
+{
+    return sin(0.37 * (double)n + 1.13 * (double)r + 0.5 * (double)b) + 0.25 * (double)r;
+}
+
+/* Run n_steps one at a time with y = wave(step) in every lane. */
+static void run_wave(vbt_sim *sim, uint64_t n_steps)
+{
+    const size_t nr = vbt_sim_n_regions(sim), B = vbt_sim_batch(sim);
+    double tgt[64];
+    assert_true(nr * B <= 64);
+    for (uint64_t i = 0; i < n_steps; i++) {
+        uint64_t n = vbt_sim_steps_done(sim) + 1;
+        for (size_t r = 0; r < nr; r++)
+            for (size_t b = 0; b < B; b++)
+                tgt[r * B + b] = wave(n, r, b);
+        assert_int_equal(vbt_sim_set_model_param(sim, "target", tgt, nr * B), VBT_OK);
+        run_ok(sim, 1);
+    }
+}
+
+static size_t add_spec(vbt_sim *sim, const vbt_monitor_spec *ms)
+{
+    size_t idx = (size_t)-1;
+    if (vbt_sim_add_monitor(sim, ms, &idx) != VBT_OK)
+        fail_msg("add_monitor %s: %s", ms->type->name, vbt_sim_errmsg(sim));
+    return idx;
+}
+
+#define PNR 4           /* regions of the projection tests */
+#define PB 2            /* simulations */
+#define PI 6            /* steps per sample: 3 ms */
+static const double G34[3 * PNR] = {
+    0.731, -0.254, 1.385, 0.0917,
+    -1.206, 0.448, 0.0625, 2.117,
+    0.319, 1.842, -0.577, -0.806,
+};
+
+/* Expected channel values: sum_r G[c][r] mean_{n in window k} wave(n, r, b). */
+static double expect_proj(const double *G, size_t c, size_t k, size_t b)
+{
+    double v = 0.0;
+    for (size_t r = 0; r < PNR; r++) {
+        double m = 0.0;
+        for (uint64_t n = (uint64_t)k * PI + 1; n <= (uint64_t)(k + 1) * PI; n++)
+            m += wave(n, r, b);
+        v += G[c * PNR + r] * m / PI;
+    }
+    return v;
+}
+
+/* A known state through a known 3x4 gain, per simulation of a batch of 2:
+ * the boxcar mean over each period, stamped at t = k P.  Values agree to
+ * 1e-12 (the state follows its target to an ulp; sums of a few terms). */
+static void test_projection_known_gain(void **state)
+{
+    (void)state;
+    vbt_sim *sim = make_follow(PNR, PB);
+    const char *const labels[3] = {"A1", "A2", "B7"};
+    vbt_monitor_spec ms = {.type = vbt_monitor_seeg, .period_ms = PI * FDT, .buffer_steps = 100,
+                           .n_sensors = 3, .sensor_labels = labels, .gain = G34};
+    size_t m = add_spec(sim, &ms);
+    assert_int_equal(vbt_sim_monitor_n_channels(sim, m), 3);
+    assert_string_equal(vbt_sim_monitor_channel(sim, m, 2), "B7");
+    assert_null(vbt_sim_monitor_channel(sim, m, 3));
+    assert_memory_equal(vbt_sim_monitor_gain(sim, m), G34, sizeof G34);
+    assert_int_equal(vbt_sim_monitor_n_vars(sim, m), 1);
+    assert_string_equal(vbt_sim_monitor_var(sim, m, 0), "y");
+    run_wave(sim, 5 * PI + 2);                       /* 5 samples, a window in progress */
+    size_t n;
+    const double *t;
+    const double *d = vbt_sim_monitor_data(sim, m, &n, &t);
+    assert_int_equal(n, 5);
+    for (size_t k = 0; k < n; k++) {
+        assert_true(fabs(t[k] - (double)(k + 1) * PI * FDT) < 1e-12);
+        for (size_t c = 0; c < 3; c++)
+            for (size_t b = 0; b < PB; b++)
+                assert_rel(d[k * 3 * PB + c * PB + b], expect_proj(G34, c, k, b), 1e-12,
+                           "channel", c);
+    }
+    /* A hand value: channel 0, simulation 1, first window (steps 1..6). */
+    double hand = 0.0;
+    for (size_t r = 0; r < PNR; r++) {
+        double mean = 0.0;
+        for (int i = 1; i <= PI; i++)
+            mean += sin(0.37 * i + 1.13 * (double)r + 0.5) + 0.25 * (double)r;
+        hand += G34[r] * mean / 6.0;
+    }
+    assert_rel(d[0 * 3 * PB + 0 * PB + 1], hand, 1e-12, "hand", 0);
+    vbt_sim_free(sim);
+}
+
+/* EEG references: "average" makes channels sum to zero at every sample;
+ * a label makes its channel zero and subtracts it from the others. */
+static void test_eeg_reference(void **state)
+{
+    (void)state;
+    vbt_sim *sim = make_follow(PNR, PB);
+    const char *const labels[3] = {"Fp1", "Cz", "O2"};
+    vbt_monitor_spec none = {.type = vbt_monitor_eeg, .period_ms = PI * FDT,
+                             .buffer_steps = 100, .n_sensors = 3, .sensor_labels = labels,
+                             .gain = G34};
+    vbt_monitor_spec avg = none, cz = none;
+    avg.reference = "average";
+    cz.reference = "Cz";
+    size_t m0 = add_spec(sim, &none), m1 = add_spec(sim, &avg), m2 = add_spec(sim, &cz);
+    run_wave(sim, 4 * PI);
+    size_t n;
+    const double *d0 = vbt_sim_monitor_data(sim, m0, &n, NULL);
+    const double *d1 = vbt_sim_monitor_data(sim, m1, NULL, NULL);
+    const double *d2 = vbt_sim_monitor_data(sim, m2, NULL, NULL);
+    assert_int_equal(n, 4);
+    for (size_t k = 0; k < n; k++)
+        for (size_t b = 0; b < PB; b++) {
+            const double *u = d0 + k * 3 * PB, *a = d1 + k * 3 * PB, *e = d2 + k * 3 * PB;
+            double sum = 0.0, mean = (u[b] + u[PB + b] + u[2 * PB + b]) / 3.0;
+            for (size_t c = 0; c < 3; c++) {
+                sum += a[c * PB + b];
+                assert_true(fabs(a[c * PB + b] - (u[c * PB + b] - mean)) < 1e-12);
+                assert_true(fabs(e[c * PB + b] - (u[c * PB + b] - u[PB + b])) < 1e-12);
+            }
+            assert_true(fabs(sum) < 1e-12);
+            assert_true(e[PB + b] == 0.0);
+        }
+    vbt_sim_free(sim);
+}
+
+/* Bipolar SEEG: consecutive contacts of one electrode, named A1-A2;
+ * A1-A2 = A1 - A2 for every sample. */
+static void test_seeg_bipolar(void **state)
+{
+    (void)state;
+    vbt_sim *sim = make_follow(PNR, PB);
+    const char *const labels[6] = {"A1", "A2", "A3", "B'1", "B'2", "C5"};
+    double G[6 * PNR];
+    for (size_t i = 0; i < 6 * PNR; i++)
+        G[i] = sin(2.385 * (double)i + 0.3);
+    vbt_monitor_spec mono = {.type = vbt_monitor_seeg, .period_ms = PI * FDT,
+                             .buffer_steps = 100, .n_sensors = 6, .sensor_labels = labels,
+                             .gain = G};
+    vbt_monitor_spec bip = mono;
+    bip.bipolar = 1;
+    size_t m0 = add_spec(sim, &mono), m1 = add_spec(sim, &bip);
+    static const char *const names[3] = {"A1-A2", "A2-A3", "B'1-B'2"};
+    static const size_t pa[3] = {0, 1, 3}, pb[3] = {1, 2, 4};
+    assert_int_equal(vbt_sim_monitor_n_channels(sim, m1), 3);
+    for (size_t c = 0; c < 3; c++)
+        assert_string_equal(vbt_sim_monitor_channel(sim, m1, c), names[c]);
+    run_wave(sim, 3 * PI);
+    size_t n;
+    const double *u = vbt_sim_monitor_data(sim, m0, &n, NULL);
+    const double *bp = vbt_sim_monitor_data(sim, m1, NULL, NULL);
+    assert_int_equal(n, 3);
+    for (size_t k = 0; k < n; k++)
+        for (size_t c = 0; c < 3; c++)
+            for (size_t b = 0; b < PB; b++)
+                assert_true(fabs(bp[k * 3 * PB + c * PB + b] -
+                                 (u[k * 6 * PB + pa[c] * PB + b] - u[k * 6 * PB + pb[c] * PB + b]))
+                            < 1e-12);
+    vbt_sim_free(sim);
+}
+
+/* The analytic SEEG gain is the point dipole: one sensor, one region. */
+static void test_analytic_gain(void **state)
+{
+    (void)state;
+    vbt_sim *sim = make_follow(2, 1);
+    const char *const labels[2] = {"X1", "X2"};
+    const double pos[6] = {10.0, 2.0, -3.0, -4.5, 7.25, 1.0};
+    const double cen[6] = {1.0, -1.5, 0.5, 0.0, 0.0, 0.0};
+    const double ori[6] = {0.3, -0.7, 0.2, 1.0, 0.0, 0.0};
+    vbt_monitor_spec ms = {.type = vbt_monitor_seeg, .period_ms = FDT, .buffer_steps = 10,
+                           .n_sensors = 2, .sensor_labels = labels, .sensor_pos_mm = pos,
+                           .centres_mm = cen, .orientations = ori};
+    size_t m = add_spec(sim, &ms);
+    const double *G = vbt_sim_monitor_gain(sim, m);
+    for (size_t k = 0; k < 2; k++)
+        for (size_t j = 0; j < 2; j++) {
+            double d[3], r2 = 0.0, dot = 0.0;
+            for (int a = 0; a < 3; a++) {
+                d[a] = pos[3 * k + a] - cen[3 * j + a];
+                r2 += d[a] * d[a];
+                dot += ori[3 * j + a] * d[a];
+            }
+            assert_rel(G[k * 2 + j], dot / (4.0 * M_PI * r2 * sqrt(r2)), 1e-14, "gain", k);
+        }
+    vbt_sim_free(sim);
+}
+
+/* Observation noise: mean 0 and standard deviation sd within 5 standard
+ * errors over 3 channels x 2 simulations x 4000 samples; reproducible after
+ * a reset; off (exactly the projection) when sd = 0. */
+static void test_obs_noise(void **state)
+{
+    (void)state;
+    vbt_sim *sim = make_follow(PNR, PB);
+    const char *const labels[3] = {"A1", "A2", "A3"};
+    const double zero[3 * PNR] = {0};
+    const double sd = 0.37;
+    vbt_monitor_spec ms = {.type = vbt_monitor_seeg, .period_ms = FDT, .buffer_steps = 4000,
+                           .n_sensors = 3, .sensor_labels = labels, .gain = zero,
+                           .obs_noise = sd};
+    size_t m = add_spec(sim, &ms);
+    vbt_sim_set_seed(sim, 2024, 0);
+    run_ok(sim, 4000);
+    size_t n;
+    const double *d = vbt_sim_monitor_data(sim, m, &n, NULL);
+    assert_int_equal(n, 4000);
+    const size_t N = n * 3 * PB;
+    double s1 = 0.0, s2 = 0.0;
+    for (size_t i = 0; i < N; i++) {
+        s1 += d[i];
+        s2 += d[i] * d[i];
+    }
+    double mean = s1 / (double)N, sdev = sqrt(s2 / (double)N - mean * mean);
+    assert_true(fabs(mean) < 5.0 * sd / sqrt((double)N));
+    assert_true(fabs(sdev - sd) < 5.0 * sd / sqrt(2.0 * (double)N));
+    double first[6];
+    memcpy(first, d, sizeof first);
+    vbt_sim_reset(sim);
+    run_ok(sim, 1);
+    d = vbt_sim_monitor_data(sim, m, &n, NULL);
+    assert_memory_equal(d, first, sizeof first);
+    /* simulation 1 of the batch draws the same numbers as stream 1 alone */
+    vbt_sim *one = make_follow(PNR, 1);
+    size_t m1 = add_spec(one, &ms);
+    vbt_sim_set_seed(one, 2024, 1);
+    run_ok(one, 1);
+    const double *d1 = vbt_sim_monitor_data(one, m1, &n, NULL);
+    for (size_t c = 0; c < 3; c++)
+        assert_true(d1[c] == first[c * PB + 1]);
+    vbt_sim_free(one);
+    vbt_sim_free(sim);
+}
+
+/* TVB's FirstOrderVolterra kernel at t seconds, defaults. */
+static double hrf(double t)
+{
+    const double tau_s = 0.8, tau_f = 0.4;
+    const double w = sqrt(1.0 / tau_f - 1.0 / (4.0 * tau_s * tau_s));
+    return 1.0 / 3.0 * exp(-0.5 * t / tau_s) * sin(w * t) / w;
+}
+
+/* A unit impulse during one interim (the 8 steps of 4 ms ending at interim
+ * J = 3) against the kernel: with j = the interim of the sample step,
+ * bold = (G((j - 1 - J) * 4 ms) - 1) k_1 V_0 while 0 <= j-1-J < 5000, else
+ * -k_1 V_0 (an empty stock).  1e-12: the sum has one nonzero term. */
+static void test_bold_kernel_impulse(void **state)
+{
+    (void)state;
+    vbt_sim *sim = make_follow(1, 1);
+    vbt_monitor_spec ms = {.type = vbt_monitor_bold, .period_ms = 100.0,
+                           .buffer_steps = 60000};
+    size_t m = add_spec(sim, &ms);
+    const uint64_t ni = 8, J = 3;           /* 4 ms / 0.5 ms */
+    double one = 1.0, zero = 0.0;
+    vbt_sim_set_model_param(sim, "target", &zero, 1);
+    run_ok(sim, (J - 1) * ni);
+    vbt_sim_set_model_param(sim, "target", &one, 1);
+    run_ok(sim, ni);
+    vbt_sim_set_model_param(sim, "target", &zero, 1);
+    run_ok(sim, 60000 - J * ni);             /* 30 s: past the 20 s kernel */
+    size_t n;
+    const double *t;
+    const double *d = vbt_sim_monitor_data(sim, m, &n, &t);
+    assert_int_equal(n, 300);
+    const double k1V0 = 5.6 * 0.02;
+    size_t nonzero = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t step = (k + 1) * 200, j = step / ni;
+        double g = 0.0;
+        if (j >= J + 1 && j - 1 - J < 5000)
+            g = hrf((double)(j - 1 - J) * 0.004);
+        assert_true(fabs(t[k] - (double)step * FDT) < 1e-9);
+        if (fabs(d[k] - (g - 1.0) * k1V0) > 1e-12)
+            fail_msg("bold sample %zu: %.17g, kernel %.17g", k, d[k], (g - 1.0) * k1V0);
+        nonzero += g != 0.0;
+    }
+    assert_true(nonzero > 150);
+    vbt_sim_free(sim);
+}
+
+/* Balloon-Windkessel: x = 0 stays at rest (BOLD 0); constant x = c reaches
+ * s = 0, f = 1 + tau_f c, v = f^alpha, q = v (1 - (1-E0)^(1/f)) / E0
+ * (ds = df = dv = dq = 0), whose BOLD the monitor matches to 1e-6
+ * relative after 120 s (slowest decay rate 1/(2 tau_s) = 0.32/s). */
+static void test_bold_balloon_steady(void **state)
+{
+    (void)state;
+    vbt_sim *sim = make_follow(2, 1);
+    const char *names[1] = {"TE"};
+    const double vals[1] = {0.04};
+    vbt_monitor_spec ms = {.type = vbt_monitor_bold_balloon, .period_ms = 2000.0,
+                           .buffer_steps = 240000, .n_params = 1, .param_names = names,
+                           .param_values = vals};
+    size_t m = add_spec(sim, &ms);
+    const double c = 0.3127;
+    const double tgt[2] = {0.0, c};
+    vbt_sim_set_model_param(sim, "target", tgt, 2);
+    run_ok(sim, 240000);
+    size_t n;
+    const double *d = vbt_sim_monitor_data(sim, m, &n, NULL);
+    assert_int_equal(n, 60);
+    for (size_t k = 0; k < n; k++)
+        assert_true(fabs(d[2 * k]) < 1e-12);
+    const double tau_f = 1.44, alpha = 0.32, E0 = 0.4, V0 = 4.0, TE = 0.04, eps = 0.5;
+    const double f = 1.0 + tau_f * c, v = pow(f, alpha);
+    const double q = v * (1.0 - pow(1.0 - E0, 1.0 / f)) / E0;
+    const double k1 = 4.3 * 40.3 * E0 * TE, k2 = eps * 25.0 * E0 * TE, k3 = 1.0 - eps;
+    const double bold = V0 * (k1 * (1.0 - q) + k2 * (1.0 - q / v) + k3 * (1.0 - v));
+    assert_rel(d[2 * (n - 1) + 1], bold, 1e-6, "balloon steady state", 0);
+    assert_true(fabs(bold) > 1e-3);
+    vbt_sim_free(sim);
+}
+
+static void test_observation_errors(void **state)
+{
+    (void)state;
+    vbt_sim *sim = make_follow(PNR, 1);
+    const char *const labels[3] = {"A1", "A2", "A3"};
+    vbt_monitor_spec base = {.type = vbt_monitor_seeg, .period_ms = FDT, .buffer_steps = 10,
+                             .n_sensors = 3, .sensor_labels = labels, .gain = G34};
+    vbt_monitor_spec ms = base;
+    ms.n_sensors = 0;
+    expect_add_error(sim, &ms, VBT_EINVAL, "no sensors");
+    ms = base;
+    ms.gain = NULL;
+    expect_add_error(sim, &ms, VBT_EINVAL, "analytic");
+    ms = base;
+    ms.reference = "average";
+    expect_add_error(sim, &ms, VBT_EINVAL, "bipolar");
+    ms = base;
+    ms.type = vbt_monitor_eeg;
+    ms.reference = "Oz";
+    expect_add_error(sim, &ms, VBT_ENOTFOUND, "Oz");
+    ms.reference = NULL;
+    ms.bipolar = 1;
+    expect_add_error(sim, &ms, VBT_EINVAL, "bipolar");
+    ms = base;
+    ms.obs_noise = -1.0;
+    expect_add_error(sim, &ms, VBT_EINVAL, "obs_noise");
+    const char *const lone[3] = {"A1", "B2", "C3"};
+    ms = base;
+    ms.sensor_labels = lone;
+    ms.bipolar = 1;
+    expect_add_error(sim, &ms, VBT_EINVAL, "consecutive");
+    vbt_monitor_spec bold = {.type = vbt_monitor_bold, .period_ms = 2000.0, .buffer_steps = 10};
+    const char *pn[1] = {"tau_x"};
+    const double pv[1] = {1.0};
+    bold.n_params = 1;
+    bold.param_names = pn;
+    bold.param_values = pv;
+    expect_add_error(sim, &bold, VBT_ENOTFOUND, "tau_x");
+    const char *pn2[1] = {"tau_s"};
+    const double pv2[1] = {-1.0};
+    bold.param_names = pn2;
+    bold.param_values = pv2;
+    expect_add_error(sim, &bold, VBT_EINVAL, "tau_s");
+    vbt_monitor_spec ta = {.type = vbt_monitor_temporal_average, .period_ms = FDT,
+                           .buffer_steps = 10, .obs_noise = 0.1};
+    expect_add_error(sim, &ta, VBT_EINVAL, "seeg and eeg");
+    assert_int_equal(vbt_sim_n_monitors(sim), 0);
+    vbt_sim_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -673,6 +1086,14 @@ int main(void)
         cmocka_unit_test(test_add_errors),
         cmocka_unit_test(test_default_vars),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_projection_known_gain),
+        cmocka_unit_test(test_eeg_reference),
+        cmocka_unit_test(test_seeg_bipolar),
+        cmocka_unit_test(test_analytic_gain),
+        cmocka_unit_test(test_obs_noise),
+        cmocka_unit_test(test_bold_kernel_impulse),
+        cmocka_unit_test(test_bold_balloon_steady),
+        cmocka_unit_test(test_observation_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

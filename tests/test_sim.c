@@ -329,7 +329,8 @@ static void test_plan_once_run_many(void **state)
     vbt_sim_set_model_param(sim, "x0", &x0, 1);
     vbt_sim_set_model_param(sim, "r", &r, 1);
     vbt_sim_set_initial_constant(sim, ic, 2);
-    vbt_monitor_spec ms = {vbt_monitor_temporal_average, 1.0, 0, NULL, 2000};
+    vbt_monitor_spec ms = {.type = vbt_monitor_temporal_average, .period_ms = 1.0,
+                           .buffer_steps = 2000};
     assert_int_equal(vbt_sim_add_monitor(sim, &ms, NULL), VBT_OK);
 
     struct mallinfo2 before = mallinfo2();
@@ -387,7 +388,8 @@ static void test_tutorial_seizure(void **state)
                             conn, 0.05, 3.0);
     set_tutorial(sim);
     const char *vars[] = {"x2 - x1"};
-    vbt_monitor_spec ms = {vbt_monitor_temporal_average, 1.0, 1, vars, 80000};
+    vbt_monitor_spec ms = {.type = vbt_monitor_temporal_average, .period_ms = 1.0,
+                           .n_vars = 1, .vars = vars, .buffer_steps = 80000};
     assert_int_equal(vbt_sim_add_monitor(sim, &ms, NULL), VBT_OK);
     assert_int_equal(vbt_sim_run(sim, 80000), VBT_OK);       /* 4 s */
     size_t T;
