@@ -20,4 +20,7 @@
 #include "vbt_recording.h"
 #include "vbt_seeg.h"
 
+/* fitting/: Bayesian inversion of the virtual epileptic patient */
+#include "vbt_vep.h"
+
 #endif

@@ -1,0 +1,255 @@
+/* vbt_vep.h -- Bayesian inversion of the Virtual Epileptic Patient (BVEP):
+ * the 2D Epileptor network as a probabilistic model, its log posterior with
+ * an exact discrete-adjoint gradient, MAP by L-BFGS from many starts, and a
+ * Laplace approximation checked by Pareto-smoothed importance sampling.
+ *
+ * Model (docs/fitting.md; ../shared/reference/vep-inference.md sections 1-6):
+ *
+ *   dx_i/dt = 1 - x_i^3 - 2 x_i^2 - z_i + I1                  (I1 = 3.1)
+ *   dz_i/dt = (1/tau0) [4 (x_i - x0_i) - z_i - K sum_j C_ij (x_j - x_i)]
+ *
+ * integrated by Euler, Heun or classical RK4 with `steps` equal steps of
+ * dt/steps between two samples; sample 0 is the initial state (x_init,
+ * z_init).  Observation of sample t (t = 0 .. T-1), sensor s:
+ *
+ *   linear:    mu_ts = amp * (G x_t)_s + off_s        (one offset per sensor)
+ *   log-power: mu_ts = amp * log((G exp(x_t))_s) + off     (one offset)
+ *
+ * with y_ts ~ N(mu_ts, eps).
+ *
+ * Unconstrained parameter vector theta (free groups only, in this order):
+ *
+ *   x0_raw[n]  x_init_raw[n]  z_init_raw[n]  K_u  tau0_u  amp_u  off_raw[n_off]  eps_u
+ *
+ * Region/sensor groups are non-centred: x0_i = mu_i + sd_i * x0_raw_i with
+ * x0_raw_i ~ N(0, 1) (mu_i, sd_i = the EZ hypothesis' values for hypothesised
+ * regions), likewise x_init, z_init and the offsets.  Scalars p in {K, tau0,
+ * amp, eps} live on (lo, inf) and are p = lo + exp(u); the density of u
+ * includes the log-Jacobian u.  A group marked fixed takes no place in theta.
+ * vbt_vep_constrain() maps theta to natural values in the same layout;
+ * vbt_vep_param_name() names them ("x0[1]", ..., "K", "off[3]", "eps"),
+ * 1-based as in Stan's CSV.
+ *
+ * A vbt_vep handle is not safe for concurrent use (it owns its workspaces);
+ * vbt_vep_map() gives each thread a private copy.
+ */
+#ifndef VBT_VEP_H
+#define VBT_VEP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "vbt_common.h"
+#include "vbt_connectome.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum vbt_vep_scheme {
+    VBT_VEP_EULER = 0,
+    VBT_VEP_HEUN = 1,  /* explicit trapezoid (predictor-corrector), order 2 */
+    VBT_VEP_RK4 = 2    /* classical Runge-Kutta, order 4 */
+} vbt_vep_scheme;
+
+typedef enum vbt_vep_obs {
+    VBT_VEP_OBS_LINEAR = 0,   /* amp * G x + off[s] */
+    VBT_VEP_OBS_LOGPOWER = 1  /* amp * log(G exp x) + off; G must be >= 0 with no empty row */
+} vbt_vep_obs;
+
+/* Prior of a positive scalar (K, tau0, amp, eps) on (lo, inf). */
+typedef enum vbt_vep_dist {
+    VBT_VEP_NORMAL = 0,    /* N(mu, sd) truncated to (lo, inf) */
+    VBT_VEP_LOGNORMAL = 1  /* log(p - lo) ~ N(mu, sd) */
+} vbt_vep_dist;
+
+typedef struct vbt_vep_scalar_prior {
+    vbt_vep_dist dist;
+    double mu, sd, lo;
+    int fixed;       /* 1: not fitted, held at `value` */
+    double value;
+} vbt_vep_scalar_prior;
+
+/* Non-centred group: natural = mu + sd * raw, raw ~ N(0, 1). */
+typedef struct vbt_vep_group_prior {
+    double mu, sd;
+    int fixed;       /* 1: not fitted, held at mu */
+} vbt_vep_group_prior;
+
+#define VBT_VEP_MAX_EZ 64
+
+typedef struct vbt_vep_priors {
+    vbt_vep_group_prior x0, x_init, z_init, off;
+    double x0_ez_mu, x0_ez_sd;  /* x0 prior of hypothesised EZ regions */
+    size_t n_ez;
+    size_t ez[VBT_VEP_MAX_EZ];  /* 0-based region indices of the EZ hypothesis */
+    vbt_vep_scalar_prior K, tau0, amp, eps;
+} vbt_vep_priors;
+
+/* BVEP's defaults (Hashemi et al. 2020, non-centred model; docs/fitting.md):
+ * x0 ~ N(-2.5, 1), EZ hypothesis N(-1.5, 1) (Vattikonda 2021), x_init ~
+ * N(-1.5, 1), z_init ~ N(3.5, 1), K ~ N(1, 0.1) on (0, inf), tau0 fixed at 10
+ * (prior N(20, 10) on (5, inf) when freed, Vattikonda 2021), amp ~ N(0, 1)+,
+ * off ~ N(0, 1), eps ~ N(0, 1)+, no EZ hypothesis. */
+void vbt_vep_priors_default(vbt_vep_priors *p);
+
+/* Update *p (start from vbt_vep_priors_default) from a JSON file:
+ *   {"x0": {"mu": -2.5, "sd": 1}, "x0_ez": {"mu": -1.5, "sd": 1},
+ *    "ez": [5, "ctx-rh-insula"], "x_init": {...}, "z_init": {...},
+ *    "offset": {"mu": 0, "sd": 1, "fixed": false},
+ *    "K": {"dist": "normal"|"lognormal", "mu": 1, "sd": 0.1, "lower": 0,
+ *          "fixed": false, "value": 1}, "tau0": {...}, "amp": {...}, "eps": {...}}
+ * Every key is optional; unknown keys are errors.  "ez" entries are 0-based
+ * indices or region labels looked up in `labels` (n_regions of them; may be
+ * NULL when only indices are used).  Errors: VBT_EIO, VBT_EFORMAT,
+ * VBT_ENOTFOUND (label), VBT_ERANGE (index), VBT_EINVAL (sd <= 0 ...). */
+int vbt_vep_priors_load_json(vbt_vep_priors *p, const char *path,
+                             const char (*labels)[VBT_LABEL_MAX], size_t n_regions,
+                             vbt_msg *msg);
+
+/* Check a prior set for n regions; VBT_EINVAL / VBT_ERANGE with a message. */
+int vbt_vep_priors_validate(const vbt_vep_priors *p, size_t n_regions, vbt_msg *msg);
+
+/* Everything a model is built from.  All arrays are borrowed during
+ * vbt_vep_alloc() and copied; row-major. */
+typedef struct vbt_vep_spec {
+    size_t n_regions, n_sensors, n_samples;
+    const double *weights;     /* n x n, row = target (TVB convention) */
+    vbt_normalize normalize;   /* applied to the copy after zeroing the diagonal */
+    const double *gain;        /* n_sensors x n_regions */
+    const double *data;        /* n_samples x n_sensors; may be NULL (simulation only) */
+    vbt_vep_scheme scheme;
+    double dt;                 /* time between samples (model time units) */
+    size_t steps;              /* integration steps per sample (>= 1) */
+    vbt_vep_obs obs;
+    double I1;                 /* 3.1 */
+    vbt_vep_priors priors;
+} vbt_vep_spec;
+
+/* Defaults: Euler, dt 0.1, 1 step, linear observation, max-normalised
+ * weights, I1 = 3.1, vbt_vep_priors_default(); sizes and arrays zero. */
+void vbt_vep_spec_default(vbt_vep_spec *s);
+
+typedef struct vbt_vep vbt_vep;
+
+/* Build a model: validate the spec, copy the arrays, plan the workspaces
+ * (the forward trajectory of every stage is stored for the adjoint).
+ * Errors: VBT_EINVAL, VBT_ERANGE, VBT_ENUMERIC (non-finite input),
+ * VBT_ENOMEM; *out is NULL then. */
+int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *spec, vbt_msg *msg);
+void vbt_vep_free(vbt_vep *m);
+
+/* Sizes: free parameters (length of theta), regions, sensors, samples. */
+size_t vbt_vep_n_params(const vbt_vep *m);
+size_t vbt_vep_n_regions(const vbt_vep *m);
+size_t vbt_vep_n_sensors(const vbt_vep *m);
+size_t vbt_vep_n_samples(const vbt_vep *m);
+
+/* Name of free parameter i ("x0[3]", "K", ...); NULL when out of range. */
+const char *vbt_vep_param_name(const vbt_vep *m, size_t i);
+
+/* Index in theta of a named parameter, or -1. */
+long vbt_vep_param_index(const vbt_vep *m, const char *name);
+
+/* theta (unconstrained) -> natural values in the same layout. */
+void vbt_vep_constrain(const vbt_vep *m, const double *theta, double *natural);
+
+/* natural -> theta (inverse of vbt_vep_constrain); VBT_ERANGE when a
+ * positive parameter is not above its lower bound. */
+int vbt_vep_unconstrain(const vbt_vep *m, const double *natural, double *theta);
+
+/* Log posterior density of theta (all normalising constants included: the
+ * Gaussian likelihood, the N(0,1) raw priors, the truncated-normal or
+ * log-normal priors of the scalars and the log-Jacobians).  grad (length
+ * n_params) receives d lp / d theta by the discrete adjoint of the chosen
+ * scheme; NULL for the value only.  No allocation.  Needs data.  When the
+ * trajectory is not finite *lp = -HUGE_VAL, grad is zeroed and the result is
+ * VBT_ENUMERIC. */
+int vbt_vep_logp(vbt_vep *m, const double *theta, double *lp, double *grad);
+
+/* Log prior alone (value and optional gradient, same conventions). */
+double vbt_vep_logprior(const vbt_vep *m, const double *theta, double *grad);
+
+/* Forward model at theta: x_out (n_samples x n_regions, may be NULL) and
+ * the noise-free observation y_out (n_samples x n_sensors, may be NULL).
+ * VBT_ENUMERIC when the trajectory is not finite. */
+int vbt_vep_simulate(vbt_vep *m, const double *theta, double *x_out, double *y_out);
+
+/* A draw of theta from the prior: raw groups N(0,1), scalars from their
+ * prior (truncated normal by inversion), stream (seed, stream). */
+void vbt_vep_prior_draw(const vbt_vep *m, uint64_t seed, uint64_t stream, double *theta);
+
+/* ---- MAP --------------------------------------------------------------- */
+
+typedef struct vbt_vep_lbfgs_opts {
+    size_t memory;     /* 10 */
+    size_t max_iter;   /* 2000 */
+    double gtol;       /* 1e-5: stop when |grad|_inf <= gtol * max(1, |lp|) */
+    double ftol;       /* 1e-12: stop when the relative decrease over 10 iterations is below */
+} vbt_vep_lbfgs_opts;
+
+void vbt_vep_lbfgs_opts_default(vbt_vep_lbfgs_opts *o);
+
+/* Maximise the log posterior from theta (in place) by L-BFGS (two-loop
+ * recursion, strong-Wolfe line search, Nocedal & Wright Alg. 3.5/3.6).
+ * *lp: the final value; *iters (may be NULL): iterations taken.  Returns
+ * VBT_OK on convergence, VBT_ERANGE when max_iter was reached (theta still
+ * the best point), VBT_ENUMERIC when the start is not finite. */
+int vbt_vep_lbfgs(vbt_vep *m, const vbt_vep_lbfgs_opts *o, double *theta, double *lp,
+                  size_t *iters);
+
+typedef struct vbt_vep_map_opts {
+    size_t n_starts;   /* 16 */
+    size_t n_threads;  /* 1; each start's result does not depend on it */
+    uint64_t seed;     /* starts are prior draws of stream (seed, start) */
+    vbt_vep_lbfgs_opts lbfgs;
+    double mode_tol;   /* 1.0: a start reaches the best mode when lp >= best - mode_tol */
+} vbt_vep_map_opts;
+
+void vbt_vep_map_opts_default(vbt_vep_map_opts *o);
+
+typedef struct vbt_vep_map_result {
+    double best_lp;
+    size_t best_start;
+    size_t n_best;     /* starts with lp >= best_lp - mode_tol */
+    size_t n_converged;
+} vbt_vep_map_result;
+
+/* Multi-start MAP.  theta_best (n_params) receives the best optimum;
+ * lp_starts and theta_starts (n_starts, n_starts x n_params; each may be
+ * NULL) every start's final value and point (-HUGE_VAL for a start that
+ * failed).  Errors: VBT_EINVAL, VBT_ENOMEM, VBT_ENUMERIC (no start finite). */
+int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
+                vbt_vep_map_result *res, double *lp_starts, double *theta_starts,
+                vbt_msg *msg);
+
+/* ---- Laplace approximation and PSIS ----------------------------------- */
+
+typedef struct vbt_vep_laplace_result {
+    double khat;        /* Pareto k of the importance ratios (< 0.7: usable) */
+    double ess;         /* effective sample size of the smoothed weights */
+    double log_det_cov; /* log det of the Laplace covariance */
+    double hess_h;      /* finite-difference step used for the Hessian */
+} vbt_vep_laplace_result;
+
+/* Laplace approximation at a mode theta_map: Hessian by central
+ * differences of the exact gradient (symmetrised), Cholesky of its negative,
+ * n_draws draws (stream (seed, 0)) into draws (n_draws x n_params,
+ * unconstrained), their normalised PSIS-smoothed log weights into log_w
+ * (n_draws; may be NULL) and k-hat into res.  VBT_ENUMERIC when the negative
+ * Hessian is not positive definite. */
+int vbt_vep_laplace(vbt_vep *m, const double *theta_map, size_t n_draws, uint64_t seed,
+                    double *draws, double *log_w, vbt_vep_laplace_result *res,
+                    vbt_msg *msg);
+
+/* Pareto-smoothed importance sampling (Vehtari et al. 2024, JMLR 25(72)):
+ * log_w (n raw log importance ratios) is replaced in place by normalised
+ * smoothed log weights (log-sum-exp 0); the generalised Pareto fitted to the
+ * M = min(n/5, 3 sqrt(n)) largest ratios by Zhang & Stephens (2009) gives
+ * *khat.  n >= 5.  Returns VBT_EINVAL for n < 5, VBT_ENUMERIC when no ratio
+ * is finite. */
+int vbt_psis(double *log_w, size_t n, double *khat);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

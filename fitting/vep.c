@@ -1,0 +1,780 @@
+/* vep.c -- the BVEP model: 2D Epileptor network, observation models,
+ * priors through non-centred and log transforms, the log posterior and its
+ * gradient by the discrete adjoint of the integration scheme.
+ *
+ * Every scheme is an explicit Runge-Kutta method given by its Butcher
+ * tableau (a, b), so one forward and one reverse pass serve Euler, Heun and
+ * RK4.  Forward, per step of size h from state s:
+ *
+ *   Y_i = s + h sum_{j<i} a_ij k_j,   k_i = f(Y_i),   s' = s + h sum_i b_i k_i
+ *
+ * Reverse, with lam' = dL/ds' (bars are adjoints), for i = stages-1 .. 0:
+ *
+ *   kbar_i = h b_i lam' + h sum_{j>i} a_ji Ybar_j,   Ybar_i = J(Y_i)^T kbar_i,
+ *   theta_bar += (df/dtheta at Y_i)^T kbar_i,        lam = lam' + sum_i Ybar_i
+ *
+ * which is the exact gradient of the discrete map (not of the ODE).  The
+ * forward pass stores every stage's Y_i, k_i and the coupling L x(Y_i), with
+ * L = C - diag(rowsum C), so that sum_j C_ij (x_j - x_i) = (L x)_i.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+
+#include "vbt_rng.h"
+#include "vep_internal.h"
+
+#define MAX_STAGES 4
+#define NAME_LEN 32
+
+enum { G_X0, G_XI, G_ZI, G_OFF, N_GROUP };
+enum { S_K, S_TAU0, S_AMP, S_EPS, N_SCALAR };
+
+struct vbt_vep {
+    size_t n, ns, nt, steps, n_off, np;
+    vbt_vep_scheme scheme;
+    vbt_vep_obs obs;
+    double dt, h, I1;
+    vbt_vep_priors pri;
+    int stages;
+    double a[MAX_STAGES][MAX_STAGES], b[MAX_STAGES];
+
+    double *C;        /* normalised weights (kept for clones) */
+    double *L;        /* C - diag(rowsum C) */
+    double *G;        /* ns x n */
+    double *Y;        /* nt x ns, or NULL */
+    double *mu_g[N_GROUP], *sd_g[N_GROUP]; /* per element prior of each group */
+    size_t len_g[N_GROUP];
+    long off_g[N_GROUP];  /* index in theta, -1 when fixed */
+    long off_s[N_SCALAR];
+    double lognorm_s[N_SCALAR]; /* log normaliser of truncated-normal scalars */
+    char (*names)[NAME_LEN];
+
+    /* workspaces */
+    double *nat;      /* np natural values */
+    double *gnat;     /* np gradient wrt natural values */
+    double *stY, *stK, *stLx; /* [step][stage] 2n, 2n, n */
+    double *X;        /* nt x n sampled x */
+    double *P, *R;    /* nt x ns: G x (or G exp x), residual / eps^2 */
+    double *E;        /* nt x n: exp(x) (log-power) */
+    double *dX;       /* nt x n: dL/dx at the samples */
+    double *lam, *Ybar, *kbar, *tmp; /* 2n, stages x 2n, 2n, n */
+    double *x0, *xi, *zi, *off;     /* natural per-element values */
+    double *gx0, *goff;   /* dL/dx0, dL/doff (natural) */
+};
+
+static const vbt_vep_scalar_prior *scalar_prior(const vbt_vep_priors *p, int k)
+{
+    switch (k) {
+    case S_K: return &p->K;
+    case S_TAU0: return &p->tau0;
+    case S_AMP: return &p->amp;
+    default: return &p->eps;
+    }
+}
+
+static const vbt_vep_group_prior *group_prior(const vbt_vep_priors *p, int g)
+{
+    switch (g) {
+    case G_X0: return &p->x0;
+    case G_XI: return &p->x_init;
+    case G_ZI: return &p->z_init;
+    default: return &p->off;
+    }
+}
+
+double vbt__log_upper_tail(double a)
+{
+    /* Q(a) = erfc(a / sqrt 2) / 2; for very large a use the asymptotic
+     * log Q(a) ~ -a^2/2 - log(a sqrt(2 pi)) (erfc underflows near a = 38). */
+    if (a < 30.0)
+        return log(0.5 * erfc(a / M_SQRT2));
+    return -0.5 * a * a - log(a * sqrt(2.0 * M_PI)) + log1p(-1.0 / (a * a));
+}
+
+void vbt_vep_spec_default(vbt_vep_spec *s)
+{
+    memset(s, 0, sizeof *s);
+    s->normalize = VBT_NORMALIZE_MAX;
+    s->scheme = VBT_VEP_EULER;
+    s->dt = 0.1;
+    s->steps = 1;
+    s->obs = VBT_VEP_OBS_LINEAR;
+    s->I1 = 3.1;
+    vbt_vep_priors_default(&s->priors);
+}
+
+static void set_tableau(vbt_vep *m)
+{
+    memset(m->a, 0, sizeof m->a);
+    memset(m->b, 0, sizeof m->b);
+    switch (m->scheme) {
+    case VBT_VEP_EULER:
+        m->stages = 1;
+        m->b[0] = 1.0;
+        break;
+    case VBT_VEP_HEUN:
+        m->stages = 2;
+        m->a[1][0] = 1.0;
+        m->b[0] = m->b[1] = 0.5;
+        break;
+    case VBT_VEP_RK4:
+        m->stages = 4;
+        m->a[1][0] = 0.5;
+        m->a[2][1] = 0.5;
+        m->a[3][2] = 1.0;
+        m->b[0] = m->b[3] = 1.0 / 6.0;
+        m->b[1] = m->b[2] = 1.0 / 3.0;
+        break;
+    }
+}
+
+static int all_finite(const double *v, size_t len)
+{
+    for (size_t k = 0; k < len; k++)
+        if (!isfinite(v[k]))
+            return 0;
+    return 1;
+}
+
+void vbt_vep_free(vbt_vep *m)
+{
+    if (!m)
+        return;
+    free(m->C);
+    free(m->L);
+    free(m->G);
+    free(m->Y);
+    for (int g = 0; g < N_GROUP; g++) {
+        free(m->mu_g[g]);
+        free(m->sd_g[g]);
+    }
+    free(m->names);
+    free(m->nat);
+    free(m->gnat);
+    free(m->stY);
+    free(m->stK);
+    free(m->stLx);
+    free(m->X);
+    free(m->P);
+    free(m->R);
+    free(m->E);
+    free(m->dX);
+    free(m->lam);
+    free(m->Ybar);
+    free(m->kbar);
+    free(m->tmp);
+    free(m->x0);
+    free(m->xi);
+    free(m->zi);
+    free(m->off);
+    free(m->gx0);
+    free(m->goff);
+    free(m);
+}
+
+static int check_spec(const vbt_vep_spec *s, vbt_msg *msg)
+{
+    if (!s)
+        return vbt__fail(msg, VBT_EINVAL, "vep: no spec");
+    if (s->n_regions == 0 || s->n_sensors == 0 || s->n_samples == 0)
+        return vbt__fail(msg, VBT_EINVAL, "vep: sizes must be positive (regions %zu, sensors %zu, samples %zu)",
+                         s->n_regions, s->n_sensors, s->n_samples);
+    if (s->n_regions > 100000 || s->n_sensors > 100000 || s->n_samples > 10000000 ||
+        s->steps > 100000)
+        return vbt__fail(msg, VBT_ERANGE, "vep: sizes too large");
+    if (!s->weights || !s->gain)
+        return vbt__fail(msg, VBT_EINVAL, "vep: weights and gain are required");
+    if (s->scheme != VBT_VEP_EULER && s->scheme != VBT_VEP_HEUN && s->scheme != VBT_VEP_RK4)
+        return vbt__fail(msg, VBT_EINVAL, "vep: unknown scheme %d", (int)s->scheme);
+    if (s->obs != VBT_VEP_OBS_LINEAR && s->obs != VBT_VEP_OBS_LOGPOWER)
+        return vbt__fail(msg, VBT_EINVAL, "vep: unknown observation model %d", (int)s->obs);
+    if (s->normalize != VBT_NORMALIZE_NONE && s->normalize != VBT_NORMALIZE_MAX &&
+        s->normalize != VBT_NORMALIZE_ROWSUM)
+        return vbt__fail(msg, VBT_EINVAL, "vep: unknown normalisation %d", (int)s->normalize);
+    if (!(s->dt > 0) || !isfinite(s->dt))
+        return vbt__fail(msg, VBT_EINVAL, "vep: dt must be positive, got %g", s->dt);
+    if (s->steps < 1)
+        return vbt__fail(msg, VBT_EINVAL, "vep: steps per sample must be >= 1");
+    if (!isfinite(s->I1))
+        return vbt__fail(msg, VBT_EINVAL, "vep: I1 is not finite");
+    size_t n = s->n_regions, ns = s->n_sensors;
+    for (size_t k = 0; k < n * n; k++)
+        if (!isfinite(s->weights[k]) || s->weights[k] < 0)
+            return vbt__fail(msg, VBT_ENUMERIC, "vep: weight row %zu col %zu is %g (must be finite, >= 0)",
+                             k / n + 1, k % n + 1, s->weights[k]);
+    for (size_t r = 0; r < ns; r++) {
+        double sum = 0;
+        for (size_t j = 0; j < n; j++) {
+            double g = s->gain[r * n + j];
+            if (!isfinite(g))
+                return vbt__fail(msg, VBT_ENUMERIC, "vep: gain row %zu col %zu is not finite", r + 1, j + 1);
+            if (s->obs == VBT_VEP_OBS_LOGPOWER && g < 0)
+                return vbt__fail(msg, VBT_EINVAL, "vep: log-power observation needs gain >= 0 (row %zu col %zu is %g)",
+                                 r + 1, j + 1, g);
+            sum += g;
+        }
+        if (s->obs == VBT_VEP_OBS_LOGPOWER && !(sum > 0))
+            return vbt__fail(msg, VBT_EINVAL, "vep: log-power observation: gain row %zu is empty", r + 1);
+    }
+    if (s->data && !all_finite(s->data, s->n_samples * ns))
+        return vbt__fail(msg, VBT_ENUMERIC, "vep: data contain NaN or Inf");
+    return vbt_vep_priors_validate(&s->priors, n, msg);
+}
+
+int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
+{
+    if (!out)
+        return vbt__fail(msg, VBT_EINVAL, "vep: NULL output");
+    *out = NULL;
+    int st = check_spec(s, msg);
+    if (st)
+        return st;
+    vbt_vep *m = calloc(1, sizeof *m);
+    if (!m)
+        return vbt__fail(msg, VBT_ENOMEM, "vep: out of memory");
+    size_t n = s->n_regions, ns = s->n_sensors, nt = s->n_samples;
+    m->n = n;
+    m->ns = ns;
+    m->nt = nt;
+    m->steps = s->steps;
+    m->scheme = s->scheme;
+    m->obs = s->obs;
+    m->dt = s->dt;
+    m->h = s->dt / (double)s->steps;
+    m->I1 = s->I1;
+    m->pri = s->priors;
+    set_tableau(m);
+    m->n_off = s->obs == VBT_VEP_OBS_LINEAR ? ns : 1;
+
+    m->C = malloc(n * n * sizeof *m->C);
+    m->L = malloc(n * n * sizeof *m->L);
+    m->G = malloc(ns * n * sizeof *m->G);
+    if (!m->C || !m->L || !m->G)
+        goto nomem;
+    memcpy(m->C, s->weights, n * n * sizeof *m->C);
+    for (size_t i = 0; i < n; i++)
+        m->C[i * n + i] = 0.0;
+    if (s->normalize == VBT_NORMALIZE_MAX) {
+        double mx = 0;
+        for (size_t k = 0; k < n * n; k++)
+            mx = fmax(mx, m->C[k]);
+        if (mx > 0)
+            for (size_t k = 0; k < n * n; k++)
+                m->C[k] /= mx;
+    } else if (s->normalize == VBT_NORMALIZE_ROWSUM) {
+        for (size_t i = 0; i < n; i++) {
+            double sum = 0;
+            for (size_t j = 0; j < n; j++)
+                sum += m->C[i * n + j];
+            if (sum > 0)
+                for (size_t j = 0; j < n; j++)
+                    m->C[i * n + j] /= sum;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        double sum = 0;
+        for (size_t j = 0; j < n; j++) {
+            m->L[i * n + j] = m->C[i * n + j];
+            sum += m->C[i * n + j];
+        }
+        m->L[i * n + i] -= sum;
+    }
+    memcpy(m->G, s->gain, ns * n * sizeof *m->G);
+    if (s->data) {
+        m->Y = malloc(nt * ns * sizeof *m->Y);
+        if (!m->Y)
+            goto nomem;
+        memcpy(m->Y, s->data, nt * ns * sizeof *m->Y);
+    }
+
+    /* Parameter layout. */
+    m->len_g[G_X0] = m->len_g[G_XI] = m->len_g[G_ZI] = n;
+    m->len_g[G_OFF] = m->n_off;
+    size_t np = 0;
+    static const int order[] = {G_X0, G_XI, G_ZI, -S_K - 1, -S_TAU0 - 1, -S_AMP - 1, G_OFF,
+                                -S_EPS - 1};
+    for (size_t q = 0; q < sizeof order / sizeof order[0]; q++) {
+        int o = order[q];
+        if (o >= 0) {
+            const vbt_vep_group_prior *gp = group_prior(&m->pri, o);
+            m->off_g[o] = gp->fixed ? -1 : (long)np;
+            if (!gp->fixed)
+                np += m->len_g[o];
+        } else {
+            int k = -o - 1;
+            const vbt_vep_scalar_prior *sp = scalar_prior(&m->pri, k);
+            m->off_s[k] = sp->fixed ? -1 : (long)np;
+            if (!sp->fixed)
+                np++;
+            m->lognorm_s[k] = sp->dist == VBT_VEP_NORMAL
+                                  ? vbt__log_upper_tail((sp->lo - sp->mu) / sp->sd)
+                                  : 0.0;
+        }
+    }
+    m->np = np;
+    for (int g = 0; g < N_GROUP; g++) {
+        const vbt_vep_group_prior *gp = group_prior(&m->pri, g);
+        m->mu_g[g] = malloc(m->len_g[g] * sizeof(double));
+        m->sd_g[g] = malloc(m->len_g[g] * sizeof(double));
+        if (!m->mu_g[g] || !m->sd_g[g])
+            goto nomem;
+        for (size_t k = 0; k < m->len_g[g]; k++) {
+            m->mu_g[g][k] = gp->mu;
+            m->sd_g[g][k] = gp->sd;
+        }
+    }
+    for (size_t e = 0; e < m->pri.n_ez; e++) {
+        m->mu_g[G_X0][m->pri.ez[e]] = m->pri.x0_ez_mu;
+        m->sd_g[G_X0][m->pri.ez[e]] = m->pri.x0_ez_sd;
+    }
+
+    m->names = calloc(np ? np : 1, sizeof *m->names);
+    if (!m->names)
+        goto nomem;
+    {
+        static const char *gname[N_GROUP] = {"x0", "x_init", "z_init", "off"};
+        static const char *sname[N_SCALAR] = {"K", "tau0", "amp", "eps"};
+        for (int g = 0; g < N_GROUP; g++)
+            if (m->off_g[g] >= 0)
+                for (size_t k = 0; k < m->len_g[g]; k++) {
+                    if (g == G_OFF && m->n_off == 1)
+                        snprintf(m->names[m->off_g[g]], NAME_LEN, "off");
+                    else
+                        snprintf(m->names[(size_t)m->off_g[g] + k], NAME_LEN, "%s[%zu]", gname[g],
+                                 k + 1);
+                }
+        for (int k = 0; k < N_SCALAR; k++)
+            if (m->off_s[k] >= 0)
+                snprintf(m->names[m->off_s[k]], NAME_LEN, "%s", sname[k]);
+    }
+
+    size_t nst = (nt - 1) * m->steps * (size_t)m->stages;
+    size_t nst1 = nst ? nst : 1;
+    m->nat = calloc(np + 1, sizeof(double));
+    m->gnat = calloc(np + 1, sizeof(double));
+    m->stY = malloc(nst1 * 2 * n * sizeof(double));
+    m->stK = malloc(nst1 * 2 * n * sizeof(double));
+    m->stLx = malloc(nst1 * n * sizeof(double));
+    m->X = malloc(nt * n * sizeof(double));
+    m->P = malloc(nt * ns * sizeof(double));
+    m->R = malloc(nt * ns * sizeof(double));
+    m->E = malloc(nt * n * sizeof(double));
+    m->dX = malloc(nt * n * sizeof(double));
+    m->lam = malloc(2 * n * sizeof(double));
+    m->Ybar = malloc(MAX_STAGES * 2 * n * sizeof(double));
+    m->kbar = malloc(2 * n * sizeof(double));
+    m->tmp = malloc(n * sizeof(double));
+    m->x0 = malloc(n * sizeof(double));
+    m->xi = malloc(n * sizeof(double));
+    m->zi = malloc(n * sizeof(double));
+    m->off = malloc(m->n_off * sizeof(double));
+    m->gx0 = malloc(n * sizeof(double));
+    m->goff = malloc(m->n_off * sizeof(double));
+    if (!m->nat || !m->gnat || !m->stY || !m->stK || !m->stLx || !m->X || !m->P || !m->R ||
+        !m->E || !m->dX || !m->lam || !m->Ybar || !m->kbar || !m->tmp || !m->x0 || !m->xi ||
+        !m->zi || !m->off || !m->gx0 || !m->goff)
+        goto nomem;
+    *out = m;
+    return VBT_OK;
+nomem:
+    vbt_vep_free(m);
+    return vbt__fail(msg, VBT_ENOMEM, "vep: out of memory (%zu regions, %zu sensors, %zu samples)",
+                     n, ns, nt);
+}
+
+int vbt__vep_clone(const vbt_vep *m, vbt_vep **out, vbt_msg *msg)
+{
+    vbt_vep_spec s;
+    vbt_vep_spec_default(&s);
+    s.n_regions = m->n;
+    s.n_sensors = m->ns;
+    s.n_samples = m->nt;
+    s.weights = m->C;
+    s.normalize = VBT_NORMALIZE_NONE;
+    s.gain = m->G;
+    s.data = m->Y;
+    s.scheme = m->scheme;
+    s.dt = m->dt;
+    s.steps = m->steps;
+    s.obs = m->obs;
+    s.I1 = m->I1;
+    s.priors = m->pri;
+    return vbt_vep_alloc(out, &s, msg);
+}
+
+size_t vbt_vep_n_params(const vbt_vep *m) { return m->np; }
+size_t vbt_vep_n_regions(const vbt_vep *m) { return m->n; }
+size_t vbt_vep_n_sensors(const vbt_vep *m) { return m->ns; }
+size_t vbt_vep_n_samples(const vbt_vep *m) { return m->nt; }
+
+const char *vbt_vep_param_name(const vbt_vep *m, size_t i)
+{
+    return i < m->np ? m->names[i] : NULL;
+}
+
+long vbt_vep_param_index(const vbt_vep *m, const char *name)
+{
+    if (!name)
+        return -1;
+    for (size_t i = 0; i < m->np; i++)
+        if (strcmp(m->names[i], name) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* ---- transforms ------------------------------------------------------- */
+
+void vbt_vep_constrain(const vbt_vep *m, const double *theta, double *nat)
+{
+    for (int g = 0; g < N_GROUP; g++)
+        if (m->off_g[g] >= 0)
+            for (size_t k = 0; k < m->len_g[g]; k++) {
+                size_t i = (size_t)m->off_g[g] + k;
+                nat[i] = m->mu_g[g][k] + m->sd_g[g][k] * theta[i];
+            }
+    for (int k = 0; k < N_SCALAR; k++)
+        if (m->off_s[k] >= 0) {
+            size_t i = (size_t)m->off_s[k];
+            nat[i] = scalar_prior(&m->pri, k)->lo + exp(theta[i]);
+        }
+}
+
+int vbt_vep_unconstrain(const vbt_vep *m, const double *nat, double *theta)
+{
+    for (int g = 0; g < N_GROUP; g++)
+        if (m->off_g[g] >= 0)
+            for (size_t k = 0; k < m->len_g[g]; k++) {
+                size_t i = (size_t)m->off_g[g] + k;
+                theta[i] = (nat[i] - m->mu_g[g][k]) / m->sd_g[g][k];
+            }
+    for (int k = 0; k < N_SCALAR; k++)
+        if (m->off_s[k] >= 0) {
+            size_t i = (size_t)m->off_s[k];
+            double d = nat[i] - scalar_prior(&m->pri, k)->lo;
+            if (!(d > 0))
+                return VBT_ERANGE;
+            theta[i] = log(d);
+        }
+    return VBT_OK;
+}
+
+double vbt_vep_logprior(const vbt_vep *m, const double *theta, double *grad)
+{
+    const double lsq2pi = 0.5 * log(2.0 * M_PI);
+    double lp = 0;
+    for (int g = 0; g < N_GROUP; g++)
+        if (m->off_g[g] >= 0)
+            for (size_t k = 0; k < m->len_g[g]; k++) {
+                size_t i = (size_t)m->off_g[g] + k;
+                lp += -0.5 * theta[i] * theta[i] - lsq2pi;
+                if (grad)
+                    grad[i] = -theta[i];
+            }
+    for (int k = 0; k < N_SCALAR; k++)
+        if (m->off_s[k] >= 0) {
+            const vbt_vep_scalar_prior *sp = scalar_prior(&m->pri, k);
+            size_t i = (size_t)m->off_s[k];
+            double u = theta[i];
+            if (sp->dist == VBT_VEP_NORMAL) {
+                double p = sp->lo + exp(u), zz = (p - sp->mu) / sp->sd;
+                lp += -0.5 * zz * zz - log(sp->sd) - lsq2pi - m->lognorm_s[k] + u;
+                if (grad)
+                    grad[i] = -zz / sp->sd * (p - sp->lo) + 1.0;
+            } else {
+                double zz = (u - sp->mu) / sp->sd;
+                lp += -0.5 * zz * zz - log(sp->sd) - lsq2pi;
+                if (grad)
+                    grad[i] = -zz / sp->sd;
+            }
+        }
+    return lp;
+}
+
+/* Natural values of every quantity the dynamics use (fixed ones included). */
+static void unpack(vbt_vep *m, const double *theta, double *K, double *tau0, double *amp,
+                   double *eps)
+{
+    vbt_vep_constrain(m, theta, m->nat);
+    double *dst[N_GROUP] = {m->x0, m->xi, m->zi, m->off};
+    for (int g = 0; g < N_GROUP; g++)
+        for (size_t k = 0; k < m->len_g[g]; k++)
+            dst[g][k] = m->off_g[g] >= 0 ? m->nat[(size_t)m->off_g[g] + k] : m->mu_g[g][k];
+    double *sv[N_SCALAR] = {K, tau0, amp, eps};
+    for (int k = 0; k < N_SCALAR; k++)
+        *sv[k] = m->off_s[k] >= 0 ? m->nat[m->off_s[k]] : scalar_prior(&m->pri, k)->value;
+}
+
+/* ---- dynamics ----------------------------------------------------------- */
+
+/* k = f(y); Lx receives L x(y). */
+VBT_KERNEL static void rhs(size_t n, const double *restrict L, const double *restrict y,
+                           const double *restrict x0, double I1, double K, double itau,
+                           double *restrict Lx, double *restrict k)
+{
+    const double *x = y, *z = y + n;
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)n, 1.0, L, (int)n, x, 1, 0.0, Lx, 1);
+    double c1 = 1.0 + I1;
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        double xi = x[i];
+        k[i] = c1 - xi * xi * xi - 2.0 * xi * xi - z[i];
+        k[n + i] = itau * (4.0 * (xi - x0[i]) - z[i] - K * Lx[i]);
+    }
+}
+
+/* Forward pass: fills stY, stK, stLx and X.  0 when the trajectory is finite. */
+static int forward(vbt_vep *m, double K, double tau0)
+{
+    size_t n = m->n, S = m->steps, ns2 = 2 * n;
+    int st = m->stages;
+    double h = m->h, itau = 1.0 / tau0;
+    double *s = m->lam; /* the current state; lam is free during the forward pass */
+    memcpy(s, m->xi, n * sizeof *s);
+    memcpy(s + n, m->zi, n * sizeof *s);
+    memcpy(m->X, s, n * sizeof *s);
+    size_t step = 0;
+    for (size_t t = 1; t < m->nt; t++) {
+        for (size_t q = 0; q < S; q++, step++) {
+            double *Yb = m->stY + step * st * ns2, *Kb = m->stK + step * st * ns2,
+                   *Lb = m->stLx + step * st * n;
+            for (int i = 0; i < st; i++) {
+                double *Yi = Yb + i * ns2;
+                memcpy(Yi, s, ns2 * sizeof *s);
+                for (int j = 0; j < i; j++) {
+                    double c = h * m->a[i][j];
+                    if (c == 0.0)
+                        continue;
+                    const double *Kj = Kb + j * ns2;
+                    for (size_t v = 0; v < ns2; v++)
+                        Yi[v] += c * Kj[v];
+                }
+                rhs(n, m->L, Yi, m->x0, m->I1, K, itau, Lb + i * n, Kb + i * ns2);
+            }
+            for (int i = 0; i < st; i++) {
+                double c = h * m->b[i];
+                const double *Ki = Kb + i * ns2;
+                for (size_t v = 0; v < ns2; v++)
+                    s[v] += c * Ki[v];
+            }
+        }
+        memcpy(m->X + t * n, s, n * sizeof *s);
+    }
+    return all_finite(m->X, m->nt * n) && all_finite(s, ns2) ? 0 : -1;
+}
+
+/* Observation: P and mu (into R); returns the log likelihood when Y is set.
+ * With grad, R becomes (y - mu) / eps^2 and dX, the natural gradients of
+ * amp, off and eps are accumulated into *gamp, goff, *geps. */
+static double observe(vbt_vep *m, double amp, double eps, int want_grad, double *gamp,
+                      double *goff, double *geps)
+{
+    size_t n = m->n, ns = m->ns, nt = m->nt;
+    const double *src = m->X;
+    if (m->obs == VBT_VEP_OBS_LOGPOWER) {
+        for (size_t k = 0; k < nt * n; k++)
+            m->E[k] = exp(m->X[k]);
+        src = m->E;
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nt, (int)ns, (int)n, 1.0, src,
+                (int)n, m->G, (int)n, 0.0, m->P, (int)ns);
+    int logp = m->obs == VBT_VEP_OBS_LOGPOWER;
+    for (size_t t = 0; t < nt; t++)
+        for (size_t s = 0; s < ns; s++) {
+            double p = m->P[t * ns + s];
+            double f = logp ? log(p) : p;
+            m->R[t * ns + s] = amp * f + m->off[logp ? 0 : s];
+        }
+    if (!m->Y)
+        return 0.0;
+    double ie2 = 1.0 / (eps * eps), ss = 0, ga = 0, ge;
+    for (size_t t = 0; t < nt; t++)
+        for (size_t s = 0; s < ns; s++) {
+            size_t k = t * ns + s;
+            double d = m->Y[k] - m->R[k];
+            ss += d * d;
+            if (want_grad) {
+                double r = d * ie2, p = m->P[k];
+                ga += r * (logp ? log(p) : p);
+                goff[logp ? 0 : s] += r;
+                m->R[k] = logp ? r / p : r;
+            }
+        }
+    double N = (double)(nt * ns);
+    double ll = -0.5 * ss * ie2 - N * (log(eps) + 0.5 * log(2.0 * M_PI));
+    if (want_grad) {
+        ge = ss * ie2 / eps - N / eps;
+        *gamp += ga;
+        *geps += ge;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nt, (int)n, (int)ns, amp,
+                    m->R, (int)ns, m->G, (int)n, 0.0, m->dX, (int)n);
+        if (logp)
+            for (size_t k = 0; k < nt * n; k++)
+                m->dX[k] *= m->E[k];
+    }
+    return ll;
+}
+
+/* Ybar = J(Y)^T kbar for one stage; accumulates dL/dx0, dL/dK, dL/dtau0. */
+VBT_KERNEL static void stage_vjp(size_t n, const double *restrict L, const double *restrict Y,
+                                 const double *restrict Kst, const double *restrict Lx,
+                                 const double *restrict kbar, double K, double itau,
+                                 double *restrict Ybar, double *restrict tmp,
+                                 double *restrict gx0, double *gK, double *gtau)
+{
+    const double *ax = kbar, *az = kbar + n, *x = Y, *fz = Kst + n;
+    /* tmp = L^T az */
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)n, 1.0, L, (int)n, az, 1, 0.0, tmp, 1);
+    double sK = 0, sT = 0;
+    for (size_t i = 0; i < n; i++) {
+        double xi = x[i];
+        Ybar[i] = ax[i] * (-3.0 * xi * xi - 4.0 * xi) + itau * (4.0 * az[i] - K * tmp[i]);
+        Ybar[n + i] = -ax[i] - itau * az[i];
+        gx0[i] -= 4.0 * itau * az[i];
+        sK += az[i] * Lx[i];
+        sT += az[i] * fz[i];
+    }
+    *gK -= itau * sK;
+    *gtau -= itau * sT;
+}
+
+int vbt_vep_logp(vbt_vep *m, const double *theta, double *lp, double *grad)
+{
+    size_t n = m->n, np = m->np, ns2 = 2 * n, S = m->steps;
+    int st = m->stages;
+    double K, tau0, amp, eps;
+    if (!m->Y) {
+        *lp = -HUGE_VAL;
+        return VBT_EINVAL;
+    }
+    unpack(m, theta, &K, &tau0, &amp, &eps);
+    if (forward(m, K, tau0) != 0)
+        goto bad;
+
+    double gK = 0, gtau = 0, gamp = 0, geps = 0;
+    double *gx0 = m->gx0, *goff = m->goff;
+    double ll;
+    if (grad) {
+        memset(goff, 0, m->n_off * sizeof *goff);
+        memset(gx0, 0, n * sizeof *gx0);
+        ll = observe(m, amp, eps, 1, &gamp, goff, &geps);
+    } else {
+        ll = observe(m, amp, eps, 0, NULL, NULL, NULL);
+    }
+    *lp = ll + vbt_vep_logprior(m, theta, NULL);
+    if (!isfinite(*lp))
+        goto bad;
+    if (!grad)
+        return VBT_OK;
+
+    double *lam = m->lam;
+    memset(lam, 0, ns2 * sizeof *lam);
+    double h = m->h, itau = 1.0 / tau0;
+    size_t step = (m->nt - 1) * S;
+    for (size_t t = m->nt - 1; t >= 1; t--) {
+        const double *dxt = m->dX + t * n;
+        for (size_t i = 0; i < n; i++)
+            lam[i] += dxt[i];
+        for (size_t q = 0; q < S; q++) {
+            step--;
+            const double *Yb = m->stY + step * st * ns2, *Kb = m->stK + step * st * ns2,
+                         *Lb = m->stLx + step * st * n;
+            for (int i = st - 1; i >= 0; i--) {
+                double *kb = m->kbar;
+                double c = h * m->b[i];
+                for (size_t v = 0; v < ns2; v++)
+                    kb[v] = c * lam[v];
+                for (int j = i + 1; j < st; j++) {
+                    double cj = h * m->a[j][i];
+                    if (cj == 0.0)
+                        continue;
+                    const double *Yj = m->Ybar + j * ns2;
+                    for (size_t v = 0; v < ns2; v++)
+                        kb[v] += cj * Yj[v];
+                }
+                stage_vjp(n, m->L, Yb + i * ns2, Kb + i * ns2, Lb + i * n, kb, K, itau,
+                          m->Ybar + i * ns2, m->tmp, gx0, &gK, &gtau);
+            }
+            for (int i = 0; i < st; i++) {
+                const double *Yi = m->Ybar + i * ns2;
+                for (size_t v = 0; v < ns2; v++)
+                    lam[v] += Yi[v];
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        lam[i] += m->dX[i];
+
+    /* Chain rule to theta; then add the prior's gradient. */
+    const double *gnatg[N_GROUP] = {gx0, lam, lam + n, goff};
+    for (int g = 0; g < N_GROUP; g++)
+        if (m->off_g[g] >= 0)
+            for (size_t k = 0; k < m->len_g[g]; k++)
+                grad[(size_t)m->off_g[g] + k] = gnatg[g][k] * m->sd_g[g][k];
+    double gs[N_SCALAR] = {gK, gtau, gamp, geps};
+    double ps[N_SCALAR] = {K, tau0, amp, eps};
+    for (int k = 0; k < N_SCALAR; k++)
+        if (m->off_s[k] >= 0)
+            grad[m->off_s[k]] = gs[k] * (ps[k] - scalar_prior(&m->pri, k)->lo);
+    double *gp = m->gnat;
+    vbt_vep_logprior(m, theta, gp);
+    for (size_t i = 0; i < np; i++)
+        grad[i] += gp[i];
+    if (!all_finite(grad, np))
+        goto bad;
+    return VBT_OK;
+bad:
+    *lp = -HUGE_VAL;
+    if (grad)
+        memset(grad, 0, np * sizeof *grad);
+    return VBT_ENUMERIC;
+}
+
+int vbt_vep_simulate(vbt_vep *m, const double *theta, double *x_out, double *y_out)
+{
+    double K, tau0, amp, eps;
+    unpack(m, theta, &K, &tau0, &amp, &eps);
+    int bad = forward(m, K, tau0);
+    if (x_out)
+        memcpy(x_out, m->X, m->nt * m->n * sizeof *x_out);
+    if (y_out) {
+        double *Y = m->Y;
+        m->Y = NULL;
+        observe(m, amp, eps, 0, NULL, NULL, NULL);
+        m->Y = Y;
+        memcpy(y_out, m->R, m->nt * m->ns * sizeof *y_out);
+    }
+    return bad ? VBT_ENUMERIC : VBT_OK;
+}
+
+void vbt_vep_prior_draw(const vbt_vep *m, uint64_t seed, uint64_t stream, double *theta)
+{
+    vbt_rng r;
+    vbt_rng_init(&r, seed, stream);
+    for (int g = 0; g < N_GROUP; g++)
+        if (m->off_g[g] >= 0)
+            vbt_rng_normal(&r, theta + m->off_g[g], m->len_g[g]);
+    for (int k = 0; k < N_SCALAR; k++)
+        if (m->off_s[k] >= 0) {
+            const vbt_vep_scalar_prior *sp = scalar_prior(&m->pri, k);
+            double u;
+            size_t i = (size_t)m->off_s[k];
+            if (sp->dist == VBT_VEP_LOGNORMAL) {
+                vbt_rng_normal(&r, &u, 1);
+                theta[i] = sp->mu + sp->sd * u;
+            } else {
+                /* inversion of the upper tail: z = Qinv(u Q(a)) > a */
+                vbt_rng_uniform(&r, &u, 1);
+                double a = (sp->lo - sp->mu) / sp->sd;
+                double z = gsl_cdf_ugaussian_Qinv(u * gsl_cdf_ugaussian_Q(a));
+                if (!(z > a) || !isfinite(z))
+                    z = a + 1e-3;
+                theta[i] = log(sp->sd * (z - a));
+            }
+        }
+}

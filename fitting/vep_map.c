@@ -1,0 +1,377 @@
+/* vep_map.c -- MAP of the BVEP posterior: L-BFGS with a strong-Wolfe line
+ * search (Nocedal & Wright 2006, Algorithms 7.4, 3.5 and 3.6) and a
+ * multi-start driver on POSIX threads.  Each start is a prior draw of
+ * stream (seed, start) optimised on a private copy of the model, so its
+ * result does not depend on the number of threads or on scheduling. */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vep_internal.h"
+
+#define C1 1e-4
+#define C2 0.9
+#define LS_MAX 40
+
+void vbt_vep_lbfgs_opts_default(vbt_vep_lbfgs_opts *o)
+{
+    o->memory = 10;
+    o->max_iter = 2000;
+    o->gtol = 1e-5;
+    o->ftol = 1e-12;
+}
+
+void vbt_vep_map_opts_default(vbt_vep_map_opts *o)
+{
+    o->n_starts = 16;
+    o->n_threads = 1;
+    o->seed = 0;
+    vbt_vep_lbfgs_opts_default(&o->lbfgs);
+    o->mode_tol = 1.0;
+}
+
+typedef struct lbfgs_ws {
+    vbt_vep *m;
+    size_t np;
+    double *x0, *g0, *d; /* line-search origin and direction */
+    double *x, *g;       /* trial point */
+    size_t nev;
+} lbfgs_ws;
+
+static double dot(const double *a, const double *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+/* f = -log posterior at x0 + a d into ws->x, ws->g; +inf when not finite. */
+static double eval_at(lbfgs_ws *w, double a, double *dg)
+{
+    for (size_t i = 0; i < w->np; i++)
+        w->x[i] = w->x0[i] + a * w->d[i];
+    double lp;
+    w->nev++;
+    if (vbt_vep_logp(w->m, w->x, &lp, w->g) != VBT_OK || !isfinite(lp)) {
+        *dg = NAN;
+        return HUGE_VAL;
+    }
+    for (size_t i = 0; i < w->np; i++)
+        w->g[i] = -w->g[i];
+    *dg = dot(w->g, w->d, w->np);
+    return -lp;
+}
+
+static double cubic_min(double a_lo, double f_lo, double d_lo, double a_hi, double f_hi,
+                        double d_hi)
+{
+    double lo = fmin(a_lo, a_hi), hi = fmax(a_lo, a_hi), wdt = hi - lo;
+    double a = 0.5 * (a_lo + a_hi);
+    if (isfinite(f_hi) && isfinite(d_hi)) {
+        double d1 = d_lo + d_hi - 3.0 * (f_lo - f_hi) / (a_lo - a_hi);
+        double disc = d1 * d1 - d_lo * d_hi;
+        if (disc >= 0) {
+            double d2 = copysign(sqrt(disc), a_hi - a_lo);
+            double c = a_hi - (a_hi - a_lo) * (d_hi + d2 - d1) / (d_hi - d_lo + 2.0 * d2);
+            if (isfinite(c) && c > lo + 0.1 * wdt && c < hi - 0.1 * wdt)
+                a = c;
+        }
+    } else {
+        /* non-finite far end: shrink towards the good end */
+        a = a_lo + 0.25 * (a_hi - a_lo);
+    }
+    return a;
+}
+
+/* Strong-Wolfe line search from (x0, f0, g0) along d, first trial a1.  On
+ * success x, g hold the accepted point (the strong-Wolfe point, else the
+ * best point with sufficient decrease found by the zoom) and its f is
+ * returned; NAN when no step decreased f. */
+static double line_search(lbfgs_ws *w, double f0, double a1, double *step)
+{
+    double dg0 = dot(w->g0, w->d, w->np);
+    double a_prev = 0, f_prev = f0, dg_prev = dg0;
+    double a = a1, a_lo = 0, f_lo = f0, d_lo = dg0, a_hi = 0, f_hi = 0, d_hi = 0;
+    int zoom = 0;
+    for (int it = 0; it < LS_MAX && !zoom; it++) {
+        double dg, f = eval_at(w, a, &dg);
+        if (!isfinite(f) || f > f0 + C1 * a * dg0 || (it > 0 && f >= f_prev)) {
+            a_lo = a_prev, f_lo = f_prev, d_lo = dg_prev;
+            a_hi = a, f_hi = f, d_hi = dg;
+            zoom = 1;
+            break;
+        }
+        if (fabs(dg) <= -C2 * dg0) {
+            *step = a;
+            return f;
+        }
+        if (dg >= 0) {
+            a_lo = a, f_lo = f, d_lo = dg;
+            a_hi = a_prev, f_hi = f_prev, d_hi = dg_prev;
+            zoom = 1;
+            break;
+        }
+        a_prev = a, f_prev = f, dg_prev = dg;
+        a *= 2.0;
+    }
+    if (!zoom)
+        return NAN;
+    for (int it = 0; it < LS_MAX; it++) {
+        double a_t = cubic_min(a_lo, f_lo, d_lo, a_hi, f_hi, d_hi);
+        if (fabs(a_hi - a_lo) <= 1e-14 * fmax(1.0, a_lo))
+            break;
+        double dg, f = eval_at(w, a_t, &dg);
+        if (!isfinite(f) || f > f0 + C1 * a_t * dg0 || f >= f_lo) {
+            a_hi = a_t, f_hi = f, d_hi = dg;
+        } else {
+            if (fabs(dg) <= -C2 * dg0) {
+                *step = a_t;
+                return f;
+            }
+            if (dg * (a_hi - a_lo) >= 0)
+                a_hi = a_lo, f_hi = f_lo, d_hi = d_lo;
+            a_lo = a_t, f_lo = f, d_lo = dg;
+        }
+    }
+    if (a_lo > 0 && f_lo < f0) {
+        /* sufficient decrease without the curvature condition: accept a_lo */
+        double dg;
+        double f = eval_at(w, a_lo, &dg);
+        if (f < f0) {
+            *step = a_lo;
+            return f;
+        }
+    }
+    return NAN;
+}
+
+int vbt_vep_lbfgs(vbt_vep *m, const vbt_vep_lbfgs_opts *o, double *theta, double *lp_out,
+                  size_t *iters)
+{
+    vbt_vep_lbfgs_opts def;
+    if (!o) {
+        vbt_vep_lbfgs_opts_default(&def);
+        o = &def;
+    }
+    size_t np = vbt_vep_n_params(m), mem = o->memory ? o->memory : 1;
+    if (iters)
+        *iters = 0;
+    double *buf = malloc((5 * np + 2 * mem * np + 2 * mem) * sizeof(double));
+    if (!buf)
+        return VBT_ENOMEM;
+    lbfgs_ws w = {.m = m, .np = np};
+    w.x0 = buf;
+    w.g0 = buf + np;
+    w.d = buf + 2 * np;
+    w.x = buf + 3 * np;
+    w.g = buf + 4 * np;
+    double *S = buf + 5 * np, *Yv = S + mem * np, *rho = Yv + mem * np, *al = rho + mem;
+    double hist[10];
+
+    double lp;
+    int st = vbt_vep_logp(m, theta, &lp, w.g0);
+    if (st != VBT_OK || !isfinite(lp)) {
+        free(buf);
+        *lp_out = -HUGE_VAL;
+        return VBT_ENUMERIC;
+    }
+    memcpy(w.x0, theta, np * sizeof(double));
+    for (size_t i = 0; i < np; i++)
+        w.g0[i] = -w.g0[i];
+    double f = -lp;
+    size_t head = 0, used = 0, it;
+    int status = VBT_ERANGE;
+    for (it = 0; it < o->max_iter; it++) {
+        double gmax = 0;
+        for (size_t i = 0; i < np; i++)
+            gmax = fmax(gmax, fabs(w.g0[i]));
+        if (gmax <= o->gtol * fmax(1.0, fabs(f))) {
+            status = VBT_OK;
+            break;
+        }
+        if (it >= 10 && (hist[it % 10] - f) <= o->ftol * fmax(1.0, fabs(f))) {
+            status = VBT_OK;
+            break;
+        }
+        hist[it % 10] = f;
+        /* two-loop recursion: d = -H g */
+        for (size_t i = 0; i < np; i++)
+            w.d[i] = -w.g0[i];
+        for (size_t q = 0; q < used; q++) {
+            size_t j = (head + mem - 1 - q) % mem;
+            al[j] = rho[j] * dot(S + j * np, w.d, np);
+            for (size_t i = 0; i < np; i++)
+                w.d[i] -= al[j] * Yv[j * np + i];
+        }
+        double a1 = 1.0;
+        if (used) {
+            size_t j = (head + mem - 1) % mem;
+            double gam = 1.0 / (rho[j] * dot(Yv + j * np, Yv + j * np, np));
+            for (size_t i = 0; i < np; i++)
+                w.d[i] *= gam;
+        } else {
+            a1 = fmin(1.0, 1.0 / gmax);
+        }
+        for (size_t q = used; q-- > 0;) {
+            size_t j = (head + mem - 1 - q) % mem;
+            double be = rho[j] * dot(Yv + j * np, w.d, np);
+            for (size_t i = 0; i < np; i++)
+                w.d[i] += (al[j] - be) * S[j * np + i];
+        }
+        if (dot(w.d, w.g0, np) >= 0) {
+            /* not a descent direction: restart from steepest descent */
+            used = 0;
+            for (size_t i = 0; i < np; i++)
+                w.d[i] = -w.g0[i];
+            a1 = fmin(1.0, 1.0 / gmax);
+        }
+        double step = 0, fn = line_search(&w, f, a1, &step);
+        if (isnan(fn)) {
+            if (used) {
+                used = 0; /* forget the curvature pairs and retry once */
+                hist[it % 10] = f + 1.0 + fabs(f);
+                continue;
+            }
+            status = VBT_OK; /* no decrease along steepest descent: a stationary point */
+            break;
+        }
+        /* pair (s, y) */
+        double *sj = S + head * np, *yj = Yv + head * np;
+        for (size_t i = 0; i < np; i++) {
+            sj[i] = w.x[i] - w.x0[i];
+            yj[i] = w.g[i] - w.g0[i];
+        }
+        double sy = dot(sj, yj, np);
+        if (sy > 1e-12 * sqrt(dot(sj, sj, np) * dot(yj, yj, np))) {
+            rho[head] = 1.0 / sy;
+            head = (head + 1) % mem;
+            if (used < mem)
+                used++;
+        }
+        memcpy(w.x0, w.x, np * sizeof(double));
+        memcpy(w.g0, w.g, np * sizeof(double));
+        f = fn;
+    }
+    memcpy(theta, w.x0, np * sizeof(double));
+    *lp_out = -f;
+    if (iters)
+        *iters = it;
+    free(buf);
+    return status;
+}
+
+/* ---- multi-start ------------------------------------------------------- */
+
+typedef struct ms_shared {
+    const vbt_vep *m;
+    const vbt_vep_map_opts *o;
+    double *lp, *theta;
+    int *status;
+    size_t next;
+    pthread_mutex_t lock;
+    int err;
+} ms_shared;
+
+static void *ms_worker(void *arg)
+{
+    ms_shared *sh = arg;
+    vbt_vep *mine = NULL;
+    if (vbt__vep_clone(sh->m, &mine, NULL) != VBT_OK) {
+        pthread_mutex_lock(&sh->lock);
+        sh->err = VBT_ENOMEM;
+        pthread_mutex_unlock(&sh->lock);
+        return NULL;
+    }
+    size_t np = vbt_vep_n_params(mine);
+    for (;;) {
+        pthread_mutex_lock(&sh->lock);
+        size_t s = sh->next++;
+        pthread_mutex_unlock(&sh->lock);
+        if (s >= sh->o->n_starts)
+            break;
+        double *th = sh->theta + s * np;
+        vbt_vep_prior_draw(mine, sh->o->seed, s, th);
+        double lp;
+        sh->status[s] = vbt_vep_lbfgs(mine, &sh->o->lbfgs, th, &lp, NULL);
+        sh->lp[s] = isfinite(lp) ? lp : -HUGE_VAL;
+    }
+    vbt_vep_free(mine);
+    return NULL;
+}
+
+int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
+                vbt_vep_map_result *res, double *lp_starts, double *theta_starts, vbt_msg *msg)
+{
+    vbt_vep_map_opts def;
+    if (!m || !theta_best || !res)
+        return vbt__fail(msg, VBT_EINVAL, "vep map: NULL argument");
+    if (!o) {
+        vbt_vep_map_opts_default(&def);
+        o = &def;
+    }
+    if (o->n_starts == 0)
+        return vbt__fail(msg, VBT_EINVAL, "vep map: n_starts must be >= 1");
+    size_t np = vbt_vep_n_params(m), ns = o->n_starts;
+    size_t nth = o->n_threads ? o->n_threads : 1;
+    if (nth > ns)
+        nth = ns;
+    ms_shared sh = {.m = m, .o = o};
+    sh.lp = malloc(ns * sizeof(double));
+    sh.theta = malloc(ns * (np ? np : 1) * sizeof(double));
+    sh.status = malloc(ns * sizeof(int));
+    pthread_t *tid = malloc(nth * sizeof *tid);
+    if (!sh.lp || !sh.theta || !sh.status || !tid) {
+        free(sh.lp);
+        free(sh.theta);
+        free(sh.status);
+        free(tid);
+        return vbt__fail(msg, VBT_ENOMEM, "vep map: out of memory");
+    }
+    pthread_mutex_init(&sh.lock, NULL);
+    size_t started = 0;
+    for (size_t t = 1; t < nth; t++) {
+        if (pthread_create(&tid[t], NULL, ms_worker, &sh) != 0)
+            break;
+        started = t;
+    }
+    ms_worker(&sh);
+    for (size_t t = 1; t <= started; t++)
+        pthread_join(tid[t], NULL);
+    pthread_mutex_destroy(&sh.lock);
+    free(tid);
+    int st = VBT_OK;
+    if (sh.err) {
+        st = vbt__fail(msg, sh.err, "vep map: out of memory in a worker");
+        goto done;
+    }
+    size_t best = 0;
+    for (size_t s = 1; s < ns; s++)
+        if (sh.lp[s] > sh.lp[best])
+            best = s;
+    if (!isfinite(sh.lp[best])) {
+        st = vbt__fail(msg, VBT_ENUMERIC, "vep map: no start gave a finite log posterior");
+        goto done;
+    }
+    res->best_lp = sh.lp[best];
+    res->best_start = best;
+    res->n_best = 0;
+    res->n_converged = 0;
+    for (size_t s = 0; s < ns; s++) {
+        if (sh.lp[s] >= sh.lp[best] - o->mode_tol)
+            res->n_best++;
+        if (sh.status[s] == VBT_OK)
+            res->n_converged++;
+    }
+    memcpy(theta_best, sh.theta + best * np, np * sizeof(double));
+    if (lp_starts)
+        memcpy(lp_starts, sh.lp, ns * sizeof(double));
+    if (theta_starts)
+        memcpy(theta_starts, sh.theta, ns * np * sizeof(double));
+done:
+    free(sh.lp);
+    free(sh.theta);
+    free(sh.status);
+    return st;
+}
