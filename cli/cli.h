@@ -122,6 +122,8 @@ extern const cli_command cli_cmd_contacts;
 extern const cli_command cli_cmd_gain;
 /* clinical/ commands */
 extern const cli_command cli_cmd_seeg;
+extern const cli_command cli_cmd_predict;
+extern const cli_command cli_cmd_surgery;
 /* fitting/ commands */
 
 #endif

@@ -15,6 +15,8 @@ static const cli_command *const commands[] = {
     &cli_cmd_gain,
     /* clinical/ commands */
     &cli_cmd_seeg,
+    &cli_cmd_predict,
+    &cli_cmd_surgery,
     /* fitting/ commands */
     NULL,
 };

@@ -19,6 +19,7 @@
 /* clinical/: recordings (EDF/BDF, BIDS iEEG), SEEG features, EI */
 #include "vbt_recording.h"
 #include "vbt_seeg.h"
+#include "vbt_surgery.h"
 
 /* fitting/: Bayesian inversion of the virtual epileptic patient */
 #include "vbt_vep.h"
