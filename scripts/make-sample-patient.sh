@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Regenerate data-samples/patient/, the synthetic virtual patient used by the
+# pipeline: the 84-region Desikan-Killiany connectome (BVEP), the 124 real SEEG
+# contacts of the BIDS ieeg_epilepsy patient (left temporo-occipital focus),
+# and a seizure recorded by vbt itself with the 6-variable Epileptor (noise,
+# conduction delays), its SEEG projected through the centre gain and written
+# as EDF+ in BIDS layout.  Ground truth: EZ = left fusiform and inferior
+# temporal gyri (x0 = -1.6), PZ = left lingual, middle temporal and
+# parahippocampal gyri (x0 = -2.1), every other region x0 = -3.5.  As in the
+# Bayesian VEP's synthetic patients, the EZ -> PZ weights are raised to 4
+# (after normalising to max 1) so that the PZ is recruited.
+# Deterministic (seed 7).  Needs the built vbt (scripts/setup.sh) and python3
+# (for the zip and TSV plumbing only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VBT=build/cli/vbt
+OUT=data-samples/patient
+SUB=sub-vep01
+IEEG=$OUT/$SUB/ses-01/ieeg
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+rm -rf "$OUT"
+mkdir -p "$IEEG"
+
+python3 - "$OUT" <<'PY'
+import sys, zipfile
+out = sys.argv[1]
+z = zipfile.ZipFile('data-samples/connectivity_84_desikan.zip')
+W = [[float(v) for v in l.split()] for l in z.read('weights.txt').decode().splitlines() if l.strip()]
+n = len(W)
+mx = max(max(r) for r in W)
+W = [[v / mx for v in r] for r in W]
+for i in range(n):
+    W[i][i] = 0.0
+EZ, PZ = [5, 7], [11, 13, 14]
+for p in PZ:
+    for e in EZ:
+        W[p][e] = max(W[p][e], 4.0)
+o = zipfile.ZipFile(out + '/connectome.zip', 'w', zipfile.ZIP_DEFLATED)
+for name in z.namelist():
+    data = z.read(name)
+    if name == 'weights.txt':
+        data = ("\n".join(" ".join("%.10g" % v for v in r) for r in W) + "\n").encode()
+    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    o.writestr(info, data)
+o.close()
+PY
+
+E=data-samples/ieeg_epilepsy/sub-01_ses-postimp_space-IXI549Space_electrodes.tsv
+cp "$E" "$IEEG/${SUB}_ses-01_space-IXI549Space_electrodes.tsv"
+cp "${E%_electrodes.tsv}_coordsystem.json" "$IEEG/${SUB}_ses-01_space-IXI549Space_coordsystem.json"
+$VBT gain --contacts "$E" --method centre --connectome "$OUT/connectome.zip" -o "$TMP/gain.npy" -q
+
+cat > "$TMP/seizure.json" <<JSON
+{"description": "vbt sample patient: 6-variable Epileptor, noise, delays; SEEG through the centre gain",
+ "connectome": "$PWD/$OUT/connectome.zip", "normalize": "none", "speed_mm_per_ms": 3.0,
+ "model": {"name": "epileptor", "params": {"Ks": -1.0, "r": 0.00035, "x0": -3.5},
+   "region_params": [{"regions": ["ctx-lh-fusiform", "ctx-lh-inferiortemporal"], "x0": -1.6},
+                     {"regions": ["ctx-lh-lingual", "ctx-lh-middletemporal", "ctx-lh-parahippocampal"],
+                      "x0": -2.1}]},
+ "coupling": {"name": "difference", "params": {"a": 1.0}},
+ "integrator": {"scheme": "heun", "dt_ms": 0.05,
+                "noise": {"nsig": [0.01, 0.01, 0, 0.00015, 0.00015, 0]}},
+ "initial": {"constant": [-1.9, -17.0, 3.1, -1.0, 0.04, -0.17]},
+ "duration_ms": 10000, "seed": 7,
+ "monitors": [{"kind": "temporal_average", "period_ms": 1.0, "variables": ["x2 - x1"], "name": "lfp"},
+              {"kind": "seeg", "name": "seeg", "period_ms": 2.0, "variables": ["x2 - x1"],
+               "sensors": "$PWD/$E", "gain_npy": "$TMP/gain.npy"}]}
+JSON
+$VBT simulate "$TMP/seizure.json" -o "$TMP/sim" -q
+cp "$TMP/sim/seeg.edf" "$IEEG/${SUB}_ses-01_task-seizure_run-01_ieeg.edf"
+
+python3 - "$TMP/sim" "$IEEG" "$SUB" "$OUT" <<'PY'
+import sys, json, struct, ast
+sim, ieeg, sub, out = sys.argv[1:5]
+run = json.load(open(sim + '/run.json'))
+chans = run['outputs']['seeg']['channels']
+base = f"{ieeg}/{sub}_ses-01_task-seizure_run-01"
+with open(base + '_channels.tsv', 'w') as f:
+    f.write("name\ttype\tunits\tsampling_frequency\tstatus\n")
+    for c in chans:
+        f.write(f"{c}\tSEEG\tau\t500\tgood\n")
+# Onset: the first time the LFP proxy of an EZ region drops below 0.
+b = open(sim + '/lfp.npy', 'rb').read()
+hl = struct.unpack('<H', b[8:10])[0]
+T, V, N = ast.literal_eval(b[10:10 + hl].decode())['shape']
+d = struct.unpack('<%dd' % (T * V * N), b[10 + hl:10 + hl + 8 * T * V * N])
+onset = min(k for k in range(T) for r in (5, 7) if d[k * N + r] < 0) / 1000.0
+with open(base + '_events.tsv', 'w') as f:
+    f.write("onset\tduration\ttrial_type\n")
+    f.write(f"{onset:.3f}\t{10.0 - onset:.3f}\tseizure\n")
+json.dump({"TaskName": "seizure", "SamplingFrequency": 500, "PowerLineFrequency": "n/a",
+           "SEEGChannelCount": len(chans), "RecordingDuration": 10.0,
+           "SoftwareFilters": "n/a", "Manufacturer": "vbt (simulated)"},
+          open(base + '_ieeg.json', 'w'), indent=2)
+json.dump({"Name": "vbt synthetic virtual patient", "BIDSVersion": "1.8.0",
+           "DatasetType": "raw", "License": "GPL-3.0-or-later (vbt); contacts: BIDS ieeg_epilepsy"},
+          open(out + '/dataset_description.json', 'w'), indent=2)
+labels = [l.split()[0] for l in open('/dev/stdin')] if False else None
+json.dump({"description": "ground truth of the simulated seizure (0-based region indices of connectome.zip)",
+           "model": "epileptor (6 variables), Ks = -1, r = 0.00035, difference coupling a = 1, "
+                    "stochastic Heun dt 0.05 ms, 3 mm/ms, seed 7",
+           "EZ": {"regions": [5, 7], "labels": ["ctx-lh-fusiform", "ctx-lh-inferiortemporal"], "x0": -1.6},
+           "PZ": {"regions": [11, 13, 14],
+                  "labels": ["ctx-lh-lingual", "ctx-lh-middletemporal", "ctx-lh-parahippocampal"],
+                  "x0": -2.1},
+           "HZ": {"x0": -3.5},
+           "onset_s": onset},
+          open(out + '/ground_truth.json', 'w'), indent=2)
+PY
+echo "sample patient written to $OUT"
