@@ -4,17 +4,31 @@
  * dt 0.1, tau0 10), on a synthetic connectome and gain.
  *
  *   bench_fit [--threads N] [--starts S] [--iters I] [--draws D]
- *             [--scheme euler|heun|rk4]
+ *             [--scheme euler|heun|rk4] [--nuts-only] [--chains C]
+ *             [--warmup W] [--nuts-draws D] [--metric diag|dense]
+ *             [--write-problem DIR]
+ *
+ * Then NUTS (fitting/vbt_nuts.h) on the issue's smaller problem: 18
+ * regions, 32 sensors, 100 samples (same synthetic recipe): MAP, Laplace
+ * metric, C chains from jittered MAP; wall time, ESS/s and diagnostics.
+ * --nuts-only skips the 84-region part; --write-problem DIR writes that
+ * 18-region problem as a TVB connectome directory plus gain.npy and
+ * data.npy for `vbt fit`.
  *
  * Set OPENBLAS_NUM_THREADS=1: the matrix products are small and the
  * parallelism is across starts.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "vbt_diagnostics.h"
+#include "vbt_io.h"
+#include "vbt_nuts.h"
 #include "vbt_rng.h"
 #include "vbt_vep.h"
 
@@ -31,10 +45,257 @@ static double now(void)
 
 static int is_ez(size_t i) { return i == 6 || i == 34; }
 
+/* ---- NUTS on the 18-region problem ---------------------------------------- */
+
+#define SR 18
+#define SS 32
+#define STT 100
+
+static int small_ez(size_t i) { return i == 4 || i == 11; }
+
+static int vep_cb(void *ctx, const double *th, double *lp, double *grad)
+{
+    return vbt_vep_logp(ctx, th, lp, grad);
+}
+
+static int write_problem(const char *dir, const double *W, const double *G, const double *Y,
+                         const double *pos)
+{
+    char path[4096];
+    vbt_msg msg;
+    FILE *fw, *fl, *fc;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "bench_fit: cannot create '%s'\n", dir);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/connectome", dir);
+    mkdir(path, 0777);
+    snprintf(path, sizeof path, "%s/connectome/weights.txt", dir);
+    fw = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/connectome/tract_lengths.txt", dir);
+    fl = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/connectome/centres.txt", dir);
+    fc = fopen(path, "w");
+    if (!fw || !fl || !fc)
+        return -1;
+    for (size_t i = 0; i < SR; i++) {
+        for (size_t j = 0; j < SR; j++) {
+            fprintf(fw, "%s%.17g", j ? " " : "", W[i * SR + j]);
+            fprintf(fl, "%s%.6g", j ? " " : "", i == j ? 0.0 : 40.0);
+        }
+        fprintf(fw, "\n");
+        fprintf(fl, "\n");
+        fprintf(fc, "region%02zu %.6g %.6g %.6g\n", i, 30 * pos[3 * i], 30 * pos[3 * i + 1],
+                30 * pos[3 * i + 2]);
+    }
+    fclose(fw);
+    fclose(fl);
+    fclose(fc);
+    size_t sg[2] = {SS, SR}, sy[2] = {STT, SS};
+    snprintf(path, sizeof path, "%s/gain.npy", dir);
+    if (vbt_npy_write(path, G, 2, sg, 1, &msg))
+        return -1;
+    snprintf(path, sizeof path, "%s/data.npy", dir);
+    if (vbt_npy_write(path, Y, 2, sy, 1, &msg))
+        return -1;
+    printf("wrote the %d-region problem to %s (connectome/, gain.npy, data.npy); EZ = regions "
+           "5 and 12 (1-based)\n", SR, dir);
+    return 0;
+}
+
+static int nuts_bench(size_t threads, size_t chains, size_t warmup, size_t draws,
+                      vbt_nuts_metric metric, const char *write_dir)
+{
+    static double W[SR * SR], G[SS * SR], Y[STT * SS];
+    double pos_r[SR * 3], pos_s[SS * 3];
+    vbt_rng r;
+    vbt_rng_init(&r, 2021, 0);
+    for (size_t k = 0; k < SR * SR; k++) {
+        double u[2];
+        vbt_rng_uniform(&r, u, 2);
+        W[k] = u[0] < 0.3 ? exp(2.0 * (u[1] - 0.5) * 3.0) : 0.0;
+    }
+    vbt_rng_normal(&r, pos_r, SR * 3);
+    vbt_rng_normal(&r, pos_s, SS * 3);
+    for (size_t s = 0; s < SS; s++)
+        for (size_t j = 0; j < SR; j++) {
+            double d2 = 0.05;
+            for (int c = 0; c < 3; c++) {
+                double d = pos_s[s * 3 + c] - pos_r[j * 3 + c];
+                d2 += d * d;
+            }
+            G[s * SR + j] = 0.1 / d2;
+        }
+    vbt_vep_spec sp;
+    vbt_vep_spec_default(&sp);
+    sp.n_regions = SR;
+    sp.n_sensors = SS;
+    sp.n_samples = STT;
+    sp.weights = W;
+    sp.gain = G;
+    vbt_msg msg;
+    vbt_vep *m = NULL;
+    if (vbt_vep_alloc(&m, &sp, &msg)) {
+        fprintf(stderr, "bench_fit: %s\n", msg.text);
+        return 1;
+    }
+    size_t np = vbt_vep_n_params(m);
+    double *nat = calloc(np, sizeof *nat), *th = calloc(np, sizeof *th);
+    for (size_t i = 0; i < SR; i++) {
+        nat[i] = small_ez(i) ? -1.6 : -2.4;
+        nat[SR + i] = -2.0;
+        nat[2 * SR + i] = 3.6;
+    }
+    nat[vbt_vep_param_index(m, "K")] = 1.0;
+    nat[vbt_vep_param_index(m, "amp")] = 1.0;
+    nat[vbt_vep_param_index(m, "eps")] = 0.1;
+    vbt_vep_unconstrain(m, nat, th);
+    vbt_vep_simulate(m, th, NULL, Y);
+    double noise[STT * SS];
+    vbt_rng_normal(&r, noise, STT * SS);
+    for (size_t k = 0; k < STT * SS; k++)
+        Y[k] += 0.1 * noise[k];
+    vbt_vep_free(m);
+    sp.data = Y;
+    if (write_dir)
+        return write_problem(write_dir, W, G, Y, pos_r) ? 1 : 0;
+    if (vbt_vep_alloc(&m, &sp, &msg)) {
+        fprintf(stderr, "bench_fit: %s\n", msg.text);
+        return 1;
+    }
+    printf("\nNUTS problem: %d regions, %d sensors, %d samples, Euler, linear, %zu free "
+           "parameters\n", SR, SS, STT, np);
+    double lp1, *g = malloc(np * sizeof *g);
+    int reps = 2000;
+    double t0 = now();
+    for (int k = 0; k < reps; k++)
+        vbt_vep_logp(m, th, &lp1, g);
+    double tg = (now() - t0) / reps;
+    printf("logp + gradient: %.1f us\n", 1e6 * tg);
+    /* MAP */
+    vbt_vep_map_opts mo;
+    vbt_vep_map_opts_default(&mo);
+    mo.n_starts = 8;
+    mo.n_threads = threads;
+    mo.seed = 1;
+    double *map = malloc(np * sizeof *map), *cov = malloc(np * np * sizeof *cov);
+    vbt_vep_map_result mr;
+    t0 = now();
+    if (vbt_vep_map(m, &mo, map, &mr, NULL, NULL, &msg)) {
+        fprintf(stderr, "bench_fit: %s\n", msg.text);
+        return 1;
+    }
+    double tmap = now() - t0;
+    t0 = now();
+    int lap_ok = vbt_nuts_laplace_cov(vep_cb, m, np, map, 0, cov, &msg) == VBT_OK;
+    double tlap = now() - t0;
+    printf("MAP: 8 starts %.2f s, best lp %.2f, %zu/8 at it, %zu converged; Laplace metric %s "
+           "(%.2f s)\n", tmap, mr.best_lp, mr.n_best, mr.n_converged, lap_ok ? "ok" : msg.text,
+           tlap);
+    vbt_vep **ms = calloc(chains, sizeof *ms);
+    void **ctx = calloc(chains, sizeof *ctx);
+    double *inits = malloc(chains * np * sizeof *inits);
+    for (size_t c = 0; c < chains; c++) {
+        vbt_vep_alloc(&ms[c], &sp, &msg);
+        ctx[c] = ms[c];
+        vbt_rng rr;
+        vbt_rng_init(&rr, 1, ((uint64_t)1 << 62) + c);
+        vbt_rng_normal(&rr, inits + c * np, np);
+        for (size_t i = 0; i < np; i++)
+            inits[c * np + i] = map[i] + (lap_ok ? 0.5 * sqrt(cov[i * np + i]) : 0.1) *
+                                             inits[c * np + i];
+    }
+    vbt_nuts_opts o;
+    vbt_nuts_opts_default(&o);
+    o.warmup = warmup;
+    o.draws = draws;
+    o.metric = metric;
+    vbt_nuts_run run = {.logp = vep_cb, .ctx = ctx, .n_params = np, .n_chains = chains,
+                        .n_threads = threads, .seed = 1, .inits = inits,
+                        .inv_metric = lap_ok ? cov : NULL, .inv_metric_full = 1};
+    double *dr = malloc(chains * draws * np * sizeof *dr), *x = malloc(chains * draws * sizeof *x);
+    vbt_nuts_stats *st = malloc(chains * draws * sizeof *st);
+    vbt_nuts_chain_info *info = calloc(chains, sizeof *info);
+    t0 = now();
+    int rc = vbt_nuts_sample(&run, &o, dr, st, info, &msg);
+    double tn = now() - t0;
+    if (rc) {
+        fprintf(stderr, "bench_fit: %s\n", msg.text);
+        return 1;
+    }
+    printf("NUTS: %zu chains x (%zu warm-up + %zu draws), %s metric, %zu threads: %.2f s "
+           "(MAP + Laplace + NUTS %.2f s)\n", chains, warmup, draws,
+           metric == VBT_NUTS_DENSE ? "dense" : "diag", threads, tn, tmap + tlap + tn);
+    double *e = malloc(draws * sizeof *e);
+    size_t grads = 0;
+    for (size_t c = 0; c < chains; c++) {
+        double mlp = 0, depth = 0;
+        size_t sat = 0;
+        for (size_t d = 0; d < draws; d++) {
+            e[d] = st[c * draws + d].energy;
+            mlp += st[c * draws + d].lp / (double)draws;
+            depth += st[c * draws + d].treedepth / (double)draws;
+            sat += st[c * draws + d].treedepth >= (int)o.max_depth;
+        }
+        grads += info[c].n_leapfrog;
+        printf("  chain %zu: step %.4f, mean tree depth %.2f (%zu at max), leapfrogs/draw %.1f, "
+               "divergences %zu, E-BFMI %.3f, mean lp %.2f, %.2f s\n", c + 1, info[c].stepsize,
+               depth, sat, (double)info[c].n_leapfrog / (double)draws, info[c].divergences,
+               vbt_diag_ebfmi(e, draws), mlp, info[c].wall_s);
+    }
+    double min_bulk = INFINITY, min_tail = INFINITY, max_rhat = 0, ess_lp;
+    size_t correct = 0;
+    double *nd = malloc(np * sizeof *nd);
+    for (size_t i = 0; i < np; i++) {
+        for (size_t k = 0; k < chains * draws; k++) {
+            vbt_vep_constrain(m, dr + k * np, nd);
+            x[k] = nd[i];
+        }
+        vbt_diag_param p;
+        vbt_diag_param_compute(x, chains, draws, &p);
+        min_bulk = fmin(min_bulk, p.ess_bulk);
+        min_tail = fmin(min_tail, p.ess_tail);
+        max_rhat = fmax(max_rhat, p.rhat);
+        if (i < SR)
+            correct += (p.mean >= -2.05) == small_ez(i);
+    }
+    for (size_t k = 0; k < chains * draws; k++)
+        x[k] = st[k].lp;
+    vbt_diag_param pl;
+    vbt_diag_param_compute(x, chains, draws, &pl);
+    ess_lp = pl.ess_bulk;
+    printf("  max R-hat %.4f, min bulk ESS %.0f, min tail ESS %.0f, lp__ bulk ESS %.0f; "
+           "min bulk ESS/s %.1f (NUTS wall), %.0f gradients/s; %zu/%d regions classified "
+           "(posterior mean x0 >= -2.05 = EZ)\n", max_rhat, min_bulk, min_tail, ess_lp,
+           min_bulk / tn, (double)grads / tn, correct, SR);
+    for (size_t c = 0; c < chains; c++)
+        vbt_vep_free(ms[c]);
+    vbt_vep_free(m);
+    free(ms);
+    free(ctx);
+    free(inits);
+    free(dr);
+    free(x);
+    free(st);
+    free(info);
+    free(e);
+    free(nd);
+    free(map);
+    free(cov);
+    free(g);
+    free(nat);
+    free(th);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     size_t threads = 1, starts = 16, draws = 1000, iters = 2000;
     vbt_vep_scheme map_scheme = VBT_VEP_EULER;
+    size_t chains = 4, warmup = 1000, nuts_draws = 1000;
+    int nuts_only = 0;
+    vbt_nuts_metric metric = VBT_NUTS_DIAG;
+    const char *write_dir = NULL;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--threads") && a + 1 < argc)
             threads = strtoul(argv[++a], NULL, 10);
@@ -48,12 +309,29 @@ int main(int argc, char **argv)
             a++;
             map_scheme = !strcmp(argv[a], "rk4") ? VBT_VEP_RK4
                          : !strcmp(argv[a], "heun") ? VBT_VEP_HEUN : VBT_VEP_EULER;
-        } else {
+        } else if (!strcmp(argv[a], "--chains") && a + 1 < argc)
+            chains = strtoul(argv[++a], NULL, 10);
+        else if (!strcmp(argv[a], "--warmup") && a + 1 < argc)
+            warmup = strtoul(argv[++a], NULL, 10);
+        else if (!strcmp(argv[a], "--nuts-draws") && a + 1 < argc)
+            nuts_draws = strtoul(argv[++a], NULL, 10);
+        else if (!strcmp(argv[a], "--metric") && a + 1 < argc)
+            metric = !strcmp(argv[++a], "diag") ? VBT_NUTS_DIAG : VBT_NUTS_DENSE;
+        else if (!strcmp(argv[a], "--write-problem") && a + 1 < argc)
+            write_dir = argv[++a];
+        else if (!strcmp(argv[a], "--nuts-only"))
+            nuts_only = 1;
+        else {
             fprintf(stderr, "usage: bench_fit [--threads N] [--starts S] [--iters I] [--draws D] "
-                            "[--scheme euler|heun|rk4]\n");
+                            "[--scheme euler|heun|rk4] [--nuts-only] [--chains C] [--warmup W] "
+                            "[--nuts-draws D] [--metric diag|dense] [--write-problem DIR]\n");
             return 2;
         }
     }
+    if (write_dir)
+        return nuts_bench(threads, chains, warmup, nuts_draws, metric, write_dir);
+    if (nuts_only)
+        return nuts_bench(threads, chains, warmup, nuts_draws, metric, NULL);
     /* Synthetic connectome: log-normal weights on ~30% of the pairs. */
     static double W[NR * NR], G[NS * NR], Y[NT * NS];
     vbt_rng r;
@@ -199,5 +477,5 @@ int main(int argc, char **argv)
     free(th);
     free(g);
     vbt_vep_free(m);
-    return 0;
+    return nuts_bench(threads, chains, warmup, nuts_draws, metric, NULL);
 }

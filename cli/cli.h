@@ -116,6 +116,7 @@ void cli_install_signal_handlers(void);
 extern const cli_command cli_cmd_simulate;
 extern const cli_command cli_cmd_sweep;
 extern const cli_command cli_cmd_models;
+extern const cli_command cli_cmd_pipeline;
 /* connectomes/ commands */
 extern const cli_command cli_cmd_connectome;
 extern const cli_command cli_cmd_contacts;
@@ -125,5 +126,6 @@ extern const cli_command cli_cmd_seeg;
 extern const cli_command cli_cmd_predict;
 extern const cli_command cli_cmd_surgery;
 /* fitting/ commands */
+extern const cli_command cli_cmd_fit;
 
 #endif

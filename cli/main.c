@@ -9,6 +9,7 @@ static const cli_command *const commands[] = {
     &cli_cmd_simulate,
     &cli_cmd_sweep,
     &cli_cmd_models,
+    &cli_cmd_pipeline,
     /* connectomes/ commands */
     &cli_cmd_connectome,
     &cli_cmd_contacts,
@@ -18,6 +19,7 @@ static const cli_command *const commands[] = {
     &cli_cmd_predict,
     &cli_cmd_surgery,
     /* fitting/ commands */
+    &cli_cmd_fit,
     NULL,
 };
 

@@ -23,5 +23,7 @@
 
 /* fitting/: Bayesian inversion of the virtual epileptic patient */
 #include "vbt_vep.h"
+#include "vbt_nuts.h"
+#include "vbt_diagnostics.h"
 
 #endif

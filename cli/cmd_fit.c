@@ -1,0 +1,1225 @@
+/* cmd_fit.c -- `vbt fit --connectome C --gain G --data Y.npy --method
+ * nuts|map|laplace -o OUTDIR`: Bayesian inversion of the Virtual Epileptic
+ * Patient (fitting/vbt_vep.h) by multi-start MAP, MAP + Laplace with PSIS,
+ * or NUTS chains on threads started from jittered MAP with the Laplace
+ * covariance as the initial metric; convergence diagnostics (Vehtari et al.
+ * 2021), stuck-chain detection, EZ/PZ/HZ probabilities, a posterior
+ * predictive of the SEEG feature, and a provenance sidecar. */
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cblas.h>
+
+#include "cli.h"
+#include "vbt.h"
+#include "vbt_diagnostics.h"
+#include "vbt_nuts.h"
+
+#define X0_EZ (-2.05)  /* BVEP: x0 >= -2.05 EZ */
+#define X0_PZ (-3.05)  /* -3.05 <= x0 < -2.05 PZ, else HZ */
+#define PPC_MAX 200    /* posterior-predictive draws (evenly thinned) */
+#define LP_GAP 10.0    /* stuck chain: mean lp more than this below the best */
+#define EPS_RATIO 0.1  /* stuck chain: step size below this x the median */
+
+static const cli_option opts[] = {
+    {.name = "connectome", .kind = CLI_FILE_IN, .metavar = "CONN", .required = 1,
+     .doc = "TVB connectome (zip or directory); weights row = target, diagonal zeroed, then "
+            "normalised as --normalize says"},
+    {.name = "gain", .kind = CLI_FILE_IN, .metavar = "GAIN.npy", .required = 1,
+     .doc = "gain matrix [sensor, region] (.npy)"},
+    {.name = "data", .kind = CLI_FILE_IN, .metavar = "FEATURE.npy", .required = 1,
+     .doc = "the fitted SEEG feature [time, sensor] (.npy), sampled every --dt"},
+    {.name = "prior", .kind = CLI_FILE_IN, .metavar = "PRIOR.json",
+     .doc = "prior file (docs/fitting.md); default: BVEP's priors"},
+    {.name = "method", .kind = CLI_TEXT, .metavar = "M", .def = "nuts",
+     .choices = "nuts|map|laplace",
+     .doc = "nuts: NUTS chains; map: multi-start L-BFGS; laplace: MAP then Laplace draws "
+            "checked by PSIS"},
+    {.name = "chains", .kind = CLI_INT, .metavar = "N", .def = "4", .min = 1, .max = 64,
+     .doc = "NUTS chains (run on --threads threads)"},
+    {.name = "warmup", .kind = CLI_INT, .metavar = "N", .def = "1000", .min = 0, .max = 1e7,
+     .doc = "NUTS warm-up iterations per chain"},
+    {.name = "draws", .kind = CLI_INT, .metavar = "N", .def = "1000", .min = 4, .max = 1e7,
+     .doc = "draws per chain (nuts) or Laplace draws (laplace)"},
+    {.name = "max-depth", .kind = CLI_INT, .metavar = "N", .def = "10", .min = 1, .max = 20,
+     .doc = "NUTS maximum tree depth"},
+    {.name = "adapt-delta", .kind = CLI_FLOAT, .metavar = "D", .def = "0.8", .min = 0.5,
+     .max = 0.9999, .doc = "NUTS target acceptance statistic"},
+    {.name = "metric", .kind = CLI_TEXT, .metavar = "M", .def = "diag", .choices = "diag|dense",
+     .doc = "NUTS inverse metric adapted in warm-up (started at the Laplace covariance)"},
+    {.name = "init", .kind = CLI_TEXT, .metavar = "I", .def = "map", .choices = "map|prior",
+     .doc = "NUTS starting points: map (the best MAP mode jittered by half a Laplace sd, "
+            "Laplace metric) or prior (prior draws, unit metric)"},
+    {.name = "starts", .kind = CLI_INT, .metavar = "N", .def = "16", .min = 1, .max = 4096,
+     .doc = "MAP starts (prior draws)"},
+    {.name = "map-iter", .kind = CLI_INT, .metavar = "N", .def = "2000", .min = 1, .max = 1e7,
+     .doc = "L-BFGS iterations per start"},
+    {.name = "scheme", .kind = CLI_TEXT, .metavar = "S", .def = "euler",
+     .choices = "euler|heun|rk4", .doc = "integration scheme of the model"},
+    {.name = "dt", .kind = CLI_FLOAT, .metavar = "DT", .def = "0.1", .min = 1e-9, .max = 1e9,
+     .doc = "time between samples of the feature (model time units)"},
+    {.name = "steps", .kind = CLI_INT, .metavar = "N", .def = "1", .min = 1, .max = 1000,
+     .doc = "integration steps per sample"},
+    {.name = "obs", .kind = CLI_TEXT, .metavar = "O", .def = "linear", .choices = "linear|log",
+     .doc = "observation: linear amp G x + off[s], or log amp log(G exp x) + off"},
+    {.name = "normalize", .kind = CLI_TEXT, .metavar = "N", .def = "max",
+     .choices = "max|row-sum|none", .doc = "connectome weight normalisation"},
+    {.name = "strict", .kind = CLI_FLAG,
+     .doc = "exit with status 1 when a diagnostic fails (outputs are still written)"},
+    {.name = "output", .short_name = 'o', .kind = CLI_FILE_OUT, .metavar = "OUTDIR",
+     .required = 1, .doc = "output directory (created; its parent must exist)"},
+};
+
+static const char *const refs[] = {
+    "Hashemi et al. (2020) The Bayesian Virtual Epileptic Patient. NeuroImage 217:116839",
+    "Betancourt (2017) A conceptual introduction to Hamiltonian Monte Carlo. arXiv:1701.02434",
+    "Vehtari et al. (2021) Rank-normalization, folding, and localization: an improved R-hat. "
+    "Bayesian Analysis 16(2):667-718",
+    "Vehtari et al. (2024) Pareto smoothed importance sampling. JMLR 25(72)",
+    NULL,
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_put(sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (b->oom || need < 0)
+        return;
+    if (b->len + (size_t)need + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (b->len + (size_t)need + 1 > cap)
+            cap *= 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns) {
+            b->oom = 1;
+            return;
+        }
+        b->s = ns;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)need;
+}
+
+static int vep_logp_cb(void *ctx, const double *th, double *lp, double *grad)
+{
+    return vbt_vep_logp(ctx, th, lp, grad);
+}
+
+/* Stan's CSV names: "x0[3]" -> "x0.3". */
+static void stan_name(const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s", name);
+    char *b = strchr(out, '[');
+    if (b) {
+        *b = '.';
+        char *e = strchr(b, ']');
+        if (e)
+            *e = '\0';
+    }
+}
+
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+static const char *region_class(double x0)
+{
+    return x0 >= X0_EZ ? "EZ" : x0 >= X0_PZ ? "PZ" : "HZ";
+}
+
+/* Provenance of an input that may be a directory (a TVB connectome):
+ * then the SHA-256 of every regular file in it, by name. */
+static int add_input(cJSON *prov, const char *role, const char *path, char *err, size_t n)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cli_provenance_add_input(prov, role, path, err, n);
+    cJSON *inputs = cJSON_GetObjectItemCaseSensitive(prov, "inputs");
+    cJSON *item = cJSON_CreateObject(), *files = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "path", path);
+    cJSON_AddItemToObject(item, "files", files);
+    cJSON_AddItemToObject(inputs, role, item);
+    DIR *d = opendir(path);
+    if (!d) {
+        snprintf(err, n, "'%s': cannot read the directory", path);
+        return -1;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char fp[4096], hex[65];
+        vbt_msg msg;
+        snprintf(fp, sizeof fp, "%s/%s", path, e->d_name);
+        if (e->d_name[0] == '.' || stat(fp, &sb) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        if (vbt_sha256_file(fp, hex, &msg)) {
+            snprintf(err, n, "%s", msg.text);
+            closedir(d);
+            return -1;
+        }
+        cJSON_AddStringToObject(files, e->d_name, hex);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* ---- progress ------------------------------------------------------------- */
+
+#define MAXCH 64
+
+typedef struct prog {
+    pthread_mutex_t lock;
+    cli_progress bar;
+    size_t n_chains, it[MAXCH], total;
+    double eps[MAXCH];
+    size_t div[MAXCH];
+} prog;
+
+static int on_progress(void *pctx, size_t c, size_t it, size_t total, double eps, size_t div)
+{
+    prog *pg = pctx;
+    pthread_mutex_lock(&pg->lock);
+    pg->it[c] = it;
+    pg->eps[c] = eps;
+    pg->div[c] = div;
+    pg->total = total;
+    size_t done = 0;
+    char extra[1024];
+    size_t len = 0;
+    for (size_t k = 0; k < pg->n_chains; k++) {
+        done += pg->it[k];
+        if (len < sizeof extra - 64)
+            len += (size_t)snprintf(extra + len, sizeof extra - len, "%s%zu: %zu eps %.2g div %zu",
+                                    k ? " | " : "", k + 1, pg->it[k], pg->eps[k], pg->div[k]);
+    }
+    cli_progress_update(&pg->bar, (double)done / (double)(total * pg->n_chains), extra);
+    pthread_mutex_unlock(&pg->lock);
+    return cli_interrupted;
+}
+
+/* ---- the fit ---------------------------------------------------------------- */
+
+typedef struct fit {
+    const cli_parsed *p;
+    vbt_connectome *conn;
+    vbt_array gain, data;
+    vbt_vep_spec spec;
+    vbt_vep *m;
+    size_t np, nr, ns, nt;
+    /* MAP */
+    vbt_vep_map_opts mo;
+    vbt_vep_map_result mr;
+    double *map, *lp_starts, *th_starts;
+    double map_wall;
+    /* draws in natural units: [chain][draw][param], weights (laplace) */
+    size_t n_chains, n_draws;
+    double *nat;
+    double *log_w;          /* laplace: normalised PSIS log weights */
+    vbt_nuts_stats *stats;  /* nuts */
+    vbt_nuts_chain_info *info;
+    int *stuck;
+    size_t n_stuck;
+    double *mean_lp;
+    vbt_vep_laplace_result lr;
+    int laplace_metric_ok;
+    char laplace_metric_msg[sizeof(vbt_msg)];
+    double wall;
+    cJSON *diag;            /* diagnostics object of summary.json */
+    cJSON *failures;        /* array of strings */
+} fit;
+
+static void fail_check(fit *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail_check(fit *f, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    cJSON_AddItemToArray(f->failures, cJSON_CreateString(buf));
+}
+
+static int load_inputs(fit *f, vbt_msg *msg)
+{
+    const cli_parsed *p = f->p;
+    if (vbt_connectome_load(&f->conn, cli_str(p, "connectome"), msg) ||
+        vbt_npy_read(cli_str(p, "gain"), &f->gain, msg) ||
+        vbt_npy_read(cli_str(p, "data"), &f->data, msg))
+        return -1;
+    f->nr = f->conn->n;
+    if (f->gain.ndim != 2 || f->gain.shape[1] != f->nr) {
+        snprintf(msg->text, sizeof msg->text, "'%s': gain must be [sensor, region] with %zu "
+                 "regions (the connectome's), got %zu dimension(s)%s", cli_str(p, "gain"), f->nr,
+                 f->gain.ndim, f->gain.ndim == 2 ? " of the wrong width" : "");
+        return -1;
+    }
+    f->ns = f->gain.shape[0];
+    if (f->data.ndim != 2 || f->data.shape[1] != f->ns) {
+        snprintf(msg->text, sizeof msg->text, "'%s': data must be [time, sensor] with %zu "
+                 "sensors (the gain's rows)", cli_str(p, "data"), f->ns);
+        return -1;
+    }
+    f->nt = f->data.shape[0];
+    vbt_vep_spec *s = &f->spec;
+    vbt_vep_spec_default(s);
+    if (cli_str(p, "prior") &&
+        vbt_vep_priors_load_json(&s->priors, cli_str(p, "prior"),
+                                 (const char (*)[VBT_LABEL_MAX])f->conn->labels, f->nr, msg))
+        return -1;
+    s->n_regions = f->nr;
+    s->n_sensors = f->ns;
+    s->n_samples = f->nt;
+    s->weights = f->conn->weights;
+    const char *norm = cli_str(p, "normalize");
+    s->normalize = !strcmp(norm, "max") ? VBT_NORMALIZE_MAX
+                   : !strcmp(norm, "row-sum") ? VBT_NORMALIZE_ROWSUM : VBT_NORMALIZE_NONE;
+    s->gain = f->gain.data;
+    s->data = f->data.data;
+    const char *sc = cli_str(p, "scheme");
+    s->scheme = !strcmp(sc, "rk4") ? VBT_VEP_RK4 : !strcmp(sc, "heun") ? VBT_VEP_HEUN
+                                                                         : VBT_VEP_EULER;
+    s->dt = cli_float(p, "dt");
+    s->steps = (size_t)cli_float(p, "steps");
+    s->obs = !strcmp(cli_str(p, "obs"), "log") ? VBT_VEP_OBS_LOGPOWER : VBT_VEP_OBS_LINEAR;
+    if (vbt_vep_alloc(&f->m, s, msg))
+        return -1;
+    f->np = vbt_vep_n_params(f->m);
+    return 0;
+}
+
+static int run_map(fit *f, vbt_msg *msg)
+{
+    const cli_parsed *p = f->p;
+    vbt_vep_map_opts_default(&f->mo);
+    f->mo.n_starts = (size_t)cli_float(p, "starts");
+    f->mo.n_threads = (size_t)p->common.threads;
+    f->mo.seed = p->common.seed;
+    f->mo.lbfgs.max_iter = (size_t)cli_float(p, "map-iter");
+    f->map = malloc(f->np * sizeof *f->map);
+    f->lp_starts = malloc(f->mo.n_starts * sizeof *f->lp_starts);
+    f->th_starts = malloc(f->mo.n_starts * f->np * sizeof *f->th_starts);
+    if (!f->map || !f->lp_starts || !f->th_starts) {
+        snprintf(msg->text, sizeof msg->text, "out of memory");
+        return -1;
+    }
+    cli_info(p, "MAP: %zu starts, %zu parameters, %zu thread(s)", f->mo.n_starts, f->np,
+             f->mo.n_threads);
+    double t0 = cli_now();
+    if (vbt_vep_map(f->m, &f->mo, f->map, &f->mr, f->lp_starts, f->th_starts, msg))
+        return -1;
+    f->map_wall = cli_now() - t0;
+    cli_info(p, "MAP: best lp %.3f (start %zu), %zu/%zu starts within %.1f of it, %zu "
+                "converged, %.2f s", f->mr.best_lp, f->mr.best_start + 1, f->mr.n_best,
+             f->mo.n_starts, f->mo.mode_tol, f->mr.n_converged, f->map_wall);
+    if (f->mr.n_converged == 0)
+        cli_error(p, "WARNING: no MAP start met the convergence tolerance in %zu iterations "
+                     "(the mode is not exact; see docs/fitting.md)", f->mo.lbfgs.max_iter);
+    return 0;
+}
+
+static int run_laplace(fit *f, vbt_msg *msg)
+{
+    size_t D = f->n_draws;
+    double *th = malloc(D * f->np * sizeof *th);
+    f->log_w = malloc(D * sizeof *f->log_w);
+    f->nat = malloc(D * f->np * sizeof *f->nat);
+    if (!th || !f->log_w || !f->nat) {
+        free(th);
+        snprintf(msg->text, sizeof msg->text, "out of memory for %zu Laplace draws", D);
+        return -1;
+    }
+    int st = vbt_vep_laplace(f->m, f->map, D, f->p->common.seed, th, f->log_w, &f->lr, msg);
+    if (!st)
+        for (size_t d = 0; d < D; d++)
+            vbt_vep_constrain(f->m, th + d * f->np, f->nat + d * f->np);
+    free(th);
+    return st ? -1 : 0;
+}
+
+static int run_nuts(fit *f, vbt_msg *msg)
+{
+    const cli_parsed *p = f->p;
+    size_t C = f->n_chains, np = f->np, D = f->n_draws;
+    vbt_nuts_opts o;
+    vbt_nuts_opts_default(&o);
+    o.warmup = (size_t)cli_float(p, "warmup");
+    o.draws = D;
+    o.max_depth = (size_t)cli_float(p, "max-depth");
+    o.adapt_delta = cli_float(p, "adapt-delta");
+    o.metric = !strcmp(cli_str(p, "metric"), "dense") ? VBT_NUTS_DENSE : VBT_NUTS_DIAG;
+    int from_map = !strcmp(cli_str(p, "init"), "map");
+    double *cov = NULL, *inits = malloc(C * np * sizeof *inits), *th = NULL;
+    vbt_vep *ms[MAXCH] = {0};
+    void *ctx[MAXCH];
+    int rc = -1;
+    f->stats = malloc(C * D * sizeof *f->stats);
+    f->info = calloc(C, sizeof *f->info);
+    th = malloc(C * D * np * sizeof *th);
+    f->nat = malloc(C * D * np * sizeof *f->nat);
+    if (!inits || !f->stats || !f->info || !th || !f->nat) {
+        snprintf(msg->text, sizeof msg->text, "out of memory for %zu x %zu draws", C, D);
+        goto out;
+    }
+    for (size_t c = 0; c < C; c++) {
+        if (vbt_vep_alloc(&ms[c], &f->spec, msg))
+            goto out;
+        ctx[c] = ms[c];
+    }
+    if (from_map) {
+        cov = malloc(np * np * sizeof *cov);
+        if (!cov) {
+            snprintf(msg->text, sizeof msg->text, "out of memory");
+            goto out;
+        }
+        vbt_msg lm;
+        f->laplace_metric_ok = vbt_nuts_laplace_cov(vep_logp_cb, f->m, np, f->map, 0, cov, &lm) ==
+                               VBT_OK;
+        if (!f->laplace_metric_ok) {
+            snprintf(f->laplace_metric_msg, sizeof f->laplace_metric_msg, "%s", lm.text);
+            cli_error(p, "WARNING: no Laplace metric at the MAP (%s): chains start with a unit "
+                         "metric and 0.1 jitter", lm.text);
+        }
+        for (size_t c = 0; c < C; c++) {
+            vbt_rng r;
+            double *z = inits + c * np;
+            vbt_rng_init(&r, p->common.seed, ((uint64_t)1 << 62) + c);
+            vbt_rng_normal(&r, z, np);
+            for (size_t i = 0; i < np; i++)
+                z[i] = f->map[i] +
+                       (f->laplace_metric_ok ? 0.5 * sqrt(cov[i * np + i]) : 0.1) * z[i];
+        }
+    } else {
+        for (size_t c = 0; c < C; c++)
+            vbt_vep_prior_draw(f->m, p->common.seed, ((uint64_t)1 << 62) + c, inits + c * np);
+    }
+    prog pg;
+    memset(&pg, 0, sizeof pg);
+    pthread_mutex_init(&pg.lock, NULL);
+    pg.n_chains = C;
+    cli_progress_begin(&pg.bar, p, "nuts");
+    vbt_nuts_run run = {.logp = vep_logp_cb, .ctx = ctx, .n_params = np, .n_chains = C,
+                        .n_threads = (size_t)p->common.threads, .seed = p->common.seed,
+                        .inits = inits,
+                        .inv_metric = from_map && f->laplace_metric_ok ? cov : NULL,
+                        .inv_metric_full = 1, .progress = on_progress, .progress_ctx = &pg};
+    cli_info(p, "NUTS: %zu chain(s) x (%zu warm-up + %zu draws), %s metric, max depth %zu, "
+                "adapt_delta %.3g, %zu thread(s)", C, o.warmup, D,
+             o.metric == VBT_NUTS_DENSE ? "dense" : "diag", o.max_depth, o.adapt_delta,
+             (size_t)p->common.threads);
+    int st = vbt_nuts_sample(&run, &o, th, f->stats, f->info, msg);
+    cli_progress_end(&pg.bar);
+    pthread_mutex_destroy(&pg.lock);
+    if (st)
+        goto out;
+    for (size_t k = 0; k < C * D; k++)
+        vbt_vep_constrain(f->m, th + k * np, f->nat + k * np);
+    rc = 0;
+out:
+    for (size_t c = 0; c < C; c++)
+        vbt_vep_free(ms[c]);
+    free(cov);
+    free(inits);
+    free(th);
+    return rc;
+}
+
+/* ---- summaries ---------------------------------------------------------------- */
+
+typedef struct wv { double v, w; } wv;
+
+static int cmp_wv(const void *a, const void *b)
+{
+    const wv *x = a, *y = b;
+    return (x->v > y->v) - (x->v < y->v);
+}
+
+/* Weighted quantile (weights normalised), by the cumulative weight. */
+static double wquantile(wv *p, size_t n, double q)
+{
+    double c = 0;
+    for (size_t i = 0; i < n; i++) {
+        c += p[i].w;
+        if (c >= q)
+            return p[i].v;
+    }
+    return p[n - 1].v;
+}
+
+/* Per-parameter summaries over the chains kept (keep[c] != 0). */
+static int summarise(fit *f, const int *keep, vbt_diag_param *out)
+{
+    size_t C = f->n_chains, D = f->n_draws, np = f->np, kc = 0;
+    for (size_t c = 0; c < C; c++)
+        kc += keep[c] != 0;
+    double *x = malloc(kc * D * sizeof *x);
+    wv *pw = f->log_w ? malloc(D * sizeof *pw) : NULL;
+    if (!x || (f->log_w && !pw)) {
+        free(x);
+        free(pw);
+        return -1;
+    }
+    int use_w = f->log_w && f->lr.khat < 0.7;
+    for (size_t i = 0; i < np; i++) {
+        size_t k = 0;
+        for (size_t c = 0; c < C; c++)
+            if (keep[c])
+                for (size_t d = 0; d < D; d++)
+                    x[k++] = f->nat[(c * D + d) * np + i];
+        vbt_diag_param_compute(x, kc, D, &out[i]);
+        if (f->log_w) {
+            /* independent draws: no R-hat; ESS from the PSIS weights */
+            out[i].rhat = out[i].rhat_bulk = out[i].rhat_tail = NAN;
+            out[i].ess_bulk = out[i].ess_tail = out[i].ess_mean = f->lr.ess;
+            if (use_w) {
+                double m = 0, v = 0;
+                for (size_t d = 0; d < D; d++) {
+                    pw[d] = (wv){x[d], exp(f->log_w[d])};
+                    m += pw[d].w * x[d];
+                }
+                for (size_t d = 0; d < D; d++)
+                    v += pw[d].w * (x[d] - m) * (x[d] - m);
+                qsort(pw, D, sizeof *pw, cmp_wv);
+                out[i].mean = m;
+                out[i].sd = sqrt(v);
+                out[i].q5 = wquantile(pw, D, 0.05);
+                out[i].q50 = wquantile(pw, D, 0.50);
+                out[i].q95 = wquantile(pw, D, 0.95);
+            }
+            out[i].mcse_mean = out[i].sd / sqrt(f->lr.ess);
+        }
+    }
+    free(x);
+    free(pw);
+    return 0;
+}
+
+/* ---- outputs ------------------------------------------------------------------ */
+
+static int write_text(vbt_outdir *od, const char *name, const char *text, size_t len,
+                      vbt_msg *msg)
+{
+    char path[4096];
+    return vbt_outdir_file(od, name, path, sizeof path) ||
+           vbt_file_write_atomic(path, text, len, 0, msg);
+}
+
+static int write_json(vbt_outdir *od, const char *name, cJSON *j, vbt_msg *msg)
+{
+    char *text = cJSON_Print(j);
+    if (!text) {
+        snprintf(msg->text, sizeof msg->text, "out of memory");
+        return -1;
+    }
+    size_t len = strlen(text);
+    char *t2 = realloc(text, len + 2);
+    if (t2) {
+        text = t2;
+        text[len++] = '\n';
+    }
+    int st = write_text(od, name, text, len, msg);
+    free(text);
+    return st;
+}
+
+static int write_npy(vbt_outdir *od, const char *name, const double *d, size_t ndim,
+                     const size_t *shape, vbt_msg *msg)
+{
+    char path[4096];
+    return vbt_outdir_file(od, name, path, sizeof path) ||
+           vbt_npy_write(path, d, ndim, shape, 0, msg);
+}
+
+static const char *const sampler_cols[7] = {"lp__", "accept_stat__", "stepsize__", "treedepth__",
+                                            "n_leapfrog__", "divergent__", "energy__"};
+
+static int write_draws(fit *f, vbt_outdir *od, const char *method, vbt_msg *msg)
+{
+    size_t C = f->n_chains, D = f->n_draws, np = f->np;
+    size_t shape[3] = {C, D, np};
+    if (write_npy(od, "draws.npy", f->nat, 3, shape, msg))
+        return -1;
+    double *sp = NULL;
+    if (f->stats) {
+        sp = malloc(C * D * 7 * sizeof *sp);
+        if (!sp)
+            return -1;
+        for (size_t k = 0; k < C * D; k++) {
+            const vbt_nuts_stats *s = &f->stats[k];
+            double row[7] = {s->lp, s->accept_stat, s->stepsize, (double)s->treedepth,
+                             (double)s->n_leapfrog, (double)s->divergent, s->energy};
+            memcpy(sp + 7 * k, row, sizeof row);
+        }
+        size_t sh[3] = {C, D, 7};
+        if (write_npy(od, "sampler.npy", sp, 3, sh, msg)) {
+            free(sp);
+            return -1;
+        }
+    }
+    if (f->log_w) {
+        size_t sh[1] = {D};
+        if (write_npy(od, "log_weights.npy", f->log_w, 1, sh, msg))
+            return -1;
+    }
+    /* one CSV per chain, as CmdStan writes them */
+    for (size_t c = 0; c < C; c++) {
+        sbuf b = {0};
+        sb_put(&b, "# vbt fit, method = %s, chain = %zu\n", method, c + 1);
+        if (f->stats)
+            sb_put(&b, "# Step size = %.17g\n", f->info[c].stepsize);
+        int first = 1;
+        if (f->stats)
+            for (int k = 0; k < 7; k++, first = 0)
+                sb_put(&b, "%s%s", first ? "" : ",", sampler_cols[k]);
+        else if (f->log_w) {
+            sb_put(&b, "log_weight__");
+            first = 0;
+        }
+        for (size_t i = 0; i < np; i++) {
+            char nm[160];
+            stan_name(vbt_vep_param_name(f->m, i), nm, sizeof nm);
+            sb_put(&b, "%s%s", first ? "" : ",", nm);
+            first = 0;
+        }
+        sb_put(&b, "\n");
+        for (size_t d = 0; d < D; d++) {
+            first = 1;
+            if (f->stats) {
+                const double *r = sp + 7 * (c * D + d);
+                sb_put(&b, "%.9g,%.6g,%.6g,%d,%d,%d,%.9g", r[0], r[1], r[2], (int)r[3],
+                       (int)r[4], (int)r[5], r[6]);
+                first = 0;
+            } else if (f->log_w) {
+                sb_put(&b, "%.9g", f->log_w[d]);
+                first = 0;
+            }
+            for (size_t i = 0; i < np; i++, first = 0)
+                sb_put(&b, "%s%.9g", first ? "" : ",", f->nat[(c * D + d) * np + i]);
+            sb_put(&b, "\n");
+        }
+        char name[64];
+        snprintf(name, sizeof name, "draws_chain%zu.csv", c + 1);
+        int st = b.oom || write_text(od, name, b.s, b.len, msg);
+        free(b.s);
+        if (st) {
+            free(sp);
+            return -1;
+        }
+    }
+    free(sp);
+    return 0;
+}
+
+/* Posterior predictive of the feature: up to PPC_MAX evenly spaced draws
+ * of the kept chains, the model's noise-free observation plus N(0, eps). */
+static int write_predictive(fit *f, vbt_outdir *od, const int *keep, vbt_msg *msg)
+{
+    size_t T = f->nt, S = f->ns, np = f->np, C = f->n_chains, D = f->n_draws;
+    size_t total = 0;
+    for (size_t c = 0; c < C; c++)
+        total += keep[c] ? D : 0;
+    size_t K = total < PPC_MAX ? total : PPC_MAX;
+    int point = f->nat == NULL; /* map: the mode only */
+    if (point)
+        K = 1;
+    double *y = malloc(K * T * S * sizeof *y), *th = malloc(np * sizeof *th),
+           *out = malloc(3 * T * S * sizeof *out), *e = malloc(T * S * sizeof *e),
+           *col = malloc(K * sizeof *col), *work = malloc(K * sizeof *work);
+    int rc = -1;
+    if (!y || !th || !out || !e || !col || !work) {
+        snprintf(msg->text, sizeof msg->text, "out of memory for the predictive");
+        goto done;
+    }
+    long ieps = vbt_vep_param_index(f->m, "eps");
+    double eps_fixed = f->spec.priors.eps.value;
+    for (size_t k = 0; k < K; k++) {
+        if (point) {
+            memcpy(th, f->map, np * sizeof *th);
+        } else {
+            size_t g = (size_t)((double)k * (double)total / (double)K), c = 0;
+            while (!keep[c] || g >= D) { /* g-th draw of the kept chains */
+                if (keep[c])
+                    g -= D;
+                c++;
+            }
+            if (vbt_vep_unconstrain(f->m, f->nat + (c * D + g) * np, th))
+                goto done;
+        }
+        double *yk = y + k * T * S;
+        if (vbt_vep_simulate(f->m, th, NULL, yk)) {
+            for (size_t q = 0; q < T * S; q++)
+                yk[q] = NAN;
+            continue;
+        }
+        if (!point) {
+            double nat_eps = eps_fixed;
+            if (ieps >= 0) {
+                double *nat = malloc(np * sizeof *nat);
+                if (!nat)
+                    goto done;
+                vbt_vep_constrain(f->m, th, nat);
+                nat_eps = nat[ieps];
+                free(nat);
+            }
+            vbt_rng r;
+            vbt_rng_init(&r, f->p->common.seed, ((uint64_t)1 << 61) + k);
+            vbt_rng_normal(&r, e, T * S);
+            for (size_t q = 0; q < T * S; q++)
+                yk[q] += nat_eps * e[q];
+        }
+    }
+    for (size_t q = 0; q < T * S; q++) {
+        double m = 0;
+        for (size_t k = 0; k < K; k++) {
+            col[k] = y[k * T * S + q];
+            m += col[k];
+        }
+        out[T * S + q] = m / (double)K;
+        out[q] = K > 1 ? vbt_diag_quantile(col, K, 0.05, work) : col[0];
+        out[2 * T * S + q] = K > 1 ? vbt_diag_quantile(col, K, 0.95, work) : col[0];
+    }
+    size_t shape[3] = {3, T, S};
+    rc = write_npy(od, "predictive.npy", out, 3, shape, msg) ? -1 : 0;
+done:
+    free(y);
+    free(th);
+    free(out);
+    free(e);
+    free(col);
+    free(work);
+    return rc;
+}
+
+/* ---- diagnostics --------------------------------------------------------------- */
+
+static void nuts_checks(fit *f, const vbt_diag_param *dp, const int *keep, size_t kept)
+{
+    size_t C = f->n_chains, D = f->n_draws, np = f->np;
+    size_t max_depth = (size_t)cli_float(f->p, "max-depth");
+    cJSON *chains = cJSON_AddArrayToObject(f->diag, "chains");
+    size_t div = 0, hits = 0;
+    double *e = malloc(D * sizeof *e);
+    for (size_t c = 0; c < C; c++) {
+        cJSON *o = cJSON_CreateObject();
+        double acc = 0, depth = 0;
+        for (size_t d = 0; d < D; d++) {
+            acc += f->stats[c * D + d].accept_stat / (double)D;
+            depth += (double)f->stats[c * D + d].treedepth / (double)D;
+            if (e)
+                e[d] = f->stats[c * D + d].energy;
+        }
+        double ebfmi = e ? vbt_diag_ebfmi(e, D) : NAN;
+        cJSON_AddNumberToObject(o, "chain", (double)(c + 1));
+        add_num(o, "stepsize", f->info[c].stepsize);
+        add_num(o, "mean_lp", f->mean_lp[c]);
+        add_num(o, "mean_accept_stat", acc);
+        add_num(o, "mean_treedepth", depth);
+        cJSON_AddNumberToObject(o, "divergences", (double)f->info[c].divergences);
+        cJSON_AddNumberToObject(o, "max_treedepth_hits", (double)f->info[c].max_depth_hits);
+        cJSON_AddNumberToObject(o, "n_leapfrog", (double)f->info[c].n_leapfrog);
+        add_num(o, "ebfmi", ebfmi);
+        add_num(o, "wall_s", f->info[c].wall_s);
+        cJSON_AddBoolToObject(o, "stuck", f->stuck[c] != 0);
+        if (f->stuck[c]) {
+            cJSON *why = cJSON_AddArrayToObject(o, "stuck_reason");
+            if (f->stuck[c] & VBT_DIAG_STUCK_LP)
+                cJSON_AddItemToArray(why, cJSON_CreateString("mean lp more than 10 below the "
+                                                             "best chain"));
+            if (f->stuck[c] & VBT_DIAG_STUCK_STEPSIZE)
+                cJSON_AddItemToArray(why, cJSON_CreateString("step size below 0.1 x median"));
+        }
+        cJSON_AddBoolToObject(o, "used_in_summary", keep[c] != 0);
+        cJSON_AddItemToArray(chains, o);
+        if (f->stuck[c])
+            fail_check(f, "chain %zu is stuck (%s%s%s): mean lp %.2f, step size %.3g; excluded "
+                          "from the summaries", c + 1,
+                       f->stuck[c] & VBT_DIAG_STUCK_LP ? "log density far below the others" : "",
+                       f->stuck[c] == 3 ? ", " : "",
+                       f->stuck[c] & VBT_DIAG_STUCK_STEPSIZE ? "collapsed step size" : "",
+                       f->mean_lp[c], f->info[c].stepsize);
+        if (!keep[c])
+            continue;
+        div += f->info[c].divergences;
+        hits += f->info[c].max_depth_hits;
+        if (ebfmi < 0.3)
+            fail_check(f, "chain %zu: E-BFMI %.3f < 0.3", c + 1, ebfmi);
+    }
+    free(e);
+    cJSON_AddNumberToObject(f->diag, "divergences", (double)div);
+    cJSON_AddNumberToObject(f->diag, "max_treedepth_hits", (double)hits);
+    cJSON_AddNumberToObject(f->diag, "max_treedepth", (double)max_depth);
+    if (div)
+        fail_check(f, "%zu divergent transition(s) after warm-up (raise --adapt-delta)", div);
+    if (hits)
+        fail_check(f, "%zu of %zu draws hit the maximum tree depth %zu", hits, kept * D,
+                   max_depth);
+    double worst_rhat = 0, worst_bulk = INFINITY, worst_tail = INFINITY;
+    size_t n_rhat = 0, n_ess = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (isnan(dp[i].rhat))
+            continue;
+        worst_rhat = fmax(worst_rhat, dp[i].rhat);
+        worst_bulk = fmin(worst_bulk, dp[i].ess_bulk);
+        worst_tail = fmin(worst_tail, dp[i].ess_tail);
+        n_rhat += dp[i].rhat > 1.01;
+        n_ess += dp[i].ess_bulk < 100.0 * (double)kept || dp[i].ess_tail < 100.0 * (double)kept;
+    }
+    add_num(f->diag, "max_rhat", worst_rhat);
+    add_num(f->diag, "min_ess_bulk", worst_bulk);
+    add_num(f->diag, "min_ess_tail", worst_tail);
+    if (n_rhat)
+        fail_check(f, "%zu parameter(s) with R-hat > 1.01 (worst %.3f)", n_rhat, worst_rhat);
+    if (n_ess)
+        fail_check(f, "%zu parameter(s) with bulk or tail ESS < %zu (100 per chain; worst bulk "
+                      "%.0f, tail %.0f)", n_ess, 100 * kept, worst_bulk, worst_tail);
+}
+
+static void print_table(const fit *f, const vbt_diag_param *dp)
+{
+    printf("%-14s %10s %9s %10s %10s %10s %7s %8s %8s\n", "parameter", "mean", "sd", "5%", "50%",
+           "95%", "R-hat", "ESS_bulk", "ESS_tail");
+    for (size_t i = 0; i < f->np; i++)
+        printf("%-14s %10.4g %9.3g %10.4g %10.4g %10.4g %7.3f %8.0f %8.0f\n",
+               vbt_vep_param_name(f->m, i), dp[i].mean, dp[i].sd, dp[i].q5, dp[i].q50,
+               dp[i].q95, dp[i].rhat, dp[i].ess_bulk, dp[i].ess_tail);
+}
+
+static int run(const cli_parsed *p)
+{
+    fit f;
+    memset(&f, 0, sizeof f);
+    f.p = p;
+    vbt_msg msg = {{0}};
+    vbt_outdir *od = NULL;
+    int rc = CLI_ERROR;
+    const char *method = cli_str(p, "method");
+    int is_nuts = !strcmp(method, "nuts"), is_lap = !strcmp(method, "laplace");
+    int from_map = !is_nuts || !strcmp(cli_str(p, "init"), "map");
+    vbt_diag_param *dp = NULL;
+    int *keep = NULL;
+    cJSON *sum = NULL, *prov = NULL;
+    sbuf csv = {0}, rcsv = {0};
+    f.n_chains = is_nuts ? (size_t)cli_float(p, "chains") : 1;
+    f.n_draws = (size_t)cli_float(p, "draws");
+    if (f.n_chains > MAXCH) {
+        cli_error(p, "--chains is at most %d", MAXCH);
+        return CLI_USAGE;
+    }
+    openblas_set_num_threads(1); /* the parallelism is across starts and chains */
+    if (vbt_outdir_begin(&od, cli_str(p, "output"), p->common.force, &msg))
+        goto fail_msg;
+    if (load_inputs(&f, &msg))
+        goto fail_msg;
+    cli_install_signal_handlers();
+    double t0 = cli_now();
+    if (from_map && run_map(&f, &msg))
+        goto fail_msg;
+    if (is_lap && run_laplace(&f, &msg))
+        goto fail_msg;
+    if (is_nuts && run_nuts(&f, &msg))
+        goto fail_msg;
+    f.wall = cli_now() - t0;
+    if (cli_interrupted) {
+        cli_error(p, "interrupted; nothing written");
+        goto fail;
+    }
+
+    size_t np = f.np, C = f.n_chains, D = f.n_draws;
+    int is_map = !is_nuts && !is_lap;
+    if (is_map) {
+        /* the mode as a single "draw" */
+        f.nat = malloc(np * sizeof *f.nat);
+        if (!f.nat)
+            goto oom;
+        vbt_vep_constrain(f.m, f.map, f.nat);
+        D = f.n_draws = 1;
+    }
+    f.failures = cJSON_CreateArray();
+    f.diag = cJSON_CreateObject();
+    dp = calloc(np, sizeof *dp);
+    keep = malloc(C * sizeof *keep);
+    f.stuck = calloc(C, sizeof *f.stuck);
+    f.mean_lp = calloc(C, sizeof *f.mean_lp);
+    if (!dp || !keep || !f.stuck || !f.mean_lp)
+        goto oom;
+    size_t kept = C;
+    for (size_t c = 0; c < C; c++)
+        keep[c] = 1;
+    if (is_nuts) {
+        double eps[MAXCH];
+        for (size_t c = 0; c < C; c++) {
+            for (size_t d = 0; d < D; d++)
+                f.mean_lp[c] += f.stats[c * D + d].lp / (double)D;
+            eps[c] = f.info[c].stepsize;
+        }
+        f.n_stuck = vbt_diag_stuck_chains(f.mean_lp, eps, C, LP_GAP, EPS_RATIO, f.stuck);
+        if (f.n_stuck && f.n_stuck < C) {
+            for (size_t c = 0; c < C; c++)
+                if (f.stuck[c]) {
+                    keep[c] = 0;
+                    kept--;
+                }
+            cli_error(p, "WARNING: %zu of %zu chains are stuck in a different mode or have a "
+                         "collapsed step size; they are EXCLUDED from summary.json, summary.csv, "
+                         "regions.csv and predictive.npy (draws.npy keeps every chain)",
+                      f.n_stuck, C);
+        } else if (f.n_stuck) {
+            cli_error(p, "WARNING: every chain is flagged as stuck; none excluded");
+        }
+    }
+    if (!is_map) {
+        if (summarise(&f, keep, dp))
+            goto oom;
+    } else {
+        for (size_t i = 0; i < np; i++)
+            dp[i] = (vbt_diag_param){.mean = f.nat[i], .sd = NAN, .q5 = NAN, .q50 = f.nat[i],
+                                     .q95 = NAN, .rhat = NAN, .ess_bulk = NAN, .ess_tail = NAN,
+                                     .mcse_mean = NAN, .rhat_bulk = NAN, .rhat_tail = NAN,
+                                     .ess_mean = NAN};
+    }
+    if (is_nuts)
+        nuts_checks(&f, dp, keep, kept);
+    if (is_lap) {
+        add_num(f.diag, "psis_khat", f.lr.khat);
+        add_num(f.diag, "psis_ess", f.lr.ess);
+        cJSON_AddStringToObject(f.diag, "weights", f.lr.khat < 0.7 ? "psis" : "none (k-hat >= "
+                                                                               "0.7)");
+        if (!(f.lr.khat < 0.7))
+            fail_check(&f, "PSIS k-hat %.2f >= 0.7: the Laplace approximation is not reliable "
+                           "here (use --method nuts); summaries are unweighted", f.lr.khat);
+    }
+    if (from_map && !is_nuts && f.mr.n_converged == 0)
+        fail_check(&f, "no MAP start converged in %zu iterations", f.mo.lbfgs.max_iter);
+
+    /* summary.json / summary.csv / regions.csv */
+    sum = cJSON_CreateObject();
+    cJSON_AddStringToObject(sum, "method", method);
+    cJSON_AddNumberToObject(sum, "n_params", (double)np);
+    cJSON_AddNumberToObject(sum, "chains", (double)C);
+    cJSON_AddNumberToObject(sum, "chains_used", (double)kept);
+    cJSON_AddNumberToObject(sum, "draws_per_chain", (double)D);
+    cJSON *pars = cJSON_AddObjectToObject(sum, "parameters");
+    sb_put(&csv, "parameter,mean,sd,q5,q50,q95,mcse_mean,rhat,ess_bulk,ess_tail\n");
+    for (size_t i = 0; i < np; i++) {
+        cJSON *o = cJSON_CreateObject();
+        add_num(o, "mean", dp[i].mean);
+        add_num(o, "sd", dp[i].sd);
+        add_num(o, "q5", dp[i].q5);
+        add_num(o, "q50", dp[i].q50);
+        add_num(o, "q95", dp[i].q95);
+        add_num(o, "mcse_mean", dp[i].mcse_mean);
+        add_num(o, "rhat", dp[i].rhat);
+        add_num(o, "ess_bulk", dp[i].ess_bulk);
+        add_num(o, "ess_tail", dp[i].ess_tail);
+        cJSON_AddItemToObject(pars, vbt_vep_param_name(f.m, i), o);
+        sb_put(&csv, "%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g,%.6g\n",
+               vbt_vep_param_name(f.m, i), dp[i].mean, dp[i].sd, dp[i].q5, dp[i].q50, dp[i].q95,
+               dp[i].mcse_mean, dp[i].rhat, dp[i].ess_bulk, dp[i].ess_tail);
+    }
+    /* EZ / PZ / HZ probabilities of every region */
+    cJSON *regs = cJSON_AddArrayToObject(sum, "regions");
+    sb_put(&rcsv, "region,label,x0_mean,x0_sd,x0_q5,x0_q95,p_ez,p_pz,p_hz,class\n");
+    for (size_t r = 0; r < f.nr; r++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "x0[%zu]", r + 1);
+        long ix = vbt_vep_param_index(f.m, nm);
+        double pe = 0, pp = 0, ph = 0, wsum = 0, mean = f.spec.priors.x0.mu;
+        double sd = NAN, q5 = NAN, q95 = NAN;
+        if (ix >= 0) {
+            mean = dp[ix].mean;
+            sd = dp[ix].sd;
+            q5 = dp[ix].q5;
+            q95 = dp[ix].q95;
+            for (size_t c = 0; c < C; c++) {
+                if (!keep[c])
+                    continue;
+                for (size_t d = 0; d < D; d++) {
+                    double w = f.log_w && f.lr.khat < 0.7 ? exp(f.log_w[d]) : 1.0;
+                    double x0 = f.nat[(c * D + d) * np + (size_t)ix];
+                    pe += x0 >= X0_EZ ? w : 0.0;
+                    pp += x0 >= X0_PZ && x0 < X0_EZ ? w : 0.0;
+                    ph += x0 < X0_PZ ? w : 0.0;
+                    wsum += w;
+                }
+            }
+            pe /= wsum;
+            pp /= wsum;
+            ph /= wsum;
+        } else {
+            pe = mean >= X0_EZ, pp = mean >= X0_PZ && mean < X0_EZ, ph = mean < X0_PZ;
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "region", (double)r);
+        cJSON_AddStringToObject(o, "label", f.conn->labels[r]);
+        add_num(o, "x0_mean", mean);
+        add_num(o, "x0_sd", sd);
+        add_num(o, "p_ez", pe);
+        add_num(o, "p_pz", pp);
+        add_num(o, "p_hz", ph);
+        cJSON_AddStringToObject(o, "class", region_class(mean));
+        cJSON_AddItemToArray(regs, o);
+        sb_put(&rcsv, "%zu,\"%s\",%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%.4f,%s\n", r, f.conn->labels[r],
+               mean, sd, q5, q95, pe, pp, ph, region_class(mean));
+    }
+    cJSON_AddStringToObject(sum, "classes", "EZ: x0 >= -2.05; PZ: -3.05 <= x0 < -2.05; HZ: "
+                                            "x0 < -3.05 (BVEP); class by the posterior mean, "
+                                            "p_* = fraction of draws");
+    if (from_map) {
+        cJSON *mj = cJSON_AddObjectToObject(sum, "map");
+        add_num(mj, "best_lp", f.mr.best_lp);
+        cJSON_AddNumberToObject(mj, "best_start", (double)f.mr.best_start + 1);
+        cJSON_AddNumberToObject(mj, "starts", (double)f.mo.n_starts);
+        cJSON_AddNumberToObject(mj, "starts_at_best", (double)f.mr.n_best);
+        cJSON_AddNumberToObject(mj, "starts_converged", (double)f.mr.n_converged);
+        add_num(mj, "wall_s", f.map_wall);
+        cJSON *mode = cJSON_AddObjectToObject(mj, "mode");
+        double *nm = malloc(np * sizeof *nm);
+        if (!nm)
+            goto oom;
+        vbt_vep_constrain(f.m, f.map, nm);
+        for (size_t i = 0; i < np; i++)
+            add_num(mode, vbt_vep_param_name(f.m, i), nm[i]);
+        free(nm);
+        if (is_nuts) {
+            cJSON_AddBoolToObject(mj, "laplace_metric", f.laplace_metric_ok);
+            if (!f.laplace_metric_ok)
+                cJSON_AddStringToObject(mj, "laplace_metric_error", f.laplace_metric_msg);
+        }
+    }
+    cJSON_AddItemToObject(sum, "diagnostics", f.diag);
+    f.diag = NULL;
+    cJSON_AddBoolToObject(sum, "diagnostics_passed", cJSON_GetArraySize(f.failures) == 0);
+    cJSON_AddItemToObject(sum, "diagnostic_failures", f.failures);
+    int failed = cJSON_GetArraySize(f.failures) > 0;
+    if (csv.oom || rcsv.oom)
+        goto oom;
+    if (write_json(od, "summary.json", sum, &msg) ||
+        write_text(od, "summary.csv", csv.s, csv.len, &msg) ||
+        write_text(od, "regions.csv", rcsv.s, rcsv.len, &msg))
+        goto fail_msg;
+    if (!is_map && write_draws(&f, od, method, &msg))
+        goto fail_msg;
+    if (from_map) {
+        /* the per-start table */
+        sbuf st = {0};
+        sb_put(&st, "start,lp");
+        for (size_t i = 0; i < np; i++)
+            sb_put(&st, ",%s", vbt_vep_param_name(f.m, i));
+        sb_put(&st, "\n");
+        double *nm = malloc(np * sizeof *nm);
+        for (size_t s = 0; s < f.mo.n_starts && nm; s++) {
+            sb_put(&st, "%zu,%.9g", s + 1, f.lp_starts[s]);
+            vbt_vep_constrain(f.m, f.th_starts + s * np, nm);
+            for (size_t i = 0; i < np; i++)
+                sb_put(&st, ",%.9g", nm[i]);
+            sb_put(&st, "\n");
+        }
+        int bad = !nm || st.oom || write_text(od, "map_starts.csv", st.s, st.len, &msg);
+        free(nm);
+        free(st.s);
+        if (bad)
+            goto fail_msg;
+    }
+    if (is_map) {
+        free(f.nat);
+        f.nat = NULL; /* predictive at the mode */
+    }
+    if (write_predictive(&f, od, keep, &msg))
+        goto fail_msg;
+
+    /* provenance */
+    prov = cli_provenance_new(p);
+    char err[1024];
+    const char *roles[4] = {"connectome", "gain", "data", "prior"};
+    for (int k = 0; k < 4; k++)
+        if (cli_str(p, roles[k]) &&
+            add_input(prov, roles[k], cli_str(p, roles[k]), err, sizeof err)) {
+            cli_error(p, "%s", err);
+            goto fail;
+        }
+    cJSON_AddNumberToObject(prov, "seed", (double)p->common.seed);
+    cJSON *ro = cJSON_AddObjectToObject(prov, "options");
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+        const cli_option *o = &opts[k];
+        if (o->kind == CLI_FILE_IN || o->kind == CLI_FILE_OUT)
+            continue;
+        if (o->kind == CLI_FLAG)
+            cJSON_AddBoolToObject(ro, o->name, cli_flag(p, o->name));
+        else if (o->kind == CLI_INT || o->kind == CLI_FLOAT)
+            cJSON_AddNumberToObject(ro, o->name, cli_float(p, o->name));
+        else
+            cJSON_AddStringToObject(ro, o->name, cli_str(p, o->name));
+    }
+    cJSON_AddNumberToObject(ro, "threads", (double)p->common.threads);
+    cJSON *mj = cJSON_AddObjectToObject(prov, "model");
+    cJSON_AddNumberToObject(mj, "regions", (double)f.nr);
+    cJSON_AddNumberToObject(mj, "sensors", (double)f.ns);
+    cJSON_AddNumberToObject(mj, "samples", (double)f.nt);
+    cJSON_AddNumberToObject(mj, "free_parameters", (double)np);
+    cJSON *names = cJSON_AddArrayToObject(mj, "parameter_names");
+    for (size_t i = 0; i < np; i++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(vbt_vep_param_name(f.m, i)));
+    cJSON *tj = cJSON_AddObjectToObject(prov, "timing");
+    cJSON_AddNumberToObject(tj, "wall_s", f.wall);
+    if (from_map)
+        cJSON_AddNumberToObject(tj, "map_s", f.map_wall);
+    if (is_nuts) {
+        double grads = 0;
+        for (size_t c = 0; c < C; c++)
+            grads += (double)f.info[c].n_leapfrog;
+        cJSON_AddNumberToObject(tj, "nuts_s", f.wall - f.map_wall);
+        cJSON_AddNumberToObject(tj, "post_warmup_gradients", grads);
+    }
+    cJSON *oj = cJSON_AddArrayToObject(prov, "outputs");
+    const char *outs[] = {"summary.json", "summary.csv", "regions.csv", "predictive.npy",
+                          is_map ? NULL : "draws.npy", is_nuts ? "sampler.npy" : NULL,
+                          is_lap ? "log_weights.npy" : NULL, from_map ? "map_starts.csv" : NULL};
+    for (size_t k = 0; k < sizeof outs / sizeof outs[0]; k++)
+        if (outs[k])
+            cJSON_AddItemToArray(oj, cJSON_CreateString(outs[k]));
+    if (!is_map)
+        cJSON_AddItemToArray(oj, cJSON_CreateString("draws_chain*.csv"));
+    if (write_json(od, "run.json", prov, &msg) || vbt_outdir_commit(od, &msg)) {
+        od = NULL;
+        goto fail_msg;
+    }
+    od = NULL;
+
+    if (!p->common.quiet) {
+        print_table(&f, dp);
+        printf("\n%-6s %-9s %7s %7s %9s %s\n", "region", "class", "P(EZ)", "P(PZ)", "x0", "label");
+        cJSON *it;
+        cJSON_ArrayForEach(it, regs)
+        {
+            printf("%-6d %-9s %7.3f %7.3f %9.3f %s\n",
+                   (int)cJSON_GetObjectItem(it, "region")->valuedouble + 1,
+                   cJSON_GetObjectItem(it, "class")->valuestring,
+                   cJSON_GetObjectItem(it, "p_ez")->valuedouble,
+                   cJSON_GetObjectItem(it, "p_pz")->valuedouble,
+                   cJSON_GetObjectItem(it, "x0_mean")->valuedouble,
+                   cJSON_GetObjectItem(it, "label")->valuestring);
+        }
+        if (is_nuts) {
+            printf("\n%-5s %9s %10s %6s %7s %8s %6s %s\n", "chain", "stepsize", "mean lp", "div",
+                   "maxdep", "E-BFMI", "wall", "status");
+            cJSON *ch = cJSON_GetObjectItem(cJSON_GetObjectItem(sum, "diagnostics"), "chains");
+            cJSON_ArrayForEach(it, ch)
+            {
+                cJSON *eb = cJSON_GetObjectItem(it, "ebfmi");
+                printf("%-5d %9.4g %10.2f %6d %7d %8.3f %6.1f %s\n",
+                       (int)cJSON_GetObjectItem(it, "chain")->valuedouble,
+                       cJSON_GetObjectItem(it, "stepsize")->valuedouble,
+                       cJSON_GetObjectItem(it, "mean_lp")->valuedouble,
+                       (int)cJSON_GetObjectItem(it, "divergences")->valuedouble,
+                       (int)cJSON_GetObjectItem(it, "max_treedepth_hits")->valuedouble,
+                       cJSON_IsNumber(eb) ? eb->valuedouble : NAN,
+                       cJSON_GetObjectItem(it, "wall_s")->valuedouble,
+                       cJSON_IsTrue(cJSON_GetObjectItem(it, "stuck")) ? "STUCK (excluded)" : "ok");
+            }
+        }
+        if (is_lap)
+            printf("\nPSIS k-hat %.3f, ESS %.1f of %zu draws\n", f.lr.khat, f.lr.ess, D);
+        printf("\noutputs in %s (%.2f s)\n", cli_str(p, "output"), f.wall);
+    }
+    if (failed) {
+        cJSON *it;
+        cJSON *fl = cJSON_GetObjectItem(sum, "diagnostic_failures");
+        fprintf(stderr, "vbt fit: WARNING: DIAGNOSTICS FAILED -- do not trust these results "
+                        "as they stand:\n");
+        cJSON_ArrayForEach(it, fl)
+            fprintf(stderr, "  * %s\n", it->valuestring);
+        rc = cli_flag(p, "strict") ? CLI_ERROR : CLI_OK;
+    } else {
+        cli_info(p, "diagnostics passed");
+        rc = CLI_OK;
+    }
+    goto out;
+oom:
+    cli_error(p, "out of memory");
+    goto fail;
+fail_msg:
+    cli_error(p, "%s", msg.text);
+fail:
+    rc = CLI_ERROR;
+out:
+    vbt_outdir_abort(od);
+    cJSON_Delete(sum);
+    cJSON_Delete(prov);
+    cJSON_Delete(f.diag);
+    if (!sum)
+        cJSON_Delete(f.failures);
+    free(csv.s);
+    free(rcsv.s);
+    free(dp);
+    free(keep);
+    free(f.stuck);
+    free(f.mean_lp);
+    free(f.nat);
+    free(f.log_w);
+    free(f.stats);
+    free(f.info);
+    free(f.map);
+    free(f.lp_starts);
+    free(f.th_starts);
+    vbt_vep_free(f.m);
+    vbt_connectome_free(f.conn);
+    vbt_array_clear(&f.gain);
+    vbt_array_clear(&f.data);
+    return rc;
+}
+
+const cli_command cli_cmd_fit = {
+    .name = "fit",
+    .synopsis = "Bayesian inversion of the Virtual Epileptic Patient (NUTS, MAP, Laplace)",
+    .description =
+        "Fits BVEP's 2D Epileptor network (docs/fitting.md) to an SEEG feature FEATURE.npy "
+        "[time, sensor] through the gain [sensor, region] and the connectome.  --method map "
+        "runs multi-start L-BFGS and writes the mode and the per-start table; laplace adds "
+        "draws from the Gaussian at the mode with Pareto-smoothed importance weights (k-hat "
+        "says whether they can be trusted); nuts (default) runs --chains NUTS chains on "
+        "--threads threads, as Stan does (multinomial trajectories, generalised U-turn, "
+        "dual-averaging step size, windowed warm-up of a diagonal or dense metric), started "
+        "from the best MAP mode jittered by half a Laplace standard deviation with the "
+        "Laplace covariance as the initial metric.  Chain c uses the random stream (seed, "
+        "c): the draws do not depend on --threads.\n\n"
+        "Diagnostics (Vehtari et al. 2021): rank-normalised split R-hat, bulk and tail ESS, "
+        "divergences, tree-depth saturation, E-BFMI, step sizes.  A chain whose mean log "
+        "density is more than 10 below the best chain's, or whose step size is below a "
+        "tenth of the median, is reported as stuck and excluded from the summaries with a "
+        "warning.  Failing diagnostics are listed on stderr and in summary.json; with "
+        "--strict the exit status is then 1.\n\n"
+        "Outputs in OUTDIR: summary.json and summary.csv (mean, sd, 5/50/95 %, MCSE, R-hat, "
+        "ESS per parameter, natural units), regions.csv (P(EZ), P(PZ), P(HZ) per region with "
+        "BVEP's thresholds: EZ x0 >= -2.05, PZ -3.05 <= x0 < -2.05, HZ below), "
+        "predictive.npy [3, time, sensor] (5 %, mean, 95 % of the posterior predictive "
+        "feature, observation noise included; at the mode for map), draws.npy [chain, draw, "
+        "parameter], draws_chainN.csv (CmdStan's columns: lp__ ... energy__ then x0.1 ...), "
+        "sampler.npy [chain, draw, 7], map_starts.csv, log_weights.npy (laplace) and run.json "
+        "(SHA-256 of the inputs, options, seed, timing).",
+    .opts = opts,
+    .n_opts = sizeof opts / sizeof opts[0],
+    .references = refs,
+    .run = run,
+};

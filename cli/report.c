@@ -1,0 +1,417 @@
+/* report.c -- the patient report as one self-contained HTML page: inline SVG
+ * figures drawn here (no scripts, no fonts or images fetched), and the same
+ * figures as SVG files for papers. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "report.h"
+
+/* A growing string. */
+typedef struct sb {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sb;
+
+static void put(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(sb *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (need < 0 || b->oom)
+        return;
+    if (b->len + (size_t)need + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (b->len + (size_t)need + 1 > cap)
+            cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)need;
+}
+
+/* Text for HTML/SVG: escape the five special characters. */
+static void put_text(sb *b, const char *t)
+{
+    for (; *t; t++) {
+        switch (*t) {
+        case '<': put(b, "&lt;"); break;
+        case '>': put(b, "&gt;"); break;
+        case '&': put(b, "&amp;"); break;
+        case '"': put(b, "&quot;"); break;
+        case '\'': put(b, "&#39;"); break;
+        default: put(b, "%c", *t);
+        }
+    }
+}
+
+/* Sequential colour map (white -> dark red) for a value in [0, 1]. */
+static void heat(double v, int *r, int *g, int *bl)
+{
+    if (!(v >= 0.0))
+        v = 0.0;
+    if (v > 1.0)
+        v = 1.0;
+    *r = (int)(255 - 100 * v);
+    *g = (int)(245 - 215 * v);
+    *bl = (int)(240 - 210 * v);
+}
+
+/* Viridis-like map for the connectome (log weights), value in [0, 1]. */
+static void viridis(double v, int *r, int *g, int *bl)
+{
+    static const double c[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140},
+                                   {94, 201, 98}, {253, 231, 37}};
+    if (!(v >= 0.0))
+        v = 0.0;
+    if (v > 1.0)
+        v = 1.0;
+    double x = v * 4.0;
+    int i = (int)x;
+    if (i > 3)
+        i = 3;
+    double f = x - i;
+    *r = (int)(c[i][0] + f * (c[i + 1][0] - c[i][0]));
+    *g = (int)(c[i][1] + f * (c[i + 1][1] - c[i][1]));
+    *bl = (int)(c[i][2] + f * (c[i + 1][2] - c[i][2]));
+}
+
+static const char *class_colour(double mean)
+{
+    return mean >= -2.05 ? "#c0392b" : mean >= -3.05 ? "#e69f00" : "#2c7fb8";
+}
+
+/* ---- figures ---------------------------------------------------------------- */
+
+static void fig_connectome(sb *b, const report_input *in)
+{
+    const size_t n = in->n;
+    const double cell = n > 100 ? 4.0 : 6.0, off = 40.0, size = cell * (double)n;
+    double wmax = 0.0, wmin = HUGE_VAL;
+    for (size_t k = 0; k < n * n; k++)
+        if (in->conn->weights[k] > 0.0) {
+            wmax = fmax(wmax, in->conn->weights[k]);
+            wmin = fmin(wmin, in->conn->weights[k]);
+        }
+    double lmin = wmin < HUGE_VAL ? log10(wmin) : 0.0, lmax = wmax > 0 ? log10(wmax) : 1.0;
+    if (lmax - lmin < 1e-12)
+        lmin = lmax - 1.0;
+    put(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-connectome\" "
+           "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\">\n",
+        size + off + 90, size + off + 20, size + off + 90, size + off + 20);
+    put(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">weights (row = target, column = source), "
+           "log10 scale</text>\n", off);
+    put(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.1f\" height=\"%.1f\" fill=\"#f4f4f4\"/>\n", off,
+        off / 2 + 5, size, size);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            double w = in->conn->weights[i * n + j];
+            if (!(w > 0.0))
+                continue;
+            int r, g, bl;
+            viridis((log10(w) - lmin) / (lmax - lmin), &r, &g, &bl);
+            put(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                   "fill=\"rgb(%d,%d,%d)\"/>", off + cell * (double)j,
+                off / 2 + 5 + cell * (double)i, cell, cell, r, g, bl);
+        }
+    put(b, "\n");
+    for (int k = 0; k <= 10; k++) {
+        int r, g, bl;
+        viridis(k / 10.0, &r, &g, &bl);
+        put(b, "<rect x=\"%.0f\" y=\"%.1f\" width=\"14\" height=\"%.1f\" fill=\"rgb(%d,%d,%d)\"/>",
+            off + size + 15, off / 2 + 5 + size * (1.0 - (k + 1) / 11.0), size / 11.0, r, g, bl);
+    }
+    put(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>", off + size + 33,
+        off / 2 + 15, wmax);
+    put(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>\n</svg>\n", off + size + 33,
+        off / 2 + 5 + size, wmin < HUGE_VAL ? wmin : 0.0);
+}
+
+static void fig_x0(sb *b, const report_input *in)
+{
+    const size_t n = in->n;
+    const double row = 12.0, left = 230.0, width = 420.0, top = 30.0;
+    const double lo = -5.0, hi = 0.0;
+#define XPOS(v) (left + width * (((v) < lo ? lo : (v) > hi ? hi : (v)) - lo) / (hi - lo))
+    put(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-x0\" "
+           "width=\"%.0f\" height=\"%.0f\">\n", left + width + 40, top + row * (double)n + 40);
+    put(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">excitability x0: posterior mean and 5-95 %% "
+           "interval (red EZ, orange PZ, blue HZ; * ground truth EZ, + PZ)</text>\n", left - 200);
+    double guides[2] = {-2.05, -3.05};
+    for (int g = 0; g < 2; g++)
+        put(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.1f\" stroke=\"#999\" "
+               "stroke-dasharray=\"3,3\"/><text x=\"%.1f\" y=\"%.0f\" font-size=\"10\">%.2f</text>\n",
+            XPOS(guides[g]), XPOS(guides[g]), top - 5, top + row * (double)n, XPOS(guides[g]) - 12,
+            top - 8, guides[g]);
+    for (int t = -5; t <= 0; t++)
+        put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%d</text>", XPOS((double)t) - 4,
+            top + row * (double)n + 15, t);
+    for (size_t i = 0; i < n; i++) {
+        const report_region *r = &in->regions[i];
+        double y = top + row * (double)i + row / 2;
+        put(b, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"end\">", left - 6, y + 3);
+        put_text(b, r->label);
+        put(b, "%s</text>", r->truth == 1 ? " *" : r->truth == 2 ? " +" : "");
+        put(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+               "stroke-width=\"2\"/><circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
+            XPOS(r->x0_q5), XPOS(r->x0_q95), y, y, class_colour(r->x0_mean), XPOS(r->x0_mean), y,
+            class_colour(r->x0_mean));
+    }
+#undef XPOS
+    put(b, "</svg>\n");
+}
+
+/* Region centres seen from above (x, y) and from the side (y, z), coloured
+ * by value in [0, 1] (NaN: grey). */
+static void fig_brain(sb *b, const report_input *in, const char *id, const char *title,
+                      const double *value)
+{
+    const size_t n = in->n;
+    const double *c = in->conn->centres;
+    double mn[3] = {HUGE_VAL, HUGE_VAL, HUGE_VAL}, mx[3] = {-HUGE_VAL, -HUGE_VAL, -HUGE_VAL};
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < 3; d++) {
+            mn[d] = fmin(mn[d], c[3 * i + d]);
+            mx[d] = fmax(mx[d], c[3 * i + d]);
+        }
+    const double w = 260, h = 260, pad = 20;
+    put(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"%s\" width=\"%.0f\" "
+           "height=\"%.0f\">\n<text x=\"10\" y=\"15\" font-size=\"12\">", id, 2 * w + 3 * pad,
+        h + 2 * pad + 10);
+    put_text(b, title);
+    put(b, "</text>\n");
+    const int ax[2][2] = {{0, 1}, {1, 2}};
+    const char *names[2] = {"axial (x, y)", "sagittal (y, z)"};
+    for (int p = 0; p < 2; p++) {
+        double ox = pad + p * (w + pad), oy = 30;
+        put(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+               "stroke=\"#ccc\"/><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%s</text>\n", ox, oy,
+            w, h, ox + 4, oy + h + 12, names[p]);
+        int a = ax[p][0], bb = ax[p][1];
+        double span = fmax(mx[a] - mn[a], mx[bb] - mn[bb]);
+        if (!(span > 0))
+            span = 1;
+        for (size_t i = 0; i < n; i++) {
+            double px = ox + 10 + (w - 20) * (c[3 * i + a] - mn[a]) / span;
+            double py = oy + h - 10 - (h - 20) * (c[3 * i + bb] - mn[bb]) / span;
+            int r = 200, g = 200, bl = 200;
+            if (!isnan(value[i]))
+                heat(value[i], &r, &g, &bl);
+            put(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"rgb(%d,%d,%d)\" "
+                   "stroke=\"#555\" stroke-width=\"0.5\"><title>", px, py, r, g, bl);
+            put_text(b, in->regions[i].label);
+            put(b, ": %.2f</title></circle>\n", value[i]);
+        }
+    }
+    put(b, "</svg>\n");
+}
+
+static void fig_feature(sb *b, const report_input *in)
+{
+    const size_t T = in->T, S = in->S;
+    const size_t show = S < 6 ? S : 6;
+    const double w = 300, h = 90, pad = 30;
+    /* The channels with the largest feature range. */
+    size_t pick[6] = {0};
+    double best[6] = {-1, -1, -1, -1, -1, -1};
+    for (size_t s = 0; s < S; s++) {
+        double lo = HUGE_VAL, hi = -HUGE_VAL;
+        for (size_t t = 0; t < T; t++) {
+            lo = fmin(lo, in->feature[t * S + s]);
+            hi = fmax(hi, in->feature[t * S + s]);
+        }
+        double r = hi - lo;
+        for (size_t k = 0; k < show; k++)
+            if (r > best[k]) {
+                for (size_t m = show - 1; m > k; m--) {
+                    best[m] = best[m - 1];
+                    pick[m] = pick[m - 1];
+                }
+                best[k] = r;
+                pick[k] = s;
+                break;
+            }
+    }
+    put(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-feature\" "
+           "width=\"%.0f\" height=\"%.0f\">\n<text x=\"10\" y=\"15\" font-size=\"12\">SEEG feature "
+           "(black) and posterior-predictive 5-95 %% band (blue), channels with the widest range"
+           "</text>\n", 2 * (w + pad) + pad, ((double)show + 1) / 2 * (h + pad) + 30);
+    for (size_t k = 0; k < show; k++) {
+        size_t s = pick[k];
+        double ox = pad + (double)(k % 2) * (w + pad), oy = 30 + (double)(k / 2) * (h + pad);
+        double lo = HUGE_VAL, hi = -HUGE_VAL;
+        for (size_t t = 0; t < T; t++) {
+            lo = fmin(lo, in->feature[t * S + s]);
+            hi = fmax(hi, in->feature[t * S + s]);
+            if (in->pred) {
+                lo = fmin(lo, in->pred[t * S + s]);
+                hi = fmax(hi, in->pred[2 * T * S + t * S + s]);
+            }
+        }
+        if (!(hi > lo))
+            hi = lo + 1;
+#define PX(t) (ox + w * (double)(t) / (double)(T > 1 ? T - 1 : 1))
+#define PY(v) (oy + h - h * ((v) - lo) / (hi - lo))
+        put(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+               "stroke=\"#ddd\"/><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">", ox, oy, w, h,
+            ox + 3, oy + 10);
+        put_text(b, in->chan[s]);
+        put(b, "</text>\n");
+        if (in->pred) {
+            put(b, "<path fill=\"#9ecae1\" fill-opacity=\"0.6\" d=\"");
+            for (size_t t = 0; t < T; t++)
+                put(b, "%s%.1f %.1f", t ? " L" : "M", PX(t), PY(in->pred[2 * T * S + t * S + s]));
+            for (size_t t = T; t-- > 0;)
+                put(b, " L%.1f %.1f", PX(t), PY(in->pred[t * S + s]));
+            put(b, " Z\"/>\n");
+        }
+        put(b, "<path fill=\"none\" stroke=\"#000\" stroke-width=\"1\" d=\"");
+        for (size_t t = 0; t < T; t++)
+            put(b, "%s%.1f %.1f", t ? " L" : "M", PX(t), PY(in->feature[t * S + s]));
+        put(b, "\"/>\n");
+#undef PX
+#undef PY
+    }
+    put(b, "</svg>\n");
+}
+
+/* ---- page --------------------------------------------------------------------- */
+
+static int write_file(const char *dir, const char *name, const sb *b, char *err, size_t errlen)
+{
+    char path[4096];
+    vbt_msg msg;
+    int k = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (k < 0 || (size_t)k >= sizeof path) {
+        snprintf(err, errlen, "path too long: %s", dir);
+        return -1;
+    }
+    if (b->oom) {
+        snprintf(err, errlen, "out of memory writing %s", path);
+        return -1;
+    }
+    if (vbt_file_write_atomic(path, b->s, b->len, 1, &msg)) {
+        snprintf(err, errlen, "%s", msg.text);
+        return -1;
+    }
+    return 0;
+}
+
+int report_write(const report_input *in, char *err, size_t errlen)
+{
+    sb page = {0}, fig[5] = {{0}};
+    double *pez = malloc(in->n * sizeof *pez), *onset = malloc(in->n * sizeof *onset);
+    int rc = -1;
+    if (!pez || !onset) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    double omax = 0.0;
+    for (size_t i = 0; i < in->n; i++)
+        if (!isnan(in->regions[i].onset_median))
+            omax = fmax(omax, in->regions[i].onset_median);
+    for (size_t i = 0; i < in->n; i++) {
+        pez[i] = in->regions[i].p_ez;
+        onset[i] = isnan(in->regions[i].onset_median) || omax <= 0
+                       ? NAN : 1.0 - in->regions[i].onset_median / omax;
+    }
+    fig_connectome(&fig[0], in);
+    fig_x0(&fig[1], in);
+    fig_brain(&fig[2], in, "fig-brain-ez", "probability of belonging to the EZ (white 0, red 1)",
+              pez);
+    fig_brain(&fig[3], in, "fig-brain-onset",
+              "predicted seizure onset (red: earliest; grey: not recruited)", onset);
+    if (in->feature)
+        fig_feature(&fig[4], in);
+
+    put(&page, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+               "<title>vbt report</title>\n<style>body{font-family:sans-serif;margin:2em;"
+               "max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+               "padding:2px 6px;font-size:13px}th{background:#f0f0f0}.ez{color:#c0392b;"
+               "font-weight:bold}.pz{color:#e69f00}h2{border-bottom:1px solid #ddd}"
+               "</style></head><body>\n<h1>Virtual epileptic patient report</h1>\n");
+    put(&page, "<p>Patient <code>");
+    put_text(&page, in->patient);
+    put(&page, "</code>, %zu regions, inference by <b>", in->n);
+    put_text(&page, in->method);
+    put(&page, "</b>, vbt %s. Outputs in <code>", in->version);
+    put_text(&page, in->outdir);
+    put(&page, "</code>.</p>\n<h2>Epileptogenic zone</h2>\n<table><tr><th>region</th><th>P(EZ)"
+               "</th><th>P(PZ)</th><th>x0 mean [5 %%, 95 %%]</th><th>P(recruited)</th>"
+               "<th>median onset</th></tr>\n");
+    for (size_t i = 0; i < in->n; i++) {
+        const report_region *r = &in->regions[i];
+        if (!(r->p_ez > 0.1 || r->p_pz > 0.5 || r->truth))
+            continue;
+        put(&page, "<tr><td class=\"%s\">", r->p_ez > 0.5 ? "ez" : r->p_pz > 0.5 ? "pz" : "");
+        put_text(&page, r->label);
+        put(&page, "%s</td><td>%.2f</td><td>%.2f</td><td>%.2f [%.2f, %.2f]</td><td>%.2f</td>"
+                   "<td>%.3g</td></tr>\n", r->truth == 1 ? " (truth: EZ)" : r->truth == 2
+                                                                            ? " (truth: PZ)" : "",
+            r->p_ez, r->p_pz, r->x0_mean, r->x0_q5, r->x0_q95, r->p_recruited, r->onset_median);
+    }
+    put(&page, "</table>\n");
+    put(&page, "<h2>Excitability of every region</h2>\n%s", fig[1].s ? fig[1].s : "");
+    put(&page, "<h2>Brain maps</h2>\n%s%s", fig[2].s ? fig[2].s : "", fig[3].s ? fig[3].s : "");
+    if (in->feature)
+        put(&page, "<h2>SEEG feature and posterior prediction</h2>\n%s", fig[4].s ? fig[4].s : "");
+    put(&page, "<h2>Virtual surgery</h2>\n<table><tr><th>resection</th><th>regions</th>"
+               "<th>P(seizure freedom)</th></tr>\n");
+    for (size_t k = 0; k < in->n_scen; k++) {
+        put(&page, "<tr><td>");
+        put_text(&page, in->scen[k].name);
+        put(&page, "</td><td>%d</td><td>%.3f</td></tr>\n", in->scen[k].n_resected,
+            in->scen[k].p_freedom);
+    }
+    put(&page, "</table>\n");
+    if (in->plan_text) {
+        put(&page, "<p>");
+        put_text(&page, in->plan_text);
+        put(&page, "</p>\n");
+    }
+    put(&page, "<h2>Connectome</h2>\n%s", fig[0].s ? fig[0].s : "");
+    if (in->diagnostics_html)
+        put(&page, "<h2>Sampler diagnostics</h2>\n%s\n", in->diagnostics_html);
+    if (in->provenance_html)
+        put(&page, "<h2>Provenance</h2>\n%s\n", in->provenance_html);
+    put(&page, "<p style=\"color:#888;font-size:11px\">Research software: the model's answers "
+               "are hypotheses to be weighed with every other clinical finding.</p>\n"
+               "</body></html>\n");
+
+    char figdir[4096];
+    int fk = snprintf(figdir, sizeof figdir, "%s/figures", in->outdir);
+    if (fk < 0 || (size_t)fk >= sizeof figdir) {
+        snprintf(err, errlen, "path too long: %s", in->outdir);
+        goto out;
+    }
+    mkdir(figdir, 0777);
+    const char *names[5] = {"connectome.svg", "x0.svg", "brain_ez.svg", "brain_onset.svg",
+                            "feature.svg"};
+    for (int k = 0; k < 5; k++)
+        if (fig[k].s && write_file(figdir, names[k], &fig[k], err, errlen))
+            goto out;
+    if (write_file(in->outdir, "report.html", &page, err, errlen))
+        goto out;
+    rc = 0;
+out:
+    free(pez);
+    free(onset);
+    free(page.s);
+    for (int k = 0; k < 5; k++)
+        free(fig[k].s);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/* report.h -- the patient report: one self-contained HTML file with inline
+ * SVG figures (no network access needed), and the same figures as SVG files. */
+#ifndef VBT_CLI_REPORT_H
+#define VBT_CLI_REPORT_H
+
+#include <stddef.h>
+
+#include "vbt.h"
+
+typedef struct report_region {
+    char label[VBT_LABEL_MAX];
+    double x0_mean, x0_q5, x0_q95, p_ez, p_pz, p_hz;
+    double p_recruited, onset_median;     /* NaN when not predicted */
+    int truth;                            /* 0 none, 1 EZ, 2 PZ (sample patients) */
+} report_region;
+
+typedef struct report_scenario {
+    char name[256];
+    double p_freedom;
+    int n_resected;
+} report_scenario;
+
+typedef struct report_input {
+    const char *patient, *outdir, *method, *version;
+    const vbt_connectome *conn;
+    size_t n;                              /* regions */
+    const report_region *regions;
+    size_t n_scen;
+    const report_scenario *scen;
+    const char *plan_text;                 /* may be NULL */
+    /* feature [T][S] with posterior-predictive quantiles [3][T][S] (may be NULL) */
+    const double *feature, *pred;
+    size_t T, S;
+    char (*chan)[64];                      /* S channel names */
+    const char *diagnostics_html;          /* preformatted table rows, may be NULL */
+    const char *provenance_html;           /* may be NULL */
+} report_input;
+
+/* Write OUTDIR/report.html and the figures (OUTDIR/figures/NAME.svg) atomically.  Returns 0 or
+ * -1 with err set. */
+int report_write(const report_input *in, char *err, size_t errlen);
+
+#endif

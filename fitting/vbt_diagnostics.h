@@ -1,0 +1,72 @@
+/* vbt_diagnostics.h -- convergence diagnostics of MCMC draws as in Vehtari,
+ * Gelman, Simpson, Carpenter & Buerkner (2021), "Rank-normalization,
+ * folding, and localization: an improved R-hat for assessing convergence
+ * of MCMC", Bayesian Analysis 16(2):667-718, computed the way the R package
+ * `posterior` does: split chains, rank normalisation (Blom's offset 3/8),
+ * R-hat = max(bulk, folded), bulk-ESS, tail-ESS (the smaller ESS of the
+ * 5 % and 95 % quantile indicators), Geyer's initial monotone sequence on
+ * the biased autocovariance, MCSE of the mean; plus the HMC checks
+ * (E-BFMI, divergences, tree depth) and the detection of stuck chains.
+ *
+ * Draws are one parameter's values x[chain * n_draws + draw] unless said
+ * otherwise.
+ */
+#ifndef VBT_DIAGNOSTICS_H
+#define VBT_DIAGNOSTICS_H
+
+#include <stddef.h>
+#include "vbt_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vbt_diag_param {
+    double mean, sd;            /* over all draws (sd with n - 1) */
+    double q5, q50, q95;        /* quantiles (linear interpolation, R type 7) */
+    double rhat;                /* max(bulk, folded) rank-normalised split R-hat */
+    double rhat_bulk, rhat_tail;
+    double ess_bulk, ess_tail;
+    double ess_mean;            /* ESS of the split chains without rank normalisation */
+    double mcse_mean;           /* sd / sqrt(ess_mean) */
+} vbt_diag_param;
+
+/* Every diagnostic of one parameter from n_chains x n_draws draws.  Needs
+ * n_draws >= 4 (two halves of >= 2 draws); constant or non-finite draws
+ * give NAN R-hat and ESS (the moments are still filled).  VBT_EINVAL for
+ * too few draws, VBT_ENOMEM. */
+int vbt_diag_param_compute(const double *x, size_t n_chains, size_t n_draws,
+                           vbt_diag_param *out);
+
+/* Basic R-hat (Gelman et al. BDA3 11.4, sqrt((B/W + N - 1)/N)) of m
+ * chains of n draws, without splitting or ranking. */
+double vbt_diag_rhat_basic(const double *x, size_t m, size_t n);
+
+/* ESS of m chains of n draws (no splitting or ranking): Geyer's initial
+ * monotone sequence on the autocorrelation averaged over chains, with
+ * posterior's improvement (the last positive even lag) and the floor
+ * tau >= 1 / log10(m n).  NAN for n < 3 or constant draws. */
+double vbt_diag_ess_basic(const double *x, size_t m, size_t n);
+
+/* Quantile p of n values (linear interpolation, R type 7); the values are
+ * copied and sorted in `work` (n). */
+double vbt_diag_quantile(const double *x, size_t n, double p, double *work);
+
+/* E-BFMI of one chain's energies (Betancourt 2016):
+ * sum (E_i - E_{i-1})^2 / sum (E_i - mean E)^2; below 0.3 is a warning. */
+double vbt_diag_ebfmi(const double *energy, size_t n);
+
+/* Stuck chains.  flags[c] |= VBT_DIAG_STUCK_LP when chain c's mean log
+ * density is more than lp_gap (10 when <= 0) below the best chain's,
+ * VBT_DIAG_STUCK_STEPSIZE when its step size is below stepsize_ratio (0.1
+ * when <= 0) times the median of the chains' step sizes.  mean_lp and
+ * stepsize are per chain (stepsize may be NULL).  Returns the number of
+ * chains flagged. */
+enum { VBT_DIAG_STUCK_LP = 1, VBT_DIAG_STUCK_STEPSIZE = 2 };
+size_t vbt_diag_stuck_chains(const double *mean_lp, const double *stepsize, size_t n_chains,
+                             double lp_gap, double stepsize_ratio, int *flags);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
