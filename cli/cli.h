@@ -117,6 +117,7 @@ extern const cli_command cli_cmd_simulate;
 extern const cli_command cli_cmd_sweep;
 extern const cli_command cli_cmd_models;
 extern const cli_command cli_cmd_pipeline;
+extern const cli_command cli_cmd_cohort;
 /* connectomes/ commands */
 extern const cli_command cli_cmd_connectome;
 extern const cli_command cli_cmd_contacts;

@@ -41,6 +41,8 @@ static const cli_option opts[] = {
      .doc = "probability of seizure freedom the resection plan must reach"},
 };
 
+#define MAX_DRAWS 200
+
 /* ---- small helpers ----------------------------------------------------------- */
 
 /* dir/name into buf; an over-long path is cut (and then not found). */
@@ -151,14 +153,36 @@ static int step(pipe_t *pp, const char *name, const cli_command *cmd, char **arg
     for (; argv[argc]; argc++)
         len += (size_t)snprintf(stamp + len, cap - len, "arg %s\n", argv[argc]);
     for (size_t i = 0; inputs[i] && len < cap - 200; i++) {
-        char hex[65];
-        vbt_msg msg;
-        if (vbt_sha256_file(inputs[i], hex, &msg)) {
-            cli_error(pp->p, "step %s: %s", name, msg.text);
-            free(stamp);
-            return -1;
+        /* A directory input (a TVB connectome folder) counts by its files. */
+        char files[64][512];
+        size_t nf = 0;
+        if (is_dir(inputs[i])) {
+            DIR *d = opendir(inputs[i]);
+            struct dirent *e;
+            while (d && (e = readdir(d)) && nf < 64) {
+                char fp[4200];
+                join(fp, sizeof fp, inputs[i], e->d_name);
+                if (e->d_name[0] != '.' && is_file(fp))
+                    snprintf(files[nf++], sizeof files[0], "%s", e->d_name);
+            }
+            if (d)
+                closedir(d);
+            qsort(files, nf, sizeof files[0], (int (*)(const void *, const void *))strcmp);
         }
-        len += (size_t)snprintf(stamp + len, cap - len, "input %s %s\n", hex, inputs[i]);
+        for (size_t f = 0; f < (nf ? nf : 1) && len < cap - 200; f++) {
+            char fp[4200], hex[65];
+            vbt_msg msg;
+            if (nf)
+                join(fp, sizeof fp, inputs[i], files[f]);
+            else
+                snprintf(fp, sizeof fp, "%s", inputs[i]);
+            if (vbt_sha256_file(fp, hex, &msg)) {
+                cli_error(pp->p, "step %s: %s", name, msg.text);
+                free(stamp);
+                return -1;
+            }
+            len += (size_t)snprintf(stamp + len, cap - len, "input %s %s\n", hex, fp);
+        }
     }
     char *old = NULL;
     size_t old_len = 0;
@@ -298,14 +322,19 @@ static int extract_draws(pipe_t *pp, const char *fit_dir, size_t n, const char *
         D = d.shape[0] * d.shape[1];
         P = d.shape[2];
     }
-    x0 = malloc(D * n * sizeof *x0);
-    kd = malloc(D * sizeof *kd);
+    /* At most MAX_DRAWS evenly spaced draws go on to the forward simulations:
+     * enough for probabilities to 0.01, and planning stays fast. */
+    const size_t keep = D > MAX_DRAWS ? MAX_DRAWS : D;
+    x0 = malloc(keep * n * sizeof *x0);
+    kd = malloc(keep * sizeof *kd);
     if (P) {
-        for (size_t s = 0; s < D; s++) {
+        for (size_t k = 0; k < keep; k++) {
+            size_t s = k * D / keep;
             for (size_t i = 0; i < n; i++)
-                x0[s * n + i] = x0i[i] >= 0 ? d.data[s * P + (size_t)x0i[i]] : -3.5;
-            kd[s] = ki >= 0 ? d.data[s * P + (size_t)ki] : 1.0;
+                x0[k * n + i] = x0i[i] >= 0 ? d.data[s * P + (size_t)x0i[i]] : -3.5;
+            kd[k] = ki >= 0 ? d.data[s * P + (size_t)ki] : 1.0;
         }
+        D = keep;
     } else {
         /* MAP: the mode is the one "draw" (regions.csv has its x0). */
         char *rc = NULL;
@@ -588,13 +617,16 @@ static int run(const cli_parsed *p)
                *method = cli_str(p, "method");
     pipe_t pp = {.p = p, .out = out};
     char conn[4200], ieeg[4200], sub[4200], ses[4200], elec[4200], subname[256];
-    join(conn, sizeof conn, patient, "connectome.zip");
     if (!is_dir(patient)) {
         cli_error(p, "'%s': not a patient folder", patient);
         return CLI_ERROR;
     }
-    if (!is_file(conn)) {
-        cli_error(p, "'%s': no connectome.zip (build one with 'vbt connectome build')", patient);
+    join(conn, sizeof conn, patient, "connectome.zip");
+    if (!is_file(conn))
+        join(conn, sizeof conn, patient, "connectome");
+    if (!is_file(conn) && !is_dir(conn)) {
+        cli_error(p, "'%s': no connectome.zip or connectome/ (build one with 'vbt connectome "
+                     "build')", patient);
         return CLI_ERROR;
     }
     if (find_entry(patient, "sub-", NULL, sub, sizeof sub) || !is_dir(sub) ||

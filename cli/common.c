@@ -1,5 +1,8 @@
 /* common.c -- progress bar, provenance, signals: what every command shares. */
+#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -88,12 +91,55 @@ cJSON *cli_provenance_new(const cli_parsed *p)
     return root;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A directory input (a TVB connectome folder) is recorded file by file. */
+static int hash_dir(cJSON *item, const char *path, char *err, size_t errlen)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        snprintf(err, errlen, "'%s': %s", path, strerror(errno));
+        return -1;
+    }
+    char *names[1024];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 1024)
+        if (e->d_name[0] != '.')
+            names[n++] = strdup(e->d_name);
+    closedir(d);
+    qsort(names, n, sizeof names[0], cmp_str);
+    cJSON *files = cJSON_AddObjectToObject(item, "files");
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        char fp[4096], hex[65];
+        struct stat st;
+        vbt_msg msg;
+        snprintf(fp, sizeof fp, "%s/%s", path, names[i]);
+        if (rc == 0 && stat(fp, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (vbt_sha256_file(fp, hex, &msg) != VBT_OK) {
+                snprintf(err, errlen, "%s", msg.text);
+                rc = -1;
+            } else {
+                cJSON_AddStringToObject(files, names[i], hex);
+            }
+        }
+        free(names[i]);
+    }
+    return rc;
+}
+
 int cli_provenance_add_input(cJSON *prov, const char *role, const char *path,
                              char *err, size_t errlen)
 {
+    struct stat st;
+    int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
     char hex[65];
     vbt_msg msg;
-    if (vbt_sha256_file(path, hex, &msg) != VBT_OK) {
+    if (!is_dir && vbt_sha256_file(path, hex, &msg) != VBT_OK) {
         snprintf(err, errlen, "%s", msg.text);
         return -1;
     }
@@ -105,7 +151,14 @@ int cli_provenance_add_input(cJSON *prov, const char *role, const char *path,
         cJSON_AddStringToObject(item, "absolute_path", abs);
         free(abs);
     }
-    cJSON_AddStringToObject(item, "sha256", hex);
+    if (is_dir) {
+        if (hash_dir(item, path, err, errlen)) {
+            cJSON_Delete(item);
+            return -1;
+        }
+    } else {
+        cJSON_AddStringToObject(item, "sha256", hex);
+    }
     cJSON_AddItemToObject(inputs, role, item);
     return 0;
 }

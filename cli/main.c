@@ -10,6 +10,7 @@ static const cli_command *const commands[] = {
     &cli_cmd_sweep,
     &cli_cmd_models,
     &cli_cmd_pipeline,
+    &cli_cmd_cohort,
     /* connectomes/ commands */
     &cli_cmd_connectome,
     &cli_cmd_contacts,

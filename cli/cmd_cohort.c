@@ -1,0 +1,202 @@
+/* cmd_cohort.c -- `vbt cohort summarize DIR -o COHORT.csv`: one row per
+ * patient from the results.json (schema vbt.results/1) that `vbt pipeline`
+ * writes, for trial analyses across hundreds of patients. */
+#include <dirent.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "vbt.h"
+
+static const cli_argument args[] = {
+    {"ACTION", CLI_TEXT, "summarize"},
+    {"DIR", CLI_FILE_IN,
+     "a pipeline output folder, or a folder whose sub-folders are pipeline outputs"},
+};
+
+static const cli_option opts[] = {
+    {.name = "output", .short_name = 'o', .kind = CLI_FILE_OUT, .metavar = "COHORT.csv",
+     .doc = "the table to write", .required = 1},
+};
+
+typedef struct row_buf {
+    char *s;
+    size_t len, cap;
+} row_buf;
+
+static void add(row_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(row_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (need < 0)
+        return;
+    while (b->len + (size_t)need + 1 > b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 4096;
+        char *s = realloc(b->s, cap);
+        if (!s)
+            return;
+        b->s = s;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)need;
+}
+
+/* CSV field: quoted, inner quotes doubled. */
+static void add_field(row_buf *b, const char *s)
+{
+    add(b, "\"");
+    for (; *s; s++)
+        add(b, *s == '"' ? "\"\"" : "%c", *s);
+    add(b, "\"");
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* One patient's row; 0, or -1 with a message on a malformed file. */
+static int summarize(const cli_parsed *p, const char *path, row_buf *b)
+{
+    char *text;
+    size_t len;
+    vbt_msg msg;
+    if (vbt_file_read_all(path, &text, &len, 0, &msg)) {
+        cli_error(p, "%s", msg.text);
+        return -1;
+    }
+    cJSON *r = cJSON_Parse(text);
+    free(text);
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(r, "schema");
+    if (!cJSON_IsString(schema) || strncmp(schema->valuestring, "vbt.results/", 12)) {
+        cli_error(p, "'%s': not a vbt results.json (schema vbt.results/1)", path);
+        cJSON_Delete(r);
+        return -1;
+    }
+    const cJSON *pat = cJSON_GetObjectItemCaseSensitive(r, "patient");
+    const cJSON *meth = cJSON_GetObjectItemCaseSensitive(r, "method");
+    add_field(b, cJSON_IsString(pat) ? pat->valuestring : "");
+    add(b, ",");
+    add_field(b, path);
+    add(b, ",");
+    add_field(b, cJSON_IsString(meth) ? meth->valuestring : "");
+    /* EZ and PZ regions at posterior probability above 0.5 */
+    row_buf ez = {0}, pz = {0};
+    size_t n_ez = 0, n_pz = 0, n_reg = 0;
+    const cJSON *regs = cJSON_GetObjectItemCaseSensitive(r, "regions");
+    for (const cJSON *it = regs ? regs->child : NULL; it; it = it->next, n_reg++) {
+        const cJSON *lab = cJSON_GetObjectItemCaseSensitive(it, "label");
+        const char *l = cJSON_IsString(lab) ? lab->valuestring : "?";
+        if (num(it, "p_ez") > 0.5) {
+            add(&ez, "%s%s", n_ez++ ? ";" : "", l);
+        } else if (num(it, "p_pz") > 0.5) {
+            add(&pz, "%s%s", n_pz++ ? ";" : "", l);
+        }
+    }
+    add(b, ",%zu,%zu,", n_reg, n_ez);
+    add_field(b, ez.s ? ez.s : "");
+    add(b, ",%zu,", n_pz);
+    add_field(b, pz.s ? pz.s : "");
+    free(ez.s);
+    free(pz.s);
+    /* the resection plan */
+    const cJSON *plan = cJSON_GetObjectItemCaseSensitive(r, "plan");
+    row_buf pl = {0};
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(plan, "resect");
+    size_t k = 0;
+    for (const cJSON *it = rs ? rs->child : NULL; it; it = it->next, k++) {
+        const cJSON *lab = cJSON_GetObjectItemCaseSensitive(it, "label");
+        add(&pl, "%s%s", k ? ";" : "", cJSON_IsString(lab) ? lab->valuestring : "?");
+    }
+    add(b, ",");
+    add_field(b, pl.s ? pl.s : "");
+    free(pl.s);
+    const cJSON *reached = cJSON_GetObjectItemCaseSensitive(plan, "reached");
+    add(b, ",%.6g,%s", num(plan, "p_seizure_freedom"),
+        cJSON_IsBool(reached) ? (cJSON_IsTrue(reached) ? "true" : "false") : "");
+    const cJSON *diag = cJSON_GetObjectItemCaseSensitive(r, "diagnostics");
+    add(b, ",%.6g\n", num(diag, "psis_khat"));
+    cJSON_Delete(r);
+    return 0;
+}
+
+static int run(const cli_parsed *p)
+{
+    if (strcmp(p->args[0], "summarize") != 0) {
+        fprintf(stderr, "vbt cohort: unknown action '%s' (summarize)\n", p->args[0]);
+        return CLI_USAGE;
+    }
+    const char *dir = p->args[1], *out = cli_str(p, "output");
+    row_buf b = {0};
+    add(&b, "patient,results,method,n_regions,n_ez,ez_regions,n_pz,pz_regions,plan,"
+            "plan_p_seizure_freedom,plan_reached,psis_khat\n");
+    char path[4200];
+    size_t rows = 0;
+    int rc = CLI_ERROR;
+    snprintf(path, sizeof path, "%s/results.json", dir);
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (summarize(p, path, &b))
+            goto out;
+        rows++;
+    } else {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        char names[4096][256];
+        size_t nn = 0;
+        while (d && (e = readdir(d)) && nn < 4096)
+            if (e->d_name[0] != '.')
+                snprintf(names[nn++], sizeof names[0], "%s", e->d_name);
+        if (d)
+            closedir(d);
+        qsort(names, nn, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+        for (size_t i = 0; i < nn; i++) {
+            int k = snprintf(path, sizeof path, "%s/%s/results.json", dir, names[i]);
+            if (k < 0 || (size_t)k >= sizeof path || stat(path, &st) != 0)
+                continue;
+            if (summarize(p, path, &b))
+                goto out;
+            rows++;
+        }
+    }
+    if (rows == 0) {
+        cli_error(p, "'%s': no results.json here or in its sub-folders", dir);
+        goto out;
+    }
+    vbt_msg msg;
+    if (vbt_file_write_atomic(out, b.s, b.len, p->common.force, &msg)) {
+        cli_error(p, "%s", msg.text);
+        goto out;
+    }
+    cli_info(p, "%zu patient(s) summarised", rows);
+    printf("%s\n", out);
+    rc = CLI_OK;
+out:
+    free(b.s);
+    return rc;
+}
+
+const cli_command cli_cmd_cohort = {
+    .name = "cohort",
+    .synopsis = "gather many patients' pipeline results into one table",
+    .description =
+        "summarize: reads DIR/results.json, or DIR/*/results.json for a cohort, and writes one "
+        "CSV row per patient: the EZ and PZ regions at posterior probability above 0.5, the "
+        "resection plan with its probability of seizure freedom and whether it reached the "
+        "target, and the fit's Pareto k.  Rows are in folder-name order.",
+    .args = args,
+    .n_args = 2,
+    .opts = opts,
+    .n_opts = sizeof opts / sizeof opts[0],
+    .run = run,
+};

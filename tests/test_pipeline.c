@@ -1,0 +1,261 @@
+/* test_pipeline.c -- `vbt pipeline` end to end on a tiny synthetic patient
+ * made here (6 regions, 8 contacts, a 4 s seizure simulated by vbt and
+ * written as EDF+ in BIDS layout), its resumability (a second run does
+ * nothing), results.json and the report, `vbt cohort summarize`, and bad
+ * patient folders.  The report is also loaded in headless Chromium when it is
+ * installed. */
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "test_util.h"
+
+#include "vbt.h"
+
+extern char **environ;
+
+static char *g_tmp;
+
+/* Run a command, capturing stdout+stderr into a file; returns the exit code. */
+static int run_cmd(const char *const argv[], char **output)
+{
+    char log[PATH_MAX];
+    static int serial;
+    snprintf(log, sizeof log, "%s/cmd%d.log", g_tmp, serial++);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    pid_t pid;
+    int st = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (st != 0)
+        fail_msg("cannot run %s", argv[0]);
+    int ws;
+    waitpid(pid, &ws, 0);
+    if (output) {
+        size_t len;
+        vbt_msg msg;
+        if (vbt_file_read_all(log, output, &len, 0, &msg))
+            *output = strdup("");
+    }
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+static const char *vbt_exe(void)
+{
+    const char *e = getenv("VBT_EXE");
+    return e ? e : "vbt";
+}
+
+/* Six regions in a chain-like network; EZ = region 1. */
+static void make_patient(const char *dir)
+{
+    char p[PATH_MAX];
+    mkdir(dir, 0777);
+    snprintf(p, sizeof p, "%s/conn", g_tmp);
+    mkdir(p, 0777);
+    tu_write_file(tu_path(p, "weights.txt"),
+                  "0 1 0.2 0 0 0\n1 0 1 0.2 0 0\n0.2 1 0 1 0.2 0\n0 0.2 1 0 1 0.2\n"
+                  "0 0 0.2 1 0 1\n0 0 0 0.2 1 0\n");
+    tu_write_file(tu_path(p, "tract_lengths.txt"),
+                  "0 20 40 60 80 100\n20 0 20 40 60 80\n40 20 0 20 40 60\n60 40 20 0 20 40\n"
+                  "80 60 40 20 0 20\n100 80 60 40 20 0\n");
+    tu_write_file(tu_path(p, "centres.txt"),
+                  "r0 -30 -20 0\nr1 -30 0 0\nr2 -30 20 0\nr3 30 -20 0\nr4 30 0 0\nr5 30 20 0\n");
+    tu_write_file(tu_path(p, "average_orientations.txt"),
+                  "0.2 0.1 0.97\n-0.1 0.3 0.95\n0.3 -0.2 0.93\n0.1 0.2 0.97\n-0.3 0.1 0.95\n"
+                  "0.2 0.3 0.93\n");
+    /* the connectome as a TVB directory inside the patient folder */
+    char cmd[8 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s/connectome'", p, dir);
+    assert_int_equal(system(cmd), 0);
+    /* BIDS contacts: two electrodes of four contacts near the regions */
+    char ieeg[2 * PATH_MAX];
+    snprintf(ieeg, sizeof ieeg, "%s/sub-t1", dir);
+    mkdir(ieeg, 0777);
+    snprintf(ieeg, sizeof ieeg, "%s/sub-t1/ses-1", dir);
+    mkdir(ieeg, 0777);
+    snprintf(ieeg, sizeof ieeg, "%s/sub-t1/ses-1/ieeg", dir);
+    mkdir(ieeg, 0777);
+    tu_write_file(tu_path(ieeg, "sub-t1_ses-1_space-Other_electrodes.tsv"),
+                  "name\tx\ty\tz\nA1\t-25\t-20\t5\nA2\t-25\t-5\t5\nA3\t-25\t10\t5\nA4\t-25\t25\t5\n"
+                  "B1\t25\t-20\t5\nB2\t25\t-5\t5\nB3\t25\t10\t5\nB4\t25\t25\t5\n");
+    tu_write_file(tu_path(ieeg, "sub-t1_ses-1_space-Other_coordsystem.json"),
+                  "{\"iEEGCoordinateSystem\": \"Other\", \"iEEGCoordinateUnits\": \"mm\"}\n");
+    /* the seizure: 6-variable Epileptor, EZ region 1 */
+    char cfg[2 * PATH_MAX], sim[2 * PATH_MAX];
+    snprintf(cfg, sizeof cfg, "%s/sim.json", g_tmp);
+    snprintf(sim, sizeof sim, "%s/sim", g_tmp);
+    char text[8 * PATH_MAX];
+    snprintf(text, sizeof text,
+             "{\"connectome\": \"%s/connectome\", \"model\": {\"name\": \"epileptor\", "
+             "\"params\": {\"Ks\": -0.5, \"r\": 0.00035, \"x0\": -2.6}, \"region_params\": "
+             "[{\"regions\": [1], \"x0\": -1.6}]}, \"coupling\": {\"name\": \"difference\", "
+             "\"params\": {\"a\": 1}}, \"integrator\": {\"scheme\": \"heun\", \"dt_ms\": 0.05, "
+             "\"noise\": {\"nsig\": [0, 0, 0, 0.00015, 0.00015, 0]}}, \"initial\": {\"constant\": "
+             "[-1.9, -17.0, 4.0, -1.0, 0.04, -0.17]}, \"duration_ms\": 4000, \"seed\": 3, "
+             "\"monitors\": [{\"kind\": \"seeg\", \"name\": \"seeg\", \"period_ms\": 2.0, "
+             "\"variables\": [\"x2 - x1\"], \"sensors\": \"%s/sub-t1_ses-1_space-Other_electrodes.tsv\"}]}",
+             dir, ieeg);
+    tu_write_file(cfg, text);
+    const char *const a[] = {vbt_exe(), "simulate", cfg, "-o", sim, "-q", NULL};
+    char *out;
+    if (run_cmd(a, &out) != 0)
+        fail_msg("simulate failed:\n%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "cp '%s/seeg.edf' '%s/sub-t1_ses-1_task-seizure_run-01_ieeg.edf'",
+             sim, ieeg);
+    assert_int_equal(system(cmd), 0);
+    tu_write_file(tu_path(ieeg, "sub-t1_ses-1_task-seizure_run-01_channels.tsv"),
+                  "name\ttype\tunits\tsampling_frequency\tstatus\nA1\tSEEG\tau\t500\tgood\n"
+                  "A2\tSEEG\tau\t500\tgood\nA3\tSEEG\tau\t500\tgood\nA4\tSEEG\tau\t500\tgood\n"
+                  "B1\tSEEG\tau\t500\tgood\nB2\tSEEG\tau\t500\tgood\nB3\tSEEG\tau\t500\tgood\n"
+                  "B4\tSEEG\tau\t500\tgood\n");
+    tu_write_file(tu_path(ieeg, "sub-t1_ses-1_task-seizure_run-01_events.tsv"),
+                  "onset\tduration\ttrial_type\n1.0\t3.0\tseizure\n");
+    tu_write_file(tu_path(dir, "resections.txt"), "r1\nr4\n");
+}
+
+static void test_pipeline_end_to_end(void **state)
+{
+    (void)state;
+    char patient[PATH_MAX], out[PATH_MAX];
+    snprintf(patient, sizeof patient, "%s/patient", g_tmp);
+    snprintf(out, sizeof out, "%s/out", g_tmp);
+    make_patient(patient);
+    const char *const a[] = {vbt_exe(), "pipeline", patient, "-o", out, "--method", "map",
+                             "--points", "40", NULL};
+    char *log;
+    int rc = run_cmd(a, &log);
+    if (rc != 0)
+        fail_msg("pipeline failed (%d):\n%s", rc, log);
+    assert_non_null(strstr(log, "5 step(s) run"));
+    free(log);
+    const char *files[] = {"report.html", "results.json", "figures/x0.svg",
+                           "figures/connectome.svg", "figures/brain_ez.svg", "fit/summary.json",
+                           "predict/recruitment.csv", "surgery/surgery.csv", NULL};
+    for (size_t i = 0; files[i]; i++)
+        if (!tu_exists(tu_path(out, files[i])))
+            fail_msg("missing output %s", files[i]);
+
+    /* results.json: versioned schema, one entry per region, surgery rows */
+    char *text;
+    size_t len;
+    vbt_msg msg;
+    assert_int_equal(vbt_file_read_all(tu_path(out, "results.json"), &text, &len, 0, &msg), 0);
+    cJSON *r = cJSON_Parse(text);
+    assert_non_null(r);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(r, "schema")->valuestring,
+                        "vbt.results/1");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "regions")), 6);
+    cJSON *s = cJSON_GetObjectItemCaseSensitive(r, "surgery");
+    assert_true(cJSON_GetArraySize(s) >= 3);    /* none, r1, r4 (+ plan) */
+    cJSON_Delete(r);
+    free(text);
+    /* the report holds its figures inline and fetches nothing */
+    assert_int_equal(vbt_file_read_all(tu_path(out, "report.html"), &text, &len, 0, &msg), 0);
+    const char *ids[] = {"fig-x0", "fig-brain-ez", "fig-brain-onset", "fig-connectome",
+                         "fig-feature", NULL};
+    for (size_t i = 0; ids[i]; i++)
+        assert_non_null(strstr(text, ids[i]));
+    assert_null(strstr(text, "http://www.w3.org/2000/svg\" src"));
+    assert_null(strstr(text, "<script"));
+    assert_null(strstr(text, "href=\"http"));
+    free(text);
+
+    /* Idempotent: a second run does nothing. */
+    assert_int_equal(run_cmd(a, &log), 0);
+    if (!strstr(log, "0 step(s) run"))
+        fail_msg("second run was not a no-op:\n%s", log);
+    free(log);
+
+    /* Headless Chromium, when installed: the page loads without console errors. */
+    const char *chromium = tu_exists("/usr/bin/chromium") ? "/usr/bin/chromium" : NULL;
+    if (!chromium) {
+        print_message("chromium not installed: report rendering check skipped\n");
+    } else {
+        char url[2 * PATH_MAX], shot[2 * PATH_MAX];
+        snprintf(url, sizeof url, "file://%s/report.html", out);
+        snprintf(shot, sizeof shot, "--screenshot=%s/report.png", g_tmp);
+        const char *const c[] = {chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                                 "--enable-logging=stderr", "--v=0", shot,
+                                 "--window-size=1200,3000", url, NULL};
+        assert_int_equal(run_cmd(c, &log), 0);
+        assert_null(strstr(log, "Uncaught"));
+        assert_true(tu_exists(tu_path(g_tmp, "report.png")));
+        free(log);
+    }
+
+    /* Cohort: one row per patient folder holding a results.json. */
+    char csv[2 * PATH_MAX], cohort[2 * PATH_MAX], copy[12 * PATH_MAX];
+    snprintf(csv, sizeof csv, "%s/cohort.csv", g_tmp);
+    snprintf(cohort, sizeof cohort, "%s/cohort", g_tmp);
+    snprintf(copy, sizeof copy, "mkdir -p '%s/p1' '%s/p2' && cp '%s/results.json' '%s/p1/' && "
+             "cp '%s/results.json' '%s/p2/'", cohort, cohort, out, cohort, out, cohort);
+    assert_int_equal(system(copy), 0);
+    const char *const k[] = {vbt_exe(), "cohort", "summarize", cohort, "-o", csv, NULL};
+    assert_int_equal(run_cmd(k, &log), 0);
+    free(log);
+    assert_int_equal(vbt_file_read_all(csv, &text, &len, 0, &msg), 0);
+    size_t lines = 0;
+    for (char *c = text; *c; c++)
+        lines += *c == '\n';
+    assert_int_equal(lines, 3);     /* header + two patients */
+    assert_non_null(strstr(text, "patient,"));
+    free(text);
+}
+
+static void test_bad_patient(void **state)
+{
+    (void)state;
+    char empty[PATH_MAX], out[PATH_MAX];
+    snprintf(empty, sizeof empty, "%s/empty_patient", g_tmp);
+    snprintf(out, sizeof out, "%s/out_bad", g_tmp);
+    mkdir(empty, 0777);
+    const char *const a[] = {vbt_exe(), "pipeline", empty, "-o", out, NULL};
+    char *log;
+    assert_int_equal(run_cmd(a, &log), 1);
+    assert_non_null(strstr(log, "connectome.zip"));
+    size_t nl = 0;
+    for (char *c = log; *c; c++)
+        nl += *c == '\n';
+    assert_int_equal(nl, 1);
+    free(log);
+    const char *const b[] = {vbt_exe(), "pipeline", "/nonexistent/patient", "-o", out, NULL};
+    assert_int_equal(run_cmd(b, &log), 1);
+    free(log);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    g_tmp = tu_mkdtemp();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(g_tmp);
+    free(g_tmp);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pipeline_end_to_end),
+        cmocka_unit_test(test_bad_patient),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
