@@ -62,7 +62,7 @@ cat > "$TMP/seizure.json" <<JSON
  "coupling": {"name": "difference", "params": {"a": 1.0}},
  "integrator": {"scheme": "heun", "dt_ms": 0.05,
                 "noise": {"nsig": [0.01, 0.01, 0, 0.00015, 0.00015, 0]}},
- "initial": {"constant": [-1.9, -17.0, 3.1, -1.0, 0.04, -0.17]},
+ "initial": {"constant": [-1.9, -17.0, 4.0, -1.0, 0.04, -0.17]},
  "duration_ms": 10000, "seed": 7,
  "monitors": [{"kind": "temporal_average", "period_ms": 1.0, "variables": ["x2 - x1"], "name": "lfp"},
               {"kind": "seeg", "name": "seeg", "period_ms": 2.0, "variables": ["x2 - x1"],

@@ -8,6 +8,13 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 scripts/setup.sh build
+# Headless Chromium renders the patient report in tests/test_pipeline.c.
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+    { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
+        echo "test-all: chromium could not be installed; the report rendering check is skipped" >&2
+fi
 meson test -C build --print-errorlogs --num-processes 2 | tee "$log"
 scripts/setup.sh build-asan -Dbuildtype=debug -Db_sanitize=address,undefined \
     -Dc_args=-fno-sanitize-recover=all
