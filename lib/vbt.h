@@ -25,5 +25,6 @@
 #include "vbt_vep.h"
 #include "vbt_nuts.h"
 #include "vbt_diagnostics.h"
+#include "vbt_loo.h"
 
 #endif
