@@ -2,13 +2,13 @@
  * patient from the results.json (schema vbt.results/1) that `vbt pipeline`
  * writes, for trial analyses across hundreds of patients. */
 #include <dirent.h>
-#include <stdarg.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "strbuf.h"
 #include "vbt.h"
 
 static const cli_argument args[] = {
@@ -22,43 +22,6 @@ static const cli_option opts[] = {
      .doc = "the table to write", .required = 1},
 };
 
-typedef struct row_buf {
-    char *s;
-    size_t len, cap;
-} row_buf;
-
-static void add(row_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(row_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (need < 0)
-        return;
-    while (b->len + (size_t)need + 1 > b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 4096;
-        char *s = realloc(b->s, cap);
-        if (!s)
-            return;
-        b->s = s;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)need;
-}
-
-/* CSV field: quoted, inner quotes doubled. */
-static void add_field(row_buf *b, const char *s)
-{
-    add(b, "\"");
-    for (; *s; s++)
-        add(b, *s == '"' ? "\"\"" : "%c", *s);
-    add(b, "\"");
-}
-
 static double num(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -66,7 +29,7 @@ static double num(const cJSON *o, const char *k)
 }
 
 /* One patient's row; 0, or -1 with a message on a malformed file. */
-static int summarize(const cli_parsed *p, const char *path, row_buf *b)
+static int summarize(const cli_parsed *p, const char *path, strbuf *b)
 {
     char *text;
     size_t len;
@@ -85,47 +48,47 @@ static int summarize(const cli_parsed *p, const char *path, row_buf *b)
     }
     const cJSON *pat = cJSON_GetObjectItemCaseSensitive(r, "patient");
     const cJSON *meth = cJSON_GetObjectItemCaseSensitive(r, "method");
-    add_field(b, cJSON_IsString(pat) ? pat->valuestring : "");
-    add(b, ",");
-    add_field(b, path);
-    add(b, ",");
-    add_field(b, cJSON_IsString(meth) ? meth->valuestring : "");
+    sb_label(b, cJSON_IsString(pat) ? pat->valuestring : "");
+    sb_printf(b, ",");
+    sb_label(b, path);
+    sb_printf(b, ",");
+    sb_label(b, cJSON_IsString(meth) ? meth->valuestring : "");
     /* EZ and PZ regions at posterior probability above 0.5 */
-    row_buf ez = {0}, pz = {0};
+    strbuf ez = {0}, pz = {0};
     size_t n_ez = 0, n_pz = 0, n_reg = 0;
     const cJSON *regs = cJSON_GetObjectItemCaseSensitive(r, "regions");
     for (const cJSON *it = regs ? regs->child : NULL; it; it = it->next, n_reg++) {
         const cJSON *lab = cJSON_GetObjectItemCaseSensitive(it, "label");
         const char *l = cJSON_IsString(lab) ? lab->valuestring : "?";
         if (num(it, "p_ez") > 0.5) {
-            add(&ez, "%s%s", n_ez++ ? ";" : "", l);
+            sb_printf(&ez, "%s%s", n_ez++ ? ";" : "", l);
         } else if (num(it, "p_pz") > 0.5) {
-            add(&pz, "%s%s", n_pz++ ? ";" : "", l);
+            sb_printf(&pz, "%s%s", n_pz++ ? ";" : "", l);
         }
     }
-    add(b, ",%zu,%zu,", n_reg, n_ez);
-    add_field(b, ez.s ? ez.s : "");
-    add(b, ",%zu,", n_pz);
-    add_field(b, pz.s ? pz.s : "");
+    sb_printf(b, ",%zu,%zu,", n_reg, n_ez);
+    sb_label(b, ez.s ? ez.s : "");
+    sb_printf(b, ",%zu,", n_pz);
+    sb_label(b, pz.s ? pz.s : "");
     free(ez.s);
     free(pz.s);
     /* the resection plan */
     const cJSON *plan = cJSON_GetObjectItemCaseSensitive(r, "plan");
-    row_buf pl = {0};
+    strbuf pl = {0};
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(plan, "resect");
     size_t k = 0;
     for (const cJSON *it = rs ? rs->child : NULL; it; it = it->next, k++) {
         const cJSON *lab = cJSON_GetObjectItemCaseSensitive(it, "label");
-        add(&pl, "%s%s", k ? ";" : "", cJSON_IsString(lab) ? lab->valuestring : "?");
+        sb_printf(&pl, "%s%s", k ? ";" : "", cJSON_IsString(lab) ? lab->valuestring : "?");
     }
-    add(b, ",");
-    add_field(b, pl.s ? pl.s : "");
+    sb_printf(b, ",");
+    sb_label(b, pl.s ? pl.s : "");
     free(pl.s);
     const cJSON *reached = cJSON_GetObjectItemCaseSensitive(plan, "reached");
-    add(b, ",%.6g,%s", num(plan, "p_seizure_freedom"),
+    sb_printf(b, ",%.6g,%s", num(plan, "p_seizure_freedom"),
         cJSON_IsBool(reached) ? (cJSON_IsTrue(reached) ? "true" : "false") : "");
     const cJSON *diag = cJSON_GetObjectItemCaseSensitive(r, "diagnostics");
-    add(b, ",%.6g\n", num(diag, "psis_khat"));
+    sb_printf(b, ",%.6g\n", num(diag, "psis_khat"));
     cJSON_Delete(r);
     return 0;
 }
@@ -137,8 +100,8 @@ static int run(const cli_parsed *p)
         return CLI_USAGE;
     }
     const char *dir = p->args[1], *out = cli_str(p, "output");
-    row_buf b = {0};
-    add(&b, "patient,results,method,n_regions,n_ez,ez_regions,n_pz,pz_regions,plan,"
+    strbuf b = {0};
+    sb_printf(&b, "patient,results,method,n_regions,n_ez,ez_regions,n_pz,pz_regions,plan,"
             "plan_p_seizure_freedom,plan_reached,psis_khat\n");
     char path[4200];
     size_t rows = 0;

@@ -2,59 +2,25 @@
  * figures drawn here (no scripts, no fonts or images fetched), and the same
  * figures as SVG files for papers. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "report.h"
-
-/* A growing string. */
-typedef struct sb {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sb;
-
-static void put(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(sb *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (need < 0 || b->oom)
-        return;
-    if (b->len + (size_t)need + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (b->len + (size_t)need + 1 > cap)
-            cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)need;
-}
+#include "strbuf.h"
 
 /* Text for HTML/SVG: escape the five special characters. */
-static void put_text(sb *b, const char *t)
+static void put_text(strbuf *b, const char *t)
 {
     for (; *t; t++) {
         switch (*t) {
-        case '<': put(b, "&lt;"); break;
-        case '>': put(b, "&gt;"); break;
-        case '&': put(b, "&amp;"); break;
-        case '"': put(b, "&quot;"); break;
-        case '\'': put(b, "&#39;"); break;
-        default: put(b, "%c", *t);
+        case '<': sb_printf(b, "&lt;"); break;
+        case '>': sb_printf(b, "&gt;"); break;
+        case '&': sb_printf(b, "&amp;"); break;
+        case '"': sb_printf(b, "&quot;"); break;
+        case '\'': sb_printf(b, "&#39;"); break;
+        default: sb_printf(b, "%c", *t);
         }
     }
 }
@@ -97,7 +63,7 @@ static const char *class_colour(double mean)
 
 /* ---- figures ---------------------------------------------------------------- */
 
-static void fig_connectome(sb *b, const report_input *in)
+static void fig_connectome(strbuf *b, const report_input *in)
 {
     const size_t n = in->n;
     const double cell = n > 100 ? 4.0 : 6.0, off = 40.0, size = cell * (double)n;
@@ -110,12 +76,12 @@ static void fig_connectome(sb *b, const report_input *in)
     double lmin = wmin < HUGE_VAL ? log10(wmin) : 0.0, lmax = wmax > 0 ? log10(wmax) : 1.0;
     if (lmax - lmin < 1e-12)
         lmin = lmax - 1.0;
-    put(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-connectome\" "
+    sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-connectome\" "
            "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\">\n",
         size + off + 90, size + off + 20, size + off + 90, size + off + 20);
-    put(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">weights (row = target, column = source), "
+    sb_printf(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">weights (row = target, column = source), "
            "log10 scale</text>\n", off);
-    put(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.1f\" height=\"%.1f\" fill=\"#f4f4f4\"/>\n", off,
+    sb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.1f\" height=\"%.1f\" fill=\"#f4f4f4\"/>\n", off,
         off / 2 + 5, size, size);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {
@@ -124,60 +90,60 @@ static void fig_connectome(sb *b, const report_input *in)
                 continue;
             int r, g, bl;
             viridis((log10(w) - lmin) / (lmax - lmin), &r, &g, &bl);
-            put(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+            sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                    "fill=\"rgb(%d,%d,%d)\"/>", off + cell * (double)j,
                 off / 2 + 5 + cell * (double)i, cell, cell, r, g, bl);
         }
-    put(b, "\n");
+    sb_printf(b, "\n");
     for (int k = 0; k <= 10; k++) {
         int r, g, bl;
         viridis(k / 10.0, &r, &g, &bl);
-        put(b, "<rect x=\"%.0f\" y=\"%.1f\" width=\"14\" height=\"%.1f\" fill=\"rgb(%d,%d,%d)\"/>",
+        sb_printf(b, "<rect x=\"%.0f\" y=\"%.1f\" width=\"14\" height=\"%.1f\" fill=\"rgb(%d,%d,%d)\"/>",
             off + size + 15, off / 2 + 5 + size * (1.0 - (k + 1) / 11.0), size / 11.0, r, g, bl);
     }
-    put(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>", off + size + 33,
+    sb_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>", off + size + 33,
         off / 2 + 15, wmax);
-    put(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>\n</svg>\n", off + size + 33,
+    sb_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>\n</svg>\n", off + size + 33,
         off / 2 + 5 + size, wmin < HUGE_VAL ? wmin : 0.0);
 }
 
-static void fig_x0(sb *b, const report_input *in)
+static void fig_x0(strbuf *b, const report_input *in)
 {
     const size_t n = in->n;
     const double row = 12.0, left = 230.0, width = 420.0, top = 30.0;
     const double lo = -5.0, hi = 0.0;
 #define XPOS(v) (left + width * (((v) < lo ? lo : (v) > hi ? hi : (v)) - lo) / (hi - lo))
-    put(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-x0\" "
+    sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-x0\" "
            "width=\"%.0f\" height=\"%.0f\">\n", left + width + 40, top + row * (double)n + 40);
-    put(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">excitability x0: posterior mean and 5-95 %% "
+    sb_printf(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">excitability x0: posterior mean and 5-95 %% "
            "interval (red EZ, orange PZ, blue HZ; * ground truth EZ, + PZ)</text>\n", left - 200);
     double guides[2] = {-2.05, -3.05};
     for (int g = 0; g < 2; g++)
-        put(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.1f\" stroke=\"#999\" "
+        sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.1f\" stroke=\"#999\" "
                "stroke-dasharray=\"3,3\"/><text x=\"%.1f\" y=\"%.0f\" font-size=\"10\">%.2f</text>\n",
             XPOS(guides[g]), XPOS(guides[g]), top - 5, top + row * (double)n, XPOS(guides[g]) - 12,
             top - 8, guides[g]);
     for (int t = -5; t <= 0; t++)
-        put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%d</text>", XPOS((double)t) - 4,
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%d</text>", XPOS((double)t) - 4,
             top + row * (double)n + 15, t);
     for (size_t i = 0; i < n; i++) {
         const report_region *r = &in->regions[i];
         double y = top + row * (double)i + row / 2;
-        put(b, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"end\">", left - 6, y + 3);
+        sb_printf(b, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"end\">", left - 6, y + 3);
         put_text(b, r->label);
-        put(b, "%s</text>", r->truth == 1 ? " *" : r->truth == 2 ? " +" : "");
-        put(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+        sb_printf(b, "%s</text>", r->truth == 1 ? " *" : r->truth == 2 ? " +" : "");
+        sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                "stroke-width=\"2\"/><circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
             XPOS(r->x0_q5), XPOS(r->x0_q95), y, y, class_colour(r->x0_mean), XPOS(r->x0_mean), y,
             class_colour(r->x0_mean));
     }
 #undef XPOS
-    put(b, "</svg>\n");
+    sb_printf(b, "</svg>\n");
 }
 
 /* Region centres seen from above (x, y) and from the side (y, z), coloured
  * by value in [0, 1] (NaN: grey). */
-static void fig_brain(sb *b, const report_input *in, const char *id, const char *title,
+static void fig_brain(strbuf *b, const report_input *in, const char *id, const char *title,
                       const double *value)
 {
     const size_t n = in->n;
@@ -189,16 +155,16 @@ static void fig_brain(sb *b, const report_input *in, const char *id, const char 
             mx[d] = fmax(mx[d], c[3 * i + d]);
         }
     const double w = 260, h = 260, pad = 20;
-    put(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"%s\" width=\"%.0f\" "
+    sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"%s\" width=\"%.0f\" "
            "height=\"%.0f\">\n<text x=\"10\" y=\"15\" font-size=\"12\">", id, 2 * w + 3 * pad,
         h + 2 * pad + 10);
     put_text(b, title);
-    put(b, "</text>\n");
+    sb_printf(b, "</text>\n");
     const int ax[2][2] = {{0, 1}, {1, 2}};
     const char *names[2] = {"axial (x, y)", "sagittal (y, z)"};
     for (int p = 0; p < 2; p++) {
         double ox = pad + p * (w + pad), oy = 30;
-        put(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+        sb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
                "stroke=\"#ccc\"/><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%s</text>\n", ox, oy,
             w, h, ox + 4, oy + h + 12, names[p]);
         int a = ax[p][0], bb = ax[p][1];
@@ -211,16 +177,16 @@ static void fig_brain(sb *b, const report_input *in, const char *id, const char 
             int r = 200, g = 200, bl = 200;
             if (!isnan(value[i]))
                 heat(value[i], &r, &g, &bl);
-            put(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"rgb(%d,%d,%d)\" "
+            sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"rgb(%d,%d,%d)\" "
                    "stroke=\"#555\" stroke-width=\"0.5\"><title>", px, py, r, g, bl);
             put_text(b, in->regions[i].label);
-            put(b, ": %.2f</title></circle>\n", value[i]);
+            sb_printf(b, ": %.2f</title></circle>\n", value[i]);
         }
     }
-    put(b, "</svg>\n");
+    sb_printf(b, "</svg>\n");
 }
 
-static void fig_feature(sb *b, const report_input *in)
+static void fig_feature(strbuf *b, const report_input *in)
 {
     const size_t T = in->T, S = in->S;
     const size_t show = S < 6 ? S : 6;
@@ -246,7 +212,7 @@ static void fig_feature(sb *b, const report_input *in)
                 break;
             }
     }
-    put(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-feature\" "
+    sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-feature\" "
            "width=\"%.0f\" height=\"%.0f\">\n<text x=\"10\" y=\"15\" font-size=\"12\">SEEG feature "
            "(black) and posterior-predictive 5-95 %% band (blue), channels with the widest range"
            "</text>\n", 2 * (w + pad) + pad, ((double)show + 1) / 2 * (h + pad) + 30);
@@ -266,32 +232,32 @@ static void fig_feature(sb *b, const report_input *in)
             hi = lo + 1;
 #define PX(t) (ox + w * (double)(t) / (double)(T > 1 ? T - 1 : 1))
 #define PY(v) (oy + h - h * ((v) - lo) / (hi - lo))
-        put(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+        sb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
                "stroke=\"#ddd\"/><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">", ox, oy, w, h,
             ox + 3, oy + 10);
         put_text(b, in->chan[s]);
-        put(b, "</text>\n");
+        sb_printf(b, "</text>\n");
         if (in->pred) {
-            put(b, "<path fill=\"#9ecae1\" fill-opacity=\"0.6\" d=\"");
+            sb_printf(b, "<path fill=\"#9ecae1\" fill-opacity=\"0.6\" d=\"");
             for (size_t t = 0; t < T; t++)
-                put(b, "%s%.1f %.1f", t ? " L" : "M", PX(t), PY(in->pred[2 * T * S + t * S + s]));
+                sb_printf(b, "%s%.1f %.1f", t ? " L" : "M", PX(t), PY(in->pred[2 * T * S + t * S + s]));
             for (size_t t = T; t-- > 0;)
-                put(b, " L%.1f %.1f", PX(t), PY(in->pred[t * S + s]));
-            put(b, " Z\"/>\n");
+                sb_printf(b, " L%.1f %.1f", PX(t), PY(in->pred[t * S + s]));
+            sb_printf(b, " Z\"/>\n");
         }
-        put(b, "<path fill=\"none\" stroke=\"#000\" stroke-width=\"1\" d=\"");
+        sb_printf(b, "<path fill=\"none\" stroke=\"#000\" stroke-width=\"1\" d=\"");
         for (size_t t = 0; t < T; t++)
-            put(b, "%s%.1f %.1f", t ? " L" : "M", PX(t), PY(in->feature[t * S + s]));
-        put(b, "\"/>\n");
+            sb_printf(b, "%s%.1f %.1f", t ? " L" : "M", PX(t), PY(in->feature[t * S + s]));
+        sb_printf(b, "\"/>\n");
 #undef PX
 #undef PY
     }
-    put(b, "</svg>\n");
+    sb_printf(b, "</svg>\n");
 }
 
 /* ---- page --------------------------------------------------------------------- */
 
-static int write_file(const char *dir, const char *name, const sb *b, char *err, size_t errlen)
+static int write_file(const char *dir, const char *name, const strbuf *b, char *err, size_t errlen)
 {
     char path[4096];
     vbt_msg msg;
@@ -313,7 +279,7 @@ static int write_file(const char *dir, const char *name, const sb *b, char *err,
 
 int report_write(const report_input *in, char *err, size_t errlen)
 {
-    sb page = {0}, fig[5] = {{0}};
+    strbuf page = {0}, fig[5] = {{0}};
     double *pez = malloc(in->n * sizeof *pez), *onset = malloc(in->n * sizeof *onset);
     int rc = -1;
     if (!pez || !onset) {
@@ -338,57 +304,57 @@ int report_write(const report_input *in, char *err, size_t errlen)
     if (in->feature)
         fig_feature(&fig[4], in);
 
-    put(&page, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    sb_printf(&page, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                "<title>vbt report</title>\n<style>body{font-family:sans-serif;margin:2em;"
                "max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
                "padding:2px 6px;font-size:13px}th{background:#f0f0f0}.ez{color:#c0392b;"
                "font-weight:bold}.pz{color:#e69f00}h2{border-bottom:1px solid #ddd}"
                "</style></head><body>\n<h1>Virtual epileptic patient report</h1>\n");
-    put(&page, "<p>Patient <code>");
+    sb_printf(&page, "<p>Patient <code>");
     put_text(&page, in->patient);
-    put(&page, "</code>, %zu regions, inference by <b>", in->n);
+    sb_printf(&page, "</code>, %zu regions, inference by <b>", in->n);
     put_text(&page, in->method);
-    put(&page, "</b>, vbt %s. Outputs in <code>", in->version);
+    sb_printf(&page, "</b>, vbt %s. Outputs in <code>", in->version);
     put_text(&page, in->outdir);
-    put(&page, "</code>.</p>\n<h2>Epileptogenic zone</h2>\n<table><tr><th>region</th><th>P(EZ)"
+    sb_printf(&page, "</code>.</p>\n<h2>Epileptogenic zone</h2>\n<table><tr><th>region</th><th>P(EZ)"
                "</th><th>P(PZ)</th><th>x0 mean [5 %%, 95 %%]</th><th>P(recruited)</th>"
                "<th>median onset</th></tr>\n");
     for (size_t i = 0; i < in->n; i++) {
         const report_region *r = &in->regions[i];
         if (!(r->p_ez > 0.1 || r->p_pz > 0.5 || r->truth))
             continue;
-        put(&page, "<tr><td class=\"%s\">", r->p_ez > 0.5 ? "ez" : r->p_pz > 0.5 ? "pz" : "");
+        sb_printf(&page, "<tr><td class=\"%s\">", r->p_ez > 0.5 ? "ez" : r->p_pz > 0.5 ? "pz" : "");
         put_text(&page, r->label);
-        put(&page, "%s</td><td>%.2f</td><td>%.2f</td><td>%.2f [%.2f, %.2f]</td><td>%.2f</td>"
+        sb_printf(&page, "%s</td><td>%.2f</td><td>%.2f</td><td>%.2f [%.2f, %.2f]</td><td>%.2f</td>"
                    "<td>%.3g</td></tr>\n", r->truth == 1 ? " (truth: EZ)" : r->truth == 2
                                                                             ? " (truth: PZ)" : "",
             r->p_ez, r->p_pz, r->x0_mean, r->x0_q5, r->x0_q95, r->p_recruited, r->onset_median);
     }
-    put(&page, "</table>\n");
-    put(&page, "<h2>Excitability of every region</h2>\n%s", fig[1].s ? fig[1].s : "");
-    put(&page, "<h2>Brain maps</h2>\n%s%s", fig[2].s ? fig[2].s : "", fig[3].s ? fig[3].s : "");
+    sb_printf(&page, "</table>\n");
+    sb_printf(&page, "<h2>Excitability of every region</h2>\n%s", fig[1].s ? fig[1].s : "");
+    sb_printf(&page, "<h2>Brain maps</h2>\n%s%s", fig[2].s ? fig[2].s : "", fig[3].s ? fig[3].s : "");
     if (in->feature)
-        put(&page, "<h2>SEEG feature and posterior prediction</h2>\n%s", fig[4].s ? fig[4].s : "");
-    put(&page, "<h2>Virtual surgery</h2>\n<table><tr><th>resection</th><th>regions</th>"
+        sb_printf(&page, "<h2>SEEG feature and posterior prediction</h2>\n%s", fig[4].s ? fig[4].s : "");
+    sb_printf(&page, "<h2>Virtual surgery</h2>\n<table><tr><th>resection</th><th>regions</th>"
                "<th>P(seizure freedom)</th></tr>\n");
     for (size_t k = 0; k < in->n_scen; k++) {
-        put(&page, "<tr><td>");
+        sb_printf(&page, "<tr><td>");
         put_text(&page, in->scen[k].name);
-        put(&page, "</td><td>%d</td><td>%.3f</td></tr>\n", in->scen[k].n_resected,
+        sb_printf(&page, "</td><td>%d</td><td>%.3f</td></tr>\n", in->scen[k].n_resected,
             in->scen[k].p_freedom);
     }
-    put(&page, "</table>\n");
+    sb_printf(&page, "</table>\n");
     if (in->plan_text) {
-        put(&page, "<p>");
+        sb_printf(&page, "<p>");
         put_text(&page, in->plan_text);
-        put(&page, "</p>\n");
+        sb_printf(&page, "</p>\n");
     }
-    put(&page, "<h2>Connectome</h2>\n%s", fig[0].s ? fig[0].s : "");
+    sb_printf(&page, "<h2>Connectome</h2>\n%s", fig[0].s ? fig[0].s : "");
     if (in->diagnostics_html)
-        put(&page, "<h2>Sampler diagnostics</h2>\n%s\n", in->diagnostics_html);
+        sb_printf(&page, "<h2>Sampler diagnostics</h2>\n%s\n", in->diagnostics_html);
     if (in->provenance_html)
-        put(&page, "<h2>Provenance</h2>\n%s\n", in->provenance_html);
-    put(&page, "<p style=\"color:#888;font-size:11px\">Research software: the model's answers "
+        sb_printf(&page, "<h2>Provenance</h2>\n%s\n", in->provenance_html);
+    sb_printf(&page, "<p style=\"color:#888;font-size:11px\">Research software: the model's answers "
                "are hypotheses to be weighed with every other clinical finding.</p>\n"
                "</body></html>\n");
 

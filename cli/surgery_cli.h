@@ -8,6 +8,7 @@
 #include <cJSON.h>
 
 #include "cli.h"
+#include "strbuf.h"
 #include "vbt.h"
 #include "vbt_surgery.h"
 
@@ -76,17 +77,5 @@ void surgery_cli_free(surgery_cli *c);
 /* run.json: provenance with the inputs, the settings and `extra` (moved). */
 int surgery_cli_write_run_json(const surgery_cli *c, const cli_parsed *p, vbt_outdir *od,
                                cJSON *outputs, cJSON *extra, vbt_msg *msg);
-
-/* A growing text buffer for CSV files. */
-typedef struct strbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} strbuf;
-void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A CSV field: the label in double quotes (quotes doubled). */
-void sb_label(strbuf *b, const char *label);
-/* Write the buffer as a file of the staged directory, then free it. */
-int sb_write(strbuf *b, vbt_outdir *od, const char *name, vbt_msg *msg);
 
 #endif
