@@ -68,6 +68,17 @@ static const cli_option opts[] = {
      .doc = "integration steps per sample"},
     {.name = "obs", .kind = CLI_TEXT, .metavar = "O", .def = "linear", .choices = "linear|log",
      .doc = "observation: linear amp G x + off[s], or log amp log(G exp x) + off"},
+    {.name = "data-norm", .kind = CLI_TEXT, .metavar = "N", .def = "none",
+     .choices = "none|power",
+     .doc = "feature normalisation before the fit: none, or power: per channel "
+            "exp(y - baseline) - 1 (power relative to the median of the first --baseline "
+            "samples), all channels divided by the largest value (docs/fitting.md)"},
+    {.name = "baseline", .kind = CLI_INT, .metavar = "N", .def = "5", .min = 1, .max = 1e6,
+     .doc = "samples at the start of the feature taken as its pre-ictal baseline "
+            "(--data-norm power)"},
+    {.name = "gain-norm", .kind = CLI_TEXT, .metavar = "N", .def = "none",
+     .choices = "none|max", .doc = "gain normalisation: none, or max: divided by its largest "
+                                   "entry"},
     {.name = "normalize", .kind = CLI_TEXT, .metavar = "N", .def = "max",
      .choices = "max|row-sum|none", .doc = "connectome weight normalisation"},
     {.name = "strict", .kind = CLI_FLAG,
@@ -262,6 +273,65 @@ static void fail_check(fit *f, const char *fmt, ...)
     cJSON_AddItemToArray(f->failures, cJSON_CreateString(buf));
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* --data-norm power: y'_ts = (exp(y_ts - b_s) - 1) / D, b_s the median of the
+ * first --baseline samples of channel s, D the largest value over all.  The
+ * feature is a log power envelope; exp(. - b) - 1 is the power relative to the
+ * pre-ictal baseline, which adds up linearly over sources as the linear
+ * observation amp G x + off assumes, and D brings it to [0, 1] so that BVEP's
+ * unit priors on amp and off fit.  --gain-norm max: G / max(G). */
+static int normalise_inputs(fit *f, vbt_msg *msg)
+{
+    const cli_parsed *p = f->p;
+    if (!strcmp(cli_str(p, "gain-norm"), "max")) {
+        double gm = 0.0;
+        for (size_t i = 0; i < f->gain.size; i++)
+            gm = fmax(gm, fabs(f->gain.data[i]));
+        if (!(gm > 0.0) || !isfinite(gm)) {
+            snprintf(msg->text, sizeof msg->text, "--gain-norm max: the gain is zero");
+            return -1;
+        }
+        for (size_t i = 0; i < f->gain.size; i++)
+            f->gain.data[i] /= gm;
+    }
+    if (strcmp(cli_str(p, "data-norm"), "power"))
+        return 0;
+    size_t nb = (size_t)cli_float(p, "baseline");
+    if (nb > f->nt)
+        nb = f->nt;
+    double *tmp = malloc(nb * sizeof *tmp);
+    if (!tmp) {
+        snprintf(msg->text, sizeof msg->text, "out of memory");
+        return -1;
+    }
+    double *y = f->data.data, D = 0.0;
+    for (size_t c = 0; c < f->ns; c++) {
+        for (size_t t = 0; t < nb; t++)
+            tmp[t] = y[t * f->ns + c];
+        qsort(tmp, nb, sizeof *tmp, cmp_double);
+        double b = nb % 2 ? tmp[nb / 2] : 0.5 * (tmp[nb / 2 - 1] + tmp[nb / 2]);
+        for (size_t t = 0; t < f->nt; t++) {
+            double v = expm1(y[t * f->ns + c] - b);
+            y[t * f->ns + c] = v;
+            D = fmax(D, v);
+        }
+    }
+    free(tmp);
+    if (!(D > 0.0) || !isfinite(D)) {
+        snprintf(msg->text, sizeof msg->text,
+                 "--data-norm power: the feature never rises above its baseline");
+        return -1;
+    }
+    for (size_t i = 0; i < f->data.size; i++)
+        y[i] /= D;
+    return 0;
+}
+
 static int load_inputs(fit *f, vbt_msg *msg)
 {
     const cli_parsed *p = f->p;
@@ -283,6 +353,8 @@ static int load_inputs(fit *f, vbt_msg *msg)
         return -1;
     }
     f->nt = f->data.shape[0];
+    if (normalise_inputs(f, msg))
+        return -1;
     vbt_vep_spec *s = &f->spec;
     vbt_vep_spec_default(s);
     if (cli_str(p, "prior") &&
