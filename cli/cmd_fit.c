@@ -17,6 +17,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "vbt_advi.h"
 #include "vbt.h"
 #include "vbt_diagnostics.h"
 #include "vbt_nuts.h"
@@ -38,9 +39,11 @@ static const cli_option opts[] = {
     {.name = "prior", .kind = CLI_FILE_IN, .metavar = "PRIOR.json",
      .doc = "prior file (docs/fitting.md); default: BVEP's priors"},
     {.name = "method", .kind = CLI_TEXT, .metavar = "M", .def = "nuts",
-     .choices = "nuts|map|laplace",
+     .choices = "nuts|map|laplace|advi",
      .doc = "nuts: NUTS chains; map: multi-start L-BFGS; laplace: MAP then Laplace draws "
-            "checked by PSIS"},
+            "checked by PSIS; advi: MAP then ADVI (--advi-family) from the mode"},
+    {.name = "advi-family", .kind = CLI_TEXT, .metavar = "F", .def = "meanfield",
+     .choices = "meanfield|fullrank", .doc = "[advi] the variational family"},
     {.name = "chains", .kind = CLI_INT, .metavar = "N", .def = "4", .min = 1, .max = 64,
      .doc = "NUTS chains (run on --threads threads)"},
     {.name = "warmup", .kind = CLI_INT, .metavar = "N", .def = "1000", .min = 0, .max = 1e7,
@@ -255,6 +258,7 @@ typedef struct fit {
     size_t n_stuck;
     double *mean_lp;
     vbt_vep_laplace_result lr;
+    vbt_advi_result ar;
     int laplace_metric_ok;
     char laplace_metric_msg[sizeof(vbt_msg)];
     double wall;
@@ -429,6 +433,39 @@ static int run_laplace(fit *f, vbt_msg *msg)
             vbt_vep_constrain(f->m, th + d * f->np, f->nat + d * f->np);
     free(th);
     return st ? -1 : 0;
+}
+
+/* ADVI from the MAP mode; its draws then go through the same summaries as
+ * Laplace's (without importance weights). */
+static int run_advi(fit *f, vbt_msg *msg)
+{
+    const size_t D = f->n_draws, np = f->np;
+    vbt_advi_opts o;
+    vbt_advi_opts_default(&o);
+    o.seed = f->p->common.seed;
+    o.family = !strcmp(cli_str(f->p, "advi-family"), "fullrank") ? VBT_ADVI_FULLRANK
+                                                                  : VBT_ADVI_MEANFIELD;
+    double *mu = malloc(np * sizeof *mu);
+    double *scale = malloc((o.family == VBT_ADVI_FULLRANK ? np * np : np) * sizeof *scale);
+    double *th = malloc(D * np * sizeof *th);
+    f->nat = malloc(D * np * sizeof *f->nat);
+    int rc = -1;
+    if (!mu || !scale || !th || !f->nat) {
+        snprintf(msg->text, sizeof msg->text, "out of memory for ADVI");
+        goto out;
+    }
+    memcpy(mu, f->map, np * sizeof *mu);
+    if (vbt_advi(vep_logp_cb, f->m, np, &o, mu, scale, &f->ar, msg))
+        goto out;
+    vbt_advi_draw(np, o.family, mu, scale, D, o.seed, 1, th);
+    for (size_t d = 0; d < D; d++)
+        vbt_vep_constrain(f->m, th + d * np, f->nat + d * np);
+    rc = 0;
+out:
+    free(mu);
+    free(scale);
+    free(th);
+    return rc;
 }
 
 static int run_nuts(fit *f, vbt_msg *msg)
@@ -888,6 +925,7 @@ static int run(const cli_parsed *p)
     int rc = CLI_ERROR;
     const char *method = cli_str(p, "method");
     int is_nuts = !strcmp(method, "nuts"), is_lap = !strcmp(method, "laplace");
+    int is_advi = !strcmp(method, "advi");
     int from_map = !is_nuts || !strcmp(cli_str(p, "init"), "map");
     vbt_diag_param *dp = NULL;
     int *keep = NULL;
@@ -912,6 +950,8 @@ static int run(const cli_parsed *p)
         goto fail_msg;
     if (is_nuts && run_nuts(&f, &msg))
         goto fail_msg;
+    if (is_advi && run_advi(&f, &msg))
+        goto fail_msg;
     f.wall = cli_now() - t0;
     if (cli_interrupted) {
         cli_error(p, "interrupted; nothing written");
@@ -919,7 +959,7 @@ static int run(const cli_parsed *p)
     }
 
     size_t np = f.np, C = f.n_chains, D = f.n_draws;
-    int is_map = !is_nuts && !is_lap;
+    int is_map = !strcmp(method, "map");
     if (is_map) {
         /* the mode as a single "draw" */
         f.nat = malloc(np * sizeof *f.nat);
@@ -981,6 +1021,14 @@ static int run(const cli_parsed *p)
         if (!(f.lr.khat < 0.7))
             fail_check(&f, "PSIS k-hat %.2f >= 0.7: the Laplace approximation is not reliable "
                            "here (use --method nuts); summaries are unweighted", f.lr.khat);
+    }
+    if (is_advi) {
+        add_num(f.diag, "advi_elbo", f.ar.elbo);
+        add_num(f.diag, "advi_iterations", (double)f.ar.iterations);
+        cJSON_AddBoolToObject(f.diag, "advi_converged", f.ar.converged);
+        if (!f.ar.converged)
+            fail_check(&f, "ADVI did not reach its ELBO tolerance in %zu iterations",
+                       f.ar.iterations);
     }
     if (from_map && !is_nuts && f.mr.n_converged == 0)
         fail_check(&f, "no MAP start converged in %zu iterations", f.mo.lbfgs.max_iter);

@@ -26,5 +26,6 @@
 #include "vbt_nuts.h"
 #include "vbt_diagnostics.h"
 #include "vbt_loo.h"
+#include "vbt_advi.h"
 
 #endif

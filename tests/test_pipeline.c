@@ -173,6 +173,24 @@ static void test_pipeline_end_to_end(void **state)
     assert_null(strstr(text, "href=\"http"));
     free(text);
 
+    /* The fit step's inputs also serve `vbt fit --method advi`. */
+    {
+        char conn[2 * PATH_MAX], gain[2 * PATH_MAX], feat[2 * PATH_MAX], fo[2 * PATH_MAX];
+        snprintf(conn, sizeof conn, "%s/connectome", patient);
+        snprintf(gain, sizeof gain, "%s/draws/gain_aligned.npy", out);
+        snprintf(feat, sizeof feat, "%s/features/features.npy", out);
+        snprintf(fo, sizeof fo, "%s/fit_advi", g_tmp);
+        const char *const f[] = {vbt_exe(), "fit", "--connectome", conn, "--gain", gain,
+                                 "--data", feat, "--method", "advi", "--draws", "200", "-o", fo,
+                                 "-q", NULL};
+        assert_int_equal(run_cmd(f, &log), 0);
+        free(log);
+        assert_int_equal(vbt_file_read_all(tu_path(fo, "summary.json"), &text, &len, 0, &msg), 0);
+        assert_non_null(strstr(text, "advi_elbo"));
+        free(text);
+        assert_true(tu_exists(tu_path(fo, "regions.csv")));
+    }
+
     /* Idempotent: a second run does nothing. */
     assert_int_equal(run_cmd(a, &log), 0);
     if (!strstr(log, "0 step(s) run"))
