@@ -27,5 +27,6 @@
 #include "vbt_diagnostics.h"
 #include "vbt_loo.h"
 #include "vbt_advi.h"
+#include "vbt_smc.h"
 
 #endif
