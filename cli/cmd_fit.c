@@ -20,11 +20,13 @@
 #include "vbt_advi.h"
 #include "vbt.h"
 #include "vbt_diagnostics.h"
+#include "vbt_loo.h"
 #include "vbt_nuts.h"
 
 #define X0_EZ (-2.05)  /* BVEP: x0 >= -2.05 EZ */
 #define X0_PZ (-3.05)  /* -3.05 <= x0 < -2.05 PZ, else HZ */
 #define PPC_MAX 200    /* posterior-predictive draws (evenly thinned) */
+#define LOO_MAX 1000   /* PSIS-LOO draws (evenly thinned) */
 #define LP_GAP 10.0    /* stuck chain: mean lp more than this below the best */
 #define EPS_RATIO 0.1  /* stuck chain: step size below this x the median */
 
@@ -741,6 +743,81 @@ static int write_draws(fit *f, vbt_outdir *od, const char *method, vbt_msg *msg)
     return 0;
 }
 
+/* The g-th of the kept chains' draws (natural parameters). */
+static const double *kept_draw(const fit *f, const int *keep, size_t g)
+{
+    size_t c = 0, D = f->n_draws;
+    while (!keep[c] || g >= D) {
+        if (keep[c])
+            g -= D;
+        c++;
+    }
+    return f->nat + (c * D + g) * f->np;
+}
+
+/* PSIS-LOO and WAIC of a NUTS fit from the pointwise Gaussian log-likelihood
+ * of every (sample, sensor) observation at up to LOO_MAX evenly spaced kept
+ * draws: the "loo" object of summary.json and loo_pointwise.npy [time,
+ * sensor] (each observation's elpd), so that fits of one patient under
+ * different priors (EZ hypotheses) can be compared with vbt_loo_compare. */
+static int add_loo(fit *f, const int *keep, size_t kept, cJSON *sum, vbt_outdir *od,
+                   vbt_msg *msg)
+{
+    const size_t N = f->nt * f->ns, np = f->np, total = kept * f->n_draws;
+    const size_t K = total < LOO_MAX ? total : LOO_MAX;
+    if (K < 10)
+        return 0;
+    double *ll = malloc(K * N * sizeof *ll), *th = malloc(np * sizeof *th),
+           *nat = malloc(np * sizeof *nat), *mu = malloc(N * sizeof *mu),
+           *elpd = malloc(N * sizeof *elpd);
+    long ieps = vbt_vep_param_index(f->m, "eps");
+    int rc = -1;
+    if (!ll || !th || !nat || !mu || !elpd) {
+        snprintf(msg->text, sizeof msg->text, "out of memory for PSIS-LOO (%zu x %zu)", K, N);
+        goto out;
+    }
+    for (size_t k = 0; k < K; k++) {
+        const double *d = kept_draw(f, keep, (size_t)((double)k * (double)total / (double)K));
+        if (vbt_vep_unconstrain(f->m, d, th) || vbt_vep_simulate(f->m, th, NULL, mu)) {
+            snprintf(msg->text, sizeof msg->text, "PSIS-LOO: the model failed at a posterior draw");
+            goto out;
+        }
+        vbt_vep_constrain(f->m, th, nat);
+        double eps = ieps >= 0 ? nat[ieps] : f->spec.priors.eps.value;
+        vbt_loglik_gauss(f->data.data, mu, N, eps, ll + k * N);
+    }
+    vbt_loo_result r;
+    if (vbt_loo(ll, K, N, elpd, NULL, &r, msg))
+        goto out;
+    cJSON *o = cJSON_AddObjectToObject(sum, "loo");
+    add_num(o, "draws", (double)K);
+    add_num(o, "observations", (double)N);
+    add_num(o, "elpd_loo", r.elpd_loo);
+    add_num(o, "se_elpd_loo", r.se_elpd_loo);
+    add_num(o, "p_loo", r.p_loo);
+    add_num(o, "looic", r.looic);
+    add_num(o, "elpd_waic", r.elpd_waic);
+    add_num(o, "se_elpd_waic", r.se_elpd_waic);
+    add_num(o, "p_waic", r.p_waic);
+    add_num(o, "waic", r.waic);
+    add_num(o, "pareto_k_max", r.khat_max);
+    add_num(o, "n_k_ok", (double)r.n_k_ok);
+    add_num(o, "n_k_warn", (double)r.n_k_warn);
+    add_num(o, "n_k_bad", (double)r.n_k_bad);
+    if (r.n_k_bad)
+        cJSON_AddStringToObject(o, "warning", "some observations have Pareto k >= 0.7: their "
+                                              "PSIS-LOO terms are unreliable");
+    size_t shape[2] = {f->nt, f->ns};
+    rc = write_npy(od, "loo_pointwise.npy", elpd, 2, shape, msg) ? -1 : 0;
+out:
+    free(ll);
+    free(th);
+    free(nat);
+    free(mu);
+    free(elpd);
+    return rc;
+}
+
 /* Posterior predictive of the feature: up to PPC_MAX evenly spaced draws
  * of the kept chains, the model's noise-free observation plus N(0, eps). */
 static int write_predictive(fit *f, vbt_outdir *od, const int *keep, vbt_msg *msg)
@@ -767,13 +844,8 @@ static int write_predictive(fit *f, vbt_outdir *od, const int *keep, vbt_msg *ms
         if (point) {
             memcpy(th, f->map, np * sizeof *th);
         } else {
-            size_t g = (size_t)((double)k * (double)total / (double)K), c = 0;
-            while (!keep[c] || g >= D) { /* g-th draw of the kept chains */
-                if (keep[c])
-                    g -= D;
-                c++;
-            }
-            if (vbt_vep_unconstrain(f->m, f->nat + (c * D + g) * np, th))
+            size_t g = (size_t)((double)k * (double)total / (double)K);
+            if (vbt_vep_unconstrain(f->m, kept_draw(f, keep, g), th))
                 goto done;
         }
         double *yk = y + k * T * S;
@@ -1128,6 +1200,8 @@ static int run(const cli_parsed *p)
                 cJSON_AddStringToObject(mj, "laplace_metric_error", f.laplace_metric_msg);
         }
     }
+    if (is_nuts && add_loo(&f, keep, kept, sum, od, &msg))
+        goto fail_msg;
     cJSON_AddItemToObject(sum, "diagnostics", f.diag);
     f.diag = NULL;
     cJSON_AddBoolToObject(sum, "diagnostics_passed", cJSON_GetArraySize(f.failures) == 0);
@@ -1215,7 +1289,8 @@ static int run(const cli_parsed *p)
     cJSON *oj = cJSON_AddArrayToObject(prov, "outputs");
     const char *outs[] = {"summary.json", "summary.csv", "regions.csv", "predictive.npy",
                           is_map ? NULL : "draws.npy", is_nuts ? "sampler.npy" : NULL,
-                          is_lap ? "log_weights.npy" : NULL, from_map ? "map_starts.csv" : NULL};
+                          is_lap ? "log_weights.npy" : NULL, from_map ? "map_starts.csv" : NULL,
+                          is_nuts && kept * D >= 10 ? "loo_pointwise.npy" : NULL};
     for (size_t k = 0; k < sizeof outs / sizeof outs[0]; k++)
         if (outs[k])
             cJSON_AddItemToArray(oj, cJSON_CreateString(outs[k]));
@@ -1336,7 +1411,10 @@ const cli_command cli_cmd_fit = {
         "predictive.npy [3, time, sensor] (5 %, mean, 95 % of the posterior predictive "
         "feature, observation noise included; at the mode for map), draws.npy [chain, draw, "
         "parameter], draws_chainN.csv (CmdStan's columns: lp__ ... energy__ then x0.1 ...), "
-        "sampler.npy [chain, draw, 7], map_starts.csv, log_weights.npy (laplace) and run.json "
+        "sampler.npy [chain, draw, 7], map_starts.csv, log_weights.npy (laplace), "
+        "loo_pointwise.npy [time, sensor] (nuts: each observation's PSIS-LOO elpd; elpd_loo, "
+        "p_loo, LOOIC, WAIC and Pareto k counts under \"loo\" in summary.json, to compare "
+        "fits of one patient under different priors) and run.json "
         "(SHA-256 of the inputs, options, seed, timing).",
     .opts = opts,
     .n_opts = sizeof opts / sizeof opts[0],

@@ -6,6 +6,7 @@
  * installed. */
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,6 +190,40 @@ static void test_pipeline_end_to_end(void **state)
         assert_non_null(strstr(text, "advi_elbo"));
         free(text);
         assert_true(tu_exists(tu_path(fo, "regions.csv")));
+
+        /* A short NUTS run adds PSIS-LOO: p_loo, the effective number of
+         * parameters, is positive and at most the free parameters + 1. */
+        snprintf(fo, sizeof fo, "%s/fit_nuts", g_tmp);
+        const char *const n[] = {vbt_exe(), "fit", "--connectome", conn, "--gain", gain,
+                                 "--data", feat, "--method", "nuts", "--chains", "2",
+                                 "--warmup", "100", "--draws", "50", "--starts", "2", "-o", fo,
+                                 "-q", NULL};
+        int nrc = run_cmd(n, &log);
+        assert_int_equal(nrc, 0);   /* failed diagnostics only warn without --strict */
+        free(log);
+        assert_int_equal(vbt_file_read_all(tu_path(fo, "summary.json"), &text, &len, 0, &msg), 0);
+        cJSON *sj = cJSON_Parse(text);
+        assert_non_null(sj);
+        cJSON *loo = cJSON_GetObjectItemCaseSensitive(sj, "loo");
+        assert_non_null(loo);
+        double p_loo = cJSON_GetObjectItemCaseSensitive(loo, "p_loo")->valuedouble;
+        double npar = cJSON_GetObjectItemCaseSensitive(sj, "n_params")->valuedouble;
+        print_message("NUTS fit: p_loo %.1f for %.0f free parameters\n", p_loo, npar);
+        assert_true(p_loo > 0 && p_loo <= npar + 1);
+        /* loo_pointwise.npy [time, sensor] sums to elpd_loo */
+        vbt_array pw = {0};
+        assert_int_equal(vbt_npy_read(tu_path(fo, "loo_pointwise.npy"), &pw, &msg), 0);
+        assert_int_equal(pw.ndim, 2);
+        double tot = 0;
+        for (size_t i = 0; i < pw.size; i++)
+            tot += pw.data[i];
+        double elpd = cJSON_GetObjectItemCaseSensitive(loo, "elpd_loo")->valuedouble;
+        assert_true(fabs(tot - elpd) <= 1e-9 * (1 + fabs(elpd)));
+        assert_int_equal((double)pw.size,
+                         cJSON_GetObjectItemCaseSensitive(loo, "observations")->valuedouble);
+        vbt_array_clear(&pw);
+        cJSON_Delete(sj);
+        free(text);
     }
 
     /* Idempotent: a second run does nothing. */
