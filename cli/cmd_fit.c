@@ -764,7 +764,10 @@ static int add_loo(fit *f, const int *keep, size_t kept, cJSON *sum, vbt_outdir 
                    vbt_msg *msg)
 {
     const size_t N = f->nt * f->ns, np = f->np, total = kept * f->n_draws;
-    const size_t K = total < LOO_MAX ? total : LOO_MAX;
+    /* at most LOO_MAX draws and 2^24 log-likelihoods (128 MiB), at least 100 draws */
+    size_t cap = N ? ((size_t)1 << 24) / N : LOO_MAX;
+    cap = cap < 100 ? 100 : cap > LOO_MAX ? LOO_MAX : cap;
+    const size_t K = total < cap ? total : cap;
     if (K < 10)
         return 0;
     double *ll = malloc(K * N * sizeof *ll), *th = malloc(np * sizeof *th),

@@ -32,6 +32,7 @@ typedef struct smc {
     double beta;
     size_t step;
     size_t accepted;
+    int oom;                    /* a worker could not allocate */
     pthread_mutex_t lock;
 } smc;
 
@@ -79,6 +80,7 @@ static void *work(void *arg)
     }
     pthread_mutex_lock(&s->lock);
     s->accepted += acc;
+    s->oom |= !prop || !z;
     pthread_mutex_unlock(&s->lock);
     free(prop);
     free(z);
@@ -149,6 +151,10 @@ int vbt_smc(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o_in, double 
     }
     memset(res, 0, sizeof *res);
     run_phase(&s, 0);
+    if (s.oom) {
+        st = vbt__fail(msg, VBT_ENOMEM, "smc: out of memory");
+        goto out;
+    }
     size_t finite = 0;
     for (size_t i = 0; i < N; i++)
         finite += isfinite(s.ll[i]);
@@ -212,6 +218,10 @@ int vbt_smc(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o_in, double 
         }
         s.accepted = 0;
         run_phase(&s, 1);
+        if (s.oom) {
+            st = vbt__fail(msg, VBT_ENOMEM, "smc: out of memory");
+            goto out;
+        }
         double rate = (double)s.accepted / (double)(N * o.n_moves);
         res->accept_rate = rate;
         /* keep the acceptance near 0.3 */
@@ -219,6 +229,9 @@ int vbt_smc(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o_in, double 
         s.step++;
     }
     res->n_steps = s.step;
+    if (s.beta < 1.0)
+        st = vbt__fail(msg, VBT_ENUMERIC, "smc: the temperature reached only %g after %zu steps "
+                       "(raise max_steps or the particles)", s.beta, s.step);
 out:
     pthread_mutex_destroy(&s.lock);
     free(s.lp);

@@ -49,7 +49,8 @@ typedef struct vbt_smc_result {
 } vbt_smc_result;
 
 /* Run SMC; particles (n_particles x n, row-major) receive equally weighted
- * posterior draws.  VBT_EINVAL, VBT_ENOMEM, VBT_ENUMERIC (no finite particle). */
+ * posterior draws.  VBT_EINVAL, VBT_ENOMEM, VBT_ENUMERIC (no finite particle,
+ * or max_steps reached before the temperature reached 1). */
 int vbt_smc(const vbt_smc_model *model, void *ctx, const vbt_smc_opts *o, double *particles,
             vbt_smc_result *res, vbt_msg *msg);
 

@@ -173,6 +173,9 @@ static void test_errors(void **state)
     bad.log_lik = nan_lik;
     assert_int_equal(vbt_smc(&bad, NULL, &o, p, &res, &msg), VBT_ENUMERIC);
     assert_non_null(strstr(msg.text, "not finite"));
+    o.max_steps = 1;    /* the conjugate problem needs ~6 steps */
+    assert_int_equal(vbt_smc(&gauss, NULL, &o, p, &res, &msg), VBT_ENUMERIC);
+    assert_non_null(strstr(msg.text, "max_steps"));
     bad.log_lik = NULL;
     assert_int_equal(vbt_smc(&bad, NULL, &o, p, &res, &msg), VBT_EINVAL);
 }
