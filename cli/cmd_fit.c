@@ -265,6 +265,7 @@ typedef struct fit {
     char laplace_metric_msg[sizeof(vbt_msg)];
     double wall;
     cJSON *diag;            /* diagnostics object of summary.json */
+    int loo_written;        /* loo_pointwise.npy is among the outputs */
     cJSON *failures;        /* array of strings */
 } fit;
 
@@ -774,25 +775,32 @@ static int add_loo(fit *f, const int *keep, size_t kept, cJSON *sum, vbt_outdir 
            *nat = malloc(np * sizeof *nat), *mu = malloc(N * sizeof *mu),
            *elpd = malloc(N * sizeof *elpd);
     long ieps = vbt_vep_param_index(f->m, "eps");
-    int rc = -1;
-    if (!ll || !th || !nat || !mu || !elpd) {
-        snprintf(msg->text, sizeof msg->text, "out of memory for PSIS-LOO (%zu x %zu)", K, N);
-        goto out;
-    }
-    for (size_t k = 0; k < K; k++) {
-        const double *d = kept_draw(f, keep, (size_t)((double)k * (double)total / (double)K));
-        if (vbt_vep_unconstrain(f->m, d, th) || vbt_vep_simulate(f->m, th, NULL, mu)) {
-            snprintf(msg->text, sizeof msg->text, "PSIS-LOO: the model failed at a posterior draw");
-            goto out;
-        }
-        vbt_vep_constrain(f->m, th, nat);
-        double eps = ieps >= 0 ? nat[ieps] : f->spec.priors.eps.value;
-        vbt_loglik_gauss(f->data.data, mu, N, eps, ll + k * N);
-    }
+    int rc = 0;
+    vbt_msg lm = {0};
     vbt_loo_result r;
-    if (vbt_loo(ll, K, N, elpd, NULL, &r, msg))
-        goto out;
     cJSON *o = cJSON_AddObjectToObject(sum, "loo");
+    if (!ll || !th || !nat || !mu || !elpd) {
+        snprintf(lm.text, sizeof lm.text, "out of memory for %zu x %zu log-likelihoods", K, N);
+    } else {
+        for (size_t k = 0; k < K && !lm.text[0]; k++) {
+            const double *d = kept_draw(f, keep, (size_t)((double)k * (double)total / (double)K));
+            if (vbt_vep_unconstrain(f->m, d, th) || vbt_vep_simulate(f->m, th, NULL, mu)) {
+                snprintf(lm.text, sizeof lm.text, "the model failed at a posterior draw");
+                break;
+            }
+            vbt_vep_constrain(f->m, th, nat);
+            double eps = ieps >= 0 ? nat[ieps] : f->spec.priors.eps.value;
+            vbt_loglik_gauss(f->data.data, mu, N, eps, ll + k * N);
+        }
+        if (!lm.text[0] && vbt_loo(ll, K, N, elpd, NULL, &r, &lm) && !lm.text[0])
+            snprintf(lm.text, sizeof lm.text, "PSIS-LOO failed");
+    }
+    if (lm.text[0]) {
+        /* a secondary output: the fit itself stands; say why LOO is missing */
+        cJSON_AddStringToObject(o, "error", lm.text);
+        fprintf(stderr, "vbt fit: WARNING: no PSIS-LOO: %s\n", lm.text);
+        goto out;
+    }
     add_num(o, "draws", (double)K);
     add_num(o, "observations", (double)N);
     add_num(o, "elpd_loo", r.elpd_loo);
@@ -812,6 +820,7 @@ static int add_loo(fit *f, const int *keep, size_t kept, cJSON *sum, vbt_outdir 
                                               "PSIS-LOO terms are unreliable");
     size_t shape[2] = {f->nt, f->ns};
     rc = write_npy(od, "loo_pointwise.npy", elpd, 2, shape, msg) ? -1 : 0;
+    f->loo_written = rc == 0;
 out:
     free(ll);
     free(th);
@@ -1293,7 +1302,7 @@ static int run(const cli_parsed *p)
     const char *outs[] = {"summary.json", "summary.csv", "regions.csv", "predictive.npy",
                           is_map ? NULL : "draws.npy", is_nuts ? "sampler.npy" : NULL,
                           is_lap ? "log_weights.npy" : NULL, from_map ? "map_starts.csv" : NULL,
-                          is_nuts && kept * D >= 10 ? "loo_pointwise.npy" : NULL};
+                          f.loo_written ? "loo_pointwise.npy" : NULL};
     for (size_t k = 0; k < sizeof outs / sizeof outs[0]; k++)
         if (outs[k])
             cJSON_AddItemToArray(oj, cJSON_CreateString(outs[k]));
