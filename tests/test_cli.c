@@ -4,15 +4,12 @@
  * a tiny simulation, determinism and --quiet. */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <spawn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cJSON.h>
@@ -22,7 +19,6 @@
 
 #include "vbt.h"
 
-extern char **environ;
 
 /* ---- fixtures ------------------------------------------------------------ */
 
@@ -30,7 +26,6 @@ static char *g_tmp;             /* temporary directory of the whole program */
 static char g_conn[PATH_MAX];   /* absolute path of the sample connectome */
 static const char *g_exe;       /* the vbt executable */
 static char g_valid[PATH_MAX];  /* a valid tiny configuration */
-static int g_serial;            /* names captured stdout/stderr files */
 
 /* Room for a path inside a PATH_MAX directory. */
 #define PBUF (PATH_MAX + 320)
@@ -40,87 +35,11 @@ static const char *tmp_path(const char *name)
     return tu_path(g_tmp, name);
 }
 
-/* Read a whole file into a NUL-terminated malloc'd buffer; NULL if absent. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        if (n + 1 >= cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        if (got == 0)
-            break;
-        n += got;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
-}
-
-/* Run `vbt ARGS...` (argv is NULL-terminated and excludes the program name)
- * with stdin from /dev/null; capture stdout and stderr.  Returns the exit
- * status, or 128 + signal when killed. */
+/* Run `vbt ARGS...` with stdin from /dev/null; capture stdout and stderr.
+ * Returns the exit status, or 128 + signal when killed. */
 static int run_vbt(const char *const argv[], char **out, char **err)
 {
-    char outp[PBUF], errp[PBUF];
-    char *args[64];
-    size_t n = 0;
-    int serial = g_serial++;
-
-    snprintf(outp, sizeof outp, "%s/.io/%d.out", g_tmp, serial);
-    snprintf(errp, sizeof errp, "%s/.io/%d.err", g_tmp, serial);
-    args[n++] = (char *)g_exe;
-    for (size_t i = 0; argv[i]; i++) {
-        assert_true(n < sizeof args / sizeof args[0] - 1);
-        args[n++] = (char *)argv[i];
-    }
-    args[n] = NULL;
-
-    posix_spawn_file_actions_t fa;
-    assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-    assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
-    assert_int_equal(posix_spawn_file_actions_addopen(&fa, 1, outp,
-                                                      O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
-    assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, errp,
-                                                      O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
-    pid_t pid;
-    int rc = posix_spawn(&pid, g_exe, &fa, NULL, args, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        fail_msg("cannot run %s: %s", g_exe, strerror(rc));
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            fail_msg("waitpid: %s", strerror(errno));
-
-    char *o = slurp(outp, NULL), *e = slurp(errp, NULL);
-    assert_non_null(o);
-    assert_non_null(e);
-    unlink(outp);
-    unlink(errp);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return -1;
+    return tu_run(g_exe, argv, g_tmp, out, err);
 }
 
 /* Run and free the captured output; the exit status only. */
@@ -214,8 +133,6 @@ static int group_setup(void **state)
         return -1;
     }
     g_tmp = tu_mkdtemp();
-    if (mkdir(tu_path(g_tmp, ".io"), 0755) != 0)
-        return -1;
     snprintf(g_valid, sizeof g_valid, "%s", tmp_path("valid.json"));
     write_config(g_valid, VALID_CONFIG);
     return 0;
@@ -647,7 +564,7 @@ static void test_refuse_overwrite(void **state)
     struct stat st1, st2;
     assert_int_equal(stat(raw, &st1), 0);
     size_t len1, len2;
-    char *bytes1 = slurp(raw, &len1);
+    char *bytes1 = tu_slurp(raw, &len1);
     assert_non_null(bytes1);
     int entries = tu_count_entries(dir);
 
@@ -665,7 +582,7 @@ static void test_refuse_overwrite(void **state)
     assert_true(st1.st_mtim.tv_sec == st2.st_mtim.tv_sec &&
                 st1.st_mtim.tv_nsec == st2.st_mtim.tv_nsec);
     assert_true(st1.st_ino == st2.st_ino);
-    char *bytes2 = slurp(raw, &len2);
+    char *bytes2 = tu_slurp(raw, &len2);
     assert_non_null(bytes2);
     assert_true(len1 == len2 && memcmp(bytes1, bytes2, len1) == 0);
     free(bytes2);
@@ -676,7 +593,7 @@ static void test_refuse_overwrite(void **state)
     assert_int_equal(run_status(c), 0);
     assert_int_equal(tu_count_entries(dir), entries);
     assert_int_equal(tu_count_entries(out), 3);
-    bytes2 = slurp(raw, &len2);
+    bytes2 = tu_slurp(raw, &len2);
     assert_non_null(bytes2);
     assert_true(len1 == len2 && memcmp(bytes1, bytes2, len1) == 0);
     free(bytes1);
@@ -688,7 +605,7 @@ static void test_refuse_overwrite(void **state)
 
 static cJSON *read_json(const char *path)
 {
-    char *text = slurp(path, NULL);
+    char *text = tu_slurp(path, NULL);
     if (!text)
         fail_msg("cannot read %s", path);
     cJSON *j = cJSON_Parse(text);
@@ -819,8 +736,8 @@ static void test_determinism(void **state)
     assert_int_equal(run_status(a), 0);
     assert_int_equal(run_status(b), 0);
     size_t l1, l2;
-    char *d1 = slurp(tu_path(o1, "raw.npy"), &l1);
-    char *d2 = slurp(tu_path(o2, "raw.npy"), &l2);
+    char *d1 = tu_slurp(tu_path(o1, "raw.npy"), &l1);
+    char *d2 = tu_slurp(tu_path(o2, "raw.npy"), &l2);
     assert_non_null(d1);
     assert_non_null(d2);
     assert_true(l1 > 128);
@@ -891,13 +808,13 @@ static void test_history_equals_constant(void **state)
     assert_int_equal(run_status(a), 0);
     assert_int_equal(run_status(b), 0);
     size_t l1, l2;
-    char *d1 = slurp(tu_path(o1, "raw.npy"), &l1);
-    char *d2 = slurp(tu_path(o2, "raw.npy"), &l2);
+    char *d1 = tu_slurp(tu_path(o1, "raw.npy"), &l1);
+    char *d2 = tu_slurp(tu_path(o2, "raw.npy"), &l2);
     assert_true(l1 == l2 && memcmp(d1, d2, l1) == 0);
     free(d1);
     free(d2);
     /* run.json records the history file and its hash. */
-    char *rj = slurp(tu_path(o2, "run.json"), &l2);
+    char *rj = tu_slurp(tu_path(o2, "run.json"), &l2);
     assert_non_null(strstr(rj, "\"history_npy\""));
     free(rj);
     tu_rmtree(dir);
@@ -924,9 +841,9 @@ static void test_noise_seed(void **state)
     assert_int_equal(run_status(b), 0);
     assert_int_equal(run_status(c), 0);
     size_t l1, l2, l3;
-    char *d1 = slurp(tu_path(o1, "raw.npy"), &l1);
-    char *d2 = slurp(tu_path(o2, "raw.npy"), &l2);
-    char *d3 = slurp(tu_path(o3, "raw.npy"), &l3);
+    char *d1 = tu_slurp(tu_path(o1, "raw.npy"), &l1);
+    char *d2 = tu_slurp(tu_path(o2, "raw.npy"), &l2);
+    char *d3 = tu_slurp(tu_path(o3, "raw.npy"), &l3);
     assert_true(l1 == l2 && memcmp(d1, d2, l1) == 0);
     assert_true(l1 == l3 && memcmp(d1, d3, l1) != 0);
     free(d1);
@@ -985,7 +902,7 @@ static void test_sweep(void **state)
     vbt_array_clear(&t1);
     vbt_array_clear(&t2);
     size_t len;
-    char *csv = slurp(tu_path(o1, "table.csv"), &len);
+    char *csv = tu_slurp(tu_path(o1, "table.csv"), &len);
     assert_non_null(strstr(csv, "simulation,model.x0[regions],coupling.a,"));
     free(csv);
 

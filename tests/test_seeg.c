@@ -6,12 +6,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_util.h"
@@ -20,7 +18,6 @@
 #include "vbt_recording.h"
 #include "vbt_seeg.h"
 
-extern char **environ;
 
 static char *g_tmp;
 
@@ -435,60 +432,10 @@ static void test_plots(void **state)
 
 /* ---- the command line -------------------------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = '\0';
-    fclose(f);
-    return b;
-}
-
 /* Run `vbt ARGS` with captured stdout and stderr; exit status. */
 static int run_vbt(const char *const argv[], char **out, char **err)
 {
-    const char *exe = getenv("VBT_EXE");
-    char op[4200], ep[4200];
-    static int serial;
-    snprintf(op, sizeof op, "%s/out%d.txt", g_tmp, serial);
-    snprintf(ep, sizeof ep, "%s/err%d.txt", g_tmp, serial++);
-    char *args[48];
-    size_t n = 0;
-    args[n++] = (char *)exe;
-    for (size_t i = 0; argv[i]; i++)
-        args[n++] = (char *)argv[i];
-    args[n] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, op, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    int rc = posix_spawn(&pid, exe, &fa, NULL, args, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc)
-        fail_msg("cannot run %s: %s", exe, strerror(rc));
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            fail_msg("waitpid: %s", strerror(errno));
-    char *o = slurp(op), *e = slurp(ep);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return tu_run(getenv("VBT_EXE"), argv, g_tmp, out, err);
 }
 
 static size_t count_lines(const char *s)
@@ -538,7 +485,7 @@ static void test_cli(void **state)
     for (size_t i = 0; i < 4; i++) {
         char p[4400];
         snprintf(p, sizeof p, "%s/%s", out, files[i]);
-        char *t = slurp(p);
+        char *t = tu_slurp(p, NULL);
         assert_non_null(t);
         assert_no_patient(t);
         free(t);
@@ -552,7 +499,7 @@ static void test_cli(void **state)
     assert_int_equal(a.shape[1], 2);
     vbt_array_clear(&a);
     snprintf(p, sizeof p, "%s/run.json", out);
-    char *j = slurp(p);
+    char *j = tu_slurp(p, NULL);
     assert_non_null(strstr(j, "\"sha256\""));
     assert_non_null(strstr(j, "ff05447a6a4df29979b119d0643fd655a9c1641e8955f1fa020b4103295cd4ba"));
     free(j);
@@ -580,13 +527,13 @@ static void test_cli(void **state)
                                               regions, "-q", NULL}, &o, NULL), 0);
     free(o);
     snprintf(p, sizeof p, "%s/ei.tsv", out);
-    char *tab = slurp(p);
+    char *tab = tu_slurp(p, NULL);
     assert_non_null(tab);
     assert_non_null(strstr(tab, "1\tB1\t1.000000\t"));
     assert_non_null(strstr(tab, "\n2\tC1\t"));
     free(tab);
     snprintf(p, sizeof p, "%s/regions_ei.tsv", out);
-    tab = slurp(p);
+    tab = tu_slurp(p, NULL);
     assert_non_null(strstr(tab, "ctx-lh-fusiform\t1.000000"));
     assert_non_null(strstr(tab, "ctx-lh-insula\t0.000000"));
     free(tab);
@@ -618,7 +565,7 @@ static void test_cli(void **state)
                                               "laplace", NULL}, NULL, NULL), 2);
     /* errors: exit 1 with one line naming the file */
     snprintf(err_, sizeof err_, "%s/trunc.edf", g_tmp);
-    char *raw = slurp(psg);
+    char *raw = tu_slurp(psg, NULL);
     tu_write_bytes(err_, raw, 5000);
     free(raw);
     assert_int_equal(run_vbt((const char *[]){"seeg", "info", err_, NULL}, NULL, &e), 1);

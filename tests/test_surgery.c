@@ -10,15 +10,11 @@
  *     regions and returns the empty set for a healthy patient;
  *   - results do not depend on threads or the batch size;
  *   - bad inputs give clear errors, in the library and on the command line. */
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_util.h"
@@ -26,7 +22,6 @@
 #include "vbt.h"
 #include "vbt_surgery.h"
 
-extern char **environ;
 
 /* ---- fixtures ------------------------------------------------------------------ */
 
@@ -552,59 +547,10 @@ static void test_errors(void **state)
 
 static char *g_tmp;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = '\0';
-    fclose(f);
-    return b;
-}
-
+/* Run `vbt ARGS` with captured stdout and stderr; exit status. */
 static int run_vbt(const char *const argv[], char **out, char **err)
 {
-    const char *exe = getenv("VBT_EXE");
-    char op[4200], ep[4200];
-    static int serial;
-    snprintf(op, sizeof op, "%s/out%d.txt", g_tmp, serial);
-    snprintf(ep, sizeof ep, "%s/err%d.txt", g_tmp, serial++);
-    char *args[64];
-    size_t n = 0;
-    args[n++] = (char *)exe;
-    for (size_t i = 0; argv[i]; i++)
-        args[n++] = (char *)argv[i];
-    args[n] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, op, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    int rc = posix_spawn(&pid, exe, &fa, NULL, args, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc)
-        fail_msg("cannot run %s: %s", exe, strerror(rc));
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            fail_msg("waitpid: %s", strerror(errno));
-    char *o = slurp(op), *e = slurp(ep);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return tu_run(getenv("VBT_EXE"), argv, g_tmp, out, err);
 }
 
 static size_t count_lines(const char *s)
@@ -658,7 +604,7 @@ static void test_cli(void **state)
     assert_string_equal(e, "");
     free(o);
     free(e);
-    char *rec = slurp(tu_path(out, "recruitment.csv")), *ord = slurp(tu_path(out, "order.csv"));
+    char *rec = tu_slurp(tu_path(out, "recruitment.csv"), NULL), *ord = tu_slurp(tu_path(out, "order.csv"), NULL);
     assert_non_null(rec);
     assert_int_equal(count_lines(rec), 4);
     assert_non_null(strstr(rec, "0,\"A\",1,"));
@@ -684,13 +630,13 @@ static void test_cli(void **state)
     assert_non_null(strstr(o, "resect {A}"));
     free(o);
     free(e);
-    char *sc = slurp(tu_path(out2, "surgery.csv"));
+    char *sc = tu_slurp(tu_path(out2, "surgery.csv"), NULL);
     assert_non_null(strstr(sc, "\"none\",\"\",,0,0,3\n"));
     assert_non_null(strstr(sc, "\"A\",\"A\",0,1,1,0\n"));
     assert_non_null(strstr(sc, "\"2\",\"C\",2,1,0,2\n"));
     assert_non_null(strstr(sc, "\"plan\",\"A\",0,1,1,0\n"));
     free(sc);
-    char *rj = slurp(tu_path(out2, "run.json"));
+    char *rj = tu_slurp(tu_path(out2, "run.json"), NULL);
     assert_non_null(strstr(rj, "\"method\":\t\"exhaustive\""));
     free(rj);
 

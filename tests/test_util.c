@@ -3,11 +3,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 const char *tu_data_dir(void)
@@ -119,4 +122,86 @@ void tu_assert_close(double a, double b, double tol, const char *expr,
                        file, line, expr, a, b, tol, fabs(a - b));
         _fail(file, line);
     }
+}
+
+char *tu_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    for (;;) {
+        if (n + 1 >= cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        if (got == 0)
+            break;
+        n += got;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+extern char **environ;
+
+int tu_run(const char *exe, const char *const argv[], const char *tmpdir, char **out,
+           char **err)
+{
+    static int serial;
+    char outp[4200], errp[4200];
+    char *args[64];
+    size_t n = 0;
+    int k = serial++;
+    snprintf(outp, sizeof outp, "%s/.tu_run%d.out", tmpdir, k);
+    snprintf(errp, sizeof errp, "%s/.tu_run%d.err", tmpdir, k);
+    args[n++] = (char *)exe;
+    for (size_t i = 0; argv[i]; i++) {
+        assert_true(n < sizeof args / sizeof args[0] - 1);
+        args[n++] = (char *)argv[i];
+    }
+    args[n] = NULL;
+
+    posix_spawn_file_actions_t fa;
+    assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+    assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
+    assert_int_equal(posix_spawn_file_actions_addopen(&fa, 1, outp,
+                                                      O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
+    assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, errp,
+                                                      O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, exe, &fa, NULL, args, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        fail_msg("cannot run %s: %s", exe, strerror(rc));
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            fail_msg("waitpid: %s", strerror(errno));
+
+    char *o = tu_slurp(outp, NULL), *e = tu_slurp(errp, NULL);
+    assert_non_null(o);
+    assert_non_null(e);
+    unlink(outp);
+    unlink(errp);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    if (err)
+        *err = e;
+    else
+        free(e);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
 }

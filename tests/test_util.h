@@ -30,6 +30,18 @@ int tu_exists(const char *path);
 /* Number of entries (excluding . and ..) in a directory, -1 if absent. */
 int tu_count_entries(const char *dir);
 
+/* Read a whole file into a NUL-terminated malloc'd buffer (length in *len
+ * when len is not NULL); NULL when the file cannot be opened. */
+char *tu_slurp(const char *path, size_t *len);
+
+/* Run `exe ARGS...` (argv is NULL-terminated and excludes the program name)
+ * with stdin from /dev/null; stdout and stderr are captured through files in
+ * tmpdir and returned in *out and *err (malloc'd; freed when NULL).  Returns
+ * the exit status, 128 + signal when killed, -1 otherwise; fails the test
+ * when the program cannot be started. */
+int tu_run(const char *exe, const char *const argv[], const char *tmpdir, char **out,
+           char **err);
+
 /* Relative error |a-b| / max(|b|, tiny). */
 double tu_relerr(double a, double b);
 
