@@ -17,6 +17,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "strbuf.h"
 #include "vbt_advi.h"
 #include "vbt.h"
 #include "vbt_diagnostics.h"
@@ -102,39 +103,6 @@ static const char *const refs[] = {
 };
 
 /* ---- small helpers ------------------------------------------------------ */
-
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_put(sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (b->oom || need < 0)
-        return;
-    if (b->len + (size_t)need + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (b->len + (size_t)need + 1 > cap)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)need;
-}
 
 static int vep_logp_cb(void *ctx, const double *th, double *lp, double *grad)
 {
@@ -697,39 +665,39 @@ static int write_draws(fit *f, vbt_outdir *od, const char *method, vbt_msg *msg)
     }
     /* one CSV per chain, as CmdStan writes them */
     for (size_t c = 0; c < C; c++) {
-        sbuf b = {0};
-        sb_put(&b, "# vbt fit, method = %s, chain = %zu\n", method, c + 1);
+        strbuf b = {0};
+        sb_printf(&b, "# vbt fit, method = %s, chain = %zu\n", method, c + 1);
         if (f->stats)
-            sb_put(&b, "# Step size = %.17g\n", f->info[c].stepsize);
+            sb_printf(&b, "# Step size = %.17g\n", f->info[c].stepsize);
         int first = 1;
         if (f->stats)
             for (int k = 0; k < 7; k++, first = 0)
-                sb_put(&b, "%s%s", first ? "" : ",", sampler_cols[k]);
+                sb_printf(&b, "%s%s", first ? "" : ",", sampler_cols[k]);
         else if (f->log_w) {
-            sb_put(&b, "log_weight__");
+            sb_printf(&b, "log_weight__");
             first = 0;
         }
         for (size_t i = 0; i < np; i++) {
             char nm[160];
             stan_name(vbt_vep_param_name(f->m, i), nm, sizeof nm);
-            sb_put(&b, "%s%s", first ? "" : ",", nm);
+            sb_printf(&b, "%s%s", first ? "" : ",", nm);
             first = 0;
         }
-        sb_put(&b, "\n");
+        sb_printf(&b, "\n");
         for (size_t d = 0; d < D; d++) {
             first = 1;
             if (f->stats) {
                 const double *r = sp + 7 * (c * D + d);
-                sb_put(&b, "%.9g,%.6g,%.6g,%d,%d,%d,%.9g", r[0], r[1], r[2], (int)r[3],
+                sb_printf(&b, "%.9g,%.6g,%.6g,%d,%d,%d,%.9g", r[0], r[1], r[2], (int)r[3],
                        (int)r[4], (int)r[5], r[6]);
                 first = 0;
             } else if (f->log_w) {
-                sb_put(&b, "%.9g", f->log_w[d]);
+                sb_printf(&b, "%.9g", f->log_w[d]);
                 first = 0;
             }
             for (size_t i = 0; i < np; i++, first = 0)
-                sb_put(&b, "%s%.9g", first ? "" : ",", f->nat[(c * D + d) * np + i]);
-            sb_put(&b, "\n");
+                sb_printf(&b, "%s%.9g", first ? "" : ",", f->nat[(c * D + d) * np + i]);
+            sb_printf(&b, "\n");
         }
         char name[64];
         snprintf(name, sizeof name, "draws_chain%zu.csv", c + 1);
@@ -1014,7 +982,7 @@ static int run(const cli_parsed *p)
     vbt_diag_param *dp = NULL;
     int *keep = NULL;
     cJSON *sum = NULL, *prov = NULL;
-    sbuf csv = {0}, rcsv = {0};
+    strbuf csv = {0}, rcsv = {0};
     f.n_chains = is_nuts ? (size_t)cli_float(p, "chains") : 1;
     f.n_draws = (size_t)cli_float(p, "draws");
     if (f.n_chains > MAXCH) {
@@ -1125,7 +1093,7 @@ static int run(const cli_parsed *p)
     cJSON_AddNumberToObject(sum, "chains_used", (double)kept);
     cJSON_AddNumberToObject(sum, "draws_per_chain", (double)D);
     cJSON *pars = cJSON_AddObjectToObject(sum, "parameters");
-    sb_put(&csv, "parameter,mean,sd,q5,q50,q95,mcse_mean,rhat,ess_bulk,ess_tail\n");
+    sb_printf(&csv, "parameter,mean,sd,q5,q50,q95,mcse_mean,rhat,ess_bulk,ess_tail\n");
     for (size_t i = 0; i < np; i++) {
         cJSON *o = cJSON_CreateObject();
         add_num(o, "mean", dp[i].mean);
@@ -1138,13 +1106,13 @@ static int run(const cli_parsed *p)
         add_num(o, "ess_bulk", dp[i].ess_bulk);
         add_num(o, "ess_tail", dp[i].ess_tail);
         cJSON_AddItemToObject(pars, vbt_vep_param_name(f.m, i), o);
-        sb_put(&csv, "%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g,%.6g\n",
+        sb_printf(&csv, "%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g,%.6g\n",
                vbt_vep_param_name(f.m, i), dp[i].mean, dp[i].sd, dp[i].q5, dp[i].q50, dp[i].q95,
                dp[i].mcse_mean, dp[i].rhat, dp[i].ess_bulk, dp[i].ess_tail);
     }
     /* EZ / PZ / HZ probabilities of every region */
     cJSON *regs = cJSON_AddArrayToObject(sum, "regions");
-    sb_put(&rcsv, "region,label,x0_mean,x0_sd,x0_q5,x0_q95,p_ez,p_pz,p_hz,class\n");
+    sb_printf(&rcsv, "region,label,x0_mean,x0_sd,x0_q5,x0_q95,p_ez,p_pz,p_hz,class\n");
     for (size_t r = 0; r < f.nr; r++) {
         char nm[32];
         snprintf(nm, sizeof nm, "x0[%zu]", r + 1);
@@ -1184,7 +1152,7 @@ static int run(const cli_parsed *p)
         add_num(o, "p_hz", ph);
         cJSON_AddStringToObject(o, "class", region_class(mean));
         cJSON_AddItemToArray(regs, o);
-        sb_put(&rcsv, "%zu,\"%s\",%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%.4f,%s\n", r, f.conn->labels[r],
+        sb_printf(&rcsv, "%zu,\"%s\",%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%.4f,%s\n", r, f.conn->labels[r],
                mean, sd, q5, q95, pe, pp, ph, region_class(mean));
     }
     cJSON_AddStringToObject(sum, "classes", "EZ: x0 >= -2.05; PZ: -3.05 <= x0 < -2.05; HZ: "
@@ -1229,18 +1197,18 @@ static int run(const cli_parsed *p)
         goto fail_msg;
     if (from_map) {
         /* the per-start table */
-        sbuf st = {0};
-        sb_put(&st, "start,lp");
+        strbuf st = {0};
+        sb_printf(&st, "start,lp");
         for (size_t i = 0; i < np; i++)
-            sb_put(&st, ",%s", vbt_vep_param_name(f.m, i));
-        sb_put(&st, "\n");
+            sb_printf(&st, ",%s", vbt_vep_param_name(f.m, i));
+        sb_printf(&st, "\n");
         double *nm = malloc(np * sizeof *nm);
         for (size_t s = 0; s < f.mo.n_starts && nm; s++) {
-            sb_put(&st, "%zu,%.9g", s + 1, f.lp_starts[s]);
+            sb_printf(&st, "%zu,%.9g", s + 1, f.lp_starts[s]);
             vbt_vep_constrain(f.m, f.th_starts + s * np, nm);
             for (size_t i = 0; i < np; i++)
-                sb_put(&st, ",%.9g", nm[i]);
-            sb_put(&st, "\n");
+                sb_printf(&st, ",%.9g", nm[i]);
+            sb_printf(&st, "\n");
         }
         int bad = !nm || st.oom || write_text(od, "map_starts.csv", st.s, st.len, &msg);
         free(nm);
