@@ -103,29 +103,38 @@ static int write_problem(const char *dir, const double *W, const double *G, cons
     return 0;
 }
 
+/* A synthetic problem from stream 0 of `seed`: log-normal weights on ~30 % of
+ * the pairs (nr x nr) and an inverse-square gain (ns x nr) between sensors
+ * and regions scattered as normal clouds. */
+static void synth_problem(uint64_t seed, size_t nr, size_t ns, double *W, double *G,
+                          double *pos_r, double *pos_s, vbt_rng *r)
+{
+    vbt_rng_init(r, seed, 0);
+    for (size_t k = 0; k < nr * nr; k++) {
+        double u[2];
+        vbt_rng_uniform(r, u, 2);
+        W[k] = u[0] < 0.3 ? exp(2.0 * (u[1] - 0.5) * 3.0) : 0.0;
+    }
+    vbt_rng_normal(r, pos_r, nr * 3);
+    vbt_rng_normal(r, pos_s, ns * 3);
+    for (size_t s = 0; s < ns; s++)
+        for (size_t j = 0; j < nr; j++) {
+            double d2 = 0.05;
+            for (int c = 0; c < 3; c++) {
+                double d = pos_s[s * 3 + c] - pos_r[j * 3 + c];
+                d2 += d * d;
+            }
+            G[s * nr + j] = 0.1 / d2;
+        }
+}
+
 static int nuts_bench(size_t threads, size_t chains, size_t warmup, size_t draws,
                       vbt_nuts_metric metric, const char *write_dir)
 {
     static double W[SR * SR], G[SS * SR], Y[STT * SS];
     double pos_r[SR * 3], pos_s[SS * 3];
     vbt_rng r;
-    vbt_rng_init(&r, 2021, 0);
-    for (size_t k = 0; k < SR * SR; k++) {
-        double u[2];
-        vbt_rng_uniform(&r, u, 2);
-        W[k] = u[0] < 0.3 ? exp(2.0 * (u[1] - 0.5) * 3.0) : 0.0;
-    }
-    vbt_rng_normal(&r, pos_r, SR * 3);
-    vbt_rng_normal(&r, pos_s, SS * 3);
-    for (size_t s = 0; s < SS; s++)
-        for (size_t j = 0; j < SR; j++) {
-            double d2 = 0.05;
-            for (int c = 0; c < 3; c++) {
-                double d = pos_s[s * 3 + c] - pos_r[j * 3 + c];
-                d2 += d * d;
-            }
-            G[s * SR + j] = 0.1 / d2;
-        }
+    synth_problem(2021, SR, SS, W, G, pos_r, pos_s, &r);
     vbt_vep_spec sp;
     vbt_vep_spec_default(&sp);
     sp.n_regions = SR;
@@ -332,28 +341,10 @@ int main(int argc, char **argv)
         return nuts_bench(threads, chains, warmup, nuts_draws, metric, write_dir);
     if (nuts_only)
         return nuts_bench(threads, chains, warmup, nuts_draws, metric, NULL);
-    /* Synthetic connectome: log-normal weights on ~30% of the pairs. */
     static double W[NR * NR], G[NS * NR], Y[NT * NS];
-    vbt_rng r;
-    vbt_rng_init(&r, 2020, 0);
-    for (size_t k = 0; k < NR * NR; k++) {
-        double u[2];
-        vbt_rng_uniform(&r, u, 2);
-        W[k] = u[0] < 0.3 ? exp(2.0 * (u[1] - 0.5) * 3.0) : 0.0;
-    }
-    /* Synthetic inverse-square gain: sensors and regions on a sphere-ish cloud. */
     double pos_r[NR * 3], pos_s[NS * 3];
-    vbt_rng_normal(&r, pos_r, NR * 3);
-    vbt_rng_normal(&r, pos_s, NS * 3);
-    for (size_t s = 0; s < NS; s++)
-        for (size_t j = 0; j < NR; j++) {
-            double d2 = 0.05;
-            for (int c = 0; c < 3; c++) {
-                double d = pos_s[s * 3 + c] - pos_r[j * 3 + c];
-                d2 += d * d;
-            }
-            G[s * NR + j] = 0.1 / d2;
-        }
+    vbt_rng r;
+    synth_problem(2020, NR, NS, W, G, pos_r, pos_s, &r);
 
     vbt_vep_spec sp;
     vbt_vep_spec_default(&sp);
