@@ -712,6 +712,16 @@ static int write_draws(fit *f, vbt_outdir *od, const char *method, vbt_msg *msg)
     return 0;
 }
 
+/* The observation noise sd of unconstrained draw th (nat: np scratch). */
+static double draw_eps(const fit *f, const double *th, double *nat)
+{
+    long ieps = vbt_vep_param_index(f->m, "eps");
+    if (ieps < 0)
+        return f->spec.priors.eps.value;
+    vbt_vep_constrain(f->m, th, nat);
+    return nat[ieps];
+}
+
 /* The g-th of the kept chains' draws (natural parameters). */
 static const double *kept_draw(const fit *f, const int *keep, size_t g)
 {
@@ -742,7 +752,6 @@ static int add_loo(fit *f, const int *keep, size_t kept, cJSON *sum, vbt_outdir 
     double *ll = malloc(K * N * sizeof *ll), *th = malloc(np * sizeof *th),
            *nat = malloc(np * sizeof *nat), *mu = malloc(N * sizeof *mu),
            *elpd = malloc(N * sizeof *elpd);
-    long ieps = vbt_vep_param_index(f->m, "eps");
     int rc = 0;
     vbt_msg lm = {0};
     vbt_loo_result r;
@@ -756,9 +765,7 @@ static int add_loo(fit *f, const int *keep, size_t kept, cJSON *sum, vbt_outdir 
                 snprintf(lm.text, sizeof lm.text, "the model failed at a posterior draw");
                 break;
             }
-            vbt_vep_constrain(f->m, th, nat);
-            double eps = ieps >= 0 ? nat[ieps] : f->spec.priors.eps.value;
-            vbt_loglik_gauss(f->data.data, mu, N, eps, ll + k * N);
+            vbt_loglik_gauss(f->data.data, mu, N, draw_eps(f, th, nat), ll + k * N);
         }
         if (!lm.text[0] && vbt_loo(ll, K, N, elpd, NULL, &r, &lm) && !lm.text[0])
             snprintf(lm.text, sizeof lm.text, "PSIS-LOO failed");
@@ -812,14 +819,13 @@ static int write_predictive(fit *f, vbt_outdir *od, const int *keep, vbt_msg *ms
         K = 1;
     double *y = malloc(K * T * S * sizeof *y), *th = malloc(np * sizeof *th),
            *out = malloc(3 * T * S * sizeof *out), *e = malloc(T * S * sizeof *e),
-           *col = malloc(K * sizeof *col), *work = malloc(K * sizeof *work);
+           *col = malloc(K * sizeof *col), *work = malloc(K * sizeof *work),
+           *nat = malloc(np * sizeof *nat);
     int rc = -1;
-    if (!y || !th || !out || !e || !col || !work) {
+    if (!y || !th || !out || !e || !col || !work || !nat) {
         snprintf(msg->text, sizeof msg->text, "out of memory for the predictive");
         goto done;
     }
-    long ieps = vbt_vep_param_index(f->m, "eps");
-    double eps_fixed = f->spec.priors.eps.value;
     for (size_t k = 0; k < K; k++) {
         if (point) {
             memcpy(th, f->map, np * sizeof *th);
@@ -835,15 +841,7 @@ static int write_predictive(fit *f, vbt_outdir *od, const int *keep, vbt_msg *ms
             continue;
         }
         if (!point) {
-            double nat_eps = eps_fixed;
-            if (ieps >= 0) {
-                double *nat = malloc(np * sizeof *nat);
-                if (!nat)
-                    goto done;
-                vbt_vep_constrain(f->m, th, nat);
-                nat_eps = nat[ieps];
-                free(nat);
-            }
+            double nat_eps = draw_eps(f, th, nat);
             vbt_rng r;
             vbt_rng_init(&r, f->p->common.seed, ((uint64_t)1 << 61) + k);
             vbt_rng_normal(&r, e, T * S);
@@ -870,6 +868,7 @@ done:
     free(e);
     free(col);
     free(work);
+    free(nat);
     return rc;
 }
 
