@@ -9,6 +9,8 @@
 
 #include <cJSON.h>
 
+#include "vbt_io.h"
+
 /* Exit codes of every command. */
 enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
 
@@ -107,6 +109,10 @@ double cli_now(void);
 cJSON *cli_provenance_new(const cli_parsed *p);
 int cli_provenance_add_input(cJSON *prov, const char *role, const char *path,
                              char *err, size_t errlen);
+
+/* Write j, pretty-printed and newline-terminated, as file `name` of the
+ * staged output directory (atomically); -1 with msg set on failure. */
+int cli_write_json(vbt_outdir *od, const char *name, const cJSON *j, vbt_msg *msg);
 
 /* Set by SIGINT/SIGTERM; long loops check it between chunks. */
 extern volatile int cli_interrupted;

@@ -606,24 +606,6 @@ static int write_text(vbt_outdir *od, const char *name, const char *text, size_t
            vbt_file_write_atomic(path, text, len, 0, msg);
 }
 
-static int write_json(vbt_outdir *od, const char *name, cJSON *j, vbt_msg *msg)
-{
-    char *text = cJSON_Print(j);
-    if (!text) {
-        snprintf(msg->text, sizeof msg->text, "out of memory");
-        return -1;
-    }
-    size_t len = strlen(text);
-    char *t2 = realloc(text, len + 2);
-    if (t2) {
-        text = t2;
-        text[len++] = '\n';
-    }
-    int st = write_text(od, name, text, len, msg);
-    free(text);
-    return st;
-}
-
 static int write_npy(vbt_outdir *od, const char *name, const double *d, size_t ndim,
                      const size_t *shape, vbt_msg *msg)
 {
@@ -1188,7 +1170,7 @@ static int run(const cli_parsed *p)
     int failed = cJSON_GetArraySize(f.failures) > 0;
     if (csv.oom || rcsv.oom)
         goto oom;
-    if (write_json(od, "summary.json", sum, &msg) ||
+    if (cli_write_json(od, "summary.json", sum, &msg) ||
         write_text(od, "summary.csv", csv.s, csv.len, &msg) ||
         write_text(od, "regions.csv", rcsv.s, rcsv.len, &msg))
         goto fail_msg;
@@ -1275,7 +1257,7 @@ static int run(const cli_parsed *p)
             cJSON_AddItemToArray(oj, cJSON_CreateString(outs[k]));
     if (!is_map)
         cJSON_AddItemToArray(oj, cJSON_CreateString("draws_chain*.csv"));
-    if (write_json(od, "run.json", prov, &msg) || vbt_outdir_commit(od, &msg)) {
+    if (cli_write_json(od, "run.json", prov, &msg) || vbt_outdir_commit(od, &msg)) {
         od = NULL;
         goto fail_msg;
     }

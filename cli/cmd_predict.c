@@ -183,20 +183,9 @@ int surgery_cli_write_run_json(const surgery_cli *c, const cli_parsed *p, vbt_ou
             it = next;
         }
     cJSON_Delete(extra);
-    char *text = cJSON_Print(prov);
-    cJSON_Delete(prov);
-    char path[4096];
-    if (!st && !text) {
-        snprintf(msg->text, sizeof msg->text, "out of memory writing run.json");
+    if (!st && cli_write_json(od, "run.json", prov, msg))
         st = 1;
-    }
-    if (!st) {
-        size_t tl = strlen(text);
-        text[tl] = '\n';
-        st = vbt_outdir_file(od, "run.json", path, sizeof path) ||
-             vbt_file_write_atomic(path, text, tl + 1, 0, msg);
-    }
-    free(text);
+    cJSON_Delete(prov);
     return st;
 }
 

@@ -301,23 +301,12 @@ static int write_text(const cli_parsed *p, vbt_outdir *od, const char *name, con
 
 static int write_json(const cli_parsed *p, vbt_outdir *od, cJSON *j)
 {
-    char *text = cJSON_Print(j);
-    if (!text) {
-        cli_error(p, "out of memory");
+    vbt_msg msg;
+    if (cli_write_json(od, "run.json", j, &msg)) {
+        cli_error(p, "%s", msg.text);
         return -1;
     }
-    size_t l = strlen(text);
-    char *t2 = realloc(text, l + 2);
-    if (!t2) {
-        free(text);
-        cli_error(p, "out of memory");
-        return -1;
-    }
-    t2[l] = '\n';
-    t2[l + 1] = '\0';
-    int rc = write_text(p, od, "run.json", t2);
-    free(t2);
-    return rc;
+    return 0;
 }
 
 static int write_npy(const cli_parsed *p, vbt_outdir *od, const char *name, const double *d,

@@ -474,18 +474,7 @@ static int run(const cli_parsed *p)
     cJSON_AddNumberToObject(timing, "region_steps_per_s",
                             wall > 0 ? (double)job.n_steps * (double)n / wall : 0.0);
     cJSON_AddNumberToObject(timing, "threads", (double)p->common.threads);
-    char *text = cJSON_Print(prov);
-    char path[4096];
-    if (!text || vbt_outdir_file(od, "run.json", path, sizeof path)) {
-        free(text);
-        cli_error(p, "out of memory");
-        goto fail;
-    }
-    size_t tl = strlen(text);
-    text[tl] = '\n';
-    int st = vbt_file_write_atomic(path, text, tl + 1, 0, &msg);
-    free(text);
-    if (st)
+    if (cli_write_json(od, "run.json", prov, &msg))
         goto fail_msg;
     if (vbt_outdir_commit(od, &msg)) {
         od = NULL;

@@ -631,15 +631,9 @@ static int write_outputs(sweep *sw, const sim_job *job, vbt_outdir *od, const cl
     cJSON_AddNumberToObject(t, "simulation_region_steps_per_s",
                             wall > 0 ? (double)sw->n_sims * (double)n * (double)job->n_steps / wall
                                      : 0.0);
-    char *text = cJSON_Print(prov);
+    if (!st && cli_write_json(od, "run.json", prov, msg))
+        st = 1;
     cJSON_Delete(prov);
-    if (!st && text) {
-        size_t tl = strlen(text);
-        text[tl] = '\n';
-        st = vbt_outdir_file(od, "run.json", path, sizeof path) ||
-             vbt_file_write_atomic(path, text, tl + 1, 0, msg);
-    }
-    free(text);
     return st;
 }
 

@@ -162,3 +162,24 @@ int cli_provenance_add_input(cJSON *prov, const char *role, const char *path,
     cJSON_AddItemToObject(inputs, role, item);
     return 0;
 }
+
+int cli_write_json(vbt_outdir *od, const char *name, const cJSON *j, vbt_msg *msg)
+{
+    char path[4096];
+    char *text = cJSON_Print(j);
+    if (!text) {
+        snprintf(msg->text, sizeof msg->text, "out of memory writing %s", name);
+        return -1;
+    }
+    size_t len = strlen(text);
+    text[len] = '\n'; /* over the NUL: written by length */
+    int st = 0;
+    if (vbt_outdir_file(od, name, path, sizeof path)) {
+        snprintf(msg->text, sizeof msg->text, "output path of %s too long", name);
+        st = -1;
+    } else if (vbt_file_write_atomic(path, text, len + 1, 0, msg)) {
+        st = -1;
+    }
+    free(text);
+    return st;
+}
