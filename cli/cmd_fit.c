@@ -72,19 +72,24 @@ static const cli_option opts[] = {
      .doc = "time between samples of the feature (model time units)"},
     {.name = "steps", .kind = CLI_INT, .metavar = "N", .def = "1", .min = 1, .max = 1000,
      .doc = "integration steps per sample"},
-    {.name = "obs", .kind = CLI_TEXT, .metavar = "O", .def = "linear", .choices = "linear|log",
-     .doc = "observation: linear amp G x + off[s], or log amp log(G exp x) + off"},
+    {.name = "obs", .kind = CLI_TEXT, .metavar = "O", .def = "linear",
+     .choices = "linear|log|power",
+     .doc = "observation: linear amp G x + off[s]; log amp log(G exp x) + off; power "
+            "log(G exp(amp x)) + off[s], the log power of the sensor when region i radiates "
+            "power exp(amp x_i) through the power gain G (use with --gain-norm power)"},
     {.name = "data-norm", .kind = CLI_TEXT, .metavar = "N", .def = "none",
-     .choices = "none|power",
-     .doc = "feature normalisation before the fit: none, or power: per channel "
+     .choices = "none|power|baseline",
+     .doc = "feature normalisation before the fit: none; power: per channel "
             "exp(y - baseline) - 1 (power relative to the median of the first --baseline "
-            "samples), all channels divided by the largest value (docs/fitting.md)"},
+            "samples), all channels divided by the largest value; baseline: y - baseline "
+            "(log power relative to the pre-ictal baseline) (docs/fitting.md)"},
     {.name = "baseline", .kind = CLI_INT, .metavar = "N", .def = "5", .min = 1, .max = 1e6,
      .doc = "samples at the start of the feature taken as its pre-ictal baseline "
-            "(--data-norm power)"},
+            "(--data-norm power|baseline)"},
     {.name = "gain-norm", .kind = CLI_TEXT, .metavar = "N", .def = "none",
-     .choices = "none|max", .doc = "gain normalisation: none, or max: divided by its largest "
-                                   "entry"},
+     .choices = "none|max|power",
+     .doc = "gain normalisation: none; max: divided by its largest entry; power: squared "
+            "(amplitude gain to power gain) and each sensor's row scaled to sum 1"},
     {.name = "normalize", .kind = CLI_TEXT, .metavar = "N", .def = "max",
      .choices = "max|row-sum|none", .doc = "connectome weight normalisation"},
     {.name = "strict", .kind = CLI_FLAG,
@@ -259,10 +264,29 @@ static int cmp_double(const void *a, const void *b)
  * feature is a log power envelope; exp(. - b) - 1 is the power relative to the
  * pre-ictal baseline, which adds up linearly over sources as the linear
  * observation amp G x + off assumes, and D brings it to [0, 1] so that BVEP's
- * unit priors on amp and off fit.  --gain-norm max: G / max(G). */
+ * unit priors on amp and off fit.  --data-norm baseline: y_ts - b_s, the log
+ * power relative to the baseline.  --gain-norm max: G / max(G).  --gain-norm
+ * power: G_si^2 / sum_j G_sj^2: sources add up in power, so the power gain of
+ * an amplitude gain is its square; the row scaling only moves the per-sensor
+ * offsets of the power observation. */
 static int normalise_inputs(fit *f, vbt_msg *msg)
 {
     const cli_parsed *p = f->p;
+    if (!strcmp(cli_str(p, "gain-norm"), "power")) {
+        size_t nr = f->gain.shape[1];
+        for (size_t r = 0; r < f->gain.shape[0]; r++) {
+            double *g = f->gain.data + r * nr, sum = 0.0;
+            for (size_t j = 0; j < nr; j++)
+                sum += g[j] * g[j];
+            if (!(sum > 0.0) || !isfinite(sum)) {
+                snprintf(msg->text, sizeof msg->text,
+                         "--gain-norm power: gain row %zu is zero or not finite", r + 1);
+                return -1;
+            }
+            for (size_t j = 0; j < nr; j++)
+                g[j] = g[j] * g[j] / sum;
+        }
+    }
     if (!strcmp(cli_str(p, "gain-norm"), "max")) {
         double gm = 0.0;
         for (size_t i = 0; i < f->gain.size; i++)
@@ -274,7 +298,9 @@ static int normalise_inputs(fit *f, vbt_msg *msg)
         for (size_t i = 0; i < f->gain.size; i++)
             f->gain.data[i] /= gm;
     }
-    if (strcmp(cli_str(p, "data-norm"), "power"))
+    const char *dn = cli_str(p, "data-norm");
+    int rel = !strcmp(dn, "baseline");
+    if (!rel && strcmp(dn, "power"))
         return 0;
     size_t nb = (size_t)cli_float(p, "baseline");
     if (nb > f->nt)
@@ -291,12 +317,14 @@ static int normalise_inputs(fit *f, vbt_msg *msg)
         qsort(tmp, nb, sizeof *tmp, cmp_double);
         double b = nb % 2 ? tmp[nb / 2] : 0.5 * (tmp[nb / 2 - 1] + tmp[nb / 2]);
         for (size_t t = 0; t < f->nt; t++) {
-            double v = expm1(y[t * f->ns + c] - b);
+            double v = rel ? y[t * f->ns + c] - b : expm1(y[t * f->ns + c] - b);
             y[t * f->ns + c] = v;
             D = fmax(D, v);
         }
     }
     free(tmp);
+    if (rel)
+        return 0;
     if (!(D > 0.0) || !isfinite(D)) {
         snprintf(msg->text, sizeof msg->text,
                  "--data-norm power: the feature never rises above its baseline");
@@ -350,7 +378,10 @@ static int load_inputs(fit *f, vbt_msg *msg)
                                                                          : VBT_VEP_EULER;
     s->dt = cli_float(p, "dt");
     s->steps = (size_t)cli_float(p, "steps");
-    s->obs = !strcmp(cli_str(p, "obs"), "log") ? VBT_VEP_OBS_LOGPOWER : VBT_VEP_OBS_LINEAR;
+    const char *obs = cli_str(p, "obs");
+    s->obs = !strcmp(obs, "log")     ? VBT_VEP_OBS_LOGPOWER
+             : !strcmp(obs, "power") ? VBT_VEP_OBS_POWER
+                                     : VBT_VEP_OBS_LINEAR;
     if (vbt_vep_alloc(&f->m, s, msg))
         return -1;
     f->np = vbt_vep_n_params(f->m);

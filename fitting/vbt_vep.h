@@ -53,7 +53,9 @@ typedef enum vbt_vep_scheme {
 
 typedef enum vbt_vep_obs {
     VBT_VEP_OBS_LINEAR = 0,   /* amp * G x + off[s] */
-    VBT_VEP_OBS_LOGPOWER = 1  /* amp * log(G exp x) + off; G must be >= 0 with no empty row */
+    VBT_VEP_OBS_LOGPOWER = 1, /* amp * log(G exp x) + off; G must be >= 0 with no empty row */
+    VBT_VEP_OBS_POWER = 2     /* log(G exp(amp x)) + off[s]: sensor log power when region power
+                                 is exp(amp x) and G is a power gain (G >= 0, no empty row) */
 } vbt_vep_obs;
 
 /* Prior of a positive scalar (K, tau0, amp, eps) on (lo, inf). */
@@ -197,12 +199,23 @@ void vbt_vep_lbfgs_opts_default(vbt_vep_lbfgs_opts *o);
 int vbt_vep_lbfgs(vbt_vep *m, const vbt_vep_lbfgs_opts *o, double *theta, double *lp,
                   size_t *iters);
 
+/* Damped Newton polish of a mode from theta (in place): negative Hessian by
+ * central differences of the exact gradient, Levenberg-Marquardt damping
+ * when it is not positive definite, Armijo backtracking; at most max_iter
+ * steps (each costs 2 n_params gradients).  VBT_OK when the Newton
+ * decrement with the undamped, positive definite Hessian is below 1e-9
+ * max(1, |lp|) (a proven local mode), VBT_ERANGE when max_iter was reached
+ * or no step ascended (theta is still the best point), VBT_ENUMERIC when the
+ * start is not finite, VBT_ENOMEM.  *lp: the final value. */
+int vbt_vep_newton(vbt_vep *m, size_t max_iter, double *theta, double *lp, size_t *iters);
+
 typedef struct vbt_vep_map_opts {
     size_t n_starts;   /* 16 */
     size_t n_threads;  /* 1; each start's result does not depend on it */
     uint64_t seed;     /* starts are prior draws of stream (seed, start) */
     vbt_vep_lbfgs_opts lbfgs;
     double mode_tol;   /* 1.0: a start reaches the best mode when lp >= best - mode_tol */
+    size_t newton_iter;/* 30: damped Newton steps after L-BFGS (vbt_vep_newton); 0: none */
 } vbt_vep_map_opts;
 
 void vbt_vep_map_opts_default(vbt_vep_map_opts *o);

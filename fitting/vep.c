@@ -192,7 +192,8 @@ static int check_spec(const vbt_vep_spec *s, vbt_msg *msg)
         return vbt__fail(msg, VBT_EINVAL, "vep: weights and gain are required");
     if (s->scheme != VBT_VEP_EULER && s->scheme != VBT_VEP_HEUN && s->scheme != VBT_VEP_RK4)
         return vbt__fail(msg, VBT_EINVAL, "vep: unknown scheme %d", (int)s->scheme);
-    if (s->obs != VBT_VEP_OBS_LINEAR && s->obs != VBT_VEP_OBS_LOGPOWER)
+    if (s->obs != VBT_VEP_OBS_LINEAR && s->obs != VBT_VEP_OBS_LOGPOWER &&
+        s->obs != VBT_VEP_OBS_POWER)
         return vbt__fail(msg, VBT_EINVAL, "vep: unknown observation model %d", (int)s->obs);
     if (s->normalize != VBT_NORMALIZE_NONE && s->normalize != VBT_NORMALIZE_MAX &&
         s->normalize != VBT_NORMALIZE_ROWSUM)
@@ -214,12 +215,12 @@ static int check_spec(const vbt_vep_spec *s, vbt_msg *msg)
             double g = s->gain[r * n + j];
             if (!isfinite(g))
                 return vbt__fail(msg, VBT_ENUMERIC, "vep: gain row %zu col %zu is not finite", r + 1, j + 1);
-            if (s->obs == VBT_VEP_OBS_LOGPOWER && g < 0)
+            if (s->obs != VBT_VEP_OBS_LINEAR && g < 0)
                 return vbt__fail(msg, VBT_EINVAL, "vep: log-power observation needs gain >= 0 (row %zu col %zu is %g)",
                                  r + 1, j + 1, g);
             sum += g;
         }
-        if (s->obs == VBT_VEP_OBS_LOGPOWER && !(sum > 0))
+        if (s->obs != VBT_VEP_OBS_LINEAR && !(sum > 0))
             return vbt__fail(msg, VBT_EINVAL, "vep: log-power observation: gain row %zu is empty", r + 1);
     }
     if (s->data && !all_finite(s->data, s->n_samples * ns))
@@ -250,7 +251,7 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     m->I1 = s->I1;
     m->pri = s->priors;
     set_tableau(m);
-    m->n_off = s->obs == VBT_VEP_OBS_LINEAR ? ns : 1;
+    m->n_off = s->obs == VBT_VEP_OBS_LOGPOWER ? 1 : ns;
 
     m->C = malloc(n * n * sizeof *m->C);
     m->L = malloc(n * n * sizeof *m->L);
@@ -570,25 +571,32 @@ static int forward(vbt_vep *m, double K, double tau0)
 
 /* Observation: P and mu (into R); returns the log likelihood when Y is set.
  * With grad, R becomes (y - mu) / eps^2 and dX, the natural gradients of
- * amp, off and eps are accumulated into *gamp, goff, *geps. */
+ * amp, off and eps are accumulated into *gamp, goff, *geps.
+ *   linear:   P = X G^T,          mu = amp P + off[s]
+ *   logpower: P = exp(X) G^T,     mu = amp log P + off
+ *   power:    P = exp(amp X) G^T, mu = log P + off[s]
+ * (E holds exp(X) or exp(amp X)). */
 static double observe(vbt_vep *m, double amp, double eps, int want_grad, double *gamp,
                       double *goff, double *geps)
 {
     size_t n = m->n, ns = m->ns, nt = m->nt;
+    const vbt_vep_obs obs = m->obs;
     const double *src = m->X;
-    if (m->obs == VBT_VEP_OBS_LOGPOWER) {
+    if (obs != VBT_VEP_OBS_LINEAR) {
+        double a = obs == VBT_VEP_OBS_POWER ? amp : 1.0;
         for (size_t k = 0; k < nt * n; k++)
-            m->E[k] = exp(m->X[k]);
+            m->E[k] = exp(a * m->X[k]);
         src = m->E;
     }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nt, (int)ns, (int)n, 1.0, src,
                 (int)n, m->G, (int)n, 0.0, m->P, (int)ns);
-    int logp = m->obs == VBT_VEP_OBS_LOGPOWER;
     for (size_t t = 0; t < nt; t++)
         for (size_t s = 0; s < ns; s++) {
             double p = m->P[t * ns + s];
-            double f = logp ? log(p) : p;
-            m->R[t * ns + s] = amp * f + m->off[logp ? 0 : s];
+            double mu = obs == VBT_VEP_OBS_LINEAR     ? amp * p + m->off[s]
+                        : obs == VBT_VEP_OBS_LOGPOWER ? amp * log(p) + m->off[0]
+                                                      : log(p) + m->off[s];
+            m->R[t * ns + s] = mu;
         }
     if (!m->Y)
         return 0.0;
@@ -600,22 +608,45 @@ static double observe(vbt_vep *m, double amp, double eps, int want_grad, double 
             ss += d * d;
             if (want_grad) {
                 double r = d * ie2, p = m->P[k];
-                ga += r * (logp ? log(p) : p);
-                goff[logp ? 0 : s] += r;
-                m->R[k] = logp ? r / p : r;
+                switch (obs) {
+                case VBT_VEP_OBS_LINEAR:
+                    ga += r * p;
+                    goff[s] += r;
+                    m->R[k] = r;
+                    break;
+                case VBT_VEP_OBS_LOGPOWER:
+                    ga += r * log(p);
+                    goff[0] += r;
+                    m->R[k] = r / p;
+                    break;
+                default: /* power: amp enters through E, below */
+                    goff[s] += r;
+                    m->R[k] = r / p;
+                    break;
+                }
             }
         }
     double N = (double)(nt * ns);
     double ll = -0.5 * ss * ie2 - N * (log(eps) + 0.5 * log(2.0 * M_PI));
     if (want_grad) {
         ge = ss * ie2 / eps - N / eps;
-        *gamp += ga;
         *geps += ge;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nt, (int)n, (int)ns, amp,
+        /* dX = (R G) * d(src)/dX, with dmu/dP folded into R above */
+        double scale = obs == VBT_VEP_OBS_POWER ? 1.0 : amp;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nt, (int)n, (int)ns, scale,
                     m->R, (int)ns, m->G, (int)n, 0.0, m->dX, (int)n);
-        if (logp)
+        if (obs == VBT_VEP_OBS_LOGPOWER) {
             for (size_t k = 0; k < nt * n; k++)
                 m->dX[k] *= m->E[k];
+        } else if (obs == VBT_VEP_OBS_POWER) {
+            /* d/d amp of exp(amp x) is x exp(amp x); d/dx is amp exp(amp x) */
+            for (size_t k = 0; k < nt * n; k++) {
+                double w = m->dX[k] * m->E[k];
+                ga += w * m->X[k];
+                m->dX[k] = amp * w;
+            }
+        }
+        *gamp += ga;
     }
     return ll;
 }

@@ -11,4 +11,13 @@ VBT_HIDDEN int vbt__vep_clone(const vbt_vep *m, vbt_vep **out, vbt_msg *msg);
 /* log(1 - Phi(a)): the log mass of N(0,1) above a, stable in both tails. */
 VBT_HIDDEN double vbt__log_upper_tail(double a);
 
+/* In-place lower Cholesky (row major, n x n); -1 when not positive definite. */
+VBT_HIDDEN int vbt__cholesky(double *A, size_t n);
+
+/* Negative Hessian of the log posterior by central differences of the
+ * gradient (step h), symmetrised, into H (np x np); th, gp, gm: np scratch.
+ * 0, or 1 + the index of a parameter whose perturbed gradient failed. */
+VBT_HIDDEN size_t vbt__vep_neg_hessian(vbt_vep *m, const double *theta, double h, double *H,
+                                       double *th, double *gp, double *gm);
+
 #endif

@@ -135,7 +135,7 @@ int vbt_psis(double *lw, size_t n, double *khat)
 
 /* In-place lower Cholesky of a symmetric positive definite A (n x n, row
  * major; the upper triangle is left as is).  -1 when not positive definite. */
-static int cholesky(double *A, size_t n)
+int vbt__cholesky(double *A, size_t n)
 {
     for (size_t j = 0; j < n; j++) {
         double d = A[j * n + j];
@@ -156,6 +156,36 @@ static int cholesky(double *A, size_t n)
     return 0;
 }
 
+/* Negative Hessian of the log posterior at theta by central differences of
+ * the exact gradient, symmetrised: error O(h^2 f''') with rounding
+ * O(eps |g| / h); h = 1e-5 balances them for unit-scale unconstrained
+ * parameters.  th, gp, gm: np scratch each.  Returns 1 + the index of the
+ * first parameter whose perturbed gradient is not finite, else 0. */
+size_t vbt__vep_neg_hessian(vbt_vep *m, const double *theta, double h, double *H, double *th,
+                            double *gp, double *gm)
+{
+    size_t np = vbt_vep_n_params(m);
+    memcpy(th, theta, np * sizeof *th);
+    double lp;
+    for (size_t j = 0; j < np; j++) {
+        th[j] = theta[j] + h;
+        int s1 = vbt_vep_logp(m, th, &lp, gp);
+        th[j] = theta[j] - h;
+        int s2 = vbt_vep_logp(m, th, &lp, gm);
+        th[j] = theta[j];
+        if (s1 || s2)
+            return j + 1;
+        for (size_t i = 0; i < np; i++)
+            H[i * np + j] = -(gp[i] - gm[i]) / (2.0 * h);
+    }
+    for (size_t i = 0; i < np; i++)
+        for (size_t j = 0; j < i; j++) {
+            double a = 0.5 * (H[i * np + j] + H[j * np + i]);
+            H[i * np + j] = H[j * np + i] = a;
+        }
+    return 0;
+}
+
 int vbt_vep_laplace(vbt_vep *m, const double *theta_map, size_t n_draws, uint64_t seed,
                     double *draws, double *log_w, vbt_vep_laplace_result *res, vbt_msg *msg)
 {
@@ -171,33 +201,15 @@ int vbt_vep_laplace(vbt_vep *m, const double *theta_map, size_t n_draws, uint64_
         st = vbt__fail(msg, VBT_ENOMEM, "vep laplace: out of memory (%zu parameters)", np);
         goto done;
     }
-    /* Central differences of the exact gradient: error O(h^2 f''') with
-     * rounding O(eps |g| / h); h = 1e-5 balances them for unit-scale
-     * unconstrained parameters. */
     const double h = 1e-5;
     res->hess_h = h;
-    memcpy(th, theta_map, np * sizeof *th);
-    double lp;
-    for (size_t j = 0; j < np; j++) {
-        th[j] = theta_map[j] + h;
-        int s1 = vbt_vep_logp(m, th, &lp, gp);
-        th[j] = theta_map[j] - h;
-        int s2 = vbt_vep_logp(m, th, &lp, gm);
-        th[j] = theta_map[j];
-        if (s1 || s2) {
-            st = vbt__fail(msg, VBT_ENUMERIC, "vep laplace: gradient not finite near the mode (%s)",
-                           vbt_vep_param_name(m, j));
-            goto done;
-        }
-        for (size_t i = 0; i < np; i++)
-            H[i * np + j] = -(gp[i] - gm[i]) / (2.0 * h); /* negative Hessian */
+    size_t bad = vbt__vep_neg_hessian(m, theta_map, h, H, th, gp, gm);
+    if (bad) {
+        st = vbt__fail(msg, VBT_ENUMERIC, "vep laplace: gradient not finite near the mode (%s)",
+                       vbt_vep_param_name(m, bad - 1));
+        goto done;
     }
-    for (size_t i = 0; i < np; i++)
-        for (size_t j = 0; j < i; j++) {
-            double a = 0.5 * (H[i * np + j] + H[j * np + i]);
-            H[i * np + j] = H[j * np + i] = a;
-        }
-    if (cholesky(H, np) != 0) {
+    if (vbt__cholesky(H, np) != 0) {
         st = vbt__fail(msg, VBT_ENUMERIC,
                        "vep laplace: the negative Hessian is not positive definite (not a mode?)");
         goto done;
@@ -206,7 +218,7 @@ int vbt_vep_laplace(vbt_vep *m, const double *theta_map, size_t n_draws, uint64_
     for (size_t i = 0; i < np; i++)
         sumlog += log(H[i * np + i]);
     res->log_det_cov = -2.0 * sumlog;
-    double lpmap;
+    double lpmap, lp;
     if (vbt_vep_logp(m, theta_map, &lpmap, NULL) != VBT_OK) {
         st = vbt__fail(msg, VBT_ENUMERIC, "vep laplace: log posterior not finite at the mode");
         goto done;

@@ -189,7 +189,7 @@ static double naive_logp(const vbt_vep_spec *sp, const double *th)
         lp += lnorm(val[k], sc[k]->mu, sc[k]->sd) + th[o] -
               log(0.5 * erfc((sc[k]->lo - sc[k]->mu) / sc[k]->sd / sqrt(2.0)));
     }
-    size_t noff = sp->obs == VBT_VEP_OBS_LINEAR ? NS : 1;
+    size_t noff = sp->obs == VBT_VEP_OBS_LOGPOWER ? 1 : NS;
     double off[NS];
     for (size_t k = 0; k < noff; k++, o++) {
         off[k] = p->off.mu + p->off.sd * th[o];
@@ -230,8 +230,12 @@ static double naive_logp(const vbt_vep_spec *sp, const double *th)
         for (size_t r = 0; r < NS; r++) {
             double g = 0;
             for (size_t j = 0; j < NR; j++)
-                g += sp->gain[r * NR + j] * (sp->obs == VBT_VEP_OBS_LINEAR ? s[j] : exp(s[j]));
-            double mu = sp->obs == VBT_VEP_OBS_LINEAR ? amp * g + off[r] : amp * log(g) + off[0];
+                g += sp->gain[r * NR + j] * (sp->obs == VBT_VEP_OBS_LINEAR     ? s[j]
+                                             : sp->obs == VBT_VEP_OBS_LOGPOWER ? exp(s[j])
+                                                                               : exp(amp * s[j]));
+            double mu = sp->obs == VBT_VEP_OBS_LINEAR     ? amp * g + off[r]
+                        : sp->obs == VBT_VEP_OBS_LOGPOWER ? amp * log(g) + off[0]
+                                                          : log(g) + off[r];
             lp += lnorm(sp->data[t * NS + r], mu, eps);
         }
     }
@@ -264,14 +268,14 @@ static void test_logp_matches_naive(void **state)
     (void)state;
     double worst = 0;
     for (int sc = 0; sc < 3; sc++)
-        for (int obs = 0; obs < 2; obs++)
+        for (int obs = 0; obs < 3; obs++)
             for (size_t steps = 1; steps <= 2; steps++) {
                 vbt_vep_spec s;
                 base_spec(&s, SCHEMES[sc], (vbt_vep_obs)obs, steps);
                 free_all_params(&s);
                 vbt_vep *m = build(&s);
                 size_t np = vbt_vep_n_params(m);
-                assert_int_equal(np, 3 * NR + 4 + (obs ? 1 : NS));
+                assert_int_equal(np, 3 * NR + 4 + (obs == VBT_VEP_OBS_LOGPOWER ? 1 : NS));
                 double *th = malloc(np * sizeof *th);
                 for (uint64_t k = 0; k < 3; k++) {
                     random_point(m, k, th);
@@ -299,7 +303,7 @@ static void test_gradient_fd(void **state)
     (void)state;
     double worst_norm = 0;
     for (int sc = 0; sc < 3; sc++)
-        for (int obs = 0; obs < 2; obs++)
+        for (int obs = 0; obs < 3; obs++)
             for (size_t steps = 1; steps <= 2; steps++) {
                 vbt_vep_spec s;
                 base_spec(&s, SCHEMES[sc], (vbt_vep_obs)obs, steps);
