@@ -1625,7 +1625,14 @@ const cli_command cli_cmd_fit = {
         "loo_pointwise.npy [time, sensor] (nuts: each observation's PSIS-LOO elpd; elpd_loo, "
         "p_loo, LOOIC, WAIC and Pareto k counts under \"loo\" in summary.json, to compare "
         "fits of one patient under different priors) and run.json "
-        "(SHA-256 of the inputs, options, seed, timing).",
+        "(SHA-256 of the inputs, options, seed, timing).\n\n"
+        "Checkpoints (nuts): the run is saved to OUTDIR.checkpoint (beside OUTDIR, written "
+        "atomically) after the MAP stage, every --checkpoint-every iterations of each chain "
+        "and when interrupted. After a kill or Ctrl-C, 'vbt fit --resume OUTDIR' continues "
+        "it with its own recorded command line, refuses (exit 1) when an input, an option or "
+        "the vbt version changed, and ends with the draws of an uninterrupted run; the "
+        "checkpoint is removed once the outputs are in place. A new run refuses to start "
+        "while OUTDIR.checkpoint exists; --force deletes it and starts over.",
     .opts = opts,
     .n_opts = sizeof opts / sizeof opts[0],
     .references = refs,
