@@ -1580,6 +1580,8 @@ static int run_resume(const cli_parsed *p)
         rc = CLI_ERROR;
         goto out;
     }
+    /* relative to the run's directory from now on */
+    snprintf(k.path, sizeof k.path, "%s", again);
     if (threads_given)
         run.common.threads = p->common.threads;
     run.common.quiet |= p->common.quiet;

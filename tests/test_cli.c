@@ -1245,6 +1245,25 @@ static void test_fit_resume(void **state)
     snprintf(b, sizeof b, "%s/twice/draws.npy", dir);
     assert_same_file(a, b);
 
+    /* started with relative paths, resumed from another directory: the
+     * resumed run goes on checkpointing in the right place */
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    run_fit_killed(".", "rel", "40");
+    assert_int_equal(chdir(g_tmp), 0);
+    setenv("VBT_TEST_STOP_AFTER", "150", 1);
+    rc = resume("fit_resume", "rel", NULL, &err);
+    unsetenv("VBT_TEST_STOP_AFTER");
+    assert_int_equal(rc, 1);
+    free(err);
+    assert_true(tu_exists(tu_path(dir, "rel.checkpoint")));
+    assert_int_equal(resume("fit_resume", "rel", NULL, &err), 0);
+    free(err);
+    assert_int_equal(chdir(cwd), 0);
+    snprintf(b, sizeof b, "%s/rel/draws.npy", dir);
+    assert_same_file(a, b);
+
     /* changed data: refused in one line, the checkpoint kept */
     run_fit_killed(dir, "changed", "60");
     write_fit_problem(dir, 0.001);
