@@ -33,6 +33,8 @@ typedef struct cli_option {
     const char *choices;    /* "none|max|row-sum" for CLI_TEXT, or NULL */
     const char *doc;
     int required;           /* the command cannot run without it */
+    int standalone;         /* given, no required option is needed (e.g. --resume: they
+                               come from elsewhere) */
 } cli_option;
 
 typedef struct cli_argument {

@@ -5,6 +5,7 @@
  * covariance as the initial metric; convergence diagnostics (Vehtari et al.
  * 2021), stuck-chain detection, EZ/PZ/HZ probabilities, a posterior
  * predictive of the SEEG feature, and a provenance sidecar. */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -13,10 +14,12 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
 #include "cli.h"
+#include "fit_checkpoint.h"
 #include "strbuf.h"
 #include "vbt_advi.h"
 #include "vbt.h"
@@ -96,6 +99,14 @@ static const cli_option opts[] = {
      .doc = "exit with status 1 when a diagnostic fails (outputs are still written)"},
     {.name = "output", .short_name = 'o', .kind = CLI_FILE_OUT, .metavar = "OUTDIR",
      .required = 1, .doc = "output directory (created; its parent must exist)"},
+    {.name = "checkpoint-every", .kind = CLI_INT, .metavar = "N", .def = "100", .min = 0,
+     .max = 1e7,
+     .doc = "[nuts] save the run to OUTDIR.checkpoint every N iterations of each chain, and "
+            "when interrupted, so that --resume can finish it; 0: no checkpoint"},
+    {.name = "resume", .kind = CLI_TEXT, .metavar = "OUTDIR", .standalone = 1,
+     .doc = "continue the interrupted run that was writing OUTDIR from OUTDIR.checkpoint, "
+            "with that run's own command line (only --threads, --quiet and --verbose may be "
+            "given with it); ends with the draws of an uninterrupted run"},
 };
 
 static const char *const refs[] = {
@@ -240,6 +251,8 @@ typedef struct fit {
     cJSON *diag;            /* diagnostics object of summary.json */
     int loo_written;        /* loo_pointwise.npy is among the outputs */
     cJSON *failures;        /* array of strings */
+    fit_ckpt *ck;           /* the checkpoint written while sampling, or NULL */
+    int resumed;            /* ck was read from a checkpoint: MAP and starts come from it */
 } fit;
 
 static void fail_check(fit *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -388,14 +401,41 @@ static int load_inputs(fit *f, vbt_msg *msg)
     return 0;
 }
 
+static double *dup_doubles(const double *v, size_t n)
+{
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    if (d && n)
+        memcpy(d, v, n * sizeof *d);
+    return d;
+}
+
 static int run_map(fit *f, vbt_msg *msg)
 {
     const cli_parsed *p = f->p;
+    fit_ckpt *k = f->ck;
     vbt_vep_map_opts_default(&f->mo);
     f->mo.n_starts = (size_t)cli_float(p, "starts");
     f->mo.n_threads = (size_t)p->common.threads;
     f->mo.seed = p->common.seed;
     f->mo.lbfgs.max_iter = (size_t)cli_float(p, "map-iter");
+    if (f->resumed) {
+        /* the MAP stage of the interrupted run */
+        if (!k->has_map || k->starts != f->mo.n_starts) {
+            snprintf(msg->text, sizeof msg->text, "'%.900s' holds no MAP stage", k->path);
+            return -1;
+        }
+        f->mr = k->mr;
+        f->map_wall = k->map_wall;
+        f->map = dup_doubles(k->map, f->np);
+        f->lp_starts = dup_doubles(k->lp_starts, k->starts);
+        f->th_starts = dup_doubles(k->th_starts, k->starts * f->np);
+        if (!f->map || !f->lp_starts || !f->th_starts) {
+            snprintf(msg->text, sizeof msg->text, "out of memory");
+            return -1;
+        }
+        cli_info(p, "MAP: from the checkpoint, best lp %.3f", f->mr.best_lp);
+        return 0;
+    }
     f->map = malloc(f->np * sizeof *f->map);
     f->lp_starts = malloc(f->mo.n_starts * sizeof *f->lp_starts);
     f->th_starts = malloc(f->mo.n_starts * f->np * sizeof *f->th_starts);
@@ -415,6 +455,19 @@ static int run_map(fit *f, vbt_msg *msg)
     if (f->mr.n_converged == 0)
         cli_error(p, "WARNING: no MAP start met the convergence tolerance in %zu iterations "
                      "(the mode is not exact; see docs/fitting.md)", f->mo.lbfgs.max_iter);
+    if (k) {
+        k->has_map = 1;
+        k->mr = f->mr;
+        k->starts = f->mo.n_starts;
+        k->map_wall = f->map_wall;
+        k->map = dup_doubles(f->map, f->np);
+        k->lp_starts = dup_doubles(f->lp_starts, k->starts);
+        k->th_starts = dup_doubles(f->th_starts, k->starts * f->np);
+        if (!k->map || !k->lp_starts || !k->th_starts) {
+            snprintf(msg->text, sizeof msg->text, "out of memory");
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -499,7 +552,27 @@ static int run_nuts(fit *f, vbt_msg *msg)
             goto out;
         ctx[c] = ms[c];
     }
-    if (from_map) {
+    fit_ckpt *k = f->ck;
+    if (f->resumed) {
+        /* the interrupted run's starts, metric and draws so far */
+        memcpy(inits, k->inits, C * np * sizeof *inits);
+        if (k->cov && !(cov = dup_doubles(k->cov, np * np))) {
+            snprintf(msg->text, sizeof msg->text, "out of memory");
+            goto out;
+        }
+        f->laplace_metric_ok = k->laplace_ok;
+        snprintf(f->laplace_metric_msg, sizeof f->laplace_metric_msg, "%s", k->laplace_msg);
+        memcpy(th, k->th, C * D * np * sizeof *th);
+        memcpy(f->stats, k->stats, C * D * sizeof *f->stats);
+        free(k->th);
+        free(k->stats);
+        k->owns_draws = 0;
+        size_t done = 0;
+        for (size_t c = 0; c < C; c++)
+            done += k->state[c] ? k->iter[c] : 0;
+        cli_info(p, "NUTS: resuming from '%s' (%zu of %zu iterations made)", k->path, done,
+                 C * (o.warmup + D));
+    } else if (from_map) {
         cov = malloc(np * np * sizeof *cov);
         if (!cov) {
             snprintf(msg->text, sizeof msg->text, "out of memory");
@@ -526,6 +599,27 @@ static int run_nuts(fit *f, vbt_msg *msg)
         for (size_t c = 0; c < C; c++)
             vbt_vep_prior_draw(f->m, p->common.seed, ((uint64_t)1 << 62) + c, inits + c * np);
     }
+    int use_cov = from_map && f->laplace_metric_ok;
+    if (k) {
+        k->th = th;
+        k->stats = f->stats;
+    }
+    if (k && !f->resumed) {
+        /* the MAP stage and the starts are saved before the first iteration */
+        k->laplace_ok = f->laplace_metric_ok;
+        snprintf(k->laplace_msg, sizeof k->laplace_msg, "%s", f->laplace_metric_msg);
+        k->inits = dup_doubles(inits, C * np);
+        k->cov = use_cov ? dup_doubles(cov, np * np) : NULL;
+        if (!k->inits || (use_cov && !k->cov)) {
+            snprintf(msg->text, sizeof msg->text, "out of memory");
+            goto out;
+        }
+        if (fit_ckpt_write(k, msg))
+            goto out;
+    }
+    const void *res[MAXCH];
+    for (size_t c = 0; k && c < C; c++)
+        res[c] = k->state[c];
     prog pg;
     memset(&pg, 0, sizeof pg);
     pthread_mutex_init(&pg.lock, NULL);
@@ -533,9 +627,12 @@ static int run_nuts(fit *f, vbt_msg *msg)
     cli_progress_begin(&pg.bar, p, "nuts");
     vbt_nuts_run run = {.logp = vep_logp_cb, .ctx = ctx, .n_params = np, .n_chains = C,
                         .n_threads = (size_t)p->common.threads, .seed = p->common.seed,
-                        .inits = inits,
-                        .inv_metric = from_map && f->laplace_metric_ok ? cov : NULL,
-                        .inv_metric_full = 1, .progress = on_progress, .progress_ctx = &pg};
+                        .inits = inits, .inv_metric = use_cov ? cov : NULL,
+                        .inv_metric_full = 1, .progress = on_progress, .progress_ctx = &pg,
+                        .checkpoint = k ? fit_ckpt_on_state : NULL, .checkpoint_ctx = k,
+                        .checkpoint_every = (size_t)cli_float(p, "checkpoint-every"),
+                        .resume = f->resumed ? res : NULL,
+                        .resume_len = k ? k->state_len : NULL};
     cli_info(p, "NUTS: %zu chain(s) x (%zu warm-up + %zu draws), %s metric, max depth %zu, "
                 "adapt_delta %.3g, %zu thread(s)", C, o.warmup, D,
              o.metric == VBT_NUTS_DENSE ? "dense" : "diag", o.max_depth, o.adapt_delta,
@@ -545,12 +642,16 @@ static int run_nuts(fit *f, vbt_msg *msg)
     pthread_mutex_destroy(&pg.lock);
     if (st)
         goto out;
-    for (size_t k = 0; k < C * D; k++)
-        vbt_vep_constrain(f->m, th + k * np, f->nat + k * np);
+    for (size_t q = 0; q < C * D; q++)
+        vbt_vep_constrain(f->m, th + q * np, f->nat + q * np);
     rc = 0;
 out:
     for (size_t c = 0; c < C; c++)
         vbt_vep_free(ms[c]);
+    if (f->ck) {
+        f->ck->th = NULL;
+        f->ck->stats = NULL;
+    }
     free(cov);
     free(inits);
     free(th);
@@ -979,11 +1080,50 @@ static void print_table(const fit *f, const vbt_diag_param *dp)
                dp[i].q95, dp[i].rhat, dp[i].ess_bulk, dp[i].ess_tail);
 }
 
-static int run(const cli_parsed *p)
+/* The checkpoint of a fresh run: refuse to start over an interrupted run
+ * (unless --force, which deletes its checkpoint); with --method nuts and
+ * --checkpoint-every > 0, own is set up as f->ck.  -1 with msg set. */
+static int checkpoint_begin(fit *f, fit_ckpt *own, const char *path, vbt_msg *msg)
+{
+    const cli_parsed *p = f->p;
+    struct stat sb;
+    if (lstat(path, &sb) == 0) {
+        if (!p->common.force) {
+            snprintf(msg->text, sizeof msg->text, "'%.500s' holds an interrupted run: continue "
+                     "it with 'vbt fit --resume %.400s', or give --force to start over", path,
+                     cli_str(p, "output"));
+            return -1;
+        }
+        if (unlink(path) != 0) {
+            snprintf(msg->text, sizeof msg->text, "'%.900s': %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    if (strcmp(cli_str(p, "method"), "nuts") || cli_float(p, "checkpoint-every") == 0)
+        return 0;
+    snprintf(own->path, sizeof own->path, "%s", path);
+    f->ck = own;
+    return 0;
+}
+
+/* Common set-up of a checkpoint that will be written to. */
+static void checkpoint_arm(fit_ckpt *k, const cli_parsed *p)
+{
+    const char *e = getenv("VBT_TEST_STOP_AFTER");
+    k->p = p;
+    k->stop_after = e ? atol(e) : 0;
+    pthread_mutex_init(&k->lock, NULL);
+    k->lock_ready = 1;
+}
+
+static int run_fit(const cli_parsed *p, fit_ckpt *resume)
 {
     fit f;
     memset(&f, 0, sizeof f);
     f.p = p;
+    fit_ckpt own;
+    memset(&own, 0, sizeof own);
+    char ckpath[4096];
     vbt_msg msg = {{0}};
     vbt_outdir *od = NULL;
     int rc = CLI_ERROR;
@@ -1002,18 +1142,52 @@ static int run(const cli_parsed *p)
         return CLI_USAGE;
     }
     openblas_set_num_threads(1); /* the parallelism is across starts and chains */
+    if (fit_ckpt_path(cli_str(p, "output"), ckpath, sizeof ckpath)) {
+        cli_error(p, "--output: path too long");
+        return CLI_ERROR;
+    }
+    if (resume) {
+        f.ck = resume;
+        f.resumed = 1;
+    } else if (checkpoint_begin(&f, &own, ckpath, &msg)) {
+        goto fail_msg;
+    }
     if (vbt_outdir_begin(&od, cli_str(p, "output"), p->common.force, &msg))
         goto fail_msg;
     if (load_inputs(&f, &msg))
         goto fail_msg;
+    if (f.ck) {
+        /* identify the run; a resumed one must be the interrupted one */
+        fit_ckpt now;
+        memset(&now, 0, sizeof now);
+        fit_ckpt *id = f.resumed ? &now : f.ck;
+        int bad = fit_ckpt_identify(id, p, f.np, f.n_chains, f.n_draws,
+                                    (size_t)cli_float(p, "warmup"), &msg);
+        if (!bad && f.resumed && fit_ckpt_compare(f.ck, &now, &msg)) {
+            cli_error(p, "cannot resume from '%s': %s", ckpath, msg.text);
+            fit_ckpt_clear(&now);
+            goto fail;
+        }
+        fit_ckpt_clear(&now);
+        if (bad)
+            goto fail_msg;
+        checkpoint_arm(f.ck, p);
+    }
     cli_install_signal_handlers();
-    double t0 = cli_now();
+    double t0 = cli_now() - (f.resumed ? f.ck->map_wall : 0.0);
     if (from_map && run_map(&f, &msg))
         goto fail_msg;
     if (is_lap && run_laplace(&f, &msg))
         goto fail_msg;
-    if (is_nuts && run_nuts(&f, &msg))
+    if (is_nuts && run_nuts(&f, &msg)) {
+        struct stat sb;
+        if (f.ck && stat(ckpath, &sb) == 0) {
+            size_t l = strlen(msg.text);
+            snprintf(msg.text + l, sizeof msg.text - l, "; checkpoint '%.400s': continue with "
+                     "'vbt fit --resume %.400s'", ckpath, cli_str(p, "output"));
+        }
         goto fail_msg;
+    }
     if (is_advi && run_advi(&f, &msg))
         goto fail_msg;
     f.wall = cli_now() - t0;
@@ -1288,11 +1462,15 @@ static int run(const cli_parsed *p)
             cJSON_AddItemToArray(oj, cJSON_CreateString(outs[k]));
     if (!is_map)
         cJSON_AddItemToArray(oj, cJSON_CreateString("draws_chain*.csv"));
+    if (f.resumed)
+        cJSON_AddStringToObject(prov, "resumed_from", ckpath);
     if (cli_write_json(od, "run.json", prov, &msg) || vbt_outdir_commit(od, &msg)) {
         od = NULL;
         goto fail_msg;
     }
     od = NULL;
+    if (f.ck && unlink(ckpath) != 0 && errno != ENOENT)
+        cli_error(p, "WARNING: cannot remove the checkpoint '%s': %s", ckpath, strerror(errno));
 
     if (!p->common.quiet) {
         print_table(&f, dp);
@@ -1374,7 +1552,80 @@ out:
     vbt_connectome_free(f.conn);
     vbt_array_clear(&f.gain);
     vbt_array_clear(&f.data);
+    fit_ckpt_clear(&own);
     return rc;
+}
+
+/* `vbt fit --resume OUTDIR`: read OUTDIR.checkpoint, go to the directory the
+ * interrupted run was started in, parse its command line again and run it
+ * from the checkpoint.  --threads, --quiet and --verbose may be given anew;
+ * they do not change the draws. */
+static int run_resume(const cli_parsed *p)
+{
+    const char *dir = cli_str(p, "resume");
+    for (size_t i = 0; i < p->cmd->n_opts; i++)
+        if (p->values[i] && strcmp(p->cmd->opts[i].name, "resume")) {
+            cli_error(p, "--%s cannot be given with --resume: the interrupted run's own "
+                         "options are used (only --threads, --quiet and --verbose may be "
+                         "given)", p->cmd->opts[i].name);
+            return CLI_USAGE;
+        }
+    if (p->common.force || p->common.seed_given) {
+        cli_error(p, "--%s cannot be given with --resume: the interrupted run's own options "
+                     "are used (only --threads, --quiet and --verbose may be given)",
+                  p->common.force ? "force" : "seed");
+        return CLI_USAGE;
+    }
+    int threads_given = 0;
+    for (int a = 2; a < p->argc; a++)
+        threads_given |= !strncmp(p->argv[a], "--threads", 9);
+    char path[4096];
+    struct stat sb;
+    if (fit_ckpt_path(dir, path, sizeof path) || stat(path, &sb) != 0) {
+        cli_error(p, "no checkpoint '%s' to resume from (the run finished, never began "
+                     "sampling with --checkpoint-every > 0, or OUTDIR is another)", path);
+        return CLI_ERROR;
+    }
+    fit_ckpt k;
+    memset(&k, 0, sizeof k);
+    vbt_msg msg = {{0}};
+    cli_parsed run;
+    int rc = CLI_ERROR;
+    if (fit_ckpt_read(&k, path, &msg)) {
+        cli_error(p, "%s", msg.text);
+        goto out;
+    }
+    if (chdir(k.cwd) != 0) {
+        cli_error(p, "cannot resume: the run's working directory '%s': %s", k.cwd,
+                  strerror(errno));
+        goto out;
+    }
+    if (cli_parse(p->cmd, k.argc, k.argv, 2, &run, &rc) != 0)
+        goto out;
+    /* the command line must lead back to this very checkpoint */
+    char again[4096];
+    struct stat sa;
+    if (cli_str(&run, "resume") || fit_ckpt_path(cli_str(&run, "output"), again, sizeof again) ||
+        stat(again, &sa) != 0 || sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino) {
+        cli_error(p, "cannot resume: '%s' belongs to a run writing elsewhere", path);
+        rc = CLI_ERROR;
+        goto out;
+    }
+    /* relative to the run's directory from now on */
+    snprintf(k.path, sizeof k.path, "%s", again);
+    if (threads_given)
+        run.common.threads = p->common.threads;
+    run.common.quiet |= p->common.quiet;
+    run.common.verbose |= p->common.verbose;
+    rc = run_fit(&run, &k);
+out:
+    fit_ckpt_clear(&k);
+    return rc;
+}
+
+static int run(const cli_parsed *p)
+{
+    return cli_str(p, "resume") ? run_resume(p) : run_fit(p, NULL);
 }
 
 const cli_command cli_cmd_fit = {
@@ -1407,7 +1658,14 @@ const cli_command cli_cmd_fit = {
         "loo_pointwise.npy [time, sensor] (nuts: each observation's PSIS-LOO elpd; elpd_loo, "
         "p_loo, LOOIC, WAIC and Pareto k counts under \"loo\" in summary.json, to compare "
         "fits of one patient under different priors) and run.json "
-        "(SHA-256 of the inputs, options, seed, timing).",
+        "(SHA-256 of the inputs, options, seed, timing).\n\n"
+        "Checkpoints (nuts): the run is saved to OUTDIR.checkpoint (beside OUTDIR, written "
+        "atomically) after the MAP stage, every --checkpoint-every iterations of each chain "
+        "and when interrupted. After a kill or Ctrl-C, 'vbt fit --resume OUTDIR' continues "
+        "it with its own recorded command line, refuses (exit 1) when an input, an option or "
+        "the vbt version changed, and ends with the draws of an uninterrupted run; the "
+        "checkpoint is removed once the outputs are in place. A new run refuses to start "
+        "while OUTDIR.checkpoint exists; --force deletes it and starts over.",
     .opts = opts,
     .n_opts = sizeof opts / sizeof opts[0],
     .references = refs,

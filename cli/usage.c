@@ -209,7 +209,10 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, int first, cli_pars
         *exit_code = CLI_USAGE;
         return -1;
     }
-    for (size_t i = 0; i < cmd->n_opts; i++) {
+    int standalone = 0;
+    for (size_t i = 0; i < cmd->n_opts; i++)
+        standalone |= cmd->opts[i].standalone && p->values[i];
+    for (size_t i = 0; i < cmd->n_opts && !standalone; i++) {
         const cli_option *o = &cmd->opts[i];
         if (o->required && !p->values[i]) {
             usage_error(cmd, "missing required option --%s %s", o->name,
@@ -347,7 +350,12 @@ void cli_print_help(FILE *f, const cli_command *cmd)
                 fprintf(f, " %s", cmd->opts[i].metavar ? cmd->opts[i].metavar
                                                         : kind_name(cmd->opts[i].kind));
         }
-    fprintf(f, " [options]\n\nDESCRIPTION\n");
+    fprintf(f, " [options]\n");
+    for (size_t i = 0; i < cmd->n_opts; i++)
+        if (cmd->opts[i].standalone)
+            fprintf(f, "  vbt %s --%s %s [options]\n", cmd->name, cmd->opts[i].name,
+                    cmd->opts[i].metavar ? cmd->opts[i].metavar : kind_name(cmd->opts[i].kind));
+    fprintf(f, "\nDESCRIPTION\n");
     print_wrapped(f, cmd->description, 2, 79);
     if (cmd->n_args) {
         fprintf(f, "\nARGUMENTS\n");
@@ -391,7 +399,12 @@ void cli_print_markdown(FILE *f, const cli_command *cmd)
     fprintf(f, "## vbt %s\n\n%s.\n\n```\nvbt %s", cmd->name, cmd->synopsis, cmd->name);
     for (size_t i = 0; i < cmd->n_args; i++)
         fprintf(f, " %s", cmd->args[i].name);
-    fprintf(f, " [options]\n```\n\n%s\n\n", cmd->description);
+    fprintf(f, " [options]\n");
+    for (size_t i = 0; i < cmd->n_opts; i++)
+        if (cmd->opts[i].standalone)
+            fprintf(f, "vbt %s --%s %s [options]\n", cmd->name, cmd->opts[i].name,
+                    cmd->opts[i].metavar ? cmd->opts[i].metavar : kind_name(cmd->opts[i].kind));
+    fprintf(f, "```\n\n%s\n\n", cmd->description);
     for (size_t i = 0; i < cmd->n_args; i++)
         fprintf(f, "- `%s` (%s): %s\n", cmd->args[i].name, kind_name(cmd->args[i].kind),
                 cmd->args[i].doc);

@@ -16,6 +16,7 @@
 
 #include <cblas.h>
 
+#include "vbt_io.h"
 #include "vbt_nuts.h"
 #include "vbt_rng.h"
 #include "internal.h"
@@ -701,6 +702,223 @@ double vbt_nuts_stepsize(const vbt_nuts *s) { return s->nom_eps; }
 const double *vbt_nuts_inv_metric(const vbt_nuts *s) { return s->minv; }
 const double *vbt_nuts_position(const vbt_nuts *s) { return s->z.q; }
 
+/* ---- saved states ---------------------------------------------------------
+ *
+ * Layout (native byte order, checked by a marker): magic, version, marker,
+ * n, metric, the options, the iteration count, the random stream, the step
+ * size and dual-averaging state, the warm-up window, the estimator count and
+ * potential, then q, grad, the inverse metric, its Cholesky factor and the
+ * estimator's mean and M2, and last the SHA-256 (hex) of everything before.
+ * The momentum and every other buffer are scratch that a transition
+ * overwrites before reading, so they are not saved. */
+
+#define STATE_MAGIC "VBTNUTS"     /* 8 bytes with its NUL */
+#define STATE_VERSION 1u
+#define STATE_ENDIAN 0x01020304u
+#define STATE_N_U64 14            /* n, metric, 7 options, iter, rng counter, window (3) */
+#define STATE_N_F64 14            /* 7 options, step size, dual averaging (4), est_n, V */
+#define STATE_HASH 64
+
+typedef struct wbuf {
+    unsigned char *p;
+} wbuf;
+
+static void put(wbuf *w, const void *v, size_t len)
+{
+    memcpy(w->p, v, len);
+    w->p += len;
+}
+
+static void put_u64(wbuf *w, uint64_t v) { put(w, &v, sizeof v); }
+static void put_f64(wbuf *w, double v) { put(w, &v, sizeof v); }
+
+typedef struct rbuf {
+    const unsigned char *p;
+} rbuf;
+
+static void get(rbuf *r, void *v, size_t len)
+{
+    memcpy(v, r->p, len);
+    r->p += len;
+}
+
+static uint64_t get_u64(rbuf *r)
+{
+    uint64_t v;
+    get(r, &v, sizeof v);
+    return v;
+}
+
+static double get_f64(rbuf *r)
+{
+    double v;
+    get(r, &v, sizeof v);
+    return v;
+}
+
+static size_t metric_len(const vbt_nuts *s)
+{
+    return s->o.metric == VBT_NUTS_DENSE ? s->n * s->n : s->n;
+}
+
+static size_t state_header_size(void)
+{
+    return 8 + 3 * sizeof(uint32_t) + 4 * sizeof(uint32_t) + STATE_N_U64 * sizeof(uint64_t) +
+           STATE_N_F64 * sizeof(double);
+}
+
+size_t vbt_nuts_state_size(const vbt_nuts *s)
+{
+    if (!s)
+        return 0;
+    return state_header_size() + (3 * s->n + 3 * metric_len(s)) * sizeof(double) + STATE_HASH;
+}
+
+/* The options that shape a chain, in a fixed order. */
+static void put_opts(wbuf *w, const vbt_nuts_opts *o)
+{
+    put_u64(w, o->max_depth);
+    put_u64(w, o->warmup);
+    put_u64(w, o->draws);
+    put_u64(w, (uint64_t)o->adapt_metric);
+    put_u64(w, o->init_buffer);
+    put_u64(w, o->term_buffer);
+    put_u64(w, o->base_window);
+    put_f64(w, o->adapt_delta);
+    put_f64(w, o->stepsize);
+    put_f64(w, o->stepsize_jitter);
+    put_f64(w, o->gamma);
+    put_f64(w, o->t0);
+    put_f64(w, o->kappa);
+    put_f64(w, o->max_delta_h);
+}
+
+int vbt_nuts_state_save(const vbt_nuts *s, void *buf, size_t len)
+{
+    if (!s || !buf || !s->started || len < vbt_nuts_state_size(s))
+        return VBT_EINVAL;
+    size_t n = s->n, m = metric_len(s);
+    wbuf w = {buf};
+    uint32_t head[3] = {STATE_VERSION, STATE_ENDIAN, 0};
+    put(&w, STATE_MAGIC, 8);
+    put(&w, head, sizeof head);
+    put(&w, s->rng.key, sizeof s->rng.key);
+    put(&w, s->rng.stream, sizeof s->rng.stream);
+    put_u64(&w, n);
+    put_u64(&w, (uint64_t)s->o.metric);
+    put_opts(&w, &s->o);
+    put_u64(&w, s->iter);
+    put_u64(&w, s->rng.counter);
+    put_u64(&w, s->win_counter);
+    put_u64(&w, s->win_size);
+    put_u64(&w, s->win_next);
+    put_f64(&w, s->nom_eps);
+    put_f64(&w, s->mu);
+    put_f64(&w, s->da_counter);
+    put_f64(&w, s->s_bar);
+    put_f64(&w, s->x_bar);
+    put_f64(&w, s->est_n);
+    put_f64(&w, s->z.V);
+    put(&w, s->z.q, n * sizeof(double));
+    put(&w, s->z.g, n * sizeof(double));
+    put(&w, s->minv, m * sizeof(double));
+    put(&w, s->chol, m * sizeof(double));
+    put(&w, s->est_mean, n * sizeof(double));
+    put(&w, s->est_m2, m * sizeof(double));
+    char hex[65];
+    vbt_sha256_buffer(buf, (size_t)(w.p - (unsigned char *)buf), hex);
+    put(&w, hex, STATE_HASH);
+    return VBT_OK;
+}
+
+static int all_finite(const unsigned char *p, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        double v;
+        memcpy(&v, p + i * sizeof v, sizeof v);
+        if (!isfinite(v))
+            return 0;
+    }
+    return 1;
+}
+
+int vbt_nuts_state_load(vbt_nuts *s, const void *buf, size_t len, vbt_msg *msg)
+{
+    if (!s || !buf)
+        return vbt__fail(msg, VBT_EINVAL, "nuts state: NULL argument");
+    size_t n = s->n, m = metric_len(s), want = vbt_nuts_state_size(s);
+    rbuf r = {buf};
+    if (len < state_header_size() || memcmp(buf, STATE_MAGIC, 8) != 0)
+        return vbt__fail(msg, VBT_EFORMAT, "nuts state: not a saved NUTS state (%zu bytes)",
+                         len);
+    r.p += 8;
+    uint32_t head[3], key[2], stream[2];
+    get(&r, head, sizeof head);
+    if (head[0] != STATE_VERSION)
+        return vbt__fail(msg, VBT_EFORMAT, "nuts state: version %u, this library reads %u",
+                         (unsigned)head[0], STATE_VERSION);
+    if (head[1] != STATE_ENDIAN)
+        return vbt__fail(msg, VBT_EFORMAT, "nuts state: saved on a machine of another byte "
+                                           "order");
+    get(&r, key, sizeof key);
+    get(&r, stream, sizeof stream);
+    uint64_t sn = get_u64(&r), smetric = get_u64(&r);
+    if (sn != n || smetric != (uint64_t)s->o.metric)
+        return vbt__fail(msg, VBT_EFORMAT, "nuts state: saved for %llu parameters with a %s "
+                         "metric, this chain has %zu with a %s metric", (unsigned long long)sn,
+                         smetric == VBT_NUTS_DENSE ? "dense" : "diagonal", n,
+                         s->o.metric == VBT_NUTS_DENSE ? "dense" : "diagonal");
+    if (len != want)
+        return vbt__fail(msg, VBT_EFORMAT, "nuts state: %zu bytes, expected %zu (truncated?)",
+                         len, want);
+    char hex[65];
+    vbt_sha256_buffer(buf, want - STATE_HASH, hex);
+    if (memcmp(hex, (const unsigned char *)buf + want - STATE_HASH, STATE_HASH) != 0)
+        return vbt__fail(msg, VBT_EFORMAT, "nuts state: checksum mismatch (corrupt)");
+    /* the options: compared through their serialised form */
+    unsigned char ob[7 * sizeof(uint64_t) + 7 * sizeof(double)];
+    wbuf ow = {ob};
+    put_opts(&ow, &s->o);
+    if (memcmp(ob, r.p, sizeof ob) != 0)
+        return vbt__fail(msg, VBT_EFORMAT, "nuts state: saved with other sampler options "
+                                           "(warm-up, draws, depth, adaptation)");
+    r.p += sizeof ob;
+    uint64_t iter = get_u64(&r), counter = get_u64(&r);
+    uint64_t wc = get_u64(&r), ws = get_u64(&r), wn = get_u64(&r);
+    double f[7];
+    for (int k = 0; k < 7; k++)
+        f[k] = get_f64(&r);
+    const unsigned char *arr = r.p;
+    if (iter > s->o.warmup + s->o.draws || wc > s->o.warmup || ws > s->o.warmup ||
+        wn > 2 * s->o.warmup + 1 || !(f[0] > 0) || !all_finite((const unsigned char *)f, 7) ||
+        !all_finite(arr, 3 * n + 3 * m))
+        return vbt__fail(msg, VBT_EFORMAT, "nuts state: values out of range");
+    /* accepted: overwrite the chain */
+    windows_setup(s);
+    memcpy(s->rng.key, key, sizeof key);
+    memcpy(s->rng.stream, stream, sizeof stream);
+    s->rng.counter = counter;
+    s->iter = (size_t)iter;
+    s->win_counter = (size_t)wc;
+    s->win_size = (size_t)ws;
+    s->win_next = (size_t)wn;
+    s->nom_eps = f[0];
+    s->mu = f[1];
+    s->da_counter = f[2];
+    s->s_bar = f[3];
+    s->x_bar = f[4];
+    s->est_n = f[5];
+    s->z.V = f[6];
+    get(&r, s->z.q, n * sizeof(double));
+    get(&r, s->z.g, n * sizeof(double));
+    get(&r, s->minv, m * sizeof(double));
+    get(&r, s->chol, m * sizeof(double));
+    get(&r, s->est_mean, n * sizeof(double));
+    get(&r, s->est_m2, m * sizeof(double));
+    s->started = 1;
+    return VBT_OK;
+}
+
 /* ---- chains on threads --------------------------------------------------- */
 
 typedef struct chain_shared {
@@ -721,27 +939,52 @@ static double wall_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Post-warm-up counters of a resumed chain's earlier draws. */
+static void count_stats(const vbt_nuts_stats *st, size_t k, size_t max_depth,
+                        vbt_nuts_chain_info *inf)
+{
+    for (size_t d = 0; d < k; d++) {
+        inf->divergences += (size_t)st[d].divergent;
+        inf->max_depth_hits += (size_t)(st[d].treedepth >= (int)max_depth);
+        inf->n_leapfrog += st[d].n_leapfrog;
+    }
+}
+
 static void run_chain(chain_shared *sh, size_t c)
 {
     const vbt_nuts_run *r = sh->run;
     const vbt_nuts_opts *o = sh->o;
-    size_t n = r->n_params, total = o->warmup + o->draws;
+    size_t n = r->n_params, total = o->warmup + o->draws, it0 = 0;
     vbt_nuts_chain_info *inf = &sh->info[c];
     double t0 = wall_now();
     vbt_nuts *s = NULL;
+    void *state = NULL;
+    size_t state_len = 0;
     inf->status = vbt_nuts_alloc(&s, n, r->logp, r->ctx[c], o, NULL);
     if (inf->status)
         return;
-    if (r->inv_metric &&
-        (inf->status = vbt_nuts_set_inv_metric(s, r->inv_metric, r->inv_metric_full))) {
-        vbt_nuts_free(s);
-        return;
+    if (r->checkpoint) {
+        state_len = vbt_nuts_state_size(s);
+        if (!(state = malloc(state_len))) {
+            inf->status = VBT_ENOMEM;
+            goto done;
+        }
     }
-    if ((inf->status = vbt_nuts_init(s, r->inits + c * n, r->seed, c))) {
-        vbt_nuts_free(s);
-        return;
+    if (r->resume && r->resume[c]) {
+        /* checked by vbt_nuts_sample before the threads start */
+        if ((inf->status = vbt_nuts_state_load(s, r->resume[c], r->resume_len[c], NULL)))
+            goto done;
+        it0 = vbt_nuts_iteration(s);
+        if (it0 > o->warmup && sh->stats)
+            count_stats(sh->stats + c * o->draws, it0 - o->warmup, o->max_depth, inf);
+    } else {
+        if (r->inv_metric &&
+            (inf->status = vbt_nuts_set_inv_metric(s, r->inv_metric, r->inv_metric_full)))
+            goto done;
+        if ((inf->status = vbt_nuts_init(s, r->inits + c * n, r->seed, c)))
+            goto done;
     }
-    for (size_t it = 0; it < total; it++) {
+    for (size_t it = it0; it < total; it++) {
         vbt_nuts_stats st;
         size_t k = it - o->warmup;
         double *th = it >= o->warmup && sh->draws ? sh->draws + (c * o->draws + k) * n : NULL;
@@ -762,13 +1005,28 @@ static void run_chain(chain_shared *sh, size_t c)
             sh->stop = 1;
         stop = sh->stop;
         pthread_mutex_unlock(&sh->lock);
+        /* a checkpoint every checkpoint_every iterations, and where a stop
+         * leaves the chain (nothing to save after the last iteration) */
+        int save = r->checkpoint && it + 1 < total &&
+                   (stop || (r->checkpoint_every && (it + 1) % r->checkpoint_every == 0));
+        if (save) {
+            vbt_nuts_state_save(s, state, state_len);
+            if (r->checkpoint(r->checkpoint_ctx, c, it + 1, state, state_len) && !stop) {
+                stop = 1;
+                pthread_mutex_lock(&sh->lock);
+                sh->stop = 1;
+                pthread_mutex_unlock(&sh->lock);
+            }
+        }
         if (stop) {
             inf->status = VBT_EINVAL;
             break;
         }
     }
     inf->stepsize = vbt_nuts_stepsize(s);
+done:
     inf->wall_s = wall_now() - t0;
+    free(state);
     vbt_nuts_free(s);
 }
 
@@ -787,6 +1045,31 @@ static void *chain_worker(void *arg)
     return NULL;
 }
 
+/* Every resume state loads into a chain of this run and continues its
+ * stream (seed, c): refused here, with the reason, before any chain runs. */
+static int check_resume(const vbt_nuts_run *run, const vbt_nuts_opts *o, vbt_msg *msg)
+{
+    if (!run->resume_len)
+        return vbt__fail(msg, VBT_EINVAL, "nuts sample: resume states without lengths");
+    vbt_nuts *s = NULL;
+    int st = vbt_nuts_alloc(&s, run->n_params, run->logp, run->ctx[0], o, msg);
+    for (size_t c = 0; c < run->n_chains && !st; c++) {
+        if (!run->resume[c])
+            continue;
+        vbt_msg lm = {{0}};
+        vbt_rng want;
+        vbt_rng_init(&want, run->seed, c);
+        if ((st = vbt_nuts_state_load(s, run->resume[c], run->resume_len[c], &lm)))
+            st = vbt__fail(msg, st, "nuts sample: chain %zu: %s", c + 1, lm.text);
+        else if (memcmp(s->rng.key, want.key, sizeof want.key) != 0 ||
+                 memcmp(s->rng.stream, want.stream, sizeof want.stream) != 0)
+            st = vbt__fail(msg, VBT_EFORMAT, "nuts sample: chain %zu: the saved state belongs "
+                                             "to another seed or chain", c + 1);
+    }
+    vbt_nuts_free(s);
+    return st;
+}
+
 int vbt_nuts_sample(const vbt_nuts_run *run, const vbt_nuts_opts *opts, double *draws,
                     vbt_nuts_stats *stats, vbt_nuts_chain_info *info, vbt_msg *msg)
 {
@@ -799,6 +1082,11 @@ int vbt_nuts_sample(const vbt_nuts_run *run, const vbt_nuts_opts *opts, double *
         run->n_params == 0)
         return vbt__fail(msg, VBT_EINVAL, "nuts sample: missing log density, contexts, "
                                           "initial points or chains");
+    if (run->resume) {
+        int st = check_resume(run, opts, msg);
+        if (st)
+            return st;
+    }
     vbt_nuts_chain_info *inf = info ? info : calloc(run->n_chains, sizeof *inf);
     if (!inf)
         return vbt__fail(msg, VBT_ENOMEM, "nuts sample: out of memory");

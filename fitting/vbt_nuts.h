@@ -18,6 +18,13 @@
  *
  * vbt_nuts_sample() runs several chains on threads; chain c uses the random
  * stream (seed, c), so the draws do not depend on the number of threads.
+ *
+ * A chain's whole state between two iterations (position, gradient, step
+ * size, dual averaging, metric, warm-up accumulators and window, iteration
+ * count, random stream) can be saved into a buffer and loaded into a fresh
+ * handle; the loaded chain then makes the same draws, bit for bit, as the
+ * one that was saved would have made.  vbt_nuts_sample() hands such states
+ * to a checkpoint callback and can resume chains from them.
  */
 #ifndef VBT_NUTS_H
 #define VBT_NUTS_H
@@ -104,6 +111,25 @@ double vbt_nuts_stepsize(const vbt_nuts *s);       /* current nominal step size 
 const double *vbt_nuts_inv_metric(const vbt_nuts *s); /* n or n x n */
 const double *vbt_nuts_position(const vbt_nuts *s);
 
+/* ---- saving and restoring a chain ------------------------------------- */
+
+/* Bytes of a saved state of s: fixed for a given n, metric and options. */
+size_t vbt_nuts_state_size(const vbt_nuts *s);
+
+/* Write the state of s (after vbt_nuts_init, between iterations) into buf
+ * (len >= vbt_nuts_state_size(s)): a versioned header, the sampler options,
+ * the state and a SHA-256 of it all, in this machine's byte order.  No
+ * allocation.  VBT_EINVAL before vbt_nuts_init or when len is too small. */
+int vbt_nuts_state_save(const vbt_nuts *s, void *buf, size_t len);
+
+/* Load a state saved by vbt_nuts_state_save into s, which must have been
+ * allocated with the same n and options (logp and ctx are s's own);
+ * vbt_nuts_init is then not needed.  s is unchanged on error: VBT_EFORMAT
+ * for a buffer that is not a state, is truncated or corrupt (checksum),
+ * comes from another version, byte order, number of parameters, metric or
+ * options, or holds values out of range; VBT_EINVAL for NULL arguments. */
+int vbt_nuts_state_load(vbt_nuts *s, const void *buf, size_t len, vbt_msg *msg);
+
 /* ---- several chains on threads ---------------------------------------- */
 
 /* Called by the worker threads (serialise inside if needed) after every
@@ -111,6 +137,17 @@ const double *vbt_nuts_position(const vbt_nuts *s);
  * "interrupted"). */
 typedef int (*vbt_nuts_progress_fn)(void *pctx, size_t chain, size_t iteration,
                                     size_t total, double stepsize, size_t divergences);
+
+/* Called by a worker thread (serialise inside if needed) with the saved
+ * state (vbt_nuts_state_save, len bytes, valid during the call only) of
+ * chain `chain` after `iteration` of its transitions: every checkpoint_every
+ * iterations before the last, and once more when the chains stop early
+ * (interruption).  When it is called, the chain's draws and stats before
+ * post-warm-up index iteration - warmup are final; the state is all that
+ * is needed, with them, to resume the chain.  A non-zero return stops every
+ * chain, as the progress callback's does. */
+typedef int (*vbt_nuts_checkpoint_fn)(void *cctx, size_t chain, size_t iteration,
+                                      const void *state, size_t len);
 
 typedef struct vbt_nuts_run {
     vbt_logp_fn logp;
@@ -122,14 +159,25 @@ typedef struct vbt_nuts_run {
     int inv_metric_full;     /* 1: inv_metric is n x n even for a diagonal metric */
     vbt_nuts_progress_fn progress; /* may be NULL */
     void *progress_ctx;
+    vbt_nuts_checkpoint_fn checkpoint; /* may be NULL */
+    void *checkpoint_ctx;
+    size_t checkpoint_every; /* iterations between checkpoints; 0: only on a stop */
+    /* Resuming: NULL, or n_chains saved states (resume[c] NULL: chain c
+     * starts afresh from its initial point) of resume_len[c] bytes.  A
+     * resumed chain continues from the state's iteration k; the caller puts
+     * the chain's earlier draws and stats (post-warm-up indices below
+     * k - warmup) in draws and stats.  inits and inv_metric are not used for
+     * it. */
+    const void *const *resume;
+    const size_t *resume_len;
 } vbt_nuts_run;
 
 typedef struct vbt_nuts_chain_info {
     double stepsize;         /* adapted step size */
-    size_t divergences;      /* post-warm-up */
+    size_t divergences;      /* post-warm-up (a resumed chain: counted from stats) */
     size_t max_depth_hits;   /* post-warm-up draws at the maximum tree depth */
     size_t n_leapfrog;       /* post-warm-up gradient evaluations */
-    double wall_s;           /* seconds for this chain (warm-up included) */
+    double wall_s;           /* seconds for this chain in this call (warm-up included) */
     int status;              /* VBT_OK or the chain's error */
 } vbt_nuts_chain_info;
 
@@ -137,7 +185,9 @@ typedef struct vbt_nuts_chain_info {
  * stats (n_chains x opts.draws, may be NULL), info (n_chains, may be
  * NULL).  A chain that fails to start (VBT_ENUMERIC) is reported in info
  * and in the return value; the others run to the end.  VBT_EINVAL,
- * VBT_ENOMEM. */
+ * VBT_ENOMEM; VBT_EFORMAT when a resume state is refused by
+ * vbt_nuts_state_load or belongs to another seed or chain.  Results do not
+ * depend on n_threads, nor on whether and where the run was resumed. */
 int vbt_nuts_sample(const vbt_nuts_run *run, const vbt_nuts_opts *opts, double *draws,
                     vbt_nuts_stats *stats, vbt_nuts_chain_info *info, vbt_msg *msg);
 

@@ -1,7 +1,8 @@
 /* test_cli.c -- the `vbt` command line, run as a child process: exit codes,
  * usage errors, one-line error messages for malformed configurations that
  * leave nothing behind, refusal to overwrite, the outputs and provenance of
- * a tiny simulation, determinism and --quiet. */
+ * a tiny simulation, determinism and --quiet; `vbt fit` killed after a
+ * checkpoint and resumed ends with the draws of an uninterrupted run. */
 
 #include <errno.h>
 #include <limits.h>
@@ -1097,6 +1098,223 @@ static void test_monitor_config_errors(void **state)
     tu_rmtree(dir);
 }
 
+/* ---- 9. vbt fit: checkpoints and --resume -------------------------------- */
+
+/* A tiny fitting problem: 3 regions, 4 sensors, 40 samples of a sigmoid
+ * onset; `bump` changes the feature slightly. */
+static void write_fit_problem(const char *dir, double bump)
+{
+    char p[PBUF];
+    snprintf(p, sizeof p, "%s/conn", dir);
+    mkdir(p, 0755);
+    tu_write_file(tu_path(p, "weights.txt"), "0 1 0.3\n1 0 1\n0.3 1 0\n");
+    tu_write_file(tu_path(p, "tract_lengths.txt"), "0 20 40\n20 0 20\n40 20 0\n");
+    tu_write_file(tu_path(p, "centres.txt"), "r0 -30 -20 0\nr1 -30 0 0\nr2 30 20 0\n");
+    enum { NR = 3, NS = 4, NT = 40 };
+    double G[NS * NR], Y[NT * NS];
+    for (size_t s = 0; s < NS; s++)
+        for (size_t r = 0; r < NR; r++)
+            G[s * NR + r] = 0.05 + 0.3 * (double)((s * 7 + r * 3) % 5) / 5.0;
+    for (size_t t = 0; t < NT; t++)
+        for (size_t s = 0; s < NS; s++)
+            Y[t * NS + s] = 0.2 + 0.6 / (1.0 + exp(-((double)t - 15.0 - 5.0 * (double)(s % 2)) /
+                                                   2.0)) +
+                            (0.03 + bump) * sin(2.385 * (double)t * (double)(s + 1));
+    size_t gs[2] = {NS, NR}, ys[2] = {NT, NS};
+    vbt_msg msg;
+    snprintf(p, sizeof p, "%s/gain.npy", dir);
+    assert_int_equal(vbt_npy_write(p, G, 2, gs, 1, &msg), VBT_OK);
+    snprintf(p, sizeof p, "%s/data.npy", dir);
+    assert_int_equal(vbt_npy_write(p, Y, 2, ys, 1, &msg), VBT_OK);
+}
+
+/* Run `vbt fit` on the problem in dir into dir/name; extra options after. */
+static int run_fit(const char *dir, const char *name, const char *threads, char **err)
+{
+    char conn[PBUF], gain[PBUF], data[PBUF], out[PBUF];
+    snprintf(conn, sizeof conn, "%s/conn", dir);
+    snprintf(gain, sizeof gain, "%s/gain.npy", dir);
+    snprintf(data, sizeof data, "%s/data.npy", dir);
+    snprintf(out, sizeof out, "%s/%s", dir, name);
+    const char *const a[] = {"fit", "--connectome", conn, "--gain", gain, "--data", data,
+                             "--chains", "3", "--warmup", "60", "--draws", "30", "--starts",
+                             "2", "--map-iter", "200", "--metric", "dense",
+                             "--checkpoint-every", "20", "--seed", "5", "--threads", threads,
+                             "-o", out, "-q", NULL};
+    char *o;
+    int rc = run_vbt(a, &o, err);
+    free(o);
+    return rc;
+}
+
+/* Killed right after the checkpoint that covers `after` iterations. */
+static void run_fit_killed(const char *dir, const char *name, const char *after)
+{
+    char *err;
+    setenv("VBT_TEST_STOP_AFTER", after, 1);
+    int rc = run_fit(dir, name, "1", &err);
+    unsetenv("VBT_TEST_STOP_AFTER");
+    if (rc != 1)
+        fail_msg("the killed fit exited with %d:\n%s", rc, err);
+    free(err);
+    char ck[PBUF];
+    snprintf(ck, sizeof ck, "%s/%s.checkpoint", dir, name);
+    assert_true(tu_exists(ck));
+    assert_false(tu_exists(tu_path(dir, name)));
+}
+
+static int resume(const char *dir, const char *name, const char *extra, char **err)
+{
+    char out[PBUF];
+    snprintf(out, sizeof out, "%s/%s", dir, name);
+    const char *const a[] = {"fit", "--resume", out, "-q", extra, NULL};
+    char *o;
+    int rc = run_vbt(a, &o, err);
+    free(o);
+    return rc;
+}
+
+static void assert_same_file(const char *a, const char *b)
+{
+    size_t la, lb;
+    char *x = tu_slurp(a, &la), *y = tu_slurp(b, &lb);
+    if (!x || !y)
+        fail_msg("cannot read %s or %s", a, b);
+    if (la != lb || memcmp(x, y, la) != 0)
+        fail_msg("%s and %s differ", a, b);
+    free(x);
+    free(y);
+}
+
+static void test_fit_resume(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], a[PBUF], b[PBUF];
+    snprintf(dir, sizeof dir, "%s", fresh_dir("fit_resume"));
+    write_fit_problem(dir, 0.0);
+    char *err;
+
+    /* uninterrupted, on two threads: no checkpoint is left behind */
+    int rc = run_fit(dir, "whole", "2", &err);
+    if (rc != 0)
+        fail_msg("vbt fit failed (%d):\n%s", rc, err);
+    free(err);
+    assert_false(tu_exists(tu_path(dir, "whole.checkpoint")));
+
+    /* killed after the checkpoint covering 100 of the 270 iterations: on one
+     * thread, chain 1 saved at 80 (drawing), chain 2 at 20 (warm-up), chain 3
+     * not begun */
+    run_fit_killed(dir, "cut", "100");
+    /* a fresh run refuses to start over the interrupted one */
+    rc = run_fit(dir, "cut", "1", &err);
+    assert_int_equal(rc, 1);
+    assert_one_line(err);
+    assert_contains(err, "--resume");
+    free(err);
+    /* resumed, then killed again, then resumed to the end */
+    assert_int_equal(resume(dir, "cut", "--threads=3", &err), 0);
+    free(err);
+    assert_false(tu_exists(tu_path(dir, "cut.checkpoint")));
+    assert_true(tu_exists(tu_path(dir, "cut")));
+    const char *files[] = {"draws.npy", "sampler.npy", "draws_chain2.csv", NULL};
+    for (size_t i = 0; files[i]; i++) {
+        snprintf(a, sizeof a, "%s/whole/%s", dir, files[i]);
+        snprintf(b, sizeof b, "%s/cut/%s", dir, files[i]);
+        assert_same_file(a, b);
+    }
+    snprintf(b, sizeof b, "%s/cut/run.json", dir);
+    cJSON *rj = read_json(b);
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(rj, "resumed_from"));
+    cJSON_Delete(rj);
+    /* nothing left to resume */
+    rc = resume(dir, "cut", NULL, &err);
+    assert_int_equal(rc, 1);
+    assert_one_line(err);
+    free(err);
+
+    /* killed twice over: still the same draws */
+    run_fit_killed(dir, "twice", "40");
+    setenv("VBT_TEST_STOP_AFTER", "150", 1);
+    rc = resume(dir, "twice", NULL, &err);
+    unsetenv("VBT_TEST_STOP_AFTER");
+    assert_int_equal(rc, 1);
+    free(err);
+    assert_int_equal(resume(dir, "twice", NULL, &err), 0);
+    free(err);
+    snprintf(a, sizeof a, "%s/whole/draws.npy", dir);
+    snprintf(b, sizeof b, "%s/twice/draws.npy", dir);
+    assert_same_file(a, b);
+
+    /* started with relative paths, resumed from another directory: the
+     * resumed run goes on checkpointing in the right place */
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    run_fit_killed(".", "rel", "40");
+    assert_int_equal(chdir(g_tmp), 0);
+    setenv("VBT_TEST_STOP_AFTER", "150", 1);
+    rc = resume("fit_resume", "rel", NULL, &err);
+    unsetenv("VBT_TEST_STOP_AFTER");
+    assert_int_equal(rc, 1);
+    free(err);
+    assert_true(tu_exists(tu_path(dir, "rel.checkpoint")));
+    assert_int_equal(resume("fit_resume", "rel", NULL, &err), 0);
+    free(err);
+    assert_int_equal(chdir(cwd), 0);
+    snprintf(b, sizeof b, "%s/rel/draws.npy", dir);
+    assert_same_file(a, b);
+
+    /* changed data: refused in one line, the checkpoint kept */
+    run_fit_killed(dir, "changed", "60");
+    write_fit_problem(dir, 0.001);
+    rc = resume(dir, "changed", NULL, &err);
+    assert_int_equal(rc, 1);
+    assert_one_line(err);
+    assert_contains(err, "--data input changed");
+    free(err);
+    assert_true(tu_exists(tu_path(dir, "changed.checkpoint")));
+    assert_false(tu_exists(tu_path(dir, "changed")));
+    write_fit_problem(dir, 0.0);
+
+    /* other options cannot be given with --resume */
+    rc = resume(dir, "changed", "--chains=2", &err);
+    assert_int_equal(rc, 2);
+    assert_one_line(err);
+    free(err);
+    /* a corrupt checkpoint */
+    snprintf(a, sizeof a, "%s/changed.checkpoint", dir);
+    size_t len;
+    char *ck = tu_slurp(a, &len);
+    assert_non_null(ck);
+    ck[len / 2] ^= 1;
+    tu_write_bytes(a, ck, len);
+    free(ck);
+    rc = resume(dir, "changed", NULL, &err);
+    assert_int_equal(rc, 1);
+    assert_one_line(err);
+    assert_contains(err, "corrupt");
+    free(err);
+    /* --force starts over, and removes the checkpoint once done */
+    char conn[PBUF], gain[PBUF], data[PBUF], out[PBUF];
+    snprintf(conn, sizeof conn, "%s/conn", dir);
+    snprintf(gain, sizeof gain, "%s/gain.npy", dir);
+    snprintf(data, sizeof data, "%s/data.npy", dir);
+    snprintf(out, sizeof out, "%s/changed", dir);
+    const char *const f[] = {"fit", "--connectome", conn, "--gain", gain, "--data", data,
+                             "--chains", "1", "--warmup", "20", "--draws", "10", "--starts",
+                             "1", "--map-iter", "50", "-o", out, "-q", "--force", NULL};
+    assert_int_equal(run_vbt(f, NULL, NULL), 0);
+    assert_false(tu_exists(a));
+
+    /* no such run */
+    rc = resume(dir, "missing", NULL, &err);
+    assert_int_equal(rc, 1);
+    assert_one_line(err);
+    assert_contains(err, "no checkpoint");
+    free(err);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     static const struct CMUnitTest fixed[] = {
@@ -1123,6 +1341,7 @@ int main(void)
         cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_seeg_edf),
         cmocka_unit_test(test_monitor_config_errors),
+        cmocka_unit_test(test_fit_resume),
     };
     const size_t n_fixed = sizeof fixed / sizeof fixed[0];
     struct CMUnitTest tests[sizeof fixed / sizeof fixed[0] + N_BAD];

@@ -10,10 +10,16 @@
  *   acceptance near adapt_delta;
  * * the same draws for 1 and 3 threads (streams per chain);
  * * max tree depth, divergences, a log density with a hole, interruption;
+ * * saved states: a chain saved at iteration k (in each warm-up phase and
+ *   after it) and loaded into a fresh handle continues bit for bit, for both
+ *   metrics; truncated, corrupt or mismatched states are refused; chains
+ *   interrupted through the checkpoint callback and resumed on another
+ *   number of threads end with the draws of an uninterrupted run;
  * * recovery of a synthetic 6-region Virtual Epileptic Patient (MAP,
  *   Laplace metric, NUTS from jittered MAP).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -520,6 +526,260 @@ static void test_errors(void **state)
     assert_int_equal(vbt_nuts_laplace_cov(NULL, NULL, 2, NULL, 0, NULL, &msg), VBT_EINVAL);
 }
 
+/* ---- saved states --------------------------------------------------------- */
+
+/* A chain saved after k iterations, loaded into another handle (started
+ * elsewhere on another stream, so that everything must be overwritten) and
+ * continued, makes the draws of the uninterrupted chain bit for bit. */
+static void check_resume_at(vbt_nuts_metric metric, size_t k)
+{
+    static gauss g;
+    gauss_make(&g);
+    vbt_nuts_opts o;
+    vbt_nuts_opts_default(&o);
+    o.metric = metric;
+    o.warmup = 150;
+    o.draws = 100;
+    o.stepsize_jitter = 0.1; /* the jitter's uniforms come from the stream too */
+    const size_t T = o.warmup + o.draws;
+    double init[DG] = {0.5, -0.5, 2, 0, 1, -1};
+    double *ref = malloc(T * DG * sizeof *ref), *got = malloc(T * DG * sizeof *got);
+    vbt_nuts_stats *sr = malloc(T * sizeof *sr), *sg = malloc(T * sizeof *sg);
+    vbt_nuts *a = NULL, *b = NULL;
+    assert_int_equal(vbt_nuts_alloc(&a, DG, gauss_logp_nocount, &g, &o, NULL), VBT_OK);
+    assert_int_equal(vbt_nuts_set_inv_metric(a, g.cov, 1), VBT_OK);
+    assert_int_equal(vbt_nuts_init(a, init, 31, 2), VBT_OK);
+    for (size_t it = 0; it < T; it++)
+        assert_int_equal(vbt_nuts_iterate(a, ref + it * DG, &sr[it]), VBT_OK);
+    vbt_nuts_free(a);
+
+    assert_int_equal(vbt_nuts_alloc(&a, DG, gauss_logp_nocount, &g, &o, NULL), VBT_OK);
+    assert_int_equal(vbt_nuts_set_inv_metric(a, g.cov, 1), VBT_OK);
+    assert_int_equal(vbt_nuts_init(a, init, 31, 2), VBT_OK);
+    for (size_t it = 0; it < k; it++)
+        assert_int_equal(vbt_nuts_iterate(a, got + it * DG, &sg[it]), VBT_OK);
+    size_t len = vbt_nuts_state_size(a);
+    unsigned char *buf = malloc(len);
+    assert_int_equal(vbt_nuts_state_save(a, buf, len), VBT_OK);
+    vbt_nuts_free(a);
+    assert_int_equal(vbt_nuts_alloc(&b, DG, gauss_logp_nocount, &g, &o, NULL), VBT_OK);
+    assert_int_equal(vbt_nuts_init(b, g.mu, 5, 9), VBT_OK);
+    for (size_t it = 0; it < 3; it++)
+        assert_int_equal(vbt_nuts_iterate(b, NULL, NULL), VBT_OK);
+    vbt_msg msg;
+    assert_int_equal(vbt_nuts_state_load(b, buf, len, &msg), VBT_OK);
+    assert_int_equal(vbt_nuts_iteration(b), k);
+    for (size_t it = k; it < T; it++)
+        assert_int_equal(vbt_nuts_iterate(b, got + it * DG, &sg[it]), VBT_OK);
+    assert_memory_equal(ref, got, T * DG * sizeof *ref);
+    for (size_t it = 0; it < T; it++) {
+        assert_true(memcmp(&sr[it].lp, &sg[it].lp, sizeof(double)) == 0);
+        assert_true(memcmp(&sr[it].stepsize, &sg[it].stepsize, sizeof(double)) == 0);
+        assert_true(memcmp(&sr[it].energy, &sg[it].energy, sizeof(double)) == 0);
+        assert_int_equal(sr[it].n_leapfrog, sg[it].n_leapfrog);
+    }
+    /* a state saved at the end reloads too, with nothing left to do */
+    assert_int_equal(vbt_nuts_state_save(b, buf, len), VBT_OK);
+    assert_int_equal(vbt_nuts_state_load(b, buf, len, &msg), VBT_OK);
+    assert_int_equal(vbt_nuts_iteration(b), T);
+    vbt_nuts_free(b);
+    free(buf);
+    free(ref);
+    free(got);
+    free(sr);
+    free(sg);
+}
+
+static void test_state_resume(void **state)
+{
+    (void)state;
+    /* 150 warm-up iterations: buffer 0-74, slow windows 75-99 and 100-99+..,
+     * terminal buffer 100-149, then draws */
+    const size_t ks[] = {1, 40, 90, 120, 149, 150, 201};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        check_resume_at(VBT_NUTS_DIAG, ks[i]);
+        check_resume_at(VBT_NUTS_DENSE, ks[i]);
+    }
+}
+
+static void test_state_errors(void **state)
+{
+    (void)state;
+    static gauss g;
+    gauss_make(&g);
+    vbt_nuts_opts o;
+    vbt_nuts_opts_default(&o);
+    o.warmup = 30;
+    o.draws = 10;
+    vbt_nuts *s = NULL, *t = NULL;
+    vbt_msg msg;
+    assert_int_equal(vbt_nuts_alloc(&s, DG, gauss_logp, &g, &o, NULL), VBT_OK);
+    size_t len = vbt_nuts_state_size(s);
+    assert_true(len > DG * 3 * sizeof(double));
+    assert_int_equal(vbt_nuts_state_size(NULL), 0);
+    unsigned char *buf = malloc(len + 8), *bad = malloc(len + 8);
+    assert_int_equal(vbt_nuts_state_save(s, buf, len), VBT_EINVAL); /* before init */
+    double init[DG] = {0};
+    assert_int_equal(vbt_nuts_init(s, init, 3, 0), VBT_OK);
+    assert_int_equal(vbt_nuts_iterate(s, NULL, NULL), VBT_OK);
+    assert_int_equal(vbt_nuts_state_save(s, buf, len - 1), VBT_EINVAL);
+    assert_int_equal(vbt_nuts_state_save(s, buf, len), VBT_OK);
+    assert_int_equal(vbt_nuts_state_load(s, NULL, len, &msg), VBT_EINVAL);
+    /* truncated, too long, empty */
+    assert_int_equal(vbt_nuts_state_load(s, buf, len - 1, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "truncated"));
+    assert_int_equal(vbt_nuts_state_load(s, buf, len + 8, &msg), VBT_EFORMAT);
+    assert_int_equal(vbt_nuts_state_load(s, buf, 0, &msg), VBT_EFORMAT);
+    assert_int_equal(vbt_nuts_state_load(s, buf, 20, &msg), VBT_EFORMAT);
+    /* one flipped bit anywhere: magic, header, options, state, checksum */
+    const size_t at[] = {0, 9, 60, 200, len / 2, len - 70, len - 1};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        memcpy(bad, buf, len);
+        bad[at[i]] ^= 0x10;
+        assert_int_equal(vbt_nuts_state_load(s, bad, len, &msg), VBT_EFORMAT);
+    }
+    /* another number of parameters, metric or warm-up */
+    assert_int_equal(vbt_nuts_alloc(&t, DG - 1, gauss_logp, &g, &o, NULL), VBT_OK);
+    assert_int_equal(vbt_nuts_state_load(t, buf, len, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "parameters"));
+    vbt_nuts_free(t);
+    o.metric = VBT_NUTS_DENSE;
+    assert_int_equal(vbt_nuts_alloc(&t, DG, gauss_logp, &g, &o, NULL), VBT_OK);
+    assert_int_equal(vbt_nuts_state_load(t, buf, len, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "metric"));
+    vbt_nuts_free(t);
+    o.metric = VBT_NUTS_DIAG;
+    o.warmup = 31;
+    assert_int_equal(vbt_nuts_alloc(&t, DG, gauss_logp, &g, &o, NULL), VBT_OK);
+    assert_int_equal(vbt_nuts_state_load(t, buf, len, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "options"));
+    /* a refused state leaves the chain as it was: not started */
+    assert_int_equal(vbt_nuts_iterate(t, NULL, NULL), VBT_EINVAL);
+    vbt_nuts_free(t);
+    /* the original loads */
+    assert_int_equal(vbt_nuts_state_load(s, buf, len, &msg), VBT_OK);
+    assert_int_equal(vbt_nuts_iteration(s), 1);
+    vbt_nuts_free(s);
+    free(buf);
+    free(bad);
+}
+
+/* Checkpoint callback of the tests: keeps the last state of every chain and
+ * stops the run once chain 1 (the second) has made stop_at iterations. */
+typedef struct ckpt {
+    pthread_mutex_t lock;
+    unsigned char *state[4];
+    size_t len[4], iter[4], calls, stop_at;
+} ckpt;
+
+static int on_checkpoint(void *cctx, size_t c, size_t it, const void *st, size_t len)
+{
+    ckpt *k = cctx;
+    pthread_mutex_lock(&k->lock);
+    if (!k->state[c])
+        k->state[c] = malloc(len);
+    memcpy(k->state[c], st, len);
+    k->len[c] = len;
+    k->iter[c] = it;
+    k->calls++;
+    int stop = c == 1 && it >= k->stop_at;
+    pthread_mutex_unlock(&k->lock);
+    return stop;
+}
+
+static void test_sample_resume(void **state)
+{
+    (void)state;
+    static gauss g;
+    gauss_make(&g);
+    vbt_nuts_opts o;
+    vbt_nuts_opts_default(&o);
+    o.warmup = 150;
+    o.draws = 100;
+    o.metric = VBT_NUTS_DENSE;
+    enum { C = 3 };
+    const size_t D = o.draws, N = C * D * DG;
+    void *ctxs[C] = {&g, &g, &g};
+    double inits[C * DG];
+    for (size_t i = 0; i < C * DG; i++)
+        inits[i] = 0.3 * sin(2.385 * (double)i);
+    double *ref = calloc(N, sizeof *ref), *part = calloc(N, sizeof *part),
+           *got = calloc(N, sizeof *got);
+    vbt_nuts_stats *sr = calloc(C * D, sizeof *sr), *sp = calloc(C * D, sizeof *sp),
+                   *sg = calloc(C * D, sizeof *sg);
+    vbt_nuts_chain_info ir[C], ig[C];
+    vbt_msg msg;
+    vbt_nuts_run r = {.logp = gauss_logp_nocount, .ctx = ctxs, .n_params = DG, .n_chains = C,
+                      .n_threads = 1, .seed = 77, .inits = inits, .inv_metric = g.cov,
+                      .inv_metric_full = 1};
+    assert_int_equal(vbt_nuts_sample(&r, &o, ref, sr, ir, &msg), VBT_OK);
+
+    /* on one thread, interrupted by the checkpoint callback at the second
+     * chain's iteration 120 (in warm-up): the first chain has finished (last
+     * state at 240), the third has not started */
+    ckpt k = {.stop_at = 120};
+    pthread_mutex_init(&k.lock, NULL);
+    r.checkpoint = on_checkpoint;
+    r.checkpoint_ctx = &k;
+    r.checkpoint_every = 40;
+    assert_int_equal(vbt_nuts_sample(&r, &o, part, sp, NULL, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "interrupted"));
+    assert_int_equal(k.iter[0], 240);
+    assert_int_equal(k.iter[1], 120);
+    assert_null(k.state[2]);
+    assert_int_equal(k.calls, 9);
+    /* what a checkpoint file would hold: the states and the draws before them */
+    const void *res[C];
+    for (size_t c = 0; c < C; c++) {
+        res[c] = k.state[c];
+        size_t done = k.state[c] && k.iter[c] > o.warmup ? k.iter[c] - o.warmup : 0;
+        memcpy(got + c * D * DG, part + c * D * DG, done * DG * sizeof *got);
+        memcpy(sg + c * D, sp + c * D, done * sizeof *sg);
+    }
+    /* resumed on three threads, without further checkpoints */
+    r.checkpoint = NULL;
+    r.n_threads = 3;
+    r.resume = res;
+    r.resume_len = k.len;
+    assert_int_equal(vbt_nuts_sample(&r, &o, got, sg, ig, &msg), VBT_OK);
+    assert_memory_equal(ref, got, N * sizeof *ref);
+    for (size_t q = 0; q < C * D; q++)
+        assert_true(memcmp(&sr[q].energy, &sg[q].energy, sizeof(double)) == 0 &&
+                    sr[q].n_leapfrog == sg[q].n_leapfrog);
+    for (size_t c = 0; c < C; c++) {
+        assert_int_equal(ir[c].n_leapfrog, ig[c].n_leapfrog);
+        assert_int_equal(ir[c].divergences, ig[c].divergences);
+        assert_int_equal(ir[c].max_depth_hits, ig[c].max_depth_hits);
+        assert_true(ir[c].stepsize == ig[c].stepsize);
+    }
+
+    /* a state of another seed or chain is refused before anything runs */
+    r.seed = 78;
+    assert_int_equal(vbt_nuts_sample(&r, &o, got, sg, ig, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "another seed"));
+    r.seed = 77;
+    const void *swapped[C] = {k.state[0], k.state[0], NULL};
+    r.resume = swapped;
+    assert_int_equal(vbt_nuts_sample(&r, &o, got, sg, ig, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "chain 2"));
+    /* and a truncated one with load's reason */
+    size_t short_len[C] = {k.len[0] - 1, k.len[1], k.len[2]};
+    r.resume = res;
+    r.resume_len = short_len;
+    assert_int_equal(vbt_nuts_sample(&r, &o, got, sg, ig, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "truncated"));
+
+    for (size_t c = 0; c < C; c++)
+        free(k.state[c]);
+    pthread_mutex_destroy(&k.lock);
+    free(ref);
+    free(part);
+    free(got);
+    free(sr);
+    free(sp);
+    free(sg);
+}
+
 /* ---- a synthetic Virtual Epileptic Patient --------------------------------- */
 
 #define NR 6
@@ -689,6 +949,9 @@ int main(void)
         cmocka_unit_test(test_linear_gaussian_laplace),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_state_resume),
+        cmocka_unit_test(test_state_errors),
+        cmocka_unit_test(test_sample_resume),
         cmocka_unit_test(test_vep_recovery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
