@@ -5,7 +5,8 @@
  * and shrinkage above 0.9 for the EZ and PZ regions").
  *
  *   validate_recovery [--threads N] [--chains C] [--warmup W] [--draws D]
- *                     [--starts S] [--seed S] [--contacts TSV] [--connectome ZIP]
+ *                     [--starts S] [--seed S] [--metric diag|dense|laplace]
+ *                     [--contacts TSV] [--connectome ZIP]
  *
  * The patient: the Desikan-Killiany connectome of data-samples/ (max-
  * normalised, EZ -> PZ weights raised to 1.5 as BVEP's synthetic patients
@@ -18,7 +19,7 @@
  * samples, dt 0.1, Euler, linear observation; the trajectory starts at the
  * healthy (x, z) = (-2, 4), which the fit holds fixed (BVEP 2022).
  *
- * Fit: the prior x0 ~ N(-3.5, 1) for every region (no hypothesis), MAP from
+ * Fit: the prior x0 ~ N(-3.5, 0.75) for every region (no hypothesis), MAP from
  * S starts with Newton polish, then C NUTS chains from the jittered mode
  * with the Laplace covariance as initial metric.  Printed: per region the
  * posterior mean, sd, P(EZ), P(PZ), P(HZ) (BVEP thresholds), class against
@@ -133,7 +134,7 @@ int main(int argc, char **argv)
     sp.normalize = VBT_NORMALIZE_NONE;
     sp.gain = G;
     sp.priors.x0.mu = -3.5;
-    sp.priors.x0.sd = 1.0;
+    sp.priors.x0.sd = 0.75;
     sp.priors.x_init = (vbt_vep_group_prior){.mu = -2.0, .sd = 1.0, .fixed = 1};
     sp.priors.z_init = (vbt_vep_group_prior){.mu = 4.0, .sd = 1.0, .fixed = 1};
     vbt_vep *m = NULL;
@@ -207,6 +208,9 @@ int main(int argc, char **argv)
     vbt_nuts_opts_default(&o);
     o.warmup = warmup;
     o.draws = draws;
+    const char *met = arg(argc, argv, "--metric", "diag");
+    o.metric = strcmp(met, "diag") ? VBT_NUTS_DENSE : VBT_NUTS_DIAG;
+    o.adapt_metric = strcmp(met, "laplace") != 0; /* laplace: keep the dense Laplace metric */
     vbt_nuts_run run = {.logp = vep_cb, .ctx = ctx, .n_params = np, .n_chains = chains,
                         .n_threads = threads, .seed = seed, .inits = inits,
                         .inv_metric = lap_ok ? cov : NULL, .inv_metric_full = 1};

@@ -67,6 +67,10 @@ static const cli_option opts[] = {
             "Laplace metric) or prior (prior draws, unit metric)"},
     {.name = "starts", .kind = CLI_INT, .metavar = "N", .def = "16", .min = 1, .max = 4096,
      .doc = "MAP starts (prior draws)"},
+    {.name = "map-init", .kind = CLI_TEXT, .metavar = "I", .def = "data", .choices = "data|prior",
+     .doc = "MAP starting points: data (even starts at x0 back-projected from the sensors' "
+            "rise above their first --baseline samples, jittered by 0.5; odd starts at prior "
+            "draws) or prior (every start a prior draw)"},
     {.name = "map-iter", .kind = CLI_INT, .metavar = "N", .def = "2000", .min = 1, .max = 1e7,
      .doc = "L-BFGS iterations per start"},
     {.name = "scheme", .kind = CLI_TEXT, .metavar = "S", .def = "euler",
@@ -88,7 +92,7 @@ static const cli_option opts[] = {
             "(log power relative to the pre-ictal baseline) (docs/fitting.md)"},
     {.name = "baseline", .kind = CLI_INT, .metavar = "N", .def = "5", .min = 1, .max = 1e6,
      .doc = "samples at the start of the feature taken as its pre-ictal baseline "
-            "(--data-norm power|baseline)"},
+            "(--data-norm power|baseline; --map-init data)"},
     {.name = "gain-norm", .kind = CLI_TEXT, .metavar = "N", .def = "none",
      .choices = "none|max|power",
      .doc = "gain normalisation: none; max: divided by its largest entry; power: squared "
@@ -445,8 +449,21 @@ static int run_map(fit *f, vbt_msg *msg)
     }
     cli_info(p, "MAP: %zu starts, %zu parameters, %zu thread(s)", f->mo.n_starts, f->np,
              f->mo.n_threads);
+    double *x0s = NULL;
+    if (!strcmp(cli_str(p, "map-init"), "data")) {
+        x0s = malloc(f->nr * sizeof *x0s);
+        if (!x0s || vbt_vep_x0_from_data(f->m, (size_t)cli_float(p, "baseline"), -1.5, x0s)) {
+            free(x0s);
+            snprintf(msg->text, sizeof msg->text, "out of memory");
+            return -1;
+        }
+        f->mo.x0_start = x0s;
+    }
     double t0 = cli_now();
-    if (vbt_vep_map(f->m, &f->mo, f->map, &f->mr, f->lp_starts, f->th_starts, msg))
+    int mst = vbt_vep_map(f->m, &f->mo, f->map, &f->mr, f->lp_starts, f->th_starts, msg);
+    f->mo.x0_start = NULL;
+    free(x0s);
+    if (mst)
         return -1;
     f->map_wall = cli_now() - t0;
     cli_info(p, "MAP: best lp %.3f (start %zu), %zu/%zu starts within %.1f of it, %zu "

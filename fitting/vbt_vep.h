@@ -216,6 +216,10 @@ typedef struct vbt_vep_map_opts {
     vbt_vep_lbfgs_opts lbfgs;
     double mode_tol;   /* 1.0: a start reaches the best mode when lp >= best - mode_tol */
     size_t newton_iter;/* 30: damped Newton steps after L-BFGS (vbt_vep_newton); 0: none */
+    const double *x0_start; /* NULL, or n_regions natural x0 values: even-numbered starts
+                               begin at x0_start + x0_jitter N(0, 1) (a data-informed
+                               start, vbt_vep_x0_from_data), odd ones at prior draws */
+    double x0_jitter;  /* 0.5 */
 } vbt_vep_map_opts;
 
 void vbt_vep_map_opts_default(vbt_vep_map_opts *o);
@@ -234,6 +238,15 @@ typedef struct vbt_vep_map_result {
 int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
                 vbt_vep_map_result *res, double *lp_starts, double *theta_starts,
                 vbt_msg *msg);
+
+/* Data-informed starting x0 for MAP (vbt_vep_map_opts.x0_start): each
+ * sensor's rise r_s = max_t y_ts - (median of its first `baseline`
+ * samples), back-projected a_i = sum_s |G_si| r_s / sum_s |G_si|, scaled
+ * to [0, 1] over the regions, and x0_i = mu_i + a_i^2 (x0_hi - mu_i) with
+ * mu_i the region's prior mean: regions seen only by the sensors that
+ * light up start near x0_hi (e.g. -1.5), the others at their prior mean.
+ * A starting point, not an estimate.  VBT_EINVAL without data, VBT_ENOMEM. */
+int vbt_vep_x0_from_data(const vbt_vep *m, size_t baseline, double x0_hi, double *x0);
 
 /* ---- Laplace approximation and PSIS ----------------------------------- */
 

@@ -809,3 +809,49 @@ void vbt_vep_prior_draw(const vbt_vep *m, uint64_t seed, uint64_t stream, double
             }
         }
 }
+
+/* Data-informed starting x0 (see vbt_vep.h): back-projection of each
+ * sensor's rise above its baseline through |G|. */
+int vbt_vep_x0_from_data(const vbt_vep *m, size_t baseline, double x0_hi, double *x0)
+{
+    if (!m || !x0 || !m->Y)
+        return VBT_EINVAL;
+    size_t n = m->n, ns = m->ns, nt = m->nt, nb = baseline < 1 ? 1 : baseline > nt ? nt : baseline;
+    double *rise = malloc((ns + nb) * sizeof *rise), *tmp = rise + ns;
+    if (!rise)
+        return VBT_ENOMEM;
+    for (size_t s = 0; s < ns; s++) {
+        double mx = -HUGE_VAL;
+        for (size_t t = 0; t < nt; t++)
+            mx = fmax(mx, m->Y[t * ns + s]);
+        for (size_t t = 0; t < nb; t++)
+            tmp[t] = m->Y[t * ns + s];
+        /* median of the baseline by insertion sort (nb is small) */
+        for (size_t i = 1; i < nb; i++)
+            for (size_t j = i; j > 0 && tmp[j - 1] > tmp[j]; j--) {
+                double v = tmp[j];
+                tmp[j] = tmp[j - 1];
+                tmp[j - 1] = v;
+            }
+        double b = nb % 2 ? tmp[nb / 2] : 0.5 * (tmp[nb / 2 - 1] + tmp[nb / 2]);
+        rise[s] = fmax(mx - b, 0.0);
+    }
+    double lo = HUGE_VAL, hi = -HUGE_VAL;
+    for (size_t i = 0; i < n; i++) {
+        double num = 0, den = 0;
+        for (size_t s = 0; s < ns; s++) {
+            double g = fabs(m->G[s * n + i]);
+            num += g * rise[s];
+            den += g;
+        }
+        x0[i] = den > 0 ? num / den : 0.0;
+        lo = fmin(lo, x0[i]);
+        hi = fmax(hi, x0[i]);
+    }
+    free(rise);
+    for (size_t i = 0; i < n; i++) {
+        double a = hi > lo ? (x0[i] - lo) / (hi - lo) : 0.0, mu = m->mu_g[G_X0][i];
+        x0[i] = mu + a * a * (x0_hi - mu);
+    }
+    return VBT_OK;
+}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vbt_rng.h"
 #include "vep_internal.h"
 
 #define C1 1e-4
@@ -30,6 +31,8 @@ void vbt_vep_map_opts_default(vbt_vep_map_opts *o)
     vbt_vep_lbfgs_opts_default(&o->lbfgs);
     o->mode_tol = 1.0;
     o->newton_iter = 30;
+    o->x0_start = NULL;
+    o->x0_jitter = 0.5;
 }
 
 typedef struct lbfgs_ws {
@@ -363,6 +366,26 @@ done:
 
 /* ---- multi-start ------------------------------------------------------- */
 
+/* Even starts with opts.x0_start: x0 = x0_start + x0_jitter N(0, 1), stream
+ * (seed, 2^61 + start); the other parameters keep their prior draw. */
+static void informed_start(vbt_vep *m, const vbt_vep_map_opts *o, size_t s, double *th,
+                           double *nat)
+{
+    long i0 = vbt_vep_param_index(m, "x0[1]");
+    if (i0 < 0)
+        return;
+    size_t n = vbt_vep_n_regions(m);
+    vbt_vep_constrain(m, th, nat);
+    vbt_rng r;
+    vbt_rng_init(&r, o->seed, ((uint64_t)1 << 61) + s);
+    for (size_t i = 0; i < n; i++) {
+        double z;
+        vbt_rng_normal(&r, &z, 1);
+        nat[(size_t)i0 + i] = o->x0_start[i] + o->x0_jitter * z;
+    }
+    vbt_vep_unconstrain(m, nat, th);
+}
+
 typedef struct ms_shared {
     const vbt_vep *m;
     const vbt_vep_map_opts *o;
@@ -384,6 +407,14 @@ static void *ms_worker(void *arg)
         return NULL;
     }
     size_t np = vbt_vep_n_params(mine);
+    double *nat = malloc((np ? np : 1) * sizeof *nat);
+    if (!nat) {
+        vbt_vep_free(mine);
+        pthread_mutex_lock(&sh->lock);
+        sh->err = VBT_ENOMEM;
+        pthread_mutex_unlock(&sh->lock);
+        return NULL;
+    }
     for (;;) {
         pthread_mutex_lock(&sh->lock);
         size_t s = sh->next++;
@@ -392,6 +423,8 @@ static void *ms_worker(void *arg)
             break;
         double *th = sh->theta + s * np;
         vbt_vep_prior_draw(mine, sh->o->seed, s, th);
+        if (sh->o->x0_start && s % 2 == 0)
+            informed_start(mine, sh->o, s, th, nat);
         double lp;
         sh->status[s] = vbt_vep_lbfgs(mine, &sh->o->lbfgs, th, &lp, NULL);
         if (sh->o->newton_iter && sh->status[s] != VBT_ENUMERIC && isfinite(lp)) {
@@ -404,6 +437,7 @@ static void *ms_worker(void *arg)
         }
         sh->lp[s] = isfinite(lp) ? lp : -HUGE_VAL;
     }
+    free(nat);
     vbt_vep_free(mine);
     return NULL;
 }
