@@ -5,10 +5,11 @@
  *   validate_sbc [--replicates 200] [--seed 1] [--threads 1] [--bins 10]
  *                [--max-rank 99] [--chains 2] [--warmup 400] [--draws 400]
  *                [--init map|prior] [--starts 4] [--prior FILE.json]
- *                [--out FILE.json] [--quiet]
+ *                [--network-seed 8] [--metric dense|diag] [--adapt-delta 0.95]
+ *                [--first R] [--out FILE.json] [--quiet] [--verbose]
  *
- * Problem: 6 regions (the synthetic log-normal connectome of bench_fit,
- * seed 2024), 8 sensors (inverse-square gain), 80 samples, dt 0.1, Euler,
+ * Problem: 6 regions (bench_synth.h's log-normal connectome, --network-seed
+ * 8: 15 directed edges), 8 sensors (inverse-square gain), 80 samples, dt 0.1, Euler,
  * linear observation, tau0 fixed at 10.  Free: x0[6], x_init[6], z_init[6],
  * K, amp, off[8], eps (29 parameters) under the SBC prior below, which both
  * generates the replicates and is the prior of the fit.
@@ -22,7 +23,8 @@
  *   3. NUTS, --chains chains x (--warmup + --draws), started from the data
  *      alone: --init map (default) runs a --starts-start MAP from prior draws
  *      and starts the chains at the best mode plus 0.5 Laplace sd jitter with
- *      the Laplace diagonal as the initial metric; --init prior starts each
+ *      the Laplace covariance as the initial (dense by default) metric,
+ *      adapt_delta 0.95 (0.8 diverges in most replicates); --init prior starts each
  *      chain at its own prior draw.  Never from theta;
  *   4. per parameter: L = vbt_sbc_thin(min(bulk, tail ESS)) draws, evenly
  *      spaced over the chains, and the rank of theta among them
@@ -32,7 +34,10 @@
  * R-hat > 1.05 keep their ranks and are counted.  Per parameter: the
  * chi-square statistic of the rank histogram, its degrees of freedom,
  * p-value (vbt_chisq_uniform) and pass at the 1 % level, an ASCII histogram.
- * --out writes every rank, L and p-value as JSON.
+ * --out writes every rank, L, truth and p-value as JSON.  --verbose prints
+ * one line per replicate (divergences, R-hat, ESS, log posterior at the
+ * truth against the draws' mean, and the parameters whose truth lies
+ * outside every kept draw); --first R --replicates 1 reruns replicate R.
  *
  * Exit status 0 whatever the test says (it is a report), 1 on errors, 2 on
  * usage errors.  Set OPENBLAS_NUM_THREADS=1.
@@ -60,10 +65,11 @@
 #define STREAM_THETA ((uint64_t)0)
 #define STREAM_NOISE ((uint64_t)1 << 40)
 #define STREAM_INIT ((uint64_t)2 << 40)
+#define STREAM_PRIOR_INIT ((uint64_t)3 << 40)
 #define MAX_REDRAW 1000
 
 typedef struct opts {
-    size_t replicates, threads, bins, max_rank, chains, warmup, draws, starts;
+    size_t replicates, first, threads, bins, max_rank, chains, warmup, draws, starts;
     uint64_t seed, network_seed;
     vbt_nuts_metric metric;
     double adapt_delta;
@@ -78,7 +84,10 @@ typedef struct rep {
     size_t divergences, depth_hits, stuck;
     double max_rhat, min_ess, wall_s;
     size_t worst;           /* parameter with the largest R-hat */
+    double lp_truth, lp_mean; /* log posterior at theta and its mean over the draws */
+    char extreme[640];      /* --verbose: parameters ranked 0 or L (truth outside the draws) */
     size_t *rank, *L;       /* n_params each */
+    double *truth;          /* n_params natural values */
 } rep;
 
 typedef struct shared {
@@ -155,8 +164,7 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
     /* 1. theta ~ prior, finite trajectory */
     size_t a;
     for (a = 0; a < MAX_REDRAW; a++) {
-        vbt_vep_prior_draw(w->gen, o->seed, STREAM_THETA + r + (uint64_t)a * o->replicates,
-                           w->theta);
+        vbt_vep_prior_draw(w->gen, o->seed, STREAM_THETA + r + ((uint64_t)a << 24), w->theta);
         if (vbt_vep_simulate(w->gen, w->theta, NULL, w->y) == VBT_OK && finite_all(w->y, ny))
             break;
     }
@@ -169,6 +177,7 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
     /* 2. y = mu + eps z */
     double *nat = w->x; /* np scratch, reused below */
     vbt_vep_constrain(w->gen, w->theta, nat);
+    memcpy(out->truth, nat, np * sizeof *nat);
     double eps = nat[np - 1];
     vbt_rng g;
     vbt_rng_init(&g, o->seed, STREAM_NOISE + r);
@@ -211,8 +220,7 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
         for (size_t c = 0; c < C; c++) {
             double *in = w->inits + c * np, lp = -HUGE_VAL;
             for (a = 0; a < MAX_REDRAW; a++) {
-                vbt_vep_prior_draw(w->gen, o->seed,
-                                   STREAM_INIT + (r * C + c) + (uint64_t)a * o->replicates * C,
+                vbt_vep_prior_draw(w->gen, o->seed, STREAM_PRIOR_INIT + (r * C + c) + ((uint64_t)a << 32),
                                    in);
                 if (vbt_vep_logp(w->fit[c], in, &lp, NULL) == VBT_OK && isfinite(lp))
                     break;
@@ -252,6 +260,12 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
         w->step[c] = w->info[c].stepsize;
     }
     out->stuck = vbt_diag_stuck_chains(w->mean_lp, w->step, C, 0, 0, w->flags);
+    out->lp_mean = 0;
+    for (size_t c = 0; c < C; c++)
+        out->lp_mean += w->mean_lp[c] / (double)C;
+    if (vbt_vep_logp(w->fit[0], w->theta, &out->lp_truth, NULL) != VBT_OK)
+        out->lp_truth = -HUGE_VAL;
+    out->extreme[0] = 0;
     out->max_rhat = 0;
     out->min_ess = INFINITY;
     for (size_t i = 0; i < np; i++) {
@@ -270,6 +284,19 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
         out->min_ess = isnan(ess) ? 0 : fmin(out->min_ess, ess);
         out->L[i] = vbt_sbc_thin(ess, C * D, o->bins, o->max_rank);
         out->rank[i] = vbt_sbc_rank(w->x, C * D, out->L[i], w->theta[i]);
+        if (o->verbose && (out->rank[i] == 0 || out->rank[i] == out->L[i])) {
+            /* natural mean and sd of the draws of parameter i */
+            double s1 = 0, s2 = 0;
+            for (size_t k = 0; k < C * D; k++) {
+                vbt_vep_constrain(w->gen, w->draws + k * np, w->map);
+                s1 += w->map[i];
+                s2 += w->map[i] * w->map[i];
+            }
+            double mu = s1 / (double)(C * D), sd = sqrt(fmax(0, s2 / (double)(C * D) - mu * mu));
+            size_t len = strlen(out->extreme);
+            snprintf(out->extreme + len, sizeof out->extreme - len, " %s %.3f (draws %.3f +- %.3f)",
+                     vbt_vep_param_name(w->gen, i), out->truth[i], mu, sd);
+        }
     }
 done:
     for (char *q = out->why; *q; q++)
@@ -314,7 +341,7 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&sh->lock);
         if (r >= o->replicates)
             break;
-        run_replicate(sh, &w, r, &sh->reps[r]);
+        run_replicate(sh, &w, o->first + r, &sh->reps[r]);
         pthread_mutex_lock(&sh->lock);
         sh->done++;
         sh->failed += sh->reps[r].failed;
@@ -375,7 +402,7 @@ static void usage(FILE *f)
                "                    [--warmup W (400)] [--draws D (400)] [--init map|prior]\n"
                "                    [--starts S (4)] [--prior FILE.json] [--out FILE.json]\n"
                "                    [--network-seed N (8)] [--metric dense|diag] [--adapt-delta A (0.95)]\n"
-               "                    [--quiet] [--verbose]\n");
+               "                    [--first R (0)] [--quiet] [--verbose]\n");
 }
 
 int main(int argc, char **argv)
@@ -409,6 +436,8 @@ int main(int argc, char **argv)
             bad = parse_size(v, 1, 1000000, &o.replicates);
         else if (!strcmp(k, "--seed"))
             bad = parse_size(v, 0, SIZE_MAX, &s), o.seed = s;
+        else if (!strcmp(k, "--first"))
+            bad = parse_size(v, 0, SIZE_MAX / 2, &o.first);
         else if (!strcmp(k, "--network-seed"))
             bad = parse_size(v, 0, SIZE_MAX, &s), o.network_seed = s;
         else if (!strcmp(k, "--adapt-delta")) {
@@ -482,13 +511,15 @@ int main(int argc, char **argv)
     }
     rep *reps = calloc(R, sizeof *reps);
     size_t *ranks = calloc(2 * R * np, sizeof *ranks);
-    if (!reps || !ranks) {
+    double *truths = calloc(R * np, sizeof *truths);
+    if (!reps || !ranks || !truths) {
         fprintf(stderr, "validate_sbc: out of memory\n");
         return 1;
     }
     for (size_t r = 0; r < R; r++) {
         reps[r].rank = ranks + r * np;
         reps[r].L = ranks + (R + r) * np;
+        reps[r].truth = truths + r * np;
     }
     size_t nedges = 0;
     for (size_t i = 0; i < NR; i++)
@@ -527,13 +558,15 @@ int main(int argc, char **argv)
         redraws += p->redraws;
         if (p->failed) {
             nfail++;
-            printf("replicate %zu FAILED: %s\n", r, p->why);
+            printf("replicate %zu FAILED: %s\n", o.first + r, p->why);
             continue;
         }
         if (o.verbose)
             printf("replicate %zu: %zu divergences, %zu stuck chains, max R-hat %.3f (%s), min "
-                   "ESS %.1f, %.2f s\n", r, p->divergences, p->stuck, p->max_rhat,
-                   vbt_vep_param_name(m, p->worst), p->min_ess, p->wall_s);
+                   "ESS %.1f, lp at truth %.1f vs mean %.1f, %.2f s%s%s\n", o.first + r,
+                   p->divergences, p->stuck, p->max_rhat, vbt_vep_param_name(m, p->worst),
+                   p->min_ess, p->lp_truth, p->lp_mean, p->wall_s,
+                   p->extreme[0] ? "; outside the draws:" : "", p->extreme);
         ndiv += p->divergences > 0;
         nstuck += p->stuck > 0;
         nrhat += !(p->max_rhat <= 1.05);
@@ -598,7 +631,8 @@ int main(int argc, char **argv)
             fprintf(f, " ],\n \"replicate\": [\n");
             for (size_t r = 0; r < R; r++) {
                 const rep *p = &reps[r];
-                fprintf(f, "  {\"failed\": %s", p->failed ? "true" : "false");
+                fprintf(f, "  {\"index\": %zu, \"failed\": %s", o.first + r,
+                        p->failed ? "true" : "false");
                 if (p->failed)
                     fprintf(f, ", \"why\": \"%s\"", p->why);
                 else {
@@ -608,6 +642,9 @@ int main(int argc, char **argv)
                             isfinite(p->max_rhat) ? p->max_rhat : 99.0, p->min_ess);
                     for (size_t i = 0; i < np; i++)
                         fprintf(f, "%s%zu", i ? ", " : "", p->rank[i]);
+                    fprintf(f, "], \"truth\": [");
+                    for (size_t i = 0; i < np; i++)
+                        fprintf(f, "%s%.6g", i ? ", " : "", p->truth[i]);
                     fprintf(f, "], \"L\": [");
                     for (size_t i = 0; i < np; i++)
                         fprintf(f, "%s%zu", i ? ", " : "", p->L[i]);
@@ -629,6 +666,7 @@ int main(int argc, char **argv)
     free(hist);
     free(reps);
     free(ranks);
+    free(truths);
     free(tid);
     pthread_mutex_destroy(&sh.lock);
     vbt_vep_free(m);
