@@ -3,6 +3,7 @@
  * Geyer's initial positive sequence stops: O(n x lag) per chain, cheaper
  * than an FFT for well-mixing chains of a few thousand draws. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,4 +294,52 @@ size_t vbt_diag_stuck_chains(const double *mean_lp, const double *stepsize, size
         k += flags[c] != 0;
     }
     return k;
+}
+
+size_t vbt_sbc_rank(const double *x, size_t n, size_t L, double truth)
+{
+    if (!x || L == 0 || L > n)
+        return SIZE_MAX;
+    size_t r = 0;
+    for (size_t k = 0; k < L; k++)
+        r += x[(size_t)((unsigned long long)k * n / L)] < truth;
+    return r;
+}
+
+size_t vbt_sbc_thin(double ess, size_t n, size_t n_bins, size_t max_L)
+{
+    if (n_bins == 0 || n + 1 < n_bins || max_L + 1 < n_bins)
+        return 0;
+    size_t cap = (n < max_L ? n : max_L) + 1;
+    if (!(ess >= 1.0))
+        cap = n_bins;
+    else if (ess < (double)cap)
+        cap = (size_t)ess;
+    size_t m = cap / n_bins;
+    return (m ? m : 1) * n_bins - 1;
+}
+
+size_t vbt_sbc_bin(size_t rank, size_t L, size_t n_bins)
+{
+    size_t b = (size_t)((unsigned long long)rank * n_bins / (L + 1));
+    return b < n_bins ? b : n_bins - 1;
+}
+
+int vbt_chisq_uniform(const size_t *counts, size_t n_bins, double *stat, double *p)
+{
+    if (!counts || n_bins < 2)
+        return VBT_EINVAL;
+    double total = 0;
+    for (size_t b = 0; b < n_bins; b++)
+        total += (double)counts[b];
+    if (total <= 0)
+        return VBT_EINVAL;
+    double e = total / (double)n_bins, x2 = 0;
+    for (size_t b = 0; b < n_bins; b++)
+        x2 += ((double)counts[b] - e) * ((double)counts[b] - e) / e;
+    if (stat)
+        *stat = x2;
+    if (p)
+        *p = gsl_cdf_chisq_Q(x2, (double)(n_bins - 1));
+    return VBT_OK;
 }

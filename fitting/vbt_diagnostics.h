@@ -15,6 +15,7 @@
 #define VBT_DIAGNOSTICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "vbt_common.h"
 
 #ifdef __cplusplus
@@ -65,6 +66,40 @@ double vbt_diag_ebfmi(const double *energy, size_t n);
 enum { VBT_DIAG_STUCK_LP = 1, VBT_DIAG_STUCK_STEPSIZE = 2 };
 size_t vbt_diag_stuck_chains(const double *mean_lp, const double *stepsize, size_t n_chains,
                              double lp_gap, double stepsize_ratio, int *flags);
+
+/* ---- simulation-based calibration (Talts, Betancourt, Simpson, Vehtari &
+ * Gelman 2018, arXiv:1804.06788) ----------------------------------------
+ *
+ * Per replicate: theta ~ prior, y ~ p(y | theta), L roughly independent
+ * posterior draws given y; the rank of theta among them is uniform on
+ * {0, ..., L} when the sampler is right.  Ranks from many replicates,
+ * binned into B bins with (L + 1) a multiple of B, are then uniform over the
+ * bins, which vbt_chisq_uniform() tests. */
+
+/* Rank of `truth` among L draws taken evenly from the n draws x (draw k =
+ * x[floor(k n / L)], k = 0 .. L-1, so chains laid end to end are thinned
+ * alike): the number of them strictly below truth, 0 .. L.  Returns
+ * SIZE_MAX when x is NULL, L == 0 or L > n.  A NaN draw or truth never
+ * compares below. */
+size_t vbt_sbc_rank(const double *x, size_t n, size_t L, double truth);
+
+/* Number L of thinned draws to rank against when the n draws have an
+ * effective sample size ess: the largest L with L + 1 a multiple of n_bins,
+ * L <= n, L <= max_L and L + 1 <= ess (so that the kept draws are roughly
+ * independent and autocorrelation does not narrow the rank distribution);
+ * never below n_bins - 1 (one rank per bin), which is also the answer for a
+ * NaN ess (constant or non-finite draws); 0 when n_bins == 0 or n < n_bins - 1 or max_L < n_bins - 1. */
+size_t vbt_sbc_thin(double ess, size_t n, size_t n_bins, size_t max_L);
+
+/* Bin of a rank in 0 .. L among n_bins bins: floor(rank n_bins / (L + 1))
+ * (uniform when (L + 1) is a multiple of n_bins). */
+size_t vbt_sbc_bin(size_t rank, size_t L, size_t n_bins);
+
+/* Pearson chi-square test that the n_bins counts are equally likely:
+ * *stat = sum_b (c_b - E)^2 / E with E = total / n_bins, n_bins - 1 degrees
+ * of freedom, *p = P(chi2 > stat) (gsl_cdf_chisq_Q).  stat and p may be
+ * NULL.  VBT_EINVAL for counts NULL, n_bins < 2 or no counts. */
+int vbt_chisq_uniform(const size_t *counts, size_t n_bins, double *stat, double *p);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,10 @@
  * answers: independent normal draws (R-hat 1, ESS = the number of draws),
  * AR(1) chains (ESS = N (1 - phi) / (1 + phi)), chains with shifted
  * locations (bulk R-hat) or different scales (folded R-hat), quantiles,
- * E-BFMI, stuck chains and the error paths. */
+ * E-BFMI, stuck chains and the error paths; the simulation-based
+ * calibration helpers (ranks, thinning, chi-square uniformity) on exact
+ * values, on exact and deliberately wrong conjugate posteriors, and a small
+ * SBC of NUTS itself on a two-parameter normal model. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 #include "test_util.h"
 
 #include "vbt_diagnostics.h"
+#include "vbt_nuts.h"
 #include "vbt_rng.h"
 
 #define M 4
@@ -204,6 +208,187 @@ static void test_errors(void **state)
     assert_int_equal(vbt_diag_stuck_chains(NULL, NULL, 3, 0, 0, (int[3]){0}), 0);
 }
 
+static void test_sbc_rank_thin_bin(void **state)
+{
+    (void)state;
+    const double x[6] = {0.5, 2.385, -1.0, 3.0, 0.1, 7.0};
+    assert_int_equal(vbt_sbc_rank(x, 6, 6, 1.0), 3);
+    assert_int_equal(vbt_sbc_rank(x, 6, 6, -2.0), 0);
+    assert_int_equal(vbt_sbc_rank(x, 6, 6, 9.0), 6);
+    /* L = 3 of 6 keeps x[0], x[2], x[4] */
+    assert_int_equal(vbt_sbc_rank(x, 6, 3, 1.0), 3);
+    assert_int_equal(vbt_sbc_rank(x, 6, 3, 0.3), 2);
+    assert_int_equal(vbt_sbc_rank(x, 6, 3, NAN), 0);
+    assert_true(vbt_sbc_rank(x, 6, 0, 1.0) == SIZE_MAX);
+    assert_true(vbt_sbc_rank(x, 6, 7, 1.0) == SIZE_MAX);
+    assert_true(vbt_sbc_rank(NULL, 6, 3, 1.0) == SIZE_MAX);
+
+    assert_int_equal(vbt_sbc_thin(300.0, 1000, 10, 99), 99);
+    assert_int_equal(vbt_sbc_thin(57.3, 1000, 10, 99), 49);
+    assert_int_equal(vbt_sbc_thin(5.0, 1000, 10, 99), 9);
+    assert_int_equal(vbt_sbc_thin(NAN, 1000, 10, 99), 9);
+    assert_int_equal(vbt_sbc_thin(300.0, 45, 10, 99), 39);
+    assert_int_equal(vbt_sbc_thin(300.0, 1000, 20, 99), 99);
+    assert_int_equal(vbt_sbc_thin(300.0, 1000, 7, 99), 97);
+    assert_int_equal(vbt_sbc_thin(300.0, 5, 10, 99), 0);
+    assert_int_equal(vbt_sbc_thin(300.0, 1000, 0, 99), 0);
+    assert_int_equal(vbt_sbc_thin(300.0, 1000, 10, 5), 0);
+
+    assert_int_equal(vbt_sbc_bin(0, 99, 10), 0);
+    assert_int_equal(vbt_sbc_bin(9, 99, 10), 0);
+    assert_int_equal(vbt_sbc_bin(10, 99, 10), 1);
+    assert_int_equal(vbt_sbc_bin(50, 99, 10), 5);
+    assert_int_equal(vbt_sbc_bin(99, 99, 10), 9);
+    assert_int_equal(vbt_sbc_bin(19, 19, 20), 19);
+}
+
+static void test_chisq_uniform(void **state)
+{
+    (void)state;
+    double stat, p;
+    /* E = 20: (100 + 0 + 100) / 20 = 10 on 2 dof, where P(chi2 > x) = exp(-x/2) */
+    const size_t c3[3] = {10, 20, 30};
+    assert_int_equal(vbt_chisq_uniform(c3, 3, &stat, &p), VBT_OK);
+    assert_close(stat, 10.0, 1e-12);
+    assert_close(p, exp(-5.0), 1e-12);
+    const size_t c4[4] = {7, 7, 7, 7};
+    assert_int_equal(vbt_chisq_uniform(c4, 4, &stat, &p), VBT_OK);
+    assert_close(stat, 0.0, 0);
+    assert_close(p, 1.0, 1e-12);
+    assert_int_equal(vbt_chisq_uniform(c4, 4, NULL, NULL), VBT_OK);
+    const size_t z[3] = {0, 0, 0};
+    assert_int_equal(vbt_chisq_uniform(z, 3, &stat, &p), VBT_EINVAL);
+    assert_int_equal(vbt_chisq_uniform(c4, 1, &stat, &p), VBT_EINVAL);
+    assert_int_equal(vbt_chisq_uniform(NULL, 4, &stat, &p), VBT_EINVAL);
+}
+
+/* SBC of a conjugate normal model with exact posterior draws: mu ~ N(0, 1),
+ * NY observations y_i ~ N(mu, SIG); posterior N(m, s).  The "sampler" draws
+ * from N(m + shift s, scale s): (0, 1) is right, a shift biases the ranks,
+ * a scale below 1 (overconfident) piles them at both ends.  Returns the
+ * chi-square p-value of R replicates, L = 99 draws, 10 bins. */
+#define NY 5
+#define SIG 0.5
+static double sbc_conjugate(size_t R, double shift, double scale, uint64_t seed)
+{
+    size_t counts[10] = {0};
+    double y[NY], d[99], mu;
+    for (size_t r = 0; r < R; r++) {
+        vbt_rng g;
+        vbt_rng_init(&g, seed, r);
+        vbt_rng_normal(&g, &mu, 1);
+        vbt_rng_normal(&g, y, NY);
+        double sum = 0;
+        for (size_t i = 0; i < NY; i++)
+            sum += mu + SIG * y[i];
+        double prec = 1.0 + NY / (SIG * SIG), m = sum / (SIG * SIG) / prec, s = 1.0 / sqrt(prec);
+        vbt_rng_normal(&g, d, 99);
+        for (size_t k = 0; k < 99; k++)
+            d[k] = m + shift * s + scale * s * d[k];
+        counts[vbt_sbc_bin(vbt_sbc_rank(d, 99, 99, mu), 99, 10)]++;
+    }
+    double p;
+    assert_int_equal(vbt_chisq_uniform(counts, 10, NULL, &p), VBT_OK);
+    return p;
+}
+
+static void test_sbc_conjugate(void **state)
+{
+    (void)state;
+    double ok = sbc_conjugate(200, 0.0, 1.0, 2385), ok2 = sbc_conjugate(1000, 0.0, 1.0, 77);
+    double bias = sbc_conjugate(200, 0.5, 1.0, 2385), narrow = sbc_conjugate(200, 0.0, 0.6, 2385);
+    double wide = sbc_conjugate(200, 0.0, 1.6, 2385);
+    printf("SBC conjugate normal: exact p %.3f (200) %.3f (1000); shifted 0.5 sd p %.2g; "
+           "sd x0.6 p %.2g; sd x1.6 p %.2g\n", ok, ok2, bias, narrow, wide);
+    assert_true(ok > 0.01 && ok2 > 0.01);
+    assert_true(bias < 1e-3);
+    assert_true(narrow < 1e-3);
+    assert_true(wide < 1e-3);
+}
+
+/* SBC of NUTS: mu ~ N(0, 1), log sigma ~ N(-1, 0.5), NY2 observations
+ * y_i ~ N(mu, sigma); theta = (mu, log sigma).  `overfit` multiplies the
+ * log likelihood the sampler sees (1: right; 3: a posterior too narrow). */
+#define NY2 8
+typedef struct {
+    double y[NY2];
+    double overfit;
+} gctx;
+
+static int gauss_logp(void *ctx, const double *th, double *lp, double *grad)
+{
+    const gctx *c = ctx;
+    double mu = th[0], ls = th[1], iv = exp(-2.0 * ls), ss = 0, sr = 0;
+    for (size_t i = 0; i < NY2; i++) {
+        ss += (c->y[i] - mu) * (c->y[i] - mu);
+        sr += c->y[i] - mu;
+    }
+    double w = c->overfit;
+    *lp = -0.5 * mu * mu - 0.5 * (ls + 1.0) * (ls + 1.0) / 0.25 +
+          w * (-(double)NY2 * ls - 0.5 * ss * iv);
+    grad[0] = -mu + w * sr * iv;
+    grad[1] = -(ls + 1.0) / 0.25 + w * (-(double)NY2 + ss * iv);
+    return 0;
+}
+
+static void sbc_nuts(size_t R, double overfit, double p_out[2], size_t *div)
+{
+    enum { W = 150, D = 400, B = 10 };
+    size_t counts[2][B] = {{0}};
+    vbt_nuts_opts o;
+    vbt_nuts_opts_default(&o);
+    o.warmup = W;
+    o.draws = D;
+    double *dr = malloc(D * 2 * sizeof *dr), x[D];
+    vbt_nuts_chain_info info;
+    *div = 0;
+    for (size_t r = 0; r < R; r++) {
+        vbt_rng g;
+        vbt_rng_init(&g, 4242, r);
+        double th[2], init[2];
+        gctx c = {.overfit = overfit};
+        vbt_rng_normal(&g, th, 2);
+        th[1] = -1.0 + 0.5 * th[1];
+        vbt_rng_normal(&g, c.y, NY2);
+        for (size_t i = 0; i < NY2; i++)
+            c.y[i] = th[0] + exp(th[1]) * c.y[i];
+        vbt_rng_normal(&g, init, 2); /* a prior draw, not the truth */
+        init[1] = -1.0 + 0.5 * init[1];
+        void *ctx[1] = {&c};
+        vbt_nuts_run run = {.logp = gauss_logp, .ctx = ctx, .n_params = 2, .n_chains = 1,
+                            .n_threads = 1, .seed = 1000 + r, .inits = init};
+        vbt_msg msg;
+        assert_int_equal(vbt_nuts_sample(&run, &o, dr, NULL, &info, &msg), VBT_OK);
+        *div += info.divergences;
+        for (size_t j = 0; j < 2; j++) {
+            for (size_t k = 0; k < D; k++)
+                x[k] = dr[k * 2 + j];
+            vbt_diag_param dp;
+            assert_int_equal(vbt_diag_param_compute(x, 1, D, &dp), VBT_OK);
+            size_t L = vbt_sbc_thin(fmin(dp.ess_bulk, dp.ess_tail), D, B, 99);
+            size_t rank = vbt_sbc_rank(x, D, L, th[j]);
+            counts[j][vbt_sbc_bin(rank, L, B)]++;
+        }
+    }
+    for (size_t j = 0; j < 2; j++)
+        assert_int_equal(vbt_chisq_uniform(counts[j], B, NULL, &p_out[j]), VBT_OK);
+    free(dr);
+}
+
+static void test_sbc_nuts(void **state)
+{
+    (void)state;
+    double p[2], q[2];
+    size_t d1, d2;
+    sbc_nuts(200, 1.0, p, &d1);
+    sbc_nuts(200, 3.0, q, &d2);
+    printf("SBC of NUTS, 200 replicates: right model p(mu) %.3f p(log sigma) %.3f (%zu "
+           "divergences); likelihood x3 p(mu) %.2g p(log sigma) %.2g\n", p[0], p[1], d1, q[0],
+           q[1]);
+    assert_true(p[0] > 0.01 && p[1] > 0.01);
+    assert_true(q[0] < 1e-3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +399,10 @@ int main(void)
         cmocka_unit_test(test_ebfmi),
         cmocka_unit_test(test_stuck),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_sbc_rank_thin_bin),
+        cmocka_unit_test(test_chisq_uniform),
+        cmocka_unit_test(test_sbc_conjugate),
+        cmocka_unit_test(test_sbc_nuts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
