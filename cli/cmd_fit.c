@@ -60,8 +60,12 @@ static const cli_option opts[] = {
      .doc = "NUTS maximum tree depth"},
     {.name = "adapt-delta", .kind = CLI_FLOAT, .metavar = "D", .def = "0.8", .min = 0.5,
      .max = 0.9999, .doc = "NUTS target acceptance statistic"},
-    {.name = "metric", .kind = CLI_TEXT, .metavar = "M", .def = "diag", .choices = "diag|dense",
-     .doc = "NUTS inverse metric adapted in warm-up (started at the Laplace covariance)"},
+    {.name = "metric", .kind = CLI_TEXT, .metavar = "M", .def = "diag",
+     .choices = "diag|dense|laplace",
+     .doc = "NUTS inverse metric: diag or dense, adapted in warm-up from the Laplace "
+            "covariance; laplace: the dense Laplace covariance at the MAP, kept (only the step "
+            "size adapts; far fewer leapfrog steps when the posterior is near-Gaussian with "
+            "strong correlations, as between amp and the offsets)"},
     {.name = "init", .kind = CLI_TEXT, .metavar = "I", .def = "map", .choices = "map|prior",
      .doc = "NUTS starting points: map (the best MAP mode jittered by half a Laplace sd, "
             "Laplace metric) or prior (prior draws, unit metric)"},
@@ -550,8 +554,10 @@ static int run_nuts(fit *f, vbt_msg *msg)
     o.draws = D;
     o.max_depth = (size_t)cli_float(p, "max-depth");
     o.adapt_delta = cli_float(p, "adapt-delta");
-    o.metric = !strcmp(cli_str(p, "metric"), "dense") ? VBT_NUTS_DENSE : VBT_NUTS_DIAG;
+    const char *met = cli_str(p, "metric");
+    o.metric = !strcmp(met, "diag") ? VBT_NUTS_DIAG : VBT_NUTS_DENSE;
     int from_map = !strcmp(cli_str(p, "init"), "map");
+    o.adapt_metric = strcmp(met, "laplace") != 0;
     double *cov = NULL, *inits = malloc(C * np * sizeof *inits), *th = NULL;
     vbt_vep *ms[MAXCH] = {0};
     void *ctx[MAXCH];
@@ -617,6 +623,8 @@ static int run_nuts(fit *f, vbt_msg *msg)
             vbt_vep_prior_draw(f->m, p->common.seed, ((uint64_t)1 << 62) + c, inits + c * np);
     }
     int use_cov = from_map && f->laplace_metric_ok;
+    if (!use_cov)
+        o.adapt_metric = 1; /* no Laplace covariance to keep */
     if (k) {
         k->th = th;
         k->stats = f->stats;
@@ -652,7 +660,8 @@ static int run_nuts(fit *f, vbt_msg *msg)
                         .resume_len = k ? k->state_len : NULL};
     cli_info(p, "NUTS: %zu chain(s) x (%zu warm-up + %zu draws), %s metric, max depth %zu, "
                 "adapt_delta %.3g, %zu thread(s)", C, o.warmup, D,
-             o.metric == VBT_NUTS_DENSE ? "dense" : "diag", o.max_depth, o.adapt_delta,
+             !o.adapt_metric ? "Laplace (fixed)" : o.metric == VBT_NUTS_DENSE ? "dense" : "diag",
+             o.max_depth, o.adapt_delta,
              (size_t)p->common.threads);
     int st = vbt_nuts_sample(&run, &o, th, f->stats, f->info, msg);
     cli_progress_end(&pg.bar);
