@@ -5,7 +5,7 @@
  *
  *   bench_fit [--threads N] [--starts S] [--iters I] [--draws D]
  *             [--scheme euler|heun|rk4] [--nuts-only] [--chains C]
- *             [--warmup W] [--nuts-draws D] [--metric diag|dense]
+ *             [--warmup W] [--nuts-draws D] [--metric diag|dense|laplace]
  *             [--write-problem DIR]
  *
  * Then NUTS (fitting/vbt_nuts.h) on the issue's smaller problem: 18
@@ -104,7 +104,7 @@ static int write_problem(const char *dir, const double *W, const double *G, cons
     return 0;
 }
 
-static int nuts_bench(size_t threads, size_t chains, size_t warmup, size_t draws,
+static int nuts_bench(size_t threads, size_t chains, size_t warmup, size_t draws, int keep_laplace,
                       vbt_nuts_metric metric, const char *write_dir)
 {
     static double W[SR * SR], G[SS * SR], Y[STT * SS];
@@ -195,6 +195,7 @@ static int nuts_bench(size_t threads, size_t chains, size_t warmup, size_t draws
     o.warmup = warmup;
     o.draws = draws;
     o.metric = metric;
+    o.adapt_metric = !(keep_laplace && lap_ok);
     vbt_nuts_run run = {.logp = vep_cb, .ctx = ctx, .n_params = np, .n_chains = chains,
                         .n_threads = threads, .seed = 1, .inits = inits,
                         .inv_metric = lap_ok ? cov : NULL, .inv_metric_full = 1};
@@ -210,7 +211,7 @@ static int nuts_bench(size_t threads, size_t chains, size_t warmup, size_t draws
     }
     printf("NUTS: %zu chains x (%zu warm-up + %zu draws), %s metric, %zu threads: %.2f s "
            "(MAP + Laplace + NUTS %.2f s)\n", chains, warmup, draws,
-           metric == VBT_NUTS_DENSE ? "dense" : "diag", threads, tn, tmap + tlap + tn);
+           !o.adapt_metric ? "Laplace (fixed)" : metric == VBT_NUTS_DENSE ? "dense" : "diag", threads, tn, tmap + tlap + tn);
     double *e = malloc(draws * sizeof *e);
     size_t grads = 0;
     for (size_t c = 0; c < chains; c++) {
@@ -280,6 +281,7 @@ int main(int argc, char **argv)
     size_t chains = 4, warmup = 1000, nuts_draws = 1000;
     int nuts_only = 0;
     vbt_nuts_metric metric = VBT_NUTS_DIAG;
+    int keep_laplace = 0;
     const char *write_dir = NULL;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--threads") && a + 1 < argc)
@@ -300,8 +302,11 @@ int main(int argc, char **argv)
             warmup = strtoul(argv[++a], NULL, 10);
         else if (!strcmp(argv[a], "--nuts-draws") && a + 1 < argc)
             nuts_draws = strtoul(argv[++a], NULL, 10);
-        else if (!strcmp(argv[a], "--metric") && a + 1 < argc)
-            metric = !strcmp(argv[++a], "diag") ? VBT_NUTS_DIAG : VBT_NUTS_DENSE;
+        else if (!strcmp(argv[a], "--metric") && a + 1 < argc) {
+            a++;
+            metric = !strcmp(argv[a], "diag") ? VBT_NUTS_DIAG : VBT_NUTS_DENSE;
+            keep_laplace = !strcmp(argv[a], "laplace");
+        }
         else if (!strcmp(argv[a], "--write-problem") && a + 1 < argc)
             write_dir = argv[++a];
         else if (!strcmp(argv[a], "--nuts-only"))
@@ -309,14 +314,14 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr, "usage: bench_fit [--threads N] [--starts S] [--iters I] [--draws D] "
                             "[--scheme euler|heun|rk4] [--nuts-only] [--chains C] [--warmup W] "
-                            "[--nuts-draws D] [--metric diag|dense] [--write-problem DIR]\n");
+                            "[--nuts-draws D] [--metric diag|dense|laplace] [--write-problem DIR]\n");
             return 2;
         }
     }
     if (write_dir)
-        return nuts_bench(threads, chains, warmup, nuts_draws, metric, write_dir);
+        return nuts_bench(threads, chains, warmup, nuts_draws, keep_laplace, metric, write_dir);
     if (nuts_only)
-        return nuts_bench(threads, chains, warmup, nuts_draws, metric, NULL);
+        return nuts_bench(threads, chains, warmup, nuts_draws, keep_laplace, metric, NULL);
     static double W[NR * NR], G[NS * NR], Y[NT * NS];
     double pos_r[NR * 3], pos_s[NS * 3];
     vbt_rng r;
@@ -444,5 +449,5 @@ int main(int argc, char **argv)
     free(th);
     free(g);
     vbt_vep_free(m);
-    return nuts_bench(threads, chains, warmup, nuts_draws, metric, NULL);
+    return nuts_bench(threads, chains, warmup, nuts_draws, keep_laplace, metric, NULL);
 }

@@ -30,7 +30,7 @@ void vbt_vep_map_opts_default(vbt_vep_map_opts *o)
     o->seed = 0;
     vbt_vep_lbfgs_opts_default(&o->lbfgs);
     o->mode_tol = 1.0;
-    o->newton_iter = 30;
+    o->newton_iter = 10;
     o->x0_start = NULL;
     o->x0_jitter = 0.5;
 }

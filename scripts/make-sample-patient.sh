@@ -4,11 +4,16 @@
 # contacts of the BIDS ieeg_epilepsy patient (left temporo-occipital focus),
 # and a seizure recorded by vbt itself with the 6-variable Epileptor (noise,
 # conduction delays), its SEEG projected through the centre gain and written
-# as EDF+ in BIDS layout.  Ground truth: EZ = left fusiform and inferior
-# temporal gyri (x0 = -1.6), PZ = left lingual, middle temporal and
-# parahippocampal gyri (x0 = -2.1), every other region x0 = -3.5.  As in the
-# Bayesian VEP's synthetic patients, the EZ -> PZ weights are raised to 4
-# (after normalising to max 1) so that the PZ is recruited.
+# as EDF+ in BIDS layout.  Ground truth: EZ = left superior temporal gyrus
+# and banks of the superior temporal sulcus (x0 = -1.6), PZ = their
+# neighbours left middle temporal, transverse temporal and insula (x0 =
+# -2.3), every other region x0 = -3.5: regions the contacts see (the
+# inverse-square power gain of each is at least 0.13 on some contact).  As in
+# the Bayesian VEP's synthetic patients, the EZ -> PZ weights are raised to 3
+# (after normalising to max 1) so that the PZ is recruited, about 0.5 s after
+# the EZ.  A slow permittivity (r = 1e-4) and a high initial z (4.2) give
+# one seizure after a 3 s baseline; the events file marks its onset (first
+# EZ LFP proxy below 0) and its end (no EZ/PZ region ictal for 0.5 s).
 # Deterministic (seed 7).  Needs the built vbt (scripts/setup.sh) and python3
 # (for the zip and TSV plumbing only).
 set -euo pipefail
@@ -32,10 +37,10 @@ mx = max(max(r) for r in W)
 W = [[v / mx for v in r] for r in W]
 for i in range(n):
     W[i][i] = 0.0
-EZ, PZ = [5, 7], [11, 13, 14]
+EZ, PZ = [28, 0], [13, 32, 33]
 for p in PZ:
     for e in EZ:
-        W[p][e] = max(W[p][e], 4.0)
+        W[p][e] = max(W[p][e], 3.0)
 o = zipfile.ZipFile(out + '/connectome.zip', 'w', zipfile.ZIP_DEFLATED)
 for name in z.namelist():
     data = z.read(name)
@@ -55,14 +60,14 @@ $VBT gain --contacts "$E" --method centre --connectome "$OUT/connectome.zip" -o 
 cat > "$TMP/seizure.json" <<JSON
 {"description": "vbt sample patient: 6-variable Epileptor, noise, delays; SEEG through the centre gain",
  "connectome": "$PWD/$OUT/connectome.zip", "normalize": "none", "speed_mm_per_ms": 3.0,
- "model": {"name": "epileptor", "params": {"Ks": -1.0, "r": 0.00035, "x0": -3.5},
-   "region_params": [{"regions": ["ctx-lh-fusiform", "ctx-lh-inferiortemporal"], "x0": -1.6},
-                     {"regions": ["ctx-lh-lingual", "ctx-lh-middletemporal", "ctx-lh-parahippocampal"],
-                      "x0": -2.1}]},
+ "model": {"name": "epileptor", "params": {"Ks": -1.0, "r": 0.0001, "x0": -3.5},
+   "region_params": [{"regions": ["ctx-lh-superiortemporal", "ctx-lh-bankssts"], "x0": -1.6},
+                     {"regions": ["ctx-lh-middletemporal", "ctx-lh-transversetemporal", "ctx-lh-insula"],
+                      "x0": -2.3}]},
  "coupling": {"name": "difference", "params": {"a": 1.0}},
  "integrator": {"scheme": "heun", "dt_ms": 0.05,
                 "noise": {"nsig": [0.01, 0.01, 0, 0.00015, 0.00015, 0]}},
- "initial": {"constant": [-1.9, -17.0, 4.0, -1.0, 0.04, -0.17]},
+ "initial": {"constant": [-1.9, -17.0, 4.2, -1.0, 0.04, -0.17]},
  "duration_ms": 10000, "seed": 7,
  "monitors": [{"kind": "temporal_average", "period_ms": 1.0, "variables": ["x2 - x1"], "name": "lfp"},
               {"kind": "seeg", "name": "seeg", "period_ms": 2.0, "variables": ["x2 - x1"],
@@ -86,27 +91,35 @@ b = open(sim + '/lfp.npy', 'rb').read()
 hl = struct.unpack('<H', b[8:10])[0]
 T, V, N = ast.literal_eval(b[10:10 + hl].decode())['shape']
 d = struct.unpack('<%dd' % (T * V * N), b[10 + hl:10 + hl + 8 * T * V * N])
-onset = min(k for k in range(T) for r in (5, 7) if d[k * N + r] < 0) / 1000.0
+k_on = min(k for k in range(T) for r in (28, 0) if d[k * N + r] < 0)
+onset = k_on / 1000.0
+# Offset: the end of the first seizure, the first time after the onset from
+# which no EZ or PZ region is in seizure (LFP proxy below 0) for 0.5 s.
+ictal = [any(d[k * N + r] < 0 for r in (28, 0, 13, 32, 33)) for k in range(T)]
+k_off = next(k for k in range(k_on, T - 500) if not any(ictal[k:k + 500]))
+offset = k_off / 1000.0
+dur_s = T / 1000.0
 with open(base + '_events.tsv', 'w') as f:
     f.write("onset\tduration\ttrial_type\n")
-    f.write(f"{onset:.3f}\t{10.0 - onset:.3f}\tseizure\n")
+    f.write(f"{onset:.3f}\t{offset - onset:.3f}\tseizure\n")
 json.dump({"TaskName": "seizure", "SamplingFrequency": 500, "PowerLineFrequency": "n/a",
-           "SEEGChannelCount": len(chans), "RecordingDuration": 10.0,
+           "SEEGChannelCount": len(chans), "RecordingDuration": dur_s,
            "SoftwareFilters": "n/a", "Manufacturer": "vbt (simulated)"},
           open(base + '_ieeg.json', 'w'), indent=2)
 json.dump({"Name": "vbt synthetic virtual patient", "BIDSVersion": "1.8.0",
            "DatasetType": "raw", "License": "GPL-3.0-or-later (vbt); contacts: BIDS ieeg_epilepsy"},
           open(out + '/dataset_description.json', 'w'), indent=2)
-labels = [l.split()[0] for l in open('/dev/stdin')] if False else None
 json.dump({"description": "ground truth of the simulated seizure (0-based region indices of connectome.zip)",
-           "model": "epileptor (6 variables), Ks = -1, r = 0.00035, difference coupling a = 1, "
-                    "stochastic Heun dt 0.05 ms, 3 mm/ms, seed 7",
-           "EZ": {"regions": [5, 7], "labels": ["ctx-lh-fusiform", "ctx-lh-inferiortemporal"], "x0": -1.6},
-           "PZ": {"regions": [11, 13, 14],
-                  "labels": ["ctx-lh-lingual", "ctx-lh-middletemporal", "ctx-lh-parahippocampal"],
-                  "x0": -2.1},
+           "model": "epileptor (6 variables), Ks = -1, r = 0.0001, difference coupling a = 1, "
+                    "stochastic Heun dt 0.05 ms, 3 mm/ms, initial z 4.2, seed 7; "
+                    "EZ -> PZ weights raised to 3 after max-normalisation",
+           "EZ": {"regions": [28, 0], "labels": ["ctx-lh-superiortemporal", "ctx-lh-bankssts"],
+                  "x0": -1.6},
+           "PZ": {"regions": [13, 32, 33],
+                  "labels": ["ctx-lh-middletemporal", "ctx-lh-transversetemporal", "ctx-lh-insula"],
+                  "x0": -2.3},
            "HZ": {"x0": -3.5},
-           "onset_s": onset},
+           "onset_s": onset, "offset_s": offset},
           open(out + '/ground_truth.json', 'w'), indent=2)
 PY
 echo "sample patient written to $OUT"

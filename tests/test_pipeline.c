@@ -224,6 +224,22 @@ static void test_pipeline_end_to_end(void **state)
         vbt_array_clear(&pw);
         cJSON_Delete(sj);
         free(text);
+
+        /* The power observation of the log feature through the power gain,
+         * data-informed MAP starts, NUTS on the fixed Laplace metric. */
+        snprintf(fo, sizeof fo, "%s/fit_power", g_tmp);
+        const char *const w[] = {vbt_exe(), "fit", "--connectome", conn, "--gain", gain,
+                                 "--data", feat, "--obs", "power", "--gain-norm", "power",
+                                 "--data-norm", "baseline", "--map-init", "data", "--method",
+                                 "nuts", "--metric", "laplace", "--chains", "2", "--warmup", "50",
+                                 "--draws", "20", "--starts", "2", "-o", fo, "-q", NULL};
+        assert_int_equal(run_cmd(w, &log), 0);
+        free(log);
+        assert_int_equal(vbt_file_read_all(tu_path(fo, "run.json"), &text, &len, 0, &msg), 0);
+        assert_non_null(strstr(text, "\"power\""));
+        assert_non_null(strstr(text, "\"laplace\""));
+        free(text);
+        assert_true(tu_exists(tu_path(fo, "regions.csv")));
     }
 
     /* Idempotent: a second run does nothing. */
