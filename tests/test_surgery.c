@@ -378,6 +378,64 @@ static void test_synthetic_patient(void **state)
     vbt_connectome_free(c);
 }
 
+/* The shipped sample patient (data-samples/patient): its connectome with the
+ * raised EZ -> PZ weights, draws around its ground truth (EZ 28, 0 at -1.6;
+ * PZ 13, 32, 33 at -2.3; the rest at -3.5), K = 1.  Without surgery every
+ * draw seizes and recruits the PZ; resecting the true EZ frees the patient,
+ * resecting a PZ region or a healthy one does not. */
+static void test_sample_patient(void **state)
+{
+    (void)state;
+    vbt_connectome *c;
+    vbt_msg msg;
+    if (vbt_connectome_load(&c, tu_path(tu_samples_dir(), "patient/connectome.zip"), &msg) ||
+        vbt_connectome_normalize(c, VBT_NORMALIZE_MAX, &msg))
+        fail_msg("%s", msg.text);
+    const size_t n = c->n, S = 64, ez[2] = {28, 0}, pz[3] = {13, 32, 33};
+    assert_int_equal(n, 84);
+    double *x0 = malloc(S * n * sizeof *x0), e[1];
+    vbt_rng rng;
+    vbt_rng_init(&rng, 2025, 0);
+    for (size_t k = 0; k < S; k++)
+        for (size_t i = 0; i < n; i++) {
+            vbt_rng_normal(&rng, e, 1);
+            int cls = i == ez[0] || i == ez[1] ? 2 : i == pz[0] || i == pz[1] || i == pz[2];
+            x0[k * n + i] = cls == 2 ? -1.6 + 0.05 * e[0] : cls ? -2.3 + 0.03 * e[0]
+                                                                 : -3.5 + 0.1 * e[0];
+        }
+    vbt_surgery *s = make(c, x0, S, 1.0, 64, 2);
+    vbt_surgery_result r;
+    assert_int_equal(vbt_surgery_run(s, NULL, 0, &r), VBT_OK);
+    print_message("sample patient: P(recruited) EZ %.2f %.2f, PZ %.2f %.2f %.2f; onsets EZ "
+                  "%.2f, PZ %.2f %.2f %.2f; P(free) %.2f\n", r.p_recruited[28], r.p_recruited[0],
+                  r.p_recruited[13], r.p_recruited[32], r.p_recruited[33], r.onset_median[28],
+                  r.onset_median[13], r.onset_median[32], r.onset_median[33], r.p_freedom);
+    assert_true(r.p_freedom == 0.0);
+    for (size_t k = 0; k < 2; k++)
+        assert_true(r.p_recruited[ez[k]] == 1.0);
+    for (size_t k = 0; k < 3; k++) {
+        assert_true(r.p_recruited[pz[k]] > 0.9);
+        assert_true(r.onset_median[pz[k]] > r.onset_median[ez[0]]); /* recruited after the EZ */
+    }
+    for (size_t i = 0; i < n; i++)
+        if (i != ez[0] && i != ez[1] && i != pz[0] && i != pz[1] && i != pz[2])
+            assert_true(r.p_recruited[i] < 0.1);
+    vbt_surgery_result_clear(&r);
+    double pf_ez, pf_pz, pf_healthy;
+    size_t healthy = 50;
+    assert_int_equal(vbt_surgery_freedom(s, ez, 2, &pf_ez, NULL), VBT_OK);
+    assert_int_equal(vbt_surgery_freedom(s, pz, 3, &pf_pz, NULL), VBT_OK);
+    assert_int_equal(vbt_surgery_freedom(s, &healthy, 1, &pf_healthy, NULL), VBT_OK);
+    print_message("sample patient: P(free) resecting EZ %.2f, PZ %.2f, region 50 %.2f\n", pf_ez,
+                  pf_pz, pf_healthy);
+    assert_true(pf_ez > 0.9);
+    assert_true(pf_pz < 0.1);
+    assert_true(pf_healthy < 0.1);
+    vbt_surgery_free(s);
+    free(x0);
+    vbt_connectome_free(c);
+}
+
 /* ---- planning ---------------------------------------------------------------------- */
 
 static const double two_truth[6] = {-2.2, -1.6, -2.2, -2.2, -1.6, -2.2};
@@ -662,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_chain_epileptor6d),
         cmocka_unit_test(test_chain_resection),
         cmocka_unit_test(test_synthetic_patient),
+        cmocka_unit_test(test_sample_patient),
         cmocka_unit_test(test_plan_exhaustive),
         cmocka_unit_test(test_plan_healthy),
         cmocka_unit_test(test_errors),
