@@ -1,7 +1,9 @@
 /* test_advi.c -- ADVI on Gaussian targets with known answers: full-rank
  * recovers mean and covariance; mean-field recovers the mean and, on a
  * correlated target, the known mean-field variances 1 / Lambda_ii (the
- * diagonal of the precision), smaller than the marginal variances. */
+ * diagonal of the precision), smaller than the marginal variances.  On a
+ * near-Gaussian VEP posterior, NUTS, Laplace + PSIS and full-rank ADVI give
+ * the same means. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,10 @@
 
 #include "vbt.h"
 #include "vbt_advi.h"
+#include "vbt_diagnostics.h"
+#include "vbt_nuts.h"
+#include "vbt_rng.h"
+#include "vbt_vep.h"
 
 /* log N(theta | m, Sigma) with Sigma = [[4, 1.2], [1.2, 1]], up to a constant. */
 static const double M[2] = {1.5, -0.7};
@@ -100,6 +106,145 @@ static int nowhere(void *ctx, const double *th, double *lp, double *grad)
     return 1;
 }
 
+static int vep_cb(void *ctx, const double *th, double *lp, double *grad)
+{
+    return vbt_vep_logp(ctx, th, lp, grad);
+}
+
+/* NUTS, Laplace (PSIS-weighted) and full-rank ADVI on a VEP posterior that is
+ * near-Gaussian: 3 healthy regions (x0 -2.8, -3.2, -3.0) whose relaxation
+ * from the fixed initial state (-2, 4) four sensors see for 60 samples;
+ * free x0 (prior N(-3, 0.5)) and 4 offsets, K, amp and eps held fixed.  The
+ * three means of every parameter agree within a few Monte Carlo errors. */
+static void test_vep_agreement(void **state)
+{
+    (void)state;
+    enum { NR = 3, NS = 4, NT = 60, C = 4, D = 1000 };
+    static const double W[NR * NR] = {0, 1, 0, 1, 0, 0.5, 0, 0.5, 0};
+    static const double G[NS * NR] = {1.0, 0.2, 0.1, 0.3, 1.0, 0.2, 0.1, 0.4, 1.0, 0.5, 0.5, 0.5};
+    static const double X0[NR] = {-2.8, -3.2, -3.0};
+    double Y[NT * NS];
+    vbt_vep_spec sp;
+    vbt_vep_spec_default(&sp);
+    sp.n_regions = NR;
+    sp.n_sensors = NS;
+    sp.n_samples = NT;
+    sp.weights = W;
+    sp.gain = G;
+    sp.priors.x0 = (vbt_vep_group_prior){.mu = -3.0, .sd = 0.5};
+    sp.priors.x_init = (vbt_vep_group_prior){.mu = -2.0, .sd = 1.0, .fixed = 1};
+    sp.priors.z_init = (vbt_vep_group_prior){.mu = 4.0, .sd = 1.0, .fixed = 1};
+    sp.priors.K.fixed = sp.priors.amp.fixed = sp.priors.eps.fixed = 1;
+    sp.priors.K.value = sp.priors.amp.value = 1.0;
+    sp.priors.eps.value = 0.1;
+    vbt_vep *m;
+    vbt_msg msg;
+    if (vbt_vep_alloc(&m, &sp, &msg))
+        fail_msg("%s", msg.text);
+    size_t np = vbt_vep_n_params(m);
+    assert_int_equal(np, NR + NS);
+    double th[NR + NS], nat[NR + NS] = {X0[0], X0[1], X0[2], 0, 0, 0, 0};
+    assert_int_equal(vbt_vep_unconstrain(m, nat, th), VBT_OK);
+    assert_int_equal(vbt_vep_simulate(m, th, NULL, Y), VBT_OK);
+    vbt_rng r;
+    vbt_rng_init(&r, 17, 0);
+    double e[NT * NS];
+    vbt_rng_normal(&r, e, NT * NS);
+    for (size_t k = 0; k < NT * NS; k++)
+        Y[k] += 0.1 * e[k];
+    vbt_vep_free(m);
+    sp.data = Y;
+    if (vbt_vep_alloc(&m, &sp, &msg))
+        fail_msg("%s", msg.text);
+
+    /* MAP, Laplace with PSIS */
+    vbt_vep_map_opts mo;
+    vbt_vep_map_opts_default(&mo);
+    mo.n_starts = 4;
+    mo.seed = 1;
+    double map[NR + NS], cov[(NR + NS) * (NR + NS)];
+    vbt_vep_map_result mr;
+    if (vbt_vep_map(m, &mo, map, &mr, NULL, NULL, &msg))
+        fail_msg("%s", msg.text);
+    const size_t L = 4000;
+    double *ld = malloc(L * np * sizeof *ld), *lw = malloc(L * sizeof *lw);
+    vbt_vep_laplace_result lr;
+    if (vbt_vep_laplace(m, map, L, 2, ld, lw, &lr, &msg))
+        fail_msg("%s", msg.text);
+    assert_true(lr.khat < 0.5); /* near-Gaussian, as intended */
+    double m_lap[NR + NS] = {0};
+    for (size_t d = 0; d < L; d++) {
+        vbt_vep_constrain(m, ld + d * np, nat);
+        for (size_t i = 0; i < np; i++)
+            m_lap[i] += exp(lw[d]) * nat[i];
+    }
+    /* NUTS from the mode with the Laplace metric */
+    assert_int_equal(vbt_nuts_laplace_cov(vep_cb, m, np, map, 0, cov, &msg), VBT_OK);
+    vbt_vep *ms[C];
+    void *ctx[C];
+    double inits[C * (NR + NS)];
+    for (size_t c = 0; c < C; c++) {
+        assert_int_equal(vbt_vep_alloc(&ms[c], &sp, &msg), VBT_OK);
+        ctx[c] = ms[c];
+        memcpy(inits + c * np, map, np * sizeof *map);
+    }
+    vbt_nuts_opts no;
+    vbt_nuts_opts_default(&no);
+    no.warmup = 500;
+    no.draws = D;
+    vbt_nuts_run run = {.logp = vep_cb, .ctx = ctx, .n_params = np, .n_chains = C,
+                        .n_threads = 2, .seed = 5, .inits = inits, .inv_metric = cov,
+                        .inv_metric_full = 1};
+    double *dr = malloc(C * D * np * sizeof *dr), *x = malloc(C * D * sizeof *x);
+    if (vbt_nuts_sample(&run, &no, dr, NULL, NULL, &msg))
+        fail_msg("%s", msg.text);
+    /* full-rank ADVI from the mode */
+    vbt_advi_opts ao;
+    vbt_advi_opts_default(&ao);
+    ao.family = VBT_ADVI_FULLRANK;
+    ao.seed = 9;
+    ao.grad_samples = 4;
+    ao.tol_rel_obj = 0.001;
+    double mu[NR + NS], Lc[(NR + NS) * (NR + NS)];
+    memcpy(mu, map, sizeof mu);
+    vbt_advi_result ar;
+    assert_int_equal(vbt_advi(vep_cb, m, np, &ao, mu, Lc, &ar, &msg), VBT_OK);
+    const size_t A = 4000;
+    double *ad = malloc(A * np * sizeof *ad), m_advi[NR + NS] = {0};
+    vbt_advi_draw(np, VBT_ADVI_FULLRANK, mu, Lc, A, 3, 0, ad);
+    for (size_t d = 0; d < A; d++) {
+        vbt_vep_constrain(m, ad + d * np, nat);
+        for (size_t i = 0; i < np; i++)
+            m_advi[i] += nat[i] / (double)A;
+    }
+    for (size_t i = 0; i < np; i++) {
+        for (size_t k = 0; k < C * D; k++) {
+            vbt_vep_constrain(m, dr + k * np, nat);
+            x[k] = nat[i];
+        }
+        vbt_diag_param p;
+        vbt_diag_param_compute(x, C, D, &p);
+        print_message("%-7s NUTS %.4f (sd %.4f, mcse %.4f, R-hat %.3f)  Laplace %.4f  ADVI %.4f\n",
+                      vbt_vep_param_name(m, i), p.mean, p.sd, p.mcse_mean, p.rhat, m_lap[i],
+                      m_advi[i]);
+        assert_true(p.rhat < 1.01);
+        /* Laplace + PSIS (4000 draws) and NUTS: both Monte Carlo, a few errors
+         * apart; ADVI adds its optimisation noise: a tenth of a posterior sd. */
+        assert_true(fabs(p.mean - m_lap[i]) < 4.0 * p.mcse_mean + 0.05 * p.sd);
+        assert_true(fabs(p.mean - m_advi[i]) < 4.0 * p.mcse_mean + 0.1 * p.sd);
+        if (i < NR) /* the truth lies within the posterior */
+            assert_true(fabs(p.mean - X0[i]) < 3.0 * p.sd);
+    }
+    for (size_t c = 0; c < C; c++)
+        vbt_vep_free(ms[c]);
+    vbt_vep_free(m);
+    free(ld);
+    free(lw);
+    free(dr);
+    free(x);
+    free(ad);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -116,6 +261,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fullrank),
         cmocka_unit_test(test_meanfield),
+        cmocka_unit_test(test_vep_agreement),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
