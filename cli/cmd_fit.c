@@ -84,23 +84,34 @@ static const cli_option opts[] = {
     {.name = "steps", .kind = CLI_INT, .metavar = "N", .def = "1", .min = 1, .max = 1000,
      .doc = "integration steps per sample"},
     {.name = "obs", .kind = CLI_TEXT, .metavar = "O", .def = "linear",
-     .choices = "linear|log|power",
+     .choices = "linear|log|power|seizure",
      .doc = "observation: linear amp G x + off[s]; log amp log(G exp x) + off; power "
             "log(G exp(amp x)) + off[s], the log power of the sensor when region i radiates "
-            "power exp(amp x_i) through the power gain G (use with --gain-norm power)"},
+            "power exp(amp x_i) through the power gain G (use with --gain-norm power); "
+            "seizure amp G S(x) + off[s], S a logistic step at --seizure-x of width "
+            "--seizure-width: each region adds amp while in seizure (use with --gain-norm "
+            "power --data-norm power)"},
+    {.name = "seizure-x", .kind = CLI_FLOAT, .metavar = "X", .def = "-1", .min = -10, .max = 10,
+     .doc = "[--obs seizure] the x above which a region counts as in seizure"},
+    {.name = "seizure-width", .kind = CLI_FLOAT, .metavar = "W", .def = "0.1", .min = 1e-3,
+     .max = 10, .doc = "[--obs seizure] width of the logistic step"},
     {.name = "data-norm", .kind = CLI_TEXT, .metavar = "N", .def = "none",
-     .choices = "none|power|baseline",
+     .choices = "none|power|excess|baseline",
      .doc = "feature normalisation before the fit: none; power: per channel "
             "exp(y - baseline) - 1 (power relative to the median of the first --baseline "
-            "samples), all channels divided by the largest value; baseline: y - baseline "
-            "(log power relative to the pre-ictal baseline) (docs/fitting.md)"},
+            "samples), all channels divided by the largest value; excess: exp(y) - "
+            "exp(baseline), the power above the baseline, divided by the largest value; "
+            "baseline: y - baseline (log power relative to the pre-ictal baseline) "
+            "(docs/fitting.md)"},
     {.name = "baseline", .kind = CLI_INT, .metavar = "N", .def = "5", .min = 1, .max = 1e6,
      .doc = "samples at the start of the feature taken as its pre-ictal baseline "
             "(--data-norm power|baseline; --map-init data)"},
     {.name = "gain-norm", .kind = CLI_TEXT, .metavar = "N", .def = "none",
-     .choices = "none|max|power",
+     .choices = "none|max|power|power-abs",
      .doc = "gain normalisation: none; max: divided by its largest entry; power: squared "
-            "(amplitude gain to power gain) and each sensor's row scaled to sum 1"},
+            "(amplitude gain to power gain) and each sensor's row scaled to sum 1 (for "
+            "--data-norm power); power-abs: squared and divided by the median over sensors of "
+            "their largest entry (for --data-norm excess)"},
     {.name = "normalize", .kind = CLI_TEXT, .metavar = "N", .def = "max",
      .choices = "max|row-sum|none", .doc = "connectome weight normalisation"},
     {.name = "strict", .kind = CLI_FLAG,
@@ -308,6 +319,32 @@ static int normalise_inputs(fit *f, vbt_msg *msg)
                 g[j] = g[j] * g[j] / sum;
         }
     }
+    if (!strcmp(cli_str(p, "gain-norm"), "power-abs")) {
+        size_t nr = f->gain.shape[1], ns = f->gain.shape[0];
+        double *rmax = malloc(ns * sizeof *rmax);
+        if (!rmax) {
+            snprintf(msg->text, sizeof msg->text, "out of memory");
+            return -1;
+        }
+        for (size_t r = 0; r < ns; r++) {
+            rmax[r] = 0.0;
+            for (size_t j = 0; j < nr; j++) {
+                double *g = f->gain.data + r * nr + j;
+                *g *= *g;
+                rmax[r] = fmax(rmax[r], *g);
+            }
+        }
+        qsort(rmax, ns, sizeof *rmax, cmp_double);
+        double med = ns % 2 ? rmax[ns / 2] : 0.5 * (rmax[ns / 2 - 1] + rmax[ns / 2]);
+        free(rmax);
+        if (!(med > 0.0) || !isfinite(med)) {
+            snprintf(msg->text, sizeof msg->text, "--gain-norm power-abs: the gain is zero for "
+                                                  "half the sensors or more");
+            return -1;
+        }
+        for (size_t i = 0; i < f->gain.size; i++)
+            f->gain.data[i] /= med;
+    }
     if (!strcmp(cli_str(p, "gain-norm"), "max")) {
         double gm = 0.0;
         for (size_t i = 0; i < f->gain.size; i++)
@@ -320,8 +357,8 @@ static int normalise_inputs(fit *f, vbt_msg *msg)
             f->gain.data[i] /= gm;
     }
     const char *dn = cli_str(p, "data-norm");
-    int rel = !strcmp(dn, "baseline");
-    if (!rel && strcmp(dn, "power"))
+    int rel = !strcmp(dn, "baseline"), exc = !strcmp(dn, "excess");
+    if (!rel && !exc && strcmp(dn, "power"))
         return 0;
     size_t nb = (size_t)cli_float(p, "baseline");
     if (nb > f->nt)
@@ -338,7 +375,9 @@ static int normalise_inputs(fit *f, vbt_msg *msg)
         qsort(tmp, nb, sizeof *tmp, cmp_double);
         double b = nb % 2 ? tmp[nb / 2] : 0.5 * (tmp[nb / 2 - 1] + tmp[nb / 2]);
         for (size_t t = 0; t < f->nt; t++) {
-            double v = rel ? y[t * f->ns + c] - b : expm1(y[t * f->ns + c] - b);
+            double v = rel   ? y[t * f->ns + c] - b
+                       : exc ? exp(y[t * f->ns + c]) - exp(b)
+                             : expm1(y[t * f->ns + c] - b);
             y[t * f->ns + c] = v;
             D = fmax(D, v);
         }
@@ -348,7 +387,7 @@ static int normalise_inputs(fit *f, vbt_msg *msg)
         return 0;
     if (!(D > 0.0) || !isfinite(D)) {
         snprintf(msg->text, sizeof msg->text,
-                 "--data-norm power: the feature never rises above its baseline");
+                 "--data-norm %s: the feature never rises above its baseline (or overflows)", dn);
         return -1;
     }
     for (size_t i = 0; i < f->data.size; i++)
@@ -400,9 +439,12 @@ static int load_inputs(fit *f, vbt_msg *msg)
     s->dt = cli_float(p, "dt");
     s->steps = (size_t)cli_float(p, "steps");
     const char *obs = cli_str(p, "obs");
-    s->obs = !strcmp(obs, "log")     ? VBT_VEP_OBS_LOGPOWER
-             : !strcmp(obs, "power") ? VBT_VEP_OBS_POWER
-                                     : VBT_VEP_OBS_LINEAR;
+    s->obs = !strcmp(obs, "log")       ? VBT_VEP_OBS_LOGPOWER
+             : !strcmp(obs, "power")   ? VBT_VEP_OBS_POWER
+             : !strcmp(obs, "seizure") ? VBT_VEP_OBS_SEIZURE
+                                       : VBT_VEP_OBS_LINEAR;
+    s->sig_x = cli_float(p, "seizure-x");
+    s->sig_w = cli_float(p, "seizure-width");
     if (vbt_vep_alloc(&f->m, s, msg))
         return -1;
     f->np = vbt_vep_n_params(f->m);

@@ -61,6 +61,12 @@ static const cli_option opts[] = {
      .doc = "[features] seconds before the onset"},
     {.name = "post", .kind = CLI_FLOAT, .metavar = "S", .def = "1", .min = 0, .max = 1e6,
      .doc = "[features] seconds after the offset"},
+    {.name = "pre-scale", .kind = CLI_FLOAT, .metavar = "F", .def = "0", .min = 0, .max = 100,
+     .doc = "[features] when > 0 and the seizure has an offset: --pre and --post in units of "
+            "the seizure's duration (pre = F x duration, post = --post-scale x duration), so "
+            "that the window maps onto a fixed model time scale (vbt pipeline)"},
+    {.name = "post-scale", .kind = CLI_FLOAT, .metavar = "F", .def = "0.5", .min = 0, .max = 100,
+     .doc = "[features] see --pre-scale"},
     {.name = "hp", .kind = CLI_FLOAT, .metavar = "HZ", .def = "10", .min = 0, .max = 1e5,
      .doc = "[features] Butterworth high-pass cut-off (0: none)"},
     {.name = "hp-order", .kind = CLI_INT, .metavar = "N", .def = "3", .min = 1, .max = 12,
@@ -103,6 +109,7 @@ static const unsigned char applies[] = {
     A_FEAT | A_EI | A_PLOT, A_INFO, A_ALL, A_ALL, A_ALL, A_ALL, A_ALL, A_ALL, A_ALL,
     A_FEAT | A_EI | A_PLOT, A_FEAT | A_EI | A_PLOT, A_FEAT | A_EI | A_PLOT, A_FEAT,
     A_EI | A_PLOT, A_EI | A_PLOT, A_FEAT, A_FEAT, A_FEAT, A_FEAT, A_FEAT, A_FEAT, A_FEAT,
+    A_FEAT, A_FEAT,
     A_FEAT, A_FEAT, A_EI, A_EI, A_EI, A_EI, A_EI, A_EI, A_EI, A_EI, A_EI, A_EI,
 };
 _Static_assert(sizeof applies == sizeof opts / sizeof opts[0], "one mask per option");
@@ -464,6 +471,10 @@ static int do_features(const cli_parsed *p)
     o.top_k = (size_t)cli_float(p, "top-k");
     double on, off, dur = vbt_recording_duration_s(rec);
     vbt_recording_seizure(rec, &on, &off);
+    if (cli_float(p, "pre-scale") > 0 && !isnan(on) && !isnan(off) && off > on) {
+        o.pre_s = cli_float(p, "pre-scale") * (off - on);
+        o.post_s = cli_float(p, "post-scale") * (off - on);
+    }
     double t0 = isnan(on) ? 0.0 : on - o.pre_s;
     double t1 = isnan(on) ? dur : (isnan(off) ? dur : off + o.post_s);
     if (vbt_outdir_begin(&od, outdir, p->common.force, &msg)) {

@@ -54,8 +54,12 @@ typedef enum vbt_vep_scheme {
 typedef enum vbt_vep_obs {
     VBT_VEP_OBS_LINEAR = 0,   /* amp * G x + off[s] */
     VBT_VEP_OBS_LOGPOWER = 1, /* amp * log(G exp x) + off; G must be >= 0 with no empty row */
-    VBT_VEP_OBS_POWER = 2     /* log(G exp(amp x)) + off[s]: sensor log power when region power
+    VBT_VEP_OBS_POWER = 2,    /* log(G exp(amp x)) + off[s]: sensor log power when region power
                                  is exp(amp x) and G is a power gain (G >= 0, no empty row) */
+    VBT_VEP_OBS_SEIZURE = 3   /* amp G S(x) + off[s], S(x) = 1 / (1 + exp(-(x - sig_x) / sig_w)):
+                                 each region adds amp when in seizure (x above sig_x), nothing
+                                 at rest, whatever its pre-ictal drift; for power relative to
+                                 baseline through a power gain */
 } vbt_vep_obs;
 
 /* Prior of a positive scalar (K, tau0, amp, eps) on (lo, inf). */
@@ -124,6 +128,7 @@ typedef struct vbt_vep_spec {
     size_t steps;              /* integration steps per sample (>= 1) */
     vbt_vep_obs obs;
     double I1;                 /* 3.1 */
+    double sig_x, sig_w;       /* VBT_VEP_OBS_SEIZURE: threshold -1.0 and width 0.1 of S */
     vbt_vep_priors priors;
 } vbt_vep_spec;
 

@@ -39,7 +39,7 @@ struct vbt_vep {
     size_t n, ns, nt, steps, n_off, np;
     vbt_vep_scheme scheme;
     vbt_vep_obs obs;
-    double dt, h, I1;
+    double dt, h, I1, sig_x, sig_w; /* sig_*: the seizure-indicator observation */
     vbt_vep_priors pri;
     int stages;
     double a[MAX_STAGES][MAX_STAGES], b[MAX_STAGES];
@@ -106,6 +106,8 @@ void vbt_vep_spec_default(vbt_vep_spec *s)
     s->steps = 1;
     s->obs = VBT_VEP_OBS_LINEAR;
     s->I1 = 3.1;
+    s->sig_x = -1.0;
+    s->sig_w = 0.1;
     vbt_vep_priors_default(&s->priors);
 }
 
@@ -193,8 +195,12 @@ static int check_spec(const vbt_vep_spec *s, vbt_msg *msg)
     if (s->scheme != VBT_VEP_EULER && s->scheme != VBT_VEP_HEUN && s->scheme != VBT_VEP_RK4)
         return vbt__fail(msg, VBT_EINVAL, "vep: unknown scheme %d", (int)s->scheme);
     if (s->obs != VBT_VEP_OBS_LINEAR && s->obs != VBT_VEP_OBS_LOGPOWER &&
-        s->obs != VBT_VEP_OBS_POWER)
+        s->obs != VBT_VEP_OBS_POWER && s->obs != VBT_VEP_OBS_SEIZURE)
         return vbt__fail(msg, VBT_EINVAL, "vep: unknown observation model %d", (int)s->obs);
+    if (s->obs == VBT_VEP_OBS_SEIZURE && (!isfinite(s->sig_x) || !(s->sig_w > 0) ||
+                                          !isfinite(s->sig_w)))
+        return vbt__fail(msg, VBT_EINVAL, "vep: seizure observation needs a finite threshold "
+                                          "and a positive width");
     if (s->normalize != VBT_NORMALIZE_NONE && s->normalize != VBT_NORMALIZE_MAX &&
         s->normalize != VBT_NORMALIZE_ROWSUM)
         return vbt__fail(msg, VBT_EINVAL, "vep: unknown normalisation %d", (int)s->normalize);
@@ -215,12 +221,12 @@ static int check_spec(const vbt_vep_spec *s, vbt_msg *msg)
             double g = s->gain[r * n + j];
             if (!isfinite(g))
                 return vbt__fail(msg, VBT_ENUMERIC, "vep: gain row %zu col %zu is not finite", r + 1, j + 1);
-            if (s->obs != VBT_VEP_OBS_LINEAR && g < 0)
+            if ((s->obs == VBT_VEP_OBS_LOGPOWER || s->obs == VBT_VEP_OBS_POWER) && g < 0)
                 return vbt__fail(msg, VBT_EINVAL, "vep: log-power observation needs gain >= 0 (row %zu col %zu is %g)",
                                  r + 1, j + 1, g);
             sum += g;
         }
-        if (s->obs != VBT_VEP_OBS_LINEAR && !(sum > 0))
+        if ((s->obs == VBT_VEP_OBS_LOGPOWER || s->obs == VBT_VEP_OBS_POWER) && !(sum > 0))
             return vbt__fail(msg, VBT_EINVAL, "vep: log-power observation: gain row %zu is empty", r + 1);
     }
     if (s->data && !all_finite(s->data, s->n_samples * ns))
@@ -249,6 +255,8 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     m->dt = s->dt;
     m->h = s->dt / (double)s->steps;
     m->I1 = s->I1;
+    m->sig_x = s->sig_x;
+    m->sig_w = s->sig_w;
     m->pri = s->priors;
     set_tableau(m);
     m->n_off = s->obs == VBT_VEP_OBS_LOGPOWER ? 1 : ns;
@@ -405,6 +413,8 @@ int vbt__vep_clone(const vbt_vep *m, vbt_vep **out, vbt_msg *msg)
     s.steps = m->steps;
     s.obs = m->obs;
     s.I1 = m->I1;
+    s.sig_x = m->sig_x;
+    s.sig_w = m->sig_w;
     s.priors = m->pri;
     return vbt_vep_alloc(out, &s, msg);
 }
@@ -575,14 +585,20 @@ static int forward(vbt_vep *m, double K, double tau0)
  *   linear:   P = X G^T,          mu = amp P + off[s]
  *   logpower: P = exp(X) G^T,     mu = amp log P + off
  *   power:    P = exp(amp X) G^T, mu = log P + off[s]
- * (E holds exp(X) or exp(amp X)). */
+ *   seizure:  P = S(X) G^T,       mu = amp P + off[s], S(x) = 1 / (1 + e^-(x - c)/w)
+ * (E holds exp(X), exp(amp X) or S(X)). */
 static double observe(vbt_vep *m, double amp, double eps, int want_grad, double *gamp,
                       double *goff, double *geps)
 {
     size_t n = m->n, ns = m->ns, nt = m->nt;
     const vbt_vep_obs obs = m->obs;
     const double *src = m->X;
-    if (obs != VBT_VEP_OBS_LINEAR) {
+    if (obs == VBT_VEP_OBS_SEIZURE) {
+        double c = m->sig_x, iw = 1.0 / m->sig_w;
+        for (size_t k = 0; k < nt * n; k++)
+            m->E[k] = 1.0 / (1.0 + exp(-(m->X[k] - c) * iw));
+        src = m->E;
+    } else if (obs != VBT_VEP_OBS_LINEAR) {
         double a = obs == VBT_VEP_OBS_POWER ? amp : 1.0;
         for (size_t k = 0; k < nt * n; k++)
             m->E[k] = exp(a * m->X[k]);
@@ -593,9 +609,9 @@ static double observe(vbt_vep *m, double amp, double eps, int want_grad, double 
     for (size_t t = 0; t < nt; t++)
         for (size_t s = 0; s < ns; s++) {
             double p = m->P[t * ns + s];
-            double mu = obs == VBT_VEP_OBS_LINEAR     ? amp * p + m->off[s]
-                        : obs == VBT_VEP_OBS_LOGPOWER ? amp * log(p) + m->off[0]
-                                                      : log(p) + m->off[s];
+            double mu = obs == VBT_VEP_OBS_LOGPOWER ? amp * log(p) + m->off[0]
+                        : obs == VBT_VEP_OBS_POWER  ? log(p) + m->off[s]
+                                                    : amp * p + m->off[s];
             m->R[t * ns + s] = mu;
         }
     if (!m->Y)
@@ -610,6 +626,7 @@ static double observe(vbt_vep *m, double amp, double eps, int want_grad, double 
                 double r = d * ie2, p = m->P[k];
                 switch (obs) {
                 case VBT_VEP_OBS_LINEAR:
+                case VBT_VEP_OBS_SEIZURE:
                     ga += r * p;
                     goff[s] += r;
                     m->R[k] = r;
@@ -638,6 +655,10 @@ static double observe(vbt_vep *m, double amp, double eps, int want_grad, double 
         if (obs == VBT_VEP_OBS_LOGPOWER) {
             for (size_t k = 0; k < nt * n; k++)
                 m->dX[k] *= m->E[k];
+        } else if (obs == VBT_VEP_OBS_SEIZURE) {
+            double iw = 1.0 / m->sig_w; /* S' = S (1 - S) / w */
+            for (size_t k = 0; k < nt * n; k++)
+                m->dX[k] *= m->E[k] * (1.0 - m->E[k]) * iw;
         } else if (obs == VBT_VEP_OBS_POWER) {
             /* d/d amp of exp(amp x) is x exp(amp x); d/dx is amp exp(amp x) */
             for (size_t k = 0; k < nt * n; k++) {

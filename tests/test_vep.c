@@ -230,12 +230,15 @@ static double naive_logp(const vbt_vep_spec *sp, const double *th)
         for (size_t r = 0; r < NS; r++) {
             double g = 0;
             for (size_t j = 0; j < NR; j++)
-                g += sp->gain[r * NR + j] * (sp->obs == VBT_VEP_OBS_LINEAR     ? s[j]
-                                             : sp->obs == VBT_VEP_OBS_LOGPOWER ? exp(s[j])
-                                                                               : exp(amp * s[j]));
-            double mu = sp->obs == VBT_VEP_OBS_LINEAR     ? amp * g + off[r]
-                        : sp->obs == VBT_VEP_OBS_LOGPOWER ? amp * log(g) + off[0]
-                                                          : log(g) + off[r];
+                g += sp->gain[r * NR + j] *
+                     (sp->obs == VBT_VEP_OBS_LINEAR     ? s[j]
+                      : sp->obs == VBT_VEP_OBS_LOGPOWER ? exp(s[j])
+                      : sp->obs == VBT_VEP_OBS_POWER    ? exp(amp * s[j])
+                                                        : 1.0 / (1.0 + exp(-(s[j] - sp->sig_x) /
+                                                                           sp->sig_w)));
+            double mu = sp->obs == VBT_VEP_OBS_LOGPOWER ? amp * log(g) + off[0]
+                        : sp->obs == VBT_VEP_OBS_POWER  ? log(g) + off[r]
+                                                        : amp * g + off[r];
             lp += lnorm(sp->data[t * NS + r], mu, eps);
         }
     }
@@ -268,7 +271,7 @@ static void test_logp_matches_naive(void **state)
     (void)state;
     double worst = 0;
     for (int sc = 0; sc < 3; sc++)
-        for (int obs = 0; obs < 3; obs++)
+        for (int obs = 0; obs < 4; obs++)
             for (size_t steps = 1; steps <= 2; steps++) {
                 vbt_vep_spec s;
                 base_spec(&s, SCHEMES[sc], (vbt_vep_obs)obs, steps);
@@ -303,7 +306,7 @@ static void test_gradient_fd(void **state)
     (void)state;
     double worst_norm = 0;
     for (int sc = 0; sc < 3; sc++)
-        for (int obs = 0; obs < 3; obs++)
+        for (int obs = 0; obs < 4; obs++)
             for (size_t steps = 1; steps <= 2; steps++) {
                 vbt_vep_spec s;
                 base_spec(&s, SCHEMES[sc], (vbt_vep_obs)obs, steps);
