@@ -25,8 +25,9 @@ static const cli_argument args[] = {
     {"PATIENT", CLI_FILE_IN,
      "patient folder: connectome.zip, a BIDS iEEG tree sub-*/ses-*/ieeg/ with the seizure "
      "recording (EDF), channels.tsv, events.tsv (onset), electrodes.tsv + coordsystem.json; "
-     "optional resections.txt (one candidate resection a line: labels or indices) and "
-     "spare.txt (regions never resected); see README"},
+     "optional resections.txt (one candidate resection a line: labels or indices), "
+     "spare.txt (regions never resected) and prior.json (vbt fit's priors, e.g. a clinical "
+     "EZ hypothesis; default: the pipeline's, docs/pipeline.md); see README"},
 };
 
 static const cli_option opts[] = {
@@ -212,6 +213,39 @@ static int step(pipe_t *pp, const char *name, const cli_command *cmd, char **arg
     }
     pp->ran++;
     free(stamp);
+    return 0;
+}
+
+/* The pipeline's priors for vbt fit (docs/pipeline.md): every region
+ * x0 ~ N(-3.5, 0.4), healthy unless the data say otherwise (BVEP 2022's
+ * healthy mean; prior mass above the EZ threshold 1e-4 per region, so that
+ * regions no contact sees do not make every draw seize); the window starts at rest,
+ * so x_init is held at -2 and z_init ~ N(4, 0.5); tau0 ~ N(10, 5) on (2, inf)
+ * absorbs the seizure's duration; amp (power per seizing region, in units of
+ * the largest feature rise) log-normal(0, 3).  Written only when missing or
+ * different, so that its hash (a fit input) stays put. */
+static int write_default_prior(pipe_t *pp, const char *path)
+{
+    static const char text[] =
+        "{\"x0\": {\"mu\": -3.5, \"sd\": 0.4},\n"
+        " \"x_init\": {\"mu\": -2.0, \"sd\": 1, \"fixed\": true},\n"
+        " \"z_init\": {\"mu\": 4.0, \"sd\": 0.5},\n"
+        " \"tau0\": {\"dist\": \"normal\", \"mu\": 10, \"sd\": 5, \"lower\": 2, "
+        "\"fixed\": false},\n"
+        " \"amp\": {\"dist\": \"lognormal\", \"mu\": 0, \"sd\": 3}}\n";
+    char *old = NULL;
+    size_t len = 0;
+    vbt_msg msg;
+    if (is_file(path) && vbt_file_read_all(path, &old, &len, 0, &msg) == 0 &&
+        len == sizeof text - 1 && !memcmp(old, text, len)) {
+        free(old);
+        return 0;
+    }
+    free(old);
+    if (vbt_file_write_atomic(path, text, sizeof text - 1, 1, &msg)) {
+        cli_error(pp->p, "%s", msg.text);
+        return -1;
+    }
     return 0;
 }
 
@@ -679,8 +713,13 @@ static int run(const cli_parsed *p)
         cli_error(p, "'%s': no *_ieeg.edf recording", ieeg);
         return CLI_ERROR;
     }
+    /* The window spans 0.69 seizure durations before the onset and 0.5 after the
+     * offset: with --dt 0.175 at 100 points the seizure lasts 8 model time units
+     * and starts 5.5 units in, as the 2D Epileptor's does from (x, z) = (-2, 4)
+     * at x0 = -1.6 and tau0 = 10 (docs/pipeline.md). */
     char *a_feat[] = {"vbt", "seeg", "features", (char *)patient, "--sub", subname, "--points",
-                      (char *)cli_str(p, "points"), "-o", d_feat, "--force", q, NULL};
+                      (char *)cli_str(p, "points"), "--pre-scale", "0.69", "--post-scale", "0.5",
+                      "-o", d_feat, "--force", q, NULL};
     const char *i_feat[] = {rec, NULL};
     if (step(&pp, "features", &cli_cmd_seeg, a_feat, i_feat, feat_npy) ||
         align_gain(&pp, d_gain, d_feat, aligned))
@@ -688,10 +727,22 @@ static int run(const cli_parsed *p)
 
     char summary[4300];
     join(summary, sizeof summary, d_fit, "summary.json");
+    /* The fit's priors: the patient's prior.json, else the pipeline's own
+     * (written once into OUTDIR; docs/pipeline.md). */
+    char prior[4300], dt[32];
+    join(prior, sizeof prior, patient, "prior.json");
+    if (!is_file(prior)) {
+        join(prior, sizeof prior, out, "prior.json");
+        if (write_default_prior(&pp, prior))
+            return CLI_ERROR;
+    }
+    snprintf(dt, sizeof dt, "%.6g", 17.5 / (double)cli_float(p, "points"));
     char *a_fit[] = {"vbt", "fit", "--connectome", conn, "--gain", aligned, "--data", feat_npy,
-                     "--method", (char *)method, "--seed", seed, "--threads", threads,
-                     "-o", d_fit, "--force", q, NULL};
-    const char *i_fit[] = {conn, aligned, feat_npy, NULL};
+                     "--prior", prior, "--method", (char *)method, "--obs", "seizure",
+                     "--data-norm", "excess", "--gain-norm", "power-abs", "--dt", dt,
+                     "--starts", "128", "--map-init", "data", "--seed", seed, "--threads",
+                     threads, "-o", d_fit, "--force", q, NULL};
+    const char *i_fit[] = {conn, aligned, feat_npy, prior, NULL};
     if (step(&pp, "fit", &cli_cmd_fit, a_fit, i_fit, summary))
         return CLI_ERROR;
     vbt_connectome *cn;
@@ -742,11 +793,6 @@ static int run(const cli_parsed *p)
             a_surg[na++] = "--spare";
             a_surg[na++] = spare;
         }
-    }
-    if (na == 19) {
-        /* No candidates given: still compare with no surgery. */
-        a_surg[na++] = "--resect";
-        a_surg[na++] = "none";
     }
     a_surg[na] = NULL;
     char surg_csv[4300];
