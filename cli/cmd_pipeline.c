@@ -316,7 +316,7 @@ out:
 
 /* Posterior draws of x0 [draw, region] and K [draw] from the fit. */
 static int extract_draws(pipe_t *pp, const char *fit_dir, size_t n, const char *x0_npy,
-                         const char *k_npy)
+                         const char *k_npy, const char *tau_npy)
 {
     char path[4200];
     vbt_msg msg;
@@ -330,7 +330,7 @@ static int extract_draws(pipe_t *pp, const char *fit_dir, size_t n, const char *
         return -1;
     }
     /* parameter order = rows of summary.csv */
-    long *x0i = calloc(n, sizeof *x0i), ki = -1;
+    long *x0i = calloc(n, sizeof *x0i), ki = -1, ti = -1;
     size_t row = 0;
     for (size_t i = 0; i < n; i++)
         x0i[i] = -1;
@@ -344,9 +344,11 @@ static int extract_draws(pipe_t *pp, const char *fit_dir, size_t n, const char *
             x0i[idx - 1] = (long)k;
         else if (!strcmp(f[0], "K"))
             ki = (long)k;
+        else if (!strcmp(f[0], "tau0"))
+            ti = (long)k;
     }
     join(path, sizeof path, fit_dir, "draws.npy");
-    double *x0 = NULL, *kd = NULL;
+    double *x0 = NULL, *kd = NULL, *td = NULL;
     size_t D = 1, P = 0;
     if (is_file(path)) {
         if (vbt_npy_read(path, &d, &msg) || d.ndim != 3) {
@@ -361,12 +363,18 @@ static int extract_draws(pipe_t *pp, const char *fit_dir, size_t n, const char *
     const size_t keep = D > MAX_DRAWS ? MAX_DRAWS : D;
     x0 = malloc(keep * n * sizeof *x0);
     kd = malloc(keep * sizeof *kd);
+    td = malloc(keep * sizeof *td);
+    if (!x0 || !kd || !td) {
+        cli_error(pp->p, "out of memory");
+        goto out;
+    }
     if (P) {
         for (size_t k = 0; k < keep; k++) {
             size_t s = k * D / keep;
             for (size_t i = 0; i < n; i++)
                 x0[k * n + i] = x0i[i] >= 0 ? d.data[s * P + (size_t)x0i[i]] : -3.5;
             kd[k] = ki >= 0 ? d.data[s * P + (size_t)ki] : 1.0;
+            td[k] = ti >= 0 ? d.data[s * P + (size_t)ti] : 10.0; /* vbt fit's fixed tau0 */
         }
         D = keep;
     } else {
@@ -388,9 +396,11 @@ static int extract_draws(pipe_t *pp, const char *fit_dir, size_t n, const char *
         }
         free(rc);
         kd[0] = 1.0;
+        td[0] = 10.0;
     }
     size_t sx[2] = {D, n}, sk[1] = {D};
-    if (vbt_npy_write(x0_npy, x0, 2, sx, 1, &msg) || vbt_npy_write(k_npy, kd, 1, sk, 1, &msg)) {
+    if (vbt_npy_write(x0_npy, x0, 2, sx, 1, &msg) || vbt_npy_write(k_npy, kd, 1, sk, 1, &msg) ||
+        vbt_npy_write(tau_npy, td, 1, sk, 1, &msg)) {
         cli_error(pp->p, "%s", msg.text);
         goto out;
     }
@@ -399,6 +409,7 @@ out:
     free(x0i);
     free(x0);
     free(kd);
+    free(td);
     free(csv);
     vbt_array_clear(&d);
     return st;
@@ -682,7 +693,8 @@ static int run(const cli_parsed *p)
     mkdir(pp.stamps, 0777);
 
     char d_gain[4200], d_feat[4200], d_fit[4200], d_pred[4200], d_surg[4200], d_draws[4200];
-    char gain_npy[4300], aligned[4300], feat_npy[4300], x0_npy[4300], k_npy[4300];
+    char gain_npy[4300], aligned[4300], feat_npy[4300], x0_npy[4300], k_npy[4300],
+        tau_npy[4300];
     join(d_gain, sizeof d_gain, out, "gain");
     join(d_feat, sizeof d_feat, out, "features");
     join(d_fit, sizeof d_fit, out, "fit");
@@ -696,6 +708,7 @@ static int run(const cli_parsed *p)
     join(feat_npy, sizeof feat_npy, d_feat, "features.npy");
     join(x0_npy, sizeof x0_npy, d_draws, "x0.npy");
     join(k_npy, sizeof k_npy, d_draws, "K.npy");
+    join(tau_npy, sizeof tau_npy, d_draws, "tau0.npy");
     char seed[32], threads[32];
     snprintf(seed, sizeof seed, "%llu",
              (unsigned long long)(p->common.seed_given ? p->common.seed : 42));
@@ -753,22 +766,23 @@ static int run(const cli_parsed *p)
     }
     const size_t n = cn->n;
     vbt_connectome_free(cn);
-    if (extract_draws(&pp, d_fit, n, x0_npy, k_npy))
+    if (extract_draws(&pp, d_fit, n, x0_npy, k_npy, tau_npy))
         return CLI_ERROR;
 
     char rec_csv[4300];
     join(rec_csv, sizeof rec_csv, d_pred, "recruitment.csv");
-    char *a_pred[] = {"vbt", "predict", "-c", conn, "-d", x0_npy, "--k-npy", k_npy, "--seed",
-                      seed, "--threads", threads, "-o", d_pred, "--force", q, NULL};
-    const char *i_pred[] = {conn, x0_npy, k_npy, NULL};
+    char *a_pred[] = {"vbt", "predict", "-c", conn, "-d", x0_npy, "--k-npy", k_npy,
+                      "--tau0-npy", tau_npy, "--seed", seed, "--threads", threads, "-o", d_pred,
+                      "--force", q, NULL};
+    const char *i_pred[] = {conn, x0_npy, k_npy, tau_npy, NULL};
     if (step(&pp, "predict", &cli_cmd_predict, a_pred, i_pred, rec_csv))
         return CLI_ERROR;
 
     /* Candidate resections (one a line) and spared regions from the patient folder. */
-    char *a_surg[96] = {"vbt", "surgery", "-c", conn, "-d", x0_npy, "--k-npy", k_npy, "--plan",
-                        "--target", (char *)cli_str(p, "target"), "--seed", seed, "--threads",
-                        threads, "-o", d_surg, "--force", q};
-    size_t na = 19;
+    char *a_surg[96] = {"vbt", "surgery", "-c", conn, "-d", x0_npy, "--k-npy", k_npy,
+                        "--tau0-npy", tau_npy, "--plan", "--target", (char *)cli_str(p, "target"),
+                        "--seed", seed, "--threads", threads, "-o", d_surg, "--force", q};
+    size_t na = 21;
     char *lines = NULL, *spare = NULL, rpath[4300], spath[4300];
     size_t len;
     join(rpath, sizeof rpath, patient, "resections.txt");
@@ -797,11 +811,11 @@ static int run(const cli_parsed *p)
     a_surg[na] = NULL;
     char surg_csv[4300];
     join(surg_csv, sizeof surg_csv, d_surg, "surgery.csv");
-    const char *i_surg[] = {conn, x0_npy, k_npy, is_file(rpath) ? rpath : NULL,
+    const char *i_surg[] = {conn, x0_npy, k_npy, tau_npy, is_file(rpath) ? rpath : NULL,
                             is_file(spath) ? spath : NULL, NULL};
-    if (!i_surg[3]) {
-        i_surg[3] = i_surg[4];
-        i_surg[4] = NULL;
+    if (!i_surg[4]) {
+        i_surg[4] = i_surg[5];
+        i_surg[5] = NULL;
     }
     int bad = step(&pp, "surgery", &cli_cmd_surgery, a_surg, i_surg, surg_csv);
     free(lines);
