@@ -272,9 +272,10 @@ int vbt_vep_lbfgs(vbt_vep *m, const vbt_vep_lbfgs_opts *o, double *theta, double
  * negative Hessian by central differences of the exact gradient, a Cholesky
  * solve, Armijo backtracking.  L-BFGS stalls on the VEP posterior, whose
  * curvature spans many orders of magnitude (stiff seizure onsets against flat
- * healthy regions); a few Newton steps from its end point reach the mode to
- * machine precision and prove it one (the undamped Hessian is positive
- * definite there), which the Laplace approximation needs. */
+ * healthy regions); a few Newton steps from its end point reach the mode
+ * within the Newton-decrement tolerance and prove it one (the undamped
+ * Hessian is positive definite there), which the Laplace approximation
+ * needs. */
 int vbt_vep_newton(vbt_vep *m, size_t max_iter, double *theta, double *lp_out, size_t *iters)
 {
     size_t np = vbt_vep_n_params(m);
