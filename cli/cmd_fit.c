@@ -66,9 +66,13 @@ static const cli_option opts[] = {
             "covariance; laplace: the dense Laplace covariance at the MAP, kept (only the step "
             "size adapts; far fewer leapfrog steps when the posterior is near-Gaussian with "
             "strong correlations, as between amp and the offsets)"},
-    {.name = "init", .kind = CLI_TEXT, .metavar = "I", .def = "map", .choices = "map|prior",
+    {.name = "init", .kind = CLI_TEXT, .metavar = "I", .def = "map",
+     .choices = "map|modes|prior",
      .doc = "NUTS starting points: map (the best MAP mode jittered by half a Laplace sd, "
-            "Laplace metric) or prior (prior draws, unit metric)"},
+            "Laplace metric); modes (chain c at the c-th best distinct MAP mode within 10 of "
+            "the best lp, cycling, same jitter and metric: chains then disagree, and say so, "
+            "when the posterior has several modes of similar height); or prior (prior draws, "
+            "unit metric)"},
     {.name = "starts", .kind = CLI_INT, .metavar = "N", .def = "16", .min = 1, .max = 4096,
      .doc = "MAP starts (prior draws)"},
     {.name = "map-init", .kind = CLI_TEXT, .metavar = "I", .def = "data", .choices = "data|prior",
@@ -598,7 +602,8 @@ static int run_nuts(fit *f, vbt_msg *msg)
     o.adapt_delta = cli_float(p, "adapt-delta");
     const char *met = cli_str(p, "metric");
     o.metric = !strcmp(met, "diag") ? VBT_NUTS_DIAG : VBT_NUTS_DENSE;
-    int from_map = !strcmp(cli_str(p, "init"), "map");
+    int from_map = strcmp(cli_str(p, "init"), "prior") != 0;
+    int by_modes = !strcmp(cli_str(p, "init"), "modes");
     o.adapt_metric = strcmp(met, "laplace") != 0;
     double *cov = NULL, *inits = malloc(C * np * sizeof *inits), *th = NULL;
     vbt_vep *ms[MAXCH] = {0};
@@ -651,13 +656,37 @@ static int run_nuts(fit *f, vbt_msg *msg)
             cli_error(p, "WARNING: no Laplace metric at the MAP (%s): chains start with a unit "
                          "metric and 0.1 jitter", lm.text);
         }
+        /* --init modes: the distinct MAP modes (lp apart by more than mode_tol)
+         * within LP_GAP of the best, best first; chain c starts at mode c mod m */
+        size_t modes[MAXCH], nm = 1;
+        modes[0] = f->mr.best_start;
+        while (by_modes && nm < C) {
+            size_t pick = SIZE_MAX;
+            for (size_t s2 = 0; s2 < f->mo.n_starts; s2++) {
+                double l = f->lp_starts[s2];
+                if (!(l >= f->mr.best_lp - LP_GAP))
+                    continue;
+                int dup = 0;
+                for (size_t j = 0; j < nm; j++)
+                    dup |= fabs(l - f->lp_starts[modes[j]]) <= f->mo.mode_tol;
+                if (!dup && (pick == SIZE_MAX || l > f->lp_starts[pick]))
+                    pick = s2;
+            }
+            if (pick == SIZE_MAX)
+                break;
+            modes[nm++] = pick;
+        }
+        if (by_modes)
+            cli_info(p, "NUTS: %zu distinct MAP mode(s) within %.0f of the best for %zu chain(s)",
+                     nm, LP_GAP, C);
         for (size_t c = 0; c < C; c++) {
             vbt_rng r;
             double *z = inits + c * np;
+            const double *base = c % nm ? f->th_starts + modes[c % nm] * np : f->map;
             vbt_rng_init(&r, p->common.seed, ((uint64_t)1 << 62) + c);
             vbt_rng_normal(&r, z, np);
             for (size_t i = 0; i < np; i++)
-                z[i] = f->map[i] +
+                z[i] = base[i] +
                        (f->laplace_metric_ok ? 0.5 * sqrt(cov[i * np + i]) : 0.1) * z[i];
         }
     } else {
@@ -1198,7 +1227,7 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
     const char *method = cli_str(p, "method");
     int is_nuts = !strcmp(method, "nuts"), is_lap = !strcmp(method, "laplace");
     int is_advi = !strcmp(method, "advi");
-    int from_map = !is_nuts || !strcmp(cli_str(p, "init"), "map");
+    int from_map = !is_nuts || strcmp(cli_str(p, "init"), "prior") != 0;
     vbt_diag_param *dp = NULL;
     int *keep = NULL;
     cJSON *sum = NULL, *prov = NULL;

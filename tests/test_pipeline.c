@@ -191,13 +191,14 @@ static void test_pipeline_end_to_end(void **state)
         free(text);
         assert_true(tu_exists(tu_path(fo, "regions.csv")));
 
-        /* A short NUTS run adds PSIS-LOO: p_loo, the effective number of
-         * parameters, is positive and at most the free parameters + 1. */
+        /* A short NUTS run (chains from the distinct MAP modes) adds PSIS-LOO:
+         * p_loo, the effective number of parameters, is positive and at most
+         * the free parameters + 1. */
         snprintf(fo, sizeof fo, "%s/fit_nuts", g_tmp);
         const char *const n[] = {vbt_exe(), "fit", "--connectome", conn, "--gain", gain,
                                  "--data", feat, "--method", "nuts", "--chains", "2",
-                                 "--warmup", "100", "--draws", "50", "--starts", "2", "-o", fo,
-                                 "-q", NULL};
+                                 "--warmup", "100", "--draws", "50", "--starts", "2",
+                                 "--init", "modes", "-o", fo, "-q", NULL};
         int nrc = run_cmd(n, &log);
         assert_int_equal(nrc, 0);   /* failed diagnostics only warn without --strict */
         free(log);
