@@ -753,7 +753,7 @@ static int run(const cli_parsed *p)
     char *a_fit[] = {"vbt", "fit", "--connectome", conn, "--gain", aligned, "--data", feat_npy,
                      "--prior", prior, "--method", (char *)method, "--obs", "seizure",
                      "--data-norm", "excess", "--gain-norm", "power-abs", "--dt", dt,
-                     "--starts", "128", "--map-init", "data", "--seed", seed, "--threads",
+                     "--starts", "256", "--map-init", "data", "--seed", seed, "--threads",
                      threads, "-o", d_fit, "--force", q, NULL};
     const char *i_fit[] = {conn, aligned, feat_npy, prior, NULL};
     if (step(&pp, "fit", &cli_cmd_fit, a_fit, i_fit, summary))
