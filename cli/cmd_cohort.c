@@ -88,7 +88,26 @@ static int summarize(const cli_parsed *p, const char *path, strbuf *b)
     sb_printf(b, ",%.6g,%s", num(plan, "p_seizure_freedom"),
         cJSON_IsBool(reached) ? (cJSON_IsTrue(reached) ? "true" : "false") : "");
     const cJSON *diag = cJSON_GetObjectItemCaseSensitive(r, "diagnostics");
-    sb_printf(b, ",%.6g\n", num(diag, "psis_khat"));
+    sb_printf(b, ",%.6g", num(diag, "psis_khat"));
+    /* precision and recall of the EZ against the clinical hypothesis and of
+     * EZ + PZ against a ground truth, when the pipeline had them */
+    double hp = NAN, hr = NAN, tp = NAN, tr = NAN;
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(r, "evaluation"), *e;
+    cJSON_ArrayForEach(e, ev) {
+        const cJSON *ag = cJSON_GetObjectItemCaseSensitive(e, "against");
+        const cJSON *zo = cJSON_GetObjectItemCaseSensitive(e, "zone");
+        if (!cJSON_IsString(ag) || !cJSON_IsString(zo))
+            continue;
+        if (!strcmp(ag->valuestring, "hypothesis.txt") && !strcmp(zo->valuestring, "EZ")) {
+            hp = num(e, "precision");
+            hr = num(e, "recall");
+        } else if (!strcmp(ag->valuestring, "ground_truth.json") &&
+                   !strcmp(zo->valuestring, "EZ+PZ")) {
+            tp = num(e, "precision");
+            tr = num(e, "recall");
+        }
+    }
+    sb_printf(b, ",%.6g,%.6g,%.6g,%.6g\n", hp, hr, tp, tr);
     cJSON_Delete(r);
     return 0;
 }
@@ -102,7 +121,8 @@ static int run(const cli_parsed *p)
     const char *dir = p->args[1], *out = cli_str(p, "output");
     strbuf b = {0};
     sb_printf(&b, "patient,results,method,n_regions,n_ez,ez_regions,n_pz,pz_regions,plan,"
-            "plan_p_seizure_freedom,plan_reached,psis_khat\n");
+            "plan_p_seizure_freedom,plan_reached,psis_khat,hypothesis_precision,"
+            "hypothesis_recall,truth_precision,truth_recall\n");
     char path[4200];
     size_t rows = 0;
     int rc = CLI_ERROR;
@@ -156,7 +176,9 @@ const cli_command cli_cmd_cohort = {
         "summarize: reads DIR/results.json, or DIR/*/results.json for a cohort, and writes one "
         "CSV row per patient: the EZ and PZ regions at posterior probability above 0.5, the "
         "resection plan with its probability of seizure freedom and whether it reached the "
-        "target, and the fit's Pareto k.  Rows are in folder-name order.",
+        "target, the fit's Pareto k, and the precision and recall of the EZ against the "
+        "patient's clinical hypothesis (hypothesis.txt) and of EZ + PZ against a synthetic "
+        "patient's ground truth (nan when absent).  Rows are in folder-name order.",
     .args = args,
     .n_args = 2,
     .opts = opts,

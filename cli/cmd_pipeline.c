@@ -424,6 +424,114 @@ static double num_or_nan(const char *s)
     return atof(s);
 }
 
+/* Precision and recall of the fit against a list of regions (a clinical
+ * hypothesis or a synthetic patient's ground truth): the predicted set is
+ * P(EZ) > 0.5 for zone "EZ", P(EZ) + P(PZ) > 0.5 for zone "EZ+PZ" (the
+ * epileptogenic network).  Precision is null when nothing is predicted,
+ * recall when the list is empty. */
+static cJSON *evaluate(const report_region *reg, size_t n, const char *against,
+                       const char *zone, const unsigned char *in_set)
+{
+    int network = !strcmp(zone, "EZ+PZ");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "against", against);
+    cJSON_AddStringToObject(o, "zone", zone);
+    cJSON *h = cJSON_AddArrayToObject(o, "regions");
+    cJSON *pr = cJSON_AddArrayToObject(o, "predicted");
+    size_t tp = 0, np = 0, nh = 0;
+    for (size_t i = 0; i < n; i++) {
+        int pred = (network ? reg[i].p_ez + reg[i].p_pz : reg[i].p_ez) > 0.5;
+        if (in_set[i])
+            cJSON_AddItemToArray(h, cJSON_CreateString(reg[i].label));
+        if (pred)
+            cJSON_AddItemToArray(pr, cJSON_CreateString(reg[i].label));
+        nh += in_set[i] != 0;
+        np += (size_t)pred;
+        tp += (size_t)(pred && in_set[i]);
+    }
+    cJSON_AddNumberToObject(o, "true_positives", (double)tp);
+    if (np)
+        cJSON_AddNumberToObject(o, "precision", (double)tp / (double)np);
+    else
+        cJSON_AddNullToObject(o, "precision");
+    if (nh)
+        cJSON_AddNumberToObject(o, "recall", (double)tp / (double)nh);
+    else
+        cJSON_AddNullToObject(o, "recall");
+    return o;
+}
+
+/* results.json "evaluation": against PATIENT/hypothesis.txt (the clinical EZ
+ * hypothesis: labels or indices, comma- or line-separated) and against
+ * ground_truth.json (EZ, and EZ + PZ).  -1 with a message on a bad file. */
+static int add_evaluation(pipe_t *pp, cJSON *res, const char *patient,
+                          const vbt_connectome *conn, const report_region *reg, size_t n)
+{
+    char path[4200];
+    vbt_msg msg;
+    cJSON *ev = cJSON_AddArrayToObject(res, "evaluation");
+    unsigned char *set = calloc(n, 1);
+    size_t *idx = malloc(n * sizeof *idx);
+    int st = -1;
+    if (!set || !idx) {
+        cli_error(pp->p, "out of memory");
+        goto out;
+    }
+    join(path, sizeof path, patient, "hypothesis.txt");
+    if (is_file(path)) {
+        char *text = NULL;
+        size_t len, k = 0;
+        if (vbt_file_read_all(path, &text, &len, (size_t)1 << 20, &msg)) {
+            cli_error(pp->p, "%s", msg.text);
+            goto out;
+        }
+        for (char *c = text; *c; c++) /* lines and '#' comments -> one comma list */
+            if (*c == '#')
+                while (*c && *c != '\n')
+                    *c++ = ' ';
+        for (char *c = text; *c; c++)
+            if (*c == '\n' || *c == '\r')
+                *c = ',';
+        /* drop empty items: ",," and trailing commas */
+        char *w = text;
+        for (char *r = text; *r; r++) {
+            if (*r == ',' && (w == text || w[-1] == ','))
+                continue;
+            if (*r == ' ' && (w == text || w[-1] == ','))
+                continue;
+            *w++ = *r;
+        }
+        while (w > text && (w[-1] == ',' || w[-1] == ' '))
+            w--;
+        *w = '\0';
+        int bad = vbt_surgery_parse_regions(conn, text, idx, n, &k, &msg);
+        free(text);
+        if (bad) {
+            cli_error(pp->p, "'%s': %s", path, msg.text);
+            goto out;
+        }
+        for (size_t i = 0; i < k; i++)
+            set[idx[i]] = 1;
+        cJSON_AddItemToArray(ev, evaluate(reg, n, "hypothesis.txt", "EZ", set));
+    }
+    int has_truth = 0;
+    for (size_t i = 0; i < n; i++)
+        has_truth |= reg[i].truth != 0;
+    if (has_truth) {
+        for (size_t i = 0; i < n; i++)
+            set[i] = reg[i].truth == 1;
+        cJSON_AddItemToArray(ev, evaluate(reg, n, "ground_truth.json", "EZ", set));
+        for (size_t i = 0; i < n; i++)
+            set[i] = reg[i].truth != 0;
+        cJSON_AddItemToArray(ev, evaluate(reg, n, "ground_truth.json", "EZ+PZ", set));
+    }
+    st = 0;
+out:
+    free(set);
+    free(idx);
+    return st;
+}
+
 static int finish(pipe_t *pp, const char *patient, const char *conn_path, const char *method,
                   const char *fitd, const char *predd, const char *surgd, const char *featd)
 {
@@ -601,7 +709,10 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
         cJSON_AddItemToObject(res, "plan", cJSON_Duplicate(pj, 1));
     if (diag)
         cJSON_AddItemToObject(res, "diagnostics", cJSON_Duplicate(diag, 1));
-    char *rtxt = cJSON_Print(res);
+    char *rtxt = NULL;
+    if (add_evaluation(pp, res, patient, conn, reg, n))
+        goto out;
+    rtxt = cJSON_Print(res);
     join(path, sizeof path, pp->out, "results.json");
     if (!rtxt || vbt_file_write_atomic(path, rtxt, strlen(rtxt), 1, &msg)) {
         cli_error(pp->p, "%s", rtxt ? msg.text : "out of memory");

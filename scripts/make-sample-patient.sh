@@ -122,4 +122,11 @@ json.dump({"description": "ground truth of the simulated seizure (0-based region
            "onset_s": onset, "offset_s": offset},
           open(out + '/ground_truth.json', 'w'), indent=2)
 PY
+cat > "$OUT/hypothesis.txt" <<'TXT'
+# Clinical EZ hypothesis (labels or 0-based indices, one a line or comma-separated).
+# An example of what a clinician might write from the recording: the lateral temporal
+# neocortex.  vbt pipeline reports the fit's precision and recall against it.
+ctx-lh-superiortemporal
+ctx-lh-middletemporal
+TXT
 echo "sample patient written to $OUT"

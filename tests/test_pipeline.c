@@ -125,6 +125,7 @@ static void make_patient(const char *dir)
     tu_write_file(tu_path(ieeg, "sub-t1_ses-1_task-seizure_run-01_events.tsv"),
                   "onset\tduration\ttrial_type\n1.0\t3.0\tseizure\n");
     tu_write_file(tu_path(dir, "resections.txt"), "r1\nr4\n");
+    tu_write_file(tu_path(dir, "hypothesis.txt"), "# clinical EZ hypothesis\nr1, r4\n\n");
 }
 
 static void test_pipeline_end_to_end(void **state)
@@ -161,6 +162,29 @@ static void test_pipeline_end_to_end(void **state)
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "regions")), 6);
     cJSON *s = cJSON_GetObjectItemCaseSensitive(r, "surgery");
     assert_true(cJSON_GetArraySize(s) >= 3);    /* none, r1, r4 (+ plan) */
+    /* precision and recall against hypothesis.txt, consistent with the regions' P(EZ) */
+    cJSON *ev = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "evaluation"), 0);
+    assert_non_null(ev);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(ev, "against")->valuestring,
+                        "hypothesis.txt");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ev, "regions")), 2);
+    size_t n_pred = 0, tp = 0;
+    cJSON *rg;
+    cJSON_ArrayForEach(rg, cJSON_GetObjectItemCaseSensitive(r, "regions")) {
+        const char *lab = cJSON_GetObjectItemCaseSensitive(rg, "label")->valuestring;
+        int pred = cJSON_GetObjectItemCaseSensitive(rg, "p_ez")->valuedouble > 0.5;
+        n_pred += (size_t)pred;
+        tp += (size_t)(pred && (!strcmp(lab, "r1") || !strcmp(lab, "r4")));
+    }
+    assert_int_equal((size_t)cJSON_GetObjectItemCaseSensitive(ev, "true_positives")->valuedouble,
+                     tp);
+    assert_true(fabs(cJSON_GetObjectItemCaseSensitive(ev, "recall")->valuedouble -
+                     (double)tp / 2.0) < 1e-12);
+    if (n_pred)
+        assert_true(fabs(cJSON_GetObjectItemCaseSensitive(ev, "precision")->valuedouble -
+                         (double)tp / (double)n_pred) < 1e-12);
+    else
+        assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ev, "precision")));
     cJSON_Delete(r);
     free(text);
     /* the report holds its figures inline and fetches nothing */
@@ -282,7 +306,16 @@ static void test_pipeline_end_to_end(void **state)
         lines += *c == '\n';
     assert_int_equal(lines, 3);     /* header + two patients */
     assert_non_null(strstr(text, "patient,"));
+    assert_non_null(strstr(text, ",hypothesis_precision,hypothesis_recall,"));
     free(text);
+
+    /* An unknown region in hypothesis.txt: one line naming the file, exit 1. */
+    tu_write_file(tu_path(patient, "hypothesis.txt"), "r1\nnot-a-region\n");
+    assert_int_equal(run_cmd(a, &log), 1);
+    assert_non_null(strstr(log, "hypothesis.txt"));
+    assert_non_null(strstr(log, "not-a-region"));
+    free(log);
+    tu_write_file(tu_path(patient, "hypothesis.txt"), "r1, r4\n");
 }
 
 static void test_bad_patient(void **state)
