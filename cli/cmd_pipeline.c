@@ -725,6 +725,21 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
              "<code>gain/</code>, <code>features/</code>, <code>fit/</code>, "
              "<code>predict/</code>, <code>surgery/</code>; machine-readable results in "
              "<code>results.json</code>.</p>");
+    report_eval ev[8];
+    size_t n_ev = 0;
+    const cJSON *evj;
+    cJSON_ArrayForEach(evj, cJSON_GetObjectItemCaseSensitive(res, "evaluation")) {
+        if (n_ev == sizeof ev / sizeof ev[0])
+            break;
+        report_eval *e = &ev[n_ev++];
+        snprintf(e->against, sizeof e->against, "%s",
+                 cJSON_GetObjectItemCaseSensitive(evj, "against")->valuestring);
+        snprintf(e->zone, sizeof e->zone, "%s",
+                 cJSON_GetObjectItemCaseSensitive(evj, "zone")->valuestring);
+        e->n_list = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(evj, "regions"));
+        e->n_pred = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(evj, "predicted"));
+        e->tp = (size_t)cJSON_GetObjectItemCaseSensitive(evj, "true_positives")->valuedouble;
+    }
     char *dhtml = NULL;
     if (diag_txt) {
         size_t dl = strlen(diag_txt) + 32;
@@ -742,7 +757,8 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
         .plan_text = plan[0] ? plan : NULL,
         .feature = feat.ndim == 2 ? feat.data : NULL, .pred = pred_ok ? pred.data : NULL,
         .T = feat.ndim == 2 ? feat.shape[0] : 0, .S = feat.ndim == 2 ? feat.shape[1] : 0,
-        .chan = chan, .diagnostics_html = dhtml, .provenance_html = prov,
+        .chan = chan, .eval = ev, .n_eval = n_ev, .diagnostics_html = dhtml,
+        .provenance_html = prov,
     };
     if (report_write(&in, err, sizeof err)) {
         cli_error(pp->p, "report: %s", err);

@@ -331,6 +331,30 @@ int report_write(const report_input *in, char *err, size_t errlen)
             r->p_ez, r->p_pz, r->x0_mean, r->x0_q5, r->x0_q95, r->p_recruited, r->onset_median);
     }
     sb_printf(&page, "</table>\n");
+    if (in->n_eval) {
+        sb_printf(&page, "<h2>Precision and recall</h2>\n<table><tr><th>against</th>"
+                   "<th>zone</th><th>listed</th><th>predicted</th><th>both</th>"
+                   "<th>precision</th><th>recall</th></tr>\n");
+        for (size_t k = 0; k < in->n_eval; k++) {
+            const report_eval *e = &in->eval[k];
+            sb_printf(&page, "<tr><td>");
+            put_text(&page, e->against);
+            sb_printf(&page, "</td><td>");
+            put_text(&page, e->zone);
+            sb_printf(&page, "</td><td>%zu</td><td>%zu</td><td>%zu</td>", e->n_list, e->n_pred,
+                      e->tp);
+            if (e->n_pred)
+                sb_printf(&page, "<td>%.2f</td>", (double)e->tp / (double)e->n_pred);
+            else
+                sb_printf(&page, "<td>&ndash;</td>");
+            if (e->n_list)
+                sb_printf(&page, "<td>%.2f</td></tr>\n", (double)e->tp / (double)e->n_list);
+            else
+                sb_printf(&page, "<td>&ndash;</td></tr>\n");
+        }
+        sb_printf(&page, "</table>\n<p>Predicted: P(EZ) &gt; 0.5 (zone EZ), P(EZ) + P(PZ) &gt; "
+                   "0.5 (zone EZ+PZ).</p>\n");
+    }
     sb_printf(&page, "<h2>Excitability of every region</h2>\n%s", fig[1].s ? fig[1].s : "");
     sb_printf(&page, "<h2>Brain maps</h2>\n%s%s", fig[2].s ? fig[2].s : "", fig[3].s ? fig[3].s : "");
     if (in->feature)

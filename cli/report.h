@@ -20,6 +20,11 @@ typedef struct report_scenario {
     int n_resected;
 } report_scenario;
 
+typedef struct report_eval {
+    char against[64], zone[16];            /* "hypothesis.txt" / "ground_truth.json"; "EZ", "EZ+PZ" */
+    size_t n_list, n_pred, tp;             /* listed, predicted, both */
+} report_eval;
+
 typedef struct report_input {
     const char *patient, *outdir, *method, *version;
     const vbt_connectome *conn;
@@ -32,6 +37,8 @@ typedef struct report_input {
     const double *feature, *pred;
     size_t T, S;
     char (*chan)[64];                      /* S channel names */
+    const report_eval *eval;               /* precision and recall rows (may be NULL) */
+    size_t n_eval;
     const char *diagnostics_html;          /* preformatted table rows, may be NULL */
     const char *provenance_html;           /* may be NULL */
 } report_input;
