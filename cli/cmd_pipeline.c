@@ -485,13 +485,16 @@ static int add_evaluation(pipe_t *pp, cJSON *res, const char *patient,
             cli_error(pp->p, "%s", msg.text);
             goto out;
         }
-        for (char *c = text; *c; c++) /* lines and '#' comments -> one comma list */
-            if (*c == '#')
-                while (*c && *c != '\n')
-                    *c++ = ' ';
-        for (char *c = text; *c; c++)
-            if (*c == '\n' || *c == '\r')
+        int comment = 0; /* lines and '#' comments -> one comma list */
+        for (char *c = text; *c; c++) {
+            if (*c == '\n' || *c == '\r') {
+                comment = 0;
                 *c = ',';
+            } else if (comment || *c == '#') {
+                comment = 1;
+                *c = ' ';
+            }
+        }
         /* drop empty items: ",," and trailing commas */
         char *w = text;
         for (char *r = text; *r; r++) {

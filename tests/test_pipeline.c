@@ -315,7 +315,10 @@ static void test_pipeline_end_to_end(void **state)
     assert_non_null(strstr(log, "hypothesis.txt"));
     assert_non_null(strstr(log, "not-a-region"));
     free(log);
-    tu_write_file(tu_path(patient, "hypothesis.txt"), "r1, r4\n");
+    /* a comment on the last line, no newline: still r1 and r4 */
+    tu_write_file(tu_path(patient, "hypothesis.txt"), "r1\n r4 # the second\n# end");
+    assert_int_equal(run_cmd(a, &log), 0);
+    free(log);
 }
 
 static void test_bad_patient(void **state)
