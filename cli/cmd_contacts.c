@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "strbuf.h"
 #include "cx_cli.h"
 #include "vbt.h"
 #include "vbt_contacts.h"
@@ -70,7 +71,7 @@ static int localize(const cli_parsed *p, const vbt_contacts *c)
     vbt_msg msg;
     vbt_parcellation *parc = NULL;
     cJSON *prov = NULL;
-    char *text = NULL;
+    strbuf text = {0};
     long *where = NULL;
     double *dist = NULL;
     int rc = CLI_ERROR;
@@ -100,13 +101,11 @@ static int localize(const cli_parsed *p, const vbt_contacts *c)
     double radius = cli_float(p, "radius");
     where = malloc(c->n * sizeof *where);
     dist = malloc(c->n * sizeof *dist);
-    size_t cap = 256 + c->n * (3 * VBT_LABEL_MAX + 200), len = 0, n_in = 0, n_near = 0,
-           n_out = 0;
-    text = malloc(cap);
-    if (!where || !dist || !text)
+    size_t n_in = 0, n_near = 0, n_out = 0;
+    if (!where || !dist)
         goto oom;
-    len += (size_t)snprintf(text + len, cap - len, "name\telectrode\tnumber\tx\ty\tz\tregion_"
-                            "index\tlabel\tregion\themisphere\tdistance_mm\n");
+    sb_printf(&text, "name\telectrode\tnumber\tx\ty\tz\tregion_index\tlabel\tregion\themisphere\t"
+                     "distance_mm\n");
     for (size_t i = 0; i < c->n; i++) {
         where[i] = vbt_parcellation_locate(parc, c->pos + 3 * i, radius, &dist[i]);
         long k = where[i];
@@ -119,8 +118,8 @@ static int localize(const cli_parsed *p, const vbt_contacts *c)
         char d[32];
         if (k >= 0)
             snprintf(d, sizeof d, "%.3f", dist[i]);
-        len += (size_t)snprintf(
-            text + len, cap - len, "%s\t%s\t%ld\t%.3f\t%.3f\t%.3f\t%ld\t%ld\t%s\t%s\t%s\n",
+        sb_printf(
+            &text, "%s\t%s\t%ld\t%.3f\t%.3f\t%.3f\t%ld\t%ld\t%s\t%s\t%s\n",
             c->labels[i], c->electrodes[c->electrode[i]], c->number[i], c->pos[3 * i],
             c->pos[3 * i + 1], c->pos[3 * i + 2], k, k >= 0 ? reg[k].label : 0L,
             k >= 0 ? reg[k].name : "outside", k < 0 ? "n/a" : reg[k].hemisphere ? "R" : "L",
@@ -133,7 +132,9 @@ static int localize(const cli_parsed *p, const vbt_contacts *c)
         goto out;
     }
     vbt_msg m2;
-    if (vbt_file_write_atomic(out, text, len, p->common.force, &m2)) {
+    if (text.oom)
+        goto oom;
+    if (vbt_file_write_atomic(out, text.s, text.len, p->common.force, &m2)) {
         cli_error(p, "%s", m2.text);
         goto out;
     }
@@ -163,7 +164,7 @@ oom:
     cli_error(p, "out of memory");
 out:
     cJSON_Delete(prov);
-    free(text);
+    free(text.s);
     free(where);
     free(dist);
     vbt_parcellation_free(parc);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "strbuf.h"
 #include "cx_cli.h"
 #include "vbt.h"
 #include "vbt_contacts.h"
@@ -194,13 +195,8 @@ static int run(const cli_parsed *p)
         }
 
     /* Sensor table. */
-    size_t cap = 256 + nrows * (2 * VBT_LABEL_MAX + 160), len = 0;
-    char *text = malloc(cap);
-    if (!text) {
-        cli_error(p, "out of memory");
-        goto fail;
-    }
-    len += (size_t)snprintf(text + len, cap - len, "row\tname\tx\ty\tz\n");
+    strbuf text = {0};
+    sb_printf(&text, "row\tname\tx\ty\tz\n");
     for (size_t r = 0; r < nrows; r++) {
         size_t a = pairs ? pairs[2 * r] : r, b = pairs ? pairs[2 * r + 1] : r;
         char name[2 * VBT_LABEL_MAX + 2];
@@ -208,18 +204,23 @@ static int run(const cli_parsed *p)
             snprintf(name, sizeof name, "%s-%s", ct->labels[a], ct->labels[b]);
         else
             snprintf(name, sizeof name, "%s", ct->labels[a]);
-        len += (size_t)snprintf(text + len, cap - len, "%zu\t%s\t%.6f\t%.6f\t%.6f\n", r, name,
-                                0.5 * (ct->pos[3 * a] + ct->pos[3 * b]),
-                                0.5 * (ct->pos[3 * a + 1] + ct->pos[3 * b + 1]),
-                                0.5 * (ct->pos[3 * a + 2] + ct->pos[3 * b + 2]));
+        sb_printf(&text, "%zu\t%s\t%.6f\t%.6f\t%.6f\n", r, name,
+                  0.5 * (ct->pos[3 * a] + ct->pos[3 * b]),
+                  0.5 * (ct->pos[3 * a + 1] + ct->pos[3 * b + 1]),
+                  0.5 * (ct->pos[3 * a + 2] + ct->pos[3 * b + 2]));
+    }
+    if (text.oom) {
+        free(text.s);
+        cli_error(p, "out of memory");
+        goto fail;
     }
     size_t shape[2] = {nrows, nr};
     if (vbt_npy_write(out, G, 2, shape, p->common.force, &msg) ||
-        vbt_file_write_atomic(tsv, text, len, p->common.force, &msg)) {
-        free(text);
+        vbt_file_write_atomic(tsv, text.s, text.len, p->common.force, &msg)) {
+        free(text.s);
         goto fail_msg;
     }
-    free(text);
+    free(text.s);
 
     prov = cli_provenance_new(p);
     if (cx_cli_add_input(p, prov, "contacts", cpath))

@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "report.h"
+#include "strbuf.h"
 
 static const cli_argument args[] = {
     {"PATIENT", CLI_FILE_IN,
@@ -145,15 +146,11 @@ static int step(pipe_t *pp, const char *name, const cli_command *cmd, char **arg
 {
     char stamp_path[4200], err[1024];
     snprintf(stamp_path, sizeof stamp_path, "%s/%s.txt", pp->stamps, name);
-    size_t cap = 8192, len = 0;
-    char *stamp = malloc(cap);
-    if (!stamp)
-        return -1;
-    stamp[0] = '\0';
+    strbuf st = {0};
     int argc = 0;
     for (; argv[argc]; argc++)
-        len += (size_t)snprintf(stamp + len, cap - len, "arg %s\n", argv[argc]);
-    for (size_t i = 0; inputs[i] && len < cap - 200; i++) {
+        sb_printf(&st, "arg %s\n", argv[argc]);
+    for (size_t i = 0; inputs[i]; i++) {
         /* A directory input (a TVB connectome folder) counts by its files. */
         char files[64][512];
         size_t nf = 0;
@@ -170,7 +167,7 @@ static int step(pipe_t *pp, const char *name, const cli_command *cmd, char **arg
                 closedir(d);
             qsort(files, nf, sizeof files[0], (int (*)(const void *, const void *))strcmp);
         }
-        for (size_t f = 0; f < (nf ? nf : 1) && len < cap - 200; f++) {
+        for (size_t f = 0; f < (nf ? nf : 1); f++) {
             char fp[4200], hex[65];
             vbt_msg msg;
             if (nf)
@@ -179,12 +176,19 @@ static int step(pipe_t *pp, const char *name, const cli_command *cmd, char **arg
                 snprintf(fp, sizeof fp, "%s", inputs[i]);
             if (vbt_sha256_file(fp, hex, &msg)) {
                 cli_error(pp->p, "step %s: %s", name, msg.text);
-                free(stamp);
+                free(st.s);
                 return -1;
             }
-            len += (size_t)snprintf(stamp + len, cap - len, "input %s %s\n", hex, fp);
+            sb_printf(&st, "input %s %s\n", hex, fp);
         }
     }
+    if (st.oom) {
+        cli_error(pp->p, "step %s: out of memory", name);
+        free(st.s);
+        return -1;
+    }
+    const char *stamp = st.s;
+    size_t len = st.len;
     char *old = NULL;
     size_t old_len = 0;
     vbt_msg msg;
@@ -192,7 +196,7 @@ static int step(pipe_t *pp, const char *name, const cli_command *cmd, char **arg
         old_len == len && memcmp(old, stamp, len) == 0) {
         cli_info(pp->p, "pipeline: %-9s up to date", name);
         free(old);
-        free(stamp);
+        free(st.s);
         return 0;
     }
     free(old);
@@ -202,17 +206,17 @@ static int step(pipe_t *pp, const char *name, const cli_command *cmd, char **arg
     if (cli_parse(cmd, argc, argv, 2, &sub, &code) != 0 ||
         cmd->run(&sub) != CLI_OK) {
         cli_error(pp->p, "step %s failed (see the message above)", name);
-        free(stamp);
+        free(st.s);
         return -1;
     }
     if (vbt_file_write_atomic(stamp_path, stamp, len, 1, &msg)) {
         snprintf(err, sizeof err, "%s", msg.text);
         cli_error(pp->p, "%s", err);
-        free(stamp);
+        free(st.s);
         return -1;
     }
     pp->ran++;
-    free(stamp);
+    free(st.s);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "strbuf.h"
 #include "vbt.h"
 #include "vbt_recording.h"
 #include "vbt_seeg.h"
@@ -451,7 +452,6 @@ static int do_features(const cli_parsed *p)
     vbt_outdir *od = NULL;
     vbt_features f = {0};
     cJSON *prov = NULL;
-    char *chtext = NULL;
     vbt_msg msg;
     int rc = CLI_ERROR;
     const char *outdir = cli_str(p, "output");
@@ -491,18 +491,14 @@ static int do_features(const cli_parsed *p)
     if (write_npy(p, od, "features.npy", f.data, 2, shape) ||
         write_npy(p, od, "features_time.npy", f.time_s, 1, shape))
         goto out;
-    size_t cap = 64 + f.n_chan * 200, len = 0;
-    chtext = malloc(cap);
-    if (!chtext) {
-        cli_error(p, "out of memory");
+    strbuf ch = {0};
+    sb_printf(&ch, "index\tname\tpower\n");
+    for (size_t c = 0; c < f.n_chan; c++)
+        sb_printf(&ch, "%zu\t%s\t%.17g\n", c, vbt_montage_label(m, f.channel[c]), f.power[c]);
+    if (sb_write(&ch, od, "channels.tsv", &msg)) {
+        cli_error(p, "%s", msg.text);
         goto out;
     }
-    len += (size_t)snprintf(chtext, cap, "index\tname\tpower\n");
-    for (size_t c = 0; c < f.n_chan; c++)
-        len += (size_t)snprintf(chtext + len, cap - len, "%zu\t%s\t%.17g\n", c,
-                                vbt_montage_label(m, f.channel[c]), f.power[c]);
-    if (write_text(p, od, "channels.tsv", chtext))
-        goto out;
 
     prov = cli_provenance_new(p);
     if (add_inputs(p, prov, rec))
@@ -544,7 +540,6 @@ static int do_features(const cli_parsed *p)
     rc = CLI_OK;
 out:
     vbt_outdir_abort(od);
-    free(chtext);
     cJSON_Delete(prov);
     vbt_features_clear(&f);
     vbt_montage_free(m);
@@ -640,15 +635,16 @@ static char *regions_table(const cli_parsed *p, vbt_montage *m, const vbt_ei_res
                     rei[k] = r->ei[c];
         }
     }
-    size_t ocap = 64 + nr * 160, ol = 0;
-    out = malloc(ocap);
-    if (!out) {
-        cli_error(p, "out of memory");
-        goto done;
-    }
-    ol += (size_t)snprintf(out, ocap, "region\tei\n");
+    strbuf ob = {0};
+    sb_printf(&ob, "region\tei\n");
     for (size_t k = 0; k < nr; k++)
-        ol += (size_t)snprintf(out + ol, ocap - ol, "%.100s\t%.6f\n", rname[k], rei[k]);
+        sb_printf(&ob, "%.100s\t%.6f\n", rname[k], rei[k]);
+    if (ob.oom) {
+        cli_error(p, "out of memory");
+        free(ob.s);
+    } else {
+        out = ob.s;
+    }
 done:
     free(cont);
     free(reg);
@@ -665,7 +661,7 @@ static int do_ei(const cli_parsed *p)
     vbt_outdir *od = NULL;
     vbt_ei_result r = {0};
     cJSON *prov = NULL;
-    char *tab = NULL, *rtab = NULL;
+    char *rtab = NULL;
     vbt_msg msg;
     int rc = CLI_ERROR;
     const char *outdir = cli_str(p, "output");
@@ -699,14 +695,8 @@ static int do_ei(const cli_parsed *p)
     if (write_npy(p, od, "er.npy", r.er, 2, shape) ||
         write_npy(p, od, "er_time.npy", r.time_s, 1, shape))
         goto out;
-    size_t cap = 128 + r.n_chan * 256, len = 0;
-    tab = malloc(cap);
-    if (!tab) {
-        cli_error(p, "out of memory");
-        goto out;
-    }
-    len += (size_t)snprintf(tab, cap, "rank\tchannel\tei\tdetection_s\talarm_s\ter_peak\t"
-                                      "er_peak_s\n");
+    strbuf tab = {0};
+    sb_printf(&tab, "rank\tchannel\tei\tdetection_s\talarm_s\ter_peak\ter_peak_s\n");
     for (size_t i = 0; i < r.n_chan; i++) {
         size_t c = r.rank[i];
         char d[32] = "n/a", a[32] = "n/a";
@@ -714,12 +704,13 @@ static int do_ei(const cli_parsed *p)
             snprintf(d, sizeof d, "%.4f", r.detect_s[c]);
             snprintf(a, sizeof a, "%.4f", r.alarm_s[c]);
         }
-        len += (size_t)snprintf(tab + len, cap - len, "%zu\t%.131s\t%.6f\t%s\t%s\t%.6g\t%.4f\n",
-                                i + 1, vbt_montage_label(m, c), r.ei[c], d, a, r.er_peak[c],
-                                r.er_peak_s[c]);
+        sb_printf(&tab, "%zu\t%.131s\t%.6f\t%s\t%s\t%.6g\t%.4f\n", i + 1,
+                  vbt_montage_label(m, c), r.ei[c], d, a, r.er_peak[c], r.er_peak_s[c]);
     }
-    if (write_text(p, od, "ei.tsv", tab))
+    if (sb_write(&tab, od, "ei.tsv", &msg)) {
+        cli_error(p, "%s", msg.text);
         goto out;
+    }
     if (is_given(p, "regions")) {
         if (!(rtab = regions_table(p, m, &r)) || write_text(p, od, "regions_ei.tsv", rtab))
             goto out;
@@ -777,7 +768,6 @@ static int do_ei(const cli_parsed *p)
     rc = CLI_OK;
 out:
     vbt_outdir_abort(od);
-    free(tab);
     free(rtab);
     cJSON_Delete(prov);
     vbt_ei_clear(&r);
