@@ -16,6 +16,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "strbuf.h"
 #include "sim_job.h"
 #include "vbt_rng.h"
 
@@ -569,43 +570,33 @@ static int write_outputs(sweep *sw, const sim_job *job, vbt_outdir *od, const cl
     int st = vbt_outdir_file(od, "table.npy", path, sizeof path) ||
              vbt_npy_write(path, rows, 2, shape, 0, msg);
     /* CSV: a header naming every column, then one row per simulation. */
-    size_t cap = 1 << 16, len = 0;
-    char *csv = malloc(cap);
+    strbuf csv = {0};
     cJSON *cols = cJSON_CreateArray();
-#define PUT(...)                                                                  \
-    do {                                                                          \
-        int need_ = snprintf(NULL, 0, __VA_ARGS__);                               \
-        while (len + (size_t)need_ + 1 > cap)                                     \
-            csv = realloc(csv, cap *= 2);                                         \
-        len += (size_t)snprintf(csv + len, cap - len, __VA_ARGS__);               \
-    } while (0)
-    PUT("simulation");
+    sb_printf(&csv, "simulation");
     cJSON_AddItemToArray(cols, cJSON_CreateString("simulation"));
     for (size_t q = 0; q < sw->n_params; q++) {
         char name[160];
         snprintf(name, sizeof name, "%s.%s%s", sw->par[q].coupling ? "coupling" : "model",
                  sw->par[q].name, sw->par[q].n_regions ? "[regions]" : "");
-        PUT(",%s", name);
+        sb_printf(&csv, ",%s", name);
         cJSON_AddItemToArray(cols, cJSON_CreateString(name));
     }
     for (size_t q = 0; q < sw->n_sum; q++)
         for (size_t i = 0; i < n; i++) {
             char name[256];
             snprintf(name, sizeof name, "%s:%s", sw->sum[q].label, job->conn->labels[i]);
-            PUT(",\"%s\"", name);
+            sb_printf(&csv, ",\"%s\"", name);
             cJSON_AddItemToArray(cols, cJSON_CreateString(name));
         }
-    PUT("\n");
+    sb_printf(&csv, "\n");
     for (size_t k = 0; k < sw->n_sims; k++) {
         for (size_t c = 0; c < ncol; c++)
-            PUT(c ? ",%.17g" : "%.17g", rows[k * ncol + c]);
-        PUT("\n");
+            sb_printf(&csv, c ? ",%.17g" : "%.17g", rows[k * ncol + c]);
+        sb_printf(&csv, "\n");
     }
-#undef PUT
     if (!st)
-        st = vbt_outdir_file(od, "table.csv", path, sizeof path) ||
-             vbt_file_write_atomic(path, csv, len, 0, msg);
-    free(csv);
+        st = sb_write(&csv, od, "table.csv", msg);
+    free(csv.s);
     free(rows);
 
     cJSON *prov = cli_provenance_new(p);
