@@ -8,6 +8,7 @@
 #include "strbuf.h"
 #include "cx_cli.h"
 #include "vbt.h"
+#include "vbt_connectome_build.h"
 #include "vbt_contacts.h"
 #include "vbt_gain.h"
 #include "vbt_parcellation.h"
@@ -19,7 +20,8 @@ static const cli_option opts[] = {
     {.name = "method", .kind = CLI_TEXT, .metavar = "M", .choices = "centre|volume|dipole|eeg",
      .required = 1,
      .doc = "centre: 1/(4 pi |s-c|^2) at region centres (--connectome, or --parcellation and "
-            "--labels); volume: sum over voxels (--parcellation, --labels); dipole: surface "
+            "--labels); volume: sum over voxels (--parcellation, --labels; with --connectome, "
+            "in the connectome's columns); dipole: surface "
             "dipoles (--surface, --region-mapping); eeg: dipoles at region centres seen from "
             "sensors moved onto a sphere (--connectome)"},
     {.name = "connectome", .kind = CLI_FILE_IN, .metavar = "CONN",
@@ -28,6 +30,9 @@ static const cli_option opts[] = {
      .doc = "label volume (NIfTI .nii/.nii.gz)"},
     {.name = "labels", .kind = CLI_FILE_IN, .metavar = "TABLE",
      .doc = "label table of --parcellation (FreeSurfer LUT, TSV/CSV index,name, or TVB mapping)"},
+    {.name = "name-map", .kind = CLI_FILE_IN, .metavar = "MAP",
+     .doc = "volume with --connectome: 'parcellation-name connectome-name' per line ('-' = "
+            "none) where the names differ; unnamed regions match by name"},
     {.name = "surface", .kind = CLI_FILE_IN, .metavar = "SURF",
      .doc = "TVB surface zip or directory (vertices.txt, triangles.txt, optional "
             "vertex_normals.txt or normals.txt)"},
@@ -75,6 +80,9 @@ static int run(const cli_parsed *p)
     vbt_parcellation *parc = NULL;
     vbt_surface *surf = NULL;
     int *map = NULL;
+    long *col = NULL;
+    char **alias = NULL;
+    unsigned char *fb = NULL;
     double *G = NULL, *B = NULL;
     size_t *pairs = NULL, npairs = 0, nr = 0;
     cJSON *prov = NULL;
@@ -129,7 +137,34 @@ static int run(const cli_parsed *p)
             }
             nr = conn->n;
         }
+    } else if (m_volume && conn) {
+        /* Parcellation regions summed into the connectome's columns. */
+        size_t np = vbt_parcellation_n_regions(parc);
+        if (cli_str(p, "name-map") && vbt_name_map_load(cli_str(p, "name-map"), parc, &alias,
+                                                       &msg))
+            goto fail_msg;
+        col = malloc((np + 1) * sizeof *col);
+        fb = calloc(conn->n, 1);
+        if (!col || !fb) {
+            cli_error(p, "out of memory");
+            goto fail;
+        }
+        vbt_parcellation_match_connectome(parc, conn, alias, col);
+        size_t used = 0;
+        for (size_t k = 0; k < np; k++)
+            used += col[k] >= 0;
+        if (!used) {
+            cli_error(p, "'%s': no region of the parcellation matches a region of '%s' by name "
+                      "(give --name-map)", cli_str(p, "labels"), cli_str(p, "connectome"));
+            goto fail;
+        }
+        nr = conn->n;
     } else {
+        if (cli_str(p, "name-map")) {
+            fprintf(stderr, "vbt gain: --name-map needs --method volume and --connectome\n");
+            rc = CLI_USAGE;
+            goto fail;
+        }
         nr = parc ? vbt_parcellation_n_regions(parc) : conn->n;
     }
     names = calloc(nr, sizeof *names);
@@ -139,7 +174,7 @@ static int run(const cli_parsed *p)
         goto fail;
     }
     for (size_t r = 0; r < nr; r++) {
-        if (parc && !m_dipole)
+        if (parc && !m_dipole && !col)
             snprintf(names[r], VBT_LABEL_MAX, "%s", vbt_parcellation_regions(parc)[r].name);
         else if (conn)
             snprintf(names[r], VBT_LABEL_MAX, "%s", conn->labels[r]);
@@ -160,7 +195,10 @@ static int run(const cli_parsed *p)
             memcpy(cen + 3 * r, vbt_parcellation_regions(parc)[r].centroid_mm, 3 * sizeof *cen);
         st = vbt_gain_centre(ct->pos, ct->n, cen, nr, dmin, G, &msg);
         free(cen);
-    } else if (m_volume)
+    } else if (m_volume && col)
+        st = vbt_gain_volume_mapped(ct->pos, ct->n, parc, col, conn->centres, nr, dmin, G, fb,
+                                    &msg);
+    else if (m_volume)
         st = vbt_gain_volume(ct->pos, ct->n, parc, dmin, G, &msg);
     else if (m_dipole)
         st = vbt_gain_dipole(ct->pos, ct->n, surf, map, nr, dmin, G, &msg);
@@ -225,9 +263,9 @@ static int run(const cli_parsed *p)
     prov = cli_provenance_new(p);
     if (cx_cli_add_input(p, prov, "contacts", cpath))
         goto fail;
-    static const char *const roles[] = {"connectome", "parcellation", "labels", "surface",
-                                        "region-mapping"};
-    for (size_t k = 0; k < 5; k++)
+    static const char *const roles[] = {"connectome", "parcellation", "labels", "name-map",
+                                        "surface", "region-mapping"};
+    for (size_t k = 0; k < 6; k++)
         if (cli_str(p, roles[k]) && cx_cli_add_input(p, prov, roles[k], cli_str(p, roles[k])))
             goto fail;
     cJSON *o = cJSON_AddObjectToObject(prov, "gain");
@@ -251,6 +289,24 @@ static int run(const cli_parsed *p)
     cJSON *regs = cJSON_AddArrayToObject(o, "regions");
     for (size_t r = 0; r < nr; r++)
         cJSON_AddItemToArray(regs, cJSON_CreateString(names[r]));
+    if (col) {
+        /* Which connectome regions had no voxels (centre formula), and which
+         * parcellation regions were left out. */
+        cJSON *cf = cJSON_AddArrayToObject(o, "centre_fallback");
+        size_t nfb = 0;
+        for (size_t r = 0; r < nr; r++)
+            if (fb[r]) {
+                cJSON_AddItemToArray(cf, cJSON_CreateString(names[r]));
+                nfb++;
+            }
+        cJSON *un = cJSON_AddArrayToObject(o, "parcellation_unused");
+        for (size_t k = 0; k < vbt_parcellation_n_regions(parc); k++)
+            if (col[k] < 0)
+                cJSON_AddItemToArray(un, cJSON_CreateString(vbt_parcellation_regions(parc)[k].name));
+        if (nfb)
+            cli_info(p, "gain volume: %zu of %zu regions have no voxels in '%s' and use the "
+                     "centre formula (listed in %s)", nfb, nr, cli_str(p, "parcellation"), json);
+    }
     cJSON_AddNumberToObject(o, "wall_s", wall);
     if (cx_cli_write_json(p, json, prov))
         goto fail;
@@ -269,6 +325,10 @@ out:
     free(B);
     free(pairs);
     free(map);
+    free(col);
+    free(fb);
+    if (parc)
+        vbt_name_map_free(alias, vbt_parcellation_n_regions(parc));
     vbt_surface_free(surf);
     vbt_parcellation_free(parc);
     vbt_connectome_free(conn);
@@ -283,7 +343,10 @@ const cli_command cli_cmd_gain = {
         "Computes the gain matrix G[sensor, region] (float64 .npy) for monopolar contacts or "
         "bipolar pairs, in an infinite homogeneous medium of unit conductivity, positions in "
         "mm. centre: G = 1/(4 pi |s - c_r|^2) with the region centres; volume: G = sum over "
-        "the region's voxels of V_vox/(4 pi |s - v|^2); dipole: G = sum over the region's "
+        "the region's voxels of V_vox/(4 pi |s - v|^2), in the parcellation's regions or, "
+        "with --connectome, in the connectome's (regions matched by name or --name-map; a "
+        "connectome region with no voxels takes the centre formula, listed in GAIN.json); "
+        "dipole: G = sum over the region's "
         "vertices of A_v n_v.(s - x_v)/(4 pi |s - x_v|^3), A_v one third of the area of the "
         "triangles around v, n_v the unit normal (read, or computed from the triangles); "
         "eeg: TVB's spherical approximation, sensors moved onto the sphere of radius "

@@ -216,9 +216,8 @@ static double dist3(const double *a, const double *b)
     return sqrt(dx * dx + dy * dy + dz * dz);
 }
 
-/* Atlas region per subject region, -1 when none. */
-static void match_atlas(const vbt_parcellation *p, const vbt_connectome *atlas,
-                        char *const *names, long *idx)
+void vbt_parcellation_match_connectome(const vbt_parcellation *p, const vbt_connectome *atlas,
+                                       char *const *names, long *idx)
 {
     size_t n = vbt_parcellation_n_regions(p);
     const vbt_region_info *reg = vbt_parcellation_regions(p);
@@ -292,7 +291,7 @@ int vbt_connectome_build(vbt_connectome **out, const vbt_parcellation *p,
         rc = vbt__fail(msg, VBT_ENOMEM, "connectome build: out of memory");
         goto fail;
     }
-    match_atlas(p, atlas, atlas_names, r.atlas_index);
+    vbt_parcellation_match_connectome(p, atlas, atlas_names, r.atlas_index);
 
     /* Regions: names (blanks replaced, since TVB's centres.txt is split on
      * blanks), centroids, flags. */

@@ -239,6 +239,14 @@ static int check_args(const double *sensors, size_t ns, size_t nr, double min_di
     return check_finite(sensors, 3 * ns, "sensor", msg);
 }
 
+/* 1/(4 pi |s - c|^2), distances under sqrt(d2min) counting as that. */
+static double centre_term(const double *s, const double *c, double d2min)
+{
+    double dx = s[0] - c[0], dy = s[1] - c[1], dz = s[2] - c[2];
+    double d2 = dx * dx + dy * dy + dz * dz;
+    return 1.0 / (FOUR_PI * (d2 < d2min ? d2min : d2));
+}
+
 int vbt_gain_centre(const double *sensors, size_t ns, const double *centres, size_t nr,
                     double min_dist_mm, double *gain, vbt_msg *msg)
 {
@@ -247,12 +255,8 @@ int vbt_gain_centre(const double *sensors, size_t ns, const double *centres, siz
         return rc;
     double d2min = min_dist_mm * min_dist_mm;
     for (size_t s = 0; s < ns; s++)
-        for (size_t r = 0; r < nr; r++) {
-            double dx = sensors[3 * s] - centres[3 * r], dy = sensors[3 * s + 1] -
-                        centres[3 * r + 1], dz = sensors[3 * s + 2] - centres[3 * r + 2];
-            double d2 = dx * dx + dy * dy + dz * dz;
-            gain[s * nr + r] = 1.0 / (FOUR_PI * (d2 < d2min ? d2min : d2));
-        }
+        for (size_t r = 0; r < nr; r++)
+            gain[s * nr + r] = centre_term(sensors + 3 * s, centres + 3 * r, d2min);
     return VBT_OK;
 }
 
@@ -285,6 +289,65 @@ int vbt_gain_volume(const double *sensors, size_t ns, const vbt_parcellation *p,
         }
     }
     return VBT_OK;
+}
+
+int vbt_gain_volume_mapped(const double *sensors, size_t ns, const vbt_parcellation *p,
+                           const long *idx, const double *centres, size_t nr,
+                           double min_dist_mm, double *gain, unsigned char *fallback,
+                           vbt_msg *msg)
+{
+    size_t np = p ? vbt_parcellation_n_regions(p) : 0;
+    int rc = check_args(sensors, ns, nr, min_dist_mm, gain, msg);
+    if (rc)
+        return rc;
+    if (!idx)
+        return vbt__fail(msg, VBT_EINVAL, "gain: no region map");
+    if (centres && (rc = check_finite(centres, 3 * nr, "region centre", msg)))
+        return rc;
+    for (size_t k = 0; k < np; k++)
+        if (idx[k] >= (long)nr)
+            return vbt__fail(msg, VBT_EINVAL, "gain: parcellation region %zu maps to column "
+                             "%ld, but there are %zu", k, idx[k], nr);
+    double *gp = malloc((ns * np + 1) * sizeof *gp);
+    unsigned char *hit = calloc(nr, 1);
+    if (!gp || !hit) {
+        free(gp);
+        free(hit);
+        return vbt__fail(msg, VBT_ENOMEM, "gain: out of memory");
+    }
+    rc = np ? vbt_gain_volume(sensors, ns, p, min_dist_mm, gp, msg) : VBT_OK;
+    if (!rc) {
+        memset(gain, 0, ns * nr * sizeof *gain);
+        /* A column without voxels is a point source of the mean volume of
+         * the others, so that every column is on the same scale. */
+        const vbt_region_info *reg = np ? vbt_parcellation_regions(p) : NULL;
+        double vol = 0.0;
+        size_t n_hit = 0;
+        for (size_t k = 0; k < np; k++)
+            if (idx[k] >= 0) {
+                vol += (double)reg[k].n_voxels * vbt_parcellation_voxel_mm3(p);
+                n_hit += !hit[idx[k]];
+                hit[idx[k]] = 1;
+            }
+        vol = n_hit ? vol / (double)n_hit : 1.0;
+        for (size_t k = 0; k < np; k++)
+            if (idx[k] >= 0) {
+                for (size_t s = 0; s < ns; s++)
+                    gain[s * nr + (size_t)idx[k]] += gp[s * np + k];
+            }
+        const double d2min = min_dist_mm * min_dist_mm;
+        for (size_t r = 0; r < nr; r++) {
+            if (fallback)
+                fallback[r] = !hit[r] && centres;
+            if (hit[r] || !centres)
+                continue;
+            for (size_t s = 0; s < ns; s++)
+                gain[s * nr + r] = vol * centre_term(sensors + 3 * s, centres + 3 * r, d2min);
+        }
+    }
+    free(gp);
+    free(hit);
+    return rc;
 }
 
 int vbt_gain_dipole(const double *sensors, size_t ns, const vbt_surface *surf,

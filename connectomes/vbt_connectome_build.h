@@ -94,6 +94,12 @@ int vbt_name_map_load(const char *path, const vbt_parcellation *p, char ***names
                       vbt_msg *msg);
 void vbt_name_map_free(char **names, size_t n);
 
+/* The region of c that each region k of p is, by name: names[k] (a name map,
+ * or NULL to use p's own names; "-" = none), matched exactly, then ignoring
+ * case.  idx[k] (n_regions(p) entries) gets the index in c, or -1. */
+void vbt_parcellation_match_connectome(const vbt_parcellation *p, const vbt_connectome *c,
+                                       char *const *names, long *idx);
+
 /* Build.  weights/lengths: n*n row-major (row = target as TVB) or NULL;
  * atlas may be NULL (prior must then be NONE); atlas_names: per subject
  * region, the atlas label to match (NULL entry or NULL array: the region's

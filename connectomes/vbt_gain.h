@@ -72,6 +72,18 @@ int vbt_gain_centre(const double *sensors, size_t ns, const double *centres, siz
 int vbt_gain_volume(const double *sensors, size_t ns, const vbt_parcellation *p,
                     double min_dist_mm, double *gain, vbt_msg *msg);
 
+/* (b') The volume gain in the columns of a connectome (nr regions): idx[k]
+ * (one per parcellation region, vbt_parcellation_match_connectome) is the
+ * column that region k adds its voxels to, -1 to leave it out.  A column no
+ * parcellation region maps to is a point source at centres[3r] of the mean
+ * volume of the mapped columns: that volume times formula (a), so that all
+ * columns share one scale; fallback[r] = 1 marks it (fallback may be NULL).
+ * With centres NULL such a column stays 0. */
+int vbt_gain_volume_mapped(const double *sensors, size_t ns, const vbt_parcellation *p,
+                           const long *idx, const double *centres, size_t nr,
+                           double min_dist_mm, double *gain, unsigned char *fallback,
+                           vbt_msg *msg);
+
 /* (c) Surface dipole; mapping[v] in [0, nr) assigns each vertex (a negative
  * value leaves it out). */
 int vbt_gain_dipole(const double *sensors, size_t ns, const vbt_surface *s,

@@ -477,6 +477,50 @@ static void test_cli(void **state)
     expect_cli(a, 0, NULL);
     snprintf(a, sizeof a, "gain --contacts %s --method eeg -o %s", tmp("nope.tsv"), tmp("h.npy"));
     expect_cli(a, 1, "cannot open");
+
+    /* The volume gain in the atlas connectome's columns: a -> A by name, c -> X by the
+     * map, b left out, so B (no voxels) is a point source at its centre (20, 0, 0) of
+     * the mean volume of A and X (1 mm^3). */
+    tu_write_file(tmp("names2.tsv"), "b\t-\nc\tX\n");
+    snprintf(a, sizeof a, "gain --contacts %.1000s --method volume --parcellation %.1000s --labels %.1000s "
+             "--connectome %.1000s --name-map %.1000s --force-space --bipolar -o %.1000s", el, tmp("p.nii.gz"),
+             tmp("p.csv"), g_atlas_zip, tmp("names2.tsv"), tmp("m.npy"));
+    expect_cli(a, 0, NULL);
+    assert_int_equal(vbt_npy_read(tmp("m.npy"), &g, &msg), VBT_OK);
+    assert_int_equal(g.shape[0], 2);
+    assert_int_equal(g.shape[1], 3);
+    /* row B2-B3: B2 (11, 20, 30), B3 (12, 20, 30) */
+    double fa = b2 - b3;
+    double fb = 1.0 / (4 * M_PI * (81.0 + 400 + 900)) - 1.0 / (4 * M_PI * (64.0 + 400 + 900));
+    double fx = 1.0 / (4 * M_PI * (121.0 + 0 + 900)) - 1.0 / (4 * M_PI * (144.0 + 0 + 900));
+    assert_close(g.data[0], fa, 1e-15);
+    assert_close(g.data[1], fb, 1e-15);
+    assert_close(g.data[2], fx, 1e-15);
+    vbt_array_clear(&g);
+    assert_int_equal(vbt_file_read_all(tmp("m.json"), &js, &len, 0, &msg), VBT_OK);
+    root = cJSON_Parse(js);
+    free(js);
+    cJSON *gj = cJSON_GetObjectItem(root, "gain");
+    cJSON *fbj = cJSON_GetObjectItem(gj, "centre_fallback"),
+          *unj = cJSON_GetObjectItem(gj, "parcellation_unused");
+    assert_int_equal(cJSON_GetArraySize(fbj), 1);
+    assert_string_equal(cJSON_GetArrayItem(fbj, 0)->valuestring, "B");
+    assert_int_equal(cJSON_GetArraySize(unj), 1);
+    assert_string_equal(cJSON_GetArrayItem(unj, 0)->valuestring, "b");
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(gj, "regions"), 2)->valuestring,
+                        "X");
+    cJSON_Delete(root);
+    /* Nothing matches: refused; a name map without a connectome: usage. */
+    tu_write_file(tmp("names3.tsv"), "a\t-\nb\t-\nc\t-\n");
+    snprintf(a, sizeof a, "gain --contacts %.1000s --method volume --parcellation %.1000s --labels %.1000s "
+             "--connectome %.1000s --name-map %.1000s --force-space -o %.1000s", el, tmp("p.nii.gz"),
+             tmp("p.csv"), g_atlas_zip, tmp("names3.tsv"), tmp("nm.npy"));
+    expect_cli(a, 1, "no region of the parcellation matches");
+    assert_false(tu_exists(tmp("nm.npy")));
+    snprintf(a, sizeof a, "gain --contacts %.1000s --method volume --parcellation %.1000s --labels "
+             "%.1000s --name-map %.1000s --force-space -o %.1000s", el, tmp("p.nii.gz"), tmp("p.csv"),
+             tmp("names2.tsv"), tmp("nm.npy"));
+    expect_cli(a, 2, "--name-map needs");
 }
 
 int main(void)
