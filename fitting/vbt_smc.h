@@ -2,9 +2,12 @@
  * drawn from the prior move through p(theta) L(theta)^beta as beta goes from
  * 0 to 1, each step chosen so that the effective sample size of the
  * reweighted particles is a target fraction (adaptive tempering), followed by
- * resampling and Metropolis moves.  Robust to multimodal posteriors (the
- * particles explore every mode the prior reaches) and gives the log marginal
- * likelihood log p(y), which ranks hypotheses (priors) for one patient. */
+ * resampling and MCMC moves that leave the tempered target invariant:
+ * random-walk Metropolis, or Hamiltonian Monte Carlo when the model gives
+ * gradients.  Robust to multimodal posteriors (the particles explore every
+ * mode the prior reaches, in proportion to its mass) and gives the log
+ * marginal likelihood log p(y), which ranks hypotheses (priors) for one
+ * patient. */
 #ifndef VBT_SMC_H
 #define VBT_SMC_H
 
@@ -19,8 +22,15 @@ extern "C" {
 
 /* The prior and the log-likelihood of one model.  draw_prior fills theta
  * (length n) from the prior with stream `stream` of `seed`; log_prior and
- * log_lik return the densities (-HUGE_VAL outside the support).  The
- * callbacks are called from several threads at once with distinct theta:
+ * log_lik return the densities (-HUGE_VAL outside the support).
+ *
+ * log_prior_grad and log_lik_grad (optional, both or neither) return the
+ * same densities and write their gradients d/dtheta into grad (length n);
+ * -HUGE_VAL where not finite (grad is then ignored).  With them every move is
+ * an HMC transition (leapfrog, diagonal mass matrix from the particles'
+ * spread); without them (NULL) a random-walk Metropolis step.
+ *
+ * The callbacks are called from several threads at once with distinct theta:
  * they must not share mutable state (thread_ctx gives each thread its own
  * context, see vbt_smc_opts). */
 typedef struct vbt_smc_model {
@@ -28,24 +38,37 @@ typedef struct vbt_smc_model {
     void (*draw_prior)(void *ctx, uint64_t seed, uint64_t stream, double *theta);
     double (*log_prior)(void *ctx, const double *theta);
     double (*log_lik)(void *ctx, const double *theta);
+    double (*log_prior_grad)(void *ctx, const double *theta, double *grad);
+    double (*log_lik_grad)(void *ctx, const double *theta, double *grad);
 } vbt_smc_model;
 
 typedef struct vbt_smc_opts {
     size_t n_particles;     /* 512 */
     double ess_target;      /* 0.5: each tempering step keeps ESS >= this fraction */
-    size_t n_moves;         /* 10 Metropolis moves per particle per step */
+    size_t n_moves;         /* 10 MCMC moves per particle per step */
     size_t max_steps;       /* 1000 */
     size_t n_threads;       /* 1; the result does not depend on it */
     uint64_t seed;
     void **thread_ctx;      /* n_threads contexts (NULL: every thread uses ctx) */
+    /* HMC moves (used when the model has gradients) */
+    size_t n_leapfrog;      /* 10: leapfrog steps per move, jittered uniformly over
+                               [L - L/2, L + L/2] per move */
+    double step_size;       /* 0: start at n^(-1/4); the step size (times the per-move
+                               jitter U(0.8, 1.2)) is adapted between tempering steps */
+    double accept_target;   /* 0.7: mean Metropolis acceptance probability aimed at */
+    double *temperatures;   /* NULL, or max_steps doubles: beta after each step */
 } vbt_smc_opts;
 
 void vbt_smc_opts_default(vbt_smc_opts *o);
 
 typedef struct vbt_smc_result {
     double log_evidence;    /* log p(y) estimate */
-    size_t n_steps;         /* tempering steps */
-    double accept_rate;     /* of the last step's moves */
+    size_t n_steps;         /* tempering steps (temperatures written) */
+    double accept_rate;     /* mean acceptance probability of the last step's moves */
+    double mean_accept;     /* the same over every step */
+    double step_size;       /* HMC: the step size of the last step (0 for random walk) */
+    size_t n_divergent;     /* HMC: moves with a non-finite or exploding energy */
+    size_t n_grad;          /* gradient (HMC) or density (random walk) evaluations */
 } vbt_smc_result;
 
 /* Run SMC; particles (n_particles x n, row-major) receive equally weighted
