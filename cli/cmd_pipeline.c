@@ -2,7 +2,8 @@
  * an epileptogenic-zone map, propagation, virtual surgery and a report.
  *
  * Steps, each a `vbt` command run in-process into its own folder of OUTDIR:
- *   gain      vbt gain --method centre (contacts of the BIDS electrodes file)
+ *   gain      vbt gain --method volume (PATIENT/parcellation.nii.gz) or centre, for
+ *             the contacts of the BIDS electrodes file
  *   features  vbt seeg features (the VEP feature of the seizure)
  *   fit       vbt fit (the Virtual Epileptic Patient's model)
  *   predict   vbt predict (propagation over the posterior draws)
@@ -221,19 +222,21 @@ static int step(pipe_t *pp, const char *name, const cli_command *cmd, char **arg
 }
 
 /* The pipeline's priors for vbt fit (docs/pipeline.md): every region
- * x0 ~ N(-3.5, 0.4), healthy unless the data say otherwise (BVEP 2022's
- * healthy mean; prior mass above the EZ threshold 1e-4 per region, so that
- * regions no contact sees do not make every draw seize); the window starts at rest,
- * so x_init is held at -2 and z_init ~ N(4, 0.5); tau0 ~ N(10, 5) on (2, inf)
- * absorbs the seizure's duration; amp (power per seizing region, in units of
- * the largest feature rise) log-normal(0, 3).  Written only when missing or
- * different, so that its hash (a fit input) stays put. */
+ * x0 ~ N(-3.5, 0.3), healthy unless the data say otherwise (BVEP 2022's
+ * healthy mean; prior mass 0.067 above the PZ threshold and 7e-7 above the EZ
+ * threshold per region, so that regions no contact sees do not make every
+ * draw seize); the window starts at rest, so the initial state is held at
+ * (x, z) = (-2, 4) (a free z_init lets a region delay its own onset instead of
+ * being recruited); tau0 ~ N(10, 5) on (2, inf) absorbs the seizure's
+ * duration; amp (power per seizing region, in units of the largest feature
+ * rise) log-normal(0, 3).  Written only when missing or different, so that
+ * its hash (a fit input) stays put. */
 static int write_default_prior(pipe_t *pp, const char *path)
 {
     static const char text[] =
-        "{\"x0\": {\"mu\": -3.5, \"sd\": 0.4},\n"
+        "{\"x0\": {\"mu\": -3.5, \"sd\": 0.3},\n"
         " \"x_init\": {\"mu\": -2.0, \"sd\": 1, \"fixed\": true},\n"
-        " \"z_init\": {\"mu\": 4.0, \"sd\": 0.5},\n"
+        " \"z_init\": {\"mu\": 4.0, \"sd\": 0.5, \"fixed\": true},\n"
         " \"tau0\": {\"dist\": \"normal\", \"mu\": 10, \"sd\": 5, \"lower\": 2, "
         "\"fixed\": false},\n"
         " \"amp\": {\"dist\": \"lognormal\", \"mu\": 0, \"sd\": 3}}\n";
@@ -849,9 +852,38 @@ static int run(const cli_parsed *p)
     snprintf(threads, sizeof threads, "%ld", p->common.threads);
     char *q = "-q";
 
-    char *a_gain[] = {"vbt", "gain", "--contacts", elec, "--method", "centre", "--connectome",
-                      conn, "-o", gain_npy, "--force", q, NULL};
-    const char *i_gain[] = {elec, conn, NULL};
+    /* The volume gain when the patient has a parcellation (in the contacts'
+     * space), else the region-centre formula. */
+    char parc[4200], plab[4200], pmap[4200];
+    join(parc, sizeof parc, patient, "parcellation.nii.gz");
+    if (!is_file(parc))
+        join(parc, sizeof parc, patient, "parcellation.nii");
+    join(plab, sizeof plab, patient, "parcellation_labels.tsv");
+    if (!is_file(plab))
+        join(plab, sizeof plab, patient, "parcellation_labels.csv");
+    join(pmap, sizeof pmap, patient, "parcellation_names.tsv");
+    int volume = is_file(parc);
+    if (volume && !is_file(plab)) {
+        cli_error(p, "'%s': parcellation.nii.gz needs parcellation_labels.tsv (or .csv)",
+                  patient);
+        return CLI_ERROR;
+    }
+    char *a_gain[20] = {"vbt", "gain", "--contacts", elec, "--connectome", conn, "-o", gain_npy,
+                        "--force", q, "--method"};
+    const char *i_gain[6] = {elec, conn};
+    size_t ng = 11, ni = 2;
+    if (volume) {
+        char *extra[] = {"volume", "--parcellation", parc, "--labels", plab, "--name-map", pmap};
+        size_t ne = is_file(pmap) ? 7 : 5;
+        for (size_t k = 0; k < ne; k++)
+            a_gain[ng++] = extra[k];
+        i_gain[ni++] = parc;
+        i_gain[ni++] = plab;
+        if (ne == 7)
+            i_gain[ni++] = pmap;
+    } else {
+        a_gain[ng++] = "centre";
+    }
     if (step(&pp, "gain", &cli_cmd_gain, a_gain, i_gain, gain_npy))
         return CLI_ERROR;
 

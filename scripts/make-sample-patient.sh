@@ -3,7 +3,7 @@
 # pipeline: the 84-region Desikan-Killiany connectome (BVEP), the 124 real SEEG
 # contacts of the BIDS ieeg_epilepsy patient (left temporo-occipital focus),
 # and a seizure recorded by vbt itself with the 6-variable Epileptor (noise,
-# conduction delays), its SEEG projected through the centre gain and written
+# conduction delays), its SEEG projected through the volume gain (neuroparc Desikan) and written
 # as EDF+ in BIDS layout.  Ground truth: EZ = left superior temporal gyrus
 # and banks of the superior temporal sulcus (x0 = -1.6), PZ = their
 # neighbours left middle temporal, transverse temporal and insula (x0 =
@@ -55,10 +55,20 @@ PY
 E=data-samples/ieeg_epilepsy/sub-01_ses-postimp_space-IXI549Space_electrodes.tsv
 cp "$E" "$IEEG/${SUB}_ses-01_space-IXI549Space_electrodes.tsv"
 cp "${E%_electrodes.tsv}_coordsystem.json" "$IEEG/${SUB}_ses-01_space-IXI549Space_coordsystem.json"
-$VBT gain --contacts "$E" --method centre --connectome "$OUT/connectome.zip" -o "$TMP/gain.npy" -q
+# The parcellation the volume gain integrates over: neuroparc's Desikan atlas
+# (MNI152, 2 mm; 70 labels) named as the connectome's regions; the 18
+# connectome regions it lacks (insulae, subcortical, cerebellum) are point
+# sources at their centres (vbt gain --help).
+cp data-samples/neuroparc/Desikan_space-MNI152NLin6_res-2x2x2.nii.gz "$OUT/parcellation.nii.gz"
+cp data-samples/neuroparc/Desikan.csv "$OUT/parcellation_labels.csv"
+cp data-samples/desikan70_to_dk84.tsv "$OUT/parcellation_names.tsv"
+chmod 644 "$OUT"/parcellation*
+$VBT gain --contacts "$E" --method volume --parcellation "$OUT/parcellation.nii.gz" \
+    --labels "$OUT/parcellation_labels.csv" --name-map "$OUT/parcellation_names.tsv" \
+    --connectome "$OUT/connectome.zip" -o "$TMP/gain.npy" -q
 
 cat > "$TMP/seizure.json" <<JSON
-{"description": "vbt sample patient: 6-variable Epileptor, noise, delays; SEEG through the centre gain",
+{"description": "vbt sample patient: 6-variable Epileptor, noise, delays; SEEG through the volume gain",
  "connectome": "$PWD/$OUT/connectome.zip", "normalize": "none", "speed_mm_per_ms": 3.0,
  "model": {"name": "epileptor", "params": {"Ks": -1.0, "r": 0.0001, "x0": -3.5},
    "region_params": [{"regions": ["ctx-lh-superiortemporal", "ctx-lh-bankssts"], "x0": -1.6},

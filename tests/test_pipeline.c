@@ -340,6 +340,24 @@ static void test_bad_patient(void **state)
     const char *const b[] = {vbt_exe(), "pipeline", "/nonexistent/patient", "-o", out, NULL};
     assert_int_equal(run_cmd(b, &log), 1);
     free(log);
+
+    /* A parcellation (for the volume gain) without its label table. */
+    char pat[PATH_MAX], d[2 * PATH_MAX];
+    snprintf(pat, sizeof pat, "%s/parc_patient", g_tmp);
+    mkdir(pat, 0777);
+    tu_write_file(tu_path(pat, "connectome.zip"), "");
+    tu_write_file(tu_path(pat, "parcellation.nii.gz"), "");
+    snprintf(d, sizeof d, "%s/sub-p", pat);
+    mkdir(d, 0777);
+    snprintf(d, sizeof d, "%s/sub-p/ses-1", pat);
+    mkdir(d, 0777);
+    snprintf(d, sizeof d, "%s/sub-p/ses-1/ieeg", pat);
+    mkdir(d, 0777);
+    tu_write_file(tu_path(d, "sub-p_ses-1_electrodes.tsv"), "name\tx\ty\tz\n");
+    const char *const c[] = {vbt_exe(), "pipeline", pat, "-o", out, NULL};
+    assert_int_equal(run_cmd(c, &log), 1);
+    assert_non_null(strstr(log, "parcellation_labels.tsv"));
+    free(log);
 }
 
 static int setup(void **state)
