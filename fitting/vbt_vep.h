@@ -31,7 +31,7 @@
  * 1-based as in Stan's CSV.
  *
  * A vbt_vep handle is not safe for concurrent use (it owns its workspaces);
- * vbt_vep_map() gives each thread a private copy.
+ * vbt_vep_map() and vbt_vep_smc() give each thread a private copy.
  */
 #ifndef VBT_VEP_H
 #define VBT_VEP_H
@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include "vbt_common.h"
 #include "vbt_connectome.h"
+#include "vbt_smc.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -279,6 +280,22 @@ int vbt_vep_laplace(vbt_vep *m, const double *theta_map, size_t n_draws, uint64_
  * *khat.  n >= 5.  Returns VBT_EINVAL for n < 5, VBT_ENUMERIC when no ratio
  * is finite. */
 int vbt_psis(double *log_w, size_t n, double *khat);
+
+/* ---- SMC --------------------------------------------------------------- */
+
+/* Likelihood-tempered SMC (vbt_smc.h) on the posterior in unconstrained
+ * space: particles start as prior draws (vbt_vep_prior_draw, stream (seed,
+ * particle)), the likelihood is the log posterior minus the log prior, and
+ * every move is an HMC transition with the adjoint gradient.  Each of
+ * o->n_threads threads works on a private copy of m (o->thread_ctx is
+ * ignored); the particles do not depend on the thread count.  o NULL: the
+ * defaults.  particles: n_particles x n_params, equally weighted posterior
+ * draws (unconstrained; vbt_vep_constrain gives natural values).
+ * res->log_evidence estimates log p(y) under the model's priors, which ranks
+ * EZ hypotheses for one patient.  Errors: VBT_EINVAL (no data, bad options),
+ * VBT_ENOMEM, VBT_ENUMERIC (no finite prior draw, or max_steps reached). */
+int vbt_vep_smc(const vbt_vep *m, const vbt_smc_opts *o, double *particles,
+                vbt_smc_result *res, vbt_msg *msg);
 
 #ifdef __cplusplus
 }
