@@ -791,6 +791,30 @@ out:
     return st;
 }
 
+/* "X,Z" when the fit's priors hold both x_init and z_init fixed (at their
+ * mu), so that predict and surgery start where the fitted model did; ""
+ * otherwise (they then start at a rest state). */
+static void held_initial_state(const char *prior, char *buf, size_t n)
+{
+    char *text = NULL;
+    size_t len;
+    vbt_msg msg;
+    buf[0] = '\0';
+    if (vbt_file_read_all(prior, &text, &len, 0, &msg))
+        return;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *xi = cJSON_GetObjectItemCaseSensitive(root, "x_init"),
+                *zi = cJSON_GetObjectItemCaseSensitive(root, "z_init");
+    const cJSON *xm = cJSON_GetObjectItemCaseSensitive(xi, "mu"),
+                *zm = cJSON_GetObjectItemCaseSensitive(zi, "mu");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(xi, "fixed")) &&
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(zi, "fixed")) && cJSON_IsNumber(xm) &&
+        cJSON_IsNumber(zm))
+        snprintf(buf, n, "%.17g,%.17g", xm->valuedouble, zm->valuedouble);
+    cJSON_Delete(root);
+}
+
 /* ---- the command ------------------------------------------------------------------ */
 
 static int run(const cli_parsed *p)
@@ -937,9 +961,11 @@ static int run(const cli_parsed *p)
 
     char rec_csv[4300];
     join(rec_csv, sizeof rec_csv, d_pred, "recruitment.csv");
+    char init[80];
+    held_initial_state(prior, init, sizeof init);
     char *a_pred[] = {"vbt", "predict", "-c", conn, "-d", x0_npy, "--k-npy", k_npy,
                       "--tau0-npy", tau_npy, "--seed", seed, "--threads", threads, "-o", d_pred,
-                      "--force", q, NULL};
+                      "--force", q, init[0] ? "--init-state" : NULL, init, NULL};
     const char *i_pred[] = {conn, x0_npy, k_npy, tau_npy, NULL};
     if (step(&pp, "predict", &cli_cmd_predict, a_pred, i_pred, rec_csv))
         return CLI_ERROR;
@@ -949,6 +975,10 @@ static int run(const cli_parsed *p)
                         "--tau0-npy", tau_npy, "--plan", "--target", (char *)cli_str(p, "target"),
                         "--seed", seed, "--threads", threads, "-o", d_surg, "--force", q};
     size_t na = 21;
+    if (init[0]) {
+        a_surg[na++] = "--init-state";
+        a_surg[na++] = init;
+    }
     char *lines = NULL, *spare = NULL, rpath[4300], spath[4300];
     size_t len;
     join(rpath, sizeof rpath, patient, "resections.txt");

@@ -96,6 +96,21 @@ int surgery_cli_setup(surgery_cli *c, const cli_parsed *p)
     sp->threshold = cli_float(p, "threshold");
     sp->healthy_x0 = cli_float(p, "healthy-x0");
     sp->init_x0_max = cli_float(p, "init-x0-max");
+    if (cli_str(p, "init-state")) {
+        const char *t = cli_str(p, "init-state");
+        char *end;
+        sp->init_x1 = strtod(t, &end);
+        if (end != t && *end == ',') {
+            const char *u = end + 1;
+            sp->init_z = strtod(u, &end);
+            if (end != u && *end == '\0')
+                sp->init_fixed = 1;
+        }
+        if (!sp->init_fixed || !isfinite(sp->init_x1) || !isfinite(sp->init_z)) {
+            cli_error(p, "--init-state: '%s' is not two finite numbers X,Z", t);
+            return CLI_ERROR;
+        }
+    }
     sp->noise = cli_float(p, "noise");
     sp->seed = p->common.seed;
     sp->batch = (size_t)cli_float(p, "batch");
@@ -128,6 +143,11 @@ int surgery_cli_setup(surgery_cli *c, const cli_parsed *p)
         cJSON_AddStringToObject(st, "speed_mm_per_ms", "none (no delays)");
     cJSON_AddNumberToObject(st, "threshold", sp->threshold);
     cJSON_AddNumberToObject(st, "healthy_x0", sp->healthy_x0);
+    if (sp->init_fixed)
+        cJSON_AddItemToObject(st, "initial_state",
+                              cJSON_CreateDoubleArray((double[2]){sp->init_x1, sp->init_z}, 2));
+    else
+        cJSON_AddStringToObject(st, "initial_state", "rest state of min(median x0, init_x0_max)");
     cJSON_AddNumberToObject(st, "init_x0_max", sp->init_x0_max);
     cJSON_AddNumberToObject(st, "noise", sp->noise);
     cJSON_AddNumberToObject(st, "seed", (double)sp->seed);

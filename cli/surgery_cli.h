@@ -54,6 +54,9 @@
     {.name = "init-x0-max", .kind = CLI_FLOAT, .metavar = "X0", .def = "-2.5", .min = -1e6,  \
      .max = 1e6,                                                                             \
      .doc = "regions start at the rest state of min(median x0, this) (docs/surgery.md)"},    \
+    {.name = "init-state", .kind = CLI_TEXT, .metavar = "X,Z",                               \
+     .doc = "every region not resected starts at (x1, z) = (X, Z), the initial state the "  \
+            "fit held (vbt fit's x_init, z_init), instead of a rest state"},                 \
     {.name = "noise", .kind = CLI_FLOAT, .metavar = "D", .def = "0", .min = 0, .max = 1e6,   \
      .doc = "additive noise intensity D on x1 and z (0: deterministic)"},                    \
     {.name = "batch", .kind = CLI_INT, .metavar = "B", .def = "64", .min = 1, .max = 4096,   \

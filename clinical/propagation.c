@@ -26,6 +26,8 @@ struct vbt_surgery {
     const vbt_model_type *model;
     const vbt_scheme_type *scheme;
     double I1, dt, duration, speed, threshold, healthy_x0, noise;
+    int init_fixed;
+    double init_x1, init_z;     /* with init_fixed: every unresected region's start */
     uint64_t seed, n_steps;
     size_t batch, threads;
     vbt_msg msg;
@@ -125,6 +127,9 @@ int vbt_surgery_alloc(vbt_surgery **out, const vbt_surgery_spec *spec, vbt_msg *
         !isfinite(spec->init_x0_max))
         return vbt__fail(msg, VBT_ENUMERIC, "surgery: I1, threshold, healthy_x0 and "
                                             "init_x0_max must be finite");
+    if (spec->init_fixed && (!isfinite(spec->init_x1) || !isfinite(spec->init_z)))
+        return vbt__fail(msg, VBT_ENUMERIC, "surgery: the initial state (%g, %g) must be "
+                         "finite", spec->init_x1, spec->init_z);
     if (!(spec->noise >= 0.0) || !isfinite(spec->noise))
         return vbt__fail(msg, VBT_ERANGE, "surgery: noise = %g, expected a finite value >= 0",
                          spec->noise);
@@ -187,6 +192,9 @@ int vbt_surgery_alloc(vbt_surgery **out, const vbt_surgery_spec *spec, vbt_msg *
     s->speed = spec->speed_mm_per_ms;
     s->threshold = spec->threshold;
     s->healthy_x0 = spec->healthy_x0;
+    s->init_fixed = spec->init_fixed != 0;
+    s->init_x1 = spec->init_x1;
+    s->init_z = spec->init_z;
     s->noise = spec->noise;
     s->seed = spec->seed;
     s->batch = spec->batch < S ? spec->batch : S;
@@ -230,7 +238,12 @@ static void initial_state(const vbt_surgery *s, const unsigned char *cut, double
     const int six = s->model == vbt_model_epileptor;
     for (size_t i = 0; i < n; i++) {
         double x1, z;
-        rest_state(cut[i] ? s->healthy_x0 : s->x0_init[i], s->I1, &x1, &z);
+        if (s->init_fixed && !cut[i]) {
+            x1 = s->init_x1;
+            z = s->init_z;
+        } else {
+            rest_state(cut[i] ? s->healthy_x0 : s->x0_init[i], s->I1, &x1, &z);
+        }
         if (!six) {
             st[i] = x1;
             st[n + i] = z;

@@ -35,7 +35,10 @@
  * (coupling off) with excitability min(median_s x0_si, init_x0_max) --
  * healthy_x0 for resected regions -- so every region starts interictal,
  * and an epileptogenic region starts where a healthy node rests rather
- * than on its own unstable fixed point.  The state is shared by all draws
+ * than on its own unstable fixed point.  With init_fixed, every region not
+ * resected starts at (init_x1, init_z) instead, as the fitted model did
+ * (the 6D model derives its other variables from x1 and z as below).  The
+ * state is shared by all draws
  * (vbt_sim's initial conditions are per region).  x1 and z of the fixed
  * point solve x^3 + 2 x^2 + 4 x = 4 x0 + I1 + 1, z = 4 (x - x0) (one real
  * root); the 6D model adds y1 = 1 - 5 x1^2, g = 0.1 x1, y2 = 0 and x2 the
@@ -83,6 +86,10 @@ typedef struct vbt_surgery_spec {
     double threshold;            /* recruitment: x1 above it; default 0 */
     double healthy_x0;           /* resected regions; default -3.0 */
     double init_x0_max;          /* initial state cap, see above; default -2.5 */
+    int init_fixed;              /* 1: every region not resected starts at (init_x1,
+                                    init_z) instead, the state a fit held (vbt fit's
+                                    x_init, z_init); default 0 */
+    double init_x1, init_z;
     double noise;                /* D of additive noise on x1 and z; default 0 */
     uint64_t seed;               /* default 0 */
     size_t batch;                /* simulations side by side; default 64 */

@@ -10,6 +10,7 @@
  *     regions and returns the empty set for a healthy patient;
  *   - results do not depend on threads or the batch size;
  *   - bad inputs give clear errors, in the library and on the command line. */
+#include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,16 +95,16 @@ static vbt_surgery *make(const vbt_connectome *c, const double *x0, size_t S, do
  * -K sum_j w_ij (x_j - x_i) in dz.  tvb_branch = 1: on x1 >= 0 the
  * right-hand side of TVB's Epileptor2D (what libvbt runs); 0: the VEP's
  * cubic everywhere (the fitted model). */
-static void reference(const double *w, size_t n, const double *x0, double K, double tau0,
-                      double T, int tvb_branch, double *onset)
+static void reference_from(const double *w, size_t n, const double *x0, double K, double tau0,
+                           double T, int tvb_branch, const double *init, double *onset)
 {
     double x[8], z[8], xn[8], zn[8];
     double xr = -1.7, rhs = 4.0 * -2.5 + 4.1;
     for (int it = 0; it < 100; it++)
         xr -= (xr * xr * xr + 2 * xr * xr + 4 * xr - rhs) / (3 * xr * xr + 4 * xr + 4);
     for (size_t i = 0; i < n; i++) {
-        x[i] = xr;
-        z[i] = 4.0 * (xr + 2.5);
+        x[i] = init ? init[0] : xr;
+        z[i] = init ? init[1] : 4.0 * (xr + 2.5);
         onset[i] = NAN;
     }
     const double dt = 0.1;
@@ -127,6 +128,12 @@ static void reference(const double *w, size_t n, const double *x0, double K, dou
             z[i] = zn[i];
         }
     }
+}
+
+static void reference(const double *w, size_t n, const double *x0, double K, double tau0,
+                      double T, int tvb_branch, double *onset)
+{
+    reference_from(w, n, x0, K, tau0, T, tvb_branch, NULL, onset);
 }
 
 /* ---- propagation ------------------------------------------------------------------ */
@@ -174,6 +181,48 @@ static void test_chain_order(void **state)
     assert_true(r.mean_recruited == 3.0);
     vbt_surgery_result_clear(&r);
     vbt_surgery_free(s);
+    free(x0);
+    vbt_connectome_free(c);
+}
+
+/* init_fixed: every region starts at the state the fit held, (-2, 4), and
+ * the onsets are those of the independent integration from there (earlier
+ * than from the rest state of -2.5, z = 3.4: z = 4 is further from the
+ * seizure branch, so they must differ). */
+static void test_init_state(void **state)
+{
+    (void)state;
+    const size_t S = 6;
+    vbt_connectome *c = chain();
+    double *x0 = draws(chain_truth, 3, S, 0.02, 11);
+    vbt_surgery_spec sp;
+    vbt_surgery_spec_default(&sp);
+    sp.conn = c;
+    sp.x0 = x0;
+    sp.n_draws = S;
+    sp.init_fixed = 1;
+    sp.init_x1 = -2.0;
+    sp.init_z = 4.0;
+    vbt_surgery *s;
+    vbt_msg msg;
+    assert_int_equal(vbt_surgery_alloc(&s, &sp, &msg), VBT_OK);
+    vbt_surgery_result r;
+    assert_int_equal(vbt_surgery_run(s, NULL, 0, &r), VBT_OK);
+    const double w[9] = {0, 0, 0, 1, 0, 0, 0, 1, 0}, init[2] = {-2.0, 4.0};
+    for (size_t k = 0; k < S; k++) {
+        double ref[3], rest[3];
+        reference_from(w, 3, x0 + 3 * k, 1.0, 10.0, 100.0, 1, init, ref);
+        reference(w, 3, x0 + 3 * k, 1.0, 10.0, 100.0, 1, rest);
+        for (size_t i = 0; i < 3; i++) {
+            assert_close(r.onset[3 * k + i], ref[i], 1e-8);
+            assert_true(fabs(ref[i] - rest[i]) > 0.1);
+        }
+    }
+    vbt_surgery_result_clear(&r);
+    vbt_surgery_free(s);
+    sp.init_z = NAN;
+    assert_int_equal(vbt_surgery_alloc(&s, &sp, &msg), VBT_ENUMERIC);
+    assert_non_null(strstr(msg.text, "initial state"));
     free(x0);
     vbt_connectome_free(c);
 }
@@ -680,6 +729,29 @@ static void test_cli(void **state)
     /* refuses to overwrite */
     assert_int_equal(run_vbt((const char *[]){"predict", "-c", conn, "-d", x0p, "-o", out,
                                               NULL}, NULL, NULL), 1);
+    /* the fit's held initial state, recorded in run.json; a malformed one refused */
+    char out3[4300];
+    snprintf(out3, sizeof out3, "%s/pred_init", g_tmp);
+    assert_int_equal(run_vbt((const char *[]){"predict", "-c", conn, "-d", x0p, "-o", out3,
+                                              "--init-state", "-2,4", "--quiet", NULL}, NULL,
+                             NULL), 0);
+    char *rj3 = tu_slurp(tu_path(out3, "run.json"), NULL);
+    assert_non_null(rj3);
+    cJSON *rjj = cJSON_Parse(rj3);
+    free(rj3);
+    cJSON *is = NULL;
+    for (cJSON *it = rjj ? rjj->child : NULL; it && !is; it = it->next)
+        is = cJSON_GetObjectItem(it, "initial_state");
+    assert_non_null(is);
+    assert_true(cJSON_IsArray(is));
+    assert_true(cJSON_GetArrayItem(is, 1)->valuedouble == 4.0);
+    cJSON_Delete(rjj);
+    snprintf(out3, sizeof out3, "%s/pred_init_bad", g_tmp);
+    assert_int_equal(run_vbt((const char *[]){"predict", "-c", conn, "-d", x0p, "-o", out3,
+                                              "--init-state", "-2;4", NULL}, NULL, &e), 1);
+    assert_non_null(strstr(e, "--init-state"));
+    free(e);
+    assert_false(tu_exists(out3));
 
     assert_int_equal(run_vbt((const char *[]){"surgery", "-c", conn, "-d", x0p, "-o", out2,
                                               "--resect", "A", "--resect=2", "--plan",
@@ -716,6 +788,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_order),
+        cmocka_unit_test(test_init_state),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_chain_epileptor6d),
         cmocka_unit_test(test_chain_resection),
