@@ -1,8 +1,9 @@
 /* cmd_fit.c -- `vbt fit --connectome C --gain G --data Y.npy --method
- * nuts|map|laplace -o OUTDIR`: Bayesian inversion of the Virtual Epileptic
- * Patient (fitting/vbt_vep.h) by multi-start MAP, MAP + Laplace with PSIS,
- * or NUTS chains on threads started from jittered MAP with the Laplace
- * covariance as the initial metric; convergence diagnostics (Vehtari et al.
+ * nuts|map|laplace|advi|smc -o OUTDIR`: Bayesian inversion of the Virtual
+ * Epileptic Patient (fitting/vbt_vep.h) by multi-start MAP, MAP + Laplace
+ * with PSIS, ADVI, NUTS chains on threads started from jittered MAP with the
+ * Laplace covariance as the initial metric, or likelihood-tempered SMC from
+ * the prior (with the log evidence); convergence diagnostics (Vehtari et al.
  * 2021), stuck-chain detection, EZ/PZ/HZ probabilities, a posterior
  * predictive of the SEEG feature, and a provenance sidecar. */
 #include <errno.h>
@@ -45,11 +46,22 @@ static const cli_option opts[] = {
     {.name = "prior", .kind = CLI_FILE_IN, .metavar = "PRIOR.json",
      .doc = "prior file (docs/fitting.md); default: BVEP's priors"},
     {.name = "method", .kind = CLI_TEXT, .metavar = "M", .def = "nuts",
-     .choices = "nuts|map|laplace|advi",
+     .choices = "nuts|map|laplace|advi|smc",
      .doc = "nuts: NUTS chains; map: multi-start L-BFGS; laplace: MAP then Laplace draws "
-            "checked by PSIS; advi: MAP then ADVI (--advi-family) from the mode"},
+            "checked by PSIS; advi: MAP then ADVI (--advi-family) from the mode; smc: "
+            "likelihood-tempered SMC with HMC moves from the prior (no MAP), which also "
+            "estimates the log evidence log p(y) to rank priors (hypotheses)"},
     {.name = "advi-family", .kind = CLI_TEXT, .metavar = "F", .def = "meanfield",
      .choices = "meanfield|fullrank", .doc = "[advi] the variational family"},
+    {.name = "particles", .kind = CLI_INT, .metavar = "N", .def = "512", .min = 8, .max = 1e6,
+     .doc = "[smc] particles (the draws written)"},
+    {.name = "smc-ess", .kind = CLI_FLOAT, .metavar = "F", .def = "0.5", .min = 0.05,
+     .max = 0.99, .doc = "[smc] each tempering step keeps the effective sample size of the "
+                        "reweighted particles at this fraction"},
+    {.name = "smc-moves", .kind = CLI_INT, .metavar = "N", .def = "10", .min = 1, .max = 10000,
+     .doc = "[smc] HMC moves of every particle after each tempering step"},
+    {.name = "leapfrog", .kind = CLI_INT, .metavar = "N", .def = "10", .min = 1, .max = 10000,
+     .doc = "[smc] leapfrog steps per HMC move (jittered by +-50 % per move)"},
     {.name = "chains", .kind = CLI_INT, .metavar = "N", .def = "4", .min = 1, .max = 64,
      .doc = "NUTS chains (run on --threads threads)"},
     {.name = "warmup", .kind = CLI_INT, .metavar = "N", .def = "1000", .min = 0, .max = 1e7,
@@ -138,6 +150,9 @@ static const char *const refs[] = {
     "Vehtari et al. (2021) Rank-normalization, folding, and localization: an improved R-hat. "
     "Bayesian Analysis 16(2):667-718",
     "Vehtari et al. (2024) Pareto smoothed importance sampling. JMLR 25(72)",
+    "Del Moral, Doucet & Jasra (2006) Sequential Monte Carlo samplers. JRSS B 68(3):411-436",
+    "Buchholz, Chopin & Jacob (2021) Adaptive tuning of Hamiltonian Monte Carlo within "
+    "sequential Monte Carlo. Bayesian Analysis 16(3):745-771",
     NULL,
 };
 
@@ -268,6 +283,9 @@ typedef struct fit {
     double *mean_lp;
     vbt_vep_laplace_result lr;
     vbt_advi_result ar;
+    vbt_smc_result sr;      /* smc */
+    double *betas;          /* smc: the temperature after each step */
+    double smc_wall;
     int laplace_metric_ok;
     char laplace_metric_msg[sizeof(vbt_msg)];
     double wall;
@@ -590,6 +608,45 @@ out:
     return rc;
 }
 
+/* SMC from the prior: the particles are the draws of one "chain", equally
+ * weighted, and go through the same summaries as ADVI's. */
+static int run_smc(fit *f, vbt_msg *msg)
+{
+    const cli_parsed *p = f->p;
+    const size_t np = f->np;
+    vbt_smc_opts o;
+    vbt_smc_opts_default(&o);
+    o.n_particles = (size_t)cli_float(p, "particles");
+    o.ess_target = cli_float(p, "smc-ess");
+    o.n_moves = (size_t)cli_float(p, "smc-moves");
+    o.n_leapfrog = (size_t)cli_float(p, "leapfrog");
+    o.n_threads = (size_t)p->common.threads;
+    o.seed = p->common.seed;
+    const size_t N = o.n_particles;
+    double *th = malloc(N * np * sizeof *th);
+    f->nat = malloc(N * np * sizeof *f->nat);
+    f->betas = o.temperatures = malloc(o.max_steps * sizeof *f->betas);
+    if (!th || !f->nat || !f->betas) {
+        free(th);
+        snprintf(msg->text, sizeof msg->text, "out of memory for %zu particles", N);
+        return -1;
+    }
+    cli_info(p, "SMC: %zu particles, %zu parameters, %zu thread(s)", N, np, o.n_threads);
+    double t0 = cli_now();
+    int st = vbt_vep_smc(f->m, &o, th, &f->sr, msg);
+    f->smc_wall = cli_now() - t0;
+    if (!st)
+        for (size_t d = 0; d < N; d++)
+            vbt_vep_constrain(f->m, th + d * np, f->nat + d * np);
+    free(th);
+    if (st)
+        return -1;
+    cli_info(p, "SMC: log evidence %.3f, %zu steps, acceptance %.2f, step size %.3g, %.2f s",
+             f->sr.log_evidence, f->sr.n_steps, f->sr.mean_accept, f->sr.step_size,
+             f->smc_wall);
+    return 0;
+}
+
 static int run_nuts(fit *f, vbt_msg *msg)
 {
     const cli_parsed *p = f->p;
@@ -798,6 +855,12 @@ static int summarise(fit *f, const int *keep, vbt_diag_param *out)
                 for (size_t d = 0; d < D; d++)
                     x[k++] = f->nat[(c * D + d) * np + i];
         vbt_diag_param_compute(x, kc, D, &out[i]);
+        if (f->betas) {
+            /* one population of resampled particles, ordered by ancestor: the
+             * chain-based R-hat and ESS do not apply */
+            out[i].rhat = out[i].rhat_bulk = out[i].rhat_tail = NAN;
+            out[i].ess_bulk = out[i].ess_tail = out[i].ess_mean = out[i].mcse_mean = NAN;
+        }
         if (f->log_w) {
             /* independent draws: no R-hat; ESS from the PSIS weights */
             out[i].rhat = out[i].rhat_bulk = out[i].rhat_tail = NAN;
@@ -1226,14 +1289,14 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
     int rc = CLI_ERROR;
     const char *method = cli_str(p, "method");
     int is_nuts = !strcmp(method, "nuts"), is_lap = !strcmp(method, "laplace");
-    int is_advi = !strcmp(method, "advi");
-    int from_map = !is_nuts || strcmp(cli_str(p, "init"), "prior") != 0;
+    int is_advi = !strcmp(method, "advi"), is_smc = !strcmp(method, "smc");
+    int from_map = !is_smc && (!is_nuts || strcmp(cli_str(p, "init"), "prior") != 0);
     vbt_diag_param *dp = NULL;
     int *keep = NULL;
     cJSON *sum = NULL, *prov = NULL;
     strbuf csv = {0}, rcsv = {0};
     f.n_chains = is_nuts ? (size_t)cli_float(p, "chains") : 1;
-    f.n_draws = (size_t)cli_float(p, "draws");
+    f.n_draws = (size_t)cli_float(p, is_smc ? "particles" : "draws");
     if (f.n_chains > MAXCH) {
         cli_error(p, "--chains is at most %d", MAXCH);
         return CLI_USAGE;
@@ -1286,6 +1349,8 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
         goto fail_msg;
     }
     if (is_advi && run_advi(&f, &msg))
+        goto fail_msg;
+    if (is_smc && run_smc(&f, &msg))
         goto fail_msg;
     f.wall = cli_now() - t0;
     if (cli_interrupted) {
@@ -1364,6 +1429,17 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
         if (!f.ar.converged)
             fail_check(&f, "ADVI did not reach its ELBO tolerance in %zu iterations",
                        f.ar.iterations);
+    }
+    if (is_smc) {
+        cJSON_AddStringToObject(f.diag, "rhat", "not applicable: SMC particles are one "
+                                                "population, not chains");
+        add_num(f.diag, "smc_accept_rate", f.sr.mean_accept);
+        add_num(f.diag, "smc_last_accept_rate", f.sr.accept_rate);
+        cJSON_AddNumberToObject(f.diag, "smc_divergent", (double)f.sr.n_divergent);
+        add_num(f.diag, "smc_step_size", f.sr.step_size);
+        if (f.sr.accept_rate < 0.3)
+            fail_check(&f, "SMC: the last step's HMC moves accepted %.2f (< 0.3): the particles "
+                           "barely moved (raise --smc-moves or --particles)", f.sr.accept_rate);
     }
     if (from_map && !is_nuts && f.mr.n_converged == 0)
         fail_check(&f, "no MAP start converged in %zu iterations", f.mo.lbfgs.max_iter);
@@ -1463,6 +1539,27 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
                 cJSON_AddStringToObject(mj, "laplace_metric_error", f.laplace_metric_msg);
         }
     }
+    if (is_smc) {
+        cJSON *sj = cJSON_AddObjectToObject(sum, "smc");
+        add_num(sj, "log_evidence", f.sr.log_evidence);
+        cJSON_AddNumberToObject(sj, "steps", (double)f.sr.n_steps);
+        add_num(sj, "accept_rate", f.sr.mean_accept);
+        add_num(sj, "step_size", f.sr.step_size);
+        cJSON_AddNumberToObject(sj, "particles", (double)D);
+        add_num(sj, "ess_target", cli_float(p, "smc-ess"));
+        cJSON_AddNumberToObject(sj, "moves", cli_float(p, "smc-moves"));
+        cJSON_AddNumberToObject(sj, "leapfrog", cli_float(p, "leapfrog"));
+        cJSON_AddNumberToObject(sj, "divergent", (double)f.sr.n_divergent);
+        cJSON_AddNumberToObject(sj, "gradients", (double)f.sr.n_grad);
+        add_num(sj, "wall_s", f.smc_wall);
+        cJSON *tj = cJSON_AddArrayToObject(sj, "temperatures");
+        for (size_t k = 0; k < f.sr.n_steps; k++)
+            cJSON_AddItemToArray(tj, cJSON_CreateNumber(f.betas[k]));
+        cJSON_AddStringToObject(sj, "note", "log_evidence estimates log p(data) under this run's "
+                                            "priors: between two priors (hypotheses) for one "
+                                            "patient, the larger is favoured, by a Bayes factor "
+                                            "exp(difference)");
+    }
     if (is_nuts && add_loo(&f, keep, kept, sum, od, &msg))
         goto fail_msg;
     cJSON_AddItemToObject(sum, "diagnostics", f.diag);
@@ -1542,6 +1639,10 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
     cJSON_AddNumberToObject(tj, "wall_s", f.wall);
     if (from_map)
         cJSON_AddNumberToObject(tj, "map_s", f.map_wall);
+    if (is_smc) {
+        cJSON_AddNumberToObject(tj, "smc_s", f.smc_wall);
+        cJSON_AddNumberToObject(tj, "gradients", (double)f.sr.n_grad);
+    }
     if (is_nuts) {
         double grads = 0;
         for (size_t c = 0; c < C; c++)
@@ -1603,6 +1704,10 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
         }
         if (is_lap)
             printf("\nPSIS k-hat %.3f, ESS %.1f of %zu draws\n", f.lr.khat, f.lr.ess, D);
+        if (is_smc)
+            printf("\nSMC: log evidence %.4f, %zu tempering steps, HMC acceptance %.2f, step "
+                   "size %.3g, %zu particles\n", f.sr.log_evidence, f.sr.n_steps,
+                   f.sr.mean_accept, f.sr.step_size, D);
         printf("\noutputs in %s (%.2f s)\n", cli_str(p, "output"), f.wall);
     }
     if (failed) {
@@ -1640,6 +1745,7 @@ out:
     free(f.mean_lp);
     free(f.nat);
     free(f.log_w);
+    free(f.betas);
     free(f.stats);
     free(f.info);
     free(f.map);
@@ -1727,7 +1833,8 @@ static int run(const cli_parsed *p)
 
 const cli_command cli_cmd_fit = {
     .name = "fit",
-    .synopsis = "Bayesian inversion of the Virtual Epileptic Patient (NUTS, MAP, Laplace)",
+    .synopsis = "Bayesian inversion of the Virtual Epileptic Patient (NUTS, MAP, Laplace, ADVI, "
+                "SMC)",
     .description =
         "Fits BVEP's 2D Epileptor network (docs/fitting.md) to an SEEG feature FEATURE.npy "
         "[time, sensor] through the gain [sensor, region] and the connectome.  --method map "
@@ -1738,7 +1845,14 @@ const cli_command cli_cmd_fit = {
         "dual-averaging step size, windowed warm-up of a diagonal or dense metric), started "
         "from the best MAP mode jittered by half a Laplace standard deviation with the "
         "Laplace covariance as the initial metric.  Chain c uses the random stream (seed, "
-        "c): the draws do not depend on --threads.\n\n"
+        "c): the draws do not depend on --threads.  smc runs likelihood-tempered sequential "
+        "Monte Carlo from the prior: --particles prior draws are reweighted by L^(beta' - "
+        "beta) with the next temperature chosen so that the effective sample size stays at "
+        "--smc-ess, resampled, and moved by --smc-moves HMC transitions (--leapfrog steps, "
+        "diagonal mass matrix from the particles' spread, step size adapted to an "
+        "acceptance of 0.7) until beta = 1; the particles are the draws, and summary.json's "
+        "\"smc\" object gives the log evidence log p(y), which ranks priors (EZ hypotheses) "
+        "for one patient; R-hat and ESS do not apply to it (null).\n\n"
         "Diagnostics (Vehtari et al. 2021): rank-normalised split R-hat, bulk and tail ESS, "
         "divergences, tree-depth saturation, E-BFMI, step sizes.  A chain whose mean log "
         "density is more than 10 below the best chain's, or whose step size is below a "
