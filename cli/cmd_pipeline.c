@@ -222,24 +222,26 @@ static int step(pipe_t *pp, const char *name, const cli_command *cmd, char **arg
 }
 
 /* The pipeline's priors for vbt fit (docs/pipeline.md): every region
- * x0 ~ N(-3.5, 0.3), healthy unless the data say otherwise (BVEP 2022's
- * healthy mean; prior mass 0.067 above the PZ threshold and 7e-7 above the EZ
- * threshold per region, so that regions no contact sees do not make every
- * draw seize); the window starts at rest, so the initial state is held at
- * (x, z) = (-2, 4) (a free z_init lets a region delay its own onset instead of
- * being recruited); tau0 ~ N(10, 5) on (2, inf) absorbs the seizure's
- * duration; amp (power per seizing region, in units of the largest feature
- * rise) log-normal(0, 3).  Written only when missing or different, so that
- * its hash (a fit input) stays put. */
+ * x0 ~ N(-3.5, 0.25), healthy unless the data say otherwise (BVEP 2022's
+ * healthy mean; prior mass 0.036 above the PZ threshold per region, so that
+ * regions no contact sees do not make draws seize); the window starts at
+ * rest, so the initial state is held at (x, z) = (-2, 4) (a free z_init lets
+ * a region delay its own onset instead of being recruited); tau0 ~ N(10, 5)
+ * on (2, inf) absorbs the seizure's duration; amp (power per seizing region,
+ * in units of the largest feature rise) log-normal(0, 3); eps >= 0.05, a
+ * floor for model error (without it the fit tunes healthy regions' resting
+ * states to time the recruitment).  Written only when missing or different,
+ * so that its hash (a fit input) stays put. */
 static int write_default_prior(pipe_t *pp, const char *path)
 {
     static const char text[] =
-        "{\"x0\": {\"mu\": -3.5, \"sd\": 0.3},\n"
+        "{\"x0\": {\"mu\": -3.5, \"sd\": 0.25},\n"
         " \"x_init\": {\"mu\": -2.0, \"sd\": 1, \"fixed\": true},\n"
         " \"z_init\": {\"mu\": 4.0, \"sd\": 0.5, \"fixed\": true},\n"
         " \"tau0\": {\"dist\": \"normal\", \"mu\": 10, \"sd\": 5, \"lower\": 2, "
         "\"fixed\": false},\n"
-        " \"amp\": {\"dist\": \"lognormal\", \"mu\": 0, \"sd\": 3}}\n";
+        " \"amp\": {\"dist\": \"lognormal\", \"mu\": 0, \"sd\": 3},\n"
+        " \"eps\": {\"dist\": \"normal\", \"mu\": 0, \"sd\": 1, \"lower\": 0.05}}\n";
     char *old = NULL;
     size_t len = 0;
     vbt_msg msg;
