@@ -17,6 +17,7 @@
 #include "vbt_nuts.h"
 #include "vbt_rng.h"
 #include "vbt_vep.h"
+#include "vep_fixture.h"
 
 /* log N(theta | m, Sigma) with Sigma = [[4, 1.2], [1.2, 1]], up to a constant. */
 static const double M[2] = {1.5, -0.7};
@@ -119,43 +120,13 @@ static int vep_cb(void *ctx, const double *th, double *lp, double *grad)
 static void test_vep_agreement(void **state)
 {
     (void)state;
-    enum { NR = 3, NS = 4, NT = 60, C = 4, D = 1000 };
-    static const double W[NR * NR] = {0, 1, 0, 1, 0, 0.5, 0, 0.5, 0};
-    static const double G[NS * NR] = {1.0, 0.2, 0.1, 0.3, 1.0, 0.2, 0.1, 0.4, 1.0, 0.5, 0.5, 0.5};
-    static const double X0[NR] = {-2.8, -3.2, -3.0};
+    enum { NR = VF_NR, NS = VF_NS, NT = VF_NT, C = 4, D = 1000 };
     double Y[NT * NS];
-    vbt_vep_spec sp;
-    vbt_vep_spec_default(&sp);
-    sp.n_regions = NR;
-    sp.n_sensors = NS;
-    sp.n_samples = NT;
-    sp.weights = W;
-    sp.gain = G;
-    sp.priors.x0 = (vbt_vep_group_prior){.mu = -3.0, .sd = 0.5};
-    sp.priors.x_init = (vbt_vep_group_prior){.mu = -2.0, .sd = 1.0, .fixed = 1};
-    sp.priors.z_init = (vbt_vep_group_prior){.mu = 4.0, .sd = 1.0, .fixed = 1};
-    sp.priors.K.fixed = sp.priors.amp.fixed = sp.priors.eps.fixed = 1;
-    sp.priors.K.value = sp.priors.amp.value = 1.0;
-    sp.priors.eps.value = 0.1;
-    vbt_vep *m;
+    vbt_vep *m = vf_problem(-3.0, Y);
     vbt_msg msg;
-    if (vbt_vep_alloc(&m, &sp, &msg))
-        fail_msg("%s", msg.text);
     size_t np = vbt_vep_n_params(m);
     assert_int_equal(np, NR + NS);
-    double th[NR + NS], nat[NR + NS] = {X0[0], X0[1], X0[2], 0, 0, 0, 0};
-    assert_int_equal(vbt_vep_unconstrain(m, nat, th), VBT_OK);
-    assert_int_equal(vbt_vep_simulate(m, th, NULL, Y), VBT_OK);
-    vbt_rng r;
-    vbt_rng_init(&r, 17, 0);
-    double e[NT * NS];
-    vbt_rng_normal(&r, e, NT * NS);
-    for (size_t k = 0; k < NT * NS; k++)
-        Y[k] += 0.1 * e[k];
-    vbt_vep_free(m);
-    sp.data = Y;
-    if (vbt_vep_alloc(&m, &sp, &msg))
-        fail_msg("%s", msg.text);
+    double nat[NR + NS];
 
     /* MAP, Laplace with PSIS */
     vbt_vep_map_opts mo;
@@ -182,9 +153,9 @@ static void test_vep_agreement(void **state)
     assert_int_equal(vbt_nuts_laplace_cov(vep_cb, m, np, map, 0, cov, &msg), VBT_OK);
     vbt_vep *ms[C];
     void *ctx[C];
-    double inits[C * (NR + NS)];
+    double inits[C * (NR + NS)], Yc[C][NT * NS];
     for (size_t c = 0; c < C; c++) {
-        assert_int_equal(vbt_vep_alloc(&ms[c], &sp, &msg), VBT_OK);
+        ms[c] = vf_problem(-3.0, Yc[c]); /* a private copy per chain */
         ctx[c] = ms[c];
         memcpy(inits + c * np, map, np * sizeof *map);
     }
@@ -233,7 +204,7 @@ static void test_vep_agreement(void **state)
         assert_true(fabs(p.mean - m_lap[i]) < 4.0 * p.mcse_mean + 0.05 * p.sd);
         assert_true(fabs(p.mean - m_advi[i]) < 4.0 * p.mcse_mean + 0.1 * p.sd);
         if (i < NR) /* the truth lies within the posterior */
-            assert_true(fabs(p.mean - X0[i]) < 3.0 * p.sd);
+            assert_true(fabs(p.mean - vf_x0[i]) < 3.0 * p.sd);
     }
     for (size_t c = 0; c < C; c++)
         vbt_vep_free(ms[c]);

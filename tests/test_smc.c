@@ -14,6 +14,7 @@
 #include "vbt.h"
 #include "vbt_rng.h"
 #include "vbt_smc.h"
+#include "vep_fixture.h"
 
 /* theta ~ N(0, S0^2 I_2); y | theta ~ N(theta, S^2 I_2). */
 #define S0 3.0
@@ -471,61 +472,20 @@ static void test_hmc_threads(void **state)
  * (k-hat < 0.5 there), the particles do not depend on the thread count, and
  * the log evidence is ranked correctly against a prior centred far from the
  * truth. */
-enum { VR = 3, VS = 4, VT = 60 };
-
-static vbt_vep *vep_problem(double x0_mu, double *y)
-{
-    static const double W[VR * VR] = {0, 1, 0, 1, 0, 0.5, 0, 0.5, 0};
-    static const double G[VS * VR] = {1.0, 0.2, 0.1, 0.3, 1.0, 0.2, 0.1, 0.4, 1.0,
-                                      0.5, 0.5, 0.5};
-    vbt_vep_spec sp;
-    vbt_vep_spec_default(&sp);
-    sp.n_regions = VR;
-    sp.n_sensors = VS;
-    sp.n_samples = VT;
-    sp.weights = W;
-    sp.gain = G;
-    sp.priors.x0 = (vbt_vep_group_prior){.mu = x0_mu, .sd = 0.5};
-    sp.priors.x_init = (vbt_vep_group_prior){.mu = -2.0, .sd = 1.0, .fixed = 1};
-    sp.priors.z_init = (vbt_vep_group_prior){.mu = 4.0, .sd = 1.0, .fixed = 1};
-    sp.priors.K.fixed = sp.priors.amp.fixed = sp.priors.eps.fixed = 1;
-    sp.priors.K.value = sp.priors.amp.value = 1.0;
-    sp.priors.eps.value = 0.1;
-    vbt_vep *m;
-    vbt_msg msg;
-    if (vbt_vep_alloc(&m, &sp, &msg))
-        fail_msg("%s", msg.text);
-    static const double X0[VR] = {-2.8, -3.2, -3.0};
-    double th[VR + VS], nat[VR + VS] = {X0[0], X0[1], X0[2], 0, 0, 0, 0};
-    assert_int_equal(vbt_vep_unconstrain(m, nat, th), VBT_OK);
-    assert_int_equal(vbt_vep_simulate(m, th, NULL, y), VBT_OK);
-    vbt_rng r;
-    vbt_rng_init(&r, 17, 0);
-    double e[VT * VS];
-    vbt_rng_normal(&r, e, VT * VS);
-    for (size_t k = 0; k < VT * VS; k++)
-        y[k] += 0.1 * e[k];
-    vbt_vep_free(m);
-    sp.data = y;
-    if (vbt_vep_alloc(&m, &sp, &msg))
-        fail_msg("%s", msg.text);
-    return m;
-}
-
 static void test_vep_smc(void **state)
 {
     (void)state;
-    double yd[VT * VS];
-    vbt_vep *m = vep_problem(-3.0, yd);
+    double yd[VF_NT * VF_NS];
+    vbt_vep *m = vf_problem(-3.0, yd);
     vbt_msg msg;
     const size_t np = vbt_vep_n_params(m);
-    assert_int_equal(np, VR + VS);
+    assert_int_equal(np, VF_NR + VF_NS);
     /* the reference: Laplace at the MAP with PSIS weights */
     vbt_vep_map_opts mo;
     vbt_vep_map_opts_default(&mo);
     mo.n_starts = 4;
     mo.seed = 1;
-    double map[VR + VS], nat[VR + VS];
+    double map[VF_NR + VF_NS], nat[VF_NR + VF_NS];
     vbt_vep_map_result mr;
     if (vbt_vep_map(m, &mo, map, &mr, NULL, NULL, &msg))
         fail_msg("%s", msg.text);
@@ -535,7 +495,7 @@ static void test_vep_smc(void **state)
     if (vbt_vep_laplace(m, map, L, 2, ld, lw, &lr, &msg))
         fail_msg("%s", msg.text);
     assert_true(lr.khat < 0.5);
-    double lm[VR + VS] = {0}, lv[VR + VS] = {0};
+    double lm[VF_NR + VF_NS] = {0}, lv[VF_NR + VF_NS] = {0};
     for (size_t d = 0; d < L; d++) {
         vbt_vep_constrain(m, ld + d * np, nat);
         for (size_t i = 0; i < np; i++) {
@@ -562,7 +522,7 @@ static void test_vep_smc(void **state)
     assert_true(ra.log_evidence == rb.log_evidence);
     for (size_t k = 0; k < N; k++)
         vbt_vep_constrain(m, a + k * np, x + k * np);
-    double sm[VR + VS], sv[VR + VS];
+    double sm[VF_NR + VF_NS], sv[VF_NR + VF_NS];
     moments(x, N, np, sm, sv);
     print_message("VEP SMC: %zu steps, accept %.2f, step size %.3f, %zu divergent, %zu "
                   "gradients, log Z %.3f\n", ra.n_steps, ra.mean_accept, ra.step_size,
@@ -579,8 +539,8 @@ static void test_vep_smc(void **state)
     }
     /* hypothesis ranking: the same data under a prior centred far from the
      * truth (x0 ~ N(-1.5, 0.5), an epileptogenic hypothesis) is less likely */
-    double y2[VT * VS];
-    vbt_vep *far = vep_problem(-1.5, y2);
+    double y2[VF_NT * VF_NS];
+    vbt_vep *far = vf_problem(-1.5, y2);
     assert_memory_equal(yd, y2, sizeof yd);
     vbt_smc_result rf;
     o.n_threads = 1;
