@@ -1602,6 +1602,9 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
     }
     if (write_predictive(&f, od, keep, &msg))
         goto fail_msg;
+    /* the feature as fitted (after --data-norm), the predictive's units */
+    if (write_npy(od, "data.npy", f.data.data, 2, (size_t[2]){f.nt, f.ns}, &msg))
+        goto fail_msg;
 
     /* provenance */
     prov = cli_provenance_new(p);
@@ -1651,7 +1654,7 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
         cJSON_AddNumberToObject(tj, "post_warmup_gradients", grads);
     }
     cJSON *oj = cJSON_AddArrayToObject(prov, "outputs");
-    const char *outs[] = {"summary.json", "summary.csv", "regions.csv", "predictive.npy",
+    const char *outs[] = {"summary.json", "summary.csv", "regions.csv", "predictive.npy", "data.npy",
                           is_map ? NULL : "draws.npy", is_nuts ? "sampler.npy" : NULL,
                           is_lap ? "log_weights.npy" : NULL, from_map ? "map_starts.csv" : NULL,
                           f.loo_written ? "loo_pointwise.npy" : NULL};
@@ -1862,7 +1865,8 @@ const cli_command cli_cmd_fit = {
         "Outputs in OUTDIR: summary.json and summary.csv (mean, sd, 5/50/95 %, MCSE, R-hat, "
         "ESS per parameter, natural units), regions.csv (P(EZ), P(PZ), P(HZ) per region with "
         "BVEP's thresholds: EZ x0 >= -2.05, PZ -3.05 <= x0 < -2.05, HZ below), "
-        "predictive.npy [3, time, sensor] (5 %, mean, 95 % of the posterior predictive "
+        "data.npy [time, sensor] (the feature as fitted, after --data-norm: the predictive's "
+        "units), predictive.npy [3, time, sensor] (5 %, mean, 95 % of the posterior predictive "
         "feature, observation noise included; at the mode for map), draws.npy [chain, draw, "
         "parameter], draws_chainN.csv (CmdStan's columns: lp__ ... energy__ then x0.1 ...), "
         "sampler.npy [chain, draw, 7], map_starts.csv, log_weights.npy (laplace), "

@@ -665,8 +665,14 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
     /* feature and posterior predictive */
     vbt_array feat = {0}, pred = {0};
     char (*chan)[64] = NULL;
-    join(path, sizeof path, featd, "features.npy");
-    vbt_npy_read(path, &feat, &msg);
+    /* the feature as the fit saw it (the predictive's units), else as computed */
+    const char *feat_label = "SEEG power above baseline as fitted";
+    join(path, sizeof path, fitd, "data.npy");
+    if (vbt_npy_read(path, &feat, &msg)) {
+        feat_label = "SEEG feature (log power)";
+        join(path, sizeof path, featd, "features.npy");
+        vbt_npy_read(path, &feat, &msg);
+    }
     join(path, sizeof path, fitd, "predictive.npy");
     vbt_npy_read(path, &pred, &msg);
     if (feat.ndim == 2) {
@@ -768,6 +774,7 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
         .conn = conn, .n = n, .regions = reg, .n_scen = nscen, .scen = scen,
         .plan_text = plan[0] ? plan : NULL,
         .feature = feat.ndim == 2 ? feat.data : NULL, .pred = pred_ok ? pred.data : NULL,
+        .feature_label = feat_label,
         .T = feat.ndim == 2 ? feat.shape[0] : 0, .S = feat.ndim == 2 ? feat.shape[1] : 0,
         .chan = chan, .eval = ev, .n_eval = n_ev, .diagnostics_html = dhtml,
         .provenance_html = prov,

@@ -213,9 +213,10 @@ static void fig_feature(strbuf *b, const report_input *in)
             }
     }
     sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-feature\" "
-           "width=\"%.0f\" height=\"%.0f\">\n<text x=\"10\" y=\"15\" font-size=\"12\">SEEG feature "
-           "(black) and posterior-predictive 5-95 %% band (blue), channels with the widest range"
-           "</text>\n", 2 * (w + pad) + pad, ((double)show + 1) / 2 * (h + pad) + 30);
+           "width=\"%.0f\" height=\"%.0f\">\n<text x=\"10\" y=\"15\" font-size=\"12\">",
+           2 * (w + pad) + pad, ((double)show + 1) / 2 * (h + pad) + 30);
+    put_text(b, in->feature_label ? in->feature_label : "SEEG feature");
+    sb_printf(b, " (black), posterior predictive 5-95 %% (blue); widest channels</text>\n");
     for (size_t k = 0; k < show; k++) {
         size_t s = pick[k];
         double ox = pad + (double)(k % 2) * (w + pad), oy = 30 + (double)(k / 2) * (h + pad);

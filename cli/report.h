@@ -35,6 +35,7 @@ typedef struct report_input {
     const char *plan_text;                 /* may be NULL */
     /* feature [T][S] with posterior-predictive quantiles [3][T][S] (may be NULL) */
     const double *feature, *pred;
+    const char *feature_label;  /* what `feature` is (NULL: "SEEG feature") */
     size_t T, S;
     char (*chan)[64];                      /* S channel names */
     const report_eval *eval;               /* precision and recall rows (may be NULL) */
