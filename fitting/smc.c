@@ -9,8 +9,9 @@
  *    has: momentum p ~ N(0, diag(1/v)) with v the particles' regularised
  *    per-coordinate variance after resampling, so that positions move by
  *    eps v p; a jittered number of leapfrog steps and step size per move;
- *    the step size adapted between tempering steps towards a mean acceptance
- *    probability; a non-finite or exploding energy rejects the move.
+ *    the step size adapted after every round of moves (each particle moves
+ *    once per round) from the population's mean acceptance probability
+ *    towards a target; a non-finite or exploding energy rejects the move.
  *
  * log p(y) = sum over steps of log mean_i w_i.  Particle i draws its numbers
  * from stream (step, i) and every reduction over particles is done in

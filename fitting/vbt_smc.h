@@ -54,7 +54,8 @@ typedef struct vbt_smc_opts {
     size_t n_leapfrog;      /* 10: leapfrog steps per move, jittered uniformly over
                                [L - L/2, L + L/2] per move */
     double step_size;       /* 0: start at n^(-1/4); the step size (times the per-move
-                               jitter U(0.8, 1.2)) is adapted between tempering steps */
+                               jitter U(0.8, 1.2)) is adapted after every round of
+                               moves (each particle moves once a round) */
     double accept_target;   /* 0.7: mean Metropolis acceptance probability aimed at */
     double *temperatures;   /* NULL, or max_steps doubles: beta after each step */
 } vbt_smc_opts;
