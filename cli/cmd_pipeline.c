@@ -324,6 +324,50 @@ out:
 }
 
 /* Posterior draws of x0 [draw, region] and K [draw] from the fit. */
+/* Whether a Laplace fit's summaries used its PSIS weights (summary.json
+ * diagnostics.weights "psis"). */
+static int psis_weights_used(const char *fit_dir)
+{
+    char path[4200], *text = NULL;
+    size_t len;
+    vbt_msg msg;
+    join(path, sizeof path, fit_dir, "summary.json");
+    if (vbt_file_read_all(path, &text, &len, 0, &msg))
+        return 0;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "diagnostics"), "weights");
+    int used = cJSON_IsString(w) && !strcmp(w->valuestring, "psis");
+    cJSON_Delete(root);
+    return used;
+}
+
+/* K and tau0 at a MAP fit's mode (summary.json map.mode), else vbt fit's
+ * fixed values 1 and 10 when the fit held them. */
+static void map_mode_scalars(const char *fit_dir, double *K, double *tau0)
+{
+    char path[4200], *text = NULL;
+    size_t len;
+    vbt_msg msg;
+    *K = 1.0;
+    *tau0 = 10.0;
+    join(path, sizeof path, fit_dir, "summary.json");
+    if (vbt_file_read_all(path, &text, &len, 0, &msg))
+        return;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "map"), "mode");
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(mode, "K"),
+                *t = cJSON_GetObjectItemCaseSensitive(mode, "tau0");
+    if (cJSON_IsNumber(k))
+        *K = k->valuedouble;
+    if (cJSON_IsNumber(t))
+        *tau0 = t->valuedouble;
+    cJSON_Delete(root);
+}
+
 static int extract_draws(pipe_t *pp, const char *fit_dir, size_t n, const char *x0_npy,
                          const char *k_npy, const char *tau_npy)
 {
@@ -367,19 +411,49 @@ static int extract_draws(pipe_t *pp, const char *fit_dir, size_t n, const char *
         D = d.shape[0] * d.shape[1];
         P = d.shape[2];
     }
-    /* At most MAX_DRAWS evenly spaced draws go on to the forward simulations:
-     * enough for probabilities to 0.01, and planning stays fast. */
+    /* At most MAX_DRAWS draws go on to the forward simulations: enough for
+     * probabilities to 0.01, and planning stays fast.  Evenly spaced; for a
+     * Laplace fit whose PSIS weights the summaries used, a systematic
+     * resample by those weights (u = 1/2: deterministic), so that the
+     * predictions follow the same posterior as the fit's probabilities. */
     const size_t keep = D > MAX_DRAWS ? MAX_DRAWS : D;
     x0 = malloc(keep * n * sizeof *x0);
     kd = malloc(keep * sizeof *kd);
     td = malloc(keep * sizeof *td);
-    if (!x0 || !kd || !td) {
+    size_t *pick = malloc(keep * sizeof *pick);
+    double *lw = NULL;
+    if (!x0 || !kd || !td || !pick) {
+        free(pick);
         cli_error(pp->p, "out of memory");
         goto out;
     }
+    for (size_t k = 0; k < keep; k++)
+        pick[k] = k * D / keep;
+    if (P && psis_weights_used(fit_dir)) {
+        vbt_array w = {0};
+        join(path, sizeof path, fit_dir, "log_weights.npy");
+        if (vbt_npy_read(path, &w, &msg) == 0 && w.ndim == 1 && w.shape[0] == D &&
+            (lw = malloc(D * sizeof *lw)) != NULL) {
+            double mx = -HUGE_VAL, tot = 0.0, c = 0.0;
+            for (size_t j = 0; j < D; j++)
+                mx = fmax(mx, w.data[j]);
+            for (size_t j = 0; j < D; j++)
+                tot += lw[j] = isfinite(w.data[j]) ? exp(w.data[j] - mx) : 0.0;
+            size_t j = 0;
+            c = tot > 0 ? lw[0] / tot : 1.0;
+            for (size_t k = 0; k < keep && tot > 0; k++) {
+                double u = ((double)k + 0.5) / (double)keep;
+                while (u > c && j + 1 < D)
+                    c += lw[++j] / tot;
+                pick[k] = j;
+            }
+        }
+        vbt_array_clear(&w);
+        free(lw);
+    }
     if (P) {
         for (size_t k = 0; k < keep; k++) {
-            size_t s = k * D / keep;
+            size_t s = pick[k];
             for (size_t i = 0; i < n; i++)
                 x0[k * n + i] = x0i[i] >= 0 ? d.data[s * P + (size_t)x0i[i]] : -3.5;
             kd[k] = ki >= 0 ? d.data[s * P + (size_t)ki] : 1.0;
@@ -404,9 +478,9 @@ static int extract_draws(pipe_t *pp, const char *fit_dir, size_t n, const char *
                 x0[r++] = atof(f[2]);
         }
         free(rc);
-        kd[0] = 1.0;
-        td[0] = 10.0;
+        map_mode_scalars(fit_dir, &kd[0], &td[0]);
     }
+    free(pick);
     size_t sx[2] = {D, n}, sk[1] = {D};
     if (vbt_npy_write(x0_npy, x0, 2, sx, 1, &msg) || vbt_npy_write(k_npy, kd, 1, sk, 1, &msg) ||
         vbt_npy_write(tau_npy, td, 1, sk, 1, &msg)) {
