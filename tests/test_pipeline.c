@@ -187,6 +187,22 @@ static void test_pipeline_end_to_end(void **state)
         assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ev, "precision")));
     cJSON_Delete(r);
     free(text);
+    /* a MAP fit passes its mode on: x0 of regions.csv, K and tau0 of summary.json */
+    assert_int_equal(vbt_file_read_all(tu_path(out, "fit/summary.json"), &text, &len, 0, &msg), 0);
+    cJSON *sm = cJSON_Parse(text);
+    free(text);
+    cJSON *mode = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sm, "map"),
+                                                   "mode");
+    vbt_array kd = {0}, x0d = {0};
+    assert_int_equal(vbt_npy_read(tu_path(out, "draws/K.npy"), &kd, &msg), 0);
+    assert_int_equal(vbt_npy_read(tu_path(out, "draws/x0.npy"), &x0d, &msg), 0);
+    assert_int_equal(kd.size, 1);
+    assert_true(kd.data[0] == cJSON_GetObjectItemCaseSensitive(mode, "K")->valuedouble);
+    assert_true(fabs(x0d.data[1] - cJSON_GetObjectItemCaseSensitive(mode, "x0[2]")->valuedouble) <
+                1e-5); /* regions.csv keeps 6 significant digits */
+    vbt_array_clear(&kd);
+    vbt_array_clear(&x0d);
+    cJSON_Delete(sm);
     /* the report holds its figures inline and fetches nothing */
     assert_int_equal(vbt_file_read_all(tu_path(out, "report.html"), &text, &len, 0, &msg), 0);
     const char *ids[] = {"fig-x0", "fig-brain-ez", "fig-brain-onset", "fig-connectome",
