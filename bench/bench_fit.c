@@ -6,7 +6,8 @@
  *   bench_fit [--threads N] [--starts S] [--iters I] [--draws D]
  *             [--scheme euler|heun|rk4] [--nuts-only] [--chains C]
  *             [--warmup W] [--nuts-draws D] [--metric diag|dense|laplace]
- *             [--write-problem DIR]
+ *             [--write-problem DIR] [--method nuts|smc|both] [--particles N]
+ *             [--smc-moves M] [--leapfrog L] [--smc-max-steps S]
  *
  * Then NUTS (fitting/vbt_nuts.h) on the issue's smaller problem: 18
  * regions, 32 sensors, 100 samples (same synthetic recipe): MAP, Laplace
@@ -14,6 +15,16 @@
  * --nuts-only skips the 84-region part; --write-problem DIR writes that
  * 18-region problem as a TVB connectome directory plus gain.npy and
  * data.npy for `vbt fit`.
+ *
+ * --method smc (or both: NUTS then SMC) runs vbt_vep_smc (likelihood-
+ * tempered SMC with HMC moves, from the prior; --particles 512,
+ * --smc-moves 10, --leapfrog 10, ESS target 0.5, --threads threads) on the
+ * 18-region problem after its MAP, and at the 84-region size after MAP +
+ * Laplace: wall time, tempering steps, gradients, acceptance, log evidence,
+ * and the agreement of its posterior x0 means with the MAP's and (both)
+ * NUTS's.  --smc-max-steps S stops after S tempering steps (the run then
+ * reports how far the temperature got and the cost per step: an estimate
+ * of a full run's cost where one does not fit).
  *
  * Set OPENBLAS_NUM_THREADS=1: the matrix products are small and the
  * parallelism is across starts.
@@ -104,8 +115,103 @@ static int write_problem(const char *dir, const double *W, const double *G, cons
     return 0;
 }
 
+/* --method: bit 0 NUTS, bit 1 SMC */
+enum { M_NUTS = 1, M_SMC = 2 };
+
+typedef struct smc_cfg {
+    size_t particles, moves, leapfrog, max_steps;
+} smc_cfg;
+
+/* SMC on m (nr regions; x0 the first nr parameters) with `threads` threads:
+ * prints cost, steps, acceptance, evidence, and the x0 means' agreement with
+ * map_nat (natural MAP values) and nuts_mean (NUTS x0 means; may be NULL).
+ * is_ezf classifies the regions.  Returns 0, or 1 on an error other than
+ * reaching --smc-max-steps. */
+static int smc_bench(const vbt_vep *m, size_t nr, size_t threads, const smc_cfg *cf,
+                     const double *map_nat, const double *nuts_mean, int (*is_ezf)(size_t))
+{
+    size_t np = vbt_vep_n_params(m), N = cf->particles;
+    vbt_smc_opts so;
+    vbt_smc_opts_default(&so);
+    so.n_particles = N;
+    so.n_moves = cf->moves;
+    so.n_leapfrog = cf->leapfrog;
+    so.n_threads = threads;
+    so.max_steps = cf->max_steps;
+    so.seed = 1;
+    double *pt = malloc(N * np * sizeof *pt), *nd = malloc(np * sizeof *nd);
+    double *temps = calloc(cf->max_steps, sizeof *temps);
+    double *s1 = calloc(nr, sizeof *s1), *s2 = calloc(nr, sizeof *s2);
+    if (!pt || !nd || !temps || !s1 || !s2) {
+        fprintf(stderr, "bench_fit: out of memory\n");
+        return 1;
+    }
+    so.temperatures = temps;
+    vbt_smc_result sr;
+    vbt_msg msg;
+    double t0 = now();
+    int rc = vbt_vep_smc(m, &so, pt, &sr, &msg);
+    double ts = now() - t0;
+    int ret = 0;
+    printf("SMC: %zu particles, %zu HMC moves x ~%zu leapfrog steps per tempering step, ESS "
+           "target %.2g, %zu threads: %.2f s, %zu tempering steps (%.2f s each), %zu gradients "
+           "(%.0f/s), mean acceptance %.3f (last step %.3f), step size %.4f, %zu divergent "
+           "moves, log evidence %.2f\n", N, cf->moves, cf->leapfrog, so.ess_target, threads, ts,
+           sr.n_steps, sr.n_steps ? ts / (double)sr.n_steps : 0.0, sr.n_grad,
+           (double)sr.n_grad / ts, sr.mean_accept, sr.accept_rate, sr.step_size, sr.n_divergent,
+           sr.log_evidence);
+    if (rc != VBT_OK) {
+        double b = sr.n_steps ? temps[sr.n_steps - 1] : 0.0;
+        printf("SMC stopped: %s; temperature %.3g after %zu steps (%.2f s per step)\n",
+               msg.text, b, sr.n_steps, sr.n_steps ? ts / (double)sr.n_steps : 0.0);
+        printf("  temperatures:");
+        for (size_t k = 0; k < sr.n_steps; k++)
+            printf(" %.3g", temps[k]);
+        printf("\n");
+        ret = rc == VBT_ENUMERIC && sr.n_steps == cf->max_steps ? 0 : 1;
+        goto out;
+    }
+    for (size_t k = 0; k < N; k++) {
+        vbt_vep_constrain(m, pt + k * np, nd);
+        for (size_t i = 0; i < nr; i++) {
+            s1[i] += nd[i] / (double)N;
+            s2[i] += nd[i] * nd[i] / (double)N;
+        }
+    }
+    double dmap = 0, dnuts = 0, zmax = 0;
+    size_t correct = 0;
+    for (size_t i = 0; i < nr; i++) {
+        double sd = sqrt(fmax(0, s2[i] - s1[i] * s1[i]));
+        dmap = fmax(dmap, fabs(s1[i] - map_nat[i]));
+        if (nuts_mean) {
+            dnuts = fmax(dnuts, fabs(s1[i] - nuts_mean[i]));
+            zmax = fmax(zmax, fabs(s1[i] - nuts_mean[i]) / sd);
+        }
+        correct += (s1[i] >= -2.05) == is_ezf(i);
+    }
+    printf("  x0 posterior means: max |SMC - MAP| %.3f", dmap);
+    if (nuts_mean)
+        printf(", max |SMC - NUTS| %.3f (%.2f posterior sd)", dnuts, zmax);
+    printf("; %zu/%zu regions classified (mean x0 >= -2.05 = EZ)\n", correct, nr);
+    printf("  x0 (SMC mean +- sd | MAP%s):", nuts_mean ? " | NUTS" : "");
+    for (size_t i = 0; i < nr; i++) {
+        printf(" %.2f+-%.2f|%.2f", s1[i], sqrt(fmax(0, s2[i] - s1[i] * s1[i])), map_nat[i]);
+        if (nuts_mean)
+            printf("|%.2f", nuts_mean[i]);
+    }
+    printf("\n");
+out:
+    free(pt);
+    free(nd);
+    free(temps);
+    free(s1);
+    free(s2);
+    return ret;
+}
+
 static int nuts_bench(size_t threads, size_t chains, size_t warmup, size_t draws, int keep_laplace,
-                      vbt_nuts_metric metric, const char *write_dir)
+                      vbt_nuts_metric metric, const char *write_dir, int method,
+                      const smc_cfg *cf)
 {
     static double W[SR * SR], G[SS * SR], Y[STT * SS];
     double pos_r[SR * 3], pos_s[SS * 3];
@@ -177,6 +283,20 @@ static int nuts_bench(size_t threads, size_t chains, size_t warmup, size_t draws
     printf("MAP: 8 starts %.2f s, best lp %.2f, %zu/8 at it, %zu converged; Laplace metric %s "
            "(%.2f s)\n", tmap, mr.best_lp, mr.n_best, mr.n_converged, lap_ok ? "ok" : msg.text,
            tlap);
+    double *map_nat = malloc(np * sizeof *map_nat), *x0_nuts = calloc(SR, sizeof *x0_nuts);
+    vbt_vep_constrain(m, map, map_nat);
+    if (!(method & M_NUTS)) {
+        int ret = smc_bench(m, SR, threads, cf, map_nat, NULL, small_ez);
+        vbt_vep_free(m);
+        free(map_nat);
+        free(x0_nuts);
+        free(map);
+        free(cov);
+        free(g);
+        free(nat);
+        free(th);
+        return ret;
+    }
     vbt_vep **ms = calloc(chains, sizeof *ms);
     void **ctx = calloc(chains, sizeof *ctx);
     double *inits = malloc(chains * np * sizeof *inits);
@@ -247,8 +367,10 @@ static int nuts_bench(size_t threads, size_t chains, size_t warmup, size_t draws
             x0_bulk = fmin(x0_bulk, p.ess_bulk);
             x0_rhat = fmax(x0_rhat, p.rhat);
         }
-        if (i < SR)
+        if (i < SR) {
             correct += (p.mean >= -2.05) == small_ez(i);
+            x0_nuts[i] = p.mean;
+        }
     }
     for (size_t k = 0; k < chains * draws; k++)
         x[k] = st[k].lp;
@@ -261,6 +383,9 @@ static int nuts_bench(size_t threads, size_t chains, size_t warmup, size_t draws
            min_bulk / tn, (double)grads / tn, correct, SR);
     printf("  x0 only: max R-hat %.4f, min bulk ESS %.0f (targets < 1.01, > 400)\n", x0_rhat,
            x0_bulk);
+    int ret = method & M_SMC ? smc_bench(m, SR, threads, cf, map_nat, x0_nuts, small_ez) : 0;
+    free(map_nat);
+    free(x0_nuts);
     for (size_t c = 0; c < chains; c++)
         vbt_vep_free(ms[c]);
     vbt_vep_free(m);
@@ -278,7 +403,7 @@ static int nuts_bench(size_t threads, size_t chains, size_t warmup, size_t draws
     free(g);
     free(nat);
     free(th);
-    return 0;
+    return ret;
 }
 
 int main(int argc, char **argv)
@@ -290,6 +415,8 @@ int main(int argc, char **argv)
     vbt_nuts_metric metric = VBT_NUTS_DIAG;
     int keep_laplace = 0;
     const char *write_dir = NULL;
+    int method = M_NUTS;
+    smc_cfg cf = {.particles = 512, .moves = 10, .leapfrog = 10, .max_steps = 1000};
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--threads") && a + 1 < argc)
             threads = strtoul(argv[++a], NULL, 10);
@@ -318,17 +445,40 @@ int main(int argc, char **argv)
             write_dir = argv[++a];
         else if (!strcmp(argv[a], "--nuts-only"))
             nuts_only = 1;
+        else if (!strcmp(argv[a], "--method") && a + 1 < argc &&
+                 (!strcmp(argv[a + 1], "nuts") || !strcmp(argv[a + 1], "smc") ||
+                  !strcmp(argv[a + 1], "both"))) {
+            a++;
+            method = !strcmp(argv[a], "nuts") ? M_NUTS : !strcmp(argv[a], "smc") ? M_SMC
+                                                                               : M_NUTS | M_SMC;
+        } else if (!strcmp(argv[a], "--particles") && a + 1 < argc)
+            cf.particles = strtoul(argv[++a], NULL, 10);
+        else if (!strcmp(argv[a], "--smc-moves") && a + 1 < argc)
+            cf.moves = strtoul(argv[++a], NULL, 10);
+        else if (!strcmp(argv[a], "--leapfrog") && a + 1 < argc)
+            cf.leapfrog = strtoul(argv[++a], NULL, 10);
+        else if (!strcmp(argv[a], "--smc-max-steps") && a + 1 < argc)
+            cf.max_steps = strtoul(argv[++a], NULL, 10);
         else {
             fprintf(stderr, "usage: bench_fit [--threads N] [--starts S] [--iters I] [--draws D] "
                             "[--scheme euler|heun|rk4] [--nuts-only] [--chains C] [--warmup W] "
-                            "[--nuts-draws D] [--metric diag|dense|laplace] [--write-problem DIR]\n");
+                            "[--nuts-draws D] [--metric diag|dense|laplace] [--write-problem DIR] "
+                            "[--method nuts|smc|both] [--particles N] [--smc-moves M] "
+                            "[--leapfrog L] [--smc-max-steps S]\n");
             return 2;
         }
     }
+    if (cf.particles < 8 || cf.moves < 1 || cf.leapfrog < 1 || cf.max_steps < 1) {
+        fprintf(stderr, "bench_fit: --particles >= 8, --smc-moves, --leapfrog and "
+                        "--smc-max-steps >= 1\n");
+        return 2;
+    }
     if (write_dir)
-        return nuts_bench(threads, chains, warmup, nuts_draws, keep_laplace, metric, write_dir);
+        return nuts_bench(threads, chains, warmup, nuts_draws, keep_laplace, metric, write_dir,
+                          method, &cf);
     if (nuts_only)
-        return nuts_bench(threads, chains, warmup, nuts_draws, keep_laplace, metric, NULL);
+        return nuts_bench(threads, chains, warmup, nuts_draws, keep_laplace, metric, NULL, method,
+                          &cf);
     static double W[NR * NR], G[NS * NR], Y[NT * NS];
     double pos_r[NR * 3], pos_s[NS * 3];
     vbt_rng r;
@@ -448,6 +598,16 @@ int main(int argc, char **argv)
         printf("Laplace (%zu parameters, %zu draws): %.2f s; Pareto k-hat %.2f; ESS %.1f\n", np,
                draws, tlap, lr.khat, lr.ess);
     printf("MAP + Laplace: %.2f s\n", tmap + tlap);
+    if (method & M_SMC) {
+        double *mapn = malloc(np * sizeof *mapn);
+        vbt_vep_constrain(m, best, mapn);
+        printf("SMC at the benchmark size (%zu parameters):\n", np);
+        if (smc_bench(m, NR, threads, &cf, mapn, NULL, is_ez)) {
+            free(mapn);
+            return 1;
+        }
+        free(mapn);
+    }
     free(dr);
     free(lw);
     free(best);
@@ -456,5 +616,6 @@ int main(int argc, char **argv)
     free(th);
     free(g);
     vbt_vep_free(m);
-    return nuts_bench(threads, chains, warmup, nuts_draws, keep_laplace, metric, NULL);
+    return nuts_bench(threads, chains, warmup, nuts_draws, keep_laplace, metric, NULL, method,
+                      &cf);
 }

@@ -1,11 +1,13 @@
 /* validate_sbc.c -- simulation-based calibration (Talts, Betancourt,
- * Simpson, Vehtari & Gelman 2018, arXiv:1804.06788) of NUTS on the BVEP
- * model (fitting/vbt_vep.h, fitting/vbt_nuts.h).
+ * Simpson, Vehtari & Gelman 2018, arXiv:1804.06788) of NUTS or of SMC on
+ * the BVEP model (fitting/vbt_vep.h, fitting/vbt_nuts.h, fitting/vbt_smc.h).
  *
  *   validate_sbc [--replicates 200] [--seed 1] [--threads 1] [--bins 10]
  *                [--max-rank 99] [--chains 2] [--warmup 400] [--draws 400]
  *                [--init map|prior] [--starts 4] [--prior FILE.json]
  *                [--network-seed 8] [--metric dense|diag] [--adapt-delta 0.95]
+ *                [--method nuts|smc] [--particles 512] [--smc-moves 10]
+ *                [--leapfrog 10] [--smc-ess 0.5]
  *                [--first R] [--out FILE.json] [--quiet] [--verbose]
  *
  * Problem: 6 regions (bench_synth.h's log-normal connectome, --network-seed
@@ -29,6 +31,37 @@
  *   4. per parameter: L = vbt_sbc_thin(min(bulk, tail ESS)) draws, evenly
  *      spaced over the chains, and the rank of theta among them
  *      (vbt_sbc_rank), binned into --bins bins.
+ *
+ * --method smc replaces 3-4 by vbt_vep_smc from the prior (never from theta
+ * nor a MAP): --particles particles, ESS target --smc-ess, --smc-moves HMC
+ * moves of ~--leapfrog leapfrog steps per tempering step, one thread per
+ * replicate (the replicates run in parallel; seed --seed x 1000003 + r, so
+ * nothing depends on --threads).  The rank of theta is taken among L of the
+ * final particles, the same L for every parameter:
+ *   L = vbt_sbc_thin(D, N, bins, max_rank), D the number of distinct
+ *       particles (rows) after the last move step: the largest L < D, <=
+ *       --max-rank, with L + 1 a multiple of --bins;
+ *   the L particles are rows floor(k N / L), k < L (vbt_sbc_rank),
+ *       evenly spaced over the particle index -- deterministic.
+ * Why this gives valid ranks: SBC needs the L draws to be (close to)
+ * independent draws from the posterior, else their correlation narrows or
+ * clumps the ranks.  Particles are correlated through resampling: copies of
+ * one ancestor and descendants of common ancestors.  vbt_smc's systematic
+ * resampling is monotone (particle i takes the ancestor at the i-th
+ * systematic point, in ancestor order), so the copies of one ancestor, and
+ * the descendants of one older ancestor, occupy contiguous blocks of
+ * indices; taking every (N/L)-th particle (N/L ~ 2.6 at N 256, 5.2 at 512)
+ * picks particles from different blocks, i.e. different recent ancestors,
+ * and the --smc-moves HMC moves after the last resampling decorrelate
+ * them further.  D itself is nearly N (each of the ~10 moves is accepted
+ * with probability ~0.7), so the cap binds; D is still computed so that a
+ * degenerate run (moves rejected, copies left) is ranked against fewer
+ * particles and shows in --verbose ("distinct of the L ranked": exact
+ * duplicates among the ranked particles).  A random subset would be no
+ * better (it draws neighbours from one block as often as not).  Residual
+ * correlation through older common ancestry is not removed by the
+ * selection: it would show as a U-shaped (too narrow) or peaked histogram,
+ * i.e. the test errs towards failing, never towards hiding a bias.
  * A replicate whose chains fail to start is counted as failed and listed
  * (never dropped silently); replicates with divergences, stuck chains or
  * R-hat > 1.05 keep their ranks and are counted.  Per parameter: the
@@ -37,7 +70,9 @@
  * --out writes every rank, L, truth and p-value as JSON.  --verbose prints
  * one line per replicate (divergences, R-hat, ESS, log posterior at the
  * truth against the draws' mean, and the parameters whose truth lies
- * outside every kept draw); --first R --replicates 1 reruns replicate R.
+ * outside every kept draw; for SMC: tempering steps, mean and last-step
+ * acceptance, step size, divergent moves, gradients, log evidence,
+ * distinct particles); --first R --replicates 1 reruns replicate R.
  *
  * Exit status 0 whatever the test says (it is a report), 1 on errors, 2 on
  * usage errors.  Set OPENBLAS_NUM_THREADS=1.
@@ -70,10 +105,11 @@
 
 typedef struct opts {
     size_t replicates, first, threads, bins, max_rank, chains, warmup, draws, starts;
+    size_t particles, smc_moves, leapfrog;
     uint64_t seed, network_seed;
     vbt_nuts_metric metric;
-    double adapt_delta;
-    int init_map, quiet, verbose;
+    double adapt_delta, smc_ess;
+    int smc, init_map, quiet, verbose;
     const char *prior_path, *out_path;
 } opts;
 
@@ -84,6 +120,9 @@ typedef struct rep {
     size_t divergences, depth_hits, stuck;
     double max_rhat, min_ess, wall_s;
     size_t worst;           /* parameter with the largest R-hat */
+    /* --method smc */
+    size_t smc_steps, smc_grads, distinct, distinct_kept;
+    double smc_accept, smc_last_accept, smc_step, log_evidence;
     double lp_truth, lp_mean; /* log posterior at theta and its mean over the draws */
     char extreme[640];      /* --verbose: parameters ranked 0 or L (truth outside the draws) */
     size_t *rank, *L;       /* n_params each */
@@ -143,11 +182,42 @@ static int finite_all(const double *v, size_t n)
     return 1;
 }
 
+/* A particle (row of n doubles) for sorting; equal rows are equal
+ * particles (resampled copies that no move has changed since). */
+typedef struct rowref {
+    const double *x;
+    size_t n;
+} rowref;
+
+static int row_cmp(const void *a, const void *b)
+{
+    const rowref *p = a, *q = b;
+    for (size_t d = 0; d < p->n; d++)
+        if (p->x[d] != q->x[d])
+            return p->x[d] < q->x[d] ? -1 : 1;
+    return 0;
+}
+
+/* Distinct rows among the N particles x (N x n), or, with L > 0, among the
+ * L that vbt_sbc_rank ranks against (rows floor(k N / L), k < L). */
+static size_t count_distinct(const double *x, size_t N, size_t n, size_t L, rowref *rr)
+{
+    size_t K = L ? L : N;
+    for (size_t k = 0; k < K; k++)
+        rr[k] = (rowref){x + (L ? (size_t)((unsigned long long)k * N / L) : k) * n, n};
+    qsort(rr, K, sizeof *rr, row_cmp);
+    size_t c = K > 0;
+    for (size_t k = 1; k < K; k++)
+        c += row_cmp(&rr[k - 1], &rr[k]) != 0;
+    return c;
+}
+
 /* Scratch of one worker thread. */
 typedef struct work {
     vbt_vep *gen;          /* data-free model: prior draws and simulation */
     vbt_vep **fit;         /* chains models (re-allocated per replicate: data differ) */
     double *theta, *y, *noise, *inits, *draws, *x, *map, *cov, *mean_lp, *step;
+    rowref *rows;          /* --method smc: particles, for counting the distinct ones */
     int *flags;
     vbt_nuts_stats *st;
     vbt_nuts_chain_info *info;
@@ -156,7 +226,8 @@ typedef struct work {
 static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
 {
     const opts *o = sh->o;
-    size_t np = sh->np, C = o->chains, D = o->draws, ny = (size_t)NT * NS;
+    size_t np = sh->np, C = o->smc ? 1 : o->chains, D = o->smc ? o->particles : o->draws,
+           ny = (size_t)NT * NS;
     double t0 = now();
     vbt_msg msg;
     out->failed = 0;
@@ -193,6 +264,49 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
             snprintf(out->why, sizeof out->why, "model: %.140s", msg.text);
             goto done;
         }
+    if (o->smc) {
+        /* 3'. SMC from the prior, single-threaded (replicates run in parallel) */
+        vbt_smc_opts so;
+        vbt_smc_opts_default(&so);
+        so.n_particles = o->particles;
+        so.n_moves = o->smc_moves;
+        so.n_leapfrog = o->leapfrog;
+        so.ess_target = o->smc_ess;
+        so.n_threads = 1;
+        so.seed = o->seed * 1000003ULL + r;
+        vbt_smc_result sr;
+        if (vbt_vep_smc(w->fit[0], &so, w->draws, &sr, &msg)) {
+            out->failed = 1;
+            snprintf(out->why, sizeof out->why, "smc: %.140s", msg.text);
+            goto done;
+        }
+        out->smc_steps = sr.n_steps;
+        out->smc_grads = sr.n_grad;
+        out->smc_accept = sr.mean_accept;
+        out->smc_last_accept = sr.accept_rate;
+        out->smc_step = sr.step_size;
+        out->log_evidence = sr.log_evidence;
+        out->divergences = sr.n_divergent;
+        out->depth_hits = out->stuck = 0;
+        out->max_rhat = NAN;
+        out->worst = 0;
+        /* the rank count: distinct particles, capped by --max-rank, a
+         * multiple of --bins less one (see the header) */
+        out->distinct = count_distinct(w->draws, D, np, 0, w->rows);
+        out->min_ess = (double)out->distinct;
+        size_t L = vbt_sbc_thin((double)out->distinct, D, o->bins, o->max_rank);
+        out->distinct_kept = count_distinct(w->draws, D, np, L, w->rows);
+        out->lp_mean = 0;
+        for (size_t k = 0; k < D; k++) {
+            double lp;
+            if (vbt_vep_logp(w->fit[0], w->draws + k * np, &lp, NULL) != VBT_OK)
+                lp = -HUGE_VAL;
+            out->lp_mean += lp / (double)D;
+        }
+        for (size_t i = 0; i < np; i++)
+            out->L[i] = L;
+        goto ranks;
+    }
     int have_metric = 0;
     if (o->init_map) {
         vbt_vep_map_opts mo;
@@ -263,9 +377,6 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
     out->lp_mean = 0;
     for (size_t c = 0; c < C; c++)
         out->lp_mean += w->mean_lp[c] / (double)C;
-    if (vbt_vep_logp(w->fit[0], w->theta, &out->lp_truth, NULL) != VBT_OK)
-        out->lp_truth = -HUGE_VAL;
-    out->extreme[0] = 0;
     out->max_rhat = 0;
     out->min_ess = INFINITY;
     for (size_t i = 0; i < np; i++) {
@@ -283,6 +394,14 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
         }
         out->min_ess = isnan(ess) ? 0 : fmin(out->min_ess, ess);
         out->L[i] = vbt_sbc_thin(ess, C * D, o->bins, o->max_rank);
+    }
+ranks:
+    if (vbt_vep_logp(w->fit[0], w->theta, &out->lp_truth, NULL) != VBT_OK)
+        out->lp_truth = -HUGE_VAL;
+    out->extreme[0] = 0;
+    for (size_t i = 0; i < np; i++) {
+        for (size_t k = 0; k < C * D; k++)
+            w->x[k] = w->draws[k * np + i];
         out->rank[i] = vbt_sbc_rank(w->x, C * D, out->L[i], w->theta[i]);
         if (o->verbose && (out->rank[i] == 0 || out->rank[i] == out->L[i])) {
             /* natural mean and sd of the draws of parameter i */
@@ -313,7 +432,8 @@ static void *worker(void *arg)
 {
     shared *sh = arg;
     const opts *o = sh->o;
-    size_t np = sh->np, C = o->chains, N = C * o->draws, ny = (size_t)NT * NS;
+    size_t np = sh->np, C = o->smc ? 1 : o->chains, N = o->smc ? o->particles : C * o->draws,
+           ny = (size_t)NT * NS;
     work w = {0};
     vbt_msg msg;
     if (vbt_vep_alloc(&w.gen, sh->spec, &msg))
@@ -332,8 +452,9 @@ static void *worker(void *arg)
     w.flags = malloc(C * sizeof(int));
     w.st = malloc(N * sizeof *w.st);
     w.info = calloc(C, sizeof *w.info);
+    w.rows = malloc(N * sizeof *w.rows);
     if (!w.fit || !w.theta || !w.y || !w.noise || !w.inits || !w.draws || !w.x || !w.map ||
-        !w.cov || !w.mean_lp || !w.step || !w.flags || !w.st || !w.info)
+        !w.cov || !w.mean_lp || !w.step || !w.flags || !w.st || !w.info || !w.rows)
         goto out;
     for (;;) {
         pthread_mutex_lock(&sh->lock);
@@ -369,6 +490,7 @@ out:
     free(w.flags);
     free(w.st);
     free(w.info);
+    free(w.rows);
     return NULL;
 }
 
@@ -402,6 +524,8 @@ static void usage(FILE *f)
                "                    [--warmup W (400)] [--draws D (400)] [--init map|prior]\n"
                "                    [--starts S (4)] [--prior FILE.json] [--out FILE.json]\n"
                "                    [--network-seed N (8)] [--metric dense|diag] [--adapt-delta A (0.95)]\n"
+               "                    [--method nuts|smc] [--particles N (512)] [--smc-moves M (10)]\n"
+               "                    [--leapfrog L (10)] [--smc-ess E (0.5)]\n"
                "                    [--first R (0)] [--quiet] [--verbose]\n");
 }
 
@@ -409,8 +533,8 @@ int main(int argc, char **argv)
 {
     opts o = {.replicates = 200, .threads = 1, .bins = 10, .max_rank = 99, .chains = 2,
               .warmup = 400, .draws = 400, .starts = 4, .seed = 1, .network_seed = 8, .metric = VBT_NUTS_DENSE,
-              .adapt_delta = 0.95,
-              .init_map = 1};
+              .adapt_delta = 0.95, .particles = 512, .smc_moves = 10, .leapfrog = 10,
+              .smc_ess = 0.5, .init_map = 1};
     for (int a = 1; a < argc; a++) {
         const char *k = argv[a], *v = a + 1 < argc ? argv[a + 1] : NULL;
         size_t s = 0;
@@ -444,7 +568,20 @@ int main(int argc, char **argv)
             char *e;
             o.adapt_delta = strtod(v, &e);
             bad = *e || !(o.adapt_delta > 0 && o.adapt_delta < 1);
-        } else if (!strcmp(k, "--metric")) {
+        } else if (!strcmp(k, "--smc-ess")) {
+            char *e;
+            o.smc_ess = strtod(v, &e);
+            bad = *e || !(o.smc_ess > 0 && o.smc_ess < 1);
+        } else if (!strcmp(k, "--method")) {
+            bad = strcmp(v, "nuts") && strcmp(v, "smc");
+            o.smc = !strcmp(v, "smc");
+        } else if (!strcmp(k, "--particles"))
+            bad = parse_size(v, 16, 1000000, &o.particles);
+        else if (!strcmp(k, "--smc-moves"))
+            bad = parse_size(v, 1, 100000, &o.smc_moves);
+        else if (!strcmp(k, "--leapfrog"))
+            bad = parse_size(v, 1, 100000, &o.leapfrog);
+        else if (!strcmp(k, "--metric")) {
             bad = strcmp(v, "diag") && strcmp(v, "dense");
             o.metric = !strcmp(v, "diag") ? VBT_NUTS_DIAG : VBT_NUTS_DENSE;
         } else if (!strcmp(k, "--threads"))
@@ -476,8 +613,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (o.max_rank + 1 < o.bins || o.chains * o.draws + 1 < o.bins) {
-        fprintf(stderr, "validate_sbc: --max-rank and chains x draws must reach --bins - 1\n");
+    if (o.max_rank + 1 < o.bins || (o.smc ? o.particles : o.chains * o.draws) + 1 < o.bins) {
+        fprintf(stderr, "validate_sbc: --max-rank and chains x draws (or --particles) must reach "
+                        "--bins - 1\n");
         return 2;
     }
 
@@ -525,13 +663,21 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NR; i++)
         for (size_t j = 0; j < NR; j++)
             nedges += i != j && W[i * NR + j] > 0;
-    printf("SBC of NUTS on the BVEP model: %d regions (%zu directed edges), %d sensors, %d "
-           "samples, dt %.2g, Euler, linear observation, tau0 fixed; %zu free parameters\n", NR,
-           nedges, NS, NT, sp.dt, np);
-    printf("%zu replicates, %zu chains x (%zu warm-up + %zu draws), init %s, rank among <= %zu "
-           "ESS-thinned draws, %zu bins, seed %llu, %zu threads\n", R, o.chains, o.warmup,
-           o.draws, o.init_map ? "MAP (prior-draw starts) + Laplace jitter" : "prior draws",
-           o.max_rank, B, (unsigned long long)o.seed, o.threads);
+    printf("SBC of %s on the BVEP model: %d regions (%zu directed edges), %d sensors, %d "
+           "samples, dt %.2g, Euler, linear observation, tau0 fixed; %zu free parameters\n",
+           o.smc ? "SMC" : "NUTS", NR, nedges, NS, NT, sp.dt, np);
+    if (o.smc)
+        printf("%zu replicates, SMC from the prior: %zu particles, ESS target %.2g, %zu HMC "
+               "moves x ~%zu leapfrog steps per tempering step; rank among <= %zu evenly spaced "
+               "particles (<= distinct particles), %zu bins, seed %llu, %zu threads\n", R,
+               o.particles, o.smc_ess, o.smc_moves, o.leapfrog, o.max_rank, B,
+               (unsigned long long)o.seed, o.threads);
+    else
+        printf("%zu replicates, %zu chains x (%zu warm-up + %zu draws), init %s, rank among <= "
+               "%zu ESS-thinned draws, %zu bins, seed %llu, %zu threads\n", R, o.chains,
+               o.warmup, o.draws,
+               o.init_map ? "MAP (prior-draw starts) + Laplace jitter" : "prior draws",
+               o.max_rank, B, (unsigned long long)o.seed, o.threads);
 
     shared sh = {.o = &o, .spec = &sp, .np = np, .reps = reps, .t0 = now(),
                  .tty = isatty(2)};
@@ -551,7 +697,9 @@ int main(int argc, char **argv)
 
     /* summary of the fits */
     size_t nfail = 0, ndiv = 0, nstuck = 0, nrhat = 0, ndepth = 0, nlowess = 0, redraws = 0;
-    double cpu = 0;
+    size_t steps_min = SIZE_MAX, steps_max = 0, dist_min = SIZE_MAX, kept_min = SIZE_MAX;
+    double cpu = 0, steps_sum = 0, acc_sum = 0, acc_min = INFINITY, last_min = INFINITY,
+           grads = 0;
     for (size_t r = 0; r < R; r++) {
         const rep *p = &reps[r];
         cpu += p->wall_s;
@@ -559,6 +707,29 @@ int main(int argc, char **argv)
         if (p->failed) {
             nfail++;
             printf("replicate %zu FAILED: %s\n", o.first + r, p->why);
+            continue;
+        }
+        if (o.smc) {
+            if (o.verbose)
+                printf("replicate %zu: %zu steps, acceptance %.3f (last step %.3f), step size "
+                       "%.3f, %zu divergent moves, %zu gradients, log evidence %.2f, %zu distinct "
+                       "particles, %zu distinct of the %zu ranked, lp at truth %.1f vs mean "
+                       "%.1f, %.2f s%s%s\n", o.first + r, p->smc_steps, p->smc_accept,
+                       p->smc_last_accept, p->smc_step, p->divergences, p->smc_grads,
+                       p->log_evidence, p->distinct, p->distinct_kept, p->L[0], p->lp_truth,
+                       p->lp_mean, p->wall_s, p->extreme[0] ? "; outside the draws:" : "",
+                       p->extreme);
+            ndiv += p->divergences > 0;
+            nlowess += p->distinct < o.max_rank + 1;
+            steps_sum += (double)p->smc_steps;
+            steps_min = p->smc_steps < steps_min ? p->smc_steps : steps_min;
+            steps_max = p->smc_steps > steps_max ? p->smc_steps : steps_max;
+            acc_sum += p->smc_accept;
+            acc_min = fmin(acc_min, p->smc_accept);
+            last_min = fmin(last_min, p->smc_last_accept);
+            dist_min = p->distinct < dist_min ? p->distinct : dist_min;
+            kept_min = p->distinct_kept < kept_min ? p->distinct_kept : kept_min;
+            grads += (double)p->smc_grads;
             continue;
         }
         if (o.verbose)
@@ -575,10 +746,21 @@ int main(int argc, char **argv)
     }
     printf("wall %.1f s (%.2f s per replicate); prior draws rejected for a non-finite "
            "trajectory: %zu\n", wall, cpu / (double)R, redraws);
-    printf("replicates: %zu failed (no ranks), %zu with divergences, %zu with a stuck chain, "
-           "%zu with max R-hat > 1.05, %zu hitting max tree depth, %zu with min ESS < %zu "
-           "(ranked against fewer draws)\n", nfail, ndiv, nstuck, nrhat, ndepth, nlowess,
-           o.max_rank + 1);
+    if (o.smc && nfail < R) {
+        double nu = (double)(R - nfail);
+        printf("replicates: %zu failed (no ranks), %zu with divergent moves, %zu with fewer than "
+               "%zu distinct particles (ranked against fewer)\n", nfail, ndiv, nlowess,
+               o.max_rank + 1);
+        printf("SMC: tempering steps mean %.1f (%zu-%zu), mean acceptance %.3f (lowest %.3f; "
+               "last step's lowest %.3f), gradients %.3g per replicate; distinct particles >= "
+               "%zu of %zu, distinct among the ranked >= %zu\n", steps_sum / nu, steps_min,
+               steps_max, acc_sum / nu, acc_min, last_min, grads / nu, dist_min, o.particles,
+               kept_min);
+    } else if (!o.smc)
+        printf("replicates: %zu failed (no ranks), %zu with divergences, %zu with a stuck "
+               "chain, %zu with max R-hat > 1.05, %zu hitting max tree depth, %zu with min ESS "
+               "< %zu (ranked against fewer draws)\n", nfail, ndiv, nstuck, nrhat, ndepth,
+               nlowess, o.max_rank + 1);
 
     /* per parameter */
     size_t *cnt = calloc(np * B, sizeof *cnt);
@@ -616,7 +798,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "validate_sbc: cannot write '%s'\n", o.out_path);
             ret = 1;
         } else {
-            fprintf(f, "{\"replicates\": %zu, \"failed\": %zu, \"seed\": %llu, \"bins\": %zu, "
+            fprintf(f, "{\"method\": \"%s\", ", o.smc ? "smc" : "nuts");
+            if (o.smc)
+                fprintf(f, "\"particles\": %zu, \"smc_moves\": %zu, \"leapfrog\": %zu, "
+                           "\"smc_ess\": %g, ", o.particles, o.smc_moves, o.leapfrog, o.smc_ess);
+            fprintf(f, "\"replicates\": %zu, \"failed\": %zu, \"seed\": %llu, \"bins\": %zu, "
                        "\"chains\": %zu, \"warmup\": %zu, \"draws\": %zu, \"init\": \"%s\", "
                        "\"max_rank\": %zu, \"wall_s\": %.3f,\n \"parameters\": [\n", R, nfail,
                     (unsigned long long)o.seed, B, o.chains, o.warmup, o.draws,
@@ -635,11 +821,20 @@ int main(int argc, char **argv)
                         p->failed ? "true" : "false");
                 if (p->failed)
                     fprintf(f, ", \"why\": \"%s\"", p->why);
-                else {
+                else if (o.smc)
+                    fprintf(f, ", \"smc_steps\": %zu, \"mean_accept\": %.4f, \"last_accept\": "
+                               "%.4f, \"step_size\": %.4g, \"divergent\": %zu, \"gradients\": "
+                               "%zu, \"log_evidence\": %.4f, \"distinct\": %zu, "
+                               "\"distinct_ranked\": %zu", p->smc_steps, p->smc_accept,
+                            p->smc_last_accept, p->smc_step, p->divergences, p->smc_grads,
+                            p->log_evidence, p->distinct, p->distinct_kept);
+                else
                     fprintf(f, ", \"divergences\": %zu, \"max_depth_hits\": %zu, \"stuck\": "
-                               "%zu, \"max_rhat\": %.4f, \"min_ess\": %.1f, \"rank\": [",
+                               "%zu, \"max_rhat\": %.4f, \"min_ess\": %.1f",
                             p->divergences, p->depth_hits, p->stuck,
                             isfinite(p->max_rhat) ? p->max_rhat : 99.0, p->min_ess);
+                if (!p->failed) {
+                    fprintf(f, ", \"rank\": [");
                     for (size_t i = 0; i < np; i++)
                         fprintf(f, "%s%zu", i ? ", " : "", p->rank[i]);
                     fprintf(f, "], \"truth\": [");
