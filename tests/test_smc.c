@@ -481,28 +481,8 @@ static void test_vep_smc(void **state)
     const size_t np = vbt_vep_n_params(m);
     assert_int_equal(np, VF_NR + VF_NS);
     /* the reference: Laplace at the MAP with PSIS weights */
-    vbt_vep_map_opts mo;
-    vbt_vep_map_opts_default(&mo);
-    mo.n_starts = 4;
-    mo.seed = 1;
-    double map[VF_NR + VF_NS], nat[VF_NR + VF_NS];
-    vbt_vep_map_result mr;
-    if (vbt_vep_map(m, &mo, map, &mr, NULL, NULL, &msg))
-        fail_msg("%s", msg.text);
-    const size_t L = 4000;
-    double *ld = malloc(L * np * sizeof *ld), *lw = malloc(L * sizeof *lw);
-    vbt_vep_laplace_result lr;
-    if (vbt_vep_laplace(m, map, L, 2, ld, lw, &lr, &msg))
-        fail_msg("%s", msg.text);
-    assert_true(lr.khat < 0.5);
-    double lm[VF_NR + VF_NS] = {0}, lv[VF_NR + VF_NS] = {0};
-    for (size_t d = 0; d < L; d++) {
-        vbt_vep_constrain(m, ld + d * np, nat);
-        for (size_t i = 0; i < np; i++) {
-            lm[i] += exp(lw[d]) * nat[i];
-            lv[i] += exp(lw[d]) * nat[i] * nat[i];
-        }
-    }
+    double map[VF_NR + VF_NS], lm[VF_NR + VF_NS], lv[VF_NR + VF_NS];
+    vf_laplace_reference(m, map, lm, lv);
     /* SMC on 1 and on 2 threads */
     vbt_smc_opts o;
     vbt_smc_opts_default(&o);
@@ -567,8 +547,6 @@ static void test_vep_smc(void **state)
     vbt_vep_free(nod);
     vbt_vep_free(far);
     vbt_vep_free(m);
-    free(ld);
-    free(lw);
     free(a);
     free(b);
     free(x);

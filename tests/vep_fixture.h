@@ -55,4 +55,44 @@ static vbt_vep *vf_problem(double x0_mu, double *y)
     return m;
 }
 
+/* The reference posterior moments of m (natural units, n_params each):
+ * MAP from 4 starts into map, then 4000 Laplace draws weighted by PSIS
+ * (k-hat < 0.5 asserted: near-Gaussian, as intended); mean and second
+ * moment about zero in m1, m2 (m2 may be NULL). */
+static void vf_laplace_reference(vbt_vep *m, double *map, double *m1, double *m2)
+{
+    const size_t np = vbt_vep_n_params(m), L = 4000;
+    vbt_msg msg;
+    vbt_vep_map_opts mo;
+    vbt_vep_map_opts_default(&mo);
+    mo.n_starts = 4;
+    mo.seed = 1;
+    vbt_vep_map_result mr;
+    if (vbt_vep_map(m, &mo, map, &mr, NULL, NULL, &msg))
+        fail_msg("%s", msg.text);
+    double *ld = malloc(L * np * sizeof *ld), *lw = malloc(L * sizeof *lw),
+           *nat = malloc(np * sizeof *nat);
+    assert_true(ld && lw && nat);
+    vbt_vep_laplace_result lr;
+    if (vbt_vep_laplace(m, map, L, 2, ld, lw, &lr, &msg))
+        fail_msg("%s", msg.text);
+    assert_true(lr.khat < 0.5);
+    for (size_t i = 0; i < np; i++) {
+        m1[i] = 0.0;
+        if (m2)
+            m2[i] = 0.0;
+    }
+    for (size_t d = 0; d < L; d++) {
+        vbt_vep_constrain(m, ld + d * np, nat);
+        for (size_t i = 0; i < np; i++) {
+            m1[i] += exp(lw[d]) * nat[i];
+            if (m2)
+                m2[i] += exp(lw[d]) * nat[i] * nat[i];
+        }
+    }
+    free(ld);
+    free(lw);
+    free(nat);
+}
+
 #endif
