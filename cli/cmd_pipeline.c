@@ -68,6 +68,19 @@ static int is_file(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* A JSON file parsed, or NULL when it is missing, unreadable or not JSON. */
+static cJSON *read_json(const char *path)
+{
+    char *text = NULL;
+    size_t len;
+    vbt_msg msg;
+    if (vbt_file_read_all(path, &text, &len, 0, &msg))
+        return NULL;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    return root;
+}
+
 static int ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
@@ -323,51 +336,28 @@ out:
     return st;
 }
 
-/* Posterior draws of x0 [draw, region] and K [draw] from the fit. */
 /* Whether a Laplace fit's summaries used its PSIS weights (summary.json
  * diagnostics.weights "psis"). */
-static int psis_weights_used(const char *fit_dir)
+static int psis_weights_used(const cJSON *summary)
 {
-    char path[4200], *text = NULL;
-    size_t len;
-    vbt_msg msg;
-    join(path, sizeof path, fit_dir, "summary.json");
-    if (vbt_file_read_all(path, &text, &len, 0, &msg))
-        return 0;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(root, "diagnostics"), "weights");
-    int used = cJSON_IsString(w) && !strcmp(w->valuestring, "psis");
-    cJSON_Delete(root);
-    return used;
+        cJSON_GetObjectItemCaseSensitive(summary, "diagnostics"), "weights");
+    return cJSON_IsString(w) && !strcmp(w->valuestring, "psis");
 }
 
 /* K and tau0 at a MAP fit's mode (summary.json map.mode), else vbt fit's
  * fixed values 1 and 10 when the fit held them. */
-static void map_mode_scalars(const char *fit_dir, double *K, double *tau0)
+static void map_mode_scalars(const cJSON *summary, double *K, double *tau0)
 {
-    char path[4200], *text = NULL;
-    size_t len;
-    vbt_msg msg;
-    *K = 1.0;
-    *tau0 = 10.0;
-    join(path, sizeof path, fit_dir, "summary.json");
-    if (vbt_file_read_all(path, &text, &len, 0, &msg))
-        return;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(root, "map"), "mode");
+        cJSON_GetObjectItemCaseSensitive(summary, "map"), "mode");
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(mode, "K"),
                 *t = cJSON_GetObjectItemCaseSensitive(mode, "tau0");
-    if (cJSON_IsNumber(k))
-        *K = k->valuedouble;
-    if (cJSON_IsNumber(t))
-        *tau0 = t->valuedouble;
-    cJSON_Delete(root);
+    *K = cJSON_IsNumber(k) ? k->valuedouble : 1.0;
+    *tau0 = cJSON_IsNumber(t) ? t->valuedouble : 10.0;
 }
 
+/* Posterior draws of x0 [draw, region], K and tau0 [draw] from the fit. */
 static int extract_draws(pipe_t *pp, const char *fit_dir, size_t n, const char *x0_npy,
                          const char *k_npy, const char *tau_npy)
 {
@@ -382,6 +372,8 @@ static int extract_draws(pipe_t *pp, const char *fit_dir, size_t n, const char *
         cli_error(pp->p, "%s", msg.text);
         return -1;
     }
+    join(path, sizeof path, fit_dir, "summary.json");
+    cJSON *summary = read_json(path);
     /* parameter order = rows of summary.csv */
     long *x0i = calloc(n, sizeof *x0i), ki = -1, ti = -1;
     size_t row = 0;
@@ -429,7 +421,7 @@ static int extract_draws(pipe_t *pp, const char *fit_dir, size_t n, const char *
     }
     for (size_t k = 0; k < keep; k++)
         pick[k] = k * D / keep;
-    if (P && psis_weights_used(fit_dir)) {
+    if (P && psis_weights_used(summary)) {
         vbt_array w = {0};
         join(path, sizeof path, fit_dir, "log_weights.npy");
         if (vbt_npy_read(path, &w, &msg) == 0 && w.ndim == 1 && w.shape[0] == D &&
@@ -478,7 +470,7 @@ static int extract_draws(pipe_t *pp, const char *fit_dir, size_t n, const char *
                 x0[r++] = atof(f[2]);
         }
         free(rc);
-        map_mode_scalars(fit_dir, &kd[0], &td[0]);
+        map_mode_scalars(summary, &kd[0], &td[0]);
     }
     free(pick);
     size_t sx[2] = {D, n}, sk[1] = {D};
@@ -494,6 +486,7 @@ out:
     free(kd);
     free(td);
     free(csv);
+    cJSON_Delete(summary);
     vbt_array_clear(&d);
     return st;
 }
@@ -641,20 +634,16 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
     char *text = NULL;
     size_t len;
     join(path, sizeof path, patient, "ground_truth.json");
-    if (is_file(path) && vbt_file_read_all(path, &text, &len, 0, &msg) == 0) {
-        cJSON *gt = cJSON_Parse(text);
-        const char *zones[2] = {"EZ", "PZ"};
-        for (int z = 0; z < 2 && gt; z++) {
-            cJSON *rs = cJSON_GetObjectItemCaseSensitive(
-                cJSON_GetObjectItemCaseSensitive(gt, zones[z]), "regions");
-            for (cJSON *it = rs ? rs->child : NULL; it; it = it->next)
-                if (cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < (double)n)
-                    reg[(size_t)it->valuedouble].truth = z + 1;
-        }
-        cJSON_Delete(gt);
+    cJSON *gt = is_file(path) ? read_json(path) : NULL;
+    const char *zones[2] = {"EZ", "PZ"};
+    for (int z = 0; z < 2 && gt; z++) {
+        cJSON *rs = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(gt, zones[z]), "regions");
+        for (cJSON *it = rs ? rs->child : NULL; it; it = it->next)
+            if (cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < (double)n)
+                reg[(size_t)it->valuedouble].truth = z + 1;
     }
-    free(text);
-    text = NULL;
+    cJSON_Delete(gt);
     /* fit: regions.csv region,label,x0_mean,x0_sd,x0_q5,x0_q95,p_ez,p_pz,p_hz,class */
     join(path, sizeof path, fitd, "regions.csv");
     if (vbt_file_read_all(path, &text, &len, 0, &msg) == 0) {
@@ -709,10 +698,7 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
     char plan[1024] = "";
     cJSON *sj = NULL, *fj = NULL;
     join(path, sizeof path, surgd, "run.json");
-    if (vbt_file_read_all(path, &text, &len, 0, &msg) == 0)
-        sj = cJSON_Parse(text);
-    free(text);
-    text = NULL;
+    sj = read_json(path);
     cJSON *pj = cJSON_GetObjectItemCaseSensitive(sj, "plan");
     if (pj) {
         size_t pl = 0;
@@ -730,10 +716,7 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
                  cJSON_IsNumber(pf) ? pf->valuedouble : NAN);
     }
     join(path, sizeof path, fitd, "summary.json");
-    if (vbt_file_read_all(path, &text, &len, 0, &msg) == 0)
-        fj = cJSON_Parse(text);
-    free(text);
-    text = NULL;
+    fj = read_json(path);
     cJSON *diag = cJSON_GetObjectItemCaseSensitive(fj, "diagnostics");
     char *diag_txt = diag ? cJSON_Print(diag) : NULL;
     /* feature and posterior predictive */
@@ -879,14 +862,8 @@ out:
  * otherwise (they then start at a rest state). */
 static void held_initial_state(const char *prior, char *buf, size_t n)
 {
-    char *text = NULL;
-    size_t len;
-    vbt_msg msg;
     buf[0] = '\0';
-    if (vbt_file_read_all(prior, &text, &len, 0, &msg))
-        return;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
+    cJSON *root = read_json(prior);
     const cJSON *xi = cJSON_GetObjectItemCaseSensitive(root, "x_init"),
                 *zi = cJSON_GetObjectItemCaseSensitive(root, "z_init");
     const cJSON *xm = cJSON_GetObjectItemCaseSensitive(xi, "mu"),
