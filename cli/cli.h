@@ -106,6 +106,10 @@ void cli_progress_update(cli_progress *pr, double fraction, const char *extra);
 void cli_progress_end(cli_progress *pr);
 double cli_now(void);
 
+/* Exactly n comma-separated numbers (strtod syntax) from s into v: 0, or -1
+ * when s holds fewer, more, or something else. */
+int cli_parse_numbers(const char *s, double *v, size_t n);
+
 /* Provenance: {"vbt_version", "command", "seed", "inputs": {...}} to which
  * the command adds its own keys.  Inputs are hashed with SHA-256. */
 cJSON *cli_provenance_new(const cli_parsed *p);

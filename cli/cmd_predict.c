@@ -97,19 +97,16 @@ int surgery_cli_setup(surgery_cli *c, const cli_parsed *p)
     sp->healthy_x0 = cli_float(p, "healthy-x0");
     sp->init_x0_max = cli_float(p, "init-x0-max");
     if (cli_str(p, "init-state")) {
-        const char *t = cli_str(p, "init-state");
-        char *end;
-        sp->init_x1 = strtod(t, &end);
-        if (end != t && *end == ',') {
-            const char *u = end + 1;
-            sp->init_z = strtod(u, &end);
-            if (end != u && *end == '\0')
-                sp->init_fixed = 1;
-        }
-        if (!sp->init_fixed || !isfinite(sp->init_x1) || !isfinite(sp->init_z)) {
-            cli_error(p, "--init-state: '%s' is not two finite numbers X,Z", t);
+        double xz[2];
+        if (cli_parse_numbers(cli_str(p, "init-state"), xz, 2) || !isfinite(xz[0]) ||
+            !isfinite(xz[1])) {
+            cli_error(p, "--init-state: '%s' is not two finite numbers X,Z",
+                      cli_str(p, "init-state"));
             return CLI_ERROR;
         }
+        sp->init_fixed = 1;
+        sp->init_x1 = xz[0];
+        sp->init_z = xz[1];
     }
     sp->noise = cli_float(p, "noise");
     sp->seed = p->common.seed;

@@ -4,7 +4,6 @@
  *
  * One usage table serves the four actions; each option lists the actions
  * it applies to, and giving it to another action is a usage error. */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -551,19 +550,11 @@ out:
 
 static int parse_bands(const cli_parsed *p, double b[5])
 {
-    char *end;
-    const char *s = cli_str(p, "bands");
-    for (int i = 0; i < 5; i++) {
-        errno = 0;
-        b[i] = strtod(s, &end);
-        if (end == s || errno || (i < 4 && *end != ',') || (i == 4 && *end)) {
-            fprintf(stderr, "vbt seeg: --bands expects five comma-separated numbers, got '%s' "
-                            "(see 'vbt seeg --help')\n", cli_str(p, "bands"));
-            return -1;
-        }
-        s = end + 1;
-    }
-    return 0;
+    if (cli_parse_numbers(cli_str(p, "bands"), b, 5) == 0)
+        return 0;
+    fprintf(stderr, "vbt seeg: --bands expects five comma-separated numbers, got '%s' "
+                    "(see 'vbt seeg --help')\n", cli_str(p, "bands"));
+    return -1;
 }
 
 /* Region EI: the max over the contacts of each region, from a

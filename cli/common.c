@@ -29,6 +29,19 @@ void cli_install_signal_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+int cli_parse_numbers(const char *s, double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *end;
+        errno = 0;
+        v[i] = strtod(s, &end);
+        if (end == s || errno || (i + 1 < n && *end != ',') || (i + 1 == n && *end))
+            return -1;
+        s = end + 1;
+    }
+    return 0;
+}
+
 double cli_now(void)
 {
     struct timespec ts;
