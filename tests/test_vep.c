@@ -526,6 +526,58 @@ static void test_map_recovery(void **state)
  * problem it reaches the mode a 5000-iteration L-BFGS finds, never lowers the
  * log density, and proves it a mode (status VBT_OK: positive definite
  * undamped Hessian, Newton decrement below tolerance). */
+/* g' H^-1 g with H the negative Hessian at th by central differences of the
+ * gradient (step 1e-5), symmetrised and Cholesky-factored here; -1 when H is
+ * not positive definite (th is no mode). */
+static double newton_decrement(vbt_vep *m, const double *th, const double *g, size_t np)
+{
+    double *H = malloc(np * np * sizeof *H), *t = malloc(np * sizeof *t);
+    double *gp = malloc(np * sizeof *gp), *gm = malloc(np * sizeof *gm), lp, dec = 0;
+    const double h = 1e-5;
+    assert_non_null(H);
+    for (size_t j = 0; j < np; j++) {
+        memcpy(t, th, np * sizeof *t);
+        t[j] = th[j] + h;
+        vbt_vep_logp(m, t, &lp, gp);
+        t[j] = th[j] - h;
+        vbt_vep_logp(m, t, &lp, gm);
+        for (size_t i = 0; i < np; i++)
+            H[i * np + j] = -(gp[i] - gm[i]) / (2 * h);
+    }
+    for (size_t i = 0; i < np; i++)
+        for (size_t j = 0; j < i; j++)
+            H[i * np + j] = H[j * np + i] = 0.5 * (H[i * np + j] + H[j * np + i]);
+    /* H = L L' in the lower triangle, then |L^-1 g|^2 */
+    for (size_t j = 0; j < np && dec >= 0; j++) {
+        double d = H[j * np + j];
+        for (size_t k = 0; k < j; k++)
+            d -= H[j * np + k] * H[j * np + k];
+        if (!(d > 0)) {
+            dec = -1;
+            break;
+        }
+        H[j * np + j] = sqrt(d);
+        for (size_t i = j + 1; i < np; i++) {
+            double v = H[i * np + j];
+            for (size_t k = 0; k < j; k++)
+                v -= H[i * np + k] * H[j * np + k];
+            H[i * np + j] = v / H[j * np + j];
+        }
+    }
+    for (size_t i = 0; i < np && dec >= 0; i++) {
+        double v = g[i];
+        for (size_t k = 0; k < i; k++)
+            v -= H[i * np + k] * t[k];
+        t[i] = v / H[i * np + i];
+        dec += t[i] * t[i];
+    }
+    free(H);
+    free(t);
+    free(gp);
+    free(gm);
+    return dec;
+}
+
 static void test_newton_polish(void **state)
 {
     (void)state;
@@ -555,12 +607,18 @@ static void test_newton_polish(void **state)
     assert_close(lp, lp1, 1e-9 * fabs(lp));
     for (size_t i = 0; i < np; i++)
         gmax = fmax(gmax, fabs(g[i]));
-    printf("# Newton: lp %.6f -> %.6f in %zu steps, |grad|_inf %.2e\n", lp0, lp1, it, gmax);
-    /* test_map_recovery's 5000-iteration L-BFGS reaches lp 1410.348 here;
-     * the Newton decrement (< 1e-9 |lp|) is the convergence test, the
-     * gradient itself stays ~1e-3 along the stiffest directions */
+    double dec = newton_decrement(m, th, g, np);
+    printf("# Newton: lp %.6f -> %.6f in %zu steps, |grad|_inf %.2e, Newton decrement "
+           "%.2e\n", lp0, lp1, it, gmax, dec);
+    /* test_map_recovery's 5000-iteration L-BFGS reaches lp 1410.348 here.
+     * The gradient's size alone is no test of a mode: along the stiffest
+     * directions (curvature ~1e4 here) a gradient of 0.1 is 1e-5 away from
+     * the mode, and how close the last step lands depends on the BLAS's
+     * rounding.  The Newton decrement g' H^-1 g, twice the log density still
+     * to gain, is scale-free: at a mode it is below 1e-9 |lp| (vbt_vep_newton's
+     * stopping rule), here recomputed with this test's own Hessian. */
     assert_true(lp1 > 1410.34);
-    assert_true(gmax < 0.05);
+    assert_true(dec >= 0 && dec < 1e-8 * fabs(lp1));
     /* a second polish from the mode takes no step */
     double lp2;
     assert_int_equal(vbt_vep_newton(m, 30, th, &lp2, &it), VBT_OK);
