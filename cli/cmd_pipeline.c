@@ -36,7 +36,7 @@ static const cli_option opts[] = {
     {.name = "output", .short_name = 'o', .kind = CLI_FILE_OUT, .metavar = "OUTDIR",
      .doc = "output folder (created; kept between runs so that steps can be skipped)",
      .required = 1},
-    {.name = "method", .kind = CLI_TEXT, .metavar = "M", .def = "laplace",
+    {.name = "method", .kind = CLI_TEXT, .metavar = "M", .def = "nuts",
      .choices = "map|laplace|nuts", .doc = "inference method of the fit step"},
     {.name = "points", .kind = CLI_INT, .metavar = "N", .def = "100", .min = 10, .max = 10000,
      .doc = "time points of the fitted SEEG feature"},
@@ -248,7 +248,7 @@ static int step(pipe_t *pp, const char *name, const cli_command *cmd, char **arg
 static int write_default_prior(pipe_t *pp, const char *path)
 {
     static const char text[] =
-        "{\"x0\": {\"mu\": -3.5, \"sd\": 0.25},\n"
+        "{\"x0\": {\"mu\": -3.5, \"sd\": 0.15},\n"
         " \"x_init\": {\"mu\": -2.0, \"sd\": 1, \"fixed\": true},\n"
         " \"z_init\": {\"mu\": 4.0, \"sd\": 0.5, \"fixed\": true},\n"
         " \"tau0\": {\"dist\": \"normal\", \"mu\": 10, \"sd\": 5, \"lower\": 2, "
@@ -718,7 +718,6 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
     join(path, sizeof path, fitd, "summary.json");
     fj = read_json(path);
     cJSON *diag = cJSON_GetObjectItemCaseSensitive(fj, "diagnostics");
-    char *diag_txt = diag ? cJSON_Print(diag) : NULL;
     /* feature and posterior predictive */
     vbt_array feat = {0}, pred = {0};
     char (*chan)[64] = NULL;
@@ -815,17 +814,6 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
         e->n_pred = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(evj, "predicted"));
         e->tp = (size_t)cJSON_GetObjectItemCaseSensitive(evj, "true_positives")->valuedouble;
     }
-    char *dhtml = NULL;
-    if (diag_txt) {
-        size_t dl = strlen(diag_txt) + 32;
-        dhtml = malloc(dl * 6);
-        size_t o = (size_t)sprintf(dhtml, "<pre>");
-        for (const char *c = diag_txt; *c; c++)
-            o += (size_t)(*c == '<' ? sprintf(dhtml + o, "&lt;")
-                          : *c == '&' ? sprintf(dhtml + o, "&amp;")
-                                      : sprintf(dhtml + o, "%c", *c));
-        sprintf(dhtml + o, "</pre>");
-    }
     report_input in = {
         .patient = patient, .outdir = pp->out, .method = method, .version = vbt_version(),
         .conn = conn, .n = n, .regions = reg, .n_scen = nscen, .scen = scen,
@@ -833,22 +821,19 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
         .feature = feat.ndim == 2 ? feat.data : NULL, .pred = pred_ok ? pred.data : NULL,
         .feature_label = feat_label,
         .T = feat.ndim == 2 ? feat.shape[0] : 0, .S = feat.ndim == 2 ? feat.shape[1] : 0,
-        .chan = chan, .eval = ev, .n_eval = n_ev, .diagnostics_html = dhtml,
+        .chan = chan, .eval = ev, .n_eval = n_ev, .fit_summary = fj,
         .provenance_html = prov,
     };
     if (report_write(&in, err, sizeof err)) {
         cli_error(pp->p, "report: %s", err);
-        free(dhtml);
         goto out;
     }
-    free(dhtml);
     st = 0;
 out:
     free(rtxt);
     cJSON_Delete(res);
     cJSON_Delete(sj);
     cJSON_Delete(fj);
-    free(diag_txt);
     free(chan);
     vbt_array_clear(&feat);
     vbt_array_clear(&pred);
@@ -1008,7 +993,8 @@ static int run(const cli_parsed *p)
                      NULL, NULL, NULL};
     if (!strcmp(method, "nuts")) {
         /* NUTS from the best mode with the Laplace covariance as a fixed metric
-         * (docs/fitting.md: on the sample patient, R-hat <= 1.007 in 33 s a chain) */
+         * (docs/fitting.md: on the sample patient, R-hat <= 1.007, 0 divergences,
+         * 17 s for 4 chains on 2 threads) */
         char *extra[] = {"--metric", "laplace", "--warmup", "500", "--draws", "1000",
                          "--adapt-delta", "0.95"};
         size_t at = 0;

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
+
 #include "report.h"
 #include "strbuf.h"
 
@@ -278,6 +280,131 @@ static int write_file(const char *dir, const char *name, const strbuf *b, char *
     return 0;
 }
 
+/* ---- sampler diagnostics ------------------------------------------------------ */
+
+static double jnum(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* One row of the convergence table: what, value, target, and a mark. */
+static void diag_row(strbuf *b, const char *what, const char *value, const char *target, int ok)
+{
+    sb_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td></tr>\n", what,
+              value, target, ok ? "ok" : "bad", ok ? "pass" : "FAIL");
+}
+
+/* The fit's verdict (diagnostics_passed, diagnostic_failures) and its figures
+ * as tables: NUTS (R-hat, ESS, divergences, tree depth, per-chain step size
+ * and E-BFMI), Laplace (PSIS k-hat), or whatever numbers another method
+ * stores.  Targets are those `vbt fit` checks (docs/fitting.md). */
+static void diagnostics_section(strbuf *b, const cJSON *sum)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(sum, "diagnostics");
+    const cJSON *passed = cJSON_GetObjectItemCaseSensitive(sum, "diagnostics_passed");
+    const cJSON *fails = cJSON_GetObjectItemCaseSensitive(sum, "diagnostic_failures");
+    const cJSON *it;
+    char v[64];
+    sb_printf(b, "<h2>Sampler diagnostics</h2>\n");
+    if (cJSON_IsTrue(passed))
+        sb_printf(b, "<p class=\"ok\">Every diagnostic the fit checks passes.</p>\n");
+    else if (cJSON_IsFalse(passed)) {
+        sb_printf(b, "<p class=\"bad\">Diagnostics failed: do not trust these results as they "
+                     "stand.</p>\n<ul>\n");
+        cJSON_ArrayForEach(it, fails)
+        {
+            if (!cJSON_IsString(it))
+                continue;
+            sb_printf(b, "<li>");
+            put_text(b, it->valuestring);
+            sb_printf(b, "</li>\n");
+        }
+        sb_printf(b, "</ul>\n");
+    }
+    if (!cJSON_IsObject(d))
+        return;
+    sb_printf(b, "<table><tr><th>check</th><th>value</th><th>target</th><th></th></tr>\n");
+    double x = jnum(d, "max_rhat");
+    if (!isnan(x)) {
+        snprintf(v, sizeof v, "%.4f", x);
+        diag_row(b, "largest R-hat (rank-normalised split)", v, "&le; 1.01", x <= 1.01);
+    }
+    const char *ess[2][2] = {{"min_ess_bulk", "smallest bulk ESS"},
+                             {"min_ess_tail", "smallest tail ESS"}};
+    double n_used = jnum(sum, "chains_used");
+    for (int k = 0; k < 2; k++)
+        if (!isnan(x = jnum(d, ess[k][0]))) {
+            char t[64];
+            snprintf(v, sizeof v, "%.0f", x);
+            double target = isnan(n_used) ? 100 : 100 * n_used;
+            snprintf(t, sizeof t, "&ge; %.0f (100 per chain)", target);
+            diag_row(b, ess[k][1], v, t, x >= target);
+        }
+    if (!isnan(x = jnum(d, "divergences"))) {
+        snprintf(v, sizeof v, "%.0f", x);
+        diag_row(b, "divergent transitions", v, "0", x == 0);
+    }
+    if (!isnan(x = jnum(d, "max_treedepth_hits"))) {
+        snprintf(v, sizeof v, "%.0f (max depth %.0f)", x, jnum(d, "max_treedepth"));
+        diag_row(b, "transitions at the maximum tree depth", v, "0", x == 0);
+    }
+    if (!isnan(x = jnum(d, "psis_khat"))) {
+        snprintf(v, sizeof v, "%.2f", x);
+        diag_row(b, "PSIS Pareto k-hat of the Laplace draws", v, "&lt; 0.7", x < 0.7);
+        snprintf(v, sizeof v, "%.0f", jnum(d, "psis_ess"));
+        sb_printf(b, "<tr><td>PSIS effective sample size</td><td>%s</td><td></td><td></td></tr>\n",
+                  v);
+    }
+    /* numbers of other methods (SMC, ADVI, MAP) as they are */
+    cJSON_ArrayForEach(it, d)
+    {
+        static const char *shown[] = {"max_rhat", "min_ess_bulk", "min_ess_tail", "divergences",
+                                      "max_treedepth_hits", "max_treedepth", "psis_khat",
+                                      "psis_ess"};
+        int skip = !cJSON_IsNumber(it) && !cJSON_IsString(it) && !cJSON_IsBool(it);
+        for (size_t k = 0; !skip && k < sizeof shown / sizeof *shown; k++)
+            skip = !strcmp(it->string, shown[k]);
+        if (skip)
+            continue;
+        sb_printf(b, "<tr><td>");
+        put_text(b, it->string);
+        sb_printf(b, "</td><td>");
+        if (cJSON_IsNumber(it))
+            sb_printf(b, "%.6g", it->valuedouble);
+        else if (cJSON_IsString(it))
+            put_text(b, it->valuestring);
+        else
+            sb_printf(b, "%s", cJSON_IsTrue(it) ? "true" : "false");
+        sb_printf(b, "</td><td></td><td></td></tr>\n");
+    }
+    sb_printf(b, "</table>\n");
+    const cJSON *chains = cJSON_GetObjectItemCaseSensitive(d, "chains");
+    if (!cJSON_IsArray(chains) || !cJSON_GetArraySize(chains))
+        return;
+    sb_printf(b, "<p>Per chain (E-BFMI below 0.3 means the momentum resampling explores the "
+                 "energy poorly; a chain stuck in another mode is left out of the summaries):</p>\n"
+                 "<table><tr><th>chain</th><th>step size</th><th>mean tree depth</th>"
+                 "<th>mean accept stat</th><th>divergences</th><th>at max depth</th>"
+                 "<th>E-BFMI</th><th>mean lp</th><th>wall (s)</th><th>in summaries</th></tr>\n");
+    cJSON_ArrayForEach(it, chains)
+    {
+        double eb = jnum(it, "ebfmi");
+        const cJSON *stuck = cJSON_GetObjectItemCaseSensitive(it, "stuck");
+        const cJSON *used = cJSON_GetObjectItemCaseSensitive(it, "used_in_summary");
+        sb_printf(b, "<tr><td>%.0f</td><td>%.4g</td><td>%.2f</td><td>%.3f</td><td>%.0f</td>"
+                     "<td>%.0f</td><td class=\"%s\">%.3f</td><td>%.2f</td><td>%.1f</td>"
+                     "<td class=\"%s\">%s</td></tr>\n",
+                  jnum(it, "chain"), jnum(it, "stepsize"), jnum(it, "mean_treedepth"),
+                  jnum(it, "mean_accept_stat"), jnum(it, "divergences"),
+                  jnum(it, "max_treedepth_hits"), eb >= 0.3 ? "ok" : "bad", eb,
+                  jnum(it, "mean_lp"), jnum(it, "wall_s"),
+                  cJSON_IsFalse(used) ? "bad" : "ok",
+                  cJSON_IsTrue(stuck) ? "no (stuck)" : cJSON_IsFalse(used) ? "no" : "yes");
+    }
+    sb_printf(b, "</table>\n");
+}
+
 int report_write(const report_input *in, char *err, size_t errlen)
 {
     strbuf page = {0}, fig[5] = {{0}};
@@ -310,6 +437,7 @@ int report_write(const report_input *in, char *err, size_t errlen)
                "max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
                "padding:2px 6px;font-size:13px}th{background:#f0f0f0}.ez{color:#c0392b;"
                "font-weight:bold}.pz{color:#e69f00}h2{border-bottom:1px solid #ddd}"
+               ".ok{color:#1e7b34}.bad{color:#c0392b;font-weight:bold}"
                "</style></head><body>\n<h1>Virtual epileptic patient report</h1>\n");
     sb_printf(&page, "<p>Patient <code>");
     put_text(&page, in->patient);
@@ -375,8 +503,8 @@ int report_write(const report_input *in, char *err, size_t errlen)
         sb_printf(&page, "</p>\n");
     }
     sb_printf(&page, "<h2>Connectome</h2>\n%s", fig[0].s ? fig[0].s : "");
-    if (in->diagnostics_html)
-        sb_printf(&page, "<h2>Sampler diagnostics</h2>\n%s\n", in->diagnostics_html);
+    if (in->fit_summary)
+        diagnostics_section(&page, in->fit_summary);
     if (in->provenance_html)
         sb_printf(&page, "<h2>Provenance</h2>\n%s\n", in->provenance_html);
     sb_printf(&page, "<p style=\"color:#888;font-size:11px\">Research software: the model's answers "

@@ -7,6 +7,8 @@
 
 #include "vbt.h"
 
+struct cJSON;
+
 typedef struct report_region {
     char label[VBT_LABEL_MAX];
     double x0_mean, x0_q5, x0_q95, p_ez, p_pz, p_hz;
@@ -40,7 +42,7 @@ typedef struct report_input {
     char (*chan)[64];                      /* S channel names */
     const report_eval *eval;               /* precision and recall rows (may be NULL) */
     size_t n_eval;
-    const char *diagnostics_html;          /* preformatted table rows, may be NULL */
+    const struct cJSON *fit_summary;       /* the fit's summary.json (diagnostics), may be NULL */
     const char *provenance_html;           /* may be NULL */
 } report_input;
 

@@ -206,7 +206,8 @@ static void test_pipeline_end_to_end(void **state)
     /* the report holds its figures inline and fetches nothing */
     assert_int_equal(vbt_file_read_all(tu_path(out, "report.html"), &text, &len, 0, &msg), 0);
     const char *ids[] = {"fig-x0", "fig-brain-ez", "fig-brain-onset", "fig-connectome",
-                         "fig-feature", "<h2>Precision and recall</h2>", NULL};
+                         "fig-feature", "<h2>Precision and recall</h2>",
+                         "<h2>Sampler diagnostics</h2>", NULL};
     for (size_t i = 0; ids[i]; i++)
         assert_non_null(strstr(text, ids[i]));
     assert_null(strstr(text, "http://www.w3.org/2000/svg\" src"));
