@@ -1,33 +1,66 @@
-/* bench_fit.c -- speed of the BVEP log posterior, its adjoint gradient, the
- * multi-start MAP and the Laplace approximation at the size of the BVEP
- * benchmark (Hashemi et al.: 84 regions, 162 SEEG sensors, 130 samples,
- * dt 0.1, tau0 10), on a synthetic connectome and gain.
+/* bench_fit.c -- speed and quality of BVEP's inference (issue 6): the log
+ * posterior and its adjoint gradient, multi-start MAP, the Laplace
+ * approximation, NUTS, ADVI and SMC on synthetic patients.
  *
- *   bench_fit [--threads N] [--starts S] [--iters I] [--draws D]
- *             [--scheme euler|heun|rk4] [--nuts-only] [--chains C]
+ *   bench_fit [--threads N] [--priors bvep2022|bvep2020] [--starts S] [--iters I]
+ *             [--polish K] [--newton N] [--map-init prior|data] [--draws D] [--scheme euler|heun|rk4] [--nuts-only] [--chains C]
  *             [--warmup W] [--nuts-draws D] [--metric diag|dense|laplace]
- *             [--write-problem DIR] [--method nuts|smc|both] [--particles N]
- *             [--smc-moves M] [--leapfrog L] [--smc-max-steps S]
+ *             [--method map|nuts|smc|advi|both|all] [--advi-family meanfield|fullrank]
+ *             [--write-problem DIR] [--particles N] [--smc-moves M] [--leapfrog L]
+ *             [--smc-max-steps S]
  *
- * Then NUTS (fitting/vbt_nuts.h) on the issue's smaller problem: 18
- * regions, 32 sensors, 100 samples (same synthetic recipe): MAP, Laplace
- * metric, C chains from jittered MAP; wall time, ESS/s and diagnostics.
- * --nuts-only skips the 84-region part; --write-problem DIR writes that
- * 18-region problem as a TVB connectome directory plus gain.npy and
- * data.npy for `vbt fit`.
+ * Part 1, the BVEP benchmark size (Hashemi et al. 2022: 84 regions, 162
+ * SEEG sensors, 130 samples, dt 0.1, tau0 10) on a synthetic connectome and
+ * gain (bench_synth.h): the time of logp and of logp + gradient for every
+ * scheme and observation model; then, on a synthetic patient made as in
+ * BVEP's benchmark (--priors bvep2022, the default): EZ regions 7 and 35
+ * (1-based) at x0 = -1.6, the 3 regions the EZ drive most strongly as PZ at
+ * x0 = -2.5 with their EZ -> PZ weights raised to the largest weight (BVEP's
+ * synthetic patients raise them), every other region x0 = -3.5, initial
+ * state (x, z) = (-2, 5) everywhere (the resting state at x0 = -3.5), K 1,
+ * amp 1, offsets 0, eps 0.1, Euler, linear observation.  The simulated
+ * trajectories are checked (EZ and PZ cross x = 0, the HZ do not).  Priors
+ * as BVEP 2022: x_init ~ N(-2, 0.1), z_init ~ N(5, 0.1), x0 ~ N(-3.5, 0.75)
+ * (weakly informative, as validate_recovery), the library's defaults for
+ * the rest.  The fit (fit_bench): MAP from S starts (--starts, 16) with at
+ * most I L-BFGS iterations each (--iters, 2000), then at most N Newton steps
+ * (--newton, 30) on the K starts that ended highest (--polish, 2; 0: every
+ * start; --map-init data: even starts from vbt_vep_x0_from_data), the Laplace approximation
+ * at the mode checked by PSIS (--draws 1000 draws: k-hat, ESS), then C NUTS
+ * chains (--chains 4) on --threads threads from the jittered mode with the
+ * Laplace covariance as metric (default here --metric laplace, --warmup
+ * 500, --nuts-draws 2000): per-chain step size, tree depth, leapfrogs per
+ * draw, divergences, E-BFMI, wall time; max R-hat, min bulk and tail ESS
+ * over the x0 and over every parameter, ESS/s, gradients/s, and the
+ * EZ/PZ/HZ classification (BVEP's thresholds: EZ x0 >= -2.05, PZ >= -3.05)
+ * of the posterior means against the truth, against the issue's targets.
+ * --priors bvep2020 reproduces the earlier run instead: healthy regions at
+ * x0 = -2.4 and no PZ, initial state (-2, 3.6), the library's default
+ * (BVEP 2020) priors with a broad free initial state; MAP + Laplace only
+ * (its MAP does not converge), plus SMC or ADVI when asked.
  *
- * --method smc (or both: NUTS then SMC) runs vbt_vep_smc (likelihood-
- * tempered SMC with HMC moves, from the prior; --particles 512,
- * --smc-moves 10, --leapfrog 10, ESS target 0.5, --threads threads) on the
- * 18-region problem after its MAP, and at the 84-region size after MAP +
- * Laplace: wall time, tempering steps, gradients, acceptance, log evidence,
- * and the agreement of its posterior x0 means with the MAP's and (both)
- * NUTS's.  --smc-max-steps S stops after S tempering steps (the run then
- * reports how far the temperature got and the cost per step: an estimate
- * of a full run's cost where one does not fit).
+ * Part 2, the issue's smaller patient: 18 regions (EZ 5 and 12, 1-based,
+ * at x0 = -1.6, the others -2.4), 32 sensors, 100 samples, library
+ * default priors, the same fit with its own defaults (8 starts, every one
+ * Newton-polished (at most 10 steps), --metric diag adapted from the Laplace
+ * diagonal, --warmup 500, --nuts-draws 1000).  --warmup, --nuts-draws,
+ * --metric, --starts, --polish and --newton, when given, apply to both parts.  --nuts-only runs part 2 alone; --write-problem DIR writes
+ * its problem as a TVB connectome directory plus gain.npy and data.npy for
+ * `vbt fit`, and stops.
+ *
+ * --method: map (MAP + Laplace only), nuts (default), smc, advi, both
+ * (NUTS then SMC) or all (NUTS, ADVI, SMC).  ADVI (vbt_advi.h, one thread,
+ * from the MAP, --advi-family meanfield by default): wall time, iterations,
+ * ELBO, and its x0 means against the MAP's and NUTS's.  SMC (vbt_vep_smc:
+ * likelihood-tempered, HMC moves, from the prior; --particles 512,
+ * --smc-moves 10, --leapfrog 10, ESS target 0.5, --threads threads): wall
+ * time, tempering steps, gradients, acceptance, log evidence, and its x0
+ * means against the MAP's and NUTS's.  --smc-max-steps S stops after S
+ * tempering steps (the run then reports how far the temperature got and the
+ * cost per step: an estimate of a full run's cost where one does not fit).
  *
  * Set OPENBLAS_NUM_THREADS=1: the matrix products are small and the
- * parallelism is across starts.
+ * parallelism is across starts and chains.
  */
 #include <errno.h>
 #include <math.h>
@@ -38,15 +71,20 @@
 #include <time.h>
 
 #include "bench_synth.h"
+#include "vbt_advi.h"
 #include "vbt_diagnostics.h"
 #include "vbt_io.h"
 #include "vbt_nuts.h"
 #include "vbt_rng.h"
 #include "vbt_vep.h"
 
-#define NR 84
-#define NS 162
-#define NT 130
+/* BVEP's classification of x0 (../shared/reference/vep-inference.md 8) */
+#define X0_EZ (-2.05)
+#define X0_PZ (-3.05)
+
+enum { HZ = 0, PZ = 1, EZ = 2 };
+static const char *const class_name[3] = {"HZ", "PZ", "EZ"};
+static const char *const scheme_name[] = {"euler", "heun", "rk4", NULL};
 
 static double now(void)
 {
@@ -55,27 +93,282 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int is_ez(size_t i) { return i == 6 || i == 34; }
-
-/* ---- NUTS on the 18-region problem ---------------------------------------- */
-
-#define SR 18
-#define SS 32
-#define STT 100
-
-static int small_ez(size_t i) { return i == 4 || i == 11; }
+static int x0_class(double x0) { return x0 >= X0_EZ ? EZ : x0 >= X0_PZ ? PZ : HZ; }
 
 static int vep_cb(void *ctx, const double *th, double *lp, double *grad)
 {
     return vbt_vep_logp(ctx, th, lp, grad);
 }
 
-static int write_problem(const char *dir, const double *W, const double *G, const double *Y,
-                         const double *pos)
+/* ---- problems --------------------------------------------------------------- */
+
+#define MAX_EZ 4
+#define MAX_PZ 4
+
+/* A synthetic patient and the defaults of its fit. */
+typedef struct fit_problem {
+    const char *name;
+    size_t nr, ns, nt;
+    uint64_t seed;               /* synth_problem's seed; the noise follows on its stream */
+    size_t n_ez, n_pz;
+    size_t ez[MAX_EZ];           /* 0-based */
+    size_t pz[MAX_PZ];           /* n_pz == 0: the n_pz_auto regions the EZ drive most */
+    size_t n_pz_auto;
+    double row_sum;              /* > 0: weights scaled to this mean row sum (not max-normalised) */
+    double pz_weight;            /* with row_sum: W[pz, ez] raised to at least this */
+    double x0_ez, x0_pz, x0_hz;  /* truth */
+    double x_init, z_init;       /* truth, every region */
+    vbt_vep_scheme scheme;       /* of the fit (Euler) */
+    vbt_vep_priors priors;
+    size_t starts, warmup, draws;/* fit defaults */
+    size_t polish, newton;       /* MAP: Newton on the best `polish` starts (0: all), steps */
+    vbt_nuts_metric metric;
+    int keep_laplace;            /* 1: NUTS keeps the Laplace metric (--metric laplace) */
+    int methods;                 /* mask of M_* this problem runs when asked */
+} fit_problem;
+
+/* --method: bit 0 NUTS, bit 1 SMC, bit 2 ADVI (MAP + Laplace always run) */
+enum { M_NUTS = 1, M_SMC = 2, M_ADVI = 4 };
+
+#define NOT_SET ((size_t)-1)
+
+/* Command-line settings; 0 (or -1 for the metric) keeps the problem's default. */
+typedef struct bench_opts {
+    size_t threads, starts, iters, lap_draws, chains, warmup, nuts_draws;
+    size_t polish, newton;       /* vbt_vep_map_opts n_polish (NOT_SET: the problem's),
+                                    newton_iter (0: the problem's) */
+    int data_start;              /* --map-init data: even MAP starts from vbt_vep_x0_from_data */
+    int metric;                  /* -1, VBT_NUTS_DIAG, VBT_NUTS_DENSE, 2 = laplace */
+    int method;
+    vbt_advi_family advi_family;
+    size_t particles, moves, leapfrog, max_steps;
+} bench_opts;
+
+/* The 18-region problem of the issue (unchanged since the first NUTS runs). */
+static void problem_small(fit_problem *p)
+{
+    *p = (fit_problem){.name = "18-region patient", .nr = 18, .ns = 32, .nt = 100,
+                       .seed = 2021, .n_ez = 2, .ez = {4, 11}, .x0_ez = -1.6, .x0_pz = -2.4,
+                       .x0_hz = -2.4, .x_init = -2.0, .z_init = 3.6, .starts = 8,
+                       .warmup = 500, .draws = 1000, .metric = VBT_NUTS_DIAG,
+                       .methods = M_NUTS | M_SMC | M_ADVI};
+    vbt_vep_priors_default(&p->priors);
+}
+
+/* The BVEP 2022 benchmark size; bvep2020: the earlier patient and priors. */
+static void problem_bvep(fit_problem *p, int bvep2020)
+{
+    *p = (fit_problem){.name = "BVEP benchmark patient", .nr = 84, .ns = 162, .nt = 130,
+                       .seed = 2020, .n_ez = 2, .ez = {6, 34}, .starts = 16, .warmup = 500,
+                       .draws = 2000, .polish = 2, .newton = 30,
+                       .metric = VBT_NUTS_DENSE, .keep_laplace = 1,
+                       .methods = M_NUTS | M_SMC | M_ADVI};
+    vbt_vep_priors_default(&p->priors);
+    if (bvep2020) {
+        p->x0_ez = -1.6;
+        p->x0_pz = p->x0_hz = -2.4;
+        p->x_init = -2.0;
+        p->z_init = 3.6;
+        p->methods = M_SMC | M_ADVI;
+        return;
+    }
+    p->n_pz_auto = 3;
+    p->row_sum = 0.66; /* the Desikan connectome of data-samples/, max-normalised */
+    p->pz_weight = 2.0;
+    p->x0_ez = -1.6;
+    p->x0_pz = -2.5;
+    p->x0_hz = -3.5;
+    p->x_init = -2.0;
+    p->z_init = 5.0;
+    p->priors.x0 = (vbt_vep_group_prior){.mu = -3.5, .sd = 0.75};
+    p->priors.x_init = (vbt_vep_group_prior){.mu = -2.0, .sd = 0.1};
+    p->priors.z_init = (vbt_vep_group_prior){.mu = 5.0, .sd = 0.1};
+}
+
+static int in_set(const size_t *set, size_t n, size_t i)
+{
+    for (size_t k = 0; k < n; k++)
+        if (set[k] == i)
+            return 1;
+    return 0;
+}
+
+static double truth_x0(const fit_problem *p, size_t i)
+{
+    return in_set(p->ez, p->n_ez, i) ? p->x0_ez : in_set(p->pz, p->n_pz, i) ? p->x0_pz
+                                                                              : p->x0_hz;
+}
+
+/* A problem made concrete: connectome, gain, data, the model with data and
+ * the true theta. */
+typedef struct problem_data {
+    double *W, *G, *Y, *pos_r, *pos_s;
+    vbt_vep_spec sp;
+    vbt_vep *m;
+    double *th_true;
+    size_t np;
+} problem_data;
+
+static void problem_data_free(problem_data *d)
+{
+    vbt_vep_free(d->m);
+    free(d->W);
+    free(d->G);
+    free(d->Y);
+    free(d->pos_r);
+    free(d->pos_s);
+    free(d->th_true);
+}
+
+/* Fills p->pz when chosen automatically: the regions (not EZ) with the
+ * largest summed weight from the EZ (row = target). */
+static void pick_pz(fit_problem *p, const double *W)
+{
+    for (size_t k = 0; k < p->n_pz_auto; k++) {
+        double best = -1;
+        for (size_t i = 0; i < p->nr; i++) {
+            double w = 0;
+            for (size_t e = 0; e < p->n_ez; e++)
+                w += W[i * p->nr + p->ez[e]];
+            if (!in_set(p->ez, p->n_ez, i) && !in_set(p->pz, k, i) && w > best) {
+                best = w;
+                p->pz[k] = i;
+            }
+        }
+    }
+    p->n_pz = p->n_pz_auto;
+}
+
+/* Synthetic connectome and gain, the truth, simulated data with noise 0.1,
+ * the model; prints which regions seize in the simulation. */
+static int problem_make(fit_problem *p, problem_data *d, int quiet)
+{
+    const size_t nr = p->nr, ns = p->ns, nt = p->nt;
+    vbt_msg msg;
+    memset(d, 0, sizeof *d);
+    d->W = malloc(nr * nr * sizeof *d->W);
+    d->G = malloc(ns * nr * sizeof *d->G);
+    d->Y = malloc(nt * ns * sizeof *d->Y);
+    d->pos_r = malloc(nr * 3 * sizeof *d->pos_r);
+    d->pos_s = malloc(ns * 3 * sizeof *d->pos_s);
+    double *X = malloc(nt * nr * sizeof *X), *noise = malloc(nt * ns * sizeof *noise);
+    if (!d->W || !d->G || !d->Y || !d->pos_r || !d->pos_s || !X || !noise)
+        goto fail;
+    vbt_rng r;
+    synth_problem(p->seed, nr, ns, d->W, d->G, d->pos_r, d->pos_s, &r);
+    vbt_vep_spec_default(&d->sp);
+    if (p->n_pz_auto)
+        pick_pz(p, d->W);
+    if (p->row_sum > 0) {
+        /* scaled here, not by vbt_vep_alloc, so the raised weights are in the model's units */
+        double tot = 0;
+        for (size_t k = 0; k < nr * nr; k++) {
+            if (k / nr == k % nr)
+                d->W[k] = 0;
+            tot += d->W[k];
+        }
+        for (size_t k = 0; k < nr * nr; k++)
+            d->W[k] *= p->row_sum * (double)nr / tot;
+        for (size_t k = 0; k < p->n_pz; k++)
+            for (size_t e = 0; e < p->n_ez; e++)
+                d->W[p->pz[k] * nr + p->ez[e]] = fmax(d->W[p->pz[k] * nr + p->ez[e]],
+                                                      p->pz_weight);
+        d->sp.normalize = VBT_NORMALIZE_NONE;
+    }
+    d->sp.n_regions = nr;
+    d->sp.n_sensors = ns;
+    d->sp.n_samples = nt;
+    d->sp.weights = d->W;
+    d->sp.gain = d->G;
+    d->sp.dt = 0.1;
+    d->sp.scheme = p->scheme;
+    d->sp.priors = p->priors;
+    if (vbt_vep_alloc(&d->m, &d->sp, &msg))
+        goto fail_msg;
+    d->np = vbt_vep_n_params(d->m);
+    double *nat = calloc(d->np, sizeof *nat);
+    d->th_true = calloc(d->np, sizeof *d->th_true);
+    if (!nat || !d->th_true) {
+        free(nat);
+        goto fail;
+    }
+    for (size_t i = 0; i < nr; i++)
+        nat[i] = truth_x0(p, i);
+    for (size_t i = 0; i < nr && !p->priors.x_init.fixed; i++)
+        nat[nr + i] = p->x_init;
+    for (size_t i = 0; i < nr && !p->priors.z_init.fixed; i++)
+        nat[2 * nr + i] = p->z_init;
+    nat[vbt_vep_param_index(d->m, "K")] = 1.0;
+    nat[vbt_vep_param_index(d->m, "amp")] = 1.0;
+    nat[vbt_vep_param_index(d->m, "eps")] = 0.1;
+    vbt_vep_unconstrain(d->m, nat, d->th_true);
+    free(nat);
+    vbt_vep_simulate(d->m, d->th_true, X, d->Y);
+    vbt_rng_normal(&r, noise, nt * ns);
+    for (size_t k = 0; k < nt * ns; k++)
+        d->Y[k] += 0.1 * noise[k];
+    vbt_vep_free(d->m);
+    d->m = NULL;
+    d->sp.data = d->Y;
+    if (vbt_vep_alloc(&d->m, &d->sp, &msg))
+        goto fail_msg;
+    if (!quiet) {
+        static const char *const role_name[3] = {"other", "PZ", "EZ"};
+        size_t seize[3] = {0, 0, 0}, count[3] = {0, 0, 0};
+        printf("\n%s: %zu regions, %zu sensors, %zu samples, dt 0.1, %s, linear, %zu free "
+               "parameters\n  truth (1-based regions): EZ", p->name, nr, ns, nt,
+               scheme_name[p->scheme], d->np);
+        for (size_t e = 0; e < p->n_ez; e++)
+            printf(" %zu", p->ez[e] + 1);
+        printf(" (x0 %.2f)", p->x0_ez);
+        if (p->n_pz) {
+            printf(", PZ");
+            for (size_t k = 0; k < p->n_pz; k++)
+                printf(" %zu", p->pz[k] + 1);
+            printf(" (x0 %.2f)", p->x0_pz);
+        }
+        printf(", other regions x0 %.2f; (x, z)(0) = (%.2f, %.2f); K 1, amp 1, eps 0.1\n",
+               p->x0_hz, p->x_init, p->z_init);
+        if (p->row_sum > 0)
+            printf("  weights scaled to a mean row sum of %.2f, EZ -> PZ weights raised to "
+                   ">= %.2g\n", p->row_sum, p->pz_weight);
+        printf("  simulated seizures (first sample with x > 0):");
+        for (size_t i = 0; i < nr; i++) {
+            int c = in_set(p->ez, p->n_ez, i) ? EZ : in_set(p->pz, p->n_pz, i) ? PZ : HZ;
+            size_t t = 0;
+            while (t < nt && !(X[t * nr + i] > 0.0))
+                t++;
+            seize[c] += t < nt;
+            count[c]++;
+            if (t < nt)
+                printf(" %zu (%s) t %.1f;", i + 1, role_name[c], 0.1 * (double)t);
+            else if (c != HZ)
+                printf(" %zu (%s) DOES NOT seize;", i + 1, role_name[c]);
+        }
+        printf(" EZ %zu/%zu, PZ %zu/%zu, others %zu/%zu seize\n", seize[EZ], count[EZ],
+               seize[PZ], count[PZ], seize[HZ], count[HZ]);
+    }
+    free(X);
+    free(noise);
+    return 0;
+fail_msg:
+    fprintf(stderr, "bench_fit: %s\n", msg.text);
+    goto out;
+fail:
+    fprintf(stderr, "bench_fit: out of memory\n");
+out:
+    free(X);
+    free(noise);
+    problem_data_free(d);
+    return -1;
+}
+
+static int write_problem(const char *dir, const fit_problem *p, const problem_data *d)
 {
     char path[4096];
     vbt_msg msg;
     FILE *fw, *fl, *fc;
+    const size_t nr = p->nr;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "bench_fit: cannot create '%s'\n", dir);
         return -1;
@@ -90,74 +383,103 @@ static int write_problem(const char *dir, const double *W, const double *G, cons
     fc = fopen(path, "w");
     if (!fw || !fl || !fc)
         return -1;
-    for (size_t i = 0; i < SR; i++) {
-        for (size_t j = 0; j < SR; j++) {
-            fprintf(fw, "%s%.17g", j ? " " : "", W[i * SR + j]);
+    for (size_t i = 0; i < nr; i++) {
+        for (size_t j = 0; j < nr; j++) {
+            fprintf(fw, "%s%.17g", j ? " " : "", d->W[i * nr + j]);
             fprintf(fl, "%s%.6g", j ? " " : "", i == j ? 0.0 : 40.0);
         }
         fprintf(fw, "\n");
         fprintf(fl, "\n");
-        fprintf(fc, "region%02zu %.6g %.6g %.6g\n", i, 30 * pos[3 * i], 30 * pos[3 * i + 1],
-                30 * pos[3 * i + 2]);
+        fprintf(fc, "region%02zu %.6g %.6g %.6g\n", i, 30 * d->pos_r[3 * i],
+                30 * d->pos_r[3 * i + 1], 30 * d->pos_r[3 * i + 2]);
     }
     fclose(fw);
     fclose(fl);
     fclose(fc);
-    size_t sg[2] = {SS, SR}, sy[2] = {STT, SS};
+    size_t sg[2] = {p->ns, nr}, sy[2] = {p->nt, p->ns};
     snprintf(path, sizeof path, "%s/gain.npy", dir);
-    if (vbt_npy_write(path, G, 2, sg, 1, &msg))
+    if (vbt_npy_write(path, d->G, 2, sg, 1, &msg))
         return -1;
     snprintf(path, sizeof path, "%s/data.npy", dir);
-    if (vbt_npy_write(path, Y, 2, sy, 1, &msg))
+    if (vbt_npy_write(path, d->Y, 2, sy, 1, &msg))
         return -1;
-    printf("wrote the %d-region problem to %s (connectome/, gain.npy, data.npy); EZ = regions "
-           "5 and 12 (1-based)\n", SR, dir);
+    printf("wrote the %zu-region problem to %s (connectome/, gain.npy, data.npy); EZ = regions",
+           nr, dir);
+    for (size_t e = 0; e < p->n_ez; e++)
+        printf(" %zu", p->ez[e] + 1);
+    printf(" (1-based)\n");
     return 0;
 }
 
-/* --method: bit 0 NUTS, bit 1 SMC */
-enum { M_NUTS = 1, M_SMC = 2 };
-
-typedef struct smc_cfg {
-    size_t particles, moves, leapfrog, max_steps;
-} smc_cfg;
-
-/* SMC on m (nr regions; x0 the first nr parameters) with `threads` threads:
- * prints cost, steps, acceptance, evidence, and the x0 means' agreement with
- * map_nat (natural MAP values) and nuts_mean (NUTS x0 means; may be NULL).
- * is_ezf classifies the regions.  Returns 0, or 1 on an error other than
- * reaching --smc-max-steps. */
-static int smc_bench(const vbt_vep *m, size_t nr, size_t threads, const smc_cfg *cf,
-                     const double *map_nat, const double *nuts_mean, int (*is_ezf)(size_t))
+/* Classification of x0 (nr values) against the truth: prints "k/nr regions
+ * classified" with the wrong ones, and (when the truth has no PZ band, as
+ * the 18-region patient) the EZ / non-EZ count as well; returns the count. */
+static size_t classify(const fit_problem *p, const double *x0, const char *what)
 {
-    size_t np = vbt_vep_n_params(m), N = cf->particles;
+    size_t correct = 0, ez_ok = 0;
+    for (size_t i = 0; i < p->nr; i++) {
+        correct += x0_class(x0[i]) == x0_class(truth_x0(p, i));
+        ez_ok += (x0[i] >= X0_EZ) == in_set(p->ez, p->n_ez, i);
+    }
+    printf("  %s: %zu/%zu regions classified (EZ x0 >= -2.05, PZ >= -3.05, else HZ); EZ vs "
+           "not %zu/%zu", what, correct, p->nr, ez_ok, p->nr);
+    if (correct < p->nr) {
+        printf("; wrong:");
+        for (size_t i = 0; i < p->nr; i++)
+            if (x0_class(x0[i]) != x0_class(truth_x0(p, i)))
+                printf(" %zu (%s, x0 %.2f, truth %.2f %s)", i + 1,
+                       class_name[x0_class(x0[i])], x0[i], truth_x0(p, i),
+                       class_name[x0_class(truth_x0(p, i))]);
+    }
+    printf("\n");
+    return correct;
+}
+
+/* max |a - b| over n values */
+static double max_diff(const double *a, const double *b, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs(a[i] - b[i]));
+    return d;
+}
+
+/* ---- SMC and ADVI --------------------------------------------------------------- */
+
+/* SMC on d's model: cost, steps, acceptance, evidence, and the x0 means'
+ * agreement with map_nat and nuts_mean (NULL when NUTS did not run).
+ * Returns 0, or 1 on an error other than reaching --smc-max-steps. */
+static int smc_bench(const fit_problem *p, const problem_data *d, const bench_opts *bo,
+                     const double *map_nat, const double *nuts_mean)
+{
+    size_t np = d->np, nr = p->nr, N = bo->particles;
     vbt_smc_opts so;
     vbt_smc_opts_default(&so);
     so.n_particles = N;
-    so.n_moves = cf->moves;
-    so.n_leapfrog = cf->leapfrog;
-    so.n_threads = threads;
-    so.max_steps = cf->max_steps;
+    so.n_moves = bo->moves;
+    so.n_leapfrog = bo->leapfrog;
+    so.n_threads = bo->threads;
+    so.max_steps = bo->max_steps;
     so.seed = 1;
     double *pt = malloc(N * np * sizeof *pt), *nd = malloc(np * sizeof *nd);
-    double *temps = calloc(cf->max_steps, sizeof *temps);
+    double *temps = calloc(bo->max_steps, sizeof *temps);
     double *s1 = calloc(nr, sizeof *s1), *s2 = calloc(nr, sizeof *s2);
+    int ret = 1;
     if (!pt || !nd || !temps || !s1 || !s2) {
         fprintf(stderr, "bench_fit: out of memory\n");
-        return 1;
+        goto out;
     }
     so.temperatures = temps;
     vbt_smc_result sr;
     vbt_msg msg;
     double t0 = now();
-    int rc = vbt_vep_smc(m, &so, pt, &sr, &msg);
+    int rc = vbt_vep_smc(d->m, &so, pt, &sr, &msg);
     double ts = now() - t0;
-    int ret = 0;
     printf("SMC: %zu particles, %zu HMC moves x ~%zu leapfrog steps per tempering step, ESS "
            "target %.2g, %zu threads: %.2f s, %zu tempering steps (%.2f s each), %zu gradients "
            "(%.0f/s), mean acceptance %.3f (last step %.3f), step size %.4f, %zu divergent "
-           "moves, log evidence %.2f\n", N, cf->moves, cf->leapfrog, so.ess_target, threads, ts,
-           sr.n_steps, sr.n_steps ? ts / (double)sr.n_steps : 0.0, sr.n_grad,
+           "moves, log evidence %.2f\n", N, bo->moves, bo->leapfrog, so.ess_target, bo->threads,
+           ts, sr.n_steps, sr.n_steps ? ts / (double)sr.n_steps : 0.0, sr.n_grad,
            (double)sr.n_grad / ts, sr.mean_accept, sr.accept_rate, sr.step_size, sr.n_divergent,
            sr.log_evidence);
     if (rc != VBT_OK) {
@@ -168,31 +490,25 @@ static int smc_bench(const vbt_vep *m, size_t nr, size_t threads, const smc_cfg 
         for (size_t k = 0; k < sr.n_steps; k++)
             printf(" %.3g", temps[k]);
         printf("\n");
-        ret = rc == VBT_ENUMERIC && sr.n_steps == cf->max_steps ? 0 : 1;
+        ret = rc == VBT_ENUMERIC && sr.n_steps == bo->max_steps ? 0 : 1;
         goto out;
     }
     for (size_t k = 0; k < N; k++) {
-        vbt_vep_constrain(m, pt + k * np, nd);
+        vbt_vep_constrain(d->m, pt + k * np, nd);
         for (size_t i = 0; i < nr; i++) {
             s1[i] += nd[i] / (double)N;
             s2[i] += nd[i] * nd[i] / (double)N;
         }
     }
-    double dmap = 0, dnuts = 0, zmax = 0;
-    size_t correct = 0;
-    for (size_t i = 0; i < nr; i++) {
-        double sd = sqrt(fmax(0, s2[i] - s1[i] * s1[i]));
-        dmap = fmax(dmap, fabs(s1[i] - map_nat[i]));
-        if (nuts_mean) {
-            dnuts = fmax(dnuts, fabs(s1[i] - nuts_mean[i]));
-            zmax = fmax(zmax, fabs(s1[i] - nuts_mean[i]) / sd);
-        }
-        correct += (s1[i] >= -2.05) == is_ezf(i);
-    }
-    printf("  x0 posterior means: max |SMC - MAP| %.3f", dmap);
+    double zmax = 0;
+    for (size_t i = 0; i < nr && nuts_mean; i++)
+        zmax = fmax(zmax, fabs(s1[i] - nuts_mean[i]) / sqrt(fmax(0, s2[i] - s1[i] * s1[i])));
+    printf("  x0 posterior means: max |SMC - MAP| %.3f", max_diff(s1, map_nat, nr));
     if (nuts_mean)
-        printf(", max |SMC - NUTS| %.3f (%.2f posterior sd)", dnuts, zmax);
-    printf("; %zu/%zu regions classified (mean x0 >= -2.05 = EZ)\n", correct, nr);
+        printf(", max |SMC - NUTS| %.3f (%.2f posterior sd)", max_diff(s1, nuts_mean, nr),
+               zmax);
+    printf("\n");
+    classify(p, s1, "SMC posterior mean");
     printf("  x0 (SMC mean +- sd | MAP%s):", nuts_mean ? " | NUTS" : "");
     for (size_t i = 0; i < nr; i++) {
         printf(" %.2f+-%.2f|%.2f", s1[i], sqrt(fmax(0, s2[i] - s1[i] * s1[i])), map_nat[i]);
@@ -200,6 +516,7 @@ static int smc_bench(const vbt_vep *m, size_t nr, size_t threads, const smc_cfg 
             printf("|%.2f", nuts_mean[i]);
     }
     printf("\n");
+    ret = 0;
 out:
     free(pt);
     free(nd);
@@ -209,105 +526,96 @@ out:
     return ret;
 }
 
-static int nuts_bench(size_t threads, size_t chains, size_t warmup, size_t draws, int keep_laplace,
-                      vbt_nuts_metric metric, const char *write_dir, int method,
-                      const smc_cfg *cf)
+/* ADVI from the mode theta_map: time, iterations, ELBO, x0 means against the
+ * MAP's and NUTS's (NULL when NUTS did not run).  0 or 1 on error. */
+static int advi_bench(const fit_problem *p, const problem_data *d, const bench_opts *bo,
+                      const double *theta_map, const double *map_nat, const double *nuts_mean)
 {
-    static double W[SR * SR], G[SS * SR], Y[STT * SS];
-    double pos_r[SR * 3], pos_s[SS * 3];
-    vbt_rng r;
-    synth_problem(2021, SR, SS, W, G, pos_r, pos_s, &r);
-    vbt_vep_spec sp;
-    vbt_vep_spec_default(&sp);
-    sp.n_regions = SR;
-    sp.n_sensors = SS;
-    sp.n_samples = STT;
-    sp.weights = W;
-    sp.gain = G;
+    size_t np = d->np;
+    vbt_advi_opts ao;
+    vbt_advi_opts_default(&ao);
+    ao.family = bo->advi_family;
+    ao.seed = 1;
+    int full = ao.family == VBT_ADVI_FULLRANK;
+    double *mu = malloc(np * sizeof *mu), *nat = malloc(np * sizeof *nat);
+    double *scale = malloc((full ? np * np : np) * sizeof *scale);
+    int ret = 1;
+    if (!mu || !nat || !scale) {
+        fprintf(stderr, "bench_fit: out of memory\n");
+        goto out;
+    }
+    memcpy(mu, theta_map, np * sizeof *mu);
+    vbt_advi_result ar;
     vbt_msg msg;
-    vbt_vep *m = NULL;
-    if (vbt_vep_alloc(&m, &sp, &msg)) {
-        fprintf(stderr, "bench_fit: %s\n", msg.text);
-        return 1;
-    }
-    size_t np = vbt_vep_n_params(m);
-    double *nat = calloc(np, sizeof *nat), *th = calloc(np, sizeof *th);
-    for (size_t i = 0; i < SR; i++) {
-        nat[i] = small_ez(i) ? -1.6 : -2.4;
-        nat[SR + i] = -2.0;
-        nat[2 * SR + i] = 3.6;
-    }
-    nat[vbt_vep_param_index(m, "K")] = 1.0;
-    nat[vbt_vep_param_index(m, "amp")] = 1.0;
-    nat[vbt_vep_param_index(m, "eps")] = 0.1;
-    vbt_vep_unconstrain(m, nat, th);
-    vbt_vep_simulate(m, th, NULL, Y);
-    double noise[STT * SS];
-    vbt_rng_normal(&r, noise, STT * SS);
-    for (size_t k = 0; k < STT * SS; k++)
-        Y[k] += 0.1 * noise[k];
-    vbt_vep_free(m);
-    sp.data = Y;
-    if (write_dir)
-        return write_problem(write_dir, W, G, Y, pos_r) ? 1 : 0;
-    if (vbt_vep_alloc(&m, &sp, &msg)) {
-        fprintf(stderr, "bench_fit: %s\n", msg.text);
-        return 1;
-    }
-    printf("\nNUTS problem: %d regions, %d sensors, %d samples, Euler, linear, %zu free "
-           "parameters\n", SR, SS, STT, np);
-    double lp1, *g = malloc(np * sizeof *g);
-    int reps = 2000;
     double t0 = now();
-    for (int k = 0; k < reps; k++)
-        vbt_vep_logp(m, th, &lp1, g);
-    double tg = (now() - t0) / reps;
-    printf("logp + gradient: %.1f us\n", 1e6 * tg);
-    /* MAP */
-    vbt_vep_map_opts mo;
-    vbt_vep_map_opts_default(&mo);
-    mo.n_starts = 8;
-    mo.n_threads = threads;
-    mo.seed = 1;
-    double *map = malloc(np * sizeof *map), *cov = malloc(np * np * sizeof *cov);
-    vbt_vep_map_result mr;
-    t0 = now();
-    if (vbt_vep_map(m, &mo, map, &mr, NULL, NULL, &msg)) {
-        fprintf(stderr, "bench_fit: %s\n", msg.text);
-        return 1;
+    if (vbt_advi(vep_cb, d->m, np, &ao, mu, scale, &ar, &msg)) {
+        printf("ADVI: failed: %s (%.2f s)\n", msg.text, now() - t0);
+        goto out;
     }
-    double tmap = now() - t0;
-    t0 = now();
-    int lap_ok = vbt_nuts_laplace_cov(vep_cb, m, np, map, 0, cov, &msg) == VBT_OK;
-    double tlap = now() - t0;
-    printf("MAP: 8 starts %.2f s, best lp %.2f, %zu/8 at it, %zu converged; Laplace metric %s "
-           "(%.2f s)\n", tmap, mr.best_lp, mr.n_best, mr.n_converged, lap_ok ? "ok" : msg.text,
-           tlap);
-    double *map_nat = malloc(np * sizeof *map_nat), *x0_nuts = calloc(SR, sizeof *x0_nuts);
-    vbt_vep_constrain(m, map, map_nat);
-    if (!(method & M_NUTS)) {
-        int ret = smc_bench(m, SR, threads, cf, map_nat, NULL, small_ez);
-        vbt_vep_free(m);
-        free(map_nat);
-        free(x0_nuts);
-        free(map);
-        free(cov);
-        free(g);
-        free(nat);
-        free(th);
-        return ret;
-    }
+    double ta = now() - t0;
+    /* x0 = mu + sd * raw is affine in theta: the natural value of q's mean is its x0 mean */
+    vbt_vep_constrain(d->m, mu, nat);
+    printf("ADVI (%s, from the MAP, 1 thread): %.2f s, %zu iterations (%.1f ms each), %s, "
+           "ELBO %.2f; x0 means: max |ADVI - MAP| %.3f", full ? "full-rank" : "mean-field", ta,
+           ar.iterations, 1e3 * ta / (double)(ar.iterations ? ar.iterations : 1),
+           ar.converged ? "converged" : "NOT converged", ar.elbo, max_diff(nat, map_nat, p->nr));
+    if (nuts_mean)
+        printf(", max |ADVI - NUTS| %.3f", max_diff(nat, nuts_mean, p->nr));
+    printf("\n");
+    classify(p, nat, "ADVI mean");
+    ret = 0;
+out:
+    free(mu);
+    free(nat);
+    free(scale);
+    return ret;
+}
+
+/* ---- NUTS ------------------------------------------------------------------------ */
+
+typedef struct nuts_summary {
+    double wall, max_rhat, min_bulk, min_tail, x0_rhat, x0_bulk, x0_tail;
+    size_t divergences;
+} nuts_summary;
+
+/* C chains from the jittered mode (map, Laplace covariance cov or NULL) with
+ * the problem's (or the command line's) metric; prints the diagnostics and
+ * the classification; x0_mean (nr) receives the posterior means.  0 or 1. */
+static int nuts_bench(const fit_problem *p, const problem_data *d, const bench_opts *bo,
+                      const double *map, const double *cov, double pre_s, double *x0_mean,
+                      nuts_summary *sum)
+{
+    const size_t np = d->np, nr = p->nr, chains = bo->chains;
+    const size_t warmup = bo->warmup ? bo->warmup : p->warmup;
+    const size_t draws = bo->nuts_draws ? bo->nuts_draws : p->draws;
+    vbt_nuts_metric metric = bo->metric < 0 ? p->metric
+                             : bo->metric == VBT_NUTS_DIAG ? VBT_NUTS_DIAG : VBT_NUTS_DENSE;
+    int keep_laplace = bo->metric < 0 ? p->keep_laplace : bo->metric == 2;
+    const size_t N = chains * draws;
+    vbt_msg msg;
+    int ret = 1;
     vbt_vep **ms = calloc(chains, sizeof *ms);
     void **ctx = calloc(chains, sizeof *ctx);
     double *inits = malloc(chains * np * sizeof *inits);
+    double *dr = malloc(N * np * sizeof *dr), *x = malloc(N * sizeof *x);
+    double *e = malloc(draws * sizeof *e);
+    vbt_nuts_stats *st = malloc(N * sizeof *st);
+    vbt_nuts_chain_info *info = calloc(chains, sizeof *info);
+    if (!ms || !ctx || !inits || !dr || !x || !e || !st || !info) {
+        fprintf(stderr, "bench_fit: out of memory\n");
+        goto out;
+    }
     for (size_t c = 0; c < chains; c++) {
-        vbt_vep_alloc(&ms[c], &sp, &msg);
+        if (vbt_vep_alloc(&ms[c], &d->sp, &msg)) {
+            fprintf(stderr, "bench_fit: %s\n", msg.text);
+            goto out;
+        }
         ctx[c] = ms[c];
         vbt_rng rr;
         vbt_rng_init(&rr, 1, ((uint64_t)1 << 62) + c);
         vbt_rng_normal(&rr, inits + c * np, np);
         for (size_t i = 0; i < np; i++)
-            inits[c * np + i] = map[i] + (lap_ok ? 0.5 * sqrt(cov[i * np + i]) : 0.1) *
+            inits[c * np + i] = map[i] + (cov ? 0.5 * sqrt(cov[i * np + i]) : 0.1) *
                                              inits[c * np + i];
     }
     vbt_nuts_opts o;
@@ -315,221 +623,223 @@ static int nuts_bench(size_t threads, size_t chains, size_t warmup, size_t draws
     o.warmup = warmup;
     o.draws = draws;
     o.metric = metric;
-    o.adapt_metric = !(keep_laplace && lap_ok);
+    o.adapt_metric = !(keep_laplace && cov);
     vbt_nuts_run run = {.logp = vep_cb, .ctx = ctx, .n_params = np, .n_chains = chains,
-                        .n_threads = threads, .seed = 1, .inits = inits,
-                        .inv_metric = lap_ok ? cov : NULL, .inv_metric_full = 1};
-    double *dr = malloc(chains * draws * np * sizeof *dr), *x = malloc(chains * draws * sizeof *x);
-    vbt_nuts_stats *st = malloc(chains * draws * sizeof *st);
-    vbt_nuts_chain_info *info = calloc(chains, sizeof *info);
-    t0 = now();
-    int rc = vbt_nuts_sample(&run, &o, dr, st, info, &msg);
-    double tn = now() - t0;
-    if (rc) {
+                        .n_threads = bo->threads, .seed = 1, .inits = inits,
+                        .inv_metric = cov, .inv_metric_full = 1};
+    double t0 = now();
+    if (vbt_nuts_sample(&run, &o, dr, st, info, &msg)) {
         fprintf(stderr, "bench_fit: %s\n", msg.text);
-        return 1;
+        goto out;
     }
-    printf("NUTS: %zu chains x (%zu warm-up + %zu draws), %s metric, %zu threads: %.2f s "
-           "(MAP + Laplace + NUTS %.2f s)\n", chains, warmup, draws,
-           !o.adapt_metric ? "Laplace (fixed)" : metric == VBT_NUTS_DENSE ? "dense" : "diag", threads, tn, tmap + tlap + tn);
-    double *e = malloc(draws * sizeof *e);
-    size_t grads = 0;
+    double tn = now() - t0;
+    printf("NUTS: %zu chains x (%zu warm-up + %zu draws), %s metric, max depth %zu, %zu "
+           "threads: %.2f s (MAP + Laplace metric + NUTS %.2f s)\n", chains, warmup, draws,
+           !o.adapt_metric ? "Laplace (fixed)" : metric == VBT_NUTS_DENSE ? "dense" : "diag",
+           o.max_depth, bo->threads, tn, pre_s + tn);
+    size_t grads = 0, divs = 0;
     for (size_t c = 0; c < chains; c++) {
         double mlp = 0, depth = 0;
         size_t sat = 0;
-        for (size_t d = 0; d < draws; d++) {
-            e[d] = st[c * draws + d].energy;
-            mlp += st[c * draws + d].lp / (double)draws;
-            depth += st[c * draws + d].treedepth / (double)draws;
-            sat += st[c * draws + d].treedepth >= (int)o.max_depth;
+        for (size_t k = 0; k < draws; k++) {
+            const vbt_nuts_stats *s = st + c * draws + k;
+            e[k] = s->energy;
+            mlp += s->lp / (double)draws;
+            depth += s->treedepth / (double)draws;
+            sat += s->treedepth >= (int)o.max_depth;
         }
         grads += info[c].n_leapfrog;
+        divs += info[c].divergences;
         printf("  chain %zu: step %.4f, mean tree depth %.2f (%zu at max), leapfrogs/draw %.1f, "
                "divergences %zu, E-BFMI %.3f, mean lp %.2f, %.2f s\n", c + 1, info[c].stepsize,
                depth, sat, (double)info[c].n_leapfrog / (double)draws, info[c].divergences,
                vbt_diag_ebfmi(e, draws), mlp, info[c].wall_s);
     }
-    double min_bulk = INFINITY, min_tail = INFINITY, max_rhat = 0, ess_lp;
-    double x0_bulk = INFINITY, x0_rhat = 0; /* the issue's targets are on the x0 */
-    size_t correct = 0;
-    double *nd = malloc(np * sizeof *nd);
+    /* natural values in place, then one parameter at a time */
+    for (size_t k = 0; k < N; k++) {
+        double *row = dr + k * np;
+        vbt_vep_constrain(d->m, row, row);
+    }
+    nuts_summary s = {.wall = tn, .min_bulk = INFINITY, .min_tail = INFINITY,
+                      .x0_bulk = INFINITY, .x0_tail = INFINITY, .divergences = divs};
+    size_t worst = 0;
     for (size_t i = 0; i < np; i++) {
-        for (size_t k = 0; k < chains * draws; k++) {
-            vbt_vep_constrain(m, dr + k * np, nd);
-            x[k] = nd[i];
-        }
-        vbt_diag_param p;
-        vbt_diag_param_compute(x, chains, draws, &p);
-        min_bulk = fmin(min_bulk, p.ess_bulk);
-        min_tail = fmin(min_tail, p.ess_tail);
-        max_rhat = fmax(max_rhat, p.rhat);
-        if (i < SR) {
-            x0_bulk = fmin(x0_bulk, p.ess_bulk);
-            x0_rhat = fmax(x0_rhat, p.rhat);
-        }
-        if (i < SR) {
-            correct += (p.mean >= -2.05) == small_ez(i);
-            x0_nuts[i] = p.mean;
+        for (size_t k = 0; k < N; k++)
+            x[k] = dr[k * np + i];
+        vbt_diag_param dp;
+        vbt_diag_param_compute(x, chains, draws, &dp);
+        if (!(dp.rhat <= s.max_rhat))
+            worst = i;
+        s.max_rhat = fmax(s.max_rhat, dp.rhat);
+        s.min_bulk = fmin(s.min_bulk, dp.ess_bulk);
+        s.min_tail = fmin(s.min_tail, dp.ess_tail);
+        if (i < nr) {
+            s.x0_rhat = fmax(s.x0_rhat, dp.rhat);
+            s.x0_bulk = fmin(s.x0_bulk, dp.ess_bulk);
+            s.x0_tail = fmin(s.x0_tail, dp.ess_tail);
+            x0_mean[i] = dp.mean;
         }
     }
-    for (size_t k = 0; k < chains * draws; k++)
+    for (size_t k = 0; k < N; k++)
         x[k] = st[k].lp;
     vbt_diag_param pl;
     vbt_diag_param_compute(x, chains, draws, &pl);
-    ess_lp = pl.ess_bulk;
-    printf("  max R-hat %.4f, min bulk ESS %.0f, min tail ESS %.0f, lp__ bulk ESS %.0f; "
-           "min bulk ESS/s %.1f (NUTS wall), %.0f gradients/s; %zu/%d regions classified "
-           "(posterior mean x0 >= -2.05 = EZ)\n", max_rhat, min_bulk, min_tail, ess_lp,
-           min_bulk / tn, (double)grads / tn, correct, SR);
-    printf("  x0 only: max R-hat %.4f, min bulk ESS %.0f (targets < 1.01, > 400)\n", x0_rhat,
-           x0_bulk);
-    int ret = method & M_SMC ? smc_bench(m, SR, threads, cf, map_nat, x0_nuts, small_ez) : 0;
-    free(map_nat);
-    free(x0_nuts);
-    for (size_t c = 0; c < chains; c++)
+    printf("  all %zu parameters: max R-hat %.4f (%s), min bulk ESS %.0f, min tail ESS %.0f; "
+           "lp__ bulk ESS %.0f\n", np, s.max_rhat, vbt_vep_param_name(d->m, worst), s.min_bulk,
+           s.min_tail, pl.ess_bulk);
+    printf("  x0 only: max R-hat %.4f, min bulk ESS %.0f, min tail ESS %.0f (targets < 1.01, "
+           "> 400)\n", s.x0_rhat, s.x0_bulk, s.x0_tail);
+    printf("  min bulk ESS/s (NUTS wall): %.2f all, %.2f x0; %.0f gradients/s; %zu divergences\n",
+           s.min_bulk / tn, s.x0_bulk / tn, (double)grads / tn, divs);
+    classify(p, x0_mean, "NUTS posterior mean");
+    *sum = s;
+    ret = 0;
+out:
+    for (size_t c = 0; ms && c < chains; c++)
         vbt_vep_free(ms[c]);
-    vbt_vep_free(m);
     free(ms);
     free(ctx);
     free(inits);
     free(dr);
     free(x);
+    free(e);
     free(st);
     free(info);
-    free(e);
-    free(nd);
-    free(map);
-    free(cov);
-    free(g);
-    free(nat);
-    free(th);
     return ret;
 }
 
-int main(int argc, char **argv)
+/* ---- the fit: MAP -> Laplace -> NUTS -> diagnostics (-> ADVI, SMC) ---------- */
+
+static int fit_bench(fit_problem *p, const bench_opts *bo, double nuts_target_s)
 {
-    size_t threads = 1, starts = 16, draws = 1000, iters = 2000;
-    vbt_vep_scheme map_scheme = VBT_VEP_EULER;
-    size_t chains = 4, warmup = 1000, nuts_draws = 1000;
-    int nuts_only = 0;
-    vbt_nuts_metric metric = VBT_NUTS_DIAG;
-    int keep_laplace = 0;
-    const char *write_dir = NULL;
-    int method = M_NUTS;
-    smc_cfg cf = {.particles = 512, .moves = 10, .leapfrog = 10, .max_steps = 1000};
-    for (int a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "--threads") && a + 1 < argc)
-            threads = strtoul(argv[++a], NULL, 10);
-        else if (!strcmp(argv[a], "--starts") && a + 1 < argc)
-            starts = strtoul(argv[++a], NULL, 10);
-        else if (!strcmp(argv[a], "--iters") && a + 1 < argc)
-            iters = strtoul(argv[++a], NULL, 10);
-        else if (!strcmp(argv[a], "--draws") && a + 1 < argc)
-            draws = strtoul(argv[++a], NULL, 10);
-        else if (!strcmp(argv[a], "--scheme") && a + 1 < argc) {
-            a++;
-            map_scheme = !strcmp(argv[a], "rk4") ? VBT_VEP_RK4
-                         : !strcmp(argv[a], "heun") ? VBT_VEP_HEUN : VBT_VEP_EULER;
-        } else if (!strcmp(argv[a], "--chains") && a + 1 < argc)
-            chains = strtoul(argv[++a], NULL, 10);
-        else if (!strcmp(argv[a], "--warmup") && a + 1 < argc)
-            warmup = strtoul(argv[++a], NULL, 10);
-        else if (!strcmp(argv[a], "--nuts-draws") && a + 1 < argc)
-            nuts_draws = strtoul(argv[++a], NULL, 10);
-        else if (!strcmp(argv[a], "--metric") && a + 1 < argc) {
-            a++;
-            metric = !strcmp(argv[a], "diag") ? VBT_NUTS_DIAG : VBT_NUTS_DENSE;
-            keep_laplace = !strcmp(argv[a], "laplace");
-        }
-        else if (!strcmp(argv[a], "--write-problem") && a + 1 < argc)
-            write_dir = argv[++a];
-        else if (!strcmp(argv[a], "--nuts-only"))
-            nuts_only = 1;
-        else if (!strcmp(argv[a], "--method") && a + 1 < argc &&
-                 (!strcmp(argv[a + 1], "nuts") || !strcmp(argv[a + 1], "smc") ||
-                  !strcmp(argv[a + 1], "both"))) {
-            a++;
-            method = !strcmp(argv[a], "nuts") ? M_NUTS : !strcmp(argv[a], "smc") ? M_SMC
-                                                                               : M_NUTS | M_SMC;
-        } else if (!strcmp(argv[a], "--particles") && a + 1 < argc)
-            cf.particles = strtoul(argv[++a], NULL, 10);
-        else if (!strcmp(argv[a], "--smc-moves") && a + 1 < argc)
-            cf.moves = strtoul(argv[++a], NULL, 10);
-        else if (!strcmp(argv[a], "--leapfrog") && a + 1 < argc)
-            cf.leapfrog = strtoul(argv[++a], NULL, 10);
-        else if (!strcmp(argv[a], "--smc-max-steps") && a + 1 < argc)
-            cf.max_steps = strtoul(argv[++a], NULL, 10);
-        else {
-            fprintf(stderr, "usage: bench_fit [--threads N] [--starts S] [--iters I] [--draws D] "
-                            "[--scheme euler|heun|rk4] [--nuts-only] [--chains C] [--warmup W] "
-                            "[--nuts-draws D] [--metric diag|dense|laplace] [--write-problem DIR] "
-                            "[--method nuts|smc|both] [--particles N] [--smc-moves M] "
-                            "[--leapfrog L] [--smc-max-steps S]\n");
-            return 2;
-        }
-    }
-    if (cf.particles < 8 || cf.moves < 1 || cf.leapfrog < 1 || cf.max_steps < 1) {
-        fprintf(stderr, "bench_fit: --particles >= 8, --smc-moves, --leapfrog and "
-                        "--smc-max-steps >= 1\n");
-        return 2;
-    }
-    if (write_dir)
-        return nuts_bench(threads, chains, warmup, nuts_draws, keep_laplace, metric, write_dir,
-                          method, &cf);
-    if (nuts_only)
-        return nuts_bench(threads, chains, warmup, nuts_draws, keep_laplace, metric, NULL, method,
-                          &cf);
-    static double W[NR * NR], G[NS * NR], Y[NT * NS];
-    double pos_r[NR * 3], pos_s[NS * 3];
-    vbt_rng r;
-    synth_problem(2020, NR, NS, W, G, pos_r, pos_s, &r);
-
-    vbt_vep_spec sp;
-    vbt_vep_spec_default(&sp);
-    sp.n_regions = NR;
-    sp.n_sensors = NS;
-    sp.n_samples = NT;
-    sp.weights = W;
-    sp.gain = G;
-    sp.dt = 0.1;
-    vbt_msg msg;
-    vbt_vep *m = NULL;
-    if (vbt_vep_alloc(&m, &sp, &msg)) {
-        fprintf(stderr, "bench_fit: %s\n", msg.text);
+    problem_data d;
+    if (problem_make(p, &d, 0))
         return 1;
+    const size_t np = d.np, nr = p->nr;
+    const size_t starts = bo->starts ? bo->starts : p->starts;
+    const int methods = bo->method & p->methods;
+    vbt_msg msg;
+    int ret = 1;
+    double *g = malloc(np * sizeof *g), *map = malloc(np * sizeof *map);
+    double *map_nat = malloc(np * sizeof *map_nat), *lps = malloc(starts * sizeof *lps);
+    double *ldr = malloc(bo->lap_draws * np * sizeof *ldr), *lw = malloc(bo->lap_draws * sizeof *lw);
+    double *cov = malloc(np * np * sizeof *cov), *x0_nuts = malloc(nr * sizeof *x0_nuts);
+    double *x0_start = malloc(nr * sizeof *x0_start);
+    if (!g || !map || !map_nat || !lps || !ldr || !lw || !cov || !x0_nuts || !x0_start) {
+        fprintf(stderr, "bench_fit: out of memory\n");
+        goto out;
     }
-    size_t np = vbt_vep_n_params(m);
-    double *nat = calloc(np, sizeof *nat), *th = calloc(np, sizeof *th),
-           *g = calloc(np, sizeof *g);
-    for (size_t i = 0; i < NR; i++) {
-        nat[i] = is_ez(i) ? -1.6 : -2.4;
-        nat[NR + i] = -2.0;
-        nat[2 * NR + i] = 3.6;
-    }
-    nat[vbt_vep_param_index(m, "K")] = 1.0;
-    nat[vbt_vep_param_index(m, "amp")] = 1.0;
-    nat[vbt_vep_param_index(m, "eps")] = 0.1;
-    vbt_vep_unconstrain(m, nat, th);
-    vbt_vep_simulate(m, th, NULL, Y);
-    double noise[NT * NS];
-    vbt_rng_normal(&r, noise, NT * NS);
-    for (size_t k = 0; k < NT * NS; k++)
-        Y[k] += 0.1 * noise[k];
-    vbt_vep_free(m);
-    sp.data = Y;
+    double lpt;
+    int reps = 2000 * 18 * 18 / (int)(nr * nr) + 20;
+    double t0 = now();
+    for (int k = 0; k < reps; k++)
+        vbt_vep_logp(d.m, d.th_true, &lpt, g);
+    printf("logp + gradient at the truth: %.3f ms (%d repetitions)\n",
+           1e3 * (now() - t0) / reps, reps);
 
-    printf("BVEP benchmark size: %d regions, %d sensors, %d samples, dt 0.1, tau0 10 (fixed)\n",
-           NR, NS, NT);
+    vbt_vep_map_opts mo;
+    vbt_vep_map_opts_default(&mo);
+    mo.n_starts = starts;
+    mo.n_threads = bo->threads;
+    mo.seed = 1;
+    mo.lbfgs.max_iter = bo->iters;
+    mo.n_polish = bo->polish != NOT_SET ? bo->polish : p->polish;
+    mo.newton_iter = bo->newton ? bo->newton : p->newton ? p->newton : mo.newton_iter;
+    if (bo->data_start && vbt_vep_x0_from_data(d.m, 5, -1.5, x0_start) == VBT_OK)
+        mo.x0_start = x0_start;
+    vbt_vep_map_result mr;
+    t0 = now();
+    if (vbt_vep_map(d.m, &mo, map, &mr, lps, NULL, &msg)) {
+        fprintf(stderr, "bench_fit: %s\n", msg.text);
+        goto out;
+    }
+    double tmap = now() - t0;
+    vbt_vep_constrain(d.m, map, map_nat);
+    char pol[64];
+    if (mo.n_polish && mo.n_polish < starts)
+        snprintf(pol, sizeof pol, "the best %zu", mo.n_polish);
+    else
+        snprintf(pol, sizeof pol, "every start");
+    printf("MAP (%s, %zu %s starts, %zu threads, <= %zu L-BFGS iterations, then <= %zu Newton "
+           "steps on %s): %.2f s; best lp %.2f (truth %.2f); %zu/%zu starts within %.0f of it; "
+           "%zu converged\n", scheme_name[p->scheme], starts,
+           mo.x0_start ? "prior/data" : "prior", bo->threads, bo->iters, mo.newton_iter, pol,
+           tmap, mr.best_lp, lpt, mr.n_best, starts, mo.mode_tol, mr.n_converged);
+    printf("  start lp:");
+    for (size_t s = 0; s < starts; s++)
+        printf(" %.1f", lps[s]);
+    printf("\n");
+    classify(p, map_nat, "MAP");
+
+    vbt_vep_laplace_result lr;
+    t0 = now();
+    int lst = vbt_vep_laplace(d.m, map, bo->lap_draws, 2, ldr, lw, &lr, &msg);
+    double tlap = now() - t0;
+    if (lst)
+        printf("Laplace: failed: %s (%.2f s)\n", msg.text, tlap);
+    else
+        printf("Laplace (%zu parameters, %zu draws, PSIS): %.2f s; Pareto k-hat %.2f (%s); "
+               "ESS %.1f\n", np, bo->lap_draws, tlap, lr.khat,
+               lr.khat < 0.7 ? "usable" : "not usable", lr.ess);
+    printf("MAP + Laplace: %.2f s (target < 10 s)\n", tmap + tlap);
+
+    const double *nuts_mean = NULL;
+    if (methods & M_NUTS) {
+        t0 = now();
+        int lap_ok = vbt_nuts_laplace_cov(vep_cb, d.m, np, map, 0, cov, &msg) == VBT_OK;
+        double tcov = now() - t0;
+        printf("Laplace metric (vbt_nuts_laplace_cov): %s, %.2f s\n", lap_ok ? "ok" : msg.text,
+               tcov);
+        nuts_summary ns;
+        if (nuts_bench(p, &d, bo, map, lap_ok ? cov : NULL, tmap + tcov, x0_nuts, &ns))
+            goto out;
+        nuts_mean = x0_nuts;
+        printf("  issue targets: R-hat < 1.01 for every x0 %s, bulk ESS > 400 for every x0 %s, "
+               "NUTS wall <= %.0f s %s\n", ns.x0_rhat < 1.01 ? "MET" : "NOT MET",
+               ns.x0_bulk > 400 ? "MET" : "NOT MET", nuts_target_s,
+               ns.wall <= nuts_target_s ? "MET" : "NOT MET");
+    }
+    if ((methods & M_ADVI) && advi_bench(p, &d, bo, map, map_nat, nuts_mean))
+        goto out;
+    if ((methods & M_SMC) && smc_bench(p, &d, bo, map_nat, nuts_mean))
+        goto out;
+    ret = 0;
+out:
+    free(g);
+    free(map);
+    free(map_nat);
+    free(lps);
+    free(ldr);
+    free(lw);
+    free(cov);
+    free(x0_nuts);
+    free(x0_start);
+    problem_data_free(&d);
+    return ret;
+}
+
+/* logp and logp + gradient for every scheme and observation model on p's data. */
+static int grad_table(fit_problem *p)
+{
+    problem_data d;
+    if (problem_make(p, &d, 1))
+        return 1;
+    printf("BVEP benchmark size: %zu regions, %zu sensors, %zu samples, dt 0.1, tau0 10 "
+           "(fixed); at a prior draw\n", p->nr, p->ns, p->nt);
     printf("%-6s %-9s %5s %12s %12s %8s\n", "scheme", "obs", "steps", "logp (ms)",
            "grad (ms)", "ratio");
-    const char *sn[3] = {"euler", "heun", "rk4"}, *on[2] = {"linear", "logpower"};
-    for (int sc = 0; sc < 3; sc++)
-        for (int ob = 0; ob < 2; ob++) {
-            sp.scheme = (vbt_vep_scheme)sc;
-            sp.obs = (vbt_vep_obs)ob;
-            if (vbt_vep_alloc(&m, &sp, &msg)) {
+    const char *on[2] = {"linear", "logpower"};
+    vbt_msg msg;
+    int ret = 0;
+    for (int sc = 0; sc < 3 && !ret; sc++)
+        for (int ob = 0; ob < 2 && !ret; ob++) {
+            vbt_vep *m;
+            d.sp.scheme = (vbt_vep_scheme)sc;
+            d.sp.obs = (vbt_vep_obs)ob;
+            if (vbt_vep_alloc(&m, &d.sp, &msg)) {
                 fprintf(stderr, "bench_fit: %s\n", msg.text);
-                return 1;
+                ret = 1;
+                break;
             }
             size_t npp = vbt_vep_n_params(m);
             double *t2 = calloc(npp, sizeof *t2), *g2 = calloc(npp, sizeof *g2), lp;
@@ -544,78 +854,131 @@ int main(int argc, char **argv)
             for (int k = 0; k < reps; k++)
                 vbt_vep_logp(m, t2, &lp, g2);
             double tg = (now() - t0) / reps;
-            printf("%-6s %-9s %5d %12.3f %12.3f %8.2f\n", sn[sc], on[ob], 1, 1e3 * tv, 1e3 * tg,
+            printf("%-6s %-9s %5d %12.3f %12.3f %8.2f\n", scheme_name[sc], on[ob], 1, 1e3 * tv, 1e3 * tg,
                    tg / tv);
             free(t2);
             free(g2);
             vbt_vep_free(m);
         }
+    printf("(target: one gradient <= 1 ms)\n");
+    problem_data_free(&d);
+    return ret;
+}
 
-    sp.scheme = map_scheme;
-    sp.obs = VBT_VEP_OBS_LINEAR;
-    if (vbt_vep_alloc(&m, &sp, &msg)) {
-        fprintf(stderr, "bench_fit: %s\n", msg.text);
-        return 1;
-    }
-    np = vbt_vep_n_params(m);
-    vbt_vep_map_opts o;
-    vbt_vep_map_opts_default(&o);
-    o.n_starts = starts;
-    o.n_threads = threads;
-    o.seed = 1;
-    o.lbfgs.max_iter = iters;
-    double *best = calloc(np, sizeof *best), *lps = calloc(starts, sizeof *lps);
-    vbt_vep_map_result res;
-    double t0 = now();
-    if (vbt_vep_map(m, &o, best, &res, lps, NULL, &msg)) {
-        fprintf(stderr, "bench_fit: %s\n", msg.text);
-        return 1;
-    }
-    double tmap = now() - t0;
-    vbt_vep_constrain(m, best, nat);
-    size_t correct = 0;
-    for (size_t i = 0; i < NR; i++)
-        correct += (nat[i] > -2.05) == is_ez(i);
-    double lpt;
-    vbt_vep_logp(m, th, &lpt, NULL);
-    printf("MAP (%s, linear, %zu starts, %zu threads, <= %zu iterations): %.2f s; best lp %.2f (truth %.2f); "
-           "%zu/%zu starts within 1 of it; %zu converged; %zu/%d regions classified "
-           "(EZ x0 > -2.05)\n",
-           sn[map_scheme], starts, threads, iters, tmap, res.best_lp, lpt, res.n_best, starts,
-           res.n_converged, correct, NR);
-    printf("start lp:");
-    for (size_t s = 0; s < starts; s++)
-        printf(" %.1f", lps[s]);
-    printf("\n");
-    double *dr = malloc(draws * np * sizeof *dr), *lw = malloc(draws * sizeof *lw);
-    vbt_vep_laplace_result lr;
-    t0 = now();
-    int st = vbt_vep_laplace(m, best, draws, 2, dr, lw, &lr, &msg);
-    double tlap = now() - t0;
-    if (st)
-        printf("Laplace: failed: %s (%.2f s)\n", msg.text, tlap);
-    else
-        printf("Laplace (%zu parameters, %zu draws): %.2f s; Pareto k-hat %.2f; ESS %.1f\n", np,
-               draws, tlap, lr.khat, lr.ess);
-    printf("MAP + Laplace: %.2f s\n", tmap + tlap);
-    if (method & M_SMC) {
-        double *mapn = malloc(np * sizeof *mapn);
-        vbt_vep_constrain(m, best, mapn);
-        printf("SMC at the benchmark size (%zu parameters):\n", np);
-        if (smc_bench(m, NR, threads, &cf, mapn, NULL, is_ez)) {
-            free(mapn);
-            return 1;
+static const char usage[] =
+    "usage: bench_fit [--threads N] [--priors bvep2022|bvep2020] [--starts S] [--iters I] "
+    "[--polish K] [--newton N] [--map-init prior|data] "
+    "[--draws D] [--scheme euler|heun|rk4] [--nuts-only] [--chains C] [--warmup W] "
+    "[--nuts-draws D] [--metric diag|dense|laplace] "
+    "[--method map|nuts|smc|advi|both|all] [--advi-family meanfield|fullrank] "
+    "[--write-problem DIR] [--particles N] [--smc-moves M] [--leapfrog L] "
+    "[--smc-max-steps S]\n";
+
+/* index of s in the NULL-terminated list, or -1 */
+static int choice(const char *s, const char *const *list)
+{
+    for (int k = 0; list[k]; k++)
+        if (!strcmp(s, list[k]))
+            return k;
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    bench_opts bo = {.threads = 1, .iters = 2000, .lap_draws = 1000, .chains = 4,
+                     .polish = NOT_SET,
+                     .metric = -1, .method = M_NUTS, .advi_family = VBT_ADVI_MEANFIELD,
+                     .particles = 512, .moves = 10, .leapfrog = 10, .max_steps = 1000};
+    vbt_vep_scheme scheme = VBT_VEP_EULER;
+    int nuts_only = 0, bvep2020 = 0;
+    const char *write_dir = NULL;
+    static const char *const metrics[] = {"diag", "dense", "laplace", NULL};
+    static const char *const methods[] = {"map", "nuts", "smc", "advi", "both", "all", NULL};
+    static const int method_mask[] = {0, M_NUTS, M_SMC, M_ADVI, M_NUTS | M_SMC,
+                                      M_NUTS | M_SMC | M_ADVI};
+    static const char *const families[] = {"meanfield", "fullrank", NULL};
+    static const char *const priors[] = {"bvep2022", "bvep2020", NULL};
+    static const char *const map_inits[] = {"prior", "data", NULL};
+    for (int a = 1; a < argc; a++) {
+        const char *o = argv[a], *v = a + 1 < argc ? argv[a + 1] : NULL;
+        int k = 0;
+        if (!strcmp(o, "--nuts-only"))
+            nuts_only = 1;
+        else if (!v)
+            k = -1;
+        else if (!strcmp(o, "--threads"))
+            bo.threads = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--starts"))
+            bo.starts = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--iters"))
+            bo.iters = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--draws"))
+            bo.lap_draws = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--chains"))
+            bo.chains = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--warmup"))
+            bo.warmup = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--nuts-draws"))
+            bo.nuts_draws = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--particles"))
+            bo.particles = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--smc-moves"))
+            bo.moves = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--leapfrog"))
+            bo.leapfrog = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--smc-max-steps"))
+            bo.max_steps = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--polish"))
+            bo.polish = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--newton"))
+            bo.newton = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--map-init") && (k = choice(v, map_inits)) >= 0)
+            bo.data_start = k;
+        else if (!strcmp(o, "--write-problem"))
+            write_dir = v;
+        else if (!strcmp(o, "--scheme") && (k = choice(v, scheme_name)) >= 0)
+            scheme = (vbt_vep_scheme)k;
+        else if (!strcmp(o, "--metric") && (k = choice(v, metrics)) >= 0)
+            bo.metric = k;
+        else if (!strcmp(o, "--method") && (k = choice(v, methods)) >= 0)
+            bo.method = method_mask[k];
+        else if (!strcmp(o, "--advi-family") && (k = choice(v, families)) >= 0)
+            bo.advi_family = k ? VBT_ADVI_FULLRANK : VBT_ADVI_MEANFIELD;
+        else if (!strcmp(o, "--priors") && (k = choice(v, priors)) >= 0)
+            bvep2020 = k;
+        else
+            k = -1;
+        if (k < 0) {
+            fputs(usage, stderr);
+            return 2;
         }
-        free(mapn);
+        a += strcmp(o, "--nuts-only") != 0;
     }
-    free(dr);
-    free(lw);
-    free(best);
-    free(lps);
-    free(nat);
-    free(th);
-    free(g);
-    vbt_vep_free(m);
-    return nuts_bench(threads, chains, warmup, nuts_draws, keep_laplace, metric, NULL, method,
-                      &cf);
+    if (bo.particles < 8 || bo.moves < 1 || bo.leapfrog < 1 || bo.max_steps < 1 ||
+        bo.threads < 1 || bo.chains < 1 || bo.iters < 1 || bo.lap_draws < 5 ||
+        (bo.nuts_draws && bo.nuts_draws < 4)) {
+        fprintf(stderr, "bench_fit: --particles >= 8, --draws >= 5, --nuts-draws >= 4, "
+                        "--threads, --chains, --iters, --smc-moves, --leapfrog and "
+                        "--smc-max-steps >= 1\n");
+        return 2;
+    }
+    fit_problem small, big;
+    problem_small(&small);
+    problem_bvep(&big, bvep2020);
+    if (write_dir) {
+        problem_data d;
+        if (problem_make(&small, &d, 1))
+            return 1;
+        int rc = write_problem(write_dir, &small, &d);
+        problem_data_free(&d);
+        return rc ? 1 : 0;
+    }
+    if (!nuts_only) {
+        if (grad_table(&big))
+            return 1;
+        big.scheme = scheme; /* after the table, which covers every scheme */
+        if (fit_bench(&big, &bo, 300))
+            return 1;
+    }
+    return fit_bench(&small, &bo, 30);
 }

@@ -222,6 +222,8 @@ typedef struct vbt_vep_map_opts {
     vbt_vep_lbfgs_opts lbfgs;
     double mode_tol;   /* 1.0: a start reaches the best mode when lp >= best - mode_tol */
     size_t newton_iter;/* 10: damped Newton steps after L-BFGS (vbt_vep_newton); 0: none */
+    size_t n_polish;   /* 0: Newton polishes every start; k: only the k starts whose L-BFGS
+                          ended highest (a Newton step costs 2 n_params gradients) */
     const double *x0_start; /* NULL, or n_regions natural x0 values: even-numbered starts
                                begin at x0_start + x0_jitter N(0, 1) (a data-informed
                                start, vbt_vep_x0_from_data), odd ones at prior draws */

@@ -31,6 +31,7 @@ void vbt_vep_map_opts_default(vbt_vep_map_opts *o)
     vbt_vep_lbfgs_opts_default(&o->lbfgs);
     o->mode_tol = 1.0;
     o->newton_iter = 10;
+    o->n_polish = 0;
     o->x0_start = NULL;
     o->x0_jitter = 0.5;
 }
@@ -392,10 +393,36 @@ typedef struct ms_shared {
     const vbt_vep_map_opts *o;
     double *lp, *theta;
     int *status;
+    const size_t *order; /* phase 2: the starts to polish, best L-BFGS lp first */
+    size_t n_work;       /* starts (phase 1) or starts to polish (phase 2) */
+    int phase;           /* 1: L-BFGS from each start; 2: Newton polish */
     size_t next;
     pthread_mutex_t lock;
     int err;
 } ms_shared;
+
+static void ms_phase1(ms_shared *sh, vbt_vep *mine, size_t s, double *nat)
+{
+    double *th = sh->theta + s * vbt_vep_n_params(mine);
+    vbt_vep_prior_draw(mine, sh->o->seed, s, th);
+    if (sh->o->x0_start && s % 2 == 0)
+        informed_start(mine, sh->o, s, th, nat);
+    double lp;
+    sh->status[s] = vbt_vep_lbfgs(mine, &sh->o->lbfgs, th, &lp, NULL);
+    sh->lp[s] = isfinite(lp) ? lp : -HUGE_VAL;
+}
+
+static void ms_phase2(ms_shared *sh, vbt_vep *mine, size_t s)
+{
+    double lpn, *th = sh->theta + s * vbt_vep_n_params(mine);
+    if (sh->status[s] == VBT_ENUMERIC)
+        return; /* L-BFGS met a non-finite value: nothing to polish */
+    int ns = vbt_vep_newton(mine, sh->o->newton_iter, th, &lpn, NULL);
+    if (ns != VBT_ENOMEM && ns != VBT_ENUMERIC && isfinite(lpn)) {
+        sh->lp[s] = lpn;
+        sh->status[s] = ns;
+    }
+}
 
 static void *ms_worker(void *arg)
 {
@@ -418,29 +445,45 @@ static void *ms_worker(void *arg)
     }
     for (;;) {
         pthread_mutex_lock(&sh->lock);
-        size_t s = sh->next++;
+        size_t k = sh->next++;
         pthread_mutex_unlock(&sh->lock);
-        if (s >= sh->o->n_starts)
+        if (k >= sh->n_work)
             break;
-        double *th = sh->theta + s * np;
-        vbt_vep_prior_draw(mine, sh->o->seed, s, th);
-        if (sh->o->x0_start && s % 2 == 0)
-            informed_start(mine, sh->o, s, th, nat);
-        double lp;
-        sh->status[s] = vbt_vep_lbfgs(mine, &sh->o->lbfgs, th, &lp, NULL);
-        if (sh->o->newton_iter && sh->status[s] != VBT_ENUMERIC && isfinite(lp)) {
-            double lpn;
-            int ns = vbt_vep_newton(mine, sh->o->newton_iter, th, &lpn, NULL);
-            if (ns != VBT_ENOMEM && ns != VBT_ENUMERIC) {
-                lp = lpn;
-                sh->status[s] = ns;
-            }
-        }
-        sh->lp[s] = isfinite(lp) ? lp : -HUGE_VAL;
+        if (sh->phase == 1)
+            ms_phase1(sh, mine, k, nat);
+        else
+            ms_phase2(sh, mine, sh->order[k]);
     }
     free(nat);
     vbt_vep_free(mine);
     return NULL;
+}
+
+/* Runs one phase over sh->n_work items on nth threads (the caller is one). */
+static void ms_run(ms_shared *sh, pthread_t *tid, size_t nth)
+{
+    size_t started = 0;
+    sh->next = 0;
+    for (size_t t = 1; t < nth && t < sh->n_work; t++) {
+        if (pthread_create(&tid[t], NULL, ms_worker, sh) != 0)
+            break;
+        started = t;
+    }
+    ms_worker(sh);
+    for (size_t t = 1; t <= started; t++)
+        pthread_join(tid[t], NULL);
+}
+
+/* order[0..n) = the starts by decreasing lp, ties by index (insertion sort:
+ * n is the number of starts). */
+static void rank_starts(const double *lp, size_t n, size_t *order)
+{
+    for (size_t s = 0; s < n; s++) {
+        size_t k = s;
+        for (; k > 0 && lp[order[k - 1]] < lp[s]; k--)
+            order[k] = order[k - 1];
+        order[k] = s;
+    }
 }
 
 int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
@@ -472,15 +515,29 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
         return vbt__fail(msg, VBT_ENOMEM, "vep map: out of memory");
     }
     pthread_mutex_init(&sh.lock, NULL);
-    size_t started = 0;
-    for (size_t t = 1; t < nth; t++) {
-        if (pthread_create(&tid[t], NULL, ms_worker, &sh) != 0)
-            break;
-        started = t;
+    /* phase 1: L-BFGS from every start */
+    sh.phase = 1;
+    sh.n_work = ns;
+    ms_run(&sh, tid, nth);
+    /* phase 2: Newton polish of the n_polish best end points (all with 0);
+     * at 84 regions one Newton step costs as much as ~800 L-BFGS gradients */
+    size_t *order = NULL;
+    if (!sh.err && o->newton_iter) {
+        order = malloc(ns * sizeof *order);
+        if (!order)
+            sh.err = VBT_ENOMEM;
     }
-    ms_worker(&sh);
-    for (size_t t = 1; t <= started; t++)
-        pthread_join(tid[t], NULL);
+    if (order) {
+        rank_starts(sh.lp, ns, order);
+        size_t n_pol = o->n_polish && o->n_polish < ns ? o->n_polish : ns;
+        while (n_pol > 0 && !isfinite(sh.lp[order[n_pol - 1]]))
+            n_pol--;
+        sh.phase = 2;
+        sh.order = order;
+        sh.n_work = n_pol;
+        ms_run(&sh, tid, nth);
+        free(order);
+    }
     pthread_mutex_destroy(&sh.lock);
     free(tid);
     int st = VBT_OK;

@@ -522,10 +522,6 @@ static void test_map_recovery(void **state)
     vbt_vep_free(m);
 }
 
-/* Newton polish: from a 300-iteration L-BFGS end point on the 8-region
- * problem it reaches the mode a 5000-iteration L-BFGS finds, never lowers the
- * log density, and proves it a mode (status VBT_OK: positive definite
- * undamped Hessian, Newton decrement below tolerance). */
 /* g' H^-1 g with H the negative Hessian at th by central differences of the
  * gradient (step 1e-5), symmetrised and Cholesky-factored here; -1 when H is
  * not positive definite (th is no mode). */
@@ -578,6 +574,10 @@ static double newton_decrement(vbt_vep *m, const double *th, const double *g, si
     return dec;
 }
 
+/* Newton polish: from a 300-iteration L-BFGS end point on the 8-region
+ * problem it reaches the mode a 5000-iteration L-BFGS finds, never lowers the
+ * log density, and proves it a mode (status VBT_OK: positive definite
+ * undamped Hessian, Newton decrement below tolerance). */
 static void test_newton_polish(void **state)
 {
     (void)state;
@@ -683,6 +683,63 @@ static void test_map_reproducible(void **state)
     free(b);
     free(ta);
     free(tb);
+    vbt_vep_free(m);
+}
+
+/* n_polish = k: Newton polishes exactly the k starts whose L-BFGS ended
+ * highest, each as it would be polished with n_polish = 0 (bitwise), and
+ * leaves the others at their L-BFGS end points (as newton_iter = 0 does);
+ * the result does not depend on the thread count. */
+static void test_map_polish_best(void **state)
+{
+    (void)state;
+    vbt_vep_spec s;
+    base_spec(&s, VBT_VEP_EULER, VBT_VEP_OBS_LINEAR, 1);
+    vbt_vep *m = build(&s);
+    const size_t np = vbt_vep_n_params(m), ns = 8, k = 3;
+    vbt_vep_map_opts o;
+    vbt_vep_map_opts_default(&o);
+    o.n_starts = ns;
+    o.seed = 11;
+    o.lbfgs.max_iter = 300;
+    o.n_threads = 2;
+    double *best = malloc(np * sizeof *best), *bp = malloc(np * sizeof *bp);
+    double *t_none = malloc(ns * np * sizeof *t_none), *t_all = malloc(ns * np * sizeof *t_all);
+    double *t_k = malloc(ns * np * sizeof *t_k), *t_k1 = malloc(ns * np * sizeof *t_k1);
+    double l_none[8], l_all[8], l_k[8], l_k1[8];
+    vbt_vep_map_result r_none, r_all, r_k, r_k1;
+    o.newton_iter = 0;
+    assert_int_equal(vbt_vep_map(m, &o, best, &r_none, l_none, t_none, NULL), VBT_OK);
+    o.newton_iter = 10;
+    assert_int_equal(vbt_vep_map(m, &o, best, &r_all, l_all, t_all, NULL), VBT_OK);
+    o.n_polish = k;
+    assert_int_equal(vbt_vep_map(m, &o, bp, &r_k, l_k, t_k, NULL), VBT_OK);
+    o.n_threads = 1;
+    assert_int_equal(vbt_vep_map(m, &o, bp, &r_k1, l_k1, t_k1, NULL), VBT_OK);
+    assert_memory_equal(t_k, t_k1, ns * np * sizeof *t_k);
+    assert_memory_equal(l_k, l_k1, sizeof l_k);
+    size_t polished = 0;
+    for (size_t a = 0; a < ns; a++) {
+        size_t rank = 0; /* starts whose L-BFGS ended higher */
+        for (size_t b = 0; b < ns; b++)
+            rank += l_none[b] > l_none[a] || (l_none[b] == l_none[a] && b < a);
+        const double *want = rank < k ? t_all : t_none;
+        assert_memory_equal(t_k + a * np, want + a * np, np * sizeof *t_k);
+        assert_true(l_k[a] == (rank < k ? l_all[a] : l_none[a]));
+        polished += rank < k;
+    }
+    assert_int_equal(polished, k);
+    printf("# polish the best %zu of %zu: best lp %.3f (every start polished: %.3f), %zu "
+           "converged (%zu)\n", k, ns, r_k.best_lp, r_all.best_lp, r_k.n_converged,
+           r_all.n_converged);
+    assert_true(r_k.best_lp == r_all.best_lp);
+    assert_true(r_k.n_converged <= k + r_none.n_converged);
+    free(best);
+    free(bp);
+    free(t_none);
+    free(t_all);
+    free(t_k);
+    free(t_k1);
     vbt_vep_free(m);
 }
 
@@ -864,6 +921,7 @@ int main(void)
         cmocka_unit_test(test_psis_khat),
         cmocka_unit_test(test_map_recovery),
         cmocka_unit_test(test_map_reproducible),
+        cmocka_unit_test(test_map_polish_best),
         cmocka_unit_test(test_newton_polish),
         cmocka_unit_test(test_x0_from_data),
         cmocka_unit_test(test_priors_json),
