@@ -689,7 +689,8 @@ static int nuts_bench(const fit_problem *p, const problem_data *d, const bench_o
            s.min_tail, pl.ess_bulk);
     printf("  x0 only: max R-hat %.4f, min bulk ESS %.0f, min tail ESS %.0f (targets < 1.01, "
            "> 400)\n", s.x0_rhat, s.x0_bulk, s.x0_tail);
-    printf("  min bulk ESS/s (NUTS wall): %.2f all, %.2f x0; %.0f gradients/s; %zu divergences\n",
+    printf("  min bulk ESS/s (NUTS wall): %.2f all, %.2f x0; %.0f gradients/s (the draws' "
+           "gradients over the wall time with warm-up); %zu divergences\n",
            s.min_bulk / tn, s.x0_bulk / tn, (double)grads / tn, divs);
     classify(p, x0_mean, "NUTS posterior mean");
     *sum = s;

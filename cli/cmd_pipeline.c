@@ -628,7 +628,7 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
     size_t nscen = 0;
     for (size_t i = 0; i < n; i++) {
         snprintf(reg[i].label, sizeof reg[i].label, "%s", conn->labels[i]);
-        reg[i].onset_median = NAN;
+        reg[i].onset_median = reg[i].onset_q5 = reg[i].onset_q95 = NAN;
     }
     /* ground truth of a sample patient, when shipped */
     char *text = NULL;
@@ -669,13 +669,15 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
     if (vbt_file_read_all(path, &text, &len, 0, &msg) == 0) {
         for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
             char *f[12];
-            if (split(line, ',', f, 12) < 6 || !strcmp(f[0], "region"))
+            if (split(line, ',', f, 12) < 8 || !strcmp(f[0], "region"))
                 continue;
             size_t r = (size_t)atol(f[0]);
             if (r >= n)
                 continue;
             reg[r].p_recruited = atof(f[2]);
             reg[r].onset_median = num_or_nan(f[5]);
+            reg[r].onset_q5 = num_or_nan(f[6]);
+            reg[r].onset_q95 = num_or_nan(f[7]);
         }
     }
     free(text);
@@ -765,10 +767,14 @@ static int finish(pipe_t *pp, const char *patient, const char *conn_path, const 
         cJSON_AddNumberToObject(o, "x0_q5", reg[i].x0_q5);
         cJSON_AddNumberToObject(o, "x0_q95", reg[i].x0_q95);
         cJSON_AddNumberToObject(o, "p_recruited", reg[i].p_recruited);
-        if (isnan(reg[i].onset_median))
-            cJSON_AddNullToObject(o, "onset_median");
-        else
-            cJSON_AddNumberToObject(o, "onset_median", reg[i].onset_median);
+        const char *onk[3] = {"onset_median", "onset_q5", "onset_q95"};
+        const double onv[3] = {reg[i].onset_median, reg[i].onset_q5, reg[i].onset_q95};
+        for (int q = 0; q < 3; q++) {
+            if (isnan(onv[q]))
+                cJSON_AddNullToObject(o, onk[q]);
+            else
+                cJSON_AddNumberToObject(o, onk[q], onv[q]);
+        }
         cJSON_AddItemToArray(ra, o);
     }
     cJSON *sa = cJSON_AddArrayToObject(res, "surgery");

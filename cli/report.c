@@ -112,7 +112,7 @@ static void fig_connectome(strbuf *b, const report_input *in)
 static void fig_x0(strbuf *b, const report_input *in)
 {
     const size_t n = in->n;
-    const double row = 12.0, left = 230.0, width = 420.0, top = 30.0;
+    const double row = 12.0, left = 230.0, width = 420.0, top = 44.0; /* below the title */
     const double lo = -5.0, hi = 0.0;
 #define XPOS(v) (left + width * (((v) < lo ? lo : (v) > hi ? hi : (v)) - lo) / (hi - lo))
     sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-x0\" "
@@ -278,6 +278,49 @@ static int write_file(const char *dir, const char *name, const strbuf *b, char *
         return -1;
     }
     return 0;
+}
+
+/* ---- propagation order ---------------------------------------------------------- */
+
+/* The regions recruited in at least 5 % of the draws, by median onset (ties
+ * by index), with the onset's 5-95 % interval over the recruiting draws. */
+static void propagation_section(strbuf *b, const report_input *in)
+{
+    size_t *ord = malloc(in->n * sizeof *ord), m = 0;
+    if (!ord)
+        return;
+    for (size_t i = 0; i < in->n; i++) {
+        const report_region *r = &in->regions[i];
+        if (!(r->p_recruited >= 0.05) || isnan(r->onset_median))
+            continue;
+        size_t k = m++;
+        for (; k > 0 && in->regions[ord[k - 1]].onset_median > r->onset_median; k--)
+            ord[k] = ord[k - 1];
+        ord[k] = i;
+    }
+    sb_printf(b, "<h2>Seizure propagation</h2>\n");
+    if (!m) {
+        sb_printf(b, "<p>No region is recruited in 5 %% or more of the posterior draws.</p>\n");
+        free(ord);
+        return;
+    }
+    sb_printf(b, "<p>Forward simulations of the fitted model over the posterior draws: the "
+                 "regions recruited in at least 5 %% of them, in the order of their median "
+                 "onset (the first time x1 rises above the threshold, in the model's time "
+                 "units from the start of the simulated window; interval over the draws in "
+                 "which the region is recruited).</p>\n<table><tr><th>order</th><th>region"
+                 "</th><th>P(recruited)</th><th>median onset</th><th>onset 5&ndash;95 %%</th>"
+                 "</tr>\n");
+    for (size_t k = 0; k < m; k++) {
+        const report_region *r = &in->regions[ord[k]];
+        sb_printf(b, "<tr><td>%zu</td><td class=\"%s\">", k + 1,
+                  r->p_ez > 0.5 ? "ez" : r->p_pz > 0.5 ? "pz" : "");
+        put_text(b, r->label);
+        sb_printf(b, "</td><td>%.2f</td><td>%.3g</td><td>%.3g&ndash;%.3g</td></tr>\n",
+                  r->p_recruited, r->onset_median, r->onset_q5, r->onset_q95);
+    }
+    sb_printf(b, "</table>\n");
+    free(ord);
 }
 
 /* ---- sampler diagnostics ------------------------------------------------------ */
@@ -484,6 +527,7 @@ int report_write(const report_input *in, char *err, size_t errlen)
         sb_printf(&page, "</table>\n<p>Predicted: P(EZ) &gt; 0.5 (zone EZ), P(EZ) + P(PZ) &gt; "
                    "0.5 (zone EZ+PZ).</p>\n");
     }
+    propagation_section(&page, in);
     sb_printf(&page, "<h2>Excitability of every region</h2>\n%s", fig[1].s ? fig[1].s : "");
     sb_printf(&page, "<h2>Brain maps</h2>\n%s%s", fig[2].s ? fig[2].s : "", fig[3].s ? fig[3].s : "");
     if (in->feature)

@@ -12,7 +12,8 @@ struct cJSON;
 typedef struct report_region {
     char label[VBT_LABEL_MAX];
     double x0_mean, x0_q5, x0_q95, p_ez, p_pz, p_hz;
-    double p_recruited, onset_median;     /* NaN when not predicted */
+    double p_recruited;
+    double onset_median, onset_q5, onset_q95; /* over the recruiting draws; NaN when none */
     int truth;                            /* 0 none, 1 EZ, 2 PZ (sample patients) */
 } report_region;
 

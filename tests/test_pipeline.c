@@ -175,6 +175,16 @@ static void test_pipeline_end_to_end(void **state)
         int pred = cJSON_GetObjectItemCaseSensitive(rg, "p_ez")->valuedouble > 0.5;
         n_pred += (size_t)pred;
         tp += (size_t)(pred && (!strcmp(lab, "r1") || !strcmp(lab, "r4")));
+        /* onset quantiles: all null (never recruited) or ordered */
+        cJSON *om = cJSON_GetObjectItemCaseSensitive(rg, "onset_median");
+        cJSON *o5 = cJSON_GetObjectItemCaseSensitive(rg, "onset_q5");
+        cJSON *o95 = cJSON_GetObjectItemCaseSensitive(rg, "onset_q95");
+        assert_true(o5 && o95 && om);
+        if (cJSON_IsNull(om))
+            assert_true(cJSON_IsNull(o5) && cJSON_IsNull(o95));
+        else
+            assert_true(o5->valuedouble <= om->valuedouble &&
+                        om->valuedouble <= o95->valuedouble);
     }
     assert_int_equal((size_t)cJSON_GetObjectItemCaseSensitive(ev, "true_positives")->valuedouble,
                      tp);
@@ -207,7 +217,7 @@ static void test_pipeline_end_to_end(void **state)
     assert_int_equal(vbt_file_read_all(tu_path(out, "report.html"), &text, &len, 0, &msg), 0);
     const char *ids[] = {"fig-x0", "fig-brain-ez", "fig-brain-onset", "fig-connectome",
                          "fig-feature", "<h2>Precision and recall</h2>",
-                         "<h2>Sampler diagnostics</h2>", NULL};
+                         "<h2>Sampler diagnostics</h2>", "<h2>Seizure propagation</h2>", NULL};
     for (size_t i = 0; ids[i]; i++)
         assert_non_null(strstr(text, ids[i]));
     assert_null(strstr(text, "http://www.w3.org/2000/svg\" src"));
