@@ -14,10 +14,13 @@ VBT_HIDDEN double vbt__log_upper_tail(double a);
 /* In-place lower Cholesky (row major, n x n); -1 when not positive definite. */
 VBT_HIDDEN int vbt__cholesky(double *A, size_t n);
 
-/* Negative Hessian of the log posterior by central differences of the
- * gradient (step h), symmetrised, into H (np x np); th, gp, gm: np scratch.
- * 0, or 1 + the index of a parameter whose perturbed gradient failed. */
-VBT_HIDDEN size_t vbt__vep_neg_hessian(vbt_vep *m, const double *theta, double h, double *H,
-                                       double *th, double *gp, double *gm);
+/* Negative Hessian of the log posterior by differences of the gradient
+ * (step h), symmetrised, into H (np x np): central differences when g0 is
+ * NULL (2 np gradients, error O(h^2)), else forward differences from g0,
+ * the gradient at theta (np gradients, error O(h)); th, gp, gm: np scratch
+ * (gm unused with g0).  0, or 1 + the index of a parameter whose perturbed
+ * gradient failed. */
+VBT_HIDDEN size_t vbt__vep_neg_hessian(vbt_vep *m, const double *theta, const double *g0,
+                                       double h, double *H, double *th, double *gp, double *gm);
 
 #endif

@@ -161,22 +161,28 @@ int vbt__cholesky(double *A, size_t n)
  * O(eps |g| / h); h = 1e-5 balances them for unit-scale unconstrained
  * parameters.  th, gp, gm: np scratch each.  Returns 1 + the index of the
  * first parameter whose perturbed gradient is not finite, else 0. */
-size_t vbt__vep_neg_hessian(vbt_vep *m, const double *theta, double h, double *H, double *th,
-                            double *gp, double *gm)
+size_t vbt__vep_neg_hessian(vbt_vep *m, const double *theta, const double *g0, double h,
+                            double *H, double *th, double *gp, double *gm)
 {
     size_t np = vbt_vep_n_params(m);
     memcpy(th, theta, np * sizeof *th);
     double lp;
     for (size_t j = 0; j < np; j++) {
         th[j] = theta[j] + h;
-        int s1 = vbt_vep_logp(m, th, &lp, gp);
-        th[j] = theta[j] - h;
-        int s2 = vbt_vep_logp(m, th, &lp, gm);
+        int s1 = vbt_vep_logp(m, th, &lp, gp), s2 = 0;
+        if (!g0) {
+            th[j] = theta[j] - h;
+            s2 = vbt_vep_logp(m, th, &lp, gm);
+        }
         th[j] = theta[j];
         if (s1 || s2)
             return j + 1;
-        for (size_t i = 0; i < np; i++)
-            H[i * np + j] = -(gp[i] - gm[i]) / (2.0 * h);
+        if (g0)
+            for (size_t i = 0; i < np; i++)
+                H[i * np + j] = -(gp[i] - g0[i]) / h;
+        else
+            for (size_t i = 0; i < np; i++)
+                H[i * np + j] = -(gp[i] - gm[i]) / (2.0 * h);
     }
     for (size_t i = 0; i < np; i++)
         for (size_t j = 0; j < i; j++) {
@@ -203,7 +209,7 @@ int vbt_vep_laplace(vbt_vep *m, const double *theta_map, size_t n_draws, uint64_
     }
     const double h = 1e-5;
     res->hess_h = h;
-    size_t bad = vbt__vep_neg_hessian(m, theta_map, h, H, th, gp, gm);
+    size_t bad = vbt__vep_neg_hessian(m, theta_map, NULL, h, H, th, gp, gm);
     if (bad) {
         st = vbt__fail(msg, VBT_ENUMERIC, "vep laplace: gradient not finite near the mode (%s)",
                        vbt_vep_param_name(m, bad - 1));

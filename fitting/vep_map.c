@@ -14,6 +14,7 @@
 #define C1 1e-4
 #define C2 0.9
 #define LS_MAX 40
+#define NEWTON_FD_STEP 1e-6 /* ~ sqrt(eps |g|/|g''|) for gradients accurate to ~1e-12 */
 
 void vbt_vep_lbfgs_opts_default(vbt_vep_lbfgs_opts *o)
 {
@@ -301,7 +302,9 @@ int vbt_vep_newton(vbt_vep *m, size_t max_iter, double *theta, double *lp_out, s
     }
     size_t it;
     for (it = 0; it < max_iter; it++) {
-        if (vbt__vep_neg_hessian(m, theta, 1e-5, H, x, s1, s2)) {
+        /* forward differences (half the gradients of central ones): the
+         * Hessian only steers the step and scales the decrement here */
+        if (vbt__vep_neg_hessian(m, theta, g, NEWTON_FD_STEP, H, x, s1, s2)) {
             status = VBT_ENUMERIC;
             break;
         }
