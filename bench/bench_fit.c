@@ -29,8 +29,10 @@
  * at the mode checked by PSIS (--draws 1000 draws: k-hat, ESS), then C NUTS
  * chains (--chains 4) on --threads threads from the jittered mode with the
  * Laplace covariance as metric (default here --metric laplace, --warmup
- * 500, --nuts-draws 2000): per-chain step size, tree depth, leapfrogs per
- * draw, divergences, E-BFMI, wall time; max R-hat, min bulk and tail ESS
+ * 500, --nuts-draws 2000, --adapt-delta 0.95: at 0.8 one chain of four can
+ * end on a cliff of the log density where every transition diverges):
+ * per-chain step size, tree depth, leapfrogs per draw, divergences, E-BFMI,
+ * wall time, the chains vbt fit would flag as stuck; max R-hat, min bulk and tail ESS
  * over the x0 and over every parameter, ESS/s, gradients/s, and the
  * EZ/PZ/HZ classification (BVEP's thresholds: EZ x0 >= -2.05, PZ >= -3.05)
  * of the posterior means against the truth, against the issue's targets.
@@ -43,8 +45,9 @@
  * at x0 = -1.6, the others -2.4), 32 sensors, 100 samples, library
  * default priors, the same fit with its own defaults (8 starts, every one
  * Newton-polished (at most 10 steps), --metric diag adapted from the Laplace
- * diagonal, --warmup 500, --nuts-draws 1000).  --warmup, --nuts-draws,
- * --metric, --starts, --polish and --newton, when given, apply to both parts.  --nuts-only runs part 2 alone; --write-problem DIR writes
+ * diagonal, --warmup 500, --nuts-draws 1000, --adapt-delta 0.8).  --warmup, --nuts-draws,
+ * --metric, --adapt-delta, --starts, --polish and --newton, when given, apply
+ * to both parts.  --nuts-only runs part 2 alone; --write-problem DIR writes
  * its problem as a TVB connectome directory plus gain.npy and data.npy for
  * `vbt fit`, and stops.
  *
@@ -122,6 +125,7 @@ typedef struct fit_problem {
     vbt_vep_priors priors;
     size_t starts, warmup, draws;/* fit defaults */
     size_t polish, newton;       /* MAP: Newton on the best `polish` starts (0: all), steps */
+    double adapt_delta;          /* NUTS target acceptance */
     vbt_nuts_metric metric;
     int keep_laplace;            /* 1: NUTS keeps the Laplace metric (--metric laplace) */
     int methods;                 /* mask of M_* this problem runs when asked */
@@ -139,6 +143,7 @@ typedef struct bench_opts {
                                     newton_iter (0: the problem's) */
     int data_start;              /* --map-init data: even MAP starts from vbt_vep_x0_from_data */
     int metric;                  /* -1, VBT_NUTS_DIAG, VBT_NUTS_DENSE, 2 = laplace */
+    double adapt_delta;          /* 0: the problem's */
     int method;
     vbt_advi_family advi_family;
     size_t particles, moves, leapfrog, max_steps;
@@ -150,7 +155,8 @@ static void problem_small(fit_problem *p)
     *p = (fit_problem){.name = "18-region patient", .nr = 18, .ns = 32, .nt = 100,
                        .seed = 2021, .n_ez = 2, .ez = {4, 11}, .x0_ez = -1.6, .x0_pz = -2.4,
                        .x0_hz = -2.4, .x_init = -2.0, .z_init = 3.6, .starts = 8,
-                       .warmup = 500, .draws = 1000, .metric = VBT_NUTS_DIAG,
+                       .warmup = 500, .draws = 1000, .adapt_delta = 0.8,
+                       .metric = VBT_NUTS_DIAG,
                        .methods = M_NUTS | M_SMC | M_ADVI};
     vbt_vep_priors_default(&p->priors);
 }
@@ -160,7 +166,7 @@ static void problem_bvep(fit_problem *p, int bvep2020)
 {
     *p = (fit_problem){.name = "BVEP benchmark patient", .nr = 84, .ns = 162, .nt = 130,
                        .seed = 2020, .n_ez = 2, .ez = {6, 34}, .starts = 8, .warmup = 500,
-                       .draws = 2000, .polish = 2, .newton = 30,
+                       .draws = 2000, .polish = 2, .newton = 30, .adapt_delta = 0.95,
                        .metric = VBT_NUTS_DENSE, .keep_laplace = 1,
                        .methods = M_NUTS | M_SMC | M_ADVI};
     vbt_vep_priors_default(&p->priors);
@@ -624,6 +630,7 @@ static int nuts_bench(const fit_problem *p, const problem_data *d, const bench_o
     o.draws = draws;
     o.metric = metric;
     o.adapt_metric = !(keep_laplace && cov);
+    o.adapt_delta = bo->adapt_delta > 0 ? bo->adapt_delta : p->adapt_delta;
     vbt_nuts_run run = {.logp = vep_cb, .ctx = ctx, .n_params = np, .n_chains = chains,
                         .n_threads = bo->threads, .seed = 1, .inits = inits,
                         .inv_metric = cov, .inv_metric_full = 1};
@@ -638,6 +645,15 @@ static int nuts_bench(const fit_problem *p, const problem_data *d, const bench_o
            !o.adapt_metric ? "Laplace (fixed)" : metric == VBT_NUTS_DENSE ? "dense" : "diag",
            o.max_depth, bo->threads, tn, pre_s + tn);
     size_t grads = 0, divs = 0;
+    double *mlps = calloc(chains, sizeof *mlps), *steps = calloc(chains, sizeof *steps);
+    int *stuck = calloc(chains, sizeof *stuck);
+    if (!mlps || !steps || !stuck) {
+        free(mlps);
+        free(steps);
+        free(stuck);
+        fprintf(stderr, "bench_fit: out of memory\n");
+        goto out;
+    }
     for (size_t c = 0; c < chains; c++) {
         double mlp = 0, depth = 0;
         size_t sat = 0;
@@ -654,7 +670,21 @@ static int nuts_bench(const fit_problem *p, const problem_data *d, const bench_o
                "divergences %zu, E-BFMI %.3f, mean lp %.2f, %.2f s\n", c + 1, info[c].stepsize,
                depth, sat, (double)info[c].n_leapfrog / (double)draws, info[c].divergences,
                vbt_diag_ebfmi(e, draws), mlp, info[c].wall_s);
+        mlps[c] = mlp;
+        steps[c] = info[c].stepsize;
     }
+    /* as vbt fit does (its thresholds: 10 below the best mean lp, 0.1 x the
+     * median step size); here the chain stays in the figures below */
+    if (vbt_diag_stuck_chains(mlps, steps, chains, 10.0, 0.1, stuck)) {
+        printf("  stuck chains (vbt fit would exclude them and fail its diagnostics):");
+        for (size_t c = 0; c < chains; c++)
+            if (stuck[c])
+                printf(" %zu", c + 1);
+        printf("\n");
+    }
+    free(mlps);
+    free(steps);
+    free(stuck);
     /* natural values in place, then one parameter at a time */
     for (size_t k = 0; k < N; k++) {
         double *row = dr + k * np;
@@ -870,7 +900,7 @@ static const char usage[] =
     "usage: bench_fit [--threads N] [--priors bvep2022|bvep2020] [--starts S] [--iters I] "
     "[--polish K] [--newton N] [--map-init prior|data] "
     "[--draws D] [--scheme euler|heun|rk4] [--nuts-only] [--chains C] [--warmup W] "
-    "[--nuts-draws D] [--metric diag|dense|laplace] "
+    "[--nuts-draws D] [--metric diag|dense|laplace] [--adapt-delta A] "
     "[--method map|nuts|smc|advi|both|all] [--advi-family meanfield|fullrank] "
     "[--write-problem DIR] [--particles N] [--smc-moves M] [--leapfrog L] "
     "[--smc-max-steps S]\n";
@@ -929,6 +959,8 @@ int main(int argc, char **argv)
             bo.leapfrog = strtoul(v, NULL, 10);
         else if (!strcmp(o, "--smc-max-steps"))
             bo.max_steps = strtoul(v, NULL, 10);
+        else if (!strcmp(o, "--adapt-delta"))
+            bo.adapt_delta = strtod(v, NULL);
         else if (!strcmp(o, "--polish"))
             bo.polish = strtoul(v, NULL, 10);
         else if (!strcmp(o, "--newton"))
@@ -957,10 +989,10 @@ int main(int argc, char **argv)
     }
     if (bo.particles < 8 || bo.moves < 1 || bo.leapfrog < 1 || bo.max_steps < 1 ||
         bo.threads < 1 || bo.chains < 1 || bo.iters < 1 || bo.lap_draws < 5 ||
-        (bo.nuts_draws && bo.nuts_draws < 4)) {
+        (bo.nuts_draws && bo.nuts_draws < 4) || bo.adapt_delta < 0 || bo.adapt_delta >= 1) {
         fprintf(stderr, "bench_fit: --particles >= 8, --draws >= 5, --nuts-draws >= 4, "
                         "--threads, --chains, --iters, --smc-moves, --leapfrog and "
-                        "--smc-max-steps >= 1\n");
+                        "--smc-max-steps >= 1, --adapt-delta in (0, 1)\n");
         return 2;
     }
     fit_problem small, big;

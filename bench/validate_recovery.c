@@ -4,7 +4,7 @@
  * regions: every region classified correctly, posterior z-scores below 2
  * and shrinkage above 0.9 for the EZ and PZ regions").
  *
- *   validate_recovery [--threads N] [--chains C] [--warmup W] [--draws D]
+ *   validate_recovery [--threads N] [--chains C] [--warmup W] [--draws D] [--adapt-delta A]
  *                     [--starts S] [--seed S] [--metric diag|dense|laplace]
  *                     [--contacts TSV] [--connectome ZIP]
  *
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
     size_t threads = (size_t)atol(arg(argc, argv, "--threads", "2"));
     size_t chains = (size_t)atol(arg(argc, argv, "--chains", "4"));
     size_t warmup = (size_t)atol(arg(argc, argv, "--warmup", "500"));
-    size_t draws = (size_t)atol(arg(argc, argv, "--draws", "500"));
+    size_t draws = (size_t)atol(arg(argc, argv, "--draws", "1000"));
     size_t starts = (size_t)atol(arg(argc, argv, "--starts", "8"));
     uint64_t seed = (uint64_t)atoll(arg(argc, argv, "--seed", "1"));
     const char *cpath = arg(argc, argv, "--contacts",
@@ -208,6 +208,11 @@ int main(int argc, char **argv)
     vbt_nuts_opts_default(&o);
     o.warmup = warmup;
     o.draws = draws;
+    o.adapt_delta = atof(arg(argc, argv, "--adapt-delta", "0.8"));
+    if (!(o.adapt_delta > 0 && o.adapt_delta < 1)) {
+        fprintf(stderr, "validate_recovery: --adapt-delta must be in (0, 1)\n");
+        return 2;
+    }
     const char *met = arg(argc, argv, "--metric", "diag");
     o.metric = strcmp(met, "diag") ? VBT_NUTS_DENSE : VBT_NUTS_DIAG;
     o.adapt_metric = strcmp(met, "laplace") != 0; /* laplace: keep the dense Laplace metric */
