@@ -537,6 +537,32 @@ static cJSON *evaluate(const report_region *reg, size_t n, const char *against,
     return o;
 }
 
+/* A region list as the patient folder writes it (hypothesis.txt, spare.txt,
+ * one line of resections.txt): lines and '#' comments become one comma list,
+ * in place, without empty items or trailing separators. */
+static void region_list_text(char *text)
+{
+    int comment = 0;
+    for (char *c = text; *c; c++) {
+        if (*c == '\n' || *c == '\r') {
+            comment = 0;
+            *c = ',';
+        } else if (comment || *c == '#') {
+            comment = 1;
+            *c = ' ';
+        }
+    }
+    char *w = text;
+    for (char *r = text; *r; r++) {
+        if ((*r == ',' || *r == ' ' || *r == '\t') && (w == text || w[-1] == ','))
+            continue;
+        *w++ = *r;
+    }
+    while (w > text && (w[-1] == ',' || w[-1] == ' ' || w[-1] == '\t'))
+        w--;
+    *w = '\0';
+}
+
 /* results.json "evaluation": against PATIENT/hypothesis.txt (the clinical EZ
  * hypothesis: labels or indices, comma- or line-separated) and against
  * ground_truth.json (EZ, and EZ + PZ).  -1 with a message on a bad file. */
@@ -561,28 +587,7 @@ static int add_evaluation(pipe_t *pp, cJSON *res, const char *patient,
             cli_error(pp->p, "%s", msg.text);
             goto out;
         }
-        int comment = 0; /* lines and '#' comments -> one comma list */
-        for (char *c = text; *c; c++) {
-            if (*c == '\n' || *c == '\r') {
-                comment = 0;
-                *c = ',';
-            } else if (comment || *c == '#') {
-                comment = 1;
-                *c = ' ';
-            }
-        }
-        /* drop empty items: ",," and trailing commas */
-        char *w = text;
-        for (char *r = text; *r; r++) {
-            if (*r == ',' && (w == text || w[-1] == ','))
-                continue;
-            if (*r == ' ' && (w == text || w[-1] == ','))
-                continue;
-            *w++ = *r;
-        }
-        while (w > text && (w[-1] == ',' || w[-1] == ' '))
-            w--;
-        *w = '\0';
+        region_list_text(text);
         int bad = vbt_surgery_parse_regions(conn, text, idx, n, &k, &msg);
         free(text);
         if (bad) {
@@ -1033,7 +1038,7 @@ static int run(const cli_parsed *p)
     if (step(&pp, "predict", &cli_cmd_predict, a_pred, i_pred, rec_csv))
         return CLI_ERROR;
 
-    /* Candidate resections (one a line) and spared regions from the patient folder. */
+    /* Candidate resections (one a line, '#' comments) and spared regions from the patient folder. */
     char *a_surg[96] = {"vbt", "surgery", "-c", conn, "-d", x0_npy, "--k-npy", k_npy,
                         "--tau0-npy", tau_npy, "--plan", "--target", (char *)cli_str(p, "target"),
                         "--seed", seed, "--threads", threads, "-o", d_surg, "--force", q};
@@ -1047,22 +1052,16 @@ static int run(const cli_parsed *p)
     join(rpath, sizeof rpath, patient, "resections.txt");
     join(spath, sizeof spath, patient, "spare.txt");
     if (is_file(rpath) && vbt_file_read_all(rpath, &lines, &len, 0, &msg) == 0)
-        for (char *l = strtok(lines, "\n"); l && na < 90; l = strtok(NULL, "\n")) {
-            while (*l == ' ')
-                l++;
-            if (*l && *l != '#') {
+        for (char *l = strtok(lines, "\n\r"); l && na < 90; l = strtok(NULL, "\n\r")) {
+            region_list_text(l); /* one scenario: its comment and blanks dropped */
+            if (*l) {
                 a_surg[na++] = "--resect";
                 a_surg[na++] = l;
             }
         }
     if (is_file(spath) && vbt_file_read_all(spath, &spare, &len, 0, &msg) == 0) {
-        for (char *c = spare; *c; c++)
-            if (*c == '\n' || *c == '\r')
-                *c = ',';
-        size_t sl = strlen(spare);
-        while (sl && spare[sl - 1] == ',')
-            spare[--sl] = '\0';
-        if (sl) {
+        region_list_text(spare);
+        if (*spare) {
             a_surg[na++] = "--spare";
             a_surg[na++] = spare;
         }

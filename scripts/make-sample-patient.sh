@@ -139,4 +139,23 @@ cat > "$OUT/hypothesis.txt" <<'TXT'
 ctx-lh-superiortemporal
 ctx-lh-middletemporal
 TXT
+cat > "$OUT/resections.txt" <<'TXT'
+# Candidate resections that vbt pipeline compares (vbt surgery): one scenario a line,
+# regions as labels or 0-based indices, comma-separated.
+# 1. the clinical hypothesis (hypothesis.txt): lateral temporal neocortex
+ctx-lh-superiortemporal,ctx-lh-middletemporal
+# 2. the superior temporal gyrus alone
+ctx-lh-superiortemporal
+# 3. a standard left anterior temporal lobectomy: temporal pole, anterior lateral and
+#    mesial temporal structures (the banks of the STS lie behind it)
+ctx-lh-temporalpole,ctx-lh-superiortemporal,ctx-lh-middletemporal,ctx-lh-inferiortemporal,Left-Hippocampus,Left-Amygdala,ctx-lh-entorhinal,ctx-lh-parahippocampal
+TXT
+cat > "$OUT/spare.txt" <<'TXT'
+# Eloquent cortex the resection plan must spare (vbt surgery --spare): left primary
+# motor and sensory cortex and Broca's area, one region a line.
+ctx-lh-precentral
+ctx-lh-postcentral
+ctx-lh-parsopercularis
+ctx-lh-parstriangularis
+TXT
 echo "sample patient written to $OUT"

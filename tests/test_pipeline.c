@@ -124,7 +124,9 @@ static void make_patient(const char *dir)
                   "B4\tSEEG\tau\t500\tgood\n");
     tu_write_file(tu_path(ieeg, "sub-t1_ses-1_task-seizure_run-01_events.tsv"),
                   "onset\tduration\ttrial_type\n1.0\t3.0\tseizure\n");
-    tu_write_file(tu_path(dir, "resections.txt"), "r1\nr4\n");
+    tu_write_file(tu_path(dir, "resections.txt"),
+                  "# candidate resections, one a line\nr1   # a trailing comment\n\nr4\n");
+    tu_write_file(tu_path(dir, "spare.txt"), "# eloquent cortex\nr2 # motor\n");
     tu_write_file(tu_path(dir, "hypothesis.txt"), "# clinical EZ hypothesis\nr1, r4\n\n");
 }
 
@@ -161,7 +163,17 @@ static void test_pipeline_end_to_end(void **state)
                         "vbt.results/1");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "regions")), 6);
     cJSON *s = cJSON_GetObjectItemCaseSensitive(r, "surgery");
-    assert_true(cJSON_GetArraySize(s) >= 3);    /* none, r1, r4 (+ plan) */
+    /* none, r1, r4, plan: comments and blank lines of resections.txt dropped */
+    assert_int_equal(cJSON_GetArraySize(s), 4);
+    assert_string_equal(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(s, 1), "resection")->valuestring, "r1");
+    /* spare.txt, comments dropped: r2 is spared by the plan */
+    cJSON *spared = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(r, "plan"), "spared");
+    assert_int_equal(cJSON_GetArraySize(spared), 1);
+    assert_string_equal(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(spared, 0), "label")->valuestring,
+        "r2");
     /* precision and recall against hypothesis.txt, consistent with the regions' P(EZ) */
     cJSON *ev = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "evaluation"), 0);
     assert_non_null(ev);
