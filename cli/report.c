@@ -27,6 +27,21 @@ static void put_text(strbuf *b, const char *t)
     }
 }
 
+/* A comma-separated region list in HTML text (not SVG): escaped, with a line
+ * break opportunity after each comma so that a long resection does not
+ * widen the page. */
+static void put_list(strbuf *b, const char *t)
+{
+    char item[2];
+    item[1] = '\0';
+    for (; *t; t++) {
+        item[0] = *t;
+        put_text(b, item);
+        if (*t == ',')
+            sb_printf(b, "<wbr>");
+    }
+}
+
 /* Sequential colour map (white -> dark red) for a value in [0, 1]. */
 static void heat(double v, int *r, int *g, int *bl)
 {
@@ -457,21 +472,26 @@ int report_write(const report_input *in, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    double omax = 0.0;
+    /* onset colour: the earliest recruited region darkest (1), the latest at
+     * 0.25, so that every recruited region stands out from the grey ones */
+    double omin = HUGE_VAL, omax = -HUGE_VAL;
     for (size_t i = 0; i < in->n; i++)
-        if (!isnan(in->regions[i].onset_median))
+        if (!isnan(in->regions[i].onset_median)) {
+            omin = fmin(omin, in->regions[i].onset_median);
             omax = fmax(omax, in->regions[i].onset_median);
+        }
     for (size_t i = 0; i < in->n; i++) {
         pez[i] = in->regions[i].p_ez;
-        onset[i] = isnan(in->regions[i].onset_median) || omax <= 0
-                       ? NAN : 1.0 - in->regions[i].onset_median / omax;
+        double o = in->regions[i].onset_median;
+        onset[i] = isnan(o) ? NAN : omax > omin ? 0.25 + 0.75 * (omax - o) / (omax - omin) : 1.0;
     }
     fig_connectome(&fig[0], in);
     fig_x0(&fig[1], in);
     fig_brain(&fig[2], in, "fig-brain-ez", "probability of belonging to the EZ (white 0, red 1)",
               pez);
     fig_brain(&fig[3], in, "fig-brain-onset",
-              "predicted seizure onset (red: earliest; grey: not recruited)", onset);
+              "predicted seizure onset (dark red: earliest, pale: latest; grey: not recruited)",
+              onset);
     if (in->feature)
         fig_feature(&fig[4], in);
 
@@ -536,7 +556,7 @@ int report_write(const report_input *in, char *err, size_t errlen)
                "<th>P(seizure freedom)</th></tr>\n");
     for (size_t k = 0; k < in->n_scen; k++) {
         sb_printf(&page, "<tr><td>");
-        put_text(&page, in->scen[k].name);
+        put_list(&page, in->scen[k].name);
         sb_printf(&page, "</td><td>%d</td><td>%.3f</td></tr>\n", in->scen[k].n_resected,
             in->scen[k].p_freedom);
     }
