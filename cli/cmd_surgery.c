@@ -260,9 +260,10 @@ static int run(const cli_parsed *p)
         goto out;
     }
     od = NULL;
-    printf("%-24s %8s %10s\n", "scenario", "resected", "P(free)");
+    /* the name last: a resection's region list can be long */
+    printf("%8s %10s  %s\n", "resected", "P(free)", "scenario");
     for (size_t k = 0; k < ns; k++)
-        printf("%-24s %8zu %10.3f\n", sc[k].name, sc[k].r.n_resected, sc[k].r.p_freedom);
+        printf("%8zu %10.3f  %s\n", sc[k].r.n_resected, sc[k].r.p_freedom, sc[k].name);
     if (plan) {
         strbuf b = {0};
         join_regions(&b, &c, plan->set, plan->n_set, 1);
