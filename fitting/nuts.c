@@ -921,13 +921,29 @@ int vbt_nuts_state_load(vbt_nuts *s, const void *buf, size_t len, vbt_msg *msg)
 
 /* ---- chains on threads --------------------------------------------------- */
 
+/* Chains are run in slices of CHAIN_SLICE iterations, each slice on
+ * whichever thread is free, the chain furthest behind first: 4 chains on 2
+ * threads then finish together instead of when the slower pair does.  A
+ * chain's transitions depend only on its own state and stream, so the draws
+ * do not depend on the scheduling. */
+#define CHAIN_SLICE 10
+
+/* One chain between slices. */
+typedef struct chain_slot {
+    vbt_nuts *s;
+    void *state;             /* checkpoint buffer */
+    size_t state_len;
+    size_t it;               /* transitions done */
+    int started, busy, finished;
+} chain_slot;
+
 typedef struct chain_shared {
     const vbt_nuts_run *run;
     const vbt_nuts_opts *o;
     double *draws;
     vbt_nuts_stats *stats;
     vbt_nuts_chain_info *info;
-    size_t next;
+    chain_slot *slot;
     int stop;
     pthread_mutex_t lock;
 } chain_shared;
@@ -950,45 +966,102 @@ static void count_stats(const vbt_nuts_stats *st, size_t k, size_t max_depth,
     }
 }
 
-static void run_chain(chain_shared *sh, size_t c)
+static void set_stop(chain_shared *sh)
+{
+    pthread_mutex_lock(&sh->lock);
+    sh->stop = 1;
+    pthread_mutex_unlock(&sh->lock);
+}
+
+/* The chain's sampler: allocated, then loaded from its resume state or
+ * initialised at its starting point.  0, or the status to report. */
+static int chain_start(chain_shared *sh, size_t c)
 {
     const vbt_nuts_run *r = sh->run;
     const vbt_nuts_opts *o = sh->o;
-    size_t n = r->n_params, total = o->warmup + o->draws, it0 = 0;
+    chain_slot *sl = &sh->slot[c];
     vbt_nuts_chain_info *inf = &sh->info[c];
-    double t0 = wall_now();
-    vbt_nuts *s = NULL;
-    void *state = NULL;
-    size_t state_len = 0;
-    inf->status = vbt_nuts_alloc(&s, n, r->logp, r->ctx[c], o, NULL);
-    if (inf->status)
-        return;
+    size_t n = r->n_params;
+    int st = vbt_nuts_alloc(&sl->s, n, r->logp, r->ctx[c], o, NULL);
+    if (st)
+        return st;
     if (r->checkpoint) {
-        state_len = vbt_nuts_state_size(s);
-        if (!(state = malloc(state_len))) {
-            inf->status = VBT_ENOMEM;
-            goto done;
-        }
+        sl->state_len = vbt_nuts_state_size(sl->s);
+        if (!(sl->state = malloc(sl->state_len)))
+            return VBT_ENOMEM;
     }
     if (r->resume && r->resume[c]) {
         /* checked by vbt_nuts_sample before the threads start */
-        if ((inf->status = vbt_nuts_state_load(s, r->resume[c], r->resume_len[c], NULL)))
-            goto done;
-        it0 = vbt_nuts_iteration(s);
-        if (it0 > o->warmup && sh->stats)
-            count_stats(sh->stats + c * o->draws, it0 - o->warmup, o->max_depth, inf);
-    } else {
-        if (r->inv_metric &&
-            (inf->status = vbt_nuts_set_inv_metric(s, r->inv_metric, r->inv_metric_full)))
-            goto done;
-        if ((inf->status = vbt_nuts_init(s, r->inits + c * n, r->seed, c)))
-            goto done;
+        if ((st = vbt_nuts_state_load(sl->s, r->resume[c], r->resume_len[c], NULL)))
+            return st;
+        sl->it = vbt_nuts_iteration(sl->s);
+        if (sl->it > o->warmup && sh->stats)
+            count_stats(sh->stats + c * o->draws, sl->it - o->warmup, o->max_depth, inf);
+        return VBT_OK;
     }
-    for (size_t it = it0; it < total; it++) {
+    if (r->inv_metric && (st = vbt_nuts_set_inv_metric(sl->s, r->inv_metric,
+                                                       r->inv_metric_full)))
+        return st;
+    return vbt_nuts_init(sl->s, r->inits + c * n, r->seed, c);
+}
+
+static void chain_finish(chain_slot *sl, vbt_nuts_chain_info *inf)
+{
+    if (sl->s && (inf->status == VBT_OK || inf->status == VBT_EINVAL))
+        inf->stepsize = vbt_nuts_stepsize(sl->s); /* ran to the end, or stopped */
+    vbt_nuts_free(sl->s);
+    free(sl->state);
+    sl->s = NULL;
+    sl->state = NULL;
+    sl->finished = 1;
+}
+
+/* Saves chain c where it stands, unless it has nothing left to do.  1 when
+ * the checkpoint callback asks to stop. */
+static int chain_save(chain_shared *sh, size_t c)
+{
+    const vbt_nuts_run *r = sh->run;
+    chain_slot *sl = &sh->slot[c];
+    if (!r->checkpoint || sl->it >= sh->o->warmup + sh->o->draws)
+        return 0;
+    vbt_nuts_state_save(sl->s, sl->state, sl->state_len);
+    return r->checkpoint(r->checkpoint_ctx, c, sl->it, sl->state, sl->state_len) != 0;
+}
+
+/* Up to CHAIN_SLICE transitions of chain c; stop: the run was stopped when
+ * this slice was picked (the chain then saves where it stands and ends). */
+static void chain_slice(chain_shared *sh, size_t c, int stop)
+{
+    const vbt_nuts_run *r = sh->run;
+    const vbt_nuts_opts *o = sh->o;
+    const size_t n = r->n_params, total = o->warmup + o->draws;
+    chain_slot *sl = &sh->slot[c];
+    vbt_nuts_chain_info *inf = &sh->info[c];
+    double t0 = wall_now();
+    if (!sl->started) {
+        sl->started = 1;
+        if (stop) { /* never started: nothing to save, nothing to report */
+            sl->finished = 1;
+            return;
+        }
+        if ((inf->status = chain_start(sh, c))) {
+            chain_finish(sl, inf);
+            goto out;
+        }
+    } else if (stop) {
+        chain_save(sh, c);
+        inf->status = VBT_EINVAL;
+        chain_finish(sl, inf);
+        goto out;
+    }
+    size_t end = sl->it + CHAIN_SLICE < total ? sl->it + CHAIN_SLICE : total;
+    while (sl->it < end) {
+        size_t it = sl->it;
         vbt_nuts_stats st;
         size_t k = it - o->warmup;
         double *th = it >= o->warmup && sh->draws ? sh->draws + (c * o->draws + k) * n : NULL;
-        vbt_nuts_iterate(s, th, &st);
+        vbt_nuts_iterate(sl->s, th, &st);
+        sl->it = it + 1;
         if (it >= o->warmup) {
             inf->divergences += (size_t)st.divergent;
             inf->max_depth_hits += (size_t)(st.treedepth >= (int)o->max_depth);
@@ -996,51 +1069,53 @@ static void run_chain(chain_shared *sh, size_t c)
             if (sh->stats)
                 sh->stats[c * o->draws + k] = st;
         }
-        int stop = 0;
-        if (r->progress)
-            stop = r->progress(r->progress_ctx, c, it + 1, total, vbt_nuts_stepsize(s),
-                               inf->divergences);
+        if (r->progress && r->progress(r->progress_ctx, c, it + 1, total,
+                                       vbt_nuts_stepsize(sl->s), inf->divergences))
+            set_stop(sh);
         pthread_mutex_lock(&sh->lock);
-        if (stop)
-            sh->stop = 1;
         stop = sh->stop;
         pthread_mutex_unlock(&sh->lock);
         /* a checkpoint every checkpoint_every iterations, and where a stop
          * leaves the chain (nothing to save after the last iteration) */
-        int save = r->checkpoint && it + 1 < total &&
-                   (stop || (r->checkpoint_every && (it + 1) % r->checkpoint_every == 0));
-        if (save) {
-            vbt_nuts_state_save(s, state, state_len);
-            if (r->checkpoint(r->checkpoint_ctx, c, it + 1, state, state_len) && !stop) {
-                stop = 1;
-                pthread_mutex_lock(&sh->lock);
-                sh->stop = 1;
-                pthread_mutex_unlock(&sh->lock);
-            }
+        if ((stop || (r->checkpoint_every && (it + 1) % r->checkpoint_every == 0)) &&
+            chain_save(sh, c) && !stop) {
+            stop = 1;
+            set_stop(sh);
         }
         if (stop) {
             inf->status = VBT_EINVAL;
-            break;
+            chain_finish(sl, inf);
+            goto out;
         }
     }
-    inf->stepsize = vbt_nuts_stepsize(s);
-done:
-    inf->wall_s = wall_now() - t0;
-    free(state);
-    vbt_nuts_free(s);
+    if (sl->it == total)
+        chain_finish(sl, inf);
+out:
+    inf->wall_s += wall_now() - t0;
 }
 
 static void *chain_worker(void *arg)
 {
     chain_shared *sh = arg;
+    const size_t C = sh->run->n_chains;
     for (;;) {
         pthread_mutex_lock(&sh->lock);
-        size_t c = sh->next++;
+        size_t c = C;
+        for (size_t k = 0; k < C; k++) {
+            const chain_slot *sl = &sh->slot[k];
+            if (!sl->busy && !sl->finished && (c == C || sl->it < sh->slot[c].it))
+                c = k;
+        }
         int stop = sh->stop;
+        if (c < C)
+            sh->slot[c].busy = 1;
         pthread_mutex_unlock(&sh->lock);
-        if (c >= sh->run->n_chains || stop)
-            break;
-        run_chain(sh, c);
+        if (c == C)
+            break; /* every chain is finished or on another thread */
+        chain_slice(sh, c, stop);
+        pthread_mutex_lock(&sh->lock);
+        sh->slot[c].busy = 0;
+        pthread_mutex_unlock(&sh->lock);
     }
     return NULL;
 }
@@ -1092,6 +1167,12 @@ int vbt_nuts_sample(const vbt_nuts_run *run, const vbt_nuts_opts *opts, double *
         return vbt__fail(msg, VBT_ENOMEM, "nuts sample: out of memory");
     memset(inf, 0, run->n_chains * sizeof *inf);
     chain_shared sh = {.run = run, .o = opts, .draws = draws, .stats = stats, .info = inf};
+    sh.slot = calloc(run->n_chains, sizeof *sh.slot);
+    if (!sh.slot) {
+        if (inf != info)
+            free(inf);
+        return vbt__fail(msg, VBT_ENOMEM, "nuts sample: out of memory");
+    }
     pthread_mutex_init(&sh.lock, NULL);
     size_t nth = run->n_threads ? run->n_threads : 1;
     if (nth > run->n_chains)
@@ -1109,6 +1190,7 @@ int vbt_nuts_sample(const vbt_nuts_run *run, const vbt_nuts_opts *opts, double *
         pthread_join(tid[t], NULL);
     free(tid);
     pthread_mutex_destroy(&sh.lock);
+    free(sh.slot);
     int st = VBT_OK;
     for (size_t c = 0; c < run->n_chains && !st; c++) {
         if (inf[c].status == VBT_EINVAL && sh.stop)

@@ -177,7 +177,8 @@ typedef struct vbt_nuts_chain_info {
     size_t divergences;      /* post-warm-up (a resumed chain: counted from stats) */
     size_t max_depth_hits;   /* post-warm-up draws at the maximum tree depth */
     size_t n_leapfrog;       /* post-warm-up gradient evaluations */
-    double wall_s;           /* seconds for this chain in this call (warm-up included) */
+    double wall_s;           /* seconds spent on this chain in this call (warm-up included;
+                                chains run in slices on whichever thread is free) */
     int status;              /* VBT_OK or the chain's error */
 } vbt_nuts_chain_info;
 
