@@ -22,9 +22,9 @@
  * trajectories are checked (EZ and PZ cross x = 0, the HZ do not).  Priors
  * as BVEP 2022: x_init ~ N(-2, 0.1), z_init ~ N(5, 0.1), x0 ~ N(-3.5, 0.75)
  * (weakly informative, as validate_recovery), the library's defaults for
- * the rest.  The fit (fit_bench): MAP from S starts (--starts, 8) with at
+ * the rest.  The fit (fit_bench): MAP from S starts (--starts, 16) with at
  * most I L-BFGS iterations each (--iters, 2000), then at most N Newton steps
- * (--newton, 30) on the K starts that ended highest (--polish, 2; 0: every
+ * (--newton, 30) on the K starts that ended highest (--polish, 4; 0: every
  * start; --map-init data: even starts from vbt_vep_x0_from_data), the Laplace approximation
  * at the mode checked by PSIS (--draws 1000 draws: k-hat, ESS), then C NUTS
  * chains (--chains 4) on --threads threads from the jittered mode with the
@@ -165,8 +165,8 @@ static void problem_small(fit_problem *p)
 static void problem_bvep(fit_problem *p, int bvep2020)
 {
     *p = (fit_problem){.name = "BVEP benchmark patient", .nr = 84, .ns = 162, .nt = 130,
-                       .seed = 2020, .n_ez = 2, .ez = {6, 34}, .starts = 8, .warmup = 500,
-                       .draws = 2000, .polish = 2, .newton = 30, .adapt_delta = 0.95,
+                       .seed = 2020, .n_ez = 2, .ez = {6, 34}, .starts = 16, .warmup = 500,
+                       .draws = 2000, .polish = 4, .newton = 30, .adapt_delta = 0.95,
                        .metric = VBT_NUTS_DENSE, .keep_laplace = 1,
                        .methods = M_NUTS | M_SMC | M_ADVI};
     vbt_vep_priors_default(&p->priors);
