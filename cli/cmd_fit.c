@@ -96,7 +96,7 @@ static const cli_option opts[] = {
     {.name = "polish", .kind = CLI_INT, .metavar = "K", .def = "16", .min = 0, .max = 4096,
      .doc = "Newton-polish (at most 10 damped Newton steps on a finite-difference Hessian) "
             "only the K starts whose L-BFGS ended highest; 0: every start. A Newton step "
-            "costs 2 gradients per parameter, so at 84 regions it is most of the MAP's time"},
+            "costs a gradient per parameter, so at 84 regions it is most of the MAP's time"},
     {.name = "scheme", .kind = CLI_TEXT, .metavar = "S", .def = "euler",
      .choices = "euler|heun|rk4", .doc = "integration scheme of the model"},
     {.name = "dt", .kind = CLI_FLOAT, .metavar = "DT", .def = "0.1", .min = 1e-9, .max = 1e9,
