@@ -545,6 +545,10 @@ static int run_map(fit *f, vbt_msg *msg)
     if (f->mr.n_converged == 0)
         cli_error(p, "WARNING: no MAP start met the convergence tolerance in %zu iterations "
                      "(the mode is not exact; see docs/fitting.md)", f->mo.lbfgs.max_iter);
+    if (f->mr.n_best == 1 && f->mo.n_starts >= 4)
+        cli_error(p, "WARNING: only one of %zu MAP starts reached the best mode: this posterior "
+                     "has several modes and a better one may have been missed (raise --starts)",
+                  f->mo.n_starts);
     if (k) {
         k->has_map = 1;
         k->mr = f->mr;
