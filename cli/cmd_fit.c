@@ -1533,9 +1533,7 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
         cJSON_AddNumberToObject(mj, "starts", (double)f.mo.n_starts);
         cJSON_AddNumberToObject(mj, "starts_at_best", (double)f.mr.n_best);
         cJSON_AddNumberToObject(mj, "starts_converged", (double)f.mr.n_converged);
-        cJSON_AddNumberToObject(mj, "starts_polished",
-                                (double)(f.mo.n_polish && f.mo.n_polish < f.mo.n_starts
-                                             ? f.mo.n_polish : f.mo.n_starts));
+        cJSON_AddNumberToObject(mj, "starts_polished", (double)f.mr.n_polished);
         add_num(mj, "wall_s", f.map_wall);
         cJSON *mode = cJSON_AddObjectToObject(mj, "mode");
         double *nm = malloc(np * sizeof *nm);

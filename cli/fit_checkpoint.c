@@ -19,7 +19,7 @@
 #include "strbuf.h"
 
 #define MAGIC "VBTFITCK"
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u /* 2: the MAP stage records how many starts were polished */
 #define ENDIAN 0x01020304u
 #define HASH 64
 
@@ -251,6 +251,7 @@ int fit_ckpt_write(fit_ckpt *k, vbt_msg *msg)
         put_u64(&b, k->mr.best_start);
         put_u64(&b, k->mr.n_best);
         put_u64(&b, k->mr.n_converged);
+        put_u64(&b, k->mr.n_polished);
         put_u64(&b, k->starts);
         put_f64s(&b, &k->map_wall, 1);
         put_f64s(&b, k->map, np);
@@ -452,6 +453,7 @@ int fit_ckpt_read(fit_ckpt *k, const char *path, vbt_msg *msg)
         k->mr.best_start = get_u64(&r);
         k->mr.n_best = get_u64(&r);
         k->mr.n_converged = get_u64(&r);
+        k->mr.n_polished = get_u64(&r);
         k->starts = get_u64(&r);
         get(&r, &k->map_wall, sizeof(double));
         if (k->starts > 1u << 20)

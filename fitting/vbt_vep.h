@@ -237,6 +237,8 @@ typedef struct vbt_vep_map_result {
     size_t best_start;
     size_t n_best;     /* starts with lp >= best_lp - mode_tol */
     size_t n_converged;
+    size_t n_polished; /* starts handed to the Newton polish: the n_polish best (all with 0)
+                          whose L-BFGS ended at a finite log posterior */
 } vbt_vep_map_result;
 
 /* Multi-start MAP.  theta_best (n_params) receives the best optimum;

@@ -530,9 +530,10 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
         if (!order)
             sh.err = VBT_ENOMEM;
     }
+    size_t n_pol = 0;
     if (order) {
         rank_starts(sh.lp, ns, order);
-        size_t n_pol = o->n_polish && o->n_polish < ns ? o->n_polish : ns;
+        n_pol = o->n_polish && o->n_polish < ns ? o->n_polish : ns;
         while (n_pol > 0 && !isfinite(sh.lp[order[n_pol - 1]]))
             n_pol--;
         sh.phase = 2;
@@ -560,6 +561,7 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
     res->best_start = best;
     res->n_best = 0;
     res->n_converged = 0;
+    res->n_polished = n_pol;
     for (size_t s = 0; s < ns; s++) {
         if (sh.lp[s] >= sh.lp[best] - o->mode_tol)
             res->n_best++;

@@ -729,6 +729,8 @@ static void test_map_polish_best(void **state)
         polished += rank < k;
     }
     assert_int_equal(polished, k);
+    assert_int_equal(r_k.n_polished, k);
+    assert_int_equal(r_all.n_polished, ns);
     printf("# polish the best %zu of %zu: best lp %.3f (every start polished: %.3f), %zu "
            "converged (%zu)\n", k, ns, r_k.best_lp, r_all.best_lp, r_k.n_converged,
            r_all.n_converged);
