@@ -673,9 +673,9 @@ static int nuts_bench(const fit_problem *p, const problem_data *d, const bench_o
         mlps[c] = mlp;
         steps[c] = info[c].stepsize;
     }
-    /* as vbt fit does (its thresholds: 10 below the best mean lp, 0.1 x the
-     * median step size); here the chain stays in the figures below */
-    if (vbt_diag_stuck_chains(mlps, steps, chains, 10.0, 0.1, stuck)) {
+    /* as vbt fit does, with the library's thresholds (10 below the best mean
+     * lp, 0.1 x the median step size); here the chain stays in the figures */
+    if (vbt_diag_stuck_chains(mlps, steps, chains, 0, 0, stuck)) {
         printf("  stuck chains (vbt fit would exclude them and fail its diagnostics):");
         for (size_t c = 0; c < chains; c++)
             if (stuck[c])
