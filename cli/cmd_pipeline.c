@@ -871,6 +871,61 @@ static void held_initial_state(const char *prior, char *buf, size_t n)
     cJSON_Delete(root);
 }
 
+/* The patient's region lists (resections.txt, one scenario a line; spare.txt)
+ * name regions of the connectome: checked before any step runs, so that a
+ * typo fails at once, naming the file and line, instead of after the fit.
+ * 0, or -1 with the error reported. */
+static int check_region_files(pipe_t *pp, const char *patient, const char *conn_path)
+{
+    static const char *const files[2] = {"resections.txt", "spare.txt"};
+    char path[4300];
+    vbt_connectome *conn = NULL;
+    vbt_msg msg;
+    size_t *idx = NULL;
+    char *text = NULL;
+    int st = -1;
+    for (int f = 0; f < 2; f++) {
+        join(path, sizeof path, patient, files[f]);
+        if (!is_file(path))
+            continue;
+        size_t len, line = 0;
+        if (!conn && vbt_connectome_load(&conn, conn_path, &msg)) {
+            cli_error(pp->p, "%s", msg.text);
+            goto out;
+        }
+        if (!idx && !(idx = malloc(conn->n * sizeof *idx))) {
+            cli_error(pp->p, "out of memory");
+            goto out;
+        }
+        if (vbt_file_read_all(path, &text, &len, (size_t)1 << 20, &msg)) {
+            cli_error(pp->p, "%s", msg.text);
+            goto out;
+        }
+        /* resections.txt: each line a list; spare.txt: the whole file one list */
+        for (char *l = f == 0 ? strtok(text, "\n") : text; l;
+             l = f == 0 ? strtok(NULL, "\n") : NULL) {
+            size_t k;
+            line++;
+            region_list_text(l);
+            if (*l && vbt_surgery_parse_regions(conn, l, idx, conn->n, &k, &msg)) {
+                if (f == 0)
+                    cli_error(pp->p, "'%s' line %zu: %s", path, line, msg.text);
+                else
+                    cli_error(pp->p, "'%s': %s", path, msg.text);
+                goto out;
+            }
+        }
+        free(text);
+        text = NULL;
+    }
+    st = 0;
+out:
+    free(text);
+    free(idx);
+    vbt_connectome_free(conn);
+    return st;
+}
+
 /* ---- the command ------------------------------------------------------------------ */
 
 static int run(const cli_parsed *p)
@@ -902,6 +957,8 @@ static int run(const cli_parsed *p)
         return CLI_ERROR;
     }
     snprintf(subname, sizeof subname, "%s", strrchr(sub, '/') + 1 + 4);
+    if (check_region_files(&pp, patient, conn))
+        return CLI_ERROR;
     if (mkdir(out, 0777) && errno != EEXIST) {
         cli_error(p, "'%s': %s", out, strerror(errno));
         return CLI_ERROR;

@@ -358,6 +358,22 @@ static void test_pipeline_end_to_end(void **state)
     tu_write_file(tu_path(patient, "hypothesis.txt"), "r1\n r4 # the second\n# end");
     assert_int_equal(run_cmd(a, &log), 0);
     free(log);
+
+    /* An unknown region in resections.txt or spare.txt: one line naming the
+     * file (and the line), from the check before any step runs (the surgery
+     * step's own message would name --resect / --spare instead). */
+    tu_write_file(tu_path(patient, "resections.txt"), "# candidates\nr1\nr4, r9x\n");
+    assert_int_equal(run_cmd(a, &log), 1);
+    assert_non_null(strstr(log, "resections.txt' line 3"));
+    assert_non_null(strstr(log, "r9x"));
+    free(log);
+    tu_write_file(tu_path(patient, "resections.txt"), "r1\nr4\n");
+    tu_write_file(tu_path(patient, "spare.txt"), "r2\nnot-a-region # typo\n");
+    assert_int_equal(run_cmd(a, &log), 1);
+    assert_non_null(strstr(log, "spare.txt'"));
+    assert_non_null(strstr(log, "not-a-region"));
+    free(log);
+    tu_write_file(tu_path(patient, "spare.txt"), "# eloquent cortex\nr2 # motor\n");
 }
 
 static void test_bad_patient(void **state)
