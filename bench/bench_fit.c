@@ -23,8 +23,9 @@
  * as BVEP 2022: x_init ~ N(-2, 0.1), z_init ~ N(5, 0.1), x0 ~ N(-3.5, 0.75)
  * (weakly informative, as validate_recovery), the library's defaults for
  * the rest.  The fit (fit_bench): MAP from S starts (--starts, 16) with at
- * most I L-BFGS iterations each (--iters, 2000), then at most N Newton steps
- * (--newton, 30) on the K starts that ended highest (--polish, 4; 0: every
+ * most I L-BFGS iterations each (--iters, 100), then at most N Newton steps
+ * with BFGS steps between them (--newton, 30) on the K starts that ended
+ * highest (--polish, 8; 0: every
  * start; --map-init data: even starts from vbt_vep_x0_from_data), the Laplace approximation
  * at the mode checked by PSIS (--draws 1000 draws: k-hat, ESS), then C NUTS
  * chains (--chains 4) on --threads threads from the jittered mode with the
@@ -166,7 +167,7 @@ static void problem_bvep(fit_problem *p, int bvep2020)
 {
     *p = (fit_problem){.name = "BVEP benchmark patient", .nr = 84, .ns = 162, .nt = 130,
                        .seed = 2020, .n_ez = 2, .ez = {6, 34}, .starts = 16, .warmup = 500,
-                       .draws = 2000, .polish = 4, .newton = 30, .adapt_delta = 0.95,
+                       .draws = 2000, .polish = 8, .newton = 30, .adapt_delta = 0.95,
                        .metric = VBT_NUTS_DENSE, .keep_laplace = 1,
                        .methods = M_NUTS | M_SMC | M_ADVI};
     vbt_vep_priors_default(&p->priors);
@@ -916,7 +917,7 @@ static int choice(const char *s, const char *const *list)
 
 int main(int argc, char **argv)
 {
-    bench_opts bo = {.threads = 1, .iters = 2000, .lap_draws = 1000, .chains = 4,
+    bench_opts bo = {.threads = 1, .iters = 100, .lap_draws = 1000, .chains = 4,
                      .polish = NOT_SET,
                      .metric = -1, .method = M_NUTS, .advi_family = VBT_ADVI_MEANFIELD,
                      .particles = 512, .moves = 10, .leapfrog = 10, .max_steps = 1000};

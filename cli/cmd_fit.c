@@ -91,12 +91,15 @@ static const cli_option opts[] = {
      .doc = "MAP starting points: data (even starts at x0 back-projected from the sensors' "
             "rise above their first --baseline samples, jittered by 0.5; odd starts at prior "
             "draws) or prior (every start a prior draw)"},
-    {.name = "map-iter", .kind = CLI_INT, .metavar = "N", .def = "2000", .min = 1, .max = 1e7,
-     .doc = "L-BFGS iterations per start"},
+    {.name = "map-iter", .kind = CLI_INT, .metavar = "N", .def = "100", .min = 1, .max = 1e7,
+     .doc = "L-BFGS iterations per start: a cheap screen that ranks the starts for the "
+            "polish (L-BFGS stalls on this posterior; the polish climbs much faster)"},
     {.name = "polish", .kind = CLI_INT, .metavar = "K", .def = "16", .min = 0, .max = 4096,
-     .doc = "Newton-polish (at most 10 damped Newton steps on a finite-difference Hessian) "
-            "only the K starts whose L-BFGS ended highest; 0: every start. A Newton step "
-            "costs a gradient per parameter, so at 84 regions it is most of the MAP's time"},
+     .doc = "polish only the K starts whose L-BFGS ended highest; 0: every start. The "
+            "polish takes at most 10 Newton steps on a finite-difference Hessian, each "
+            "followed by BFGS steps from that Hessian's inverse, and proves the mode on a "
+            "fresh Hessian. A Hessian costs a gradient per parameter: at 84 regions the "
+            "polish is most of the MAP's time"},
     {.name = "scheme", .kind = CLI_TEXT, .metavar = "S", .def = "euler",
      .choices = "euler|heun|rk4", .doc = "integration scheme of the model"},
     {.name = "dt", .kind = CLI_FLOAT, .metavar = "DT", .def = "0.1", .min = 1e-9, .max = 1e9,

@@ -205,25 +205,33 @@ void vbt_vep_lbfgs_opts_default(vbt_vep_lbfgs_opts *o);
 int vbt_vep_lbfgs(vbt_vep *m, const vbt_vep_lbfgs_opts *o, double *theta, double *lp,
                   size_t *iters);
 
-/* Damped Newton polish of a mode from theta (in place): negative Hessian by
- * central differences of the exact gradient, Levenberg-Marquardt damping
- * when it is not positive definite, Armijo backtracking; at most max_iter
- * steps (each costs 2 n_params gradients).  VBT_OK when the Newton
- * decrement with the undamped, positive definite Hessian is below 1e-9
- * max(1, |lp|) (a proven local mode), VBT_ERANGE when max_iter was reached
- * or no step ascended (theta is still the best point), VBT_ENUMERIC when the
- * start is not finite, VBT_ENOMEM.  *lp: the final value. */
+/* Newton polish of a mode from theta (in place): the negative Hessian by
+ * forward differences of the exact gradient (n_params gradients),
+ * Levenberg-Marquardt damping when it is not positive definite, Armijo
+ * backtracking; after each Newton step up to 200 BFGS steps (about one
+ * gradient each) from that Hessian's inverse, until they stall or their
+ * decrement is below the tolerance; then a fresh Hessian.  At most max_iter
+ * Hessians.  VBT_OK when the Newton decrement with a fresh, undamped,
+ * positive definite Hessian is below 1e-9 max(1, |lp|) (a proven local
+ * mode), VBT_ERANGE when max_iter was reached, no step ascended, or the
+ * Hessian was indefinite and the iteration gained nothing (a ridge or a
+ * saddle; theta is still the best point), VBT_ENUMERIC when the start is
+ * not finite, VBT_ENOMEM.  *lp: the final value; *iters (may be NULL): the
+ * Newton steps taken (0 when theta already was a mode). */
 int vbt_vep_newton(vbt_vep *m, size_t max_iter, double *theta, double *lp, size_t *iters);
 
 typedef struct vbt_vep_map_opts {
     size_t n_starts;   /* 16 */
     size_t n_threads;  /* 1; each start's result does not depend on it */
     uint64_t seed;     /* starts are prior draws of stream (seed, start) */
-    vbt_vep_lbfgs_opts lbfgs;
+    vbt_vep_lbfgs_opts lbfgs; /* vbt_vep_lbfgs_opts_default but max_iter 100: L-BFGS only
+                                 screens the starts (it stalls on this posterior); the
+                                 polish climbs from there */
     double mode_tol;   /* 1.0: a start reaches the best mode when lp >= best - mode_tol */
-    size_t newton_iter;/* 10: damped Newton steps after L-BFGS (vbt_vep_newton); 0: none */
-    size_t n_polish;   /* 0: Newton polishes every start; k: only the k starts whose L-BFGS
-                          ended highest (a Newton step costs 2 n_params gradients) */
+    size_t newton_iter;/* 10: at most this many Newton steps (Hessians) after L-BFGS, with
+                          BFGS steps in between (vbt_vep_newton); 0: no polish */
+    size_t n_polish;   /* 0: every start is polished; k: only the k starts whose L-BFGS
+                          ended highest (a Hessian costs n_params gradients) */
     const double *x0_start; /* NULL, or n_regions natural x0 values: even-numbered starts
                                begin at x0_start + x0_jitter N(0, 1) (a data-informed
                                start, vbt_vep_x0_from_data), odd ones at prior draws */

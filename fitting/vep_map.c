@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "vbt_rng.h"
 #include "vep_internal.h"
 
@@ -30,6 +32,7 @@ void vbt_vep_map_opts_default(vbt_vep_map_opts *o)
     o->n_threads = 1;
     o->seed = 0;
     vbt_vep_lbfgs_opts_default(&o->lbfgs);
+    o->lbfgs.max_iter = 100; /* a screen: the Newton-BFGS polish climbs faster */
     o->mode_tol = 1.0;
     o->newton_iter = 10;
     o->n_polish = 0;
@@ -270,21 +273,91 @@ int vbt_vep_lbfgs(vbt_vep *m, const vbt_vep_lbfgs_opts *o, double *theta, double
 
 /* ---- Newton polish ------------------------------------------------------- */
 
-/* Damped Newton ascent from theta (Levenberg-Marquardt safeguard): the
- * negative Hessian by central differences of the exact gradient, a Cholesky
- * solve, Armijo backtracking.  L-BFGS stalls on the VEP posterior, whose
- * curvature spans many orders of magnitude (stiff seizure onsets against flat
- * healthy regions); a few Newton steps from its end point reach the mode
- * within the Newton-decrement tolerance and prove it one (the undamped
- * Hessian is positive definite there), which the Laplace approximation
- * needs. */
+/* Armijo backtracking from theta along the ascent direction d (dec = g.d >
+ * 0): on success theta, g, lp move to the accepted point and 1 is
+ * returned.  x, gx: np scratch. */
+static int ascend(vbt_vep *m, size_t np, const double *d, double dec, double *theta, double *g,
+                  double *lp, double *x, double *gx)
+{
+    for (double a = 1.0; a >= 1.0 / 64.0; a *= 0.5) {
+        for (size_t i = 0; i < np; i++)
+            x[i] = theta[i] + a * d[i];
+        double lp2;
+        if (vbt_vep_logp(m, x, &lp2, gx) == VBT_OK && isfinite(lp2) &&
+            lp2 >= *lp + 1e-4 * a * dec) {
+            memcpy(theta, x, np * sizeof *x);
+            memcpy(g, gx, np * sizeof *g);
+            *lp = lp2;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* B = A^-1 from the lower Cholesky factor L held in A (row major):
+ * B = L^-T L^-1. */
+static void chol_inverse(const double *A, double *B, size_t n)
+{
+    memset(B, 0, n * n * sizeof *B);
+    for (size_t i = 0; i < n; i++)
+        B[i * n + i] = 1.0;
+    cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, (int)n,
+                1.0, A, (int)n, B, (int)n);
+    cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, (int)n, (int)n, 1.0,
+                A, (int)n, B, (int)n);
+}
+
+/* BFGS update of the inverse negative Hessian B (lower triangle) for the
+ * step from (th0, g0) to (th, g): s = th - th0, y = g0 - g; skipped when
+ * s.y is not safely positive.  s, y, By: np scratch. */
+static void bfgs_update(double *B, size_t np, const double *th0, const double *th,
+                        const double *g0, const double *g, double *s, double *y, double *By)
+{
+    double sy = 0, ss = 0, yy = 0;
+    for (size_t i = 0; i < np; i++) {
+        s[i] = th[i] - th0[i];
+        y[i] = g0[i] - g[i];
+        sy += s[i] * y[i];
+        ss += s[i] * s[i];
+        yy += y[i] * y[i];
+    }
+    if (!(sy > 1e-12 * sqrt(ss * yy)))
+        return;
+    cblas_dsymv(CblasRowMajor, CblasLower, (int)np, 1.0, B, (int)np, y, 1, 0.0, By, 1);
+    double yBy = 0;
+    for (size_t i = 0; i < np; i++)
+        yBy += y[i] * By[i];
+    /* B += ((sy + yBy) / sy^2) s s' - (By s' + s By') / sy */
+    double c = (sy + yBy) / (sy * sy);
+    for (size_t i = 0; i < np; i++) {
+        double *Bi = B + i * np, ci = c * s[i] - By[i] / sy, si = s[i] / sy;
+        for (size_t j = 0; j <= i; j++)
+            Bi[j] += ci * s[j] - si * By[j];
+    }
+}
+
+/* Newton polish with quasi-Newton steps in between (Levenberg-Marquardt
+ * safeguard): the negative Hessian by forward differences of the exact
+ * gradient (n_params gradients), a Cholesky solve, Armijo backtracking; then
+ * up to NEWTON_QN_MAX BFGS steps that start from the inverse of that
+ * Hessian and cost about one gradient each, until the quasi-Newton decrement
+ * falls below the tolerance or a step fails; then a fresh Hessian.  L-BFGS
+ * stalls on the VEP posterior, whose curvature spans many orders of
+ * magnitude (stiff seizure onsets against flat healthy regions); the
+ * Hessian's inverse removes that scale and BFGS follows its change along
+ * the path, so most of the climb costs single gradients.  Convergence is
+ * only declared on a fresh Hessian: the Newton decrement with the undamped,
+ * positive definite Hessian below the tolerance proves a local mode, which
+ * the Laplace approximation needs. */
+#define NEWTON_QN_MAX 200
+
 int vbt_vep_newton(vbt_vep *m, size_t max_iter, double *theta, double *lp_out, size_t *iters)
 {
     size_t np = vbt_vep_n_params(m);
     if (iters)
         *iters = 0;
     double *H = malloc(np * np * sizeof *H), *A = malloc(np * np * sizeof *A);
-    double *buf = malloc(6 * np * sizeof *buf);
+    double *buf = malloc(8 * np * sizeof *buf);
     if (!H || !A || !buf) {
         free(H);
         free(A);
@@ -292,7 +365,7 @@ int vbt_vep_newton(vbt_vep *m, size_t max_iter, double *theta, double *lp_out, s
         return VBT_ENOMEM;
     }
     double *g = buf, *d = buf + np, *x = buf + 2 * np, *g2 = buf + 3 * np, *s1 = buf + 4 * np,
-           *s2 = buf + 5 * np;
+           *s2 = buf + 5 * np, *th0 = buf + 6 * np, *By = buf + 7 * np;
     double lp;
     int status = VBT_ERANGE;
     if (vbt_vep_logp(m, theta, &lp, g) != VBT_OK || !isfinite(lp)) {
@@ -300,10 +373,9 @@ int vbt_vep_newton(vbt_vep *m, size_t max_iter, double *theta, double *lp_out, s
         lp = -HUGE_VAL;
         goto done;
     }
+    double tol = 1e-9 * fmax(1.0, fabs(lp));
     size_t it;
     for (it = 0; it < max_iter; it++) {
-        /* forward differences (half the gradients of central ones): the
-         * Hessian only steers the step and scales the decrement here */
         if (vbt__vep_neg_hessian(m, theta, g, NEWTON_FD_STEP, H, x, s1, s2)) {
             status = VBT_ENUMERIC;
             break;
@@ -311,8 +383,8 @@ int vbt_vep_newton(vbt_vep *m, size_t max_iter, double *theta, double *lp_out, s
         double dmax = 0;
         for (size_t i = 0; i < np; i++)
             dmax = fmax(dmax, fabs(H[i * np + i]));
-        int moved = 0, pd0 = 0;
-        double dec = 0;
+        int moved = 0, pd = 0;
+        double lp_it = lp;
         for (double lam = 0; lam <= 1e6 * dmax && !moved;
              lam = lam > 0 ? lam * 10.0 : 1e-8 * fmax(dmax, 1.0)) {
             memcpy(A, H, np * np * sizeof *A);
@@ -320,8 +392,6 @@ int vbt_vep_newton(vbt_vep *m, size_t max_iter, double *theta, double *lp_out, s
                 A[i * np + i] += lam;
             if (vbt__cholesky(A, np) != 0)
                 continue;
-            if (lam == 0)
-                pd0 = 1;
             /* d = A^-1 g: L y = g, L^T d = y */
             for (size_t i = 0; i < np; i++) {
                 double v = g[i];
@@ -335,31 +405,41 @@ int vbt_vep_newton(vbt_vep *m, size_t max_iter, double *theta, double *lp_out, s
                     v -= A[k * np + i] * d[k];
                 d[i] = v / A[i * np + i];
             }
-            dec = 0;
+            double dec = 0;
             for (size_t i = 0; i < np; i++)
                 dec += g[i] * d[i];
-            if (pd0 && 0.5 * dec <= 1e-9 * fmax(1.0, fabs(lp))) {
+            tol = 1e-9 * fmax(1.0, fabs(lp));
+            if (lam == 0 && 0.5 * dec <= tol) {
                 status = VBT_OK; /* Newton decrement: lp is within it of the mode */
                 goto done;
             }
-            for (double a = 1.0; a >= 1.0 / 64.0; a *= 0.5) {
-                for (size_t i = 0; i < np; i++)
-                    x[i] = theta[i] + a * d[i];
-                double lp2;
-                if (vbt_vep_logp(m, x, &lp2, g2) == VBT_OK && isfinite(lp2) &&
-                    lp2 >= lp + 1e-4 * a * dec) {
-                    memcpy(theta, x, np * sizeof *x);
-                    memcpy(g, g2, np * sizeof *g);
-                    lp = lp2;
-                    moved = 1;
-                    break;
-                }
-            }
+            pd = lam == 0;
+            moved = ascend(m, np, d, dec, theta, g, &lp, x, g2);
         }
         if (iters)
             *iters = it + 1;
         if (!moved)
             break; /* no ascent even with heavy damping: leave theta as it is */
+        /* BFGS on the inverse of the (damped) negative Hessian just factored,
+         * with pairs (s, y) = (step, -(change of g)) */
+        double *B = H;
+        chol_inverse(A, B, np);
+        for (size_t q = 0; q < NEWTON_QN_MAX; q++) {
+            if (q > 0)
+                bfgs_update(B, np, th0, theta, s1, g, s2, x, By);
+            cblas_dsymv(CblasRowMajor, CblasLower, (int)np, 1.0, B, (int)np, g, 1, 0.0, d, 1);
+            double dec = 0;
+            for (size_t i = 0; i < np; i++)
+                dec += g[i] * d[i];
+            if (!(dec > 0) || 0.5 * dec <= tol)
+                break; /* near the mode (or B lost its sign): verify on a fresh Hessian */
+            memcpy(th0, theta, np * sizeof *th0);
+            memcpy(s1, g, np * sizeof *s1);
+            if (!ascend(m, np, d, dec, theta, g, &lp, x, g2))
+                break;
+        }
+        if (!pd && lp - lp_it <= 10.0 * tol)
+            break; /* not concave here and (almost) no ascent: a ridge or saddle, give up */
     }
 done:
     *lp_out = lp;
