@@ -143,6 +143,7 @@ typedef struct bench_opts {
     size_t polish, newton;       /* vbt_vep_map_opts n_polish (NOT_SET: the problem's),
                                     newton_iter (0: the problem's) */
     int data_start;              /* --map-init data: even MAP starts from vbt_vep_x0_from_data */
+    int offsets;                 /* --offsets: -1 the problem's, 0 sample, 1 marginal */
     int metric;                  /* -1, VBT_NUTS_DIAG, VBT_NUTS_DENSE, 2 = laplace */
     double adapt_delta;          /* 0: the problem's */
     int method;
@@ -160,6 +161,7 @@ static void problem_small(fit_problem *p)
                        .metric = VBT_NUTS_DIAG,
                        .methods = M_NUTS | M_SMC | M_ADVI};
     vbt_vep_priors_default(&p->priors);
+    p->priors.off_marginal = 1; /* as vbt fit; --offsets sample: BVEP's parameterisation */
 }
 
 /* The BVEP 2022 benchmark size; bvep2020: the earlier patient and priors. */
@@ -171,6 +173,7 @@ static void problem_bvep(fit_problem *p, int bvep2020)
                        .metric = VBT_NUTS_DENSE, .keep_laplace = 1,
                        .methods = M_NUTS | M_SMC | M_ADVI};
     vbt_vep_priors_default(&p->priors);
+    p->priors.off_marginal = 1; /* as vbt fit; --offsets sample: BVEP's parameterisation */
     if (bvep2020) {
         p->x0_ez = -1.6;
         p->x0_pz = p->x0_hz = -2.4;
@@ -290,6 +293,7 @@ static int problem_make(fit_problem *p, problem_data *d, int quiet)
     d->sp.dt = 0.1;
     d->sp.scheme = p->scheme;
     d->sp.priors = p->priors;
+    d->sp.priors.off_marginal = 0; /* the data come from the joint model */
     if (vbt_vep_alloc(&d->m, &d->sp, &msg))
         goto fail_msg;
     d->np = vbt_vep_n_params(d->m);
@@ -309,7 +313,6 @@ static int problem_make(fit_problem *p, problem_data *d, int quiet)
     nat[vbt_vep_param_index(d->m, "amp")] = 1.0;
     nat[vbt_vep_param_index(d->m, "eps")] = 0.1;
     vbt_vep_unconstrain(d->m, nat, d->th_true);
-    free(nat);
     vbt_vep_simulate(d->m, d->th_true, X, d->Y);
     vbt_rng_normal(&r, noise, nt * ns);
     for (size_t k = 0; k < nt * ns; k++)
@@ -317,8 +320,14 @@ static int problem_make(fit_problem *p, problem_data *d, int quiet)
     vbt_vep_free(d->m);
     d->m = NULL;
     d->sp.data = d->Y;
-    if (vbt_vep_alloc(&d->m, &d->sp, &msg))
+    d->sp.priors.off_marginal = p->priors.off_marginal;
+    if (vbt_vep_alloc(&d->m, &d->sp, &msg)) {
+        free(nat);
         goto fail_msg;
+    }
+    /* the truth in the fit's parameterisation (marginal offsets: u) */
+    vbt_vep_unconstrain(d->m, nat, d->th_true);
+    free(nat);
     if (!quiet) {
         static const char *const role_name[3] = {"other", "PZ", "EZ"};
         size_t seize[3] = {0, 0, 0}, count[3] = {0, 0, 0};
@@ -901,7 +910,7 @@ static const char usage[] =
     "usage: bench_fit [--threads N] [--priors bvep2022|bvep2020] [--starts S] [--iters I] "
     "[--polish K] [--newton N] [--map-init prior|data] "
     "[--draws D] [--scheme euler|heun|rk4] [--nuts-only] [--chains C] [--warmup W] "
-    "[--nuts-draws D] [--metric diag|dense|laplace] [--adapt-delta A] "
+    "[--nuts-draws D] [--metric diag|dense|laplace] [--adapt-delta A] [--offsets sample|marginal] "
     "[--method map|nuts|smc|advi|both|all] [--advi-family meanfield|fullrank] "
     "[--write-problem DIR] [--particles N] [--smc-moves M] [--leapfrog L] "
     "[--smc-max-steps S]\n";
@@ -918,7 +927,7 @@ static int choice(const char *s, const char *const *list)
 int main(int argc, char **argv)
 {
     bench_opts bo = {.threads = 1, .iters = 100, .lap_draws = 1000, .chains = 4,
-                     .polish = NOT_SET,
+                     .polish = NOT_SET, .offsets = -1,
                      .metric = -1, .method = M_NUTS, .advi_family = VBT_ADVI_MEANFIELD,
                      .particles = 512, .moves = 10, .leapfrog = 10, .max_steps = 1000};
     vbt_vep_scheme scheme = VBT_VEP_EULER;
@@ -930,6 +939,7 @@ int main(int argc, char **argv)
                                       M_NUTS | M_SMC | M_ADVI};
     static const char *const families[] = {"meanfield", "fullrank", NULL};
     static const char *const priors[] = {"bvep2022", "bvep2020", NULL};
+    static const char *const offsets[] = {"sample", "marginal", NULL};
     static const char *const map_inits[] = {"prior", "data", NULL};
     for (int a = 1; a < argc; a++) {
         const char *o = argv[a], *v = a + 1 < argc ? argv[a + 1] : NULL;
@@ -980,6 +990,8 @@ int main(int argc, char **argv)
             bo.advi_family = k ? VBT_ADVI_FULLRANK : VBT_ADVI_MEANFIELD;
         else if (!strcmp(o, "--priors") && (k = choice(v, priors)) >= 0)
             bvep2020 = k;
+        else if (!strcmp(o, "--offsets") && (k = choice(v, offsets)) >= 0)
+            bo.offsets = k;
         else
             k = -1;
         if (k < 0) {
@@ -999,6 +1011,8 @@ int main(int argc, char **argv)
     fit_problem small, big;
     problem_small(&small);
     problem_bvep(&big, bvep2020);
+    if (bo.offsets >= 0)
+        small.priors.off_marginal = big.priors.off_marginal = bo.offsets;
     if (write_dir) {
         problem_data d;
         if (problem_make(&small, &d, 1))

@@ -100,6 +100,13 @@ static const cli_option opts[] = {
             "followed by BFGS steps from that Hessian's inverse, and proves the mode on a "
             "fresh Hessian. A Hessian costs a gradient per parameter: at 84 regions the "
             "polish is most of the MAP's time"},
+    {.name = "offsets", .kind = CLI_TEXT, .metavar = "O", .choices = "marginal|sample",
+     .doc = "the sensor offsets: marginal (the default, unless the prior file says "
+            "\"offset\": {\"marginal\": false}): integrated out of the likelihood exactly, so "
+            "the sampler sees the same posterior of everything else without the offsets' "
+            "narrow ridges with amp and the dynamics (half the leapfrog steps), and each draw's "
+            "offsets are drawn from their Gaussian conditional; or sample: one free parameter "
+            "per offset, as BVEP's Stan model"},
     {.name = "scheme", .kind = CLI_TEXT, .metavar = "S", .def = "euler",
      .choices = "euler|heun|rk4", .doc = "integration scheme of the model"},
     {.name = "dt", .kind = CLI_FLOAT, .metavar = "DT", .def = "0.1", .min = 1e-9, .max = 1e9,
@@ -449,10 +456,13 @@ static int load_inputs(fit *f, vbt_msg *msg)
         return -1;
     vbt_vep_spec *s = &f->spec;
     vbt_vep_spec_default(s);
+    s->priors.off_marginal = 1; /* vbt fit's default; the prior file and --offsets override */
     if (cli_str(p, "prior") &&
         vbt_vep_priors_load_json(&s->priors, cli_str(p, "prior"),
                                  (const char (*)[VBT_LABEL_MAX])f->conn->labels, f->nr, msg))
         return -1;
+    if (cli_str(p, "offsets"))
+        s->priors.off_marginal = !strcmp(cli_str(p, "offsets"), "marginal");
     s->n_regions = f->nr;
     s->n_sensors = f->ns;
     s->n_samples = f->nt;

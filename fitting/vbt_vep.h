@@ -26,6 +26,14 @@
  * regions), likewise x_init, z_init and the offsets.  Scalars p in {K, tau0,
  * amp, eps} live on (lo, inf) and are p = lo + exp(u); the density of u
  * includes the log-Jacobian u.  A group marked fixed takes no place in theta.
+ * With priors.off_marginal the offsets are integrated out of the likelihood
+ * (they enter the mean linearly, with a Gaussian prior, so exactly: per
+ * offset, the residuals' covariance eps^2 I + sd^2 1 1'); off_raw then holds
+ * u = (off - E[off | rest]) / sd[off | rest], which is N(0, 1) in the
+ * posterior and independent of the rest, so the sampler sees the collapsed
+ * posterior times standard normals and never the offsets' narrow ridges
+ * with amp and the dynamics, while every draw still maps to an exact joint
+ * draw of the offsets.
  * vbt_vep_constrain() maps theta to natural values in the same layout;
  * vbt_vep_param_name() names them ("x0[1]", ..., "K", "off[3]", "eps"),
  * 1-based as in Stan's CSV.
@@ -86,6 +94,12 @@ typedef struct vbt_vep_group_prior {
 
 typedef struct vbt_vep_priors {
     vbt_vep_group_prior x0, x_init, z_init, off;
+    int off_marginal;           /* 1: the offsets are integrated out of the likelihood
+                                   (exactly: they enter linearly with a Gaussian prior);
+                                   theta's off entries are then standardised conditional
+                                   offsets u ~ N(0, 1), independent of everything else in
+                                   the posterior, and the natural offsets are
+                                   E[off | rest] + sd[off | rest] u (vbt_vep_constrain) */
     double x0_ez_mu, x0_ez_sd;  /* x0 prior of hypothesised EZ regions */
     size_t n_ez;
     size_t ez[VBT_VEP_MAX_EZ];  /* 0-based region indices of the EZ hypothesis */
@@ -158,12 +172,16 @@ const char *vbt_vep_param_name(const vbt_vep *m, size_t i);
 /* Index in theta of a named parameter, or -1. */
 long vbt_vep_param_index(const vbt_vep *m, const char *name);
 
-/* theta (unconstrained) -> natural values in the same layout. */
-void vbt_vep_constrain(const vbt_vep *m, const double *theta, double *natural);
+/* theta (unconstrained) -> natural values in the same layout.  With
+ * marginal offsets this runs the model forward (the conditional mean of the
+ * offsets depends on the trajectory; it uses m's workspaces, like logp) and
+ * returns VBT_ENUMERIC, offsets NaN, when the trajectory is not finite. */
+int vbt_vep_constrain(vbt_vep *m, const double *theta, double *natural);
 
 /* natural -> theta (inverse of vbt_vep_constrain); VBT_ERANGE when a
- * positive parameter is not above its lower bound. */
-int vbt_vep_unconstrain(const vbt_vep *m, const double *natural, double *theta);
+ * positive parameter is not above its lower bound, VBT_ENUMERIC (marginal
+ * offsets) when the trajectory is not finite. */
+int vbt_vep_unconstrain(vbt_vep *m, const double *natural, double *theta);
 
 /* Log posterior density of theta (all normalising constants included: the
  * Gaussian likelihood, the N(0,1) raw priors, the truncated-normal or

@@ -66,6 +66,8 @@ struct vbt_vep {
     double *lam, *Ybar, *kbar, *tmp; /* 2n, stages x 2n, 2n, n */
     double *x0, *xi, *zi, *off;     /* natural per-element values */
     double *gx0, *goff;   /* dL/dx0, dL/doff (natural) */
+    int marg;             /* the offsets are integrated out (priors.off_marginal) */
+    double *ohat, *osd, *os2; /* n_off: E[off | rest], sd[off | rest], scratch */
 };
 
 static const vbt_vep_scalar_prior *scalar_prior(const vbt_vep_priors *p, int k)
@@ -175,6 +177,9 @@ void vbt_vep_free(vbt_vep *m)
     free(m->xi);
     free(m->zi);
     free(m->off);
+    free(m->ohat);
+    free(m->osd);
+    free(m->os2);
     free(m->gx0);
     free(m->goff);
     free(m);
@@ -260,6 +265,7 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     m->pri = s->priors;
     set_tableau(m);
     m->n_off = s->obs == VBT_VEP_OBS_LOGPOWER ? 1 : ns;
+    m->marg = m->pri.off_marginal && !m->pri.off.fixed;
 
     m->C = malloc(n * n * sizeof *m->C);
     m->L = malloc(n * n * sizeof *m->L);
@@ -385,7 +391,10 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     m->off = malloc(m->n_off * sizeof(double));
     m->gx0 = malloc(n * sizeof(double));
     m->goff = malloc(m->n_off * sizeof(double));
-    if (!m->nat || !m->gnat || !m->stY || !m->stK || !m->stLx || !m->X || !m->P || !m->R ||
+    m->ohat = malloc(m->n_off * sizeof(double));
+    m->osd = malloc(m->n_off * sizeof(double));
+    m->os2 = malloc(m->n_off * sizeof(double));
+    if (!m->ohat || !m->osd || !m->os2 ||!m->nat || !m->gnat || !m->stY || !m->stK || !m->stLx || !m->X || !m->P || !m->R ||
         !m->E || !m->dX || !m->lam || !m->Ybar || !m->kbar || !m->tmp || !m->x0 || !m->xi ||
         !m->zi || !m->off || !m->gx0 || !m->goff)
         goto nomem;
@@ -441,7 +450,10 @@ long vbt_vep_param_index(const vbt_vep *m, const char *name)
 
 /* ---- transforms ------------------------------------------------------- */
 
-void vbt_vep_constrain(const vbt_vep *m, const double *theta, double *nat)
+/* theta -> natural values through the non-centred and log transforms; with
+ * marginal offsets their entries stay the prior's mu + sd u (unpack() does
+ * not use them; vbt_vep_constrain() replaces them). */
+static void transform(const vbt_vep *m, const double *theta, double *nat)
 {
     for (int g = 0; g < N_GROUP; g++)
         if (m->off_g[g] >= 0)
@@ -456,7 +468,21 @@ void vbt_vep_constrain(const vbt_vep *m, const double *theta, double *nat)
         }
 }
 
-int vbt_vep_unconstrain(const vbt_vep *m, const double *nat, double *theta)
+static int cond_offsets(vbt_vep *m, const double *theta);
+
+int vbt_vep_constrain(vbt_vep *m, const double *theta, double *nat)
+{
+    transform(m, theta, nat);
+    if (!m->marg)
+        return VBT_OK;
+    size_t o = (size_t)m->off_g[G_OFF];
+    int bad = cond_offsets(m, theta);
+    for (size_t k = 0; k < m->n_off; k++)
+        nat[o + k] = bad ? NAN : m->ohat[k] + m->osd[k] * theta[o + k];
+    return bad ? VBT_ENUMERIC : VBT_OK;
+}
+
+int vbt_vep_unconstrain(vbt_vep *m, const double *nat, double *theta)
 {
     for (int g = 0; g < N_GROUP; g++)
         if (m->off_g[g] >= 0)
@@ -472,6 +498,14 @@ int vbt_vep_unconstrain(const vbt_vep *m, const double *nat, double *theta)
                 return VBT_ERANGE;
             theta[i] = log(d);
         }
+    if (m->marg) {
+        /* u = (off - E[off | rest]) / sd[off | rest]; the rest is already in theta */
+        size_t o = (size_t)m->off_g[G_OFF];
+        if (cond_offsets(m, theta))
+            return VBT_ENUMERIC;
+        for (size_t k = 0; k < m->n_off; k++)
+            theta[o + k] = (nat[o + k] - m->ohat[k]) / m->osd[k];
+    }
     return VBT_OK;
 }
 
@@ -511,11 +545,13 @@ double vbt_vep_logprior(const vbt_vep *m, const double *theta, double *grad)
 static void unpack(vbt_vep *m, const double *theta, double *K, double *tau0, double *amp,
                    double *eps)
 {
-    vbt_vep_constrain(m, theta, m->nat);
+    transform(m, theta, m->nat);
     double *dst[N_GROUP] = {m->x0, m->xi, m->zi, m->off};
     for (int g = 0; g < N_GROUP; g++)
         for (size_t k = 0; k < m->len_g[g]; k++)
-            dst[g][k] = m->off_g[g] >= 0 ? m->nat[(size_t)m->off_g[g] + k] : m->mu_g[g][k];
+            dst[g][k] = m->off_g[g] >= 0 && !(g == G_OFF && m->marg)
+                            ? m->nat[(size_t)m->off_g[g] + k]
+                            : m->mu_g[g][k]; /* marginal offsets: their prior mean */
     double *sv[N_SCALAR] = {K, tau0, amp, eps};
     for (int k = 0; k < N_SCALAR; k++)
         *sv[k] = m->off_s[k] >= 0 ? m->nat[m->off_s[k]] : scalar_prior(&m->pri, k)->value;
@@ -579,6 +615,69 @@ static int forward(vbt_vep *m, double K, double tau0)
     return all_finite(m->X, m->nt * n) && all_finite(s, ns2) ? 0 : -1;
 }
 
+/* Marginal offsets: per offset group g (sensor s over time, or every
+ * observation for the one log-power offset; T_g observations) the sums of
+ * d = y - mu and d^2, where R holds mu with every offset at its prior mean
+ * m_g.  Integrating off_g ~ N(m_g, c_g) out of N(d + m_g - off_g; 0, eps^2)
+ * gives N(d; 0, eps^2 I + c_g 1 1'), whose log density (determinant lemma
+ * and Sherman-Morrison, D_g = eps^2 + T_g c_g) is
+ *   -T/2 log 2 pi - (T - 1) log eps - 1/2 log D - (S2 - c S1^2 / D) / (2 eps^2),
+ * and off_g | rest ~ N(m_g + c S1 / D, c eps^2 / D) (into ohat, osd).
+ * With ll (not NULL) returns that log likelihood, d ll / d eps into *ge, and
+ * with want_grad R becomes d ll / d mu = (d - c S1 / D) / eps^2. */
+static void marginal_offsets(vbt_vep *m, double eps, int want_grad, double *ll, double *ge)
+{
+    size_t nt = m->nt, ns = m->ns, ng = m->n_off;
+    size_t T = ng == 1 ? nt * ns : nt;
+    double *S1 = m->ohat, *S2 = m->os2, *R = m->R, e2 = eps * eps;
+    const double *Y = m->Y;
+    memset(S1, 0, ng * sizeof *S1);
+    memset(S2, 0, ng * sizeof *S2);
+    if (Y) {
+        for (size_t t = 0; t < nt; t++) {
+            const double *Yt = Y + t * ns, *Rt = R + t * ns;
+            if (ng == 1) {
+                for (size_t s = 0; s < ns; s++) {
+                    double d = Yt[s] - Rt[s];
+                    S1[0] += d;
+                    S2[0] += d * d;
+                }
+            } else {
+#pragma omp simd
+                for (size_t s = 0; s < ns; s++) {
+                    double d = Yt[s] - Rt[s];
+                    S1[s] += d;
+                    S2[s] += d * d;
+                }
+            }
+        }
+    }
+    double l = 0, dl = 0, Tn = Y ? (double)T : 0.0;
+    for (size_t g = 0; g < ng; g++) {
+        double c = m->sd_g[G_OFF][g] * m->sd_g[G_OFF][g], D = e2 + Tn * c, s1 = S1[g];
+        double Q = S2[g] - c * s1 * s1 / D;
+        l += -0.5 * Tn * log(2.0 * M_PI) - (Tn - 1.0) * log(eps) - 0.5 * log(D) - 0.5 * Q / e2;
+        dl += -(Tn - 1.0) / eps - eps / D + Q / (e2 * eps) - c * s1 * s1 / (eps * D * D);
+        S1[g] = c * s1 / D; /* the shift of the conditional mean */
+        m->osd[g] = sqrt(c * e2 / D);
+    }
+    if (want_grad) {
+        double ie2 = 1.0 / e2;
+        for (size_t t = 0; t < nt; t++) {
+            const double *Yt = Y + t * ns;
+            double *Rt = R + t * ns;
+            for (size_t s = 0; s < ns; s++)
+                Rt[s] = (Yt[s] - Rt[s] - S1[ng == 1 ? 0 : s]) * ie2;
+        }
+    }
+    for (size_t g = 0; g < ng; g++)
+        m->ohat[g] = m->off[g] + S1[g]; /* off holds the prior means here */
+    if (ll) {
+        *ll = l;
+        *ge = dl;
+    }
+}
+
 /* Observation: P and mu (into R); returns the log likelihood when Y is set.
  * With grad, R becomes (y - mu) / eps^2 and dX, the natural gradients of
  * amp, off and eps are accumulated into *gamp, goff, *geps.
@@ -623,13 +722,17 @@ static double observe(vbt_vep *m, double amp, double eps, int want_grad, double 
     }
     if (!m->Y)
         return 0.0;
+    double ll, ie2 = 1.0 / (eps * eps), ss = 0, ga = 0, ge;
+    const size_t nts = nt * ns;
+    if (m->marg) {
+        marginal_offsets(m, eps, want_grad, &ll, &ge);
+        goto fold;
+    }
     /* residuals; with the gradient, R becomes d ll / d mu = (y - mu) / eps^2 */
     /* The sums below are vector reductions (omp simd): a serial sum is bound
      * by the latency of one addition per element; the order is fixed by the
      * build, so results stay reproducible. */
-    double ie2 = 1.0 / (eps * eps), ss = 0, ga = 0, ge;
     const double *Y = m->Y;
-    const size_t nts = nt * ns;
     if (want_grad) {
 #pragma omp simd reduction(+ : ss)
         for (size_t k = 0; k < nts; k++) {
@@ -644,8 +747,12 @@ static double observe(vbt_vep *m, double amp, double eps, int want_grad, double 
             ss += d * d;
         }
     }
+    ll = -0.5 * ss * ie2 - (double)nts * (log(eps) + 0.5 * log(2.0 * M_PI));
+    ge = ss * ie2 / eps - (double)nts / eps;
+fold:
     if (want_grad) {
-        /* fold d mu / d P into R, and gather d ll / d amp and d ll / d off */
+        /* fold d mu / d P into R, and gather d ll / d amp and d ll / d off
+         * (goff is meaningless with marginal offsets; vbt_vep_logp drops it) */
         if (obs == VBT_VEP_OBS_LOGPOWER) {
             double go = 0;
             for (size_t k = 0; k < nts; k++) {
@@ -671,10 +778,7 @@ static double observe(vbt_vep *m, double amp, double eps, int want_grad, double 
             }
         }
     }
-    double N = (double)(nt * ns);
-    double ll = -0.5 * ss * ie2 - N * (log(eps) + 0.5 * log(2.0 * M_PI));
     if (want_grad) {
-        ge = ss * ie2 / eps - N / eps;
         *geps += ge;
         /* dX = (R G) * d(src)/dX, with dmu/dP folded into R above */
         double scale = obs == VBT_VEP_OBS_POWER ? 1.0 : amp;
@@ -746,6 +850,8 @@ int vbt_vep_logp(vbt_vep *m, const double *theta, double *lp, double *grad)
     } else {
         ll = observe(m, amp, eps, 0, NULL, NULL, NULL);
     }
+    if (grad && m->marg)
+        memset(goff, 0, m->n_off * sizeof *goff); /* the likelihood does not depend on u */
     *lp = ll + vbt_vep_logprior(m, theta, NULL);
     if (!isfinite(*lp))
         goto bad;
@@ -815,19 +921,46 @@ bad:
     return VBT_ENUMERIC;
 }
 
-int vbt_vep_simulate(vbt_vep *m, const double *theta, double *x_out, double *y_out)
+/* The observation's mean into R, with marginal offsets at their prior
+ * means; then ohat, osd: the offsets' conditional mean and sd given the
+ * rest of theta (the prior's without data).  -1 when the trajectory is not
+ * finite. */
+static int mean_and_offsets(vbt_vep *m, const double *theta)
 {
     double K, tau0, amp, eps;
     unpack(m, theta, &K, &tau0, &amp, &eps);
     int bad = forward(m, K, tau0);
+    double *Y = m->Y;
+    m->Y = NULL;
+    observe(m, amp, eps, 0, NULL, NULL, NULL);
+    m->Y = Y;
+    if (m->marg && !bad)
+        marginal_offsets(m, eps, 0, NULL, NULL);
+    return bad ? -1 : 0;
+}
+
+static int cond_offsets(vbt_vep *m, const double *theta)
+{
+    return mean_and_offsets(m, theta);
+}
+
+int vbt_vep_simulate(vbt_vep *m, const double *theta, double *x_out, double *y_out)
+{
+    int bad = mean_and_offsets(m, theta);
     if (x_out)
         memcpy(x_out, m->X, m->nt * m->n * sizeof *x_out);
     if (y_out) {
-        double *Y = m->Y;
-        m->Y = NULL;
-        observe(m, amp, eps, 0, NULL, NULL, NULL);
-        m->Y = Y;
-        memcpy(y_out, m->R, m->nt * m->ns * sizeof *y_out);
+        size_t nt = m->nt, ns = m->ns;
+        if (m->marg && !bad) {
+            /* the offsets theta stands for: E[off | rest] + sd[off | rest] u */
+            const double *u = theta + m->off_g[G_OFF];
+            for (size_t t = 0; t < nt; t++)
+                for (size_t s = 0; s < ns; s++) {
+                    size_t g = m->n_off == 1 ? 0 : s;
+                    m->R[t * ns + s] += m->ohat[g] - m->off[g] + m->osd[g] * u[g];
+                }
+        }
+        memcpy(y_out, m->R, nt * ns * sizeof *y_out);
     }
     return bad ? VBT_ENUMERIC : VBT_OK;
 }

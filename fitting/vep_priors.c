@@ -117,15 +117,18 @@ static int only_keys(const cJSON *o, const char *const *keys, const char *what, 
     return VBT_OK;
 }
 
-static int parse_group(const cJSON *o, vbt_vep_group_prior *g, int allow_fixed, const char *what,
-                       vbt_msg *msg)
+/* marginal: NULL, or where the group's "marginal" flag goes (offsets only) */
+static int parse_group(const cJSON *o, vbt_vep_group_prior *g, int allow_fixed, int *marginal,
+                       const char *what, vbt_msg *msg)
 {
+    static const char *const km[] = {"mu", "sd", "fixed", "marginal", NULL};
     static const char *const kf[] = {"mu", "sd", "fixed", NULL};
     static const char *const k[] = {"mu", "sd", NULL};
     int st;
-    if ((st = only_keys(o, allow_fixed ? kf : k, what, msg)) ||
+    if ((st = only_keys(o, marginal ? km : allow_fixed ? kf : k, what, msg)) ||
         (st = get_num(o, "mu", &g->mu, what, msg)) || (st = get_num(o, "sd", &g->sd, what, msg)) ||
-        (st = get_bool(o, "fixed", &g->fixed, what, msg)))
+        (st = get_bool(o, "fixed", &g->fixed, what, msg)) ||
+        (marginal && (st = get_bool(o, "marginal", marginal, what, msg))))
         return st;
     return VBT_OK;
 }
@@ -170,14 +173,15 @@ static int parse_priors(const cJSON *root, vbt_vep_priors *p, const char (*label
     for (size_t k = 0; k < sizeof groups / sizeof groups[0]; k++) {
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, groups[k].key);
         snprintf(what, sizeof what, "priors '%s': %s", path, groups[k].key);
-        if (o && (st = parse_group(o, groups[k].g, groups[k].fixed, what, msg)))
+        if (o && (st = parse_group(o, groups[k].g, groups[k].fixed,
+                                   groups[k].g == &p->off ? &p->off_marginal : NULL, what, msg)))
             return st;
     }
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "x0_ez");
     if (o) {
         vbt_vep_group_prior g = {p->x0_ez_mu, p->x0_ez_sd, 0};
         snprintf(what, sizeof what, "priors '%s': x0_ez", path);
-        if ((st = parse_group(o, &g, 0, what, msg)))
+        if ((st = parse_group(o, &g, 0, NULL, what, msg)))
             return st;
         p->x0_ez_mu = g.mu;
         p->x0_ez_sd = g.sd;

@@ -355,6 +355,105 @@ static void test_gradient_fd(void **state)
     printf("# gradient vs central differences: worst relative 2-norm error %.2e\n", worst_norm);
 }
 
+/* Marginal offsets against the joint model they integrate.  Writing off =
+ * m + sd z (joint, raw z) and off = E[off | rest] + tau u (marginal), the
+ * change of variables gives, exactly,
+ *   logp_marg(rest, u) = logp_joint(rest, z) - sum log sd + sum log tau,
+ * for every u: which holds only if the marginal likelihood, the conditional
+ * mean and the conditional sd tau are all right (the joint density is
+ * Gaussian in off with that mean and sd).  tau is read off constrain() as
+ * off(u + 1) - off(u).  Also: the adjoint gradient against central
+ * differences, constrain/unconstrain round trips, and simulate() predicting
+ * the same mean as the joint model at the corresponding point. */
+static void test_marginal_offsets(void **state)
+{
+    (void)state;
+    double worst = 0, worst_g = 0;
+    for (int sc = 0; sc < 3; sc += 2)
+        for (int obs = 0; obs < 4; obs++) {
+            vbt_vep_spec s;
+            base_spec(&s, SCHEMES[sc], (vbt_vep_obs)obs, 1);
+            free_all_params(&s);
+            s.priors.off.sd = 0.7;
+            s.priors.off.mu = 0.2;
+            vbt_vep *mj = build(&s);
+            s.priors.off_marginal = 1;
+            vbt_vep *mm = build(&s);
+            size_t np = vbt_vep_n_params(mm);
+            assert_int_equal(np, vbt_vep_n_params(mj));
+            long o = vbt_vep_param_index(mm, obs == VBT_VEP_OBS_LOGPOWER ? "off" : "off[1]");
+            assert_true(o > 0);
+            size_t noff = obs == VBT_VEP_OBS_LOGPOWER ? 1 : NS;
+            double *th = malloc(np * sizeof *th), *thj = malloc(np * sizeof *thj),
+                   *nat = malloc(np * sizeof *nat), *nat1 = malloc(np * sizeof *nat1),
+                   *g = malloc(np * sizeof *g), *back = malloc(np * sizeof *back);
+            double ym[NT * NS], yj[NT * NS];
+            for (uint64_t k = 0; k < 3; k++) {
+                random_point(mm, 300 + k, th);
+                assert_int_equal(vbt_vep_constrain(mm, th, nat), VBT_OK);
+                double lsum = 0;
+                for (size_t q = 0; q < noff; q++) {
+                    th[o + q] += 1.0;
+                    assert_int_equal(vbt_vep_constrain(mm, th, nat1), VBT_OK);
+                    th[o + q] -= 1.0;
+                    double tau = nat1[o + q] - nat[o + q];
+                    assert_true(tau > 0 && tau < 0.7);
+                    lsum += log(tau) - log(0.7);
+                }
+                assert_int_equal(vbt_vep_unconstrain(mj, nat, thj), VBT_OK);
+                double lm, lj;
+                assert_int_equal(vbt_vep_logp(mm, th, &lm, g), VBT_OK);
+                assert_int_equal(vbt_vep_logp(mj, thj, &lj, NULL), VBT_OK);
+                double rel = fabs(lm - (lj + lsum)) / fmax(1.0, fabs(lm));
+                worst = fmax(worst, rel);
+                if (rel > 1e-11)
+                    fail_msg("%s obs %d: marginal logp %.17g, joint + log-Jacobian %.17g",
+                             SCHEME_NAMES[sc], obs, lm, lj + lsum);
+                /* the round trip through natural values */
+                assert_int_equal(vbt_vep_unconstrain(mm, nat, back), VBT_OK);
+                for (size_t i = 0; i < np; i++)
+                    assert_close(back[i], th[i], 1e-9 * fmax(1.0, fabs(th[i])));
+                /* the same predicted mean as the joint model */
+                assert_int_equal(vbt_vep_simulate(mm, th, NULL, ym), VBT_OK);
+                assert_int_equal(vbt_vep_simulate(mj, thj, NULL, yj), VBT_OK);
+                for (size_t i = 0; i < NT * NS; i++)
+                    assert_close(ym[i], yj[i], 1e-10 * fmax(1.0, fabs(yj[i])));
+                /* gradient: u enters only through its N(0, 1) prior */
+                for (size_t q = 0; q < noff; q++)
+                    assert_close(g[o + q], -th[o + q], 1e-12);
+                double num = 0, den = 0;
+                for (size_t i = 0; i < np; i++) {
+                    double t0 = th[i], h = 1e-6 * fmax(1.0, fabs(t0)), fp, fm;
+                    th[i] = t0 + h;
+                    vbt_vep_logp(mm, th, &fp, NULL);
+                    th[i] = t0 - h;
+                    vbt_vep_logp(mm, th, &fm, NULL);
+                    th[i] = t0;
+                    double fd = (fp - fm) / (2.0 * h);
+                    double tol = 1e-6 * fabs(g[i]) + 100.0 * DBL_EPSILON * fabs(lm) / h;
+                    if (!(fabs(fd - g[i]) <= tol))
+                        fail_msg("marginal %s obs %d point %d %s: adjoint %.12g, fd %.12g",
+                                 SCHEME_NAMES[sc], obs, (int)k, vbt_vep_param_name(mm, i), g[i],
+                                 fd);
+                    num += (fd - g[i]) * (fd - g[i]);
+                    den += g[i] * g[i];
+                }
+                worst_g = fmax(worst_g, sqrt(num / den));
+                assert_true(sqrt(num / den) < 1e-6);
+            }
+            free(th);
+            free(thj);
+            free(nat);
+            free(nat1);
+            free(g);
+            free(back);
+            vbt_vep_free(mj);
+            vbt_vep_free(mm);
+        }
+    printf("# marginal offsets: logp vs joint + log-Jacobian worst relative %.2e; gradient vs "
+           "central differences worst relative 2-norm %.2e\n", worst, worst_g);
+}
+
 /* p = lo + exp(u): density of u = density of p times dp/du; checked with a
  * finite-difference dp/du from vbt_vep_constrain. */
 static void test_transforms(void **state)
@@ -920,6 +1019,7 @@ int main(void)
         cmocka_unit_test(test_logp_matches_naive),
         cmocka_unit_test(test_gradient_fd),
         cmocka_unit_test(test_transforms),
+        cmocka_unit_test(test_marginal_offsets),
         cmocka_unit_test(test_psis_khat),
         cmocka_unit_test(test_map_recovery),
         cmocka_unit_test(test_map_reproducible),
