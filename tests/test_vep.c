@@ -902,7 +902,7 @@ static void test_priors_json(void **state)
     snprintf(text, sizeof text,
              "{\"x0\": {\"mu\": -3.0, \"sd\": 2.5}, \"x0_ez\": {\"mu\": -1.4, \"sd\": 0.5},"
              " \"ez\": [1, \"%s\"], \"K\": {\"dist\": \"lognormal\", \"mu\": 0.1, \"sd\": 0.2},"
-             " \"tau0\": {\"fixed\": false, \"lower\": 4}, \"offset\": {\"sd\": 3}}",
+             " \"tau0\": {\"fixed\": false, \"lower\": 4}, \"offset\": {\"sd\": 3, \"marginal\": true}}",
              FX.labels[6]);
     tu_write_file(path, text);
     vbt_vep_priors p;
@@ -921,6 +921,7 @@ static void test_priors_json(void **state)
     assert_close(p.tau0.lo, 4.0, 0);
     assert_close(p.tau0.mu, 20.0, 0); /* untouched default */
     assert_close(p.off.sd, 3.0, 0);
+    assert_int_equal(p.off_marginal, 1);
 
     struct { const char *json; int status; } bad[] = {
         {"{\"x0\": {\"mean\": 1}}", VBT_EFORMAT},
@@ -930,6 +931,8 @@ static void test_priors_json(void **state)
         {"{\"eps\": {\"sd\": -1}}", VBT_EINVAL},
         {"{\"amp\": {\"fixed\": true, \"value\": -1}}", VBT_ERANGE},
         {"{\"bogus\": 1}", VBT_EFORMAT},
+        {"{\"x0\": {\"marginal\": true}}", VBT_EFORMAT}, /* offsets only */
+        {"{\"offset\": {\"marginal\": 1}}", VBT_EFORMAT},
         {"[1, 2", VBT_EFORMAT},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
