@@ -394,9 +394,9 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     m->ohat = malloc(m->n_off * sizeof(double));
     m->osd = malloc(m->n_off * sizeof(double));
     m->os2 = malloc(m->n_off * sizeof(double));
-    if (!m->ohat || !m->osd || !m->os2 ||!m->nat || !m->gnat || !m->stY || !m->stK || !m->stLx || !m->X || !m->P || !m->R ||
+    if (!m->nat || !m->gnat || !m->stY || !m->stK || !m->stLx || !m->X || !m->P || !m->R ||
         !m->E || !m->dX || !m->lam || !m->Ybar || !m->kbar || !m->tmp || !m->x0 || !m->xi ||
-        !m->zi || !m->off || !m->gx0 || !m->goff)
+        !m->zi || !m->off || !m->gx0 || !m->goff || !m->ohat || !m->osd || !m->os2)
         goto nomem;
     *out = m;
     return VBT_OK;
@@ -468,7 +468,7 @@ static void transform(const vbt_vep *m, const double *theta, double *nat)
         }
 }
 
-static int cond_offsets(vbt_vep *m, const double *theta);
+static int mean_and_offsets(vbt_vep *m, const double *theta);
 
 int vbt_vep_constrain(vbt_vep *m, const double *theta, double *nat)
 {
@@ -476,7 +476,7 @@ int vbt_vep_constrain(vbt_vep *m, const double *theta, double *nat)
     if (!m->marg)
         return VBT_OK;
     size_t o = (size_t)m->off_g[G_OFF];
-    int bad = cond_offsets(m, theta);
+    int bad = mean_and_offsets(m, theta);
     for (size_t k = 0; k < m->n_off; k++)
         nat[o + k] = bad ? NAN : m->ohat[k] + m->osd[k] * theta[o + k];
     return bad ? VBT_ENUMERIC : VBT_OK;
@@ -501,7 +501,7 @@ int vbt_vep_unconstrain(vbt_vep *m, const double *nat, double *theta)
     if (m->marg) {
         /* u = (off - E[off | rest]) / sd[off | rest]; the rest is already in theta */
         size_t o = (size_t)m->off_g[G_OFF];
-        if (cond_offsets(m, theta))
+        if (mean_and_offsets(m, theta))
             return VBT_ENUMERIC;
         for (size_t k = 0; k < m->n_off; k++)
             theta[o + k] = (nat[o + k] - m->ohat[k]) / m->osd[k];
@@ -937,11 +937,6 @@ static int mean_and_offsets(vbt_vep *m, const double *theta)
     if (m->marg && !bad)
         marginal_offsets(m, eps, 0, NULL, NULL);
     return bad ? -1 : 0;
-}
-
-static int cond_offsets(vbt_vep *m, const double *theta)
-{
-    return mean_and_offsets(m, theta);
 }
 
 int vbt_vep_simulate(vbt_vep *m, const double *theta, double *x_out, double *y_out)

@@ -902,7 +902,8 @@ static void test_priors_json(void **state)
     snprintf(text, sizeof text,
              "{\"x0\": {\"mu\": -3.0, \"sd\": 2.5}, \"x0_ez\": {\"mu\": -1.4, \"sd\": 0.5},"
              " \"ez\": [1, \"%s\"], \"K\": {\"dist\": \"lognormal\", \"mu\": 0.1, \"sd\": 0.2},"
-             " \"tau0\": {\"fixed\": false, \"lower\": 4}, \"offset\": {\"sd\": 3, \"marginal\": true}}",
+             " \"tau0\": {\"fixed\": false, \"lower\": 4},"
+             " \"offset\": {\"sd\": 3, \"marginal\": true}}",
              FX.labels[6]);
     tu_write_file(path, text);
     vbt_vep_priors p;
