@@ -629,8 +629,8 @@ static void marginal_offsets(vbt_vep *m, double eps, int want_grad, double *ll, 
 {
     size_t nt = m->nt, ns = m->ns, ng = m->n_off;
     size_t T = ng == 1 ? nt * ns : nt;
-    double *S1 = m->ohat, *S2 = m->os2, *R = m->R, e2 = eps * eps;
-    const double *Y = m->Y;
+    double *restrict S1 = m->ohat, *restrict S2 = m->os2, *restrict R = m->R, e2 = eps * eps;
+    const double *restrict Y = m->Y;
     memset(S1, 0, ng * sizeof *S1);
     memset(S2, 0, ng * sizeof *S2);
     if (Y) {
@@ -663,11 +663,18 @@ static void marginal_offsets(vbt_vep *m, double eps, int want_grad, double *ll, 
     }
     if (want_grad) {
         double ie2 = 1.0 / e2;
-        for (size_t t = 0; t < nt; t++) {
-            const double *Yt = Y + t * ns;
-            double *Rt = R + t * ns;
-            for (size_t s = 0; s < ns; s++)
-                Rt[s] = (Yt[s] - Rt[s] - S1[ng == 1 ? 0 : s]) * ie2;
+        if (ng == 1) {
+            double sh = S1[0];
+            for (size_t k = 0; k < nt * ns; k++)
+                R[k] = (Y[k] - R[k] - sh) * ie2;
+        } else {
+            for (size_t t = 0; t < nt; t++) {
+                const double *Yt = Y + t * ns;
+                double *Rt = R + t * ns;
+#pragma omp simd
+                for (size_t s = 0; s < ns; s++)
+                    Rt[s] = (Yt[s] - Rt[s] - S1[s]) * ie2;
+            }
         }
     }
     for (size_t g = 0; g < ng; g++)
