@@ -830,7 +830,9 @@ static void test_map_polish_best(void **state)
     printf("# polish the best %zu of %zu: best lp %.3f (every start polished: %.3f), %zu "
            "converged (%zu)\n", k, ns, r_k.best_lp, r_all.best_lp, r_k.n_converged,
            r_all.n_converged);
-    assert_true(r_k.best_lp == r_all.best_lp);
+    /* the same mode, to within the polish's stopping rule (lp within 1e-9 |lp| of
+     * it); which start lands on it last-bit highest depends on the arithmetic */
+    assert_close(r_k.best_lp, r_all.best_lp, 1e-9 * fabs(r_all.best_lp));
     assert_true(r_k.n_converged <= k + r_none.n_converged);
     free(best);
     free(bp);
