@@ -1658,6 +1658,11 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
     cJSON_AddNumberToObject(mj, "sensors", (double)f.ns);
     cJSON_AddNumberToObject(mj, "samples", (double)f.nt);
     cJSON_AddNumberToObject(mj, "free_parameters", (double)np);
+    /* resolved from --offsets, the prior file and the default */
+    cJSON_AddStringToObject(mj, "offsets",
+                            f.spec.priors.off.fixed          ? "fixed"
+                            : f.spec.priors.off_marginal     ? "marginal"
+                                                             : "sampled");
     cJSON *names = cJSON_AddArrayToObject(mj, "parameter_names");
     for (size_t i = 0; i < np; i++)
         cJSON_AddItemToArray(names, cJSON_CreateString(vbt_vep_param_name(f.m, i)));

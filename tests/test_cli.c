@@ -1423,6 +1423,13 @@ static void test_fit_smc_offsets(void **state)
         logz[k] = cJSON_GetObjectItemCaseSensitive(smc, "log_evidence")->valuedouble;
         steps[k] = cJSON_GetObjectItemCaseSensitive(smc, "steps")->valueint;
         cJSON_Delete(sj);
+        /* the provenance says which parameterisation ran */
+        cJSON *rj = read_json(tu_path(out, "run.json"));
+        const cJSON *off = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(rj, "model"), "offsets");
+        assert_true(cJSON_IsString(off));
+        assert_string_equal(off->valuestring, k == 0 ? "marginal" : "sampled");
+        cJSON_Delete(rj);
     }
     printf("# log evidence: offsets integrated out %.4f (%d step), sampled %.4f (%d steps)\n",
            logz[0], steps[0], logz[1], steps[1]);
