@@ -19,7 +19,9 @@
 #include "strbuf.h"
 
 #define MAGIC "VBTFITCK"
-#define FORMAT_VERSION 2u /* 2: the MAP stage records how many starts were polished */
+#define FORMAT_VERSION 3u /* 2: the MAP stage records how many starts were polished; 3: vbt
+                              fit integrates the offsets out by default (a format-2 state
+                              was sampled with them free) */
 #define ENDIAN 0x01020304u
 #define HASH 64
 
