@@ -178,8 +178,6 @@ int main(int argc, char **argv)
     }
     printf("synthetic patient: 84 regions, %zu sensors, %d samples, %zu parameters, %zu regions "
            "seize\n", ns, NT, np, seized);
-    printf("prior x0 ~ N(%.2f, %.2f), offsets %s\n", sp.priors.x0.mu, sp.priors.x0.sd,
-           arg(argc, argv, "--offsets", "marginal"));
     vbt_vep_free(m);
     sp.data = Y;
     const char *offs = arg(argc, argv, "--offsets", "marginal");
@@ -188,6 +186,7 @@ int main(int argc, char **argv)
         return 2;
     }
     sp.priors.off_marginal = !strcmp(offs, "marginal");
+    printf("prior x0 ~ N(%.2f, %.2f), offsets %s\n", sp.priors.x0.mu, sp.priors.x0.sd, offs);
     vbt_vep_alloc(&m, &sp, &msg);
 
     double t0 = now();
