@@ -62,6 +62,7 @@ struct vbt_vep {
     double *X;        /* nt x n sampled x */
     double *P, *R;    /* nt x ns: G x (or G exp x), residual / eps^2 */
     double *E;        /* nt x n: exp(x) (log-power) */
+    double *LP;       /* nt x ns: log P (log-power; NULL otherwise), for the gradient */
     double *dX;       /* nt x n: dL/dx at the samples */
     double *lam, *Ybar, *kbar, *tmp; /* 2n, stages x 2n, 2n, n */
     double *x0, *xi, *zi, *off;     /* natural per-element values */
@@ -177,6 +178,7 @@ void vbt_vep_free(vbt_vep *m)
     free(m->xi);
     free(m->zi);
     free(m->off);
+    free(m->LP);
     free(m->ohat);
     free(m->osd);
     free(m->os2);
@@ -391,6 +393,8 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     m->off = malloc(m->n_off * sizeof(double));
     m->gx0 = malloc(n * sizeof(double));
     m->goff = malloc(m->n_off * sizeof(double));
+    if (s->obs == VBT_VEP_OBS_LOGPOWER && !(m->LP = malloc(nt * ns * sizeof(double))))
+        goto nomem;
     m->ohat = malloc(m->n_off * sizeof(double));
     m->osd = malloc(m->n_off * sizeof(double));
     m->os2 = malloc(m->n_off * sizeof(double));
@@ -716,8 +720,11 @@ static double observe(vbt_vep *m, double amp, double eps, int want_grad, double 
     const double *P = m->P, *off = m->off;
     double *R = m->R;
     if (obs == VBT_VEP_OBS_LOGPOWER) {
-        for (size_t k = 0; k < nt * ns; k++)
-            R[k] = amp * log(P[k]) + off[0];
+        double *LP = m->LP;
+        for (size_t k = 0; k < nt * ns; k++) {
+            LP[k] = log(P[k]);
+            R[k] = amp * LP[k] + off[0];
+        }
     } else if (obs == VBT_VEP_OBS_POWER) {
         for (size_t t = 0; t < nt; t++)
             for (size_t s = 0; s < ns; s++)
@@ -762,8 +769,10 @@ fold:
          * (goff is meaningless with marginal offsets; vbt_vep_logp drops it) */
         if (obs == VBT_VEP_OBS_LOGPOWER) {
             double go = 0;
+            const double *LP = m->LP;
+#pragma omp simd reduction(+ : ga, go)
             for (size_t k = 0; k < nts; k++) {
-                ga += R[k] * log(P[k]);
+                ga += R[k] * LP[k];
                 go += R[k];
                 R[k] /= P[k];
             }
