@@ -1128,15 +1128,26 @@ static void write_fit_problem(const char *dir, double bump)
     assert_int_equal(vbt_npy_write(p, Y, 2, ys, 1, &msg), VBT_OK);
 }
 
+/* The input paths of the problem write_fit_problem put in dir. */
+typedef struct fit_inputs {
+    char conn[PBUF], gain[PBUF], data[PBUF];
+} fit_inputs;
+
+static void fit_paths(const char *dir, fit_inputs *in)
+{
+    snprintf(in->conn, sizeof in->conn, "%s/conn", dir);
+    snprintf(in->gain, sizeof in->gain, "%s/gain.npy", dir);
+    snprintf(in->data, sizeof in->data, "%s/data.npy", dir);
+}
+
 /* Run `vbt fit` on the problem in dir into dir/name; extra options after. */
 static int run_fit(const char *dir, const char *name, const char *threads, char **err)
 {
-    char conn[PBUF], gain[PBUF], data[PBUF], out[PBUF];
-    snprintf(conn, sizeof conn, "%s/conn", dir);
-    snprintf(gain, sizeof gain, "%s/gain.npy", dir);
-    snprintf(data, sizeof data, "%s/data.npy", dir);
+    char out[PBUF];
+    fit_inputs in;
+    fit_paths(dir, &in);
     snprintf(out, sizeof out, "%s/%s", dir, name);
-    const char *const a[] = {"fit", "--connectome", conn, "--gain", gain, "--data", data,
+    const char *const a[] = {"fit", "--connectome", in.conn, "--gain", in.gain, "--data", in.data,
                              "--chains", "3", "--warmup", "60", "--draws", "30", "--starts",
                              "2", "--map-iter", "200", "--metric", "dense",
                              "--checkpoint-every", "20", "--seed", "5", "--threads", threads,
@@ -1295,12 +1306,11 @@ static void test_fit_resume(void **state)
     assert_contains(err, "corrupt");
     free(err);
     /* --force starts over, and removes the checkpoint once done */
-    char conn[PBUF], gain[PBUF], data[PBUF], out[PBUF];
-    snprintf(conn, sizeof conn, "%s/conn", dir);
-    snprintf(gain, sizeof gain, "%s/gain.npy", dir);
-    snprintf(data, sizeof data, "%s/data.npy", dir);
+    char out[PBUF];
+    fit_inputs in;
+    fit_paths(dir, &in);
     snprintf(out, sizeof out, "%s/changed", dir);
-    const char *const f[] = {"fit", "--connectome", conn, "--gain", gain, "--data", data,
+    const char *const f[] = {"fit", "--connectome", in.conn, "--gain", in.gain, "--data", in.data,
                              "--chains", "1", "--warmup", "20", "--draws", "10", "--starts",
                              "1", "--map-iter", "50", "-o", out, "-q", "--force", NULL};
     assert_int_equal(run_vbt(f, NULL, NULL), 0);
@@ -1324,12 +1334,11 @@ static void test_fit_resume(void **state)
 static void test_fit_smc(void **state)
 {
     (void)state;
-    char dir[PATH_MAX], conn[PBUF], gain[PBUF], data[PBUF], out[PBUF], prior[PBUF];
+    char dir[PATH_MAX], out[PBUF], prior[PBUF];
     snprintf(dir, sizeof dir, "%s", fresh_dir("fit_smc"));
     write_fit_problem(dir, 0.0);
-    snprintf(conn, sizeof conn, "%s/conn", dir);
-    snprintf(gain, sizeof gain, "%s/gain.npy", dir);
-    snprintf(data, sizeof data, "%s/data.npy", dir);
+    fit_inputs in;
+    fit_paths(dir, &in);
     const char *const hyp[2] = {"{\"x0\": {\"mu\": -1.5, \"sd\": 0.5}}",
                                 "{\"x0\": {\"mu\": -4.0, \"sd\": 0.3}}"};
     double logz[2];
@@ -1337,7 +1346,8 @@ static void test_fit_smc(void **state)
         snprintf(prior, sizeof prior, "%s/prior%d.json", dir, h);
         tu_write_file(prior, hyp[h]);
         snprintf(out, sizeof out, "%s/smc%d", dir, h);
-        const char *const a[] = {"fit", "--connectome", conn, "--gain", gain, "--data", data,
+        const char *const a[] = {"fit", "--connectome", in.conn, "--gain", in.gain,
+                                 "--data", in.data,
                                  "--prior", prior, "--method", "smc", "--particles", "128",
                                  "--smc-moves", "3", "--leapfrog", "8", "--seed", "3",
                                  "--threads", "2", "-o", out, "-q", NULL};
@@ -1389,12 +1399,11 @@ static void test_fit_smc(void **state)
 static void test_fit_smc_offsets(void **state)
 {
     (void)state;
-    char dir[PATH_MAX], conn[PBUF], gain[PBUF], data[PBUF], out[PBUF], prior[PBUF];
+    char dir[PATH_MAX], out[PBUF], prior[PBUF];
     snprintf(dir, sizeof dir, "%s", fresh_dir("fit_smc_offsets"));
     write_fit_problem(dir, 0.0);
-    snprintf(conn, sizeof conn, "%s/conn", dir);
-    snprintf(gain, sizeof gain, "%s/gain.npy", dir);
-    snprintf(data, sizeof data, "%s/data.npy", dir);
+    fit_inputs in;
+    fit_paths(dir, &in);
     snprintf(prior, sizeof prior, "%s/prior.json", dir);
     tu_write_file(prior, "{\"x0\": {\"mu\": -1.5, \"sd\": 0.5, \"fixed\": true},"
                          " \"x_init\": {\"mu\": -1.5, \"sd\": 1, \"fixed\": true},"
@@ -1407,7 +1416,8 @@ static void test_fit_smc_offsets(void **state)
     int steps[2];
     for (int k = 0; k < 2; k++) {
         snprintf(out, sizeof out, "%s/%s", dir, mode[k]);
-        const char *const a[] = {"fit", "--connectome", conn, "--gain", gain, "--data", data,
+        const char *const a[] = {"fit", "--connectome", in.conn, "--gain", in.gain,
+                                 "--data", in.data,
                                  "--prior", prior, "--method", "smc", "--particles", "512",
                                  "--smc-moves", "5", "--leapfrog", "8", "--seed", "3",
                                  "--threads", "2", "--offsets", mode[k], "-o", out, "-q",
