@@ -130,6 +130,19 @@ static void make_patient(const char *dir)
     tu_write_file(tu_path(dir, "hypothesis.txt"), "# clinical EZ hypothesis\nr1, r4\n\n");
 }
 
+/* Writes `text` into the patient's `file`, runs the pipeline `a`, and expects
+ * exit 1 with a message holding `where` and the unknown region `bad`. */
+static void expect_region_error(const char *const *a, const char *patient, const char *file,
+                                const char *text, const char *where, const char *bad)
+{
+    char *log;
+    tu_write_file(tu_path(patient, file), text);
+    assert_int_equal(run_cmd(a, &log), 1);
+    assert_non_null(strstr(log, where));
+    assert_non_null(strstr(log, bad));
+    free(log);
+}
+
 static void test_pipeline_end_to_end(void **state)
 {
     (void)state;
@@ -349,11 +362,8 @@ static void test_pipeline_end_to_end(void **state)
     free(text);
 
     /* An unknown region in hypothesis.txt: one line naming the file, exit 1. */
-    tu_write_file(tu_path(patient, "hypothesis.txt"), "r1\nnot-a-region\n");
-    assert_int_equal(run_cmd(a, &log), 1);
-    assert_non_null(strstr(log, "hypothesis.txt"));
-    assert_non_null(strstr(log, "not-a-region"));
-    free(log);
+    expect_region_error(a, patient, "hypothesis.txt", "r1\nnot-a-region\n", "hypothesis.txt",
+                        "not-a-region");
     /* a comment on the last line, no newline: still r1 and r4 */
     tu_write_file(tu_path(patient, "hypothesis.txt"), "r1\n r4 # the second\n# end");
     assert_int_equal(run_cmd(a, &log), 0);
@@ -362,17 +372,11 @@ static void test_pipeline_end_to_end(void **state)
     /* An unknown region in resections.txt or spare.txt: one line naming the
      * file (and the line), from the check before any step runs (the surgery
      * step's own message would name --resect / --spare instead). */
-    tu_write_file(tu_path(patient, "resections.txt"), "# candidates\nr1\nr4, r9x\n");
-    assert_int_equal(run_cmd(a, &log), 1);
-    assert_non_null(strstr(log, "resections.txt' line 3"));
-    assert_non_null(strstr(log, "r9x"));
-    free(log);
+    expect_region_error(a, patient, "resections.txt", "# candidates\nr1\nr4, r9x\n",
+                        "resections.txt' line 3", "r9x");
     tu_write_file(tu_path(patient, "resections.txt"), "r1\nr4\n");
-    tu_write_file(tu_path(patient, "spare.txt"), "r2\nnot-a-region # typo\n");
-    assert_int_equal(run_cmd(a, &log), 1);
-    assert_non_null(strstr(log, "spare.txt'"));
-    assert_non_null(strstr(log, "not-a-region"));
-    free(log);
+    expect_region_error(a, patient, "spare.txt", "r2\nnot-a-region # typo\n", "spare.txt'",
+                        "not-a-region");
     tu_write_file(tu_path(patient, "spare.txt"), "# eloquent cortex\nr2 # motor\n");
 }
 
