@@ -1008,14 +1008,11 @@ static int write_draws(fit *f, vbt_outdir *od, const char *method, vbt_msg *msg)
     return 0;
 }
 
-/* The observation noise sd of unconstrained draw th (nat: np scratch). */
-static double draw_eps(const fit *f, const double *th, double *nat)
+/* The observation noise sd of a draw in natural values. */
+static double draw_eps(const fit *f, const double *nat)
 {
     long ieps = vbt_vep_param_index(f->m, "eps");
-    if (ieps < 0)
-        return f->spec.priors.eps.value;
-    vbt_vep_constrain(f->m, th, nat);
-    return nat[ieps];
+    return ieps < 0 ? f->spec.priors.eps.value : nat[ieps];
 }
 
 /* The g-th of the kept chains' draws (natural parameters). */
@@ -1046,13 +1043,12 @@ static int add_loo(fit *f, const int *keep, size_t kept, cJSON *sum, vbt_outdir 
     if (K < 10)
         return 0;
     double *ll = malloc(K * N * sizeof *ll), *th = malloc(np * sizeof *th),
-           *nat = malloc(np * sizeof *nat), *mu = malloc(N * sizeof *mu),
-           *elpd = malloc(N * sizeof *elpd);
+           *mu = malloc(N * sizeof *mu), *elpd = malloc(N * sizeof *elpd);
     int rc = 0;
     vbt_msg lm = {0};
     vbt_loo_result r;
     cJSON *o = cJSON_AddObjectToObject(sum, "loo");
-    if (!ll || !th || !nat || !mu || !elpd) {
+    if (!ll || !th || !mu || !elpd) {
         snprintf(lm.text, sizeof lm.text, "out of memory for %zu x %zu log-likelihoods", K, N);
     } else {
         for (size_t k = 0; k < K && !lm.text[0]; k++) {
@@ -1061,7 +1057,7 @@ static int add_loo(fit *f, const int *keep, size_t kept, cJSON *sum, vbt_outdir 
                 snprintf(lm.text, sizeof lm.text, "the model failed at a posterior draw");
                 break;
             }
-            vbt_loglik_gauss(f->data.data, mu, N, draw_eps(f, th, nat), ll + k * N);
+            vbt_loglik_gauss(f->data.data, mu, N, draw_eps(f, d), ll + k * N);
         }
         if (!lm.text[0] && vbt_loo(ll, K, N, elpd, NULL, &r, &lm) && !lm.text[0])
             snprintf(lm.text, sizeof lm.text, "PSIS-LOO failed");
@@ -1095,7 +1091,6 @@ static int add_loo(fit *f, const int *keep, size_t kept, cJSON *sum, vbt_outdir 
 out:
     free(ll);
     free(th);
-    free(nat);
     free(mu);
     free(elpd);
     return rc;
@@ -1115,19 +1110,19 @@ static int write_predictive(fit *f, vbt_outdir *od, const int *keep, vbt_msg *ms
         K = 1;
     double *y = malloc(K * T * S * sizeof *y), *th = malloc(np * sizeof *th),
            *out = malloc(3 * T * S * sizeof *out), *e = malloc(T * S * sizeof *e),
-           *col = malloc(K * sizeof *col), *work = malloc(K * sizeof *work),
-           *nat = malloc(np * sizeof *nat);
+           *col = malloc(K * sizeof *col), *work = malloc(K * sizeof *work);
     int rc = -1;
-    if (!y || !th || !out || !e || !col || !work || !nat) {
+    if (!y || !th || !out || !e || !col || !work) {
         snprintf(msg->text, sizeof msg->text, "out of memory for the predictive");
         goto done;
     }
     for (size_t k = 0; k < K; k++) {
+        const double *d = NULL; /* the draw in natural values */
         if (point) {
             memcpy(th, f->map, np * sizeof *th);
         } else {
-            size_t g = (size_t)((double)k * (double)total / (double)K);
-            if (vbt_vep_unconstrain(f->m, kept_draw(f, keep, g), th))
+            d = kept_draw(f, keep, (size_t)((double)k * (double)total / (double)K));
+            if (vbt_vep_unconstrain(f->m, d, th))
                 goto done;
         }
         double *yk = y + k * T * S;
@@ -1137,7 +1132,7 @@ static int write_predictive(fit *f, vbt_outdir *od, const int *keep, vbt_msg *ms
             continue;
         }
         if (!point) {
-            double nat_eps = draw_eps(f, th, nat);
+            double nat_eps = draw_eps(f, d);
             vbt_rng r;
             vbt_rng_init(&r, f->p->common.seed, ((uint64_t)1 << 61) + k);
             vbt_rng_normal(&r, e, T * S);
@@ -1164,7 +1159,6 @@ done:
     free(e);
     free(col);
     free(work);
-    free(nat);
     return rc;
 }
 
