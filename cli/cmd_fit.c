@@ -1657,6 +1657,14 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
                             f.spec.priors.off.fixed          ? "fixed"
                             : f.spec.priors.off_marginal     ? "marginal"
                                                              : "sampled");
+    {
+        /* every prior the fit used, in the prior file's format (--prior reads it back) */
+        char *pj = vbt_vep_priors_json(&f.spec.priors);
+        cJSON *po = pj ? cJSON_Parse(pj) : NULL;
+        if (po)
+            cJSON_AddItemToObject(mj, "priors", po);
+        free(pj);
+    }
     cJSON *names = cJSON_AddArrayToObject(mj, "parameter_names");
     for (size_t i = 0; i < np; i++)
         cJSON_AddItemToArray(names, cJSON_CreateString(vbt_vep_param_name(f.m, i)));

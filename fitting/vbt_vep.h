@@ -23,7 +23,8 @@
  *
  * Region/sensor groups are non-centred: x0_i = mu_i + sd_i * x0_raw_i with
  * x0_raw_i ~ N(0, 1) (mu_i, sd_i = the EZ hypothesis' values for hypothesised
- * regions), likewise x_init, z_init and the offsets.  Scalars p in {K, tau0,
+ * regions), likewise x_init, z_init and the offsets (raw ~ Student-t instead
+ * where a group's prior sets nu > 0).  Scalars p in {K, tau0,
  * amp, eps} live on (lo, inf) and are p = lo + exp(u); the density of u
  * includes the log-Jacobian u.  A group marked fixed takes no place in theta.
  * With priors.off_marginal the offsets are integrated out of the likelihood
@@ -84,10 +85,17 @@ typedef struct vbt_vep_scalar_prior {
     double value;
 } vbt_vep_scalar_prior;
 
-/* Non-centred group: natural = mu + sd * raw, raw ~ N(0, 1). */
+/* Non-centred group: natural = mu + sd * raw, raw ~ N(0, 1), or with nu > 0
+ * raw ~ Student-t with nu degrees of freedom: a heavy-tailed ("sparse")
+ * prior that holds the many regions the data say little about near mu
+ * (sd is then the scale, not the standard deviation) while a region the data
+ * place far away is pulled back only weakly (the pull falls off as 1/raw).
+ * Not for the offsets, whose marginalisation needs a normal prior; not for
+ * the hypothesised EZ regions, which keep x0_ez's normal prior. */
 typedef struct vbt_vep_group_prior {
     double mu, sd;
     int fixed;       /* 1: not fitted, held at mu */
+    double nu;       /* 0: normal; > 0: Student-t degrees of freedom */
 } vbt_vep_group_prior;
 
 #define VBT_VEP_MAX_EZ 64
@@ -114,18 +122,26 @@ typedef struct vbt_vep_priors {
 void vbt_vep_priors_default(vbt_vep_priors *p);
 
 /* Update *p (start from vbt_vep_priors_default) from a JSON file:
- *   {"x0": {"mu": -2.5, "sd": 1}, "x0_ez": {"mu": -1.5, "sd": 1},
+ *   {"x0": {"mu": -2.5, "sd": 1, "nu": 3}, "x0_ez": {"mu": -1.5, "sd": 1},
  *    "ez": [5, "ctx-rh-insula"], "x_init": {...}, "z_init": {...},
  *    "offset": {"mu": 0, "sd": 1, "fixed": false},
  *    "K": {"dist": "normal"|"lognormal", "mu": 1, "sd": 0.1, "lower": 0,
  *          "fixed": false, "value": 1}, "tau0": {...}, "amp": {...}, "eps": {...}}
- * Every key is optional; unknown keys are errors.  "ez" entries are 0-based
+ * Every key is optional; unknown keys are errors.  "nu" (x0, x_init,
+ * z_init; 0 or absent: normal) makes the group's prior Student-t.  "ez" entries are 0-based
  * indices or region labels looked up in `labels` (n_regions of them; may be
  * NULL when only indices are used).  Errors: VBT_EIO, VBT_EFORMAT,
  * VBT_ENOTFOUND (label), VBT_ERANGE (index), VBT_EINVAL (sd <= 0 ...). */
 int vbt_vep_priors_load_json(vbt_vep_priors *p, const char *path,
                              const char (*labels)[VBT_LABEL_MAX], size_t n_regions,
                              vbt_msg *msg);
+
+/* The prior set as JSON text in the file format above, every key written
+ * ("ez" as 0-based indices), so that vbt_vep_priors_load_json() of the text
+ * gives back *p exactly (doubles are printed with 17 significant digits).
+ * For provenance: the priors a fit actually used.  Returns a malloc'd
+ * string (free()), NULL when out of memory. */
+char *vbt_vep_priors_json(const vbt_vep_priors *p);
 
 /* Check a prior set for n regions; VBT_EINVAL / VBT_ERANGE with a message. */
 int vbt_vep_priors_validate(const vbt_vep_priors *p, size_t n_regions, vbt_msg *msg);

@@ -49,6 +49,8 @@ struct vbt_vep {
     double *G;        /* ns x n */
     double *Y;        /* nt x ns, or NULL */
     double *mu_g[N_GROUP], *sd_g[N_GROUP]; /* per element prior of each group */
+    double *nu_g[N_GROUP];  /* per element: 0 normal, > 0 Student-t degrees of freedom */
+    double *tc_g[N_GROUP];  /* log normaliser of each element's standard density */
     size_t len_g[N_GROUP];
     long off_g[N_GROUP];  /* index in theta, -1 when fixed */
     long off_s[N_SCALAR];
@@ -158,6 +160,8 @@ void vbt_vep_free(vbt_vep *m)
     for (int g = 0; g < N_GROUP; g++) {
         free(m->mu_g[g]);
         free(m->sd_g[g]);
+        free(m->nu_g[g]);
+        free(m->tc_g[g]);
     }
     free(m->names);
     free(m->nat);
@@ -339,17 +343,30 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
         const vbt_vep_group_prior *gp = group_prior(&m->pri, g);
         m->mu_g[g] = malloc(m->len_g[g] * sizeof(double));
         m->sd_g[g] = malloc(m->len_g[g] * sizeof(double));
-        if (!m->mu_g[g] || !m->sd_g[g])
+        m->nu_g[g] = malloc(m->len_g[g] * sizeof(double));
+        m->tc_g[g] = malloc(m->len_g[g] * sizeof(double));
+        if (!m->mu_g[g] || !m->sd_g[g] || !m->nu_g[g] || !m->tc_g[g])
             goto nomem;
         for (size_t k = 0; k < m->len_g[g]; k++) {
             m->mu_g[g][k] = gp->mu;
             m->sd_g[g][k] = gp->sd;
+            m->nu_g[g][k] = gp->nu;
         }
     }
     for (size_t e = 0; e < m->pri.n_ez; e++) {
+        /* the hypothesis' own normal prior */
         m->mu_g[G_X0][m->pri.ez[e]] = m->pri.x0_ez_mu;
         m->sd_g[G_X0][m->pri.ez[e]] = m->pri.x0_ez_sd;
+        m->nu_g[G_X0][m->pri.ez[e]] = 0.0;
     }
+    for (int g = 0; g < N_GROUP; g++)
+        for (size_t k = 0; k < m->len_g[g]; k++) {
+            double nu = m->nu_g[g][k];
+            /* log of N(0, 1)'s or t_nu's normalising constant */
+            m->tc_g[g][k] = nu > 0 ? lgamma(0.5 * (nu + 1.0)) - lgamma(0.5 * nu) -
+                                         0.5 * log(nu * M_PI)
+                                   : -0.5 * log(2.0 * M_PI);
+        }
 
     m->names = calloc(np ? np : 1, sizeof *m->names);
     if (!m->names)
@@ -521,9 +538,17 @@ double vbt_vep_logprior(const vbt_vep *m, const double *theta, double *grad)
         if (m->off_g[g] >= 0)
             for (size_t k = 0; k < m->len_g[g]; k++) {
                 size_t i = (size_t)m->off_g[g] + k;
-                lp += -0.5 * theta[i] * theta[i] - lsq2pi;
-                if (grad)
-                    grad[i] = -theta[i];
+                double r = theta[i], nu = m->nu_g[g][k];
+                if (nu > 0) {
+                    /* Student-t: -(nu + 1)/2 log(1 + r^2 / nu) */
+                    lp += m->tc_g[g][k] - 0.5 * (nu + 1.0) * log1p(r * r / nu);
+                    if (grad)
+                        grad[i] = -(nu + 1.0) * r / (nu + r * r);
+                } else {
+                    lp += -0.5 * r * r + m->tc_g[g][k];
+                    if (grad)
+                        grad[i] = -r;
+                }
             }
     for (int k = 0; k < N_SCALAR; k++)
         if (m->off_s[k] >= 0) {
@@ -981,8 +1006,19 @@ void vbt_vep_prior_draw(const vbt_vep *m, uint64_t seed, uint64_t stream, double
     vbt_rng r;
     vbt_rng_init(&r, seed, stream);
     for (int g = 0; g < N_GROUP; g++)
-        if (m->off_g[g] >= 0)
-            vbt_rng_normal(&r, theta + m->off_g[g], m->len_g[g]);
+        if (m->off_g[g] >= 0) {
+            double *t = theta + m->off_g[g];
+            vbt_rng_normal(&r, t, m->len_g[g]);
+            /* Student-t elements: the same draw through Phi and the t
+             * quantile (the tail side keeps its precision), so normal
+             * elements get the numbers they always got */
+            for (size_t k = 0; k < m->len_g[g]; k++) {
+                double nu = m->nu_g[g][k];
+                if (nu > 0)
+                    t[k] = t[k] > 0 ? gsl_cdf_tdist_Qinv(gsl_cdf_ugaussian_Q(t[k]), nu)
+                                    : gsl_cdf_tdist_Pinv(gsl_cdf_ugaussian_P(t[k]), nu);
+            }
+        }
     for (int k = 0; k < N_SCALAR; k++)
         if (m->off_s[k] >= 0) {
             const vbt_vep_scalar_prior *sp = scalar_prior(&m->pri, k);

@@ -14,10 +14,10 @@ void vbt_vep_priors_default(vbt_vep_priors *p)
     /* Hashemi et al. 2020, BVEP_noncentered.stan: eta = -2.5 + eta*,
      * x_init = -1.5 + x*, z_init = 3.5 + z*, K ~ N(Ks, 0.1), amplitude and
      * eps ~ N(0, 1)+, offset ~ N(0, 1). */
-    p->x0 = (vbt_vep_group_prior){-2.5, 1.0, 0};
-    p->x_init = (vbt_vep_group_prior){-1.5, 1.0, 0};
-    p->z_init = (vbt_vep_group_prior){3.5, 1.0, 0};
-    p->off = (vbt_vep_group_prior){0.0, 1.0, 0};
+    p->x0 = (vbt_vep_group_prior){-2.5, 1.0, 0, 0};
+    p->x_init = (vbt_vep_group_prior){-1.5, 1.0, 0, 0};
+    p->z_init = (vbt_vep_group_prior){3.5, 1.0, 0, 0};
+    p->off = (vbt_vep_group_prior){0.0, 1.0, 0, 0};
     /* Vattikonda et al. 2021: hypothesised EZ x0_mu = -1.5. */
     p->x0_ez_mu = -1.5;
     p->x0_ez_sd = 1.0;
@@ -34,6 +34,10 @@ static int check_group(const vbt_vep_group_prior *g, const char *name, vbt_msg *
     if (!isfinite(g->mu) || !(g->sd > 0) || !isfinite(g->sd))
         return vbt__fail(msg, VBT_EINVAL, "vep priors: %s needs a finite mu and sd > 0 (mu %g, sd %g)",
                          name, g->mu, g->sd);
+    if (!(g->nu >= 0) || !isfinite(g->nu))
+        return vbt__fail(msg, VBT_EINVAL,
+                         "vep priors: %s: nu must be 0 (normal) or a Student-t's degrees of "
+                         "freedom > 0 (nu %g)", name, g->nu);
     return VBT_OK;
 }
 
@@ -63,7 +67,10 @@ int vbt_vep_priors_validate(const vbt_vep_priors *p, size_t n_regions, vbt_msg *
     if ((st = check_group(&p->x0, "x0", msg)) || (st = check_group(&p->x_init, "x_init", msg)) ||
         (st = check_group(&p->z_init, "z_init", msg)) || (st = check_group(&p->off, "offset", msg)))
         return st;
-    vbt_vep_group_prior ez = {p->x0_ez_mu, p->x0_ez_sd, 0};
+    if (p->off.nu != 0)
+        return vbt__fail(msg, VBT_EINVAL,
+                         "vep priors: offset: the offsets need a normal prior (nu %g)", p->off.nu);
+    vbt_vep_group_prior ez = {p->x0_ez_mu, p->x0_ez_sd, 0, 0};
     if ((st = check_group(&ez, "x0_ez", msg)))
         return st;
     if ((st = check_scalar(&p->K, "K", msg)) || (st = check_scalar(&p->tau0, "tau0", msg)) ||
@@ -117,17 +124,27 @@ static int only_keys(const cJSON *o, const char *const *keys, const char *what, 
     return VBT_OK;
 }
 
+/* Which optional keys a group takes besides "mu" and "sd". */
+enum { GK_FIXED = 1, GK_NU = 2 };
+
 /* marginal: NULL, or where the group's "marginal" flag goes (offsets only) */
-static int parse_group(const cJSON *o, vbt_vep_group_prior *g, int allow_fixed, int *marginal,
+static int parse_group(const cJSON *o, vbt_vep_group_prior *g, int keys, int *marginal,
                        const char *what, vbt_msg *msg)
 {
-    static const char *const km[] = {"mu", "sd", "fixed", "marginal", NULL};
-    static const char *const kf[] = {"mu", "sd", "fixed", NULL};
-    static const char *const k[] = {"mu", "sd", NULL};
+    const char *k[6] = {"mu", "sd"};
+    size_t n = 2;
+    if (keys & GK_FIXED)
+        k[n++] = "fixed";
+    if (keys & GK_NU)
+        k[n++] = "nu";
+    if (marginal)
+        k[n++] = "marginal";
+    k[n] = NULL;
     int st;
-    if ((st = only_keys(o, marginal ? km : allow_fixed ? kf : k, what, msg)) ||
-        (st = get_num(o, "mu", &g->mu, what, msg)) || (st = get_num(o, "sd", &g->sd, what, msg)) ||
+    if ((st = only_keys(o, k, what, msg)) || (st = get_num(o, "mu", &g->mu, what, msg)) ||
+        (st = get_num(o, "sd", &g->sd, what, msg)) ||
         (st = get_bool(o, "fixed", &g->fixed, what, msg)) ||
+        (st = get_num(o, "nu", &g->nu, what, msg)) ||
         (marginal && (st = get_bool(o, "marginal", marginal, what, msg))))
         return st;
     return VBT_OK;
@@ -167,19 +184,19 @@ static int parse_priors(const cJSON *root, vbt_vep_priors *p, const char (*label
     int st = only_keys(root, keys, what, msg);
     if (st)
         return st;
-    struct { const char *key; vbt_vep_group_prior *g; int fixed; } groups[] = {
-        {"x0", &p->x0, 1}, {"x_init", &p->x_init, 1}, {"z_init", &p->z_init, 1},
-        {"offset", &p->off, 1}};
+    struct { const char *key; vbt_vep_group_prior *g; int keys; } groups[] = {
+        {"x0", &p->x0, GK_FIXED | GK_NU}, {"x_init", &p->x_init, GK_FIXED | GK_NU},
+        {"z_init", &p->z_init, GK_FIXED | GK_NU}, {"offset", &p->off, GK_FIXED}};
     for (size_t k = 0; k < sizeof groups / sizeof groups[0]; k++) {
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, groups[k].key);
         snprintf(what, sizeof what, "priors '%s': %s", path, groups[k].key);
-        if (o && (st = parse_group(o, groups[k].g, groups[k].fixed,
+        if (o && (st = parse_group(o, groups[k].g, groups[k].keys,
                                    groups[k].g == &p->off ? &p->off_marginal : NULL, what, msg)))
             return st;
     }
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "x0_ez");
     if (o) {
-        vbt_vep_group_prior g = {p->x0_ez_mu, p->x0_ez_sd, 0};
+        vbt_vep_group_prior g = {p->x0_ez_mu, p->x0_ez_sd, 0, 0};
         snprintf(what, sizeof what, "priors '%s': x0_ez", path);
         if ((st = parse_group(o, &g, 0, NULL, what, msg)))
             return st;
@@ -279,4 +296,63 @@ int vbt_vep_priors_load_json(vbt_vep_priors *p, const char *path,
     if (st == VBT_OK)
         *p = tmp;
     return st;
+}
+
+/* ---- the resolved priors as JSON (vbt_vep.h) ---------------------------- */
+
+static cJSON *group_json(const vbt_vep_group_prior *g, int keys, const int *marginal)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddNumberToObject(o, "mu", g->mu);
+    cJSON_AddNumberToObject(o, "sd", g->sd);
+    if (keys & GK_FIXED)
+        cJSON_AddBoolToObject(o, "fixed", g->fixed);
+    if (keys & GK_NU)
+        cJSON_AddNumberToObject(o, "nu", g->nu);
+    if (marginal)
+        cJSON_AddBoolToObject(o, "marginal", *marginal);
+    return o;
+}
+
+static cJSON *scalar_json(const vbt_vep_scalar_prior *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "dist", s->dist == VBT_VEP_LOGNORMAL ? "lognormal" : "normal");
+    cJSON_AddNumberToObject(o, "mu", s->mu);
+    cJSON_AddNumberToObject(o, "sd", s->sd);
+    cJSON_AddNumberToObject(o, "lower", s->lo);
+    cJSON_AddBoolToObject(o, "fixed", s->fixed);
+    cJSON_AddNumberToObject(o, "value", s->value);
+    return o;
+}
+
+char *vbt_vep_priors_json(const vbt_vep_priors *p)
+{
+    if (!p)
+        return NULL;
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    vbt_vep_group_prior ez = {p->x0_ez_mu, p->x0_ez_sd, 0, 0};
+    cJSON_AddItemToObject(root, "x0", group_json(&p->x0, GK_FIXED | GK_NU, NULL));
+    cJSON_AddItemToObject(root, "x0_ez", group_json(&ez, 0, NULL));
+    cJSON *e = cJSON_AddArrayToObject(root, "ez");
+    for (size_t k = 0; e && k < p->n_ez && k < VBT_VEP_MAX_EZ; k++)
+        cJSON_AddItemToArray(e, cJSON_CreateNumber((double)p->ez[k]));
+    cJSON_AddItemToObject(root, "x_init", group_json(&p->x_init, GK_FIXED | GK_NU, NULL));
+    cJSON_AddItemToObject(root, "z_init", group_json(&p->z_init, GK_FIXED | GK_NU, NULL));
+    cJSON_AddItemToObject(root, "offset", group_json(&p->off, GK_FIXED, &p->off_marginal));
+    cJSON_AddItemToObject(root, "K", scalar_json(&p->K));
+    cJSON_AddItemToObject(root, "tau0", scalar_json(&p->tau0));
+    cJSON_AddItemToObject(root, "amp", scalar_json(&p->amp));
+    cJSON_AddItemToObject(root, "eps", scalar_json(&p->eps));
+    /* cJSON prints a double with 15 significant digits when that reads back
+     * to the same value, else 17: the text round-trips exactly */
+    char *txt = cJSON_Print(root);
+    cJSON_Delete(root);
+    return txt;
 }

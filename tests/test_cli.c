@@ -1439,6 +1439,14 @@ static void test_fit_smc_offsets(void **state)
             cJSON_GetObjectItemCaseSensitive(rj, "model"), "offsets");
         assert_true(cJSON_IsString(off));
         assert_string_equal(off->valuestring, k == 0 ? "marginal" : "sampled");
+        /* and every prior it used, in the prior file's format */
+        const cJSON *pri = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(rj, "model"), "priors");
+        assert_true(cJSON_IsObject(pri));
+        assert_int_equal(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+                             cJSON_GetObjectItemCaseSensitive(pri, "offset"), "marginal")),
+                         k == 0);
+        assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(pri, "eps")));
         cJSON_Delete(rj);
     }
     printf("# log evidence: offsets integrated out %.4f (%d step), sampled %.4f (%d steps)\n",

@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_sort.h>
+
 #include "test_util.h"
 
 #include "vbt.h"
@@ -899,7 +903,7 @@ static void test_priors_json(void **state)
     const char *path = tu_path(dir, "priors.json");
     char text[1024];
     snprintf(text, sizeof text,
-             "{\"x0\": {\"mu\": -3.0, \"sd\": 2.5}, \"x0_ez\": {\"mu\": -1.4, \"sd\": 0.5},"
+             "{\"x0\": {\"mu\": -3.0, \"sd\": 2.5, \"nu\": 4}, \"x0_ez\": {\"mu\": -1.4, \"sd\": 0.5},"
              " \"ez\": [1, \"%s\"], \"K\": {\"dist\": \"lognormal\", \"mu\": 0.1, \"sd\": 0.2},"
              " \"tau0\": {\"fixed\": false, \"lower\": 4},"
              " \"offset\": {\"sd\": 3, \"marginal\": true}}",
@@ -912,6 +916,8 @@ static void test_priors_json(void **state)
         fail_msg("%s", msg.text);
     assert_close(p.x0.mu, -3.0, 0);
     assert_close(p.x0.sd, 2.5, 0);
+    assert_close(p.x0.nu, 4.0, 0);
+    assert_close(p.x_init.nu, 0.0, 0); /* normal unless told */
     assert_close(p.x0_ez_mu, -1.4, 0);
     assert_int_equal(p.n_ez, 2);
     assert_int_equal(p.ez[0], 1);
@@ -933,6 +939,10 @@ static void test_priors_json(void **state)
         {"{\"bogus\": 1}", VBT_EFORMAT},
         {"{\"x0\": {\"marginal\": true}}", VBT_EFORMAT}, /* offsets only */
         {"{\"offset\": {\"marginal\": 1}}", VBT_EFORMAT},
+        {"{\"offset\": {\"nu\": 3}}", VBT_EFORMAT}, /* the offsets stay normal */
+        {"{\"x0_ez\": {\"nu\": 3}}", VBT_EFORMAT},  /* so does the hypothesis */
+        {"{\"x0\": {\"nu\": -2}}", VBT_EINVAL},
+        {"{\"z_init\": {\"nu\": \"3\"}}", VBT_EFORMAT},
         {"[1, 2", VBT_EFORMAT},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
@@ -948,8 +958,128 @@ static void test_priors_json(void **state)
     }
     assert_int_equal(vbt_vep_priors_load_json(&p, tu_path(dir, "absent.json"), NULL, NR, &msg),
                      VBT_EIO);
+
+    /* vbt_vep_priors_json: the text reads back to the same priors, every
+     * field, from the defaults (so keys the text might omit would show) */
+    p.x0_ez_sd = 0.1 + 1e-16 * 3; /* a value that needs 17 digits */
+    p.z_init.nu = 6.5;
+    p.eps.fixed = 1;
+    p.eps.value = 0.25;
+    char *txt = vbt_vep_priors_json(&p);
+    assert_non_null(txt);
+    tu_write_file(path, txt);
+    vbt_vep_priors q;
+    vbt_vep_priors_default(&q);
+    if (vbt_vep_priors_load_json(&q, path, NULL, NR, &msg))
+        fail_msg("%s\n%s", msg.text, txt);
+    /* both start from vbt_vep_priors_default's memset: padding compares too */
+    assert_memory_equal(&p, &q, sizeof p);
+    free(txt);
     tu_rmtree(dir);
     free(dir);
+}
+
+/* Student-t group priors (nu > 0): the log prior against GSL's t and normal
+ * densities element by element, its gradient and the whole posterior's
+ * against central differences, the prior draws against the t CDF
+ * (Kolmogorov-Smirnov), and the hypothesised EZ region keeping its normal
+ * prior. */
+static void test_student_t_prior(void **state)
+{
+    (void)state;
+    vbt_vep_spec s;
+    base_spec(&s, VBT_VEP_HEUN, VBT_VEP_OBS_LINEAR, 1);
+    free_all_params(&s); /* region 5 is the hypothesised EZ */
+    s.priors.x0.nu = 3.0;
+    s.priors.z_init.nu = 7.5;
+    vbt_vep *m = build(&s);
+    size_t np = vbt_vep_n_params(m);
+    double *th = malloc(np * sizeof *th), *g = malloc(np * sizeof *g),
+           *gp = malloc(np * sizeof *gp);
+    random_point(m, 3, th);
+    th[0] = 6.0; /* far in the tail, where t and normal differ most */
+
+    /* log prior, element by element from GSL; scalars as the normal model
+     * has them (the same spec without nu) */
+    vbt_vep_spec sn = s;
+    sn.priors.x0.nu = sn.priors.z_init.nu = 0;
+    vbt_vep *mn = build(&sn);
+    double want = vbt_vep_logprior(mn, th, NULL);
+    for (size_t r = 0; r < NR; r++) {
+        double x = th[r], z = th[2 * NR + r];
+        if (r != 5)
+            want += log(gsl_ran_tdist_pdf(x, 3.0)) - log(gsl_ran_ugaussian_pdf(x));
+        want += log(gsl_ran_tdist_pdf(z, 7.5)) - log(gsl_ran_ugaussian_pdf(z));
+    }
+    double lp0 = vbt_vep_logprior(m, th, gp);
+    assert_close(lp0, want, 1e-12 * fabs(want));
+    for (size_t i = 0; i < np; i++) {
+        double t0 = th[i], h = 1e-6 * fmax(1.0, fabs(t0));
+        th[i] = t0 + h;
+        double fp = vbt_vep_logprior(m, th, NULL);
+        th[i] = t0 - h;
+        double fm = vbt_vep_logprior(m, th, NULL);
+        th[i] = t0;
+        assert_close(gp[i], (fp - fm) / (2 * h), 1e-7 * fmax(1.0, fabs(gp[i])));
+    }
+    /* the pull of the t prior on x0[1] at raw 6: (nu + 1) r / (nu + r^2) */
+    assert_close(gp[0], -4.0 * 6.0 / 39.0, 1e-15);
+    double lp;
+    assert_int_equal(vbt_vep_logp(m, th, &lp, g), VBT_OK);
+    printf("# Student-t prior: whole-posterior gradient vs FD, relative %.2e\n",
+           fd_check(m, th, g, lp, "student-t"));
+
+    /* prior draws: the raw x0 of the t regions follow t_3, the EZ's N(0, 1) */
+    enum { ND = 1000 };
+    double *t3 = malloc(ND * (NR - 1) * sizeof *t3), ez[ND];
+    size_t nt3 = 0;
+    for (size_t d = 0; d < ND; d++) {
+        vbt_vep_prior_draw(m, 99, d, th);
+        for (size_t r = 0; r < NR; r++)
+            if (r == 5)
+                ez[d] = th[r];
+            else
+                t3[nt3++] = th[r];
+    }
+    gsl_sort(t3, 1, nt3);
+    gsl_sort(ez, 1, ND);
+    double D = 0, Dez = 0;
+    for (size_t k = 0; k < nt3; k++) {
+        double F = gsl_cdf_tdist_P(t3[k], 3.0);
+        D = fmax(D, fmax(fabs(F - (double)k / nt3), fabs(F - (double)(k + 1) / nt3)));
+    }
+    for (size_t k = 0; k < ND; k++) {
+        double F = gsl_cdf_ugaussian_P(ez[k]);
+        Dez = fmax(Dez, fmax(fabs(F - (double)k / ND), fabs(F - (double)(k + 1) / ND)));
+    }
+    /* 1 % critical value of the KS statistic: 1.63 / sqrt(n) */
+    printf("# Student-t prior draws: KS D = %.4f (t_3, n %zu), %.4f (EZ normal, n %d)\n", D, nt3,
+           Dez, ND);
+    assert_true(D < 1.63 / sqrt((double)nt3));
+    assert_true(Dez < 1.63 / sqrt((double)ND));
+    /* t_3 has heavier tails than N(0, 1): P(|r| > 3) = 0.058, against 0.0027 */
+    size_t tail = 0;
+    for (size_t k = 0; k < nt3; k++)
+        tail += fabs(t3[k]) > 3.0;
+    assert_true(tail > nt3 / 50);
+
+    /* invalid degrees of freedom; offsets must stay normal */
+    vbt_vep *bad = NULL;
+    vbt_msg msg;
+    vbt_vep_spec b = s;
+    b.priors.x0.nu = -1;
+    assert_int_equal(vbt_vep_alloc(&bad, &b, &msg), VBT_EINVAL);
+    b = s;
+    b.priors.off.nu = 3;
+    assert_int_equal(vbt_vep_alloc(&bad, &b, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "offset"));
+    assert_null(bad);
+    free(t3);
+    free(th);
+    free(g);
+    free(gp);
+    vbt_vep_free(m);
+    vbt_vep_free(mn);
 }
 
 static void test_errors(void **state)
@@ -1030,6 +1160,7 @@ int main(void)
         cmocka_unit_test(test_newton_polish),
         cmocka_unit_test(test_x0_from_data),
         cmocka_unit_test(test_priors_json),
+        cmocka_unit_test(test_student_t_prior),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
