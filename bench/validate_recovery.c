@@ -9,7 +9,7 @@
  *                     [--contacts TSV] [--connectome ZIP] [--offsets marginal|sample]
  *                     [--x0-sd SD] [--x0-nu NU]
  *                     [--method nuts|smc] [--particles P] [--smc-moves M] [--leapfrog L]
- *                     [--export DIR]
+ *                     [--jumps N] [--export DIR]
  *
  * The patient: the Desikan-Killiany connectome of data-samples/ (max-
  * normalised, EZ -> PZ weights raised to 1.5 as BVEP's synthetic patients
@@ -347,6 +347,19 @@ int main(int argc, char **argv)
         const char *met = arg(argc, argv, "--metric", "diag");
         o.metric = strcmp(met, "diag") ? VBT_NUTS_DENSE : VBT_NUTS_DIAG;
         o.adapt_metric = strcmp(met, "laplace") != 0; /* laplace: keep the dense Laplace metric */
+        /* --jumps N: vbt fit's mode jumps, every x0 by 1 to 2.5 */
+        size_t jc[84];
+        double js[84];
+        o.jump_n = (size_t)atol(arg(argc, argv, "--jumps", "0"));
+        for (size_t i = 0; i < n; i++) {
+            jc[i] = i; /* x0 comes first in theta */
+            js[i] = 1.0 / vbt_vep_param_scale(m, i);
+        }
+        o.jump_coords = jc;
+        o.jump_scale = js;
+        o.jump_n_coords = n;
+        o.jump_lo = 1.0;
+        o.jump_hi = 2.5;
         vbt_nuts_run run = {.logp = vep_cb, .ctx = ctx, .n_params = np, .n_chains = chains,
                             .n_threads = threads, .seed = seed, .inits = inits,
                             .inv_metric = lap_ok ? cov : NULL, .inv_metric_full = 1};
@@ -361,10 +374,14 @@ int main(int argc, char **argv)
             return 1;
         }
         tn = now() - t0;
-        for (size_t c = 0; c < chains; c++)
+        size_t jumped = 0;
+        for (size_t c = 0; c < chains; c++) {
             div += info[c].divergences;
-        printf("NUTS: %zu chains x (%zu + %zu), %zu threads: %.1f s, %zu divergences\n", chains,
-               warmup, draws, threads, tn, div);
+            jumped += info[c].jumps_accepted;
+        }
+        printf("NUTS: %zu chains x (%zu + %zu), %zu threads: %.1f s, %zu divergences, %zu of %zu "
+               "mode jumps accepted\n", chains, warmup, draws, threads, tn, div, jumped,
+               chains * draws * o.jump_n);
     }
 
     /* natural draws, region by region */

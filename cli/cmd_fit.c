@@ -78,6 +78,12 @@ static const cli_option opts[] = {
             "covariance; laplace: the dense Laplace covariance at the MAP, kept (only the step "
             "size adapts; far fewer leapfrog steps when the posterior is near-Gaussian with "
             "strong correlations, as between amp and the offsets)"},
+    {.name = "jumps", .kind = CLI_INT, .metavar = "N", .def = "0", .min = 0, .max = 1000,
+     .doc = "NUTS mode jumps: after each transition, N Metropolis proposals that move one "
+            "region's x0 (chosen at random) up or down by 1 to 2.5, accepted by the posterior "
+            "ratio. They leave the posterior invariant and let chains cross between the modes "
+            "of a region the sensors do not see (at rest, or seizing too late to show), which "
+            "trajectories do not connect; each costs a gradient (docs/fitting.md)"},
     {.name = "init", .kind = CLI_TEXT, .metavar = "I", .def = "map",
      .choices = "map|modes|prior",
      .doc = "NUTS starting points: map (the best MAP mode jittered by half a Laplace sd, "
@@ -684,6 +690,26 @@ static int run_nuts(fit *f, vbt_msg *msg)
     int from_map = strcmp(cli_str(p, "init"), "prior") != 0;
     int by_modes = !strcmp(cli_str(p, "init"), "modes");
     o.adapt_metric = strcmp(met, "laplace") != 0;
+    /* mode jumps of every free x0 by 1 to 2.5 in natural units */
+    size_t *jc = malloc(f->nr * sizeof *jc), njc = 0;
+    double *js = malloc(f->nr * sizeof *js);
+    o.jump_n = (size_t)cli_float(p, "jumps");
+    for (size_t r = 0; o.jump_n && jc && js && r < f->nr; r++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "x0[%zu]", r + 1);
+        long ix = vbt_vep_param_index(f->m, nm);
+        if (ix >= 0) {
+            jc[njc] = (size_t)ix;
+            js[njc++] = 1.0 / vbt_vep_param_scale(f->m, (size_t)ix);
+        }
+    }
+    o.jump_coords = jc;
+    o.jump_scale = js;
+    o.jump_n_coords = njc;
+    o.jump_lo = 1.0;
+    o.jump_hi = 2.5;
+    if (!njc)
+        o.jump_n = 0; /* x0 fixed: nothing to jump */
     double *cov = NULL, *inits = malloc(C * np * sizeof *inits), *th = NULL;
     vbt_vep *ms[MAXCH] = {0};
     void *ctx[MAXCH];
@@ -692,7 +718,7 @@ static int run_nuts(fit *f, vbt_msg *msg)
     f->info = calloc(C, sizeof *f->info);
     th = malloc(C * D * np * sizeof *th);
     f->nat = malloc(C * D * np * sizeof *f->nat);
-    if (!inits || !f->stats || !f->info || !th || !f->nat) {
+    if (!inits || !f->stats || !f->info || !th || !f->nat || !jc || !js) {
         snprintf(msg->text, sizeof msg->text, "out of memory for %zu x %zu draws", C, D);
         goto out;
     }
@@ -830,6 +856,8 @@ out:
     }
     free(cov);
     free(inits);
+    free(jc);
+    free(js);
     free(th);
     return rc;
 }
@@ -1189,6 +1217,7 @@ static void nuts_checks(fit *f, const vbt_diag_param *dp, const int *keep, size_
         cJSON_AddNumberToObject(o, "divergences", (double)f->info[c].divergences);
         cJSON_AddNumberToObject(o, "max_treedepth_hits", (double)f->info[c].max_depth_hits);
         cJSON_AddNumberToObject(o, "n_leapfrog", (double)f->info[c].n_leapfrog);
+        cJSON_AddNumberToObject(o, "jumps_accepted", (double)f->info[c].jumps_accepted);
         add_num(o, "ebfmi", ebfmi);
         add_num(o, "wall_s", f->info[c].wall_s);
         cJSON_AddBoolToObject(o, "stuck", f->stuck[c] != 0);

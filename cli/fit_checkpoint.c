@@ -19,9 +19,10 @@
 #include "strbuf.h"
 
 #define MAGIC "VBTFITCK"
-#define FORMAT_VERSION 3u /* 2: the MAP stage records how many starts were polished; 3: vbt
+#define FORMAT_VERSION 4u /* 2: the MAP stage records how many starts were polished; 3: vbt
                               fit integrates the offsets out by default (a format-2 state
-                              was sampled with them free) */
+                              was sampled with them free); 4: each draw's accepted mode
+                              jumps (--jumps), NUTS states of version 2 */
 #define ENDIAN 0x01020304u
 #define HASH 64
 
@@ -283,6 +284,7 @@ int fit_ckpt_write(fit_ckpt *k, vbt_msg *msg)
             put_u64(&b, (uint64_t)(int64_t)s->treedepth);
             put_u64(&b, (uint64_t)(int64_t)s->divergent);
             put_u64(&b, s->n_leapfrog);
+            put_u64(&b, (uint64_t)(int64_t)s->jumps);
         }
     }
     char hex[65];
@@ -505,6 +507,7 @@ int fit_ckpt_read(fit_ckpt *k, const char *path, vbt_msg *msg)
             s->treedepth = (int)(int64_t)get_u64(&r);
             s->divergent = (int)(int64_t)get_u64(&r);
             s->n_leapfrog = get_u64(&r);
+            s->jumps = (int)(int64_t)get_u64(&r);
         }
     }
     if (r.bad || r.p != r.end) {

@@ -38,6 +38,12 @@ void vbt_nuts_opts_default(vbt_nuts_opts *o)
     o->term_buffer = 50;
     o->base_window = 25;
     o->max_delta_h = 1000.0;
+    o->jump_n = 0;
+    o->jump_coords = NULL;
+    o->jump_scale = NULL;
+    o->jump_n_coords = 0;
+    o->jump_lo = 0.0;
+    o->jump_hi = 0.0;
 }
 
 /* A phase-space point: position, momentum, gradient of log p, potential. */
@@ -63,6 +69,7 @@ struct vbt_nuts {
     ps z, z_fwd, z_bck, z_sample, z_propose;
     double *p_ff, *ps_ff, *p_fb, *ps_fb, *p_bf, *ps_bf, *p_bb, *ps_bb;
     double *rho, *rho_fwd, *rho_bck, *rho_ext, *tmp;
+    ps z_jump;  /* a mode jump's proposal (q, g; p unused) */
     level *lv;
     vbt_rng rng;
     double nom_eps, eps;
@@ -360,6 +367,37 @@ static void transition(vbt_nuts *s, vbt_nuts_stats *st)
     st->n_leapfrog = n_leapfrog;
 }
 
+/* opts.jump_n Metropolis mode jumps of single coordinates from s->z (see
+ * vbt_nuts.h).  The proposal q' = q + e_i d, d = +-scale U(lo, hi), is
+ * symmetric: the reverse move is proposed with the same probability, so the
+ * acceptance ratio is p(q') / p(q).  Returns the number accepted. */
+static int jumps(vbt_nuts *s)
+{
+    const vbt_nuts_opts *o = &s->o;
+    int acc = 0;
+    for (size_t j = 0; j < o->jump_n; j++) {
+        double u[3];
+        vbt_rng_uniform(&s->rng, u, 3);
+        size_t k = (size_t)(u[0] * (double)o->jump_n_coords);
+        if (k >= o->jump_n_coords)
+            k = o->jump_n_coords - 1;
+        size_t i = o->jump_coords[k];
+        double d = (o->jump_lo + (o->jump_hi - o->jump_lo) * u[1]) *
+                   (o->jump_scale ? o->jump_scale[k] : 1.0);
+        vcopy(s->z_jump.q, s->z.q, s->n);
+        s->z_jump.q[i] += unif(s) < 0.5 ? -d : d;
+        eval(s, &s->z_jump);
+        /* V = -log p; a non-finite proposal has V = inf and is refused */
+        if (isfinite(s->z_jump.V) && log(u[2]) < s->z.V - s->z_jump.V) {
+            vcopy(s->z.q, s->z_jump.q, s->n);
+            vcopy(s->z.g, s->z_jump.g, s->n);
+            s->z.V = s->z_jump.V;
+            acc++;
+        }
+    }
+    return acc;
+}
+
 /* Stan's base_hmc::init_stepsize: double or halve eps until the acceptance
  * of one leapfrog step crosses 0.8.  Returns -1 when eps leaves (0, 1e7). */
 static int init_stepsize(vbt_nuts *s)
@@ -557,6 +595,17 @@ int vbt_nuts_alloc(vbt_nuts **out, size_t n, vbt_logp_fn logp, void *ctx,
                                           "out of range");
     if (opts->metric != VBT_NUTS_DIAG && opts->metric != VBT_NUTS_DENSE)
         return vbt__fail(msg, VBT_EINVAL, "nuts: unknown metric %d", (int)opts->metric);
+    if (opts->jump_n) {
+        if (!opts->jump_coords || !opts->jump_n_coords ||
+            !(opts->jump_lo >= 0 && opts->jump_hi >= opts->jump_lo && isfinite(opts->jump_hi)))
+            return vbt__fail(msg, VBT_EINVAL, "nuts: mode jumps need coordinates and "
+                                              "0 <= jump_lo <= jump_hi < inf");
+        for (size_t k = 0; k < opts->jump_n_coords; k++)
+            if (opts->jump_coords[k] >= n ||
+                (opts->jump_scale && !(opts->jump_scale[k] > 0 && isfinite(opts->jump_scale[k]))))
+                return vbt__fail(msg, VBT_EINVAL, "nuts: mode jump %zu: coordinate %zu of %zu, "
+                                 "or its scale not positive", k, opts->jump_coords[k], n);
+    }
     vbt_nuts *s = calloc(1, sizeof *s);
     if (!s)
         return vbt__fail(msg, VBT_ENOMEM, "nuts: out of memory");
@@ -565,8 +614,8 @@ int vbt_nuts_alloc(vbt_nuts **out, size_t n, vbt_logp_fn logp, void *ctx,
     s->ctx = ctx;
     s->o = *opts;
     size_t D = opts->max_depth, m = opts->metric == VBT_NUTS_DENSE ? n * n : n;
-    /* 5 points x 3 + 13 vectors + per level (3 + 7) + metric, chol, estimator */
-    size_t nvec = 15 + 13 + D * 10;
+    /* 6 points x 3 + 13 vectors + per level (3 + 7) + metric, chol, estimator */
+    size_t nvec = 18 + 13 + D * 10;
     size_t total = nvec * n + 3 * m + n;
     s->block = malloc(total * sizeof(double));
     s->lv = calloc(D, sizeof *s->lv);
@@ -576,8 +625,8 @@ int vbt_nuts_alloc(vbt_nuts **out, size_t n, vbt_logp_fn logp, void *ctx,
     }
     double *b = s->block;
 #define TAKE(ptr, len) (ptr = b, b += (len))
-    ps *pts[5] = {&s->z, &s->z_fwd, &s->z_bck, &s->z_sample, &s->z_propose};
-    for (int k = 0; k < 5; k++) {
+    ps *pts[6] = {&s->z, &s->z_fwd, &s->z_bck, &s->z_sample, &s->z_propose, &s->z_jump};
+    for (int k = 0; k < 6; k++) {
         TAKE(pts[k]->q, n);
         TAKE(pts[k]->p, n);
         TAKE(pts[k]->g, n);
@@ -678,6 +727,14 @@ int vbt_nuts_iterate(vbt_nuts *s, double *theta_out, vbt_nuts_stats *stats)
         return VBT_EINVAL;
     vbt_nuts_stats st;
     transition(s, &st);
+    st.jumps = 0;
+    if (s->o.jump_n) {
+        st.jumps = jumps(s);
+        if (st.jumps) { /* the draw is where the jumps left it */
+            st.lp = -s->z.V;
+            st.energy = H(s, &s->z);
+        }
+    }
     if (s->iter < s->o.warmup) {
         da_learn(s, st.accept_stat);
         if (learn_metric(s, s->z.q)) {
@@ -713,10 +770,12 @@ const double *vbt_nuts_position(const vbt_nuts *s) { return s->z.q; }
  * overwrites before reading, so they are not saved. */
 
 #define STATE_MAGIC "VBTNUTS"     /* 8 bytes with its NUL */
-#define STATE_VERSION 1u
+#define STATE_VERSION 2u          /* 2: mode-jump options */
 #define STATE_ENDIAN 0x01020304u
-#define STATE_N_U64 14            /* n, metric, 7 options, iter, rng counter, window (3) */
-#define STATE_N_F64 14            /* 7 options, step size, dual averaging (4), est_n, V */
+#define STATE_N_OPT_U64 10        /* the options put_opts writes */
+#define STATE_N_OPT_F64 9
+#define STATE_N_U64 (STATE_N_OPT_U64 + 7) /* n, metric, options, iter, rng counter, window (3) */
+#define STATE_N_F64 (STATE_N_OPT_F64 + 7) /* options, step size, dual averaging (4), est_n, V */
 #define STATE_HASH 64
 
 typedef struct wbuf {
@@ -791,6 +850,23 @@ static void put_opts(wbuf *w, const vbt_nuts_opts *o)
     put_f64(w, o->t0);
     put_f64(w, o->kappa);
     put_f64(w, o->max_delta_h);
+    /* mode jumps: count, coordinates (FNV-1a of indices and scales), size */
+    uint64_t h = 1469598103934665603ull;
+    for (size_t k = 0; o->jump_n && k < o->jump_n_coords; k++) {
+        double sc = o->jump_scale ? o->jump_scale[k] : 1.0;
+        uint64_t v[2] = {o->jump_coords[k], 0};
+        memcpy(&v[1], &sc, sizeof sc);
+        for (int b = 0; b < 2; b++)
+            for (int byte = 0; byte < 8; byte++) {
+                h ^= (v[b] >> (8 * byte)) & 0xffu;
+                h *= 1099511628211ull;
+            }
+    }
+    put_u64(w, o->jump_n);
+    put_u64(w, o->jump_n ? o->jump_n_coords : 0);
+    put_u64(w, h);
+    put_f64(w, o->jump_n ? o->jump_lo : 0.0);
+    put_f64(w, o->jump_n ? o->jump_hi : 0.0);
 }
 
 int vbt_nuts_state_save(const vbt_nuts *s, void *buf, size_t len)
@@ -876,12 +952,12 @@ int vbt_nuts_state_load(vbt_nuts *s, const void *buf, size_t len, vbt_msg *msg)
     if (memcmp(hex, (const unsigned char *)buf + want - STATE_HASH, STATE_HASH) != 0)
         return vbt__fail(msg, VBT_EFORMAT, "nuts state: checksum mismatch (corrupt)");
     /* the options: compared through their serialised form */
-    unsigned char ob[7 * sizeof(uint64_t) + 7 * sizeof(double)];
+    unsigned char ob[STATE_N_OPT_U64 * sizeof(uint64_t) + STATE_N_OPT_F64 * sizeof(double)];
     wbuf ow = {ob};
     put_opts(&ow, &s->o);
     if (memcmp(ob, r.p, sizeof ob) != 0)
         return vbt__fail(msg, VBT_EFORMAT, "nuts state: saved with other sampler options "
-                                           "(warm-up, draws, depth, adaptation)");
+                                           "(warm-up, draws, depth, adaptation, mode jumps)");
     r.p += sizeof ob;
     uint64_t iter = get_u64(&r), counter = get_u64(&r);
     uint64_t wc = get_u64(&r), ws = get_u64(&r), wn = get_u64(&r);
@@ -963,6 +1039,7 @@ static void count_stats(const vbt_nuts_stats *st, size_t k, size_t max_depth,
         inf->divergences += (size_t)st[d].divergent;
         inf->max_depth_hits += (size_t)(st[d].treedepth >= (int)max_depth);
         inf->n_leapfrog += st[d].n_leapfrog;
+        inf->jumps_accepted += (size_t)st[d].jumps;
     }
 }
 
@@ -1066,6 +1143,7 @@ static void chain_slice(chain_shared *sh, size_t c, int stop)
             inf->divergences += (size_t)st.divergent;
             inf->max_depth_hits += (size_t)(st.treedepth >= (int)o->max_depth);
             inf->n_leapfrog += st.n_leapfrog;
+            inf->jumps_accepted += (size_t)st.jumps;
             if (sh->stats)
                 sh->stats[c * o->draws + k] = st;
         }

@@ -8,6 +8,10 @@
  * The sampler works on any log density given as a callback, so it is tested
  * on analytic targets; fitting/vbt_vep.h's model is one such target.
  *
+ * Optionally (opts.jump_n) each transition is followed by Metropolis "mode
+ * jumps" of single coordinates, which leave the target invariant and let a
+ * chain cross between modes that NUTS's trajectories do not connect.
+ *
  * One chain is an opaque handle used set / iterate style:
  *
  *   vbt_nuts_alloc(&s, n, logp, ctx, &opts, msg);
@@ -61,6 +65,22 @@ typedef struct vbt_nuts_opts {
     size_t term_buffer;     /* 50 */
     size_t base_window;     /* 25 (doubling slow windows) */
     double max_delta_h;     /* 1000: energy error that counts as a divergence */
+    /* Mode jumps (jump_n 0, the default: none; Stan's NUTS).  After every
+     * transition, jump_n Metropolis proposals, each moving one coordinate
+     * i = jump_coords[k] (k uniform over jump_n_coords) by
+     * +-jump_scale[k] U(jump_lo, jump_hi), sign and size drawn from the
+     * chain's stream.  The proposal is symmetric, so it is accepted with
+     * min(1, p(theta') / p(theta)) and leaves the target invariant: the
+     * chain still samples p.  It crosses between modes that differ in one
+     * coordinate by more than a trajectory travels, which NUTS alone
+     * almost never does.  Each proposal costs one logp with gradient.
+     * jump_coords and jump_scale (NULL: 1) are borrowed and must outlive
+     * the sampler. */
+    size_t jump_n;
+    const size_t *jump_coords;
+    const double *jump_scale;
+    size_t jump_n_coords;
+    double jump_lo, jump_hi;
 } vbt_nuts_opts;
 
 void vbt_nuts_opts_default(vbt_nuts_opts *o);
@@ -74,6 +94,7 @@ typedef struct vbt_nuts_stats {
     int treedepth;
     int divergent;
     size_t n_leapfrog;
+    int jumps;            /* mode jumps accepted after the transition (opts.jump_n) */
 } vbt_nuts_stats;
 
 typedef struct vbt_nuts vbt_nuts;
@@ -176,7 +197,8 @@ typedef struct vbt_nuts_chain_info {
     double stepsize;         /* adapted step size */
     size_t divergences;      /* post-warm-up (a resumed chain: counted from stats) */
     size_t max_depth_hits;   /* post-warm-up draws at the maximum tree depth */
-    size_t n_leapfrog;       /* post-warm-up gradient evaluations */
+    size_t n_leapfrog;       /* post-warm-up gradient evaluations (mode jumps excluded) */
+    size_t jumps_accepted;   /* post-warm-up mode jumps accepted, of jump_n per draw */
     double wall_s;           /* seconds spent on this chain in this call (warm-up included;
                                 chains run in slices on whichever thread is free) */
     int status;              /* VBT_OK or the chain's error */

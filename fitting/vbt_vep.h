@@ -188,6 +188,12 @@ const char *vbt_vep_param_name(const vbt_vep *m, size_t i);
 /* Index in theta of a named parameter, or -1. */
 long vbt_vep_param_index(const vbt_vep *m, const char *name);
 
+/* Natural units per unit of theta_i for a region or sensor group element
+ * (its prior's sd: natural = mu + sd * theta_i); NAN for the log-transformed
+ * scalars and out of range.  A sampler's step of d in natural units is
+ * d / scale in theta (vbt fit's mode jumps of x0). */
+double vbt_vep_param_scale(const vbt_vep *m, size_t i);
+
 /* theta (unconstrained) -> natural values in the same layout.  With
  * marginal offsets this runs the model forward (the conditional mean of the
  * offsets depends on the trajectory; it uses m's workspaces, like logp) and

@@ -459,6 +459,14 @@ const char *vbt_vep_param_name(const vbt_vep *m, size_t i)
     return i < m->np ? m->names[i] : NULL;
 }
 
+double vbt_vep_param_scale(const vbt_vep *m, size_t i)
+{
+    for (int g = 0; m && g < N_GROUP; g++)
+        if (m->off_g[g] >= 0 && i >= (size_t)m->off_g[g] && i < (size_t)m->off_g[g] + m->len_g[g])
+            return m->sd_g[g][i - (size_t)m->off_g[g]];
+    return NAN;
+}
+
 long vbt_vep_param_index(const vbt_vep *m, const char *name)
 {
     if (!name)

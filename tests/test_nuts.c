@@ -531,13 +531,23 @@ static void test_errors(void **state)
 /* A chain saved after k iterations, loaded into another handle (started
  * elsewhere on another stream, so that everything must be overwritten) and
  * continued, makes the draws of the uninterrupted chain bit for bit. */
-static void check_resume_at(vbt_nuts_metric metric, size_t k)
+static void check_resume_at(vbt_nuts_metric metric, size_t k, int with_jumps)
 {
     static gauss g;
     gauss_make(&g);
     vbt_nuts_opts o;
     vbt_nuts_opts_default(&o);
     o.metric = metric;
+    static const size_t jc[2] = {0, 3};
+    static const double js[2] = {1.0, 0.5};
+    if (with_jumps) { /* their draws come from the stream too */
+        o.jump_n = 2;
+        o.jump_coords = jc;
+        o.jump_scale = js;
+        o.jump_n_coords = 2;
+        o.jump_lo = 0.2;
+        o.jump_hi = 1.0;
+    }
     o.warmup = 150;
     o.draws = 100;
     o.stepsize_jitter = 0.1; /* the jitter's uniforms come from the stream too */
@@ -577,6 +587,7 @@ static void check_resume_at(vbt_nuts_metric metric, size_t k)
         assert_true(memcmp(&sr[it].stepsize, &sg[it].stepsize, sizeof(double)) == 0);
         assert_true(memcmp(&sr[it].energy, &sg[it].energy, sizeof(double)) == 0);
         assert_int_equal(sr[it].n_leapfrog, sg[it].n_leapfrog);
+        assert_int_equal(sr[it].jumps, sg[it].jumps);
     }
     /* a state saved at the end reloads too, with nothing left to do */
     assert_int_equal(vbt_nuts_state_save(b, buf, len), VBT_OK);
@@ -590,6 +601,87 @@ static void check_resume_at(vbt_nuts_metric metric, size_t k)
     free(sg);
 }
 
+/* Two modes 32 within-mode sds apart in coordinate 0, weights 0.3 and 0.7,
+ * times N(0, 1) in coordinate 1: no trajectory crosses (the density between
+ * them is e^-128 of the peaks). */
+#define MJ_M 4.0
+#define MJ_S 0.25
+static int bimodal_logp(void *ctx, const double *t, double *lp, double *grad)
+{
+    (void)ctx;
+    double a = (t[0] + MJ_M) / MJ_S, b = (t[0] - MJ_M) / MJ_S;
+    double la = log(0.3) - 0.5 * a * a, lb = log(0.7) - 0.5 * b * b;
+    double mx = fmax(la, lb), r = exp(la - mx) / (exp(la - mx) + exp(lb - mx));
+    *lp = mx + log(exp(la - mx) + exp(lb - mx)) - 0.5 * t[1] * t[1];
+    if (grad) {
+        grad[0] = -(r * a + (1.0 - r) * b) / MJ_S; /* responsibility-weighted */
+        grad[1] = -t[1];
+    }
+    return 0;
+}
+
+/* Mode jumps (opts.jump_n): without them every chain stays in the mode it
+ * starts in; with them the chains find the modes' weights, 0.3 and 0.7,
+ * and the within-mode spread stays MJ_S (the jumps leave p invariant). */
+static void test_mode_jumps(void **state)
+{
+    (void)state;
+    enum { C = 4, D = 2000 };
+    vbt_nuts_opts o;
+    vbt_nuts_opts_default(&o);
+    o.warmup = 300;
+    o.draws = D;
+    double init[2] = {-MJ_M, 0.0}, *dr = malloc(C * D * 2 * sizeof *dr);
+    vbt_nuts_stats *st = malloc(C * D * sizeof *st);
+    vbt_nuts_chain_info info[C];
+    assert_int_equal(run_chains(bimodal_logp, NULL, 2, &o, C, 2, init, NULL, 0, dr, st, info),
+                     VBT_OK);
+    for (size_t k = 0; k < C * D; k++)
+        assert_true(dr[2 * k] < 0); /* stuck where they started */
+    size_t coord = 0;
+    o.jump_n = 1;
+    o.jump_coords = &coord;
+    o.jump_n_coords = 1;
+    o.jump_lo = 7.0;
+    o.jump_hi = 9.0;
+    assert_int_equal(run_chains(bimodal_logp, NULL, 2, &o, C, 2, init, NULL, 0, dr, st, info),
+                     VBT_OK);
+    double right = 0, m1 = 0, s2 = 0, y2 = 0;
+    size_t acc = 0, acc_stats = 0;
+    for (size_t k = 0; k < C * D; k++) {
+        double x = dr[2 * k];
+        right += x > 0;
+        double dm = x - (x > 0 ? MJ_M : -MJ_M);
+        s2 += dm * dm;
+        m1 += dr[2 * k + 1];
+        y2 += dr[2 * k + 1] * dr[2 * k + 1];
+        acc_stats += (size_t)st[k].jumps;
+    }
+    for (size_t c = 0; c < C; c++)
+        acc += info[c].jumps_accepted;
+    right /= C * D;
+    printf("# mode jumps: weight of the right mode %.4f (0.7), within-mode sd %.4f (%.2f), "
+           "%zu of %d jumps accepted\n", right, sqrt(s2 / (C * D)), MJ_S, acc, C * D);
+    assert_int_equal(acc, acc_stats);
+    assert_true(acc > C * D / 10);
+    /* every accepted jump switches mode: about 1 200 switches put the
+     * weight's Monte Carlo sd near 0.013, so 0.05 is about 4 of them */
+    assert_true(fabs(right - 0.7) < 0.05);
+    assert_true(fabs(sqrt(s2 / (C * D)) - MJ_S) < 0.02);
+    assert_true(fabs(m1 / (C * D)) < 0.1);
+    assert_true(fabs(y2 / (C * D) - 1.0) < 0.1);
+    /* bad jump settings */
+    vbt_nuts *s = NULL;
+    o.jump_hi = 6.0; /* below jump_lo */
+    assert_int_equal(vbt_nuts_alloc(&s, 2, bimodal_logp, NULL, &o, NULL), VBT_EINVAL);
+    o.jump_hi = 9.0;
+    coord = 2; /* out of range */
+    assert_int_equal(vbt_nuts_alloc(&s, 2, bimodal_logp, NULL, &o, NULL), VBT_EINVAL);
+    assert_null(s);
+    free(dr);
+    free(st);
+}
+
 static void test_state_resume(void **state)
 {
     (void)state;
@@ -597,8 +689,9 @@ static void test_state_resume(void **state)
      * terminal buffer 100-149, then draws */
     const size_t ks[] = {1, 40, 90, 120, 149, 150, 201};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
-        check_resume_at(VBT_NUTS_DIAG, ks[i]);
-        check_resume_at(VBT_NUTS_DENSE, ks[i]);
+        check_resume_at(VBT_NUTS_DIAG, ks[i], 0);
+        check_resume_at(VBT_NUTS_DENSE, ks[i], 0);
+        check_resume_at(VBT_NUTS_DIAG, ks[i], 1);
     }
 }
 
@@ -653,6 +746,16 @@ static void test_state_errors(void **state)
     assert_int_equal(vbt_nuts_alloc(&t, DG, gauss_logp, &g, &o, NULL), VBT_OK);
     assert_int_equal(vbt_nuts_state_load(t, buf, len, &msg), VBT_EFORMAT);
     assert_non_null(strstr(msg.text, "options"));
+    vbt_nuts_free(t);
+    o.warmup = 30; /* mode jumps differ */
+    size_t jc = 1;
+    o.jump_n = 1;
+    o.jump_coords = &jc;
+    o.jump_n_coords = 1;
+    o.jump_hi = 1.0;
+    assert_int_equal(vbt_nuts_alloc(&t, DG, gauss_logp, &g, &o, NULL), VBT_OK);
+    assert_int_equal(vbt_nuts_state_load(t, buf, len, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "jumps"));
     /* a refused state leaves the chain as it was: not started */
     assert_int_equal(vbt_nuts_iterate(t, NULL, NULL), VBT_EINVAL);
     vbt_nuts_free(t);
@@ -952,6 +1055,7 @@ int main(void)
         cmocka_unit_test(test_linear_gaussian_laplace),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_mode_jumps),
         cmocka_unit_test(test_state_resume),
         cmocka_unit_test(test_state_errors),
         cmocka_unit_test(test_sample_resume),

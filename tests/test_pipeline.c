@@ -303,15 +303,29 @@ static void test_pipeline_end_to_end(void **state)
         free(text);
 
         /* The power observation of the log feature through the power gain,
-         * data-informed MAP starts, NUTS on the fixed Laplace metric. */
+         * data-informed MAP starts, NUTS on the fixed Laplace metric with
+         * mode jumps of x0 (counted per chain in summary.json). */
         snprintf(fo, sizeof fo, "%s/fit_power", g_tmp);
         const char *const w[] = {vbt_exe(), "fit", "--connectome", conn, "--gain", gain,
                                  "--data", feat, "--obs", "power", "--gain-norm", "power",
                                  "--data-norm", "baseline", "--map-init", "data", "--method",
                                  "nuts", "--metric", "laplace", "--chains", "2", "--warmup", "50",
-                                 "--draws", "20", "--starts", "2", "-o", fo, "-q", NULL};
+                                 "--draws", "20", "--starts", "2", "--jumps", "3", "-o", fo, "-q",
+                                 NULL};
         assert_int_equal(run_cmd(w, &log), 0);
         free(log);
+        assert_int_equal(vbt_file_read_all(tu_path(fo, "summary.json"), &text, &len, 0, &msg), 0);
+        sj = cJSON_Parse(text);
+        const cJSON *chs = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(sj, "diagnostics"), "chains");
+        assert_int_equal(cJSON_GetArraySize(chs), 2);
+        for (int c = 0; c < 2; c++) {
+            const cJSON *ja =
+                cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(chs, c), "jumps_accepted");
+            assert_true(cJSON_IsNumber(ja) && ja->valuedouble >= 0 && ja->valuedouble <= 3 * 20);
+        }
+        cJSON_Delete(sj);
+        free(text);
         assert_int_equal(vbt_file_read_all(tu_path(fo, "run.json"), &text, &len, 0, &msg), 0);
         assert_non_null(strstr(text, "\"power\""));
         assert_non_null(strstr(text, "\"laplace\""));

@@ -1022,6 +1022,12 @@ static void test_student_t_prior(void **state)
         th[i] = t0;
         assert_close(gp[i], (fp - fm) / (2 * h), 1e-7 * fmax(1.0, fabs(gp[i])));
     }
+    /* natural units per unit of theta: the prior's scale; the EZ's own */
+    assert_close(vbt_vep_param_scale(m, 0), s.priors.x0.sd, 0);
+    assert_close(vbt_vep_param_scale(m, 5), s.priors.x0_ez_sd, 0);
+    assert_close(vbt_vep_param_scale(m, 2 * NR + 1), s.priors.z_init.sd, 0);
+    assert_true(isnan(vbt_vep_param_scale(m, (size_t)vbt_vep_param_index(m, "K"))));
+    assert_true(isnan(vbt_vep_param_scale(m, np)));
     /* the pull of the t prior on x0[1] at raw 6: (nu + 1) r / (nu + r^2) */
     assert_close(gp[0], -4.0 * 6.0 / 39.0, 1e-15);
     double lp;
