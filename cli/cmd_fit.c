@@ -1270,6 +1270,36 @@ static void nuts_checks(fit *f, const vbt_diag_param *dp, const int *keep, size_
     add_num(f->diag, "min_ess_tail", worst_tail);
     if (n_rhat)
         fail_check(f, "%zu parameter(s) with R-hat > 1.01 (worst %.3f)", n_rhat, worst_rhat);
+    /* the usual cause at this problem: a region the sensors do not see with
+     * a second mode at seizure level (it seizes too late to show); its
+     * posterior is then wider than its prior, which one mode never is */
+    size_t n_wide = 0, wr = 0;
+    double wide_rhat = 0, wide_sd = 0, wide_prior = 0;
+    for (size_t r = 0; r < f->nr; r++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "x0[%zu]", r + 1);
+        long ix = vbt_vep_param_index(f->m, nm);
+        if (ix < 0 || !(dp[ix].rhat > 1.01))
+            continue;
+        int ez = 0;
+        for (size_t k = 0; k < f->spec.priors.n_ez; k++)
+            ez |= f->spec.priors.ez[k] == r;
+        double nu = ez ? 0.0 : f->spec.priors.x0.nu, psd = vbt_vep_param_scale(f->m, (size_t)ix);
+        if (nu > 0)
+            psd = nu > 2 ? psd * sqrt(nu / (nu - 2.0)) : INFINITY;
+        if (dp[ix].sd > psd && dp[ix].rhat > wide_rhat) {
+            wide_rhat = dp[ix].rhat;
+            wide_sd = dp[ix].sd;
+            wide_prior = psd;
+            wr = r;
+        }
+        n_wide += dp[ix].sd > psd;
+    }
+    if (n_wide)
+        fail_check(f, "%zu region(s) mix poorly with a posterior wider than their prior (worst "
+                      "x0[%zu] %s: R-hat %.3f, sd %.2f against the prior's %.2f): a second mode "
+                      "the chains rarely cross; --method smc samples such posteriors",
+                   n_wide, wr + 1, f->conn->labels[wr], wide_rhat, wide_sd, wide_prior);
     if (n_ess)
         fail_check(f, "%zu parameter(s) with bulk or tail ESS < %zu (100 per chain; worst bulk "
                       "%.0f, tail %.0f)", n_ess, 100 * kept, worst_bulk, worst_tail);
