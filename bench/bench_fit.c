@@ -627,12 +627,7 @@ static int nuts_bench(const fit_problem *p, const problem_data *d, const bench_o
             goto out;
         }
         ctx[c] = ms[c];
-        vbt_rng rr;
-        vbt_rng_init(&rr, 1, ((uint64_t)1 << 62) + c);
-        vbt_rng_normal(&rr, inits + c * np, np);
-        for (size_t i = 0; i < np; i++)
-            inits[c * np + i] = map[i] + (cov ? 0.5 * sqrt(cov[i * np + i]) : 0.1) *
-                                             inits[c * np + i];
+        vbt_nuts_jitter(map, cov, np, 1, c, inits + c * np);
     }
     vbt_nuts_opts o;
     vbt_nuts_opts_default(&o);

@@ -328,12 +328,7 @@ int main(int argc, char **argv)
         for (size_t c = 0; c < chains; c++) {
             vbt_vep_alloc(&ms[c], &sp, &msg);
             ctx[c] = ms[c];
-            vbt_rng rr;
-            vbt_rng_init(&rr, seed, ((uint64_t)1 << 62) + c);
-            vbt_rng_normal(&rr, inits + c * np, np);
-            for (size_t i = 0; i < np; i++)
-                inits[c * np + i] = map[i] + (lap_ok ? 0.5 * sqrt(cov[i * np + i]) : 0.1) *
-                                                 inits[c * np + i];
+            vbt_nuts_jitter(map, lap_ok ? cov : NULL, np, seed, c, inits + c * np);
         }
         vbt_nuts_opts o;
         vbt_nuts_opts_default(&o);

@@ -784,16 +784,10 @@ static int run_nuts(fit *f, vbt_msg *msg)
         if (by_modes)
             cli_info(p, "NUTS: %zu distinct MAP mode(s) within %.0f of the best for %zu chain(s)",
                      nm, LP_GAP, C);
-        for (size_t c = 0; c < C; c++) {
-            vbt_rng r;
-            double *z = inits + c * np;
-            const double *base = c % nm ? f->th_starts + modes[c % nm] * np : f->map;
-            vbt_rng_init(&r, p->common.seed, ((uint64_t)1 << 62) + c);
-            vbt_rng_normal(&r, z, np);
-            for (size_t i = 0; i < np; i++)
-                z[i] = base[i] +
-                       (f->laplace_metric_ok ? 0.5 * sqrt(cov[i * np + i]) : 0.1) * z[i];
-        }
+        for (size_t c = 0; c < C; c++)
+            vbt_nuts_jitter(c % nm ? f->th_starts + modes[c % nm] * np : f->map,
+                            f->laplace_metric_ok ? cov : NULL, np, p->common.seed, c,
+                            inits + c * np);
     } else {
         for (size_t c = 0; c < C; c++)
             vbt_vep_prior_draw(f->m, p->common.seed, ((uint64_t)1 << 62) + c, inits + c * np);

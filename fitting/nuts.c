@@ -1290,6 +1290,16 @@ int vbt_nuts_sample(const vbt_nuts_run *run, const vbt_nuts_opts *opts, double *
 
 /* ---- Laplace covariance ---------------------------------------------------- */
 
+void vbt_nuts_jitter(const double *centre, const double *cov, size_t n, uint64_t seed,
+                     uint64_t chain, double *theta)
+{
+    vbt_rng r;
+    vbt_rng_init(&r, seed, ((uint64_t)1 << 62) + chain);
+    vbt_rng_normal(&r, theta, n);
+    for (size_t i = 0; i < n; i++)
+        theta[i] = centre[i] + (cov ? 0.5 * sqrt(cov[i * n + i]) : 0.1) * theta[i];
+}
+
 int vbt_nuts_laplace_cov(vbt_logp_fn logp, void *ctx, size_t n, const double *theta,
                          double h, double *cov, vbt_msg *msg)
 {

@@ -214,6 +214,13 @@ typedef struct vbt_nuts_chain_info {
 int vbt_nuts_sample(const vbt_nuts_run *run, const vbt_nuts_opts *opts, double *draws,
                     vbt_nuts_stats *stats, vbt_nuts_chain_info *info, vbt_msg *msg);
 
+/* A chain's jittered starting point around a mode: theta_i = centre_i +
+ * s_i z_i, z ~ N(0, I) from the stream (seed, 2^62 + chain), s_i = 0.5
+ * sqrt(cov_ii) with cov the n x n Laplace covariance at the mode, or 0.1 when
+ * cov is NULL.  The streams are apart from the chains' own (seed, chain). */
+void vbt_nuts_jitter(const double *centre, const double *cov, size_t n, uint64_t seed,
+                     uint64_t chain, double *theta);
+
 /* ---- Laplace metric --------------------------------------------------- */
 
 /* Covariance of the Laplace approximation at theta: the negative Hessian by

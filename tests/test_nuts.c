@@ -682,6 +682,31 @@ static void test_mode_jumps(void **state)
     free(st);
 }
 
+/* vbt_nuts_jitter: centre + 0.5 sqrt(cov_ii) z (0.1 z without cov), z from
+ * the stream (seed, 2^62 + chain), written out by hand. */
+static void test_jitter(void **state)
+{
+    (void)state;
+    enum { N = 3 };
+    const double centre[N] = {1.0, -2.0, 0.5};
+    const double cov[N * N] = {4.0, 0.3, 0.0, 0.3, 0.25, 0.0, 0.0, 0.0, 1e-4};
+    double th[N], z[N];
+    vbt_rng r;
+    vbt_rng_init(&r, 77, ((uint64_t)1 << 62) + 2);
+    vbt_rng_normal(&r, z, N);
+    vbt_nuts_jitter(centre, cov, N, 77, 2, th);
+    const double sd[N] = {2.0, 0.5, 0.01};
+    for (size_t i = 0; i < N; i++)
+        assert_close(th[i], centre[i] + 0.5 * sd[i] * z[i], 1e-15);
+    vbt_nuts_jitter(centre, NULL, N, 77, 2, th);
+    for (size_t i = 0; i < N; i++)
+        assert_close(th[i], centre[i] + 0.1 * z[i], 1e-15);
+    /* another chain, another start */
+    double t3[N];
+    vbt_nuts_jitter(centre, NULL, N, 77, 3, t3);
+    assert_true(t3[0] != th[0]);
+}
+
 static void test_state_resume(void **state)
 {
     (void)state;
@@ -1056,6 +1081,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_mode_jumps),
+        cmocka_unit_test(test_jitter),
         cmocka_unit_test(test_state_resume),
         cmocka_unit_test(test_state_errors),
         cmocka_unit_test(test_sample_resume),
