@@ -6,10 +6,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sys/stat.h>
+
 #include <nifti2_io.h>
 
 #include "cx_internal.h"
 #include "vbt_parcellation.h"
+
+/* 2^30 voxels: a 1 mm whole-head volume has ~10^7; beyond this a header is
+ * taken to be corrupt rather than allocated */
+#define MAX_VOXELS 1073741824.0
 
 #define MAX_NOTES 64
 #define NOTE_LEN 256
@@ -477,6 +483,66 @@ static int add_unlisted(vbt_parcellation *p, long code, size_t *cap)
     return 0;
 }
 
+/* The header fields nifticlib complains about on stderr (it does so even at
+ * debug level 0) checked here first, so that a corrupt file gives vbt's one
+ * line only: the header size, dim[0] and the dimensions, the datatype.
+ * 0 when the header looks like NIfTI-1 (348) or NIfTI-2 (540), either byte
+ * order, or like ANALYZE 7.5 (348 without the magic); else -1 with msg. */
+static int precheck_header(const char *path, vbt_msg *msg)
+{
+    unsigned char h[540];
+    znzFile zf = znzopen(path, "rb", nifti_is_gzfile(path));
+    if (znz_isnull(zf))
+        return vbt__fail(msg, VBT_EIO, "'%s': cannot open", path);
+    size_t got = znzread(h, 1, sizeof h, zf);
+    znzclose(zf);
+    if (got < 348)
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': not a NIfTI volume (%zu bytes, a header "
+                         "needs 348)", path, got);
+    int32_t sz;
+    memcpy(&sz, h, 4);
+    int swap = 0;
+    if (sz != 348 && sz != 540) {
+        sz = (int32_t)__builtin_bswap32((uint32_t)sz);
+        swap = 1;
+    }
+    if (sz != 348 && sz != 540)
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': not a NIfTI volume (header size field is not "
+                         "348 or 540)", path);
+    if (sz == 540 && got < 540)
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': truncated NIfTI-2 header", path);
+    int16_t dt16;
+    int64_t dim[8];
+    if (sz == 348) {
+        int16_t d16[8];
+        memcpy(&dt16, h + 70, 2);
+        memcpy(d16, h + 40, sizeof d16);
+        for (int k = 0; k < 8; k++)
+            dim[k] = swap ? (int16_t)__builtin_bswap16((uint16_t)d16[k]) : d16[k];
+    } else {
+        memcpy(&dt16, h + 12, 2);
+        memcpy(dim, h + 16, sizeof dim);
+        for (int k = 0; swap && k < 8; k++)
+            dim[k] = (int64_t)__builtin_bswap64((uint64_t)dim[k]);
+    }
+    if (swap)
+        dt16 = (int16_t)__builtin_bswap16((uint16_t)dt16);
+    if (dim[0] < 1 || dim[0] > 7)
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': dim[0] = %lld, not 1 to 7", path,
+                         (long long)dim[0]);
+    for (int k = 1; k <= dim[0]; k++)
+        if (dim[k] < 1)
+            return vbt__fail(msg, VBT_EFORMAT, "'%s': dim[%d] = %lld, not positive", path, k,
+                             (long long)dim[k]);
+    /* without the NIfTI-1 magic nifticlib reads ANALYZE 7.5, whose types are fewer */
+    int nifti = sz == 540 || memcmp(h + 344, "n+1", 4) == 0 || memcmp(h + 344, "ni1", 4) == 0;
+    int nbyper = 0, swapsize = 0;
+    nifti_datatype_sizes(dt16, &nbyper, &swapsize); /* 0 bytes: DT_BINARY, unknown codes */
+    if (!nifti_datatype_is_valid(dt16, nifti) || nbyper == 0)
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': unknown datatype code %d", path, (int)dt16);
+    return VBT_OK;
+}
+
 int vbt_parcellation_load(vbt_parcellation **out, const char *vpath, const char *lpath,
                           vbt_msg *msg)
 {
@@ -510,10 +576,39 @@ int vbt_parcellation_load(vbt_parcellation **out, const char *vpath, const char 
         goto fail;
     }
     fclose(probe);
+    if ((rc = precheck_header(vpath, msg)))
+        goto fail;
     nifti_set_debug_level(0);
-    im = nifti_image_read(vpath, 1);
-    if (!im || !im->data) {
+    /* the header first: what it promises is checked before any voxel is
+     * allocated (a 348-byte file can claim 10^10 voxels) */
+    im = nifti_image_read(vpath, 0);
+    if (!im) {
         rc = vbt__fail(msg, VBT_EFORMAT, "'%s': not a readable NIfTI-1/NIfTI-2 volume", vpath);
+        goto fail;
+    }
+    if ((double)im->nvox > MAX_VOXELS) {
+        rc = vbt__fail(msg, VBT_EFORMAT, "'%s': the header claims %.3g voxels; a label volume "
+                       "has at most %.0g", vpath, (double)im->nvox, MAX_VOXELS);
+        goto fail;
+    }
+    {
+        /* uncompressed image data must be in the file */
+        const char *img = im->iname ? im->iname : vpath;
+        size_t il = strlen(img);
+        struct stat sb;
+        double need = (double)im->iname_offset + (double)im->nvox * (double)im->nbyper;
+        if (!(il > 3 && strcmp(img + il - 3, ".gz") == 0) && stat(img, &sb) == 0 &&
+            (double)sb.st_size < need) {
+            rc = vbt__fail(msg, VBT_EFORMAT, "'%s': truncated: %lld bytes, but the header "
+                           "promises %.0f (%lld voxels of %d bytes after offset %lld)", img,
+                           (long long)sb.st_size, need, (long long)im->nvox, im->nbyper,
+                           (long long)im->iname_offset);
+            goto fail;
+        }
+    }
+    if (nifti_image_load(im) != 0 || !im->data) {
+        rc = vbt__fail(msg, VBT_EFORMAT, "'%s': not a readable NIfTI-1/NIfTI-2 volume (voxel "
+                       "data)", vpath);
         goto fail;
     }
     if (!supported_type(im->datatype)) {

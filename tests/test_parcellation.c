@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nifti2_io.h>
 
@@ -225,7 +226,7 @@ static void test_errors(void **state)
     expect_error(tmp("lab.nii.gz"), tmp("bad7.txt"), VBT_EFORMAT, "not a label table");
     expect_error(tmp("lab.nii.gz"), tmp("absent.txt"), VBT_EIO, "absent.txt");
     expect_error(tmp("absent.nii"), tmp("lut.txt"), VBT_EIO, "cannot open");
-    expect_error(tmp("notnifti.nii"), tmp("lut.txt"), VBT_EFORMAT, "not a readable NIfTI");
+    expect_error(tmp("notnifti.nii"), tmp("lut.txt"), VBT_EFORMAT, "not a NIfTI volume");
     expect_error(tmp("frac.nii"), tmp("lut.txt"), VBT_EFORMAT, "holds 2.5, not an integer");
     expect_error(tmp("4d.nii"), tmp("lut.txt"), VBT_EFORMAT, "2 frames");
     /* An RGB volume is not a label volume. */
@@ -245,6 +246,21 @@ static void test_errors(void **state)
     nifti_image_write(im);
     nifti_image_free(im);
     expect_error(tmp("sing.nii"), tmp("lut.txt"), VBT_EFORMAT, "singular");
+    /* A header that promises more voxels than the file holds, or than any
+     * label volume has: refused before the voxels are allocated. */
+    write_volume(tmp("cut.nii"), DT_UINT8, v, 1);
+    FILE *f = fopen(tmp("cut.nii"), "r+b");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), 352 + 50), 0);
+    fclose(f);
+    expect_error(tmp("cut.nii"), tmp("lut.txt"), VBT_EFORMAT, "truncated: 402 bytes");
+    im = nifti_image_read(tmp("sing.nii"), 0);
+    im->nx = im->ny = im->nz = im->dim[1] = im->dim[2] = im->dim[3] = 2000;
+    im->nvox = (int64_t)2000 * 2000 * 2000;
+    nifti_set_filenames(im, tmp("huge.nii"), 0, 1);
+    nifti_image_write_hdr_img(im, 0, "wb"); /* the header alone */
+    nifti_image_free(im);
+    expect_error(tmp("huge.nii"), tmp("lut.txt"), VBT_EFORMAT, "claims 8e+09 voxels");
     vbt_msg msg;
     assert_int_equal(vbt_parcellation_load(NULL, "a", "b", &msg), VBT_EINVAL);
 }
