@@ -245,11 +245,6 @@ int main(int argc, char **argv)
                sp.priors.x0.nu, offs);
     else
         printf("prior x0 ~ N(%.2f, %.2f), offsets %s\n", sp.priors.x0.mu, sp.priors.x0.sd, offs);
-    /* the prior's standard deviation, for the shrinkage (infinite for a t
-     * with nu <= 2: shrinkage 1) */
-    double nu = sp.priors.x0.nu, prior_sd = sp.priors.x0.sd;
-    if (nu > 0)
-        prior_sd = nu > 2 ? prior_sd * sqrt(nu / (nu - 2.0)) : INFINITY;
     vbt_vep_alloc(&m, &sp, &msg);
     const char *exp_dir = arg(argc, argv, "--export", NULL);
     if (exp_dir && export_patient(exp_dir, cn, W, G, ns, Y, &sp.priors, &msg)) {
@@ -411,7 +406,8 @@ int main(int argc, char **argv)
         if (tc == 0)
             max_hz_pez = fmax(max_hz_pez, pc[2]);
         double z = fabs(p.mean - truth_x0(i)) / p.sd;
-        double shrink = 1.0 - p.sd * p.sd / (prior_sd * prior_sd);
+        double psd = vbt_vep_param_prior_sd(m, i); /* infinite for nu <= 2: shrinkage 1 */
+        double shrink = 1.0 - p.sd * p.sd / (psd * psd);
         if (tc > 0) {
             bad_z += z >= 2.0;
             bad_shrink += shrink <= 0.9;

@@ -1275,12 +1275,7 @@ static void nuts_checks(fit *f, const vbt_diag_param *dp, const int *keep, size_
         long ix = vbt_vep_param_index(f->m, nm);
         if (ix < 0 || !(dp[ix].rhat > 1.01))
             continue;
-        int ez = 0;
-        for (size_t k = 0; k < f->spec.priors.n_ez; k++)
-            ez |= f->spec.priors.ez[k] == r;
-        double nu = ez ? 0.0 : f->spec.priors.x0.nu, psd = vbt_vep_param_scale(f->m, (size_t)ix);
-        if (nu > 0)
-            psd = nu > 2 ? psd * sqrt(nu / (nu - 2.0)) : INFINITY;
+        double psd = vbt_vep_param_prior_sd(f->m, (size_t)ix);
         if (dp[ix].sd > psd && dp[ix].rhat > wide_rhat) {
             wide_rhat = dp[ix].rhat;
             wide_sd = dp[ix].sd;

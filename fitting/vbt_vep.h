@@ -128,8 +128,9 @@ void vbt_vep_priors_default(vbt_vep_priors *p);
  *    "K": {"dist": "normal"|"lognormal", "mu": 1, "sd": 0.1, "lower": 0,
  *          "fixed": false, "value": 1}, "tau0": {...}, "amp": {...}, "eps": {...}}
  * Every key is optional; unknown keys are errors.  "nu" (x0, x_init,
- * z_init; 0 or absent: normal) makes the group's prior Student-t.  "ez" entries are 0-based
- * indices or region labels looked up in `labels` (n_regions of them; may be
+ * z_init; 0 or absent: normal) makes the group's prior Student-t.  "ez"
+ * entries are 0-based indices or region labels looked up in `labels`
+ * (n_regions of them; may be
  * NULL when only indices are used).  Errors: VBT_EIO, VBT_EFORMAT,
  * VBT_ENOTFOUND (label), VBT_ERANGE (index), VBT_EINVAL (sd <= 0 ...). */
 int vbt_vep_priors_load_json(vbt_vep_priors *p, const char *path,
@@ -193,6 +194,12 @@ long vbt_vep_param_index(const vbt_vep *m, const char *name);
  * scalars and out of range.  A sampler's step of d in natural units is
  * d / scale in theta (vbt fit's mode jumps of x0). */
 double vbt_vep_param_scale(const vbt_vep *m, size_t i);
+
+/* The prior standard deviation of that element in natural units: its scale,
+ * times sqrt(nu / (nu - 2)) for a Student-t prior (infinite for nu <= 2);
+ * NAN as above.  The reference for shrinkage, and for a posterior wider
+ * than its prior (which one mode cannot give). */
+double vbt_vep_param_prior_sd(const vbt_vep *m, size_t i);
 
 /* theta (unconstrained) -> natural values in the same layout.  With
  * marginal offsets this runs the model forward (the conditional mean of the

@@ -459,12 +459,35 @@ const char *vbt_vep_param_name(const vbt_vep *m, size_t i)
     return i < m->np ? m->names[i] : NULL;
 }
 
+/* Group g and element k of theta index i; 0 when i is not a group element. */
+static int group_elem(const vbt_vep *m, size_t i, int *g, size_t *k)
+{
+    for (int h = 0; m && h < N_GROUP; h++)
+        if (m->off_g[h] >= 0 && i >= (size_t)m->off_g[h] && i < (size_t)m->off_g[h] + m->len_g[h]) {
+            *g = h;
+            *k = i - (size_t)m->off_g[h];
+            return 1;
+        }
+    return 0;
+}
+
 double vbt_vep_param_scale(const vbt_vep *m, size_t i)
 {
-    for (int g = 0; m && g < N_GROUP; g++)
-        if (m->off_g[g] >= 0 && i >= (size_t)m->off_g[g] && i < (size_t)m->off_g[g] + m->len_g[g])
-            return m->sd_g[g][i - (size_t)m->off_g[g]];
-    return NAN;
+    int g;
+    size_t k;
+    return group_elem(m, i, &g, &k) ? m->sd_g[g][k] : NAN;
+}
+
+double vbt_vep_param_prior_sd(const vbt_vep *m, size_t i)
+{
+    int g;
+    size_t k;
+    if (!group_elem(m, i, &g, &k))
+        return NAN;
+    double nu = m->nu_g[g][k];
+    if (nu == 0)
+        return m->sd_g[g][k];
+    return nu > 2 ? m->sd_g[g][k] * sqrt(nu / (nu - 2.0)) : INFINITY;
 }
 
 long vbt_vep_param_index(const vbt_vep *m, const char *name)

@@ -1028,6 +1028,12 @@ static void test_student_t_prior(void **state)
     assert_close(vbt_vep_param_scale(m, 2 * NR + 1), s.priors.z_init.sd, 0);
     assert_true(isnan(vbt_vep_param_scale(m, (size_t)vbt_vep_param_index(m, "K"))));
     assert_true(isnan(vbt_vep_param_scale(m, np)));
+    /* prior sd: scale sqrt(nu / (nu - 2)) for a t, the EZ's own normal sd */
+    assert_close(vbt_vep_param_prior_sd(m, 0), s.priors.x0.sd * sqrt(3.0), 1e-15);
+    assert_close(vbt_vep_param_prior_sd(m, 5), s.priors.x0_ez_sd, 0);
+    assert_close(vbt_vep_param_prior_sd(m, 2 * NR), s.priors.z_init.sd * sqrt(7.5 / 5.5), 1e-15);
+    assert_close(vbt_vep_param_prior_sd(m, NR), s.priors.x_init.sd, 0);
+    assert_true(isnan(vbt_vep_param_prior_sd(m, np)));
     /* the pull of the t prior on x0[1] at raw 6: (nu + 1) r / (nu + r^2) */
     assert_close(gp[0], -4.0 * 6.0 / 39.0, 1e-15);
     double lp;
