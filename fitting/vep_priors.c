@@ -350,9 +350,12 @@ char *vbt_vep_priors_json(const vbt_vep_priors *p)
     cJSON_AddItemToObject(root, "tau0", scalar_json(&p->tau0));
     cJSON_AddItemToObject(root, "amp", scalar_json(&p->amp));
     cJSON_AddItemToObject(root, "eps", scalar_json(&p->eps));
+    /* a key missing (out of memory) would not read back to *p */
+    int whole = cJSON_GetArraySize(root) == 10 &&
+                cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "ez")) == (int)p->n_ez;
     /* cJSON prints a double with 15 significant digits when that reads back
      * to the same value, else 17: the text round-trips exactly */
-    char *txt = cJSON_Print(root);
+    char *txt = whole ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     return txt;
 }
