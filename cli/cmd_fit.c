@@ -62,6 +62,11 @@ static const cli_option opts[] = {
      .doc = "[smc] HMC moves of every particle after each tempering step"},
     {.name = "leapfrog", .kind = CLI_INT, .metavar = "N", .def = "10", .min = 1, .max = 10000,
      .doc = "[smc] leapfrog steps per HMC move (jittered by +-50 % per move)"},
+    {.name = "smc-runs", .kind = CLI_INT, .metavar = "R", .def = "1", .min = 1, .max = 64,
+     .doc = "[smc] independent runs (seeds SEED + k 2^32): their particles are pooled (draws.npy "
+            "[run, particle, parameter]) and the spread of their log evidences is the error bar "
+            "of the evidence, checked (sd > 1 fails: too few particles or moves to rank "
+            "hypotheses)"},
     {.name = "chains", .kind = CLI_INT, .metavar = "N", .def = "4", .min = 1, .max = 64,
      .doc = "NUTS chains (run on --threads threads)"},
     {.name = "warmup", .kind = CLI_INT, .metavar = "N", .def = "1000", .min = 0, .max = 1e7,
@@ -303,8 +308,12 @@ typedef struct fit {
     double *mean_lp;
     vbt_vep_laplace_result lr;
     vbt_advi_result ar;
-    vbt_smc_result sr;      /* smc */
-    double *betas;          /* smc: the temperature after each step */
+    vbt_smc_result sr;      /* smc: the pooled runs (log evidence: log of the mean of
+                               the runs' evidences; counts summed; step size and steps of
+                               the first run; accept_rate the lowest last-step rate) */
+    vbt_smc_result *srs;    /* smc: each of the n_chains runs */
+    double logz_sd;         /* smc: sd of the runs' log evidences (NAN for one run) */
+    double *betas;          /* smc: the temperature after each step of the first run */
     double smc_wall;
     int laplace_metric_ok;
     char laplace_metric_msg[sizeof(vbt_msg)];
@@ -641,7 +650,7 @@ out:
 static int run_smc(fit *f, vbt_msg *msg)
 {
     const cli_parsed *p = f->p;
-    const size_t np = f->np;
+    const size_t np = f->np, R = f->n_chains;
     vbt_smc_opts o;
     vbt_smc_opts_default(&o);
     o.n_particles = (size_t)cli_float(p, "particles");
@@ -649,26 +658,59 @@ static int run_smc(fit *f, vbt_msg *msg)
     o.n_moves = (size_t)cli_float(p, "smc-moves");
     o.n_leapfrog = (size_t)cli_float(p, "leapfrog");
     o.n_threads = (size_t)p->common.threads;
-    o.seed = p->common.seed;
     const size_t N = o.n_particles;
-    double *th = malloc(N * np * sizeof *th);
-    f->nat = malloc(N * np * sizeof *f->nat);
-    f->betas = o.temperatures = malloc(o.max_steps * sizeof *f->betas);
-    if (!th || !f->nat || !f->betas) {
+    double *th = malloc(N * np * sizeof *th), *scratch = malloc(o.max_steps * sizeof *scratch);
+    f->nat = malloc(R * N * np * sizeof *f->nat);
+    f->betas = malloc(o.max_steps * sizeof *f->betas);
+    f->srs = calloc(R, sizeof *f->srs);
+    if (!th || !scratch || !f->nat || !f->betas || !f->srs) {
         free(th);
+        free(scratch);
         snprintf(msg->text, sizeof msg->text, "out of memory for %zu particles", N);
         return -1;
     }
-    cli_info(p, "SMC: %zu particles, %zu parameters, %zu thread(s)", N, np, o.n_threads);
-    double t0 = cli_now();
-    int st = vbt_vep_smc(f->m, &o, th, &f->sr, msg);
+    cli_info(p, "SMC: %zu particles, %zu parameters, %zu run(s), %zu thread(s)", N, np, R,
+             o.n_threads);
+    double t0 = cli_now(), lmax = -HUGE_VAL;
+    int st = 0;
+    for (size_t r = 0; r < R && !st; r++) {
+        /* run 0 is the single run's seed; the others are independent streams */
+        o.seed = p->common.seed + ((uint64_t)r << 32);
+        o.temperatures = r ? scratch : f->betas;
+        vbt_smc_result *res = &f->srs[r];
+        st = vbt_vep_smc(f->m, &o, th, res, msg);
+        for (size_t d = 0; !st && d < N; d++)
+            vbt_vep_constrain(f->m, th + d * np, f->nat + (r * N + d) * np);
+        if (!st) {
+            lmax = fmax(lmax, res->log_evidence);
+            if (R > 1)
+                cli_info(p, "SMC run %zu: log evidence %.3f, %zu steps, acceptance %.2f", r + 1,
+                         res->log_evidence, res->n_steps, res->mean_accept);
+        }
+    }
     f->smc_wall = cli_now() - t0;
-    if (!st)
-        for (size_t d = 0; d < N; d++)
-            vbt_vep_constrain(f->m, th + d * np, f->nat + d * np);
     free(th);
+    free(scratch);
     if (st)
         return -1;
+    /* pooled: the mean of the runs' (unbiased) evidence estimates */
+    f->sr = f->srs[0];
+    double se = 0, m1 = 0, m2 = 0;
+    f->sr.n_grad = f->sr.n_divergent = 0;
+    f->sr.mean_accept = 0;
+    for (size_t r = 0; r < R; r++) {
+        const vbt_smc_result *res = &f->srs[r];
+        se += exp(res->log_evidence - lmax);
+        m1 += res->log_evidence / (double)R;
+        f->sr.n_grad += res->n_grad;
+        f->sr.n_divergent += res->n_divergent;
+        f->sr.mean_accept += res->mean_accept / (double)R;
+        f->sr.accept_rate = fmin(f->sr.accept_rate, res->accept_rate);
+    }
+    for (size_t r = 0; r < R; r++)
+        m2 += (f->srs[r].log_evidence - m1) * (f->srs[r].log_evidence - m1);
+    f->sr.log_evidence = lmax + log(se / (double)R);
+    f->logz_sd = R > 1 ? sqrt(m2 / (double)(R - 1)) : NAN;
     cli_info(p, "SMC: log evidence %.3f, %zu steps, acceptance %.2f, step size %.3g, %.2f s",
              f->sr.log_evidence, f->sr.n_steps, f->sr.mean_accept, f->sr.step_size,
              f->smc_wall);
@@ -1359,7 +1401,9 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
     int *keep = NULL;
     cJSON *sum = NULL, *prov = NULL;
     strbuf csv = {0}, rcsv = {0};
-    f.n_chains = is_nuts ? (size_t)cli_float(p, "chains") : 1;
+    f.n_chains = is_nuts ? (size_t)cli_float(p, "chains")
+                 : is_smc ? (size_t)cli_float(p, "smc-runs")
+                          : 1;
     f.n_draws = (size_t)cli_float(p, is_smc ? "particles" : "draws");
     if (f.n_chains > MAXCH) {
         cli_error(p, "--chains is at most %d", MAXCH);
@@ -1504,6 +1548,11 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
         if (f.sr.accept_rate < 0.3)
             fail_check(&f, "SMC: the last step's HMC moves accepted %.2f (< 0.3): the particles "
                            "barely moved (raise --smc-moves or --particles)", f.sr.accept_rate);
+        add_num(f.diag, "smc_log_evidence_sd", f.logz_sd);
+        if (f.logz_sd > 1.0)
+            fail_check(&f, "SMC: the %zu runs' log evidences spread by sd %.2f (> 1): too few "
+                           "particles or moves to rank hypotheses by the evidence (raise "
+                           "--particles or --smc-moves)", f.n_chains, f.logz_sd);
     }
     if (from_map && !is_nuts && f.mr.n_converged == 0)
         fail_check(&f, "no MAP start converged in %zu iterations", f.mo.lbfgs.max_iter);
@@ -1607,6 +1656,11 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
     if (is_smc) {
         cJSON *sj = cJSON_AddObjectToObject(sum, "smc");
         add_num(sj, "log_evidence", f.sr.log_evidence);
+        cJSON_AddNumberToObject(sj, "runs", (double)C);
+        add_num(sj, "log_evidence_sd", f.logz_sd);
+        cJSON *rj = cJSON_AddArrayToObject(sj, "run_log_evidence");
+        for (size_t r = 0; r < C; r++)
+            cJSON_AddItemToArray(rj, cJSON_CreateNumber(f.srs[r].log_evidence));
         cJSON_AddNumberToObject(sj, "steps", (double)f.sr.n_steps);
         add_num(sj, "accept_rate", f.sr.mean_accept);
         add_num(sj, "step_size", f.sr.step_size);
@@ -1827,6 +1881,7 @@ out:
     free(f.nat);
     free(f.log_w);
     free(f.betas);
+    free(f.srs);
     free(f.stats);
     free(f.info);
     free(f.map);
