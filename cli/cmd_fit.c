@@ -1585,6 +1585,11 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
     /* EZ / PZ / HZ probabilities of every region */
     cJSON *regs = cJSON_AddArrayToObject(sum, "regions");
     sb_printf(&rcsv, "region,label,x0_mean,x0_sd,x0_q5,x0_q95,p_ez,p_pz,p_hz,class\n");
+    /* independent SMC runs: how far apart their P(EZ) of a region are (an EZ
+     * map that changes between runs is not yet an answer) */
+    int runs_apart = is_smc && C > 1;
+    double worst_range = -1.0; /* stays below 0 without runs or free x0: reported null */
+    size_t worst_region = 0;
     for (size_t r = 0; r < f.nr; r++) {
         char nm[32];
         snprintf(nm, sizeof nm, "x0[%zu]", r + 1);
@@ -1611,6 +1616,20 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
             pe /= wsum;
             pp /= wsum;
             ph /= wsum;
+            if (runs_apart) {
+                double lo = 1.0, hi = 0.0;
+                for (size_t c = 0; c < C; c++) {
+                    double e = 0;
+                    for (size_t d = 0; d < D; d++)
+                        e += f.nat[(c * D + d) * np + (size_t)ix] >= X0_EZ;
+                    lo = fmin(lo, e / (double)D);
+                    hi = fmax(hi, e / (double)D);
+                }
+                if (hi - lo > worst_range) {
+                    worst_range = hi - lo;
+                    worst_region = r;
+                }
+            }
         } else {
             pe = mean >= X0_EZ, pp = mean >= X0_PZ && mean < X0_EZ, ph = mean < X0_PZ;
         }
@@ -1661,6 +1680,9 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
         cJSON *rj = cJSON_AddArrayToObject(sj, "run_log_evidence");
         for (size_t r = 0; r < C; r++)
             cJSON_AddItemToArray(rj, cJSON_CreateNumber(f.srs[r].log_evidence));
+        add_num(sj, "max_p_ez_range", worst_range >= 0 ? worst_range : NAN);
+        if (worst_range >= 0)
+            cJSON_AddStringToObject(sj, "max_p_ez_range_region", f.conn->labels[worst_region]);
         cJSON_AddNumberToObject(sj, "steps", (double)f.sr.n_steps);
         add_num(sj, "accept_rate", f.sr.mean_accept);
         add_num(sj, "step_size", f.sr.step_size);

@@ -1382,6 +1382,34 @@ static void test_fit_smc(void **state)
         cJSON_Delete(sj);
     }
     assert_true(logz[0] > logz[1] + 20.0);
+
+    /* --smc-runs 2 under the first hypothesis: run 1 is the single run above
+     * (same seed, same particles, same evidence); the runs' P(EZ) of every
+     * region are compared, the largest range reported with its region */
+    snprintf(prior, sizeof prior, "%s/prior0.json", dir);
+    snprintf(out, sizeof out, "%s/smc_runs", dir);
+    const char *const a[] = {"fit", "--connectome", in.conn, "--gain", in.gain, "--data",
+                             in.data, "--prior", prior, "--method", "smc", "--particles", "128",
+                             "--smc-moves", "3", "--leapfrog", "8", "--seed", "3", "--threads",
+                             "2", "--smc-runs", "2", "-o", out, "-q", NULL};
+    char *err;
+    int rc = run_vbt(a, NULL, &err);
+    if (rc != 0)
+        fail_msg("vbt fit --smc-runs 2 failed (%d):\n%s", rc, err);
+    free(err);
+    cJSON *sj = read_json(tu_path(out, "summary.json"));
+    const cJSON *smc = cJSON_GetObjectItemCaseSensitive(sj, "smc");
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(smc, "run_log_evidence");
+    assert_int_equal(cJSON_GetArraySize(runs), 2);
+    assert_close(cJSON_GetArrayItem(runs, 0)->valuedouble, logz[0], 1e-9 * fabs(logz[0]));
+    const cJSON *range = cJSON_GetObjectItemCaseSensitive(smc, "max_p_ez_range");
+    assert_true(cJSON_IsNumber(range) && range->valuedouble >= 0 && range->valuedouble <= 1);
+    assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(smc, "max_p_ez_range_region")));
+    printf("# --smc-runs 2: log evidence %.3f and %.3f, largest P(EZ) range %.3f (%s)\n",
+           cJSON_GetArrayItem(runs, 0)->valuedouble, cJSON_GetArrayItem(runs, 1)->valuedouble,
+           range->valuedouble,
+           cJSON_GetObjectItemCaseSensitive(smc, "max_p_ez_range_region")->valuestring);
+    cJSON_Delete(sj);
     tu_rmtree(dir);
 }
 
@@ -1489,6 +1517,8 @@ static void test_fit_smc_offsets(void **state)
     assert_true(pooled >= lo && pooled <= hi);
     assert_true(sd > 0 && sd < 1.0);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sj, "diagnostics_passed")));
+    /* x0 held: no P(EZ) to compare between runs */
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(smc, "max_p_ez_range")));
     cJSON_Delete(sj);
     vbt_array dr = {0};
     vbt_msg msg;
