@@ -59,7 +59,7 @@ struct vbt_vep {
 
     /* workspaces */
     double *nat;      /* np natural values */
-    double *gnat;     /* np gradient wrt natural values */
+    double *gnat;     /* np: the log prior's gradient in theta (logp) */
     double *stY, *stK, *stLx; /* [step][stage] 2n, 2n, n */
     double *X;        /* nt x n sampled x */
     double *P, *R;    /* nt x ns: G x (or G exp x), residual / eps^2 */
@@ -924,7 +924,9 @@ int vbt_vep_logp(vbt_vep *m, const double *theta, double *lp, double *grad)
     }
     if (grad && m->marg)
         memset(goff, 0, m->n_off * sizeof *goff); /* the likelihood does not depend on u */
-    *lp = ll + vbt_vep_logprior(m, theta, NULL);
+    /* the prior and, with grad, its gradient (added to grad at the end) */
+    double *gp = m->gnat;
+    *lp = ll + vbt_vep_logprior(m, theta, grad ? gp : NULL);
     if (!isfinite(*lp))
         goto bad;
     if (!grad)
@@ -979,8 +981,6 @@ int vbt_vep_logp(vbt_vep *m, const double *theta, double *lp, double *grad)
     for (int k = 0; k < N_SCALAR; k++)
         if (m->off_s[k] >= 0)
             grad[m->off_s[k]] = gs[k] * (ps[k] - scalar_prior(&m->pri, k)->lo);
-    double *gp = m->gnat;
-    vbt_vep_logprior(m, theta, gp);
     for (size_t i = 0; i < np; i++)
         grad[i] += gp[i];
     if (!all_finite(grad, np))
