@@ -209,6 +209,14 @@ static void add_num(cJSON *o, const char *k, double v)
         cJSON_AddNullToObject(o, k);
 }
 
+/* Index in theta of region r's x0 (0-based r), or -1 when x0 is fixed. */
+static long x0_index(const vbt_vep *m, size_t r)
+{
+    char nm[32];
+    snprintf(nm, sizeof nm, "x0[%zu]", r + 1);
+    return vbt_vep_param_index(m, nm);
+}
+
 static const char *region_class(double x0)
 {
     return x0 >= X0_EZ ? "EZ" : x0 >= X0_PZ ? "PZ" : "HZ";
@@ -737,9 +745,7 @@ static int run_nuts(fit *f, vbt_msg *msg)
     double *js = malloc(f->nr * sizeof *js);
     o.jump_n = (size_t)cli_float(p, "jumps");
     for (size_t r = 0; o.jump_n && jc && js && r < f->nr; r++) {
-        char nm[32];
-        snprintf(nm, sizeof nm, "x0[%zu]", r + 1);
-        long ix = vbt_vep_param_index(f->m, nm);
+        long ix = x0_index(f->m, r);
         if (ix >= 0) {
             jc[njc] = (size_t)ix;
             js[njc++] = 1.0 / vbt_vep_param_scale(f->m, (size_t)ix);
@@ -1312,9 +1318,7 @@ static void nuts_checks(fit *f, const vbt_diag_param *dp, const int *keep, size_
     size_t n_wide = 0, wr = 0;
     double wide_rhat = 0, wide_sd = 0, wide_prior = 0;
     for (size_t r = 0; r < f->nr; r++) {
-        char nm[32];
-        snprintf(nm, sizeof nm, "x0[%zu]", r + 1);
-        long ix = vbt_vep_param_index(f->m, nm);
+        long ix = x0_index(f->m, r);
         if (ix < 0 || !(dp[ix].rhat > 1.01))
             continue;
         double psd = vbt_vep_param_prior_sd(f->m, (size_t)ix);
@@ -1591,9 +1595,7 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
     double worst_range = -1.0; /* stays below 0 without runs or free x0: reported null */
     size_t worst_region = 0;
     for (size_t r = 0; r < f.nr; r++) {
-        char nm[32];
-        snprintf(nm, sizeof nm, "x0[%zu]", r + 1);
-        long ix = vbt_vep_param_index(f.m, nm);
+        long ix = x0_index(f.m, r);
         double pe = 0, pp = 0, ph = 0, wsum = 0, mean = f.spec.priors.x0.mu;
         double sd = NAN, q5 = NAN, q95 = NAN;
         if (ix >= 0) {
