@@ -1031,7 +1031,8 @@ static double wall_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Post-warm-up counters of a resumed chain's earlier draws. */
+/* Add k post-warm-up draws' stats to the chain's counters (a resumed chain's
+ * earlier draws, or each new one). */
 static void count_stats(const vbt_nuts_stats *st, size_t k, size_t max_depth,
                         vbt_nuts_chain_info *inf)
 {
@@ -1140,10 +1141,7 @@ static void chain_slice(chain_shared *sh, size_t c, int stop)
         vbt_nuts_iterate(sl->s, th, &st);
         sl->it = it + 1;
         if (it >= o->warmup) {
-            inf->divergences += (size_t)st.divergent;
-            inf->max_depth_hits += (size_t)(st.treedepth >= (int)o->max_depth);
-            inf->n_leapfrog += st.n_leapfrog;
-            inf->jumps_accepted += (size_t)st.jumps;
+            count_stats(&st, 1, o->max_depth, inf);
             if (sh->stats)
                 sh->stats[c * o->draws + k] = st;
         }
