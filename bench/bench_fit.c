@@ -82,12 +82,6 @@
 #include "vbt_rng.h"
 #include "vbt_vep.h"
 
-/* BVEP's classification of x0 (../shared/reference/vep-inference.md 8) */
-#define X0_EZ (-2.05)
-#define X0_PZ (-3.05)
-
-enum { HZ = 0, PZ = 1, EZ = 2 };
-static const char *const class_name[3] = {"HZ", "PZ", "EZ"};
 static const char *const scheme_name[] = {"euler", "heun", "rk4", NULL};
 
 static double now(void)
@@ -97,7 +91,6 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int x0_class(double x0) { return x0 >= X0_EZ ? EZ : x0 >= X0_PZ ? PZ : HZ; }
 
 static int vep_cb(void *ctx, const double *th, double *lp, double *grad)
 {
@@ -350,7 +343,9 @@ static int problem_make(fit_problem *p, problem_data *d, int quiet)
                    ">= %.2g\n", p->row_sum, p->pz_weight);
         printf("  simulated seizures (first sample with x > 0):");
         for (size_t i = 0; i < nr; i++) {
-            int c = in_set(p->ez, p->n_ez, i) ? EZ : in_set(p->pz, p->n_pz, i) ? PZ : HZ;
+            int c = in_set(p->ez, p->n_ez, i)   ? VBT_VEP_EZ
+                    : in_set(p->pz, p->n_pz, i) ? VBT_VEP_PZ
+                                                : VBT_VEP_HZ;
             size_t t = 0;
             while (t < nt && !(X[t * nr + i] > 0.0))
                 t++;
@@ -358,11 +353,12 @@ static int problem_make(fit_problem *p, problem_data *d, int quiet)
             count[c]++;
             if (t < nt)
                 printf(" %zu (%s) t %.1f;", i + 1, role_name[c], 0.1 * (double)t);
-            else if (c != HZ)
+            else if (c != VBT_VEP_HZ)
                 printf(" %zu (%s) DOES NOT seize;", i + 1, role_name[c]);
         }
-        printf(" EZ %zu/%zu, PZ %zu/%zu, others %zu/%zu seize\n", seize[EZ], count[EZ],
-               seize[PZ], count[PZ], seize[HZ], count[HZ]);
+        printf(" EZ %zu/%zu, PZ %zu/%zu, others %zu/%zu seize\n", seize[VBT_VEP_EZ],
+               count[VBT_VEP_EZ], seize[VBT_VEP_PZ], count[VBT_VEP_PZ], seize[VBT_VEP_HZ],
+               count[VBT_VEP_HZ]);
     }
     free(X);
     free(noise);
@@ -434,18 +430,18 @@ static size_t classify(const fit_problem *p, const double *x0, const char *what)
 {
     size_t correct = 0, ez_ok = 0;
     for (size_t i = 0; i < p->nr; i++) {
-        correct += x0_class(x0[i]) == x0_class(truth_x0(p, i));
-        ez_ok += (x0[i] >= X0_EZ) == in_set(p->ez, p->n_ez, i);
+        correct += vbt_vep_x0_class(x0[i]) == vbt_vep_x0_class(truth_x0(p, i));
+        ez_ok += (vbt_vep_x0_class(x0[i]) == VBT_VEP_EZ) == in_set(p->ez, p->n_ez, i);
     }
     printf("  %s: %zu/%zu regions classified (EZ x0 >= -2.05, PZ >= -3.05, else HZ); EZ vs "
            "not %zu/%zu", what, correct, p->nr, ez_ok, p->nr);
     if (correct < p->nr) {
         printf("; wrong:");
         for (size_t i = 0; i < p->nr; i++)
-            if (x0_class(x0[i]) != x0_class(truth_x0(p, i)))
+            if (vbt_vep_x0_class(x0[i]) != vbt_vep_x0_class(truth_x0(p, i)))
                 printf(" %zu (%s, x0 %.2f, truth %.2f %s)", i + 1,
-                       class_name[x0_class(x0[i])], x0[i], truth_x0(p, i),
-                       class_name[x0_class(truth_x0(p, i))]);
+                       vbt_vep_class_name(vbt_vep_x0_class(x0[i])), x0[i], truth_x0(p, i),
+                       vbt_vep_class_name(vbt_vep_x0_class(truth_x0(p, i))));
     }
     printf("\n");
     return correct;

@@ -51,8 +51,6 @@
 #include "vbt_vep.h"
 
 #define NT 100
-#define X0_EZ (-2.05)
-#define X0_PZ (-3.05)
 
 static const size_t EZ[] = {28, 0};          /* ctx-lh-superiortemporal, ctx-lh-bankssts */
 static const size_t PZ[] = {13, 32, 33};     /* middletemporal, transversetemporal, insula */
@@ -73,7 +71,10 @@ static int in(const size_t *set, size_t n, size_t i)
 }
 
 /* 2 EZ, 1 PZ, 0 HZ */
-static int truth_class(size_t i) { return in(EZ, 2, i) ? 2 : in(PZ, 3, i) ? 1 : 0; }
+static int truth_class(size_t i)
+{
+    return in(EZ, 2, i) ? VBT_VEP_EZ : in(PZ, 3, i) ? VBT_VEP_PZ : VBT_VEP_HZ;
+}
 static double truth_x0(size_t i) { return (double[]){-3.5, -2.5, -1.6}[truth_class(i)]; }
 
 static int vep_cb(void *ctx, const double *th, double *lp, double *grad)
@@ -124,7 +125,7 @@ static int export_patient(const char *dir, vbt_connectome *cn, const double *W, 
         fprintf(f, "region,label,x0,class\n");
         for (size_t i = 0; i < n; i++)
             fprintf(f, "%zu,%s,%.2f,%s\n", i, cn->labels[i], truth_x0(i),
-                    (const char *[]){"HZ", "PZ", "EZ"}[truth_class(i)]);
+                    vbt_vep_class_name((vbt_vep_class)truth_class(i)));
         bad |= fclose(f) != 0;
     }
     if (bad) {
@@ -397,10 +398,10 @@ int main(int argc, char **argv)
             continue;
         double pc[3] = {0, 0, 0};
         for (size_t k = 0; k < nd; k++)
-            pc[x[k] >= X0_EZ ? 2 : x[k] >= X0_PZ ? 1 : 0] += 1.0 / (double)nd;
+            pc[vbt_vep_x0_class(x[k])] += 1.0 / (double)nd;
         /* the class vbt fit reports (regions.csv) and BVEP used: that of
          * the posterior mean */
-        int cls = p.mean >= X0_EZ ? 2 : p.mean >= X0_PZ ? 1 : 0;
+        int cls = (int)vbt_vep_x0_class(p.mean);
         int tc = truth_class(i);
         misclass += cls != tc;
         if (tc == 0)
@@ -416,7 +417,7 @@ int main(int argc, char **argv)
         if (tc > 0 || cls != tc || pc[2] > 0.05)
             printf("%-6zu %-30s %6.2f %7.3f %7.3f %6.3f %6.3f %6.3f %-5s %5.2f %6.3f%s\n", i,
                    cn->labels[i], truth_x0(i), p.mean, p.sd, pc[2], pc[1], pc[0],
-                   (const char *[]){"HZ", "PZ", "EZ"}[cls], z, shrink,
+                   vbt_vep_class_name((vbt_vep_class)cls), z, shrink,
                    cls != tc ? "  <- misclassified" : "");
     }
     printf("(other regions: classified HZ, P(EZ) <= 0.05)\n\n");

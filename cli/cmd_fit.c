@@ -28,8 +28,6 @@
 #include "vbt_loo.h"
 #include "vbt_nuts.h"
 
-#define X0_EZ (-2.05)  /* BVEP: x0 >= -2.05 EZ */
-#define X0_PZ (-3.05)  /* -3.05 <= x0 < -2.05 PZ, else HZ */
 #define PPC_MAX 200    /* posterior-predictive draws (evenly thinned) */
 #define LOO_MAX 1000   /* PSIS-LOO draws (evenly thinned) */
 #define LP_GAP 10.0    /* stuck chain: mean lp more than this below the best */
@@ -219,7 +217,7 @@ static long x0_index(const vbt_vep *m, size_t r)
 
 static const char *region_class(double x0)
 {
-    return x0 >= X0_EZ ? "EZ" : x0 >= X0_PZ ? "PZ" : "HZ";
+    return vbt_vep_class_name(vbt_vep_x0_class(x0));
 }
 
 /* Provenance of an input that may be a directory (a TVB connectome):
@@ -1609,9 +1607,10 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
                 for (size_t d = 0; d < D; d++) {
                     double w = f.log_w && f.lr.khat < 0.7 ? exp(f.log_w[d]) : 1.0;
                     double x0 = f.nat[(c * D + d) * np + (size_t)ix];
-                    pe += x0 >= X0_EZ ? w : 0.0;
-                    pp += x0 >= X0_PZ && x0 < X0_EZ ? w : 0.0;
-                    ph += x0 < X0_PZ ? w : 0.0;
+                    vbt_vep_class k = vbt_vep_x0_class(x0);
+                    pe += k == VBT_VEP_EZ ? w : 0.0;
+                    pp += k == VBT_VEP_PZ ? w : 0.0;
+                    ph += k == VBT_VEP_HZ ? w : 0.0;
                     wsum += w;
                 }
             }
@@ -1623,7 +1622,8 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
                 for (size_t c = 0; c < C; c++) {
                     double e = 0;
                     for (size_t d = 0; d < D; d++)
-                        e += f.nat[(c * D + d) * np + (size_t)ix] >= X0_EZ;
+                        e += vbt_vep_x0_class(f.nat[(c * D + d) * np + (size_t)ix]) ==
+                             VBT_VEP_EZ;
                     lo = fmin(lo, e / (double)D);
                     hi = fmax(hi, e / (double)D);
                 }
@@ -1633,7 +1633,8 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
                 }
             }
         } else {
-            pe = mean >= X0_EZ, pp = mean >= X0_PZ && mean < X0_EZ, ph = mean < X0_PZ;
+            vbt_vep_class k = vbt_vep_x0_class(mean);
+            pe = k == VBT_VEP_EZ, pp = k == VBT_VEP_PZ, ph = k == VBT_VEP_HZ;
         }
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "region", (double)r);

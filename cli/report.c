@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "report.h"
+#include "vbt_vep.h"
 #include "strbuf.h"
 
 /* Text for HTML/SVG: escape the five special characters. */
@@ -75,7 +76,8 @@ static void viridis(double v, int *r, int *g, int *bl)
 
 static const char *class_colour(double mean)
 {
-    return mean >= -2.05 ? "#c0392b" : mean >= -3.05 ? "#e69f00" : "#2c7fb8";
+    static const char *const colour[3] = {"#2c7fb8", "#e69f00", "#c0392b"}; /* HZ, PZ, EZ */
+    return colour[vbt_vep_x0_class(mean)];
 }
 
 /* ---- figures ---------------------------------------------------------------- */
@@ -134,7 +136,7 @@ static void fig_x0(strbuf *b, const report_input *in)
            "width=\"%.0f\" height=\"%.0f\">\n", left + width + 40, top + row * (double)n + 40);
     sb_printf(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">excitability x0: posterior mean and 5-95 %% "
            "interval (red EZ, orange PZ, blue HZ; * ground truth EZ, + PZ)</text>\n", left - 200);
-    double guides[2] = {-2.05, -3.05};
+    double guides[2] = {VBT_VEP_X0_EZ, VBT_VEP_X0_PZ};
     for (int g = 0; g < 2; g++)
         sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.1f\" stroke=\"#999\" "
                "stroke-dasharray=\"3,3\"/><text x=\"%.1f\" y=\"%.0f\" font-size=\"10\">%.2f</text>\n",

@@ -304,6 +304,17 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
                 vbt_vep_map_result *res, double *lp_starts, double *theta_starts,
                 vbt_msg *msg);
 
+/* BVEP's classes of a region by its excitability x0
+ * (../shared/reference/vep-inference.md 8): EZ x0 >= -2.05, PZ -3.05 <= x0 <
+ * -2.05, HZ below (and NaN). */
+#define VBT_VEP_X0_EZ (-2.05)
+#define VBT_VEP_X0_PZ (-3.05)
+typedef enum vbt_vep_class { VBT_VEP_HZ = 0, VBT_VEP_PZ = 1, VBT_VEP_EZ = 2 } vbt_vep_class;
+
+vbt_vep_class vbt_vep_x0_class(double x0);
+/* "HZ", "PZ" or "EZ". */
+const char *vbt_vep_class_name(vbt_vep_class c);
+
 /* Data-informed starting x0 for MAP (vbt_vep_map_opts.x0_start): each
  * sensor's rise r_s = max_t y_ts - (median of its first `baseline`
  * samples), back-projected a_i = sum_s |G_si| r_s / sum_s |G_si|, scaled

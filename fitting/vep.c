@@ -1070,6 +1070,16 @@ void vbt_vep_prior_draw(const vbt_vep *m, uint64_t seed, uint64_t stream, double
         }
 }
 
+vbt_vep_class vbt_vep_x0_class(double x0)
+{
+    return x0 >= VBT_VEP_X0_EZ ? VBT_VEP_EZ : x0 >= VBT_VEP_X0_PZ ? VBT_VEP_PZ : VBT_VEP_HZ;
+}
+
+const char *vbt_vep_class_name(vbt_vep_class c)
+{
+    return c == VBT_VEP_EZ ? "EZ" : c == VBT_VEP_PZ ? "PZ" : "HZ";
+}
+
 /* Data-informed starting x0 (see vbt_vep.h): back-projection of each
  * sensor's rise above its baseline through |G|. */
 int vbt_vep_x0_from_data(const vbt_vep *m, size_t baseline, double x0_hi, double *x0)

@@ -1094,6 +1094,21 @@ static void test_student_t_prior(void **state)
     vbt_vep_free(mn);
 }
 
+/* BVEP's classes at their boundaries (vep-inference.md 8). */
+static void test_x0_class(void **state)
+{
+    (void)state;
+    assert_int_equal(vbt_vep_x0_class(-1.6), VBT_VEP_EZ);
+    assert_int_equal(vbt_vep_x0_class(-2.05), VBT_VEP_EZ);
+    assert_int_equal(vbt_vep_x0_class(nextafter(-2.05, -10.0)), VBT_VEP_PZ);
+    assert_int_equal(vbt_vep_x0_class(-3.05), VBT_VEP_PZ);
+    assert_int_equal(vbt_vep_x0_class(nextafter(-3.05, -10.0)), VBT_VEP_HZ);
+    assert_int_equal(vbt_vep_x0_class(NAN), VBT_VEP_HZ);
+    assert_string_equal(vbt_vep_class_name(VBT_VEP_EZ), "EZ");
+    assert_string_equal(vbt_vep_class_name(VBT_VEP_PZ), "PZ");
+    assert_string_equal(vbt_vep_class_name(VBT_VEP_HZ), "HZ");
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -1173,6 +1188,7 @@ int main(void)
         cmocka_unit_test(test_x0_from_data),
         cmocka_unit_test(test_priors_json),
         cmocka_unit_test(test_student_t_prior),
+        cmocka_unit_test(test_x0_class),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
