@@ -244,7 +244,16 @@ static int parse_priors(const cJSON *root, vbt_vep_priors *p, const char (*label
             p->ez[p->n_ez++] = idx;
         }
     }
-    return vbt_vep_priors_validate(p, n_regions, msg);
+    st = vbt_vep_priors_validate(p, n_regions, msg);
+    if (st && msg) {
+        /* the file names the problem: "priors 'PATH': x0: ..." */
+        static const char pre[] = "vep priors: ";
+        char why[sizeof msg->text];
+        const char *t = msg->text;
+        snprintf(why, sizeof why, "%s", strncmp(t, pre, sizeof pre - 1) ? t : t + sizeof pre - 1);
+        vbt__fail(msg, st, "priors '%s': %s", path, why);
+    }
+    return st;
 }
 
 int vbt_vep_priors_load_json(vbt_vep_priors *p, const char *path,
