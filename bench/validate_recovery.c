@@ -112,27 +112,28 @@ static int export_patient(const char *dir, vbt_connectome *cn, const double *W, 
         st = vbt_npy_write(path, Y, 2, yshape, 1, msg);
     if (st)
         return st;
+    /* the text files through the library's atomic writer, as the others */
     char *pj = vbt_vep_priors_json(pri);
+    size_t cap = 64 + n * (VBT_LABEL_MAX + 48), len = 0;
+    char *csv = malloc(cap);
+    if (!pj || !csv) {
+        free(pj);
+        free(csv);
+        snprintf(msg->text, sizeof msg->text, "out of memory");
+        return VBT_ENOMEM;
+    }
+    len += (size_t)snprintf(csv, cap, "region,label,x0,class\n");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(csv + len, cap - len, "%zu,%s,%.2f,%s\n", i, cn->labels[i],
+                                truth_x0(i), vbt_vep_class_name((vbt_vep_class)truth_class(i)));
     snprintf(path, sizeof path, "%s/prior.json", dir);
-    FILE *f = pj ? fopen(path, "w") : NULL;
-    int bad = !f || fputs(pj, f) < 0;
-    bad |= f && fclose(f) != 0;
-    free(pj);
+    st = vbt_file_write_atomic(path, pj, strlen(pj), 1, msg);
     snprintf(path, sizeof path, "%s/truth.csv", dir);
-    f = bad ? NULL : fopen(path, "w");
-    bad |= !f;
-    if (f) {
-        fprintf(f, "region,label,x0,class\n");
-        for (size_t i = 0; i < n; i++)
-            fprintf(f, "%zu,%s,%.2f,%s\n", i, cn->labels[i], truth_x0(i),
-                    vbt_vep_class_name((vbt_vep_class)truth_class(i)));
-        bad |= fclose(f) != 0;
-    }
-    if (bad) {
-        snprintf(msg->text, sizeof msg->text, "cannot write '%.900s'", path);
-        return VBT_EIO;
-    }
-    return VBT_OK;
+    if (!st)
+        st = vbt_file_write_atomic(path, csv, len, 1, msg);
+    free(pj);
+    free(csv);
+    return st;
 }
 
 int main(int argc, char **argv)
