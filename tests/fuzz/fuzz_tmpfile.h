@@ -12,6 +12,9 @@
 
 #define FUZZ_TMP_SLOTS 2
 static char fuzz_tmp_path[FUZZ_TMP_SLOTS][4096];
+/* The folder of the files: $TMPDIR or /tmp unless a target sets it before
+ * its first call (fuzz_config: beside the data its inputs name). */
+static const char *fuzz_tmp_dir;
 
 static void fuzz_tmp_remove(void)
 {
@@ -28,8 +31,8 @@ static const char *fuzz_tmpfile_slot(int slot, const uint8_t *data, size_t size,
     static int registered;
     char *path = fuzz_tmp_path[slot];
     if (!path[0]) {
-        const char *dir = getenv("TMPDIR");
-        snprintf(path, sizeof fuzz_tmp_path[slot], "%s/vbt-fuzz-XXXXXX%s", dir ? dir : "/tmp",
+        const char *dir = fuzz_tmp_dir ? fuzz_tmp_dir : getenv("TMPDIR");
+        snprintf(path, sizeof fuzz_tmp_path[slot], "%s/.vbt-fuzz-XXXXXX%s", dir ? dir : "/tmp",
                  suffix);
         int fd = mkstemps(path, (int)strlen(suffix));
         if (fd < 0) {
