@@ -665,13 +665,12 @@ static int run_smc(fit *f, vbt_msg *msg)
     o.n_leapfrog = (size_t)cli_float(p, "leapfrog");
     o.n_threads = (size_t)p->common.threads;
     const size_t N = o.n_particles;
-    double *th = malloc(N * np * sizeof *th), *scratch = malloc(o.max_steps * sizeof *scratch);
+    double *th = malloc(N * np * sizeof *th);
     f->nat = malloc(R * N * np * sizeof *f->nat);
     f->betas = malloc(o.max_steps * sizeof *f->betas);
     f->srs = calloc(R, sizeof *f->srs);
-    if (!th || !scratch || !f->nat || !f->betas || !f->srs) {
+    if (!th || !f->nat || !f->betas || !f->srs) {
         free(th);
-        free(scratch);
         snprintf(msg->text, sizeof msg->text, "out of memory for %zu particles", N);
         return -1;
     }
@@ -682,7 +681,7 @@ static int run_smc(fit *f, vbt_msg *msg)
     for (size_t r = 0; r < R && !st; r++) {
         /* run 0 is the single run's seed; the others are independent streams */
         o.seed = p->common.seed + ((uint64_t)r << 32);
-        o.temperatures = r ? scratch : f->betas;
+        o.temperatures = r ? NULL : f->betas; /* the first run's are reported */
         vbt_smc_result *res = &f->srs[r];
         st = vbt_vep_smc(f->m, &o, th, res, msg);
         for (size_t d = 0; !st && d < N; d++)
@@ -696,7 +695,6 @@ static int run_smc(fit *f, vbt_msg *msg)
     }
     f->smc_wall = cli_now() - t0;
     free(th);
-    free(scratch);
     if (st)
         return -1;
     /* pooled: the mean of the runs' (unbiased) evidence estimates */
