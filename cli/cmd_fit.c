@@ -1599,9 +1599,11 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
             sd = dp[ix].sd;
             q5 = dp[ix].q5;
             q95 = dp[ix].q95;
+            double lo = 1.0, hi = 0.0; /* P(EZ) of the least and most EZ chain (run) */
             for (size_t c = 0; c < C; c++) {
                 if (!keep[c])
                     continue;
+                double pe_c = 0, w_c = 0;
                 for (size_t d = 0; d < D; d++) {
                     double w = f.log_w && f.lr.khat < 0.7 ? exp(f.log_w[d]) : 1.0;
                     double x0 = f.nat[(c * D + d) * np + (size_t)ix];
@@ -1610,25 +1612,18 @@ static int run_fit(const cli_parsed *p, fit_ckpt *resume)
                     pp += k == VBT_VEP_PZ ? w : 0.0;
                     ph += k == VBT_VEP_HZ ? w : 0.0;
                     wsum += w;
+                    pe_c += k == VBT_VEP_EZ ? w : 0.0;
+                    w_c += w;
                 }
+                lo = fmin(lo, pe_c / w_c);
+                hi = fmax(hi, pe_c / w_c);
             }
             pe /= wsum;
             pp /= wsum;
             ph /= wsum;
-            if (runs_apart) {
-                double lo = 1.0, hi = 0.0;
-                for (size_t c = 0; c < C; c++) {
-                    double e = 0;
-                    for (size_t d = 0; d < D; d++)
-                        e += vbt_vep_x0_class(f.nat[(c * D + d) * np + (size_t)ix]) ==
-                             VBT_VEP_EZ;
-                    lo = fmin(lo, e / (double)D);
-                    hi = fmax(hi, e / (double)D);
-                }
-                if (hi - lo > worst_range) {
-                    worst_range = hi - lo;
-                    worst_region = r;
-                }
+            if (runs_apart && hi - lo > worst_range) {
+                worst_range = hi - lo;
+                worst_region = r;
             }
         } else {
             vbt_vep_class k = vbt_vep_x0_class(mean);
