@@ -32,6 +32,7 @@
  * Laplace covariance as metric (default here --metric laplace, --warmup
  * 500, --nuts-draws 2000, --adapt-delta 0.95: at 0.8 one chain of four can
  * end on a cliff of the log density where every transition diverges):
+ * run by the fit object (fitting/vbt_fit.h) from these starts (seed 1):
  * per-chain step size, tree depth, leapfrogs per draw, divergences, E-BFMI,
  * wall time, the chains vbt fit would flag as stuck; max R-hat, min bulk and tail ESS
  * over the x0 and over every parameter, ESS/s, gradients/s, and the
@@ -77,6 +78,7 @@
 #include "bench_synth.h"
 #include "vbt_advi.h"
 #include "vbt_diagnostics.h"
+#include "vbt_fit.h"
 #include "vbt_io.h"
 #include "vbt_nuts.h"
 #include "vbt_rng.h"
@@ -100,6 +102,7 @@ static int vep_cb(void *ctx, const double *th, double *lp, double *grad)
 /* ---- problems --------------------------------------------------------------- */
 
 #define MAX_EZ 4
+#define MAX_NR 256 /* regions of a problem run by the fit object */
 #define MAX_PZ 4
 
 /* A synthetic patient and the defaults of its fit. */
@@ -590,62 +593,45 @@ typedef struct nuts_summary {
     size_t divergences;
 } nuts_summary;
 
-/* C chains from the jittered mode (map, Laplace covariance cov or NULL) with
- * the problem's (or the command line's) metric; prints the diagnostics and
- * the classification; x0_mean (nr) receives the posterior means.  0 or 1. */
-static int nuts_bench(const fit_problem *p, const problem_data *d, const bench_opts *bo,
-                      const double *map, const double *cov, double pre_s, double *x0_mean,
-                      nuts_summary *sum)
+/* The time the sampling stage of a fit ended (its progress stage "done"). */
+static int mark_done(void *ctx, const vbt_fit_progress *pr)
 {
-    const size_t np = d->np, nr = p->nr, chains = bo->chains;
-    const size_t warmup = bo->warmup ? bo->warmup : p->warmup;
-    const size_t draws = bo->nuts_draws ? bo->nuts_draws : p->draws;
-    vbt_nuts_metric metric = bo->metric < 0 ? p->metric
-                             : bo->metric == VBT_NUTS_DIAG ? VBT_NUTS_DIAG : VBT_NUTS_DENSE;
-    int keep_laplace = bo->metric < 0 ? p->keep_laplace : bo->metric == 2;
-    const size_t N = chains * draws;
-    vbt_msg msg;
-    int ret = 1;
-    vbt_vep **ms = calloc(chains, sizeof *ms);
-    void **ctx = calloc(chains, sizeof *ctx);
-    double *inits = malloc(chains * np * sizeof *inits);
-    double *dr = malloc(N * np * sizeof *dr), *x = malloc(N * sizeof *x);
-    double *e = malloc(draws * sizeof *e);
-    vbt_nuts_stats *st = malloc(N * sizeof *st);
-    vbt_nuts_chain_info *info = calloc(chains, sizeof *info);
-    if (!ms || !ctx || !inits || !dr || !x || !e || !st || !info) {
-        fprintf(stderr, "bench_fit: out of memory\n");
-        goto out;
+    if (!strcmp(pr->stage, "done"))
+        *(double *)ctx = now();
+    return 0;
+}
+
+/* The fit object (fitting/vbt_fit.h) on d's problem, set up as d's model. */
+static int nuts_fit(const problem_data *d, const vbt_fit_opts *o, const double *inits,
+                    const double *cov, vbt_fit **f, double *t_done, vbt_msg *msg)
+{
+    static char labels[MAX_NR][VBT_LABEL_MAX];
+    const size_t nr = d->sp.n_regions, ns = d->sp.n_sensors, nt = d->sp.n_samples;
+    for (size_t i = 0; i < nr && i < MAX_NR; i++)
+        snprintf(labels[i], VBT_LABEL_MAX, "r%zu", i + 1);
+    vbt_connectome conn = {.n = nr, .weights = (double *)d->sp.weights, .labels = labels};
+    vbt_array gain = {.data = d->G, .ndim = 2, .shape = {ns, nr}, .size = ns * nr};
+    vbt_array data = {.data = d->Y, .ndim = 2, .shape = {nt, ns}, .size = nt * ns};
+    if (nr > MAX_NR) {
+        snprintf(msg->text, sizeof msg->text, "more than %d regions", MAX_NR);
+        return 1;
     }
-    for (size_t c = 0; c < chains; c++) {
-        if (vbt_vep_alloc(&ms[c], &d->sp, &msg)) {
-            fprintf(stderr, "bench_fit: %s\n", msg.text);
-            goto out;
-        }
-        ctx[c] = ms[c];
-        vbt_nuts_jitter(map, cov, np, 1, c, inits + c * np);
-    }
-    vbt_nuts_opts o;
-    vbt_nuts_opts_default(&o);
-    o.warmup = warmup;
-    o.draws = draws;
-    o.metric = metric;
-    o.adapt_metric = !(keep_laplace && cov);
-    o.adapt_delta = bo->adapt_delta > 0 ? bo->adapt_delta : p->adapt_delta;
-    vbt_nuts_run run = {.logp = vep_cb, .ctx = ctx, .n_params = np, .n_chains = chains,
-                        .n_threads = bo->threads, .seed = 1, .inits = inits,
-                        .inv_metric = cov, .inv_metric_full = 1};
-    double t0 = now();
-    if (vbt_nuts_sample(&run, &o, dr, st, info, &msg)) {
-        fprintf(stderr, "bench_fit: %s\n", msg.text);
-        goto out;
-    }
-    double tn = now() - t0;
-    printf("NUTS: %zu chains x (%zu warm-up + %zu draws), %s metric, max depth %zu, %zu "
-           "threads: %.2f s (MAP + Laplace metric + NUTS %.2f s)\n", chains, warmup, draws,
-           !o.adapt_metric ? "Laplace (fixed)" : metric == VBT_NUTS_DENSE ? "dense" : "diag",
-           o.max_depth, bo->threads, tn, pre_s + tn);
-    size_t grads = 0, divs = 0;
+    if (vbt_fit_alloc(f, &conn, &gain, &data, &d->sp.priors, o, msg) ||
+        vbt_fit_set_inits(*f, inits, cov, msg))
+        return 1;
+    vbt_fit_set_progress(*f, mark_done, t_done);
+    return vbt_fit_run(*f, msg) != VBT_OK;
+}
+
+/* Per chain: step size, tree depth, leapfrogs, divergences, E-BFMI, mean
+ * lp, wall; and the chains vbt fit would flag as stuck.  Gradients and
+ * divergences summed into *grads, *divs. */
+static int chain_lines(const vbt_fit *f, size_t max_depth, double *e, size_t *grads,
+                       size_t *divs)
+{
+    const size_t chains = vbt_fit_n_chains(f), draws = vbt_fit_n_draws(f);
+    const vbt_nuts_stats *st = vbt_fit_nuts_stats(f);
+    const vbt_nuts_chain_info *info = vbt_fit_nuts_info(f);
     double *mlps = calloc(chains, sizeof *mlps), *steps = calloc(chains, sizeof *steps);
     int *stuck = calloc(chains, sizeof *stuck);
     if (!mlps || !steps || !stuck) {
@@ -653,7 +639,7 @@ static int nuts_bench(const fit_problem *p, const problem_data *d, const bench_o
         free(steps);
         free(stuck);
         fprintf(stderr, "bench_fit: out of memory\n");
-        goto out;
+        return 1;
     }
     for (size_t c = 0; c < chains; c++) {
         double mlp = 0, depth = 0;
@@ -663,10 +649,10 @@ static int nuts_bench(const fit_problem *p, const problem_data *d, const bench_o
             e[k] = s->energy;
             mlp += s->lp / (double)draws;
             depth += s->treedepth / (double)draws;
-            sat += s->treedepth >= (int)o.max_depth;
+            sat += s->treedepth >= (int)max_depth;
         }
-        grads += info[c].n_leapfrog;
-        divs += info[c].divergences;
+        *grads += info[c].n_leapfrog;
+        *divs += info[c].divergences;
         printf("  chain %zu: step %.4f, mean tree depth %.2f (%zu at max), leapfrogs/draw %.1f, "
                "divergences %zu, E-BFMI %.3f, mean lp %.2f, %.2f s\n", c + 1, info[c].stepsize,
                depth, sat, (double)info[c].n_leapfrog / (double)draws, info[c].divergences,
@@ -686,28 +672,33 @@ static int nuts_bench(const fit_problem *p, const problem_data *d, const bench_o
     free(mlps);
     free(steps);
     free(stuck);
-    /* natural values in place, then one parameter at a time */
-    for (size_t k = 0; k < N; k++) {
-        double *row = dr + k * np;
-        vbt_vep_constrain(d->m, row, row);
-    }
-    nuts_summary s = {.wall = tn, .min_bulk = INFINITY, .min_tail = INFINITY,
-                      .x0_bulk = INFINITY, .x0_tail = INFINITY, .divergences = divs};
+    return 0;
+}
+
+/* R-hat and ESS over every parameter and over the x0, every chain, natural
+ * units; x0_mean (nr) receives the posterior means. */
+static void nuts_figures(const fit_problem *p, vbt_fit *f, double *x, double tn,
+                         size_t grads, double *x0_mean, nuts_summary *s)
+{
+    const size_t np = vbt_fit_n_params(f), nr = p->nr, chains = vbt_fit_n_chains(f),
+                 draws = vbt_fit_n_draws(f), N = chains * draws;
+    const double *dr = vbt_fit_draws(f);
+    const vbt_nuts_stats *st = vbt_fit_nuts_stats(f);
     size_t worst = 0;
     for (size_t i = 0; i < np; i++) {
         for (size_t k = 0; k < N; k++)
             x[k] = dr[k * np + i];
         vbt_diag_param dp;
         vbt_diag_param_compute(x, chains, draws, &dp);
-        if (!(dp.rhat <= s.max_rhat))
+        if (!(dp.rhat <= s->max_rhat))
             worst = i;
-        s.max_rhat = fmax(s.max_rhat, dp.rhat);
-        s.min_bulk = fmin(s.min_bulk, dp.ess_bulk);
-        s.min_tail = fmin(s.min_tail, dp.ess_tail);
+        s->max_rhat = fmax(s->max_rhat, dp.rhat);
+        s->min_bulk = fmin(s->min_bulk, dp.ess_bulk);
+        s->min_tail = fmin(s->min_tail, dp.ess_tail);
         if (i < nr) {
-            s.x0_rhat = fmax(s.x0_rhat, dp.rhat);
-            s.x0_bulk = fmin(s.x0_bulk, dp.ess_bulk);
-            s.x0_tail = fmin(s.x0_tail, dp.ess_tail);
+            s->x0_rhat = fmax(s->x0_rhat, dp.rhat);
+            s->x0_bulk = fmin(s->x0_bulk, dp.ess_bulk);
+            s->x0_tail = fmin(s->x0_tail, dp.ess_tail);
             x0_mean[i] = dp.mean;
         }
     }
@@ -716,27 +707,84 @@ static int nuts_bench(const fit_problem *p, const problem_data *d, const bench_o
     vbt_diag_param pl;
     vbt_diag_param_compute(x, chains, draws, &pl);
     printf("  all %zu parameters: max R-hat %.4f (%s), min bulk ESS %.0f, min tail ESS %.0f; "
-           "lp__ bulk ESS %.0f\n", np, s.max_rhat, vbt_vep_param_name(d->m, worst), s.min_bulk,
-           s.min_tail, pl.ess_bulk);
+           "lp__ bulk ESS %.0f\n", np, s->max_rhat, vbt_vep_param_name(vbt_fit_model(f), worst),
+           s->min_bulk, s->min_tail, pl.ess_bulk);
     printf("  x0 only: max R-hat %.4f, min bulk ESS %.0f, min tail ESS %.0f (targets < 1.01, "
-           "> 400)\n", s.x0_rhat, s.x0_bulk, s.x0_tail);
+           "> 400)\n", s->x0_rhat, s->x0_bulk, s->x0_tail);
     printf("  min bulk ESS/s (NUTS wall): %.2f all, %.2f x0; %.0f gradients/s (the draws' "
            "gradients over the wall time with warm-up); %zu divergences\n",
-           s.min_bulk / tn, s.x0_bulk / tn, (double)grads / tn, divs);
+           s->min_bulk / tn, s->x0_bulk / tn, (double)grads / tn, s->divergences);
+}
+
+/* C chains from the jittered mode (map, Laplace covariance cov or NULL) with
+ * the problem's (or the command line's) metric, run by the fit object from
+ * these starts (seed 1); prints the diagnostics and the classification;
+ * x0_mean (nr) receives the posterior means.  NUTS wall: until the
+ * sampling stage ended (the object's summaries, PSIS-LOO and predictive
+ * after it are not timed).  0 or 1. */
+static int nuts_bench(const fit_problem *p, const problem_data *d, const bench_opts *bo,
+                      const double *map, const double *cov, double pre_s, double *x0_mean,
+                      nuts_summary *sum)
+{
+    const size_t np = d->np, chains = bo->chains;
+    const size_t warmup = bo->warmup ? bo->warmup : p->warmup;
+    const size_t draws = bo->nuts_draws ? bo->nuts_draws : p->draws;
+    vbt_nuts_metric metric = bo->metric < 0 ? p->metric
+                             : bo->metric == VBT_NUTS_DIAG ? VBT_NUTS_DIAG : VBT_NUTS_DENSE;
+    int keep_laplace = bo->metric < 0 ? p->keep_laplace : bo->metric == 2;
+    vbt_fit_opts o;
+    vbt_fit_opts_default(&o);
+    o.sampler = vbt_sampler_nuts;
+    o.scheme = d->sp.scheme;
+    o.dt = d->sp.dt;
+    o.steps = d->sp.steps;
+    o.obs = d->sp.obs;
+    o.normalize = d->sp.normalize;
+    o.chains = chains;
+    o.warmup = warmup;
+    o.draws = draws;
+    o.metric = keep_laplace ? VBT_FIT_METRIC_LAPLACE
+               : metric == VBT_NUTS_DIAG ? VBT_FIT_METRIC_DIAG : VBT_FIT_METRIC_DENSE;
+    o.adapt_delta = bo->adapt_delta > 0 ? bo->adapt_delta : p->adapt_delta;
+    o.threads = bo->threads;
+    o.seed = 1;
+    vbt_msg msg;
+    vbt_fit *f = NULL;
+    int ret = 1;
+    double *inits = malloc(chains * np * sizeof *inits);
+    double *x = malloc(chains * draws * sizeof *x), *e = malloc(draws * sizeof *e);
+    if (!inits || !x || !e) {
+        fprintf(stderr, "bench_fit: out of memory\n");
+        goto out;
+    }
+    for (size_t c = 0; c < chains; c++)
+        vbt_nuts_jitter(map, cov, np, 1, c, inits + c * np);
+    double t0 = now(), t_done = 0;
+    if (nuts_fit(d, &o, inits, cov, &f, &t_done, &msg)) {
+        fprintf(stderr, "bench_fit: %s\n", msg.text);
+        goto out;
+    }
+    double tn = t_done - t0;
+    vbt_nuts_opts no;
+    vbt_nuts_opts_default(&no);
+    printf("NUTS: %zu chains x (%zu warm-up + %zu draws), %s metric, max depth %zu, %zu "
+           "threads: %.2f s (MAP + Laplace metric + NUTS %.2f s)\n", chains, warmup, draws,
+           keep_laplace && cov ? "Laplace (fixed)" : metric == VBT_NUTS_DENSE ? "dense" : "diag",
+           no.max_depth, bo->threads, tn, pre_s + tn);
+    size_t grads = 0, divs = 0;
+    if (chain_lines(f, no.max_depth, e, &grads, &divs))
+        goto out;
+    nuts_summary s = {.wall = tn, .min_bulk = INFINITY, .min_tail = INFINITY,
+                      .x0_bulk = INFINITY, .x0_tail = INFINITY, .divergences = divs};
+    nuts_figures(p, f, x, tn, grads, x0_mean, &s);
     classify(p, x0_mean, "NUTS posterior mean");
     *sum = s;
     ret = 0;
 out:
-    for (size_t c = 0; ms && c < chains; c++)
-        vbt_vep_free(ms[c]);
-    free(ms);
-    free(ctx);
+    vbt_fit_free(f);
     free(inits);
-    free(dr);
     free(x);
     free(e);
-    free(st);
-    free(info);
     return ret;
 }
 

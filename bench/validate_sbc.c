@@ -27,7 +27,9 @@
  *      and starts the chains at the best mode plus 0.5 Laplace sd jitter with
  *      the Laplace covariance as the initial (dense by default) metric,
  *      adapt_delta 0.95 (0.8 diverges in most replicates); --init prior starts each
- *      chain at its own prior draw.  Never from theta;
+ *      chain at its own prior draw.  Never from theta.  The chains are run by
+ *      the fit object (fitting/vbt_fit.h, vbt_fit_set_inits: these starts,
+ *      seed --seed x 1000003 + r, one thread), as is --method smc below;
  *   4. per parameter: L = vbt_sbc_thin(min(bulk, tail ESS)) draws, evenly
  *      spaced over the chains, and the rank of theta among them
  *      (vbt_sbc_rank), binned into --bins bins.
@@ -88,6 +90,7 @@
 
 #include "bench_synth.h"
 #include "vbt_diagnostics.h"
+#include "vbt_fit.h"
 #include "vbt_nuts.h"
 #include "vbt_rng.h"
 #include "vbt_vep.h"
@@ -132,6 +135,8 @@ typedef struct rep {
 typedef struct shared {
     const opts *o;
     const vbt_vep_spec *spec;  /* data NULL */
+    const vbt_connectome *conn; /* the fit's: spec's weights, labels "r1" ... */
+    const double *gain;        /* spec's */
     size_t np;
     rep *reps;
     pthread_mutex_t lock;
@@ -215,25 +220,17 @@ static size_t count_distinct(const double *x, size_t N, size_t n, size_t L, rowr
 /* Scratch of one worker thread. */
 typedef struct work {
     vbt_vep *gen;          /* data-free model: prior draws and simulation */
-    vbt_vep **fit;         /* chains models (re-allocated per replicate: data differ) */
-    double *theta, *y, *noise, *inits, *draws, *x, *map, *cov, *mean_lp, *step;
+    double *theta, *y, *noise, *inits, *x, *map, *cov, *mean_lp, *step;
     rowref *rows;          /* --method smc: particles, for counting the distinct ones */
     int *flags;
-    vbt_nuts_stats *st;
-    vbt_nuts_chain_info *info;
 } work;
 
-static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
+/* 1. theta ~ prior, finite trajectory; 2. y = mu + eps z.  0, or 1 with
+ * the replicate marked failed. */
+static int draw_truth(const shared *sh, work *w, size_t r, rep *out)
 {
     const opts *o = sh->o;
-    size_t np = sh->np, C = o->smc ? 1 : o->chains, D = o->smc ? o->particles : o->draws,
-           ny = (size_t)NT * NS;
-    double t0 = now();
-    vbt_msg msg;
-    out->failed = 0;
-    out->why[0] = 0;
-    /* 1. theta ~ prior, finite trajectory */
-    size_t a;
+    size_t np = sh->np, ny = (size_t)NT * NS, a;
     for (a = 0; a < MAX_REDRAW; a++) {
         vbt_vep_prior_draw(w->gen, o->seed, STREAM_THETA + r + ((uint64_t)a << 24), w->theta);
         if (vbt_vep_simulate(w->gen, w->theta, NULL, w->y) == VBT_OK && finite_all(w->y, ny))
@@ -243,9 +240,8 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
     if (a == MAX_REDRAW) {
         out->failed = 1;
         snprintf(out->why, sizeof out->why, "no finite prior draw in %d", MAX_REDRAW);
-        goto done;
+        return 1;
     }
-    /* 2. y = mu + eps z */
     double *nat = w->x; /* np scratch, reused below */
     vbt_vep_constrain(w->gen, w->theta, nat);
     memcpy(out->truth, nat, np * sizeof *nat);
@@ -255,58 +251,20 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
     vbt_rng_normal(&g, w->noise, ny);
     for (size_t k = 0; k < ny; k++)
         w->y[k] += eps * w->noise[k];
-    /* 3. the fit */
-    vbt_vep_spec sp = *sh->spec;
-    sp.data = w->y;
-    for (size_t c = 0; c < C; c++)
-        if (vbt_vep_alloc(&w->fit[c], &sp, &msg)) {
-            out->failed = 1;
-            snprintf(out->why, sizeof out->why, "model: %.140s", msg.text);
-            goto done;
-        }
-    if (o->smc) {
-        /* 3'. SMC from the prior, single-threaded (replicates run in parallel) */
-        vbt_smc_opts so;
-        vbt_smc_opts_default(&so);
-        so.n_particles = o->particles;
-        so.n_moves = o->smc_moves;
-        so.n_leapfrog = o->leapfrog;
-        so.ess_target = o->smc_ess;
-        so.n_threads = 1;
-        so.seed = o->seed * 1000003ULL + r;
-        vbt_smc_result sr;
-        if (vbt_vep_smc(w->fit[0], &so, w->draws, &sr, &msg)) {
-            out->failed = 1;
-            snprintf(out->why, sizeof out->why, "smc: %.140s", msg.text);
-            goto done;
-        }
-        out->smc_steps = sr.n_steps;
-        out->smc_grads = sr.n_grad;
-        out->smc_accept = sr.mean_accept;
-        out->smc_last_accept = sr.accept_rate;
-        out->smc_step = sr.step_size;
-        out->log_evidence = sr.log_evidence;
-        out->divergences = sr.n_divergent;
-        out->depth_hits = out->stuck = 0;
-        out->max_rhat = NAN;
-        out->worst = 0;
-        /* the rank count: distinct particles, capped by --max-rank, a
-         * multiple of --bins less one (see the header) */
-        out->distinct = count_distinct(w->draws, D, np, 0, w->rows);
-        out->min_ess = (double)out->distinct;
-        size_t L = vbt_sbc_thin((double)out->distinct, D, o->bins, o->max_rank);
-        out->distinct_kept = count_distinct(w->draws, D, np, L, w->rows);
-        out->lp_mean = 0;
-        for (size_t k = 0; k < D; k++) {
-            double lp;
-            if (vbt_vep_logp(w->fit[0], w->draws + k * np, &lp, NULL) != VBT_OK)
-                lp = -HUGE_VAL;
-            out->lp_mean += lp / (double)D;
-        }
-        for (size_t i = 0; i < np; i++)
-            out->L[i] = L;
-        goto ranks;
-    }
+    return 0;
+}
+
+/* 3. The chains' starts, from the data alone: a --starts-start MAP from
+ * prior draws (its own seed) and 0.5 Laplace sd jitter of stream (seed,
+ * STREAM_INIT + r) with the Laplace covariance as the initial metric; or
+ * prior draws with a finite log posterior.  0, or 1 with the replicate
+ * marked failed. */
+static int chain_starts(const shared *sh, work *w, vbt_fit *f, size_t r, rep *out,
+                        vbt_msg *msg)
+{
+    const opts *o = sh->o;
+    const size_t np = sh->np, C = o->chains;
+    vbt_vep *m = vbt_fit_model(f);
     int have_metric = 0;
     if (o->init_map) {
         vbt_vep_map_opts mo;
@@ -315,13 +273,13 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
         mo.n_threads = 1;
         mo.seed = o->seed ^ (0x9E3779B97F4A7C15ULL * (r + 1));
         vbt_vep_map_result mr;
-        if (vbt_vep_map(w->fit[0], &mo, w->map, &mr, NULL, NULL, &msg)) {
+        if (vbt_vep_map(m, &mo, w->map, &mr, NULL, NULL, msg)) {
             out->failed = 1;
-            snprintf(out->why, sizeof out->why, "map: %.140s", msg.text);
-            goto done;
+            snprintf(out->why, sizeof out->why, "map: %.140s", msg->text);
+            return 1;
         }
-        have_metric = vbt_nuts_laplace_cov(vep_cb, w->fit[0], np, w->map, 0, w->cov, &msg) ==
-                      VBT_OK;
+        have_metric = vbt_nuts_laplace_cov(vep_cb, m, np, w->map, 0, w->cov, msg) == VBT_OK;
+        vbt_rng g;
         vbt_rng_init(&g, o->seed, STREAM_INIT + r);
         for (size_t c = 0; c < C; c++) {
             double *in = w->inits + c * np;
@@ -333,45 +291,40 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
     } else {
         for (size_t c = 0; c < C; c++) {
             double *in = w->inits + c * np, lp = -HUGE_VAL;
-            for (a = 0; a < MAX_REDRAW; a++) {
-                vbt_vep_prior_draw(w->gen, o->seed, STREAM_PRIOR_INIT + (r * C + c) + ((uint64_t)a << 32),
-                                   in);
-                if (vbt_vep_logp(w->fit[c], in, &lp, NULL) == VBT_OK && isfinite(lp))
+            for (size_t a = 0; a < MAX_REDRAW; a++) {
+                vbt_vep_prior_draw(w->gen, o->seed,
+                                   STREAM_PRIOR_INIT + (r * C + c) + ((uint64_t)a << 32), in);
+                if (vbt_vep_logp(m, in, &lp, NULL) == VBT_OK && isfinite(lp))
                     break;
             }
         }
     }
-    void *ctx[64];
-    for (size_t c = 0; c < C; c++)
-        ctx[c] = w->fit[c];
-    vbt_nuts_opts no;
-    vbt_nuts_opts_default(&no);
-    no.warmup = o->warmup;
-    no.draws = D;
-    no.metric = o->metric;
-    no.adapt_delta = o->adapt_delta;
-    vbt_nuts_run run = {.logp = vep_cb, .ctx = ctx, .n_params = np, .n_chains = C,
-                        .n_threads = 1, .seed = o->seed * 1000003ULL + r, .inits = w->inits,
-                        .inv_metric = have_metric ? w->cov : NULL, .inv_metric_full = 1};
-    int rc = vbt_nuts_sample(&run, &no, w->draws, w->st, w->info, &msg);
-    for (size_t c = 0; c < C && rc == VBT_OK; c++)
-        if (w->info[c].status != VBT_OK)
-            rc = w->info[c].status;
-    if (rc != VBT_OK) {
+    if (vbt_fit_set_inits(f, w->inits, have_metric ? w->cov : NULL, msg)) {
         out->failed = 1;
-        snprintf(out->why, sizeof out->why, "nuts: %.140s", msg.text);
-        goto done;
+        snprintf(out->why, sizeof out->why, "nuts: %.140s", msg->text);
+        return 1;
     }
-    /* 4. diagnostics and ranks (unconstrained: the transforms are monotone) */
+    return 0;
+}
+
+/* 4. NUTS diagnostics (every chain, unconstrained: the transforms are
+ * monotone) and the rank count of every parameter. */
+static void nuts_tally(const shared *sh, work *w, vbt_fit *f, rep *out)
+{
+    const opts *o = sh->o;
+    const size_t np = sh->np, C = o->chains, D = o->draws;
+    const double *draws = vbt_fit_draws_unconstrained(f);
+    const vbt_nuts_stats *st = vbt_fit_nuts_stats(f);
+    const vbt_nuts_chain_info *info = vbt_fit_nuts_info(f);
     out->divergences = out->depth_hits = 0;
     for (size_t c = 0; c < C; c++) {
-        out->divergences += w->info[c].divergences;
-        out->depth_hits += w->info[c].max_depth_hits;
+        out->divergences += info[c].divergences;
+        out->depth_hits += info[c].max_depth_hits;
         double s = 0;
         for (size_t d = 0; d < D; d++)
-            s += w->st[c * D + d].lp;
+            s += st[c * D + d].lp;
         w->mean_lp[c] = s / (double)D;
-        w->step[c] = w->info[c].stepsize;
+        w->step[c] = info[c].stepsize;
     }
     out->stuck = vbt_diag_stuck_chains(w->mean_lp, w->step, C, 0, 0, w->flags);
     out->lp_mean = 0;
@@ -381,7 +334,7 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
     out->min_ess = INFINITY;
     for (size_t i = 0; i < np; i++) {
         for (size_t k = 0; k < C * D; k++)
-            w->x[k] = w->draws[k * np + i];
+            w->x[k] = draws[k * np + i];
         vbt_diag_param dp;
         double ess = NAN;
         if (vbt_diag_param_compute(w->x, C, D, &dp) == VBT_OK) {
@@ -395,36 +348,126 @@ static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
         out->min_ess = isnan(ess) ? 0 : fmin(out->min_ess, ess);
         out->L[i] = vbt_sbc_thin(ess, C * D, o->bins, o->max_rank);
     }
-ranks:
-    if (vbt_vep_logp(w->fit[0], w->theta, &out->lp_truth, NULL) != VBT_OK)
+}
+
+/* 3'-4'. SMC's figures, and the rank count: distinct particles, capped by
+ * --max-rank, a multiple of --bins less one (see the header). */
+static void smc_tally(const shared *sh, work *w, vbt_fit *f, rep *out)
+{
+    const opts *o = sh->o;
+    const size_t np = sh->np, D = o->particles;
+    const double *draws = vbt_fit_draws_unconstrained(f);
+    const vbt_smc_result *sr = vbt_fit_smc_result(f);
+    out->smc_steps = sr->n_steps;
+    out->smc_grads = sr->n_grad;
+    out->smc_accept = sr->mean_accept;
+    out->smc_last_accept = sr->accept_rate;
+    out->smc_step = sr->step_size;
+    out->log_evidence = sr->log_evidence;
+    out->divergences = sr->n_divergent;
+    out->depth_hits = out->stuck = 0;
+    out->max_rhat = NAN;
+    out->worst = 0;
+    out->distinct = count_distinct(draws, D, np, 0, w->rows);
+    out->min_ess = (double)out->distinct;
+    size_t L = vbt_sbc_thin((double)out->distinct, D, o->bins, o->max_rank);
+    out->distinct_kept = count_distinct(draws, D, np, L, w->rows);
+    out->lp_mean = 0;
+    for (size_t k = 0; k < D; k++) {
+        double lp;
+        if (vbt_vep_logp(vbt_fit_model(f), draws + k * np, &lp, NULL) != VBT_OK)
+            lp = -HUGE_VAL;
+        out->lp_mean += lp / (double)D;
+    }
+    for (size_t i = 0; i < np; i++)
+        out->L[i] = L;
+}
+
+/* The rank of theta among the draws, parameter by parameter; --verbose:
+ * the parameters whose truth lies outside every kept draw. */
+static void rank_truth(const shared *sh, work *w, vbt_fit *f, rep *out)
+{
+    const opts *o = sh->o;
+    const size_t np = sh->np, N = vbt_fit_n_chains(f) * vbt_fit_n_draws(f);
+    const double *draws = vbt_fit_draws_unconstrained(f);
+    if (vbt_vep_logp(vbt_fit_model(f), w->theta, &out->lp_truth, NULL) != VBT_OK)
         out->lp_truth = -HUGE_VAL;
     out->extreme[0] = 0;
     for (size_t i = 0; i < np; i++) {
-        for (size_t k = 0; k < C * D; k++)
-            w->x[k] = w->draws[k * np + i];
-        out->rank[i] = vbt_sbc_rank(w->x, C * D, out->L[i], w->theta[i]);
+        for (size_t k = 0; k < N; k++)
+            w->x[k] = draws[k * np + i];
+        out->rank[i] = vbt_sbc_rank(w->x, N, out->L[i], w->theta[i]);
         if (o->verbose && (out->rank[i] == 0 || out->rank[i] == out->L[i])) {
             /* natural mean and sd of the draws of parameter i */
             double s1 = 0, s2 = 0;
-            for (size_t k = 0; k < C * D; k++) {
-                vbt_vep_constrain(w->gen, w->draws + k * np, w->map);
+            for (size_t k = 0; k < N; k++) {
+                vbt_vep_constrain(w->gen, draws + k * np, w->map);
                 s1 += w->map[i];
                 s2 += w->map[i] * w->map[i];
             }
-            double mu = s1 / (double)(C * D), sd = sqrt(fmax(0, s2 / (double)(C * D) - mu * mu));
+            double mu = s1 / (double)N, sd = sqrt(fmax(0, s2 / (double)N - mu * mu));
             size_t len = strlen(out->extreme);
             snprintf(out->extreme + len, sizeof out->extreme - len, " %s %.3f (draws %.3f +- %.3f)",
                      vbt_vep_param_name(w->gen, i), out->truth[i], mu, sd);
         }
     }
+}
+
+/* The fit of replicate r: NUTS from the chains' starts, or SMC from the
+ * prior, one thread (the replicates run in parallel). */
+static void fit_options(const opts *o, size_t r, vbt_fit_opts *fo)
+{
+    vbt_fit_opts_default(fo);
+    fo->sampler = o->smc ? vbt_sampler_smc : vbt_sampler_nuts;
+    fo->threads = 1;
+    fo->seed = o->seed * 1000003ULL + r;
+    fo->chains = o->chains;
+    fo->warmup = o->warmup;
+    fo->draws = o->draws;
+    fo->metric = o->metric == VBT_NUTS_DIAG ? VBT_FIT_METRIC_DIAG : VBT_FIT_METRIC_DENSE;
+    fo->adapt_delta = o->adapt_delta;
+    fo->particles = o->particles;
+    fo->smc_moves = o->smc_moves;
+    fo->leapfrog = o->leapfrog;
+    fo->smc_ess = o->smc_ess;
+}
+
+static void run_replicate(const shared *sh, work *w, size_t r, rep *out)
+{
+    const opts *o = sh->o;
+    double t0 = now();
+    vbt_msg msg;
+    vbt_fit *f = NULL;
+    out->failed = 0;
+    out->why[0] = 0;
+    if (draw_truth(sh, w, r, out))
+        goto done;
+    vbt_fit_opts fo;
+    fit_options(o, r, &fo);
+    vbt_array gain = {.data = (double *)sh->gain, .ndim = 2, .shape = {NS, NR}, .size = NS * NR};
+    vbt_array data = {.data = w->y, .ndim = 2, .shape = {NT, NS}, .size = (size_t)NT * NS};
+    if (vbt_fit_alloc(&f, sh->conn, &gain, &data, &sh->spec->priors, &fo, &msg)) {
+        out->failed = 1;
+        snprintf(out->why, sizeof out->why, "model: %.140s", msg.text);
+        goto done;
+    }
+    if (!o->smc && chain_starts(sh, w, f, r, out, &msg))
+        goto done;
+    if (vbt_fit_run(f, &msg)) {
+        out->failed = 1;
+        snprintf(out->why, sizeof out->why, "%s: %.140s", o->smc ? "smc" : "nuts", msg.text);
+        goto done;
+    }
+    if (o->smc)
+        smc_tally(sh, w, f, out);
+    else
+        nuts_tally(sh, w, f, out);
+    rank_truth(sh, w, f, out);
 done:
     for (char *q = out->why; *q; q++)
         if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
             *q = '\'';  /* the reason goes into JSON unescaped */
-    for (size_t c = 0; c < C; c++) {
-        vbt_vep_free(w->fit[c]);
-        w->fit[c] = NULL;
-    }
+    vbt_fit_free(f);
     out->wall_s = now() - t0;
 }
 
@@ -438,23 +481,19 @@ static void *worker(void *arg)
     vbt_msg msg;
     if (vbt_vep_alloc(&w.gen, sh->spec, &msg))
         return NULL;
-    w.fit = calloc(C, sizeof *w.fit);
     w.theta = malloc(np * sizeof(double));
     w.y = malloc(ny * sizeof(double));
     w.noise = malloc(ny * sizeof(double));
     w.inits = malloc(C * np * sizeof(double));
-    w.draws = malloc(N * np * sizeof(double));
     w.x = malloc((N > np ? N : np) * sizeof(double));
     w.map = malloc(np * sizeof(double));
     w.cov = malloc(np * np * sizeof(double));
     w.mean_lp = malloc(C * sizeof(double));
     w.step = malloc(C * sizeof(double));
     w.flags = malloc(C * sizeof(int));
-    w.st = malloc(N * sizeof *w.st);
-    w.info = calloc(C, sizeof *w.info);
     w.rows = malloc(N * sizeof *w.rows);
-    if (!w.fit || !w.theta || !w.y || !w.noise || !w.inits || !w.draws || !w.x || !w.map ||
-        !w.cov || !w.mean_lp || !w.step || !w.flags || !w.st || !w.info || !w.rows)
+    if (!w.theta || !w.y || !w.noise || !w.inits || !w.x || !w.map || !w.cov || !w.mean_lp ||
+        !w.step || !w.flags || !w.rows)
         goto out;
     for (;;) {
         pthread_mutex_lock(&sh->lock);
@@ -476,20 +515,16 @@ static void *worker(void *arg)
     }
 out:
     vbt_vep_free(w.gen);
-    free(w.fit);
     free(w.theta);
     free(w.y);
     free(w.noise);
     free(w.inits);
-    free(w.draws);
     free(w.x);
     free(w.map);
     free(w.cov);
     free(w.mean_lp);
     free(w.step);
     free(w.flags);
-    free(w.st);
-    free(w.info);
     free(w.rows);
     return NULL;
 }
@@ -529,27 +564,25 @@ static void usage(FILE *f)
                "                    [--first R (0)] [--quiet] [--verbose]\n");
 }
 
-int main(int argc, char **argv)
+/* The options from the command line: 0, -1 (help printed: exit 0) or 2
+ * (usage error, printed). */
+static int parse_args(int argc, char **argv, opts *o)
 {
-    opts o = {.replicates = 200, .threads = 1, .bins = 10, .max_rank = 99, .chains = 2,
-              .warmup = 400, .draws = 400, .starts = 4, .seed = 1, .network_seed = 8, .metric = VBT_NUTS_DENSE,
-              .adapt_delta = 0.95, .particles = 512, .smc_moves = 10, .leapfrog = 10,
-              .smc_ess = 0.5, .init_map = 1};
     for (int a = 1; a < argc; a++) {
         const char *k = argv[a], *v = a + 1 < argc ? argv[a + 1] : NULL;
         size_t s = 0;
         int bad = 0;
         if (!strcmp(k, "--quiet")) {
-            o.quiet = 1;
+            o->quiet = 1;
             continue;
         }
         if (!strcmp(k, "--verbose")) {
-            o.verbose = 1;
+            o->verbose = 1;
             continue;
         }
         if (!strcmp(k, "--help")) {
             usage(stdout);
-            return 0;
+            return -1;
         }
         if (!v) {
             usage(stderr);
@@ -557,54 +590,54 @@ int main(int argc, char **argv)
         }
         a++;
         if (!strcmp(k, "--replicates"))
-            bad = parse_size(v, 1, 1000000, &o.replicates);
+            bad = parse_size(v, 1, 1000000, &o->replicates);
         else if (!strcmp(k, "--seed"))
-            bad = parse_size(v, 0, SIZE_MAX, &s), o.seed = s;
+            bad = parse_size(v, 0, SIZE_MAX, &s), o->seed = s;
         else if (!strcmp(k, "--first"))
-            bad = parse_size(v, 0, SIZE_MAX / 2, &o.first);
+            bad = parse_size(v, 0, SIZE_MAX / 2, &o->first);
         else if (!strcmp(k, "--network-seed"))
-            bad = parse_size(v, 0, SIZE_MAX, &s), o.network_seed = s;
+            bad = parse_size(v, 0, SIZE_MAX, &s), o->network_seed = s;
         else if (!strcmp(k, "--adapt-delta")) {
             char *e;
-            o.adapt_delta = strtod(v, &e);
-            bad = *e || !(o.adapt_delta > 0 && o.adapt_delta < 1);
+            o->adapt_delta = strtod(v, &e);
+            bad = *e || !(o->adapt_delta > 0 && o->adapt_delta < 1);
         } else if (!strcmp(k, "--smc-ess")) {
             char *e;
-            o.smc_ess = strtod(v, &e);
-            bad = *e || !(o.smc_ess > 0 && o.smc_ess < 1);
+            o->smc_ess = strtod(v, &e);
+            bad = *e || !(o->smc_ess > 0 && o->smc_ess < 1);
         } else if (!strcmp(k, "--method")) {
             bad = strcmp(v, "nuts") && strcmp(v, "smc");
-            o.smc = !strcmp(v, "smc");
+            o->smc = !strcmp(v, "smc");
         } else if (!strcmp(k, "--particles"))
-            bad = parse_size(v, 16, 1000000, &o.particles);
+            bad = parse_size(v, 16, 1000000, &o->particles);
         else if (!strcmp(k, "--smc-moves"))
-            bad = parse_size(v, 1, 100000, &o.smc_moves);
+            bad = parse_size(v, 1, 100000, &o->smc_moves);
         else if (!strcmp(k, "--leapfrog"))
-            bad = parse_size(v, 1, 100000, &o.leapfrog);
+            bad = parse_size(v, 1, 100000, &o->leapfrog);
         else if (!strcmp(k, "--metric")) {
             bad = strcmp(v, "diag") && strcmp(v, "dense");
-            o.metric = !strcmp(v, "diag") ? VBT_NUTS_DIAG : VBT_NUTS_DENSE;
+            o->metric = !strcmp(v, "diag") ? VBT_NUTS_DIAG : VBT_NUTS_DENSE;
         } else if (!strcmp(k, "--threads"))
-            bad = parse_size(v, 1, 256, &o.threads);
+            bad = parse_size(v, 1, 256, &o->threads);
         else if (!strcmp(k, "--bins"))
-            bad = parse_size(v, 2, 1000, &o.bins);
+            bad = parse_size(v, 2, 1000, &o->bins);
         else if (!strcmp(k, "--max-rank"))
-            bad = parse_size(v, 1, 100000, &o.max_rank);
+            bad = parse_size(v, 1, 100000, &o->max_rank);
         else if (!strcmp(k, "--chains"))
-            bad = parse_size(v, 1, 64, &o.chains);
+            bad = parse_size(v, 1, 64, &o->chains);
         else if (!strcmp(k, "--warmup"))
-            bad = parse_size(v, 0, 1000000, &o.warmup);
+            bad = parse_size(v, 0, 1000000, &o->warmup);
         else if (!strcmp(k, "--draws"))
-            bad = parse_size(v, 4, 1000000, &o.draws);
+            bad = parse_size(v, 4, 1000000, &o->draws);
         else if (!strcmp(k, "--starts"))
-            bad = parse_size(v, 1, 1000, &o.starts);
+            bad = parse_size(v, 1, 1000, &o->starts);
         else if (!strcmp(k, "--init")) {
             bad = strcmp(v, "map") && strcmp(v, "prior");
-            o.init_map = !strcmp(v, "map");
+            o->init_map = !strcmp(v, "map");
         } else if (!strcmp(k, "--prior"))
-            o.prior_path = v;
+            o->prior_path = v;
         else if (!strcmp(k, "--out"))
-            o.out_path = v;
+            o->out_path = v;
         else
             bad = 1;
         if (bad) {
@@ -613,12 +646,230 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (o.max_rank + 1 < o.bins || (o.smc ? o.particles : o.chains * o.draws) + 1 < o.bins) {
+    if (o->max_rank + 1 < o->bins || (o->smc ? o->particles : o->chains * o->draws) + 1 < o->bins) {
         fprintf(stderr, "validate_sbc: --max-rank and chains x draws (or --particles) must reach "
                         "--bins - 1\n");
         return 2;
     }
 
+    return 0;
+}
+
+/* The problem and the run, two lines. */
+static void print_header(const opts *o, const double *W, double dt, size_t np)
+{
+    size_t R = o->replicates, B = o->bins, nedges = 0;
+    for (size_t i = 0; i < NR; i++)
+        for (size_t j = 0; j < NR; j++)
+            nedges += i != j && W[i * NR + j] > 0;
+    printf("SBC of %s on the BVEP model: %d regions (%zu directed edges), %d sensors, %d "
+           "samples, dt %.2g, Euler, linear observation, tau0 fixed; %zu free parameters\n",
+           o->smc ? "SMC" : "NUTS", NR, nedges, NS, NT, dt, np);
+    if (o->smc)
+        printf("%zu replicates, SMC from the prior: %zu particles, ESS target %.2g, %zu HMC "
+               "moves x ~%zu leapfrog steps per tempering step; rank among <= %zu evenly spaced "
+               "particles (<= distinct particles), %zu bins, seed %llu, %zu threads\n", R,
+               o->particles, o->smc_ess, o->smc_moves, o->leapfrog, o->max_rank, B,
+               (unsigned long long)o->seed, o->threads);
+    else
+        printf("%zu replicates, %zu chains x (%zu warm-up + %zu draws), init %s, rank among <= "
+               "%zu ESS-thinned draws, %zu bins, seed %llu, %zu threads\n", R, o->chains,
+               o->warmup, o->draws,
+               o->init_map ? "MAP (prior-draw starts) + Laplace jitter" : "prior draws",
+               o->max_rank, B, (unsigned long long)o->seed, o->threads);
+}
+
+/* The summary of the fits; returns the number that failed. */
+static size_t summarise_fits(const opts *o, const rep *reps, const vbt_vep *m, double wall)
+{
+    size_t R = o->replicates;
+    /* summary of the fits */
+    size_t nfail = 0, ndiv = 0, nstuck = 0, nrhat = 0, ndepth = 0, nlowess = 0, redraws = 0;
+    size_t steps_min = SIZE_MAX, steps_max = 0, dist_min = SIZE_MAX, kept_min = SIZE_MAX;
+    double cpu = 0, steps_sum = 0, acc_sum = 0, acc_min = INFINITY, last_min = INFINITY,
+           grads = 0;
+    for (size_t r = 0; r < R; r++) {
+        const rep *p = &reps[r];
+        cpu += p->wall_s;
+        redraws += p->redraws;
+        if (p->failed) {
+            nfail++;
+            printf("replicate %zu FAILED: %s\n", o->first + r, p->why);
+            continue;
+        }
+        if (o->smc) {
+            if (o->verbose)
+                printf("replicate %zu: %zu steps, acceptance %.3f (last step %.3f), step size "
+                       "%.3f, %zu divergent moves, %zu gradients, log evidence %.2f, %zu distinct "
+                       "particles, %zu distinct of the %zu ranked, lp at truth %.1f vs mean "
+                       "%.1f, %.2f s%s%s\n", o->first + r, p->smc_steps, p->smc_accept,
+                       p->smc_last_accept, p->smc_step, p->divergences, p->smc_grads,
+                       p->log_evidence, p->distinct, p->distinct_kept, p->L[0], p->lp_truth,
+                       p->lp_mean, p->wall_s, p->extreme[0] ? "; outside the draws:" : "",
+                       p->extreme);
+            ndiv += p->divergences > 0;
+            nlowess += p->distinct < o->max_rank + 1;
+            steps_sum += (double)p->smc_steps;
+            steps_min = p->smc_steps < steps_min ? p->smc_steps : steps_min;
+            steps_max = p->smc_steps > steps_max ? p->smc_steps : steps_max;
+            acc_sum += p->smc_accept;
+            acc_min = fmin(acc_min, p->smc_accept);
+            last_min = fmin(last_min, p->smc_last_accept);
+            dist_min = p->distinct < dist_min ? p->distinct : dist_min;
+            kept_min = p->distinct_kept < kept_min ? p->distinct_kept : kept_min;
+            grads += (double)p->smc_grads;
+            continue;
+        }
+        if (o->verbose)
+            printf("replicate %zu: %zu divergences, %zu stuck chains, max R-hat %.3f (%s), min "
+                   "ESS %.1f, lp at truth %.1f vs mean %.1f, %.2f s%s%s\n", o->first + r,
+                   p->divergences, p->stuck, p->max_rhat, vbt_vep_param_name(m, p->worst),
+                   p->min_ess, p->lp_truth, p->lp_mean, p->wall_s,
+                   p->extreme[0] ? "; outside the draws:" : "", p->extreme);
+        ndiv += p->divergences > 0;
+        nstuck += p->stuck > 0;
+        nrhat += !(p->max_rhat <= 1.05);
+        ndepth += p->depth_hits > 0;
+        nlowess += !(p->min_ess >= (double)(o->max_rank + 1));
+    }
+    printf("wall %.1f s (%.2f s per replicate); prior draws rejected for a non-finite "
+           "trajectory: %zu\n", wall, cpu / (double)R, redraws);
+    if (o->smc && nfail < R) {
+        double nu = (double)(R - nfail);
+        printf("replicates: %zu failed (no ranks), %zu with divergent moves, %zu with fewer than "
+               "%zu distinct particles (ranked against fewer)\n", nfail, ndiv, nlowess,
+               o->max_rank + 1);
+        printf("SMC: tempering steps mean %.1f (%zu-%zu), mean acceptance %.3f (lowest %.3f; "
+               "last step's lowest %.3f), gradients %.3g per replicate; distinct particles >= "
+               "%zu of %zu, distinct among the ranked >= %zu\n", steps_sum / nu, steps_min,
+               steps_max, acc_sum / nu, acc_min, last_min, grads / nu, dist_min, o->particles,
+               kept_min);
+    } else if (!o->smc)
+        printf("replicates: %zu failed (no ranks), %zu with divergences, %zu with a stuck "
+               "chain, %zu with max R-hat > 1.05, %zu hitting max tree depth, %zu with min ESS "
+               "< %zu (ranked against fewer draws)\n", nfail, ndiv, nstuck, nrhat, ndepth,
+               nlowess, o->max_rank + 1);
+
+    return nfail;
+}
+
+/* Per parameter: the rank histogram (cnt, np x bins), its chi-square
+ * statistic and p-value (stat, pv). */
+static void per_parameter(const opts *o, const rep *reps, size_t nfail, const vbt_vep *m,
+                          size_t np, size_t *cnt, double *stat, double *pv)
+{
+    size_t R = o->replicates, B = o->bins;
+    char *hist = malloc(B + 1);
+    size_t npass = 0, nused = R - nfail;
+    printf("\n%-10s %8s %4s %9s %-5s  rank histogram (%zu bins, %zu replicates)\n", "parameter",
+           "chi2", "dof", "p", "1 %", B, nused);
+    for (size_t i = 0; i < np; i++) {
+        for (size_t r = 0; r < R; r++)
+            if (!reps[r].failed)
+                cnt[i * B + vbt_sbc_bin(reps[r].rank[i], reps[r].L[i], B)]++;
+        if (vbt_chisq_uniform(cnt + i * B, B, &stat[i], &pv[i]) != VBT_OK)
+            stat[i] = pv[i] = NAN;
+        int pass = pv[i] >= 0.01;
+        npass += pass;
+        ascii_hist(cnt + i * B, B, hist);
+        printf("%-10s %8.2f %4zu %9.4f %-5s  |%s|", vbt_vep_param_name(m, i), stat[i], B - 1,
+               pv[i], pass ? "pass" : "FAIL", hist);
+        for (size_t b = 0; b < B; b++)
+            printf(" %zu", cnt[i * B + b]);
+        printf("\n");
+    }
+    double pmin = 1;
+    for (size_t i = 0; i < np; i++)
+        pmin = fmin(pmin, pv[i]);
+    printf("\n%zu/%zu parameters pass at 1 %% (expected false failures under uniformity: "
+           "%.2f); smallest p %.4f, Bonferroni-adjusted %.4f\n", npass, np, 0.01 * (double)np,
+           pmin, fmin(1.0, pmin * (double)np));
+
+    free(hist);
+}
+
+/* --out: every rank, L, truth and p-value as JSON; 0, or 1 when it cannot
+ * be written. */
+static int write_out(const opts *o, const rep *reps, size_t nfail, const vbt_vep *m, size_t np,
+                     double wall, const size_t *cnt, const double *stat, const double *pv)
+{
+    size_t R = o->replicates, B = o->bins;
+    int ret = 0;
+    if (o->out_path) {
+        FILE *f = fopen(o->out_path, "w");
+        if (!f) {
+            fprintf(stderr, "validate_sbc: cannot write '%s'\n", o->out_path);
+            ret = 1;
+        } else {
+            fprintf(f, "{\"method\": \"%s\", ", o->smc ? "smc" : "nuts");
+            if (o->smc)
+                fprintf(f, "\"particles\": %zu, \"smc_moves\": %zu, \"leapfrog\": %zu, "
+                           "\"smc_ess\": %g, ", o->particles, o->smc_moves, o->leapfrog, o->smc_ess);
+            fprintf(f, "\"replicates\": %zu, \"failed\": %zu, \"seed\": %llu, \"bins\": %zu, "
+                       "\"chains\": %zu, \"warmup\": %zu, \"draws\": %zu, \"init\": \"%s\", "
+                       "\"max_rank\": %zu, \"wall_s\": %.3f,\n \"parameters\": [\n", R, nfail,
+                    (unsigned long long)o->seed, B, o->chains, o->warmup, o->draws,
+                    o->init_map ? "map" : "prior", o->max_rank, wall);
+            for (size_t i = 0; i < np; i++) {
+                fprintf(f, "  {\"name\": \"%s\", \"chi2\": %.6g, \"dof\": %zu, \"p\": %.6g, "
+                           "\"counts\": [", vbt_vep_param_name(m, i), stat[i], B - 1, pv[i]);
+                for (size_t b = 0; b < B; b++)
+                    fprintf(f, "%s%zu", b ? ", " : "", cnt[i * B + b]);
+                fprintf(f, "]}%s\n", i + 1 < np ? "," : "");
+            }
+            fprintf(f, " ],\n \"replicate\": [\n");
+            for (size_t r = 0; r < R; r++) {
+                const rep *p = &reps[r];
+                fprintf(f, "  {\"index\": %zu, \"failed\": %s", o->first + r,
+                        p->failed ? "true" : "false");
+                if (p->failed)
+                    fprintf(f, ", \"why\": \"%s\"", p->why);
+                else if (o->smc)
+                    fprintf(f, ", \"smc_steps\": %zu, \"mean_accept\": %.4f, \"last_accept\": "
+                               "%.4f, \"step_size\": %.4g, \"divergent\": %zu, \"gradients\": "
+                               "%zu, \"log_evidence\": %.4f, \"distinct\": %zu, "
+                               "\"distinct_ranked\": %zu", p->smc_steps, p->smc_accept,
+                            p->smc_last_accept, p->smc_step, p->divergences, p->smc_grads,
+                            p->log_evidence, p->distinct, p->distinct_kept);
+                else
+                    fprintf(f, ", \"divergences\": %zu, \"max_depth_hits\": %zu, \"stuck\": "
+                               "%zu, \"max_rhat\": %.4f, \"min_ess\": %.1f",
+                            p->divergences, p->depth_hits, p->stuck,
+                            isfinite(p->max_rhat) ? p->max_rhat : 99.0, p->min_ess);
+                if (!p->failed) {
+                    fprintf(f, ", \"rank\": [");
+                    for (size_t i = 0; i < np; i++)
+                        fprintf(f, "%s%zu", i ? ", " : "", p->rank[i]);
+                    fprintf(f, "], \"truth\": [");
+                    for (size_t i = 0; i < np; i++)
+                        fprintf(f, "%s%.6g", i ? ", " : "", p->truth[i]);
+                    fprintf(f, "], \"L\": [");
+                    for (size_t i = 0; i < np; i++)
+                        fprintf(f, "%s%zu", i ? ", " : "", p->L[i]);
+                    fprintf(f, "]");
+                }
+                fprintf(f, ", \"redraws\": %zu, \"wall_s\": %.3f}%s\n", p->redraws, p->wall_s,
+                        r + 1 < R ? "," : "");
+            }
+            fprintf(f, " ]}\n");
+            if (fclose(f) != 0) {
+                fprintf(stderr, "validate_sbc: error writing '%s'\n", o->out_path);
+                ret = 1;
+            }
+        }
+    }
+    return ret;
+}
+
+int main(int argc, char **argv)
+{
+    opts o = {.replicates = 200, .threads = 1, .bins = 10, .max_rank = 99, .chains = 2,
+              .warmup = 400, .draws = 400, .starts = 4, .seed = 1, .network_seed = 8, .metric = VBT_NUTS_DENSE,
+              .adapt_delta = 0.95, .particles = 512, .smc_moves = 10, .leapfrog = 10,
+              .smc_ess = 0.5, .init_map = 1};
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     static double W[NR * NR], G[NS * NR];
     double pos_r[NR * 3], pos_s[NS * 3];
     vbt_rng rr;
@@ -659,28 +910,15 @@ int main(int argc, char **argv)
         reps[r].L = ranks + (R + r) * np;
         reps[r].truth = truths + r * np;
     }
-    size_t nedges = 0;
-    for (size_t i = 0; i < NR; i++)
-        for (size_t j = 0; j < NR; j++)
-            nedges += i != j && W[i * NR + j] > 0;
-    printf("SBC of %s on the BVEP model: %d regions (%zu directed edges), %d sensors, %d "
-           "samples, dt %.2g, Euler, linear observation, tau0 fixed; %zu free parameters\n",
-           o.smc ? "SMC" : "NUTS", NR, nedges, NS, NT, sp.dt, np);
-    if (o.smc)
-        printf("%zu replicates, SMC from the prior: %zu particles, ESS target %.2g, %zu HMC "
-               "moves x ~%zu leapfrog steps per tempering step; rank among <= %zu evenly spaced "
-               "particles (<= distinct particles), %zu bins, seed %llu, %zu threads\n", R,
-               o.particles, o.smc_ess, o.smc_moves, o.leapfrog, o.max_rank, B,
-               (unsigned long long)o.seed, o.threads);
-    else
-        printf("%zu replicates, %zu chains x (%zu warm-up + %zu draws), init %s, rank among <= "
-               "%zu ESS-thinned draws, %zu bins, seed %llu, %zu threads\n", R, o.chains,
-               o.warmup, o.draws,
-               o.init_map ? "MAP (prior-draw starts) + Laplace jitter" : "prior draws",
-               o.max_rank, B, (unsigned long long)o.seed, o.threads);
+    print_header(&o, W, sp.dt, np);
 
-    shared sh = {.o = &o, .spec = &sp, .np = np, .reps = reps, .t0 = now(),
-                 .tty = isatty(2)};
+    /* the fit object's inputs: the same network and gain, labels r1 ... */
+    static char labels[NR][VBT_LABEL_MAX];
+    for (size_t i = 0; i < NR; i++)
+        snprintf(labels[i], VBT_LABEL_MAX, "r%zu", i + 1);
+    vbt_connectome conn = {.n = NR, .weights = W, .labels = labels};
+    shared sh = {.o = &o, .spec = &sp, .conn = &conn, .gain = G, .np = np, .reps = reps,
+                 .t0 = now(), .tty = isatty(2)};
     pthread_mutex_init(&sh.lock, NULL);
     pthread_t *tid = calloc(o.threads, sizeof *tid);
     for (size_t t = 0; t < o.threads; t++)
@@ -694,171 +932,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "validate_sbc: a worker could not start (out of memory)\n");
         return 1;
     }
-
-    /* summary of the fits */
-    size_t nfail = 0, ndiv = 0, nstuck = 0, nrhat = 0, ndepth = 0, nlowess = 0, redraws = 0;
-    size_t steps_min = SIZE_MAX, steps_max = 0, dist_min = SIZE_MAX, kept_min = SIZE_MAX;
-    double cpu = 0, steps_sum = 0, acc_sum = 0, acc_min = INFINITY, last_min = INFINITY,
-           grads = 0;
-    for (size_t r = 0; r < R; r++) {
-        const rep *p = &reps[r];
-        cpu += p->wall_s;
-        redraws += p->redraws;
-        if (p->failed) {
-            nfail++;
-            printf("replicate %zu FAILED: %s\n", o.first + r, p->why);
-            continue;
-        }
-        if (o.smc) {
-            if (o.verbose)
-                printf("replicate %zu: %zu steps, acceptance %.3f (last step %.3f), step size "
-                       "%.3f, %zu divergent moves, %zu gradients, log evidence %.2f, %zu distinct "
-                       "particles, %zu distinct of the %zu ranked, lp at truth %.1f vs mean "
-                       "%.1f, %.2f s%s%s\n", o.first + r, p->smc_steps, p->smc_accept,
-                       p->smc_last_accept, p->smc_step, p->divergences, p->smc_grads,
-                       p->log_evidence, p->distinct, p->distinct_kept, p->L[0], p->lp_truth,
-                       p->lp_mean, p->wall_s, p->extreme[0] ? "; outside the draws:" : "",
-                       p->extreme);
-            ndiv += p->divergences > 0;
-            nlowess += p->distinct < o.max_rank + 1;
-            steps_sum += (double)p->smc_steps;
-            steps_min = p->smc_steps < steps_min ? p->smc_steps : steps_min;
-            steps_max = p->smc_steps > steps_max ? p->smc_steps : steps_max;
-            acc_sum += p->smc_accept;
-            acc_min = fmin(acc_min, p->smc_accept);
-            last_min = fmin(last_min, p->smc_last_accept);
-            dist_min = p->distinct < dist_min ? p->distinct : dist_min;
-            kept_min = p->distinct_kept < kept_min ? p->distinct_kept : kept_min;
-            grads += (double)p->smc_grads;
-            continue;
-        }
-        if (o.verbose)
-            printf("replicate %zu: %zu divergences, %zu stuck chains, max R-hat %.3f (%s), min "
-                   "ESS %.1f, lp at truth %.1f vs mean %.1f, %.2f s%s%s\n", o.first + r,
-                   p->divergences, p->stuck, p->max_rhat, vbt_vep_param_name(m, p->worst),
-                   p->min_ess, p->lp_truth, p->lp_mean, p->wall_s,
-                   p->extreme[0] ? "; outside the draws:" : "", p->extreme);
-        ndiv += p->divergences > 0;
-        nstuck += p->stuck > 0;
-        nrhat += !(p->max_rhat <= 1.05);
-        ndepth += p->depth_hits > 0;
-        nlowess += !(p->min_ess >= (double)(o.max_rank + 1));
-    }
-    printf("wall %.1f s (%.2f s per replicate); prior draws rejected for a non-finite "
-           "trajectory: %zu\n", wall, cpu / (double)R, redraws);
-    if (o.smc && nfail < R) {
-        double nu = (double)(R - nfail);
-        printf("replicates: %zu failed (no ranks), %zu with divergent moves, %zu with fewer than "
-               "%zu distinct particles (ranked against fewer)\n", nfail, ndiv, nlowess,
-               o.max_rank + 1);
-        printf("SMC: tempering steps mean %.1f (%zu-%zu), mean acceptance %.3f (lowest %.3f; "
-               "last step's lowest %.3f), gradients %.3g per replicate; distinct particles >= "
-               "%zu of %zu, distinct among the ranked >= %zu\n", steps_sum / nu, steps_min,
-               steps_max, acc_sum / nu, acc_min, last_min, grads / nu, dist_min, o.particles,
-               kept_min);
-    } else if (!o.smc)
-        printf("replicates: %zu failed (no ranks), %zu with divergences, %zu with a stuck "
-               "chain, %zu with max R-hat > 1.05, %zu hitting max tree depth, %zu with min ESS "
-               "< %zu (ranked against fewer draws)\n", nfail, ndiv, nstuck, nrhat, ndepth,
-               nlowess, o.max_rank + 1);
-
-    /* per parameter */
+    size_t nfail = summarise_fits(&o, reps, m, wall);
     size_t *cnt = calloc(np * B, sizeof *cnt);
     double *stat = calloc(np, sizeof *stat), *pv = calloc(np, sizeof *pv);
-    char *hist = malloc(B + 1);
-    size_t npass = 0, nused = R - nfail;
-    printf("\n%-10s %8s %4s %9s %-5s  rank histogram (%zu bins, %zu replicates)\n", "parameter",
-           "chi2", "dof", "p", "1 %", B, nused);
-    for (size_t i = 0; i < np; i++) {
-        for (size_t r = 0; r < R; r++)
-            if (!reps[r].failed)
-                cnt[i * B + vbt_sbc_bin(reps[r].rank[i], reps[r].L[i], B)]++;
-        if (vbt_chisq_uniform(cnt + i * B, B, &stat[i], &pv[i]) != VBT_OK)
-            stat[i] = pv[i] = NAN;
-        int pass = pv[i] >= 0.01;
-        npass += pass;
-        ascii_hist(cnt + i * B, B, hist);
-        printf("%-10s %8.2f %4zu %9.4f %-5s  |%s|", vbt_vep_param_name(m, i), stat[i], B - 1,
-               pv[i], pass ? "pass" : "FAIL", hist);
-        for (size_t b = 0; b < B; b++)
-            printf(" %zu", cnt[i * B + b]);
-        printf("\n");
-    }
-    double pmin = 1;
-    for (size_t i = 0; i < np; i++)
-        pmin = fmin(pmin, pv[i]);
-    printf("\n%zu/%zu parameters pass at 1 %% (expected false failures under uniformity: "
-           "%.2f); smallest p %.4f, Bonferroni-adjusted %.4f\n", npass, np, 0.01 * (double)np,
-           pmin, fmin(1.0, pmin * (double)np));
-
-    int ret = 0;
-    if (o.out_path) {
-        FILE *f = fopen(o.out_path, "w");
-        if (!f) {
-            fprintf(stderr, "validate_sbc: cannot write '%s'\n", o.out_path);
-            ret = 1;
-        } else {
-            fprintf(f, "{\"method\": \"%s\", ", o.smc ? "smc" : "nuts");
-            if (o.smc)
-                fprintf(f, "\"particles\": %zu, \"smc_moves\": %zu, \"leapfrog\": %zu, "
-                           "\"smc_ess\": %g, ", o.particles, o.smc_moves, o.leapfrog, o.smc_ess);
-            fprintf(f, "\"replicates\": %zu, \"failed\": %zu, \"seed\": %llu, \"bins\": %zu, "
-                       "\"chains\": %zu, \"warmup\": %zu, \"draws\": %zu, \"init\": \"%s\", "
-                       "\"max_rank\": %zu, \"wall_s\": %.3f,\n \"parameters\": [\n", R, nfail,
-                    (unsigned long long)o.seed, B, o.chains, o.warmup, o.draws,
-                    o.init_map ? "map" : "prior", o.max_rank, wall);
-            for (size_t i = 0; i < np; i++) {
-                fprintf(f, "  {\"name\": \"%s\", \"chi2\": %.6g, \"dof\": %zu, \"p\": %.6g, "
-                           "\"counts\": [", vbt_vep_param_name(m, i), stat[i], B - 1, pv[i]);
-                for (size_t b = 0; b < B; b++)
-                    fprintf(f, "%s%zu", b ? ", " : "", cnt[i * B + b]);
-                fprintf(f, "]}%s\n", i + 1 < np ? "," : "");
-            }
-            fprintf(f, " ],\n \"replicate\": [\n");
-            for (size_t r = 0; r < R; r++) {
-                const rep *p = &reps[r];
-                fprintf(f, "  {\"index\": %zu, \"failed\": %s", o.first + r,
-                        p->failed ? "true" : "false");
-                if (p->failed)
-                    fprintf(f, ", \"why\": \"%s\"", p->why);
-                else if (o.smc)
-                    fprintf(f, ", \"smc_steps\": %zu, \"mean_accept\": %.4f, \"last_accept\": "
-                               "%.4f, \"step_size\": %.4g, \"divergent\": %zu, \"gradients\": "
-                               "%zu, \"log_evidence\": %.4f, \"distinct\": %zu, "
-                               "\"distinct_ranked\": %zu", p->smc_steps, p->smc_accept,
-                            p->smc_last_accept, p->smc_step, p->divergences, p->smc_grads,
-                            p->log_evidence, p->distinct, p->distinct_kept);
-                else
-                    fprintf(f, ", \"divergences\": %zu, \"max_depth_hits\": %zu, \"stuck\": "
-                               "%zu, \"max_rhat\": %.4f, \"min_ess\": %.1f",
-                            p->divergences, p->depth_hits, p->stuck,
-                            isfinite(p->max_rhat) ? p->max_rhat : 99.0, p->min_ess);
-                if (!p->failed) {
-                    fprintf(f, ", \"rank\": [");
-                    for (size_t i = 0; i < np; i++)
-                        fprintf(f, "%s%zu", i ? ", " : "", p->rank[i]);
-                    fprintf(f, "], \"truth\": [");
-                    for (size_t i = 0; i < np; i++)
-                        fprintf(f, "%s%.6g", i ? ", " : "", p->truth[i]);
-                    fprintf(f, "], \"L\": [");
-                    for (size_t i = 0; i < np; i++)
-                        fprintf(f, "%s%zu", i ? ", " : "", p->L[i]);
-                    fprintf(f, "]");
-                }
-                fprintf(f, ", \"redraws\": %zu, \"wall_s\": %.3f}%s\n", p->redraws, p->wall_s,
-                        r + 1 < R ? "," : "");
-            }
-            fprintf(f, " ]}\n");
-            if (fclose(f) != 0) {
-                fprintf(stderr, "validate_sbc: error writing '%s'\n", o.out_path);
-                ret = 1;
-            }
-        }
-    }
+    per_parameter(&o, reps, nfail, m, np, cnt, stat, pv);
+    int ret = write_out(&o, reps, nfail, m, np, wall, cnt, stat, pv);
     free(cnt);
     free(stat);
     free(pv);
-    free(hist);
     free(reps);
     free(ranks);
     free(truths);

@@ -3,6 +3,7 @@
 #ifndef VBT_CLI_H
 #define VBT_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +36,17 @@ typedef struct cli_option {
     int required;           /* the command cannot run without it */
     int standalone;         /* given, no required option is needed (e.g. --resume: they
                                come from elsewhere) */
+    const char *applies;    /* the sub-commands it belongs to, comma-separated
+                               ("features,ei,plot", shown in this order); NULL:
+                               every one.  Giving it to another is a usage error; with
+                               `required`, those sub-commands need it.  Help prints the
+                               list before the doc: "[features, ei, plot] ..." */
+    const char *when;       /* "method=smc", "method=nuts|laplace": it belongs to runs in
+                               which that option of the same table (CLI_TEXT with choices)
+                               has one of these values, given or by default; "plan": runs
+                               given that flag.  Given in another run it is a usage error.
+                               NULL: always.  Help prints "[--method smc] " or "[--plan] "
+                               before the doc. */
 } cli_option;
 
 typedef struct cli_argument {
@@ -45,6 +57,14 @@ typedef struct cli_argument {
 
 typedef struct cli_parsed cli_parsed;
 
+/* A sub-command: the first argument of its command names it (`vbt seeg
+ * features ...`).  It takes the command's remaining arguments and those of
+ * the command's options whose `applies` lists it (or is NULL). */
+typedef struct cli_subcommand {
+    const char *name;
+    int (*run)(const cli_parsed *p);
+} cli_subcommand;
+
 typedef struct cli_command {
     const char *name;
     const char *synopsis;       /* one line */
@@ -54,8 +74,16 @@ typedef struct cli_command {
     const cli_option *opts;     /* command-specific options */
     size_t n_opts;
     const char *const *references; /* NULL-terminated, may be NULL */
-    int (*run)(const cli_parsed *p);
+    int (*run)(const cli_parsed *p);    /* cli_run_subcommand with sub-commands */
+    /* Sub-commands, or NULL.  args[0] (CLI_TEXT, e.g. "ACTION") names one;
+     * cli_parse rejects any other name and any option that does not apply. */
+    const cli_subcommand *subcommands;
+    size_t n_subcommands;
 } cli_command;
+
+/* The most positional arguments and options a command may declare; a
+ * larger table is an internal error that cli_parse reports (exit 1). */
+enum { CLI_MAX_ARGS = 8, CLI_MAX_OPTS = 128 };
 
 /* The shared option group appended to every command. */
 typedef struct cli_common {
@@ -67,17 +95,29 @@ typedef struct cli_common {
 
 struct cli_parsed {
     const cli_command *cmd;
+    const cli_subcommand *sub;  /* the sub-command args[0] names; NULL when none */
     int argc;                   /* the whole command line, for provenance */
     char **argv;
-    const char *args[8];        /* positional values */
-    const char *values[64];     /* per command option; NULL when absent */
+    const char *args[CLI_MAX_ARGS];     /* positional values */
+    const char *values[CLI_MAX_OPTS];   /* per command option; NULL when absent */
     cli_common common;
 };
 
 /* Parse argv (after the command name) against cmd.  Prints help or version
- * and returns -1 with *exit_code set when the run should stop there. */
+ * and returns -1 with *exit_code set when the run should stop there; a
+ * malformed table (too many options, `applies` naming no sub-command, ...)
+ * stops it with an internal error, exit 1. */
 int cli_parse(const cli_command *cmd, int argc, char **argv, int first, cli_parsed *p,
               int *exit_code);
+
+/* 0 when cmd's table is well formed; else -1 with the reason in err. */
+int cli_check_command(const cli_command *cmd, char *err, size_t errlen);
+
+/* The `run` of a command with sub-commands: runs p->sub. */
+int cli_run_subcommand(const cli_parsed *p);
+
+/* The command of a NULL-terminated table with this name, or NULL. */
+const cli_command *cli_find_command(const cli_command *const *table, const char *name);
 
 /* Typed access to a command option by name (the value or its default). */
 const char *cli_str(const cli_parsed *p, const char *name);
@@ -120,8 +160,9 @@ int cli_provenance_add_input(cJSON *prov, const char *role, const char *path,
  * staged output directory (atomically); -1 with msg set on failure. */
 int cli_write_json(vbt_outdir *od, const char *name, const cJSON *j, vbt_msg *msg);
 
-/* Set by SIGINT/SIGTERM; long loops check it between chunks. */
-extern volatile int cli_interrupted;
+/* Set by the SIGINT/SIGTERM handler only; long loops and worker threads
+ * read it between chunks. */
+extern volatile sig_atomic_t cli_interrupted;
 void cli_install_signal_handlers(void);
 
 /* Commands. */

@@ -112,12 +112,8 @@ static int summarize(const cli_parsed *p, const char *path, strbuf *b)
     return 0;
 }
 
-static int run(const cli_parsed *p)
+static int run_summarize(const cli_parsed *p)
 {
-    if (strcmp(p->args[0], "summarize") != 0) {
-        fprintf(stderr, "vbt cohort: unknown action '%s' (summarize)\n", p->args[0]);
-        return CLI_USAGE;
-    }
     const char *dir = p->args[1], *out = cli_str(p, "output");
     strbuf b = {0};
     sb_printf(&b, "patient,results,method,n_regions,n_ez,ez_regions,n_pz,pz_regions,plan,"
@@ -169,6 +165,10 @@ out:
     return rc;
 }
 
+static const cli_subcommand actions[] = {
+    {"summarize", run_summarize},
+};
+
 const cli_command cli_cmd_cohort = {
     .name = "cohort",
     .synopsis = "gather many patients' pipeline results into one table",
@@ -183,5 +183,7 @@ const cli_command cli_cmd_cohort = {
     .n_args = 2,
     .opts = opts,
     .n_opts = sizeof opts / sizeof opts[0],
-    .run = run,
+    .run = cli_run_subcommand,
+    .subcommands = actions,
+    .n_subcommands = sizeof actions / sizeof actions[0],
 };

@@ -21,40 +21,56 @@ static const cli_argument args[] = {
 };
 
 static const cli_option opts[] = {
-    {.name = "labels", .kind = CLI_FILE_IN, .metavar = "TABLE",
-     .doc = "(build) label table: FreeSurfer LUT, TSV/CSV index,name, or TVB mapping "
+    {.name = "labels", .kind = CLI_FILE_IN, .metavar = "TABLE", .required = 1,
+     .applies = "build",
+     .doc = "label table: FreeSurfer LUT, TSV/CSV index,name, or TVB mapping "
             "'code name region-index'"},
     {.name = "weights", .kind = CLI_FILE_IN, .metavar = "W",
-     .doc = "(build) streamline counts, n x n in label-table order (tck2connectome layout: "
+     .applies = "build",
+     .doc = "streamline counts, n x n in label-table order (tck2connectome layout: "
             "CSV/TSV/blank-separated text without header, or .npy; nan = missing)"},
     {.name = "lengths", .kind = CLI_FILE_IN, .metavar = "L",
-     .doc = "(build) mean streamline lengths in mm, same layout"},
+     .applies = "build",
+     .doc = "mean streamline lengths in mm, same layout"},
     {.name = "atlas", .kind = CLI_FILE_IN, .metavar = "CONN",
-     .doc = "(build) normative TVB connectome used as prior, matched by region name"},
+     .applies = "build",
+     .doc = "normative TVB connectome used as prior, matched by region name"},
     {.name = "name-map", .kind = CLI_FILE_IN, .metavar = "MAP",
-     .doc = "(build) 'subject-name atlas-name' pairs for names that differ ('-' = no match)"},
+     .applies = "build",
+     .doc = "'subject-name atlas-name' pairs for names that differ ('-' = no match)"},
     {.name = "prior", .kind = CLI_TEXT, .metavar = "MODE", .def = "none",
      .choices = "none|fill|blend|only",
-     .doc = "(build) fill: atlas where the subject is missing, masked or lesioned; blend: "
+     .applies = "build",
+     .doc = "fill: atlas where the subject is missing, masked or lesioned; blend: "
             "alpha subject + (1-alpha) atlas; only: atlas weights, no diffusion data"},
     {.name = "alpha", .kind = CLI_FLOAT, .metavar = "A", .def = "0.5", .min = 0, .max = 1,
-     .doc = "(build) weight of the subject in --prior blend"},
+     .applies = "build",
+     .doc = "weight of the subject in --prior blend"},
     {.name = "mask", .kind = CLI_FILE_IN, .metavar = "M",
-     .doc = "(build) n x n matrix, non-zero where the subject entry is unreliable"},
+     .applies = "build",
+     .doc = "n x n matrix, non-zero where the subject entry is unreliable"},
     {.name = "lesioned", .kind = CLI_TEXT, .metavar = "NAMES",
-     .doc = "(build) comma-separated region names whose rows and columns are unreliable"},
-    {.name = "symmetrise", .kind = CLI_FLAG, .doc = "(build) W <- (W + W^T)/2"},
-    {.name = "zero-diagonal", .kind = CLI_FLAG, .doc = "(build) remove self-connections"},
+     .applies = "build",
+     .doc = "comma-separated region names whose rows and columns are unreliable"},
+    {.name = "symmetrise", .kind = CLI_FLAG, .applies = "build",
+     .doc = "W <- (W + W^T)/2"},
+    {.name = "zero-diagonal", .kind = CLI_FLAG, .applies = "build",
+     .doc = "remove self-connections"},
     {.name = "normalize", .kind = CLI_TEXT, .metavar = "HOW", .def = "none",
-     .choices = "none|max|row-sum|log1p-max", .doc = "(build) weight normalisation"},
+     .choices = "none|max|row-sum|log1p-max", .applies = "build",
+     .doc = "weight normalisation"},
     {.name = "tortuosity", .kind = CLI_FLOAT, .metavar = "T", .def = "1.25", .min = 1, .max = 9.99,
-     .doc = "(build) tract length = T x centroid distance where neither subject nor atlas "
+     .applies = "build",
+     .doc = "tract length = T x centroid distance where neither subject nor atlas "
             "gives one"},
     {.name = "plot", .kind = CLI_FILE_OUT, .metavar = "PICTURE",
-     .doc = "(info, build) draw the weight matrix to a .png or .svg"},
-    {.name = "json", .kind = CLI_FLAG, .doc = "(info) print the summary as JSON"},
-    {.name = "output", .short_name = 'o', .kind = CLI_FILE_OUT, .metavar = "OUT",
-     .doc = "(build) TVB connectome: OUT.zip, or a directory; OUT.json (provenance) beside "
+     .applies = "build,info",
+     .doc = "draw the weight matrix to a .png or .svg"},
+    {.name = "json", .kind = CLI_FLAG, .applies = "info",
+     .doc = "print the summary as JSON"},
+    {.name = "output", .short_name = 'o', .kind = CLI_FILE_OUT, .metavar = "OUT", .required = 1,
+     .applies = "build",
+     .doc = "TVB connectome: OUT.zip, or a directory; OUT.json (provenance) beside "
             "it"},
 };
 
@@ -171,11 +187,6 @@ static int build(const cli_parsed *p)
     const char *vol = p->args[1], *lab = cli_str(p, "labels"), *out = cli_str(p, "output"),
                *wpath = cli_str(p, "weights"), *lpath = cli_str(p, "lengths"),
                *apath = cli_str(p, "atlas"), *plot = cli_str(p, "plot");
-    if (!lab || !out) {
-        fprintf(stderr, "vbt connectome: build needs --labels and -o (see 'vbt connectome "
-                        "--help')\n");
-        return CLI_USAGE;
-    }
     vbt_build_options opt;
     vbt_build_options_default(&opt);
     vbt_prior_mode_parse(cli_str(p, "prior"), &opt.prior);
@@ -352,17 +363,10 @@ out:
     return rc;
 }
 
-static int run(const cli_parsed *p)
-{
-    const char *action = p->args[0];
-    if (!strcmp(action, "build"))
-        return build(p);
-    if (!strcmp(action, "info"))
-        return info(p);
-    fprintf(stderr, "vbt connectome: unknown action '%s' (build or info; see 'vbt connectome "
-                    "--help')\n", action);
-    return CLI_USAGE;
-}
+static const cli_subcommand actions[] = {
+    {"build", build},
+    {"info", info},
+};
 
 const cli_command cli_cmd_connectome = {
     .name = "connectome",
@@ -393,5 +397,7 @@ const cli_command cli_cmd_connectome = {
     .opts = opts,
     .n_opts = sizeof opts / sizeof opts[0],
     .references = NULL,
-    .run = run,
+    .run = cli_run_subcommand,
+    .subcommands = actions,
+    .n_subcommands = sizeof actions / sizeof actions[0],
 };

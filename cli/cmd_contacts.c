@@ -19,18 +19,24 @@ static const cli_argument args[] = {
 };
 
 static const cli_option opts[] = {
-    {.name = "parcellation", .kind = CLI_FILE_IN, .metavar = "VOL",
-     .doc = "(localize) label volume, NIfTI .nii or .nii.gz"},
-    {.name = "labels", .kind = CLI_FILE_IN, .metavar = "TABLE",
-     .doc = "(localize) label table: FreeSurfer LUT, TSV/CSV index,name, or TVB mapping"},
+    {.name = "parcellation", .kind = CLI_FILE_IN, .required = 1, .metavar = "VOL",
+     .applies = "localize",
+     .doc = "label volume, NIfTI .nii or .nii.gz"},
+    {.name = "labels", .kind = CLI_FILE_IN, .required = 1, .metavar = "TABLE",
+     .applies = "localize",
+     .doc = "label table: FreeSurfer LUT, TSV/CSV index,name, or TVB mapping"},
     {.name = "radius", .kind = CLI_FLOAT, .metavar = "MM", .def = "3", .min = 0, .max = 50,
-     .doc = "(localize) a contact in an unlabelled voxel takes the nearest labelled voxel "
+     .applies = "localize",
+     .doc = "a contact in an unlabelled voxel takes the nearest labelled voxel "
             "within this distance, else is 'outside'"},
     {.name = "force-space", .kind = CLI_FLAG,
-     .doc = "(localize) go on when contacts and volume look like different coordinate "
+     .applies = "localize",
+     .doc = "go on when contacts and volume look like different coordinate "
             "systems"},
     {.name = "output", .short_name = 'o', .kind = CLI_FILE_OUT, .metavar = "TABLE.tsv",
-     .doc = "(localize) output table; TABLE.json (provenance) is written beside it"},
+     .required = 1,
+     .applies = "localize",
+     .doc = "output table; TABLE.json (provenance) is written beside it"},
 };
 
 static int list(const cli_parsed *p, const vbt_contacts *c)
@@ -58,11 +64,6 @@ static int localize(const cli_parsed *p, const vbt_contacts *c)
 {
     const char *cpath = p->args[1], *vol = cli_str(p, "parcellation"),
                *lab = cli_str(p, "labels"), *out = cli_str(p, "output");
-    if (!vol || !lab || !out) {
-        fprintf(stderr, "vbt contacts: localize needs --parcellation, --labels and -o (see "
-                        "'vbt contacts --help')\n");
-        return CLI_USAGE;
-    }
     char json[4200];
     cx_cli_sibling(out, ".json", json, sizeof json);
     const char *outs[2] = {out, json};
@@ -171,24 +172,35 @@ out:
     return rc;
 }
 
-static int run(const cli_parsed *p)
+/* Both actions read the contacts first. */
+static int with_contacts(const cli_parsed *p,
+                         int (*action)(const cli_parsed *, const vbt_contacts *))
 {
-    const char *action = p->args[0];
-    if (strcmp(action, "localize") != 0 && strcmp(action, "list") != 0) {
-        fprintf(stderr, "vbt contacts: unknown action '%s' (localize or list; see 'vbt "
-                        "contacts --help')\n", action);
-        return CLI_USAGE;
-    }
     vbt_msg msg;
     vbt_contacts *c = NULL;
     if (vbt_contacts_load(&c, p->args[1], &msg)) {
         cli_error(p, "%s", msg.text);
         return CLI_ERROR;
     }
-    int rc = !strcmp(action, "list") ? list(p, c) : localize(p, c);
+    int rc = action(p, c);
     vbt_contacts_free(c);
     return rc;
 }
+
+static int run_localize(const cli_parsed *p)
+{
+    return with_contacts(p, localize);
+}
+
+static int run_list(const cli_parsed *p)
+{
+    return with_contacts(p, list);
+}
+
+static const cli_subcommand actions[] = {
+    {"localize", run_localize},
+    {"list", run_list},
+};
 
 const cli_command cli_cmd_contacts = {
     .name = "contacts",
@@ -213,5 +225,7 @@ const cli_command cli_cmd_contacts = {
     .opts = opts,
     .n_opts = sizeof opts / sizeof opts[0],
     .references = NULL,
-    .run = run,
+    .run = cli_run_subcommand,
+    .subcommands = actions,
+    .n_subcommands = sizeof actions / sizeof actions[0],
 };

@@ -2,8 +2,8 @@
  * recordings (EDF/EDF+/BDF, BIDS-iEEG), the VEP feature, the
  * Epileptogenicity Index and pictures.
  *
- * One usage table serves the four actions; each option lists the actions
- * it applies to, and giving it to another action is a usage error. */
+ * One usage table serves the four actions (sub-commands); each option lists
+ * the actions it applies to, and cli_parse rejects it given to another. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +14,7 @@
 #include "vbt.h"
 #include "vbt_recording.h"
 #include "vbt_seeg.h"
-
-enum { A_INFO = 1, A_FEAT = 2, A_EI = 4, A_PLOT = 8, A_ALL = 15 };
+#include "vbt_seeg_features.h"
 
 static const cli_argument args[] = {
     {"ACTION", CLI_TEXT, "info, features, ei or plot"},
@@ -25,11 +24,12 @@ static const cli_argument args[] = {
      "written by `vbt seeg ei` (draws the EI bar chart)"},
 };
 
-/* Option order is fixed: `applies` below is indexed the same way. */
 static const cli_option opts[] = {
     {.name = "output", .short_name = 'o', .kind = CLI_FILE_OUT, .metavar = "PATH",
-     .doc = "[features, ei] output directory; [plot] picture (.png, .svg or .pdf)"},
-    {.name = "json", .kind = CLI_FLAG, .doc = "[info] print JSON instead of text"},
+     .required = 1, .applies = "features,ei,plot",
+     .doc = "output directory (features, ei) or picture: .png, .svg or .pdf (plot)"},
+    {.name = "json", .kind = CLI_FLAG, .applies = "info",
+     .doc = "print JSON instead of text"},
     {.name = "sub", .kind = CLI_TEXT, .metavar = "LABEL", .doc = "BIDS subject"},
     {.name = "ses", .kind = CLI_TEXT, .metavar = "LABEL", .doc = "BIDS session"},
     {.name = "task", .kind = CLI_TEXT, .metavar = "LABEL", .doc = "BIDS task"},
@@ -41,78 +41,96 @@ static const cli_option opts[] = {
     {.name = "no-bids", .kind = CLI_FLAG, .doc = "ignore BIDS sidecars beside an EDF file"},
     {.name = "montage", .kind = CLI_TEXT, .metavar = "KIND", .def = "monopolar",
      .choices = "monopolar|bipolar|average",
-     .doc = "[features, ei, plot] derivation: as recorded, consecutive contacts of each "
+     .applies = "features,ei,plot",
+     .doc = "derivation: as recorded, consecutive contacts of each "
             "electrode (A1-A2), or common average"},
     {.name = "channels", .kind = CLI_TEXT, .metavar = "LIST",
-     .doc = "[features, ei, plot] comma-separated channels (recording labels, or montage "
+     .applies = "features,ei,plot",
+     .doc = "comma-separated channels (recording labels, or montage "
             "labels such as A1-A2); default: every SEEG/ECOG/EEG (or untyped) channel at "
             "the most common sampling rate"},
     {.name = "onset", .kind = CLI_FLOAT, .metavar = "S", .min = 0, .max = 1e9,
-     .doc = "[features, ei, plot] seizure onset in seconds (default: events.tsv or a "
+     .applies = "features,ei,plot",
+     .doc = "seizure onset in seconds (default: events.tsv or a "
             "seizure annotation)"},
     {.name = "offset", .kind = CLI_FLOAT, .metavar = "S", .min = 0, .max = 1e9,
-     .doc = "[features] seizure offset in seconds (default: events.tsv duration, else the "
+     .applies = "features",
+     .doc = "seizure offset in seconds (default: events.tsv duration, else the "
             "end of the recording)"},
     {.name = "t0", .kind = CLI_FLOAT, .metavar = "S", .min = 0, .max = 1e9,
-     .doc = "[ei, plot] window start (ei: start of the recording; plot: onset - 10 s or 0)"},
+     .applies = "ei,plot",
+     .doc = "window start (ei: start of the recording; plot: onset - 10 s or 0)"},
     {.name = "t1", .kind = CLI_FLOAT, .metavar = "S", .min = 0, .max = 1e9,
-     .doc = "[ei, plot] window end (ei: end of the recording; plot: onset + 20 s or t0 + 30 s)"},
+     .applies = "ei,plot",
+     .doc = "window end (ei: end of the recording; plot: onset + 20 s or t0 + 30 s)"},
     {.name = "pre", .kind = CLI_FLOAT, .metavar = "S", .def = "1", .min = 0, .max = 1e6,
-     .doc = "[features] seconds before the onset"},
+     .applies = "features",
+     .doc = "seconds before the onset"},
     {.name = "post", .kind = CLI_FLOAT, .metavar = "S", .def = "1", .min = 0, .max = 1e6,
-     .doc = "[features] seconds after the offset"},
+     .applies = "features",
+     .doc = "seconds after the offset"},
     {.name = "pre-scale", .kind = CLI_FLOAT, .metavar = "F", .def = "0", .min = 0, .max = 100,
-     .doc = "[features] when > 0 and the seizure has an offset: --pre and --post in units of "
+     .applies = "features",
+     .doc = "when > 0 and the seizure has an offset: --pre and --post in units of "
             "the seizure's duration (pre = F x duration, post = --post-scale x duration), so "
             "that the window maps onto a fixed model time scale (vbt pipeline)"},
     {.name = "post-scale", .kind = CLI_FLOAT, .metavar = "F", .def = "0.5", .min = 0, .max = 100,
-     .doc = "[features] see --pre-scale"},
+     .applies = "features",
+     .doc = "see --pre-scale"},
     {.name = "hp", .kind = CLI_FLOAT, .metavar = "HZ", .def = "10", .min = 0, .max = 1e5,
-     .doc = "[features] Butterworth high-pass cut-off (0: none)"},
+     .applies = "features",
+     .doc = "Butterworth high-pass cut-off (0: none)"},
     {.name = "hp-order", .kind = CLI_INT, .metavar = "N", .def = "3", .min = 1, .max = 12,
-     .doc = "[features] high-pass order"},
+     .applies = "features",
+     .doc = "high-pass order"},
     {.name = "ma", .kind = CLI_INT, .metavar = "N", .def = "100", .min = 1, .max = 1e8,
-     .doc = "[features] moving-average length of the squared signal, in samples"},
+     .applies = "features",
+     .doc = "moving-average length of the squared signal, in samples"},
     {.name = "lp", .kind = CLI_FLOAT, .metavar = "HZ", .def = "1", .min = 0, .max = 1e5,
-     .doc = "[features] Butterworth low-pass cut-off of the log envelope (0: none)"},
+     .applies = "features",
+     .doc = "Butterworth low-pass cut-off of the log envelope (0: none)"},
     {.name = "lp-order", .kind = CLI_INT, .metavar = "N", .def = "3", .min = 1, .max = 12,
-     .doc = "[features] low-pass order"},
+     .applies = "features",
+     .doc = "low-pass order"},
     {.name = "points", .kind = CLI_INT, .metavar = "N", .def = "300", .min = 2, .max = 1e7,
-     .doc = "[features] output time points"},
+     .applies = "features",
+     .doc = "output time points"},
     {.name = "top-k", .kind = CLI_INT, .metavar = "K", .def = "0", .min = 0, .max = 1e5,
-     .doc = "[features] keep the K channels of largest mean(feature^2) (0: all)"},
+     .applies = "features",
+     .doc = "keep the K channels of largest mean(feature^2) (0: all)"},
     {.name = "window", .kind = CLI_FLOAT, .metavar = "S", .def = "1", .min = 1e-3, .max = 1e4,
-     .doc = "[ei] spectral window length"},
+     .applies = "ei",
+     .doc = "spectral window length"},
     {.name = "step", .kind = CLI_FLOAT, .metavar = "S", .def = "0.25", .min = 1e-4, .max = 1e4,
-     .doc = "[ei] window step"},
+     .applies = "ei",
+     .doc = "window step"},
     {.name = "taper", .kind = CLI_TEXT, .metavar = "NAME", .def = "hann",
-     .choices = "hann|hamming|rect", .doc = "[ei] window taper"},
+     .choices = "hann|hamming|rect", .applies = "ei",
+     .doc = "window taper"},
     {.name = "nfft", .kind = CLI_INT, .metavar = "N", .def = "0", .min = 0, .max = 16777216,
-     .doc = "[ei] FFT length, at least the window's samples (0: the window's samples)"},
+     .applies = "ei",
+     .doc = "FFT length, at least the window's samples (0: the window's samples)"},
     {.name = "bands", .kind = CLI_TEXT, .metavar = "EDGES", .def = "3.5,7.4,12.4,24,97",
-     .doc = "[ei] five band edges in Hz: theta, alpha, beta, gamma (Bartolomei 2008)"},
+     .applies = "ei",
+     .doc = "five band edges in Hz: theta, alpha, beta, gamma (Bartolomei 2008)"},
     {.name = "bias", .kind = CLI_FLOAT, .metavar = "NU", .def = "0.1", .min = 0, .max = 1e9,
-     .doc = "[ei] Page-Hinkley bias"},
+     .applies = "ei",
+     .doc = "Page-Hinkley bias"},
     {.name = "threshold", .kind = CLI_FLOAT, .metavar = "LAMBDA", .def = "1", .min = 1e-12,
-     .max = 1e12, .doc = "[ei] Page-Hinkley threshold"},
+     .max = 1e12, .applies = "ei",
+     .doc = "Page-Hinkley threshold"},
     {.name = "tau", .kind = CLI_FLOAT, .metavar = "S", .def = "1", .min = 1e-6, .max = 1e6,
-     .doc = "[ei] tau of the EI denominator"},
+     .applies = "ei",
+     .doc = "tau of the EI denominator"},
     {.name = "horizon", .kind = CLI_FLOAT, .metavar = "S", .def = "5", .min = 0, .max = 1e6,
-     .doc = "[ei] H: seconds of energy ratio summed after detection"},
+     .applies = "ei",
+     .doc = "H: seconds of energy ratio summed after detection"},
     {.name = "regions", .kind = CLI_FILE_IN, .metavar = "TSV",
-     .doc = "[ei] contact localisation: lines 'channel<TAB>region'; writes regions_ei.tsv "
+     .applies = "ei",
+     .doc = "contact localisation: lines 'channel<TAB>region'; writes regions_ei.tsv "
             "(max EI over each region's contacts; a bipolar channel counts for both "
             "contacts)"},
 };
-
-static const unsigned char applies[] = {
-    A_FEAT | A_EI | A_PLOT, A_INFO, A_ALL, A_ALL, A_ALL, A_ALL, A_ALL, A_ALL, A_ALL,
-    A_FEAT | A_EI | A_PLOT, A_FEAT | A_EI | A_PLOT, A_FEAT | A_EI | A_PLOT, A_FEAT,
-    A_EI | A_PLOT, A_EI | A_PLOT, A_FEAT, A_FEAT, A_FEAT, A_FEAT, A_FEAT, A_FEAT, A_FEAT,
-    A_FEAT, A_FEAT,
-    A_FEAT, A_FEAT, A_EI, A_EI, A_EI, A_EI, A_EI, A_EI, A_EI, A_EI, A_EI, A_EI,
-};
-_Static_assert(sizeof applies == sizeof opts / sizeof opts[0], "one mask per option");
 
 static const char *const refs[] = {
     "Bartolomei F, Chauvel P, Wendling F (2008) Epileptogenicity of brain structures in human "
@@ -449,98 +467,47 @@ static int do_features(const cli_parsed *p)
     vbt_recording *rec = NULL;
     vbt_montage *m = NULL;
     vbt_outdir *od = NULL;
-    vbt_features f = {0};
-    cJSON *prov = NULL;
     vbt_msg msg;
     int rc = CLI_ERROR;
     const char *outdir = cli_str(p, "output");
 
     if (open_input(p, &rec) || make_montage(p, rec, &m))
         goto out;
-    vbt_features_opts o;
-    vbt_features_defaults(&o);
-    o.pre_s = cli_float(p, "pre");
-    o.post_s = cli_float(p, "post");
-    o.hp_hz = cli_float(p, "hp");
-    o.hp_order = (int)cli_float(p, "hp-order");
-    o.ma_samples = (size_t)cli_float(p, "ma");
-    o.lp_hz = cli_float(p, "lp");
-    o.lp_order = (int)cli_float(p, "lp-order");
-    o.n_points = (size_t)cli_float(p, "points");
-    o.top_k = (size_t)cli_float(p, "top-k");
-    double on, off, dur = vbt_recording_duration_s(rec);
-    vbt_recording_seizure(rec, &on, &off);
-    if (cli_float(p, "pre-scale") > 0 && !isnan(on) && !isnan(off) && off > on) {
-        o.pre_s = cli_float(p, "pre-scale") * (off - on);
-        o.post_s = cli_float(p, "post-scale") * (off - on);
-    }
-    double t0 = isnan(on) ? 0.0 : on - o.pre_s;
-    double t1 = isnan(on) ? dur : (isnan(off) ? dur : off + o.post_s);
-    if (vbt_outdir_begin(&od, outdir, p->common.force, &msg)) {
+    /* the computation and the files: clinical/'s vbt_seeg_features_run */
+    vbt_seeg_features_job j = {.rec = rec, .m = m, .montage = cli_str(p, "montage"),
+                               .pre_scale = cli_float(p, "pre-scale"),
+                               .post_scale = cli_float(p, "post-scale"),
+                               .regions = is_given(p, "regions") ? cli_str(p, "regions") : NULL,
+                               .sidecars = !cli_flag(p, "no-bids"), .argc = p->argc,
+                               .argv = p->argv};
+    vbt_features_defaults(&j.opts);
+    j.opts.pre_s = cli_float(p, "pre");
+    j.opts.post_s = cli_float(p, "post");
+    j.opts.hp_hz = cli_float(p, "hp");
+    j.opts.hp_order = (int)cli_float(p, "hp-order");
+    j.opts.ma_samples = (size_t)cli_float(p, "ma");
+    j.opts.lp_hz = cli_float(p, "lp");
+    j.opts.lp_order = (int)cli_float(p, "lp-order");
+    j.opts.n_points = (size_t)cli_float(p, "points");
+    j.opts.top_k = (size_t)cli_float(p, "top-k");
+    vbt_seeg_features_info info;
+    if (vbt_outdir_begin(&od, outdir, p->common.force, &msg) ||
+        vbt_seeg_features_run(&j, od, &info, &msg)) {
         cli_error(p, "%s", msg.text);
         goto out;
     }
-    double tic = cli_now();
-    if (vbt_features_compute(m, t0, t1, &o, &f, &msg)) {
+    int bad = vbt_outdir_commit(od, &msg);
+    od = NULL; /* committed or removed */
+    if (bad) {
         cli_error(p, "%s", msg.text);
         goto out;
     }
-    double wall = cli_now() - tic;
-    size_t shape[2] = {f.n_time, f.n_chan};
-    if (write_npy(p, od, "features.npy", f.data, 2, shape) ||
-        write_npy(p, od, "features_time.npy", f.time_s, 1, shape))
-        goto out;
-    strbuf ch = {0};
-    sb_printf(&ch, "index\tname\tpower\n");
-    for (size_t c = 0; c < f.n_chan; c++)
-        sb_printf(&ch, "%zu\t%s\t%.17g\n", c, vbt_montage_label(m, f.channel[c]), f.power[c]);
-    if (sb_write(&ch, od, "channels.tsv", &msg)) {
-        cli_error(p, "%s", msg.text);
-        goto out;
-    }
-
-    prov = cli_provenance_new(p);
-    if (add_inputs(p, prov, rec))
-        goto out;
-    add_seizure(prov, rec);
-    cJSON *fe = cJSON_AddObjectToObject(prov, "features");
-    cJSON_AddStringToObject(fe, "montage", cli_str(p, "montage"));
-    add_window(fe, "window_s", f.t0_s, f.t1_s);
-    cJSON_AddNumberToObject(fe, "fs_hz", vbt_montage_fs(m));
-    cJSON_AddNumberToObject(fe, "highpass_hz", o.hp_hz);
-    cJSON_AddNumberToObject(fe, "highpass_order", o.hp_order);
-    cJSON_AddNumberToObject(fe, "moving_average_samples", (double)o.ma_samples);
-    cJSON_AddNumberToObject(fe, "lowpass_hz", o.lp_hz);
-    cJSON_AddNumberToObject(fe, "lowpass_order", o.lp_order);
-    cJSON_AddNumberToObject(fe, "points", (double)o.n_points);
-    cJSON_AddNumberToObject(fe, "top_k", (double)o.top_k);
-    cJSON_AddStringToObject(fe, "filters", "Butterworth (bilinear, pre-warped), "
-                                           "forward-backward with odd edge padding");
-    cJSON *outs = cJSON_AddObjectToObject(prov, "outputs");
-    cJSON_AddStringToObject(outs, "features", "features.npy");
-    double sh[2] = {(double)f.n_time, (double)f.n_chan};
-    cJSON_AddItemToObject(outs, "shape", cJSON_CreateDoubleArray(sh, 2));
-    cJSON_AddStringToObject(outs, "axes", "time, channel");
-    cJSON_AddStringToObject(outs, "time_s", "features_time.npy");
-    cJSON_AddStringToObject(outs, "channels", "channels.tsv");
-    cJSON *timing = cJSON_AddObjectToObject(prov, "timing");
-    cJSON_AddNumberToObject(timing, "wall_s", wall);
-    if (write_json(p, od, prov))
-        goto out;
-    if (vbt_outdir_commit(od, &msg)) {
-        od = NULL;
-        cli_error(p, "%s", msg.text);
-        goto out;
-    }
-    od = NULL;
-    cli_info(p, "features of %zu channels over [%g, %g] s in %.2f s", f.n_chan, f.t0_s, f.t1_s,
-             wall);
+    cli_info(p, "features of %zu channels over [%g, %g] s in %.2f s", info.n_chan, info.t0_s,
+             info.t1_s, info.wall_s);
     printf("outputs in %s: features.npy features_time.npy channels.tsv run.json\n", outdir);
     rc = CLI_OK;
 out:
     vbt_outdir_abort(od);
-    cJSON_Delete(prov);
-    vbt_features_clear(&f);
     vbt_montage_free(m);
     vbt_recording_free(rec);
     return rc;
@@ -857,35 +824,12 @@ out:
 
 /* ---- dispatch -------------------------------------------------------------------------- */
 
-static int run(const cli_parsed *p)
-{
-    static const struct { const char *name; int mask; int (*fn)(const cli_parsed *); } acts[] = {
-        {"info", A_INFO, do_info},
-        {"features", A_FEAT, do_features},
-        {"ei", A_EI, do_ei},
-        {"plot", A_PLOT, do_plot},
-    };
-    const char *a = p->args[0];
-    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
-        if (strcmp(a, acts[i].name) != 0)
-            continue;
-        for (size_t k = 0; k < p->cmd->n_opts; k++)
-            if (p->values[k] && !(applies[k] & acts[i].mask)) {
-                fprintf(stderr, "vbt seeg: --%s does not apply to '%s' (see 'vbt seeg "
-                                "--help')\n", p->cmd->opts[k].name, a);
-                return CLI_USAGE;
-            }
-        if (acts[i].mask != A_INFO && !is_given(p, "output")) {
-            fprintf(stderr, "vbt seeg: '%s' needs -o %s (see 'vbt seeg --help')\n", a,
-                    acts[i].mask == A_PLOT ? "PICTURE" : "OUTDIR");
-            return CLI_USAGE;
-        }
-        return acts[i].fn(p);
-    }
-    fprintf(stderr, "vbt seeg: unknown action '%s': expected info, features, ei or plot "
-                    "(see 'vbt seeg --help')\n", a);
-    return CLI_USAGE;
-}
+static const cli_subcommand actions[] = {
+    {"info", do_info},
+    {"features", do_features},
+    {"ei", do_ei},
+    {"plot", do_plot},
+};
 
 const cli_command cli_cmd_seeg = {
     .name = "seeg",
@@ -926,5 +870,7 @@ const cli_command cli_cmd_seeg = {
     .opts = opts,
     .n_opts = sizeof opts / sizeof opts[0],
     .references = refs,
-    .run = run,
+    .run = cli_run_subcommand,
+    .subcommands = actions,
+    .n_subcommands = sizeof actions / sizeof actions[0],
 };

@@ -9,7 +9,7 @@
 #include <edflib.h>
 
 #include "cli.h"
-#include "sim_job.h"
+#include "vbt.h"
 
 /* Steps per chunk: monitors are drained to disk between chunks, which bounds
  * memory, lets the progress bar move and lets Ctrl-C stop cleanly. */
@@ -47,7 +47,7 @@ static void writers_abort(writers *w, size_t n)
 }
 
 /* Move the samples buffered by every monitor into its .npy files. */
-static int drain(sim_job *job, writers *w, vbt_msg *msg)
+static int drain(vbt_sim_config *job, writers *w, vbt_msg *msg)
 {
     for (size_t k = 0; k < job->n_mon; k++) {
         size_t idx = job->mon[k].index, count;
@@ -146,7 +146,7 @@ static int edf_record(double period_ms, size_t count, size_t *spr, long *units)
 
 /* Write <stem>.edf from the closed <stem>.npy [T][nv][nch] (batch 1), through
  * a temporary name in the staging directory. */
-static int write_edf(const sim_job *job, size_t k, const char *npy, const char *edf,
+static int write_edf(const vbt_sim_config *job, size_t k, const char *npy, const char *edf,
                      edf_info *info, char *err, size_t errlen)
 {
     const vbt_sim *sim = job->sim;
@@ -310,25 +310,26 @@ static int run(const cli_parsed *p)
 {
     const char *config = p->args[0], *outdir = cli_str(p, "output");
     char err[1024];
-    sim_job job;
+    vbt_sim_config job;
     vbt_outdir *od = NULL;
     writers w = {{0}, {0}};
-    edf_info edfs[16];
+    edf_info edfs[VBT_SIM_CONFIG_MAX_MONITORS];
     vbt_msg msg;
     cJSON *prov = NULL;
     int rc = CLI_ERROR;
 
     openblas_set_num_threads((int)p->common.threads);
-    sim_job_opts jo = {.seed_override = p->common.seed_given ? (long long)p->common.seed : -1,
-                       .buffer_steps = CHUNK_STEPS};
-    if (sim_job_load(&job, config, &jo, err, sizeof err)) {
-        cli_error(p, "%s", err);
-        sim_job_free(&job);
+    vbt_sim_config_opts jo;
+    vbt_sim_config_opts_default(&jo);
+    jo.seed_override = p->common.seed_given ? (long long)p->common.seed : -1;
+    jo.buffer_steps = CHUNK_STEPS;
+    if (vbt_sim_config_load(&job, config, &jo, &msg)) {
+        cli_error(p, "%s", msg.text);
         return CLI_ERROR;
     }
     if (vbt_outdir_begin(&od, outdir, p->common.force, &msg)) {
         cli_error(p, "%s", msg.text);
-        sim_job_free(&job);
+        vbt_sim_config_clear(&job);
         return CLI_ERROR;
     }
     const size_t n = vbt_sim_n_regions(job.sim);
@@ -501,7 +502,7 @@ fail:
     od = NULL;
 out:
     cJSON_Delete(prov);
-    sim_job_free(&job);
+    vbt_sim_config_clear(&job);
     return rc;
 }
 

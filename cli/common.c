@@ -11,7 +11,7 @@
 #include "cli.h"
 #include "vbt.h"
 
-volatile int cli_interrupted;
+volatile sig_atomic_t cli_interrupted;
 
 static void on_signal(int sig)
 {

@@ -1,14 +1,9 @@
-/* fit_checkpoint.c -- the checkpoint file of `vbt fit` (fit_checkpoint.h).
- *
- * Layout, in this machine's byte order (a marker refuses another): magic
- * "VBTFITCK", format version, marker; strings (u32 length + bytes): vbt
- * version, options hash, inputs, working directory, the command line; u64
- * sizes (parameters, chains, draws, warm-up); the MAP stage; the starting
- * points and the initial metric; per chain its iteration, its sampler state
- * (vbt_nuts_state_save) and its post-warm-up draws and statistics so far;
- * and last the SHA-256 (hex) of everything before it. */
+/* fit_checkpoint.c -- the command-line side of `vbt fit` (fit_checkpoint.h):
+ * its options as vbt_fit_opts, its inputs, the checkpoint's caller record,
+ * run.json and the printed table. */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,21 +13,92 @@
 #include "fit_checkpoint.h"
 #include "strbuf.h"
 
-#define MAGIC "VBTFITCK"
-#define FORMAT_VERSION 4u /* 2: the MAP stage records how many starts were polished; 3: vbt
-                              fit integrates the offsets out by default (a format-2 state
-                              was sampled with them free); 4: each draw's accepted mode
-                              jumps (--jumps), NUTS states of version 2 */
-#define ENDIAN 0x01020304u
-#define HASH 64
+/* ---- options and inputs --------------------------------------------------- */
 
-int fit_ckpt_path(const char *outdir, char *buf, size_t n)
+/* Index of s in the NULL-terminated list (the option's choices, in the
+ * order of the enum they name). */
+static int pick(const char *s, const char *const *list)
 {
-    size_t len = strlen(outdir);
-    while (len > 1 && outdir[len - 1] == '/')
-        len--;
-    int k = snprintf(buf, n, "%.*s.checkpoint", (int)len, outdir);
-    return k < 0 || (size_t)k >= n ? -1 : 0;
+    for (int k = 0; list[k]; k++)
+        if (!strcmp(s, list[k]))
+            return k;
+    return 0;
+}
+
+void fit_options(const cli_parsed *p, vbt_fit_opts *o)
+{
+    static const char *const schemes[] = {"euler", "heun", "rk4", NULL};
+    static const char *const obs[] = {"linear", "log", "power", "seizure", NULL};
+    static const char *const dnorm[] = {"none", "power", "excess", "baseline", NULL};
+    static const char *const gnorm[] = {"none", "max", "power", "power-abs", NULL};
+    static const char *const metrics[] = {"diag", "dense", "laplace", NULL};
+    static const char *const inits[] = {"map", "modes", "prior", NULL};
+    static const char *const minits[] = {"data", "prior", NULL};
+    const char *norm = cli_str(p, "normalize"), *off = cli_str(p, "offsets");
+    vbt_fit_opts_default(o);
+    o->sampler = vbt_sampler_find(cli_str(p, "method"));
+    o->scheme = (vbt_vep_scheme)pick(cli_str(p, "scheme"), schemes);
+    o->dt = cli_float(p, "dt");
+    o->steps = (size_t)cli_float(p, "steps");
+    o->obs = (vbt_vep_obs)pick(cli_str(p, "obs"), obs);
+    o->seizure_x = cli_float(p, "seizure-x");
+    o->seizure_width = cli_float(p, "seizure-width");
+    o->normalize = !strcmp(norm, "max") ? VBT_NORMALIZE_MAX
+                   : !strcmp(norm, "row-sum") ? VBT_NORMALIZE_ROWSUM : VBT_NORMALIZE_NONE;
+    o->offsets = !off ? VBT_FIT_OFFSETS_PRIORS : !strcmp(off, "marginal")
+                                                     ? VBT_FIT_OFFSETS_MARGINAL
+                                                     : VBT_FIT_OFFSETS_SAMPLE;
+    o->data_norm = (vbt_fit_data_norm)pick(cli_str(p, "data-norm"), dnorm);
+    o->gain_norm = (vbt_fit_gain_norm)pick(cli_str(p, "gain-norm"), gnorm);
+    o->baseline = (size_t)cli_float(p, "baseline");
+    o->starts = (size_t)cli_float(p, "starts");
+    o->map_init = (vbt_fit_map_init)pick(cli_str(p, "map-init"), minits);
+    o->map_iter = (size_t)cli_float(p, "map-iter");
+    o->polish = (size_t)cli_float(p, "polish");
+    o->chains = (size_t)cli_float(p, "chains");
+    o->warmup = (size_t)cli_float(p, "warmup");
+    o->draws = (size_t)cli_float(p, "draws");
+    o->max_depth = (size_t)cli_float(p, "max-depth");
+    o->adapt_delta = cli_float(p, "adapt-delta");
+    o->metric = (vbt_fit_metric)pick(cli_str(p, "metric"), metrics);
+    o->init = (vbt_fit_init)pick(cli_str(p, "init"), inits);
+    o->jumps = (size_t)cli_float(p, "jumps");
+    o->advi_family = !strcmp(cli_str(p, "advi-family"), "fullrank") ? VBT_ADVI_FULLRANK
+                                                                     : VBT_ADVI_MEANFIELD;
+    o->particles = (size_t)cli_float(p, "particles");
+    o->smc_ess = cli_float(p, "smc-ess");
+    o->smc_moves = (size_t)cli_float(p, "smc-moves");
+    o->leapfrog = (size_t)cli_float(p, "leapfrog");
+    o->smc_runs = (size_t)cli_float(p, "smc-runs");
+    o->threads = (size_t)p->common.threads;
+    o->seed = p->common.seed;
+}
+
+int fit_load_inputs(const cli_parsed *p, fit_inputs *in, vbt_msg *msg)
+{
+    if (vbt_connectome_load(&in->conn, cli_str(p, "connectome"), msg) ||
+        vbt_npy_read(cli_str(p, "gain"), &in->gain, msg) ||
+        vbt_npy_read(cli_str(p, "data"), &in->data, msg))
+        return -1;
+    size_t nr = in->conn->n;
+    if (in->gain.ndim != 2 || in->gain.shape[1] != nr) {
+        snprintf(msg->text, sizeof msg->text, "'%s': gain must be [sensor, region] with %zu "
+                 "regions (the connectome's), got %zu dimension(s)%s", cli_str(p, "gain"), nr,
+                 in->gain.ndim, in->gain.ndim == 2 ? " of the wrong width" : "");
+        return -1;
+    }
+    if (in->data.ndim != 2 || in->data.shape[1] != in->gain.shape[0]) {
+        snprintf(msg->text, sizeof msg->text, "'%s': data must be [time, sensor] with %zu "
+                 "sensors (the gain's rows)", cli_str(p, "data"), in->gain.shape[0]);
+        return -1;
+    }
+    vbt_fit_priors_default(&in->priors); /* the prior file and --offsets override */
+    return cli_str(p, "prior") &&
+                   vbt_vep_priors_load_json(&in->priors, cli_str(p, "prior"),
+                                            (const char (*)[VBT_LABEL_MAX])in->conn->labels, nr,
+                                            msg)
+               ? -1
+               : 0;
 }
 
 /* ---- identity ------------------------------------------------------------- */
@@ -90,8 +156,7 @@ static int ignored_option(const cli_option *o)
            !strcmp(o->name, "checkpoint-every") || !strcmp(o->name, "strict");
 }
 
-int fit_ckpt_identify(fit_ckpt *k, const cli_parsed *p, size_t np, size_t chains,
-                      size_t draws, size_t warmup, vbt_msg *msg)
+int fit_record_identify(fit_record *k, const cli_parsed *p, vbt_msg *msg)
 {
     strbuf o = {0}, in = {0};
     snprintf(k->version, sizeof k->version, "%s", vbt_version());
@@ -127,10 +192,6 @@ int fit_ckpt_identify(fit_ckpt *k, const cli_parsed *p, size_t np, size_t chains
             snprintf(msg->text, sizeof msg->text, "out of memory");
             goto out;
         }
-    k->np = np;
-    k->chains = chains;
-    k->draws = draws;
-    k->warmup = warmup;
     rc = 0;
 out:
     free(o.s);
@@ -147,7 +208,7 @@ static const char *find_line(const char *text, const char *key, size_t klen)
     return NULL;
 }
 
-int fit_ckpt_compare(const fit_ckpt *k, const fit_ckpt *now, vbt_msg *msg)
+int fit_record_compare(const fit_record *k, const fit_record *now, vbt_msg *msg)
 {
     if (strcmp(k->version, now->version)) {
         snprintf(msg->text, sizeof msg->text, "the checkpoint was written by vbt %s, this is "
@@ -176,8 +237,7 @@ int fit_ckpt_compare(const fit_ckpt *k, const fit_ckpt *now, vbt_msg *msg)
             l = nl + 1;
         }
     }
-    if (strcmp(k->options_sha, now->options_sha) || k->np != now->np ||
-        k->chains != now->chains || k->draws != now->draws || k->warmup != now->warmup) {
+    if (strcmp(k->options_sha, now->options_sha)) {
         snprintf(msg->text, sizeof msg->text, "the resolved options differ from the "
                  "checkpoint's");
         return -1;
@@ -185,214 +245,68 @@ int fit_ckpt_compare(const fit_ckpt *k, const fit_ckpt *now, vbt_msg *msg)
     return 0;
 }
 
-/* ---- writing ------------------------------------------------------------- */
+/* ---- the record's bytes: strings as u32 length + bytes, argc as u64 ---------- */
 
-typedef struct bytes {
-    unsigned char *p;
-    size_t len, cap;
-    int oom;
-} bytes;
-
-static void put(bytes *b, const void *v, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 65536;
-        while (cap < b->len + n)
-            cap *= 2;
-        unsigned char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, v, n);
-    b->len += n;
-}
-
-static void put_u64(bytes *b, uint64_t v) { put(b, &v, sizeof v); }
-static void put_f64s(bytes *b, const double *v, size_t n) { put(b, v, n * sizeof *v); }
-
-static void put_str(bytes *b, const char *s)
+/* The record's size, and its bytes into out when out is not NULL. */
+static size_t put_str(unsigned char *out, size_t at, const char *s)
 {
     uint32_t n = (uint32_t)strlen(s);
-    put(b, &n, sizeof n);
-    put(b, s, n);
+    if (out) {
+        memcpy(out + at, &n, sizeof n);
+        memcpy(out + at + sizeof n, s, n);
+    }
+    return at + sizeof n + n;
 }
 
-/* Post-warm-up draws a chain has made after `iter` transitions. */
-static size_t done_draws(const fit_ckpt *k, size_t iter)
+static size_t put_record(unsigned char *out, const fit_record *r)
 {
-    size_t d = iter > k->warmup ? iter - k->warmup : 0;
-    return d < k->draws ? d : k->draws;
+    uint64_t argc = (uint64_t)r->argc;
+    size_t at = put_str(out, 0, r->version);
+    at = put_str(out, at, r->options_sha);
+    at = put_str(out, at, r->inputs);
+    at = put_str(out, at, r->cwd);
+    if (out)
+        memcpy(out + at, &argc, sizeof argc);
+    at += sizeof argc;
+    for (int a = 0; a < r->argc; a++)
+        at = put_str(out, at, r->argv[a]);
+    return at;
 }
 
-int fit_ckpt_write(fit_ckpt *k, vbt_msg *msg)
+unsigned char *fit_record_encode(const fit_record *r, size_t *len)
 {
-    bytes b = {0};
-    uint32_t head[2] = {FORMAT_VERSION, ENDIAN};
-    put(&b, MAGIC, 8);
-    put(&b, head, sizeof head);
-    put_str(&b, k->version);
-    put_str(&b, k->options_sha);
-    put_str(&b, k->inputs);
-    put_str(&b, k->cwd);
-    put_u64(&b, (uint64_t)k->argc);
-    for (int a = 0; a < k->argc; a++)
-        put_str(&b, k->argv[a]);
-    size_t np = k->np, C = k->chains, D = k->draws;
-    put_u64(&b, np);
-    put_u64(&b, C);
-    put_u64(&b, D);
-    put_u64(&b, k->warmup);
-    put_u64(&b, (uint64_t)k->has_map);
-    if (k->has_map) {
-        put_f64s(&b, &k->mr.best_lp, 1);
-        put_u64(&b, k->mr.best_start);
-        put_u64(&b, k->mr.n_best);
-        put_u64(&b, k->mr.n_converged);
-        put_u64(&b, k->mr.n_polished);
-        put_u64(&b, k->starts);
-        put_f64s(&b, &k->map_wall, 1);
-        put_f64s(&b, k->map, np);
-        put_f64s(&b, k->lp_starts, k->starts);
-        put_f64s(&b, k->th_starts, k->starts * np);
-        put_u64(&b, (uint64_t)k->laplace_ok);
-        put_str(&b, k->laplace_msg);
-    }
-    put_f64s(&b, k->inits, C * np);
-    put_u64(&b, k->cov != NULL);
-    if (k->cov)
-        put_f64s(&b, k->cov, np * np);
-    for (size_t c = 0; c < C; c++) {
-        size_t len = k->state[c] ? k->state_len[c] : 0, nd = done_draws(k, k->iter[c]);
-        if (!k->state[c])
-            nd = 0;
-        put_u64(&b, k->iter[c]);
-        put_u64(&b, len);
-        if (len)
-            put(&b, k->state[c], len);
-        put_u64(&b, nd);
-        put_f64s(&b, k->th + c * D * np, nd * np);
-        for (size_t d = 0; d < nd; d++) {
-            const vbt_nuts_stats *s = &k->stats[c * D + d];
-            double f[4] = {s->lp, s->accept_stat, s->stepsize, s->energy};
-            put_f64s(&b, f, 4);
-            put_u64(&b, (uint64_t)(int64_t)s->treedepth);
-            put_u64(&b, (uint64_t)(int64_t)s->divergent);
-            put_u64(&b, s->n_leapfrog);
-            put_u64(&b, (uint64_t)(int64_t)s->jumps);
-        }
-    }
-    char hex[65];
-    if (!b.oom)
-        vbt_sha256_buffer(b.p, b.len, hex);
-    put(&b, hex, HASH);
-    int rc = -1;
-    if (b.oom)
-        snprintf(msg->text, sizeof msg->text, "'%.900s': out of memory", k->path);
-    else
-        rc = vbt_file_write_atomic(k->path, b.p, b.len, 1, msg) ? -1 : 0;
-    free(b.p);
-    return rc;
+    *len = put_record(NULL, r);
+    unsigned char *b = malloc(*len);
+    if (b)
+        put_record(b, r);
+    return b;
 }
-
-int fit_ckpt_on_state(void *ctx, size_t c, size_t iteration, const void *state, size_t len)
-{
-    fit_ckpt *k = ctx;
-    pthread_mutex_lock(&k->lock);
-    if (k->state_len[c] != len || !k->state[c]) {
-        unsigned char *q = realloc(k->state[c], len);
-        if (!q) {
-            pthread_mutex_unlock(&k->lock);
-            return 0;
-        }
-        k->state[c] = q;
-        k->state_len[c] = len;
-    }
-    memcpy(k->state[c], state, len);
-    k->iter[c] = iteration;
-    vbt_msg msg = {{0}};
-    if (fit_ckpt_write(k, &msg)) {
-        if (!k->warned)
-            cli_error(k->p, "WARNING: cannot write the checkpoint (sampling goes on): %s",
-                      msg.text);
-        k->warned = 1;
-    } else if (k->stop_after > 0) {
-        /* test hook: die as a kill would, right after a checkpoint */
-        size_t total = 0;
-        for (size_t i = 0; i < k->chains; i++)
-            total += k->iter[i];
-        if (total >= (size_t)k->stop_after)
-            _exit(CLI_ERROR);
-    }
-    pthread_mutex_unlock(&k->lock);
-    return 0;
-}
-
-/* ---- reading ------------------------------------------------------------- */
 
 typedef struct cursor {
     const unsigned char *p, *end;
     int bad;
 } cursor;
 
-static void get(cursor *r, void *v, size_t n)
-{
-    if (r->bad || (size_t)(r->end - r->p) < n) {
-        r->bad = 1;
-        memset(v, 0, n);
-        return;
-    }
-    memcpy(v, r->p, n);
-    r->p += n;
-}
-
-static uint64_t get_u64(cursor *r)
-{
-    uint64_t v;
-    get(r, &v, sizeof v);
-    return v;
-}
-
-/* n doubles into a fresh array (NULL when bad or out of memory). */
-static double *get_f64s(cursor *r, size_t n)
-{
-    if (r->bad || n > (size_t)(r->end - r->p) / sizeof(double)) {
-        r->bad = 1;
-        return NULL;
-    }
-    double *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v) {
-        r->bad = 1;
-        return NULL;
-    }
-    get(r, v, n * sizeof *v);
-    return v;
-}
-
 static char *get_str(cursor *r)
 {
     uint32_t n = 0;
-    get(r, &n, sizeof n);
-    if (r->bad || n > (size_t)(r->end - r->p)) {
+    if (r->bad || (size_t)(r->end - r->p) < sizeof n) {
         r->bad = 1;
         return NULL;
     }
-    char *s = malloc((size_t)n + 1);
+    memcpy(&n, r->p, sizeof n);
+    r->p += sizeof n;
+    char *s = n <= (size_t)(r->end - r->p) ? malloc((size_t)n + 1) : NULL;
     if (!s) {
         r->bad = 1;
         return NULL;
     }
-    get(r, s, n);
+    memcpy(s, r->p, n);
     s[n] = '\0';
+    r->p += n;
     return s;
 }
 
-/* A string into a fixed buffer. */
 static void get_fixed(cursor *r, char *dst, size_t n)
 {
     char *s = get_str(r);
@@ -403,40 +317,21 @@ static void get_fixed(cursor *r, char *dst, size_t n)
     free(s);
 }
 
-int fit_ckpt_read(fit_ckpt *k, const char *path, vbt_msg *msg)
+int fit_record_decode(fit_record *k, const void *rec, size_t len, const char *path,
+                      vbt_msg *msg)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    snprintf(k->path, sizeof k->path, "%s", path);
-    if (vbt_file_read_all(path, &buf, &len, (size_t)1 << 40, msg))
-        return -1;
-    int rc = -1;
-    uint32_t head[2] = {0};
-    char hex[65];
-    if (len < 8 + sizeof head + HASH || memcmp(buf, MAGIC, 8)) {
-        snprintf(msg->text, sizeof msg->text, "'%s' is not a vbt fit checkpoint", path);
-        goto out;
-    }
-    memcpy(head, buf + 8, sizeof head);
-    if (head[0] != FORMAT_VERSION || head[1] != ENDIAN) {
-        snprintf(msg->text, sizeof msg->text, "'%s': checkpoint format %u%s, this vbt reads %u",
-                 path, (unsigned)head[0], head[1] != ENDIAN ? " of another byte order" : "",
-                 FORMAT_VERSION);
-        goto out;
-    }
-    vbt_sha256_buffer(buf, len - HASH, hex);
-    if (memcmp(hex, buf + len - HASH, HASH)) {
-        snprintf(msg->text, sizeof msg->text, "'%s': truncated or corrupt checkpoint "
-                 "(checksum mismatch)", path);
-        goto out;
-    }
-    cursor r = {(const unsigned char *)buf + 8 + sizeof head,
-                (const unsigned char *)buf + len - HASH, 0};
+    cursor r = {rec, (const unsigned char *)rec + len, 0};
+    uint64_t argc = 0;
     get_fixed(&r, k->version, sizeof k->version);
     get_fixed(&r, k->options_sha, sizeof k->options_sha);
     k->inputs = get_str(&r);
     k->cwd = get_str(&r);
-    uint64_t argc = get_u64(&r);
+    if (!r.bad && (size_t)(r.end - r.p) >= sizeof argc) {
+        memcpy(&argc, r.p, sizeof argc);
+        r.p += sizeof argc;
+    } else {
+        r.bad = 1;
+    }
     if (!r.bad && argc >= 2 && argc < 4096 && (k->argv = calloc(argc + 1, sizeof *k->argv))) {
         k->argc = (int)argc;
         for (uint64_t a = 0; a < argc; a++)
@@ -444,83 +339,14 @@ int fit_ckpt_read(fit_ckpt *k, const char *path, vbt_msg *msg)
     } else {
         r.bad = 1;
     }
-    k->np = get_u64(&r);
-    k->chains = get_u64(&r);
-    k->draws = get_u64(&r);
-    k->warmup = get_u64(&r);
-    size_t np = k->np, C = k->chains, D = k->draws;
-    if (r.bad || np == 0 || np > 1u << 20 || C == 0 || C > CKPT_MAXCH || D > 1u << 30)
-        r.bad = 1;
-    k->has_map = !r.bad && get_u64(&r) != 0;
-    if (k->has_map) {
-        get(&r, &k->mr.best_lp, sizeof(double));
-        k->mr.best_start = get_u64(&r);
-        k->mr.n_best = get_u64(&r);
-        k->mr.n_converged = get_u64(&r);
-        k->mr.n_polished = get_u64(&r);
-        k->starts = get_u64(&r);
-        get(&r, &k->map_wall, sizeof(double));
-        if (k->starts > 1u << 20)
-            r.bad = 1;
-        k->map = get_f64s(&r, np);
-        k->lp_starts = get_f64s(&r, k->starts);
-        k->th_starts = get_f64s(&r, k->starts * np);
-        k->laplace_ok = get_u64(&r) != 0;
-        get_fixed(&r, k->laplace_msg, sizeof k->laplace_msg);
-    }
-    k->inits = get_f64s(&r, C * np);
-    if (get_u64(&r))
-        k->cov = get_f64s(&r, np * np);
-    if (!r.bad) {
-        k->th = calloc(C * D * np + 1, sizeof *k->th);
-        k->stats = calloc(C * D + 1, sizeof *k->stats);
-        k->owns_draws = 1;
-        if (!k->th || !k->stats)
-            r.bad = 1;
-    }
-    for (size_t c = 0; c < C && !r.bad; c++) {
-        k->iter[c] = get_u64(&r);
-        size_t sl = get_u64(&r);
-        if (sl) {
-            if (sl > (size_t)(r.end - r.p) || !(k->state[c] = malloc(sl))) {
-                r.bad = 1;
-                break;
-            }
-            k->state_len[c] = sl;
-            get(&r, k->state[c], sl);
-        }
-        size_t nd = get_u64(&r);
-        if (nd != (sl ? done_draws(k, k->iter[c]) : 0) ||
-            nd * np > (size_t)(r.end - r.p) / sizeof(double)) {
-            r.bad = 1;
-            break;
-        }
-        get(&r, k->th + c * D * np, nd * np * sizeof(double));
-        for (size_t d = 0; d < nd; d++) {
-            vbt_nuts_stats *s = &k->stats[c * D + d];
-            double f[4];
-            get(&r, f, sizeof f);
-            s->lp = f[0];
-            s->accept_stat = f[1];
-            s->stepsize = f[2];
-            s->energy = f[3];
-            s->treedepth = (int)(int64_t)get_u64(&r);
-            s->divergent = (int)(int64_t)get_u64(&r);
-            s->n_leapfrog = get_u64(&r);
-            s->jumps = (int)(int64_t)get_u64(&r);
-        }
-    }
     if (r.bad || r.p != r.end) {
         snprintf(msg->text, sizeof msg->text, "'%s': truncated or corrupt checkpoint", path);
-        goto out;
+        return -1;
     }
-    rc = 0;
-out:
-    free(buf);
-    return rc;
+    return 0;
 }
 
-void fit_ckpt_clear(fit_ckpt *k)
+void fit_record_clear(fit_record *k)
 {
     if (!k)
         return;
@@ -530,18 +356,182 @@ void fit_ckpt_clear(fit_ckpt *k)
         for (int a = 0; a < k->argc; a++)
             free(k->argv[a]);
     free(k->argv);
-    free(k->map);
-    free(k->lp_starts);
-    free(k->th_starts);
-    free(k->inits);
-    free(k->cov);
-    for (size_t c = 0; c < CKPT_MAXCH; c++)
-        free(k->state[c]);
-    if (k->owns_draws) {
-        free(k->th);
-        free(k->stats);
-    }
-    if (k->lock_ready)
-        pthread_mutex_destroy(&k->lock);
     memset(k, 0, sizeof *k);
+}
+
+/* ---- run.json ------------------------------------------------------------------ */
+
+/* Provenance of an input that may be a directory (a TVB connectome):
+ * then the SHA-256 of every regular file in it, by name. */
+static int add_input(cJSON *prov, const char *role, const char *path, char *err, size_t n)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cli_provenance_add_input(prov, role, path, err, n);
+    cJSON *inputs = cJSON_GetObjectItemCaseSensitive(prov, "inputs");
+    cJSON *item = cJSON_CreateObject(), *files = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "path", path);
+    cJSON_AddItemToObject(item, "files", files);
+    cJSON_AddItemToObject(inputs, role, item);
+    DIR *d = opendir(path);
+    if (!d) {
+        snprintf(err, n, "'%s': cannot read the directory", path);
+        return -1;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char fp[4096], hex[65];
+        vbt_msg msg;
+        snprintf(fp, sizeof fp, "%s/%s", path, e->d_name);
+        if (e->d_name[0] == '.' || stat(fp, &sb) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        if (vbt_sha256_file(fp, hex, &msg)) {
+            snprintf(err, n, "%s", msg.text);
+            closedir(d);
+            return -1;
+        }
+        cJSON_AddStringToObject(files, e->d_name, hex);
+    }
+    closedir(d);
+    return 0;
+}
+
+static void add_options(cJSON *prov, const cli_parsed *p)
+{
+    cJSON *ro = cJSON_AddObjectToObject(prov, "options");
+    for (size_t k = 0; k < p->cmd->n_opts; k++) {
+        const cli_option *o = &p->cmd->opts[k];
+        if (o->kind == CLI_FILE_IN || o->kind == CLI_FILE_OUT)
+            continue;
+        if (o->kind == CLI_FLAG)
+            cJSON_AddBoolToObject(ro, o->name, cli_flag(p, o->name));
+        else if (o->kind == CLI_INT || o->kind == CLI_FLOAT)
+            cJSON_AddNumberToObject(ro, o->name, cli_float(p, o->name));
+        else
+            cJSON_AddStringToObject(ro, o->name, cli_str(p, o->name));
+    }
+    cJSON_AddNumberToObject(ro, "threads", (double)p->common.threads);
+}
+
+static void add_model(cJSON *prov, vbt_fit *f)
+{
+    const vbt_vep_priors *pr = vbt_fit_priors(f);
+    vbt_vep *m = vbt_fit_model(f);
+    cJSON *mj = cJSON_AddObjectToObject(prov, "model");
+    cJSON_AddNumberToObject(mj, "regions", (double)vbt_fit_n_regions(f));
+    cJSON_AddNumberToObject(mj, "sensors", (double)vbt_fit_n_sensors(f));
+    cJSON_AddNumberToObject(mj, "samples", (double)vbt_fit_n_samples(f));
+    cJSON_AddNumberToObject(mj, "free_parameters", (double)vbt_fit_n_params(f));
+    /* resolved from --offsets, the prior file and the default */
+    cJSON_AddStringToObject(mj, "offsets", pr->off.fixed      ? "fixed"
+                                           : pr->off_marginal ? "marginal"
+                                                              : "sampled");
+    /* every prior the fit used, in the prior file's format (--prior reads it back) */
+    char *pj = vbt_vep_priors_json(pr);
+    cJSON *po = pj ? cJSON_Parse(pj) : NULL;
+    if (po)
+        cJSON_AddItemToObject(mj, "priors", po);
+    free(pj);
+    cJSON *names = cJSON_AddArrayToObject(mj, "parameter_names");
+    for (size_t i = 0; i < vbt_fit_n_params(f); i++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(vbt_vep_param_name(m, i)));
+}
+
+cJSON *fit_provenance(const cli_parsed *p, vbt_fit *f, const char *resumed_from, char *err,
+                      size_t n)
+{
+    cJSON *prov = cli_provenance_new(p);
+    const char *roles[4] = {"connectome", "gain", "data", "prior"};
+    for (int k = 0; k < 4; k++)
+        if (cli_str(p, roles[k]) && add_input(prov, roles[k], cli_str(p, roles[k]), err, n)) {
+            cJSON_Delete(prov);
+            return NULL;
+        }
+    cJSON_AddNumberToObject(prov, "seed", (double)p->common.seed);
+    add_options(prov, p);
+    add_model(prov, f);
+    const char *method = cli_str(p, "method");
+    vbt_fit_timing t = vbt_fit_get_timing(f);
+    cJSON *tj = cJSON_AddObjectToObject(prov, "timing");
+    cJSON_AddNumberToObject(tj, "wall_s", t.wall_s);
+    if (vbt_fit_map_result(f))
+        cJSON_AddNumberToObject(tj, "map_s", t.map_s);
+    if (!strcmp(method, "smc")) {
+        cJSON_AddNumberToObject(tj, "smc_s", t.smc_s);
+        cJSON_AddNumberToObject(tj, "gradients", t.gradients);
+    }
+    if (!strcmp(method, "nuts")) {
+        cJSON_AddNumberToObject(tj, "nuts_s", t.wall_s - t.map_s);
+        cJSON_AddNumberToObject(tj, "post_warmup_gradients", t.gradients);
+    }
+    cJSON *oj = cJSON_AddArrayToObject(prov, "outputs");
+    for (const char *const *o = vbt_fit_output_names(f); *o; o++)
+        cJSON_AddItemToArray(oj, cJSON_CreateString(*o));
+    if (resumed_from)
+        cJSON_AddStringToObject(prov, "resumed_from", resumed_from);
+    return prov;
+}
+
+/* ---- the printed table ------------------------------------------------------------ */
+
+/* A number as summary.json holds it and reads back: non-finite is null, 0. */
+static double jv(double v)
+{
+    return isfinite(v) ? v : 0.0;
+}
+
+static void print_chains(vbt_fit *f)
+{
+    const vbt_fit_chain *ch = vbt_fit_chains(f);
+    printf("\n%-5s %9s %10s %6s %7s %8s %6s %s\n", "chain", "stepsize", "mean lp", "div",
+           "maxdep", "E-BFMI", "wall", "status");
+    for (size_t c = 0; c < vbt_fit_n_chains(f); c++)
+        printf("%-5d %9.4g %10.2f %6d %7d %8.3f %6.1f %s\n", (int)c + 1, jv(ch[c].stepsize),
+               jv(ch[c].mean_lp), (int)ch[c].divergences, (int)ch[c].max_treedepth_hits,
+               isfinite(ch[c].ebfmi) ? ch[c].ebfmi : NAN, jv(ch[c].wall_s),
+               ch[c].stuck ? "STUCK (excluded)" : "ok");
+}
+
+static void print_table(const cli_parsed *p, vbt_fit *f, const vbt_connectome *conn)
+{
+    const vbt_diag_param *dp = vbt_fit_summary(f);
+    const vbt_fit_region *rg = vbt_fit_regions(f);
+    const char *method = cli_str(p, "method");
+    vbt_vep *m = vbt_fit_model(f);
+    printf("%-14s %10s %9s %10s %10s %10s %7s %8s %8s\n", "parameter", "mean", "sd", "5%", "50%",
+           "95%", "R-hat", "ESS_bulk", "ESS_tail");
+    for (size_t i = 0; i < vbt_fit_n_params(f); i++)
+        printf("%-14s %10.4g %9.3g %10.4g %10.4g %10.4g %7.3f %8.0f %8.0f\n",
+               vbt_vep_param_name(m, i), dp[i].mean, dp[i].sd, dp[i].q5, dp[i].q50, dp[i].q95,
+               dp[i].rhat, dp[i].ess_bulk, dp[i].ess_tail);
+    printf("\n%-6s %-9s %7s %7s %9s %s\n", "region", "class", "P(EZ)", "P(PZ)", "x0", "label");
+    for (size_t r = 0; r < vbt_fit_n_regions(f); r++)
+        printf("%-6d %-9s %7.3f %7.3f %9.3f %s\n", (int)r + 1, vbt_vep_class_name(rg[r].cls),
+               jv(rg[r].p_ez), jv(rg[r].p_pz), jv(rg[r].x0_mean), conn->labels[r]);
+    if (!strcmp(method, "nuts"))
+        print_chains(f);
+    const vbt_vep_laplace_result *lr = vbt_fit_laplace_result(f);
+    if (lr)
+        printf("\nPSIS k-hat %.3f, ESS %.1f of %zu draws\n", lr->khat, lr->ess,
+               vbt_fit_n_draws(f));
+    const vbt_smc_result *sr = vbt_fit_smc_result(f);
+    if (sr)
+        printf("\nSMC: log evidence %.4f, %zu tempering steps, HMC acceptance %.2f, step size "
+               "%.3g, %zu particles\n", sr->log_evidence, sr->n_steps, sr->mean_accept,
+               sr->step_size, vbt_fit_n_draws(f));
+    printf("\noutputs in %s (%.2f s)\n", cli_str(p, "output"), vbt_fit_get_timing(f).wall_s);
+}
+
+void fit_print(const cli_parsed *p, vbt_fit *f, const vbt_connectome *conn)
+{
+    if (!p->common.quiet)
+        print_table(p, f, conn);
+    if (vbt_fit_trustworthy(f)) {
+        cli_info(p, "diagnostics passed");
+        return;
+    }
+    fprintf(stderr, "vbt fit: WARNING: DIAGNOSTICS FAILED -- do not trust these results as "
+                    "they stand:\n");
+    for (size_t i = 0; i < vbt_fit_n_failures(f); i++)
+        fprintf(stderr, "  * %s\n", vbt_fit_failure(f, i));
 }

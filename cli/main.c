@@ -1,4 +1,5 @@
-/* main.c -- the `vbt` command: dispatch to a subcommand's usage table. */
+/* main.c -- the `vbt` command: dispatch to a command's usage table (cli_parse
+ * then dispatches to its sub-commands, when it has them). */
 #include <stdio.h>
 #include <string.h>
 
@@ -39,6 +40,15 @@ static void print_overview(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* A malformed usage table (too many options, an option group naming no
+     * sub-command, ...) stops every run, help included, before anything. */
+    for (size_t i = 0; commands[i]; i++) {
+        char why[256];
+        if (cli_check_command(commands[i], why, sizeof why)) {
+            fprintf(stderr, "vbt %s: internal error: %s\n", commands[i]->name, why);
+            return CLI_ERROR;
+        }
+    }
     if (argc < 2) {
         print_overview(stderr);
         return CLI_USAGE;
@@ -60,22 +70,21 @@ int main(int argc, char **argv)
                 cli_print_markdown(stdout, commands[i]);
             return CLI_OK;
         }
-        for (size_t i = 0; argc > 2 && commands[i]; i++)
-            if (!strcmp(commands[i]->name, argv[2])) {
-                cli_print_help(stdout, commands[i]);
-                return CLI_OK;
-            }
+        const cli_command *cmd = argc > 2 ? cli_find_command(commands, argv[2]) : NULL;
+        if (cmd) {
+            cli_print_help(stdout, cmd);
+            return CLI_OK;
+        }
         print_overview(stdout);
         return argc > 2 ? CLI_USAGE : CLI_OK;
     }
-    for (size_t i = 0; commands[i]; i++) {
-        if (strcmp(commands[i]->name, name) != 0)
-            continue;
+    const cli_command *cmd = cli_find_command(commands, name);
+    if (cmd) {
         cli_parsed p;
         int code;
-        if (cli_parse(commands[i], argc, argv, 2, &p, &code) != 0)
+        if (cli_parse(cmd, argc, argv, 2, &p, &code) != 0)
             return code;
-        return commands[i]->run(&p);
+        return cmd->run(&p);
     }
     fprintf(stderr, "vbt: unknown command '%s' (run 'vbt --help' for the list)\n", name);
     return CLI_USAGE;

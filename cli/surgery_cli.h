@@ -1,6 +1,6 @@
 /* surgery_cli.h -- what `vbt predict` and `vbt surgery` share: the options
  * describing the model and the posterior draws, and the set-up of a
- * vbt_surgery handle from them (implemented in cmd_predict.c). */
+ * vbt_predict handle from them (implemented in cmd_predict.c). */
 #ifndef VBT_CLI_SURGERY_H
 #define VBT_CLI_SURGERY_H
 
@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "strbuf.h"
 #include "vbt.h"
+#include "vbt_predict.h"
 #include "vbt_surgery.h"
 
 /* The options of both commands, first in their usage tables. */
@@ -62,23 +63,16 @@
     {.name = "batch", .kind = CLI_INT, .metavar = "B", .def = "64", .min = 1, .max = 4096,   \
      .doc = "draws simulated side by side"}
 
-/* Loaded inputs and the handle. */
+/* The loaded inputs (clinical/'s vbt_predict) and their handle. */
 typedef struct surgery_cli {
-    vbt_connectome *conn;
-    vbt_surgery_spec spec;
-    double *x0, *K, *tau0;
-    size_t n_draws;
-    vbt_surgery *s;
-    cJSON *settings;            /* resolved settings for run.json */
+    vbt_predict *pr;
+    vbt_surgery *s;                 /* vbt_predict_surgery(pr) */
+    const vbt_connectome *conn;     /* the normalised connectome */
 } surgery_cli;
 
 /* Load the connectome and draws named by the options and build the handle;
  * prints one error line and returns CLI_ERROR on failure. */
 int surgery_cli_setup(surgery_cli *c, const cli_parsed *p);
 void surgery_cli_free(surgery_cli *c);
-
-/* run.json: provenance with the inputs, the settings and `extra` (moved). */
-int surgery_cli_write_run_json(const surgery_cli *c, const cli_parsed *p, vbt_outdir *od,
-                               cJSON *outputs, cJSON *extra, vbt_msg *msg);
 
 #endif

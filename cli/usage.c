@@ -115,6 +115,187 @@ static const cli_option *find_opt(const cli_command *cmd, const char *name, size
     return NULL;
 }
 
+/* Does option o belong to sub-command `sub` (its `applies` list names it)? */
+static int applies_to(const cli_option *o, const char *sub)
+{
+    if (!o->applies)
+        return 1;
+    size_t len = strlen(sub);
+    for (const char *c = o->applies; c;) {
+        const char *comma = strchr(c, ',');
+        size_t cl = comma ? (size_t)(comma - c) : strlen(c);
+        if (cl == len && strncmp(c, sub, len) == 0)
+            return 1;
+        c = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+/* The option that o->when names (its index in cmd->opts), with the values
+ * after '=' in *vals (NULL when it names a flag); -1 when there is none. */
+static long when_option(const cli_command *cmd, const cli_option *o, const char **vals)
+{
+    const char *eq = strchr(o->when, '=');
+    *vals = eq ? eq + 1 : NULL;
+    size_t len = eq ? (size_t)(eq - o->when) : strlen(o->when);
+    for (size_t i = 0; i < cmd->n_opts; i++)
+        if (strlen(cmd->opts[i].name) == len && strncmp(cmd->opts[i].name, o->when, len) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* Is `v` one of the '|'-separated `list`? */
+static int in_list(const char *list, const char *v)
+{
+    size_t len = strlen(v);
+    for (const char *c = list; c;) {
+        const char *bar = strchr(c, '|');
+        size_t cl = bar ? (size_t)(bar - c) : strlen(c);
+        if (cl == len && strncmp(c, v, len) == 0)
+            return 1;
+        c = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
+static const cli_subcommand *find_sub(const cli_command *cmd, const char *name, size_t len)
+{
+    for (size_t i = 0; i < cmd->n_subcommands; i++)
+        if (strlen(cmd->subcommands[i].name) == len &&
+            strncmp(cmd->subcommands[i].name, name, len) == 0)
+            return &cmd->subcommands[i];
+    return NULL;
+}
+
+/* "a, b or c": the sub-command names, for messages. */
+static void sub_list(const cli_command *cmd, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < cmd->n_subcommands && at < len; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == cmd->n_subcommands ? " or " : ", ";
+        int n = snprintf(buf + at, len - at, "%s%s", sep, cmd->subcommands[i].name);
+        if (n < 0)
+            break;
+        at += (size_t)n;
+    }
+}
+
+int cli_check_command(const cli_command *cmd, char *err, size_t errlen)
+{
+    if (!cmd->name || !cmd->run) {
+        snprintf(err, errlen, "a command without a name or a run function");
+        return -1;
+    }
+    if (cmd->n_args > CLI_MAX_ARGS || (cmd->n_args && !cmd->args)) {
+        snprintf(err, errlen, "the usage table declares %zu arguments; at most %d fit",
+                 cmd->n_args, (int)CLI_MAX_ARGS);
+        return -1;
+    }
+    if (cmd->n_opts > CLI_MAX_OPTS || (cmd->n_opts && !cmd->opts)) {
+        snprintf(err, errlen, "the usage table declares %zu options; at most %d fit "
+                 "(raise CLI_MAX_OPTS in cli/cli.h)", cmd->n_opts, (int)CLI_MAX_OPTS);
+        return -1;
+    }
+    if (cmd->n_subcommands &&
+        (!cmd->subcommands || cmd->n_args == 0 || cmd->args[0].kind != CLI_TEXT)) {
+        snprintf(err, errlen, "sub-commands need a first argument of kind text to name them");
+        return -1;
+    }
+    for (size_t i = 0; i < cmd->n_subcommands; i++)
+        if (!cmd->subcommands[i].name || !cmd->subcommands[i].run) {
+            snprintf(err, errlen, "sub-command %zu has no name or no run function", i);
+            return -1;
+        }
+    for (size_t i = 0; i < cmd->n_opts; i++) {
+        const cli_option *o = &cmd->opts[i];
+        int dummy_idx, dummy_std;
+        if (!o->name || !o->doc) {
+            snprintf(err, errlen, "option %zu has no name or no doc", i);
+            return -1;
+        }
+        if (find_opt(cmd, o->name, strlen(o->name), 0, &dummy_idx, &dummy_std) != o ||
+            (o->short_name &&
+             find_opt(cmd, NULL, 0, o->short_name, &dummy_idx, &dummy_std) != o)) {
+            snprintf(err, errlen, "option --%s is declared twice", o->name);
+            return -1;
+        }
+        for (int k = 0; k < N_STD; k++)
+            if (!strcmp(o->name, std_opts[k].name) ||
+                (o->short_name && o->short_name == std_opts[k].short_name)) {
+                snprintf(err, errlen, "option --%s clashes with the standard --%s", o->name,
+                         std_opts[k].name);
+                return -1;
+            }
+        if (o->when) {
+            const char *vals;
+            long w = when_option(cmd, o, &vals);
+            if (w < 0 || cmd->opts[w].when ||
+                (vals ? cmd->opts[w].kind != CLI_TEXT || !cmd->opts[w].choices
+                      : cmd->opts[w].kind != CLI_FLAG)) {
+                snprintf(err, errlen, "option --%s: when '%s' names no unconditional flag or "
+                         "option with choices", o->name, o->when);
+                return -1;
+            }
+            for (const char *c = vals; c;) {
+                const char *bar = strchr(c, '|');
+                char v[64];
+                snprintf(v, sizeof v, "%.*s", bar ? (int)(bar - c) : (int)strlen(c), c);
+                if (!in_list(cmd->opts[w].choices, v)) {
+                    snprintf(err, errlen, "option --%s: when '%s': '%s' is no choice of --%s",
+                             o->name, o->when, v, cmd->opts[w].name);
+                    return -1;
+                }
+                c = bar ? bar + 1 : NULL;
+            }
+        }
+        if (!o->applies)
+            continue;
+        if (!cmd->n_subcommands) {
+            snprintf(err, errlen, "option --%s applies to sub-commands, but there are none",
+                     o->name);
+            return -1;
+        }
+        for (const char *c = o->applies; c;) {
+            const char *comma = strchr(c, ',');
+            size_t cl = comma ? (size_t)(comma - c) : strlen(c);
+            if (!find_sub(cmd, c, cl)) {
+                snprintf(err, errlen, "option --%s applies to '%.*s', which is no sub-command",
+                         o->name, (int)cl, c);
+                return -1;
+            }
+            c = comma ? comma + 1 : NULL;
+        }
+    }
+    return 0;
+}
+
+int cli_run_subcommand(const cli_parsed *p)
+{
+    if (!p->sub) {
+        cli_error(p, "internal error: no sub-command to run");
+        return CLI_ERROR;
+    }
+    return p->sub->run(p);
+}
+
+const cli_command *cli_find_command(const cli_command *const *table, const char *name)
+{
+    for (size_t i = 0; table[i]; i++)
+        if (strcmp(table[i]->name, name) == 0)
+            return table[i];
+    return NULL;
+}
+
+/* " -o PATH" or " --labels TABLE": how usage lines and messages show an option. */
+static void option_form(const cli_option *o, char *buf, size_t len)
+{
+    int n = o->short_name ? snprintf(buf, len, "-%c", o->short_name)
+                          : snprintf(buf, len, "--%s", o->name);
+    if (n >= 0 && (size_t)n < len && o->kind != CLI_FLAG)
+        snprintf(buf + n, len - (size_t)n, " %s", o->metavar ? o->metavar : kind_name(o->kind));
+}
+
 int cli_parse(const cli_command *cmd, int argc, char **argv, int first, cli_parsed *p,
               int *exit_code)
 {
@@ -126,6 +307,12 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, int first, cli_pars
     p->cmd = cmd;
     p->argc = argc;
     p->argv = argv;
+    char why[256];
+    if (cli_check_command(cmd, why, sizeof why)) {
+        fprintf(stderr, "vbt %s: internal error: %s\n", cmd->name ? cmd->name : "?", why);
+        *exit_code = CLI_ERROR;
+        return -1;
+    }
     for (int a = first; a < argc; a++) {
         const char *arg = argv[a];
         if (!only_pos && strcmp(arg, "--") == 0) {
@@ -133,7 +320,7 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, int first, cli_pars
             continue;
         }
         if (only_pos || arg[0] != '-' || arg[1] == '\0') {
-            if (npos >= cmd->n_args || npos >= sizeof p->args / sizeof p->args[0]) {
+            if (npos >= cmd->n_args) {
                 usage_error(cmd, "unexpected argument '%s'", arg);
                 *exit_code = CLI_USAGE;
                 return -1;
@@ -209,17 +396,59 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, int first, cli_pars
         *exit_code = CLI_USAGE;
         return -1;
     }
+    if (cmd->n_subcommands) {
+        p->sub = find_sub(cmd, p->args[0], strlen(p->args[0]));
+        if (!p->sub) {
+            char names[512];
+            sub_list(cmd, names, sizeof names);
+            usage_error(cmd, "unknown action '%s': expected %s", p->args[0], names);
+            *exit_code = CLI_USAGE;
+            return -1;
+        }
+        for (size_t i = 0; i < cmd->n_opts; i++)
+            if (p->values[i] && !applies_to(&cmd->opts[i], p->sub->name)) {
+                usage_error(cmd, "--%s does not apply to '%s'", cmd->opts[i].name,
+                            p->sub->name);
+                *exit_code = CLI_USAGE;
+                return -1;
+            }
+    }
+    for (size_t i = 0; i < cmd->n_opts; i++) {
+        const cli_option *o = &cmd->opts[i];
+        const char *vals = NULL;
+        if (!o->when || !p->values[i])
+            continue;
+        long w = when_option(cmd, o, &vals);
+        const char *sel = p->values[w] ? p->values[w] : cmd->opts[w].def;
+        if (!vals && !p->values[w]) {
+            usage_error(cmd, "--%s applies only with --%s", o->name, cmd->opts[w].name);
+            *exit_code = CLI_USAGE;
+            return -1;
+        }
+        if (vals && (!sel || !in_list(vals, sel))) {
+            usage_error(cmd, "--%s applies only with --%s %s", o->name, cmd->opts[w].name,
+                        vals);
+            *exit_code = CLI_USAGE;
+            return -1;
+        }
+    }
     int standalone = 0;
     for (size_t i = 0; i < cmd->n_opts; i++)
         standalone |= cmd->opts[i].standalone && p->values[i];
     for (size_t i = 0; i < cmd->n_opts && !standalone; i++) {
         const cli_option *o = &cmd->opts[i];
-        if (o->required && !p->values[i]) {
+        if (!o->required || p->values[i] || (p->sub && !applies_to(o, p->sub->name)))
+            continue;
+        if (p->sub && o->applies) {
+            char form[128];
+            option_form(o, form, sizeof form);
+            usage_error(cmd, "'%s' needs %s", p->sub->name, form);
+        } else {
             usage_error(cmd, "missing required option --%s %s", o->name,
                         o->metavar ? o->metavar : "");
-            *exit_code = CLI_USAGE;
-            return -1;
         }
+        *exit_code = CLI_USAGE;
+        return -1;
     }
     p->common.force = stdv[STD_FORCE] != NULL;
     p->common.quiet = stdv[STD_QUIET] != NULL;
@@ -313,48 +542,100 @@ static void print_wrapped(FILE *f, const char *text, int indent, int width)
     fputc('\n', f);
 }
 
+/* "[features, ei] " (the sub-commands an option belongs to) or "[--method
+ * smc] " (the runs it belongs to), before its doc. */
+static int applies_prefix(const cli_option *o, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (const char *c = o->applies; c && at < len;) {
+        const char *comma = strchr(c, ',');
+        int cl = comma ? (int)(comma - c) : (int)strlen(c);
+        int n = snprintf(buf + at, len - at, "%s%.*s%s", c == o->applies ? "[" : "", cl, c,
+                         comma ? ", " : "] ");
+        at = n < 0 ? len : at + (size_t)n;
+        c = comma ? comma + 1 : NULL;
+    }
+    if (o->when && at < len) {
+        const char *eq = strchr(o->when, '=');
+        int n = eq ? snprintf(buf + at, len - at, "[--%.*s %s] ", (int)(eq - o->when), o->when,
+                              eq + 1)
+                   : snprintf(buf + at, len - at, "[--%s] ", o->when);
+        at = n < 0 ? len : at + (size_t)n;
+    }
+    if (at >= len) {    /* never with the tables' short lists */
+        buf[0] = '\0';
+        return 0;
+    }
+    return (int)at;
+}
+
+/* Append to buf (len bytes, *at used), truncating rather than overflowing. */
+static void append(char *buf, size_t len, size_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t len, size_t *at, const char *fmt, ...)
+{
+    if (*at + 1 >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *at, len - *at, fmt, ap);
+    va_end(ap);
+    *at = n < 0 ? *at : *at + (size_t)n < len ? *at + (size_t)n : len - 1;
+}
+
 static void print_option(FILE *f, const cli_option *o)
 {
     char head[96];
-    int n = 0;
+    size_t n = 0;
+    head[0] = '\0';
     if (o->short_name)
-        n = snprintf(head, sizeof head, "-%c, ", o->short_name);
-    n += snprintf(head + n, sizeof head - (size_t)n, "--%s", o->name);
+        append(head, sizeof head, &n, "-%c, ", o->short_name);
+    append(head, sizeof head, &n, "--%s", o->name);
     if (o->kind != CLI_FLAG)
-        snprintf(head + n, sizeof head - (size_t)n, " %s",
-                 o->metavar ? o->metavar : kind_name(o->kind));
+        append(head, sizeof head, &n, " %s", o->metavar ? o->metavar : kind_name(o->kind));
     fprintf(f, "  %s\n", head);
-    char doc[1024];
-    int m = snprintf(doc, sizeof doc, "%s", o->doc);
+    char doc[2048];
+    size_t m = (size_t)applies_prefix(o, doc, sizeof doc);
+    append(doc, sizeof doc, &m, "%s", o->doc);
     if (o->choices)
-        m += snprintf(doc + m, sizeof doc - (size_t)m, " (one of %s)", o->choices);
+        append(doc, sizeof doc, &m, " (one of %s)", o->choices);
     if ((o->kind == CLI_INT || o->kind == CLI_FLOAT) && o->max > o->min)
-        m += snprintf(doc + m, sizeof doc - (size_t)m, " (range %g to %g)", o->min, o->max);
+        append(doc, sizeof doc, &m, " (range %g to %g)", o->min, o->max);
     if (o->def)
-        snprintf(doc + m, sizeof doc - (size_t)m, " [default: %s]", o->def);
+        append(doc, sizeof doc, &m, " [default: %s]", o->def);
     print_wrapped(f, doc, 8, 79);
+}
+
+/* The usage lines: one per sub-command (or one), then one per standalone
+ * option.  Help shows the required options; the markdown reference does not. */
+static void print_usage_lines(FILE *f, const cli_command *cmd, const char *indent,
+                              int with_required)
+{
+    size_t nsub = cmd->n_subcommands ? cmd->n_subcommands : 1;
+    for (size_t s = 0; s < nsub; s++) {
+        const cli_subcommand *sub = cmd->n_subcommands ? &cmd->subcommands[s] : NULL;
+        fprintf(f, "%svbt %s", indent, cmd->name);
+        for (size_t i = 0; i < cmd->n_args; i++)
+            fprintf(f, " %s", i == 0 && sub ? sub->name : cmd->args[i].name);
+        for (size_t i = 0; with_required && i < cmd->n_opts; i++)
+            if (cmd->opts[i].required && (!sub || applies_to(&cmd->opts[i], sub->name))) {
+                char form[128];
+                option_form(&cmd->opts[i], form, sizeof form);
+                fprintf(f, " %s", form);
+            }
+        fprintf(f, " [options]\n");
+    }
+    for (size_t i = 0; i < cmd->n_opts; i++)
+        if (cmd->opts[i].standalone)
+            fprintf(f, "%svbt %s --%s %s [options]\n", indent, cmd->name, cmd->opts[i].name,
+                    cmd->opts[i].metavar ? cmd->opts[i].metavar : kind_name(cmd->opts[i].kind));
 }
 
 void cli_print_help(FILE *f, const cli_command *cmd)
 {
-    fprintf(f, "vbt %s: %s\n\nUSAGE\n  vbt %s", cmd->name, cmd->synopsis, cmd->name);
-    for (size_t i = 0; i < cmd->n_args; i++)
-        fprintf(f, " %s", cmd->args[i].name);
-    for (size_t i = 0; i < cmd->n_opts; i++)
-        if (cmd->opts[i].required) {
-            if (cmd->opts[i].short_name)
-                fprintf(f, " -%c", cmd->opts[i].short_name);
-            else
-                fprintf(f, " --%s", cmd->opts[i].name);
-            if (cmd->opts[i].kind != CLI_FLAG)
-                fprintf(f, " %s", cmd->opts[i].metavar ? cmd->opts[i].metavar
-                                                        : kind_name(cmd->opts[i].kind));
-        }
-    fprintf(f, " [options]\n");
-    for (size_t i = 0; i < cmd->n_opts; i++)
-        if (cmd->opts[i].standalone)
-            fprintf(f, "  vbt %s --%s %s [options]\n", cmd->name, cmd->opts[i].name,
-                    cmd->opts[i].metavar ? cmd->opts[i].metavar : kind_name(cmd->opts[i].kind));
+    fprintf(f, "vbt %s: %s\n\nUSAGE\n", cmd->name, cmd->synopsis);
+    print_usage_lines(f, cmd, "  ", 1);
     fprintf(f, "\nDESCRIPTION\n");
     print_wrapped(f, cmd->description, 2, 79);
     if (cmd->n_args) {
@@ -388,7 +669,9 @@ static void md_option(FILE *f, const cli_option *o)
     fprintf(f, "--%s", o->name);
     if (o->kind != CLI_FLAG)
         fprintf(f, " %s", o->metavar ? o->metavar : kind_name(o->kind));
-    fprintf(f, "` | %s", o->doc);
+    char prefix[256];
+    applies_prefix(o, prefix, sizeof prefix);
+    fprintf(f, "` | %s%s", prefix, o->doc);
     if (o->choices)
         fprintf(f, " (one of `%s`)", o->choices);
     fprintf(f, " | %s |\n", o->def ? o->def : "");
@@ -396,14 +679,8 @@ static void md_option(FILE *f, const cli_option *o)
 
 void cli_print_markdown(FILE *f, const cli_command *cmd)
 {
-    fprintf(f, "## vbt %s\n\n%s.\n\n```\nvbt %s", cmd->name, cmd->synopsis, cmd->name);
-    for (size_t i = 0; i < cmd->n_args; i++)
-        fprintf(f, " %s", cmd->args[i].name);
-    fprintf(f, " [options]\n");
-    for (size_t i = 0; i < cmd->n_opts; i++)
-        if (cmd->opts[i].standalone)
-            fprintf(f, "vbt %s --%s %s [options]\n", cmd->name, cmd->opts[i].name,
-                    cmd->opts[i].metavar ? cmd->opts[i].metavar : kind_name(cmd->opts[i].kind));
+    fprintf(f, "## vbt %s\n\n%s.\n\n```\n", cmd->name, cmd->synopsis);
+    print_usage_lines(f, cmd, "", 0);
     fprintf(f, "```\n\n%s\n\n", cmd->description);
     for (size_t i = 0; i < cmd->n_args; i++)
         fprintf(f, "- `%s` (%s): %s\n", cmd->args[i].name, kind_name(cmd->args[i].kind),

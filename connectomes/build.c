@@ -238,64 +238,66 @@ void vbt_parcellation_match_connectome(const vbt_parcellation *p, const vbt_conn
     }
 }
 
-int vbt_connectome_build(vbt_connectome **out, const vbt_parcellation *p,
-                         const double *weights, const double *lengths,
-                         const vbt_connectome *atlas, char *const *atlas_names,
-                         const vbt_build_options *opt_in, vbt_build_report *rep, vbt_msg *msg)
-{
-    vbt_build_options opt;
-    vbt_build_report r = {0};
-    vbt_connectome *c = NULL;
-    double *ws = NULL, *wa = NULL;
-    unsigned char *miss = NULL;
-    int rc = VBT_OK;
+/* The state of one vbt_connectome_build call, shared by its steps. */
+typedef struct build_ctx {
+    size_t n, nn;                 /* regions, n*n */
+    const vbt_build_options *opt;
+    const vbt_connectome *atlas;  /* may be NULL */
+    vbt_build_report r;
+    vbt_connectome *c;            /* the result */
+    double *ws;                   /* subject weights (nn) */
+    double *wa;                   /* atlas weights in subject order (nn), NaN: no match */
+    unsigned char *miss;          /* 1 where the subject weight is missing (nn) */
+} build_ctx;
 
-    if (!out || !p)
-        return vbt__fail(msg, VBT_EINVAL, "connectome build: NULL argument");
-    *out = NULL;
-    if (opt_in)
-        opt = *opt_in;
-    else
-        vbt_build_options_default(&opt);
-    const size_t n = vbt_parcellation_n_regions(p), nn = n * n;
-    const vbt_region_info *reg = vbt_parcellation_regions(p);
-    if (opt.prior != VBT_PRIOR_NONE && !atlas)
+static int check_build_options(const vbt_build_options *opt, const double *weights,
+                               const vbt_connectome *atlas, vbt_msg *msg)
+{
+    if (opt->prior != VBT_PRIOR_NONE && !atlas)
         return vbt__fail(msg, VBT_EINVAL, "connectome build: prior '%s' needs an atlas "
-                         "connectome", opt.prior == VBT_PRIOR_FILL ? "fill"
-                         : opt.prior == VBT_PRIOR_BLEND ? "blend" : "only");
-    if (opt.prior != VBT_PRIOR_ONLY && !weights)
+                         "connectome", opt->prior == VBT_PRIOR_FILL ? "fill"
+                         : opt->prior == VBT_PRIOR_BLEND ? "blend" : "only");
+    if (opt->prior != VBT_PRIOR_ONLY && !weights)
         return vbt__fail(msg, VBT_EINVAL, "connectome build: no subject weights (use the "
                          "atlas alone with prior 'only')");
-    if (!(opt.alpha >= 0 && opt.alpha <= 1))
+    if (!(opt->alpha >= 0 && opt->alpha <= 1))
         return vbt__fail(msg, VBT_EINVAL, "connectome build: alpha must be in [0, 1], got %g",
-                         opt.alpha);
-    if (!(opt.tortuosity >= 1 && opt.tortuosity < 10))
+                         opt->alpha);
+    if (!(opt->tortuosity >= 1 && opt->tortuosity < 10))
         return vbt__fail(msg, VBT_EINVAL, "connectome build: tortuosity must be in [1, 10), "
-                         "got %g", opt.tortuosity);
+                         "got %g", opt->tortuosity);
+    return VBT_OK;
+}
 
-    r.n = n;
-    r.weight_src = calloc(nn, 1);
-    r.length_src = calloc(nn, 1);
-    r.atlas_index = malloc(n * sizeof *r.atlas_index);
-    ws = calloc(nn, sizeof *ws);
-    wa = calloc(nn, sizeof *wa);
-    miss = calloc(nn, 1);
-    c = vbt_connectome_alloc(n);
-    if (!r.weight_src || !r.length_src || !r.atlas_index || !ws || !wa || !miss || !c) {
-        rc = vbt__fail(msg, VBT_ENOMEM, "connectome build: out of memory");
-        goto fail;
-    }
-    c->cortical = malloc(n * sizeof *c->cortical);
-    c->hemispheres = malloc(n * sizeof *c->hemispheres);
-    if (!c->cortical || !c->hemispheres) {
-        rc = vbt__fail(msg, VBT_ENOMEM, "connectome build: out of memory");
-        goto fail;
-    }
-    vbt_parcellation_match_connectome(p, atlas, atlas_names, r.atlas_index);
+static int build_alloc(build_ctx *b, vbt_msg *msg)
+{
+    size_t n = b->n, nn = b->nn;
+    b->r.n = n;
+    b->r.weight_src = calloc(nn, 1);
+    b->r.length_src = calloc(nn, 1);
+    b->r.atlas_index = malloc(n * sizeof *b->r.atlas_index);
+    b->ws = calloc(nn, sizeof *b->ws);
+    b->wa = calloc(nn, sizeof *b->wa);
+    b->miss = calloc(nn, 1);
+    b->c = vbt_connectome_alloc(n);
+    if (!b->r.weight_src || !b->r.length_src || !b->r.atlas_index || !b->ws || !b->wa ||
+        !b->miss || !b->c)
+        return vbt__fail(msg, VBT_ENOMEM, "connectome build: out of memory");
+    b->c->cortical = malloc(n * sizeof *b->c->cortical);
+    b->c->hemispheres = malloc(n * sizeof *b->c->hemispheres);
+    if (!b->c->cortical || !b->c->hemispheres)
+        return vbt__fail(msg, VBT_ENOMEM, "connectome build: out of memory");
+    return VBT_OK;
+}
 
-    /* Regions: names (blanks replaced, since TVB's centres.txt is split on
-     * blanks), centroids, flags. */
-    for (size_t i = 0; i < n; i++) {
+/* Regions: names (blanks replaced, since TVB's centres.txt is split on
+ * blanks), centroids (the atlas's centre for a region without voxels),
+ * flags. */
+static int build_regions(build_ctx *b, const vbt_parcellation *p, vbt_msg *msg)
+{
+    const vbt_region_info *reg = vbt_parcellation_regions(p);
+    vbt_connectome *c = b->c;
+    for (size_t i = 0; i < b->n; i++) {
         snprintf(c->labels[i], VBT_LABEL_MAX, "%s", reg[i].name);
         for (char *q = c->labels[i]; *q; q++)
             if (*q == ' ' || *q == '\t')
@@ -304,145 +306,185 @@ int vbt_connectome_build(vbt_connectome **out, const vbt_parcellation *p,
         c->hemispheres[i] = reg[i].hemisphere;
         if (reg[i].n_voxels) {
             memcpy(c->centres + 3 * i, reg[i].centroid_mm, 3 * sizeof(double));
-        } else if (r.atlas_index[i] >= 0) {
-            memcpy(c->centres + 3 * i, atlas->centres + 3 * r.atlas_index[i], 3 * sizeof(double));
+        } else if (b->r.atlas_index[i] >= 0) {
+            memcpy(c->centres + 3 * i, b->atlas->centres + 3 * b->r.atlas_index[i],
+                   3 * sizeof(double));
         } else {
-            rc = vbt__fail(msg, VBT_EFORMAT, "connectome build: region '%s' (label %ld) has no "
-                           "voxel in the volume and no atlas match to take a centre from",
-                           reg[i].name, reg[i].label);
-            goto fail;
+            return vbt__fail(msg, VBT_EFORMAT, "connectome build: region '%s' (label %ld) has "
+                             "no voxel in the volume and no atlas match to take a centre from",
+                             reg[i].name, reg[i].label);
         }
     }
+    return VBT_OK;
+}
 
-    /* Subject weights: mirror an upper-triangular matrix, symmetrise, diagonal. */
-    if (weights) {
-        memcpy(ws, weights, nn * sizeof *ws);
-        int lower = 0, upper = 0;
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++) {
-                double v = ws[i * n + j];
-                if (i > j && v != 0 && !isnan(v))
-                    lower = 1;
-                if (i < j && v != 0 && !isnan(v))
-                    upper = 1;
-            }
-        if (upper && !lower) {
-            r.mirrored = 1;
-            for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < i; j++)
-                    ws[i * n + j] = ws[j * n + i];
-        }
-        if (opt.symmetrise)
-            for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < i; j++) {
-                    double a = ws[i * n + j], b = ws[j * n + i];
-                    double v = isnan(a) ? b : isnan(b) ? a : 0.5 * (a + b);
-                    ws[i * n + j] = ws[j * n + i] = v;
-                }
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++) {
-                size_t k = i * n + j;
-                miss[k] = isnan(ws[k]) || (opt.mask && opt.mask[k]) ||
-                          (opt.lesioned && (opt.lesioned[i] || opt.lesioned[j]));
-                if (miss[k])
-                    ws[k] = 0;
-            }
-    } else {
+/* Subject weights: mirror an upper-triangular matrix, symmetrise, mark the
+ * missing entries (NaN, masked, lesioned) and zero them. */
+static void build_subject_weights(build_ctx *b, const double *weights)
+{
+    const size_t n = b->n, nn = b->nn;
+    const vbt_build_options *opt = b->opt;
+    double *ws = b->ws;
+    unsigned char *miss = b->miss;
+    if (!weights) {
         memset(miss, 1, nn);
+        return;
     }
-    /* Atlas weights in subject order; NaN where a region has no match. */
+    memcpy(ws, weights, nn * sizeof *ws);
+    int lower = 0, upper = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {
-            long ai = r.atlas_index[i], aj = r.atlas_index[j];
+            double v = ws[i * n + j];
+            if (i > j && v != 0 && !isnan(v))
+                lower = 1;
+            if (i < j && v != 0 && !isnan(v))
+                upper = 1;
+        }
+    if (upper && !lower) {
+        b->r.mirrored = 1;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < i; j++)
+                ws[i * n + j] = ws[j * n + i];
+    }
+    if (opt->symmetrise)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < i; j++) {
+                double a = ws[i * n + j], c = ws[j * n + i];
+                double v = isnan(a) ? c : isnan(c) ? a : 0.5 * (a + c);
+                ws[i * n + j] = ws[j * n + i] = v;
+            }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            size_t k = i * n + j;
+            miss[k] = isnan(ws[k]) || (opt->mask && opt->mask[k]) ||
+                      (opt->lesioned && (opt->lesioned[i] || opt->lesioned[j]));
+            if (miss[k])
+                ws[k] = 0;
+        }
+}
+
+/* Atlas weights in subject order (NaN where a region has no match); a
+ * prior needs at least one match.  Then the zero diagonal, if asked. */
+static int build_atlas_weights(build_ctx *b, vbt_msg *msg)
+{
+    const size_t n = b->n, nn = b->nn;
+    const vbt_connectome *atlas = b->atlas;
+    double *wa = b->wa;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            long ai = b->r.atlas_index[i], aj = b->r.atlas_index[j];
             wa[i * n + j] = ai >= 0 && aj >= 0 ? atlas->weights[ai * (long)atlas->n + aj] : NAN;
         }
     int have_atlas = 0;
     for (size_t k = 0; k < nn; k++)
         if (!isnan(wa[k]))
             have_atlas = 1;
-    if (opt.prior != VBT_PRIOR_NONE && !have_atlas) {
-        rc = vbt__fail(msg, VBT_ENOTFOUND, "connectome build: no region name matches the atlas "
-                       "(give a name map)");
-        goto fail;
-    }
-    if (opt.zero_diagonal)
+    if (b->opt->prior != VBT_PRIOR_NONE && !have_atlas)
+        return vbt__fail(msg, VBT_ENOTFOUND, "connectome build: no region name matches the "
+                         "atlas (give a name map)");
+    if (b->opt->zero_diagonal)
         for (size_t i = 0; i < n; i++) {
-            ws[i * n + i] = 0;
+            b->ws[i * n + i] = 0;
             if (!isnan(wa[i * n + i]))
                 wa[i * n + i] = 0;
         }
+    return VBT_OK;
+}
 
-    double *w = c->weights;
+/* Prior 'blend': both matrices normalised alike, then alpha subject +
+ * (1 - alpha) atlas where both exist; scaled back to the subject's maximum
+ * when no normalisation was asked. */
+static void blend_weights(build_ctx *b, double smax)
+{
+    const size_t n = b->n, nn = b->nn;
+    const vbt_build_options *opt = b->opt;
+    double *w = b->c->weights, *ws = b->ws, *wa = b->wa;
+    vbt_weight_norm how = opt->normalize == VBT_WNORM_NONE ? VBT_WNORM_MAX : opt->normalize;
+    double back = opt->normalize == VBT_WNORM_NONE && smax > 0 ? smax : 1.0;
+    for (size_t k = 0; k < nn; k++)
+        if (isnan(wa[k]))
+            wa[k] = 0;
+    normalise(ws, n, how);
+    normalise(wa, n, how);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            size_t k = i * n + j;
+            int atl = b->r.atlas_index[i] >= 0 && b->r.atlas_index[j] >= 0;
+            if (b->miss[k]) {
+                w[k] = atl ? wa[k] : 0;
+                b->r.weight_src[k] = atl ? VBT_SRC_ATLAS : VBT_SRC_NONE;
+            } else if (!atl) {
+                w[k] = ws[k];
+                b->r.weight_src[k] = VBT_SRC_SUBJECT;
+            } else {
+                w[k] = opt->alpha * ws[k] + (1 - opt->alpha) * wa[k];
+                b->r.weight_src[k] = VBT_SRC_BLEND;
+            }
+            w[k] *= back;
+        }
+}
+
+/* The connectome's weights from the subject's and the atlas's, as the
+ * prior says, with the source of each entry. */
+static void combine_weights(build_ctx *b)
+{
+    const size_t n = b->n, nn = b->nn;
+    const vbt_build_options *opt = b->opt;
+    double *w = b->c->weights, *ws = b->ws, *wa = b->wa;
+    unsigned char *miss = b->miss, *src = b->r.weight_src;
     double smax = max_of(ws, nn), amax = 0;
     for (size_t k = 0; k < nn; k++)
         if (!isnan(wa[k]) && wa[k] > amax)
             amax = wa[k];
-    switch (opt.prior) {
+    switch (opt->prior) {
     case VBT_PRIOR_NONE:
         for (size_t k = 0; k < nn; k++) {
             w[k] = ws[k];
-            r.weight_src[k] = miss[k] ? VBT_SRC_NONE : VBT_SRC_SUBJECT;
+            src[k] = miss[k] ? VBT_SRC_NONE : VBT_SRC_SUBJECT;
         }
-        normalise(w, n, opt.normalize);
+        normalise(w, n, opt->normalize);
         break;
     case VBT_PRIOR_FILL:
         for (size_t k = 0; k < nn; k++) {
             if (!miss[k]) {
                 w[k] = ws[k];
-                r.weight_src[k] = VBT_SRC_SUBJECT;
+                src[k] = VBT_SRC_SUBJECT;
             } else if (!isnan(wa[k])) {
                 w[k] = amax > 0 ? wa[k] * (smax > 0 ? smax : 1.0) / amax : 0.0;
-                r.weight_src[k] = VBT_SRC_ATLAS;
+                src[k] = VBT_SRC_ATLAS;
             } else {
                 w[k] = 0;
-                r.weight_src[k] = VBT_SRC_NONE;
+                src[k] = VBT_SRC_NONE;
             }
         }
-        normalise(w, n, opt.normalize);
+        normalise(w, n, opt->normalize);
         break;
-    case VBT_PRIOR_BLEND: {
-        vbt_weight_norm how = opt.normalize == VBT_WNORM_NONE ? VBT_WNORM_MAX : opt.normalize;
-        double back = opt.normalize == VBT_WNORM_NONE && smax > 0 ? smax : 1.0;
-        for (size_t k = 0; k < nn; k++)
-            if (isnan(wa[k]))
-                wa[k] = 0;
-        normalise(ws, n, how);
-        normalise(wa, n, how);
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++) {
-                size_t k = i * n + j;
-                int atl = r.atlas_index[i] >= 0 && r.atlas_index[j] >= 0;
-                if (miss[k]) {
-                    w[k] = atl ? wa[k] : 0;
-                    r.weight_src[k] = atl ? VBT_SRC_ATLAS : VBT_SRC_NONE;
-                } else if (!atl) {
-                    w[k] = ws[k];
-                    r.weight_src[k] = VBT_SRC_SUBJECT;
-                } else {
-                    w[k] = opt.alpha * ws[k] + (1 - opt.alpha) * wa[k];
-                    r.weight_src[k] = VBT_SRC_BLEND;
-                }
-                w[k] *= back;
-            }
+    case VBT_PRIOR_BLEND:
+        blend_weights(b, smax);
         break;
-    }
     case VBT_PRIOR_ONLY:
         for (size_t k = 0; k < nn; k++) {
             w[k] = isnan(wa[k]) ? 0 : wa[k];
-            r.weight_src[k] = isnan(wa[k]) ? VBT_SRC_NONE : VBT_SRC_ATLAS;
+            src[k] = isnan(wa[k]) ? VBT_SRC_NONE : VBT_SRC_ATLAS;
         }
-        normalise(w, n, opt.normalize);
+        normalise(w, n, opt->normalize);
         break;
     }
+}
 
-    /* Lengths; an upper-triangular length matrix is mirrored as the weights. */
+/* Lengths: the subject's where it has the connection (an upper-triangular
+ * matrix is mirrored as the weights), else the atlas's scaled by the ratio
+ * of the centre distances, else tortuosity times the centre distance. */
+static int build_lengths(build_ctx *b, const double *lengths, vbt_msg *msg)
+{
+    const size_t n = b->n, nn = b->nn;
+    const vbt_connectome *atlas = b->atlas;
+    vbt_connectome *c = b->c;
     double *lsub = NULL;
     if (lengths) {
         lsub = malloc(nn * sizeof *lsub);
-        if (!lsub) {
-            rc = vbt__fail(msg, VBT_ENOMEM, "connectome build: out of memory");
-            goto fail;
-        }
+        if (!lsub)
+            return vbt__fail(msg, VBT_ENOMEM, "connectome build: out of memory");
         memcpy(lsub, lengths, nn * sizeof *lsub);
         int lower = 0;
         for (size_t i = 0; i < n; i++)
@@ -460,57 +502,97 @@ int vbt_connectome_build(vbt_connectome **out, const vbt_parcellation *p,
             double *L = &c->lengths[k];
             if (i == j) {
                 *L = 0;
-                r.length_src[k] = VBT_SRC_NONE;
+                b->r.length_src[k] = VBT_SRC_NONE;
                 continue;
             }
             double ls = lsub ? lsub[k] : NAN;
-            if (lsub && !miss[k] && isfinite(ls) && ls > 0) {
+            if (lsub && !b->miss[k] && isfinite(ls) && ls > 0) {
                 *L = ls;
-                r.length_src[k] = VBT_SRC_SUBJECT;
+                b->r.length_src[k] = VBT_SRC_SUBJECT;
                 continue;
             }
-            long ai = r.atlas_index[i], aj = r.atlas_index[j];
+            long ai = b->r.atlas_index[i], aj = b->r.atlas_index[j];
             double ds = dist3(c->centres + 3 * i, c->centres + 3 * j);
             if (ai >= 0 && aj >= 0) {
                 double la = atlas->lengths[ai * (long)atlas->n + aj];
                 double da = dist3(atlas->centres + 3 * ai, atlas->centres + 3 * aj);
                 if (la > 0 && da > 0) {
                     *L = la * ds / da;
-                    r.length_src[k] = VBT_SRC_ATLAS;
+                    b->r.length_src[k] = VBT_SRC_ATLAS;
                     continue;
                 }
             }
-            *L = opt.tortuosity * ds;
-            r.length_src[k] = VBT_SRC_GEOMETRY;
+            *L = b->opt->tortuosity * ds;
+            b->r.length_src[k] = VBT_SRC_GEOMETRY;
         }
     free(lsub);
-    for (size_t k = 0; k < nn; k++) {
-        if (!isfinite(w[k]) || w[k] < 0) {
-            rc = vbt__fail(msg, VBT_ENUMERIC, "connectome build: weight (%zu,%zu) is %g",
-                           k / n, k % n, w[k]);
-            goto fail;
-        }
+    return VBT_OK;
+}
+
+/* Every weight finite and non-negative; count the sources of the nonzero
+ * weights and of their lengths. */
+static int count_sources(build_ctx *b, vbt_msg *msg)
+{
+    const size_t n = b->n;
+    const double *w = b->c->weights;
+    for (size_t k = 0; k < b->nn; k++) {
+        if (!isfinite(w[k]) || w[k] < 0)
+            return vbt__fail(msg, VBT_ENUMERIC, "connectome build: weight (%zu,%zu) is %g",
+                             k / n, k % n, w[k]);
         if (w[k] > 0) {
-            r.n_weight[r.weight_src[k]]++;
+            b->r.n_weight[b->r.weight_src[k]]++;
             if (k / n != k % n)
-                r.n_length[r.length_src[k]]++;
+                b->r.n_length[b->r.length_src[k]]++;
         }
     }
-    free(ws);
-    free(wa);
-    free(miss);
-    if (rep)
-        *rep = r;
+    return VBT_OK;
+}
+
+int vbt_connectome_build(vbt_connectome **out, const vbt_parcellation *p,
+                         const double *weights, const double *lengths,
+                         const vbt_connectome *atlas, char *const *atlas_names,
+                         const vbt_build_options *opt_in, vbt_build_report *rep, vbt_msg *msg)
+{
+    vbt_build_options opt;
+    int rc;
+
+    if (!out || !p)
+        return vbt__fail(msg, VBT_EINVAL, "connectome build: NULL argument");
+    *out = NULL;
+    if (opt_in)
+        opt = *opt_in;
     else
-        vbt_build_report_clear(&r);
-    *out = c;
+        vbt_build_options_default(&opt);
+    if ((rc = check_build_options(&opt, weights, atlas, msg)))
+        return rc;
+    build_ctx b = {.n = vbt_parcellation_n_regions(p), .opt = &opt, .atlas = atlas};
+    b.nn = b.n * b.n;
+    if ((rc = build_alloc(&b, msg)))
+        goto fail;
+    vbt_parcellation_match_connectome(p, atlas, atlas_names, b.r.atlas_index);
+    if ((rc = build_regions(&b, p, msg)))
+        goto fail;
+    build_subject_weights(&b, weights);
+    if ((rc = build_atlas_weights(&b, msg)))
+        goto fail;
+    combine_weights(&b);
+    if ((rc = build_lengths(&b, lengths, msg)) || (rc = count_sources(&b, msg)))
+        goto fail;
+    free(b.ws);
+    free(b.wa);
+    free(b.miss);
+    if (rep)
+        *rep = b.r;
+    else
+        vbt_build_report_clear(&b.r);
+    *out = b.c;
     return VBT_OK;
 fail:
-    free(ws);
-    free(wa);
-    free(miss);
-    vbt_build_report_clear(&r);
-    vbt_connectome_free(c);
+    free(b.ws);
+    free(b.wa);
+    free(b.miss);
+    vbt_build_report_clear(&b.r);
+    vbt_connectome_free(b.c);
     return rc;
 }
 

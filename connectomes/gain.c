@@ -4,10 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <cJSON.h>
 
 #include "connectome_archive.h"
 #include "cx_internal.h"
+#include "gain_eeg.h"
+#include "vbt_connectome_build.h"
+#include "vbt_contacts.h"
 #include "vbt_gain.h"
+#include "vbt_io.h"
 
 #define FOUR_PI (4.0 * 3.14159265358979323846)
 
@@ -388,51 +395,12 @@ int vbt_gain_dipole(const double *sensors, size_t ns, const vbt_surface *surf,
     return VBT_OK;
 }
 
+/* The computation is in lib/ (gain_eeg.c): the eeg monitor needs it too. */
 int vbt_gain_eeg(const double *sensors, size_t ns, const double *centres,
                  const double *orientations, size_t nr, double min_dist_mm, double *gain,
                  vbt_msg *msg)
 {
-    int rc = check_args(sensors, ns, nr, min_dist_mm, gain, msg);
-    if (rc || (rc = check_finite(centres, 3 * nr, "region centre", msg)) ||
-        (orientations && (rc = check_finite(orientations, 3 * nr, "orientation", msg))))
-        return rc;
-    double c[3] = {0, 0, 0}, R = 0;
-    for (size_t r = 0; r < nr; r++)
-        for (int d = 0; d < 3; d++)
-            c[d] += centres[3 * r + d] / (double)nr;
-    for (size_t r = 0; r < nr; r++) {
-        double dx = centres[3 * r] - c[0], dy = centres[3 * r + 1] - c[1],
-               dz = centres[3 * r + 2] - c[2];
-        R = fmax(R, sqrt(dx * dx + dy * dy + dz * dz));
-    }
-    R *= VBT_GAIN_EEG_RADIUS_FACTOR;
-    for (size_t s = 0; s < ns; s++) {
-        const double *q = sensors + 3 * s;
-        double len = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2]);
-        if (!(len > 0))
-            return vbt__fail(msg, VBT_EINVAL, "gain: EEG sensor %zu is at the origin and has "
-                             "no direction", s + 1);
-        double sp[3] = {R * q[0] / len + c[0], R * q[1] / len + c[1], R * q[2] / len + c[2]};
-        for (size_t r = 0; r < nr; r++) {
-            const double *x = centres + 3 * r;
-            double o[3];
-            if (orientations) {
-                memcpy(o, orientations + 3 * r, sizeof o);
-            } else {
-                double rad[3] = {x[0] - c[0], x[1] - c[1], x[2] - c[2]};
-                double rl = sqrt(rad[0] * rad[0] + rad[1] * rad[1] + rad[2] * rad[2]);
-                for (int d = 0; d < 3; d++)
-                    o[d] = rl > 0 ? rad[d] / rl : 0.0;
-            }
-            double d[3] = {sp[0] - x[0], sp[1] - x[1], sp[2] - x[2]};
-            double dist = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-            if (dist < min_dist_mm)
-                dist = min_dist_mm;
-            gain[s * nr + r] = (o[0] * d[0] + o[1] * d[1] + o[2] * d[2]) /
-                               (FOUR_PI * dist * dist * dist);
-        }
-    }
-    return VBT_OK;
+    return vbt__gain_eeg(sensors, ns, centres, orientations, nr, min_dist_mm, gain, msg);
 }
 
 void vbt_gain_bipolar(const double *gain, size_t nr, const size_t *pairs, size_t np,
@@ -455,4 +423,471 @@ void vbt_gain_normalize_rows(double *gain, size_t ns, size_t nr, vbt_gain_norm h
             for (size_t r = 0; r < nr; r++)
                 row[r] /= d;
     }
+}
+
+/* ---- vbt gain, from files to GAIN.npy/.tsv/.json ---------------------- */
+
+void vbt_gain_opts_default(vbt_gain_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->method = VBT_GAIN_CENTRE;
+    o->normalize = VBT_GAIN_NORM_NONE;
+    o->min_dist_mm = VBT_GAIN_MIN_DIST_MM;
+}
+
+const char *vbt_gain_method_name(vbt_gain_method m)
+{
+    static const char *const names[] = {"centre", "volume", "dipole", "eeg"};
+    return (unsigned)m < sizeof names / sizeof names[0] ? names[m] : NULL;
+}
+
+void vbt_gain_matrix_free(vbt_gain_matrix *g)
+{
+    if (!g)
+        return;
+    free(g->gain);
+    free(g->row_names);
+    free(g->row_pos);
+    free(g->region_names);
+    free(g->centre_fallback);
+    free(g->parcellation_unused);
+    free(g);
+}
+
+/* The inputs of one computation, loaded from the paths of the options. */
+typedef struct gain_inputs {
+    vbt_contacts *ct;
+    vbt_connectome *conn;
+    vbt_parcellation *parc;
+    vbt_surface *surf;
+    int *map;            /* dipole: region of each vertex */
+    long *col;           /* volume + connectome: column of each parcellation region */
+    char **alias;        /* name map, one name per parcellation region */
+} gain_inputs;
+
+static void inputs_clear(gain_inputs *in)
+{
+    free(in->map);
+    free(in->col);
+    if (in->parc)
+        vbt_name_map_free(in->alias, vbt_parcellation_n_regions(in->parc));
+    vbt_surface_free(in->surf);
+    vbt_parcellation_free(in->parc);
+    vbt_connectome_free(in->conn);
+    vbt_contacts_free(in->ct);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The inputs each method needs (the CLI checks them first, as usage errors). */
+static int check_opts(const vbt_gain_opts *o, vbt_msg *msg)
+{
+    const char *m = vbt_gain_method_name(o->method);
+    if (!m)
+        return vbt__fail(msg, VBT_EINVAL, "gain: unknown method %d", (int)o->method);
+    if (!o->contacts)
+        return vbt__fail(msg, VBT_EINVAL, "gain: no contacts given");
+    int ok = o->method == VBT_GAIN_CENTRE   ? o->connectome || (o->parcellation && o->labels)
+             : o->method == VBT_GAIN_VOLUME ? o->parcellation && o->labels
+             : o->method == VBT_GAIN_DIPOLE ? o->surface && o->region_mapping
+                                            : o->connectome != NULL;
+    if (!ok)
+        return vbt__fail(msg, VBT_EINVAL, "gain: method %s needs %s", m,
+                         o->method == VBT_GAIN_CENTRE   ? "a connectome, or a parcellation "
+                                                          "and its labels"
+                         : o->method == VBT_GAIN_VOLUME ? "a parcellation and its labels"
+                         : o->method == VBT_GAIN_DIPOLE ? "a surface and a region mapping"
+                                                        : "a connectome");
+    if (o->name_map && o->method != VBT_GAIN_DIPOLE &&
+        !(o->method == VBT_GAIN_VOLUME && o->connectome))
+        return vbt__fail(msg, VBT_EINVAL, "gain: a name map needs method volume and a "
+                         "connectome");
+    if (!(o->min_dist_mm > 0) || !isfinite(o->min_dist_mm))
+        return vbt__fail(msg, VBT_EINVAL, "gain: min_dist_mm must be positive, got %g",
+                         o->min_dist_mm);
+    if ((unsigned)o->normalize > VBT_GAIN_NORM_ROW_SUM)
+        return vbt__fail(msg, VBT_EINVAL, "gain: unknown normalisation %d", (int)o->normalize);
+    return VBT_OK;
+}
+
+/* Contacts, connectome, parcellation (then the coordinate-system check),
+ * surface and region mapping, in that order. */
+static int load_inputs(gain_inputs *in, const vbt_gain_opts *o, size_t *nr_map, vbt_msg *msg)
+{
+    int rc;
+    if ((rc = vbt_contacts_load(&in->ct, o->contacts, msg)))
+        return rc;
+    if (o->connectome && (rc = vbt_connectome_load(&in->conn, o->connectome, msg)))
+        return rc;
+    if ((o->method == VBT_GAIN_VOLUME || (o->method == VBT_GAIN_CENTRE && !in->conn)) &&
+        (rc = vbt_parcellation_load(&in->parc, o->parcellation, o->labels, msg)))
+        return rc;
+    if (in->parc) {
+        const char *vs;
+        vbt_parcellation_grid(in->parc, NULL, NULL, NULL, &vs);
+        if (vbt_space_compatible(in->ct->space, vs) == 0 && !o->force_space)
+            return vbt__fail(msg, VBT_EINVAL, "'%s': contacts in %s space but '%s' is a %s "
+                             "volume (different coordinate systems; --force-space to go on "
+                             "anyway)", o->contacts, in->ct->space, o->parcellation, vs);
+    }
+    if (o->method == VBT_GAIN_DIPOLE &&
+        ((rc = vbt_surface_load(&in->surf, o->surface, msg)) ||
+         (rc = vbt_region_mapping_load(o->region_mapping, in->surf->nv, &in->map, nr_map,
+                                       msg))))
+        return rc;
+    return VBT_OK;
+}
+
+/* The number of columns, and for volume + connectome the column of each
+ * parcellation region (in->col). */
+static int plan_columns(gain_inputs *in, const vbt_gain_opts *o, size_t nr_map, size_t *nr,
+                        vbt_msg *msg)
+{
+    if (o->method == VBT_GAIN_DIPOLE) {
+        *nr = nr_map;
+        if (in->conn) {
+            if (nr_map > in->conn->n)
+                return vbt__fail(msg, VBT_EINVAL, "'%s': region index %zu, but '%s' has %zu "
+                                 "regions", o->region_mapping, nr_map - 1, o->connectome,
+                                 in->conn->n);
+            *nr = in->conn->n;
+        }
+        return VBT_OK;
+    }
+    if (o->method != VBT_GAIN_VOLUME || !in->conn) {
+        *nr = in->parc ? vbt_parcellation_n_regions(in->parc) : in->conn->n;
+        return VBT_OK;
+    }
+    /* Parcellation regions summed into the connectome's columns. */
+    size_t np = vbt_parcellation_n_regions(in->parc);
+    int rc;
+    if (o->name_map && (rc = vbt_name_map_load(o->name_map, in->parc, &in->alias, msg)))
+        return rc;
+    if (!(in->col = malloc((np + 1) * sizeof *in->col)))
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    vbt_parcellation_match_connectome(in->parc, in->conn, in->alias, in->col);
+    size_t used = 0;
+    for (size_t k = 0; k < np; k++)
+        used += in->col[k] >= 0;
+    if (!used)
+        return vbt__fail(msg, VBT_EINVAL, "'%s': no region of the parcellation matches a "
+                         "region of '%s' by name (give --name-map)", o->labels, o->connectome);
+    *nr = in->conn->n;
+    return VBT_OK;
+}
+
+/* Column names: the parcellation's regions, else the connectome's, else
+ * "region-<r>". */
+static void name_columns(const gain_inputs *in, vbt_gain_matrix *g)
+{
+    for (size_t r = 0; r < g->n_regions; r++) {
+        if (in->parc && g->method != VBT_GAIN_DIPOLE && !in->col)
+            snprintf(g->region_names[r], VBT_LABEL_MAX, "%s",
+                     vbt_parcellation_regions(in->parc)[r].name);
+        else if (in->conn)
+            snprintf(g->region_names[r], VBT_LABEL_MAX, "%s", in->conn->labels[r]);
+        else
+            snprintf(g->region_names[r], VBT_LABEL_MAX, "region-%zu", r);
+    }
+}
+
+/* The formula of the method into g->gain (contacts x columns). */
+static int apply_formula(const gain_inputs *in, const vbt_gain_opts *o, vbt_gain_matrix *g,
+                         vbt_msg *msg)
+{
+    const vbt_contacts *ct = in->ct;
+    size_t nr = g->n_regions;
+    double dmin = o->min_dist_mm, *G = g->gain;
+    switch (o->method) {
+    case VBT_GAIN_CENTRE:
+        if (in->conn)
+            return vbt_gain_centre(ct->pos, ct->n, in->conn->centres, nr, dmin, G, msg);
+        else {
+            double *cen = malloc(nr * 3 * sizeof *cen);
+            if (!cen)
+                return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+            for (size_t r = 0; r < nr; r++)
+                memcpy(cen + 3 * r, vbt_parcellation_regions(in->parc)[r].centroid_mm,
+                       3 * sizeof *cen);
+            int rc = vbt_gain_centre(ct->pos, ct->n, cen, nr, dmin, G, msg);
+            free(cen);
+            return rc;
+        }
+    case VBT_GAIN_VOLUME:
+        if (in->col)
+            return vbt_gain_volume_mapped(ct->pos, ct->n, in->parc, in->col, in->conn->centres,
+                                          nr, dmin, G, g->centre_fallback, msg);
+        return vbt_gain_volume(ct->pos, ct->n, in->parc, dmin, G, msg);
+    case VBT_GAIN_DIPOLE:
+        return vbt_gain_dipole(ct->pos, ct->n, in->surf, in->map, nr, dmin, G, msg);
+    case VBT_GAIN_EEG:
+    default:
+        return vbt_gain_eeg(ct->pos, ct->n, in->conn->centres, in->conn->orientations, nr,
+                            dmin, G, msg);
+    }
+}
+
+/* Bipolar rows (when asked), then the row names and positions. */
+static int make_rows(const gain_inputs *in, const vbt_gain_opts *o, vbt_gain_matrix *g,
+                     vbt_msg *msg)
+{
+    const vbt_contacts *ct = in->ct;
+    size_t *pairs = NULL, npairs = 0, nr = g->n_regions;
+    int rc;
+    g->n_rows = ct->n;
+    if (o->bipolar) {
+        if ((rc = vbt_contacts_bipolar(ct, &pairs, &npairs, msg)))
+            return rc;
+        double *B = malloc(npairs * nr * sizeof *B);
+        if (!B) {
+            free(pairs);
+            return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+        }
+        vbt_gain_bipolar(g->gain, nr, pairs, npairs, B);
+        free(g->gain);
+        g->gain = B;
+        g->n_rows = npairs;
+    }
+    g->row_names = calloc(g->n_rows ? g->n_rows : 1, sizeof *g->row_names);
+    g->row_pos = malloc((g->n_rows ? g->n_rows : 1) * 3 * sizeof *g->row_pos);
+    if (!g->row_names || !g->row_pos) {
+        free(pairs);
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    }
+    for (size_t r = 0; r < g->n_rows; r++) {
+        size_t a = pairs ? pairs[2 * r] : r, b = pairs ? pairs[2 * r + 1] : r;
+        if (pairs)
+            snprintf(g->row_names[r], sizeof g->row_names[r], "%s-%s", ct->labels[a],
+                     ct->labels[b]);
+        else
+            snprintf(g->row_names[r], sizeof g->row_names[r], "%s", ct->labels[a]);
+        for (int d = 0; d < 3; d++)
+            g->row_pos[3 * r + d] = 0.5 * (ct->pos[3 * a + d] + ct->pos[3 * b + d]);
+    }
+    free(pairs);
+    return VBT_OK;
+}
+
+/* Volume + connectome: the parcellation regions matched to no column. */
+static int list_unused(const gain_inputs *in, vbt_gain_matrix *g, vbt_msg *msg)
+{
+    size_t np = vbt_parcellation_n_regions(in->parc), n = 0;
+    for (size_t k = 0; k < np; k++)
+        n += in->col[k] < 0;
+    g->parcellation_unused = calloc(n ? n : 1, sizeof *g->parcellation_unused);
+    if (!g->parcellation_unused)
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    for (size_t k = 0; k < np; k++)
+        if (in->col[k] < 0)
+            snprintf(g->parcellation_unused[g->n_parcellation_unused++], VBT_LABEL_MAX, "%s",
+                     vbt_parcellation_regions(in->parc)[k].name);
+    for (size_t r = 0; r < g->n_regions; r++)
+        g->n_centre_fallback += g->centre_fallback[r] != 0;
+    return VBT_OK;
+}
+
+int vbt_gain_matrix_compute(vbt_gain_matrix **out, const vbt_gain_opts *o, vbt_msg *msg)
+{
+    if (!out || !o)
+        return vbt__fail(msg, VBT_EINVAL, "gain: NULL argument");
+    *out = NULL;
+    int rc = check_opts(o, msg);
+    if (rc)
+        return rc;
+    gain_inputs in = {0};
+    vbt_gain_matrix *g = calloc(1, sizeof *g);
+    size_t nr_map = 0;
+    if (!g) {
+        rc = vbt__fail(msg, VBT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    g->method = o->method;
+    g->bipolar = o->bipolar != 0;
+    g->normalize = o->normalize;
+    g->min_dist_mm = o->min_dist_mm;
+    g->normals_computed = -1;
+    if ((rc = load_inputs(&in, o, &nr_map, msg)) ||
+        (rc = plan_columns(&in, o, nr_map, &g->n_regions, msg)))
+        goto fail;
+    snprintf(g->contacts_space, sizeof g->contacts_space, "%s", in.ct->space);
+    if (in.surf)
+        g->normals_computed = in.surf->normals_computed;
+    size_t nr = g->n_regions;
+    g->region_names = calloc(nr ? nr : 1, sizeof *g->region_names);
+    size_t ncells = in.ct->n * nr;
+    g->gain = malloc((ncells ? ncells : 1) * sizeof *g->gain);
+    if (in.col)
+        g->centre_fallback = calloc(nr ? nr : 1, 1);
+    if (!g->region_names || !g->gain || (in.col && !g->centre_fallback)) {
+        rc = vbt__fail(msg, VBT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    name_columns(&in, g);
+    double t0 = now_s();
+    if ((rc = apply_formula(&in, o, g, msg)))
+        goto fail;
+    g->wall_s = now_s() - t0;
+    if ((rc = make_rows(&in, o, g, msg)))
+        goto fail;
+    vbt_gain_normalize_rows(g->gain, g->n_rows, nr, o->normalize);
+    for (size_t k = 0; k < g->n_rows * nr; k++)
+        if (!isfinite(g->gain[k])) {
+            rc = vbt__fail(msg, VBT_ENUMERIC, "gain entry (%zu, %zu) is not finite", k / nr,
+                           k % nr);
+            goto fail;
+        }
+    if (in.col && (rc = list_unused(&in, g, msg)))
+        goto fail;
+    inputs_clear(&in);
+    *out = g;
+    return VBT_OK;
+fail:
+    inputs_clear(&in);
+    vbt_gain_matrix_free(g);
+    return rc;
+}
+
+/* path with the extension of its base name replaced by ext (malloc'd). */
+static char *sibling_path(const char *path, const char *ext)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t keep = dot && dot != base ? (size_t)(dot - path) : strlen(path);
+    char *s = malloc(keep + strlen(ext) + 1);
+    if (s) {
+        memcpy(s, path, keep);
+        strcpy(s + keep, ext);
+    }
+    return s;
+}
+
+/* GAIN.tsv: row, name, x, y, z. */
+static int sensor_table(const vbt_gain_matrix *g, char **text, size_t *len, vbt_msg *msg)
+{
+    static const char head[] = "row\tname\tx\ty\tz\n";
+    size_t cap = sizeof head, n = sizeof head - 1;
+    for (size_t r = 0; r < g->n_rows; r++) {
+        const double *x = g->row_pos + 3 * r;
+        int k = snprintf(NULL, 0, "%zu\t%s\t%.6f\t%.6f\t%.6f\n", r, g->row_names[r], x[0],
+                         x[1], x[2]);
+        if (k < 0)
+            return vbt__fail(msg, VBT_EINVAL, "gain: sensor %zu cannot be formatted", r);
+        cap += (size_t)k;
+    }
+    char *s = malloc(cap);
+    if (!s)
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    memcpy(s, head, sizeof head);
+    for (size_t r = 0; r < g->n_rows; r++) {
+        const double *x = g->row_pos + 3 * r;
+        n += (size_t)snprintf(s + n, cap - n, "%zu\t%s\t%.6f\t%.6f\t%.6f\n", r,
+                              g->row_names[r], x[0], x[1], x[2]);
+    }
+    *text = s;
+    *len = n;
+    return VBT_OK;
+}
+
+/* The "gain" member of GAIN.json. */
+static void describe(const vbt_gain_matrix *g, const char *tsv, cJSON *o)
+{
+    static const char *const formulas[] = {
+        "1/(4 pi |s-c_r|^2)", "sum_v V_vox/(4 pi |s-v|^2)",
+        "sum_v A_v n_v.(s-x_v)/(4 pi |s-x_v|^3)",
+        "Q_r.(s'-c_r)/(4 pi |s'-c_r|^3), s' on a sphere R = 1.05125 max|c_r - c|"};
+    static const char *const norms[] = {"none", "row-max", "row-sum"};
+    cJSON_AddStringToObject(o, "method", vbt_gain_method_name(g->method));
+    cJSON_AddStringToObject(o, "formula", formulas[g->method]);
+    cJSON_AddBoolToObject(o, "bipolar", g->bipolar);
+    cJSON_AddStringToObject(o, "normalize", norms[g->normalize]);
+    cJSON_AddNumberToObject(o, "min_distance_mm", g->min_dist_mm);
+    cJSON_AddStringToObject(o, "contacts_space", g->contacts_space);
+    if (g->normals_computed >= 0)
+        cJSON_AddBoolToObject(o, "normals_computed", g->normals_computed);
+    cJSON_AddItemToObject(o, "shape", cJSON_CreateDoubleArray((double[2]){(double)g->n_rows,
+                                                                           (double)g->n_regions},
+                                                               2));
+    cJSON_AddStringToObject(o, "axes", "sensor, region");
+    cJSON_AddStringToObject(o, "sensors_table", tsv);
+    cJSON *regs = cJSON_AddArrayToObject(o, "regions");
+    for (size_t r = 0; r < g->n_regions; r++)
+        cJSON_AddItemToArray(regs, cJSON_CreateString(g->region_names[r]));
+    if (g->centre_fallback) {
+        /* Which connectome regions had no voxels (centre formula), and which
+         * parcellation regions were left out. */
+        cJSON *cf = cJSON_AddArrayToObject(o, "centre_fallback");
+        for (size_t r = 0; r < g->n_regions; r++)
+            if (g->centre_fallback[r])
+                cJSON_AddItemToArray(cf, cJSON_CreateString(g->region_names[r]));
+        cJSON *un = cJSON_AddArrayToObject(o, "parcellation_unused");
+        for (size_t k = 0; k < g->n_parcellation_unused; k++)
+            cJSON_AddItemToArray(un, cJSON_CreateString(g->parcellation_unused[k]));
+    }
+    cJSON_AddNumberToObject(o, "wall_s", g->wall_s);
+}
+
+/* GAIN.json: provenance_json's members, then "gain"; pretty-printed with a
+ * trailing newline. */
+static int provenance_text(const vbt_gain_matrix *g, const char *tsv,
+                           const char *provenance_json, char **text, size_t *len,
+                           vbt_msg *msg)
+{
+    cJSON *root = provenance_json ? cJSON_Parse(provenance_json) : cJSON_CreateObject();
+    if (provenance_json && !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return vbt__fail(msg, VBT_EINVAL, "gain: the provenance is not a JSON object");
+    }
+    cJSON *o = root ? cJSON_AddObjectToObject(root, "gain") : NULL;
+    if (o)
+        describe(g, tsv, o);
+    char *s = o ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    size_t n = s ? strlen(s) : 0;
+    char *t = s ? realloc(s, n + 2) : NULL;
+    if (!t) {
+        free(s);
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    }
+    t[n] = '\n';
+    t[n + 1] = '\0';
+    *text = t;
+    *len = n + 1;
+    return VBT_OK;
+}
+
+int vbt_gain_matrix_write(const vbt_gain_matrix *g, const char *npy_path,
+                          const char *provenance_json, int overwrite, vbt_msg *msg)
+{
+    if (!g || !npy_path)
+        return vbt__fail(msg, VBT_EINVAL, "gain: NULL argument");
+    if (!vbt_gain_method_name(g->method) || (unsigned)g->normalize > VBT_GAIN_NORM_ROW_SUM)
+        return vbt__fail(msg, VBT_EINVAL, "gain: unknown method or normalisation");
+    size_t olen = strlen(npy_path);
+    if (olen < 5 || strcmp(npy_path + olen - 4, ".npy") != 0)
+        return vbt__fail(msg, VBT_EINVAL, "gain: the output must name a .npy file, got '%s'",
+                         npy_path);
+    char *tsv = sibling_path(npy_path, ".tsv"), *json = sibling_path(npy_path, ".json");
+    char *ttext = NULL, *jtext = NULL;
+    size_t tlen = 0, jlen = 0;
+    int rc;
+    if (!tsv || !json)
+        rc = vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    else if (!(rc = sensor_table(g, &ttext, &tlen, msg)) &&
+             !(rc = provenance_text(g, tsv, provenance_json, &jtext, &jlen, msg))) {
+        size_t shape[2] = {g->n_rows, g->n_regions};
+        if (!(rc = vbt_npy_write(npy_path, g->gain, 2, shape, overwrite, msg)) &&
+            !(rc = vbt_file_write_atomic(tsv, ttext, tlen, overwrite, msg)))
+            rc = vbt_file_write_atomic(json, jtext, jlen, overwrite, msg);
+    }
+    free(ttext);
+    free(jtext);
+    free(tsv);
+    free(json);
+    return rc;
 }

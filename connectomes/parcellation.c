@@ -543,89 +543,58 @@ static int precheck_header(const char *path, vbt_msg *msg)
     return VBT_OK;
 }
 
-int vbt_parcellation_load(vbt_parcellation **out, const char *vpath, const char *lpath,
-                          vbt_msg *msg)
+/* Open the volume: the header first, so that what it promises is checked
+ * before any voxel is allocated (a 348-byte file can claim 10^10 voxels),
+ * then the voxels; a 3-D volume of a label datatype. */
+static int read_volume(nifti_image **out, const char *vpath, vbt_msg *msg)
 {
     int rc;
-    nifti_image *im = NULL;
-    entry *ent = NULL;
-    size_t n_ent = 0;
-    codemap map = {0};
-    double *sums = NULL;
-    vbt_parcellation *p = NULL;
-
-    if (!out || !vpath || !lpath)
-        return vbt__fail(msg, VBT_EINVAL, "parcellation: NULL argument");
-    *out = NULL;
-    p = calloc(1, sizeof *p);
-    if (!p)
-        return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", vpath);
-    p->notes = calloc(MAX_NOTES, sizeof *p->notes);
-    if (!p->notes) {
-        rc = vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", vpath);
-        goto fail;
-    }
-    if ((rc = read_table(lpath, &p->format, &ent, &n_ent, msg)))
-        goto fail;
-    if ((rc = make_regions(p, lpath, ent, n_ent, &map, msg)))
-        goto fail;
-
     FILE *probe = fopen(vpath, "rb");
-    if (!probe) {
-        rc = vbt__fail(msg, VBT_EIO, "'%s': cannot open", vpath);
-        goto fail;
-    }
+    if (!probe)
+        return vbt__fail(msg, VBT_EIO, "'%s': cannot open", vpath);
     fclose(probe);
     if ((rc = precheck_header(vpath, msg)))
-        goto fail;
+        return rc;
     nifti_set_debug_level(0);
-    /* the header first: what it promises is checked before any voxel is
-     * allocated (a 348-byte file can claim 10^10 voxels) */
-    im = nifti_image_read(vpath, 0);
-    if (!im) {
-        rc = vbt__fail(msg, VBT_EFORMAT, "'%s': not a readable NIfTI-1/NIfTI-2 volume", vpath);
-        goto fail;
-    }
-    if ((double)im->nvox > MAX_VOXELS) {
-        rc = vbt__fail(msg, VBT_EFORMAT, "'%s': the header claims %.3g voxels; a label volume "
-                       "has at most %.0g", vpath, (double)im->nvox, MAX_VOXELS);
-        goto fail;
-    }
-    {
-        /* uncompressed image data must be in the file */
-        const char *img = im->iname ? im->iname : vpath;
-        size_t il = strlen(img);
-        struct stat sb;
-        double need = (double)im->iname_offset + (double)im->nvox * (double)im->nbyper;
-        if (!(il > 3 && strcmp(img + il - 3, ".gz") == 0) && stat(img, &sb) == 0 &&
-            (double)sb.st_size < need) {
-            rc = vbt__fail(msg, VBT_EFORMAT, "'%s': truncated: %lld bytes, but the header "
-                           "promises %.0f (%lld voxels of %d bytes after offset %lld)", img,
-                           (long long)sb.st_size, need, (long long)im->nvox, im->nbyper,
-                           (long long)im->iname_offset);
-            goto fail;
-        }
-    }
-    if (nifti_image_load(im) != 0 || !im->data) {
-        rc = vbt__fail(msg, VBT_EFORMAT, "'%s': not a readable NIfTI-1/NIfTI-2 volume (voxel "
-                       "data)", vpath);
-        goto fail;
-    }
-    if (!supported_type(im->datatype)) {
-        rc = vbt__fail(msg, VBT_EFORMAT, "'%s': datatype %s is not an integer or real label "
-                       "type", vpath, nifti_datatype_string(im->datatype));
-        goto fail;
-    }
+    nifti_image *im = nifti_image_read(vpath, 0);
+    if (!im)
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': not a readable NIfTI-1/NIfTI-2 volume",
+                         vpath);
+    *out = im;
+    if ((double)im->nvox > MAX_VOXELS)
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': the header claims %.3g voxels; a label "
+                         "volume has at most %.0g", vpath, (double)im->nvox, MAX_VOXELS);
+    /* uncompressed image data must be in the file */
+    const char *img = im->iname ? im->iname : vpath;
+    size_t il = strlen(img);
+    struct stat sb;
+    double need = (double)im->iname_offset + (double)im->nvox * (double)im->nbyper;
+    if (!(il > 3 && strcmp(img + il - 3, ".gz") == 0) && stat(img, &sb) == 0 &&
+        (double)sb.st_size < need)
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': truncated: %lld bytes, but the header "
+                         "promises %.0f (%lld voxels of %d bytes after offset %lld)", img,
+                         (long long)sb.st_size, need, (long long)im->nvox, im->nbyper,
+                         (long long)im->iname_offset);
+    if (nifti_image_load(im) != 0 || !im->data)
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': not a readable NIfTI-1/NIfTI-2 volume "
+                         "(voxel data)", vpath);
+    if (!supported_type(im->datatype))
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': datatype %s is not an integer or real label "
+                         "type", vpath, nifti_datatype_string(im->datatype));
     for (int d = 4; d <= 7; d++)
-        if (im->dim[0] >= d && im->dim[d] > 1) {
-            rc = vbt__fail(msg, VBT_EFORMAT, "'%s': a %d-D volume with %lld frames is not a "
-                           "label volume", vpath, (int)im->dim[0], (long long)im->dim[d]);
-            goto fail;
-        }
-    if (im->nx < 1 || im->ny < 1 || im->nz < 1) {
-        rc = vbt__fail(msg, VBT_EFORMAT, "'%s': empty volume", vpath);
-        goto fail;
-    }
+        if (im->dim[0] >= d && im->dim[d] > 1)
+            return vbt__fail(msg, VBT_EFORMAT, "'%s': a %d-D volume with %lld frames is not "
+                             "a label volume", vpath, (int)im->dim[0], (long long)im->dim[d]);
+    if (im->nx < 1 || im->ny < 1 || im->nz < 1)
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': empty volume", vpath);
+    return VBT_OK;
+}
+
+/* The grid: dimensions, the voxel-to-mm affine (sform, else qform, else
+ * pixdim) and its inverse, the voxel volume. */
+static int set_grid(vbt_parcellation *p, const nifti_image *im, const char *vpath,
+                    vbt_msg *msg)
+{
     p->dims[0] = (size_t)im->nx;
     p->dims[1] = (size_t)im->ny;
     p->dims[2] = (size_t)im->nz;
@@ -643,34 +612,32 @@ int vbt_parcellation_load(vbt_parcellation **out, const char *vpath, const char 
         for (int q = 0; q < 4; q++)
             p->A[4 * r + q] = M->m[r][q];
     for (int k = 0; k < 12; k++)
-        if (!isfinite(p->A[k])) {
-            rc = vbt__fail(msg, VBT_EFORMAT, "'%s': non-finite %s affine", vpath, p->source);
-            goto fail;
-        }
-    if (invert_affine(p->A, p->Ainv)) {
-        rc = vbt__fail(msg, VBT_EFORMAT, "'%s': singular %s affine", vpath, p->source);
-        goto fail;
-    }
-    {
-        const double *A = p->A;
-        p->voxel_mm3 = fabs(A[0] * (A[5] * A[10] - A[6] * A[9]) -
-                            A[1] * (A[4] * A[10] - A[6] * A[8]) +
-                            A[2] * (A[4] * A[9] - A[5] * A[8]));
-    }
+        if (!isfinite(p->A[k]))
+            return vbt__fail(msg, VBT_EFORMAT, "'%s': non-finite %s affine", vpath, p->source);
+    if (invert_affine(p->A, p->Ainv))
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': singular %s affine", vpath, p->source);
+    const double *A = p->A;
+    p->voxel_mm3 = fabs(A[0] * (A[5] * A[10] - A[6] * A[9]) -
+                        A[1] * (A[4] * A[10] - A[6] * A[8]) +
+                        A[2] * (A[4] * A[9] - A[5] * A[8]));
+    return VBT_OK;
+}
+
+/* The region of every voxel (p->vox_region, -1 for background and
+ * unlisted codes, which are recorded), the regions' voxel counts and the
+ * sums of their voxel indices (sums, 3 per region); *n_lab gets the number
+ * of labelled voxels. */
+static int label_voxels(vbt_parcellation *p, const nifti_image *im, const codemap *map,
+                        double *sums, size_t *n_lab, const char *vpath, vbt_msg *msg)
+{
     int is_float = im->datatype == DT_FLOAT32 || im->datatype == DT_FLOAT64;
     double slope = im->scl_slope, inter = im->scl_inter;
     int scaled = slope != 0.0 && isfinite(slope) && (slope != 1.0 || inter != 0.0);
-
     size_t nvox = p->dims[0] * p->dims[1] * p->dims[2];
-    p->vox_region = malloc(nvox * sizeof *p->vox_region);
-    sums = calloc(p->n * 3, sizeof *sums);
-    if (!p->vox_region || !sums) {
-        rc = vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", vpath);
-        goto fail;
-    }
-    size_t ucap = 0, n_lab = 0;
+    size_t ucap = 0;
     long last_code = 0;
     int32_t last_region = -1;
+    *n_lab = 0;
     for (size_t k = 0; k < nvox; k++) {
         double v = voxel_value(im, k);
         if (scaled)
@@ -682,25 +649,22 @@ int vbt_parcellation_load(vbt_parcellation **out, const char *vpath, const char 
         if ((is_float || scaled) && (!isfinite(v) || v != floor(v) || fabs(v) > 9.0e15)) {
             size_t i = k % p->dims[0], j = (k / p->dims[0]) % p->dims[1],
                    kk = k / (p->dims[0] * p->dims[1]);
-            rc = vbt__fail(msg, VBT_EFORMAT, "'%s': voxel (%zu,%zu,%zu) holds %g, not an "
-                           "integer label", vpath, i, j, kk, v);
-            goto fail;
+            return vbt__fail(msg, VBT_EFORMAT, "'%s': voxel (%zu,%zu,%zu) holds %g, not an "
+                             "integer label", vpath, i, j, kk, v);
         }
         long code = (long)v;
         int32_t reg;
         if (code == last_code && k > 0) {
             reg = last_region;
         } else {
-            reg = (int32_t)codemap_get(&map, code);
+            reg = (int32_t)codemap_get(map, code);
             last_code = code;
             last_region = reg;
         }
         p->vox_region[k] = reg;
         if (reg < 0) {
-            if (add_unlisted(p, code, &ucap)) {
-                rc = vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", vpath);
-                goto fail;
-            }
+            if (add_unlisted(p, code, &ucap))
+                return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", vpath);
             continue;
         }
         size_t i = k % p->dims[0], j = (k / p->dims[0]) % p->dims[1],
@@ -709,26 +673,24 @@ int vbt_parcellation_load(vbt_parcellation **out, const char *vpath, const char 
         sums[3 * reg + 1] += (double)j;
         sums[3 * reg + 2] += (double)kk;
         p->regions[reg].n_voxels++;
-        n_lab++;
+        (*n_lab)++;
     }
-    nifti_image_free(im);
-    im = NULL;
+    return VBT_OK;
+}
 
-    /* Labelled voxel list, for the volume gain and nearest-voxel searches. */
+/* Labelled voxel list (positions in mm and regions), for the volume gain
+ * and nearest-voxel searches; grouped by region (counting sort), so that
+ * per-region sums run over contiguous memory. */
+static int list_labelled(vbt_parcellation *p, size_t n_lab, const char *vpath, vbt_msg *msg)
+{
+    size_t nvox = p->dims[0] * p->dims[1] * p->dims[2];
     p->n_lab = n_lab;
     p->lab_xyz = malloc((n_lab ? n_lab : 1) * 3 * sizeof *p->lab_xyz);
     p->lab_region = malloc((n_lab ? n_lab : 1) * sizeof *p->lab_region);
-    p->missing = malloc(p->n * sizeof *p->missing);
-    if (!p->lab_xyz || !p->lab_region || !p->missing) {
-        rc = vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", vpath);
-        goto fail;
-    }
-    /* Grouped by region (counting sort), so that per-region sums run over
-     * contiguous memory. */
     size_t *next = calloc(p->n + 1, sizeof *next);
-    if (!next) {
-        rc = vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", vpath);
-        goto fail;
+    if (!p->lab_xyz || !p->lab_region || !next) {
+        free(next);
+        return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", vpath);
     }
     for (size_t r = 0; r < p->n; r++)
         next[r + 1] = next[r] + p->regions[r].n_voxels;
@@ -743,6 +705,18 @@ int vbt_parcellation_load(vbt_parcellation **out, const char *vpath, const char 
         p->lab_region[m] = reg;
     }
     free(next);
+    return VBT_OK;
+}
+
+/* Per region: volume, centroid (NaN, and listed as missing, without
+ * voxels), hemisphere (from the name, else the side of the centroid) and
+ * cortical flag. */
+static int finish_regions(vbt_parcellation *p, const double *sums, const char *vpath,
+                          vbt_msg *msg)
+{
+    p->missing = malloc(p->n * sizeof *p->missing);
+    if (!p->missing)
+        return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", vpath);
     for (size_t r = 0; r < p->n; r++) {
         vbt_region_info *ri = &p->regions[r];
         double nv = (double)ri->n_voxels;
@@ -760,6 +734,49 @@ int vbt_parcellation_load(vbt_parcellation **out, const char *vpath, const char 
         ri->hemisphere = h;
         ri->cortical = vbt_region_name_cortical(ri->name);
     }
+    return VBT_OK;
+}
+
+int vbt_parcellation_load(vbt_parcellation **out, const char *vpath, const char *lpath,
+                          vbt_msg *msg)
+{
+    int rc;
+    nifti_image *im = NULL;
+    entry *ent = NULL;
+    size_t n_ent = 0, n_lab = 0;
+    codemap map = {0};
+    double *sums = NULL;
+    vbt_parcellation *p = NULL;
+
+    if (!out || !vpath || !lpath)
+        return vbt__fail(msg, VBT_EINVAL, "parcellation: NULL argument");
+    *out = NULL;
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", vpath);
+    p->notes = calloc(MAX_NOTES, sizeof *p->notes);
+    if (!p->notes) {
+        rc = vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", vpath);
+        goto fail;
+    }
+    if ((rc = read_table(lpath, &p->format, &ent, &n_ent, msg)) ||
+        (rc = make_regions(p, lpath, ent, n_ent, &map, msg)) ||
+        (rc = read_volume(&im, vpath, msg)) || (rc = set_grid(p, im, vpath, msg)))
+        goto fail;
+    size_t nvox = p->dims[0] * p->dims[1] * p->dims[2];
+    p->vox_region = malloc(nvox * sizeof *p->vox_region);
+    sums = calloc(p->n * 3, sizeof *sums);
+    if (!p->vox_region || !sums) {
+        rc = vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", vpath);
+        goto fail;
+    }
+    if ((rc = label_voxels(p, im, &map, sums, &n_lab, vpath, msg)))
+        goto fail;
+    nifti_image_free(im);
+    im = NULL;
+    if ((rc = list_labelled(p, n_lab, vpath, msg)) ||
+        (rc = finish_regions(p, sums, vpath, msg)))
+        goto fail;
     free(sums);
     free(ent);
     free(map.direct);

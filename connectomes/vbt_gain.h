@@ -108,6 +108,94 @@ typedef enum vbt_gain_norm {
 /* Normalise rows in place; all-zero rows stay zero. */
 void vbt_gain_normalize_rows(double *gain, size_t ns, size_t nr, vbt_gain_norm how);
 
+/* ---- The whole `vbt gain` computation, from files to GAIN.npy/.tsv/.json ---- */
+
+typedef enum vbt_gain_method {
+    VBT_GAIN_CENTRE = 0, /* (a) at the connectome's centres, else the parcellation's centroids */
+    VBT_GAIN_VOLUME,     /* (b) parcellation voxels; with a connectome (b') in its columns */
+    VBT_GAIN_DIPOLE,     /* (c) surface dipoles */
+    VBT_GAIN_EEG         /* (d) scalp EEG, spherical approximation */
+} vbt_gain_method;
+
+/* What to compute.  Paths are borrowed (NULL = not given); which ones a
+ * method needs:
+ *   centre  connectome, or parcellation + labels
+ *   volume  parcellation + labels; with connectome, the gain is in the
+ *           connectome's columns (regions matched by name, or by name_map:
+ *           'parcellation-name connectome-name' per line, '-' = none)
+ *   dipole  surface + region_mapping; connectome (optional) names the
+ *           regions and sets their number
+ *   eeg     connectome
+ * name_map is valid only with volume + connectome. */
+typedef struct vbt_gain_opts {
+    vbt_gain_method method;
+    const char *contacts;       /* BIDS *_electrodes.tsv or TVB text (required) */
+    const char *connectome;     /* TVB connectome zip or directory */
+    const char *parcellation;   /* label volume (NIfTI) */
+    const char *labels;         /* label table of the parcellation */
+    const char *name_map;
+    const char *surface;        /* TVB surface zip or directory */
+    const char *region_mapping; /* one region index per surface vertex */
+    int bipolar;                /* rows for bipolar pairs of consecutive contacts */
+    vbt_gain_norm normalize;    /* row normalisation, after the bipolar rows */
+    double min_dist_mm;         /* smallest source-sensor distance (mm) */
+    int force_space;            /* go on when contacts and volume spaces differ */
+} vbt_gain_opts;
+
+/* Defaults: VBT_GAIN_CENTRE, every path NULL, monopolar, VBT_GAIN_NORM_NONE,
+ * min_dist_mm = VBT_GAIN_MIN_DIST_MM, force_space 0. */
+void vbt_gain_opts_default(vbt_gain_opts *o);
+
+/* A computed gain matrix with what GAIN.tsv and GAIN.json record (plain
+ * data; owned by the caller, freed with vbt_gain_matrix_free). */
+typedef struct vbt_gain_matrix {
+    vbt_gain_method method;
+    size_t n_rows;                    /* contacts, or bipolar pairs */
+    size_t n_regions;
+    double *gain;                     /* n_rows*n_regions, row-major [sensor, region] */
+    char (*row_names)[2 * VBT_LABEL_MAX + 2]; /* contact label, or "A1-A2" */
+    double *row_pos;                  /* n_rows*3 (mm): contact, or the pair's midpoint */
+    char (*region_names)[VBT_LABEL_MAX]; /* column names */
+    int bipolar;
+    vbt_gain_norm normalize;
+    double min_dist_mm;
+    char contacts_space[64];          /* the contacts' coordinate system, "" when unknown */
+    int normals_computed;             /* dipole: 1 when computed from the triangles; else -1 */
+    unsigned char *centre_fallback;   /* volume + connectome: n_regions flags (1 = the
+                                         region had no voxels and uses formula (a)); else NULL */
+    size_t n_centre_fallback;         /* number of flags set */
+    char (*parcellation_unused)[VBT_LABEL_MAX]; /* volume + connectome: parcellation regions
+                                                   matched to no column; else NULL */
+    size_t n_parcellation_unused;
+    double wall_s;                    /* seconds spent in the gain formula itself */
+} vbt_gain_matrix;
+
+/* Load the inputs named in o and compute the gain exactly as `vbt gain`
+ * does: the formula, then bipolar rows, then row normalisation.  Errors
+ * (VBT_EINVAL for a missing or inconsistent input, contacts and volume in
+ * different coordinate systems without force_space, no parcellation region
+ * matching the connectome, a non-finite entry; the loaders' codes
+ * otherwise) leave *out NULL with one line in msg. */
+int vbt_gain_matrix_compute(vbt_gain_matrix **out, const vbt_gain_opts *o, vbt_msg *msg);
+
+/* Write g as npy_path (must end in ".npy"; float64 [row, region]), the
+ * sensor table beside it (".npy" replaced by ".tsv": row, name, x, y, z)
+ * and the provenance (".json"): the members of provenance_json (the text of
+ * a JSON object, e.g. vbt_version, tool, command and inputs; NULL for none)
+ * followed by "gain" (method, formula, shape, region names, ...), pretty-
+ * printed by cJSON with a trailing newline; the bytes `vbt gain` writes.
+ * Each file is written atomically; an existing one is replaced only when
+ * overwrite is non-zero (else VBT_EEXIST).  VBT_EINVAL for a bad path or
+ * provenance_json that is not an object. */
+int vbt_gain_matrix_write(const vbt_gain_matrix *g, const char *npy_path,
+                          const char *provenance_json, int overwrite, vbt_msg *msg);
+
+/* "centre", "volume", "dipole", "eeg"; NULL when out of range. */
+const char *vbt_gain_method_name(vbt_gain_method m);
+
+/* Free g and everything it owns; NULL is a no-op. */
+void vbt_gain_matrix_free(vbt_gain_matrix *g);
+
 #ifdef __cplusplus
 }
 #endif

@@ -367,6 +367,74 @@ int vbt_psis(double *log_w, size_t n, double *khat);
 int vbt_vep_smc(const vbt_vep *m, const vbt_smc_opts *o, double *particles,
                 vbt_smc_result *res, vbt_msg *msg);
 
+/* ---- presets ------------------------------------------------------------- */
+
+/* The fit settings of the patient pipeline (vbt pipeline, docs/pipeline.md),
+ * defined once (fitting/presets.c).  Names are those of vbt fit's options. */
+typedef struct vbt_vep_pipeline_preset {
+    const char *method;          /* "nuts" (also "map", "laplace") */
+    const char *obs;             /* observation model: "seizure" */
+    const char *data_norm;       /* "excess" */
+    const char *gain_norm;       /* "power-abs" */
+    size_t points;               /* time points of the fitted feature: 100 */
+    double window;               /* model time the points span: 17.5 (dt = window / points) */
+    double pre_scale, post_scale; /* feature window around the seizure: 0.69, 0.5 durations */
+    size_t map_starts;           /* 256 */
+    const char *map_init;        /* "data" */
+    const char *nuts_metric;     /* "laplace": the mode's covariance as a fixed metric */
+    size_t nuts_warmup, nuts_draws; /* 500, 1000 */
+    double nuts_adapt_delta;     /* 0.95 */
+    vbt_vep_group_prior x0;      /* N(-3.5, 0.15) */
+    vbt_vep_group_prior x_init, z_init; /* held at (-2, 4) */
+    vbt_vep_scalar_prior tau0;   /* N(10, 5) on (2, inf) */
+    vbt_vep_scalar_prior amp;    /* log-normal(0, 3) */
+    vbt_vep_scalar_prior eps;    /* N(0, 1) on (0.05, inf) */
+} vbt_vep_pipeline_preset;
+
+/* Fill *p with the pipeline's settings (values above). */
+void vbt_vep_pipeline_preset_default(vbt_vep_pipeline_preset *p);
+
+/* The preset's priors as the prior file the pipeline writes (keys x0,
+ * x_init, z_init, tau0, amp, eps; vbt_vep_priors_load_json() reads it).
+ * Returns a malloc'd string (free()), NULL when out of memory. */
+char *vbt_vep_pipeline_prior_json(const vbt_vep_pipeline_preset *p);
+
+/* ---- the model as a sampler target (vbt_sampler.h) --------------------- */
+
+struct vbt_target;
+typedef struct vbt_vep_target vbt_vep_target;
+
+/* A target over m for the sampler table: n_ctx private copies of m (one per
+ * context: at least the chains and threads the samplers will use), logp =
+ * vbt_vep_logp, the prior and likelihood as vbt_vep_smc splits them
+ * (vbt_vep_prior_draw, vbt_vep_logprior, log posterior minus log prior),
+ * and find_mode = vbt_vep_map with the options *mo (NULL: the defaults),
+ * except that n_starts, n_threads and seed come from the sampler options
+ * (map_starts, n_threads, seed).  Through the table every sampler gives the
+ * same bits as the direct call (vbt_vep_map, vbt_vep_laplace, vbt_vep_smc,
+ * vbt_nuts_sample and vbt_advi on vbt_vep_logp) with the same seed.  m is
+ * read during the call only; mo->x0_start is borrowed for the target's
+ * life.  Errors: VBT_EINVAL (no data, n_ctx 0, every parameter fixed),
+ * VBT_ENOMEM. */
+int vbt_vep_target_alloc(vbt_vep_target **out, const vbt_vep *m, size_t n_ctx,
+                         const vbt_vep_map_opts *mo, vbt_msg *msg);
+void vbt_vep_target_free(vbt_vep_target *vt);
+
+/* The target (valid while vt lives). */
+const struct vbt_target *vbt_vep_target_get(const vbt_vep_target *vt);
+
+/* The model copy of context k (e.g. for vbt_vep_constrain), NULL when out
+ * of range. */
+vbt_vep *vbt_vep_target_model(const vbt_vep_target *vt, size_t k);
+
+/* The last mode search's multi-start outcome (NULL before any): its
+ * result, and (each may be NULL) every start's final log posterior
+ * (*n_starts of them) and point (*n_starts x n_params), owned by vt. */
+const vbt_vep_map_result *vbt_vep_target_map_result(const vbt_vep_target *vt,
+                                                    const double **lp_starts,
+                                                    const double **theta_starts,
+                                                    size_t *n_starts);
+
 #ifdef __cplusplus
 }
 #endif

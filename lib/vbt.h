@@ -10,11 +10,14 @@
 #include "vbt_sim.h"
 #include "vbt_rng.h"
 
-/* connectomes/: subject connectomes, contacts, gain matrices */
+/* connectomes/: subject connectomes, contacts, gain matrices, simulation
+ * configurations */
 #include "vbt_parcellation.h"
 #include "vbt_contacts.h"
 #include "vbt_gain.h"
 #include "vbt_connectome_build.h"
+#include "vbt_sim_config.h"
+#include "vbt_sweep.h"
 
 /* clinical/: recordings (EDF/BDF, BIDS iEEG), SEEG features, EI */
 #include "vbt_recording.h"

@@ -18,6 +18,7 @@
 
 #include "test_util.h"
 
+#include "cli.h"
 #include "vbt.h"
 
 
@@ -336,6 +337,284 @@ static void test_help_markdown(void **state)
     assert_contains(out, "## vbt simulate");
     assert_contains(out, "## vbt models");
     free(out);
+}
+
+/* ---- 1b. usage tables: sub-commands, option groups, bounds ---------------- */
+
+/* Sub-commands dispatch from the table; usage errors are those of the old
+ * hand-written dispatch (seeg's applies[] mask, the strcmp chains). */
+static void expect_usage(const char *const argv[], int code, const char *message)
+{
+    char *err;
+    assert_int_equal(run_vbt(argv, NULL, &err), code);
+    assert_one_line(err);
+    assert_contains(err, message);
+    free(err);
+}
+
+static void test_subcommand_errors(void **state)
+{
+    (void)state;
+    const char *none = tmp_path("no_such_input");
+    expect_usage((const char *const[]){"seeg", "dance", none, NULL}, 2,
+                 "vbt seeg: unknown action 'dance': expected info, features, ei or plot "
+                 "(see 'vbt seeg --help')");
+    expect_usage((const char *const[]){"seeg", "info", none, "--bias", "1", NULL}, 2,
+                 "vbt seeg: --bias does not apply to 'info' (see 'vbt seeg --help')");
+    expect_usage((const char *const[]){"seeg", "plot", none, "-o", "x.png", "--pre", "1", NULL},
+                 2, "--pre does not apply to 'plot'");
+    expect_usage((const char *const[]){"seeg", "features", none, NULL}, 2,
+                 "vbt seeg: 'features' needs -o PATH (see 'vbt seeg --help')");
+    /* a well-formed action on a missing input is an error on the file */
+    expect_usage((const char *const[]){"seeg", "info", none, "--json", NULL}, 1,
+                 "cannot open");
+    expect_usage((const char *const[]){"connectome", "frobnicate", none, NULL}, 2,
+                 "unknown action 'frobnicate': expected build or info");
+    expect_usage((const char *const[]){"connectome", "build", none, "-o", "x.zip", NULL}, 2,
+                 "'build' needs --labels TABLE");
+    expect_usage((const char *const[]){"connectome", "info", none, "--weights", none, NULL}, 2,
+                 "--weights does not apply to 'info'");
+    expect_usage((const char *const[]){"contacts", "list", none, "--radius", "2", NULL}, 2,
+                 "--radius does not apply to 'list'");
+    expect_usage((const char *const[]){"contacts", "localize", none, "-o", "t.tsv", NULL}, 2,
+                 "'localize' needs --parcellation VOL");
+    expect_usage((const char *const[]){"cohort", "summarise", none, "-o", "c.csv", NULL}, 2,
+                 "unknown action 'summarise': expected summarize");
+    expect_usage((const char *const[]){"cohort", "summarize", none, NULL}, 2,
+                 "missing required option --output COHORT.csv");
+    /* vbt fit's option groups: --particles belongs to --method smc (nuts by default) */
+    expect_usage((const char *const[]){"fit", "--connectome", none, "--gain", none, "--data",
+                                       none, "-o", "f", "--particles", "64", NULL}, 2,
+                 "vbt fit: --particles applies only with --method smc (see 'vbt fit --help')");
+    expect_usage((const char *const[]){"fit", "--connectome", none, "--gain", none, "--data",
+                                       none, "-o", "f", "--method", "smc", "--seizure-x", "0",
+                                       NULL}, 2, "--seizure-x applies only with --obs seizure");
+    /* vbt surgery's plan options belong to --plan */
+    expect_usage((const char *const[]){"surgery", "-c", none, "-d", none, "-o", "s", "--resect",
+                                       "1", "--max-size", "2", NULL}, 2,
+                 "vbt surgery: --max-size applies only with --plan (see 'vbt surgery --help')");
+}
+
+/* Help is generated from the sub-command table: one usage line each, with
+ * the required options that apply to it, and the option groups. */
+static void test_subcommand_help(void **state)
+{
+    (void)state;
+    char *out;
+    assert_int_equal(run_vbt((const char *const[]){"seeg", "--help", NULL}, &out, NULL), 0);
+    assert_contains(out, "USAGE\n  vbt seeg info INPUT [options]\n"
+                         "  vbt seeg features INPUT -o PATH [options]\n");
+    assert_contains(out, "  vbt seeg plot INPUT -o PATH [options]\n\nDESCRIPTION");
+    assert_contains(out, "        [ei] Page-Hinkley bias");
+    assert_contains(out, "        [features, ei, plot] derivation:");
+    free(out);
+    assert_int_equal(run_vbt((const char *const[]){"connectome", "--help", NULL}, &out, NULL),
+                     0);
+    assert_contains(out, "  vbt connectome build INPUT --labels TABLE -o OUT [options]\n"
+                         "  vbt connectome info INPUT [options]\n");
+    free(out);
+}
+
+static int sub_a(const cli_parsed *p)
+{
+    (void)p;
+    return 40;
+}
+
+static int sub_b(const cli_parsed *p)
+{
+    (void)p;
+    return 41;
+}
+
+/* In-process parse against a synthetic table (stderr is silenced). */
+static int parse_quiet(const cli_command *cmd, const char *const *argv, cli_parsed *p)
+{
+    int argc = 0, code = -1;
+    while (argv[argc])
+        argc++;
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_non_null(freopen("/dev/null", "w", stderr));
+    int rc = cli_parse(cmd, argc, (char **)argv, 2, p, &code);
+    fflush(stderr);
+    assert_true(dup2(saved, 2) >= 0);
+    close(saved);
+    return rc == 0 ? 0 : code;
+}
+
+/* A table of 100 options (more than the old fixed 64 values) parses; one
+ * larger than CLI_MAX_OPTS, or with an `applies` naming no sub-command, is
+ * an internal error (exit 1) before anything is parsed. */
+static void test_table_bounds(void **state)
+{
+    (void)state;
+    enum { N = 100 };
+    static char names[CLI_MAX_OPTS + 1][8];
+    static cli_option opts[CLI_MAX_OPTS + 1];
+    for (int i = 0; i <= CLI_MAX_OPTS; i++) {
+        snprintf(names[i], sizeof names[i], "o%d", i);
+        opts[i] = (cli_option){.name = names[i], .kind = CLI_INT, .metavar = "N",
+                               .min = 0, .max = 1000, .doc = "a synthetic option"};
+    }
+    static const cli_argument arg = {"WHAT", CLI_TEXT, "anything"};
+    cli_command cmd = {.name = "synthetic", .synopsis = "s", .description = "d", .args = &arg,
+                       .n_args = 1, .opts = opts, .n_opts = N, .run = sub_a};
+    cli_parsed p;
+    const char *const ok[] = {"vbt", "synthetic", "x", "--o99", "7", "--o64=5", "--o0", "1",
+                              NULL};
+    assert_int_equal(parse_quiet(&cmd, ok, &p), 0);
+    assert_string_equal(cli_str(&p, "o99"), "7");
+    assert_string_equal(cli_str(&p, "o64"), "5");
+    assert_string_equal(cli_str(&p, "o0"), "1");
+    assert_null(cli_str(&p, "o98"));
+    assert_null(p.sub);
+
+    char err[256];
+    cmd.n_opts = CLI_MAX_OPTS;
+    assert_int_equal(cli_check_command(&cmd, err, sizeof err), 0);
+    cmd.n_opts = CLI_MAX_OPTS + 1;
+    assert_int_equal(cli_check_command(&cmd, err, sizeof err), -1);
+    assert_contains(err, "129 options");
+    assert_int_equal(parse_quiet(&cmd, ok, &p), CLI_ERROR);
+
+    /* a duplicate name, and a clash with the standard group */
+    cmd.n_opts = 3;
+    opts[2].name = "o1";
+    assert_int_equal(cli_check_command(&cmd, err, sizeof err), -1);
+    assert_contains(err, "--o1 is declared twice");
+    opts[2].name = "seed";
+    assert_int_equal(cli_check_command(&cmd, err, sizeof err), -1);
+    assert_contains(err, "clashes with the standard --seed");
+    opts[2].name = names[2];
+    /* `applies` without sub-commands */
+    opts[1].applies = "a";
+    assert_int_equal(cli_check_command(&cmd, err, sizeof err), -1);
+    assert_contains(err, "option --o1 applies to sub-commands, but there are none");
+    opts[1].applies = NULL;
+}
+
+/* Sub-commands and option groups, in process. */
+static void test_subcommand_table(void **state)
+{
+    (void)state;
+    static const cli_subcommand subs[] = {{"a", sub_a}, {"b", sub_b}};
+    static const cli_argument args[] = {{"ACTION", CLI_TEXT, "a or b"},
+                                        {"IN", CLI_TEXT, "anything"}};
+    cli_option opts[] = {
+        {.name = "all", .kind = CLI_FLAG, .doc = "every action"},
+        {.name = "xa", .kind = CLI_INT, .metavar = "N", .max = 9, .applies = "a",
+         .doc = "only a"},
+        {.name = "yb", .short_name = 'y', .kind = CLI_TEXT, .metavar = "Y", .required = 1,
+         .applies = "b", .doc = "b needs it"},
+    };
+    cli_command cmd = {.name = "t", .synopsis = "s", .description = "d", .args = args,
+                       .n_args = 2, .opts = opts, .n_opts = 3, .run = cli_run_subcommand,
+                       .subcommands = subs, .n_subcommands = 2};
+    cli_parsed p;
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "t", "a", "i", "--xa", "3",
+                                                            "--all", NULL}, &p), 0);
+    assert_ptr_equal(p.sub, &subs[0]);
+    assert_int_equal(cmd.run(&p), 40);
+    assert_true(cli_flag(&p, "all"));
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "t", "b", "i", "-y", "q",
+                                                            NULL}, &p), 0);
+    assert_int_equal(cmd.run(&p), 41);
+    assert_string_equal(cli_str(&p, "yb"), "q");
+    /* an option of another action, a missing required one, an unknown action */
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "t", "b", "i", "-y", "q",
+                                                            "--xa", "1", NULL}, &p), CLI_USAGE);
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "t", "b", "i", NULL}, &p),
+                     CLI_USAGE);
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "t", "c", "i", NULL}, &p),
+                     CLI_USAGE);
+    /* required only where it applies */
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "t", "a", "i", NULL}, &p), 0);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    cli_print_help(f, &cmd);
+    cli_print_markdown(f, &cmd);
+    fclose(f);
+    assert_contains(text, "USAGE\n  vbt t a IN [options]\n  vbt t b IN -y Y [options]\n\n");
+    assert_contains(text, "  --xa N\n        [a] only a (range 0 to 9)\n");
+    assert_contains(text, "```\nvbt t a IN [options]\nvbt t b IN [options]\n```\n");
+    assert_contains(text, "| `-y`, `--yb Y` | [b] b needs it |  |\n");
+    free(text);
+
+    /* an `applies` naming no sub-command is an internal error */
+    opts[1].applies = "a,c";
+    char err[256];
+    assert_int_equal(cli_check_command(&cmd, err, sizeof err), -1);
+    assert_contains(err, "--xa applies to 'c', which is no sub-command");
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "t", "a", "i", NULL}, &p),
+                     CLI_ERROR);
+}
+
+/* Option groups bound to another option's value (`when`, e.g. vbt fit's
+ * "[--method smc]" options), in process. */
+static void test_option_when(void **state)
+{
+    (void)state;
+    cli_option opts[] = {
+        {.name = "method", .kind = CLI_TEXT, .metavar = "M", .def = "a", .choices = "a|b|c",
+         .doc = "which"},
+        {.name = "pb", .kind = CLI_INT, .metavar = "N", .max = 9, .when = "method=b",
+         .doc = "only b"},
+        {.name = "pbc", .kind = CLI_FLAG, .when = "method=b|c", .doc = "b or c"},
+        {.name = "plan", .kind = CLI_FLAG, .doc = "a flag"},
+        {.name = "target", .kind = CLI_FLOAT, .metavar = "P", .def = "0.5", .max = 1,
+         .when = "plan", .doc = "with --plan"},
+    };
+    cli_command cmd = {.name = "w", .synopsis = "s", .description = "d", .opts = opts,
+                       .n_opts = 5, .run = sub_a};
+    cli_parsed p;
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "w", NULL}, &p), 0);
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "w", "--method", "b",
+                                                            "--pb", "3", "--pbc", NULL}, &p),
+                     0);
+    assert_string_equal(cli_str(&p, "pb"), "3");
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "w", "--pbc", "--method",
+                                                            "c", NULL}, &p), 0);
+    /* the default method is a: neither belongs to it */
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "w", "--pb", "1", NULL}, &p),
+                     CLI_USAGE);
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "w", "--method", "c",
+                                                            "--pb", "1", NULL}, &p), CLI_USAGE);
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "w", "--method", "a",
+                                                            "--pbc", NULL}, &p), CLI_USAGE);
+    /* bound to a flag */
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "w", "--target", "0.7",
+                                                            "--plan", NULL}, &p), 0);
+    assert_close(cli_float(&p, "target"), 0.7, 0.0);
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "w", "--target", "0.7",
+                                                            NULL}, &p), CLI_USAGE);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    cli_print_help(f, &cmd);
+    fclose(f);
+    assert_contains(text, "  --pb N\n        [--method b] only b (range 0 to 9)\n");
+    assert_contains(text, "  --pbc\n        [--method b|c] b or c\n");
+    assert_contains(text,
+                    "  --target P\n        [--plan] with --plan (range 0 to 1) [default: 0.5]\n");
+    free(text);
+
+    char err[256];
+    opts[2].when = "method=d";
+    assert_int_equal(cli_check_command(&cmd, err, sizeof err), -1);
+    assert_contains(err, "'d' is no choice of --method");
+    opts[2].when = "mode=b";
+    assert_int_equal(cli_check_command(&cmd, err, sizeof err), -1);
+    assert_contains(err, "names no unconditional flag or option with choices");
+    opts[2].when = "method";    /* not a flag */
+    assert_int_equal(cli_check_command(&cmd, err, sizeof err), -1);
+    assert_int_equal(parse_quiet(&cmd, (const char *const[]){"vbt", "w", NULL}, &p), CLI_ERROR);
 }
 
 /* ---- 2. missing input ---------------------------------------------------- */
@@ -1545,6 +1824,11 @@ int main(void)
         cmocka_unit_test(test_models_text),
         cmocka_unit_test(test_models_json),
         cmocka_unit_test(test_help_markdown),
+        cmocka_unit_test(test_subcommand_errors),
+        cmocka_unit_test(test_subcommand_help),
+        cmocka_unit_test(test_table_bounds),
+        cmocka_unit_test(test_subcommand_table),
+        cmocka_unit_test(test_option_when),
         cmocka_unit_test(test_missing_config),
         cmocka_unit_test(test_refuse_overwrite),
         cmocka_unit_test(test_outputs),

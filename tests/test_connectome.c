@@ -16,36 +16,19 @@
 /* ------------------------------------------------------------------ */
 /* helpers */
 
-/* A shared-data file: data-samples/<sample> first (when given), then
- * $VBT_SHARED/<rel>, ../shared/data/<rel> from the source tree and the
- * working directory, and /work/shared/data/<rel>.  NULL when absent. */
+/* A real data file the tests ship: data-samples/<sample> when given, else
+ * tests/data/shared/<rel> (copies of ../shared/data/<rel>, see the README
+ * there).  Missing is a failure, not a skip. */
 static const char *shared_file(const char *sample, const char *rel)
 {
     static char buf[4096];
-    const char *env = getenv("VBT_SHARED");
-    if (sample && tu_exists(tu_path(tu_samples_dir(), sample))) {
+    if (sample)
         snprintf(buf, sizeof buf, "%s", tu_path(tu_samples_dir(), sample));
-        return buf;
-    }
-    const char *cand[4] = {NULL, NULL, NULL, NULL};
-    char a[4096], b[4096], c[4096], d[4096];
-    if (env) {
-        snprintf(a, sizeof a, "%s/%s", env, rel);
-        cand[0] = a;
-    }
-    snprintf(b, sizeof b, "%s/../../../shared/data/%s", tu_data_dir(), rel);
-    snprintf(c, sizeof c, "../shared/data/%s", rel);
-    snprintf(d, sizeof d, "/work/shared/data/%s", rel);
-    cand[1] = b;
-    cand[2] = c;
-    cand[3] = d;
-    for (int i = 0; i < 4; i++) {
-        if (cand[i] && tu_exists(cand[i])) {
-            snprintf(buf, sizeof buf, "%s", cand[i]);
-            return buf;
-        }
-    }
-    return NULL;
+    else
+        snprintf(buf, sizeof buf, "%s/shared/%s", tu_data_dir(), rel);
+    if (!tu_exists(buf))
+        fail_msg("test data '%s' is missing (shipped with the sources)", buf);
+    return buf;
 }
 
 static vbt_connectome *load_ok(const char *path)
@@ -188,8 +171,6 @@ static void test_tvb76(void **state)
     (void)state;
     const char *p = shared_file("connectivity_76.zip",
                                 "tvb-data/connectivity/connectivity_76.zip");
-    if (!p)
-        skip();
     vbt_connectome *c = load_ok(p);
     size_t n = c->n;
     assert_int_equal(n, 76);
@@ -234,8 +215,6 @@ static void test_tvb68_bz2(void **state)
 {
     (void)state;
     const char *p = shared_file(NULL, "tvb-data/connectivity/connectivity_68.zip");
-    if (!p)
-        skip();
     vbt_connectome *c = load_ok(p);
     size_t n = c->n;
     assert_int_equal(n, 68);
@@ -254,8 +233,6 @@ static void test_tvb998(void **state)
 {
     (void)state;
     const char *p = shared_file(NULL, "tvb-data/connectivity/connectivity_998.zip");
-    if (!p)
-        skip();
     vbt_connectome *c = load_ok(p);
     size_t n = c->n;
     assert_int_equal(n, 998);
@@ -273,8 +250,6 @@ static void test_macaque84_subfolder(void **state)
 {
     (void)state;
     const char *p = shared_file(NULL, "tvb-data/macaque/connectivity_84.zip");
-    if (!p)
-        skip();
     vbt_connectome *c = load_ok(p);
     size_t n = c->n;
     assert_int_equal(n, 84);
@@ -293,23 +268,20 @@ static void test_other_shared(void **state)
 {
     (void)state;
     static const struct {
-        const char *rel;
+        const char *sample, *rel;
         size_t n, nnz;
         double maxlen;
         const char *label0;
     } t[] = {
-        {"tvb-data/connectivity/connectivity_66.zip", 66, 1377, 238.0, "rBSTS"},
-        {"tvb-data/connectivity/connectivity_192.zip", 192, 3532, 142.1458, "lAD"},
-        {"BVEP/ExperimentalData/connectivity.zip", 84, 6912, 197.184, "ctx-lh-bankssts"},
-        {"SeizureSpreadOnACorticalSurface/Real/connectivity.zip", 7, 0, 1.0,
+        {NULL, "tvb-data/connectivity/connectivity_66.zip", 66, 1377, 238.0, "rBSTS"},
+        {NULL, "tvb-data/connectivity/connectivity_192.zip", 192, 3532, 142.1458, "lAD"},
+        /* BVEP's ExperimentalData/connectivity.zip */
+        {"connectivity_84_desikan.zip", NULL, 84, 6912, 197.184, "ctx-lh-bankssts"},
+        {NULL, "SeizureSpreadOnACorticalSurface/Real/connectivity.zip", 7, 0, 1.0,
          "ctx-rh-entorhinal"},
     };
-    int found = 0;
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        const char *p = shared_file(NULL, t[i].rel);
-        if (!p)
-            continue;
-        found++;
+        const char *p = shared_file(t[i].sample, t[i].rel);
         vbt_connectome *c = load_ok(p);
         assert_int_equal(c->n, t[i].n);
         assert_int_equal(count_nonzero(c->weights, c->n * c->n), t[i].nnz);
@@ -317,8 +289,6 @@ static void test_other_shared(void **state)
         assert_string_equal(c->labels[0], t[i].label0);
         vbt_connectome_free(c);
     }
-    if (!found)
-        skip();
 }
 
 /* ------------------------------------------------------------------ */

@@ -1,8 +1,8 @@
 /* test_contacts.c -- BIDS electrodes.tsv (+ coordsystem.json units), TVB
  * sensor text (bzip2, UTF-8 labels), grouping and ordering, bipolar pairs,
  * coordinate-system checks, every error path; the 124 contacts of the BIDS
- * ieeg_epilepsy sample in the Desikan atlas (shared data, skipped when
- * absent). */
+ * ieeg_epilepsy sample in the Desikan atlas (real data shipped in
+ * tests/data/shared). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,15 +161,22 @@ static void test_spaces(void **state)
     assert_int_equal(vbt_contacts_disjoint(&c, far, 1, 10), 1);
 }
 
+/* A real data file the tests ship: tests/data/shared/<rel> (copies of
+ * ../shared/data/<rel>, see the README there), or data-samples/<rel> for
+ * rel starting with "samples/".  Missing is a failure, not a skip. */
 static const char *shared(const char *rel)
 {
     static char buf[4][4096];
     static int slot;
-    const char *base = getenv("VBT_SHARED");
     char *b = buf[slot];
     slot = (slot + 1) % 4;
-    snprintf(b, sizeof buf[0], "%s/%s", base ? base : "/work/shared/data", rel);
-    return tu_exists(b) ? b : NULL;
+    if (!strncmp(rel, "samples/", 8))
+        snprintf(b, sizeof buf[0], "%s/%s", tu_samples_dir(), rel + 8);
+    else
+        snprintf(b, sizeof buf[0], "%s/shared/%s", tu_data_dir(), rel);
+    if (!tu_exists(b))
+        fail_msg("test data '%s' is missing (shipped with the sources)", b);
+    return b;
 }
 
 /* All 124 contacts of the Grenoble patient (left temporo-occipital
@@ -180,9 +187,7 @@ static void test_bids_sample_left(void **state)
     const char *el = shared("bids-examples/ieeg_epilepsy/sub-01/ses-postimp/ieeg/"
                             "sub-01_ses-postimp_space-IXI549Space_electrodes.tsv"),
                *vol = shared("neuroparc/Desikan_space-MNI152NLin6_res-1x1x1.nii.gz"),
-               *csv = shared("neuroparc/Anatomical-labels-csv/Desikan.csv");
-    if (!el || !vol || !csv)
-        skip();
+               *csv = shared("samples/neuroparc/Desikan.csv");
     vbt_contacts *c;
     vbt_parcellation *p;
     vbt_msg msg;
@@ -212,13 +217,11 @@ static void test_bids_sample_left(void **state)
     vbt_contacts_free(c);
     /* seeg_39.txt.bz2: 103 contacts on 10 primed electrodes. */
     const char *s39 = shared("tvb-data/sensors/seeg_39.txt.bz2");
-    if (s39) {
-        assert_int_equal(vbt_contacts_load(&c, s39, &msg), VBT_OK);
-        assert_int_equal(c->n, 103);
-        assert_int_equal(c->n_electrodes, 10);
-        assert_string_equal(c->labels[0], "G\xc2\xb4" "1");
-        vbt_contacts_free(c);
-    }
+    assert_int_equal(vbt_contacts_load(&c, s39, &msg), VBT_OK);
+    assert_int_equal(c->n, 103);
+    assert_int_equal(c->n_electrodes, 10);
+    assert_string_equal(c->labels[0], "G\xc2\xb4" "1");
+    vbt_contacts_free(c);
 }
 
 int main(void)

@@ -1,7 +1,9 @@
 /* test_gain.c -- each gain formula on configurations computed by hand
  * (centre, volume, surface dipole with read and computed normals, EEG
  * sphere), the minimum distance, bipolar rows, row normalisation, surfaces
- * and region mappings (float labels, length mismatch), every error path. */
+ * and region mappings (float labels, length mismatch), every error path;
+ * the whole computation of `vbt gain` (vbt_gain_matrix_compute / _write)
+ * against the formulas called directly, and its three files. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include <nifti2_io.h>
 
 #include "test_util.h"
+#include "vbt.h"
 #include "vbt_gain.h"
 
 #define FOUR_PI (4.0 * 3.14159265358979323846)
@@ -210,15 +213,22 @@ static void test_eeg(void **state)
     assert_int_equal(vbt_gain_eeg(origin, 1, c, NULL, 2, 1.0, g, &msg), VBT_EINVAL);
 }
 
+/* A real data file the tests ship: tests/data/shared/<rel> (copies of
+ * ../shared/data/<rel>, see the README there), or data-samples/<rel> for
+ * rel starting with "samples/".  Missing is a failure, not a skip. */
 static const char *shared(const char *rel)
 {
     static char buf[4][4096];
     static int slot;
-    const char *base = getenv("VBT_SHARED");
     char *b = buf[slot];
     slot = (slot + 1) % 4;
-    snprintf(b, sizeof buf[0], "%s/%s", base ? base : "/work/shared/data", rel);
-    return tu_exists(b) ? b : NULL;
+    if (!strncmp(rel, "samples/", 8))
+        snprintf(b, sizeof buf[0], "%s/%s", tu_samples_dir(), rel + 8);
+    else
+        snprintf(b, sizeof buf[0], "%s/shared/%s", tu_data_dir(), rel);
+    if (!tu_exists(b))
+        fail_msg("test data '%s' is missing (shipped with the sources)", b);
+    return b;
 }
 
 /* tvb-data's regionMapping_16k_192.txt has 16500 entries for the 16384
@@ -229,8 +239,6 @@ static void test_real_surface(void **state)
     const char *surf = shared("tvb-data/surfaceData/cortex_16384.zip"),
                *m192 = shared("tvb-data/regionMapping/regionMapping_16k_192.txt"),
                *m76 = shared("tvb-data/regionMapping/regionMapping_16k_76.txt");
-    if (!surf || !m192 || !m76)
-        skip();
     vbt_surface *sf;
     vbt_msg msg;
     int *map;
@@ -254,6 +262,235 @@ static void test_real_surface(void **state)
     vbt_surface_free(sf);
 }
 
+/* A hand-made connectome directory (3 regions) and TVB contacts text:
+ * electrode A with contacts 1-3 on the x axis, B1 apart. */
+static void write_small_inputs(char *conn, size_t n, char *contacts, size_t m)
+{
+    snprintf(conn, n, "%s/conn3", g_tmp);
+    mkdir(conn, 0755);
+    tu_write_file(tu_path(conn, "weights.txt"), "0 1 0\n1 0 2\n0 2 0\n");
+    tu_write_file(tu_path(conn, "tract_lengths.txt"), "0 10 20\n10 0 15\n20 15 0\n");
+    tu_write_file(tu_path(conn, "centres.txt"),
+                  "R0 2.385 -1.5 0.731\nR1 25 3.25 -4\nR2 -7.5 11 2.5\n");
+    snprintf(contacts, m, "%s/contacts.txt", g_tmp);
+    tu_write_file(contacts, "A1 10 0 0\nA2 13.5 0 0\nA3 17 0 0\nB1 0 20 5\n");
+}
+
+static const double k_sensors[12] = {10, 0, 0, 13.5, 0, 0, 17, 0, 0, 0, 20, 5};
+static const double k_centres[9] = {2.385, -1.5, 0.731, 25, 3.25, -4, -7.5, 11, 2.5};
+
+/* vbt_gain_matrix_compute / _write: the computation `vbt gain` runs, checked
+ * against the formula functions called directly, and the three files. */
+static void test_matrix_centre(void **state)
+{
+    (void)state;
+    char conn[4096], contacts[4096];
+    write_small_inputs(conn, sizeof conn, contacts, sizeof contacts);
+    vbt_gain_opts o;
+    vbt_gain_opts_default(&o);
+    assert_int_equal(o.method, VBT_GAIN_CENTRE);
+    assert_null(o.contacts);
+    assert_int_equal(o.bipolar, 0);
+    assert_int_equal(o.normalize, VBT_GAIN_NORM_NONE);
+    assert_close(o.min_dist_mm, VBT_GAIN_MIN_DIST_MM, 0);
+    o.contacts = contacts;
+    o.connectome = conn;
+    o.min_dist_mm = 2.5;
+    vbt_gain_matrix *g;
+    vbt_msg msg;
+    if (vbt_gain_matrix_compute(&g, &o, &msg))
+        fail_msg("%s", msg.text);
+    double want[12];
+    assert_int_equal(vbt_gain_centre(k_sensors, 4, k_centres, 3, 2.5, want, &msg), VBT_OK);
+    assert_int_equal(g->n_rows, 4);
+    assert_int_equal(g->n_regions, 3);
+    assert_memory_equal(g->gain, want, sizeof want);
+    assert_string_equal(g->row_names[3], "B1");
+    assert_string_equal(g->region_names[2], "R2");
+    assert_close(g->row_pos[3 * 1], 13.5, 0);
+    assert_int_equal(g->normals_computed, -1);
+    assert_null(g->centre_fallback);
+    assert_string_equal(g->contacts_space, "");
+    assert_true(g->wall_s >= 0);
+
+    /* GAIN.tsv and GAIN.json beside GAIN.npy; the provenance's members come
+     * first. */
+    char npy[4200], tsv[4200], json[4200];
+    snprintf(npy, sizeof npy, "%s/g.npy", g_tmp);
+    snprintf(tsv, sizeof tsv, "%s/g.tsv", g_tmp);
+    snprintf(json, sizeof json, "%s/g.json", g_tmp);
+    if (vbt_gain_matrix_write(g, npy, "{\"tool\":\"test\",\"inputs\":{}}", 0, &msg))
+        fail_msg("%s", msg.text);
+    vbt_array a;
+    assert_int_equal(vbt_npy_read(npy, &a, &msg), VBT_OK);
+    assert_int_equal(a.ndim, 2);
+    assert_int_equal(a.shape[0], 4);
+    assert_int_equal(a.shape[1], 3);
+    assert_memory_equal(a.data, want, sizeof want);
+    vbt_array_clear(&a);
+    char *text;
+    size_t len;
+    assert_int_equal(vbt_file_read_all(tsv, &text, &len, 0, &msg), VBT_OK);
+    assert_string_equal(text, "row\tname\tx\ty\tz\n"
+                              "0\tA1\t10.000000\t0.000000\t0.000000\n"
+                              "1\tA2\t13.500000\t0.000000\t0.000000\n"
+                              "2\tA3\t17.000000\t0.000000\t0.000000\n"
+                              "3\tB1\t0.000000\t20.000000\t5.000000\n");
+    free(text);
+    assert_int_equal(vbt_file_read_all(json, &text, &len, 0, &msg), VBT_OK);
+    const char *tool = strstr(text, "\"tool\":\t\"test\""), *gain = strstr(text, "\"gain\":\t{");
+    assert_non_null(tool);
+    assert_non_null(gain);
+    assert_true(tool < gain);
+    assert_non_null(strstr(text, "\"method\":\t\"centre\""));
+    assert_non_null(strstr(text, "\"min_distance_mm\":\t2.5"));
+    assert_non_null(strstr(text, "\"shape\":\t[4, 3]"));
+    assert_non_null(strstr(text, "\"regions\":\t[\"R0\", \"R1\", \"R2\"]"));
+    assert_null(strstr(text, "centre_fallback"));
+    assert_true(len > 2 && text[len - 1] == '\n' && text[len - 2] == '}');
+    free(text);
+    /* Existing outputs are kept without overwrite; bad names, bad provenance. */
+    assert_int_equal(vbt_gain_matrix_write(g, npy, NULL, 0, &msg), VBT_EEXIST);
+    assert_int_equal(vbt_gain_matrix_write(g, npy, NULL, 1, &msg), VBT_OK);
+    assert_int_equal(vbt_gain_matrix_write(g, tsv, NULL, 1, &msg), VBT_EINVAL);
+    assert_int_equal(vbt_gain_matrix_write(g, npy, "[1, 2]", 1, &msg), VBT_EINVAL);
+    assert_int_equal(vbt_gain_matrix_write(g, npy, "{\"a\":", 1, &msg), VBT_EINVAL);
+    vbt_gain_matrix_free(g);
+    vbt_gain_matrix_free(NULL);
+
+    /* Bipolar rows A1-A2, A2-A3, then each divided by its largest |value|. */
+    o.bipolar = 1;
+    o.normalize = VBT_GAIN_NORM_ROW_MAX;
+    if (vbt_gain_matrix_compute(&g, &o, &msg))
+        fail_msg("%s", msg.text);
+    assert_int_equal(g->n_rows, 2);
+    assert_string_equal(g->row_names[0], "A1-A2");
+    assert_string_equal(g->row_names[1], "A2-A3");
+    assert_close(g->row_pos[0], 11.75, 0);
+    assert_close(g->row_pos[3], 15.25, 0);
+    for (size_t r = 0; r < 2; r++) {
+        double d[3], mx = 0;
+        for (size_t c = 0; c < 3; c++) {
+            d[c] = want[3 * r + c] - want[3 * (r + 1) + c];
+            mx = fmax(mx, fabs(d[c]));
+        }
+        for (size_t c = 0; c < 3; c++)
+            assert_close(g->gain[3 * r + c], d[c] / mx, 1e-15);
+    }
+    vbt_gain_matrix_free(g);
+}
+
+/* The volume gain in a connectome's columns on the sample patient (the
+ * pipeline's gain step): the same matrix as the formula called on the
+ * loaded inputs, 18 columns on the centre formula and 4 parcellation
+ * regions unused (white matter and corpus callosum). */
+static void test_matrix_volume_patient(void **state)
+{
+    (void)state;
+    char el[4096], conn[4096], vol[4096], lab[4096], names[4096];
+    const char *s = tu_samples_dir();
+    snprintf(el, sizeof el, "%s/patient/sub-vep01/ses-01/ieeg/"
+             "sub-vep01_ses-01_space-IXI549Space_electrodes.tsv", s);
+    snprintf(conn, sizeof conn, "%s/patient/connectome.zip", s);
+    snprintf(vol, sizeof vol, "%s/patient/parcellation.nii.gz", s);
+    snprintf(lab, sizeof lab, "%s/patient/parcellation_labels.csv", s);
+    snprintf(names, sizeof names, "%s/patient/parcellation_names.tsv", s);
+    vbt_gain_opts o;
+    vbt_gain_opts_default(&o);
+    o.method = VBT_GAIN_VOLUME;
+    o.contacts = el;
+    o.connectome = conn;
+    o.parcellation = vol;
+    o.labels = lab;
+    o.name_map = names;
+    vbt_gain_matrix *g;
+    vbt_msg msg;
+    if (vbt_gain_matrix_compute(&g, &o, &msg))
+        fail_msg("%s", msg.text);
+    assert_int_equal(g->n_rows, 124);
+    assert_int_equal(g->n_regions, 84);
+    assert_int_equal(g->n_centre_fallback, 18);
+    assert_int_equal(g->n_parcellation_unused, 4);
+    assert_string_equal(g->parcellation_unused[0], "L_white_matter");
+    assert_string_equal(g->contacts_space, "IXI549Space");
+
+    vbt_contacts *ct;
+    vbt_connectome *c;
+    vbt_parcellation *p;
+    char **alias;
+    assert_int_equal(vbt_contacts_load(&ct, el, &msg), VBT_OK);
+    assert_int_equal(vbt_connectome_load(&c, conn, &msg), VBT_OK);
+    assert_int_equal(vbt_parcellation_load(&p, vol, lab, &msg), VBT_OK);
+    assert_int_equal(vbt_name_map_load(names, p, &alias, &msg), VBT_OK);
+    size_t np = vbt_parcellation_n_regions(p);
+    long *col = malloc(np * sizeof *col);
+    unsigned char *fb = calloc(84, 1);
+    double *want = malloc(124 * 84 * sizeof *want);
+    vbt_parcellation_match_connectome(p, c, alias, col);
+    assert_int_equal(vbt_gain_volume_mapped(ct->pos, ct->n, p, col, c->centres, 84, 1.0, want,
+                                            fb, &msg), VBT_OK);
+    assert_memory_equal(g->gain, want, 124 * 84 * sizeof *want);
+    assert_memory_equal(g->centre_fallback, fb, 84);
+    assert_string_equal(g->region_names[0], c->labels[0]);
+    free(want);
+    free(fb);
+    free(col);
+    vbt_name_map_free(alias, np);
+    vbt_parcellation_free(p);
+    vbt_connectome_free(c);
+    vbt_contacts_free(ct);
+    vbt_gain_matrix_free(g);
+}
+
+/* Inputs a method needs, the name map's place, the loaders' errors. */
+static void test_matrix_errors(void **state)
+{
+    (void)state;
+    char conn[4096], contacts[4096];
+    write_small_inputs(conn, sizeof conn, contacts, sizeof contacts);
+    vbt_gain_opts o;
+    vbt_gain_matrix *g = (vbt_gain_matrix *)&o;
+    vbt_msg msg;
+    vbt_gain_opts_default(&o);
+    assert_int_equal(vbt_gain_matrix_compute(&g, &o, &msg), VBT_EINVAL); /* no contacts */
+    assert_null(g);
+    assert_int_equal(vbt_gain_matrix_compute(&g, NULL, &msg), VBT_EINVAL);
+    o.contacts = contacts;
+    assert_int_equal(vbt_gain_matrix_compute(&g, &o, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "method centre needs a connectome"));
+    o.method = VBT_GAIN_EEG;
+    assert_int_equal(vbt_gain_matrix_compute(&g, &o, &msg), VBT_EINVAL);
+    o.method = VBT_GAIN_DIPOLE;
+    o.connectome = conn;
+    assert_int_equal(vbt_gain_matrix_compute(&g, &o, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "a surface and a region mapping"));
+    o.method = VBT_GAIN_VOLUME;
+    assert_int_equal(vbt_gain_matrix_compute(&g, &o, &msg), VBT_EINVAL);
+    o.method = VBT_GAIN_CENTRE;
+    o.name_map = contacts;
+    assert_int_equal(vbt_gain_matrix_compute(&g, &o, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "name map needs method volume"));
+    o.name_map = NULL;
+    o.min_dist_mm = 0;
+    assert_int_equal(vbt_gain_matrix_compute(&g, &o, &msg), VBT_EINVAL);
+    o.min_dist_mm = 1;
+    o.method = (vbt_gain_method)7;
+    assert_int_equal(vbt_gain_matrix_compute(&g, &o, &msg), VBT_EINVAL);
+    assert_null(vbt_gain_method_name((vbt_gain_method)7));
+    assert_string_equal(vbt_gain_method_name(VBT_GAIN_EEG), "eeg");
+    o.method = VBT_GAIN_CENTRE;
+    o.contacts = tu_path(g_tmp, "absent.txt");
+    assert_int_not_equal(vbt_gain_matrix_compute(&g, &o, &msg), VBT_OK);
+    assert_null(g);
+    assert_non_null(strstr(msg.text, "absent.txt"));
+    /* A1 and B1 on different electrodes: no bipolar pair. */
+    tu_write_file(tu_path(g_tmp, "lone.txt"), "A1 10 0 0\nB1 0 20 5\n");
+    o.contacts = tu_path(g_tmp, "lone.txt");
+    o.bipolar = 1;
+    assert_int_equal(vbt_gain_matrix_compute(&g, &o, &msg), VBT_EINVAL);
+    assert_null(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +499,9 @@ int main(void)
         cmocka_unit_test(test_dipole),
         cmocka_unit_test(test_eeg),
         cmocka_unit_test(test_real_surface),
+        cmocka_unit_test(test_matrix_centre),
+        cmocka_unit_test(test_matrix_volume_patient),
+        cmocka_unit_test(test_matrix_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

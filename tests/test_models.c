@@ -407,6 +407,48 @@ static double in_range(const vbt_model_type *m, size_t v, size_t k)
     return m->state_range[v][0] + f * (m->state_range[v][1] - m->state_range[v][0]);
 }
 
+/* m->jacobian at one state (x, c, one lane of parameters p1) against
+ * central differences of dfun, step h = 1e-6 max(1, |x_w|): their
+ * truncation error (about h^2 times the third derivative) and rounding
+ * error (about 1e-16 |f| / h) sit well under the tolerance, 1e-6 relative
+ * to the row's largest entry.  `what` names the state in messages. */
+static void check_jacobian(const vbt_model_type *m, const double *x, const double *c,
+                           const double *p1, const char *what)
+{
+    const size_t ns = m->n_state;
+    double x1[6], jac[36], fd[36], fp[6], fm[6];
+    assert_true(ns <= 6);
+    memcpy(x1, x, ns * sizeof *x1);
+    m->jacobian(x1, c, p1, jac);
+    for (size_t w = 0; w < ns; w++) {
+        double x0 = x1[w], h = 1e-6 * fmax(1.0, fabs(x0));
+        x1[w] = x0 + h;
+        double xp = x1[w];
+        m->dfun(1, x1, c, p1, fp);
+        x1[w] = x0 - h;
+        double xm = x1[w];
+        m->dfun(1, x1, c, p1, fm);
+        x1[w] = x0;
+        for (size_t v = 0; v < ns; v++)
+            fd[v * ns + w] = (fp[v] - fm[v]) / (xp - xm);
+    }
+    /* Relative to the row's largest entry: small entries of a row carry the
+     * rounding error of the whole row's differences. */
+    for (size_t v = 0; v < ns; v++) {
+        double scale = 1e-9;
+        for (size_t w = 0; w < ns; w++)
+            scale = fmax(scale, fabs(jac[v * ns + w]));
+        for (size_t w = 0; w < ns; w++) {
+            double err = fabs(jac[v * ns + w] - fd[v * ns + w]) / scale;
+            if (!(err < 1e-6))
+                fail_msg("%s: J[d%s/d%s] = %.10g, finite differences %.10g "
+                         "(relative error %.3g) at %s",
+                         m->name, m->state_names[v], m->state_names[w], jac[v * ns + w],
+                         fd[v * ns + w], err, what);
+        }
+    }
+}
+
 /* Finite derivatives at defaults on states inside state_range; the
  * Jacobian against central differences of dfun at 3 such states; the clamp
  * leaves in-range states alone and maps out-of-range ones to the bounds. */
@@ -427,43 +469,16 @@ static void battery_ranges(const vbt_model_type *m)
             fail_msg("%s: d%s not finite at a state inside state_range", m->name,
                      m->state_names[k / n]);
 
-    if (m->jacobian)
-        for (size_t k = 0; k < n; k++) {
-            double x1[6], c1[2], jac[36], fp[6], fm[6];
-            for (size_t v = 0; v < ns; v++)
-                x1[v] = x[v * n + k];
-            for (size_t v = 0; v < m->n_cvar; v++)
-                c1[v] = c[v * n + k];
-            m->jacobian(x1, c1, p1, jac);
-            double fd[36];
-            for (size_t w = 0; w < ns; w++) {
-                double x0 = x1[w], h = 1e-6 * fmax(1.0, fabs(x0));
-                x1[w] = x0 + h;
-                double xp = x1[w];
-                m->dfun(1, x1, c1, p1, fp);
-                x1[w] = x0 - h;
-                double xm = x1[w];
-                m->dfun(1, x1, c1, p1, fm);
-                x1[w] = x0;
-                for (size_t v = 0; v < ns; v++)
-                    fd[v * ns + w] = (fp[v] - fm[v]) / (xp - xm);
-            }
-            /* Relative to the row's largest entry: small entries of a row
-             * carry the rounding error of the whole row's differences. */
-            for (size_t v = 0; v < ns; v++) {
-                double scale = 1e-9;
-                for (size_t w = 0; w < ns; w++)
-                    scale = fmax(scale, fabs(jac[v * ns + w]));
-                for (size_t w = 0; w < ns; w++) {
-                    double err = fabs(jac[v * ns + w] - fd[v * ns + w]) / scale;
-                    if (!(err < 1e-6))
-                        fail_msg("%s: J[d%s/d%s] = %.10g, finite differences %.10g "
-                                 "(relative error %.3g) at state %zu",
-                                 m->name, m->state_names[v], m->state_names[w],
-                                 jac[v * ns + w], fd[v * ns + w], err, k);
-                }
-            }
-        }
+    for (size_t k = 0; k < n; k++) {
+        double x1[6], c1[2];
+        char what[48];
+        for (size_t v = 0; v < ns; v++)
+            x1[v] = x[v * n + k];
+        for (size_t v = 0; v < m->n_cvar; v++)
+            c1[v] = c[v * n + k];
+        snprintf(what, sizeof what, "state %zu in state_range", k);
+        check_jacobian(m, x1, c1, p1, what);
+    }
 
     if (m->clamp) {
         double y[6 * 3];
@@ -554,14 +569,73 @@ static void test_registry_battery(void **state)
         free(d1);
         free(c1);
         free(p1);
-        if (m->state_range)
-            battery_ranges(m);
+        /* Every model declares its typical ranges and an analytic Jacobian. */
+        if (!m->state_range || !m->jacobian)
+            fail_msg("%s: no %s", m->name, m->state_range ? "jacobian" : "state_range");
+        battery_ranges(m);
     }
     assert_int_equal(count, 8);
     assert_null(vbt_model_find("no-such-model"));
     assert_ptr_equal(vbt_coupling_find("difference"), vbt_coupling_difference);
     assert_ptr_equal(vbt_scheme_find("rk4"), vbt_scheme_rk4);
     assert_null(vbt_scheme_find("euler-maruyama"));
+}
+
+/* The Epileptors' Jacobians on each side of every branch of dfun, at the
+ * states of test_epileptor_derivatives: A has x1 < 0, z > 0, x2 < -0.25;
+ * B has x1 >= 0, z < 0 (h's z^7 term), x2 >= -0.25; each with the
+ * polynomial and with the sigmoidal h (modification = 1), the latter also
+ * near its steepest point x1 = -0.5.  The states keep at least 0.03 from
+ * every kink (x1 = 0, x2 = -0.25, z = 0), far beyond the difference step
+ * 1e-6, so the differences never straddle one. */
+static void test_epileptor_jacobians(void **state)
+{
+    (void)state;
+    const double A6[6] = {-1.2345, -15.678, 3.456, -0.789, 0.123, -0.0456};
+    const double B6[6] = {0.4321, -3.21, -0.567, 0.345, 1.234, 0.0789};
+    const double S6[6] = {-0.4731, -7.89, 2.91, -0.22, 0.61, 0.0337};
+    const double A2[2] = {-1.2345, 3.456}, B2[2] = {0.4321, -0.567}, S2[2] = {-0.4731, 2.91};
+    const double c[2] = {0.0321, -0.0456};
+    const vbt_model_type *models[2] = {vbt_model_epileptor, vbt_model_epileptor2d};
+    const double *states[2][3] = {{A6, B6, S6}, {A2, B2, S2}};
+    static const char *const names[3] = {"A", "B", "near the sigmoid centre"};
+    for (size_t i = 0; i < 2; i++) {
+        const vbt_model_type *m = models[i];
+        const size_t ns = m->n_state, iz = i == 0 ? 2 : 1;
+        double *p = params_for(m, 1);
+        set_param(m, p, 1, "x0", -2.1);
+        set_param(m, p, 1, "Ks", -0.2);
+        set_param(m, p, 1, "Kvf", 0.05);
+        set_param(m, p, 1, "r", 0.0123);
+        set_param(m, p, 1, "slope", 0.3);
+        set_param(m, p, 1, "tt", 1.3);
+        if (i == 0)
+            set_param(m, p, 1, "Kf", 0.1);
+        for (int mod = 0; mod < 2; mod++) {
+            set_param(m, p, 1, "modification", (double)mod);
+            for (size_t k = 0; k < 3; k++) {
+                char what[64];
+                snprintf(what, sizeof what, "%s, modification %d", names[k], mod);
+                check_jacobian(m, states[i][k], c, p, what);
+            }
+        }
+        /* Hand values at B (polynomial h, z < 0): d(dz)/dx1 = tt r 4 and
+         * d(dz)/dz = tt r (-0.7 z^6 - 1). */
+        double jac[36], z = states[i][1][iz];
+        set_param(m, p, 1, "modification", 0.0);
+        m->jacobian(states[i][1], c, p, jac);
+        assert_rel(jac[iz * ns + 0], 1.3 * 0.0123 * 4.0, "J[dz/dx1] at B");
+        assert_rel(jac[iz * ns + iz], 1.3 * 0.0123 * (-0.7 * pow(z, 6) - 1.0), "J[dz/dz] at B");
+        /* Sigmoidal h at its centre x1 = -0.5: dh/dx1 = 3 / (4 * 0.1). */
+        double xc[6];
+        memcpy(xc, states[i][2], ns * sizeof *xc);
+        xc[0] = -0.5;
+        set_param(m, p, 1, "modification", 1.0);
+        m->jacobian(xc, c, p, jac);
+        assert_rel(jac[iz * ns + 0], 1.3 * 0.0123 * 7.5, "J[dz/dx1] at the sigmoid centre");
+        assert_rel(jac[iz * ns + iz], -1.3 * 0.0123, "J[dz/dz] with the sigmoid");
+        free(p);
+    }
 }
 
 /* An isolated 2D Epileptor node.  Fixed points satisfy dz = 0, z = 4 (x1 -
@@ -808,6 +882,7 @@ int main(void)
         cmocka_unit_test(test_generic_2d_oscillator_derivatives),
         cmocka_unit_test(test_kuramoto_derivatives),
         cmocka_unit_test(test_registry_battery),
+        cmocka_unit_test(test_epileptor_jacobians),
         cmocka_unit_test(test_epileptor2d_critical_excitability),
         cmocka_unit_test(test_generic_2d_oscillator_fixed_point),
         cmocka_unit_test(test_kuramoto_free_rotation),

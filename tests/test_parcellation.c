@@ -1,7 +1,7 @@
 /* test_parcellation.c -- label volumes and tables: centroids through a
  * non-trivial affine, volumes, the three table formats, missing and
  * unlisted labels, contact localisation, every error path; the Desikan atlas
- * at 1 mm and 2 mm (shared data, skipped when absent). */
+ * at 1 mm and 2 mm (real data shipped in tests/data/shared). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,15 +278,22 @@ static void test_names(void **state)
     assert_int_equal(vbt_region_name_cortical("L_precuneus_cortex"), 1);
 }
 
+/* A real data file the tests ship: tests/data/shared/<rel> (copies of
+ * ../shared/data/<rel>, see the README there), or data-samples/<rel> for
+ * rel starting with "samples/".  Missing is a failure, not a skip. */
 static const char *shared(const char *rel)
 {
     static char buf[4][4096];
     static int slot;
-    const char *base = getenv("VBT_SHARED");
     char *b = buf[slot];
     slot = (slot + 1) % 4;
-    snprintf(b, sizeof buf[0], "%s/%s", base ? base : "/work/shared/data", rel);
-    return tu_exists(b) ? b : NULL;
+    if (!strncmp(rel, "samples/", 8))
+        snprintf(b, sizeof buf[0], "%s/%s", tu_samples_dir(), rel + 8);
+    else
+        snprintf(b, sizeof buf[0], "%s/shared/%s", tu_data_dir(), rel);
+    if (!tu_exists(b))
+        fail_msg("test data '%s' is missing (shipped with the sources)", b);
+    return b;
 }
 
 /* The same atlas at 1 mm and 2 mm.  The 2 mm grid of neuroparc is shifted by
@@ -297,10 +304,8 @@ static void test_desikan_1mm_2mm(void **state)
 {
     (void)state;
     const char *v1 = shared("neuroparc/Desikan_space-MNI152NLin6_res-1x1x1.nii.gz"),
-               *v2 = shared("neuroparc/Desikan_space-MNI152NLin6_res-2x2x2.nii.gz"),
-               *csv = shared("neuroparc/Anatomical-labels-csv/Desikan.csv");
-    if (!v1 || !v2 || !csv)
-        skip();
+               *v2 = shared("samples/neuroparc/Desikan_space-MNI152NLin6_res-2x2x2.nii.gz"),
+               *csv = shared("samples/neuroparc/Desikan.csv");
     vbt_parcellation *a, *b;
     vbt_msg msg;
     assert_int_equal(vbt_parcellation_load(&a, v1, csv, &msg), VBT_OK);
@@ -349,8 +354,6 @@ static void test_tvb_mapping_quirk(void **state)
 {
     (void)state;
     const char *map = shared("tvb-data/nifti/volume_mapping/mapping_FS_84.txt");
-    if (!map)
-        skip();
     /* A volume whose labels are FreeSurfer codes 51 and 52 and 1035. */
     double v[120] = {0};
     v[0] = 51;

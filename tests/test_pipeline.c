@@ -3,10 +3,13 @@
  * written as EDF+ in BIDS layout), its resumability (a second run does
  * nothing), results.json and the report, `vbt cohort summarize`, and bad
  * patient folders.  The report is also loaded in headless Chromium when it is
- * installed. */
+ * installed.  The C API: vbt_patient_load's errors and region lists,
+ * vbt_pipeline_run (progress callback, skipped steps, the same files as the
+ * command line's run, any number of resections) and the fit preset. */
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,8 @@
 #include "test_util.h"
 
 #include "vbt.h"
+#include "vbt_patient.h"
+#include "vbt_pipeline.h"
 
 extern char **environ;
 
@@ -143,33 +148,33 @@ static void expect_region_error(const char *const *a, const char *patient, const
     free(log);
 }
 
-static void test_pipeline_end_to_end(void **state)
-{
-    (void)state;
-    char patient[PATH_MAX], out[PATH_MAX];
-    snprintf(patient, sizeof patient, "%s/patient", g_tmp);
-    snprintf(out, sizeof out, "%s/out", g_tmp);
-    make_patient(patient);
-    const char *const a[] = {vbt_exe(), "pipeline", patient, "-o", out, "--method", "map",
-                             "--points", "40", NULL};
-    char *log;
-    int rc = run_cmd(a, &log);
-    if (rc != 0)
-        fail_msg("pipeline failed (%d):\n%s", rc, log);
-    assert_non_null(strstr(log, "5 step(s) run"));
-    free(log);
-    const char *files[] = {"report.html", "results.json", "figures/x0.svg",
-                           "figures/connectome.svg", "figures/brain_ez.svg", "fit/summary.json",
-                           "predict/recruitment.csv", "surgery/surgery.csv", NULL};
-    for (size_t i = 0; files[i]; i++)
-        if (!tu_exists(tu_path(out, files[i])))
-            fail_msg("missing output %s", files[i]);
+/* The pipeline's paths, shared by the tests that follow the first run. */
+static char g_patient[PATH_MAX], g_out[PATH_MAX];
 
-    /* results.json: versioned schema, one entry per region, surgery rows */
+static const char *const *pipeline_argv(void)
+{
+    static const char *a[10];
+    const char *const v[10] = {vbt_exe(), "pipeline", g_patient, "-o", g_out, "--method", "map",
+                               "--points", "40", NULL};
+    memcpy(a, v, sizeof v);
+    return a;
+}
+
+static char *slurp(const char *dir, const char *name)
+{
     char *text;
     size_t len;
     vbt_msg msg;
-    assert_int_equal(vbt_file_read_all(tu_path(out, "results.json"), &text, &len, 0, &msg), 0);
+    if (vbt_file_read_all(tu_path(dir, name), &text, &len, 0, &msg))
+        fail_msg("%s", msg.text);
+    return text;
+}
+
+/* results.json: versioned schema, one entry per region, surgery rows, the
+ * plan's spared regions, precision and recall against hypothesis.txt. */
+static void check_results(const char *out)
+{
+    char *text = slurp(out, "results.json");
     cJSON *r = cJSON_Parse(text);
     assert_non_null(r);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(r, "schema")->valuestring,
@@ -222,8 +227,13 @@ static void test_pipeline_end_to_end(void **state)
         assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ev, "precision")));
     cJSON_Delete(r);
     free(text);
-    /* a MAP fit passes its mode on: x0 of regions.csv, K and tau0 of summary.json */
-    assert_int_equal(vbt_file_read_all(tu_path(out, "fit/summary.json"), &text, &len, 0, &msg), 0);
+}
+
+/* A MAP fit passes its mode on: x0 of regions.csv, K and tau0 of summary.json. */
+static void check_map_mode(const char *out)
+{
+    char *text = slurp(out, "fit/summary.json");
+    vbt_msg msg;
     cJSON *sm = cJSON_Parse(text);
     free(text);
     cJSON *mode = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sm, "map"),
@@ -238,8 +248,12 @@ static void test_pipeline_end_to_end(void **state)
     vbt_array_clear(&kd);
     vbt_array_clear(&x0d);
     cJSON_Delete(sm);
-    /* the report holds its figures inline and fetches nothing */
-    assert_int_equal(vbt_file_read_all(tu_path(out, "report.html"), &text, &len, 0, &msg), 0);
+}
+
+/* The report holds its figures inline and fetches nothing. */
+static void check_report(const char *out)
+{
+    char *text = slurp(out, "report.html");
     const char *ids[] = {"fig-x0", "fig-brain-ez", "fig-brain-onset", "fig-connectome",
                          "fig-feature", "<h2>Precision and recall</h2>",
                          "<h2>Sampler diagnostics</h2>", "<h2>Seizure propagation</h2>", NULL};
@@ -249,90 +263,130 @@ static void test_pipeline_end_to_end(void **state)
     assert_null(strstr(text, "<script"));
     assert_null(strstr(text, "href=\"http"));
     free(text);
+}
 
-    /* The fit step's inputs also serve `vbt fit --method advi`. */
-    {
-        char conn[2 * PATH_MAX], gain[2 * PATH_MAX], feat[2 * PATH_MAX], fo[2 * PATH_MAX];
-        snprintf(conn, sizeof conn, "%s/connectome", patient);
-        snprintf(gain, sizeof gain, "%s/draws/gain_aligned.npy", out);
-        snprintf(feat, sizeof feat, "%s/features/features.npy", out);
-        snprintf(fo, sizeof fo, "%s/fit_advi", g_tmp);
-        const char *const f[] = {vbt_exe(), "fit", "--connectome", conn, "--gain", gain,
-                                 "--data", feat, "--method", "advi", "--draws", "200", "-o", fo,
-                                 "-q", NULL};
-        assert_int_equal(run_cmd(f, &log), 0);
-        free(log);
-        assert_int_equal(vbt_file_read_all(tu_path(fo, "summary.json"), &text, &len, 0, &msg), 0);
-        assert_non_null(strstr(text, "advi_elbo"));
-        free(text);
-        assert_true(tu_exists(tu_path(fo, "regions.csv")));
+static void test_pipeline_end_to_end(void **state)
+{
+    (void)state;
+    snprintf(g_patient, sizeof g_patient, "%s/patient", g_tmp);
+    snprintf(g_out, sizeof g_out, "%s/out", g_tmp);
+    make_patient(g_patient);
+    char *log;
+    int rc = run_cmd(pipeline_argv(), &log);
+    if (rc != 0)
+        fail_msg("pipeline failed (%d):\n%s", rc, log);
+    assert_non_null(strstr(log, "5 step(s) run"));
+    free(log);
+    const char *files[] = {"report.html", "results.json", "figures/x0.svg",
+                           "figures/connectome.svg", "figures/brain_ez.svg", "fit/summary.json",
+                           "predict/recruitment.csv", "surgery/surgery.csv", NULL};
+    for (size_t i = 0; files[i]; i++)
+        if (!tu_exists(tu_path(g_out, files[i])))
+            fail_msg("missing output %s", files[i]);
+    check_results(g_out);
+    check_map_mode(g_out);
+    check_report(g_out);
+}
 
-        /* A short NUTS run (chains from the distinct MAP modes) adds PSIS-LOO:
-         * p_loo, the effective number of parameters, is positive and at most
-         * the free parameters + 1. */
-        snprintf(fo, sizeof fo, "%s/fit_nuts", g_tmp);
-        const char *const n[] = {vbt_exe(), "fit", "--connectome", conn, "--gain", gain,
-                                 "--data", feat, "--method", "nuts", "--chains", "2",
-                                 "--warmup", "100", "--draws", "50", "--starts", "2",
-                                 "--init", "modes", "-o", fo, "-q", NULL};
-        int nrc = run_cmd(n, &log);
-        assert_int_equal(nrc, 0);   /* failed diagnostics only warn without --strict */
-        free(log);
-        assert_int_equal(vbt_file_read_all(tu_path(fo, "summary.json"), &text, &len, 0, &msg), 0);
-        cJSON *sj = cJSON_Parse(text);
-        assert_non_null(sj);
-        cJSON *loo = cJSON_GetObjectItemCaseSensitive(sj, "loo");
-        assert_non_null(loo);
-        double p_loo = cJSON_GetObjectItemCaseSensitive(loo, "p_loo")->valuedouble;
-        double npar = cJSON_GetObjectItemCaseSensitive(sj, "n_params")->valuedouble;
-        print_message("NUTS fit: p_loo %.1f for %.0f free parameters\n", p_loo, npar);
-        assert_true(p_loo > 0 && p_loo <= npar + 1);
-        /* loo_pointwise.npy [time, sensor] sums to elpd_loo */
-        vbt_array pw = {0};
-        assert_int_equal(vbt_npy_read(tu_path(fo, "loo_pointwise.npy"), &pw, &msg), 0);
-        assert_int_equal(pw.ndim, 2);
-        double tot = 0;
-        for (size_t i = 0; i < pw.size; i++)
-            tot += pw.data[i];
-        double elpd = cJSON_GetObjectItemCaseSensitive(loo, "elpd_loo")->valuedouble;
-        assert_true(fabs(tot - elpd) <= 1e-9 * (1 + fabs(elpd)));
-        assert_int_equal((double)pw.size,
-                         cJSON_GetObjectItemCaseSensitive(loo, "observations")->valuedouble);
-        vbt_array_clear(&pw);
-        cJSON_Delete(sj);
-        free(text);
+/* The fit step's inputs also serve `vbt fit --method advi`, a short NUTS run
+ * (PSIS-LOO) and the power observation with mode jumps. */
+static void test_fit_variants(void **state)
+{
+    (void)state;
+    char *log, *text;
+    size_t len;
+    vbt_msg msg;
+    char conn[2 * PATH_MAX], gain[2 * PATH_MAX], feat[2 * PATH_MAX], fo[2 * PATH_MAX];
+    snprintf(conn, sizeof conn, "%s/connectome", g_patient);
+    snprintf(gain, sizeof gain, "%s/draws/gain_aligned.npy", g_out);
+    snprintf(feat, sizeof feat, "%s/features/features.npy", g_out);
+    snprintf(fo, sizeof fo, "%s/fit_advi", g_tmp);
+    const char *const f[] = {vbt_exe(), "fit", "--connectome", conn, "--gain", gain,
+                             "--data", feat, "--method", "advi", "--draws", "200", "-o", fo,
+                             "-q", NULL};
+    assert_int_equal(run_cmd(f, &log), 0);
+    free(log);
+    assert_int_equal(vbt_file_read_all(tu_path(fo, "summary.json"), &text, &len, 0, &msg), 0);
+    assert_non_null(strstr(text, "advi_elbo"));
+    free(text);
+    assert_true(tu_exists(tu_path(fo, "regions.csv")));
 
-        /* The power observation of the log feature through the power gain,
-         * data-informed MAP starts, NUTS on the fixed Laplace metric with
-         * mode jumps of x0 (counted per chain in summary.json). */
-        snprintf(fo, sizeof fo, "%s/fit_power", g_tmp);
-        const char *const w[] = {vbt_exe(), "fit", "--connectome", conn, "--gain", gain,
-                                 "--data", feat, "--obs", "power", "--gain-norm", "power",
-                                 "--data-norm", "baseline", "--map-init", "data", "--method",
-                                 "nuts", "--metric", "laplace", "--chains", "2", "--warmup", "50",
-                                 "--draws", "20", "--starts", "2", "--jumps", "3", "-o", fo, "-q",
-                                 NULL};
-        assert_int_equal(run_cmd(w, &log), 0);
-        free(log);
-        assert_int_equal(vbt_file_read_all(tu_path(fo, "summary.json"), &text, &len, 0, &msg), 0);
-        sj = cJSON_Parse(text);
-        const cJSON *chs = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(sj, "diagnostics"), "chains");
-        assert_int_equal(cJSON_GetArraySize(chs), 2);
-        for (int c = 0; c < 2; c++) {
-            const cJSON *ja =
-                cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(chs, c), "jumps_accepted");
-            assert_true(cJSON_IsNumber(ja) && ja->valuedouble >= 0 && ja->valuedouble <= 3 * 20);
-        }
-        cJSON_Delete(sj);
-        free(text);
-        assert_int_equal(vbt_file_read_all(tu_path(fo, "run.json"), &text, &len, 0, &msg), 0);
-        assert_non_null(strstr(text, "\"power\""));
-        assert_non_null(strstr(text, "\"laplace\""));
-        free(text);
-        assert_true(tu_exists(tu_path(fo, "regions.csv")));
+    /* A short NUTS run (chains from the distinct MAP modes) adds PSIS-LOO:
+     * p_loo, the effective number of parameters, is positive and at most
+     * the free parameters + 1. */
+    snprintf(fo, sizeof fo, "%s/fit_nuts", g_tmp);
+    const char *const n[] = {vbt_exe(), "fit", "--connectome", conn, "--gain", gain,
+                             "--data", feat, "--method", "nuts", "--chains", "2",
+                             "--warmup", "100", "--draws", "50", "--starts", "2",
+                             "--init", "modes", "-o", fo, "-q", NULL};
+    int nrc = run_cmd(n, &log);
+    assert_int_equal(nrc, 0);   /* failed diagnostics only warn without --strict */
+    free(log);
+    assert_int_equal(vbt_file_read_all(tu_path(fo, "summary.json"), &text, &len, 0, &msg), 0);
+    cJSON *sj = cJSON_Parse(text);
+    assert_non_null(sj);
+    cJSON *loo = cJSON_GetObjectItemCaseSensitive(sj, "loo");
+    assert_non_null(loo);
+    double p_loo = cJSON_GetObjectItemCaseSensitive(loo, "p_loo")->valuedouble;
+    double npar = cJSON_GetObjectItemCaseSensitive(sj, "n_params")->valuedouble;
+    print_message("NUTS fit: p_loo %.1f for %.0f free parameters\n", p_loo, npar);
+    assert_true(p_loo > 0 && p_loo <= npar + 1);
+    /* loo_pointwise.npy [time, sensor] sums to elpd_loo */
+    vbt_array pw = {0};
+    assert_int_equal(vbt_npy_read(tu_path(fo, "loo_pointwise.npy"), &pw, &msg), 0);
+    assert_int_equal(pw.ndim, 2);
+    double tot = 0;
+    for (size_t i = 0; i < pw.size; i++)
+        tot += pw.data[i];
+    double elpd = cJSON_GetObjectItemCaseSensitive(loo, "elpd_loo")->valuedouble;
+    assert_true(fabs(tot - elpd) <= 1e-9 * (1 + fabs(elpd)));
+    assert_int_equal((double)pw.size,
+                     cJSON_GetObjectItemCaseSensitive(loo, "observations")->valuedouble);
+    vbt_array_clear(&pw);
+    cJSON_Delete(sj);
+    free(text);
+
+    /* The power observation of the log feature through the power gain,
+     * data-informed MAP starts, NUTS on the fixed Laplace metric with
+     * mode jumps of x0 (counted per chain in summary.json). */
+    snprintf(fo, sizeof fo, "%s/fit_power", g_tmp);
+    const char *const w[] = {vbt_exe(), "fit", "--connectome", conn, "--gain", gain,
+                             "--data", feat, "--obs", "power", "--gain-norm", "power",
+                             "--data-norm", "baseline", "--map-init", "data", "--method",
+                             "nuts", "--metric", "laplace", "--chains", "2", "--warmup", "50",
+                             "--draws", "20", "--starts", "2", "--jumps", "3", "-o", fo, "-q",
+                             NULL};
+    assert_int_equal(run_cmd(w, &log), 0);
+    free(log);
+    assert_int_equal(vbt_file_read_all(tu_path(fo, "summary.json"), &text, &len, 0, &msg), 0);
+    sj = cJSON_Parse(text);
+    const cJSON *chs = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(sj, "diagnostics"), "chains");
+    assert_int_equal(cJSON_GetArraySize(chs), 2);
+    for (int c = 0; c < 2; c++) {
+        const cJSON *ja =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(chs, c), "jumps_accepted");
+        assert_true(cJSON_IsNumber(ja) && ja->valuedouble >= 0 && ja->valuedouble <= 3 * 20);
     }
+    cJSON_Delete(sj);
+    free(text);
+    assert_int_equal(vbt_file_read_all(tu_path(fo, "run.json"), &text, &len, 0, &msg), 0);
+    assert_non_null(strstr(text, "\"power\""));
+    assert_non_null(strstr(text, "\"laplace\""));
+    free(text);
+    assert_true(tu_exists(tu_path(fo, "regions.csv")));
+}
 
+/* Idempotent: a second run does nothing; the report renders; `vbt cohort
+ * summarize` reads results.json. */
+static void test_resume_and_cohort(void **state)
+{
+    (void)state;
+    const char *const *a = pipeline_argv();
+    const char *out = g_out;
+    char *log, *text;
+    size_t len;
+    vbt_msg msg;
     /* Idempotent: a second run does nothing. */
     assert_int_equal(run_cmd(a, &log), 0);
     if (!strstr(log, "0 step(s) run"))
@@ -374,7 +428,15 @@ static void test_pipeline_end_to_end(void **state)
     assert_non_null(strstr(text, "patient,"));
     assert_non_null(strstr(text, ",hypothesis_precision,hypothesis_recall,"));
     free(text);
+}
 
+/* Region lists with unknown regions: one line naming the file (and line). */
+static void test_region_errors(void **state)
+{
+    (void)state;
+    const char *const *a = pipeline_argv();
+    const char *patient = g_patient;
+    char *log;
     /* An unknown region in hypothesis.txt: one line naming the file, exit 1. */
     expect_region_error(a, patient, "hypothesis.txt", "r1\nnot-a-region\n", "hypothesis.txt",
                         "not-a-region");
@@ -392,6 +454,275 @@ static void test_pipeline_end_to_end(void **state)
     expect_region_error(a, patient, "spare.txt", "r2\nnot-a-region # typo\n", "spare.txt'",
                         "not-a-region");
     tu_write_file(tu_path(patient, "spare.txt"), "# eloquent cortex\nr2 # motor\n");
+}
+
+/* ---- the C API (vbt_patient.h, vbt_pipeline.h) ------------------------------------ */
+
+/* A minimal patient folder: a 3-region connectome folder, the BIDS
+ * electrodes file and an (empty) recording. */
+static void make_skeleton(const char *dir)
+{
+    char d[2 * PATH_MAX];
+    mkdir(dir, 0777);
+    snprintf(d, sizeof d, "%s/connectome", dir);
+    mkdir(d, 0777);
+    tu_write_file(tu_path(d, "weights.txt"), "0 1 0\n1 0 1\n0 1 0\n");
+    tu_write_file(tu_path(d, "tract_lengths.txt"), "0 10 20\n10 0 10\n20 10 0\n");
+    tu_write_file(tu_path(d, "centres.txt"), "lA 0 0 0\nlB 10 0 0\nlC 20 0 0\n");
+    snprintf(d, sizeof d, "%s/sub-p", dir);
+    mkdir(d, 0777);
+    snprintf(d, sizeof d, "%s/sub-p/ses-1", dir);
+    mkdir(d, 0777);
+    snprintf(d, sizeof d, "%s/sub-p/ses-1/ieeg", dir);
+    mkdir(d, 0777);
+    tu_write_file(tu_path(d, "sub-p_ses-1_electrodes.tsv"), "name\tx\ty\tz\nA1\t0\t5\t0\n");
+    tu_write_file(tu_path(d, "sub-p_ses-1_task-sz_ieeg.edf"), "");
+}
+
+/* vbt_patient_load fails with VBT_ENOTFOUND and a message holding `needle`. */
+static void expect_load_error(const char *dir, int status, const char *needle)
+{
+    vbt_patient *p = (vbt_patient *)1;
+    vbt_msg msg;
+    assert_int_equal(vbt_patient_load(&p, dir, &msg), status);
+    assert_null(p);
+    if (!strstr(msg.text, needle))
+        fail_msg("expected '%s' in: %s", needle, msg.text);
+}
+
+static void test_patient_load(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[2 * PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/api_patient", g_tmp);
+    expect_load_error(dir, VBT_EIO, "not a patient folder");
+    mkdir(dir, 0777);
+    expect_load_error(dir, VBT_ENOTFOUND, "connectome.zip");
+    make_skeleton(dir);
+    snprintf(path, sizeof path, "%s/sub-p/ses-1/ieeg/sub-p_ses-1_task-sz_ieeg.edf", dir);
+    unlink(path);
+    expect_load_error(dir, VBT_ENOTFOUND, "no *_ieeg.edf recording");
+    make_skeleton(dir);
+    snprintf(path, sizeof path, "%s/sub-p/ses-1/ieeg/sub-p_ses-1_electrodes.tsv", dir);
+    unlink(path);
+    expect_load_error(dir, VBT_ENOTFOUND, "_electrodes.tsv");
+    make_skeleton(dir);
+    tu_write_file(tu_path(dir, "parcellation.nii.gz"), "");
+    expect_load_error(dir, VBT_ENOTFOUND, "parcellation_labels.tsv");
+    unlink(tu_path(dir, "parcellation.nii.gz"));
+
+    /* A resections file that is not text names the file. */
+    int fd = open(tu_path(dir, "resections.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "lA\n\0lB\n", 7), 7);
+    close(fd);
+    expect_load_error(dir, VBT_EFORMAT, "resections.txt");
+
+    /* Every resection is kept, however many: 150 lines, blank lines and
+     * comments between them; each keeps its line number. */
+    char *text = malloc(150 * 64), *w = text;
+    for (int k = 0; k < 150; k++)
+        w += sprintf(w, k % 3 == 2 ? "# note %d\n\n" : "l%c, l%c   # pair %d\n", "ABC"[k % 3],
+                     "ABC"[(k + 1) % 3], k);
+    tu_write_file(tu_path(dir, "resections.txt"), text);
+    free(text);
+    tu_write_file(tu_path(dir, "spare.txt"), "# eloquent\nlB\n");
+    vbt_patient *p;
+    vbt_msg msg;
+    assert_int_equal(vbt_patient_load(&p, dir, &msg), VBT_OK);
+    assert_string_equal(p->subject, "p");
+    assert_int_equal(p->n_recordings, 1);
+    assert_null(p->parcellation);
+    assert_int_equal(p->n_resections, 100);
+    assert_string_equal(p->resections[0], "lA,lB");
+    assert_string_equal(p->resections[1], "lB,lC");
+    assert_int_equal(p->resection_lines[1], 2);
+    assert_int_equal(p->resection_lines[2], 5); /* after "# note", a blank line */
+    assert_string_equal(p->spare, "lB");
+    vbt_connectome *conn;
+    assert_int_equal(vbt_connectome_load(&conn, p->connectome, &msg), VBT_OK);
+    assert_int_equal(vbt_patient_check_regions(p, conn, &msg), VBT_OK);
+    vbt_patient_free(p);
+
+    /* An unknown region: the file, its line and the name. */
+    tu_write_file(tu_path(dir, "resections.txt"), "lA\n\n# x\nlB, lQ\n");
+    assert_int_equal(vbt_patient_load(&p, dir, &msg), VBT_OK);
+    assert_int_not_equal(vbt_patient_check_regions(p, conn, &msg), VBT_OK);
+    assert_non_null(strstr(msg.text, "resections.txt' line 4"));
+    assert_non_null(strstr(msg.text, "lQ"));
+    vbt_patient_free(p);
+    vbt_patient_free(NULL);
+    vbt_connectome_free(conn);
+
+    char buf[] = "r1\n\n r4,, # second\r\n# end";
+    vbt_patient_region_list(buf);
+    assert_string_equal(buf, "r1,r4");
+}
+
+typedef struct events {
+    int running[VBT_PIPELINE_N_STEPS], up_to_date[VBT_PIPELINE_N_STEPS],
+        done[VBT_PIPELINE_N_STEPS];
+} events;
+
+static void on_progress(void *ctx, vbt_pipeline_step s, double fraction, const char *text)
+{
+    events *e = ctx;
+    assert_true(s >= 0 && s < VBT_PIPELINE_N_STEPS);
+    assert_true(fraction >= 0 && fraction <= 1);
+    if (!strcmp(text, "running"))
+        e->running[s]++;
+    else if (!strcmp(text, "up to date"))
+        e->up_to_date[s]++;
+    else if (!strcmp(text, "done"))
+        e->done[s]++;
+    else if (s != VBT_PIPELINE_FIT) /* the fit's stages and log lines */
+        fail_msg("unexpected progress text '%s'", text);
+}
+
+/* The library's run: the options of the command line's (--method map
+ * --points 40; seed 42, one thread by default). */
+static void run_api(const char *out, events *ev, vbt_pipeline_result *res)
+{
+    vbt_patient *p;
+    vbt_msg msg;
+    vbt_pipeline_opts o;
+    assert_int_equal(vbt_patient_load(&p, g_patient, &msg), VBT_OK);
+    vbt_pipeline_opts_default(&o);
+    o.outdir = out;
+    o.fit.method = "map";
+    o.fit.points = 40;
+    o.progress = on_progress;
+    o.progress_ctx = ev;
+    memset(ev, 0, sizeof *ev);
+    int rc = vbt_pipeline_run(p, &o, res, &msg);
+    if (rc)
+        fail_msg("vbt_pipeline_run: %s", msg.text);
+    vbt_patient_free(p);
+}
+
+static void same_file(const char *a, const char *b, const char *name)
+{
+    size_t la, lb;
+    char *ta, *tb;
+    vbt_msg msg;
+    assert_int_equal(vbt_file_read_all(tu_path(a, name), &ta, &la, 0, &msg), 0);
+    assert_int_equal(vbt_file_read_all(tu_path(b, name), &tb, &lb, 0, &msg), 0);
+    if (la != lb || memcmp(ta, tb, la))
+        fail_msg("%s differs between the command line's and the library's runs", name);
+    free(ta);
+    free(tb);
+}
+
+static void test_pipeline_api(void **state)
+{
+    (void)state;
+    char out[PATH_MAX], *log;
+    snprintf(out, sizeof out, "%s/out_api", g_tmp);
+    assert_int_equal(run_cmd(pipeline_argv(), &log), 0); /* g_out up to date */
+    free(log);
+    events ev;
+    vbt_pipeline_result res;
+    run_api(out, &ev, &res);
+    assert_int_equal(res.steps_run, 5);
+    for (int s = 0; s < VBT_PIPELINE_REPORT; s++) {
+        assert_int_equal(res.ran[s], 1);
+        assert_int_equal(ev.running[s], 1);
+        assert_int_equal(ev.done[s], 1);
+        assert_int_equal(ev.up_to_date[s], 0);
+    }
+    assert_int_equal(ev.done[VBT_PIPELINE_REPORT], 1);
+    const char *files[] = {"gain/gain.npy", "features/features.npy", "draws/gain_aligned.npy",
+                           "fit/regions.csv", "draws/x0.npy", "draws/K.npy", "draws/tau0.npy",
+                           "predict/recruitment.csv", "predict/order.csv", "predict/onsets.npy",
+                           "surgery/surgery.csv", "surgery/regions.csv", "prior.json", NULL};
+    for (size_t i = 0; files[i]; i++)
+        same_file(g_out, out, files[i]);
+    check_results(out);
+
+    /* Up to date: every step skipped, nothing run. */
+    run_api(out, &ev, &res);
+    assert_int_equal(res.steps_run, 0);
+    for (int s = 0; s < VBT_PIPELINE_REPORT; s++) {
+        assert_int_equal(res.ran[s], 0);
+        assert_int_equal(ev.up_to_date[s], 1);
+        assert_int_equal(ev.running[s], 0);
+    }
+
+    /* 70 candidate resections: all simulated (only the surgery step reruns). */
+    char *text = malloc(70 * 16), *w = text;
+    for (int k = 0; k < 70; k++)
+        w += sprintf(w, "r%d%s\n", k % 6, k % 2 ? ", r2" : "");
+    tu_write_file(tu_path(g_patient, "resections.txt"), text);
+    free(text);
+    run_api(out, &ev, &res);
+    assert_int_equal(res.steps_run, 1);
+    assert_int_equal(res.ran[VBT_PIPELINE_SURGERY], 1);
+    text = slurp(out, "results.json");
+    cJSON *r = cJSON_Parse(text);
+    free(text);
+    cJSON *s = cJSON_GetObjectItemCaseSensitive(r, "surgery");
+    assert_int_equal(cJSON_GetArraySize(s), 72); /* none, 70, plan */
+    assert_string_equal(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(s, 70), "resection")->valuestring,
+        "r3,r2");
+    cJSON_Delete(r);
+    tu_write_file(tu_path(g_patient, "resections.txt"), "r1\nr4\n");
+
+    /* Options checked; the patient is required. */
+    vbt_pipeline_opts o;
+    vbt_msg msg;
+    vbt_pipeline_opts_default(&o);
+    assert_int_equal(vbt_pipeline_run(NULL, &o, NULL, &msg), VBT_EINVAL);
+    vbt_patient *p;
+    assert_int_equal(vbt_patient_load(&p, g_patient, &msg), VBT_OK);
+    assert_int_equal(vbt_pipeline_run(p, &o, NULL, &msg), VBT_EINVAL); /* no outdir */
+    assert_non_null(strstr(msg.text, "outdir"));
+
+    /* Cancelled (as by Ctrl-C): no step runs, nothing is written. */
+    volatile sig_atomic_t stop = 1;
+    snprintf(out, sizeof out, "%s/out_cancelled", g_tmp);
+    o.outdir = out;
+    o.cancel = &stop;
+    assert_int_equal(vbt_pipeline_run(p, &o, &res, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "interrupted"));
+    assert_int_equal(res.steps_run, 0);
+    assert_false(tu_exists(tu_path(out, "gain/gain.npy")));
+    vbt_patient_free(p);
+    assert_string_equal(vbt_pipeline_step_name(VBT_PIPELINE_FIT), "fit");
+    assert_null(vbt_pipeline_step_name(VBT_PIPELINE_N_STEPS));
+}
+
+/* The pipeline's fit settings, defined once in fitting/: the prior file is
+ * the one the pipeline has always written (its hash is a fit input). */
+static void test_preset(void **state)
+{
+    (void)state;
+    vbt_vep_pipeline_preset f;
+    vbt_vep_pipeline_preset_default(&f);
+    assert_true(f.x0.mu == -3.5 && f.x0.sd == 0.15);
+    assert_int_equal(f.points, 100);
+    assert_true(fabs(f.window / (double)f.points - 0.175) < 1e-15);
+    char *text = vbt_vep_pipeline_prior_json(&f);
+    assert_non_null(text);
+    assert_string_equal(text,
+        "{\"x0\": {\"mu\": -3.5, \"sd\": 0.15},\n"
+        " \"x_init\": {\"mu\": -2.0, \"sd\": 1, \"fixed\": true},\n"
+        " \"z_init\": {\"mu\": 4.0, \"sd\": 0.5, \"fixed\": true},\n"
+        " \"tau0\": {\"dist\": \"normal\", \"mu\": 10, \"sd\": 5, \"lower\": 2, "
+        "\"fixed\": false},\n"
+        " \"amp\": {\"dist\": \"lognormal\", \"mu\": 0, \"sd\": 3},\n"
+        " \"eps\": {\"dist\": \"normal\", \"mu\": 0, \"sd\": 1, \"lower\": 0.05}}\n");
+    /* and vbt fit's prior reader takes it */
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/preset_prior.json", g_tmp);
+    tu_write_file(path, text);
+    free(text);
+    vbt_vep_priors pr;
+    vbt_msg msg;
+    vbt_vep_priors_default(&pr);
+    assert_int_equal(vbt_vep_priors_load_json(&pr, path, NULL, 0, &msg), VBT_OK);
+    assert_true(pr.x0.sd == 0.15 && pr.z_init.fixed && pr.eps.lo == 0.05);
+    assert_int_equal(pr.amp.dist, VBT_VEP_LOGNORMAL);
 }
 
 static void test_bad_patient(void **state)
@@ -452,6 +783,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline_end_to_end),
+        cmocka_unit_test(test_fit_variants),
+        cmocka_unit_test(test_resume_and_cohort),
+        cmocka_unit_test(test_region_errors),
+        cmocka_unit_test(test_pipeline_api),
+        cmocka_unit_test(test_patient_load),
+        cmocka_unit_test(test_preset),
         cmocka_unit_test(test_bad_patient),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

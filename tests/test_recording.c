@@ -500,14 +500,14 @@ static void test_bids(void **state)
 static void test_bids_example_sidecars(void **state)
 {
     (void)state;
-    const char *root = getenv("VBT_SHARED");
+    /* tests/data/shared: copies of ../shared/data (see the README there). */
     char src[4096];
-    snprintf(src, sizeof src, "%s/bids-examples/ieeg_epilepsy/sub-01/ses-postimp/ieeg",
-             root ? root : "/work/shared/data");
+    snprintf(src, sizeof src, "%s/shared/bids-examples/ieeg_epilepsy/sub-01/ses-postimp/ieeg",
+             tu_data_dir());
     char chans[4200];
     snprintf(chans, sizeof chans, "%s/sub-01_ses-postimp_task-seizure_run-01_channels.tsv", src);
     if (!tu_exists(chans))
-        skip();
+        fail_msg("test data '%s' is missing (shipped with the sources)", chans);
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/ieeg_ex", g_tmp);
     mkdir(dir, 0755);

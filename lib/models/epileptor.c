@@ -89,6 +89,52 @@ VBT_KERNEL static void dfun(size_t n, const double *restrict x, const double *re
     epileptor_sigmoid_dz(n, x1, z, x0, r, ks, tt, c0, mod, dz);
 }
 
+/* TVB's state_variable_range (the range of random initial conditions). */
+static const double state_range[6][2] = {
+    {-2.0, 1.0}, {-20.0, 2.0}, {2.0, 5.0}, {-2.0, 0.0}, {0.0, 2.0}, {-1.0, 1.0},
+};
+
+/* One lane; J[v * 6 + w] = d(dx_v)/d(x_w).  On each branch the derivative
+ * of that branch's formula (x1 < 0, x2 < -0.25, z < 0, modification), as
+ * dfun selects them; at a kink, the side dfun uses there. */
+static void jacobian(const double *restrict x, const double *restrict c,
+                     const double *restrict p, double *restrict J)
+{
+    (void)c;
+    double X1 = x[0], Z = x[2], X2 = x[3], T = p[TT], zm4 = Z - 4.0;
+    double dh_dx1, dh_dz;
+    epileptor_h_derivs(X1, Z, p[MODIFICATION], &dh_dx1, &dh_dz);
+    for (size_t i = 0; i < 36; i++)
+        J[i] = 0.0;
+    /* dx1 = T (y1 - z + Iext + Kvf c0 + f1 x1) */
+    if (X1 < 0.0) {
+        J[0 * 6 + 0] = T * (-3.0 * p[A] * X1 * X1 + 2.0 * p[B] * X1);
+        J[0 * 6 + 2] = -T;
+    } else {
+        J[0 * 6 + 0] = T * (p[SLOPE] - X2 + 0.6 * zm4 * zm4);
+        J[0 * 6 + 2] = T * (-1.0 + 1.2 * zm4 * X1);
+        J[0 * 6 + 3] = -T * X1;
+    }
+    J[0 * 6 + 1] = T;
+    /* dy1 = T (c - d x1^2 - y1) */
+    J[1 * 6 + 0] = -2.0 * T * p[D] * X1;
+    J[1 * 6 + 1] = -T;
+    /* dz = T r (h - z + Ks c0) */
+    J[2 * 6 + 0] = T * p[R] * dh_dx1;
+    J[2 * 6 + 2] = T * p[R] * (dh_dz - 1.0);
+    /* dx2 = T (-y2 + x2 - x2^3 + Iext2 + bb g - 0.3 (z - 3.5) + Kf c1) */
+    J[3 * 6 + 2] = -0.3 * T;
+    J[3 * 6 + 3] = T * (1.0 - 3.0 * X2 * X2);
+    J[3 * 6 + 4] = -T;
+    J[3 * 6 + 5] = T * p[BB];
+    /* dy2 = T (-y2 + (x2 < -0.25 ? 0 : aa (x2 + 0.25))) / tau */
+    J[4 * 6 + 3] = X2 < -0.25 ? 0.0 : T * p[AA] / p[TAU];
+    J[4 * 6 + 4] = -T / p[TAU];
+    /* dg = -0.01 T (g - 0.1 x1) */
+    J[5 * 6 + 0] = 0.001 * T;
+    J[5 * 6 + 5] = -0.01 * T;
+}
+
 VBT_HIDDEN const vbt_model_type vbt__model_epileptor = {
     .name = "epileptor",
     .title = "Epileptor (Jirsa et al. 2014), 6 state variables",
@@ -107,4 +153,6 @@ VBT_HIDDEN const vbt_model_type vbt__model_epileptor = {
     .observed = observed,
     .dfun = dfun,
     .clamp = NULL,
+    .state_range = state_range,
+    .jacobian = jacobian,
 };

@@ -64,6 +64,31 @@ VBT_KERNEL static void dfun(size_t n, const double *restrict x, const double *re
     epileptor_sigmoid_dz(n, x1, z, x0, r, ks, tt, c0, mod, dz);
 }
 
+/* TVB's state_variable_range: those of x1 and z in the 6D Epileptor. */
+static const double state_range[2][2] = {{-2.0, 1.0}, {2.0, 5.0}};
+
+/* One lane; J[v * 2 + w] = d(dx_v)/d(x_w), on the branch dfun selects
+ * (x1 < 0, z < 0, modification). */
+static void jacobian(const double *restrict x, const double *restrict c,
+                     const double *restrict p, double *restrict J)
+{
+    (void)c;
+    double X1 = x[0], Z = x[1], T = p[TT], zm4 = Z - 4.0;
+    double dh_dx1, dh_dz;
+    epileptor_h_derivs(X1, Z, p[MODIFICATION], &dh_dx1, &dh_dz);
+    /* dx1 = T (c - z + Iext + Kvf c0 - f x1) */
+    if (X1 < 0.0) {
+        J[0] = -T * (3.0 * p[A] * X1 * X1 + 2.0 * (p[D] - p[B]) * X1);
+        J[1] = -T;
+    } else {
+        J[0] = -T * (-p[SLOPE] - 0.6 * zm4 * zm4 + 2.0 * p[D] * X1);
+        J[1] = T * (-1.0 + 1.2 * zm4 * X1);
+    }
+    /* dz = T r (h - z + Ks c0) */
+    J[2] = T * p[R] * dh_dx1;
+    J[3] = T * p[R] * (dh_dz - 1.0);
+}
+
 VBT_HIDDEN const vbt_model_type vbt__model_epileptor2d = {
     .name = "epileptor2d",
     .title = "2D Epileptor (Proix et al. 2014), 2 state variables",
@@ -81,4 +106,6 @@ VBT_HIDDEN const vbt_model_type vbt__model_epileptor2d = {
     .observed = observed,
     .dfun = dfun,
     .clamp = NULL,
+    .state_range = state_range,
+    .jacobian = jacobian,
 };

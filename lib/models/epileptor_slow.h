@@ -32,4 +32,21 @@ static inline void epileptor_sigmoid_dz(size_t n, const double *x1, const double
         }
 }
 
+/* Partial derivatives of h (either form) for one lane: dh/dx1 and dh/dz.
+ * The sigmoid's slope 30 e / (1 + e)^2, e = exp(-|x1 + 0.5| / 0.1), is
+ * even in x1 + 0.5 and written so that e never overflows. */
+static inline void epileptor_h_derivs(double x1, double z, double modification,
+                                      double *dh_dx1, double *dh_dz)
+{
+    if (modification != 0.0) {
+        double e = exp(-fabs(x1 + 0.5) / 0.1);
+        *dh_dx1 = 30.0 * e / ((1.0 + e) * (1.0 + e));
+        *dh_dz = 0.0;
+    } else {
+        double z2 = z * z;
+        *dh_dx1 = 4.0;
+        *dh_dz = z < 0.0 ? -0.7 * (z2 * z2 * z2) : 0.0;
+    }
+}
+
 #endif

@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gain_eeg.h"
 #include "monitor.h"
-#include "vbt_gain.h"
 
 /* Point dipoles in an infinite homogeneous medium (sigma = 1). */
 static void dipole_gain(const double *sensors, size_t ns, const double *centres,
                         const double *orient, size_t nr, double *gain)
 {
-    const double min_d = VBT_GAIN_MIN_DIST_MM, four_pi = 4.0 * 3.14159265358979323846;
+    const double min_d = VBT__GAIN_MIN_DIST_MM, four_pi = 4.0 * 3.14159265358979323846;
     for (size_t k = 0; k < ns; k++)
         for (size_t j = 0; j < nr; j++) {
             double d[3], d2 = 0.0, dot = 0.0;
@@ -84,8 +84,8 @@ int vbt__projection_init(vbt__monitor *mon, const vbt_monitor_spec *spec, vbt_ms
                              eeg ? "" : " and orientations");
         }
         if (eeg) {
-            if ((st = vbt_gain_eeg(spec->sensor_pos_mm, ns, spec->centres_mm, spec->orientations,
-                                   nr, VBT_GAIN_MIN_DIST_MM, g, msg))) {
+            if ((st = vbt__gain_eeg(spec->sensor_pos_mm, ns, spec->centres_mm, spec->orientations,
+                                    nr, VBT__GAIN_MIN_DIST_MM, g, msg))) {
                 free(g);
                 return st;
             }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fuzz_tmpfile.h"
-#include "sim_job.h"
+#include "vbt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,13 +20,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *tmp_path = fuzz_tmpfile(data, size, "");
     if (!tmp_path)
         return 0;
-    sim_job job;
-    char err[1024];
-    sim_job_opts opts = {.seed_override = -1, .buffer_steps = 64};
-    if (sim_job_load(&job, tmp_path, &opts, err, sizeof err) == 0) {
+    vbt_sim_config job;
+    vbt_msg msg;
+    vbt_sim_config_opts opts;
+    vbt_sim_config_opts_default(&opts);
+    opts.buffer_steps = 64;
+    if (vbt_sim_config_load(&job, tmp_path, &opts, &msg) == 0) {
         /* A few steps only: the target is the parser, not the physics. */
         vbt_sim_run(job.sim, 8);
     }
-    sim_job_free(&job);
+    vbt_sim_config_clear(&job);
     return 0;
 }

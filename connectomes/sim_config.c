@@ -1,10 +1,12 @@
-/* sim_job.c -- the `vbt simulate` configuration: JSON -> a planned simulator.
+/* sim_config.c -- a simulation configuration (JSON) -> a planned simulator:
+ * vbt_sim_config_load(), the schema of docs/simulate-config.md.
  *
  * Every key is checked: unknown keys, wrong types, sizes that disagree with
  * the connectome and out-of-range values are errors naming the file and the
  * key path ("model.region_params[1].regions[0]").  Relative paths are
  * resolved against the configuration file's directory first, then against
- * the current directory. */
+ * the current directory.  It lives in connectomes/ because a seeg or eeg
+ * monitor reads its sensors with vbt_contacts_load(). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -14,25 +16,53 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "sim_job.h"
+#include <cJSON.h>
 
-/* Error context: the file and a buffer for the message. */
+#include "internal.h"
+#include "vbt_contacts.h"
+#include "vbt_io.h"
+#include "vbt_sim_config.h"
+
+/* Error context: the file, the message and the status of the error. */
 typedef struct ctx {
     const char *file;
-    char *err;
-    size_t errlen;
+    vbt_msg *msg;
+    int status;
 } ctx;
 
-static int fail(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(ctx *c, const char *fmt, ...)
+static int vfail_status(ctx *c, int status, const char *fmt, va_list ap)
 {
     char buf[900];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    c->status = status;
+    return vbt__fail(c->msg, status, "'%s': %s", c->file, buf);
+}
+
+/* A configuration error (VBT_EINVAL): "'<file>': <message>". */
+static int fail(ctx *c, const char *fmt, ...) VBT_PRINTF(2, 3);
+static int fail(ctx *c, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    int st = vfail_status(c, VBT_EINVAL, fmt, ap);
     va_end(ap);
-    snprintf(c->err, c->errlen, "'%s': %s", c->file, buf);
-    return -1;
+    return st;
+}
+
+/* An error of another kind: the status of a failed call (VBT_EIO, ...). */
+static int fail_status(ctx *c, int status, const char *fmt, ...) VBT_PRINTF(3, 4);
+static int fail_status(ctx *c, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int st = vfail_status(c, status, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static int oom(ctx *c)
+{
+    return fail_status(c, VBT_ENOMEM, "out of memory");
 }
 
 static const char *type_name(const cJSON *j)
@@ -211,7 +241,7 @@ static int apply_params(ctx *c, vbt_sim *sim, const cJSON *params, const char *w
                 return fail(c, "duplicate key '%s'", key);
         size_t count = 0;
         if (param_values(c, it, key, n, buf, &count))
-            return -1;
+            return c->status;
         if (set(sim, it->string, buf, count))
             return fail(c, "'%s': %s", key, vbt_sim_errmsg(sim));
     }
@@ -230,7 +260,7 @@ static int apply_region_params(ctx *c, vbt_sim *sim, const vbt_connectome *conn,
     size_t g = 0;
     char *mask = malloc(n);
     if (!mask)
-        return fail(c, "out of memory");
+        return oom(c);
     for (const cJSON *grp = rp->child; grp; grp = grp->next, g++) {
         char where[96];
         snprintf(where, sizeof where, "model.region_params[%zu]", g);
@@ -307,7 +337,7 @@ static int apply_region_params(ctx *c, vbt_sim *sim, const vbt_connectome *conn,
 
 /* integrator.noise: {"nsig": number | [per state variable] | [[per region]
  * per state variable], "ntau_ms": 0} */
-static int setup_noise(ctx *c, sim_job *job, const cJSON *noise)
+static int setup_noise(ctx *c, vbt_sim_config *job, const cJSON *noise)
 {
     static const char *const keys[] = {"nsig", "ntau_ms", NULL};
     if (!noise)
@@ -315,18 +345,18 @@ static int setup_noise(ctx *c, sim_job *job, const cJSON *noise)
     if (!cJSON_IsObject(noise))
         return fail(c, "'integrator.noise' must be an object, got %s", type_name(noise));
     if (check_keys(c, noise, "integrator.noise", keys))
-        return -1;
+        return c->status;
     const vbt_model_type *m = vbt_sim_model(job->sim);
     const size_t n = vbt_sim_n_regions(job->sim), nsv = m->n_state;
     double ntau = 0.0;
     if (get_number(c, noise, "ntau_ms", "integrator.noise", 0, 0.0, &ntau))
-        return -1;
+        return c->status;
     const cJSON *nj = cJSON_GetObjectItemCaseSensitive(noise, "nsig");
     if (!nj)
         return fail(c, "missing key 'integrator.noise.nsig'");
     double *d = calloc(nsv * n, sizeof *d);
     if (!d)
-        return fail(c, "out of memory");
+        return oom(c);
     size_t count = 0;
     int st = 0;
     if (cJSON_IsNumber(nj)) {
@@ -365,7 +395,7 @@ static int setup_noise(ctx *c, sim_job *job, const cJSON *noise)
 /* "stimulus": {"variable", "regions", "weights", "onset_ms",
  *              "pulse": {"amplitude", "frequency_hz", "width_ms", "train_ms"} |
  *              "waveform_npy": path, "sample_ms"} */
-static int setup_stimulus(ctx *c, sim_job *job, const cJSON *sj)
+static int setup_stimulus(ctx *c, vbt_sim_config *job, const cJSON *sj)
 {
     static const char *const keys[] = {"variable", "regions", "weights", "onset_ms", "pulse",
                                        "waveform_npy", "sample_ms", NULL};
@@ -376,14 +406,14 @@ static int setup_stimulus(ctx *c, sim_job *job, const cJSON *sj)
     if (!cJSON_IsObject(sj))
         return fail(c, "'stimulus' must be an object, got %s", type_name(sj));
     if (check_keys(c, sj, "stimulus", keys))
-        return -1;
+        return c->status;
     const vbt_model_type *m = vbt_sim_model(job->sim);
     const size_t n = job->conn->n;
     vbt_stimulus st = {0};
     const char *var = m->state_names[m->cvar[0]];
     if (get_string(c, sj, "variable", "stimulus", 0, var, &var) ||
         get_number(c, sj, "onset_ms", "stimulus", 0, 0.0, &st.onset_ms))
-        return -1;
+        return c->status;
     long vi = vbt_model_state_index(m, var);
     if (vi < 0)
         return fail(c, "'stimulus.variable': model '%s' has no state variable '%s'", m->name, var);
@@ -400,7 +430,7 @@ static int setup_stimulus(ctx *c, sim_job *job, const cJSON *sj)
     vbt_array a = {0};
     int st_rc = 0;
     if (!w)
-        return fail(c, "out of memory");
+        return oom(c);
     const cJSON *it = rj->child, *wt = wj ? wj->child : NULL;
     for (size_t k = 0; it && !st_rc; it = it->next, k++, wt = wt ? wt->next : NULL) {
         long idx = -1;
@@ -429,19 +459,19 @@ static int setup_stimulus(ctx *c, sim_job *job, const cJSON *sj)
                  get_number(c, pj, "frequency_hz", "stimulus.pulse", 1, 0, &st.frequency_hz) ||
                  get_number(c, pj, "width_ms", "stimulus.pulse", 1, 0, &st.width_ms) ||
                  get_number(c, pj, "train_ms", "stimulus.pulse", 0, 0.0, &st.train_ms))
-            st_rc = -1;
+            st_rc = c->status;
     }
     if (!st_rc && fj) {
         vbt_msg msg;
         char *path = cJSON_IsString(fj) ? resolve_path(job->config_path, fj->valuestring) : NULL;
         if (!path)
             st_rc = fail(c, "'stimulus.waveform_npy' must be a path");
-        else if (vbt_npy_read(path, &a, &msg))
-            st_rc = fail(c, "stimulus.waveform_npy: %s", msg.text);
+        else if ((st_rc = vbt_npy_read(path, &a, &msg)))
+            st_rc = fail_status(c, st_rc, "stimulus.waveform_npy: %s", msg.text);
         else if (a.ndim != 1 || a.size == 0)
             st_rc = fail(c, "stimulus.waveform_npy '%s': expected a 1-d array of samples", path);
         else if (get_number(c, sj, "sample_ms", "stimulus", 1, 0, &st.sample_ms))
-            st_rc = -1;
+            st_rc = c->status;
         free(path);
         st.waveform = a.data;
         st.n_samples = a.size;
@@ -454,7 +484,7 @@ static int setup_stimulus(ctx *c, sim_job *job, const cJSON *sj)
     return st_rc;
 }
 
-static int setup_initial(ctx *c, sim_job *job, const cJSON *init)
+static int setup_initial(ctx *c, vbt_sim_config *job, const cJSON *init)
 {
     static const char *const keys[] = {"constant", "history_npy", NULL};
     const vbt_model_type *m = vbt_sim_model(job->sim);
@@ -464,7 +494,7 @@ static int setup_initial(ctx *c, sim_job *job, const cJSON *init)
     if (!cJSON_IsObject(init))
         return fail(c, "'initial' must be an object, got %s", type_name(init));
     if (check_keys(c, init, "initial", keys))
-        return -1;
+        return c->status;
     const cJSON *cst = cJSON_GetObjectItemCaseSensitive(init, "constant");
     const cJSON *hist = cJSON_GetObjectItemCaseSensitive(init, "history_npy");
     if ((cst != NULL) == (hist != NULL))
@@ -488,11 +518,12 @@ static int setup_initial(ctx *c, sim_job *job, const cJSON *init)
         return fail(c, "'initial.history_npy' must be a path string, got %s", type_name(hist));
     job->history_path = resolve_path(job->config_path, hist->valuestring);
     if (!job->history_path)
-        return fail(c, "out of memory");
+        return oom(c);
     vbt_array a = {0};
     vbt_msg msg;
-    if (vbt_npy_read(job->history_path, &a, &msg))
-        return fail(c, "initial.history_npy: %s", msg.text);
+    int rc = vbt_npy_read(job->history_path, &a, &msg);
+    if (rc)
+        return fail_status(c, rc, "initial.history_npy: %s", msg.text);
     size_t n = vbt_sim_n_regions(job->sim);
     int st = 0;
     if (a.ndim != 3 || a.shape[1] != m->n_state || a.shape[2] != n)
@@ -532,9 +563,9 @@ static int get_bool(ctx *c, const cJSON *obj, const char *key, const char *where
 
 /* The seeg / eeg part of a monitor: sensors (labels, positions), the gain
  * from gain_npy or the analytic dipoles, reference, montage, noise. */
-static int setup_projection(ctx *c, sim_job *job, const cJSON *mj, const char *where,
+static int setup_projection(ctx *c, vbt_sim_config *job, const cJSON *mj, const char *where,
                             const vbt_monitor_type *T, vbt_monitor_spec *spec,
-                            sim_job_monitor *jm, vbt_contacts **contacts, const char ***labels,
+                            vbt_sim_config_monitor *jm, vbt_contacts **contacts, const char ***labels,
                             vbt_array *gain)
 {
     const char *sensors = NULL, *gain_npy = NULL, *ref = NULL;
@@ -556,22 +587,22 @@ static int setup_projection(ctx *c, sim_job *job, const cJSON *mj, const char *w
                     spec->obs_noise);
     jm->sensors_path = resolve_path(job->config_path, sensors);
     if (!jm->sensors_path)
-        return fail(c, "out of memory");
-    if (vbt_contacts_load(contacts, jm->sensors_path, &msg))
-        return fail(c, "'%s.sensors': %s", where, msg.text);
+        return oom(c);
+    if ((st = vbt_contacts_load(contacts, jm->sensors_path, &msg)))
+        return fail_status(c, st, "'%s.sensors': %s", where, msg.text);
     const vbt_contacts *ct = *contacts;
     *labels = malloc(ct->n * sizeof **labels);
     if (!*labels)
-        return fail(c, "out of memory");
+        return oom(c);
     for (size_t k = 0; k < ct->n; k++)
         (*labels)[k] = ct->labels[k];
     const size_t nr = job->conn->n;
     if (gain_npy) {
         jm->gain_path = resolve_path(job->config_path, gain_npy);
         if (!jm->gain_path)
-            return fail(c, "out of memory");
-        if (vbt_npy_read(jm->gain_path, gain, &msg))
-            return fail(c, "'%s.gain_npy': %s", where, msg.text);
+            return oom(c);
+        if ((st = vbt_npy_read(jm->gain_path, gain, &msg)))
+            return fail_status(c, st, "'%s.gain_npy': %s", where, msg.text);
         if (gain->ndim != 2 || gain->shape[0] != ct->n || gain->shape[1] != nr)
             return fail(c, "'%s.gain_npy' '%s': shape must be [%zu, %zu] (sensor of '%s', "
                            "region), got %zu dimension(s) [%zu, %zu]",
@@ -612,7 +643,7 @@ static int setup_projection(ctx *c, sim_job *job, const cJSON *mj, const char *w
 /* The bold part: method and params. */
 static int setup_bold(ctx *c, const cJSON *mj, const char *where, const vbt_monitor_type **T,
                       vbt_monitor_spec *spec, const char **pnames, double *pvals,
-                      sim_job_monitor *jm)
+                      vbt_sim_config_monitor *jm)
 {
     const char *method = NULL;
     int st;
@@ -667,14 +698,14 @@ static int setup_bold(ctx *c, const cJSON *mj, const char *where, const vbt_moni
     return 0;
 }
 
-static int setup_monitors(ctx *c, sim_job *job, const cJSON *mons, uint64_t buffer_steps)
+static int setup_monitors(ctx *c, vbt_sim_config *job, const cJSON *mons, uint64_t buffer_steps)
 {
     static const char *const raw_default[] = {"raw"};
     cJSON *fallback = NULL;
     vbt_contacts *contacts = NULL;
     const char **labels = NULL;
     vbt_array gain = {0};
-    sim_job_monitor *jm = NULL;
+    vbt_sim_config_monitor *jm = NULL;
     if (!mons) {
         fallback = cJSON_CreateArray();
         cJSON *r = cJSON_CreateObject();
@@ -764,7 +795,7 @@ static int setup_monitors(ctx *c, sim_job *job, const cJSON *mons, uint64_t buff
         memset(jm, 0, sizeof *jm);
         jm->resolved = cJSON_CreateObject();
         if (!jm->resolved) {
-            st = fail(c, "out of memory");
+            st = oom(c);
             goto done;
         }
         const char *pnames[MONITOR_MAX_PARAMS];
@@ -816,7 +847,7 @@ static cJSON *param_json(const double *v, size_t n)
     return cJSON_CreateNumber(v[0]);
 }
 
-static void build_resolved(sim_job *job, double speed, int delays, vbt_normalize norm,
+static void build_resolved(vbt_sim_config *job, double speed, int delays, vbt_normalize norm,
                            const vbt_coupling_type *ct, const vbt_scheme_type *sc,
                            const cJSON *integ_src, const cJSON *init, double *buf)
 {
@@ -883,213 +914,257 @@ static void build_resolved(sim_job *job, double speed, int delays, vbt_normalize
     job->resolved = r;
 }
 
-int sim_job_load(sim_job *job, const char *config_path, const sim_job_opts *opts, char *err,
-                 size_t errlen)
+/* Read the file and parse it: *root is a JSON object (to cJSON_Delete, also
+ * on error). */
+static int parse_file(ctx *c, const char *path, cJSON **root)
 {
-    static const char *const top_keys[] = {
-        "connectome", "speed_mm_per_ms", "delays", "normalize", "model", "coupling",
-        "integrator", "initial", "duration_ms", "monitors", "seed", "description", "sweep",
-        "stimulus", NULL};
-    static const char *const model_keys[] = {"name", "params", "region_params", NULL};
-    static const char *const coupling_keys[] = {"name", "params", NULL};
-    static const char *const integ_keys[] = {"scheme", "dt_ms", "noise", NULL};
-    ctx c = {config_path, err, errlen};
     char *text = NULL;
     size_t len;
-    cJSON *root = NULL;
-    double *buf = NULL;
-    vbt_msg msg;
-    int st = -1;
+    vbt_msg m;
+    int rc;
 
-    memset(job, 0, sizeof *job);
-    job->config_path = strdup(config_path);
-    if (!job->config_path)
-        return fail(&c, "out of memory");
-    if (vbt_file_read_all(config_path, &text, &len, 64u << 20, &msg)) {
-        snprintf(err, errlen, "%s", msg.text);
-        return -1;
+    *root = NULL;
+    if ((rc = vbt_file_read_all(path, &text, &len, 64u << 20, &m))) {
+        c->status = rc;
+        return vbt__fail(c->msg, rc, "%s", m.text);
     }
     if (memchr(text, '\0', len)) {
-        fail(&c, "not a text file (contains a NUL byte)");
-        goto out;
+        free(text);
+        return fail(c, "not a text file (contains a NUL byte)");
     }
     const char *end = NULL;
-    root = cJSON_ParseWithOpts(text, &end, 1);
-    if (!root) {
+    *root = cJSON_ParseWithOpts(text, &end, 1);
+    if (!*root) {
         size_t off = end ? (size_t)(end - text) : 0, line = 1, col = 1;
         for (size_t i = 0; i < off && i < len; i++, col++)
             if (text[i] == '\n') {
                 line++;
                 col = 0;
             }
-        fail(&c, "invalid JSON near line %zu, column %zu", line, col);
-        goto out;
+        free(text);
+        return fail(c, "invalid JSON near line %zu, column %zu", line, col);
     }
-    if (!cJSON_IsObject(root)) {
-        fail(&c, "the configuration must be a JSON object, got %s", type_name(root));
-        goto out;
-    }
-    if (check_keys(&c, root, "", top_keys))
-        goto out;
-    const cJSON *sweep = cJSON_GetObjectItemCaseSensitive(root, "sweep");
-    if (sweep && !opts->sweep) {
-        fail(&c, "'sweep' describes a parameter sweep: run it with 'vbt sweep'");
-        goto out;
-    }
-    if (opts->sweep && !sweep) {
-        fail(&c, "missing key 'sweep' (the parameters to vary and the summaries to keep)");
-        goto out;
-    }
+    free(text);
+    if (!cJSON_IsObject(*root))
+        return fail(c, "the configuration must be a JSON object, got %s", type_name(*root));
+    return VBT_OK;
+}
 
-    /* connectome */
-    const char *cpath = NULL, *norm_name = NULL, *scheme_name = NULL, *model_name = NULL,
-               *coupling_name = NULL;
-    double speed = 0, dt = 0, seed_d = 0;
-    if (get_string(&c, root, "connectome", "", 1, NULL, &cpath) ||
-        get_number(&c, root, "speed_mm_per_ms", "", 0, 3.0, &speed) ||
-        get_string(&c, root, "normalize", "", 0, "none", &norm_name))
-        goto out;
-    const cJSON *dj = cJSON_GetObjectItemCaseSensitive(root, "delays");
-    if (dj && !cJSON_IsBool(dj)) {
-        fail(&c, "'delays' must be true or false, got %s", type_name(dj));
-        goto out;
-    }
-    int delays = dj ? cJSON_IsTrue(dj) : 1;
-    if (!(speed > 0.0)) {
-        fail(&c, "'speed_mm_per_ms' must be > 0, got %g (use \"delays\": false for none)",
-             speed);
-        goto out;
-    }
+/* What the top level names, read before the simulator is built. */
+typedef struct plan {
+    const cJSON *model, *coupling, *integ, *sweep;
+    const vbt_model_type *mt;
+    const vbt_coupling_type *ct;
+    const vbt_scheme_type *sc;
+    double speed, dt;
+    int delays;
     vbt_normalize norm;
-    if (vbt_normalize_parse(norm_name, &norm)) {
-        fail(&c, "'normalize': unknown normalisation '%s' (none, max, row-sum)", norm_name);
-        goto out;
-    }
-    job->connectome_path = resolve_path(config_path, cpath);
-    if (!job->connectome_path) {
-        fail(&c, "out of memory");
-        goto out;
-    }
-    if (vbt_connectome_load(&job->conn, job->connectome_path, &msg)) {
-        fail(&c, "connectome: %s", msg.text);
-        goto out;
-    }
-    if (vbt_connectome_normalize(job->conn, norm, &msg)) {
-        fail(&c, "connectome: %s", msg.text);
-        goto out;
-    }
+} plan;
 
-    /* model, coupling, integrator */
+/* The top-level keys, and "sweep" present exactly for `vbt sweep`. */
+static int check_top(ctx *c, const cJSON *root, const vbt_sim_config_opts *opts, plan *pl)
+{
+    static const char *const top_keys[] = {
+        "connectome", "speed_mm_per_ms", "delays", "normalize", "model", "coupling",
+        "integrator", "initial", "duration_ms", "monitors", "seed", "description", "sweep",
+        "stimulus", NULL};
+    if (check_keys(c, root, "", top_keys))
+        return c->status;
+    pl->sweep = cJSON_GetObjectItemCaseSensitive(root, "sweep");
+    if (pl->sweep && !opts->sweep)
+        return fail(c, "'sweep' describes a parameter sweep: run it with 'vbt sweep'");
+    if (opts->sweep && !pl->sweep)
+        return fail(c, "missing key 'sweep' (the parameters to vary and the summaries to keep)");
+    return VBT_OK;
+}
+
+/* "connectome", "speed_mm_per_ms", "delays", "normalize": the connectome
+ * loaded and normalised. */
+static int load_connectome(ctx *c, vbt_sim_config *job, const cJSON *root, plan *pl)
+{
+    const char *cpath = NULL, *norm_name = NULL;
+    vbt_msg m;
+    int rc;
+    if (get_string(c, root, "connectome", "", 1, NULL, &cpath) ||
+        get_number(c, root, "speed_mm_per_ms", "", 0, 3.0, &pl->speed) ||
+        get_string(c, root, "normalize", "", 0, "none", &norm_name))
+        return c->status;
+    const cJSON *dj = cJSON_GetObjectItemCaseSensitive(root, "delays");
+    if (dj && !cJSON_IsBool(dj))
+        return fail(c, "'delays' must be true or false, got %s", type_name(dj));
+    pl->delays = dj ? cJSON_IsTrue(dj) : 1;
+    if (!(pl->speed > 0.0))
+        return fail(c, "'speed_mm_per_ms' must be > 0, got %g (use \"delays\": false for none)",
+                    pl->speed);
+    if (vbt_normalize_parse(norm_name, &pl->norm))
+        return fail(c, "'normalize': unknown normalisation '%s' (none, max, row-sum)", norm_name);
+    job->connectome_path = resolve_path(job->config_path, cpath);
+    if (!job->connectome_path)
+        return oom(c);
+    if ((rc = vbt_connectome_load(&job->conn, job->connectome_path, &m)) ||
+        (rc = vbt_connectome_normalize(job->conn, pl->norm, &m)))
+        return fail_status(c, rc, "connectome: %s", m.text);
+    return VBT_OK;
+}
+
+/* "model", "coupling", "integrator": the types and the time step. */
+static int read_types(ctx *c, const cJSON *root, plan *pl)
+{
+    static const char *const model_keys[] = {"name", "params", "region_params", NULL};
+    static const char *const coupling_keys[] = {"name", "params", NULL};
+    static const char *const integ_keys[] = {"scheme", "dt_ms", "noise", NULL};
+    const char *scheme_name = NULL, *model_name = NULL, *coupling_name = NULL;
     int s2;
-    const cJSON *model = get_object(&c, root, "model", 1, &s2);
-    if (s2 || check_keys(&c, model, "model", model_keys) ||
-        get_string(&c, model, "name", "model", 1, NULL, &model_name))
-        goto out;
-    const vbt_model_type *mt = vbt_model_find(model_name);
-    if (!mt) {
-        fail(&c, "'model.name': unknown model '%s' (see 'vbt models')", model_name);
-        goto out;
-    }
-    const cJSON *coupling = get_object(&c, root, "coupling", 0, &s2);
-    if (s2 || (coupling && check_keys(&c, coupling, "coupling", coupling_keys)) ||
-        get_string(&c, coupling, "name", "coupling", coupling != NULL, "difference",
+    pl->model = get_object(c, root, "model", 1, &s2);
+    if (s2 || check_keys(c, pl->model, "model", model_keys) ||
+        get_string(c, pl->model, "name", "model", 1, NULL, &model_name))
+        return c->status;
+    pl->mt = vbt_model_find(model_name);
+    if (!pl->mt)
+        return fail(c, "'model.name': unknown model '%s' (see 'vbt models')", model_name);
+    pl->coupling = get_object(c, root, "coupling", 0, &s2);
+    if (s2 || (pl->coupling && check_keys(c, pl->coupling, "coupling", coupling_keys)) ||
+        get_string(c, pl->coupling, "name", "coupling", pl->coupling != NULL, "difference",
                    &coupling_name))
-        goto out;
-    const vbt_coupling_type *ct = vbt_coupling_find(coupling_name);
-    if (!ct) {
+        return c->status;
+    pl->ct = vbt_coupling_find(coupling_name);
+    if (!pl->ct) {
         char list[256] = "";
         size_t ll = 0;
         for (size_t i = 0; vbt_coupling_types[i] && ll < sizeof list - 32; i++)
             ll += (size_t)snprintf(list + ll, sizeof list - ll, "%s%s", i ? ", " : "",
                                    vbt_coupling_types[i]->name);
-        fail(&c, "'coupling.name': unknown coupling '%s' (%s)", coupling_name, list);
-        goto out;
+        return fail(c, "'coupling.name': unknown coupling '%s' (%s)", coupling_name, list);
     }
-    const cJSON *integ = get_object(&c, root, "integrator", 0, &s2);
-    if (s2 || (integ && check_keys(&c, integ, "integrator", integ_keys)) ||
-        get_string(&c, integ, "scheme", "integrator", 0, "heun", &scheme_name) ||
-        get_number(&c, integ, "dt_ms", "integrator", 0, 0.05, &dt))
-        goto out;
-    const vbt_scheme_type *sc = vbt_scheme_find(scheme_name);
-    if (!sc) {
-        fail(&c, "'integrator.scheme': unknown scheme '%s' (euler, heun, rk4)", scheme_name);
-        goto out;
-    }
-    if (!(dt > 0.0)) {
-        fail(&c, "'integrator.dt_ms' must be > 0, got %g", dt);
-        goto out;
-    }
-    if (get_number(&c, root, "duration_ms", "", 1, 0, &job->duration_ms))
-        goto out;
+    pl->integ = get_object(c, root, "integrator", 0, &s2);
+    if (s2 || (pl->integ && check_keys(c, pl->integ, "integrator", integ_keys)) ||
+        get_string(c, pl->integ, "scheme", "integrator", 0, "heun", &scheme_name) ||
+        get_number(c, pl->integ, "dt_ms", "integrator", 0, 0.05, &pl->dt))
+        return c->status;
+    pl->sc = vbt_scheme_find(scheme_name);
+    if (!pl->sc)
+        return fail(c, "'integrator.scheme': unknown scheme '%s' (euler, heun, rk4)", scheme_name);
+    if (!(pl->dt > 0.0))
+        return fail(c, "'integrator.dt_ms' must be > 0, got %g", pl->dt);
+    return VBT_OK;
+}
+
+/* "duration_ms" (-> the number of steps) and "seed". */
+static int read_run(ctx *c, vbt_sim_config *job, const cJSON *root, double dt,
+                    const vbt_sim_config_opts *opts)
+{
+    double seed_d = 0;
+    if (get_number(c, root, "duration_ms", "", 1, 0, &job->duration_ms))
+        return c->status;
     double steps = job->duration_ms / dt;
-    if (!(job->duration_ms > 0.0) || steps > 1e12) {
-        fail(&c, "'duration_ms' must be > 0 and at most 1e12 steps, got %g", job->duration_ms);
-        goto out;
-    }
+    if (!(job->duration_ms > 0.0) || steps > 1e12)
+        return fail(c, "'duration_ms' must be > 0 and at most 1e12 steps, got %g",
+                    job->duration_ms);
     /* Like TVB: ceil(duration / dt) steps, tolerant of rounding in the ratio. */
     job->n_steps = (uint64_t)ceil(steps - 1e-9 * steps);
-    if (get_number(&c, root, "seed", "", 0, 0.0, &seed_d))
-        goto out;
-    if (seed_d < 0 || seed_d != floor(seed_d) || seed_d > 9007199254740992.0) {
-        fail(&c, "'seed' must be a non-negative integer, got %g", seed_d);
-        goto out;
-    }
+    if (get_number(c, root, "seed", "", 0, 0.0, &seed_d))
+        return c->status;
+    if (seed_d < 0 || seed_d != floor(seed_d) || seed_d > 9007199254740992.0)
+        return fail(c, "'seed' must be a non-negative integer, got %g", seed_d);
     job->seed = opts->seed_override >= 0 ? (uint64_t)opts->seed_override : (uint64_t)seed_d;
+    return VBT_OK;
+}
 
+/* The simulator, with the model's and the coupling's parameters; *buf: a
+ * scratch of one value per lane (to free). */
+static int build_sim(ctx *c, vbt_sim_config *job, const plan *pl,
+                     const vbt_sim_config_opts *opts, double **buf)
+{
+    vbt_msg m;
+    int rc;
     vbt_sim_spec spec = {
-        .model = mt, .coupling = ct, .scheme = sc, .conn = job->conn, .dt_ms = dt,
-        .speed_mm_per_ms = delays ? speed : HUGE_VAL, .batch = opts->batch,
+        .model = pl->mt, .coupling = pl->ct, .scheme = pl->sc, .conn = job->conn,
+        .dt_ms = pl->dt, .speed_mm_per_ms = pl->delays ? pl->speed : HUGE_VAL,
+        .batch = opts->batch,
     };
-    if (vbt_sim_alloc(&job->sim, &spec, &msg)) {
-        fail(&c, "%s", msg.text);
-        goto out;
-    }
-    buf = malloc(vbt_sim_n_lanes(job->sim) * sizeof *buf);
-    if (!buf) {
-        fail(&c, "out of memory");
-        goto out;
-    }
+    if ((rc = vbt_sim_alloc(&job->sim, &spec, &m)))
+        return fail_status(c, rc, "%s", m.text);
+    *buf = malloc(vbt_sim_n_lanes(job->sim) * sizeof **buf);
+    if (!*buf)
+        return oom(c);
     char owner[96];
-    snprintf(owner, sizeof owner, "model '%s'", mt->name);
-    if (apply_params(&c, job->sim, cJSON_GetObjectItemCaseSensitive(model, "params"),
-                     "model.params", mt->params, mt->n_param, vbt_sim_set_model_param, owner,
-                     buf) ||
-        apply_region_params(&c, job->sim, job->conn, mt,
-                            cJSON_GetObjectItemCaseSensitive(model, "region_params"), buf))
+    snprintf(owner, sizeof owner, "model '%s'", pl->mt->name);
+    if (apply_params(c, job->sim, cJSON_GetObjectItemCaseSensitive(pl->model, "params"),
+                     "model.params", pl->mt->params, pl->mt->n_param, vbt_sim_set_model_param,
+                     owner, *buf) ||
+        apply_region_params(c, job->sim, job->conn, pl->mt,
+                            cJSON_GetObjectItemCaseSensitive(pl->model, "region_params"), *buf))
+        return c->status;
+    snprintf(owner, sizeof owner, "coupling '%s'", pl->ct->name);
+    if (pl->coupling && apply_params(c, job->sim,
+                                     cJSON_GetObjectItemCaseSensitive(pl->coupling, "params"),
+                                     "coupling.params", pl->ct->params, pl->ct->n_param,
+                                     vbt_sim_set_coupling_param, owner, *buf))
+        return c->status;
+    return VBT_OK;
+}
+
+void vbt_sim_config_opts_default(vbt_sim_config_opts *opts)
+{
+    if (!opts)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->seed_override = -1;
+}
+
+int vbt_sim_config_load(vbt_sim_config *job, const char *config_path,
+                        const vbt_sim_config_opts *opts, vbt_msg *msg)
+{
+    ctx c = {config_path, msg, VBT_OK};
+    vbt_sim_config_opts defaults;
+    cJSON *root = NULL;
+    double *buf = NULL;
+    plan pl = {0};
+
+    if (!job || !config_path)
+        return vbt__fail(msg, VBT_EINVAL, "simulation configuration: NULL argument");
+    memset(job, 0, sizeof *job);
+    if (!opts) {
+        vbt_sim_config_opts_default(&defaults);
+        opts = &defaults;
+    }
+    job->config_path = strdup(config_path);
+    if (!job->config_path)
+        return oom(&c);
+    const cJSON *init = NULL, *integ_noise = NULL, *stim = NULL;
+    if (parse_file(&c, config_path, &root) || check_top(&c, root, opts, &pl) ||
+        load_connectome(&c, job, root, &pl) || read_types(&c, root, &pl) ||
+        read_run(&c, job, root, pl.dt, opts) || build_sim(&c, job, &pl, opts, &buf))
         goto out;
-    snprintf(owner, sizeof owner, "coupling '%s'", ct->name);
-    if (coupling && apply_params(&c, job->sim,
-                                 cJSON_GetObjectItemCaseSensitive(coupling, "params"),
-                                 "coupling.params", ct->params, ct->n_param,
-                                 vbt_sim_set_coupling_param, owner, buf))
-        goto out;
-    const cJSON *init = cJSON_GetObjectItemCaseSensitive(root, "initial");
+    init = cJSON_GetObjectItemCaseSensitive(root, "initial");
+    integ_noise = pl.integ ? cJSON_GetObjectItemCaseSensitive(pl.integ, "noise") : NULL;
+    stim = cJSON_GetObjectItemCaseSensitive(root, "stimulus");
     if ((!opts->sweep &&
          setup_monitors(&c, job, cJSON_GetObjectItemCaseSensitive(root, "monitors"),
                         opts->buffer_steps)) ||
-        setup_noise(&c, job, integ ? cJSON_GetObjectItemCaseSensitive(integ, "noise") : NULL) ||
-        setup_stimulus(&c, job, cJSON_GetObjectItemCaseSensitive(root, "stimulus")) ||
+        setup_noise(&c, job, integ_noise) || setup_stimulus(&c, job, stim) ||
         setup_initial(&c, job, init))
         goto out;
     vbt_sim_set_seed(job->sim, job->seed, 0);
-    build_resolved(job, speed, delays, norm, ct, sc, integ, init, buf);
-    const cJSON *stim = cJSON_GetObjectItemCaseSensitive(root, "stimulus");
+    build_resolved(job, pl.speed, pl.delays, pl.norm, pl.ct, pl.sc, pl.integ, init, buf);
     if (stim)
         cJSON_AddItemToObject(job->resolved, "stimulus", cJSON_Duplicate(stim, 1));
-    if (sweep) {
-        job->sweep = cJSON_Duplicate(sweep, 1);
-        cJSON_AddItemToObject(job->resolved, "sweep", cJSON_Duplicate(sweep, 1));
+    if (pl.sweep) {
+        job->sweep = cJSON_Duplicate(pl.sweep, 1);
+        cJSON_AddItemToObject(job->resolved, "sweep", cJSON_Duplicate(pl.sweep, 1));
     }
-    st = 0;
 out:
     free(buf);
-    free(text);
     cJSON_Delete(root);
-    return st;
+    if (c.status)
+        vbt_sim_config_clear(job);
+    return c.status;
 }
 
-void sim_job_free(sim_job *job)
+void vbt_sim_config_clear(vbt_sim_config *job)
 {
+    if (!job)
+        return;
     vbt_sim_free(job->sim);
     vbt_connectome_free(job->conn);
     free(job->config_path);

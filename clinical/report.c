@@ -7,23 +7,23 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <cjson/cJSON.h>
+#include <cJSON.h>
 
-#include "report.h"
+#include "vbt_report.h"
 #include "vbt_vep.h"
-#include "strbuf.h"
+#include "textbuf.h"
 
 /* Text for HTML/SVG: escape the five special characters. */
-static void put_text(strbuf *b, const char *t)
+static void put_text(vbt__textbuf *b, const char *t)
 {
     for (; *t; t++) {
         switch (*t) {
-        case '<': sb_printf(b, "&lt;"); break;
-        case '>': sb_printf(b, "&gt;"); break;
-        case '&': sb_printf(b, "&amp;"); break;
-        case '"': sb_printf(b, "&quot;"); break;
-        case '\'': sb_printf(b, "&#39;"); break;
-        default: sb_printf(b, "%c", *t);
+        case '<': vbt__tb_printf(b, "&lt;"); break;
+        case '>': vbt__tb_printf(b, "&gt;"); break;
+        case '&': vbt__tb_printf(b, "&amp;"); break;
+        case '"': vbt__tb_printf(b, "&quot;"); break;
+        case '\'': vbt__tb_printf(b, "&#39;"); break;
+        default: vbt__tb_printf(b, "%c", *t);
         }
     }
 }
@@ -31,7 +31,7 @@ static void put_text(strbuf *b, const char *t)
 /* A comma-separated region list in HTML text (not SVG): escaped, with a line
  * break opportunity after each comma so that a long resection does not
  * widen the page. */
-static void put_list(strbuf *b, const char *t)
+static void put_list(vbt__textbuf *b, const char *t)
 {
     char item[2];
     item[1] = '\0';
@@ -39,7 +39,7 @@ static void put_list(strbuf *b, const char *t)
         item[0] = *t;
         put_text(b, item);
         if (*t == ',')
-            sb_printf(b, "<wbr>");
+            vbt__tb_printf(b, "<wbr>");
     }
 }
 
@@ -82,7 +82,7 @@ static const char *class_colour(double mean)
 
 /* ---- figures ---------------------------------------------------------------- */
 
-static void fig_connectome(strbuf *b, const report_input *in)
+static void fig_connectome(vbt__textbuf *b, const vbt_report_input *in)
 {
     const size_t n = in->n;
     const double cell = n > 100 ? 4.0 : 6.0, off = 40.0, size = cell * (double)n;
@@ -95,12 +95,12 @@ static void fig_connectome(strbuf *b, const report_input *in)
     double lmin = wmin < HUGE_VAL ? log10(wmin) : 0.0, lmax = wmax > 0 ? log10(wmax) : 1.0;
     if (lmax - lmin < 1e-12)
         lmin = lmax - 1.0;
-    sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-connectome\" "
+    vbt__tb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-connectome\" "
            "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\">\n",
         size + off + 90, size + off + 20, size + off + 90, size + off + 20);
-    sb_printf(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">weights (row = target, column = source), "
+    vbt__tb_printf(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">weights (row = target, column = source), "
            "log10 scale</text>\n", off);
-    sb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.1f\" height=\"%.1f\" fill=\"#f4f4f4\"/>\n", off,
+    vbt__tb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.1f\" height=\"%.1f\" fill=\"#f4f4f4\"/>\n", off,
         off / 2 + 5, size, size);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {
@@ -109,60 +109,60 @@ static void fig_connectome(strbuf *b, const report_input *in)
                 continue;
             int r, g, bl;
             viridis((log10(w) - lmin) / (lmax - lmin), &r, &g, &bl);
-            sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+            vbt__tb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                    "fill=\"rgb(%d,%d,%d)\"/>", off + cell * (double)j,
                 off / 2 + 5 + cell * (double)i, cell, cell, r, g, bl);
         }
-    sb_printf(b, "\n");
+    vbt__tb_printf(b, "\n");
     for (int k = 0; k <= 10; k++) {
         int r, g, bl;
         viridis(k / 10.0, &r, &g, &bl);
-        sb_printf(b, "<rect x=\"%.0f\" y=\"%.1f\" width=\"14\" height=\"%.1f\" fill=\"rgb(%d,%d,%d)\"/>",
+        vbt__tb_printf(b, "<rect x=\"%.0f\" y=\"%.1f\" width=\"14\" height=\"%.1f\" fill=\"rgb(%d,%d,%d)\"/>",
             off + size + 15, off / 2 + 5 + size * (1.0 - (k + 1) / 11.0), size / 11.0, r, g, bl);
     }
-    sb_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>", off + size + 33,
+    vbt__tb_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>", off + size + 33,
         off / 2 + 15, wmax);
-    sb_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>\n</svg>\n", off + size + 33,
+    vbt__tb_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>\n</svg>\n", off + size + 33,
         off / 2 + 5 + size, wmin < HUGE_VAL ? wmin : 0.0);
 }
 
-static void fig_x0(strbuf *b, const report_input *in)
+static void fig_x0(vbt__textbuf *b, const vbt_report_input *in)
 {
     const size_t n = in->n;
     const double row = 12.0, left = 230.0, width = 420.0, top = 44.0; /* below the title */
     const double lo = -5.0, hi = 0.0;
 #define XPOS(v) (left + width * (((v) < lo ? lo : (v) > hi ? hi : (v)) - lo) / (hi - lo))
-    sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-x0\" "
+    vbt__tb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-x0\" "
            "width=\"%.0f\" height=\"%.0f\">\n", left + width + 40, top + row * (double)n + 40);
-    sb_printf(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">excitability x0: posterior mean and 5-95 %% "
+    vbt__tb_printf(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">excitability x0: posterior mean and 5-95 %% "
            "interval (red EZ, orange PZ, blue HZ; * ground truth EZ, + PZ)</text>\n", left - 200);
     double guides[2] = {VBT_VEP_X0_EZ, VBT_VEP_X0_PZ};
     for (int g = 0; g < 2; g++)
-        sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.1f\" stroke=\"#999\" "
+        vbt__tb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.1f\" stroke=\"#999\" "
                "stroke-dasharray=\"3,3\"/><text x=\"%.1f\" y=\"%.0f\" font-size=\"10\">%.2f</text>\n",
             XPOS(guides[g]), XPOS(guides[g]), top - 5, top + row * (double)n, XPOS(guides[g]) - 12,
             top - 8, guides[g]);
     for (int t = -5; t <= 0; t++)
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%d</text>", XPOS((double)t) - 4,
+        vbt__tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%d</text>", XPOS((double)t) - 4,
             top + row * (double)n + 15, t);
     for (size_t i = 0; i < n; i++) {
-        const report_region *r = &in->regions[i];
+        const vbt_report_region *r = &in->regions[i];
         double y = top + row * (double)i + row / 2;
-        sb_printf(b, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"end\">", left - 6, y + 3);
+        vbt__tb_printf(b, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"end\">", left - 6, y + 3);
         put_text(b, r->label);
-        sb_printf(b, "%s</text>", r->truth == 1 ? " *" : r->truth == 2 ? " +" : "");
-        sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+        vbt__tb_printf(b, "%s</text>", r->truth == 1 ? " *" : r->truth == 2 ? " +" : "");
+        vbt__tb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                "stroke-width=\"2\"/><circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
             XPOS(r->x0_q5), XPOS(r->x0_q95), y, y, class_colour(r->x0_mean), XPOS(r->x0_mean), y,
             class_colour(r->x0_mean));
     }
 #undef XPOS
-    sb_printf(b, "</svg>\n");
+    vbt__tb_printf(b, "</svg>\n");
 }
 
 /* Region centres seen from above (x, y) and from the side (y, z), coloured
  * by value in [0, 1] (NaN: grey). */
-static void fig_brain(strbuf *b, const report_input *in, const char *id, const char *title,
+static void fig_brain(vbt__textbuf *b, const vbt_report_input *in, const char *id, const char *title,
                       const double *value)
 {
     const size_t n = in->n;
@@ -174,16 +174,16 @@ static void fig_brain(strbuf *b, const report_input *in, const char *id, const c
             mx[d] = fmax(mx[d], c[3 * i + d]);
         }
     const double w = 260, h = 260, pad = 20;
-    sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"%s\" width=\"%.0f\" "
+    vbt__tb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"%s\" width=\"%.0f\" "
            "height=\"%.0f\">\n<text x=\"10\" y=\"15\" font-size=\"12\">", id, 2 * w + 3 * pad,
         h + 2 * pad + 10);
     put_text(b, title);
-    sb_printf(b, "</text>\n");
+    vbt__tb_printf(b, "</text>\n");
     const int ax[2][2] = {{0, 1}, {1, 2}};
     const char *names[2] = {"axial (x, y)", "sagittal (y, z)"};
     for (int p = 0; p < 2; p++) {
         double ox = pad + p * (w + pad), oy = 30;
-        sb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+        vbt__tb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
                "stroke=\"#ccc\"/><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%s</text>\n", ox, oy,
             w, h, ox + 4, oy + h + 12, names[p]);
         int a = ax[p][0], bb = ax[p][1];
@@ -196,16 +196,16 @@ static void fig_brain(strbuf *b, const report_input *in, const char *id, const c
             int r = 200, g = 200, bl = 200;
             if (!isnan(value[i]))
                 heat(value[i], &r, &g, &bl);
-            sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"rgb(%d,%d,%d)\" "
+            vbt__tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"rgb(%d,%d,%d)\" "
                    "stroke=\"#555\" stroke-width=\"0.5\"><title>", px, py, r, g, bl);
             put_text(b, in->regions[i].label);
-            sb_printf(b, ": %.2f</title></circle>\n", value[i]);
+            vbt__tb_printf(b, ": %.2f</title></circle>\n", value[i]);
         }
     }
-    sb_printf(b, "</svg>\n");
+    vbt__tb_printf(b, "</svg>\n");
 }
 
-static void fig_feature(strbuf *b, const report_input *in)
+static void fig_feature(vbt__textbuf *b, const vbt_report_input *in)
 {
     const size_t T = in->T, S = in->S;
     const size_t show = S < 6 ? S : 6;
@@ -231,11 +231,11 @@ static void fig_feature(strbuf *b, const report_input *in)
                 break;
             }
     }
-    sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-feature\" "
+    vbt__tb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-feature\" "
            "width=\"%.0f\" height=\"%.0f\">\n<text x=\"10\" y=\"15\" font-size=\"12\">",
            2 * (w + pad) + pad, ((double)show + 1) / 2 * (h + pad) + 30);
     put_text(b, in->feature_label ? in->feature_label : "SEEG feature");
-    sb_printf(b, " (black), posterior predictive 5-95 %% (blue); widest channels</text>\n");
+    vbt__tb_printf(b, " (black), posterior predictive 5-95 %% (blue); widest channels</text>\n");
     for (size_t k = 0; k < show; k++) {
         size_t s = pick[k];
         double ox = pad + (double)(k % 2) * (w + pad), oy = 30 + (double)(k / 2) * (h + pad);
@@ -252,62 +252,55 @@ static void fig_feature(strbuf *b, const report_input *in)
             hi = lo + 1;
 #define PX(t) (ox + w * (double)(t) / (double)(T > 1 ? T - 1 : 1))
 #define PY(v) (oy + h - h * ((v) - lo) / (hi - lo))
-        sb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+        vbt__tb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
                "stroke=\"#ddd\"/><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">", ox, oy, w, h,
             ox + 3, oy + 10);
         put_text(b, in->chan[s]);
-        sb_printf(b, "</text>\n");
+        vbt__tb_printf(b, "</text>\n");
         if (in->pred) {
-            sb_printf(b, "<path fill=\"#9ecae1\" fill-opacity=\"0.6\" d=\"");
+            vbt__tb_printf(b, "<path fill=\"#9ecae1\" fill-opacity=\"0.6\" d=\"");
             for (size_t t = 0; t < T; t++)
-                sb_printf(b, "%s%.1f %.1f", t ? " L" : "M", PX(t), PY(in->pred[2 * T * S + t * S + s]));
+                vbt__tb_printf(b, "%s%.1f %.1f", t ? " L" : "M", PX(t), PY(in->pred[2 * T * S + t * S + s]));
             for (size_t t = T; t-- > 0;)
-                sb_printf(b, " L%.1f %.1f", PX(t), PY(in->pred[t * S + s]));
-            sb_printf(b, " Z\"/>\n");
+                vbt__tb_printf(b, " L%.1f %.1f", PX(t), PY(in->pred[t * S + s]));
+            vbt__tb_printf(b, " Z\"/>\n");
         }
-        sb_printf(b, "<path fill=\"none\" stroke=\"#000\" stroke-width=\"1\" d=\"");
+        vbt__tb_printf(b, "<path fill=\"none\" stroke=\"#000\" stroke-width=\"1\" d=\"");
         for (size_t t = 0; t < T; t++)
-            sb_printf(b, "%s%.1f %.1f", t ? " L" : "M", PX(t), PY(in->feature[t * S + s]));
-        sb_printf(b, "\"/>\n");
+            vbt__tb_printf(b, "%s%.1f %.1f", t ? " L" : "M", PX(t), PY(in->feature[t * S + s]));
+        vbt__tb_printf(b, "\"/>\n");
 #undef PX
 #undef PY
     }
-    sb_printf(b, "</svg>\n");
+    vbt__tb_printf(b, "</svg>\n");
 }
 
 /* ---- page --------------------------------------------------------------------- */
 
-static int write_file(const char *dir, const char *name, const strbuf *b, char *err, size_t errlen)
+static int write_file(const char *dir, const char *name, const vbt__textbuf *b, vbt_msg *msg)
 {
     char path[4096];
-    vbt_msg msg;
     int k = snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (k < 0 || (size_t)k >= sizeof path) {
-        snprintf(err, errlen, "path too long: %s", dir);
-        return -1;
-    }
-    if (b->oom) {
-        snprintf(err, errlen, "out of memory writing %s", path);
-        return -1;
-    }
-    if (vbt_file_write_atomic(path, b->s, b->len, 1, &msg)) {
-        snprintf(err, errlen, "%s", msg.text);
-        return -1;
-    }
-    return 0;
+    if (k < 0 || (size_t)k >= sizeof path)
+        return vbt__fail(msg, VBT_EINVAL, "path too long: %s", dir);
+    if (b->oom)
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory writing %s", path);
+    if (vbt_file_write_atomic(path, b->s, b->len, 1, msg))
+        return VBT_EIO;
+    return VBT_OK;
 }
 
 /* ---- propagation order ---------------------------------------------------------- */
 
 /* The regions recruited in at least 5 % of the draws, by median onset (ties
  * by index), with the onset's 5-95 % interval over the recruiting draws. */
-static void propagation_section(strbuf *b, const report_input *in)
+static void propagation_section(vbt__textbuf *b, const vbt_report_input *in)
 {
     size_t *ord = malloc(in->n * sizeof *ord), m = 0;
     if (!ord)
         return;
     for (size_t i = 0; i < in->n; i++) {
-        const report_region *r = &in->regions[i];
+        const vbt_report_region *r = &in->regions[i];
         if (!(r->p_recruited >= 0.05) || isnan(r->onset_median))
             continue;
         size_t k = m++;
@@ -315,13 +308,13 @@ static void propagation_section(strbuf *b, const report_input *in)
             ord[k] = ord[k - 1];
         ord[k] = i;
     }
-    sb_printf(b, "<h2>Seizure propagation</h2>\n");
+    vbt__tb_printf(b, "<h2>Seizure propagation</h2>\n");
     if (!m) {
-        sb_printf(b, "<p>No region is recruited in 5 %% or more of the posterior draws.</p>\n");
+        vbt__tb_printf(b, "<p>No region is recruited in 5 %% or more of the posterior draws.</p>\n");
         free(ord);
         return;
     }
-    sb_printf(b, "<p>Forward simulations of the fitted model over the posterior draws: the "
+    vbt__tb_printf(b, "<p>Forward simulations of the fitted model over the posterior draws: the "
                  "regions recruited in at least 5 %% of them, in the order of their median "
                  "onset (the first time x1 rises above the threshold, in the model's time "
                  "units from the start of the simulated window; interval over the draws in "
@@ -329,14 +322,14 @@ static void propagation_section(strbuf *b, const report_input *in)
                  "</th><th>P(recruited)</th><th>median onset</th><th>onset 5&ndash;95 %%</th>"
                  "</tr>\n");
     for (size_t k = 0; k < m; k++) {
-        const report_region *r = &in->regions[ord[k]];
-        sb_printf(b, "<tr><td>%zu</td><td class=\"%s\">", k + 1,
+        const vbt_report_region *r = &in->regions[ord[k]];
+        vbt__tb_printf(b, "<tr><td>%zu</td><td class=\"%s\">", k + 1,
                   r->p_ez > 0.5 ? "ez" : r->p_pz > 0.5 ? "pz" : "");
         put_text(b, r->label);
-        sb_printf(b, "</td><td>%.2f</td><td>%.3g</td><td>%.3g&ndash;%.3g</td></tr>\n",
+        vbt__tb_printf(b, "</td><td>%.2f</td><td>%.3g</td><td>%.3g&ndash;%.3g</td></tr>\n",
                   r->p_recruited, r->onset_median, r->onset_q5, r->onset_q95);
     }
-    sb_printf(b, "</table>\n");
+    vbt__tb_printf(b, "</table>\n");
     free(ord);
 }
 
@@ -349,9 +342,9 @@ static double jnum(const cJSON *o, const char *key)
 }
 
 /* One row of the convergence table: what, value, target, and a mark. */
-static void diag_row(strbuf *b, const char *what, const char *value, const char *target, int ok)
+static void diag_row(vbt__textbuf *b, const char *what, const char *value, const char *target, int ok)
 {
-    sb_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td></tr>\n", what,
+    vbt__tb_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td></tr>\n", what,
               value, target, ok ? "ok" : "bad", ok ? "pass" : "FAIL");
 }
 
@@ -359,32 +352,32 @@ static void diag_row(strbuf *b, const char *what, const char *value, const char 
  * as tables: NUTS (R-hat, ESS, divergences, tree depth, per-chain step size
  * and E-BFMI), Laplace (PSIS k-hat), or whatever numbers another method
  * stores.  Targets are those `vbt fit` checks (docs/fitting.md). */
-static void diagnostics_section(strbuf *b, const cJSON *sum)
+static void diagnostics_section(vbt__textbuf *b, const cJSON *sum)
 {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(sum, "diagnostics");
     const cJSON *passed = cJSON_GetObjectItemCaseSensitive(sum, "diagnostics_passed");
     const cJSON *fails = cJSON_GetObjectItemCaseSensitive(sum, "diagnostic_failures");
     const cJSON *it;
     char v[64];
-    sb_printf(b, "<h2>Sampler diagnostics</h2>\n");
+    vbt__tb_printf(b, "<h2>Sampler diagnostics</h2>\n");
     if (cJSON_IsTrue(passed))
-        sb_printf(b, "<p class=\"ok\">Every diagnostic the fit checks passes.</p>\n");
+        vbt__tb_printf(b, "<p class=\"ok\">Every diagnostic the fit checks passes.</p>\n");
     else if (cJSON_IsFalse(passed)) {
-        sb_printf(b, "<p class=\"bad\">Diagnostics failed: do not trust these results as they "
+        vbt__tb_printf(b, "<p class=\"bad\">Diagnostics failed: do not trust these results as they "
                      "stand.</p>\n<ul>\n");
         cJSON_ArrayForEach(it, fails)
         {
             if (!cJSON_IsString(it))
                 continue;
-            sb_printf(b, "<li>");
+            vbt__tb_printf(b, "<li>");
             put_text(b, it->valuestring);
-            sb_printf(b, "</li>\n");
+            vbt__tb_printf(b, "</li>\n");
         }
-        sb_printf(b, "</ul>\n");
+        vbt__tb_printf(b, "</ul>\n");
     }
     if (!cJSON_IsObject(d))
         return;
-    sb_printf(b, "<table><tr><th>check</th><th>value</th><th>target</th><th></th></tr>\n");
+    vbt__tb_printf(b, "<table><tr><th>check</th><th>value</th><th>target</th><th></th></tr>\n");
     double x = jnum(d, "max_rhat");
     if (!isnan(x)) {
         snprintf(v, sizeof v, "%.4f", x);
@@ -413,7 +406,7 @@ static void diagnostics_section(strbuf *b, const cJSON *sum)
         snprintf(v, sizeof v, "%.2f", x);
         diag_row(b, "PSIS Pareto k-hat of the Laplace draws", v, "&lt; 0.7", x < 0.7);
         snprintf(v, sizeof v, "%.0f", jnum(d, "psis_ess"));
-        sb_printf(b, "<tr><td>PSIS effective sample size</td><td>%s</td><td></td><td></td></tr>\n",
+        vbt__tb_printf(b, "<tr><td>PSIS effective sample size</td><td>%s</td><td></td><td></td></tr>\n",
                   v);
     }
     /* numbers of other methods (SMC, ADVI, MAP) as they are */
@@ -427,22 +420,22 @@ static void diagnostics_section(strbuf *b, const cJSON *sum)
             skip = !strcmp(it->string, shown[k]);
         if (skip)
             continue;
-        sb_printf(b, "<tr><td>");
+        vbt__tb_printf(b, "<tr><td>");
         put_text(b, it->string);
-        sb_printf(b, "</td><td>");
+        vbt__tb_printf(b, "</td><td>");
         if (cJSON_IsNumber(it))
-            sb_printf(b, "%.6g", it->valuedouble);
+            vbt__tb_printf(b, "%.6g", it->valuedouble);
         else if (cJSON_IsString(it))
             put_text(b, it->valuestring);
         else
-            sb_printf(b, "%s", cJSON_IsTrue(it) ? "true" : "false");
-        sb_printf(b, "</td><td></td><td></td></tr>\n");
+            vbt__tb_printf(b, "%s", cJSON_IsTrue(it) ? "true" : "false");
+        vbt__tb_printf(b, "</td><td></td><td></td></tr>\n");
     }
-    sb_printf(b, "</table>\n");
+    vbt__tb_printf(b, "</table>\n");
     const cJSON *chains = cJSON_GetObjectItemCaseSensitive(d, "chains");
     if (!cJSON_IsArray(chains) || !cJSON_GetArraySize(chains))
         return;
-    sb_printf(b, "<p>Per chain (E-BFMI below 0.3 means the momentum resampling explores the "
+    vbt__tb_printf(b, "<p>Per chain (E-BFMI below 0.3 means the momentum resampling explores the "
                  "energy poorly; a chain stuck in another mode is left out of the summaries):</p>\n"
                  "<table><tr><th>chain</th><th>step size</th><th>mean tree depth</th>"
                  "<th>mean accept stat</th><th>divergences</th><th>at max depth</th>"
@@ -452,7 +445,7 @@ static void diagnostics_section(strbuf *b, const cJSON *sum)
         double eb = jnum(it, "ebfmi");
         const cJSON *stuck = cJSON_GetObjectItemCaseSensitive(it, "stuck");
         const cJSON *used = cJSON_GetObjectItemCaseSensitive(it, "used_in_summary");
-        sb_printf(b, "<tr><td>%.0f</td><td>%.4g</td><td>%.2f</td><td>%.3f</td><td>%.0f</td>"
+        vbt__tb_printf(b, "<tr><td>%.0f</td><td>%.4g</td><td>%.2f</td><td>%.3f</td><td>%.0f</td>"
                      "<td>%.0f</td><td class=\"%s\">%.3f</td><td>%.2f</td><td>%.1f</td>"
                      "<td class=\"%s\">%s</td></tr>\n",
                   jnum(it, "chain"), jnum(it, "stepsize"), jnum(it, "mean_treedepth"),
@@ -462,16 +455,16 @@ static void diagnostics_section(strbuf *b, const cJSON *sum)
                   cJSON_IsFalse(used) ? "bad" : "ok",
                   cJSON_IsTrue(stuck) ? "no (stuck)" : cJSON_IsFalse(used) ? "no" : "yes");
     }
-    sb_printf(b, "</table>\n");
+    vbt__tb_printf(b, "</table>\n");
 }
 
-int report_write(const report_input *in, char *err, size_t errlen)
+int vbt_report_write(const vbt_report_input *in, vbt_msg *msg)
 {
-    strbuf page = {0}, fig[5] = {{0}};
+    vbt__textbuf page = {0}, fig[5] = {{0}};
     double *pez = malloc(in->n * sizeof *pez), *onset = malloc(in->n * sizeof *onset);
-    int rc = -1;
+    int rc = VBT_ENOMEM;
     if (!pez || !onset) {
-        snprintf(err, errlen, "out of memory");
+        vbt__fail(msg, rc, "out of memory");
         goto out;
     }
     /* onset colour: the earliest recruited region darkest (1), the latest at
@@ -497,101 +490,101 @@ int report_write(const report_input *in, char *err, size_t errlen)
     if (in->feature)
         fig_feature(&fig[4], in);
 
-    sb_printf(&page, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    vbt__tb_printf(&page, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                "<title>vbt report</title>\n<style>body{font-family:sans-serif;margin:2em;"
                "max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
                "padding:2px 6px;font-size:13px}th{background:#f0f0f0}.ez{color:#c0392b;"
                "font-weight:bold}.pz{color:#e69f00}h2{border-bottom:1px solid #ddd}"
                ".ok{color:#1e7b34}.bad{color:#c0392b;font-weight:bold}"
                "</style></head><body>\n<h1>Virtual epileptic patient report</h1>\n");
-    sb_printf(&page, "<p>Patient <code>");
+    vbt__tb_printf(&page, "<p>Patient <code>");
     put_text(&page, in->patient);
-    sb_printf(&page, "</code>, %zu regions, inference by <b>", in->n);
+    vbt__tb_printf(&page, "</code>, %zu regions, inference by <b>", in->n);
     put_text(&page, in->method);
-    sb_printf(&page, "</b>, vbt %s. Outputs in <code>", in->version);
+    vbt__tb_printf(&page, "</b>, vbt %s. Outputs in <code>", in->version);
     put_text(&page, in->outdir);
-    sb_printf(&page, "</code>.</p>\n<h2>Epileptogenic zone</h2>\n<table><tr><th>region</th><th>P(EZ)"
+    vbt__tb_printf(&page, "</code>.</p>\n<h2>Epileptogenic zone</h2>\n<table><tr><th>region</th><th>P(EZ)"
                "</th><th>P(PZ)</th><th>x0 mean [5 %%, 95 %%]</th><th>P(recruited)</th>"
                "<th>median onset</th></tr>\n");
     for (size_t i = 0; i < in->n; i++) {
-        const report_region *r = &in->regions[i];
+        const vbt_report_region *r = &in->regions[i];
         if (!(r->p_ez > 0.1 || r->p_pz > 0.5 || r->truth))
             continue;
-        sb_printf(&page, "<tr><td class=\"%s\">", r->p_ez > 0.5 ? "ez" : r->p_pz > 0.5 ? "pz" : "");
+        vbt__tb_printf(&page, "<tr><td class=\"%s\">", r->p_ez > 0.5 ? "ez" : r->p_pz > 0.5 ? "pz" : "");
         put_text(&page, r->label);
-        sb_printf(&page, "%s</td><td>%.2f</td><td>%.2f</td><td>%.2f [%.2f, %.2f]</td><td>%.2f</td>"
+        vbt__tb_printf(&page, "%s</td><td>%.2f</td><td>%.2f</td><td>%.2f [%.2f, %.2f]</td><td>%.2f</td>"
                    "<td>%.3g</td></tr>\n", r->truth == 1 ? " (truth: EZ)" : r->truth == 2
                                                                             ? " (truth: PZ)" : "",
             r->p_ez, r->p_pz, r->x0_mean, r->x0_q5, r->x0_q95, r->p_recruited, r->onset_median);
     }
-    sb_printf(&page, "</table>\n");
+    vbt__tb_printf(&page, "</table>\n");
     if (in->n_eval) {
-        sb_printf(&page, "<h2>Precision and recall</h2>\n<table><tr><th>against</th>"
+        vbt__tb_printf(&page, "<h2>Precision and recall</h2>\n<table><tr><th>against</th>"
                    "<th>zone</th><th>listed</th><th>predicted</th><th>both</th>"
                    "<th>precision</th><th>recall</th></tr>\n");
         for (size_t k = 0; k < in->n_eval; k++) {
-            const report_eval *e = &in->eval[k];
-            sb_printf(&page, "<tr><td>");
+            const vbt_report_eval *e = &in->eval[k];
+            vbt__tb_printf(&page, "<tr><td>");
             put_text(&page, e->against);
-            sb_printf(&page, "</td><td>");
+            vbt__tb_printf(&page, "</td><td>");
             put_text(&page, e->zone);
-            sb_printf(&page, "</td><td>%zu</td><td>%zu</td><td>%zu</td>", e->n_list, e->n_pred,
+            vbt__tb_printf(&page, "</td><td>%zu</td><td>%zu</td><td>%zu</td>", e->n_list, e->n_pred,
                       e->tp);
             if (e->n_pred)
-                sb_printf(&page, "<td>%.2f</td>", (double)e->tp / (double)e->n_pred);
+                vbt__tb_printf(&page, "<td>%.2f</td>", (double)e->tp / (double)e->n_pred);
             else
-                sb_printf(&page, "<td>&ndash;</td>");
+                vbt__tb_printf(&page, "<td>&ndash;</td>");
             if (e->n_list)
-                sb_printf(&page, "<td>%.2f</td></tr>\n", (double)e->tp / (double)e->n_list);
+                vbt__tb_printf(&page, "<td>%.2f</td></tr>\n", (double)e->tp / (double)e->n_list);
             else
-                sb_printf(&page, "<td>&ndash;</td></tr>\n");
+                vbt__tb_printf(&page, "<td>&ndash;</td></tr>\n");
         }
-        sb_printf(&page, "</table>\n<p>Predicted: P(EZ) &gt; 0.5 (zone EZ), P(EZ) + P(PZ) &gt; "
+        vbt__tb_printf(&page, "</table>\n<p>Predicted: P(EZ) &gt; 0.5 (zone EZ), P(EZ) + P(PZ) &gt; "
                    "0.5 (zone EZ+PZ).</p>\n");
     }
     propagation_section(&page, in);
-    sb_printf(&page, "<h2>Excitability of every region</h2>\n%s", fig[1].s ? fig[1].s : "");
-    sb_printf(&page, "<h2>Brain maps</h2>\n%s%s", fig[2].s ? fig[2].s : "", fig[3].s ? fig[3].s : "");
+    vbt__tb_printf(&page, "<h2>Excitability of every region</h2>\n%s", fig[1].s ? fig[1].s : "");
+    vbt__tb_printf(&page, "<h2>Brain maps</h2>\n%s%s", fig[2].s ? fig[2].s : "", fig[3].s ? fig[3].s : "");
     if (in->feature)
-        sb_printf(&page, "<h2>SEEG feature and posterior prediction</h2>\n%s", fig[4].s ? fig[4].s : "");
-    sb_printf(&page, "<h2>Virtual surgery</h2>\n<table><tr><th>resection</th><th>regions</th>"
+        vbt__tb_printf(&page, "<h2>SEEG feature and posterior prediction</h2>\n%s", fig[4].s ? fig[4].s : "");
+    vbt__tb_printf(&page, "<h2>Virtual surgery</h2>\n<table><tr><th>resection</th><th>regions</th>"
                "<th>P(seizure freedom)</th></tr>\n");
     for (size_t k = 0; k < in->n_scen; k++) {
-        sb_printf(&page, "<tr><td>");
+        vbt__tb_printf(&page, "<tr><td>");
         put_list(&page, in->scen[k].name);
-        sb_printf(&page, "</td><td>%d</td><td>%.3f</td></tr>\n", in->scen[k].n_resected,
+        vbt__tb_printf(&page, "</td><td>%d</td><td>%.3f</td></tr>\n", in->scen[k].n_resected,
             in->scen[k].p_freedom);
     }
-    sb_printf(&page, "</table>\n");
+    vbt__tb_printf(&page, "</table>\n");
     if (in->plan_text) {
-        sb_printf(&page, "<p>");
+        vbt__tb_printf(&page, "<p>");
         put_text(&page, in->plan_text);
-        sb_printf(&page, "</p>\n");
+        vbt__tb_printf(&page, "</p>\n");
     }
-    sb_printf(&page, "<h2>Connectome</h2>\n%s", fig[0].s ? fig[0].s : "");
+    vbt__tb_printf(&page, "<h2>Connectome</h2>\n%s", fig[0].s ? fig[0].s : "");
     if (in->fit_summary)
         diagnostics_section(&page, in->fit_summary);
     if (in->provenance_html)
-        sb_printf(&page, "<h2>Provenance</h2>\n%s\n", in->provenance_html);
-    sb_printf(&page, "<p style=\"color:#888;font-size:11px\">Research software: the model's answers "
+        vbt__tb_printf(&page, "<h2>Provenance</h2>\n%s\n", in->provenance_html);
+    vbt__tb_printf(&page, "<p style=\"color:#888;font-size:11px\">Research software: the model's answers "
                "are hypotheses to be weighed with every other clinical finding.</p>\n"
                "</body></html>\n");
 
     char figdir[4096];
     int fk = snprintf(figdir, sizeof figdir, "%s/figures", in->outdir);
     if (fk < 0 || (size_t)fk >= sizeof figdir) {
-        snprintf(err, errlen, "path too long: %s", in->outdir);
+        rc = vbt__fail(msg, VBT_EINVAL, "path too long: %s", in->outdir);
         goto out;
     }
     mkdir(figdir, 0777);
     const char *names[5] = {"connectome.svg", "x0.svg", "brain_ez.svg", "brain_onset.svg",
                             "feature.svg"};
     for (int k = 0; k < 5; k++)
-        if (fig[k].s && write_file(figdir, names[k], &fig[k], err, errlen))
+        if (fig[k].s && (rc = write_file(figdir, names[k], &fig[k], msg)))
             goto out;
-    if (write_file(in->outdir, "report.html", &page, err, errlen))
+    if ((rc = write_file(in->outdir, "report.html", &page, msg)))
         goto out;
-    rc = 0;
+    rc = VBT_OK;
 out:
     free(pez);
     free(onset);

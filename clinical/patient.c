@@ -1,0 +1,379 @@
+/* patient.c -- a patient folder read once into a vbt_patient (vbt_patient.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "vbt_io.h"
+#include "vbt_patient.h"
+#include "vbt_surgery.h"
+
+/* Region list files larger than this are not patient notes. */
+#define LIST_MAX_BYTES ((size_t)1 << 20)
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* "dir/name", malloc'd; NULL when out of memory. */
+static char *join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *s = malloc(a + b + 2);
+    if (s) {
+        memcpy(s, dir, a);
+        s[a] = '/';
+        memcpy(s + a + 1, name, b + 1);
+    }
+    return s;
+}
+
+/* dir/name when it is a regular file, else NULL (*oom set when the path
+ * could not be allocated). */
+static char *file_in(const char *dir, const char *name, int *oom)
+{
+    char *s = join(dir, name);
+    if (!s) {
+        *oom = 1;
+        return NULL;
+    }
+    if (is_file(s))
+        return s;
+    free(s);
+    return NULL;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every entry of dir whose name starts with prefix and ends with suffix
+ * (NULL: any), as dir/name, sorted by name; *n may be 0.  VBT_ENOMEM, or
+ * VBT_OK (an unreadable folder lists nothing). */
+static int list_entries(const char *dir, const char *prefix, const char *suffix, char ***out,
+                        size_t *n)
+{
+    char **v = NULL;
+    size_t k = 0, cap = 0;
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return VBT_OK;
+    struct dirent *e;
+    int st = VBT_OK;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) || (suffix && !ends_with(e->d_name, suffix)))
+            continue;
+        if (k == cap) {
+            size_t nc = cap ? 2 * cap : 8;
+            char **nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                st = VBT_ENOMEM;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        if (!(v[k] = join(dir, e->d_name))) {
+            st = VBT_ENOMEM;
+            break;
+        }
+        k++;
+    }
+    closedir(d);
+    if (st) {
+        for (size_t i = 0; i < k; i++)
+            free(v[i]);
+        free(v);
+        return st;
+    }
+    if (k)
+        qsort(v, k, sizeof *v, cmp_str);
+    *out = v;
+    *n = k;
+    return VBT_OK;
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The first entry of dir starting with prefix and ending with suffix, or
+ * NULL (*oom set on allocation failure). */
+static char *first_entry(const char *dir, const char *prefix, const char *suffix, int *oom)
+{
+    char **v;
+    size_t n;
+    if (list_entries(dir, prefix, suffix, &v, &n)) {
+        *oom = 1;
+        return NULL;
+    }
+    char *s = n ? v[0] : NULL;
+    for (size_t i = 1; i < n; i++)
+        free(v[i]);
+    free(v);
+    return s;
+}
+
+void vbt_patient_region_list(char *text)
+{
+    int comment = 0;
+    for (char *c = text; *c; c++) {
+        if (*c == '\n' || *c == '\r') {
+            comment = 0;
+            *c = ',';
+        } else if (comment || *c == '#') {
+            comment = 1;
+            *c = ' ';
+        }
+    }
+    char *w = text;
+    for (char *r = text; *r; r++) {
+        if ((*r == ',' || *r == ' ' || *r == '\t') && (w == text || w[-1] == ','))
+            continue;
+        *w++ = *r;
+    }
+    while (w > text && (w[-1] == ',' || w[-1] == ' ' || w[-1] == '\t'))
+        w--;
+    *w = '\0';
+}
+
+/* A region list file's text, or VBT_EFORMAT when it holds a NUL byte (not
+ * a text file). */
+static int read_list(const char *path, char **text, vbt_msg *msg)
+{
+    size_t len;
+    if (vbt_file_read_all(path, text, &len, LIST_MAX_BYTES, msg))
+        return VBT_EIO;
+    size_t nul = strlen(*text);
+    if (nul != len) {
+        free(*text);
+        *text = NULL;
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': not a text file (a NUL byte at offset %zu)",
+                         path, nul);
+    }
+    return VBT_OK;
+}
+
+/* resections.txt: one scenario per line that names regions. */
+static int read_resections(vbt_patient *p, vbt_msg *msg)
+{
+    char *text = NULL;
+    int st = read_list(p->resections_path, &text, msg);
+    if (st)
+        return st;
+    size_t cap = 0, line = 0;
+    for (char *l = text; l && *l;) {
+        char *nl = strpbrk(l, "\n");
+        if (nl)
+            *nl = '\0';
+        line++;
+        vbt_patient_region_list(l);
+        if (*l) {
+            if (p->n_resections == cap) {
+                size_t nc = cap ? 2 * cap : 16;
+                char **nr = realloc(p->resections, nc * sizeof *nr);
+                size_t *nln = nr ? realloc(p->resection_lines, nc * sizeof *nln) : NULL;
+                if (nr)
+                    p->resections = nr;
+                if (!nr || !nln) {
+                    free(text);
+                    return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", p->resections_path);
+                }
+                p->resection_lines = nln;
+                cap = nc;
+            }
+            if (!(p->resections[p->n_resections] = strdup(l))) {
+                free(text);
+                return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", p->resections_path);
+            }
+            p->resection_lines[p->n_resections++] = line;
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    return VBT_OK;
+}
+
+/* The BIDS part: sub-*, ses-*, ieeg/, electrodes, recordings and sidecars. */
+static int load_bids(vbt_patient *p, int *oom, vbt_msg *msg)
+{
+    char *sub = first_entry(p->dir, "sub-", NULL, oom), *ses = NULL;
+    if (sub && is_dir(sub))
+        ses = first_entry(sub, "ses-", NULL, oom);
+    if (*oom || !ses) {
+        free(sub);
+        free(ses);
+        return *oom ? VBT_ENOMEM
+                    : vbt__fail(msg, VBT_ENOTFOUND, "'%s': no BIDS sub-*/ses-* folder", p->dir);
+    }
+    p->subject = strdup(strrchr(sub, '/') + 1 + 4);
+    p->ieeg_dir = join(ses, "ieeg");
+    free(sub);
+    free(ses);
+    if (!p->subject || !p->ieeg_dir)
+        return VBT_ENOMEM;
+    p->electrodes = first_entry(p->ieeg_dir, "sub-", "_electrodes.tsv", oom);
+    if (*oom)
+        return VBT_ENOMEM;
+    if (!p->electrodes)
+        return vbt__fail(msg, VBT_ENOTFOUND, "'%s': no *_electrodes.tsv", p->ieeg_dir);
+    return VBT_OK;
+}
+
+/* The first recording's sidecars: NAME_ieeg.edf -> NAME_channels.tsv,
+ * NAME_events.tsv. */
+static char *sidecar(const char *rec, const char *suffix, int *oom)
+{
+    size_t stem = strlen(rec) - strlen("_ieeg.edf"), ls = strlen(suffix);
+    char *s = malloc(stem + ls + 1);
+    if (!s) {
+        *oom = 1;
+        return NULL;
+    }
+    memcpy(s, rec, stem);
+    memcpy(s + stem, suffix, ls + 1);
+    if (is_file(s))
+        return s;
+    free(s);
+    return NULL;
+}
+
+static int load_parcellation(vbt_patient *p, int *oom, vbt_msg *msg)
+{
+    if (!(p->parcellation = file_in(p->dir, "parcellation.nii.gz", oom)) && !*oom)
+        p->parcellation = file_in(p->dir, "parcellation.nii", oom);
+    if (!(p->parcellation_labels = file_in(p->dir, "parcellation_labels.tsv", oom)) && !*oom)
+        p->parcellation_labels = file_in(p->dir, "parcellation_labels.csv", oom);
+    p->parcellation_names = file_in(p->dir, "parcellation_names.tsv", oom);
+    if (*oom)
+        return VBT_ENOMEM;
+    if (p->parcellation && !p->parcellation_labels)
+        return vbt__fail(msg, VBT_ENOTFOUND,
+                         "'%s': parcellation.nii.gz needs parcellation_labels.tsv (or .csv)",
+                         p->dir);
+    return VBT_OK;
+}
+
+/* The optional files: prior, ground truth, region lists. */
+static int load_lists(vbt_patient *p, int *oom, vbt_msg *msg)
+{
+    p->prior = file_in(p->dir, "prior.json", oom);
+    p->ground_truth = file_in(p->dir, "ground_truth.json", oom);
+    p->resections_path = file_in(p->dir, "resections.txt", oom);
+    p->spare_path = file_in(p->dir, "spare.txt", oom);
+    p->hypothesis_path = file_in(p->dir, "hypothesis.txt", oom);
+    if (*oom)
+        return VBT_ENOMEM;
+    int st;
+    if (p->resections_path && (st = read_resections(p, msg)))
+        return st;
+    if (p->spare_path && (st = read_list(p->spare_path, &p->spare, msg)))
+        return st;
+    if (p->hypothesis_path && (st = read_list(p->hypothesis_path, &p->hypothesis, msg)))
+        return st;
+    if (p->spare)
+        vbt_patient_region_list(p->spare);
+    if (p->hypothesis)
+        vbt_patient_region_list(p->hypothesis);
+    return VBT_OK;
+}
+
+int vbt_patient_load(vbt_patient **out, const char *dir, vbt_msg *msg)
+{
+    *out = NULL;
+    if (!dir || !is_dir(dir))
+        return vbt__fail(msg, VBT_EIO, "'%s': not a patient folder", dir ? dir : "(null)");
+    vbt_patient *p = calloc(1, sizeof *p);
+    int oom = 0, st = VBT_ENOMEM;
+    if (!p || !(p->dir = strdup(dir)))
+        goto fail;
+    if (!(p->connectome = file_in(dir, "connectome.zip", &oom)) && !oom) {
+        p->connectome = join(dir, "connectome");
+        if (p->connectome && !is_dir(p->connectome) && !is_file(p->connectome)) {
+            st = vbt__fail(msg, VBT_ENOTFOUND,
+                           "'%s': no connectome.zip or connectome/ (build one with 'vbt "
+                           "connectome build')", dir);
+            goto fail;
+        }
+    }
+    if (!p->connectome || (st = load_bids(p, &oom, msg)) || (st = load_parcellation(p, &oom, msg)))
+        goto fail;
+    st = VBT_ENOMEM;
+    if (list_entries(p->ieeg_dir, "sub-", "_ieeg.edf", &p->recordings, &p->n_recordings))
+        goto fail;
+    if (!p->n_recordings) {
+        st = vbt__fail(msg, VBT_ENOTFOUND, "'%s': no *_ieeg.edf recording", p->ieeg_dir);
+        goto fail;
+    }
+    p->channels = sidecar(p->recordings[0], "_channels.tsv", &oom);
+    p->events = sidecar(p->recordings[0], "_events.tsv", &oom);
+    if (oom || (st = load_lists(p, &oom, msg)))
+        goto fail;
+    *out = p;
+    return VBT_OK;
+fail:
+    if (st == VBT_ENOMEM)
+        vbt__fail(msg, VBT_ENOMEM, "patient '%s': out of memory", dir);
+    vbt_patient_free(p);
+    return st;
+}
+
+void vbt_patient_free(vbt_patient *p)
+{
+    if (!p)
+        return;
+    char **s[] = {&p->dir, &p->subject, &p->connectome, &p->ieeg_dir, &p->electrodes,
+                  &p->channels, &p->events, &p->parcellation, &p->parcellation_labels,
+                  &p->parcellation_names, &p->prior, &p->ground_truth, &p->resections_path,
+                  &p->spare_path, &p->hypothesis_path, &p->spare, &p->hypothesis};
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+        free(*s[i]);
+    free_list(p->recordings, p->n_recordings);
+    free_list(p->resections, p->n_resections);
+    free(p->resection_lines);
+    free(p);
+}
+
+int vbt_patient_check_regions(const vbt_patient *p, const vbt_connectome *conn, vbt_msg *msg)
+{
+    size_t *idx = malloc((conn->n ? conn->n : 1) * sizeof *idx), k;
+    if (!idx)
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    int st = VBT_OK;
+    vbt_msg why;
+    for (size_t r = 0; r < p->n_resections && !st; r++)
+        if ((st = vbt_surgery_parse_regions(conn, p->resections[r], idx, conn->n, &k, &why)))
+            vbt__fail(msg, st, "'%s' line %zu: %.900s", p->resections_path,
+                      p->resection_lines[r], why.text);
+    const char *lists[2] = {p->spare, p->hypothesis}, *paths[2] = {p->spare_path,
+                                                                   p->hypothesis_path};
+    for (int f = 0; f < 2 && !st; f++)
+        if (lists[f] && *lists[f] &&
+            (st = vbt_surgery_parse_regions(conn, lists[f], idx, conn->n, &k, &why)))
+            vbt__fail(msg, st, "'%s': %.900s", paths[f], why.text);
+    free(idx);
+    return st;
+}

@@ -1,0 +1,230 @@
+/* pipeline_fit.c -- the pipeline's fit step: the Virtual Epileptic Patient
+ * fitted by the fit object (fitting/vbt_fit.h) with the pipeline's preset,
+ * its output files as `vbt fit` writes them, and run.json. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pipeline_internal.h"
+#include "vbt_fit.h"
+
+typedef struct fit_ctx {
+    const vbt_pipeline_opts *o;
+    double fraction;
+} fit_ctx;
+
+static int on_progress(void *ctx, const vbt_fit_progress *fp)
+{
+    fit_ctx *c = ctx;
+    if (fp->fraction >= 0 && fp->fraction <= 1)
+        c->fraction = fp->fraction;
+    if (c->o->progress && strcmp(fp->stage, "done"))
+        c->o->progress(c->o->progress_ctx, VBT_PIPELINE_FIT, c->fraction, fp->stage);
+    return c->o->cancel && *c->o->cancel;
+}
+
+static void on_log(void *ctx, int level, const char *text)
+{
+    fit_ctx *c = ctx;
+    (void)level; /* warnings begin with "WARNING: " */
+    if (c->o->progress)
+        c->o->progress(c->o->progress_ctx, VBT_PIPELINE_FIT, c->fraction, text);
+}
+
+/* The connectome, gain [sensor, region] and feature [time, sensor]; the
+ * messages are vbt fit's. */
+static int load(const vbt__pipe_fit_job *j, vbt_connectome **conn, vbt_array *gain,
+                vbt_array *data, vbt_vep_priors *pr, vbt_msg *msg)
+{
+    int rc;
+    if ((rc = vbt_connectome_load(conn, j->connectome, msg)) ||
+        (rc = vbt_npy_read(j->gain, gain, msg)) || (rc = vbt_npy_read(j->data, data, msg)))
+        return rc;
+    size_t nr = (*conn)->n;
+    if (gain->ndim != 2 || gain->shape[1] != nr)
+        return vbt__fail(msg, VBT_EINVAL, "'%s': gain must be [sensor, region] with %zu "
+                         "regions (the connectome's), got %zu dimension(s)%s", j->gain, nr,
+                         gain->ndim, gain->ndim == 2 ? " of the wrong width" : "");
+    if (data->ndim != 2 || data->shape[1] != gain->shape[0])
+        return vbt__fail(msg, VBT_EINVAL, "'%s': data must be [time, sensor] with %zu sensors "
+                         "(the gain's rows)", j->data, gain->shape[0]);
+    vbt_fit_priors_default(pr); /* the prior file overrides */
+    return vbt_vep_priors_load_json(pr, j->prior, (const char (*)[VBT_LABEL_MAX])(*conn)->labels,
+                                    nr, msg);
+}
+
+/* A connectome folder's files by name with their SHA-256, as vbt fit records it. */
+static int add_dir_input(cJSON *prov, const char *role, const char *path, vbt_msg *msg)
+{
+    cJSON *item = cJSON_CreateObject(), *files = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "path", path);
+    cJSON_AddItemToObject(item, "files", files);
+    cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(prov, "inputs"), role, item);
+    DIR *d = opendir(path);
+    if (!d)
+        return vbt__fail(msg, VBT_EIO, "'%s': cannot read the directory", path);
+    struct dirent *e;
+    int rc = VBT_OK;
+    while (!rc && (e = readdir(d))) {
+        char fp[4400], hex[65];
+        struct stat sb;
+        snprintf(fp, sizeof fp, "%s/%s", path, e->d_name);
+        if (e->d_name[0] == '.' || stat(fp, &sb) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        if (!(rc = vbt_sha256_file(fp, hex, msg)))
+            cJSON_AddStringToObject(files, e->d_name, hex);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* run.json "options": the resolved options under vbt fit's option names. */
+static void add_options(cJSON *prov, const vbt_fit_opts *o)
+{
+    static const char *const schemes[] = {"euler", "heun", "rk4"};
+    static const char *const obs[] = {"linear", "log", "power", "seizure"};
+    static const char *const dnorm[] = {"none", "power", "excess", "baseline"};
+    static const char *const gnorm[] = {"none", "max", "power", "power-abs"};
+    static const char *const metrics[] = {"diag", "dense", "laplace"};
+    static const char *const inits[] = {"map", "modes", "prior"};
+    static const char *const minits[] = {"data", "prior"};
+    cJSON *ro = cJSON_AddObjectToObject(prov, "options");
+    cJSON_AddStringToObject(ro, "method", o->sampler->name);
+    cJSON_AddStringToObject(ro, "advi-family",
+                            o->advi_family == VBT_ADVI_FULLRANK ? "fullrank" : "meanfield");
+    cJSON_AddNumberToObject(ro, "particles", (double)o->particles);
+    cJSON_AddNumberToObject(ro, "smc-ess", o->smc_ess);
+    cJSON_AddNumberToObject(ro, "smc-moves", (double)o->smc_moves);
+    cJSON_AddNumberToObject(ro, "leapfrog", (double)o->leapfrog);
+    cJSON_AddNumberToObject(ro, "smc-runs", (double)o->smc_runs);
+    cJSON_AddNumberToObject(ro, "chains", (double)o->chains);
+    cJSON_AddNumberToObject(ro, "warmup", (double)o->warmup);
+    cJSON_AddNumberToObject(ro, "draws", (double)o->draws);
+    cJSON_AddNumberToObject(ro, "max-depth", (double)o->max_depth);
+    cJSON_AddNumberToObject(ro, "adapt-delta", o->adapt_delta);
+    cJSON_AddStringToObject(ro, "metric", metrics[o->metric]);
+    cJSON_AddNumberToObject(ro, "jumps", (double)o->jumps);
+    cJSON_AddStringToObject(ro, "init", inits[o->init]);
+    cJSON_AddNumberToObject(ro, "starts", (double)o->starts);
+    cJSON_AddStringToObject(ro, "map-init", minits[o->map_init]);
+    cJSON_AddNumberToObject(ro, "map-iter", (double)o->map_iter);
+    cJSON_AddNumberToObject(ro, "polish", (double)o->polish);
+    cJSON_AddStringToObject(ro, "scheme", schemes[o->scheme]);
+    cJSON_AddNumberToObject(ro, "dt", o->dt);
+    cJSON_AddNumberToObject(ro, "steps", (double)o->steps);
+    cJSON_AddStringToObject(ro, "obs", obs[o->obs]);
+    cJSON_AddNumberToObject(ro, "seizure-x", o->seizure_x);
+    cJSON_AddNumberToObject(ro, "seizure-width", o->seizure_width);
+    cJSON_AddStringToObject(ro, "data-norm", dnorm[o->data_norm]);
+    cJSON_AddNumberToObject(ro, "baseline", (double)o->baseline);
+    cJSON_AddStringToObject(ro, "gain-norm", gnorm[o->gain_norm]);
+    cJSON_AddStringToObject(ro, "normalize", vbt_normalize_name(o->normalize));
+    cJSON_AddNumberToObject(ro, "threads", (double)o->threads);
+}
+
+/* run.json "model": sizes, offsets, every prior used, parameter names. */
+static void add_model(cJSON *prov, vbt_fit *f)
+{
+    const vbt_vep_priors *pr = vbt_fit_priors(f);
+    vbt_vep *m = vbt_fit_model(f);
+    cJSON *mj = cJSON_AddObjectToObject(prov, "model");
+    cJSON_AddNumberToObject(mj, "regions", (double)vbt_fit_n_regions(f));
+    cJSON_AddNumberToObject(mj, "sensors", (double)vbt_fit_n_sensors(f));
+    cJSON_AddNumberToObject(mj, "samples", (double)vbt_fit_n_samples(f));
+    cJSON_AddNumberToObject(mj, "free_parameters", (double)vbt_fit_n_params(f));
+    cJSON_AddStringToObject(mj, "offsets", pr->off.fixed      ? "fixed"
+                                           : pr->off_marginal ? "marginal"
+                                                              : "sampled");
+    char *pj = vbt_vep_priors_json(pr);
+    cJSON *po = pj ? cJSON_Parse(pj) : NULL;
+    if (po)
+        cJSON_AddItemToObject(mj, "priors", po);
+    free(pj);
+    cJSON *names = cJSON_AddArrayToObject(mj, "parameter_names");
+    for (size_t i = 0; i < vbt_fit_n_params(f); i++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(vbt_vep_param_name(m, i)));
+}
+
+static int write_run_json(const vbt__pipe_fit_job *j, vbt_fit *f, vbt_outdir *od,
+                          vbt_msg *msg)
+{
+    const vbt_fit_opts *o = vbt_fit_options(f);
+    cJSON *prov = vbt__pipe_prov_new("fit", j->argc, j->argv);
+    const char *roles[4][2] = {{"connectome", j->connectome}, {"gain", j->gain},
+                               {"data", j->data}, {"prior", j->prior}};
+    int rc = VBT_OK;
+    for (int k = 0; k < 4 && !rc; k++) {
+        struct stat sb;
+        if (stat(roles[k][1], &sb) == 0 && S_ISDIR(sb.st_mode))
+            rc = add_dir_input(prov, roles[k][0], roles[k][1], msg);
+        else
+            rc = vbt__pipe_prov_add_input(prov, roles[k][0], roles[k][1], "", msg);
+    }
+    cJSON_AddNumberToObject(prov, "seed", (double)o->seed);
+    add_options(prov, o);
+    add_model(prov, f);
+    vbt_fit_timing t = vbt_fit_get_timing(f);
+    cJSON *tj = cJSON_AddObjectToObject(prov, "timing");
+    cJSON_AddNumberToObject(tj, "wall_s", t.wall_s);
+    if (vbt_fit_map_result(f))
+        cJSON_AddNumberToObject(tj, "map_s", t.map_s);
+    if (!strcmp(o->sampler->name, "smc")) {
+        cJSON_AddNumberToObject(tj, "smc_s", t.smc_s);
+        cJSON_AddNumberToObject(tj, "gradients", t.gradients);
+    }
+    if (!strcmp(o->sampler->name, "nuts")) {
+        cJSON_AddNumberToObject(tj, "nuts_s", t.wall_s - t.map_s);
+        cJSON_AddNumberToObject(tj, "post_warmup_gradients", t.gradients);
+    }
+    cJSON *oj = cJSON_AddArrayToObject(prov, "outputs");
+    for (const char *const *n = vbt_fit_output_names(f); *n; n++)
+        cJSON_AddItemToArray(oj, cJSON_CreateString(*n));
+    char *text = rc ? NULL : cJSON_Print(prov), path[4096];
+    if (!rc && !text)
+        rc = vbt__fail(msg, VBT_ENOMEM, "out of memory writing run.json");
+    if (!rc && vbt_outdir_file(od, "run.json", path, sizeof path))
+        rc = vbt__fail(msg, VBT_EINVAL, "output path of run.json too long");
+    if (!rc) {
+        size_t len = strlen(text);
+        text[len] = '\n'; /* over the NUL: written by length */
+        rc = vbt_file_write_atomic(path, text, len + 1, 1, msg);
+    }
+    free(text);
+    cJSON_Delete(prov);
+    return rc;
+}
+
+int vbt__pipe_fit(const vbt__pipe_fit_job *j, vbt_msg *msg)
+{
+    vbt_connectome *conn = NULL;
+    vbt_array gain = {0}, data = {0};
+    vbt_vep_priors pr;
+    vbt_fit_opts fo;
+    vbt_fit *f = NULL;
+    vbt_outdir *od = NULL;
+    fit_ctx ctx = {.o = j->o};
+    int rc;
+    if ((rc = vbt_vep_pipeline_preset_fit_opts(&j->o->fit, &fo, msg)))
+        return rc;
+    fo.seed = j->o->seed;
+    fo.threads = (size_t)j->o->threads;
+    if ((rc = load(j, &conn, &gain, &data, &pr, msg)) ||
+        (rc = vbt_fit_alloc(&f, conn, &gain, &data, &pr, &fo, msg)))
+        goto out;
+    vbt_fit_set_log(f, on_log, &ctx);
+    vbt_fit_set_progress(f, on_progress, &ctx);
+    if ((rc = vbt_fit_run(f, msg)) || (rc = vbt_outdir_begin(&od, j->outdir, 1, msg)) ||
+        (rc = vbt_fit_write(f, od, msg)) || (rc = write_run_json(j, f, od, msg)))
+        goto out;
+    rc = vbt_outdir_commit(od, msg);
+    od = NULL;
+out:
+    vbt_outdir_abort(od);
+    vbt_fit_free(f);
+    vbt_connectome_free(conn);
+    vbt_array_clear(&gain);
+    vbt_array_clear(&data);
+    return rc;
+}

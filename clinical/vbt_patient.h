@@ -1,0 +1,83 @@
+/* vbt_patient.h -- a patient folder, read once into typed fields: the paths
+ * of the connectome, the BIDS iEEG files and the optional parcellation, and
+ * the region lists of the folder's text files (candidate resections, spared
+ * regions, the clinical EZ hypothesis).  Layout (docs/pipeline.md):
+ *
+ *   connectome.zip (or connectome/)   TVB connectivity
+ *   sub-S/ses-X/ieeg/                  sub-*_electrodes.tsv (+ coordsystem.json),
+ *                                      sub-*_ieeg.edf (+ channels.tsv, events.tsv)
+ *   parcellation.nii.gz (or .nii)      optional, with parcellation_labels.tsv (or .csv)
+ *                                      and optionally parcellation_names.tsv
+ *   prior.json                         optional: vbt fit's priors
+ *   resections.txt                     optional: one candidate resection a line
+ *   spare.txt, hypothesis.txt          optional region lists
+ *   ground_truth.json                  optional (synthetic patients)
+ *
+ * Region lists are labels or indices separated by commas, blanks or lines;
+ * '#' starts a comment that runs to the end of its line. */
+#ifndef VBT_PATIENT_H
+#define VBT_PATIENT_H
+
+#include <stddef.h>
+
+#include "vbt_common.h"
+#include "vbt_connectome.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A resolved patient folder.  Every string is owned by the struct; a path
+ * is NULL when the optional file is absent.  When a folder holds several
+ * sub-* (or ses-*) folders or matching files, the first by name is used. */
+typedef struct vbt_patient {
+    char *dir;                  /* the folder as given */
+    char *subject;              /* S of sub-S */
+    char *connectome;           /* connectome.zip, else the connectome/ folder */
+    char *ieeg_dir;             /* sub-S/ses-X/ieeg */
+    char *electrodes;           /* the first sub-*_electrodes.tsv */
+    char **recordings;          /* every sub-*_ieeg.edf, sorted by name */
+    size_t n_recordings;        /* >= 1 */
+    char *channels, *events;    /* the first recording's *_channels.tsv, *_events.tsv */
+    char *parcellation;         /* parcellation.nii.gz or .nii */
+    char *parcellation_labels;  /* .tsv or .csv; present whenever parcellation is */
+    char *parcellation_names;   /* parcellation_names.tsv */
+    char *prior;                /* prior.json */
+    char *ground_truth;         /* ground_truth.json */
+    char *resections_path, *spare_path, *hypothesis_path;
+    /* resections.txt: one comma list per line that names regions (comments and
+     * blank lines dropped), in file order, with its 1-based line number */
+    char **resections;
+    size_t *resection_lines;
+    size_t n_resections;
+    char *spare;                /* spare.txt as one comma list ("" when it lists nothing) */
+    char *hypothesis;           /* hypothesis.txt as one comma list */
+} vbt_patient;
+
+/* Read the patient folder `dir` into a new *out (free with
+ * vbt_patient_free()).  Errors name the folder or file and the problem:
+ * VBT_EIO (no such folder, unreadable file), VBT_ENOTFOUND (a required
+ * file is missing: connectome, sub-*, ses-*, electrodes, recording,
+ * parcellation labels), VBT_EFORMAT (a region list that is not text),
+ * VBT_ENOMEM.  Region names are checked by vbt_patient_check_regions(). */
+int vbt_patient_load(vbt_patient **out, const char *dir, vbt_msg *msg);
+
+/* NULL is a no-op. */
+void vbt_patient_free(vbt_patient *p);
+
+/* Check that every region the lists name (resections, spare, hypothesis)
+ * is a region of conn: VBT_OK, or the first failure of
+ * vbt_surgery_parse_regions() with the file (and for resections.txt its
+ * line) in the message. */
+int vbt_patient_check_regions(const vbt_patient *p, const vbt_connectome *conn, vbt_msg *msg);
+
+/* A region list as the patient folder writes it: lines and '#' comments
+ * become one comma list, in place, without empty items or trailing
+ * separators ("r1\n\n r4, # x\n" -> "r1,r4"; a comment inside the list
+ * leaves blanks before its comma, which vbt_surgery_parse_regions ignores). */
+void vbt_patient_region_list(char *text);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

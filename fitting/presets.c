@@ -1,0 +1,120 @@
+/* presets.c -- named sets of fit settings: the patient pipeline's
+ * (docs/pipeline.md), defined here once so that the pipeline, its tests and
+ * a cohort runner share them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "vbt_fit.h"
+
+void vbt_vep_pipeline_preset_default(vbt_vep_pipeline_preset *p)
+{
+    memset(p, 0, sizeof *p);
+    p->method = "nuts";
+    p->obs = "seizure";
+    p->data_norm = "excess";
+    p->gain_norm = "power-abs";
+    /* The window spans 0.69 seizure durations before the onset and 0.5 after
+     * the offset: with dt = 17.5 / points (0.175 at 100 points) the seizure
+     * lasts 8 model time units and starts 5.5 units in, as the 2D
+     * Epileptor's does from (x, z) = (-2, 4) at x0 = -1.6 and tau0 = 10. */
+    p->points = 100;
+    p->window = 17.5;
+    p->pre_scale = 0.69;
+    p->post_scale = 0.5;
+    p->map_starts = 256;
+    p->map_init = "data";
+    /* NUTS from the best mode with the Laplace covariance as a fixed metric
+     * (docs/fitting.md: on the sample patient R-hat <= 1.007, no divergences) */
+    p->nuts_metric = "laplace";
+    p->nuts_warmup = 500;
+    p->nuts_draws = 1000;
+    p->nuts_adapt_delta = 0.95;
+    /* Every region x0 ~ N(-3.5, 0.15): healthy unless the data say otherwise
+     * (BVEP 2022's healthy mean; prior mass 0.036 above the PZ threshold per
+     * region, so that regions no contact sees do not make draws seize).  The
+     * window starts at rest, so the initial state is held at (x, z) = (-2, 4)
+     * (a free z_init lets a region delay its own onset instead of being
+     * recruited).  tau0 ~ N(10, 5) on (2, inf) absorbs the seizure's
+     * duration; amp (power per seizing region, in units of the largest
+     * feature rise) log-normal(0, 3); eps >= 0.05, a floor for model error
+     * (without it the fit tunes healthy regions' resting states to time the
+     * recruitment). */
+    p->x0 = (vbt_vep_group_prior){-3.5, 0.15, 0, 0};
+    p->x_init = (vbt_vep_group_prior){-2.0, 1.0, 1, 0};
+    p->z_init = (vbt_vep_group_prior){4.0, 0.5, 1, 0};
+    p->tau0 = (vbt_vep_scalar_prior){VBT_VEP_NORMAL, 10.0, 5.0, 2.0, 0, 10.0};
+    p->amp = (vbt_vep_scalar_prior){VBT_VEP_LOGNORMAL, 0.0, 3.0, 0.0, 0, 1.0};
+    p->eps = (vbt_vep_scalar_prior){VBT_VEP_NORMAL, 0.0, 1.0, 0.05, 0, 1.0};
+}
+
+/* The layout (key order, "-2.0" beside "1") is that of the prior.json the
+ * pipeline has always written: the file's SHA-256 is a fit input, so the
+ * same settings must give the same bytes or every earlier fit reruns. */
+char *vbt_vep_pipeline_prior_json(const vbt_vep_pipeline_preset *p)
+{
+    static const char *const dist[2] = {"normal", "lognormal"};
+    const vbt_vep_scalar_prior *t = &p->tau0, *a = &p->amp, *e = &p->eps;
+    const char *fmt =
+        "{\"x0\": {\"mu\": %.15g, \"sd\": %.15g},\n"
+        " \"x_init\": {\"mu\": %.1f, \"sd\": %.15g, \"fixed\": %s},\n"
+        " \"z_init\": {\"mu\": %.1f, \"sd\": %.15g, \"fixed\": %s},\n"
+        " \"tau0\": {\"dist\": \"%s\", \"mu\": %.15g, \"sd\": %.15g, \"lower\": %.15g, "
+        "\"fixed\": %s},\n"
+        " \"amp\": {\"dist\": \"%s\", \"mu\": %.15g, \"sd\": %.15g},\n"
+        " \"eps\": {\"dist\": \"%s\", \"mu\": %.15g, \"sd\": %.15g, \"lower\": %.15g}}\n";
+#define VBT_PRESET_ARGS                                                                    \
+    p->x0.mu, p->x0.sd, p->x_init.mu, p->x_init.sd, p->x_init.fixed ? "true" : "false",     \
+        p->z_init.mu, p->z_init.sd, p->z_init.fixed ? "true" : "false", dist[t->dist != 0], \
+        t->mu, t->sd, t->lo, t->fixed ? "true" : "false", dist[a->dist != 0], a->mu, a->sd,  \
+        dist[e->dist != 0], e->mu, e->sd, e->lo
+    int len = snprintf(NULL, 0, fmt, VBT_PRESET_ARGS);
+    char *s = len < 0 ? NULL : malloc((size_t)len + 1);
+    if (s)
+        snprintf(s, (size_t)len + 1, fmt, VBT_PRESET_ARGS);
+#undef VBT_PRESET_ARGS
+    return s;
+}
+
+/* Index of s in the NULL-terminated list (vbt fit's option values, in the
+ * order of the enum they name), or -1. */
+static int pick(const char *s, const char *const *list)
+{
+    for (int k = 0; s && list[k]; k++)
+        if (!strcmp(s, list[k]))
+            return k;
+    return -1;
+}
+
+int vbt_vep_pipeline_preset_fit_opts(const vbt_vep_pipeline_preset *p, vbt_fit_opts *o,
+                                     vbt_msg *msg)
+{
+    static const char *const obs[] = {"linear", "log", "power", "seizure", NULL};
+    static const char *const dnorm[] = {"none", "power", "excess", "baseline", NULL};
+    static const char *const gnorm[] = {"none", "max", "power", "power-abs", NULL};
+    static const char *const metrics[] = {"diag", "dense", "laplace", NULL};
+    static const char *const minits[] = {"data", "prior", NULL};
+    vbt_fit_opts_default(o);
+    int ob = pick(p->obs, obs), dn = pick(p->data_norm, dnorm), gn = pick(p->gain_norm, gnorm),
+        me = pick(p->nuts_metric, metrics), mi = pick(p->map_init, minits);
+    o->sampler = p->method ? vbt_sampler_find(p->method) : NULL;
+    if (!o->sampler || ob < 0 || dn < 0 || gn < 0 || me < 0 || mi < 0 || !p->points)
+        return vbt__fail(msg, VBT_EINVAL, "pipeline preset: unknown method, obs, data_norm, "
+                         "gain_norm, map_init or nuts_metric, or no points");
+    char dt[32];
+    snprintf(dt, sizeof dt, "%.6g", p->window / (double)p->points);
+    o->dt = strtod(dt, NULL);
+    o->obs = (vbt_vep_obs)ob;
+    o->data_norm = (vbt_fit_data_norm)dn;
+    o->gain_norm = (vbt_fit_gain_norm)gn;
+    o->starts = p->map_starts;
+    o->map_init = (vbt_fit_map_init)mi;
+    if (!strcmp(p->method, "nuts")) {
+        o->metric = (vbt_fit_metric)me;
+        o->warmup = p->nuts_warmup;
+        o->draws = p->nuts_draws;
+        o->adapt_delta = p->nuts_adapt_delta;
+    }
+    return VBT_OK;
+}

@@ -1,0 +1,400 @@
+/* test_fit.c -- the fit object (fitting/vbt_fit.h) on the small VEP problem
+ * of vep_fixture.h (3 regions, 4 sensors, 60 samples, free x0 and
+ * offsets): every method runs and gives a verdict that agrees with its
+ * list of reasons; runs built to fail a diagnostic are "not trustworthy"
+ * and say why; P(EZ) + P(PZ) + P(HZ) = 1 for every region; a NUTS run
+ * stopped and resumed from its checkpoint ends with exactly the draws of an
+ * uninterrupted run; the outputs are the files the object names; bad inputs
+ * give a status code and a message naming the problem. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+#include "vbt.h"
+#include "vbt_fit.h"
+#include "vep_fixture.h"
+
+static const double W[VF_NR * VF_NR] = {0, 1, 0, 1, 0, 0.5, 0, 0.5, 0};
+static const double G[VF_NS * VF_NR] = {1.0, 0.2, 0.1, 0.3, 1.0, 0.2, 0.1, 0.4, 1.0,
+                                        0.5, 0.5, 0.5};
+
+typedef struct problem {
+    char labels[VF_NR][VBT_LABEL_MAX];
+    vbt_connectome conn;
+    double g[VF_NS * VF_NR], y[VF_NT * VF_NS];
+    vbt_array gain, data;
+    vbt_vep_priors priors;
+} problem;
+
+/* The fixture's problem as the fit object's inputs: its data, its priors
+ * (x0 ~ N(-3, 0.5); initial state, K, amp and eps held). */
+static void make_problem(problem *p)
+{
+    memset(p, 0, sizeof *p);
+    vbt_vep_free(vf_problem(-3.0, p->y));
+    for (size_t r = 0; r < VF_NR; r++)
+        snprintf(p->labels[r], VBT_LABEL_MAX, "region-%zu", r + 1);
+    p->conn.n = VF_NR;
+    p->conn.weights = (double *)W;
+    p->conn.labels = p->labels;
+    memcpy(p->g, G, sizeof G);
+    p->gain = (vbt_array){.data = p->g, .ndim = 2, .shape = {VF_NS, VF_NR},
+                          .size = VF_NS * VF_NR};
+    p->data = (vbt_array){.data = p->y, .ndim = 2, .shape = {VF_NT, VF_NS},
+                          .size = VF_NT * VF_NS};
+    vbt_vep_priors_default(&p->priors);
+    p->priors.x0 = (vbt_vep_group_prior){.mu = -3.0, .sd = 0.5};
+    p->priors.x_init = (vbt_vep_group_prior){.mu = -2.0, .sd = 1.0, .fixed = 1};
+    p->priors.z_init = (vbt_vep_group_prior){.mu = 4.0, .sd = 1.0, .fixed = 1};
+    p->priors.K.fixed = p->priors.amp.fixed = p->priors.eps.fixed = 1;
+    p->priors.K.value = p->priors.amp.value = 1.0;
+    p->priors.eps.value = 0.1;
+}
+
+/* Small, quick settings of every method. */
+static void quick_opts(vbt_fit_opts *o, const vbt_sampler_type *s)
+{
+    vbt_fit_opts_default(o);
+    o->sampler = s;
+    o->seed = 11;
+    o->starts = 4;
+    o->chains = 2;
+    o->warmup = 150;
+    o->draws = 200;
+    o->particles = 64;
+    o->smc_moves = 4;
+    o->threads = 2;
+}
+
+static vbt_fit *run_fit(problem *p, const vbt_fit_opts *o)
+{
+    vbt_fit *f = NULL;
+    vbt_msg msg = {{0}};
+    if (vbt_fit_alloc(&f, &p->conn, &p->gain, &p->data, &p->priors, o, &msg) ||
+        vbt_fit_run(f, &msg))
+        fail_msg("%s: %s", o->sampler->name, msg.text);
+    return f;
+}
+
+/* The verdict agrees with the reasons, and every region's class
+ * probabilities add up to 1. */
+static void check_verdict_and_regions(const vbt_fit *f)
+{
+    size_t nf = vbt_fit_n_failures(f);
+    assert_int_equal(vbt_fit_trustworthy(f), nf == 0);
+    for (size_t i = 0; i < nf; i++) {
+        assert_non_null(vbt_fit_failure(f, i));
+        assert_true(strlen(vbt_fit_failure(f, i)) > 10);
+    }
+    assert_null(vbt_fit_failure(f, nf));
+    const vbt_fit_region *rg = vbt_fit_regions(f);
+    assert_non_null(rg);
+    for (size_t r = 0; r < vbt_fit_n_regions(f); r++) {
+        /* fractions of one set of draws: exact up to rounding */
+        assert_close(rg[r].p_ez + rg[r].p_pz + rg[r].p_hz, 1.0, 1e-12);
+        assert_true(rg[r].p_ez >= 0 && rg[r].p_pz >= 0 && rg[r].p_hz >= 0);
+        assert_int_equal(rg[r].cls, vbt_vep_x0_class(rg[r].x0_mean));
+    }
+}
+
+static void test_every_method(void **state)
+{
+    (void)state;
+    problem p;
+    make_problem(&p);
+    /* the reference: PSIS-weighted Laplace draws (k-hat < 0.5 asserted) */
+    double map[VF_NR + VF_NS], ref[VF_NR + VF_NS];
+    vbt_vep *m = vf_problem(-3.0, p.y);
+    vf_laplace_reference(m, map, ref, NULL);
+    vbt_vep_free(m);
+    const vbt_sampler_type *types[] = {vbt_sampler_map, vbt_sampler_laplace, vbt_sampler_nuts,
+                                       vbt_sampler_advi, vbt_sampler_smc};
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        vbt_fit_opts o;
+        quick_opts(&o, types[k]);
+        vbt_fit *f = run_fit(&p, &o);
+        const size_t np = vbt_fit_n_params(f), C = vbt_fit_n_chains(f),
+                     D = vbt_fit_n_draws(f);
+        assert_int_equal(np, VF_NR + VF_NS); /* x0 and the offsets */
+        assert_int_equal(C, types[k] == vbt_sampler_nuts ? 2 : 1);
+        assert_int_equal(D, types[k] == vbt_sampler_map ? 1
+                            : types[k] == vbt_sampler_smc ? 64 : 200);
+        const double *d = vbt_fit_draws(f), *th = vbt_fit_draws_unconstrained(f);
+        assert_non_null(d);
+        assert_non_null(th);
+        double nat[VF_NR + VF_NS];
+        for (size_t q = 0; q < C * D * np; q++)
+            assert_true(isfinite(d[q]));
+        for (size_t q = 0; q < C * D; q++) {
+            /* the natural draws are the unconstrained ones mapped, bit for bit */
+            vbt_vep_constrain(vbt_fit_model(f), th + q * np, nat);
+            assert_memory_equal(nat, d + q * np, np * sizeof *nat);
+        }
+        check_verdict_and_regions(f);
+        /* the problem is near-Gaussian: every method's x0 (the mode, for map)
+         * is within 0.1 of the reference posterior mean, under the posterior
+         * sd (0.10 to 0.17) and five times the Monte Carlo error of the
+         * smallest sample (64 particles: about 0.02) */
+        const vbt_diag_param *dp = vbt_fit_summary(f);
+        for (size_t r = 0; r < VF_NR; r++)
+            assert_close(dp[r].mean, ref[r], 0.1);
+        assert_int_equal(vbt_fit_laplace_result(f) != NULL, types[k] == vbt_sampler_laplace);
+        assert_int_equal(vbt_fit_nuts_stats(f) != NULL, types[k] == vbt_sampler_nuts);
+        assert_int_equal(isfinite(vbt_fit_log_evidence(f)), types[k] == vbt_sampler_smc);
+        assert_int_equal(vbt_fit_map_mode(f) != NULL, types[k] != vbt_sampler_smc);
+        vbt_fit_free(f);
+    }
+}
+
+static void test_failed_diagnostics(void **state)
+{
+    (void)state;
+    problem p;
+    make_problem(&p);
+    /* 2 chains of 20 draws after 10 warm-up iterations: the ESS cannot
+     * reach 100 per chain (at most 40 draws in all) */
+    vbt_fit_opts o;
+    quick_opts(&o, vbt_sampler_nuts);
+    o.warmup = 10;
+    o.draws = 20;
+    vbt_fit *f = run_fit(&p, &o);
+    assert_false(vbt_fit_trustworthy(f));
+    int ess = 0;
+    for (size_t i = 0; i < vbt_fit_n_failures(f); i++)
+        ess |= strstr(vbt_fit_failure(f, i), "ESS < 200") != NULL;
+    assert_true(ess);
+    check_verdict_and_regions(f);
+    /* the chains are still used: failing diagnostics are not errors */
+    assert_int_equal(vbt_fit_n_chains_used(f), 2);
+    vbt_fit_free(f);
+}
+
+/* NUTS from the caller's starting points (the reference mode, unit
+ * metric): no MAP stage, and the same posterior. */
+static void test_caller_inits(void **state)
+{
+    (void)state;
+    problem p;
+    make_problem(&p);
+    double map[VF_NR + VF_NS], ref[VF_NR + VF_NS], inits[2 * (VF_NR + VF_NS)];
+    vbt_vep *m = vf_problem(-3.0, p.y);
+    vf_laplace_reference(m, map, ref, NULL);
+    vbt_vep_free(m);
+    memcpy(inits, map, sizeof map);
+    memcpy(inits + VF_NR + VF_NS, map, sizeof map);
+    vbt_fit_opts o;
+    quick_opts(&o, vbt_sampler_nuts);
+    vbt_fit *f = NULL;
+    vbt_msg msg = {{0}};
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &p.data, &p.priors, &o, &msg), VBT_OK);
+    assert_int_equal(vbt_fit_set_inits(f, inits, NULL, &msg), VBT_OK);
+    assert_int_equal(vbt_fit_run(f, &msg), VBT_OK);
+    assert_null(vbt_fit_map_mode(f));
+    assert_null(vbt_fit_map_result(f));
+    const vbt_diag_param *dp = vbt_fit_summary(f);
+    for (size_t r = 0; r < VF_NR; r++)
+        assert_close(dp[r].mean, ref[r], 0.1); /* as in test_every_method */
+    check_verdict_and_regions(f);
+    assert_int_equal(vbt_fit_set_inits(f, inits, NULL, &msg), VBT_EINVAL); /* after the run */
+    vbt_fit_free(f);
+    /* only for NUTS */
+    quick_opts(&o, vbt_sampler_advi);
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &p.data, &p.priors, &o, &msg), VBT_OK);
+    assert_int_equal(vbt_fit_set_inits(f, inits, NULL, &msg), VBT_EINVAL);
+    vbt_fit_free(f);
+}
+
+/* Stops the run after `after` progress calls. */
+static int stop_after(void *ctx, const vbt_fit_progress *pr)
+{
+    int *left = ctx;
+    return !strcmp(pr->stage, "nuts") && --*left <= 0;
+}
+
+static void test_checkpoint_resume(void **state)
+{
+    (void)state;
+    problem p;
+    make_problem(&p);
+    char *dir = tu_mkdtemp();
+    char ck[4096];
+    assert_int_equal(vbt_fit_checkpoint_path(tu_path(dir, "out/"), ck, sizeof ck), VBT_OK);
+    assert_string_equal(ck, tu_path(dir, "out.checkpoint"));
+    vbt_fit_opts o;
+    quick_opts(&o, vbt_sampler_nuts);
+    vbt_fit *whole = run_fit(&p, &o);
+    const size_t n = vbt_fit_n_chains(whole) * vbt_fit_n_draws(whole) * vbt_fit_n_params(whole);
+
+    /* stopped a third of the way: fails, and leaves its checkpoint */
+    vbt_fit *f = NULL;
+    vbt_msg msg = {{0}};
+    const char rec[] = "the caller's record";
+    int left = 2 * 350 / 3;
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &p.data, &p.priors, &o, &msg), VBT_OK);
+    assert_int_equal(vbt_fit_set_checkpoint(f, ck, 50, rec, sizeof rec, NULL, NULL, &msg),
+                     VBT_OK);
+    vbt_fit_set_progress(f, stop_after, &left);
+    assert_int_not_equal(vbt_fit_run(f, &msg), VBT_OK);
+    assert_non_null(strstr(msg.text, "interrupted"));
+    vbt_fit_free(f);
+    assert_true(tu_exists(ck));
+    void *back = NULL;
+    size_t len = 0;
+    assert_int_equal(vbt_fit_checkpoint_record(ck, &back, &len, &msg), VBT_OK);
+    assert_int_equal(len, sizeof rec);
+    assert_memory_equal(back, rec, len);
+    free(back);
+
+    /* resumed on one thread: the draws of the uninterrupted run, bit for bit */
+    o.threads = 1;
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &p.data, &p.priors, &o, &msg), VBT_OK);
+    assert_int_equal(vbt_fit_resume(f, ck, &msg), VBT_OK);
+    assert_true(vbt_fit_resumed(f));
+    assert_int_equal(vbt_fit_run(f, &msg), VBT_OK);
+    assert_memory_equal(vbt_fit_draws(f), vbt_fit_draws(whole), n * sizeof(double));
+    assert_int_equal(vbt_fit_n_failures(f), vbt_fit_n_failures(whole));
+    vbt_fit_free(f);
+
+    /* a run set up otherwise is refused */
+    o.draws = 150;
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &p.data, &p.priors, &o, &msg), VBT_OK);
+    assert_int_equal(vbt_fit_resume(f, ck, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "differ from the checkpoint"));
+    vbt_fit_free(f);
+    /* a damaged file is refused */
+    size_t fl = 0;
+    char *bytes = tu_slurp(ck, &fl);
+    bytes[fl / 2] ^= 1;
+    tu_write_bytes(ck, bytes, fl);
+    free(bytes);
+    assert_int_equal(vbt_fit_checkpoint_record(ck, &back, &len, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "corrupt"));
+    vbt_fit_free(whole);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_outputs(void **state)
+{
+    (void)state;
+    problem p;
+    make_problem(&p);
+    vbt_fit_opts o;
+    quick_opts(&o, vbt_sampler_laplace);
+    vbt_fit *f = run_fit(&p, &o);
+    char *dir = tu_mkdtemp();
+    const char *out = tu_path(dir, "fit");
+    char outdir[4096];
+    snprintf(outdir, sizeof outdir, "%s", out);
+    vbt_msg msg = {{0}};
+    assert_int_equal(vbt_fit_write_dir(f, outdir, 0, &msg), VBT_OK);
+    size_t n = 0;
+    for (const char *const *name = vbt_fit_output_names(f); *name; name++, n++)
+        if (!strchr(*name, '*'))
+            assert_true(tu_exists(tu_path(outdir, *name)));
+    assert_true(tu_exists(tu_path(outdir, "draws_chain1.csv")));
+    assert_true(tu_exists(tu_path(outdir, "log_weights.npy")));
+    /* every file named, and nothing else: the named ones plus one chain CSV */
+    assert_int_equal(tu_count_entries(outdir), (int)n);
+    /* not over an existing directory unless asked */
+    assert_int_equal(vbt_fit_write_dir(f, outdir, 0, &msg), VBT_EEXIST);
+    assert_int_equal(vbt_fit_write_dir(f, outdir, 1, &msg), VBT_OK);
+    vbt_fit_free(f);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_bad_inputs(void **state)
+{
+    (void)state;
+    problem p;
+    make_problem(&p);
+    vbt_fit_opts o;
+    quick_opts(&o, vbt_sampler_map);
+    vbt_fit *f = (vbt_fit *)&p; /* overwritten with NULL on failure */
+    vbt_msg msg = {{0}};
+    assert_int_equal(vbt_fit_alloc(&f, NULL, &p.gain, &p.data, NULL, &o, &msg), VBT_EINVAL);
+    assert_null(f);
+    assert_non_null(strstr(msg.text, "connectome"));
+    /* the gain's width is not the connectome's */
+    vbt_array g2 = p.gain;
+    g2.shape[1] = VF_NR - 1;
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &g2, &p.data, NULL, &o, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "gain must be [sensor, region] with 3 regions"));
+    /* the data's sensors are not the gain's */
+    vbt_array d2 = p.data;
+    d2.shape[0] = VF_NT * VF_NS / 3;
+    d2.shape[1] = 3;
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &d2, NULL, &o, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "data must be [time, sensor] with 4 sensors"));
+    /* options not from vbt_fit_opts_default, or out of range */
+    vbt_fit_opts bad = o;
+    bad.version = 0;
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &p.data, NULL, &bad, &msg),
+                     VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "options version"));
+    bad = o;
+    bad.chains = VBT_FIT_MAX_CHAINS + 1;
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &p.data, NULL, &bad, &msg),
+                     VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "--chains is at most 64"));
+    bad = o;
+    bad.sampler = NULL;
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &p.data, NULL, &bad, &msg),
+                     VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "no sampler"));
+    /* a zero gain cannot be normalised */
+    memset(p.g, 0, sizeof p.g);
+    bad = o;
+    bad.gain_norm = VBT_FIT_GAIN_MAX;
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &p.data, NULL, &bad, &msg),
+                     VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "the gain is zero"));
+    bad.gain_norm = VBT_FIT_GAIN_POWER;
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &p.data, NULL, &bad, &msg),
+                     VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "gain row 1 is zero"));
+    /* a feature that never rises above its baseline cannot be scaled */
+    memcpy(p.g, G, sizeof G);
+    for (size_t k = 0; k < VF_NT * VF_NS; k++)
+        p.y[k] = 0.25;
+    bad = o;
+    bad.data_norm = VBT_FIT_DATA_POWER;
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &p.data, NULL, &bad, &msg),
+                     VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "never rises above its baseline"));
+    /* run twice, write before a run, NULL handles */
+    make_problem(&p);
+    assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &p.data, &p.priors, &o, &msg), VBT_OK);
+    char *dir = tu_mkdtemp();
+    assert_int_equal(vbt_fit_write_dir(f, tu_path(dir, "x"), 0, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "has not run"));
+    assert_int_equal(vbt_fit_resume(f, tu_path(dir, "none.checkpoint"), &msg),
+                     VBT_EINVAL); /* map has no checkpoint */
+    assert_int_equal(vbt_fit_run(f, &msg), VBT_OK);
+    assert_int_equal(vbt_fit_run(f, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "twice"));
+    vbt_fit_free(f);
+    vbt_fit_free(NULL);
+    assert_int_equal(vbt_fit_run(NULL, &msg), VBT_EINVAL);
+    assert_int_equal(vbt_fit_checkpoint_record(tu_path(dir, "none"), &(void *){0},
+                                               &(size_t){0}, &msg), VBT_EIO);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_method),
+        cmocka_unit_test(test_failed_diagnostics),
+        cmocka_unit_test(test_caller_inits),
+        cmocka_unit_test(test_checkpoint_resume),
+        cmocka_unit_test(test_outputs),
+        cmocka_unit_test(test_bad_inputs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
