@@ -245,7 +245,7 @@ int main(int argc, char **argv)
         return 1;
     }
     vbt_features_opts fo;
-    vbt_features_defaults(&fo);
+    vbt_features_opts_default(&fo);
     vbt_features f;
     if (vbt_features_compute(m, 0, (double)seconds, &fo, &f, &msg)) {
         fprintf(stderr, "bench_seeg: %s\n", msg.text);
@@ -259,7 +259,7 @@ int main(int argc, char **argv)
     rss_reset_peak();
     t = now();
     vbt_ei_opts eo;
-    vbt_ei_defaults(&eo);
+    vbt_ei_opts_default(&eo);
     vbt_ei_result r;
     if (vbt_ei_compute(m, 0, (double)seconds, &eo, &r, &msg)) {
         fprintf(stderr, "bench_seeg: %s\n", msg.text);

@@ -187,8 +187,8 @@ static int build(const cli_parsed *p)
     const char *vol = p->args[1], *lab = cli_str(p, "labels"), *out = cli_str(p, "output"),
                *wpath = cli_str(p, "weights"), *lpath = cli_str(p, "lengths"),
                *apath = cli_str(p, "atlas"), *plot = cli_str(p, "plot");
-    vbt_build_options opt;
-    vbt_build_options_default(&opt);
+    vbt_build_opts opt;
+    vbt_build_opts_default(&opt);
     vbt_prior_mode_parse(cli_str(p, "prior"), &opt.prior);
     vbt_weight_norm_parse(cli_str(p, "normalize"), &opt.normalize);
     opt.alpha = cli_float(p, "alpha");

@@ -480,7 +480,7 @@ static int do_features(const cli_parsed *p)
                                .regions = is_given(p, "regions") ? cli_str(p, "regions") : NULL,
                                .sidecars = !cli_flag(p, "no-bids"), .argc = p->argc,
                                .argv = p->argv};
-    vbt_features_defaults(&j.opts);
+    vbt_features_opts_default(&j.opts);
     j.opts.pre_s = cli_float(p, "pre");
     j.opts.post_s = cli_float(p, "post");
     j.opts.hp_hz = cli_float(p, "hp");
@@ -624,7 +624,7 @@ static int do_ei(const cli_parsed *p)
     int rc = CLI_ERROR;
     const char *outdir = cli_str(p, "output");
     vbt_ei_opts o;
-    vbt_ei_defaults(&o);
+    vbt_ei_opts_default(&o);
     if (parse_bands(p, o.bands))
         return CLI_USAGE;
     if (open_input(p, &rec) || make_montage(p, rec, &m))

@@ -92,7 +92,7 @@ int fit_load_inputs(const cli_parsed *p, fit_inputs *in, vbt_msg *msg)
                  "sensors (the gain's rows)", cli_str(p, "data"), in->gain.shape[0]);
         return -1;
     }
-    vbt_fit_priors_default(&in->priors); /* the prior file and --offsets override */
+    vbt_fit_priors_preset(&in->priors); /* the prior file and --offsets override */
     return cli_str(p, "prior") &&
                    vbt_vep_priors_load_json(&in->priors, cli_str(p, "prior"),
                                             (const char (*)[VBT_LABEL_MAX])in->conn->labels, nr,

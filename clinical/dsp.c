@@ -157,7 +157,7 @@ int vbt_sosfiltfilt(const double sos[][6], size_t ns, double *x, size_t n, vbt_m
 
 /* ---- the envelope feature -------------------------------------------------------------- */
 
-void vbt_features_defaults(vbt_features_opts *o)
+void vbt_features_opts_default(vbt_features_opts *o)
 {
     *o = (vbt_features_opts){.pre_s = 1.0, .post_s = 1.0, .hp_hz = 10.0, .hp_order = 3,
                              .ma_samples = 100, .lp_hz = 1.0, .lp_order = 3, .n_points = 300,

@@ -17,7 +17,7 @@ static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
 VBT_HIDDEN int vbt__montage_window(vbt_montage *m, double t0_s, double t1_s, int64_t *first,
                                    size_t *n, vbt_msg *msg);
 
-void vbt_ei_defaults(vbt_ei_opts *o)
+void vbt_ei_opts_default(vbt_ei_opts *o)
 {
     *o = (vbt_ei_opts){.win_s = 1.0, .step_s = 0.25, .taper = VBT_TAPER_HANN, .nfft = 0,
                        .bands = {3.5, 7.4, 12.4, 24.0, 97.0}, .bias = 0.1, .threshold = 1.0,

@@ -301,7 +301,7 @@ static int run_features(prun *pp, int argc, char **argv)
                                .pre_scale = pp->o->fit.pre_scale,
                                .post_scale = pp->o->fit.post_scale, .sidecars = 1,
                                .argc = argc, .argv = argv};
-    vbt_features_defaults(&j.opts);
+    vbt_features_opts_default(&j.opts);
     j.opts.n_points = pp->o->fit.points;
     if ((rc = vbt_outdir_begin(&od, pp->d_feat, 1, pp->msg)) ||
         (rc = vbt_seeg_features_run(&j, od, NULL, pp->msg)))

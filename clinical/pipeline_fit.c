@@ -50,7 +50,7 @@ static int load(const vbt__pipe_fit_job *j, vbt_connectome **conn, vbt_array *ga
     if (data->ndim != 2 || data->shape[1] != gain->shape[0])
         return vbt__fail(msg, VBT_EINVAL, "'%s': data must be [time, sensor] with %zu sensors "
                          "(the gain's rows)", j->data, gain->shape[0]);
-    vbt_fit_priors_default(pr); /* the prior file overrides */
+    vbt_fit_priors_preset(pr); /* the prior file overrides */
     return vbt_vep_priors_load_json(pr, j->prior, (const char (*)[VBT_LABEL_MAX])(*conn)->labels,
                                     nr, msg);
 }

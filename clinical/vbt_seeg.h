@@ -97,7 +97,7 @@ typedef struct vbt_features_opts {
     size_t top_k;              /* keep the k channels of largest mean(feature^2); 0 = all */
 } vbt_features_opts;
 
-void vbt_features_defaults(vbt_features_opts *o);
+void vbt_features_opts_default(vbt_features_opts *o);
 
 /* The log-power envelope of one channel, in place (x[n], fs_hz):
  * zero-phase high-pass, square, centred moving average (window shrunk at
@@ -139,7 +139,7 @@ typedef struct vbt_ei_opts {
     double horizon_s;          /* H [5 s] */
 } vbt_ei_opts;
 
-void vbt_ei_defaults(vbt_ei_opts *o);
+void vbt_ei_opts_default(vbt_ei_opts *o);
 
 /* Energy ratio (E_beta + E_gamma) / (E_theta + E_alpha) of x[n] over
  * windows starting at sample w * step (each window's mean removed, tapered,

@@ -21,7 +21,7 @@ typedef struct vbt_seeg_features_job {
     vbt_recording *rec;          /* borrowed; its seizure onset and offset as set */
     vbt_montage *m;              /* borrowed: the channels */
     const char *montage;         /* the montage's name, for run.json */
-    vbt_features_opts opts;      /* vbt_features_defaults() and the caller's changes */
+    vbt_features_opts opts;      /* vbt_features_opts_default() and the caller's changes */
     double pre_scale, post_scale; /* pre_scale > 0: the window spans pre_scale and
                                     post_scale seizure durations around the seizure
                                     (instead of opts.pre_s, opts.post_s) */

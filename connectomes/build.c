@@ -13,7 +13,7 @@
 #include "vbt_connectome_build.h"
 #include "vbt_io.h"
 
-void vbt_build_options_default(vbt_build_options *o)
+void vbt_build_opts_default(vbt_build_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->alpha = 0.5;
@@ -241,7 +241,7 @@ void vbt_parcellation_match_connectome(const vbt_parcellation *p, const vbt_conn
 /* The state of one vbt_connectome_build call, shared by its steps. */
 typedef struct build_ctx {
     size_t n, nn;                 /* regions, n*n */
-    const vbt_build_options *opt;
+    const vbt_build_opts *opt;
     const vbt_connectome *atlas;  /* may be NULL */
     vbt_build_report r;
     vbt_connectome *c;            /* the result */
@@ -250,7 +250,7 @@ typedef struct build_ctx {
     unsigned char *miss;          /* 1 where the subject weight is missing (nn) */
 } build_ctx;
 
-static int check_build_options(const vbt_build_options *opt, const double *weights,
+static int check_build_options(const vbt_build_opts *opt, const double *weights,
                                const vbt_connectome *atlas, vbt_msg *msg)
 {
     if (opt->prior != VBT_PRIOR_NONE && !atlas)
@@ -323,7 +323,7 @@ static int build_regions(build_ctx *b, const vbt_parcellation *p, vbt_msg *msg)
 static void build_subject_weights(build_ctx *b, const double *weights)
 {
     const size_t n = b->n, nn = b->nn;
-    const vbt_build_options *opt = b->opt;
+    const vbt_build_opts *opt = b->opt;
     double *ws = b->ws;
     unsigned char *miss = b->miss;
     if (!weights) {
@@ -397,7 +397,7 @@ static int build_atlas_weights(build_ctx *b, vbt_msg *msg)
 static void blend_weights(build_ctx *b, double smax)
 {
     const size_t n = b->n, nn = b->nn;
-    const vbt_build_options *opt = b->opt;
+    const vbt_build_opts *opt = b->opt;
     double *w = b->c->weights, *ws = b->ws, *wa = b->wa;
     vbt_weight_norm how = opt->normalize == VBT_WNORM_NONE ? VBT_WNORM_MAX : opt->normalize;
     double back = opt->normalize == VBT_WNORM_NONE && smax > 0 ? smax : 1.0;
@@ -429,7 +429,7 @@ static void blend_weights(build_ctx *b, double smax)
 static void combine_weights(build_ctx *b)
 {
     const size_t n = b->n, nn = b->nn;
-    const vbt_build_options *opt = b->opt;
+    const vbt_build_opts *opt = b->opt;
     double *w = b->c->weights, *ws = b->ws, *wa = b->wa;
     unsigned char *miss = b->miss, *src = b->r.weight_src;
     double smax = max_of(ws, nn), amax = 0;
@@ -551,9 +551,9 @@ static int count_sources(build_ctx *b, vbt_msg *msg)
 int vbt_connectome_build(vbt_connectome **out, const vbt_parcellation *p,
                          const double *weights, const double *lengths,
                          const vbt_connectome *atlas, char *const *atlas_names,
-                         const vbt_build_options *opt_in, vbt_build_report *rep, vbt_msg *msg)
+                         const vbt_build_opts *opt_in, vbt_build_report *rep, vbt_msg *msg)
 {
-    vbt_build_options opt;
+    vbt_build_opts opt;
     int rc;
 
     if (!out || !p)
@@ -562,7 +562,7 @@ int vbt_connectome_build(vbt_connectome **out, const vbt_parcellation *p,
     if (opt_in)
         opt = *opt_in;
     else
-        vbt_build_options_default(&opt);
+        vbt_build_opts_default(&opt);
     if ((rc = check_build_options(&opt, weights, atlas, msg)))
         return rc;
     build_ctx b = {.n = vbt_parcellation_n_regions(p), .opt = &opt, .atlas = atlas};

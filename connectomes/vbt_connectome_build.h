@@ -54,7 +54,7 @@ typedef enum vbt_prior_mode {
 enum { VBT_SRC_NONE = 0, VBT_SRC_SUBJECT, VBT_SRC_ATLAS, VBT_SRC_BLEND, VBT_SRC_GEOMETRY,
        VBT_SRC_COUNT };
 
-typedef struct vbt_build_options {
+typedef struct vbt_build_opts {
     int symmetrise;                 /* W <- (W + W^T)/2 (after mirroring) */
     int zero_diagonal;
     vbt_weight_norm normalize;
@@ -63,11 +63,11 @@ typedef struct vbt_build_options {
     double tortuosity;              /* >= 1 */
     const unsigned char *mask;      /* n*n, nonzero = subject entry flagged; or NULL */
     const int *lesioned;            /* n flags; or NULL */
-} vbt_build_options;
+} vbt_build_opts;
 
 /* Defaults: no symmetrisation, diagonal kept, no normalisation, no prior,
  * alpha 0.5, tortuosity VBT_TORTUOSITY_DEFAULT. */
-void vbt_build_options_default(vbt_build_options *o);
+void vbt_build_opts_default(vbt_build_opts *o);
 
 /* What the build did, entry by entry (owned; vbt_build_report_clear frees). */
 typedef struct vbt_build_report {
@@ -109,7 +109,7 @@ void vbt_parcellation_match_connectome(const vbt_parcellation *p, const vbt_conn
 int vbt_connectome_build(vbt_connectome **out, const vbt_parcellation *p,
                          const double *weights, const double *lengths,
                          const vbt_connectome *atlas, char *const *atlas_names,
-                         const vbt_build_options *opt, vbt_build_report *rep, vbt_msg *msg);
+                         const vbt_build_opts *opt, vbt_build_report *rep, vbt_msg *msg);
 
 /* Write a connectome in TVB's format: a .zip archive when path ends in
  * ".zip", else a directory (weights.txt, tract_lengths.txt, centres.txt,

@@ -49,7 +49,7 @@ void vbt_fit_opts_default(vbt_fit_opts *o)
     o->seed = 0;
 }
 
-void vbt_fit_priors_default(vbt_vep_priors *p)
+void vbt_fit_priors_preset(vbt_vep_priors *p)
 {
     vbt_vep_priors_default(p);
     p->off_marginal = 1;
@@ -275,7 +275,7 @@ static void fill_spec(vbt_fit *f, const vbt_vep_priors *priors)
     if (priors)
         s->priors = *priors;
     else
-        vbt_fit_priors_default(&s->priors);
+        vbt_fit_priors_preset(&s->priors);
     if (f->o.offsets != VBT_FIT_OFFSETS_PRIORS)
         s->priors.off_marginal = f->o.offsets == VBT_FIT_OFFSETS_MARGINAL;
     s->n_regions = f->nr;

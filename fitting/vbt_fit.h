@@ -17,7 +17,7 @@
  *   o.sampler = vbt_sampler_nuts;
  *   o.seed = 42;
  *   vbt_vep_priors pr;
- *   vbt_fit_priors_default(&pr);
+ *   vbt_fit_priors_preset(&pr);
  *   vbt_fit *f;
  *   if (vbt_fit_alloc(&f, conn, &gain, &data, &pr, &o, &msg)) ...
  *   vbt_fit_set_progress(f, on_progress, ctx);       optional
@@ -152,7 +152,7 @@ void vbt_fit_opts_default(vbt_fit_opts *o);
 
 /* `vbt fit`'s priors: vbt_vep_priors_default() with the offsets integrated
  * out (off_marginal = 1); a prior file is read on top of these. */
-void vbt_fit_priors_default(vbt_vep_priors *p);
+void vbt_fit_priors_preset(vbt_vep_priors *p);
 
 /* ---- the handle -------------------------------------------------------------- */
 
@@ -161,7 +161,7 @@ typedef struct vbt_fit vbt_fit;
 /* Check the inputs and options, copy the gain and the data and normalise the
  * copies (data_norm, gain_norm), build the model.  conn is borrowed and must
  * outlive the handle (its labels name the regions); gain [sensor, region]
- * and data [time, sensor] are copied; priors NULL: vbt_fit_priors_default().
+ * and data [time, sensor] are copied; priors NULL: vbt_fit_priors_preset().
  * Errors (*out NULL then): VBT_EINVAL (a NULL argument, an option out of
  * range, an unknown opts version, shapes that do not match, a zero gain
  * under a gain_norm, a feature that never rises above its baseline under

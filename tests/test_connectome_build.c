@@ -88,7 +88,7 @@ static int teardown(void **state)
 static const double W_UP[9] = {0, 2, NAN, 0, 0, 4, 0, 0, 0};
 static const double L_UP[9] = {0, 11, 0, 0, 0, NAN, 0, 0, 0};
 
-static vbt_connectome *build(const double *w, const double *l, vbt_build_options *o,
+static vbt_connectome *build(const double *w, const double *l, vbt_build_opts *o,
                              char *const *names, vbt_build_report *rep)
 {
     vbt_connectome *c;
@@ -102,8 +102,8 @@ static vbt_connectome *build(const double *w, const double *l, vbt_build_options
 static void test_no_prior(void **state)
 {
     (void)state;
-    vbt_build_options o;
-    vbt_build_options_default(&o);
+    vbt_build_opts o;
+    vbt_build_opts_default(&o);
     vbt_build_report r;
     vbt_connectome *c = build(W_UP, L_UP, &o, NULL, &r);
     assert_int_equal(r.mirrored, 1);
@@ -150,7 +150,7 @@ static void test_no_prior(void **state)
     vbt_connectome_free(c);
     /* Symmetrise a full matrix; zero the diagonal. */
     const double full[9] = {7, 1, 0, 3, 0, 0, 0, 0, 0};
-    vbt_build_options_default(&o);
+    vbt_build_opts_default(&o);
     o.symmetrise = 1;
     o.zero_diagonal = 1;
     o.normalize = VBT_WNORM_MAX;
@@ -173,9 +173,9 @@ static void test_priors(void **state)
 {
     (void)state;
     char *names[3] = {NULL, NULL, "X"};
-    vbt_build_options o;
+    vbt_build_opts o;
     vbt_build_report r;
-    vbt_build_options_default(&o);
+    vbt_build_opts_default(&o);
     /* fill: (a, c) from the atlas, 3 x (subject max 4 / atlas max 5) = 2.4. */
     o.prior = VBT_PRIOR_FILL;
     vbt_connectome *c = build(W_UP, L_UP, &o, names, &r);
@@ -233,7 +233,7 @@ static void test_priors(void **state)
     vbt_build_report_clear(&r);
 }
 
-static void expect_build_error(const double *w, vbt_build_options *o, const vbt_connectome *a,
+static void expect_build_error(const double *w, vbt_build_opts *o, const vbt_connectome *a,
                                char *const *names, int code, const char *needle)
 {
     vbt_connectome *c = (vbt_connectome *)1;
@@ -247,8 +247,8 @@ static void expect_build_error(const double *w, vbt_build_options *o, const vbt_
 static void test_errors(void **state)
 {
     (void)state;
-    vbt_build_options o;
-    vbt_build_options_default(&o);
+    vbt_build_opts o;
+    vbt_build_opts_default(&o);
     o.prior = VBT_PRIOR_FILL;
     expect_build_error(W_UP, &o, NULL, NULL, VBT_EINVAL, "needs an atlas");
     o.prior = VBT_PRIOR_NONE;
@@ -331,8 +331,8 @@ static void test_save_plot(void **state)
     assert_memory_equal(a->lengths, g_atlas->lengths, 9 * sizeof(double));
     assert_string_equal(a->labels[2], "X");
     vbt_connectome_free(a);
-    vbt_build_options o;
-    vbt_build_options_default(&o);
+    vbt_build_opts o;
+    vbt_build_opts_default(&o);
     o.normalize = VBT_WNORM_LOG1P_MAX;
     vbt_connectome *c = build(W_UP, L_UP, &o, NULL, NULL);
     assert_int_equal(vbt_connectome_save(c, tmp("dirconn"), 0, &msg), VBT_OK);

@@ -124,7 +124,7 @@ static void test_envelope_known(void **state)
         x[i] = A * sin(2 * M_PI * 40.0 * t);
     }
     vbt_features_opts o;
-    vbt_features_defaults(&o);
+    vbt_features_opts_default(&o);
     assert_int_equal(o.n_points, 300);
     assert_int_equal(o.ma_samples, 100);
     assert_int_equal(vbt_seeg_envelope(x, n, fs, &o, NULL), 0);
@@ -211,7 +211,7 @@ static void test_features(void **state)
     vbt_montage *m;
     assert_int_equal(vbt_montage_alloc(&m, rec, VBT_MONTAGE_MONOPOLAR, NULL, 0, &msg), 0);
     vbt_features_opts o;
-    vbt_features_defaults(&o);
+    vbt_features_opts_default(&o);
     vbt_features f;
     assert_int_equal(vbt_features_compute(m, on - 1, 61, &o, &f, &msg), 0);
     assert_int_equal(f.n_time, 300);
@@ -268,7 +268,7 @@ static void test_energy_ratio(void **state)
     const double fs = 512;
     double x[2048], er[16];
     vbt_ei_opts o;
-    vbt_ei_defaults(&o);
+    vbt_ei_opts_default(&o);
     assert_int_equal(vbt_ei_n_windows(2048, fs, &o), 13);
     for (size_t i = 0; i < 2048; i++)
         x[i] = sin(2 * M_PI * 9 * (double)i / fs) + sin(2 * M_PI * 30 * (double)i / fs + 1);
@@ -286,13 +286,13 @@ static void test_energy_ratio(void **state)
     vbt_msg msg;
     o.win_s = 0.001;
     assert_int_equal(vbt_ei_energy_ratio(x, 2048, fs, &o, er, &msg), VBT_EINVAL);
-    vbt_ei_defaults(&o);
+    vbt_ei_opts_default(&o);
     o.nfft = 100;
     assert_int_equal(vbt_ei_energy_ratio(x, 2048, fs, &o, er, &msg), VBT_EINVAL);
-    vbt_ei_defaults(&o);
+    vbt_ei_opts_default(&o);
     o.bands[2] = 5;
     assert_int_equal(vbt_ei_energy_ratio(x, 2048, fs, &o, er, &msg), VBT_EINVAL);
-    vbt_ei_defaults(&o);
+    vbt_ei_opts_default(&o);
     assert_int_equal(vbt_ei_energy_ratio(x, 2048, 20, &o, er, &msg), VBT_EINVAL); /* Nyquist 10 */
     vbt_taper t;
     assert_int_equal(vbt_taper_parse("hamming", &t), 0);
@@ -333,7 +333,7 @@ static void test_ei_synthetic(void **state)
     vbt_montage *m;
     assert_int_equal(vbt_montage_alloc(&m, rec, VBT_MONTAGE_MONOPOLAR, NULL, 0, &msg), 0);
     vbt_ei_opts o;
-    vbt_ei_defaults(&o);
+    vbt_ei_opts_default(&o);
     vbt_ei_result r;
     if (vbt_ei_compute(m, 0, 60, &o, &r, &msg))
         fail_msg("%s", msg.text);
@@ -372,7 +372,7 @@ static void test_ei_synthetic(void **state)
 
     assert_int_equal(vbt_recording_open(&rec, g_calm, &msg), 0);
     assert_int_equal(vbt_montage_alloc(&m, rec, VBT_MONTAGE_AVERAGE, NULL, 0, &msg), 0);
-    vbt_ei_defaults(&o);
+    vbt_ei_opts_default(&o);
     assert_int_equal(vbt_ei_compute(m, 0, 30, &o, &r, &msg), 0);
     for (size_t c = 0; c < 4; c++) {
         assert_true(r.ei[c] == 0.0);
