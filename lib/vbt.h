@@ -19,10 +19,16 @@
 #include "vbt_sim_config.h"
 #include "vbt_sweep.h"
 
-/* clinical/: recordings (EDF/BDF, BIDS iEEG), SEEG features, EI */
+/* clinical/: recordings (EDF/BDF, BIDS iEEG), SEEG features, EI,
+ * propagation and virtual surgery, the patient and its pipeline, the report */
 #include "vbt_recording.h"
 #include "vbt_seeg.h"
+#include "vbt_seeg_features.h"
 #include "vbt_surgery.h"
+#include "vbt_predict.h"
+#include "vbt_patient.h"
+#include "vbt_pipeline.h"
+#include "vbt_report.h"
 
 /* fitting/: Bayesian inversion of the virtual epileptic patient */
 #include "vbt_vep.h"
@@ -31,5 +37,7 @@
 #include "vbt_loo.h"
 #include "vbt_advi.h"
 #include "vbt_smc.h"
+#include "vbt_sampler.h"
+#include "vbt_fit.h"
 
 #endif
