@@ -727,6 +727,153 @@ static void test_vep(void **state)
     vbt_vep_free(m);
 }
 
+
+/* ---- the 18-region VEP ------------------------------------------------------
+ * An 18-region network (weights decaying with index distance, high-entropy
+ * factors), 10 sensors along the chain with a 1 / (1 + d^2) gain, 80 samples:
+ * one EZ (region 4, x0 -1.6), two PZ (regions 5 and 11, x0 -2.5), the other
+ * fifteen healthy at -3.4; data from the model plus N(0, 0.1^2) noise of stream
+ * (29, 0); prior x0 ~ N(-3.4, 0.6), offsets free, the rest held.  Every sampler
+ * of the table, run as vbt fit runs it (the MAP first for the others), must give
+ * every region its true BVEP class (EZ x0 >= -2.05, PZ >= -3.05) by its
+ * (weighted) posterior mean; the exact samplers must put the EZ's truth within
+ * 4 posterior sd, and SMC and NUTS must agree on every x0 mean within 0.3 of
+ * NUTS's posterior sd (SMC's spread with 5 moves, test_smc.c), and NUTS's
+ * chains must agree (R-hat < 1.05, no divergence).  Mean-field ADVI gets the
+ * classes but not the spread: its sds are about a quarter of NUTS's here. */
+enum { V18_NR = 18, V18_NS = 18, V18_NT = 80, V18_NP = V18_NR + V18_NS };
+
+static const double v18_x0[V18_NR] = {-3.6, -3.6, -3.6, -3.6, -1.6, -2.5, -3.6, -3.6, -3.6,
+                                      -3.6, -3.6, -2.5, -3.6, -3.6, -3.6, -3.6, -3.6, -3.6};
+
+static vbt_vep *v18_problem(double *y, double *W, double *G)
+{
+    for (size_t i = 0; i < V18_NR; i++)
+        for (size_t j = 0; j < V18_NR; j++) {
+            double d = fabs((double)i - (double)j);
+            double f = 0.55 + 0.45 * fabs(sin(2.385 * (double)(i + j) + 0.7 * (double)(i * j)));
+            W[i * V18_NR + j] = i == j ? 0.0 : f * exp(-d / 2.5);
+        }
+    for (size_t s = 0; s < V18_NS; s++)
+        for (size_t i = 0; i < V18_NR; i++) {
+            double d = (double)s + 0.3 - (double)i;
+            G[s * V18_NR + i] = 1.0 / (1.0 + 3.0 * d * d);
+        }
+    vbt_vep_spec sp;
+    vbt_vep_spec_default(&sp);
+    sp.n_regions = V18_NR;
+    sp.n_sensors = V18_NS;
+    sp.n_samples = V18_NT;
+    sp.weights = W;
+    sp.gain = G;
+    sp.priors.x0 = (vbt_vep_group_prior){.mu = -3.6, .sd = 0.5};
+    sp.priors.x_init = (vbt_vep_group_prior){.mu = -2.0, .sd = 1.0, .fixed = 1};
+    sp.priors.z_init = (vbt_vep_group_prior){.mu = 4.0, .sd = 1.0, .fixed = 1};
+    sp.priors.K.fixed = sp.priors.amp.fixed = sp.priors.eps.fixed = 1;
+    sp.priors.K.value = sp.priors.amp.value = 1.0;
+    sp.priors.eps.value = 0.1;
+    vbt_vep *m;
+    vbt_msg msg;
+    if (vbt_vep_alloc(&m, &sp, &msg))
+        fail_msg("%s", msg.text);
+    double th[V18_NP], nat[V18_NP] = {0};
+    memcpy(nat, v18_x0, sizeof v18_x0);
+    assert_int_equal(vbt_vep_n_params(m), V18_NP);
+    assert_int_equal(vbt_vep_unconstrain(m, nat, th), VBT_OK);
+    assert_int_equal(vbt_vep_simulate(m, th, NULL, y), VBT_OK);
+    vbt_rng r;
+    vbt_rng_init(&r, 29, 0);
+    double e[V18_NT * V18_NS];
+    vbt_rng_normal(&r, e, V18_NT * V18_NS);
+    for (size_t k = 0; k < V18_NT * V18_NS; k++)
+        y[k] += 0.05 * e[k];
+    vbt_vep_free(m);
+    sp.data = y;
+    if (vbt_vep_alloc(&m, &sp, &msg))
+        fail_msg("%s", msg.text);
+    return m;
+}
+
+/* Natural-unit mean and sd of parameter i over the (weighted) draws of r. */
+static void v18_moment(vbt_vep *m, const vbt_sampler_result *r, size_t i, double *mean,
+                       double *sd)
+{
+    const size_t N = r->n_chains * r->n_draws;
+    double nat[V18_NP], s0 = 0, s1 = 0, s2 = 0;
+    for (size_t q = 0; q < N; q++) {
+        double w = r->log_w ? exp(r->log_w[q]) : 1.0;
+        vbt_vep_constrain(m, r->draws + q * r->n, nat);
+        s0 += w;
+        s1 += w * nat[i];
+        s2 += w * nat[i] * nat[i];
+    }
+    *mean = s1 / s0;
+    *sd = sqrt(fmax(s2 / s0 - *mean * *mean, 0.0));
+}
+
+static void test_vep18(void **state)
+{
+    (void)state;
+    static double y[V18_NT * V18_NS], W[V18_NR * V18_NR], G[V18_NS * V18_NR];
+    vbt_vep *m = v18_problem(y, W, G);
+    vbt_msg msg;
+    vbt_vep_target *vt;
+    assert_int_equal(vbt_vep_target_alloc(&vt, m, VC, NULL, &msg), VBT_OK);
+    const vbt_target *t = vbt_vep_target_get(vt);
+    double map[V18_NP], nuts_mean[V18_NR], nuts_sd[V18_NR];
+    int have_nuts = 0;
+    /* the registry's order puts map first, nuts before smc */
+    for (size_t k = 0; vbt_sampler_types[k]; k++) {
+        const vbt_sampler_type *type = vbt_sampler_types[k];
+        vbt_sampler_opts o;
+        vep_opts(&o);
+        o.map_starts = 8;
+        o.nuts.warmup = 300;
+        o.n_draws = (type->flags & VBT_SAMPLER_CHAINS) ? 300 : 400;
+        if (!(type->flags & VBT_SAMPLER_POINT))
+            o.mode = map;
+        vbt_sampler_result r;
+        run_one(type, t, &o, &r);
+        if (type->flags & VBT_SAMPLER_POINT)
+            memcpy(map, r.mode, sizeof map);
+        for (size_t i = 0; i < V18_NR; i++) {
+            double mean, sd;
+            v18_moment(m, &r, i, &mean, &sd);
+            print_message("vep18 %-7s x0[%2zu] %7.3f (sd %.3f) truth %5.2f\n", type->name,
+                          i + 1, mean, sd, v18_x0[i]);
+            assert_int_equal(vbt_vep_x0_class(mean), vbt_vep_x0_class(v18_x0[i]));
+            if ((type->flags & VBT_SAMPLER_EXACT) && v18_x0[i] > VBT_VEP_X0_EZ)
+                assert_true(fabs(mean - v18_x0[i]) < 4 * sd);
+            if (type->flags & VBT_SAMPLER_CHAINS) {
+                nuts_mean[i] = mean;
+                nuts_sd[i] = sd;
+                /* the chains agree (rank-normalised split R-hat) */
+                const size_t N = r.n_chains * r.n_draws;
+                double *x = malloc(N * sizeof *x), nat[V18_NP];
+                assert_non_null(x);
+                for (size_t q = 0; q < N; q++) {
+                    vbt_vep_constrain(m, r.draws + q * r.n, nat);
+                    x[q] = nat[i];
+                }
+                vbt_diag_param dp;
+                assert_int_equal(vbt_diag_param_compute(x, r.n_chains, r.n_draws, &dp), VBT_OK);
+                free(x);
+                assert_true(dp.rhat < 1.05);
+            } else if ((type->flags & VBT_SAMPLER_EVIDENCE) && have_nuts) {
+                assert_true(fabs(mean - nuts_mean[i]) < 0.3 * nuts_sd[i] + 0.01);
+            }
+        }
+        if (type->flags & VBT_SAMPLER_CHAINS) {
+            have_nuts = 1;
+            assert_int_equal(n_divergent(&r), 0);
+        }
+        vbt_sampler_result_clear(&r);
+    }
+    assert_true(have_nuts);
+    vbt_vep_target_free(vt);
+    vbt_vep_free(m);
+}
+
 /* The registry, the look-up and every argument error of vbt_sampler_run. */
 static void test_registry_errors(void **state)
 {
@@ -819,6 +966,7 @@ int main(void)
         cmocka_unit_test(test_funnel),
         cmocka_unit_test(test_mixture),
         cmocka_unit_test(test_vep),
+        cmocka_unit_test(test_vep18),
         cmocka_unit_test(test_registry_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
