@@ -250,12 +250,19 @@ static int run(const cli_parsed *p)
     }
     if (sw.plan.batch > sw.plan.n_sims)
         sw.plan.batch = sw.plan.n_sims;
+    /* Threads take whole batches: with fewer batches than threads, smaller
+     * batches keep every thread busy (a simulation's numbers do not depend
+     * on its batch), and no thread is started without a batch to run. */
+    size_t nt = (size_t)p->common.threads;
+    if (nt > 1 && (sw.plan.n_sims + sw.plan.batch - 1) / sw.plan.batch < nt)
+        sw.plan.batch = (sw.plan.n_sims + nt - 1) / nt;
+    if (nt > (sw.plan.n_sims + sw.plan.batch - 1) / sw.plan.batch)
+        nt = (sw.plan.n_sims + sw.plan.batch - 1) / sw.plan.batch;
     if (vbt_outdir_begin(&od, outdir, p->common.force, &msg)) {
         cli_error(p, "%s", msg.text);
         goto out;
     }
     cli_install_signal_handlers();
-    size_t nt = (size_t)p->common.threads;
     pthread_t th[1024];
     double t0 = cli_now();
     size_t started = 0;

@@ -1,12 +1,17 @@
 /* sim.c -- the network simulator: delays, history ring buffer, coupling,
  * time loop.  See vbt_sim.h for the contract.
  *
- * Layout.  State x[v*n + i] (structure of arrays, lanes = regions).  The
- * history keeps only the coupling variables, one ring of hp (a power of two
- * >= horizon) slots per (region, coupling variable): hist[(j*ncv + cv)*hp +
- * slot], the state of step s in slot s & (hp - 1).  For a fixed connection,
- * successive steps read successive slots, so each cache line fetched serves
- * eight steps.  Connections are kept in CSR by target row with their
+ * Layout.  State x[v*L + lane] (structure of arrays; lane = region * B +
+ * simulation, simulation innermost).  The history keeps only the
+ * pre-synaptic rows of the coupling variables, one ring of hp slots per
+ * (region, row), each slot holding the B lanes of that region:
+ * hist[((j*nst + r)*hp + slot)*B + b], the state of step s in slot s mod hp.
+ * One delayed read thus brings all simulations of a source at once.  One
+ * simulation uses a power of two hp >= horizon (a mask; successive steps of
+ * a connection read successive slots, so a cache line serves eight steps);
+ * a batch uses hp = horizon, the smallest ring (see
+ * coupling_sums_delayed_batch()).  The ring may be float32
+ * (vbt_sim_set_history_float32()); the default is double.  Connections are kept in CSR by target row with their
  * integer delays.  When no connection of nonzero weight has a delay, the
  * ring is not used: the coupling reads the current state, through a dense
  * BLAS product when the matrix is dense enough, else through the CSR.
@@ -43,6 +48,7 @@ struct vbt_sim {
     size_t n, nsv, ncv;
     size_t nst;                 /* rows of the pre-synaptic transform (stored in history) */
     size_t B;                   /* simulations side by side (batch) */
+    int f32;                    /* history kept in float32 */
     size_t L;                   /* lanes = n * B; lane i*B + b is region i of simulation b */
     double dt;
     char (*labels)[VBT_LABEL_MAX];
@@ -61,6 +67,7 @@ struct vbt_sim {
     size_t horizon;             /* 1 + max delay over all pairs */
     size_t hp;                  /* ring length, power of two >= horizon */
     double *hist;               /* n * nst * hp * B: [region][row][slot][simulation] */
+    float *histf;               /* the same in float32 (vbt_sim_set_history_float32), else NULL */
 
     /* parameters, per lane */
     double *mp;                 /* model: n_param * L */
@@ -129,9 +136,9 @@ static size_t next_pow2(size_t v)
 /* The history of a batch is large (tens of MB) and read at thousands of
  * scattered places per step: back it with transparent huge pages where the
  * kernel offers them, so that the reads do not also miss the TLB. */
-static double *alloc_history(size_t count)
+static void *alloc_history(size_t count, size_t size)
 {
-    const size_t huge = (size_t)2 << 20, bytes = count * sizeof(double);
+    const size_t huge = (size_t)2 << 20, bytes = count * size;
     void *p = NULL;
     if (bytes >= huge) {
         if (posix_memalign(&p, huge, (bytes + huge - 1) / huge * huge) != 0)
@@ -142,7 +149,7 @@ static double *alloc_history(size_t count)
         memset(p, 0, bytes);
         return p;
     }
-    return calloc(count, sizeof(double));
+    return calloc(count, size);
 }
 
 static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double speed,
@@ -197,7 +204,14 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
     sim->w = malloc((nnz ? nnz : 1) * sizeof *sim->w);
     if (!sim->col || !sim->hbase || !sim->delay || !sim->w)
         return vbt__fail(msg, VBT_ENOMEM, "simulator: out of memory");
-    sim->hp = sim->path == PATH_DELAYED ? next_pow2(sim->horizon) : 1;
+    /* One simulation indexes its ring with a mask (a power of two); a batch
+     * keeps exactly `horizon` slots, so that its ring, a slot of B lanes per
+     * step, is as small as the delays allow (the slot a step overwrites is
+     * the one the longest delay has just read, still in cache). */
+    if (sim->path != PATH_DELAYED)
+        sim->hp = 1;
+    else
+        sim->hp = sim->B > 1 ? sim->horizon : next_pow2(sim->horizon);
     if (sim->hp > (size_t)UINT32_MAX ||
         sim->hp > SIZE_MAX / sizeof(double) / (n * sim->nst * sim->B))
         return vbt__fail(msg, VBT_ERANGE, "simulator: delay horizon of %zu steps is too long",
@@ -229,7 +243,7 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
                 sim->dense_w[j * n + i] = W[i * n + j];
     }
     if (sim->path == PATH_DELAYED) {
-        sim->hist = alloc_history(n * sim->nst * sim->hp * sim->B);
+        sim->hist = alloc_history(n * sim->nst * sim->hp * sim->B, sizeof(double));
         if (!sim->hist)
             return vbt__fail(msg, VBT_ENOMEM,
                              "simulator: out of memory for a history of %zu steps", sim->hp);
@@ -359,6 +373,7 @@ void vbt_sim_free(vbt_sim *sim)
     free(sim->rowsum);
     free(sim->idelay_full);
     free(sim->hist);
+    free(sim->histf);
     free(sim->labels);
     free(sim->mp);
     free(sim->cp);
@@ -382,6 +397,25 @@ void vbt_sim_free(vbt_sim *sim)
     free(sim->c);
     free(sim->ic);
     free(sim);
+}
+
+int vbt_sim_set_history_float32(vbt_sim *sim, int on)
+{
+    on = on != 0;
+    if (sim->path == PATH_DELAYED && on != sim->f32) {
+        const size_t count = sim->n * sim->nst * sim->hp * sim->B;
+        void *p = alloc_history(count, on ? sizeof(float) : sizeof(double));
+        if (!p)
+            return sim_fail(sim, VBT_ENOMEM,
+                            "simulator: out of memory for a history of %zu steps", sim->hp);
+        free(sim->hist);
+        free(sim->histf);
+        sim->hist = on ? NULL : p;
+        sim->histf = on ? p : NULL;
+    }
+    sim->f32 = on;
+    vbt_sim_reset(sim);
+    return VBT_OK;
 }
 
 const char *vbt_sim_errmsg(const vbt_sim *sim)
@@ -553,14 +587,30 @@ static const double *presynaptic(vbt_sim *sim)
     return sim->pre;
 }
 
-/* Write the pre-synaptic rows of the current state into the ring slot of
- * step `step`. */
-static void store_history(vbt_sim *sim, uint64_t step)
+/* The ring slot of step `step` (a step before the start wraps around:
+ * 2^64 - k stands for -k). */
+static size_t ring_slot(const vbt_sim *sim, uint64_t step)
+{
+    if ((sim->hp & (sim->hp - 1)) == 0)
+        return (size_t)step & (sim->hp - 1);
+    int64_t s = (int64_t)step, m = s % (int64_t)sim->hp;
+    return (size_t)(m < 0 ? m + (int64_t)sim->hp : m);
+}
+
+/* Write pre-synaptic rows ([nst][lane]) into the ring slot of step `step`. */
+static void write_history(vbt_sim *sim, uint64_t step, const double *restrict rows)
 {
     const size_t n = sim->n, nst = sim->nst, hp = sim->hp, B = sim->B, L = sim->L;
-    const size_t slot = (size_t)step & (hp - 1);
-    const double *restrict rows = presynaptic(sim);
+    const size_t slot = ring_slot(sim, step);
     double *restrict hist = sim->hist;
+    if (sim->histf) {
+        float *restrict hf = sim->histf;
+        for (size_t r = 0; r < nst; r++)
+            for (size_t j = 0; j < n; j++)
+                for (size_t b = 0; b < B; b++)
+                    hf[((j * nst + r) * hp + slot) * B + b] = (float)rows[r * L + j * B + b];
+        return;
+    }
     if (B == 1) {
         for (size_t r = 0; r < nst; r++)
             for (size_t j = 0; j < n; j++)
@@ -571,6 +621,35 @@ static void store_history(vbt_sim *sim, uint64_t step)
         for (size_t j = 0; j < n; j++)
             memcpy(hist + ((j * nst + r) * hp + slot) * B, rows + r * L + j * B,
                    B * sizeof *hist);
+}
+
+/* Write the pre-synaptic rows of the current state (sim->xcv). */
+static void store_history(vbt_sim *sim, uint64_t step)
+{
+    write_history(sim, step, presynaptic(sim));
+}
+
+/* Fill the ring from the initial history: ic row r holds the state of step
+ * r - (H - 1) (wrapping for past steps).  A row equal to the one before it
+ * (always, for constant initial conditions) reuses its pre-synaptic rows. */
+static void fill_history(vbt_sim *sim)
+{
+    const size_t n = sim->n, row = sim->nsv * n, H = sim->horizon, B = sim->B, L = sim->L;
+    const double *rows = NULL;
+    for (size_t r = 0; r < H; r++) {
+        const double *ic = sim->ic + r * row;
+        if (!rows || memcmp(ic, ic - row, row * sizeof *ic) != 0) {
+            for (size_t cv = 0; cv < sim->ncv; cv++) {
+                const double *src = ic + sim->model->cvar[cv] * n;
+                double *dst = sim->xcv + cv * L;
+                for (size_t i = 0; i < n; i++)
+                    for (size_t b = 0; b < B; b++)
+                        dst[i * B + b] = src[i];
+            }
+            rows = presynaptic(sim);
+        }
+        write_history(sim, (uint64_t)r - (uint64_t)(H - 1), rows);
+    }
 }
 
 /* One normal per lane of a row: simulation b draws its n regions, in
@@ -592,15 +671,8 @@ static void draw_normals(vbt_sim *sim, double *restrict row)
 void vbt_sim_reset(vbt_sim *sim)
 {
     const size_t n = sim->n, row = sim->nsv * n, H = sim->horizon;
-    /* ic row r holds the state of step r - (H - 1); the work space holds a
-     * row spread over the lanes while the history is filled. */
-    if (sim->hist) {
-        for (size_t r = 0; r < H; r++) {
-            broadcast_row(sim, sim->ic + r * row, sim->work);
-            gather_cvars(sim, sim->work);
-            store_history(sim, (uint64_t)r - (uint64_t)(H - 1));  /* wraps for past steps */
-        }
-    }
+    if (sim->path == PATH_DELAYED)
+        fill_history(sim);
     broadcast_row(sim, sim->ic + (H - 1) * row, sim->x);
     sim->step = 0;
     for (size_t b = 0; b < sim->B; b++)
@@ -787,8 +859,142 @@ static const double *stimulus_increments(vbt_sim *sim, const double *noise)
 
 /* ---- the time loop ----------------------------------------------------- */
 
-/* Batched sums: lane i*B + b accumulates B simulations at once, so the
- * inner loop over the batch is contiguous and vectorises. */
+/* Batched sums, delayed path.  A connection's delayed read is one slot of
+ * its source's ring: B contiguous lanes (128 bytes for a batch of 16), so
+ * lanes are taken eight at a time into four register accumulators of eight
+ * lanes (k mod 4, the order of a single run, so every lane gives the bytes
+ * it would give alone).  The reads of a step are scattered over the whole
+ * ring (tens of MB for a batch): the slots of the connections PREFETCH_AHEAD
+ * places further on are requested while the current ones are summed, so the
+ * loop waits on memory bandwidth rather than on the latency of each miss. */
+#define PREFETCH_AHEAD 24
+
+static inline const double *ring_at(const double *hist, size_t hbk, size_t r, size_t hp,
+                                    size_t now, uint32_t d, size_t B)
+{
+    size_t slot = now >= d ? now - d : now + hp - d;
+    return hist + hbk + (r * hp + slot) * B;
+}
+
+static inline void axpy8(double *restrict a, double wk, const double *restrict h)
+{
+    for (size_t j = 0; j < 8; j++)
+        a[j] += wk * h[j];
+}
+
+VBT_KERNEL static void coupling_sums_delayed_batch(vbt_sim *sim)
+{
+    const size_t n = sim->n, nst = sim->nst, B = sim->B, L = sim->L, hp = sim->hp;
+    const size_t *restrict rp = sim->row_ptr, *restrict hb = sim->hbase;
+    const uint32_t *restrict dl = sim->delay;
+    const double *restrict w = sim->w, *restrict hist = sim->hist;
+    const size_t nnz = sim->nnz, now = (size_t)(sim->step % (uint64_t)hp), B8 = B & ~(size_t)7;
+    double *restrict cs = sim->csum;
+
+    for (size_t r = 0; r < nst; r++)
+        for (size_t i = 0; i < n; i++) {
+            const size_t k0 = rp[i], end = rp[i + 1];
+            double *restrict out = cs + r * L + i * B;
+            for (size_t k = k0; k < end && k + PREFETCH_AHEAD < nnz; k++) {
+                const double *p = ring_at(hist, hb[k + PREFETCH_AHEAD], r, hp, now,
+                                          dl[k + PREFETCH_AHEAD], B);
+                for (size_t off = 0; off < B; off += 8)
+                    __builtin_prefetch(p + off);
+            }
+            for (size_t b0 = 0; b0 < B8; b0 += 8) {
+                double a0[8] = {0}, a1[8] = {0}, a2[8] = {0}, a3[8] = {0};
+                size_t k = k0;
+                for (; k + 4 <= end; k += 4) {
+                    axpy8(a0, w[k], ring_at(hist, hb[k], r, hp, now, dl[k], B) + b0);
+                    axpy8(a1, w[k + 1], ring_at(hist, hb[k + 1], r, hp, now, dl[k + 1], B) + b0);
+                    axpy8(a2, w[k + 2], ring_at(hist, hb[k + 2], r, hp, now, dl[k + 2], B) + b0);
+                    axpy8(a3, w[k + 3], ring_at(hist, hb[k + 3], r, hp, now, dl[k + 3], B) + b0);
+                }
+                if (k < end)
+                    axpy8(a0, w[k], ring_at(hist, hb[k], r, hp, now, dl[k], B) + b0);
+                if (k + 1 < end)
+                    axpy8(a1, w[k + 1], ring_at(hist, hb[k + 1], r, hp, now, dl[k + 1], B) + b0);
+                if (k + 2 < end)
+                    axpy8(a2, w[k + 2], ring_at(hist, hb[k + 2], r, hp, now, dl[k + 2], B) + b0);
+                for (size_t j = 0; j < 8; j++)
+                    out[b0 + j] = (a0[j] + a1[j]) + (a2[j] + a3[j]);
+            }
+            for (size_t b = B8; b < B; b++) {       /* lanes left over (B not a multiple of 8) */
+                double a[4] = {0.0, 0.0, 0.0, 0.0};
+                for (size_t k = k0; k < end; k++)
+                    a[(k - k0) & 3] += w[k] * ring_at(hist, hb[k], r, hp, now, dl[k], B)[b];
+                out[b] = (a[0] + a[1]) + (a[2] + a[3]);
+            }
+        }
+}
+
+/* The same sums over a float32 history (vbt_sim_set_history_float32), for one
+ * simulation or a batch: every value read is widened to double and summed
+ * in the order of the double kernels, so a simulation still gives the same
+ * bytes alone and at any position in a batch. */
+static inline const float *ring_at_f(const float *hist, size_t hbk, size_t r, size_t hp,
+                                     size_t now, uint32_t d, size_t B)
+{
+    size_t slot = now >= d ? now - d : now + hp - d;
+    return hist + hbk + (r * hp + slot) * B;
+}
+
+static inline void axpy8f(double *restrict a, double wk, const float *restrict h)
+{
+    for (size_t j = 0; j < 8; j++)
+        a[j] += wk * (double)h[j];
+}
+
+VBT_KERNEL static void coupling_sums_delayed_f32(vbt_sim *sim)
+{
+    const size_t n = sim->n, nst = sim->nst, B = sim->B, L = sim->L, hp = sim->hp;
+    const size_t *restrict rp = sim->row_ptr, *restrict hb = sim->hbase;
+    const uint32_t *restrict dl = sim->delay;
+    const double *restrict w = sim->w;
+    const float *restrict hist = sim->histf;
+    const size_t nnz = sim->nnz, now = (size_t)(sim->step % (uint64_t)hp), B8 = B & ~(size_t)7;
+    double *restrict cs = sim->csum;
+
+    for (size_t r = 0; r < nst; r++)
+        for (size_t i = 0; i < n; i++) {
+            const size_t k0 = rp[i], end = rp[i + 1];
+            double *restrict out = cs + r * L + i * B;
+            for (size_t k = k0; B >= 8 && k < end && k + PREFETCH_AHEAD < nnz; k++) {
+                const float *p = ring_at_f(hist, hb[k + PREFETCH_AHEAD], r, hp, now,
+                                           dl[k + PREFETCH_AHEAD], B);
+                for (size_t off = 0; off < B; off += 16)
+                    __builtin_prefetch(p + off);
+            }
+            for (size_t b0 = 0; b0 < B8; b0 += 8) {
+                double a0[8] = {0}, a1[8] = {0}, a2[8] = {0}, a3[8] = {0};
+                size_t k = k0;
+                for (; k + 4 <= end; k += 4) {
+                    axpy8f(a0, w[k], ring_at_f(hist, hb[k], r, hp, now, dl[k], B) + b0);
+                    axpy8f(a1, w[k + 1], ring_at_f(hist, hb[k + 1], r, hp, now, dl[k + 1], B) + b0);
+                    axpy8f(a2, w[k + 2], ring_at_f(hist, hb[k + 2], r, hp, now, dl[k + 2], B) + b0);
+                    axpy8f(a3, w[k + 3], ring_at_f(hist, hb[k + 3], r, hp, now, dl[k + 3], B) + b0);
+                }
+                if (k < end)
+                    axpy8f(a0, w[k], ring_at_f(hist, hb[k], r, hp, now, dl[k], B) + b0);
+                if (k + 1 < end)
+                    axpy8f(a1, w[k + 1], ring_at_f(hist, hb[k + 1], r, hp, now, dl[k + 1], B) + b0);
+                if (k + 2 < end)
+                    axpy8f(a2, w[k + 2], ring_at_f(hist, hb[k + 2], r, hp, now, dl[k + 2], B) + b0);
+                for (size_t j = 0; j < 8; j++)
+                    out[b0 + j] = (a0[j] + a1[j]) + (a2[j] + a3[j]);
+            }
+            for (size_t b = B8; b < B; b++) {
+                double a[4] = {0.0, 0.0, 0.0, 0.0};
+                for (size_t k = k0; k < end; k++)
+                    a[(k - k0) & 3] +=
+                        w[k] * (double)ring_at_f(hist, hb[k], r, hp, now, dl[k], B)[b];
+                out[b] = (a[0] + a[1]) + (a[2] + a[3]);
+            }
+        }
+}
+
+/* Batched sums without delays: lane i*B + b accumulates B simulations at
+ * once, so the inner loop over the batch is contiguous and vectorises. */
 VBT_KERNEL static void coupling_sums_batch(vbt_sim *sim)
 {
     const size_t n = sim->n, nst = sim->nst, B = sim->B, L = sim->L;
@@ -797,30 +1003,9 @@ VBT_KERNEL static void coupling_sums_batch(vbt_sim *sim)
     double *restrict cs = sim->csum;
 
     switch (sim->path) {
-    case PATH_DELAYED: {
-        const double *restrict hist = sim->hist;
-        const size_t *restrict hb = sim->hbase;
-        const uint32_t *restrict dl = sim->delay;
-        const size_t mask = sim->hp - 1, hp = sim->hp;
-        const size_t s = (size_t)sim->step;
-        for (size_t r = 0; r < nst; r++)
-            for (size_t i = 0; i < n; i++) {
-                double *restrict acc = sim->acc4;
-                for (size_t b = 0; b < 4 * B; b++)
-                    acc[b] = 0.0;
-                for (size_t k = rp[i]; k < rp[i + 1]; k++) {
-                    const double *restrict h = hist + hb[k] + (r * hp + ((s - dl[k]) & mask)) * B;
-                    double *restrict a = acc + ((k - rp[i]) & 3) * B;
-                    const double wk = w[k];
-                    for (size_t b = 0; b < B; b++)
-                        a[b] += wk * h[b];
-                }
-                double *restrict out = cs + r * L + i * B;
-                for (size_t b = 0; b < B; b++)
-                    out[b] = (acc[b] + acc[B + b]) + (acc[2 * B + b] + acc[3 * B + b]);
-            }
+    case PATH_DELAYED:
+        coupling_sums_delayed_batch(sim);
         break;
-    }
     case PATH_SPARSE: {
         const size_t *restrict col = sim->col;
         const double *restrict rows = presynaptic(sim);
@@ -856,6 +1041,10 @@ static void coupling_sums(vbt_sim *sim)
     const double *restrict w = sim->w;
     double *restrict cs = sim->csum;
 
+    if (sim->histf) {
+        coupling_sums_delayed_f32(sim);
+        return;
+    }
     if (sim->B > 1) {
         coupling_sums_batch(sim);
         return;
@@ -1047,7 +1236,7 @@ static int run_steps(vbt_sim *sim, uint64_t n_steps)
             inc = stimulus_increments(sim, inc);
         step(model, n, sim->mp, sim->c, sim->dt, inc, sim->x, sim->work);
         sim->step++;
-        if (sim->hist) {
+        if (sim->path == PATH_DELAYED) {
             gather_cvars(sim, sim->x);
             store_history(sim, sim->step);
         }

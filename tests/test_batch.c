@@ -19,6 +19,8 @@ static vbt_connectome *load_conn76(void)
     return conn;
 }
 
+static int f32_history;     /* history_float32 of the simulators make() builds */
+
 static vbt_sim *make(const vbt_connectome *conn, double speed, size_t batch)
 {
     vbt_sim_spec spec = {.model = vbt_model_epileptor2d, .coupling = vbt_coupling_difference,
@@ -28,6 +30,7 @@ static vbt_sim *make(const vbt_connectome *conn, double speed, size_t batch)
     vbt_msg msg;
     if (vbt_sim_alloc(&sim, &spec, &msg))
         fail_msg("%s", msg.text);
+    assert_int_equal(vbt_sim_set_history_float32(sim, f32_history), VBT_OK);
     double ic[2] = {-1.8, 3.2}, r = 0.01, nsig[2] = {0.002, 0.0};
     vbt_sim_set_model_param(sim, "r", &r, 1);
     vbt_sim_set_initial_constant(sim, ic, 2);
@@ -84,12 +87,27 @@ static void check_batch(double speed, size_t B, int exact)
 }
 
 /* With delays (CSR over the ring buffer) the summation order is the same as
- * a single run: identical bytes. */
+ * a single run: identical bytes.  The batched kernel takes lanes eight at a
+ * time and the rest one by one: 5 (only the rest), 16 (only blocks of
+ * eight) and 11 (both) cover every path. */
 static void test_batch_delayed(void **state)
 {
     (void)state;
     check_batch(3.0, 5, 1);
     check_batch(3.0, 16, 1);
+    check_batch(3.0, 11, 1);
+}
+
+/* The float32 history keeps the invariant: the same bytes alone and at any
+ * position in a batch. */
+static void test_batch_delayed_f32(void **state)
+{
+    (void)state;
+    f32_history = 1;
+    check_batch(3.0, 1, 1);
+    check_batch(3.0, 11, 1);
+    check_batch(3.0, 16, 1);
+    f32_history = 0;
 }
 
 /* Without delays a single run of the 76-region matrix takes the dense BLAS
@@ -123,6 +141,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_delayed),
+        cmocka_unit_test(test_batch_delayed_f32),
         cmocka_unit_test(test_batch_dense),
         cmocka_unit_test(test_batch_param_errors),
     };
