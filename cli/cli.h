@@ -126,6 +126,8 @@ double cli_float(const cli_parsed *p, const char *name);
 
 void cli_print_help(FILE *f, const cli_command *cmd);
 void cli_print_markdown(FILE *f, const cli_command *cmd);
+/* A CWL CommandLineTool for `vbt CMD [SUB]` (usage.c); -1 for a wrong SUB. */
+int cli_print_cwl(FILE *f, const cli_command *cmd, const char *sub);
 
 /* One error line on stderr: "vbt <cmd>: <message>". */
 void cli_error(const cli_parsed *p, const char *fmt, ...)
@@ -134,17 +136,22 @@ void cli_error(const cli_parsed *p, const char *fmt, ...)
 void cli_info(const cli_parsed *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Progress bar on stderr: shown only when stderr is a terminal, not --quiet,
- * and the job has run for more than a second. */
+/* Progress on stderr, never with --quiet.  On a terminal a bar, redrawn
+ * once the job has run for more than a second; otherwise (a batch job's log)
+ * a line "label: 42.0% done, 12.3 s elapsed, about 17.0 s left" every 5 s
+ * of updates, and one at the end. */
 typedef struct cli_progress {
     const char *label;
     double t0, last;
-    int enabled, shown;
+    int enabled, shown, log;
 } cli_progress;
 void cli_progress_begin(cli_progress *pr, const cli_parsed *p, const char *label);
 void cli_progress_update(cli_progress *pr, double fraction, const char *extra);
 void cli_progress_end(cli_progress *pr);
 double cli_now(void);
+
+/* With --quiet, send stdout to /dev/null (main() calls it after parsing). */
+void cli_quiet_stdout(const cli_parsed *p);
 
 /* Exactly n comma-separated numbers (strtod syntax) from s into v: 0, or -1
  * when s holds fewer, more, or something else. */
@@ -153,6 +160,10 @@ int cli_parse_numbers(const char *s, double *v, size_t n);
 /* Provenance: {"vbt_version", "command", "seed", "inputs": {...}} to which
  * the command adds its own keys.  Inputs are hashed with SHA-256. */
 cJSON *cli_provenance_new(const cli_parsed *p);
+/* How provenance shows a path: a relative one as given, an absolute one
+ * relative to the working directory when inside it, else a file's name
+ * alone (a folder's left out).  Points into path or a constant. */
+const char *cli_provenance_path(const char *path);
 int cli_provenance_add_input(cJSON *prov, const char *role, const char *path,
                              char *err, size_t errlen);
 

@@ -1,25 +1,52 @@
 /* cmd_cohort.c -- `vbt cohort summarize DIR -o COHORT.csv`: one row per
  * patient from the results.json (schema vbt.results/1) that `vbt pipeline`
- * writes, for trial analyses across hundreds of patients. */
+ * writes, for trial analyses across hundreds of patients; `vbt cohort run
+ * DATASET -o OUT`: every subject of a BIDS-iEEG dataset through the
+ * pipeline on threads, resumable, scored against the clinical labels
+ * (vbt_cohort.h, docs/cohort.md). */
 #include <dirent.h>
 #include <math.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cblas.h>
+
 #include "cli.h"
 #include "strbuf.h"
 #include "vbt.h"
+#include "vbt_cohort.h"
+#include "vbt_cohort_out.h"
+#include "vbt_cohort_sched.h"
 
 static const cli_argument args[] = {
-    {"ACTION", CLI_TEXT, "summarize"},
+    {"ACTION", CLI_TEXT, "summarize or run"},
     {"DIR", CLI_FILE_IN,
-     "a pipeline output folder, or a folder whose sub-folders are pipeline outputs"},
+     "summarize: a pipeline output folder, or a folder whose sub-folders are pipeline "
+     "outputs; run: a BIDS-iEEG dataset (participants.tsv, sub-*/ses-*/ieeg/)"},
 };
 
 static const cli_option opts[] = {
-    {.name = "output", .short_name = 'o', .kind = CLI_FILE_OUT, .metavar = "COHORT.csv",
-     .doc = "the table to write", .required = 1},
+    {.name = "output", .short_name = 'o', .kind = CLI_FILE_OUT, .metavar = "OUT",
+     .doc = "summarize: the table to write (COHORT.csv); run: the output folder (kept between "
+            "runs: finished subjects are skipped, an interrupted one resumes)",
+     .required = 1},
+    {.name = "subjects", .kind = CLI_TEXT, .metavar = "IDS", .applies = "run",
+     .doc = "only these subjects (comma list, with or without sub-); default: every one"},
+    {.name = "jobs", .short_name = 'j', .kind = CLI_INT, .metavar = "N", .def = "1", .min = 1,
+     .max = 256, .applies = "run", .doc = "subjects run at once, each on its own thread"},
+    {.name = "atlas", .kind = CLI_FILE_IN, .metavar = "DIR", .def = "data-samples",
+     .applies = "run",
+     .doc = "folder of the atlas for subjects without imaging: connectivity_84_desikan.zip, "
+            "neuroparc/Desikan_space-MNI152NLin6_res-2x2x2.nii.gz, neuroparc/Desikan.csv, "
+            "desikan70_to_dk84.tsv"},
+    {.name = "method", .kind = CLI_TEXT, .metavar = "M", .def = "nuts",
+     .choices = "map|laplace|nuts", .applies = "run", .doc = "inference method of the fit step"},
+    {.name = "points", .kind = CLI_INT, .metavar = "N", .def = "100", .min = 10, .max = 10000,
+     .applies = "run", .doc = "time points of the fitted SEEG feature"},
 };
 
 static double num(const cJSON *o, const char *k)
@@ -165,13 +192,211 @@ out:
     return rc;
 }
 
+/* ---- vbt cohort run -------------------------------------------------------------- */
+
+typedef struct cohort_job {
+    const cli_parsed *p;
+    const vbt_cohort *c;
+    const vbt_cohort_run_opts *o;
+    const size_t *todo;     /* subject indices */
+    size_t n_todo, next, n_done, n_failed;
+    pthread_mutex_t lock;
+} cohort_job;
+
+/* One subject, a task of the scheduler (threads, or MPI ranks under mpirun). */
+static int cohort_task(void *ctx, size_t k, vbt_msg *msg)
+{
+    cohort_job *j = ctx;
+    if (cli_interrupted) {
+        snprintf(msg->text, sizeof msg->text, "interrupted");
+        return VBT_EINVAL;
+    }
+    return vbt_cohort_subject_run(j->c, j->todo[k], j->o, msg);
+}
+
+/* A progress line per subject on stderr (also when it is not a terminal);
+ * the scheduler calls it on rank 0, one call at a time. */
+static void cohort_progress(void *ud, size_t k, int status, const char *reason, int rank,
+                            size_t n_done, size_t n)
+{
+    cohort_job *j = ud;
+    const vbt_cohort_subject *s = &j->c->subjects[j->todo[k]];
+    j->n_done = n_done;
+    j->n_failed += status != 0;
+    if (cli_interrupted || j->p->common.quiet)
+        return;
+    if (status)
+        fprintf(stderr, "cohort: [%zu/%zu] sub-%s failed: %s\n", n_done, n, s->id, reason);
+    else
+        fprintf(stderr, "cohort: [%zu/%zu] sub-%s done\n", n_done, n, s->id);
+    (void)rank;
+    fflush(stderr);
+}
+
+static int atlas_path(char *buf, size_t n, const char *dir, const char *name)
+{
+    int k = snprintf(buf, n, "%s/%s", dir, name);
+    struct stat st;
+    return k < 0 || (size_t)k >= n || stat(buf, &st) != 0 ? -1 : 0;
+}
+
+static void put_stat(FILE *f, const char *name, const vbt_cohort_stat *st)
+{
+    if (isnan(st->value))
+        printf("%-22s n/a (n = %zu)\n", name, st->n);
+    else
+        fprintf(f, "%-22s %.3f [%.3f, %.3f] (n = %zu)\n", name, st->value, st->lo, st->hi, st->n);
+}
+
+static int run_cohort(const cli_parsed *p)
+{
+    const char *ds = p->args[1], *out = cli_str(p, "output"), *atlas = cli_str(p, "atlas");
+    vbt_msg msg;
+    vbt_cohort *c = NULL;
+    size_t *todo = NULL, n_todo = 0;
+    vbt_cohort_row *rows = NULL;
+    size_t n_rows = 0;
+    int rc = CLI_ERROR, *status = NULL;
+    vbt_cohort_scheduler *sch = NULL;
+    char conn[4096], par[4096], lab[4096], names[4096], path[4200];
+    if (atlas_path(conn, sizeof conn, atlas, "connectivity_84_desikan.zip") ||
+        atlas_path(par, sizeof par, atlas, "neuroparc/Desikan_space-MNI152NLin6_res-2x2x2.nii.gz") ||
+        atlas_path(lab, sizeof lab, atlas, "neuroparc/Desikan.csv") ||
+        atlas_path(names, sizeof names, atlas, "desikan70_to_dk84.tsv")) {
+        cli_error(p, "'%s': not an atlas folder (see --atlas)", atlas);
+        return CLI_ERROR;
+    }
+    if (vbt_cohort_load(&c, ds, &msg)) {
+        cli_error(p, "%s", msg.text);
+        return CLI_ERROR;
+    }
+    if (!(todo = malloc((c->n_subjects + 1) * sizeof *todo)))
+        goto oom;
+    const char *sel = cli_str(p, "subjects");
+    if (sel) {
+        char *copy = strdup(sel);
+        if (!copy)
+            goto oom;
+        for (char *save = NULL, *t = strtok_r(copy, ", ", &save); t;
+             t = strtok_r(NULL, ", ", &save)) {
+            long i = vbt_cohort_find(c, t);
+            if (i < 0) {
+                cli_error(p, "'%s': no subject '%s' in the dataset", ds, t);
+                free(copy);
+                goto out;
+            }
+            int dup = 0;
+            for (size_t k = 0; k < n_todo; k++)
+                dup |= todo[k] == (size_t)i;
+            if (!dup)
+                todo[n_todo++] = (size_t)i;
+        }
+        free(copy);
+    } else {
+        for (size_t i = 0; i < c->n_subjects; i++)
+            todo[n_todo++] = i;
+    }
+    if (mkdir(out, 0777) && errno != EEXIST) {
+        cli_error(p, "cannot create folder '%s': %s", out, strerror(errno));
+        goto out;
+    }
+    for (size_t i = 0; i < c->n_notes; i++)
+        cli_info(p, "cohort: note: %s", c->notes[i]);
+    vbt_cohort_run_opts o;
+    vbt_cohort_run_opts_default(&o);
+    o.outdir = out;
+    o.atlas.connectome = conn;
+    o.atlas.parcellation = par;
+    o.atlas.labels = lab;
+    o.atlas.names = names;
+    o.pipeline.fit.method = cli_str(p, "method");
+    o.pipeline.fit.points = (size_t)cli_float(p, "points");
+    o.pipeline.seed = p->common.seed_given ? p->common.seed : 42;
+    o.pipeline.threads = p->common.threads;
+    o.pipeline.cancel = &cli_interrupted;
+    cli_install_signal_handlers();
+    openblas_set_num_threads(1);
+    long jobs = (long)cli_float(p, "jobs");
+    if ((size_t)jobs > n_todo)
+        jobs = n_todo ? (long)n_todo : 1;
+    cohort_job j = {.p = p, .c = c, .o = &o, .todo = todo, .n_todo = n_todo};
+    vbt_cohort_scheduler_opts sco;
+    vbt_cohort_scheduler_opts_default(&sco);
+    sco.n_threads = (size_t)jobs;
+    sco.progress = cohort_progress;
+    sco.userdata = &j;
+    if (vbt_cohort_scheduler_alloc(&sch, &sco, &msg))
+        goto msgfail;
+    if (!(status = calloc(n_todo + 1, sizeof *status)))
+        goto oom;
+    if (vbt_cohort_scheduler_run(sch, n_todo, cohort_task, &j, status, NULL, &msg))
+        goto msgfail;
+    if (vbt_cohort_scheduler_rank(sch) != 0) {     /* rank 0 gathers and writes */
+        rc = CLI_OK;
+        goto out;
+    }
+    if (cli_interrupted) {
+        cli_error(p, "interrupted: run the same command again to resume");
+        goto out;
+    }
+    if (vbt_cohort_collect(c, out, &rows, &n_rows, &msg))
+        goto msgfail;
+    /* the table holds the subjects asked for, in dataset order */
+    size_t w = 0;
+    for (size_t r = 0; r < n_rows; r++) {
+        long i = vbt_cohort_find(c, rows[r].subject);
+        int keep = 0;
+        for (size_t k = 0; k < n_todo; k++)
+            keep |= i >= 0 && todo[k] == (size_t)i;
+        if (keep)
+            rows[w++] = rows[r];
+    }
+    n_rows = w;
+    snprintf(path, sizeof path, "%s/cohort.csv", out);
+    if (vbt_cohort_write_csv(path, rows, n_rows, &msg))
+        goto msgfail;
+    vbt_cohort_summary_opts so;
+    vbt_cohort_summary_opts_default(&so);
+    vbt_cohort_summary sum;
+    if (vbt_cohort_summarise(rows, n_rows, &so, &sum, &msg))
+        goto msgfail;
+    printf("subjects: %zu (%zu ok, %zu failed, %zu fit(s) not trustworthy)\n", sum.n_subjects,
+           sum.n_ok, sum.n_failed, sum.n_untrustworthy);
+    put_stat(stdout, "F1 vs SOZ, free:", &sum.f1_free);
+    put_stat(stdout, "F1 vs SOZ, not free:", &sum.f1_not_free);
+    put_stat(stdout, "AUC P(free) vs outcome:", &sum.auc);
+    snprintf(path, sizeof path, "%s/cohort.html", out);
+    if (vbt_cohort_write_html(path, rows, n_rows, &sum, &msg))
+        goto msgfail;
+    size_t n_deriv = 0;
+    if (vbt_cohort_write_derivatives(c, out, &o.atlas, o.ez_threshold, &n_deriv, &msg))
+        goto msgfail;
+    printf("table: %s/cohort.csv, report: %s, BIDS derivatives: %s/derivatives/vbt (%zu runs)\n",
+           out, path, out, n_deriv);
+    rc = CLI_OK;
+    goto out;
+msgfail:
+    cli_error(p, "%s", msg.text);
+    goto out;
+oom:
+    cli_error(p, "out of memory");
+out:
+    free(rows);
+    free(todo);
+    free(status);
+    vbt_cohort_free(c);
+    vbt_cohort_scheduler_free(sch);   /* after rank 0 has written: MPI_Finalize */
+    return rc;
+}
+
 static const cli_subcommand actions[] = {
     {"summarize", run_summarize},
+    {"run", run_cohort},
 };
 
 const cli_command cli_cmd_cohort = {
     .name = "cohort",
-    .synopsis = "gather many patients' pipeline results into one table",
+    .synopsis = "run a BIDS-iEEG cohort through the pipeline, or gather pipeline results",
     .description =
         "summarize: reads DIR/results.json, or DIR/*/results.json for a cohort, and writes one "
         "CSV row per patient: the EZ and PZ regions at posterior probability above 0.5, the "

@@ -48,12 +48,26 @@ static const cli_option opts[] = {
  * skipped, and the fit's warnings. */
 static void progress(void *ctx, vbt_pipeline_step step, double fraction, const char *text)
 {
-    (void)fraction;
+    /* A step that reports its fraction (the fit's sampler) gets a bar, or
+     * log lines when stderr is not a terminal.  The library serialises the
+     * calls. */
+    static cli_progress bar;
+    static int bar_on;
+    int running = !strcmp(text, "running");
+    if (bar_on && (running || !strcmp(text, "done") || !strcmp(text, "up to date"))) {
+        cli_progress_end(&bar);
+        bar_on = 0;
+    }
     if (!strncmp(text, "WARNING: ", 9))
         cli_error(ctx, "%s", text);
-    else if (step != VBT_PIPELINE_REPORT && (!strcmp(text, "running") ||
-                                             !strcmp(text, "up to date")))
+    else if (step != VBT_PIPELINE_REPORT && (running || !strcmp(text, "up to date")))
         cli_info(ctx, "pipeline: %-9s %s", vbt_pipeline_step_name(step), text);
+    else if (!strcmp(text, "nuts") && fraction > 0) {
+        if (!bar_on)
+            cli_progress_begin(&bar, ctx, "pipeline: fit nuts");
+        bar_on = 1;
+        cli_progress_update(&bar, fraction, NULL);
+    }
 }
 
 static int run(const cli_parsed *p)
@@ -79,7 +93,12 @@ static int run(const cli_parsed *p)
     cli_install_signal_handlers();
     vbt_pipeline_result res;
     openblas_set_num_threads(1); /* as vbt fit, predict and surgery: the threads are ours */
-    int rc = vbt_pipeline_run(pat, &o, &res, &msg);
+    /* One run at a time into OUT: a second is refused, naming the first. */
+    vbt_dirlock *lock;
+    int rc = vbt_dirlock_acquire(&lock, out, &msg);
+    if (!rc)
+        rc = vbt_pipeline_run(pat, &o, &res, &msg);
+    vbt_dirlock_release(lock);
     vbt_patient_free(pat);
     if (rc) {
         cli_error(p, "%s", msg.text);

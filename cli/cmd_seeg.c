@@ -19,7 +19,8 @@
 static const cli_argument args[] = {
     {"ACTION", CLI_TEXT, "info, features, ei or plot"},
     {"INPUT", CLI_FILE_IN,
-     "an EDF/EDF+/BDF file (BIDS sidecars beside a *_ieeg.edf are read), a BIDS dataset "
+     "a recording: EDF/EDF+ (C or D)/BDF, BrainVision .vhdr, GDF, Micromed .trc or Nihon "
+     "Kohden .eeg (BIDS sidecars beside a *_ieeg file are read), a BIDS dataset "
      "root (with --sub and, when needed, --ses, --task, --run), or for `plot` an ei.tsv "
      "written by `vbt seeg ei` (draws the EI bar chart)"},
 };
@@ -30,6 +31,9 @@ static const cli_option opts[] = {
      .doc = "output directory (features, ei) or picture: .png, .svg or .pdf (plot)"},
     {.name = "json", .kind = CLI_FLAG, .applies = "info",
      .doc = "print JSON instead of text"},
+    {.name = "show-identifiers", .kind = CLI_FLAG, .applies = "info",
+     .doc = "also print the recording's start date and time (to the sub-second); "
+            "without it no date or time is printed"},
     {.name = "sub", .kind = CLI_TEXT, .metavar = "LABEL", .doc = "BIDS subject"},
     {.name = "ses", .kind = CLI_TEXT, .metavar = "LABEL", .doc = "BIDS session"},
     {.name = "task", .kind = CLI_TEXT, .metavar = "LABEL", .doc = "BIDS task"},
@@ -47,8 +51,8 @@ static const cli_option opts[] = {
     {.name = "channels", .kind = CLI_TEXT, .metavar = "LIST",
      .applies = "features,ei,plot",
      .doc = "comma-separated channels (recording labels, or montage "
-            "labels such as A1-A2); default: every SEEG/ECOG/EEG (or untyped) channel at "
-            "the most common sampling rate"},
+            "labels such as A1-A2); default: every SEEG/ECOG/EEG/DBS channel at "
+            "the most common sampling rate (untyped channels only when no channel is typed)"},
     {.name = "onset", .kind = CLI_FLOAT, .metavar = "S", .min = 0, .max = 1e9,
      .applies = "features,ei,plot",
      .doc = "seizure onset in seconds (default: events.tsv or a "
@@ -379,14 +383,26 @@ static int do_info(const cli_parsed *p)
     double on, off;
     vbt_recording_seizure(rec, &on, &off);
     size_t nc = vbt_recording_n_channels(rec), na = vbt_recording_n_annotations(rec);
-    char start[64];
-    snprintf(start, sizeof start, "%04d-%02d-%02dT%02d:%02d:%02d", s.year, s.month, s.day,
-             s.hour, s.minute, s.second);
+    /* the start date and time identify a recording: printed only on request */
+    int show_id = cli_flag(p, "show-identifiers");
+    char start[64] = "";
+    if (show_id) {
+        char frac[16] = "";
+        if (s.subsecond > 0) {
+            snprintf(frac, sizeof frac, "%.7f", s.subsecond); /* "0.3945310" */
+            size_t n = strlen(frac);
+            while (n > 3 && frac[n - 1] == '0')
+                frac[--n] = '\0';
+        }
+        snprintf(start, sizeof start, "%04d-%02d-%02dT%02d:%02d:%02d%s", s.year, s.month, s.day,
+                 s.hour, s.minute, s.second, frac[0] ? frac + 1 : "");
+    }
     if (cli_flag(p, "json")) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "file", vbt_recording_path(rec));
         cJSON_AddStringToObject(j, "format", vbt_recording_format(rec));
-        cJSON_AddStringToObject(j, "start", start);
+        if (show_id)
+            cJSON_AddStringToObject(j, "start", start);
         cJSON_AddNumberToObject(j, "duration_s", vbt_recording_duration_s(rec));
         cJSON_AddNumberToObject(j, "record_s", vbt_recording_record_s(rec));
         add_seizure(j, rec);
@@ -426,8 +442,10 @@ static int do_info(const cli_parsed *p)
         free(t);
         cJSON_Delete(j);
     } else {
-        printf("file         %s\nformat       %s\nstart        %s\n", vbt_recording_path(rec),
-               vbt_recording_format(rec), start);
+        printf("file         %s\nformat       %s\n", vbt_recording_path(rec),
+               vbt_recording_format(rec));
+        if (show_id)
+            printf("start        %s\n", start);
         printf("duration     %g s (data records of %g s)\n", vbt_recording_duration_s(rec),
                vbt_recording_record_s(rec));
         printf("channels     %zu\nannotations  %zu\n", nc, na);
@@ -838,8 +856,9 @@ const cli_command cli_cmd_seeg = {
         "ACTION is one of:"
         "\n\n"
         "info -- header, channels (label, type, unit, sampling rate, ranges), annotations, "
-        "seizure onset and contact positions of an EDF/EDF+/BDF recording or a BIDS-iEEG "
-        "run. Patient identification fields of the EDF header are never printed."
+        "seizure onset and contact positions of a recording or a BIDS-iEEG "
+        "run. Patient identification fields of the EDF header are never printed, and the "
+        "recording's start date and time only with --show-identifiers."
         "\n\n"
         "features -- the log-power envelope that VEP models are fitted to (Vattikonda et "
         "al. 2021): window from onset - pre to offset + post (the whole recording without an "

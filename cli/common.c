@@ -49,12 +49,29 @@ double cli_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* With stderr not a terminal (a batch job's log) the bar becomes a log line
+ * every CLI_PROGRESS_LOG_S seconds. */
+#define CLI_PROGRESS_LOG_S 5.0
+
 void cli_progress_begin(cli_progress *pr, const cli_parsed *p, const char *label)
 {
     memset(pr, 0, sizeof *pr);
     pr->label = label;
     pr->t0 = cli_now();
-    pr->enabled = !p->common.quiet && isatty(STDERR_FILENO);
+    pr->enabled = !p->common.quiet;
+    pr->log = !isatty(STDERR_FILENO);
+}
+
+/* "label: 42.0% done, 12.3 s elapsed, about 17.0 s left" */
+static void progress_log_line(cli_progress *pr, double now, double fraction,
+                              const char *extra)
+{
+    double el = now - pr->t0;
+    fprintf(stderr, "%s: %.1f%% done, %.1f s elapsed", pr->label, 100.0 * fraction, el);
+    if (fraction > 0.0 && fraction < 1.0)
+        fprintf(stderr, ", about %.1f s left", el * (1.0 - fraction) / fraction);
+    fprintf(stderr, "%s%s\n", extra ? "; " : "", extra ? extra : "");
+    fflush(stderr);
 }
 
 void cli_progress_update(cli_progress *pr, double fraction, const char *extra)
@@ -62,15 +79,23 @@ void cli_progress_update(cli_progress *pr, double fraction, const char *extra)
     if (!pr->enabled)
         return;
     double now = cli_now();
+    if (fraction < 0)
+        fraction = 0;
+    if (fraction > 1)
+        fraction = 1;
+    if (pr->log) {
+        if (now - (pr->shown ? pr->last : pr->t0) < CLI_PROGRESS_LOG_S)
+            return;
+        pr->last = now;
+        pr->shown = 1;
+        progress_log_line(pr, now, fraction, extra);
+        return;
+    }
     /* Only for jobs longer than a second, and at most 10 redraws a second. */
     if (now - pr->t0 < 1.0 || (pr->shown && now - pr->last < 0.1 && fraction < 1.0))
         return;
     pr->last = now;
     pr->shown = 1;
-    if (fraction < 0)
-        fraction = 0;
-    if (fraction > 1)
-        fraction = 1;
     const int width = 30;
     int fill = (int)(fraction * width + 0.5);
     char bar[64];
@@ -86,10 +111,50 @@ void cli_progress_update(cli_progress *pr, double fraction, const char *extra)
 
 void cli_progress_end(cli_progress *pr)
 {
-    if (pr->shown) {
-        cli_progress_update(pr, 1.0, NULL);
-        fputc('\n', stderr);
+    if (!pr->shown)
+        return;
+    if (pr->log) {
+        progress_log_line(pr, cli_now(), 1.0, NULL);
+        return;
     }
+    cli_progress_update(pr, 1.0, NULL);
+    fputc('\n', stderr);
+}
+
+void cli_quiet_stdout(const cli_parsed *p)
+{
+    /* --quiet: nothing but errors, which go to stderr; the summaries and
+     * tables a command prints on stdout are dropped in one place. */
+    if (p->common.quiet)
+        (void)freopen("/dev/null", "w", stdout);
+}
+
+/* How provenance shows a path (privacy: never an absolute path, which
+ * names users and often patients): a relative path as given; an absolute
+ * one relative to the working directory when inside it, else its last
+ * component alone (a folder's: its name, often a patient's, is left out).
+ * Points into path. */
+const char *cli_provenance_path(const char *path)
+{
+    if (path[0] != '/')
+        return path;
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd)) {
+        size_t n = strlen(cwd);
+        if (!strcmp(path, cwd))
+            return ".";
+        if (n > 1 && !strncmp(path, cwd, n) && path[n] == '/' && path[n + 1])
+            return path + n + 1;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return "(a folder outside the working directory)"; /* often a patient's name */
+    const char *base = path + strlen(path);
+    while (base > path && base[-1] == '/')
+        base--;
+    while (base > path && base[-1] != '/')
+        base--;
+    return *base ? base : ".";
 }
 
 cJSON *cli_provenance_new(const cli_parsed *p)
@@ -99,7 +164,7 @@ cJSON *cli_provenance_new(const cli_parsed *p)
     cJSON_AddStringToObject(root, "tool", p->cmd->name);
     cJSON *cmd = cJSON_AddArrayToObject(root, "command");
     for (int i = 0; i < p->argc; i++)
-        cJSON_AddItemToArray(cmd, cJSON_CreateString(p->argv[i]));
+        cJSON_AddItemToArray(cmd, cJSON_CreateString(cli_provenance_path(p->argv[i])));
     cJSON_AddObjectToObject(root, "inputs");
     return root;
 }
@@ -158,12 +223,7 @@ int cli_provenance_add_input(cJSON *prov, const char *role, const char *path,
     }
     cJSON *inputs = cJSON_GetObjectItemCaseSensitive(prov, "inputs");
     cJSON *item = cJSON_CreateObject();
-    cJSON_AddStringToObject(item, "path", path);
-    char *abs = realpath(path, NULL);
-    if (abs) {
-        cJSON_AddStringToObject(item, "absolute_path", abs);
-        free(abs);
-    }
+    cJSON_AddStringToObject(item, "path", cli_provenance_path(path));
     if (is_dir) {
         if (hash_dir(item, path, err, errlen)) {
             cJSON_Delete(item);

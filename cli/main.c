@@ -70,6 +70,15 @@ int main(int argc, char **argv)
                 cli_print_markdown(stdout, commands[i]);
             return CLI_OK;
         }
+        if (argc > 3 && !strcmp(argv[2], "--cwl")) {
+            /* vbt help --cwl CMD [SUB]: a CWL CommandLineTool from the usage table */
+            const cli_command *c = cli_find_command(commands, argv[3]);
+            if (c && cli_print_cwl(stdout, c, argc > 4 ? argv[4] : NULL) == 0)
+                return CLI_OK;
+            fprintf(stderr, "vbt help --cwl: no command '%s%s%s'\n", argv[3], argc > 4 ? " " : "",
+                    argc > 4 ? argv[4] : "");
+            return CLI_USAGE;
+        }
         const cli_command *cmd = argc > 2 ? cli_find_command(commands, argv[2]) : NULL;
         if (cmd) {
             cli_print_help(stdout, cmd);
@@ -84,6 +93,7 @@ int main(int argc, char **argv)
         int code;
         if (cli_parse(cmd, argc, argv, 2, &p, &code) != 0)
             return code;
+        cli_quiet_stdout(&p);
         return cmd->run(&p);
     }
     fprintf(stderr, "vbt: unknown command '%s' (run 'vbt --help' for the list)\n", name);

@@ -737,3 +737,128 @@ void cli_info(const cli_parsed *p, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
 }
+
+/* ---- CWL ------------------------------------------------------------------ */
+
+static void cwl_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* A path that names a folder: its name or metavar says DIR, OUT, PATIENT or
+ * DATASET (the convention of the usage tables). */
+static int cwl_is_dir(const char *name, const char *metavar)
+{
+    const char *const words[] = {"DIR", "OUT", "PATIENT", "DATASET"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        if ((name && strstr(name, words[i])) || (metavar && strstr(metavar, words[i])))
+            return 1;
+    return 0;
+}
+
+static void cwl_id(FILE *f, const char *name)
+{
+    fputc('"', f);
+    for (; *name; name++)
+        fputc(*name == '-' ? '_' : *name, f);
+    fputc('"', f);
+}
+
+static void cwl_option(FILE *f, const cli_option *o, int *first)
+{
+    const char *type = o->kind == CLI_FLAG ? "boolean" : o->kind == CLI_INT ? "int"
+                       : o->kind == CLI_FLOAT ? "double" : o->kind == CLI_FILE_IN
+                       ? (cwl_is_dir(o->name, o->metavar) ? "Directory" : "File") : "string";
+    fprintf(f, "%s\n    ", *first ? "" : ",");
+    *first = 0;
+    cwl_id(f, o->name);
+    fprintf(f, ": {\"type\": \"%s%s\", \"doc\": ", type, o->required ? "" : "?");
+    char prefix[256];
+    applies_prefix(o, prefix, sizeof prefix);
+    char doc[2048];
+    snprintf(doc, sizeof doc, "%s%s%s%s%s%s", prefix, o->doc, o->choices ? " (one of " : "",
+             o->choices ? o->choices : "", o->choices ? ")" : "",
+             o->def ? "; vbt's default when absent" : "");
+    cwl_string(f, doc);
+    fprintf(f, ", \"inputBinding\": {\"prefix\": \"--%s\"}}", o->name);
+}
+
+/* A CWL v1.2 CommandLineTool (JSON, which is YAML) for `vbt CMD [SUB]`,
+ * from the same table as --help: positional arguments by position, every
+ * option (those of SUB, the common ones but --help and --version) by
+ * prefix, and the required output paths (CLI_FILE_OUT) as outputs.  Paths
+ * that name folders (DIR, OUT, PATIENT, DATASET) are Directory, else File.
+ * Returns 0, or -1 when SUB is not a sub-command of cmd (or is missing). */
+int cli_print_cwl(FILE *f, const cli_command *cmd, const char *sub)
+{
+    if ((cmd->n_subcommands > 0) != (sub != NULL))
+        return -1;
+    if (sub && !find_sub(cmd, sub, strlen(sub)))
+        return -1;
+    fprintf(f, "{\n  \"cwlVersion\": \"v1.2\",\n  \"class\": \"CommandLineTool\",\n"
+               "  \"label\": ");
+    char label[512];
+    snprintf(label, sizeof label, "vbt %s%s%s: %s", cmd->name, sub ? " " : "", sub ? sub : "",
+             cmd->synopsis);
+    cwl_string(f, label);
+    fprintf(f, ",\n  \"doc\": ");
+    cwl_string(f, cmd->description);
+    fprintf(f, ",\n  \"baseCommand\": [\"vbt\", ");
+    cwl_string(f, cmd->name);
+    if (sub) {
+        fprintf(f, ", ");
+        cwl_string(f, sub);
+    }
+    fprintf(f, "],\n  \"inputs\": {");
+    int first = 1;
+    for (size_t i = sub ? 1 : 0; i < cmd->n_args; i++) {
+        const cli_argument *a = &cmd->args[i];
+        const char *type = a->kind == CLI_FILE_IN ? (cwl_is_dir(a->name, NULL) || sub
+                                                     ? "Directory" : "File")
+                           : a->kind == CLI_INT ? "int" : a->kind == CLI_FLOAT ? "double"
+                           : "string";
+        fprintf(f, "%s\n    ", first ? "" : ",");
+        first = 0;
+        cwl_id(f, a->name);
+        fprintf(f, ": {\"type\": \"%s\", \"doc\": ", type);
+        cwl_string(f, a->doc);
+        fprintf(f, ", \"inputBinding\": {\"position\": %zu}}", i + 1);
+    }
+    for (size_t i = 0; i < cmd->n_opts; i++)
+        if (!sub || applies_to(&cmd->opts[i], sub))
+            cwl_option(f, &cmd->opts[i], &first);
+    for (int i = 0; i < N_STD; i++)
+        if (i != STD_HELP && i != STD_VERSION)
+            cwl_option(f, &std_opts[i], &first);
+    fprintf(f, "\n  },\n  \"outputs\": {");
+    first = 1;
+    for (size_t i = 0; i < cmd->n_opts; i++) {
+        const cli_option *o = &cmd->opts[i];
+        if (o->kind != CLI_FILE_OUT || !o->required || (sub && !applies_to(o, sub)))
+            continue;
+        fprintf(f, "%s\n    ", first ? "" : ",");
+        first = 0;
+        fputc('"', f);
+        for (const char *c = o->name; *c; c++)
+            fputc(*c == '-' ? '_' : *c, f);
+        fprintf(f, "_result\": {\"type\": \"%s\", \"outputBinding\": {\"glob\": \"$(inputs.",
+                cwl_is_dir(o->name, o->metavar) ? "Directory" : "File");
+        for (const char *c = o->name; *c; c++)
+            fputc(*c == '-' ? '_' : *c, f);
+        fprintf(f, ")\"}}");
+    }
+    fprintf(f, "\n  }\n}\n");
+    return 0;
+}

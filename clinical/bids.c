@@ -15,17 +15,14 @@
 
 #include <cJSON.h>
 
+#include "bids_internal.h"
 #include "recording_internal.h"
 #include "vbt_io.h"
 
 #define MAX_COLS 64
 
-/* A TSV file split in place: rows of NUL-terminated fields. */
-typedef struct tsv {
-    char *buf;
-    size_t n_rows, n_cols;   /* n_rows excludes the header */
-    char **cell;             /* (n_rows + 1) * n_cols */
-} tsv;
+/* A TSV file split in place (bids_internal.h). */
+typedef vbt__tsv tsv;
 
 static void tsv_free(tsv *t)
 {
@@ -45,6 +42,10 @@ static int tsv_read(const char *path, tsv *t, vbt_msg *msg)
     for (size_t i = 0; i < len; i++)
         lines += t->buf[i] == '\n';
     char *p = t->buf, *save = NULL;
+    /* a UTF-8 byte-order mark (ds004100's events.tsv) is not part of the
+     * first column's name */
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;
     size_t row = 0;
     for (char *line = strtok_r(p, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         size_t l = strlen(line);
@@ -286,6 +287,7 @@ static int apply_channels(vbt_recording *rec, const char *path, int keep_bad, vb
         for (size_t k = 0; k < rec->n_chan; k++)
             if (!rec->chan[k].bad)
                 rec->chan[w++] = rec->chan[k];
+        rec->n_bad_dropped = rec->n_chan - w;
         rec->n_chan = w;
     }
     return VBT_OK;
@@ -421,4 +423,26 @@ fail:
     free(ieeg);
     vbt_recording_free(rec);
     return rc;
+}
+
+/* ---- shared with the cohort reader (bids_internal.h) ---------------------------- */
+
+int vbt__tsv_read(const char *path, vbt__tsv *t, vbt_msg *msg)
+{
+    return tsv_read(path, t, msg);
+}
+
+void vbt__tsv_free(vbt__tsv *t)
+{
+    tsv_free(t);
+}
+
+long vbt__tsv_col(const vbt__tsv *t, const char *name)
+{
+    return tsv_col(t, name);
+}
+
+const char *vbt__tsv_get(const vbt__tsv *t, size_t row, long col)
+{
+    return tsv_get(t, row, col);
 }

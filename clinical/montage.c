@@ -41,10 +41,20 @@ int vbt_montage_kind_parse(const char *name, vbt_montage_kind *kind)
     return VBT_OK;
 }
 
-static int default_type(const char *t)
+/* Channel policy of the default selection: the brain channels (SEEG, ECOG,
+ * EEG, DBS).  Untyped channels ("n/a") join only when the recording has no
+ * brain channel at all (a bare EDF whose labels are contact names, "A1");
+ * in a recording that types some channels, untyped ones are the recorder's
+ * auxiliary inputs (Nihon Kohden "POL" DC inputs, photic markers) and stay
+ * out unless channels.tsv types them or --channels names them. */
+static int brain_type(const char *t)
 {
-    return !strcmp(t, "SEEG") || !strcmp(t, "ECOG") || !strcmp(t, "EEG") || !strcmp(t, "n/a") ||
-           !strcmp(t, "DBS");
+    return !strcmp(t, "SEEG") || !strcmp(t, "ECOG") || !strcmp(t, "EEG") || !strcmp(t, "DBS");
+}
+
+static int default_type(const char *t, int untyped_ok)
+{
+    return brain_type(t) || (untyped_ok && !strcmp(t, "n/a"));
 }
 
 /* Contact number at the end of a label ("A'12" -> 12), -1 when none. */
@@ -85,14 +95,18 @@ int vbt_montage_alloc(vbt_montage **out, vbt_recording *rec, vbt_montage_kind ki
         /* the most common sampling rate among the eligible channels */
         double best_fs = 0;
         size_t best_count = 0;
+        int untyped_ok = 1;
+        for (size_t i = 0; i < nc; i++)
+            if (brain_type(vbt_recording_channel(rec, i)->type))
+                untyped_ok = 0;
         for (size_t i = 0; i < nc; i++) {
             const vbt_rec_channel *c = vbt_recording_channel(rec, i);
-            if (!default_type(c->type))
+            if (!default_type(c->type, untyped_ok))
                 continue;
             size_t count = 0;
             for (size_t j = 0; j < nc; j++) {
                 const vbt_rec_channel *d = vbt_recording_channel(rec, j);
-                count += default_type(d->type) && d->fs_hz == c->fs_hz;
+                count += default_type(d->type, untyped_ok) && d->fs_hz == c->fs_hz;
             }
             if (count > best_count) {
                 best_count = count;
@@ -101,13 +115,20 @@ int vbt_montage_alloc(vbt_montage **out, vbt_recording *rec, vbt_montage_kind ki
         }
         for (size_t i = 0; i < nc; i++) {
             const vbt_rec_channel *c = vbt_recording_channel(rec, i);
-            if (default_type(c->type) && c->fs_hz == best_fs)
+            if (default_type(c->type, untyped_ok) && c->fs_hz == best_fs)
                 m->src[m->n_src++] = i;
         }
     }
+    if (m->n_src == 0 && nc == 0 && vbt_recording_n_bad_dropped(rec) > 0) {
+        rc = vbt__fail(msg, VBT_EINVAL,
+                       "'%s': every channel (%zu) is marked bad in channels.tsv; keep them "
+                       "with --keep-bad (vbt_bids_query.keep_bad)", path,
+                       vbt_recording_n_bad_dropped(rec));
+        goto fail;
+    }
     if (m->n_src == 0) {
         rc = vbt__fail(msg, VBT_EINVAL, "'%s': no channel selected (none of type SEEG, ECOG, "
-                                        "EEG or n/a)", path);
+                                        "EEG, DBS, or untyped)", path);
         goto fail;
     }
     const vbt_rec_channel *c0 = vbt_recording_channel(rec, m->src[0]);

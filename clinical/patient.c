@@ -39,17 +39,32 @@ static char *join(const char *dir, const char *name)
     return s;
 }
 
-/* dir/name when it is a regular file, else NULL (*oom set when the path
- * could not be allocated). */
-static char *file_in(const char *dir, const char *name, int *oom)
+/* Something at path that is not a regular file (a directory named like
+ * an input file) is an error naming it, never a silent fallback. */
+static int not_a_file(const char *path, vbt_msg *msg)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': %s where a file is expected", path,
+                         S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+    return VBT_OK;
+}
+
+/* dir/name when it is a regular file, else NULL: *err is set to VBT_ENOMEM
+ * when the path could not be allocated, to VBT_EFORMAT (msg set) when
+ * dir/name exists but is not a regular file; left alone otherwise. */
+static char *file_in(const char *dir, const char *name, int *err, vbt_msg *msg)
+{
+    if (*err)
+        return NULL;
     char *s = join(dir, name);
     if (!s) {
-        *oom = 1;
+        *err = VBT_ENOMEM;
         return NULL;
     }
     if (is_file(s))
         return s;
+    *err = not_a_file(s, msg);
     free(s);
     return NULL;
 }
@@ -66,10 +81,11 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Every entry of dir whose name starts with prefix and ends with suffix
- * (NULL: any), as dir/name, sorted by name; *n may be 0.  VBT_ENOMEM, or
- * VBT_OK (an unreadable folder lists nothing). */
+ * (NULL: any), as dir/name, sorted by name; *n may be 0.  With a suffix the
+ * entries are files: one that is not is VBT_EFORMAT naming it.  VBT_ENOMEM,
+ * or VBT_OK (an unreadable folder lists nothing). */
 static int list_entries(const char *dir, const char *prefix, const char *suffix, char ***out,
-                        size_t *n)
+                        size_t *n, vbt_msg *msg)
 {
     char **v = NULL;
     size_t k = 0, cap = 0;
@@ -98,6 +114,8 @@ static int list_entries(const char *dir, const char *prefix, const char *suffix,
             break;
         }
         k++;
+        if (suffix && (st = not_a_file(v[k - 1], msg)))
+            break;
     }
     closedir(d);
     if (st) {
@@ -121,15 +139,16 @@ static void free_list(char **v, size_t n)
 }
 
 /* The first entry of dir starting with prefix and ending with suffix, or
- * NULL (*oom set on allocation failure). */
-static char *first_entry(const char *dir, const char *prefix, const char *suffix, int *oom)
+ * NULL (*err set as list_entries fails). */
+static char *first_entry(const char *dir, const char *prefix, const char *suffix, int *err,
+                         vbt_msg *msg)
 {
     char **v;
     size_t n;
-    if (list_entries(dir, prefix, suffix, &v, &n)) {
-        *oom = 1;
+    if (*err)
         return NULL;
-    }
+    if ((*err = list_entries(dir, prefix, suffix, &v, &n, msg)))
+        return NULL;
     char *s = n ? v[0] : NULL;
     for (size_t i = 1; i < n; i++)
         free(v[i]);
@@ -220,13 +239,13 @@ static int read_resections(vbt_patient *p, vbt_msg *msg)
 /* The BIDS part: sub-*, ses-*, ieeg/, electrodes, recordings and sidecars. */
 static int load_bids(vbt_patient *p, int *oom, vbt_msg *msg)
 {
-    char *sub = first_entry(p->dir, "sub-", NULL, oom), *ses = NULL;
+    char *sub = first_entry(p->dir, "sub-", NULL, oom, msg), *ses = NULL;
     if (sub && is_dir(sub))
-        ses = first_entry(sub, "ses-", NULL, oom);
+        ses = first_entry(sub, "ses-", NULL, oom, msg);
     if (*oom || !ses) {
         free(sub);
         free(ses);
-        return *oom ? VBT_ENOMEM
+        return *oom ? *oom
                     : vbt__fail(msg, VBT_ENOTFOUND, "'%s': no BIDS sub-*/ses-* folder", p->dir);
     }
     p->subject = strdup(strrchr(sub, '/') + 1 + 4);
@@ -235,9 +254,9 @@ static int load_bids(vbt_patient *p, int *oom, vbt_msg *msg)
     free(ses);
     if (!p->subject || !p->ieeg_dir)
         return VBT_ENOMEM;
-    p->electrodes = first_entry(p->ieeg_dir, "sub-", "_electrodes.tsv", oom);
+    p->electrodes = first_entry(p->ieeg_dir, "sub-", "_electrodes.tsv", oom, msg);
     if (*oom)
-        return VBT_ENOMEM;
+        return *oom;
     if (!p->electrodes)
         return vbt__fail(msg, VBT_ENOTFOUND, "'%s': no *_electrodes.tsv", p->ieeg_dir);
     return VBT_OK;
@@ -245,31 +264,34 @@ static int load_bids(vbt_patient *p, int *oom, vbt_msg *msg)
 
 /* The first recording's sidecars: NAME_ieeg.edf -> NAME_channels.tsv,
  * NAME_events.tsv. */
-static char *sidecar(const char *rec, const char *suffix, int *oom)
+static char *sidecar(const char *rec, const char *suffix, int *err, vbt_msg *msg)
 {
+    if (*err)
+        return NULL;
     size_t stem = strlen(rec) - strlen("_ieeg.edf"), ls = strlen(suffix);
     char *s = malloc(stem + ls + 1);
     if (!s) {
-        *oom = 1;
+        *err = VBT_ENOMEM;
         return NULL;
     }
     memcpy(s, rec, stem);
     memcpy(s + stem, suffix, ls + 1);
     if (is_file(s))
         return s;
+    *err = not_a_file(s, msg);
     free(s);
     return NULL;
 }
 
 static int load_parcellation(vbt_patient *p, int *oom, vbt_msg *msg)
 {
-    if (!(p->parcellation = file_in(p->dir, "parcellation.nii.gz", oom)) && !*oom)
-        p->parcellation = file_in(p->dir, "parcellation.nii", oom);
-    if (!(p->parcellation_labels = file_in(p->dir, "parcellation_labels.tsv", oom)) && !*oom)
-        p->parcellation_labels = file_in(p->dir, "parcellation_labels.csv", oom);
-    p->parcellation_names = file_in(p->dir, "parcellation_names.tsv", oom);
+    if (!(p->parcellation = file_in(p->dir, "parcellation.nii.gz", oom, msg)))
+        p->parcellation = file_in(p->dir, "parcellation.nii", oom, msg);
+    if (!(p->parcellation_labels = file_in(p->dir, "parcellation_labels.tsv", oom, msg)))
+        p->parcellation_labels = file_in(p->dir, "parcellation_labels.csv", oom, msg);
+    p->parcellation_names = file_in(p->dir, "parcellation_names.tsv", oom, msg);
     if (*oom)
-        return VBT_ENOMEM;
+        return *oom;
     if (p->parcellation && !p->parcellation_labels)
         return vbt__fail(msg, VBT_ENOTFOUND,
                          "'%s': parcellation.nii.gz needs parcellation_labels.tsv (or .csv)",
@@ -280,13 +302,13 @@ static int load_parcellation(vbt_patient *p, int *oom, vbt_msg *msg)
 /* The optional files: prior, ground truth, region lists. */
 static int load_lists(vbt_patient *p, int *oom, vbt_msg *msg)
 {
-    p->prior = file_in(p->dir, "prior.json", oom);
-    p->ground_truth = file_in(p->dir, "ground_truth.json", oom);
-    p->resections_path = file_in(p->dir, "resections.txt", oom);
-    p->spare_path = file_in(p->dir, "spare.txt", oom);
-    p->hypothesis_path = file_in(p->dir, "hypothesis.txt", oom);
+    p->prior = file_in(p->dir, "prior.json", oom, msg);
+    p->ground_truth = file_in(p->dir, "ground_truth.json", oom, msg);
+    p->resections_path = file_in(p->dir, "resections.txt", oom, msg);
+    p->spare_path = file_in(p->dir, "spare.txt", oom, msg);
+    p->hypothesis_path = file_in(p->dir, "hypothesis.txt", oom, msg);
     if (*oom)
-        return VBT_ENOMEM;
+        return *oom;
     int st;
     if (p->resections_path && (st = read_resections(p, msg)))
         return st;
@@ -310,7 +332,7 @@ int vbt_patient_load(vbt_patient **out, const char *dir, vbt_msg *msg)
     int oom = 0, st = VBT_ENOMEM;
     if (!p || !(p->dir = strdup(dir)))
         goto fail;
-    if (!(p->connectome = file_in(dir, "connectome.zip", &oom)) && !oom) {
+    if (!(p->connectome = file_in(dir, "connectome.zip", &oom, msg)) && !oom) {
         p->connectome = join(dir, "connectome");
         if (p->connectome && !is_dir(p->connectome) && !is_file(p->connectome)) {
             st = vbt__fail(msg, VBT_ENOTFOUND,
@@ -319,18 +341,22 @@ int vbt_patient_load(vbt_patient **out, const char *dir, vbt_msg *msg)
             goto fail;
         }
     }
+    if (oom) {
+        st = oom;
+        goto fail;
+    }
     if (!p->connectome || (st = load_bids(p, &oom, msg)) || (st = load_parcellation(p, &oom, msg)))
         goto fail;
-    st = VBT_ENOMEM;
-    if (list_entries(p->ieeg_dir, "sub-", "_ieeg.edf", &p->recordings, &p->n_recordings))
+    if ((st = list_entries(p->ieeg_dir, "sub-", "_ieeg.edf", &p->recordings, &p->n_recordings,
+                           msg)))
         goto fail;
     if (!p->n_recordings) {
         st = vbt__fail(msg, VBT_ENOTFOUND, "'%s': no *_ieeg.edf recording", p->ieeg_dir);
         goto fail;
     }
-    p->channels = sidecar(p->recordings[0], "_channels.tsv", &oom);
-    p->events = sidecar(p->recordings[0], "_events.tsv", &oom);
-    if (oom || (st = load_lists(p, &oom, msg)))
+    p->channels = sidecar(p->recordings[0], "_channels.tsv", &oom, msg);
+    p->events = sidecar(p->recordings[0], "_events.tsv", &oom, msg);
+    if ((st = oom) || (st = load_lists(p, &oom, msg)))
         goto fail;
     *out = p;
     return VBT_OK;
@@ -355,6 +381,26 @@ void vbt_patient_free(vbt_patient *p)
     free_list(p->resections, p->n_resections);
     free(p->resection_lines);
     free(p);
+}
+
+int vbt_patient_pseudonym(const vbt_patient *p, char *buf, size_t n, vbt_msg *msg)
+{
+    if (!n)
+        return VBT_OK;
+    if (p->subject && *p->subject) {
+        snprintf(buf, n, "sub-%s", p->subject);
+        return VBT_OK;
+    }
+    const char *src = p->n_recordings ? p->recordings[0] : p->connectome;
+    char hex[65], hh[65];
+    int st;
+    if (!src)
+        return vbt__fail(msg, VBT_EINVAL, "patient: no recording and no connectome to name it by");
+    if ((st = vbt_sha256_file(src, hex, msg)))
+        return st;
+    vbt_sha256_buffer(hex, 64, hh);
+    snprintf(buf, n, "anon-%.12s", hh);
+    return VBT_OK;
 }
 
 int vbt_patient_check_regions(const vbt_patient *p, const vbt_connectome *conn, vbt_msg *msg)

@@ -45,6 +45,7 @@ typedef struct prun {
     char gain_npy[4300], aligned[4300], feat_npy[4300], x0_npy[4300], k_npy[4300],
         tau_npy[4300], summary[4300], prior[4300], rec_csv[4300], surg_csv[4300];
     char seed[32], threads[32], points[32], target[32], dt[32], init[80];
+    const char *stamp;          /* the running step's stamp text */
 } prun;
 
 static void join(char *buf, size_t n, const char *dir, const char *name)
@@ -77,9 +78,15 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* "input HEX PATH" lines of one input; a directory (a TVB connectome
- * folder) counts by its files, every one, sorted by name. */
-static int stamp_input(vbt__textbuf *st, const char *input, vbt_msg *msg)
+/* How the outputs show a path: relative to the output or patient folder. */
+static const char *shown(const prun *pp, const char *path)
+{
+    return vbt__pipe_shown_path(path, pp->pat->dir, pp->out);
+}
+
+/* "input HEX PATH" lines of one input (PATH shown); a directory (a TVB
+ * connectome folder) counts by its files, every one, sorted by name. */
+static int stamp_input(const prun *pp, vbt__textbuf *st, const char *input, vbt_msg *msg)
 {
     char **names = NULL, hex[65], fp[8400];
     size_t nf = 0, cap = 0;
@@ -121,7 +128,7 @@ static int stamp_input(vbt__textbuf *st, const char *input, vbt_msg *msg)
             snprintf(fp, sizeof fp, "%s", input);
         if ((rc = vbt_sha256_file(fp, hex, msg)))
             break;
-        vbt__tb_printf(st, "input %s %s\n", hex, fp);
+        vbt__tb_printf(st, "input %s %s\n", hex, shown(pp, fp));
     }
     for (size_t f = 0; f < nf; f++)
         free(names[f]);
@@ -133,11 +140,18 @@ static int stamp_input(vbt__textbuf *st, const char *input, vbt_msg *msg)
  * to (for its provenance record); VBT_OK or a status with pp->msg set. */
 typedef int (*step_fn)(prun *pp, int argc, char **argv);
 
+/* The provenance file each step writes, relative to the output folder. */
+static const char *const step_prov[VBT_PIPELINE_N_STEPS] = {
+    "gain/gain.json", "features/run.json", "fit/run.json", "predict/run.json",
+    "surgery/run.json", NULL};
+
 /* Run the step fn (argv: the vbt command it is equivalent to, the settings
- * in its stamp and the command its provenance records) unless its stamp says
- * it is up to date: the stamp records the arguments and the SHA-256 of every
- * input (NULL-terminated). */
-static int step(prun *pp, vbt_pipeline_step s, char **argv, const char *const *inputs,
+ * in its stamp and the command its provenance records, its paths shown)
+ * unless its stamp says it is up to date: the stamp records the arguments
+ * and the SHA-256 of every input (NULL-terminated).  The provenance file the
+ * step wrote is then scrubbed of any path the steps' library calls recorded
+ * as they opened it. */
+static int step(prun *pp, vbt_pipeline_step s, char **argv_in, const char *const *inputs,
                 const char *result, step_fn fn)
 {
     const char *name = step_names[s];
@@ -146,10 +160,18 @@ static int step(prun *pp, vbt_pipeline_step s, char **argv, const char *const *i
     vbt__textbuf st = {0};
     int argc = 0, rc = VBT_OK;
     vbt_msg why;
-    for (; argv[argc]; argc++)
-        vbt__tb_printf(&st, "arg %s\n", argv[argc]);
+    while (argv_in[argc])
+        argc++;
+    char **argv = malloc(((size_t)argc + 1) * sizeof *argv);
+    if (!argv)
+        return vbt__fail(pp->msg, VBT_ENOMEM, "step %s: out of memory", name);
+    for (int i = 0; i < argc; i++) {
+        argv[i] = (char *)shown(pp, argv_in[i]);
+        vbt__tb_printf(&st, "arg %s\n", argv[i]);
+    }
+    argv[argc] = NULL;
     for (size_t i = 0; inputs[i] && !rc; i++)
-        if ((rc = stamp_input(&st, inputs[i], &why)))
+        if ((rc = stamp_input(pp, &st, inputs[i], &why)))
             vbt__fail(pp->msg, rc, "step %s: %.1000s", name, why.text);
     if (!rc && st.oom)
         rc = vbt__fail(pp->msg, VBT_ENOMEM, "step %s: out of memory", name);
@@ -160,6 +182,7 @@ static int step(prun *pp, vbt_pipeline_step s, char **argv, const char *const *i
         progress(pp, s, 1.0, "up to date");
         free(old);
         free(st.s);
+        free(argv);
         return VBT_OK;
     }
     free(old);
@@ -167,9 +190,15 @@ static int step(prun *pp, vbt_pipeline_step s, char **argv, const char *const *i
         rc = vbt__fail(pp->msg, VBT_EINVAL, "interrupted before step %s", name);
     if (!rc) {
         progress(pp, s, 0.0, "running");
+        pp->stamp = st.oom ? NULL : st.s;
         if ((rc = fn(pp, argc, argv))) {
             memcpy(&why, pp->msg, sizeof why);
             vbt__fail(pp->msg, rc, "step %s: %.1000s", name, why.text);
+        }
+        char prov[4400];
+        if (!rc && step_prov[s]) {
+            join(prov, sizeof prov, pp->out, step_prov[s]);
+            rc = vbt__pipe_scrub_json(prov, pp->pat->dir, pp->out, pp->msg);
         }
         if (!rc && (rc = vbt_file_write_atomic(stamp_path, st.s, st.len, 1, pp->msg)) == 0) {
             pp->res->ran[s] = 1;
@@ -178,6 +207,7 @@ static int step(prun *pp, vbt_pipeline_step s, char **argv, const char *const *i
         }
     }
     free(st.s);
+    free(argv);
     return rc;
 }
 
@@ -336,7 +366,7 @@ static int run_fit(prun *pp, int argc, char **argv)
 {
     vbt__pipe_fit_job j = {.o = pp->o, .connectome = pp->pat->connectome, .gain = pp->aligned,
                            .data = pp->feat_npy, .prior = pp->prior, .outdir = pp->d_fit,
-                           .argc = argc, .argv = argv};
+                           .stamp = pp->stamp, .argc = argc, .argv = argv};
     return vbt__pipe_fit(&j, pp->msg);
 }
 
@@ -581,8 +611,8 @@ static int prepare(prun *pp)
     int k = snprintf(pp->out, sizeof pp->out, "%s", o->outdir);
     if (k < 0 || (size_t)k >= sizeof pp->out)
         return vbt__fail(pp->msg, VBT_EINVAL, "'%s': path too long", o->outdir);
-    if (mkdir(pp->out, 0777) && errno != EEXIST)
-        return vbt__fail(pp->msg, VBT_EIO, "'%s': %s", pp->out, strerror(errno));
+    if (vbt_mkdir_parents(pp->out, pp->msg))
+        return VBT_EIO;
     join(pp->stamps, sizeof pp->stamps, pp->out, ".stamps");
     mkdir(pp->stamps, 0777);
     join(pp->d_gain, sizeof pp->d_gain, pp->out, "gain");
@@ -593,6 +623,14 @@ static int prepare(prun *pp)
     join(pp->d_draws, sizeof pp->d_draws, pp->out, "draws");
     mkdir(pp->d_gain, 0777);
     mkdir(pp->d_draws, 0777);
+    /* A symbolic link in OUT would send the outputs elsewhere. */
+    const char *const own[] = {pp->stamps, pp->d_gain, pp->d_draws};
+    for (size_t i = 0; i < 3; i++) {
+        struct stat st;
+        if (lstat(own[i], &st) == 0 && !S_ISDIR(st.st_mode))
+            return vbt__fail(pp->msg, VBT_EIO, "'%s' is a symbolic link or not a folder, "
+                             "refused", own[i]);
+    }
     join(pp->gain_npy, sizeof pp->gain_npy, pp->d_gain, "gain.npy");
     join(pp->aligned, sizeof pp->aligned, pp->d_draws, "gain_aligned.npy");
     join(pp->feat_npy, sizeof pp->feat_npy, pp->d_feat, "features.npy");

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "pipeline_internal.h"
+#include "vbt_text.h"
 
 #define MAX_DRAWS VBT__PIPE_MAX_DRAWS
 
@@ -25,39 +26,10 @@ static int is_file(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Split one CSV/TSV line into fields (quotes removed); returns the count. */
-size_t vbt__pipe_split(char *line, char sep, char **f, size_t max)
+size_t vbt__pipe_record(char **pos, char sep, char **f, size_t max)
 {
-    size_t k = 0;
-    char *s = line;
-    while (k < max) {
-        if (*s == '"') {
-            s++;
-            f[k++] = s;
-            char *q = strchr(s, '"');
-            if (!q)
-                break;
-            *q = '\0';
-            s = q + 1;
-            if (*s == sep)
-                s++;
-            else
-                break;
-        } else {
-            f[k++] = s;
-            char *q = strchr(s, sep);
-            if (!q)
-                break;
-            *q = '\0';
-            s = q + 1;
-        }
-    }
-    for (size_t i = 0; i < k; i++) {
-        size_t l = strlen(f[i]);
-        while (l && (f[i][l - 1] == '\n' || f[i][l - 1] == '\r'))
-            f[i][--l] = '\0';
-    }
-    return k;
+    size_t n = vbt_csv_record(pos, sep, f, max);
+    return n == 1 && !*f[0] ? 0 : n;
 }
 
 /* A JSON file parsed, or NULL when it is missing, unreadable or not JSON. */
@@ -105,16 +77,16 @@ int vbt__pipe_align_gain(vbt_msg *err, const char *gain_dir, const char *feat_di
         st = vbt__fail(err, VBT_ENOMEM, "out of memory");
         goto out;
     }
-    for (char *line = strtok(gt, "\n"); line; line = strtok(NULL, "\n")) {
+    for (char *pos = gt; pos && *pos;) {
         char *f[8];
-        if (vbt__pipe_split(line, '\t', f, 8) < 2 || !strcmp(f[0], "row"))
+        if (vbt__pipe_record(&pos, '\t', f, 8) < 2 || !strcmp(f[0], "row"))
             continue;
         if (ng < nsens)
             snprintf(gname[ng++], 64, "%s", f[1]);
     }
-    for (char *line = strtok(ct, "\n"); line; line = strtok(NULL, "\n")) {
+    for (char *pos = ct; pos && *pos;) {
         char *f[8];
-        if (vbt__pipe_split(line, '\t', f, 8) < 2 || !strcmp(f[0], "index"))
+        if (vbt__pipe_record(&pos, '\t', f, 8) < 2 || !strcmp(f[0], "index"))
             continue;
         size_t r = 0;
         while (r < ng && strcmp(gname[r], f[1]))
@@ -188,9 +160,9 @@ int vbt__pipe_extract_draws(vbt_msg *err, const char *fit_dir, size_t n, const c
     size_t row = 0;
     for (size_t i = 0; i < n; i++)
         x0i[i] = -1;
-    for (char *line = strtok(csv, "\n"); line; line = strtok(NULL, "\n")) {
+    for (char *pos = csv; pos && *pos;) {
         char *f[4];
-        if (vbt__pipe_split(line, ',', f, 4) < 1 || row++ == 0)
+        if (vbt__pipe_record(&pos, ',', f, 4) < 1 || row++ == 0)
             continue;
         size_t k = row - 2;
         unsigned idx;
@@ -271,9 +243,9 @@ int vbt__pipe_extract_draws(vbt_msg *err, const char *fit_dir, size_t n, const c
             goto out;
         }
         size_t r = 0;
-        for (char *line = strtok(rc, "\n"); line; line = strtok(NULL, "\n")) {
+        for (char *pos = rc; pos && *pos;) {
             char *f[12];
-            if (vbt__pipe_split(line, ',', f, 12) < 3 || !strcmp(f[0], "region"))
+            if (vbt__pipe_record(&pos, ',', f, 12) < 3 || !strcmp(f[0], "region"))
                 continue;
             if (r < n)
                 x0[r++] = atof(f[2]);

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "pipeline_internal.h"
 #include "vbt_fit.h"
@@ -196,8 +198,47 @@ static int write_run_json(const vbt__pipe_fit_job *j, vbt_fit *f, vbt_outdir *od
     return rc;
 }
 
+/* NUTS saves its run to OUTDIR.checkpoint every this many iterations of
+ * each chain (and when stopped), so that a rerun after a kill resumes it. */
+#define CHECKPOINT_EVERY 50
+
+/* Arm the checkpoint (its record: the step's stamp, the arguments and the
+ * inputs' SHA-256) and resume a checkpoint left by an interrupted run of the
+ * same step; one left by other settings or inputs is removed.  *ck gets the
+ * path. */
+static int arm_checkpoint(const vbt__pipe_fit_job *j, vbt_fit *f, char *ck, size_t n,
+                          vbt_msg *msg)
+{
+    const char *rec = j->stamp ? j->stamp : "";
+    size_t rec_len = strlen(rec), old_len = 0;
+    void *old = NULL;
+    struct stat sb;
+    vbt_msg why;
+    int rc;
+    if (vbt_fit_checkpoint_path(j->outdir, ck, n))
+        return vbt__fail(msg, VBT_EINVAL, "fit: checkpoint path too long");
+    if ((rc = vbt_fit_set_checkpoint(f, ck, CHECKPOINT_EVERY, rec, rec_len, NULL, NULL, msg)))
+        return rc;
+    if (stat(ck, &sb) != 0)
+        return VBT_OK;
+    int same = vbt_fit_checkpoint_record(ck, &old, &old_len, &why) == VBT_OK &&
+               old_len == rec_len && !memcmp(old, rec, rec_len);
+    free(old);
+    if (same && vbt_fit_resume(f, ck, &why) == VBT_OK) {
+        if (j->o->progress)
+            j->o->progress(j->o->progress_ctx, VBT_PIPELINE_FIT, 0.0,
+                           "resuming the interrupted fit from its checkpoint");
+        return VBT_OK;
+    }
+    if (unlink(ck) != 0 && errno != ENOENT)
+        return vbt__fail(msg, VBT_EIO, "'%s': cannot remove the stale checkpoint: %s",
+                         vbt__pipe_public_path(ck), strerror(errno));
+    return VBT_OK;
+}
+
 int vbt__pipe_fit(const vbt__pipe_fit_job *j, vbt_msg *msg)
 {
+    char ck[4200];
     vbt_connectome *conn = NULL;
     vbt_array gain = {0}, data = {0};
     vbt_vep_priors pr;
@@ -215,11 +256,14 @@ int vbt__pipe_fit(const vbt__pipe_fit_job *j, vbt_msg *msg)
         goto out;
     vbt_fit_set_log(f, on_log, &ctx);
     vbt_fit_set_progress(f, on_progress, &ctx);
-    if ((rc = vbt_fit_run(f, msg)) || (rc = vbt_outdir_begin(&od, j->outdir, 1, msg)) ||
+    if ((rc = arm_checkpoint(j, f, ck, sizeof ck, msg)) || (rc = vbt_fit_run(f, msg)) || (rc = vbt_outdir_begin(&od, j->outdir, 1, msg)) ||
         (rc = vbt_fit_write(f, od, msg)) || (rc = write_run_json(j, f, od, msg)))
         goto out;
     rc = vbt_outdir_commit(od, msg);
     od = NULL;
+    if (!rc && unlink(ck) != 0 && errno != ENOENT)
+        rc = vbt__fail(msg, VBT_EIO, "'%s': cannot remove the checkpoint: %s",
+                       vbt__pipe_public_path(ck), strerror(errno));
 out:
     vbt_outdir_abort(od);
     vbt_fit_free(f);

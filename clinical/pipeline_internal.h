@@ -14,8 +14,10 @@
  * enough for probabilities to 0.01, and planning stays fast. */
 #define VBT__PIPE_MAX_DRAWS 200
 
-/* Split one CSV/TSV line into fields in place (quotes removed); the count. */
-VBT_HIDDEN size_t vbt__pipe_split(char *line, char sep, char **f, size_t max);
+/* The next record of a CSV/TSV text at *pos split into fields in place
+ * (vbt_csv_record: RFC 4180 quotes, CRLF); the count, 0 for a blank line
+ * and at the end. */
+VBT_HIDDEN size_t vbt__pipe_record(char **pos, char sep, char **f, size_t max);
 /* A JSON file parsed, or NULL when it is missing, unreadable or not JSON. */
 VBT_HIDDEN cJSON *vbt__pipe_read_json(const char *path);
 
@@ -33,18 +35,39 @@ VBT_HIDDEN int vbt__pipe_extract_draws(vbt_msg *err, const char *fit_dir, size_t
 VBT_HIDDEN void vbt__pipe_held_init(const char *prior, char *buf, size_t n);
 
 /* Provenance (pipeline_prov.c): {"vbt_version", "tool", "command": argv,
- * "inputs": {}}; an input by role: {"path", "absolute_path", "sha256"}, a
+ * "inputs": {}}; an input by role: {"path" (vbt__pipe_public_path), "sha256"}, a
  * directory {"path", "sha256": dir_note}. */
 VBT_HIDDEN cJSON *vbt__pipe_prov_new(const char *tool, int argc, char *const *argv);
 VBT_HIDDEN int vbt__pipe_prov_add_input(cJSON *prov, const char *role, const char *path,
                                         const char *dir_note, vbt_msg *msg);
 
+/* How provenance shows a path (privacy: absolute paths name users and
+ * often patients): a relative path as given, an absolute one relative to
+ * the working directory when inside it, else its last component alone (a
+ * folder's name, often a patient's, left out).  Points into path. */
+VBT_HIDDEN const char *vbt__pipe_public_path(const char *path);
+/* How the pipeline's outputs show a path (privacy: never the patient
+ * folder's name, an absolute path): relative to the output folder when
+ * inside it (as given or as vbt__pipe_public_path shows it), else relative
+ * to the patient folder likewise, else vbt__pipe_public_path.  Points into
+ * path. */
+VBT_HIDDEN const char *vbt__pipe_shown_path(const char *path, const char *patient_dir,
+                                            const char *out_dir);
+/* Rewrite the JSON file at path (when there is one) with every string
+ * shown by vbt__pipe_shown_path and without "absolute_path" members; the
+ * file is left untouched when nothing changes. */
+VBT_HIDDEN int vbt__pipe_scrub_json(const char *path, const char *patient_dir,
+                                    const char *out_dir, vbt_msg *msg);
+
 /* The fit step (pipeline_fit.c): the fit of o->fit's preset (seed,
  * threads) on the connectome, gain, data and prior files, its outputs and
- * run.json (recording argv, the equivalent vbt fit command) in outdir. */
+ * run.json (recording argv, the equivalent vbt fit command) in outdir.  A
+ * NUTS run saves itself to OUTDIR.checkpoint with stamp (the step's stamp
+ * text) as its record; a rerun with the same stamp resumes it, and the
+ * checkpoint is removed once the outputs are committed. */
 typedef struct vbt__pipe_fit_job {
     const vbt_pipeline_opts *o;
-    const char *connectome, *gain, *data, *prior, *outdir;
+    const char *connectome, *gain, *data, *prior, *outdir, *stamp;
     int argc;
     char *const *argv;
 } vbt__pipe_fit_job;

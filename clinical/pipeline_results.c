@@ -23,6 +23,7 @@ typedef struct results {
     char *scen_text;            /* surgery.csv, whose fields scen[].name point into */
     char *plan;                 /* the plan as one line, or NULL */
     cJSON *surgery_run, *fit_summary;
+    char pid[80];               /* vbt_patient_pseudonym */
 } results;
 
 static void join(char *buf, size_t n, const char *dir, const char *name)
@@ -66,9 +67,9 @@ static void read_regions(results *r)
     vbt_msg msg;
     snprintf(path, sizeof path, "%s/fit/regions.csv", r->out);
     if (vbt_file_read_all(path, &text, &len, 0, &msg) == 0)
-        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        for (char *pos = text; pos && *pos;) {
             char *f[12];
-            if (vbt__pipe_split(line, ',', f, 12) < 9 || !strcmp(f[0], "region"))
+            if (vbt__pipe_record(&pos, ',', f, 12) < 9 || !strcmp(f[0], "region"))
                 continue;
             size_t i = (size_t)atol(f[0]);
             if (i >= r->n)
@@ -84,9 +85,9 @@ static void read_regions(results *r)
     text = NULL;
     snprintf(path, sizeof path, "%s/predict/recruitment.csv", r->out);
     if (vbt_file_read_all(path, &text, &len, 0, &msg) == 0)
-        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        for (char *pos = text; pos && *pos;) {
             char *f[12];
-            if (vbt__pipe_split(line, ',', f, 12) < 8 || !strcmp(f[0], "region"))
+            if (vbt__pipe_record(&pos, ',', f, 12) < 8 || !strcmp(f[0], "region"))
                 continue;
             size_t i = (size_t)atol(f[0]);
             if (i >= r->n)
@@ -109,9 +110,9 @@ static int read_scenarios(results *r, vbt_msg *msg)
     snprintf(path, sizeof path, "%s/surgery/surgery.csv", r->out);
     if (vbt_file_read_all(path, &r->scen_text, &len, 0, &why))
         return VBT_OK;
-    for (char *line = strtok(r->scen_text, "\n"); line; line = strtok(NULL, "\n")) {
+    for (char *pos = r->scen_text; pos && *pos;) {
         char *f[8];
-        if (vbt__pipe_split(line, ',', f, 8) < 5 || !strcmp(f[0], "scenario"))
+        if (vbt__pipe_record(&pos, ',', f, 8) < 5 || !strcmp(f[0], "scenario"))
             continue;
         if (r->n_scen == cap) {
             size_t nc = cap ? 2 * cap : 16;
@@ -247,7 +248,7 @@ static cJSON *results_json(const results *r)
     cJSON *res = cJSON_CreateObject();
     cJSON_AddStringToObject(res, "schema", "vbt.results/1");
     cJSON_AddStringToObject(res, "vbt_version", vbt_version());
-    cJSON_AddStringToObject(res, "patient", r->pat->dir);
+    cJSON_AddStringToObject(res, "patient", r->pid);
     cJSON_AddStringToObject(res, "method", r->method);
     cJSON *ra = cJSON_AddArrayToObject(res, "regions");
     for (size_t i = 0; i < r->n; i++) {
@@ -336,9 +337,9 @@ static int write_report(const results *r, const cJSON *res, vbt_msg *msg)
         join(path, sizeof path, r->out, "features/channels.tsv");
         if (vbt_file_read_all(path, &text, &len, 0, &why) == 0) {
             size_t c = 0;
-            for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+            for (char *pos = text; pos && *pos;) {
                 char *f[4];
-                if (vbt__pipe_split(line, '\t', f, 4) >= 2 && strcmp(f[0], "index") &&
+                if (vbt__pipe_record(&pos, '\t', f, 4) >= 2 && strcmp(f[0], "index") &&
                     c < feat.shape[1])
                     snprintf(chan[c++], 64, "%s", f[1]);
             }
@@ -355,7 +356,7 @@ static int write_report(const results *r, const cJSON *res, vbt_msg *msg)
     vbt_report_eval ev[8];
     size_t n_ev = eval_rows(res, ev, sizeof ev / sizeof ev[0]);
     vbt_report_input in = {
-        .patient = r->pat->dir, .outdir = r->out, .method = r->method,
+        .patient = r->pid, .outdir = r->out, .method = r->method,
         .version = vbt_version(), .conn = r->conn, .n = r->n, .regions = r->reg,
         .n_scen = r->n_scen, .scen = r->scen, .plan_text = r->plan,
         .feature = feat.ndim == 2 ? feat.data : NULL, .pred = pred_ok ? pred.data : NULL,
@@ -377,7 +378,8 @@ out:
 static int gather(results *r, vbt_msg *msg)
 {
     int st;
-    if ((st = vbt_connectome_load(&r->conn, r->pat->connectome, msg)))
+    if ((st = vbt_patient_pseudonym(r->pat, r->pid, sizeof r->pid, msg)) ||
+        (st = vbt_connectome_load(&r->conn, r->pat->connectome, msg)))
         return st;
     r->n = r->conn->n;
     if (!(r->reg = calloc(r->n ? r->n : 1, sizeof *r->reg)))

@@ -32,6 +32,8 @@
 
 static pthread_mutex_t edf_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static const vbt__rec_format fmt_edf; /* the EDF/BDF entry of the format table, below */
+
 #define EDF_HDR_BYTES 256
 #define EDF_SIG_BYTES 256
 
@@ -123,6 +125,14 @@ static void guess_group(const char *label, char group[32])
     group[n] = '\0';
 }
 
+void vbt__rec_guess(const char *label, char type[16], char group[32])
+{
+    guess_type(label, type);
+    guess_group(label, group);
+}
+
+size_t vbt_recording_n_bad_dropped(const vbt_recording *rec) { return rec->n_bad_dropped; }
+
 int vbt__is_seizure_text(const char *s)
 {
     if (!s)
@@ -145,6 +155,7 @@ typedef struct layout {
     int bps;
     size_t *spr, *off;
     unsigned char *annot;      /* 1 for an "EDF/BDF Annotations" signal */
+    int plus, discont;         /* reserved field "EDF+C"/"EDF+D" ("BDF+...") */
 } layout;
 
 static void layout_free(layout *l)
@@ -152,6 +163,62 @@ static void layout_free(layout *l)
     free(l->spr);
     free(l->off);
     free(l->annot);
+}
+
+/* The EDF specification allows only printable ASCII (32-126) in the header.
+ * EDFlib answers any other byte with one "format error" code; this names
+ * the field (never its content: the identification fields are not quoted).
+ * With sig == NULL, fixed is the 256-byte fixed header (byte 0 of a BDF is
+ * 0xFF by definition); else sig holds nsig signal headers. */
+static int check_ascii(const char *path, const unsigned char *fixed, int bdf, size_t nsig,
+                       const unsigned char *sig, vbt_msg *msg)
+{
+    static const struct { const char *name; size_t off, len; } fixed_fields[] = {
+        {"version", 0, 8},
+        {"patient identification", 8, 80},
+        {"recording identification", 88, 80},
+        {"start date", 168, 8},
+        {"start time", 176, 8},
+        {"header size", 184, 8},
+        {"reserved", 192, 44},
+        {"number of data records", 236, 8},
+        {"data record duration", 244, 8},
+        {"number of signals", 252, 4},
+    };
+    static const struct { const char *name; size_t len; } sig_fields[] = {
+        {"label", 16}, {"transducer type", 80}, {"physical dimension", 8},
+        {"physical minimum", 8}, {"physical maximum", 8}, {"digital minimum", 8},
+        {"digital maximum", 8}, {"prefiltering", 80}, {"samples per record", 8},
+        {"reserved", 32},
+    };
+    if (!sig) {
+        for (size_t f = 0; f < sizeof fixed_fields / sizeof fixed_fields[0]; f++)
+            for (size_t k = fixed_fields[f].off;
+                 k < fixed_fields[f].off + fixed_fields[f].len; k++) {
+                if (k == 0 && bdf)
+                    continue;
+                if (fixed[k] < 32 || fixed[k] > 126)
+                    return vbt__fail(msg, VBT_EFORMAT,
+                                     "'%s': header field '%s': byte 0x%02X is not ASCII (the "
+                                     "EDF specification requires printable ASCII)",
+                                     path, fixed_fields[f].name, fixed[k]);
+            }
+        return VBT_OK;
+    }
+    size_t base = 0;
+    for (size_t f = 0; f < sizeof sig_fields / sizeof sig_fields[0]; f++) {
+        for (size_t i = 0; i < nsig; i++)
+            for (size_t k = 0; k < sig_fields[f].len; k++) {
+                unsigned char c = sig[base + i * sig_fields[f].len + k];
+                if (c < 32 || c > 126)
+                    return vbt__fail(msg, VBT_EFORMAT,
+                                     "'%s': signal %zu %s: byte 0x%02X is not ASCII (the EDF "
+                                     "specification requires printable ASCII)",
+                                     path, i + 1, sig_fields[f].name, c);
+            }
+        base += nsig * sig_fields[f].len;
+    }
+    return VBT_OK;
 }
 
 static int check_header(const char *path, layout *lay, vbt_msg *msg)
@@ -186,6 +253,8 @@ static int check_header(const char *path, layout *lay, vbt_msg *msg)
                        path, got);
         goto out;
     }
+    if ((rc = check_ascii(path, fixed, bdf, 0, NULL, msg)) != VBT_OK)
+        goto out;
     double hdr_bytes, n_rec, rec_dur, ns;
     if (field_num(fixed + 184, 8, &hdr_bytes) || field_num(fixed + 236, 8, &n_rec) ||
         field_num(fixed + 244, 8, &rec_dur) || field_num(fixed + 252, 4, &ns)) {
@@ -230,6 +299,8 @@ static int check_header(const char *path, layout *lay, vbt_msg *msg)
         rc = vbt__fail(msg, VBT_EIO, "'%s': read error in the signal headers", path);
         goto out;
     }
+    if ((rc = check_ascii(path, sig, 0, nsig, sig, msg)) != VBT_OK)
+        goto out;
     double rec_bytes = 0;
     for (size_t i = 0; i < nsig; i++) {
         double spr;
@@ -249,6 +320,8 @@ static int check_header(const char *path, layout *lay, vbt_msg *msg)
         rec_bytes += spr * (bdf ? 3 : 2);
     }
     lay->ns = nsig;
+    lay->plus = memcmp(fixed + 192, "EDF+", 4) == 0 || memcmp(fixed + 192, "BDF+", 4) == 0;
+    lay->discont = lay->plus && fixed[196] == 'D';
     lay->hdr_bytes = (size_t)hdr_bytes;
     lay->rec_bytes = (size_t)rec_bytes;
     lay->n_rec = (size_t)n_rec;
@@ -312,7 +385,203 @@ int vbt__rec_add_annotation(vbt_recording *rec, double onset_s, double duration_
     return VBT_OK;
 }
 
-int vbt_recording_open(vbt_recording **out, const char *path, vbt_msg *msg)
+/* ---- EDF+ without EDFlib ------------------------------------------------------------ */
+
+/* EDFlib refuses EDF+D files, and EDF+ files whose annotations it finds
+ * fault with (overlapping annotations, for one).  Their header has passed
+ * check_header(); it is parsed here, and the annotation signals of every
+ * data record give the records' start times (the gaps of an EDF+D) and the
+ * annotations.  Samples are read as for any EDF (recording_read). */
+typedef struct tal_ctx {
+    vbt_recording *rec;
+    size_t record;
+    int have_time;
+    double *onset;             /* per data record */
+} tal_ctx;
+
+static int tal_cb(void *ctx, double onset_s, double duration_s, const char *text)
+{
+    tal_ctx *t = ctx;
+    if (!text) {
+        if (!t->have_time) {
+            t->onset[t->record] = onset_s;
+            t->have_time = 1;
+        }
+        return VBT_OK;
+    }
+    return vbt__rec_add_annotation(t->rec, onset_s, duration_s, text);
+}
+
+static int parse_date_time(const unsigned char *h, vbt_datetime *dt)
+{
+    int d, mo, y, hh, mi, ss;
+    char a[9], b[9];
+    memcpy(a, h + 168, 8);
+    memcpy(b, h + 176, 8);
+    a[8] = b[8] = '\0';
+    if (sscanf(a, "%2d.%2d.%2d", &d, &mo, &y) != 3 || sscanf(b, "%2d.%2d.%2d", &hh, &mi, &ss) != 3 ||
+        d < 1 || d > 31 || mo < 1 || mo > 12 || hh > 23 || mi > 59 || ss > 59 || y < 0 || hh < 0 ||
+        mi < 0 || ss < 0)
+        return -1;
+    /* EDF clipping date: years 85-99 are 1985-1999, 00-84 are 2000-2084 */
+    *dt = (vbt_datetime){y >= 85 ? 1900 + y : 2000 + y, mo, d, hh, mi, ss, 0.0};
+    return 0;
+}
+
+static int edf_open_native(vbt_recording *rec, const char *path, const layout *lay, vbt_msg *msg)
+{
+    unsigned char *h = malloc(lay->hdr_bytes), *ab = NULL;
+    tal_ctx t = {rec, 0, 0, NULL};
+    int rc = VBT_OK;
+    size_t ns = lay->ns;
+    if (!h || pread(rec->fd, h, lay->hdr_bytes, 0) != (ssize_t)lay->hdr_bytes) {
+        rc = vbt__fail(msg, h ? VBT_EIO : VBT_ENOMEM, "'%s': cannot read the header", path);
+        goto out;
+    }
+    int bdf = h[0] == 0xff;
+    snprintf(rec->format, sizeof rec->format, "%s+%c", bdf ? "BDF" : "EDF",
+             lay->discont ? 'D' : 'C');
+    if (parse_date_time(h, &rec->start)) {
+        rc = vbt__fail(msg, VBT_EFORMAT, "'%s': header field 'start date' or 'start time' is "
+                       "not dd.mm.yy / hh.mm.ss", path);
+        goto out;
+    }
+    double rec_s;
+    if (field_num(h + 244, 8, &rec_s) || !(rec_s > 0)) {
+        rc = vbt__fail(msg, VBT_EFORMAT, "'%s': header field 'data record duration' must be > 0 "
+                       "in an EDF+ file with more than one record", path);
+        goto out;
+    }
+    rec->record_s = rec_s;
+    const unsigned char *sg = h + EDF_HDR_BYTES;
+    size_t n_data = 0, n_annot = 0, annot_bytes = 0;
+    for (size_t i = 0; i < ns; i++) {
+        if (lay->annot[i]) {
+            n_annot++;
+            annot_bytes = annot_bytes > lay->spr[i] * lay->bps ? annot_bytes
+                                                                : lay->spr[i] * lay->bps;
+        } else {
+            n_data++;
+        }
+    }
+    if (n_annot == 0) {
+        rc = vbt__fail(msg, VBT_EFORMAT, "'%s': EDF+ file without an annotation signal", path);
+        goto out;
+    }
+    rec->n_chan = n_data;
+    rec->chan = calloc(n_data ? n_data : 1, sizeof *rec->chan);
+    t.onset = malloc(lay->n_rec * sizeof *t.onset);
+    ab = malloc(annot_bytes + 1);
+    if (!rec->chan || !t.onset || !ab) {
+        rc = vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", path);
+        goto out;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < ns; i++) {
+        if (lay->annot[i])
+            continue;
+        vbt_rec_channel *c = &rec->chan[k++];
+        double pmin, pmax, dmin, dmax;
+        static const char *const names[] = {"physical minimum", "physical maximum",
+                                            "digital minimum", "digital maximum"};
+        double *v[] = {&pmin, &pmax, &dmin, &dmax};
+        for (int f = 0; f < 4; f++)
+            if (field_num(sg + ns * (104 + 8 * (size_t)f) + i * 8, 8, v[f])) {
+                rc = vbt__fail(msg, VBT_EFORMAT, "'%s': signal %zu %s is not a number", path,
+                               i + 1, names[f]);
+                goto out;
+            }
+        long lim = bdf ? 8388608L : 32768L;
+        if (dmin != floor(dmin) || dmax != floor(dmax) || dmin < -lim || dmax > lim - 1 ||
+            !(dmax > dmin) || pmax == pmin) {
+            rc = vbt__fail(msg, VBT_EFORMAT,
+                           "'%s': signal %zu: digital range [%g, %g] or physical range [%g, %g] "
+                           "is invalid", path, i + 1, dmin, dmax, pmin, pmax);
+            goto out;
+        }
+        trim_copy(c->label, sizeof c->label, (const char *)sg + i * 16, 16);
+        trim_copy(c->unit, sizeof c->unit, (const char *)sg + ns * 96 + i * 8, 8);
+        guess_type(c->label, c->type);
+        guess_group(c->label, c->group);
+        c->fs_hz = (double)lay->spr[i] / rec_s;
+        c->n_samples = (int64_t)(lay->spr[i] * lay->n_rec);
+        c->phys_min = pmin;
+        c->phys_max = pmax;
+        c->dig_min = (int)dmin;
+        c->dig_max = (int)dmax;
+        c->file_signal = i;
+        for (int q = 0; q < 3; q++)
+            c->xyz[q] = NAN;
+        vbt__sig_io *io = &rec->io[i];
+        io->spr = lay->spr[i];
+        io->off = lay->off[i];
+        io->pmin = pmin;
+        io->dmin = (int)dmin;
+        io->gain = (pmax - pmin) / (dmax - dmin);
+    }
+    for (size_t r = 0; r < lay->n_rec; r++) {
+        t.record = r;
+        t.have_time = 0;
+        for (size_t i = 0; i < ns; i++) {
+            if (!lay->annot[i])
+                continue;
+            size_t nb = lay->spr[i] * lay->bps;
+            off_t at = (off_t)(lay->hdr_bytes + r * lay->rec_bytes + lay->off[i]);
+            if (pread(rec->fd, ab, nb, at) != (ssize_t)nb) {
+                rc = vbt__fail(msg, VBT_EIO, "'%s': read error in data record %zu", path, r + 1);
+                goto out;
+            }
+            if ((rc = vbt__tal_parse(ab, nb, r, tal_cb, &t, msg)) != VBT_OK) {
+                char why[VBT_MSG_LEN];
+                snprintf(why, sizeof why, "%s", msg ? msg->text : "malformed annotation");
+                rc = vbt__fail(msg, rc, "'%s': %s", path, why);
+                goto out;
+            }
+        }
+        if (!t.have_time) {
+            rc = vbt__fail(msg, VBT_EFORMAT,
+                           "'%s': data record %zu has no time-keeping annotation", path, r + 1);
+            goto out;
+        }
+        if (r > 0 && !(t.onset[r] >= t.onset[r - 1] + rec_s - 1e-7)) {
+            rc = vbt__fail(msg, VBT_EFORMAT,
+                           "'%s': data record %zu starts at %g s, before the end of record %zu "
+                           "(%g s)", path, r + 1, t.onset[r], r, t.onset[r - 1] + rec_s);
+            goto out;
+        }
+    }
+    /* the first record's time is the sub-second part of the start */
+    double t0 = t.onset[0];
+    if (t0 >= 0 && t0 < 1)
+        rec->start.subsecond = t0;
+    for (size_t i = 0; i < rec->n_ann; i++)
+        rec->ann[i].onset_s -= t0;
+    int gaps = 0;
+    for (size_t r = 0; r < lay->n_rec; r++) {
+        t.onset[r] -= t0;
+        gaps |= fabs(t.onset[r] - (double)r * rec_s) > 1e-7;
+    }
+    rec->duration_s = t.onset[lay->n_rec - 1] + rec_s;
+    if (gaps) {
+        rec->rec_onset = t.onset;
+        t.onset = NULL;
+    }
+    for (size_t i = 0; i < rec->n_ann; i++)
+        if (vbt__is_seizure_text(rec->ann[i].text)) {
+            rec->sz_onset = rec->ann[i].onset_s;
+            rec->sz_offset = rec->ann[i].duration_s > 0
+                                 ? rec->ann[i].onset_s + rec->ann[i].duration_s
+                                 : NAN;
+            break;
+        }
+out:
+    free(t.onset);
+    free(ab);
+    free(h);
+    return rc;
+}
+
+static int edf_open(vbt_recording **out, const char *path, vbt_msg *msg)
 {
     struct edf_hdr_struct *hdr = NULL;
     vbt_recording *rec = NULL;
@@ -338,6 +607,7 @@ int vbt_recording_open(vbt_recording **out, const char *path, vbt_msg *msg)
         rc = vbt__fail(msg, VBT_EIO, "'%s': %s", path, strerror(errno));
         goto fail;
     }
+    rec->fmt = &fmt_edf;
     rec->bps = lay.bps;
     rec->hdr_bytes = lay.hdr_bytes;
     rec->rec_bytes = lay.rec_bytes;
@@ -347,6 +617,16 @@ int vbt_recording_open(vbt_recording **out, const char *path, vbt_msg *msg)
     pthread_mutex_lock(&edf_lock);
     int er = edfopen_file_readonly(path, hdr, EDFLIB_READ_ALL_ANNOTATIONS);
     pthread_mutex_unlock(&edf_lock);
+    if (er != 0 && lay.plus && lay.n_rec > 0 &&
+        (hdr->filetype == EDFLIB_FILE_IS_DISCONTINUOUS ||
+         hdr->filetype == EDFLIB_FILE_CONTAINS_FORMAT_ERRORS)) {
+        if ((rc = edf_open_native(rec, path, &lay, msg)) != VBT_OK)
+            goto fail;
+        free(hdr);
+        layout_free(&lay);
+        *out = rec;
+        return VBT_OK;
+    }
     if (er != 0) {
         rc = vbt__fail(msg, hdr->filetype == EDFLIB_NO_SUCH_FILE_OR_DIRECTORY ||
                                     hdr->filetype == EDFLIB_FILE_READ_ERROR
@@ -463,10 +743,119 @@ fail:
     return rc;
 }
 
+/* ---- the format table ------------------------------------------------------------ */
+
+static int sniff_edf(const unsigned char *h, size_t n)
+{
+    return (n >= 8 && memcmp(h, "0       ", 8) == 0) ||
+           (n >= 8 && h[0] == 0xff && memcmp(h + 1, "BIOSEMI", 7) == 0);
+}
+
+static int open_edf_fmt(vbt_recording *rec, const char *path, vbt_msg *msg)
+{
+    (void)rec;
+    (void)path;
+    (void)msg;
+    return VBT_EINVAL; /* never called: EDF is opened by edf_open(), below */
+}
+
+/* EDF and BDF: EDFlib, with the header checked first, and EDF+ parsed here
+ * when EDFlib refuses it (EDF+D, annotations it rejects). */
+static const vbt__rec_format fmt_edf = {
+    .name = "EDF/BDF",
+    .extensions = ".edf .bdf .rec",
+    .sniff = sniff_edf,
+    .open = open_edf_fmt,
+};
+
+static int has_ext(const char *path, const char *exts)
+{
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash))
+        return 0;
+    size_t n = strlen(dot);
+    for (const char *e = exts; *e;) {
+        while (*e == ' ')
+            e++;
+        size_t k = strcspn(e, " ");
+        if (k && k == n && strncasecmp(e, dot, n) == 0)
+            return 1;
+        e += k;
+    }
+    return 0;
+}
+
+int vbt_recording_open(vbt_recording **out, const char *path, vbt_msg *msg)
+{
+    if (!out || !path)
+        return vbt__fail(msg, VBT_EINVAL, "recording: NULL argument");
+    *out = NULL;
+    unsigned char head[64] = {0};
+    size_t got = 0;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        got = fread(head, 1, sizeof head, f);
+        fclose(f);
+    }
+    /* EDF/BDF first: its own checks give the messages for a broken EDF */
+    if (sniff_edf(head, got) || has_ext(path, fmt_edf.extensions))
+        return edf_open(out, path, msg);
+    for (size_t i = 0; vbt__biosig_formats[i]; i++) {
+        const vbt__rec_format *fm = vbt__biosig_formats[i];
+        if (!(fm->sniff(head, got) || has_ext(path, fm->extensions)))
+            continue;
+        vbt_recording *rec = calloc(1, sizeof *rec);
+        if (!rec || !(rec->path = strdup(path))) {
+            free(rec);
+            return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", path);
+        }
+        rec->fd = -1;
+        rec->fmt = fm;
+        rec->sz_onset = rec->sz_offset = NAN;
+        int rc = fm->open(rec, path, msg);
+        if (rc) {
+            vbt_recording_free(rec);
+            return rc;
+        }
+        *out = rec;
+        return VBT_OK;
+    }
+    /* unknown: the EDF reader says what is wrong (missing file, not EDF) */
+    return edf_open(out, path, msg);
+}
+
+size_t vbt_recording_n_gaps(const vbt_recording *rec)
+{
+    size_t n = 0;
+    if (!rec->rec_onset)
+        return 0;
+    for (size_t r = 1; r < rec->n_rec; r++)
+        n += rec->rec_onset[r] > rec->rec_onset[r - 1] + rec->record_s + 1e-7;
+    return n;
+}
+
+int vbt_recording_gap(const vbt_recording *rec, size_t i, double *start_s, double *end_s)
+{
+    size_t n = 0;
+    for (size_t r = 1; rec->rec_onset && r < rec->n_rec; r++) {
+        double end = rec->rec_onset[r - 1] + rec->record_s;
+        if (rec->rec_onset[r] > end + 1e-7 && n++ == i) {
+            *start_s = end;
+            *end_s = rec->rec_onset[r];
+            return VBT_OK;
+        }
+    }
+    return VBT_ERANGE;
+}
+
 void vbt_recording_free(vbt_recording *rec)
 {
     if (!rec)
         return;
+    if (rec->close)
+        rec->close(rec);
+    free(rec->rec_onset);
     if (rec->fd > 0)
         close(rec->fd);
     free(rec->io);
@@ -550,6 +939,8 @@ int vbt_recording_read(vbt_recording *rec, size_t ch, int64_t first, size_t n, d
                          "'%s': channel '%s': samples [%lld, %lld) outside [0, %lld)",
                          rec->path, c->label, (long long)first, (long long)first + (long long)n,
                          (long long)c->n_samples);
+    if (rec->read)
+        return rec->read(rec, ch, first, n, out);
     const vbt__sig_io *io = &rec->io[c->file_signal];
     const size_t bps = (size_t)rec->bps;
     unsigned char buf[8192];
@@ -589,6 +980,45 @@ int vbt_recording_read(vbt_recording *rec, size_t ch, int64_t first, size_t n, d
     return VBT_OK;
 }
 
+/* First sample of channel c at or after time t (s) on an EDF+D time axis:
+ * record r holds the samples of [onset[r], onset[r] + record_s). */
+static int64_t sample_at(const vbt_recording *rec, size_t spr, double fs, double t)
+{
+    for (size_t r = 0; r < rec->n_rec; r++) {
+        double o = rec->rec_onset[r];
+        if (t <= o)
+            return (int64_t)(r * spr);
+        if (t < o + rec->record_s) {
+            double k = ceil((t - o) * fs - 1e-9);
+            return (int64_t)(r * spr) + (int64_t)(k < (double)spr ? k : (double)spr);
+        }
+    }
+    return (int64_t)(rec->n_rec * spr);
+}
+
+static int window_gaps(vbt_recording *rec, size_t ch, double t0_s, double t1_s,
+                       int64_t *first, size_t *n)
+{
+    const vbt_rec_channel *c = &rec->chan[ch];
+    size_t spr = rec->io[c->file_signal].spr;
+    int64_t a = sample_at(rec, spr, c->fs_hz, t0_s), b = sample_at(rec, spr, c->fs_hz, t1_s);
+    if (b <= a)
+        return vbt__fail(&rec->err, VBT_ERANGE,
+                         "'%s': window [%g, %g) s is empty, outside the recording (0 to %g s) "
+                         "or inside one of its gaps", rec->path, t0_s, t1_s, rec->duration_s);
+    for (size_t r = (size_t)a / spr + 1; r <= (size_t)(b - 1) / spr; r++) {
+        double end = rec->rec_onset[r - 1] + rec->record_s;
+        if (rec->rec_onset[r] > end + 1e-7)
+            return vbt__fail(&rec->err, VBT_ERANGE,
+                             "'%s': window [%g, %g) s crosses a gap in the recording (EDF+D: "
+                             "no data from %g to %g s)", rec->path, t0_s, t1_s, end,
+                             rec->rec_onset[r]);
+    }
+    *first = a;
+    *n = (size_t)(b - a);
+    return VBT_OK;
+}
+
 int vbt_recording_window(vbt_recording *rec, size_t ch, double t0_s, double t1_s,
                          int64_t *first, size_t *n)
 {
@@ -597,6 +1027,8 @@ int vbt_recording_window(vbt_recording *rec, size_t ch, double t0_s, double t1_s
     const vbt_rec_channel *c = &rec->chan[ch];
     if (isnan(t0_s) || isnan(t1_s))
         return vbt__fail(&rec->err, VBT_EINVAL, "'%s': window bound is NaN", rec->path);
+    if (rec->rec_onset && rec->io)
+        return window_gaps(rec, ch, t0_s, t1_s, first, n);
     double a = ceil(t0_s * c->fs_hz - 1e-9), b = ceil(t1_s * c->fs_hz - 1e-9);
     if (a < 0)
         a = 0;

@@ -15,13 +15,48 @@ typedef struct vbt__sig_io {
     int dmin;
 } vbt__sig_io;
 
+struct vbt_recording;
+
+/* One recording format: its name, how it is recognised (file name
+ * extension, or the first bytes of the file) and the back end that opens
+ * it.  open() fills the handle (channels, annotations, start, duration) and
+ * sets rec->read when samples do not come from EDF data records. */
+typedef struct vbt__rec_format {
+    const char *name;           /* "EDF/BDF", "BrainVision", ... */
+    const char *extensions;     /* space-separated, lower case: ".edf .bdf" */
+    int (*sniff)(const unsigned char *head, size_t n);  /* 1: this format */
+    int (*open)(struct vbt_recording *rec, const char *path, vbt_msg *msg);
+} vbt__rec_format;
+
+/* The formats read by libbiosig (recording_biosig.c), NULL-terminated. */
+VBT_HIDDEN extern const vbt__rec_format *const vbt__biosig_formats[];
+
+/* Channel type and electrode guessed from a label ("EEG Fpz-Cz" -> EEG). */
+VBT_HIDDEN void vbt__rec_guess(const char *label, char type[16], char group[32]);
+
+/* Parse EDF+ time-stamped annotation lists (TALs) of one data record's
+ * annotation signal bytes: calls back for the record's time-keeping onset
+ * (text NULL) and for every annotation.  onsets in seconds from the file's
+ * start second.  VBT_EFORMAT with a message naming the record on a
+ * malformed TAL (recording_edfplus.c). */
+typedef int (*vbt__tal_fn)(void *ctx, double onset_s, double duration_s, const char *text);
+VBT_HIDDEN int vbt__tal_parse(const unsigned char *b, size_t n, size_t record, vbt__tal_fn fn,
+                              void *ctx, vbt_msg *msg);
+
 struct vbt_recording {
     char *path;
+    const vbt__rec_format *fmt;
+    /* samples from a back end other than EDF data records; NULL: pread() */
+    int (*read)(struct vbt_recording *rec, size_t ch, int64_t first, size_t n, double *out);
+    void (*close)(struct vbt_recording *rec);
+    void *be;                   /* back-end state */
+    double *rec_onset;          /* EDF+D: start of each data record (s); NULL: contiguous */
+    size_t n_bad_dropped;       /* channels dropped because channels.tsv marks them bad */
     int fd;                     /* samples are read with pread(), see recording.c */
     int bps;                    /* bytes per sample: 2 (EDF) or 3 (BDF) */
     size_t hdr_bytes, rec_bytes, n_rec;
     vbt__sig_io *io;            /* per file signal */
-    char format[8];
+    char format[16];
     double duration_s, record_s;
     vbt_datetime start;
     size_t n_chan;

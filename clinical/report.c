@@ -501,9 +501,8 @@ int vbt_report_write(const vbt_report_input *in, vbt_msg *msg)
     put_text(&page, in->patient);
     vbt__tb_printf(&page, "</code>, %zu regions, inference by <b>", in->n);
     put_text(&page, in->method);
-    vbt__tb_printf(&page, "</b>, vbt %s. Outputs in <code>", in->version);
-    put_text(&page, in->outdir);
-    vbt__tb_printf(&page, "</code>.</p>\n<h2>Epileptogenic zone</h2>\n<table><tr><th>region</th><th>P(EZ)"
+    vbt__tb_printf(&page, "</b>, vbt %s. Outputs in this folder.</p>\n<h2>", in->version);
+    vbt__tb_printf(&page, "Epileptogenic zone</h2>\n<table><tr><th>region</th><th>P(EZ)"
                "</th><th>P(PZ)</th><th>x0 mean [5 %%, 95 %%]</th><th>P(recruited)</th>"
                "<th>median onset</th></tr>\n");
     for (size_t i = 0; i < in->n; i++) {

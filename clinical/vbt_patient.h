@@ -65,6 +65,15 @@ int vbt_patient_load(vbt_patient **out, const char *dir, vbt_msg *msg);
 /* NULL is a no-op. */
 void vbt_patient_free(vbt_patient *p);
 
+/* The patient's pseudonymous id, the only name of the patient that the
+ * pipeline's outputs carry (never the folder's name): "sub-S", the BIDS
+ * subject label, when p->subject is set, else "anon-" and the first 12 hex
+ * digits of the SHA-256 of the first recording's SHA-256 hex digest (the
+ * connectome's when there is no recording), so that the same inputs give the
+ * same id.  buf gets at most n - 1 characters.  VBT_OK, or VBT_EIO when the
+ * file cannot be read. */
+int vbt_patient_pseudonym(const vbt_patient *p, char *buf, size_t n, vbt_msg *msg);
+
 /* Check that every region the lists name (resections, spare, hypothesis)
  * is a region of conn: VBT_OK, or the first failure of
  * vbt_surgery_parse_regions() with the file (and for resections.txt its

@@ -1,6 +1,8 @@
-/* vbt_recording.h -- patient recordings: EDF, EDF+ (C and D), BDF, BDF+ read
- * with EDFlib, optionally inside a BIDS-iEEG dataset (channels.tsv,
- * events.tsv, electrodes.tsv), and an EDF+/BDF+ writer for synthetic data.
+/* vbt_recording.h -- patient recordings: EDF, EDF+ (C and D), BDF, BDF+ (read
+ * with EDFlib, EDF+D and the EDF+ files EDFlib refuses by vbt itself),
+ * BrainVision, GDF, Micromed and Nihon Kohden (read with libbiosig),
+ * optionally inside a BIDS-iEEG dataset (channels.tsv, events.tsv,
+ * electrodes.tsv), and an EDF+/BDF+ writer for synthetic data.
  *
  * A vbt_recording is an opaque handle on an open file: its header (channel
  * labels, types, units, per-channel sampling rates, start time) and its
@@ -56,7 +58,9 @@ typedef struct vbt_annotation {
     char *text;          /* UTF-8 description (BIDS: trial_type) */
 } vbt_annotation;
 
-/* Start date and time of a recording (local clock of the recorder). */
+/* Start date and time of a recording (local clock of the recorder); the
+ * fraction of a second is EDF+'s first time-keeping onset (to 100 ns), or
+ * libbiosig's start rounded to 0.1 ms. */
 typedef struct vbt_datetime {
     int year, month, day, hour, minute, second;
     double subsecond;    /* [0, 1) */
@@ -64,11 +68,13 @@ typedef struct vbt_datetime {
 
 typedef struct vbt_recording vbt_recording;
 
-/* Open an EDF/EDF+/BDF/BDF+ file.  The header is checked before EDFlib sees
- * it, so that a truncated file, a header that lies about its record count
- * or sizes, or a file that is not EDF at all gives a precise message
- * (VBT_EFORMAT; VBT_EIO when it cannot be opened).  Annotations are read.
- * Free with vbt_recording_free(). */
+/* Open a recording; the format is recognised from the file's first bytes,
+ * else its extension (.edf .bdf .vhdr .gdf .trc .eeg).  An EDF/BDF header
+ * is checked before EDFlib sees it, so that a truncated file, a header that
+ * lies about its record count or sizes, a byte that is not ASCII (the
+ * message names the field) or a file that is not EDF at all gives a precise
+ * message (VBT_EFORMAT; VBT_EIO when it cannot be opened).  Annotations are
+ * read.  Free with vbt_recording_free(). */
 int vbt_recording_open(vbt_recording **rec, const char *path, vbt_msg *msg);
 
 /* BIDS-iEEG selection: every field may be NULL (matches any); the
@@ -99,11 +105,24 @@ const char *vbt_recording_errmsg(const vbt_recording *rec);
 
 /* The file (as given to open, or the one the BIDS query resolved to). */
 const char *vbt_recording_path(const vbt_recording *rec);
-/* "EDF", "EDF+C", "EDF+D", "BDF", "BDF+C" or "BDF+D". */
+/* "EDF", "EDF+C", "EDF+D", "BDF", "BDF+C", "BDF+D", "BrainVision", "GDF",
+ * "Micromed" or "NihonKohden". */
 const char *vbt_recording_format(const vbt_recording *rec);
 double vbt_recording_duration_s(const vbt_recording *rec);
 double vbt_recording_record_s(const vbt_recording *rec);   /* data-record length */
 vbt_datetime vbt_recording_start(const vbt_recording *rec);
+
+/* EDF+D: the gaps between data records (none in a contiguous file; an
+ * EDF+D whose records follow each other reads like EDF+C).  Times are on
+ * the recording's clock, seconds from its start; sample indices skip the
+ * gaps, and vbt_recording_window() refuses a window that crosses one.
+ * vbt_recording_gap(): the i-th gap [start_s, end_s); VBT_ERANGE past the
+ * last. */
+size_t vbt_recording_n_gaps(const vbt_recording *rec);
+int vbt_recording_gap(const vbt_recording *rec, size_t i, double *start_s, double *end_s);
+
+/* Channels dropped because the BIDS channels.tsv marks them bad. */
+size_t vbt_recording_n_bad_dropped(const vbt_recording *rec);
 
 /* Channels (data channels only; EDF+ annotation signals are not channels;
  * bad channels are absent unless kept). */

@@ -11,6 +11,7 @@
 #include "cx_internal.h"
 #include "vbt_contacts.h"
 #include "vbt_io.h"
+#include "vbt_text.h"
 
 void vbt_contacts_free(vbt_contacts *c)
 {
@@ -69,6 +70,11 @@ static int read_tvb(const char *path, const char *buf, raw **out, size_t *n, vbt
         if (grow(&r, &cap, *n)) {
             free(r);
             return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", path);
+        }
+        if (!vbt_utf8_valid(f[0], fl[0], NULL)) {
+            free(r);
+            return vbt__fail(msg, VBT_EFORMAT, "'%s': line %zu: the label is not valid UTF-8",
+                             path, c.lineno);
         }
         vbt__cx_copy(r[*n].label, VBT_LABEL_MAX, f[0], fl[0]);
         parse_xyz(f + 1, fl + 1, r[*n].xyz);
@@ -173,6 +179,11 @@ static int read_bids(const char *path, const char *buf, raw **out, size_t *n,
         if (grow(&r, &cap, *n)) {
             free(r);
             return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", path);
+        }
+        if (!vbt_utf8_valid(f[col[0]], fl[col[0]], NULL)) {
+            free(r);
+            return vbt__fail(msg, VBT_EFORMAT, "'%s': line %zu: the name is not valid UTF-8",
+                             path, c.lineno);
         }
         if (fl[col[0]] == 0 || parse_xyz(xf, xl, r[*n].xyz)) {
             free(r);

@@ -814,7 +814,9 @@ static void describe(const vbt_gain_matrix *g, const char *tsv, cJSON *o)
                                                                            (double)g->n_regions},
                                                                2));
     cJSON_AddStringToObject(o, "axes", "sensor, region");
-    cJSON_AddStringToObject(o, "sensors_table", tsv);
+    /* beside the .npy: its name alone (no folder, no absolute path) */
+    const char *tsv_name = strrchr(tsv, '/');
+    cJSON_AddStringToObject(o, "sensors_table", tsv_name ? tsv_name + 1 : tsv);
     cJSON *regs = cJSON_AddArrayToObject(o, "regions");
     for (size_t r = 0; r < g->n_regions; r++)
         cJSON_AddItemToArray(regs, cJSON_CreateString(g->region_names[r]));

@@ -12,6 +12,8 @@
 
 #include "cx_internal.h"
 #include "vbt_parcellation.h"
+#include "vbt_io.h"
+#include "vbt_text.h"
 
 /* 2^30 voxels: a 1 mm whole-head volume has ~10^7; beyond this a header is
  * taken to be corrupt rather than allocated */
@@ -191,6 +193,11 @@ static int read_table(const char *path, vbt_label_format *fmt, entry **out, size
                 goto fail;
             }
             ent = ne;
+        }
+        if (!vbt_utf8_valid(f[col_name], fl[col_name], NULL)) {
+            rc = vbt__fail(msg, VBT_EFORMAT, "'%s': line %zu: the name is not valid UTF-8",
+                           path, c.lineno);
+            goto fail;
         }
         ent[n].code = code;
         ent[n].index = index;
@@ -564,6 +571,13 @@ static int read_volume(nifti_image **out, const char *vpath, vbt_msg *msg)
     if ((double)im->nvox > MAX_VOXELS)
         return vbt__fail(msg, VBT_EFORMAT, "'%s': the header claims %.3g voxels; a label "
                          "volume has at most %.0g", vpath, (double)im->nvox, MAX_VOXELS);
+    /* the voxels and the region of each voxel must fit the input budget */
+    double mem = (double)im->nvox * ((double)im->nbyper + (double)sizeof(int32_t));
+    if (mem > (double)vbt_input_budget_bytes())
+        return vbt__fail(msg, VBT_ERANGE, "'%s': %lld voxels of %d bytes would take %.0f MiB, "
+                         "more than the input budget of %zu MiB (VBT_MAX_INPUT_BYTES)", vpath,
+                         (long long)im->nvox, im->nbyper, mem / 1048576.0,
+                         vbt_input_budget_bytes() >> 20);
     /* uncompressed image data must be in the file */
     const char *img = im->iname ? im->iname : vpath;
     size_t il = strlen(img);

@@ -11,9 +11,9 @@
 
 #include "connectome_archive.h"
 #include "internal.h"
+#include "vbt_text.h"
 #include "vbt_connectome.h"
 
-#define TOKEN_SHOW 40 /* bytes of a bad token quoted in a message */
 
 typedef char vbt_label[VBT_LABEL_MAX];
 
@@ -171,8 +171,9 @@ static int parse_number(const scan *s, const char *tok, size_t len, size_t row, 
     double v = strtod(tok, &endp);
     if (endp != tok + len) {
         where(at, sizeof at, row, col);
-        return vbt__fail(msg, VBT_EFORMAT, "'%s': %s %s: invalid number '%.*s'", s->path,
-                         s->name, at, (int)(len < TOKEN_SHOW ? len : TOKEN_SHOW), tok);
+        /* The token itself is not quoted: the file may be anything (a link
+         * to /etc/passwd), and messages end up in logs. */
+        return vbt__fail(msg, VBT_EFORMAT, "'%s': %s %s: not a number", s->path, s->name, at);
     }
     if (!isfinite(v)) {
         where(at, sizeof at, row, col);
@@ -283,9 +284,8 @@ static int parse_flags(const scan *s0, size_t n, int **out, vbt_msg *msg)
             else {
                 free(f);
                 return vbt__fail(msg, VBT_EFORMAT,
-                                 "'%s': %s value %zu: expected 0/1 or True/False, got '%.*s'",
-                                 s.path, s.name, k + 1,
-                                 (int)(tlen < TOKEN_SHOW ? tlen : TOKEN_SHOW), tok);
+                                 "'%s': %s value %zu: expected 0/1 or True/False",
+                                 s.path, s.name, k + 1);
             }
             if (k < n)
                 f[k] = val;
@@ -325,6 +325,13 @@ static int parse_centres(const scan *s0, size_t n, double **centres, vbt_label *
         if (tlen >= VBT_LABEL_MAX) {
             rc = vbt__fail(msg, VBT_EFORMAT, "'%s': %s row %zu: label longer than %d bytes",
                            s.path, s.name, k, VBT_LABEL_MAX - 1);
+            goto fail;
+        }
+        size_t bad;
+        if (!vbt_utf8_valid(tok, tlen, &bad)) {
+            rc = vbt__fail(msg, VBT_EFORMAT,
+                           "'%s': %s row %zu: the label is not valid UTF-8 (byte %zu; "
+                           "re-encode the file as UTF-8)", s.path, s.name, k, bad + 1);
             goto fail;
         }
         memcpy(lab[k - 1], tok, tlen);
@@ -591,6 +598,8 @@ int vbt_connectome_validate(const vbt_connectome *c, const char *what, vbt_msg *
     for (size_t i = 0; i < n; i++)
         if (!memchr(c->labels[i], '\0', VBT_LABEL_MAX))
             return vbt__fail(msg, VBT_EFORMAT, "'%s': label %zu is not NUL-terminated", what, i);
+        else if (!vbt_utf8_valid(c->labels[i], strlen(c->labels[i]), NULL))
+            return vbt__fail(msg, VBT_EFORMAT, "'%s': label %zu is not valid UTF-8", what, i);
     if (c->areas && (rc = check_array(c->areas, n, 1, what, "areas", "area", msg)))
         return rc;
     if (c->orientations

@@ -14,6 +14,7 @@
 
 #include "connectome_archive.h"
 #include "internal.h"
+#include "vbt_io.h"
 
 /* Never trust a size announced in a header for more than this up front. */
 #define INITIAL_ALLOC_MAX ((size_t)64 << 20)
@@ -50,28 +51,49 @@ static int match_base(const char *base, const vbt__conn_member *m, size_t count,
     return -1;
 }
 
-/* Read the current entry's data from `a` into a malloc'd NUL-terminated
- * buffer of at most VBT__CONN_MEMBER_MAX bytes. */
-static int read_entry(struct archive *a, size_t hint, const char *path, const char *name,
-                      char **out, size_t *outlen, vbt_msg *msg)
+/* The decompressed members of one connectome share the input budget
+ * (vbt_input_budget_bytes); *left is what remains of it. */
+static int over_budget(const char *path, const char *name, vbt_msg *msg)
 {
+    return vbt__fail(msg, VBT_ERANGE, "'%s': %s: the decompressed members exceed the input "
+                     "budget of %zu MiB (VBT_MAX_INPUT_BYTES)", path, name,
+                     vbt_input_budget_bytes() >> 20);
+}
+
+/* Read the current entry's data from `a` into a malloc'd NUL-terminated
+ * buffer of at most VBT__CONN_MEMBER_MAX bytes and at most *left; the
+ * buffer's size is taken from *left. */
+static int read_entry(struct archive *a, size_t hint, const char *path, const char *name,
+                      size_t *left, char **out, size_t *outlen, vbt_msg *msg)
+{
+    size_t lim = VBT__CONN_MEMBER_MAX + 2;
+    if (lim > *left)
+        lim = *left;
+    if (lim < 2)
+        return over_budget(path, name, msg);
     size_t cap = hint ? hint + 1 : DEFAULT_ALLOC;
     if (cap > INITIAL_ALLOC_MAX)
         cap = INITIAL_ALLOC_MAX;
+    if (cap > lim)
+        cap = lim;
     size_t len = 0;
     char *buf = malloc(cap);
     if (!buf)
         return vbt__fail(msg, VBT_ENOMEM, "'%s': %s: out of memory", path, name);
     for (;;) {
         if (cap - len < 2) {
+            if (cap >= lim && lim == *left) {
+                free(buf);
+                return over_budget(path, name, msg);
+            }
             if (cap > VBT__CONN_MEMBER_MAX) {
                 free(buf);
                 return vbt__fail(msg, VBT_EFORMAT, "'%s': %s is larger than %zu MiB",
                                  path, name, VBT__CONN_MEMBER_MAX >> 20);
             }
             size_t ncap = cap * 2;
-            if (ncap > VBT__CONN_MEMBER_MAX + 2)
-                ncap = VBT__CONN_MEMBER_MAX + 2;
+            if (ncap > lim)
+                ncap = lim;
             char *nb = realloc(buf, ncap);
             if (!nb) {
                 free(buf);
@@ -99,12 +121,13 @@ static int read_entry(struct archive *a, size_t hint, const char *path, const ch
     buf[len] = '\0';
     *out = buf;
     *outlen = len;
+    *left -= cap;
     return VBT_OK;
 }
 
 /* Decompress a whole bzip2 stream held in memory. */
 static int bz2_decode(const char *path, const char *name, const char *in, size_t inlen,
-                      char **out, size_t *outlen, vbt_msg *msg)
+                      size_t *left, char **out, size_t *outlen, vbt_msg *msg)
 {
     int rc;
     struct archive *a = NULL;
@@ -140,7 +163,7 @@ static int bz2_decode(const char *path, const char *name, const char *in, size_t
         rc = *out ? VBT_OK : vbt__fail(msg, VBT_ENOMEM, "'%s': %s: out of memory", path, name);
         goto fail;
     }
-    rc = read_entry(a, 0, path, name, out, outlen, msg);
+    rc = read_entry(a, 0, path, name, left, out, outlen, msg);
 fail:
     archive_read_free(a);
     return rc;
@@ -149,7 +172,7 @@ fail:
 /* Store a member's raw bytes in m, decompressing when bz is set; takes
  * ownership of raw. */
 static int store_member(const char *path, vbt__conn_member *m, int bz, char *raw,
-                        size_t rawlen, vbt_msg *msg)
+                        size_t rawlen, size_t *left, vbt_msg *msg)
 {
     snprintf(m->name, sizeof m->name, "%s%s", m->want, bz ? ".bz2" : "");
     if (!bz) {
@@ -157,14 +180,32 @@ static int store_member(const char *path, vbt__conn_member *m, int bz, char *raw
         m->len = rawlen;
         return VBT_OK;
     }
-    int rc = bz2_decode(path, m->name, raw, rawlen, &m->data, &m->len, msg);
+    int rc = bz2_decode(path, m->name, raw, rawlen, left, &m->data, &m->len, msg);
     free(raw);
     return rc;
+}
+
+/* A member name that could point outside the archive's folder: absolute,
+ * or with a ".." component. */
+static int unsafe_name(const char *name)
+{
+    if (name[0] == '/' || name[0] == '\\')
+        return 1;
+    for (const char *c = name; *c;) {
+        size_t n = strcspn(c, "/\\");
+        if (n == 2 && c[0] == '.' && c[1] == '.')
+            return 1;
+        c += n;
+        if (*c)
+            c++;
+    }
+    return 0;
 }
 
 static int read_zip(const char *path, vbt__conn_member *m, size_t count, vbt_msg *msg)
 {
     int rc = VBT_OK;
+    size_t left = vbt_input_budget_bytes();
     struct archive *a = NULL;
     int fd = open(path, O_RDONLY);
     if (fd < 0)
@@ -207,8 +248,13 @@ static int read_zip(const char *path, vbt__conn_member *m, size_t count, vbt_msg
             name = archive_entry_pathname_utf8(e);
         if (!name || strncmp(name, "__MACOSX/", 9) == 0)
             continue;
+        if (unsafe_name(name)) {
+            rc = vbt__fail(msg, VBT_EFORMAT, "'%s': member '%s' is an absolute path or "
+                           "leads out of the archive (\"..\"), refused", path, name);
+            goto fail;
+        }
         mode_t ft = archive_entry_filetype(e);
-        if (ft == AE_IFDIR || ft == AE_IFLNK)
+        if (ft == AE_IFDIR)
             continue;
         /* Top level or exactly one sub-folder deep. */
         const char *slash = strchr(name, '/');
@@ -222,6 +268,11 @@ static int read_zip(const char *path, vbt__conn_member *m, size_t count, vbt_msg
         int idx = match_base(base, m, count, &bz);
         if (idx < 0)
             continue;
+        if (ft != AE_IFREG) {
+            rc = vbt__fail(msg, VBT_EFORMAT, "'%s': member '%s' is a symbolic link or "
+                           "special file, refused", path, name);
+            goto fail;
+        }
         if (m[idx].data) {
             rc = vbt__fail(msg, VBT_EFORMAT, "'%s': %s found twice (%s and %s)", path,
                            m[idx].want, m[idx].name, name);
@@ -235,15 +286,21 @@ static int read_zip(const char *path, vbt__conn_member *m, size_t count, vbt_msg
                                name, VBT__CONN_MEMBER_MAX >> 20);
                 goto fail;
             }
+            /* A declared size beyond the budget is refused before any of it
+             * is decompressed. */
+            if (sz >= (la_int64_t)left) {
+                rc = over_budget(path, name, msg);
+                goto fail;
+            }
             if (sz > 0)
                 hint = (size_t)sz;
         }
         char *raw = NULL;
         size_t rawlen = 0;
-        rc = read_entry(a, hint, path, name, &raw, &rawlen, msg);
+        rc = read_entry(a, hint, path, name, &left, &raw, &rawlen, msg);
         if (rc)
             goto fail;
-        rc = store_member(path, &m[idx], bz, raw, rawlen, msg);
+        rc = store_member(path, &m[idx], bz, raw, rawlen, &left, msg);
         if (rc)
             goto fail;
     }
@@ -314,6 +371,7 @@ static int read_file(const char *path, const char *file, const char *name, char 
 
 static int read_dir(const char *path, vbt__conn_member *m, size_t count, vbt_msg *msg)
 {
+    size_t left = vbt_input_budget_bytes();
     for (size_t i = 0; i < count; i++) {
         for (int bz = 0; bz < 2; bz++) {
             char file[4096];
@@ -321,7 +379,12 @@ static int read_dir(const char *path, vbt__conn_member *m, size_t count, vbt_msg
             int k = snprintf(file, sizeof file, "%s/%s%s", path, m[i].want, bz ? ".bz2" : "");
             if (k < 0 || (size_t)k >= sizeof file)
                 return vbt__fail(msg, VBT_EIO, "'%s': path too long", path);
-            if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
+            if (lstat(file, &st) != 0)
+                continue;
+            if (S_ISLNK(st.st_mode))
+                return vbt__fail(msg, VBT_EFORMAT, "'%s': %s%s is a symbolic link, refused",
+                                 path, m[i].want, bz ? ".bz2" : "");
+            if (!S_ISREG(st.st_mode))
                 continue;
             if (m[i].data)
                 return vbt__fail(msg, VBT_EFORMAT, "'%s': %s found twice (%s and %s.bz2)",
@@ -331,7 +394,8 @@ static int read_dir(const char *path, vbt__conn_member *m, size_t count, vbt_msg
             int rc = read_file(path, file, file + strlen(path) + 1, &raw, &rawlen, msg);
             if (rc)
                 return rc;
-            rc = store_member(path, &m[i], bz, raw, rawlen, msg);
+            left = rawlen < left ? left - rawlen : 0;
+            rc = store_member(path, &m[i], bz, raw, rawlen, &left, msg);
             if (rc)
                 return rc;
         }

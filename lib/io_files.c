@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -95,6 +97,28 @@ fail:
     if (f)
         fclose(f);
     return rc;
+}
+
+/* ---- input budget ----------------------------------------------------- */
+
+size_t vbt_input_budget_bytes(void)
+{
+    const char *s = getenv("VBT_MAX_INPUT_BYTES");
+    if (!s || !*s)
+        return VBT_INPUT_BUDGET_DEFAULT;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned long long mult = 1;
+    switch (*end) {
+    case 'k': case 'K': mult = 1ULL << 10; end++; break;
+    case 'm': case 'M': mult = 1ULL << 20; end++; break;
+    case 'g': case 'G': mult = 1ULL << 30; end++; break;
+    default: break;
+    }
+    if (errno || end == s || *end || v == 0 || s[0] == '-' || v > SIZE_MAX / mult)
+        return VBT_INPUT_BUDGET_DEFAULT;
+    return (size_t)(v * mult);
 }
 
 /* ---- whole files ------------------------------------------------------ */
@@ -208,14 +232,57 @@ static int split_path(const char *path, char **dir, const char **base, vbt_msg *
     return VBT_OK;
 }
 
-/* "<dir>/.<base><tag>XXXXXX", malloc'd. */
+/* "<dir>/.<base><tag><pid>-XXXXXX", malloc'd.  The pid names the owner, so
+ * that a later run can remove what a killed one left (sweep_stale). */
 static char *hidden_name(const char *dir, const char *base, const char *tag)
 {
-    size_t n = strlen(dir) + strlen(base) + strlen(tag) + 10;
+    size_t n = strlen(dir) + strlen(base) + strlen(tag) + 40;
     char *s = malloc(n);
     if (s)
-        snprintf(s, n, "%s/.%s%sXXXXXX", dir, base, tag);
+        snprintf(s, n, "%s/.%s%s%ld-XXXXXX", dir, base, tag, (long)getpid());
     return s;
+}
+
+/* Create dir and its missing parents (mkdir -p); 0 or -1 with errno. */
+static int mkdir_parents(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return S_ISDIR(st.st_mode) ? 0 : (errno = ENOTDIR, -1);
+    size_t n = strlen(dir);
+    char *p = malloc(n + 1);
+    if (!p)
+        return -1;
+    memcpy(p, dir, n + 1);
+    for (char *c = p + 1; ; c++) {
+        if (*c == '/' || *c == '\0') {
+            char save = *c;
+            *c = '\0';
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                int e = errno;
+                free(p);
+                errno = e;
+                return -1;
+            }
+            *c = save;
+            if (save == '\0')
+                break;
+        }
+    }
+    free(p);
+    if (stat(dir, &st) != 0)
+        return -1;
+    return S_ISDIR(st.st_mode) ? 0 : (errno = ENOTDIR, -1);
+}
+
+int vbt_mkdir_parents(const char *dir, vbt_msg *msg)
+{
+    if (!dir || !*dir)
+        return vbt__fail(msg, VBT_EINVAL, "mkdir: empty name");
+    if (mkdir_parents(dir) != 0)
+        return vbt__fail(msg, VBT_EIO, "'%s': cannot create directory: %s", dir,
+                         strerror(errno));
+    return VBT_OK;
 }
 
 /* umask() can only be read by setting it, which races with other threads;
@@ -270,6 +337,10 @@ int vbt__atomic_open(const char *path, int overwrite, FILE **f, char **tmp,
     if (lstat(path, &st) == 0) {
         if (!overwrite) {
             rc = exists_error(path, msg);
+            goto fail;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            rc = vbt__fail(msg, VBT_EIO, "'%s' is a symbolic link, refused", path);
             goto fail;
         }
         if (S_ISDIR(st.st_mode)) {
@@ -406,6 +477,12 @@ struct vbt_outdir {
     char *name;
     char *staging;
     int overwrite;
+    vbt_dirlock *lock;
+};
+
+struct vbt_dirlock {
+    char *path;    /* "<parent>/.<name>.lock" */
+    int fd;
 };
 
 /* Remove a tree without following symbolic links; returns 0 on success. */
@@ -449,7 +526,180 @@ static void outdir_free(vbt_outdir *od)
     free(od->parent);
     free(od->name);
     free(od->staging);
+    vbt_dirlock_release(od->lock);
     free(od);
+}
+
+/* ---- locks ------------------------------------------------------------- */
+
+/* The pid written in a lock file, or 0. */
+static long lock_owner(int fd)
+{
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return strtol(buf, NULL, 10);
+}
+
+int vbt_dirlock_acquire(vbt_dirlock **lkp, const char *path, vbt_msg *msg)
+{
+    char *dir = NULL;
+    const char *base;
+    vbt_dirlock *lk = NULL;
+    int rc;
+
+    if (!lkp || !path || !*path) {
+        if (lkp)
+            *lkp = NULL;
+        return vbt__fail(msg, VBT_EINVAL, "lock: empty name");
+    }
+    *lkp = NULL;
+    size_t plen = strlen(path);
+    char *clean = strdup(path);
+    if (!clean)
+        return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", path);
+    for (; plen > 1 && clean[plen - 1] == '/'; plen--)
+        clean[plen - 1] = '\0';
+    if ((rc = split_path(clean, &dir, &base, msg)) != VBT_OK)
+        goto fail;
+    lk = calloc(1, sizeof *lk);
+    size_t n = strlen(dir) + strlen(base) + 8;
+    if (!lk || !(lk->path = malloc(n))) {
+        rc = vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", path);
+        goto fail;
+    }
+    snprintf(lk->path, n, "%s/.%s.lock", dir, base);
+    lk->fd = -1;
+    if (mkdir_parents(dir) != 0) {
+        rc = vbt__fail(msg, VBT_EIO, "'%s': cannot create parent directory '%s': %s", clean,
+                       dir, strerror(errno));
+        goto fail;
+    }
+    /* flock() locks die with their process, so the lock of a killed run is
+     * simply taken over.  The file is unlinked on release; a run that
+     * locked an unlinked file retries on the new one. */
+    for (int tries = 0; ; tries++) {
+        struct stat a, b;
+        lk->fd = open(lk->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (lk->fd < 0) {
+            rc = vbt__fail(msg, VBT_EIO, "'%s': cannot create lock file '%s': %s", clean,
+                           lk->path, strerror(errno));
+            goto fail;
+        }
+        if (flock(lk->fd, LOCK_EX | LOCK_NB) != 0) {
+            long pid = lock_owner(lk->fd);
+            if (pid > 0)
+                rc = vbt__fail(msg, VBT_EIO, "'%s' is in use by another vbt run "
+                               "(process %ld holds '%s')", clean, pid, lk->path);
+            else
+                rc = vbt__fail(msg, VBT_EIO, "'%s' is in use by another vbt run "
+                               "(lock '%s')", clean, lk->path);
+            goto fail;
+        }
+        if (fstat(lk->fd, &a) == 0 && stat(lk->path, &b) == 0 && a.st_dev == b.st_dev
+            && a.st_ino == b.st_ino)
+            break;
+        close(lk->fd);
+        lk->fd = -1;
+        if (tries > 100) {
+            rc = vbt__fail(msg, VBT_EIO, "'%s': cannot take lock '%s'", clean, lk->path);
+            goto fail;
+        }
+    }
+    char pid[32];
+    int k = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(lk->fd, 0) != 0 || pwrite(lk->fd, pid, (size_t)k, 0) != k) {
+        rc = vbt__fail(msg, VBT_EIO, "'%s': cannot write lock file '%s': %s", clean,
+                       lk->path, strerror(errno));
+        goto fail;
+    }
+    free(dir);
+    free(clean);
+    *lkp = lk;
+    return VBT_OK;
+
+fail:
+    if (lk) {
+        if (lk->fd >= 0)
+            close(lk->fd);
+        free(lk->path);
+        free(lk);
+    }
+    free(dir);
+    free(clean);
+    return rc;
+}
+
+void vbt_dirlock_release(vbt_dirlock *lk)
+{
+    if (!lk)
+        return;
+    /* Unlink while still holding the lock: a waiter then sees a different
+     * inode and retries. */
+    (void)unlink(lk->path);
+    close(lk->fd);
+    free(lk->path);
+    free(lk);
+}
+
+/* 1 when the process that owns a ".<name><tag><pid>-XXXXXX" entry is gone. */
+static int owner_dead(const char *rest)
+{
+    char *end;
+    errno = 0;
+    long pid = strtol(rest, &end, 10);
+    if (errno || end == rest || *end != '-' || pid <= 0)
+        return 0;
+    if (pid == (long)getpid())
+        return 0;
+    if (kill((pid_t)pid, 0) != 0)
+        return errno == ESRCH;
+    /* Killed but not yet reaped by its parent: a zombie ("Z" in Linux's
+     * /proc/PID/stat, after the parenthesised command name). */
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+/* Remove the staging folders and set-aside trees (".<name>.tmp-<pid>-*",
+ * ".<name>.old-<pid>-*") that runs killed before commit left in parent.
+ * Called with the lock held, so no live vbt run owns them; the pid check
+ * is a second guard (an owner still alive is left alone). */
+static void sweep_stale(const char *parent, const char *name)
+{
+    static const char *const tags[] = {".tmp-", ".old-"};
+    DIR *d = opendir(parent);
+    if (!d)
+        return;
+    size_t nl = strlen(name);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *s = e->d_name;
+        if (s[0] != '.' || strncmp(s + 1, name, nl))
+            continue;
+        for (size_t t = 0; t < 2; t++) {
+            size_t tl = strlen(tags[t]);
+            if (strncmp(s + 1 + nl, tags[t], tl) || !owner_dead(s + 1 + nl + tl))
+                continue;
+            size_t n = strlen(parent) + strlen(s) + 2;
+            char *p = malloc(n);
+            if (p) {
+                snprintf(p, n, "%s/%s", parent, s);
+                (void)rmtree(p);
+                free(p);
+            }
+        }
+    }
+    closedir(d);
 }
 
 int vbt_outdir_begin(vbt_outdir **odp, const char *final_dir, int overwrite,
@@ -486,6 +736,15 @@ int vbt_outdir_begin(vbt_outdir **odp, const char *final_dir, int overwrite,
         goto fail;
     }
 
+    /* `-o runs/p1/out`: create runs/p1 as needed. */
+    if (mkdir_parents(od->parent) != 0) {
+        rc = vbt__fail(msg, VBT_EIO, "'%s': cannot create parent directory '%s': %s",
+                       od->final, od->parent, strerror(errno));
+        goto fail;
+    }
+    if ((rc = vbt_dirlock_acquire(&od->lock, od->final, msg)) != VBT_OK)
+        goto fail;
+    sweep_stale(od->parent, od->name);
     if (lstat(od->final, &st) == 0) {
         if (!overwrite) {
             rc = exists_error(od->final, msg);

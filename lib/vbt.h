@@ -5,6 +5,7 @@
 
 #include "vbt_common.h"
 #include "vbt_io.h"
+#include "vbt_text.h"
 #include "vbt_connectome.h"
 #include "vbt_model.h"
 #include "vbt_sim.h"

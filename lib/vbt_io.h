@@ -69,6 +69,18 @@ int vbt_sha256_file(const char *path, char hex[65], vbt_msg *msg);
 /* SHA-256 of a memory buffer. */
 void vbt_sha256_buffer(const void *buf, size_t len, char hex[65]);
 
+/* ---- input budget ----------------------------------------------------- */
+
+/* The most memory one input may take once decompressed: the members of a
+ * connectome archive together, the voxels of a (gzipped) NIfTI volume.  A
+ * small hostile file (a zip bomb, a 1 MB .nii.gz declaring 1024^3 voxels) is
+ * refused with VBT_ERANGE when what it declares or decompresses to passes
+ * this, before the memory is used.  The environment variable
+ * VBT_MAX_INPUT_BYTES overrides the default (bytes, or with a K, M or G
+ * suffix: "4G"); an unreadable value gives the default. */
+#define VBT_INPUT_BUDGET_DEFAULT ((size_t)1 << 30)
+size_t vbt_input_budget_bytes(void);
+
 /* ---- whole files ------------------------------------------------------ */
 
 /* Read a whole file into a NUL-terminated malloc'd buffer (*len excludes the
@@ -82,12 +94,32 @@ int vbt_file_write_atomic(const char *path, const void *buf, size_t len,
 
 /* ---- output directories ----------------------------------------------- */
 
+/* Create a directory and its missing parents (mkdir -p).  VBT_EIO naming the
+ * directory when that fails or a component is not a directory. */
+int vbt_mkdir_parents(const char *dir, vbt_msg *msg);
+
+/* An exclusive advisory lock on an output path: the lock file
+ * "<parent>/.<name>.lock" beside it holds the owner's pid.  acquire fails
+ * with VBT_EIO, naming that pid, while another process (or another handle of
+ * this one) holds it; the lock of a process that died is taken over (flock
+ * locks end with their process).  Missing parent directories are created.
+ * release unlinks the lock file and frees the handle; NULL-safe. */
+typedef struct vbt_dirlock vbt_dirlock;
+int vbt_dirlock_acquire(vbt_dirlock **lk, const char *path, vbt_msg *msg);
+void vbt_dirlock_release(vbt_dirlock *lk);
+
 /* An output directory staged beside its final place: files are written into
  * vbt_outdir_path(), and vbt_outdir_commit() renames the staging directory
  * to the final name (replacing an existing directory only when overwrite was
  * given at begin).  vbt_outdir_abort() deletes the staging directory.  Both
  * free the handle.  begin fails with VBT_EEXIST when the final directory
- * exists and overwrite == 0, before anything is written. */
+ * exists and overwrite == 0, before anything is written.
+ *
+ * begin creates missing parent directories, then takes the lock of the final
+ * name (vbt_dirlock_acquire) for the life of the handle, so a second run into
+ * the same place is refused.  Staging directories are named
+ * ".<name>.tmp-<pid>-XXXXXX"; begin removes those (and ".<name>.old-<pid>-*")
+ * whose process is gone: what a killed run left behind. */
 typedef struct vbt_outdir vbt_outdir;
 int vbt_outdir_begin(vbt_outdir **od, const char *final_dir, int overwrite, vbt_msg *msg);
 const char *vbt_outdir_path(const vbt_outdir *od);

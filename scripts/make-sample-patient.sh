@@ -18,8 +18,8 @@
 # (for the zip and TSV plumbing only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VBT=build/cli/vbt
-OUT=data-samples/patient
+VBT=${VBT:-build/cli/vbt}
+OUT=${OUT:-data-samples/patient}
 SUB=sub-vep01
 IEEG=$OUT/$SUB/ses-01/ieeg
 TMP=$(mktemp -d)
@@ -27,30 +27,9 @@ trap 'rm -rf "$TMP"' EXIT
 rm -rf "$OUT"
 mkdir -p "$IEEG"
 
-python3 - "$OUT" <<'PY'
-import sys, zipfile
-out = sys.argv[1]
-z = zipfile.ZipFile('data-samples/connectivity_84_desikan.zip')
-W = [[float(v) for v in l.split()] for l in z.read('weights.txt').decode().splitlines() if l.strip()]
-n = len(W)
-mx = max(max(r) for r in W)
-W = [[v / mx for v in r] for r in W]
-for i in range(n):
-    W[i][i] = 0.0
-EZ, PZ = [28, 0], [13, 32, 33]
-for p in PZ:
-    for e in EZ:
-        W[p][e] = max(W[p][e], 3.0)
-o = zipfile.ZipFile(out + '/connectome.zip', 'w', zipfile.ZIP_DEFLATED)
-for name in z.namelist():
-    data = z.read(name)
-    if name == 'weights.txt':
-        data = ("\n".join(" ".join("%.10g" % v for v in r) for r in W) + "\n").encode()
-    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED
-    o.writestr(info, data)
-o.close()
-PY
+# EZ (28, 0) -> PZ (13, 32, 33) weights raised to 3 (scripts/virtual_patient.py).
+python3 scripts/virtual_patient.py connectome data-samples/connectivity_84_desikan.zip \
+    "$OUT/connectome.zip" 28,0 13,32,33
 
 E=data-samples/ieeg_epilepsy/sub-01_ses-postimp_space-IXI549Space_electrodes.tsv
 cp "$E" "$IEEG/${SUB}_ses-01_space-IXI549Space_electrodes.tsv"
@@ -67,27 +46,22 @@ $VBT gain --contacts "$E" --method volume --parcellation "$OUT/parcellation.nii.
     --labels "$OUT/parcellation_labels.csv" --name-map "$OUT/parcellation_names.tsv" \
     --connectome "$OUT/connectome.zip" -o "$TMP/gain.npy" -q
 
-cat > "$TMP/seizure.json" <<JSON
-{"description": "vbt sample patient: 6-variable Epileptor, noise, delays; SEEG through the volume gain",
- "connectome": "$PWD/$OUT/connectome.zip", "normalize": "none", "speed_mm_per_ms": 3.0,
- "model": {"name": "epileptor", "params": {"Ks": -1.0, "r": 0.0001, "x0": -3.5},
-   "region_params": [{"regions": ["ctx-lh-superiortemporal", "ctx-lh-bankssts"], "x0": -1.6},
-                     {"regions": ["ctx-lh-middletemporal", "ctx-lh-transversetemporal", "ctx-lh-insula"],
-                      "x0": -2.3}]},
- "coupling": {"name": "difference", "params": {"a": 1.0}},
- "integrator": {"scheme": "heun", "dt_ms": 0.05,
-                "noise": {"nsig": [0.01, 0.01, 0, 0.00015, 0.00015, 0]}},
- "initial": {"constant": [-1.9, -17.0, 4.2, -1.0, 0.04, -0.17]},
- "duration_ms": 10000, "seed": 7,
- "monitors": [{"kind": "temporal_average", "period_ms": 1.0, "variables": ["x2 - x1"], "name": "lfp"},
-              {"kind": "seeg", "name": "seeg", "period_ms": 2.0, "variables": ["x2 - x1"],
-               "sensors": "$PWD/$E", "gain_npy": "$TMP/gain.npy"}]}
-JSON
+python3 - "$PWD/$OUT/connectome.zip" "$PWD/$E" "$TMP" <<'PY'
+import sys
+sys.path.insert(0, 'scripts')
+import virtual_patient as vp
+conn, sensors, tmp = sys.argv[1:4]
+open(tmp + '/seizure.json', 'w').write(vp.seizure_config(
+    "vbt sample patient: 6-variable Epileptor, noise, delays; SEEG through the volume gain",
+    conn, ["ctx-lh-superiortemporal", "ctx-lh-bankssts"],
+    ["ctx-lh-middletemporal", "ctx-lh-transversetemporal", "ctx-lh-insula"],
+    sensors, tmp + '/gain.npy', 7))
+PY
 $VBT simulate "$TMP/seizure.json" -o "$TMP/sim" -q
 cp "$TMP/sim/seeg.edf" "$IEEG/${SUB}_ses-01_task-seizure_run-01_ieeg.edf"
 
 python3 - "$TMP/sim" "$IEEG" "$SUB" "$OUT" <<'PY'
-import sys, json, struct, ast
+import sys, json
 sim, ieeg, sub, out = sys.argv[1:5]
 run = json.load(open(sim + '/run.json'))
 chans = run['outputs']['seeg']['channels']
@@ -96,19 +70,13 @@ with open(base + '_channels.tsv', 'w') as f:
     f.write("name\ttype\tunits\tsampling_frequency\tstatus\n")
     for c in chans:
         f.write(f"{c}\tSEEG\tau\t500\tgood\n")
-# Onset: the first time the LFP proxy of an EZ region drops below 0.
-b = open(sim + '/lfp.npy', 'rb').read()
-hl = struct.unpack('<H', b[8:10])[0]
-T, V, N = ast.literal_eval(b[10:10 + hl].decode())['shape']
-d = struct.unpack('<%dd' % (T * V * N), b[10 + hl:10 + hl + 8 * T * V * N])
-k_on = min(k for k in range(T) for r in (28, 0) if d[k * N + r] < 0)
-onset = k_on / 1000.0
-# Offset: the end of the first seizure, the first time after the onset from
-# which no EZ or PZ region is in seizure (LFP proxy below 0) for 0.5 s.
-ictal = [any(d[k * N + r] < 0 for r in (28, 0, 13, 32, 33)) for k in range(T)]
-k_off = next(k for k in range(k_on, T - 500) if not any(ictal[k:k + 500]))
-offset = k_off / 1000.0
-dur_s = T / 1000.0
+# Onset: the first time the LFP proxy of an EZ region drops below 0; offset:
+# the end of the first seizure, the first time after the onset from which no
+# EZ or PZ region is in seizure (LFP proxy below 0) for 0.5 s.
+sys.path.insert(0, 'scripts')
+import virtual_patient as vp
+onset, offset = vp.onset_offset(sim + '/lfp.npy', (28, 0), (28, 0, 13, 32, 33), 1000.0)
+dur_s = vp.read_npy(sim + '/lfp.npy')[0][0] / 1000.0
 with open(base + '_events.tsv', 'w') as f:
     f.write("onset\tduration\ttrial_type\n")
     f.write(f"{onset:.3f}\t{offset - onset:.3f}\tseizure\n")

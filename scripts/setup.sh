@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential meson ninja-build pkg-config
           libgsl-dev libopenblas-dev libnifti2-dev libcjson-dev libcmocka-dev
-          libarchive-dev libbz2-dev nettle-dev libedf-dev libfftw3-dev libcairo2-dev
-          librandom123-dev)
+          libarchive-dev libbz2-dev nettle-dev libedf-dev libbiosig-dev libfftw3-dev libcairo2-dev
+          librandom123-dev libopenmpi-dev openmpi-bin)
 
 missing=()
 for p in "${packages[@]}"; do

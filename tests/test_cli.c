@@ -381,7 +381,7 @@ static void test_subcommand_errors(void **state)
     expect_usage((const char *const[]){"cohort", "summarise", none, "-o", "c.csv", NULL}, 2,
                  "unknown action 'summarise': expected summarize");
     expect_usage((const char *const[]){"cohort", "summarize", none, NULL}, 2,
-                 "missing required option --output COHORT.csv");
+                 "missing required option --output OUT");
     /* vbt fit's option groups: --particles belongs to --method smc (nuts by default) */
     expect_usage((const char *const[]){"fit", "--connectome", none, "--gain", none, "--data",
                                        none, "-o", "f", "--particles", "64", NULL}, 2,
@@ -1039,7 +1039,22 @@ static void test_quiet(void **state)
     char *o, *err;
     assert_int_equal(run_vbt(a, &o, &err), 0);
     assert_string_equal(err, "");
+    assert_string_equal(o, ""); /* no "outputs in ..." either */
     assert_true(tu_exists(tu_path(out, "run.json")));
+    free(o);
+    free(err);
+
+    /* -o creates missing parent folders (mkdir -p); the lock file beside the
+     * output is gone once the run ends. */
+    char nested[PBUF];
+    snprintf(nested, sizeof nested, "%s/runs/p1/OUT", dir);
+    const char *const n[] = {"simulate", g_valid, "-o", nested, "--quiet", NULL};
+    assert_int_equal(run_vbt(n, &o, &err), 0);
+    assert_string_equal(o, "");
+    assert_string_equal(err, "");
+    assert_true(tu_exists(tu_path(nested, "run.json")));
+    snprintf(nested, sizeof nested, "%s/runs/p1", dir);
+    assert_int_equal(tu_count_entries(nested), 1);
     free(o);
     free(err);
 
@@ -1048,6 +1063,29 @@ static void test_quiet(void **state)
     const char *const b[] = {"simulate", g_valid, "-o", out, NULL};
     assert_int_equal(run_vbt(b, &o, &err), 0);
     assert_contains(err, "simulated");
+    free(o);
+    free(err);
+    tu_rmtree(dir);
+}
+
+/* A `gain` symbolic link inside a pipeline's OUT is refused before any step
+ * runs: nothing is written through it. */
+static void test_output_symlink(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], out[PBUF], elsewhere[PBUF], patient[PBUF];
+    snprintf(dir, sizeof dir, "%s", fresh_dir("outlink"));
+    snprintf(out, sizeof out, "%s/OUT", dir);
+    snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", dir);
+    snprintf(patient, sizeof patient, "%s/patient", tu_samples_dir());
+    assert_int_equal(mkdir(out, 0755), 0);
+    assert_int_equal(mkdir(elsewhere, 0755), 0);
+    assert_int_equal(symlink(elsewhere, tu_path(out, "gain")), 0);
+    const char *const a[] = {"pipeline", patient, "-o", out, "--force", NULL};
+    char *o, *err;
+    assert_int_equal(run_vbt(a, &o, &err), 1);
+    assert_contains(err, "symbolic link");
+    assert_int_equal(tu_count_entries(elsewhere), 0);
     free(o);
     free(err);
     tu_rmtree(dir);
@@ -1835,6 +1873,7 @@ int main(void)
         cmocka_unit_test(test_seed_option),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_quiet),
+        cmocka_unit_test(test_output_symlink),
         cmocka_unit_test(test_history_equals_constant),
         cmocka_unit_test(test_noise_seed),
         cmocka_unit_test(test_sweep),

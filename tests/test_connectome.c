@@ -522,7 +522,7 @@ static const bad_case bad_cases[] = {
     {"weights.txt", "1 2 3\n4 5 6\n6 -inf 8\n", VBT_ENUMERIC, "weights.txt row 3 col 2: Inf"},
     {"weights.txt", "1 2 3\n4 5 6\n6 1e999 8\n", VBT_ENUMERIC, "weights.txt row 3 col 2: Inf"},
     {"weights.txt", "1 2 3\n4 1.5abc 6\n6 7 8\n", VBT_EFORMAT,
-     "weights.txt row 2 col 2: invalid number '1.5abc'"},
+     "weights.txt row 2 col 2: not a number"},
     {"weights.txt", "1 2 3\n4 5 6\n6 -0.5 8\n", VBT_EFORMAT,
      "weights.txt row 3 col 2: negative weight -0.5"},
     {"weights.txt", "# nothing here\n\n  \r\n", VBT_EFORMAT, "weights.txt is empty"},
@@ -542,7 +542,7 @@ static const bad_case bad_cases[] = {
     {"centres.txt", "a 1 2 3\nb 4 5\nc 1 2 3\n", VBT_EFORMAT,
      "centres.txt row 2 has 2 coordinates, expected 'label x y z'"},
     {"centres.txt", "a 1 2 3\nb 4 5 6\nc 1 nan 3\n", VBT_ENUMERIC, "centres.txt row 3 col 3: NaN"},
-    {"centres.txt", "a 1 2 3\nb 4 5 6\nc 1 2x 3\n", VBT_EFORMAT, "invalid number '2x'"},
+    {"centres.txt", "a 1 2 3\nb 4 5 6\nc 1 2x 3\n", VBT_EFORMAT, "row 3 col 3: not a number"},
     {"centres.txt",
      "a 1 2 3\nb 4 5 6\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx 1 2 3\n",
@@ -551,7 +551,7 @@ static const bad_case bad_cases[] = {
     {"areas.txt", "1.5\n-2.5\n3\n", VBT_EFORMAT, "areas.txt value 2: negative area -2.5"},
     {"areas.txt", "1.5\n2.5\ninf\n", VBT_ENUMERIC, "areas.txt value 3: Inf"},
     {"cortical.txt", "1\n0\nyes\n", VBT_EFORMAT,
-     "cortical.txt value 3: expected 0/1 or True/False, got 'yes'"},
+     "cortical.txt value 3: expected 0/1 or True/False"},
     {"cortical.txt", "1\n0\n2\n", VBT_EFORMAT, "cortical.txt value 3: expected 0/1"},
     {"cortical.txt", "1 0 1 1\n", VBT_EFORMAT, "cortical.txt has 4 values, expected 3"},
     {"hemispheres.txt", "True\nFalse\n", VBT_EFORMAT, "hemispheres.txt has 2 values, expected 3"},
@@ -704,6 +704,44 @@ static void test_bad_archives(void **state)
     free(dir);
 }
 
+/* A label that is not UTF-8 (Latin-1 "Amígdala") is refused, naming the
+ * file and the row, in a folder and in a zip: it never reaches the JSON,
+ * HTML and SVG outputs. */
+static void test_latin1_label(void **state)
+{
+    (void)state;
+    static const char latin1[] = "rA1 1.5 -2.25 3\nAm\xedgdala -7.125 0.5 11\nrM1 0 14.75 -9.5\n";
+    char *dir = tu_mkdtemp();
+    write_dir3(dir);
+    tu_write_file(tu_path(dir, "centres.txt"), latin1);
+    expect_error(dir, VBT_EFORMAT, "centres.txt row 2: the label is not valid UTF-8 (byte 3");
+    char zip[4096];
+    snprintf(zip, sizeof zip, "%s/latin1.zip", dir);
+    const member m[] = {{"weights.txt", W3, 0}, {"tract_lengths.txt", L3, 0},
+                        {"centres.txt", latin1, 0}};
+    write_zip(zip, m, 3);
+    expect_error(zip, VBT_EFORMAT, "not valid UTF-8");
+    /* a truncated sequence, an overlong form, a surrogate */
+    const char *bad[] = {"Am\xc3", "\xc0\xaf", "\xed\xa0\x80", NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "rA1 1.5 -2.25 3\n%s -7.125 0.5 11\nrM1 0 14.75 -9.5\n",
+                 bad[i]);
+        tu_write_file(tu_path(dir, "centres.txt"), text);
+        expect_error(dir, VBT_EFORMAT, "not valid UTF-8");
+    }
+    /* the struct API: a label set by hand is checked too */
+    tu_write_file(tu_path(dir, "centres.txt"), C3);
+    vbt_connectome *c = load_ok(dir);
+    vbt_msg msg;
+    c->labels[1][0] = (char)0xe9;
+    assert_int_equal(vbt_connectome_validate(c, "hand-made", &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "label 1 is not valid UTF-8"));
+    vbt_connectome_free(c);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -718,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_struct_api),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_bad_archives),
+        cmocka_unit_test(test_latin1_label),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,16 +1,27 @@
 /* test_io.c -- .npy reading and writing, SHA-256, whole-file reads, atomic
  * writes and staged output directories. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
 
 #include "test_util.h"
 
 #include "vbt_io.h"
+#include "vbt_text.h"
+#include "vbt_connectome.h"
+#include "vbt_parcellation.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -811,9 +822,11 @@ static void test_outdir(void **state)
     size_t len;
     char *b;
 
-    /* begin + commit creates the directory with its files. */
+    /* begin + commit creates the directory with its files; while the handle
+     * lives, the staging directory and the lock file sit beside it. */
     assert_int_equal(vbt_outdir_begin(&od, final, 0, &msg), VBT_OK);
-    assert_int_equal(tu_count_entries(dir), 1);
+    assert_int_equal(tu_count_entries(dir), 2);
+    assert_true(tu_exists(tu_path(dir, ".run.lock")));
     assert_false(tu_exists(final));
     const char *stage = vbt_outdir_path(od);
     assert_non_null(strstr(stage, "/.run.tmp-"));
@@ -842,7 +855,7 @@ static void test_outdir(void **state)
 
     /* Overwrite replaces the contents and leaves no .old behind. */
     assert_int_equal(vbt_outdir_begin(&od, final, 1, &msg), VBT_OK);
-    assert_int_equal(tu_count_entries(dir), 2);
+    assert_int_equal(tu_count_entries(dir), 3);
     assert_int_equal(vbt_outdir_file(od, "b.txt", fbuf, sizeof fbuf), VBT_OK);
     tu_write_file(fbuf, "two");
     assert_int_equal(mkdir(tu_path(final, "nested"), 0755), 0);
@@ -859,7 +872,7 @@ static void test_outdir(void **state)
     assert_int_equal(vbt_outdir_begin(&od, tu_path(dir, "other"), 0, &msg), VBT_OK);
     assert_int_equal(vbt_outdir_file(od, "c.txt", fbuf, sizeof fbuf), VBT_OK);
     tu_write_file(fbuf, "three");
-    assert_int_equal(tu_count_entries(dir), 2);
+    assert_int_equal(tu_count_entries(dir), 3);
     vbt_outdir_abort(od);
     vbt_outdir_abort(NULL);
     assert_int_equal(tu_count_entries(dir), 1);
@@ -882,17 +895,483 @@ static void test_outdir(void **state)
     assert_string_equal(b, "keep");
     free(b);
 
-    /* Missing parent: clear error, nothing created. */
-    assert_int_equal(vbt_outdir_begin(&od, tu_path(dir, "no/such/run"), 0, &msg),
+    /* A parent that cannot be created (a file in the way): clear error. */
+    assert_int_equal(vbt_outdir_begin(&od, tu_path(dir, "afile/sub/run"), 0, &msg),
                      VBT_EIO);
     assert_non_null(strstr(msg.text, "parent directory"));
     assert_int_equal(tu_count_entries(dir), 2);
+    /* Missing parents are created (mkdir -p), as `-o runs/p1/out` expects. */
+    assert_int_equal(vbt_outdir_begin(&od, tu_path(dir, "no/such/run"), 0, &msg), VBT_OK);
+    assert_int_equal(vbt_outdir_commit(od, &msg), VBT_OK);
+    assert_true(tu_exists(tu_path(dir, "no/such/run")));
+    assert_int_equal(tu_count_entries(tu_path(dir, "no/such")), 1);
     assert_int_equal(vbt_outdir_begin(&od, "", 0, &msg), VBT_EINVAL);
     assert_int_equal(vbt_outdir_commit(NULL, &msg), VBT_EINVAL);
     assert_null(vbt_outdir_path(NULL));
 
     tu_rmtree(dir);
     free(dir);
+}
+
+/* ---- locks and leftovers of killed runs -------------------------------- */
+
+/* A child that begins an output directory, reports, then waits to be
+ * killed: a run killed with its staging folder in place. */
+static pid_t start_holder(const char *final)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        vbt_outdir *od;
+        vbt_msg msg;
+        close(fds[0]);
+        char c = vbt_outdir_begin(&od, final, 0, &msg) == VBT_OK ? 'y' : 'n';
+        if (write(fds[1], &c, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(fds[1]);
+    char c = 0;
+    assert_int_equal(read(fds[0], &c, 1), 1);
+    close(fds[0]);
+    assert_int_equal(c, 'y');
+    return pid;
+}
+
+static int count_prefix(const char *dir, const char *prefix)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void test_outdir_lock(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    char final[4096], want[128];
+    snprintf(final, sizeof final, "%s/run", dir);
+    vbt_outdir *od, *od2;
+    vbt_msg msg;
+
+    /* Another process holds the folder: refused, naming it. */
+    pid_t pid = start_holder(final);
+    assert_int_equal(count_prefix(dir, ".run.tmp-"), 1);
+    assert_int_equal(vbt_outdir_begin(&od, final, 1, &msg), VBT_EIO);
+    assert_null(od);
+    snprintf(want, sizeof want, "in use by another vbt run (process %ld holds", (long)pid);
+    assert_non_null(strstr(msg.text, want));
+    assert_int_equal(count_prefix(dir, ".run.tmp-"), 1);
+
+    /* Killed: its lock is taken over and its staging folder removed. */
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    assert_int_equal(count_prefix(dir, ".run.tmp-"), 1);
+    assert_int_equal(vbt_outdir_begin(&od, final, 0, &msg), VBT_OK);
+    assert_int_equal(count_prefix(dir, ".run.tmp-"), 1); /* only ours */
+
+    /* A second handle in this process is refused too (flock locks belong
+     * to the open file). */
+    assert_int_equal(vbt_outdir_begin(&od2, final, 0, &msg), VBT_EIO);
+    vbt_outdir_abort(od);
+
+    /* Killed and not yet reaped (a zombie still has its pid): its lock is
+     * gone once it has exited, and its staging folder is swept all the
+     * same. */
+    pid = start_holder(final);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    while (vbt_outdir_begin(&od, final, 0, &msg) == VBT_EIO)
+        sched_yield();
+    assert_non_null(od);
+    assert_int_equal(count_prefix(dir, ".run.tmp-"), 1);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    assert_int_equal(vbt_outdir_commit(od, &msg), VBT_OK);
+    assert_int_equal(tu_count_entries(dir), 1); /* run; no lock, no staging */
+
+    /* A staging folder of a live process other than a vbt run (our parent
+     * is alive) is left alone; one of ours is never swept by ourselves. */
+    snprintf(want, sizeof want, ".x.tmp-%ld-abcdef", (long)getppid());
+    assert_int_equal(mkdir(tu_path(dir, want), 0755), 0);
+    assert_int_equal(vbt_outdir_begin(&od, tu_path(dir, "x"), 0, &msg), VBT_OK);
+    assert_true(tu_exists(tu_path(dir, want)));
+    vbt_outdir_abort(od);
+
+    /* The lock API itself. */
+    vbt_dirlock *lk, *lk2;
+    assert_int_equal(vbt_dirlock_acquire(&lk, tu_path(dir, "y/"), &msg), VBT_OK);
+    assert_true(tu_exists(tu_path(dir, ".y.lock")));
+    assert_int_equal(vbt_dirlock_acquire(&lk2, tu_path(dir, "y"), &msg), VBT_EIO);
+    assert_null(lk2);
+    vbt_dirlock_release(lk);
+    vbt_dirlock_release(NULL);
+    assert_false(tu_exists(tu_path(dir, ".y.lock")));
+    assert_int_equal(vbt_dirlock_acquire(&lk, "", &msg), VBT_EINVAL);
+
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* ---- the input budget against small hostile files ---------------------- */
+
+/* Compress len bytes of `fill` with libarchive's `filter` (raw format) into
+ * a file; returns the compressed size. */
+static size_t write_compressed(const char *path, int filter, size_t len)
+{
+    struct archive *a = archive_write_new();
+    assert_int_equal(archive_write_add_filter(a, filter), ARCHIVE_OK);
+    assert_int_equal(archive_write_set_format_raw(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, "x");
+    archive_entry_set_filetype(e, AE_IFREG);
+    assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+    static char zeros[1 << 16];
+    for (size_t done = 0; done < len;) {
+        size_t n = len - done < sizeof zeros ? len - done : sizeof zeros;
+        assert_int_equal(archive_write_data(a, zeros, n), (la_ssize_t)n);
+        done += n;
+    }
+    archive_entry_free(e);
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (size_t)st.st_size;
+}
+
+/* A zip whose members are `len` zero bytes (deflated), the size declared in
+ * the header or not; or one stored member holding `raw` (a bzip2 stream). */
+static void write_zip(const char *path, const char *const *names, size_t n, size_t len,
+                      int declare, const char *raw, size_t rawlen)
+{
+    struct archive *a = archive_write_new();
+    assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
+    archive_write_set_options(a, raw ? "zip:compression=store"
+                                     : "zip:compression=deflate");
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    static char zeros[1 << 16];
+    for (size_t k = 0; k < n; k++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, names[k]);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        size_t total = raw ? rawlen : len;
+        if (declare || raw)
+            archive_entry_set_size(e, (la_int64_t)total);
+        else
+            archive_entry_unset_size(e);
+        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+        for (size_t done = 0; done < total;) {
+            size_t m = total - done < sizeof zeros ? total - done : sizeof zeros;
+            la_ssize_t w = archive_write_data(a, raw ? raw + done : zeros, m);
+            assert_int_equal(w, (la_ssize_t)m);
+            done += m;
+        }
+        archive_entry_free(e);
+    }
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+}
+
+/* Peak resident size allowed beyond the budget (kB): the process itself.
+ * AddressSanitizer's shadow memory and quarantine of freed blocks make the
+ * RSS of a sanitized build meaningless here, so there the bound is off. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_OK(kb, budget_kb) ((void)(kb), (void)(budget_kb), 1)
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RSS_OK(kb, budget_kb) ((void)(kb), (void)(budget_kb), 1)
+#endif
+#endif
+#ifndef RSS_OK
+#define RSS_OK(kb, budget_kb) ((kb) < (budget_kb) + 96L * 1024)
+#endif
+
+/* Load `path` in a child with VBT_MAX_INPUT_BYTES=budget: the child exits 0
+ * when the load was refused with VBT_ERANGE and a message naming the file
+ * and the budget (a parcellation volume when labels is given); *maxrss_kb gets the child's peak resident size. */
+static int load_in_child(const char *path, const char *budget, const char *labels,
+                         long *maxrss_kb)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        vbt_msg msg;
+        int rc;
+        if (budget)
+            setenv("VBT_MAX_INPUT_BYTES", budget, 1);
+        else
+            unsetenv("VBT_MAX_INPUT_BYTES");
+        if (labels) {
+            vbt_parcellation *p = NULL;
+            rc = vbt_parcellation_load(&p, path, labels, &msg);
+            vbt_parcellation_free(p);
+        } else {
+            vbt_connectome *c = NULL;
+            rc = vbt_connectome_load(&c, path, &msg);
+            vbt_connectome_free(c);
+        }
+        if (rc != VBT_ERANGE || !strstr(msg.text, path) ||
+            !strstr(msg.text, "input budget")) {
+            fprintf(stderr, "rc %d: %s\n", rc, msg.text);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    int status;
+    struct rusage ru;
+    assert_int_equal(wait4(pid, &status, 0, &ru), pid);
+    *maxrss_kb = ru.ru_maxrss;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 99;
+}
+
+static void test_input_budget(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    char zip[4096], nii[4096], bz[4096];
+    long rss;
+    static const char *const four[] = {"c/weights.txt", "c/tract_lengths.txt",
+                                       "c/centres.txt", "c/areas.txt"};
+
+    /* The parser of the budget. */
+    unsetenv("VBT_MAX_INPUT_BYTES");
+    assert_int_equal(vbt_input_budget_bytes(), VBT_INPUT_BUDGET_DEFAULT);
+    setenv("VBT_MAX_INPUT_BYTES", "24M", 1);
+    assert_int_equal(vbt_input_budget_bytes(), (size_t)24 << 20);
+    setenv("VBT_MAX_INPUT_BYTES", "3000", 1);
+    assert_int_equal(vbt_input_budget_bytes(), 3000);
+    setenv("VBT_MAX_INPUT_BYTES", "lots", 1);
+    assert_int_equal(vbt_input_budget_bytes(), VBT_INPUT_BUDGET_DEFAULT);
+    unsetenv("VBT_MAX_INPUT_BYTES");
+
+    /* Members declaring their sizes: refused before they are decompressed
+     * once what they declare passes the budget; the zip is a few hundred kB
+     * (under 10 MB). */
+    snprintf(zip, sizeof zip, "%s/declared.zip", dir);
+    write_zip(zip, four, 4, (size_t)100 << 20, 1, NULL, 0);
+    struct stat st;
+    assert_int_equal(stat(zip, &st), 0);
+    assert_true(st.st_size < 10 << 20);
+    assert_int_equal(load_in_child(zip, "256M", NULL, &rss), 0);
+    /* Peak: at most the budget plus the process itself (a generous 96 MB);
+     * the reader without a budget held all 400 MiB, then parsed them. */
+    assert_true(RSS_OK(rss, 256L * 1024));
+
+    /* The same, sizes not declared (streamed members), small budget. */
+    snprintf(zip, sizeof zip, "%s/streamed.zip", dir);
+    write_zip(zip, four, 4, (size_t)40 << 20, 0, NULL, 0);
+    assert_int_equal(load_in_child(zip, "64M", NULL, &rss), 0);
+    assert_true(RSS_OK(rss, 64L * 1024));
+
+    /* A bzip2 member of 160 MiB of zeros (a few hundred bytes). */
+    snprintf(bz, sizeof bz, "%s/w.bz2", dir);
+    size_t bzlen = write_compressed(bz, ARCHIVE_FILTER_BZIP2, (size_t)160 << 20);
+    size_t len;
+    char *raw = tu_slurp(bz, &len);
+    assert_int_equal(len, bzlen);
+    static const char *const one[] = {"c/weights.txt.bz2"};
+    snprintf(zip, sizeof zip, "%s/bzip.zip", dir);
+    write_zip(zip, one, 1, 0, 1, raw, len);
+    free(raw);
+    assert_int_equal(load_in_child(zip, "64M", NULL, &rss), 0);
+    assert_true(RSS_OK(rss, 64L * 1024));
+
+    /* A .nii.gz declaring 1024^3 uint8 voxels: refused from its header. */
+    unsigned char h[352];
+    memset(h, 0, sizeof h);
+    int32_t i32 = 348;
+    memcpy(h, &i32, 4);
+    int16_t dim[8] = {3, 1024, 1024, 1024, 1, 1, 1, 1};
+    memcpy(h + 40, dim, sizeof dim);
+    int16_t dt = 2, bp = 8; /* DT_UINT8 */
+    memcpy(h + 70, &dt, 2);
+    memcpy(h + 72, &bp, 2);
+    float pix[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    memcpy(h + 76, pix, sizeof pix);
+    float off = 352;
+    memcpy(h + 108, &off, 4);
+    memcpy(h + 344, "n+1", 4);
+    snprintf(nii, sizeof nii, "%s/big.nii", dir);
+    tu_write_bytes(nii, h, sizeof h);
+    struct archive *a = archive_write_new();
+    archive_write_add_filter_gzip(a);
+    archive_write_set_format_raw(a);
+    snprintf(nii, sizeof nii, "%s/big.nii.gz", dir);
+    assert_int_equal(archive_write_open_filename(a, nii), ARCHIVE_OK);
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, "big.nii");
+    archive_entry_set_filetype(e, AE_IFREG);
+    assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+    assert_int_equal(archive_write_data(a, h, sizeof h), (la_ssize_t)sizeof h);
+    static char zeros[1 << 16];
+    for (int k = 0; k < 16; k++) /* 1 MiB of voxels, then the stream ends */
+        archive_write_data(a, zeros, sizeof zeros);
+    archive_entry_free(e);
+    archive_write_close(a);
+    archive_write_free(a);
+    char labels[4096];
+    snprintf(labels, sizeof labels, "%s/patient/parcellation_labels.csv", tu_samples_dir());
+    assert_int_equal(load_in_child(nii, NULL, labels, &rss), 0);
+    assert_true(RSS_OK(rss, 100L * 1024));
+
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* Symbolic links and names leading out of an archive. */
+static void test_archive_links(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    char zip[4096], cdir[4096];
+    vbt_connectome *c = NULL;
+    vbt_msg msg;
+
+    static const char *const up[] = {"../weights.txt"};
+    snprintf(zip, sizeof zip, "%s/up.zip", dir);
+    write_zip(zip, up, 1, 10, 1, NULL, 0);
+    assert_int_equal(vbt_connectome_load(&c, zip, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "leads out of the archive"));
+    static const char *const abs[] = {"/tmp/weights.txt"};
+    snprintf(zip, sizeof zip, "%s/abs.zip", dir);
+    write_zip(zip, abs, 1, 10, 1, NULL, 0);
+    assert_int_equal(vbt_connectome_load(&c, zip, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "absolute path"));
+
+    /* A symlink member named like a wanted file. */
+    struct archive *a = archive_write_new();
+    archive_write_set_format_zip(a);
+    snprintf(zip, sizeof zip, "%s/link.zip", dir);
+    assert_int_equal(archive_write_open_filename(a, zip), ARCHIVE_OK);
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, "weights.txt");
+    archive_entry_set_filetype(e, AE_IFLNK);
+    archive_entry_set_perm(e, 0777);
+    archive_entry_set_symlink(e, "/etc/passwd");
+    assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+    archive_entry_free(e);
+    archive_write_close(a);
+    archive_write_free(a);
+    assert_int_equal(vbt_connectome_load(&c, zip, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "symbolic link"));
+
+    /* A folder whose weights.txt links elsewhere; the target's bytes never
+     * appear in the message. */
+    snprintf(cdir, sizeof cdir, "%s/conn", dir);
+    assert_int_equal(mkdir(cdir, 0755), 0);
+    tu_write_file(tu_path(dir, "secret.txt"), "SECRET-CONTENT 1 2 3\n");
+    assert_int_equal(symlink(tu_path(dir, "secret.txt"), tu_path(cdir, "weights.txt")), 0);
+    assert_int_equal(vbt_connectome_load(&c, cdir, &msg), VBT_EFORMAT);
+    assert_non_null(strstr(msg.text, "symbolic link"));
+    assert_null(strstr(msg.text, "SECRET"));
+    assert_int_equal(unlink(tu_path(cdir, "weights.txt")), 0);
+    tu_write_file(tu_path(cdir, "weights.txt"), "SECRET-CONTENT 1\n2 3\n");
+    assert_int_not_equal(vbt_connectome_load(&c, cdir, &msg), VBT_OK);
+    assert_null(strstr(msg.text, "SECRET"));
+    assert_null(c);
+
+    /* An existing output that is a link is not replaced through it. */
+    tu_write_file(tu_path(dir, "target"), "keep");
+    assert_int_equal(symlink(tu_path(dir, "target"), tu_path(dir, "out.txt")), 0);
+    assert_int_equal(vbt_file_write_atomic(tu_path(dir, "out.txt"), "x", 1, 1, &msg),
+                     VBT_EIO);
+    assert_non_null(strstr(msg.text, "symbolic link"));
+
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* UTF-8: valid text, and each kind of malformed sequence with the offset
+ * of its first byte. */
+static void test_utf8_valid(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int ok;
+        size_t bad;
+    } cases[] = {
+        {"", 1, 0},
+        {"Hippocampus-L", 1, 13},
+        {"Am\xc3\xadgdala \xe2\x82\xac \xf0\x9f\xa7\xa0", 1, 18},
+        {"Am\xedgdala", 0, 2},             /* Latin-1 */
+        {"ab\xc3", 0, 2},                  /* truncated */
+        {"\xc0\xaf", 0, 0},                /* overlong '/' */
+        {"x\xe0\x80\xaf", 0, 1},           /* overlong, 3 bytes */
+        {"\xed\xa0\x80", 0, 0},            /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", 0, 0},        /* above U+10FFFF */
+        {"\xf5\x80\x80\x80", 0, 0},
+        {"ok\xe2\x82", 0, 2},              /* truncated, 3 bytes */
+        {"\x80", 0, 0},                    /* stray continuation */
+        {"\xe2\x28\xa1", 0, 0},            /* bad continuation */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t bad = 999;
+        int ok = vbt_utf8_valid(cases[i].s, strlen(cases[i].s), &bad);
+        if (ok != cases[i].ok || bad != cases[i].bad)
+            fail_msg("case %zu: valid %d at %zu, expected %d at %zu", i, ok, bad, cases[i].ok,
+                     cases[i].bad);
+    }
+    assert_int_equal(vbt_utf8_valid("a\0b", 3, NULL), 1); /* NUL is ASCII */
+}
+
+/* RFC 4180: quotes, doubled quotes, separators and line breaks inside
+ * quotes, CRLF, CR, empty fields and lines, no final line break. */
+static void test_csv_record(void **state)
+{
+    (void)state;
+    char text[] = "region,label,p\r\n"
+                  "0,\"Amygdala, left\",0.25\r\n"
+                  "1,\"say \"\"hi\"\"\",\n"
+                  "\n"
+                  "2,\"two\nlines\",x\r"
+                  "\"\",,\"\"\"\"\n"
+                  "a\tb,c\n"
+                  "last,\"unterminated";
+    static const char *const want[][4] = {
+        {"region", "label", "p", NULL}, {"0", "Amygdala, left", "0.25", NULL},
+        {"1", "say \"hi\"", "", NULL},  {"", NULL},
+        {"2", "two\nlines", "x", NULL},  {"", "", "\"", NULL},
+        {"a\tb", "c", NULL},             {"last", "unterminated", NULL},
+    };
+    char *pos = text, *f[4];
+    for (size_t r = 0; r < sizeof want / sizeof want[0]; r++) {
+        size_t n = vbt_csv_record(&pos, ',', f, 4), k = 0;
+        while (want[r][k])
+            k++;
+        if (n != k)
+            fail_msg("record %zu: %zu fields, expected %zu", r, n, k);
+        for (size_t i = 0; i < k; i++)
+            assert_string_equal(f[i], want[r][i]);
+    }
+    assert_int_equal(vbt_csv_record(&pos, ',', f, 4), 0);
+    assert_int_equal(vbt_csv_record(&pos, ',', f, 4), 0);
+
+    /* more fields than room: the first max kept, the record consumed */
+    char wide[] = "a,b,c,d,e,f\nnext\n";
+    pos = wide;
+    assert_int_equal(vbt_csv_record(&pos, ',', f, 2), 2);
+    assert_string_equal(f[0], "a");
+    assert_string_equal(f[1], "b");
+    assert_int_equal(vbt_csv_record(&pos, ',', f, 2), 1);
+    assert_string_equal(f[0], "next");
+
+    /* tabs (BIDS TSV) */
+    char tsv[] = "name\tx\r\nA1\t\"1,5\"\r\n";
+    pos = tsv;
+    assert_int_equal(vbt_csv_record(&pos, '\t', f, 4), 2);
+    assert_int_equal(vbt_csv_record(&pos, '\t', f, 4), 2);
+    assert_string_equal(f[1], "1,5");
+    assert_int_equal(vbt_csv_record(&pos, '\t', f, 4), 0);
 }
 
 int main(void)
@@ -910,6 +1389,11 @@ int main(void)
         cmocka_unit_test(test_npy_read_files),
         cmocka_unit_test(test_npy_writer),
         cmocka_unit_test(test_outdir),
+        cmocka_unit_test(test_outdir_lock),
+        cmocka_unit_test(test_input_budget),
+        cmocka_unit_test(test_archive_links),
+        cmocka_unit_test(test_utf8_valid),
+        cmocka_unit_test(test_csv_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -764,6 +764,181 @@ static void test_bad_patient(void **state)
     free(log);
 }
 
+/* Every file under dir, recursively, holds none of the needles (byte
+ * search: binary files too). */
+static void expect_absent(const char *dir, const char *const *needles)
+{
+    char cmd[4 * PATH_MAX];
+    for (size_t i = 0; needles[i]; i++) {
+        snprintf(cmd, sizeof cmd, "grep -rlaF -e '%s' '%s' > '%s/leak.txt'", needles[i], dir,
+                 g_tmp);
+        if (system(cmd) == 0) {
+            char *hits = slurp(g_tmp, "leak.txt");
+            fail_msg("'%s' found in:\n%s", needles[i], hits);
+        }
+    }
+}
+
+/* One EDF header field (offset, width) set to text padded with blanks. */
+static void edf_field(const char *edf, long off, size_t width, const char *text)
+{
+    char buf[96];
+    memset(buf, ' ', sizeof buf);
+    memcpy(buf, text, strlen(text) < width ? strlen(text) : width);
+    FILE *f = fopen(edf, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, off, SEEK_SET), 0);
+    assert_int_equal(fwrite(buf, 1, width, f), width);
+    fclose(f);
+}
+
+/* Privacy: a patient folder named like a person, with the name and dates in
+ * every EDF identifier field: no output file (every byte, .stamps/ too)
+ * holds the name, the dates or an absolute path; results.json names the
+ * patient by the BIDS subject. */
+static void test_pseudonymous_outputs(void **state)
+{
+    (void)state;
+    char pat[PATH_MAX], out[PATH_MAX], cmd[3 * PATH_MAX], edf[2 * PATH_MAX];
+    snprintf(pat, sizeof pat, "%s/Doe_Jane_1957", g_tmp);
+    snprintf(out, sizeof out, "%s/priv_out", g_tmp);
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", g_patient, pat);
+    assert_int_equal(system(cmd), 0);
+    snprintf(edf, sizeof edf, "%s/sub-t1/ses-1/ieeg/sub-t1_ses-1_task-seizure_run-01_ieeg.edf",
+             pat);
+    edf_field(edf, 8, 80, "Doe_Jane_1957 F 14-FEB-1957 Doe_Jane_1957");
+    edf_field(edf, 88, 80, "Startdate 02-MAR-2019 Doe_Jane_1957 Doe_Jane_1957 X");
+    edf_field(edf, 168, 8, "02.03.19");
+    edf_field(edf, 176, 8, "13.37.42");
+    const char *const a[] = {vbt_exe(), "pipeline", pat, "-o", out, "--method", "map",
+                             "--points", "40", NULL};
+    char *log;
+    int rc = run_cmd(a, &log);
+    if (rc != 0)
+        fail_msg("pipeline failed (%d):\n%s", rc, log);
+    free(log);
+    /* (not "1957" alone: numbers in the CSVs may hold those digits) */
+    const char *const needles[] = {"Doe_Jane", "Jane", "FEB-1957", "02-MAR-2019", "02.03.19",
+                                   "13.37.42", g_tmp, NULL};
+    expect_absent(out, needles);
+    char *res = slurp(out, "results.json");
+    assert_non_null(strstr(res, "\"patient\":\t\"sub-t1\""));
+    free(res);
+}
+
+/* A directory where the patient loader expects a file is an error naming
+ * it, never a silent fallback (to the centre gain, to no prior...). */
+static void test_directory_for_file(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[2 * PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/dir_patient", g_tmp);
+    mkdir(dir, 0777);
+    make_skeleton(dir);
+    const char *names[] = {"parcellation.nii.gz", "prior.json", "resections.txt", NULL};
+    for (size_t i = 0; names[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        mkdir(path, 0777);
+        expect_load_error(dir, VBT_EFORMAT, "a directory where a file is expected");
+        expect_load_error(dir, VBT_EFORMAT, names[i]);
+        rmdir(path);
+    }
+    snprintf(path, sizeof path, "%s/sub-p/ses-1/ieeg/sub-p_ses-1_task-sz_channels.tsv", dir);
+    mkdir(path, 0777);
+    expect_load_error(dir, VBT_EFORMAT, "_channels.tsv': a directory");
+    rmdir(path);
+    vbt_patient *p;
+    vbt_msg msg;
+    assert_int_equal(vbt_patient_load(&p, dir, &msg), VBT_OK);
+    char id[80];
+    assert_int_equal(vbt_patient_pseudonym(p, id, sizeof id, &msg), VBT_OK);
+    assert_string_equal(id, "sub-p");
+    free(p->subject);
+    p->subject = NULL;
+    assert_int_equal(vbt_patient_pseudonym(p, id, sizeof id, &msg), VBT_OK);
+    /* the empty recording's SHA-256 hex, hashed again */
+    assert_int_equal(strncmp(id, "anon-", 5), 0);
+    assert_int_equal(strlen(id), 17);
+    vbt_patient_free(p);
+}
+
+static void on_resume_note(void *ctx, vbt_pipeline_step s, double fraction, const char *text)
+{
+    (void)fraction;
+    if (s == VBT_PIPELINE_FIT && text && strstr(text, "resuming"))
+        *(int *)ctx = 1;
+}
+
+/* A short NUTS pipeline run of g_patient into out; 0 or the status. */
+static int run_nuts(const char *out, int *resumed)
+{
+    vbt_patient *p;
+    vbt_msg msg;
+    vbt_pipeline_opts o;
+    if (vbt_patient_load(&p, g_patient, &msg))
+        return -1;
+    vbt_pipeline_opts_default(&o);
+    o.outdir = out;
+    o.fit.method = "nuts";
+    o.fit.points = 40;
+    o.fit.map_starts = 4;
+    o.fit.nuts_warmup = 200;
+    o.fit.nuts_draws = 200;
+    o.progress = on_resume_note;
+    o.progress_ctx = resumed;
+    int rc = vbt_pipeline_run(p, &o, NULL, &msg);
+    if (rc)
+        print_message("vbt_pipeline_run: %s\n", msg.text);
+    vbt_patient_free(p);
+    return rc;
+}
+
+/* Killed (SIGKILL) during NUTS, the pipeline's rerun resumes the fit from
+ * its checkpoint and ends with the outputs of an uninterrupted run, byte
+ * for byte; the checkpoint is gone once the step completes. */
+static void test_fit_resume(void **state)
+{
+    (void)state;
+    char full[PATH_MAX], killed[PATH_MAX], ck[2 * PATH_MAX];
+    snprintf(full, sizeof full, "%s/nuts_full", g_tmp);
+    snprintf(killed, sizeof killed, "%s/nuts_killed", g_tmp);
+    snprintf(ck, sizeof ck, "%s/fit.checkpoint", killed);
+    int resumed = 0;
+    assert_int_equal(run_nuts(full, &resumed), 0);
+    assert_int_equal(resumed, 0);
+    assert_false(tu_exists(tu_path(full, "fit.checkpoint")));
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(run_nuts(killed, &resumed) ? 1 : 0);
+    /* the first checkpoint is written when NUTS starts (after the MAP stage) */
+    struct stat sb;
+    int ws, seen = 0;
+    for (long i = 0; i < 600000 && !seen; i++) {
+        seen = stat(ck, &sb) == 0;
+        if (!seen && waitpid(pid, &ws, WNOHANG) == pid)
+            fail_msg("the run ended before its fit wrote a checkpoint");
+        if (!seen)
+            usleep(200);
+    }
+    assert_true(seen);
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    if (!WIFSIGNALED(ws))
+        fail_msg("the fit ended before the kill: nothing to resume");
+    assert_false(tu_exists(tu_path(killed, "fit/draws.npy")));
+
+    assert_int_equal(run_nuts(killed, &resumed), 0);
+    assert_int_equal(resumed, 1);
+    assert_false(tu_exists(ck));
+    const char *files[] = {"fit/draws.npy", "fit/summary.csv", "fit/regions.csv",
+                           "fit/draws_chain1.csv", "draws/x0.npy", "draws/K.npy",
+                           "predict/recruitment.csv", "surgery/surgery.csv", NULL};
+    for (size_t i = 0; files[i]; i++)
+        same_file(full, killed, files[i]);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -790,6 +965,9 @@ int main(void)
         cmocka_unit_test(test_patient_load),
         cmocka_unit_test(test_preset),
         cmocka_unit_test(test_bad_patient),
+        cmocka_unit_test(test_pseudonymous_outputs),
+        cmocka_unit_test(test_directory_for_file),
+        cmocka_unit_test(test_fit_resume),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -652,6 +652,331 @@ static void test_montages(void **state)
     vbt_recording_free(psg);
 }
 
+/* ---- other formats, EDF+D, header details -------------------------------------------- */
+
+static const char *fmt_path(const char *name)
+{
+    static char buf[2][4096];
+    static int k;
+    k = (k + 1) % 2;
+    snprintf(buf[k], sizeof buf[k], "%s/formats/%s", tu_data_dir(), name);
+    return buf[k];
+}
+
+/* tests/data/formats (see its README.md): one set of analytic signals
+ * written as EDF+C and as BrainVision by make_formats.py, and converted to
+ * GDF by biosig's save2gdf.  BrainVision holds round(x / 0.1 uV) and EDF
+ * round(x / q) with q = 2000/65535 uV, so they agree to 0.05 + q/2; GDF
+ * holds the EDF's 16-bit values re-quantised by save2gdf (through physical
+ * values), so they agree to one step q. */
+static void test_formats(void **state)
+{
+    (void)state;
+    vbt_recording *edf, *bv, *gdf;
+    vbt_msg msg;
+    if (vbt_recording_open(&edf, fmt_path("source.edf"), &msg) ||
+        vbt_recording_open(&bv, fmt_path("source.vhdr"), &msg) ||
+        vbt_recording_open(&gdf, fmt_path("source.gdf"), &msg))
+        fail_msg("%s", msg.text);
+    assert_string_equal(vbt_recording_format(edf), "EDF+C");
+    assert_string_equal(vbt_recording_format(bv), "BrainVision");
+    assert_string_equal(vbt_recording_format(gdf), "GDF");
+    const char *labels[] = {"A1", "A2", "B1", "EEG Cz"};
+    vbt_recording *recs[] = {bv, gdf};
+    const double q = 2000.0 / 65535.0;
+    const double tol[] = {0.05 + q / 2 + 1e-9, q + 1e-9};
+    double ref[2048], x[2048];
+    for (size_t r = 0; r < 2; r++) {
+        vbt_recording *rec = recs[r];
+        assert_int_equal(vbt_recording_n_channels(rec), 4);
+        assert_close(vbt_recording_duration_s(rec), 8.0, 1e-12);
+        for (size_t c = 0; c < 4; c++) {
+            const vbt_rec_channel *ch = vbt_recording_channel(rec, c);
+            assert_string_equal(ch->label, labels[c]);
+            assert_close(ch->fs_hz, 256.0, 1e-12);
+            assert_int_equal(ch->n_samples, 2048);
+            assert_int_equal(vbt_recording_read(edf, c, 0, 2048, ref), 0);
+            assert_int_equal(vbt_recording_read(rec, c, 0, 2048, x), 0);
+            double worst = 0;
+            for (size_t i = 0; i < 2048; i++)
+                worst = fmax(worst, fabs(x[i] - ref[i]));
+            assert_true(worst <= tol[r]);
+            /* a window in the middle, through the block cache */
+            assert_int_equal(vbt_recording_read(rec, c, 1000, 7, x), 0);
+            for (size_t i = 0; i < 7; i++)
+                assert_close(x[i], ref[1000 + i], tol[r]);
+        }
+        assert_string_equal(vbt_recording_channel(rec, 3)->type, "EEG");
+        double on, off;
+        assert_int_equal(vbt_recording_seizure(rec, &on, &off), 0);
+        assert_close(on, 3.0, 1e-9);
+        assert_close(off, 5.5, 1e-9);
+        assert_int_equal(vbt_recording_read(rec, 0, 2040, 9, x), VBT_ERANGE);
+    }
+    /* the marker file's New Segment date (libbiosig 2.5 keeps its whole
+     * seconds, not the microseconds 394531 written there) */
+    vbt_datetime s = vbt_recording_start(bv);
+    assert_int_equal(s.year, 2021);
+    assert_int_equal(s.month, 3);
+    assert_int_equal(s.day, 2);
+    assert_int_equal(s.hour, 10);
+    assert_int_equal(s.minute, 11);
+    assert_int_equal(s.second, 12);
+    assert_close(s.subsecond, 0.0, 1e-9);
+    vbt_recording_free(edf);
+    vbt_recording_free(bv);
+    vbt_recording_free(gdf);
+    /* a BrainVision header whose data file is missing */
+    char hdr[4096];
+    snprintf(hdr, sizeof hdr, "%s/nodata.vhdr", g_tmp);
+    size_t len;
+    unsigned char *b = slurp(fmt_path("source.vhdr"), &len);
+    char *t = malloc(len + 32);
+    memcpy(t, b, len);
+    t[len] = '\0';
+    char *d = strstr(t, "DataFile=source.eeg");
+    assert_non_null(d);
+    memcpy(d, "DataFile=absent.eeg", 19);
+    tu_write_bytes(hdr, t, len);
+    vbt_recording *rec = (vbt_recording *)1;
+    assert_int_not_equal(vbt_recording_open(&rec, hdr, &msg), 0);
+    assert_null(rec);
+    free(t);
+    free(b);
+}
+
+/* Byte offset and size of the annotation signal inside a data record of a
+ * file written by vbt_edf_writer (signals: n data channels, then the
+ * annotations). */
+static void annot_layout(const unsigned char *b, size_t *hdr_bytes, size_t *rec_bytes,
+                         size_t *off, size_t *bytes)
+{
+    char f[9];
+    memcpy(f, b + 252, 4);
+    f[4] = '\0';
+    size_t ns = (size_t)atoi(f);
+    *hdr_bytes = 256 * (ns + 1);
+    size_t total = 0;
+    for (size_t i = 0; i < ns; i++) {
+        memcpy(f, b + 256 + ns * 216 + i * 8, 8);
+        f[8] = '\0';
+        size_t spr = (size_t)atoi(f);
+        if (i == ns - 1) {
+            *off = total;
+            *bytes = 2 * spr;
+        }
+        total += 2 * spr;
+    }
+    *rec_bytes = total;
+}
+
+/* Replace the annotation bytes of data record r by tal (zero-padded). */
+static void set_tal(unsigned char *b, size_t r, const char *tal, size_t tal_len)
+{
+    size_t hb, rb, off, nb;
+    annot_layout(b, &hb, &rb, &off, &nb);
+    assert_true(tal_len <= nb);
+    memset(b + hb + r * rb + off, 0, nb);
+    memcpy(b + hb + r * rb + off, tal, tal_len);
+}
+
+static void test_edf_plus_d(void **state)
+{
+    (void)state;
+    const char *labels[] = {"A1", "A2"};
+    const char *c_path = tu_path(g_tmp, "cont.edf");
+    write_synthetic(c_path, 2, labels, 128, 10, 0, 2.0);
+    size_t len;
+    unsigned char *b = slurp(c_path, &len);
+    /* a contiguous EDF+D reads like the EDF+C */
+    b[196] = 'D';
+    const char *d_path = bad_copy("contd.edf", b, len);
+    vbt_recording *c, *d;
+    vbt_msg msg;
+    if (vbt_recording_open(&c, c_path, &msg) || vbt_recording_open(&d, d_path, &msg))
+        fail_msg("%s", msg.text);
+    assert_string_equal(vbt_recording_format(d), "EDF+D");
+    assert_int_equal(vbt_recording_n_gaps(d), 0);
+    assert_int_equal(vbt_recording_n_channels(d), 2);
+    assert_close(vbt_recording_duration_s(d), vbt_recording_duration_s(c), 0);
+    assert_int_equal(vbt_recording_n_annotations(d), vbt_recording_n_annotations(c));
+    for (size_t i = 0; i < vbt_recording_n_annotations(c); i++) {
+        assert_string_equal(vbt_recording_annotation(d, i)->text,
+                            vbt_recording_annotation(c, i)->text);
+        assert_close(vbt_recording_annotation(d, i)->onset_s,
+                     vbt_recording_annotation(c, i)->onset_s, 1e-12);
+        assert_close(vbt_recording_annotation(d, i)->duration_s,
+                     vbt_recording_annotation(c, i)->duration_s, 1e-12);
+    }
+    double x[1280], y[1280];
+    for (size_t ch = 0; ch < 2; ch++) {
+        const vbt_rec_channel *cc = vbt_recording_channel(c, ch), *dc = vbt_recording_channel(d, ch);
+        assert_string_equal(cc->label, dc->label);
+        assert_int_equal(cc->n_samples, dc->n_samples);
+        assert_int_equal(cc->dig_min, dc->dig_min);
+        assert_close(cc->phys_max, dc->phys_max, 0);
+        assert_int_equal(vbt_recording_read(c, ch, 0, 1280, x), 0);
+        assert_int_equal(vbt_recording_read(d, ch, 0, 1280, y), 0);
+        assert_memory_equal(x, y, sizeof x);
+    }
+    vbt_recording_free(d);
+
+    /* records 5-9 moved 10 s later: a gap [5, 15) s */
+    for (size_t r = 5; r < 10; r++) {
+        char tal[32];
+        int n = snprintf(tal, sizeof tal, "+%zu%c%c%c", r + 10, 0x14, 0x14, 0);
+        set_tal(b, r, tal, (size_t)n + 1);
+    }
+    d_path = bad_copy("gap.edf", b, len);
+    if (vbt_recording_open(&d, d_path, &msg))
+        fail_msg("%s", msg.text);
+    assert_int_equal(vbt_recording_n_gaps(d), 1);
+    double g0, g1;
+    assert_int_equal(vbt_recording_gap(d, 0, &g0, &g1), 0);
+    assert_close(g0, 5.0, 1e-12);
+    assert_close(g1, 15.0, 1e-12);
+    assert_int_equal(vbt_recording_gap(d, 1, &g0, &g1), VBT_ERANGE);
+    assert_close(vbt_recording_duration_s(d), 20.0, 1e-12);
+    int64_t first;
+    size_t n;
+    assert_int_equal(vbt_recording_window(d, 0, 1.0, 3.0, &first, &n), 0);
+    assert_int_equal(first, 128);
+    assert_int_equal(n, 256);
+    /* after the gap: record 5 starts at 15 s */
+    assert_int_equal(vbt_recording_window(d, 0, 15.5, 17.0, &first, &n), 0);
+    assert_int_equal(first, 5 * 128 + 64);
+    assert_int_equal(n, 192);
+    assert_int_equal(vbt_recording_read(d, 1, first, n, y), 0);
+    assert_int_equal(vbt_recording_read(c, 1, first, n, x), 0);
+    assert_memory_equal(x, y, n * sizeof *x);
+    /* a window across the gap is refused and says so */
+    assert_int_equal(vbt_recording_window(d, 0, 4.0, 16.0, &first, &n), VBT_ERANGE);
+    assert_non_null(strstr(vbt_recording_errmsg(d), "crosses a gap"));
+    assert_int_equal(vbt_recording_window(d, 0, 6.0, 9.0, &first, &n), VBT_ERANGE);
+    vbt_recording_free(d);
+
+    /* a record that starts before the previous one ended */
+    set_tal(b, 5, "+4.5\x14\x14", 7);
+    expect_open_error(bad_copy("overlap.edf", b, len), VBT_EFORMAT, "before the end of record");
+    /* a record without its time-keeping annotation */
+    set_tal(b, 5, "", 1);
+    expect_open_error(bad_copy("notk.edf", b, len), VBT_EFORMAT, "time-keeping");
+    vbt_recording_free(c);
+    free(b);
+}
+
+/* The start's fraction of a second is the first record's time-keeping
+ * onset (EDF+), read by EDFlib for EDF+C and here for EDF+D. */
+static void test_subsecond(void **state)
+{
+    (void)state;
+    const char *labels[] = {"A1"};
+    const char *path = tu_path(g_tmp, "sub.edf");
+    write_synthetic(path, 1, labels, 64, 4, 0, -1);
+    size_t len;
+    unsigned char *b = slurp(path, &len);
+    for (size_t r = 0; r < 4; r++) {
+        char tal[32];
+        int n = snprintf(tal, sizeof tal, "+%zu.394531%c%c%c", r, 0x14, 0x14, 0);
+        set_tal(b, r, tal, (size_t)n + 1);
+    }
+    for (int discont = 0; discont < 2; discont++) {
+        b[196] = discont ? 'D' : 'C';
+        const char *p = bad_copy(discont ? "subd.edf" : "subc.edf", b, len);
+        vbt_recording *rec;
+        vbt_msg msg;
+        if (vbt_recording_open(&rec, p, &msg))
+            fail_msg("%s", msg.text);
+        vbt_datetime s = vbt_recording_start(rec);
+        assert_int_equal(s.year, 2000);
+        assert_int_equal(s.second, 0);
+        assert_close(s.subsecond, 0.394531, 1e-7);
+        assert_int_equal(vbt_recording_n_gaps(rec), 0);
+        vbt_recording_free(rec);
+    }
+    free(b);
+}
+
+/* Header bytes outside printable ASCII: the message names the field. */
+static void test_header_ascii(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *b = slurp(clin("edfio/short_psg.edf"), &len);
+    unsigned char keep = b[256 + 2 * 16];
+    b[256 + 2 * 16] = 0xE9; /* first byte of signal 3's label */
+    expect_open_error(bad_copy("label.edf", b, len), VBT_EFORMAT,
+                      "signal 3 label: byte 0xE9 is not ASCII");
+    b[256 + 2 * 16] = keep;
+    b[256 + 7 * 96 + 3] = 0x01; /* signal 1's physical dimension */
+    expect_open_error(bad_copy("dim.edf", b, len), VBT_EFORMAT,
+                      "signal 1 physical dimension: byte 0x01");
+    b[256 + 7 * 96 + 3] = ' ';
+    b[20] = 0xC3; /* the patient field: named, never quoted */
+    expect_open_error(bad_copy("pat.edf", b, len), VBT_EFORMAT,
+                      "'patient identification': byte 0xC3");
+    free(b);
+}
+
+/* Every channel marked bad: its own message, not "none of type SEEG". */
+static void test_all_bad(void **state)
+{
+    (void)state;
+    char p[8192];
+    snprintf(p, sizeof p, "%s/allbad", g_tmp);
+    mkdir(p, 0755);
+    const char *labels[] = {"A1", "A2"};
+    snprintf(p, sizeof p, "%s/allbad/x_ieeg.edf", g_tmp);
+    write_synthetic(p, 2, labels, 64, 2, 0, -1);
+    char tsv[8192];
+    snprintf(tsv, sizeof tsv, "%s/allbad/x_channels.tsv", g_tmp);
+    tu_write_file(tsv, "name\ttype\tunits\tstatus\nA1\tSEEG\tuV\tbad\nA2\tSEEG\tuV\tbad\n");
+    vbt_recording *rec;
+    vbt_msg msg;
+    if (vbt_recording_open_bids(&rec, p, NULL, &msg))
+        fail_msg("%s", msg.text);
+    assert_int_equal(vbt_recording_n_channels(rec), 0);
+    assert_int_equal(vbt_recording_n_bad_dropped(rec), 2);
+    vbt_montage *m = (vbt_montage *)1;
+    assert_int_equal(vbt_montage_alloc(&m, rec, VBT_MONTAGE_MONOPOLAR, NULL, 0, &msg),
+                     VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "every channel (2) is marked bad"));
+    vbt_recording_free(rec);
+}
+
+/* Channel policy: brain channels (SEEG/ECOG/EEG) by default; untyped ones
+ * only in a recording that types none (bare contact labels). */
+static void test_channel_policy(void **state)
+{
+    (void)state;
+    const char *mixed[] = {"EEG Fp1", "POL DC01", "EEG Fp2", "POL Photic"};
+    const char *bare[] = {"A1", "A2", "B'1"};
+    const char *p1 = tu_path(g_tmp, "mixed.edf"), *p2 = tu_path(g_tmp, "bare.edf");
+    write_synthetic(p1, 4, mixed, 64, 2, 0, -1);
+    write_synthetic(p2, 3, bare, 64, 2, 0, -1);
+    vbt_recording *rec;
+    vbt_montage *m;
+    vbt_msg msg;
+    assert_int_equal(vbt_recording_open(&rec, p1, &msg), 0);
+    assert_string_equal(vbt_recording_channel(rec, 1)->type, "n/a");
+    assert_int_equal(vbt_montage_alloc(&m, rec, VBT_MONTAGE_MONOPOLAR, NULL, 0, &msg), 0);
+    assert_int_equal(vbt_montage_n(m), 2);
+    assert_string_equal(vbt_montage_label(m, 0), "EEG Fp1");
+    assert_string_equal(vbt_montage_label(m, 1), "EEG Fp2");
+    vbt_montage_free(m);
+    /* named explicitly, an untyped channel is used */
+    size_t pick[] = {1};
+    assert_int_equal(vbt_montage_alloc(&m, rec, VBT_MONTAGE_MONOPOLAR, pick, 1, &msg), 0);
+    assert_int_equal(vbt_montage_n(m), 1);
+    vbt_montage_free(m);
+    vbt_recording_free(rec);
+    assert_int_equal(vbt_recording_open(&rec, p2, &msg), 0);
+    assert_int_equal(vbt_montage_alloc(&m, rec, VBT_MONTAGE_MONOPOLAR, NULL, 0, &msg), 0);
+    assert_int_equal(vbt_montage_n(m), 3);
+    vbt_montage_free(m);
+    vbt_recording_free(rec);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -678,6 +1003,12 @@ int main(void)
         cmocka_unit_test(test_bids),
         cmocka_unit_test(test_bids_example_sidecars),
         cmocka_unit_test(test_montages),
+        cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_edf_plus_d),
+        cmocka_unit_test(test_subsecond),
+        cmocka_unit_test(test_header_ascii),
+        cmocka_unit_test(test_all_bad),
+        cmocka_unit_test(test_channel_policy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -479,7 +479,52 @@ static void test_cli(void **state)
                      0);
     assert_non_null(strstr(o, "\"format\":\t\"EDF\""));
     assert_no_patient(o);
+    assert_null(strstr(o, "1989")); /* no date without --show-identifiers */
+    assert_null(strstr(o, "\"start\""));
     free(o);
+    /* the start date and time only on request; the text form neither */
+    assert_int_equal(run_vbt((const char *[]){"seeg", "info", psg, NULL}, &o, NULL), 0);
+    assert_null(strstr(o, "1989"));
+    assert_null(strstr(o, "16:13"));
+    free(o);
+    assert_int_equal(run_vbt((const char *[]){"seeg", "info", psg, "--show-identifiers", NULL},
+                             &o, NULL), 0);
+    assert_non_null(strstr(o, "start        1989-04-24T16:13:00\n"));
+    assert_no_patient(o);
+    free(o);
+    assert_int_equal(run_vbt((const char *[]){"seeg", "info", psg, "--json",
+                                              "--show-identifiers", NULL}, &o, NULL), 0);
+    assert_non_null(strstr(o, "\"start\":\t\"1989-04-24T16:13:00\""));
+    free(o);
+    /* the fraction of a second, when the file has one (EDF+ first record at +0.25 s) */
+    {
+        const char *labels[] = {"A1"};
+        vbt_edf_spec spec = {1, labels, "uV", 64, -100, 100, 0};
+        vbt_edf_writer *w;
+        vbt_msg msg;
+        char sub[4200];
+        snprintf(sub, sizeof sub, "%s/subsec.edf", g_tmp);
+        assert_int_equal(vbt_edf_writer_open(&w, sub, &spec, 1, &msg), 0);
+        double zero[64] = {0};
+        for (int r = 0; r < 2; r++)
+            assert_int_equal(vbt_edf_writer_append(w, zero, &msg), 0);
+        assert_int_equal(vbt_edf_writer_close(w, &msg), 0);
+        size_t len;
+        unsigned char *b = (unsigned char *)tu_slurp(sub, &len);
+        /* header 3 x 256 bytes; a record = 64 samples of A1, then the annotations */
+        for (size_t r = 0; r < 2; r++) {
+            unsigned char *a = b + 768 + r * (len - 768) / 2 + 128;
+            char tal[16];
+            int n = snprintf(tal, sizeof tal, "+%zu.25%c%c", r, 0x14, 0x14);
+            memcpy(a, tal, (size_t)n + 1);
+        }
+        tu_write_bytes(sub, b, len);
+        free(b);
+        assert_int_equal(run_vbt((const char *[]){"seeg", "info", sub, "--show-identifiers",
+                                                  NULL}, &o, NULL), 0);
+        assert_non_null(strstr(o, "start        2000-01-01T00:00:00.25\n"));
+        free(o);
+    }
 
     /* features on the PSG's EEG channels; outputs and provenance without the patient */
     snprintf(out, sizeof out, "%s/feat_psg", g_tmp);

@@ -762,7 +762,7 @@ static void test_cli(void **state)
 
     assert_int_equal(run_vbt((const char *[]){"surgery", "-c", conn, "-d", x0p, "-o", out2,
                                               "--resect", "A", "--resect=2", "--plan",
-                                              "--spare", "B", "--quiet", NULL}, &o, &e), 0);
+                                              "--spare", "B", NULL}, &o, &e), 0);
     assert_non_null(strstr(o, "exhaustive search over 2 candidates"));
     assert_non_null(strstr(o, "resect {A}"));
     free(o);

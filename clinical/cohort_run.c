@@ -1,0 +1,429 @@
+/* cohort_run.c -- one subject of a cohort through the pipeline on the atlas
+ * (vbt_cohort_subject_run): each usable ictal run is staged as a patient
+ * folder (vbt_patient.h) in OUT/sub-ID/RUN/input/ and run into OUT/sub-ID/RUN/.
+ * Staged files are rewritten with the same bytes on a rerun, so the
+ * pipeline's stamps match and finished steps are skipped: that is the
+ * resume after a kill. */
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "internal.h"
+#include "vbt_cohort.h"
+#include "vbt_io.h"
+#include "vbt_patient.h"
+#include "vbt_pipeline.h"
+
+/* snprintf for paths and messages whose truncation is harmless (a
+ * truncated path fails to open and says so). */
+static int fmt(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static int fmt(char *buf, size_t n, const char *f, ...)
+{
+    va_list ap;
+    va_start(ap, f);
+    int k = vsnprintf(buf, n, f, ap);
+    va_end(ap);
+    return k;
+}
+
+void vbt_cohort_run_opts_default(vbt_cohort_run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    vbt_pipeline_opts_default(&o->pipeline);
+    o->atlas.radius_mm = 10;
+    o->ez_threshold = 0.5;
+}
+
+static int mkdir_p(const char *path, vbt_msg *msg)
+{
+    char b[PATH_MAX];
+    if (fmt(b, sizeof b, "%s", path) >= (int)sizeof b)
+        return vbt__fail(msg, VBT_EINVAL, "path too long");
+    for (char *p = b + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(b, 0777) && errno != EEXIST)
+                return vbt__fail(msg, VBT_EIO, "cannot create folder '%s': %s", b, strerror(errno));
+            *p = '/';
+        }
+    if (mkdir(b, 0777) && errno != EEXIST)
+        return vbt__fail(msg, VBT_EIO, "cannot create folder '%s': %s", b, strerror(errno));
+    return VBT_OK;
+}
+
+/* A symbolic link at `link` to the absolute path of `target`, replaced when
+ * it points elsewhere. */
+static int link_to(const char *target, const char *link, vbt_msg *msg)
+{
+    char abs[PATH_MAX], cur[PATH_MAX];
+    if (!realpath(target, abs))
+        return vbt__fail(msg, VBT_EIO, "'%s': %s", target, strerror(errno));
+    ssize_t n = readlink(link, cur, sizeof cur - 1);
+    if (n >= 0) {
+        cur[n] = '\0';
+        if (strcmp(cur, abs) == 0)
+            return VBT_OK;
+        unlink(link);
+    }
+    if (symlink(abs, link))
+        return vbt__fail(msg, VBT_EIO, "cannot link '%s': %s", link, strerror(errno));
+    return VBT_OK;
+}
+
+/* A growing text buffer (static helpers, no allocation failure hidden). */
+typedef struct tb {
+    char *s;
+    size_t len, cap;
+    int oom;
+} tb;
+
+static void tb_printf(tb *b, const char *form, ...) VBT_PRINTF(2, 3);
+static void tb_printf(tb *b, const char *form, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, form);
+        int k = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, form, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->s && b->len + (size_t)k < b->cap) {
+            b->len += (size_t)k;
+            return;
+        }
+        size_t nc = (b->cap + (size_t)k + 1) * 2;
+        char *ns = realloc(b->s, nc);
+        if (!ns) {
+            b->oom = 1;
+            return;
+        }
+        b->s = ns;
+        b->cap = nc;
+    }
+}
+
+static int tb_write(tb *b, const char *path, vbt_msg *msg)
+{
+    if (b->oom)
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    /* same bytes: leave the file (and its time stamp) alone */
+    char *old = NULL;
+    size_t ol;
+    vbt_msg m;
+    int same = vbt_file_read_all(path, &old, &ol, 0, &m) == 0 && ol == b->len &&
+               memcmp(old, b->s ? b->s : "", ol) == 0;
+    free(old);
+    return same ? VBT_OK : vbt_file_write_atomic(path, b->s ? b->s : "", b->len, 1, msg);
+}
+
+/* Comma list of the regions in set. */
+static void region_list(tb *b, const vbt_cohort_localisation *l, const unsigned char *set)
+{
+    int first = 1;
+    for (size_t r = 0; r < l->n_regions; r++)
+        if (set[r]) {
+            tb_printf(b, "%s%s", first ? "" : ",", l->region_names[r]);
+            first = 0;
+        }
+}
+
+/* Stage run r of subject s in dir (a patient folder); VBT_OK or a failure. */
+static int stage(const vbt_cohort_subject *s, const vbt_cohort_run *r,
+                 const vbt_cohort_localisation *l, const vbt_cohort_atlas *a, const char *dir,
+                 vbt_msg *msg)
+{
+    char p[PATH_MAX], ieeg[PATH_MAX];
+    int rc;
+    if ((rc = mkdir_p(dir, msg)))
+        return rc;
+    fmt(p, sizeof p, "%s/connectome.zip", dir);
+    if ((rc = link_to(a->connectome, p, msg)))
+        return rc;
+    if (a->parcellation) {
+        fmt(p, sizeof p, "%s/parcellation.nii.gz", dir);
+        if ((rc = link_to(a->parcellation, p, msg)))
+            return rc;
+        const char *ext = a->labels && strlen(a->labels) > 4 &&
+                                  strcmp(a->labels + strlen(a->labels) - 4, ".tsv") == 0
+                              ? "tsv" : "csv";
+        fmt(p, sizeof p, "%s/parcellation_labels.%s", dir, ext);
+        if ((rc = link_to(a->labels, p, msg)))
+            return rc;
+        if (a->names) {
+            fmt(p, sizeof p, "%s/parcellation_names.tsv", dir);
+            if ((rc = link_to(a->names, p, msg)))
+                return rc;
+        }
+    }
+    unsigned char *set = calloc(l->n_regions ? l->n_regions : 1, 1);
+    if (!set)
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    const vbt_cohort_label which[2] = {VBT_COHORT_SOZ, VBT_COHORT_RESECT};
+    const char *file[2] = {"hypothesis.txt", "resections.txt"};
+    for (int k = 0; k < 2 && !rc; k++) {
+        tb b = {0};
+        fmt(p, sizeof p, "%s/%s", dir, file[k]);
+        if (vbt_cohort_region_set(l, r, which[k], set)) {
+            tb_printf(&b, "# %s channels of the run, localised on the atlas (docs/cohort.md)\n",
+                      k ? "resect" : "soz");
+            region_list(&b, l, set);
+            tb_printf(&b, "\n");
+            rc = tb_write(&b, p, msg);
+        } else {
+            unlink(p);
+        }
+        free(b.s);
+    }
+    free(set);
+    if (rc)
+        return rc;
+    fmt(ieeg, sizeof ieeg, "%s/sub-%s/ses-%s/ieeg", dir, s->id, r->ses ? r->ses : "none");
+    if ((rc = mkdir_p(ieeg, msg)))
+        return rc;
+    /* the run's file names without its ses entity when it had none */
+    char base[PATH_MAX];
+    fmt(base, sizeof base, "%s/sub-%s_%s%s", ieeg, s->id, r->ses ? "" : "ses-none_",
+             r->name);
+    const char *sext = strlen(r->edf) > 4 ? r->edf + strlen(r->edf) - 4 : ".edf";
+    fmt(p, sizeof p, "%s_ieeg%s", base, sext);
+    if ((rc = link_to(r->edf, p, msg)))
+        return rc;
+    /* electrodes in mm, only contacts with a position */
+    tb e = {0};
+    tb_printf(&e, "name\tx\ty\tz\n");
+    for (size_t i = 0; i < s->n_contacts; i++)
+        if (s->contacts[i].has_xyz)
+            tb_printf(&e, "%s\t%.4f\t%.4f\t%.4f\n", s->contacts[i].name,
+                      s->contacts[i].xyz_mm[0], s->contacts[i].xyz_mm[1],
+                      s->contacts[i].xyz_mm[2]);
+    char space[64];
+    fmt(space, sizeof space, "%s", s->space[0] ? s->space : "MNI152NLin6ASym");
+    fmt(p, sizeof p, "%s/sub-%s_space-%s_electrodes.tsv", ieeg, s->id, space);
+    rc = tb_write(&e, p, msg);
+    free(e.s);
+    if (rc)
+        return rc;
+    tb cs = {0};
+    tb_printf(&cs, "{\n  \"iEEGCoordinateSystem\": \"%s\",\n  \"iEEGCoordinateUnits\": \"mm\"\n}\n",
+              space);
+    fmt(p, sizeof p, "%s/sub-%s_space-%s_coordsystem.json", ieeg, s->id, space);
+    rc = tb_write(&cs, p, msg);
+    free(cs.s);
+    if (rc)
+        return rc;
+    /* channels: a channel is bad when it is, or when it is not a depth/grid
+     * channel with a localised contact (the gain has no row for it) */
+    tb ch = {0};
+    tb_printf(&ch, "name\ttype\tunits\tstatus\n");
+    for (size_t i = 0; i < r->n_channels; i++) {
+        const vbt_cohort_channel *c = &r->channels[i];
+        long reg[2];
+        size_t nr;
+        vbt_cohort_channel_regions(l, c->name, reg, &nr);
+        int has_pos = 0;
+        for (size_t k = 0; k < s->n_contacts; k++)
+            if (strcasecmp(s->contacts[k].name, c->name) == 0)
+                has_pos = s->contacts[k].has_xyz;
+        int good = !c->bad && has_pos &&
+                   (strcasecmp(c->type, "SEEG") == 0 || strcasecmp(c->type, "ECOG") == 0);
+        tb_printf(&ch, "%s\t%s\tuV\t%s\n", c->name, c->type, good ? "good" : "bad");
+    }
+    fmt(p, sizeof p, "%s_channels.tsv", base);
+    rc = tb_write(&ch, p, msg);
+    free(ch.s);
+    if (rc)
+        return rc;
+    tb ev = {0};
+    tb_printf(&ev, "onset\tduration\ttrial_type\n");
+    if (isnan(r->offset_s))
+        tb_printf(&ev, "%.6f\tn/a\tseizure onset\n", r->onset_s);
+    else
+        tb_printf(&ev, "%.6f\t%.6f\tseizure onset\n", r->onset_s, r->offset_s - r->onset_s);
+    fmt(p, sizeof p, "%s_events.tsv", base);
+    rc = tb_write(&ev, p, msg);
+    free(ev.s);
+    return rc;
+}
+
+/* One line: newlines and tabs become blanks. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\n' || *s == '\r' || *s == '\t')
+            *s = ' ';
+}
+
+/* Every "PREFIX/" in s removed, in place: messages name files relative to
+ * OUT or to the dataset, so that the recorded reasons hold no absolute path
+ * and do not depend on where OUT is. */
+static void strip_prefix(char *s, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    if (!pl)
+        return;
+    for (char *p = s; (p = strstr(p, prefix));) {
+        if (p[pl] != '/') {
+            p += pl;
+            continue;
+        }
+        memmove(p, p + pl + 1, strlen(p + pl + 1) + 1);
+    }
+}
+
+static int write_subject_json(const char *path, const char *status, const char *reason,
+                              double thr, cJSON *runs, vbt_msg *msg)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    cJSON_AddStringToObject(j, "schema", "vbt.cohort_subject/1");
+    cJSON_AddStringToObject(j, "status", status);
+    cJSON_AddStringToObject(j, "reason", reason);
+    cJSON_AddNumberToObject(j, "ez_threshold", thr);
+    cJSON_AddItemToObject(j, "runs", runs ? cJSON_Duplicate(runs, 1) : cJSON_CreateArray());
+    char *t = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!t)
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    size_t n = strlen(t);
+    char *t2 = realloc(t, n + 2);
+    if (!t2) {
+        free(t);
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    }
+    t2[n] = '\n';
+    t2[n + 1] = '\0';
+    int rc = vbt_file_write_atomic(path, t2, n + 1, 1, msg);
+    free(t2);
+    return rc;
+}
+
+int vbt_cohort_subject_run(const vbt_cohort *c, size_t i, const vbt_cohort_run_opts *o,
+                           vbt_msg *msg)
+{
+    if (!c || !o || !o->outdir || i >= c->n_subjects || !o->atlas.connectome)
+        return vbt__fail(msg, VBT_EINVAL,
+                         "vbt_cohort_subject_run: NULL argument, no outdir or atlas connectome, "
+                         "or subject out of range");
+    const vbt_cohort_subject *s = &c->subjects[i];
+    char sdir[PATH_MAX], done[PATH_MAX], rdir[PATH_MAX], idir[PATH_MAX];
+    fmt(sdir, sizeof sdir, "%s/sub-%s", o->outdir, s->id);
+    fmt(done, sizeof done, "%s/subject.json", sdir);
+    struct stat st;
+    if (stat(done, &st) == 0)
+        return VBT_OK;
+    int rc = mkdir_p(sdir, msg);
+    if (rc)
+        return rc;
+    char reason[VBT_MSG_LEN] = "";
+    vbt_cohort_localisation *l = NULL;
+    cJSON *runs = cJSON_CreateArray();
+    size_t n_ok = 0, n_tried = 0;
+    if (!runs)
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    if (s->problem) {
+        fmt(reason, sizeof reason, "%s", s->problem);
+        rc = VBT_ENOTFOUND;
+        goto record;
+    }
+    vbt_msg lm;
+    if ((rc = vbt_cohort_localise(&l, s, &o->atlas, &lm))) {
+        fmt(reason, sizeof reason, "atlas: %s", lm.text);
+        goto record;
+    }
+    for (size_t k = 0; k < s->n_runs; k++) {
+        const vbt_cohort_run *r = &s->runs[k];
+        cJSON *rj = cJSON_CreateObject();
+        if (!rj) {
+            rc = vbt__fail(msg, VBT_ENOMEM, "out of memory");
+            fmt(reason, sizeof reason, "out of memory");
+            goto record;
+        }
+        cJSON_AddItemToArray(runs, rj);
+        cJSON_AddStringToObject(rj, "run", r->name);
+        char why[VBT_MSG_LEN] = "";
+        if (r->skip)
+            fmt(why, sizeof why, "%s", r->skip);
+        else if (!r->has_signal)
+            fmt(why, sizeof why, "no signal file %s", strrchr(r->edf, '/') + 1);
+        if (why[0]) {
+            /* interictal runs are not listed as skipped: they are not seizures */
+            if (!r->ictal) {
+                cJSON_DeleteItemFromArray(runs, cJSON_GetArraySize(runs) - 1);
+                continue;
+            }
+            cJSON_AddStringToObject(rj, "status", "skipped");
+            cJSON_AddStringToObject(rj, "reason", why);
+            continue;
+        }
+        n_tried++;
+        fmt(rdir, sizeof rdir, "%s/%s", sdir, r->name);
+        fmt(idir, sizeof idir, "%s/input", rdir);
+        vbt_msg rm;
+        vbt_patient *p = NULL;
+        int rrc = stage(s, r, l, &o->atlas, idir, &rm);
+        if (!rrc)
+            rrc = vbt_patient_load(&p, idir, &rm);
+        if (!rrc) {
+            vbt_pipeline_opts po = o->pipeline;
+            po.outdir = rdir;
+            rrc = vbt_pipeline_run(p, &po, NULL, &rm);
+        }
+        vbt_patient_free(p);
+        if (o->pipeline.cancel && *o->pipeline.cancel) {
+            /* interrupted: nothing recorded, the next run resumes */
+            cJSON_Delete(runs);
+            vbt_cohort_localisation_free(l);
+            return vbt__fail(msg, VBT_EINVAL, "interrupted");
+        }
+        if (rrc) {
+            one_line(rm.text);
+            strip_prefix(rm.text, o->outdir);
+            strip_prefix(rm.text, c->root);
+            cJSON_AddStringToObject(rj, "status", "failed");
+            cJSON_AddStringToObject(rj, "reason", rm.text);
+            if (!reason[0])
+                fmt(reason, sizeof reason, "%s: %s", r->name, rm.text);
+            continue;
+        }
+        cJSON_AddStringToObject(rj, "status", "ok");
+        cJSON_AddStringToObject(rj, "reason", "");
+        n_ok++;
+    }
+    if (n_ok == 0) {
+        rc = VBT_EFORMAT;
+        if (!reason[0])
+            fmt(reason, sizeof reason, "no run with a signal and a seizure onset");
+    } else {
+        rc = VBT_OK;
+        reason[0] = '\0';
+    }
+record:
+    one_line(reason);
+    strip_prefix(reason, o->outdir);
+    strip_prefix(reason, c->root);
+    {
+        int wrc = write_subject_json(done, rc ? "failed" : "done", reason, o->ez_threshold, runs,
+                                     msg);
+        cJSON_Delete(runs);
+        vbt_cohort_localisation_free(l);
+        if (wrc)
+            return wrc;
+    }
+    (void)n_tried;
+    if (rc)
+        return vbt__fail(msg, rc, "sub-%s: %s", s->id, reason);
+    return VBT_OK;
+}
