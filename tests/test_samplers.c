@@ -204,7 +204,8 @@ static void check_result(const vbt_sampler_type *type, const vbt_target *t,
     assert_true((r->log_w != NULL) == ((type->flags & VBT_SAMPLER_WEIGHTED) != 0));
     assert_true((r->stats != NULL) == ((type->flags & VBT_SAMPLER_CHAINS) != 0));
     assert_true(isfinite(r->log_evidence) == ((type->flags & VBT_SAMPLER_EVIDENCE) != 0));
-    double g[8];
+    double *g = malloc(t->n * sizeof *g);
+    assert_non_null(g);
     for (size_t q = 0; q < C * D; q++) {
         double lp;
         for (size_t i = 0; i < t->n; i++)
@@ -213,6 +214,7 @@ static void check_result(const vbt_sampler_type *type, const vbt_target *t,
         /* SMC's lp is log prior + log lik: equal up to rounding */
         assert_true(fabs(r->lp[q] - lp) <= 1e-9 * (1.0 + fabs(lp)));
     }
+    free(g);
 }
 
 /* Mean and sd of coordinate i, weighted by exp(log_w) when given. */
