@@ -160,10 +160,6 @@ int cli_parse_numbers(const char *s, double *v, size_t n);
 /* Provenance: {"vbt_version", "command", "seed", "inputs": {...}} to which
  * the command adds its own keys.  Inputs are hashed with SHA-256. */
 cJSON *cli_provenance_new(const cli_parsed *p);
-/* How provenance shows a path: a relative one as given, an absolute one
- * relative to the working directory when inside it, else a file's name
- * alone (a folder's left out).  Points into path or a constant. */
-const char *cli_provenance_path(const char *path);
 int cli_provenance_add_input(cJSON *prov, const char *role, const char *path,
                              char *err, size_t errlen);
 

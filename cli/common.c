@@ -129,34 +129,6 @@ void cli_quiet_stdout(const cli_parsed *p)
         (void)freopen("/dev/null", "w", stdout);
 }
 
-/* How provenance shows a path (privacy: never an absolute path, which
- * names users and often patients): a relative path as given; an absolute
- * one relative to the working directory when inside it, else its last
- * component alone (a folder's: its name, often a patient's, is left out).
- * Points into path. */
-const char *cli_provenance_path(const char *path)
-{
-    if (path[0] != '/')
-        return path;
-    char cwd[4096];
-    if (getcwd(cwd, sizeof cwd)) {
-        size_t n = strlen(cwd);
-        if (!strcmp(path, cwd))
-            return ".";
-        if (n > 1 && !strncmp(path, cwd, n) && path[n] == '/' && path[n + 1])
-            return path + n + 1;
-    }
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return "(a folder outside the working directory)"; /* often a patient's name */
-    const char *base = path + strlen(path);
-    while (base > path && base[-1] == '/')
-        base--;
-    while (base > path && base[-1] != '/')
-        base--;
-    return *base ? base : ".";
-}
-
 cJSON *cli_provenance_new(const cli_parsed *p)
 {
     cJSON *root = cJSON_CreateObject();
@@ -164,7 +136,7 @@ cJSON *cli_provenance_new(const cli_parsed *p)
     cJSON_AddStringToObject(root, "tool", p->cmd->name);
     cJSON *cmd = cJSON_AddArrayToObject(root, "command");
     for (int i = 0; i < p->argc; i++)
-        cJSON_AddItemToArray(cmd, cJSON_CreateString(cli_provenance_path(p->argv[i])));
+        cJSON_AddItemToArray(cmd, cJSON_CreateString(vbt_path_public(p->argv[i])));
     cJSON_AddObjectToObject(root, "inputs");
     return root;
 }
@@ -223,7 +195,7 @@ int cli_provenance_add_input(cJSON *prov, const char *role, const char *path,
     }
     cJSON *inputs = cJSON_GetObjectItemCaseSensitive(prov, "inputs");
     cJSON *item = cJSON_CreateObject();
-    cJSON_AddStringToObject(item, "path", cli_provenance_path(path));
+    cJSON_AddStringToObject(item, "path", vbt_path_public(path));
     if (is_dir) {
         if (hash_dir(item, path, err, errlen)) {
             cJSON_Delete(item);

@@ -370,7 +370,7 @@ static int add_input(cJSON *prov, const char *role, const char *path, char *err,
         return cli_provenance_add_input(prov, role, path, err, n);
     cJSON *inputs = cJSON_GetObjectItemCaseSensitive(prov, "inputs");
     cJSON *item = cJSON_CreateObject(), *files = cJSON_CreateObject();
-    cJSON_AddStringToObject(item, "path", cli_provenance_path(path));
+    cJSON_AddStringToObject(item, "path", vbt_path_public(path));
     cJSON_AddItemToObject(item, "files", files);
     cJSON_AddItemToObject(inputs, role, item);
     DIR *d = opendir(path);
@@ -468,7 +468,7 @@ cJSON *fit_provenance(const cli_parsed *p, vbt_fit *f, const char *resumed_from,
     for (const char *const *o = vbt_fit_output_names(f); *o; o++)
         cJSON_AddItemToArray(oj, cJSON_CreateString(*o));
     if (resumed_from)
-        cJSON_AddStringToObject(prov, "resumed_from", cli_provenance_path(resumed_from));
+        cJSON_AddStringToObject(prov, "resumed_from", vbt_path_public(resumed_from));
     return prov;
 }
 

@@ -232,7 +232,7 @@ static int arm_checkpoint(const vbt__pipe_fit_job *j, vbt_fit *f, char *ck, size
     }
     if (unlink(ck) != 0 && errno != ENOENT)
         return vbt__fail(msg, VBT_EIO, "'%s': cannot remove the stale checkpoint: %s",
-                         vbt__pipe_public_path(ck), strerror(errno));
+                         vbt_path_public(ck), strerror(errno));
     return VBT_OK;
 }
 
@@ -263,7 +263,7 @@ int vbt__pipe_fit(const vbt__pipe_fit_job *j, vbt_msg *msg)
     od = NULL;
     if (!rc && unlink(ck) != 0 && errno != ENOENT)
         rc = vbt__fail(msg, VBT_EIO, "'%s': cannot remove the checkpoint: %s",
-                       vbt__pipe_public_path(ck), strerror(errno));
+                       vbt_path_public(ck), strerror(errno));
 out:
     vbt_outdir_abort(od);
     vbt_fit_free(f);

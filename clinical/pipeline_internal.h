@@ -35,21 +35,16 @@ VBT_HIDDEN int vbt__pipe_extract_draws(vbt_msg *err, const char *fit_dir, size_t
 VBT_HIDDEN void vbt__pipe_held_init(const char *prior, char *buf, size_t n);
 
 /* Provenance (pipeline_prov.c): {"vbt_version", "tool", "command": argv,
- * "inputs": {}}; an input by role: {"path" (vbt__pipe_public_path), "sha256"}, a
+ * "inputs": {}}; an input by role: {"path" (vbt_path_public), "sha256"}, a
  * directory {"path", "sha256": dir_note}. */
 VBT_HIDDEN cJSON *vbt__pipe_prov_new(const char *tool, int argc, char *const *argv);
 VBT_HIDDEN int vbt__pipe_prov_add_input(cJSON *prov, const char *role, const char *path,
                                         const char *dir_note, vbt_msg *msg);
 
-/* How provenance shows a path (privacy: absolute paths name users and
- * often patients): a relative path as given, an absolute one relative to
- * the working directory when inside it, else its last component alone (a
- * folder's name, often a patient's, left out).  Points into path. */
-VBT_HIDDEN const char *vbt__pipe_public_path(const char *path);
 /* How the pipeline's outputs show a path (privacy: never the patient
  * folder's name, an absolute path): relative to the output folder when
- * inside it (as given or as vbt__pipe_public_path shows it), else relative
- * to the patient folder likewise, else vbt__pipe_public_path.  Points into
+ * inside it (as given or as vbt_path_public shows it), else relative
+ * to the patient folder likewise, else vbt_path_public.  Points into
  * path. */
 VBT_HIDDEN const char *vbt__pipe_shown_path(const char *path, const char *patient_dir,
                                             const char *out_dir);

@@ -12,29 +12,6 @@
 
 #include "pipeline_internal.h"
 
-const char *vbt__pipe_public_path(const char *path)
-{
-    if (path[0] != '/')
-        return path;
-    char cwd[4096];
-    if (getcwd(cwd, sizeof cwd)) {
-        size_t n = strlen(cwd);
-        if (!strcmp(path, cwd))
-            return ".";
-        if (n > 1 && !strncmp(path, cwd, n) && path[n] == '/' && path[n + 1])
-            return path + n + 1;
-    }
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return "(a folder outside the working directory)"; /* often a patient's name */
-    const char *base = path + strlen(path);
-    while (base > path && base[-1] == '/')
-        base--;
-    while (base > path && base[-1] != '/')
-        base--;
-    return *base ? base : ".";
-}
-
 cJSON *vbt__pipe_prov_new(const char *tool, int argc, char *const *argv)
 {
     cJSON *root = cJSON_CreateObject();
@@ -42,7 +19,7 @@ cJSON *vbt__pipe_prov_new(const char *tool, int argc, char *const *argv)
     cJSON_AddStringToObject(root, "tool", tool);
     cJSON *cmd = cJSON_AddArrayToObject(root, "command");
     for (int i = 0; i < argc; i++)
-        cJSON_AddItemToArray(cmd, cJSON_CreateString(vbt__pipe_public_path(argv[i])));
+        cJSON_AddItemToArray(cmd, cJSON_CreateString(vbt_path_public(argv[i])));
     cJSON_AddObjectToObject(root, "inputs");
     return root;
 }
@@ -53,7 +30,7 @@ int vbt__pipe_prov_add_input(cJSON *prov, const char *role, const char *path,
     struct stat st;
     cJSON *inputs = cJSON_GetObjectItemCaseSensitive(prov, "inputs");
     cJSON *item = cJSON_CreateObject();
-    cJSON_AddStringToObject(item, "path", vbt__pipe_public_path(path));
+    cJSON_AddStringToObject(item, "path", vbt_path_public(path));
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         cJSON_AddStringToObject(item, "sha256", dir_note);
     } else {
@@ -91,12 +68,12 @@ const char *vbt__pipe_shown_path(const char *path, const char *patient_dir, cons
 {
     const char *s;
     if (out_dir && ((s = strip_dir(path, out_dir)) ||
-                    (s = strip_dir(path, vbt__pipe_public_path(out_dir)))))
+                    (s = strip_dir(path, vbt_path_public(out_dir)))))
         return s;
     if (patient_dir && ((s = strip_dir(path, patient_dir)) ||
-                        (s = strip_dir(path, vbt__pipe_public_path(patient_dir)))))
+                        (s = strip_dir(path, vbt_path_public(patient_dir)))))
         return s;
-    return vbt__pipe_public_path(path);
+    return vbt_path_public(path);
 }
 
 /* Every string under j shown, "absolute_path" members dropped; 1 when

@@ -882,3 +882,26 @@ void vbt_outdir_abort(vbt_outdir *od)
     (void)rmtree(od->staging);
     outdir_free(od);
 }
+
+const char *vbt_path_public(const char *path)
+{
+    if (path[0] != '/')
+        return path;
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd)) {
+        size_t n = strlen(cwd);
+        if (!strcmp(path, cwd))
+            return ".";
+        if (n > 1 && !strncmp(path, cwd, n) && path[n] == '/' && path[n + 1])
+            return path + n + 1;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return "(a folder outside the working directory)"; /* often a patient's name */
+    const char *base = path + strlen(path);
+    while (base > path && base[-1] == '/')
+        base--;
+    while (base > path && base[-1] != '/')
+        base--;
+    return *base ? base : ".";
+}

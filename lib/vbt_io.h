@@ -89,6 +89,14 @@ int vbt_file_read_all(const char *path, char **buf, size_t *len, size_t max_byte
                       vbt_msg *msg);
 
 /* Write a buffer to path atomically (temp + fsync + rename). */
+/* How provenance and logs show a path (privacy: never an absolute path,
+ * which names users and often patients): a relative path as given; an
+ * absolute one relative to the working directory when inside it, else its
+ * last component alone, and a folder outside it as "(a folder outside the
+ * working directory)" (its name is often a patient's).  Points into path or
+ * at a static string. */
+const char *vbt_path_public(const char *path);
+
 int vbt_file_write_atomic(const char *path, const void *buf, size_t len,
                           int overwrite, vbt_msg *msg);
 
