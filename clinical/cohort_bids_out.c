@@ -2,6 +2,7 @@
  * (vbt_cohort_out.h): per run, the regions' EZ probabilities and the
  * channels' labels, under OUT/derivatives/vbt/. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,22 @@ static void put_p(vbt__textbuf *b, double v)
         vbt__tb_printf(b, "\tn/a");
 }
 
+/* snprintf into a path buffer; a path that does not fit is an error, never
+ * a silently truncated (and so wrong) file name. */
+static int pathf(char *buf, size_t n, vbt_msg *msg, const char *fmt, ...)
+    VBT_PRINTF(4, 5);
+static int pathf(char *buf, size_t n, vbt_msg *msg, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= n)
+        return vbt__fail(msg, VBT_EINVAL, "cohort derivatives: a path under OUT is longer "
+                         "than %zu bytes", n - 1);
+    return VBT_OK;
+}
+
 static int write_run(const char *dir, const vbt_cohort_subject *s, const vbt_cohort_run *r,
                      const vbt_cohort_localisation *l, const double *p, double thr, vbt_msg *msg)
 {
@@ -78,9 +95,12 @@ static int write_run(const char *dir, const vbt_cohort_subject *s, const vbt_coh
             put_p(&b, p[3 * k + q]);
         vbt__tb_printf(&b, "\t%d\n", p[3 * k] > thr);
     }
-    snprintf(path, sizeof path, "%s/sub-%s_%s_atlas-DK84_desc-ez_probseg.tsv", dir, s->id,
-             r->name);
-    int rc = vbt__tb_write(&b, path, msg);
+    int rc = pathf(path, sizeof path, msg, "%s/sub-%s_%s_atlas-DK84_desc-ez_probseg.tsv", dir,
+                   s->id, r->name);
+    if (rc == VBT_OK)
+        rc = vbt__tb_write(&b, path, msg);
+    else
+        free(b.s);
     if (rc != VBT_OK)
         return rc;
     vbt__textbuf c = {0};
@@ -106,7 +126,11 @@ static int write_run(const char *dir, const vbt_cohort_subject *s, const vbt_coh
         vbt__tb_printf(&c, "\t%s\n", !isfinite(pe) ? "n/a" : pe > thr ? "ez"
                                      : pp > thr ? "pz" : "hz");
     }
-    snprintf(path, sizeof path, "%s/sub-%s_%s_desc-ez_channels.tsv", dir, s->id, r->name);
+    if ((rc = pathf(path, sizeof path, msg, "%s/sub-%s_%s_desc-ez_channels.tsv", dir, s->id,
+                    r->name)) != VBT_OK) {
+        free(c.s);
+        return rc;
+    }
     return vbt__tb_write(&c, path, msg);
 }
 
@@ -119,8 +143,9 @@ int vbt_cohort_write_derivatives(const vbt_cohort *c, const char *outdir,
     if (!c || !outdir || !atlas)
         return vbt__fail(msg, VBT_EINVAL, "cohort derivatives: missing cohort, OUT or atlas");
     char root[PMAX], path[PMAX];
-    snprintf(root, sizeof root, "%s/derivatives/vbt", outdir);
-    int rc = vbt_mkdir_parents(root, msg);
+    int rc = pathf(root, sizeof root, msg, "%s/derivatives/vbt", outdir);
+    if (rc == VBT_OK)
+        rc = vbt_mkdir_parents(root, msg);
     if (rc != VBT_OK)
         return rc;
     vbt__textbuf d = {0};
@@ -131,7 +156,10 @@ int vbt_cohort_write_derivatives(const vbt_cohort *c, const char *outdir,
                    "the atlas connectome (docs/cohort.md)\"\n    }\n  ],\n"
                    "  \"SourceDatasets\": [\n    {\n      \"URL\": \"../..\"\n    }\n  ]\n}\n",
                    vbt_version());
-    snprintf(path, sizeof path, "%s/dataset_description.json", root);
+    if ((rc = pathf(path, sizeof path, msg, "%s/dataset_description.json", root)) != VBT_OK) {
+        free(d.s);
+        return rc;
+    }
     if ((rc = vbt__tb_write(&d, path, msg)) != VBT_OK)
         return rc;
     size_t written = 0;
@@ -159,11 +187,9 @@ int vbt_cohort_write_derivatives(const vbt_cohort *c, const char *outdir,
             if ((rc = read_probs(path, l, p, msg)) != VBT_OK)
                 break;
             char dir[PMAX];
-            if (r->ses)
-                snprintf(dir, sizeof dir, "%s/sub-%s/ses-%s/ieeg", root, s->id, r->ses);
-            else
-                snprintf(dir, sizeof dir, "%s/sub-%s/ieeg", root, s->id);
-            if ((rc = vbt_mkdir_parents(dir, msg)) != VBT_OK)
+            rc = r->ses ? pathf(dir, sizeof dir, msg, "%s/sub-%s/ses-%s/ieeg", root, s->id, r->ses)
+                        : pathf(dir, sizeof dir, msg, "%s/sub-%s/ieeg", root, s->id);
+            if (rc != VBT_OK || (rc = vbt_mkdir_parents(dir, msg)) != VBT_OK)
                 break;
             if ((rc = write_run(dir, s, r, l, p, ez_threshold, msg)) != VBT_OK)
                 break;
