@@ -186,6 +186,7 @@ extern const cli_command cli_cmd_gain;
 extern const cli_command cli_cmd_seeg;
 extern const cli_command cli_cmd_predict;
 extern const cli_command cli_cmd_surgery;
+extern const cli_command cli_cmd_twin;
 /* fitting/ commands */
 extern const cli_command cli_cmd_fit;
 

@@ -87,9 +87,13 @@ static int summarize(const cli_parsed *p, const char *path, strbuf *b)
     for (const cJSON *it = regs ? regs->child : NULL; it; it = it->next, n_reg++) {
         const cJSON *lab = cJSON_GetObjectItemCaseSensitive(it, "label");
         const char *l = cJSON_IsString(lab) ? lab->valuestring : "?";
-        if (num(it, "p_ez") > 0.5) {
+        /* a MAP fit gives no probabilities: its regions' class (results.json "class") */
+        const cJSON *pe = cJSON_GetObjectItemCaseSensitive(it, "p_ez"),
+                    *cl = cJSON_GetObjectItemCaseSensitive(it, "class");
+        int point = cJSON_IsNull(pe) && cJSON_IsString(cl);
+        if (point ? !strcmp(cl->valuestring, "EZ") : num(it, "p_ez") > 0.5) {
             sb_printf(&ez, "%s%s", n_ez++ ? ";" : "", l);
-        } else if (num(it, "p_pz") > 0.5) {
+        } else if (point ? !strcmp(cl->valuestring, "PZ") : num(it, "p_pz") > 0.5) {
             sb_printf(&pz, "%s%s", n_pz++ ? ";" : "", l);
         }
     }
@@ -134,7 +138,19 @@ static int summarize(const cli_parsed *p, const char *path, strbuf *b)
             tr = num(e, "recall");
         }
     }
-    sb_printf(b, ",%.6g,%.6g,%.6g,%.6g\n", hp, hr, tp, tr);
+    sb_printf(b, ",%.6g,%.6g,%.6g,%.6g", hp, hr, tp, tr);
+    /* the verdict: trustworthy or not, and the failed checks' reasons */
+    const cJSON *vd = cJSON_GetObjectItemCaseSensitive(r, "verdict");
+    const cJSON *tw = cJSON_GetObjectItemCaseSensitive(vd, "trustworthy");
+    sb_printf(b, ",%s,", cJSON_IsBool(tw) ? (cJSON_IsTrue(tw) ? "true" : "false") : "");
+    strbuf why = {0};
+    k = 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(vd, "reasons"))
+        if (cJSON_IsString(e))
+            sb_printf(&why, "%s%s", k++ ? "; " : "", e->valuestring);
+    sb_label(b, why.s ? why.s : "");
+    free(why.s);
+    sb_printf(b, "\n");
     cJSON_Delete(r);
     return 0;
 }
@@ -145,7 +161,7 @@ static int run_summarize(const cli_parsed *p)
     strbuf b = {0};
     sb_printf(&b, "patient,results,method,n_regions,n_ez,ez_regions,n_pz,pz_regions,plan,"
             "plan_p_seizure_freedom,plan_reached,psis_khat,hypothesis_precision,"
-            "hypothesis_recall,truth_precision,truth_recall\n");
+            "hypothesis_recall,truth_precision,truth_recall,trustworthy,verdict_reasons\n");
     char path[4200];
     size_t rows = 0;
     int rc = CLI_ERROR;

@@ -14,6 +14,7 @@
  * each step's folder appears whole or not at all.  The pipeline itself is
  * clinical/'s vbt_pipeline_run (vbt_pipeline.h): this file parses the
  * options, fills vbt_pipeline_opts and prints the progress. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +43,53 @@ static const cli_option opts[] = {
      .doc = "time points of the fitted SEEG feature"},
     {.name = "target", .kind = CLI_FLOAT, .metavar = "P", .def = "0.9", .min = 0, .max = 1,
      .doc = "probability of seizure freedom the resection plan must reach"},
+    {.name = "task", .kind = CLI_TEXT, .metavar = "LABEL",
+     .doc = "BIDS task of the recording to fit, when the patient has several *_ieeg.edf "
+            "(several are refused, listed, unless --task/--run pick one)"},
+    {.name = "run", .kind = CLI_TEXT, .metavar = "LABEL",
+     .doc = "BIDS run of the recording to fit (see --task)"},
+    {.name = "seizure", .kind = CLI_TEXT, .metavar = "N",
+     .doc = "which seizure onset of the recording's events to fit (1-based), when it marks "
+            "several (refused, listed, otherwise); 'all' is refused: the joint fit of several "
+            "seizures is 'vbt twin'"},
+    {.name = "onset", .kind = CLI_FLOAT, .metavar = "S", .min = 0, .max = 1e9,
+     .doc = "seizure onset in seconds from the recording's start, for a recording whose "
+            "events mark none (without it such a recording is refused)"},
+    {.name = "offset", .kind = CLI_FLOAT, .metavar = "S", .min = 0, .max = 1e9,
+     .doc = "seizure offset in seconds, with --onset (default: the end of the recording)"},
+    {.name = "allow-untrusted", .kind = CLI_FLAG,
+     .doc = "exit 0 even when the fit's verdict is 'not trustworthy' (otherwise exit 3 once "
+            "every output is written)"},
 };
+
+/* Exit status of a complete run whose verdict is "not trustworthy". */
+enum { EXIT_UNTRUSTED = 3 };
+
+static int given(const cli_parsed *p, const char *name)
+{
+    for (size_t i = 0; i < p->cmd->n_opts; i++)
+        if (!strcmp(p->cmd->opts[i].name, name))
+            return p->values[i] != NULL;
+    return 0;
+}
+
+/* The verdict as the last lines on stderr (not with --quiet). */
+static void print_verdict(const cli_parsed *p, const vbt_verdict *v)
+{
+    if (p->common.quiet)
+        return;
+    fflush(stdout); /* the verdict comes last */
+    size_t nf = vbt_verdict_n_failed(v);
+    if (v->trustworthy)
+        fprintf(stderr, "verdict: trustworthy (%zu checks passed)\n", v->n_checks);
+    else
+        fprintf(stderr, "verdict: NOT TRUSTWORTHY (%zu of %zu checks failed)%s\n", nf,
+                v->n_checks, v->point_estimate ? ", point estimate only" : "");
+    for (size_t i = 0; i < nf; i++) {
+        const vbt_check *c = vbt_verdict_failed(v, i);
+        fprintf(stderr, "  * %s: %s\n", c->name, c->reason);
+    }
+}
 
 /* "pipeline: gain      running" / "up to date", as the steps start or are
  * skipped, and the fit's warnings. */
@@ -87,6 +134,36 @@ static int run(const cli_parsed *p)
     o.target = cli_float(p, "target");
     o.seed = p->common.seed_given ? p->common.seed : 42;
     o.threads = p->common.threads;
+    o.task = given(p, "task") ? cli_str(p, "task") : NULL;
+    o.run = given(p, "run") ? cli_str(p, "run") : NULL;
+    if (given(p, "onset"))
+        o.onset_s = cli_float(p, "onset");
+    if (given(p, "offset")) {
+        if (!given(p, "onset")) {
+            cli_error(p, "--offset needs --onset");
+            vbt_patient_free(pat);
+            return CLI_USAGE;
+        }
+        o.offset_s = cli_float(p, "offset");
+    }
+    if (given(p, "seizure")) {
+        const char *sz = cli_str(p, "seizure");
+        char *end;
+        unsigned long k = strtoul(sz, &end, 10);
+        if (!strcmp(sz, "all")) {
+            cli_error(p, "--seizure all: vbt pipeline fits one seizure; for the joint fit "
+                         "of several, use 'vbt twin init' then 'vbt twin update' per recording "
+                         "(fitting/vbt_vep_multi.h), or fit one here with --seizure N");
+            vbt_patient_free(pat);
+            return CLI_ERROR;
+        }
+        if (end == sz || *end || k == 0 || sz[0] == '-') {
+            cli_error(p, "--seizure: expected a seizure number (1, 2, ...) or 'all'");
+            vbt_patient_free(pat);
+            return CLI_USAGE;
+        }
+        o.seizure = (size_t)k;
+    }
     o.progress = progress;
     o.progress_ctx = (void *)p;
     o.cancel = &cli_interrupted; /* Ctrl-C: the step in progress writes nothing */
@@ -106,7 +183,10 @@ static int run(const cli_parsed *p)
     }
     cli_info(p, "pipeline: %d step(s) run, the others were up to date", res.steps_run);
     printf("report: %s/report.html\nresults: %s/results.json\n", out, out);
-    return CLI_OK;
+    if (!res.has_verdict)
+        return CLI_OK;
+    print_verdict(p, &res.verdict);
+    return res.verdict.trustworthy || cli_flag(p, "allow-untrusted") ? CLI_OK : EXIT_UNTRUSTED;
 }
 
 const cli_command cli_cmd_pipeline = {
@@ -119,7 +199,16 @@ const cli_command cli_cmd_pipeline = {
         "virtual surgery with a resection plan (vbt surgery), then writes report.html (one "
         "self-contained page with every figure), figures/*.svg and results.json (schema "
         "vbt.results/1).  A step whose inputs and arguments have not changed since it last "
-        "completed is skipped: a second run does nothing, an interrupted run resumes.",
+        "completed is skipped: a second run does nothing, an interrupted run resumes.\n\n"
+        "It refuses to guess: a recording whose events mark no seizure onset (no events.tsv, "
+        "no onset annotation, or no trial_type it recognises) is an error naming the file "
+        "unless --onset gives one; several recordings or several onsets are errors listing "
+        "them unless --task/--run or --seizure picks one.\n\n"
+        "The fit's verdict (R-hat, ESS, divergences, E-BFMI, stuck chains, agreement of the "
+        "MAP modes, posterior-predictive coverage, prior-data conflict; a MAP fit is a point "
+        "estimate only) is written to results.json and printed as the last lines on stderr.  "
+        "Exit status: 0 trustworthy, 1 error, 2 usage error, 3 outputs complete but the "
+        "verdict is 'not trustworthy' (0 with --allow-untrusted).",
     .args = args,
     .n_args = 1,
     .opts = opts,

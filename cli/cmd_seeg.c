@@ -14,6 +14,7 @@
 #include "vbt.h"
 #include "vbt_recording.h"
 #include "vbt_seeg.h"
+#include "vbt_patient.h"
 #include "vbt_seeg_features.h"
 
 static const cli_argument args[] = {
@@ -61,6 +62,10 @@ static const cli_option opts[] = {
      .applies = "features",
      .doc = "seizure offset in seconds (default: events.tsv duration, else the "
             "end of the recording)"},
+    {.name = "seizure", .kind = CLI_INT, .metavar = "N", .min = 1, .max = 1e6,
+     .applies = "features",
+     .doc = "which seizure onset of the events to use (1-based) when they mark several "
+            "(several are refused, listed, otherwise)"},
     {.name = "t0", .kind = CLI_FLOAT, .metavar = "S", .min = 0, .max = 1e9,
      .applies = "ei,plot",
      .doc = "window start (ei: start of the recording; plot: onset - 10 s or 0)"},
@@ -295,6 +300,12 @@ static int add_inputs(const cli_parsed *p, cJSON *prov, vbt_recording *rec)
         cli_error(p, "%s", err);
         return -1;
     }
+    const char *role, *comp;
+    for (size_t i = 0; (comp = vbt_recording_companion(rec, i, &role)); i++)
+        if (cli_provenance_add_input(prov, role, comp, err, sizeof err)) {
+            cli_error(p, "%s", err);
+            return -1;
+        }
     if (is_given(p, "regions") &&
         cli_provenance_add_input(prov, "regions", cli_str(p, "regions"), err, sizeof err)) {
         cli_error(p, "%s", err);
@@ -489,7 +500,29 @@ static int do_features(const cli_parsed *p)
     int rc = CLI_ERROR;
     const char *outdir = cli_str(p, "output");
 
-    if (open_input(p, &rec) || make_montage(p, rec, &m))
+    if (open_input(p, &rec))
+        goto out;
+    /* refuse to guess (vbt_patient.h): several onsets need --seizure, events
+     * that mark none are an error; a recording with no events at all is
+     * used whole */
+    if (!is_given(p, "onset")) {
+        vbt_seizure_choice sc;
+        vbt_seizure_choice_default(&sc);
+        sc.require = 0;
+        sc.no_events_tsv = cli_flag(p, "no-bids");
+        sc.index = is_given(p, "seizure") ? (size_t)cli_float(p, "seizure") : 0;
+        if (is_given(p, "offset"))
+            sc.offset_s = cli_float(p, "offset");
+        if (vbt_recording_choose_seizure(rec, &sc, NULL, &msg)) {
+            cli_error(p, "%s", msg.text);
+            goto out;
+        }
+    } else if (is_given(p, "seizure")) {
+        cli_error(p, "--seizure and --onset exclude each other");
+        rc = CLI_USAGE;
+        goto out;
+    }
+    if (make_montage(p, rec, &m))
         goto out;
     /* the computation and the files: clinical/'s vbt_seeg_features_run */
     vbt_seeg_features_job j = {.rec = rec, .m = m, .montage = cli_str(p, "montage"),

@@ -16,7 +16,8 @@
 static const cli_option opts[] = {
     SURGERY_CLI_OPTIONS,
     {.name = "resect", .short_name = 'r', .kind = CLI_TEXT, .metavar = "LIST",
-     .doc = "a resection: comma-separated region indices (0-based) or labels; repeat the "
+     .doc = "a resection: comma-separated region indices (0-based) or labels (a label "
+            "holding a comma in double quotes); repeat the "
             "option to compare several (no surgery is always included)"},
     {.name = "plan", .kind = CLI_FLAG,
      .doc = "search the smallest resection reaching --target"},

@@ -20,6 +20,7 @@ static const cli_command *const commands[] = {
     &cli_cmd_seeg,
     &cli_cmd_predict,
     &cli_cmd_surgery,
+    &cli_cmd_twin,
     /* fitting/ commands */
     &cli_cmd_fit,
     NULL,

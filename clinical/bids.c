@@ -18,6 +18,7 @@
 #include "bids_internal.h"
 #include "recording_internal.h"
 #include "vbt_io.h"
+#include "vbt_patient.h"
 
 #define MAX_COLS 64
 
@@ -137,7 +138,7 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-/* The *_ieeg.edf/.bdf of root/sub-X[/ses-Y]/ieeg matching q; malloc'd path. */
+/* The *_ieeg.edf/.bdf/.vhdr of root/sub-X[/ses-Y]/ieeg matching q; malloc'd path. */
 static int find_ieeg(const char *root, const vbt_bids_query *q, char **out, vbt_msg *msg)
 {
     char dir[4096];
@@ -178,7 +179,7 @@ static int find_ieeg(const char *root, const vbt_bids_query *q, char **out, vbt_
     while ((e = readdir(d))) {
         const char *nm = e->d_name;
         if (!(ends_with(nm, "_ieeg.edf") || ends_with(nm, "_ieeg.bdf") ||
-              ends_with(nm, "_ieeg.EDF")))
+              ends_with(nm, "_ieeg.EDF") || ends_with(nm, "_ieeg.vhdr")))
             continue;
         if (!has_entity(nm, "task", q->task) || !has_entity(nm, "run", q->run))
             continue;
@@ -188,7 +189,7 @@ static int find_ieeg(const char *root, const vbt_bids_query *q, char **out, vbt_
     closedir(d);
     if (n == 0)
         return vbt__fail(msg, VBT_ENOTFOUND,
-                         "'%s': no *_ieeg.edf or *_ieeg.bdf in %s matches task=%s run=%s", root,
+                         "'%s': no *_ieeg.edf, .bdf or .vhdr in %s matches task=%s run=%s", root,
                          dir, q->task ? q->task : "*", q->run ? q->run : "*");
     if (n == 1 && !found[0])
         return vbt__fail(msg, VBT_ERANGE, "'%s': path too long", root);
@@ -406,7 +407,8 @@ int vbt_recording_open_bids(vbt_recording **out, const char *path, const vbt_bid
         return rc;
     }
     sidecar(ieeg, "channels.tsv", side, sizeof side);
-    if (file_exists(side) && (rc = apply_channels(rec, side, q->keep_bad, msg)))
+    if (file_exists(side) && ((rc = apply_channels(rec, side, q->keep_bad, msg)) ||
+                              (rc = vbt__rec_check_text(rec, msg))))
         goto fail;
     sidecar(ieeg, "events.tsv", side, sizeof side);
     if (file_exists(side) && (rc = apply_events(rec, side, msg)))
@@ -422,6 +424,185 @@ int vbt_recording_open_bids(vbt_recording **out, const char *path, const vbt_bid
 fail:
     free(ieeg);
     vbt_recording_free(rec);
+    return rc;
+}
+
+
+/* ---- which seizure (vbt_patient.h) ---------------------------------------------- */
+
+/* 1 when `word` occurs in low as a whole word (delimited by non-letters). */
+static int has_word(const char *low, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *q = strstr(low, word); q; q = strstr(q + 1, word))
+        if ((q == low || !isalpha((unsigned char)q[-1])) && !isalpha((unsigned char)q[n]))
+            return 1;
+    return 0;
+}
+
+int vbt_event_kind(const char *text)
+{
+    if (!text)
+        return VBT_EVENT_OTHER;
+    char low[160];
+    size_t i;
+    for (i = 0; text[i] && i < sizeof low - 1; i++)
+        low[i] = (char)tolower((unsigned char)text[i]);
+    low[i] = '\0';
+    if (strstr(low, "offset") || strstr(low, "termination") || has_word(low, "end") ||
+        has_word(low, "stop"))
+        return VBT_EVENT_OFFSET;
+    if (strstr(low, "seizure") || strstr(low, "onset") || has_word(low, "sz"))
+        return VBT_EVENT_ONSET;
+    return VBT_EVENT_OTHER;
+}
+
+void vbt_seizure_choice_default(vbt_seizure_choice *c)
+{
+    *c = (vbt_seizure_choice){.index = 0, .onset_s = NAN, .offset_s = NAN, .require = 1};
+}
+
+/* One event: onset, duration (< 0: none), text (borrowed). */
+typedef struct sz_event {
+    double on, dur;
+    const char *text;
+    int kind;
+} sz_event;
+
+/* Append "'text'" to buf (at most 40 bytes of it) unless already listed. */
+static void list_text(char *buf, size_t n, const char *text)
+{
+    char item[64];
+    snprintf(item, sizeof item, "'%.40s'", text && *text ? text : "(empty)");
+    if (strstr(buf, item))
+        return;
+    size_t l = strlen(buf);
+    if (l + strlen(item) + 8 >= n) {
+        if (!strstr(buf, "..."))
+            snprintf(buf + l, n - l, "%s...", l ? ", " : "");
+        return;
+    }
+    snprintf(buf + l, n - l, "%s%s", l ? ", " : "", item);
+}
+
+static int set_checked(vbt_recording *rec, const char *file, double on, double off,
+                       vbt_msg *msg)
+{
+    double dur = vbt_recording_duration_s(rec);
+    if (!(on >= 0) || (dur > 0 && on >= dur))
+        return vbt__fail(msg, VBT_EINVAL, "'%s': the seizure onset %g s is outside the "
+                         "recording (0 to %g s)", file, on, dur);
+    if (!isnan(off) && !(off > on))
+        return vbt__fail(msg, VBT_EINVAL, "'%s': the seizure offset %g s does not follow the "
+                         "onset %g s", file, off, on);
+    if (!isnan(off) && dur > 0 && off > dur)
+        off = dur; /* a seizure that outlasts the recording ends with it */
+    vbt_recording_set_seizure(rec, on, off);
+    return VBT_OK;
+}
+
+int vbt_recording_choose_seizure(vbt_recording *rec, const vbt_seizure_choice *c,
+                                 size_t *n_onsets, vbt_msg *msg)
+{
+    vbt_seizure_choice def;
+    if (!c) {
+        vbt_seizure_choice_default(&def);
+        c = &def;
+    }
+    if (n_onsets)
+        *n_onsets = 0;
+    const char *path = vbt_recording_path(rec);
+    char side[4096];
+    sidecar(path, "events.tsv", side, sizeof side);
+    int has_tsv = !c->no_events_tsv && strstr(path, "_ieeg.") && file_exists(side);
+    if (!isnan(c->onset_s))
+        return set_checked(rec, path, c->onset_s, c->offset_s, msg);
+    /* the events: events.tsv's rows, else the recording's own annotations */
+    tsv t = {0};
+    sz_event *ev = NULL;
+    size_t n = 0;
+    int rc = VBT_OK;
+    if (has_tsv) {
+        if ((rc = tsv_read(side, &t, msg)))
+            return rc;
+        long co = tsv_col(&t, "onset"), cd = tsv_col(&t, "duration"),
+             ctt = tsv_col(&t, "trial_type");
+        if (!(ev = calloc(t.n_rows ? t.n_rows : 1, sizeof *ev))) {
+            tsv_free(&t);
+            return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", side);
+        }
+        for (size_t r = 0; r < t.n_rows; r++) {
+            double on, du;
+            if (co < 0 || parse_num(tsv_get(&t, r, co), &on))
+                continue;
+            if (cd < 0 || parse_num(tsv_get(&t, r, cd), &du))
+                du = -1.0;
+            const char *tt = ctt >= 0 ? tsv_get(&t, r, ctt) : "";
+            ev[n++] = (sz_event){on, du, tt, vbt_event_kind(tt)};
+        }
+    } else {
+        size_t na = vbt_recording_n_annotations(rec);
+        if (!(ev = calloc(na ? na : 1, sizeof *ev)))
+            return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", path);
+        for (size_t i = 0; i < na; i++) {
+            const vbt_annotation *a = vbt_recording_annotation(rec, i);
+            ev[n++] = (sz_event){a->onset_s, a->duration_s, a->text, vbt_event_kind(a->text)};
+        }
+    }
+    const char *file = has_tsv ? side : path;
+    size_t n_on = 0, pick = SIZE_MAX;
+    for (size_t i = 0; i < n; i++)
+        n_on += ev[i].kind == VBT_EVENT_ONSET;
+    if (n_onsets)
+        *n_onsets = n_on;
+    char list[1200] = "";
+    if (n_on == 0) {
+        for (size_t i = 0; i < n; i++)
+            list_text(list, sizeof list, ev[i].text);
+        if (has_tsv)
+            rc = vbt__fail(msg, VBT_EFORMAT, "'%s': no seizure onset among its %s%s%s; give "
+                           "the onset with --onset SECONDS", file,
+                           n ? "trial_types (" : "events (none)", list, n ? ")" : "");
+        else if (c->require)
+            rc = vbt__fail(msg, VBT_EFORMAT, "'%s': no seizure onset: no events.tsv beside it "
+                           "and no seizure-onset annotation in it%s%s%s; give the onset with "
+                           "--onset SECONDS", file, n ? " (annotations: " : "", list,
+                           n ? ")" : "");
+        else
+            vbt_recording_set_seizure(rec, NAN, NAN); /* the whole recording */
+        goto out;
+    }
+    if (c->index > n_on) {
+        rc = vbt__fail(msg, VBT_EINVAL, "'%s': --seizure %zu, but it marks %zu seizure "
+                       "onset(s)", file, c->index, n_on);
+        goto out;
+    }
+    if (n_on > 1 && c->index == 0) {
+        size_t k = 0, l = 0;
+        for (size_t i = 0; i < n && l + 80 < sizeof list; i++)
+            if (ev[i].kind == VBT_EVENT_ONSET) {
+                k++;
+                l += (size_t)snprintf(list + l, sizeof list - l, "%s%zu: '%.40s' at %g s",
+                                      k > 1 ? ", " : "", k, ev[i].text, ev[i].on);
+            }
+        rc = vbt__fail(msg, VBT_EINVAL, "'%s': %zu seizure onsets (%s); choose one with "
+                       "--seizure N", file, n_on, list);
+        goto out;
+    }
+    for (size_t i = 0, k = 0; i < n && pick == SIZE_MAX; i++)
+        if (ev[i].kind == VBT_EVENT_ONSET && ++k == (c->index ? c->index : 1))
+            pick = i;
+    double on = ev[pick].on, off = c->offset_s;
+    if (isnan(off) && ev[pick].dur > 0)
+        off = on + ev[pick].dur;
+    /* else the first offset event after the onset, before the next onset */
+    for (size_t i = pick + 1; isnan(off) && i < n && ev[i].kind != VBT_EVENT_ONSET; i++)
+        if (ev[i].kind == VBT_EVENT_OFFSET && ev[i].on > on)
+            off = ev[i].on;
+    rc = set_checked(rec, file, on, off, msg);
+out:
+    free(ev);
+    tsv_free(&t);
     return rc;
 }
 

@@ -383,11 +383,11 @@ static int add_run(vbt_cohort_subject *s, const char *ieeg_dir, const char *ents
     r->run = entity(ents, "run");
     r->ieeg_dir = dupstr(ieeg_dir);
     fmt(path, sizeof path, "%s_ieeg.edf", base);
-    if (!is_file(path)) {
-        char bdf[2048];
-        fmt(bdf, sizeof bdf, "%s_ieeg.bdf", base);
-        if (is_file(bdf))
-            fmt(path, sizeof path, "%s", bdf);
+    for (const char *ext = "bdf"; !is_file(path) && ext; ext = strcmp(ext, "bdf") ? NULL : "vhdr") {
+        char alt[2048];
+        fmt(alt, sizeof alt, "%s_ieeg.%s", base, ext);
+        if (is_file(alt))
+            fmt(path, sizeof path, "%s", alt);
     }
     r->edf = dupstr(path);
     r->has_signal = is_file(path);
@@ -528,8 +528,8 @@ static int read_subject(vbt_cohort *c, vbt_cohort_subject *s, vbt_msg *msg)
             const char *nm = f[i];
             if (strlen(nm) <= pl || nm[pl - 1] != '_')
                 continue;
-            const char *suf[] = {"_channels.tsv", "_ieeg.edf", "_ieeg.bdf"};
-            for (size_t q = 0; q < 3 && !rc; q++)
+            const char *suf[] = {"_channels.tsv", "_ieeg.edf", "_ieeg.bdf", "_ieeg.vhdr"};
+            for (size_t q = 0; q < sizeof suf / sizeof *suf && !rc; q++)
                 if (ends_with(nm, suf[q])) {
                     char ents[512];
                     size_t l = strlen(nm) - pl - strlen(suf[q]);

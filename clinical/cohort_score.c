@@ -137,6 +137,7 @@ typedef struct run_res {
     unsigned char *soz, *resect;
     double p_free;
     int trust;
+    char reasons[600];
 } run_res;
 
 static void base_row(vbt_cohort_row *w, const vbt_cohort_subject *s)
@@ -188,8 +189,26 @@ static int read_run(const char *rdir, run_res *rr, char (**labels)[VBT_LABEL_MAX
     }
     size_t k = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, regs)
-        rr->p_ez[k++] = jnum(it, "p_ez");
+    cJSON_ArrayForEach(it, regs) {
+        /* a MAP fit has no P(EZ) (null): its mode's class stands in, 1 or 0 */
+        const cJSON *cl = cJSON_GetObjectItemCaseSensitive(it, "class");
+        if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(it, "p_ez")) && cJSON_IsString(cl))
+            rr->p_ez[k++] = !strcmp(cl->valuestring, "EZ");
+        else
+            rr->p_ez[k++] = jnum(it, "p_ez");
+    }
+    /* the verdict (results.json "verdict"; older results: summary.json below) */
+    const cJSON *vd = cJSON_GetObjectItemCaseSensitive(res, "verdict");
+    const cJSON *tw = cJSON_GetObjectItemCaseSensitive(vd, "trustworthy");
+    rr->trust = cJSON_IsBool(tw) ? cJSON_IsTrue(tw) : -2;
+    rr->reasons[0] = '\0';
+    size_t rl = 0;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(vd, "reasons"))
+        if (cJSON_IsString(it) && rl + 4 < sizeof rr->reasons)
+            rl += (size_t)snprintf(rr->reasons + rl, sizeof rr->reasons - rl, "%s%s",
+                                   rl ? "; " : "", it->valuestring);
+    if (rl >= sizeof rr->reasons)
+        rl = sizeof rr->reasons - 1;
     char *soz_text, *res_text;
     fmt(p, sizeof p, "%s/input/hypothesis.txt", rdir);
     read_set(p, *labels, nr, rr->soz, &soz_text);
@@ -203,6 +222,8 @@ static int read_run(const char *rdir, run_res *rr, char (**labels)[VBT_LABEL_MAX
     free(soz_text);
     free(res_text);
     cJSON_Delete(res);
+    if (rr->trust != -2)
+        return 0;
     fmt(p, sizeof p, "%s/fit/summary.json", rdir);
     cJSON *sum = read_json(p);
     const cJSON *dp = cJSON_GetObjectItemCaseSensitive(sum, "diagnostics_passed");
@@ -296,6 +317,7 @@ int vbt_cohort_collect(const vbt_cohort *c, const char *outdir, vbt_cohort_row *
                     fill_scores(&r, x->p_ez, x->soz, x->resect, nreg, thr);
                     r.p_free = x->p_free;
                     r.trustworthy = x->trust;
+                    fmt(r.verdict_reasons, sizeof r.verdict_reasons, "%s", x->reasons);
                     n_ok++;
                 }
             }
@@ -341,6 +363,8 @@ int vbt_cohort_collect(const vbt_cohort *c, const char *outdir, vbt_cohort_row *
                 }
                 if (rr[k].trust != 1)
                     trust = rr[k].trust == 0 ? 0 : (trust == 0 ? 0 : -1);
+                if (rr[k].reasons[0] && !r.verdict_reasons[0])
+                    fmt(r.verdict_reasons, sizeof r.verdict_reasons, "%s", rr[k].reasons);
             }
             fill_scores(&r, mean, soz, res, nreg, thr);
             r.p_free = npf ? pf / (double)npf : NAN;
@@ -419,7 +443,7 @@ int vbt_cohort_write_csv(const char *path, const vbt_cohort_row *rows, size_t n,
     fputs("subject,run,status,reason,outcome,engel,therapy,implant,n_regions,n_ez,"
           "soz_n,soz_tp,soz_precision,soz_recall,soz_f1,"
           "resect_n,resect_tp,resect_precision,resect_recall,resect_f1,"
-          "p_seizure_freedom,fit_trustworthy\n", f);
+          "p_seizure_freedom,fit_trustworthy,verdict_reasons\n", f);
     for (size_t i = 0; i < n; i++) {
         const vbt_cohort_row *r = &rows[i];
         int ran = r->n_regions > 0;
@@ -446,7 +470,9 @@ int vbt_cohort_write_csv(const char *path, const vbt_cohort_row *rows, size_t n,
         put_num(f, r->resect.recall);
         put_num(f, r->resect.f1);
         put_num(f, r->p_free);
-        fprintf(f, ",%s\n", r->trustworthy == 1 ? "true" : r->trustworthy == 0 ? "false" : "");
+        fprintf(f, ",%s", r->trustworthy == 1 ? "true" : r->trustworthy == 0 ? "false" : "");
+        put_text(f, r->verdict_reasons, 0);
+        fputc('\n', f);
     }
     if (fclose(f)) {
         free(buf);

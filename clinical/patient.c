@@ -138,6 +138,41 @@ static void free_list(char **v, size_t n)
     free(v);
 }
 
+/* The recordings of the ieeg folder in the formats BIDS-iEEG allows that vbt
+ * reads (EDF, BDF, BrainVision's header), sorted by name. */
+static int list_recordings(const char *dir, char ***out, size_t *n, vbt_msg *msg)
+{
+    static const char *const suffix[] = {"_ieeg.edf", "_ieeg.bdf", "_ieeg.vhdr"};
+    char **all = NULL;
+    size_t n_all = 0;
+    *out = NULL;
+    *n = 0;
+    for (size_t f = 0; f < sizeof suffix / sizeof *suffix; f++) {
+        char **v;
+        size_t k;
+        int st = list_entries(dir, "sub-", suffix[f], &v, &k, msg);
+        char **nv = st || !k ? NULL : realloc(all, (n_all + k) * sizeof *nv);
+        if (!st && k && !nv)
+            st = VBT_ENOMEM;
+        if (st) {
+            free_list(v, k);
+            free_list(all, n_all);
+            return st == VBT_ENOMEM ? vbt__fail(msg, st, "out of memory") : st;
+        }
+        if (k) {
+            all = nv;
+            memcpy(all + n_all, v, k * sizeof *v);
+            n_all += k;
+        }
+        free(v);
+    }
+    if (n_all)
+        qsort(all, n_all, sizeof *all, cmp_str);
+    *out = all;
+    *n = n_all;
+    return VBT_OK;
+}
+
 /* The first entry of dir starting with prefix and ending with suffix, or
  * NULL (*err set as list_entries fails). */
 static char *first_entry(const char *dir, const char *prefix, const char *suffix, int *err,
@@ -262,13 +297,16 @@ static int load_bids(vbt_patient *p, int *oom, vbt_msg *msg)
     return VBT_OK;
 }
 
-/* The first recording's sidecars: NAME_ieeg.edf -> NAME_channels.tsv,
+/* The first recording's sidecars: NAME_ieeg.EXT -> NAME_channels.tsv,
  * NAME_events.tsv. */
 static char *sidecar(const char *rec, const char *suffix, int *err, vbt_msg *msg)
 {
     if (*err)
         return NULL;
-    size_t stem = strlen(rec) - strlen("_ieeg.edf"), ls = strlen(suffix);
+    const char *base = strrchr(rec, '/'), *ext = NULL;
+    for (const char *q = base ? base : rec; (q = strstr(q, "_ieeg.")); q++)
+        ext = q;   /* the last "_ieeg." of the file name */
+    size_t stem = ext ? (size_t)(ext - rec) : strlen(rec), ls = strlen(suffix);
     char *s = malloc(stem + ls + 1);
     if (!s) {
         *err = VBT_ENOMEM;
@@ -347,11 +385,11 @@ int vbt_patient_load(vbt_patient **out, const char *dir, vbt_msg *msg)
     }
     if (!p->connectome || (st = load_bids(p, &oom, msg)) || (st = load_parcellation(p, &oom, msg)))
         goto fail;
-    if ((st = list_entries(p->ieeg_dir, "sub-", "_ieeg.edf", &p->recordings, &p->n_recordings,
-                           msg)))
+    if ((st = list_recordings(p->ieeg_dir, &p->recordings, &p->n_recordings, msg)))
         goto fail;
     if (!p->n_recordings) {
-        st = vbt__fail(msg, VBT_ENOTFOUND, "'%s': no *_ieeg.edf recording", p->ieeg_dir);
+        st = vbt__fail(msg, VBT_ENOTFOUND, "'%s': no *_ieeg.edf, .bdf or .vhdr recording",
+                       p->ieeg_dir);
         goto fail;
     }
     p->channels = sidecar(p->recordings[0], "_channels.tsv", &oom, msg);
@@ -422,4 +460,42 @@ int vbt_patient_check_regions(const vbt_patient *p, const vbt_connectome *conn, 
             vbt__fail(msg, st, "'%s': %.900s", paths[f], why.text);
     free(idx);
     return st;
+}
+
+/* "task-T_" / "run-R_" in a file name (NULL value: any). */
+static int has_entity(const char *name, const char *key, const char *val)
+{
+    if (!val)
+        return 1;
+    char pat[160];
+    snprintf(pat, sizeof pat, "_%s-%s_", key, val);
+    return strstr(name, pat) != NULL;
+}
+
+int vbt_patient_choose_recording(const vbt_patient *p, const char *task, const char *run,
+                                 size_t *index, vbt_msg *msg)
+{
+    size_t n = 0, first = 0;
+    char list[1200] = "";
+    size_t l = 0;
+    for (size_t i = 0; i < p->n_recordings; i++) {
+        const char *base = strrchr(p->recordings[i], '/');
+        base = base ? base + 1 : p->recordings[i];
+        if (!has_entity(base, "task", task) || !has_entity(base, "run", run))
+            continue;
+        if (n++ == 0)
+            first = i;
+        if (l + 8 < sizeof list)
+            l += (size_t)snprintf(list + l, sizeof list - l, "%s%.200s", n > 1 ? ", " : "",
+                                  base);
+    }
+    if (n == 0)
+        return vbt__fail(msg, VBT_ENOTFOUND, "'%s': no *_ieeg.edf/.bdf/.vhdr recording with task=%s "
+                         "run=%s",
+                         p->ieeg_dir, task ? task : "*", run ? run : "*");
+    if (n > 1)
+        return vbt__fail(msg, VBT_EINVAL, "'%s': %zu recordings (%s); choose one with --task "
+                         "and --run", p->ieeg_dir, n, list);
+    *index = first;
+    return VBT_OK;
 }

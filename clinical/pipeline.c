@@ -32,6 +32,39 @@ void vbt_pipeline_opts_default(vbt_pipeline_opts *o)
     o->target = 0.9;
     o->seed = 42;
     o->threads = 1;
+    o->onset_s = o->offset_s = NAN;
+}
+
+/* The seizure choice of the options. */
+static void seizure_choice(const vbt_pipeline_opts *o, vbt_seizure_choice *c)
+{
+    vbt_seizure_choice_default(c);
+    c->index = o->seizure;
+    c->onset_s = o->onset_s;
+    c->offset_s = o->offset_s;
+    c->require = 1;
+}
+
+int vbt_pipeline_check_seizure(const vbt_patient *p, const vbt_pipeline_opts *o,
+                               size_t *index, vbt_msg *msg)
+{
+    size_t idx = 0;
+    vbt_recording *rec = NULL;
+    vbt_seizure_choice c;
+    vbt_bids_query q = {.sub = p->subject};
+    int rc;
+    if (!isnan(o->offset_s) && isnan(o->onset_s))
+        return vbt__fail(msg, VBT_EINVAL, "pipeline: an offset (--offset) needs an onset "
+                         "(--onset)");
+    if ((rc = vbt_patient_choose_recording(p, o->task, o->run, &idx, msg)) ||
+        (rc = vbt_recording_open_bids(&rec, p->recordings[idx], &q, msg)))
+        return rc;
+    seizure_choice(o, &c);
+    rc = vbt_recording_choose_seizure(rec, &c, NULL, msg);
+    vbt_recording_free(rec);
+    if (!rc && index)
+        *index = idx;
+    return rc;
 }
 
 /* One run: the options, the output paths and the result. */
@@ -45,6 +78,8 @@ typedef struct prun {
     char gain_npy[4300], aligned[4300], feat_npy[4300], x0_npy[4300], k_npy[4300],
         tau_npy[4300], summary[4300], prior[4300], rec_csv[4300], surg_csv[4300];
     char seed[32], threads[32], points[32], target[32], dt[32], init[80];
+    size_t rec_idx;             /* the recording fitted (vbt_pipeline_check_seizure) */
+    char sz_index[32], sz_onset[32], sz_offset[32];
     const char *stamp;          /* the running step's stamp text */
 } prun;
 
@@ -314,9 +349,12 @@ static int run_features(prun *pp, int argc, char **argv)
     vbt_outdir *od = NULL;
     vbt_bids_query q = {.sub = pp->pat->subject};
     vbt_montage_kind kind;
+    vbt_seizure_choice sc;
     double on, off;
     int rc;
-    if ((rc = vbt_recording_open_bids(&rec, pp->pat->dir, &q, pp->msg)))
+    seizure_choice(pp->o, &sc);
+    if ((rc = vbt_recording_open_bids(&rec, pp->pat->recordings[pp->rec_idx], &q, pp->msg)) ||
+        (rc = vbt_recording_choose_seizure(rec, &sc, NULL, pp->msg)))
         goto out;
     vbt_recording_seizure(rec, &on, &off);
     if (!isnan(on) && !isnan(off) && off < on) {
@@ -351,10 +389,35 @@ static int step_features(prun *pp)
     char pre[32], post[32];
     snprintf(pre, sizeof pre, "%.15g", pp->o->fit.pre_scale);
     snprintf(post, sizeof post, "%.15g", pp->o->fit.post_scale);
-    char *a[] = {"vbt", "seeg", "features", pp->pat->dir, "--sub", pp->pat->subject,
-                 "--points", pp->points, "--pre-scale", pre, "--post-scale", post,
-                 "-o", pp->d_feat, "--force", "-q", NULL};
-    const char *in[] = {pp->pat->recordings[0], NULL};
+    char *a[32] = {"vbt", "seeg", "features", pp->pat->dir, "--sub", pp->pat->subject,
+                   "--points", pp->points, "--pre-scale", pre, "--post-scale", post,
+                   "-o", pp->d_feat, "--force", "-q"};
+    size_t na = 0;
+    while (a[na])
+        na++;
+    /* the seizure's choice, when made (a run without one keeps its old stamp) */
+    if (pp->o->task) {
+        a[na++] = "--task";
+        a[na++] = (char *)pp->o->task;
+    }
+    if (pp->o->run) {
+        a[na++] = "--run";
+        a[na++] = (char *)pp->o->run;
+    }
+    if (pp->o->seizure) {
+        a[na++] = "--seizure";
+        a[na++] = pp->sz_index;
+    }
+    if (!isnan(pp->o->onset_s)) {
+        a[na++] = "--onset";
+        a[na++] = pp->sz_onset;
+    }
+    if (!isnan(pp->o->offset_s)) {
+        a[na++] = "--offset";
+        a[na++] = pp->sz_offset;
+    }
+    a[na] = NULL;
+    const char *in[] = {pp->pat->recordings[pp->rec_idx], NULL};
     int rc = step(pp, VBT_PIPELINE_FEATURES, a, in, pp->feat_npy, run_features);
     if (!rc && vbt__pipe_align_gain(pp->msg, pp->d_gain, pp->d_feat, pp->aligned))
         rc = VBT_EIO;
@@ -645,6 +708,9 @@ static int prepare(prun *pp)
     snprintf(pp->points, sizeof pp->points, "%zu", o->fit.points);
     snprintf(pp->target, sizeof pp->target, "%.15g", o->target);
     snprintf(pp->dt, sizeof pp->dt, "%.6g", o->fit.window / (double)o->fit.points);
+    snprintf(pp->sz_index, sizeof pp->sz_index, "%zu", o->seizure);
+    snprintf(pp->sz_onset, sizeof pp->sz_onset, "%.15g", o->onset_s);
+    snprintf(pp->sz_offset, sizeof pp->sz_offset, "%.15g", o->offset_s);
     return VBT_OK;
 }
 
@@ -676,14 +742,18 @@ int vbt_pipeline_run(const vbt_patient *p, const vbt_pipeline_opts *o,
         return vbt__fail(msg, VBT_ENOMEM, "out of memory");
     *pp = (prun){.pat = p, .o = o, .res = res, .msg = msg};
     int rc;
-    if ((rc = check_regions(p, msg)) || (rc = prepare(pp)) || (rc = step_gain(pp)) ||
-        (rc = step_features(pp)) || (rc = fit_prior(pp)) || (rc = step_fit(pp)))
+    /* refuse to guess which seizure before anything is written */
+    if ((rc = check_regions(p, msg)) ||
+        (rc = vbt_pipeline_check_seizure(p, o, &pp->rec_idx, msg)) || (rc = prepare(pp)) ||
+        (rc = step_gain(pp)) || (rc = step_features(pp)) || (rc = fit_prior(pp)) ||
+        (rc = step_fit(pp)))
         goto out;
     vbt__pipe_held_init(pp->prior, pp->init, sizeof pp->init);
     if ((rc = step_predict(pp)) || (rc = step_surgery(pp)))
         goto out;
     progress(pp, VBT_PIPELINE_REPORT, 0.0, "running");
-    if ((rc = vbt__pipe_finish(p, pp->out, o->fit.method, msg)) == VBT_OK)
+    if ((rc = vbt__pipe_finish(p, pp->out, o->fit.method, &res->verdict, &res->has_verdict,
+                               msg)) == VBT_OK)
         progress(pp, VBT_PIPELINE_REPORT, 1.0, "done");
 out:
     free(pp);

@@ -68,8 +68,9 @@ typedef struct vbt__pipe_fit_job {
 } vbt__pipe_fit_job;
 VBT_HIDDEN int vbt__pipe_fit(const vbt__pipe_fit_job *j, vbt_msg *msg);
 
-/* The steps' results gathered: OUT/results.json and the report. */
+/* The steps' results gathered: OUT/results.json and the report; *v gets
+ * the verdict results.json holds (*has_verdict 1). */
 VBT_HIDDEN int vbt__pipe_finish(const vbt_patient *pat, const char *out, const char *method,
-                                vbt_msg *msg);
+                                vbt_verdict *v, int *has_verdict, vbt_msg *msg);
 
 #endif

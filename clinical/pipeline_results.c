@@ -24,6 +24,8 @@ typedef struct results {
     char *plan;                 /* the plan as one line, or NULL */
     cJSON *surgery_run, *fit_summary;
     char pid[80];               /* vbt_patient_pseudonym */
+    char (*cls)[4];             /* regions.csv "class" per region ("" when absent) */
+    vbt_verdict verdict;
 } results;
 
 static void join(char *buf, size_t n, const char *dir, const char *name)
@@ -69,7 +71,8 @@ static void read_regions(results *r)
     if (vbt_file_read_all(path, &text, &len, 0, &msg) == 0)
         for (char *pos = text; pos && *pos;) {
             char *f[12];
-            if (vbt__pipe_record(&pos, ',', f, 12) < 9 || !strcmp(f[0], "region"))
+            size_t n_f = vbt__pipe_record(&pos, ',', f, 12);
+            if (n_f < 9 || !strcmp(f[0], "region"))
                 continue;
             size_t i = (size_t)atol(f[0]);
             if (i >= r->n)
@@ -80,6 +83,8 @@ static void read_regions(results *r)
             r->reg[i].p_ez = atof(f[6]);
             r->reg[i].p_pz = atof(f[7]);
             r->reg[i].p_hz = atof(f[8]);
+            if (r->cls && n_f > 9)
+                snprintf(r->cls[i], sizeof r->cls[i], "%.3s", f[9]);
         }
     free(text);
     text = NULL;
@@ -256,12 +261,26 @@ static cJSON *results_json(const results *r)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "index", (double)i);
         cJSON_AddStringToObject(o, "label", g->label);
-        cJSON_AddNumberToObject(o, "p_ez", g->p_ez);
-        cJSON_AddNumberToObject(o, "p_pz", g->p_pz);
-        cJSON_AddNumberToObject(o, "p_hz", g->p_hz);
+        if (r->verdict.point_estimate) {
+            /* a MAP fit: the mode and its class, never probabilities */
+            cJSON_AddNullToObject(o, "p_ez");
+            cJSON_AddNullToObject(o, "p_pz");
+            cJSON_AddNullToObject(o, "p_hz");
+        } else {
+            cJSON_AddNumberToObject(o, "p_ez", g->p_ez);
+            cJSON_AddNumberToObject(o, "p_pz", g->p_pz);
+            cJSON_AddNumberToObject(o, "p_hz", g->p_hz);
+        }
         cJSON_AddNumberToObject(o, "x0_mean", g->x0_mean);
-        cJSON_AddNumberToObject(o, "x0_q5", g->x0_q5);
-        cJSON_AddNumberToObject(o, "x0_q95", g->x0_q95);
+        if (r->verdict.point_estimate || isnan(g->x0_q5) || isnan(g->x0_q95)) {
+            cJSON_AddNullToObject(o, "x0_q5");
+            cJSON_AddNullToObject(o, "x0_q95");
+        } else {
+            cJSON_AddNumberToObject(o, "x0_q5", g->x0_q5);
+            cJSON_AddNumberToObject(o, "x0_q95", g->x0_q95);
+        }
+        if (r->cls && r->cls[i][0])
+            cJSON_AddStringToObject(o, "class", r->cls[i]);
         cJSON_AddNumberToObject(o, "p_recruited", g->p_recruited);
         const char *onk[3] = {"onset_median", "onset_q5", "onset_q95"};
         const double onv[3] = {g->onset_median, g->onset_q5, g->onset_q95};
@@ -287,6 +306,11 @@ static cJSON *results_json(const results *r)
     cJSON *diag = cJSON_GetObjectItemCaseSensitive(r->fit_summary, "diagnostics");
     if (diag)
         cJSON_AddItemToObject(res, "diagnostics", cJSON_Duplicate(diag, 1));
+    char *vt = vbt_verdict_json(&r->verdict);
+    cJSON *vj = vt ? cJSON_Parse(vt) : NULL;
+    free(vt);
+    if (vj)
+        cJSON_AddItemToObject(res, "verdict", vj);
     return res;
 }
 
@@ -363,7 +387,7 @@ static int write_report(const results *r, const cJSON *res, vbt_msg *msg)
         .feature_label = feat_label,
         .T = feat.ndim == 2 ? feat.shape[0] : 0, .S = feat.ndim == 2 ? feat.shape[1] : 0,
         .chan = chan, .eval = ev, .n_eval = n_ev, .fit_summary = r->fit_summary,
-        .provenance_html = prov,
+        .provenance_html = prov, .patient_dir = r->pat->dir,
     };
     if ((st = vbt_report_write(&in, &why)))
         vbt__fail(msg, st, "report: %.1000s", why.text);
@@ -375,6 +399,39 @@ out:
     return st;
 }
 
+/* The fit's verdict (fit/summary.json "verdict"); a summary written before
+ * the verdict existed gives one check per diagnostic failure it lists. */
+static void read_verdict(results *r)
+{
+    vbt_verdict *v = &r->verdict;
+    vbt_msg why;
+    vbt_verdict_init(v);
+    cJSON *vj = cJSON_GetObjectItemCaseSensitive(r->fit_summary, "verdict");
+    char *vt = vj ? cJSON_PrintUnformatted(vj) : NULL;
+    int ok = vt && vbt_verdict_parse(v, vt, &why) == VBT_OK;
+    free(vt);
+    if (ok)
+        return;
+    vbt_verdict_init(v);
+    const cJSON *fl = cJSON_GetObjectItemCaseSensitive(r->fit_summary, "diagnostic_failures"),
+                *it;
+    cJSON_ArrayForEach(it, fl)
+        if (cJSON_IsString(it))
+            vbt_verdict_add(v, "diagnostics", NAN, NAN, 0, "%s", it->valuestring);
+    if (!v->n_checks)
+        vbt_verdict_add(v, "diagnostics", NAN, NAN,
+                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->fit_summary,
+                                                                      "diagnostics_passed")),
+                        r->fit_summary ? "the fit's diagnostics (summary.json without a verdict)"
+                                       : "no fit/summary.json: the fit cannot be judged");
+    if (!strcmp(r->method, "map") && !vbt_verdict_find(v, "point_estimate")) {
+        v->point_estimate = 1;
+        vbt_verdict_add(v, "point_estimate", NAN, NAN, 0, "point estimate only: method map "
+                        "gives the posterior mode, no probabilities and no uncertainty (use "
+                        "--method nuts)");
+    }
+}
+
 static int gather(results *r, vbt_msg *msg)
 {
     int st;
@@ -382,7 +439,8 @@ static int gather(results *r, vbt_msg *msg)
         (st = vbt_connectome_load(&r->conn, r->pat->connectome, msg)))
         return st;
     r->n = r->conn->n;
-    if (!(r->reg = calloc(r->n ? r->n : 1, sizeof *r->reg)))
+    if (!(r->reg = calloc(r->n ? r->n : 1, sizeof *r->reg)) ||
+        !(r->cls = calloc(r->n ? r->n : 1, sizeof *r->cls)))
         return vbt__fail(msg, VBT_ENOMEM, "out of memory");
     for (size_t i = 0; i < r->n; i++) {
         snprintf(r->reg[i].label, sizeof r->reg[i].label, "%s", r->conn->labels[i]);
@@ -395,10 +453,12 @@ static int gather(results *r, vbt_msg *msg)
     char path[4200];
     join(path, sizeof path, r->out, "fit/summary.json");
     r->fit_summary = vbt__pipe_read_json(path);
+    read_verdict(r);
     return VBT_OK;
 }
 
-int vbt__pipe_finish(const vbt_patient *pat, const char *out, const char *method, vbt_msg *msg)
+int vbt__pipe_finish(const vbt_patient *pat, const char *out, const char *method,
+                     vbt_verdict *v, int *has_verdict, vbt_msg *msg)
 {
     results r = {.pat = pat, .out = out, .method = method};
     cJSON *res = NULL;
@@ -418,6 +478,11 @@ int vbt__pipe_finish(const vbt_patient *pat, const char *out, const char *method
     if ((st = vbt_file_write_atomic(path, rtxt, strlen(rtxt), 1, msg)))
         goto out;
     st = write_report(&r, res, msg);
+    if (!st && v) {
+        *v = r.verdict;
+        if (has_verdict)
+            *has_verdict = 1;
+    }
 out:
     free(rtxt);
     cJSON_Delete(res);
@@ -427,6 +492,7 @@ out:
     free(r.scen_text);
     free(r.plan);
     free(r.reg);
+    free(r.cls);
     vbt_connectome_free(r.conn);
     return st;
 }

@@ -29,6 +29,7 @@
 #include <edflib.h>
 
 #include "recording_internal.h"
+#include "vbt_text.h"
 
 static pthread_mutex_t edf_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -786,11 +787,96 @@ static int has_ext(const char *path, const char *exts)
     return 0;
 }
 
-int vbt_recording_open(vbt_recording **out, const char *path, vbt_msg *msg)
+/* Open with one back end of the format table. */
+static int open_format(vbt_recording **out, const vbt__rec_format *fm, const char *path,
+                       vbt_msg *msg)
 {
-    if (!out || !path)
-        return vbt__fail(msg, VBT_EINVAL, "recording: NULL argument");
-    *out = NULL;
+    vbt_recording *rec = calloc(1, sizeof *rec);
+    if (!rec || !(rec->path = strdup(path))) {
+        free(rec);
+        return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", path);
+    }
+    rec->fd = -1;
+    rec->fmt = fm;
+    rec->sz_onset = rec->sz_offset = NAN;
+    int rc = fm->open(rec, path, msg);
+    if (rc) {
+        vbt_recording_free(rec);
+        return rc;
+    }
+    *out = rec;
+    return VBT_OK;
+}
+
+/* Replace each byte of s that does not start a valid UTF-8 sequence by
+ * U+FFFD and each control character by a space; NULL on ENOMEM. */
+static char *utf8_repair(const char *s)
+{
+    size_t n = strlen(s), k = 0;
+    char *o = malloc(3 * n + 1);
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        if (len == 1) {
+            o[k++] = c < 0x20 || c == 0x7F ? ' ' : (char)c;
+            i++;
+        } else if (len <= n - i && vbt_utf8_valid(s + i, len, NULL)) {
+            memcpy(o + k, s + i, len);
+            k += len;
+            i += len;
+        } else {
+            memcpy(o + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i++;
+        }
+    }
+    o[k] = '\0';
+    return o;
+}
+
+/* Texts that reach JSON, HTML and SVG must be UTF-8: a channel label or
+ * unit that is not valid UTF-8, or that holds a control character, makes
+ * the file refused (the message names the channel by number, never quotes
+ * the bytes); an annotation text is repaired (utf8_repair). */
+int vbt__rec_check_text(vbt_recording *rec, vbt_msg *msg)
+{
+    for (size_t i = 0; i < rec->n_chan; i++) {
+        const vbt_rec_channel *c = &rec->chan[i];
+        const char *f[] = {c->label, c->unit, c->type, c->group};
+        const char *name[] = {"label", "unit", "type", "group"};
+        for (size_t k = 0; k < 4; k++) {
+            size_t n = strlen(f[k]);
+            int ctl = 0;
+            for (size_t j = 0; j < n; j++)
+                ctl |= (unsigned char)f[k][j] < 0x20 || f[k][j] == 0x7F;
+            if (ctl || !vbt_utf8_valid(f[k], n, NULL))
+                return vbt__fail(msg, VBT_EFORMAT,
+                                 "'%s': channel %zu: the %s is not valid UTF-8 text (it would "
+                                 "corrupt JSON, HTML and SVG outputs)", rec->path, i + 1,
+                                 name[k]);
+        }
+    }
+    for (size_t i = 0; i < rec->n_ann; i++) {
+        const char *t = rec->ann[i].text;
+        size_t n = strlen(t);
+        int ctl = 0;
+        for (size_t j = 0; j < n; j++)
+            ctl |= (unsigned char)t[j] < 0x20 || t[j] == 0x7F;
+        if (!ctl && vbt_utf8_valid(t, n, NULL))
+            continue;
+        char *r = utf8_repair(t);
+        if (!r)
+            return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", rec->path);
+        free(rec->ann[i].text);
+        rec->ann[i].text = r;
+    }
+    return VBT_OK;
+}
+
+static int open_any(vbt_recording **out, const char *path, vbt_msg *msg)
+{
     unsigned char head[64] = {0};
     size_t got = 0;
     FILE *f = fopen(path, "rb");
@@ -801,28 +887,33 @@ int vbt_recording_open(vbt_recording **out, const char *path, vbt_msg *msg)
     /* EDF/BDF first: its own checks give the messages for a broken EDF */
     if (sniff_edf(head, got) || has_ext(path, fmt_edf.extensions))
         return edf_open(out, path, msg);
+    const vbt__rec_format *bv = &vbt__fmt_brainvision;
+    if (bv->sniff(head, got) || has_ext(path, bv->extensions))
+        return open_format(out, bv, path, msg);
     for (size_t i = 0; vbt__biosig_formats[i]; i++) {
         const vbt__rec_format *fm = vbt__biosig_formats[i];
-        if (!(fm->sniff(head, got) || has_ext(path, fm->extensions)))
-            continue;
-        vbt_recording *rec = calloc(1, sizeof *rec);
-        if (!rec || !(rec->path = strdup(path))) {
-            free(rec);
-            return vbt__fail(msg, VBT_ENOMEM, "'%s': out of memory", path);
-        }
-        rec->fd = -1;
-        rec->fmt = fm;
-        rec->sz_onset = rec->sz_offset = NAN;
-        int rc = fm->open(rec, path, msg);
-        if (rc) {
-            vbt_recording_free(rec);
-            return rc;
-        }
-        *out = rec;
-        return VBT_OK;
+        if (fm->sniff(head, got) || has_ext(path, fm->extensions))
+            return open_format(out, fm, path, msg);
     }
     /* unknown: the EDF reader says what is wrong (missing file, not EDF) */
     return edf_open(out, path, msg);
+}
+
+int vbt_recording_open(vbt_recording **out, const char *path, vbt_msg *msg)
+{
+    if (!out || !path)
+        return vbt__fail(msg, VBT_EINVAL, "recording: NULL argument");
+    *out = NULL;
+    vbt_recording *rec = NULL;
+    int rc = open_any(&rec, path, msg);
+    if (rc)
+        return rc;
+    if ((rc = vbt__rec_check_text(rec, msg))) {
+        vbt_recording_free(rec);
+        return rc;
+    }
+    *out = rec;
+    return VBT_OK;
 }
 
 size_t vbt_recording_n_gaps(const vbt_recording *rec)
@@ -856,6 +947,9 @@ void vbt_recording_free(vbt_recording *rec)
     if (rec->close)
         rec->close(rec);
     free(rec->rec_onset);
+    free(rec->breaks);
+    free(rec->companion[0]);
+    free(rec->companion[1]);
     if (rec->fd > 0)
         close(rec->fd);
     free(rec->io);
@@ -874,6 +968,15 @@ const char *vbt_recording_errmsg(const vbt_recording *rec)
     return rec ? rec->err.text : "";
 }
 const char *vbt_recording_path(const vbt_recording *rec) { return rec->path; }
+
+const char *vbt_recording_companion(const vbt_recording *rec, size_t i, const char **role)
+{
+    if (i >= 2 || !rec->companion[i])
+        return NULL;
+    if (role)
+        *role = rec->companion_role[i];
+    return rec->companion[i];
+}
 const char *vbt_recording_format(const vbt_recording *rec) { return rec->format; }
 double vbt_recording_duration_s(const vbt_recording *rec) { return rec->duration_s; }
 double vbt_recording_record_s(const vbt_recording *rec) { return rec->record_s; }
@@ -1038,6 +1141,12 @@ int vbt_recording_window(vbt_recording *rec, size_t ch, double t0_s, double t1_s
         return vbt__fail(&rec->err, VBT_ERANGE,
                          "'%s': window [%g, %g) s is empty or outside the recording (0 to %g s)",
                          rec->path, t0_s, t1_s, rec->duration_s);
+    for (size_t k = 0; k < rec->n_breaks; k++)
+        if (rec->breaks[k] > (int64_t)a && rec->breaks[k] < (int64_t)b)
+            return vbt__fail(&rec->err, VBT_ERANGE,
+                             "'%s': window [%g, %g) s crosses a discontinuity of the recording "
+                             "(a new segment starts at %g s)", rec->path, t0_s, t1_s,
+                             (double)rec->breaks[k] / c->fs_hz);
     *first = (int64_t)a;
     *n = (size_t)(b - a);
     return VBT_OK;

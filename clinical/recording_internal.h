@@ -30,6 +30,8 @@ typedef struct vbt__rec_format {
 
 /* The formats read by libbiosig (recording_biosig.c), NULL-terminated. */
 VBT_HIDDEN extern const vbt__rec_format *const vbt__biosig_formats[];
+/* BrainVision, read by vbt itself (recording_brainvision.c). */
+VBT_HIDDEN extern const vbt__rec_format vbt__fmt_brainvision;
 
 /* Channel type and electrode guessed from a label ("EEG Fpz-Cz" -> EEG). */
 VBT_HIDDEN void vbt__rec_guess(const char *label, char type[16], char group[32]);
@@ -51,6 +53,10 @@ struct vbt_recording {
     void (*close)(struct vbt_recording *rec);
     void *be;                   /* back-end state */
     double *rec_onset;          /* EDF+D: start of each data record (s); NULL: contiguous */
+    int64_t *breaks;            /* BrainVision: first sample of each later "New Segment" */
+    size_t n_breaks;            /* (a window across one is refused) */
+    char *companion[2];         /* vbt_recording_companion(): other files read */
+    const char *companion_role[2];
     size_t n_bad_dropped;       /* channels dropped because channels.tsv marks them bad */
     int fd;                     /* samples are read with pread(), see recording.c */
     int bps;                    /* bytes per sample: 2 (EDF) or 3 (BDF) */
@@ -71,6 +77,13 @@ struct vbt_recording {
 /* Append an annotation (text copied); VBT_ENOMEM. */
 VBT_HIDDEN int vbt__rec_add_annotation(vbt_recording *rec, double onset_s, double duration_s,
                                        const char *text);
+
+/* Channel labels, units, types and groups must be valid UTF-8 without
+ * control characters (else VBT_EFORMAT naming the file and the channel);
+ * annotation texts are repaired (invalid bytes become U+FFFD, control
+ * characters spaces).  Run on every recording at open, and again by the
+ * BIDS reader after its sidecars changed the channels. */
+VBT_HIDDEN int vbt__rec_check_text(vbt_recording *rec, vbt_msg *msg);
 
 /* Case-insensitive match ignoring spaces (EDF labels are often padded). */
 VBT_HIDDEN int vbt__label_eq(const char *a, const char *b);

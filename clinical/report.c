@@ -1,7 +1,21 @@
 /* report.c -- the patient report as one self-contained HTML page: inline SVG
- * figures drawn here (no scripts, no fonts or images fetched), and the same
- * figures as SVG files for papers. */
+ * figures (report_figs.c; no scripts, no fonts or images fetched), the same
+ * figures as SVG files for papers, and report.json beside them.
+ *
+ * The page answers first.  Its first paragraph is one sentence: where the
+ * seizure starts, how sure the fit is, what the planned resection would do;
+ * what must not be missed (a failed verdict with its reasons, a plan that
+ * misses its target, a model with no seizure to stop) follows it in red.
+ * Then the EZ table by decreasing probability, the verdict's checks, the
+ * Epileptogenicity Index beside the model's EZ, the recording and its
+ * channels, propagation, figures, surgery and diagnostics.
+ *
+ * A MAP-only fit is a point: the page then shows x0 at the mode and the
+ * class it falls in, never a probability.  No number on the page or in the
+ * figures is ever printed as NaN: a missing value is "–".  The page is
+ * well-formed XML (polyglot HTML5), checked by tests/test_report.c. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,13 +23,17 @@
 
 #include <cJSON.h>
 
-#include "vbt_report.h"
+#include "report_internal.h"
+#include "vbt_io.h"
+#include "vbt_seeg.h"
 #include "vbt_vep.h"
-#include "textbuf.h"
 
-/* Text for HTML/SVG: escape the five special characters. */
-static void put_text(vbt__textbuf *b, const char *t)
+#define DASH "\xe2\x80\x93" /* – */
+
+void vbt__rep_text(vbt__textbuf *b, const char *t)
 {
+    if (!t)
+        return;
     for (; *t; t++) {
         switch (*t) {
         case '<': vbt__tb_printf(b, "&lt;"); break;
@@ -28,280 +46,668 @@ static void put_text(vbt__textbuf *b, const char *t)
     }
 }
 
-/* A comma-separated region list in HTML text (not SVG): escaped, with a line
- * break opportunity after each comma so that a long resection does not
- * widen the page. */
-static void put_list(vbt__textbuf *b, const char *t)
+void vbt__rep_num(vbt__textbuf *b, const char *fmt, double v)
 {
-    char item[2];
-    item[1] = '\0';
-    for (; *t; t++) {
-        item[0] = *t;
-        put_text(b, item);
-        if (*t == ',')
-            vbt__tb_printf(b, "<wbr>");
-    }
-}
-
-/* Sequential colour map (white -> dark red) for a value in [0, 1]. */
-static void heat(double v, int *r, int *g, int *bl)
-{
-    if (!(v >= 0.0))
-        v = 0.0;
-    if (v > 1.0)
-        v = 1.0;
-    *r = (int)(255 - 100 * v);
-    *g = (int)(245 - 215 * v);
-    *bl = (int)(240 - 210 * v);
-}
-
-/* Viridis-like map for the connectome (log weights), value in [0, 1]. */
-static void viridis(double v, int *r, int *g, int *bl)
-{
-    static const double c[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140},
-                                   {94, 201, 98}, {253, 231, 37}};
-    if (!(v >= 0.0))
-        v = 0.0;
-    if (v > 1.0)
-        v = 1.0;
-    double x = v * 4.0;
-    int i = (int)x;
-    if (i > 3)
-        i = 3;
-    double f = x - i;
-    *r = (int)(c[i][0] + f * (c[i + 1][0] - c[i][0]));
-    *g = (int)(c[i][1] + f * (c[i + 1][1] - c[i][1]));
-    *bl = (int)(c[i][2] + f * (c[i + 1][2] - c[i][2]));
-}
-
-static const char *class_colour(double mean)
-{
-    static const char *const colour[3] = {"#2c7fb8", "#e69f00", "#c0392b"}; /* HZ, PZ, EZ */
-    return colour[vbt_vep_x0_class(mean)];
-}
-
-/* ---- figures ---------------------------------------------------------------- */
-
-static void fig_connectome(vbt__textbuf *b, const vbt_report_input *in)
-{
-    const size_t n = in->n;
-    const double cell = n > 100 ? 4.0 : 6.0, off = 40.0, size = cell * (double)n;
-    double wmax = 0.0, wmin = HUGE_VAL;
-    for (size_t k = 0; k < n * n; k++)
-        if (in->conn->weights[k] > 0.0) {
-            wmax = fmax(wmax, in->conn->weights[k]);
-            wmin = fmin(wmin, in->conn->weights[k]);
-        }
-    double lmin = wmin < HUGE_VAL ? log10(wmin) : 0.0, lmax = wmax > 0 ? log10(wmax) : 1.0;
-    if (lmax - lmin < 1e-12)
-        lmin = lmax - 1.0;
-    vbt__tb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-connectome\" "
-           "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\">\n",
-        size + off + 90, size + off + 20, size + off + 90, size + off + 20);
-    vbt__tb_printf(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">weights (row = target, column = source), "
-           "log10 scale</text>\n", off);
-    vbt__tb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.1f\" height=\"%.1f\" fill=\"#f4f4f4\"/>\n", off,
-        off / 2 + 5, size, size);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++) {
-            double w = in->conn->weights[i * n + j];
-            if (!(w > 0.0))
-                continue;
-            int r, g, bl;
-            viridis((log10(w) - lmin) / (lmax - lmin), &r, &g, &bl);
-            vbt__tb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                   "fill=\"rgb(%d,%d,%d)\"/>", off + cell * (double)j,
-                off / 2 + 5 + cell * (double)i, cell, cell, r, g, bl);
-        }
-    vbt__tb_printf(b, "\n");
-    for (int k = 0; k <= 10; k++) {
-        int r, g, bl;
-        viridis(k / 10.0, &r, &g, &bl);
-        vbt__tb_printf(b, "<rect x=\"%.0f\" y=\"%.1f\" width=\"14\" height=\"%.1f\" fill=\"rgb(%d,%d,%d)\"/>",
-            off + size + 15, off / 2 + 5 + size * (1.0 - (k + 1) / 11.0), size / 11.0, r, g, bl);
-    }
-    vbt__tb_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>", off + size + 33,
-        off / 2 + 15, wmax);
-    vbt__tb_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>\n</svg>\n", off + size + 33,
-        off / 2 + 5 + size, wmin < HUGE_VAL ? wmin : 0.0);
-}
-
-static void fig_x0(vbt__textbuf *b, const vbt_report_input *in)
-{
-    const size_t n = in->n;
-    const double row = 12.0, left = 230.0, width = 420.0, top = 44.0; /* below the title */
-    const double lo = -5.0, hi = 0.0;
-#define XPOS(v) (left + width * (((v) < lo ? lo : (v) > hi ? hi : (v)) - lo) / (hi - lo))
-    vbt__tb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-x0\" "
-           "width=\"%.0f\" height=\"%.0f\">\n", left + width + 40, top + row * (double)n + 40);
-    vbt__tb_printf(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">excitability x0: posterior mean and 5-95 %% "
-           "interval (red EZ, orange PZ, blue HZ; * ground truth EZ, + PZ)</text>\n", left - 200);
-    double guides[2] = {VBT_VEP_X0_EZ, VBT_VEP_X0_PZ};
-    for (int g = 0; g < 2; g++)
-        vbt__tb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.1f\" stroke=\"#999\" "
-               "stroke-dasharray=\"3,3\"/><text x=\"%.1f\" y=\"%.0f\" font-size=\"10\">%.2f</text>\n",
-            XPOS(guides[g]), XPOS(guides[g]), top - 5, top + row * (double)n, XPOS(guides[g]) - 12,
-            top - 8, guides[g]);
-    for (int t = -5; t <= 0; t++)
-        vbt__tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%d</text>", XPOS((double)t) - 4,
-            top + row * (double)n + 15, t);
-    for (size_t i = 0; i < n; i++) {
-        const vbt_report_region *r = &in->regions[i];
-        double y = top + row * (double)i + row / 2;
-        vbt__tb_printf(b, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"end\">", left - 6, y + 3);
-        put_text(b, r->label);
-        vbt__tb_printf(b, "%s</text>", r->truth == 1 ? " *" : r->truth == 2 ? " +" : "");
-        vbt__tb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-               "stroke-width=\"2\"/><circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
-            XPOS(r->x0_q5), XPOS(r->x0_q95), y, y, class_colour(r->x0_mean), XPOS(r->x0_mean), y,
-            class_colour(r->x0_mean));
-    }
-#undef XPOS
-    vbt__tb_printf(b, "</svg>\n");
-}
-
-/* Region centres seen from above (x, y) and from the side (y, z), coloured
- * by value in [0, 1] (NaN: grey). */
-static void fig_brain(vbt__textbuf *b, const vbt_report_input *in, const char *id, const char *title,
-                      const double *value)
-{
-    const size_t n = in->n;
-    const double *c = in->conn->centres;
-    double mn[3] = {HUGE_VAL, HUGE_VAL, HUGE_VAL}, mx[3] = {-HUGE_VAL, -HUGE_VAL, -HUGE_VAL};
-    for (size_t i = 0; i < n; i++)
-        for (int d = 0; d < 3; d++) {
-            mn[d] = fmin(mn[d], c[3 * i + d]);
-            mx[d] = fmax(mx[d], c[3 * i + d]);
-        }
-    const double w = 260, h = 260, pad = 20;
-    vbt__tb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"%s\" width=\"%.0f\" "
-           "height=\"%.0f\">\n<text x=\"10\" y=\"15\" font-size=\"12\">", id, 2 * w + 3 * pad,
-        h + 2 * pad + 10);
-    put_text(b, title);
-    vbt__tb_printf(b, "</text>\n");
-    const int ax[2][2] = {{0, 1}, {1, 2}};
-    const char *names[2] = {"axial (x, y)", "sagittal (y, z)"};
-    for (int p = 0; p < 2; p++) {
-        double ox = pad + p * (w + pad), oy = 30;
-        vbt__tb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
-               "stroke=\"#ccc\"/><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%s</text>\n", ox, oy,
-            w, h, ox + 4, oy + h + 12, names[p]);
-        int a = ax[p][0], bb = ax[p][1];
-        double span = fmax(mx[a] - mn[a], mx[bb] - mn[bb]);
-        if (!(span > 0))
-            span = 1;
-        for (size_t i = 0; i < n; i++) {
-            double px = ox + 10 + (w - 20) * (c[3 * i + a] - mn[a]) / span;
-            double py = oy + h - 10 - (h - 20) * (c[3 * i + bb] - mn[bb]) / span;
-            int r = 200, g = 200, bl = 200;
-            if (!isnan(value[i]))
-                heat(value[i], &r, &g, &bl);
-            vbt__tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"rgb(%d,%d,%d)\" "
-                   "stroke=\"#555\" stroke-width=\"0.5\"><title>", px, py, r, g, bl);
-            put_text(b, in->regions[i].label);
-            vbt__tb_printf(b, ": %.2f</title></circle>\n", value[i]);
-        }
-    }
-    vbt__tb_printf(b, "</svg>\n");
-}
-
-static void fig_feature(vbt__textbuf *b, const vbt_report_input *in)
-{
-    const size_t T = in->T, S = in->S;
-    const size_t show = S < 6 ? S : 6;
-    const double w = 300, h = 90, pad = 30;
-    /* The channels with the largest feature range. */
-    size_t pick[6] = {0};
-    double best[6] = {-1, -1, -1, -1, -1, -1};
-    for (size_t s = 0; s < S; s++) {
-        double lo = HUGE_VAL, hi = -HUGE_VAL;
-        for (size_t t = 0; t < T; t++) {
-            lo = fmin(lo, in->feature[t * S + s]);
-            hi = fmax(hi, in->feature[t * S + s]);
-        }
-        double r = hi - lo;
-        for (size_t k = 0; k < show; k++)
-            if (r > best[k]) {
-                for (size_t m = show - 1; m > k; m--) {
-                    best[m] = best[m - 1];
-                    pick[m] = pick[m - 1];
-                }
-                best[k] = r;
-                pick[k] = s;
-                break;
-            }
-    }
-    vbt__tb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure\" id=\"fig-feature\" "
-           "width=\"%.0f\" height=\"%.0f\">\n<text x=\"10\" y=\"15\" font-size=\"12\">",
-           2 * (w + pad) + pad, ((double)show + 1) / 2 * (h + pad) + 30);
-    put_text(b, in->feature_label ? in->feature_label : "SEEG feature");
-    vbt__tb_printf(b, " (black), posterior predictive 5-95 %% (blue); widest channels</text>\n");
-    for (size_t k = 0; k < show; k++) {
-        size_t s = pick[k];
-        double ox = pad + (double)(k % 2) * (w + pad), oy = 30 + (double)(k / 2) * (h + pad);
-        double lo = HUGE_VAL, hi = -HUGE_VAL;
-        for (size_t t = 0; t < T; t++) {
-            lo = fmin(lo, in->feature[t * S + s]);
-            hi = fmax(hi, in->feature[t * S + s]);
-            if (in->pred) {
-                lo = fmin(lo, in->pred[t * S + s]);
-                hi = fmax(hi, in->pred[2 * T * S + t * S + s]);
-            }
-        }
-        if (!(hi > lo))
-            hi = lo + 1;
-#define PX(t) (ox + w * (double)(t) / (double)(T > 1 ? T - 1 : 1))
-#define PY(v) (oy + h - h * ((v) - lo) / (hi - lo))
-        vbt__tb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
-               "stroke=\"#ddd\"/><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">", ox, oy, w, h,
-            ox + 3, oy + 10);
-        put_text(b, in->chan[s]);
-        vbt__tb_printf(b, "</text>\n");
-        if (in->pred) {
-            vbt__tb_printf(b, "<path fill=\"#9ecae1\" fill-opacity=\"0.6\" d=\"");
-            for (size_t t = 0; t < T; t++)
-                vbt__tb_printf(b, "%s%.1f %.1f", t ? " L" : "M", PX(t), PY(in->pred[2 * T * S + t * S + s]));
-            for (size_t t = T; t-- > 0;)
-                vbt__tb_printf(b, " L%.1f %.1f", PX(t), PY(in->pred[t * S + s]));
-            vbt__tb_printf(b, " Z\"/>\n");
-        }
-        vbt__tb_printf(b, "<path fill=\"none\" stroke=\"#000\" stroke-width=\"1\" d=\"");
-        for (size_t t = 0; t < T; t++)
-            vbt__tb_printf(b, "%s%.1f %.1f", t ? " L" : "M", PX(t), PY(in->feature[t * S + s]));
-        vbt__tb_printf(b, "\"/>\n");
-#undef PX
-#undef PY
-    }
-    vbt__tb_printf(b, "</svg>\n");
-}
-
-/* ---- page --------------------------------------------------------------------- */
-
-static int write_file(const char *dir, const char *name, const vbt__textbuf *b, vbt_msg *msg)
-{
-    char path[4096];
-    int k = snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (k < 0 || (size_t)k >= sizeof path)
-        return vbt__fail(msg, VBT_EINVAL, "path too long: %s", dir);
-    if (b->oom)
-        return vbt__fail(msg, VBT_ENOMEM, "out of memory writing %s", path);
-    if (vbt_file_write_atomic(path, b->s, b->len, 1, msg))
-        return VBT_EIO;
-    return VBT_OK;
-}
-
-/* ---- propagation order ---------------------------------------------------------- */
-
-/* The regions recruited in at least 5 % of the draws, by median onset (ties
- * by index), with the onset's 5-95 % interval over the recruiting draws. */
-static void propagation_section(vbt__textbuf *b, const vbt_report_input *in)
-{
-    size_t *ord = malloc(in->n * sizeof *ord), m = 0;
-    if (!ord)
+    if (!isfinite(v)) {
+        vbt__tb_printf(b, DASH);
         return;
+    }
+    char buf[64];
+    snprintf(buf, sizeof buf, fmt, v);
+    vbt__tb_printf(b, "%s", buf);
+}
+
+int vbt__rep_map_only(const vbt_report_input *in)
+{
+    return in->method && !strcmp(in->method, "map");
+}
+
+/* Seconds between two feature samples and the time of sample 0, from the
+ * context (features_time.npy, else the window over T samples). */
+static int sample_clock(const vbt_report_context *c, size_t T, double *t_first, double *dts)
+{
+    if (!c)
+        return 0;
+    if (c->time_s && c->n_time >= 2) {
+        *t_first = c->time_s[0];
+        *dts = (c->time_s[c->n_time - 1] - c->time_s[0]) / (double)(c->n_time - 1);
+    } else if (isfinite(c->t0_s) && isfinite(c->t1_s) && T >= 2) {
+        *t_first = c->t0_s;
+        *dts = (c->t1_s - c->t0_s) / (double)(T - 1);
+    } else {
+        return 0;
+    }
+    return isfinite(*t_first) && *dts > 0 && isfinite(*dts);
+}
+
+/* Model time t (predict's units, from the start of the fitted window, where
+ * sample k lies at k * dt: vbt_vep.h) in seconds from the marked onset:
+ * sample t / dt of the feature's clock; NaN when the context cannot say. */
+static double onset_s_of(const vbt_report_input *in, const vbt_report_context *c, double t)
+{
+    double t_first, dts;
+    if (!c || !isfinite(t) || !(c->model_dt > 0) || !isfinite(c->onset_s) ||
+        !sample_clock(c, in->T, &t_first, &dts))
+        return NAN;
+    return t_first + t / c->model_dt * dts - c->onset_s;
+}
+
+void vbt_report_wilson(double k, double n, double *lo, double *hi)
+{
+    if (!(n > 0) || !(k >= 0) || k > n) {
+        *lo = 0.0;
+        *hi = 1.0;
+        return;
+    }
+    const double z = 1.959963984540054, p = k / n, z2n = z * z / n;
+    double centre = (p + z2n / 2) / (1 + z2n);
+    double half = z * sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z2n);
+    *lo = fmax(0.0, centre - half);
+    *hi = fmin(1.0, centre + half);
+}
+
+/* ---- the verdict -------------------------------------------------------------- */
+
+/* 1 trustworthy, 0 not, -1 unknown; the failed checks' reasons (borrowed
+ * strings) into why[max]. */
+static int verdict_of(const vbt_report_input *in, const vbt_report_context *c,
+                      const char **why, size_t max, size_t *n_why)
+{
+    *n_why = 0;
+    const cJSON *v = c ? c->verdict : NULL, *it;
+    if (!v && in->fit_summary)
+        v = cJSON_GetObjectItemCaseSensitive(in->fit_summary, "verdict");
+    if (cJSON_IsObject(v)) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "trustworthy");
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(v, "reasons"))
+        {
+            if (cJSON_IsString(it) && *n_why < max)
+                why[(*n_why)++] = it->valuestring;
+        }
+        if (!*n_why)
+            cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(v, "checks"))
+            {
+                const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "passed");
+                const cJSON *r = cJSON_GetObjectItemCaseSensitive(it, "reason");
+                if (cJSON_IsFalse(p) && cJSON_IsString(r) && *n_why < max)
+                    why[(*n_why)++] = r->valuestring;
+            }
+        if (cJSON_IsBool(t))
+            return cJSON_IsTrue(t);
+    }
+    const cJSON *passed = cJSON_GetObjectItemCaseSensitive(in->fit_summary, "diagnostics_passed");
+    if (!*n_why)
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(in->fit_summary,
+                                                                 "diagnostic_failures"))
+        {
+            if (cJSON_IsString(it) && *n_why < max)
+                why[(*n_why)++] = it->valuestring;
+        }
+    if (cJSON_IsBool(passed))
+        return cJSON_IsTrue(passed);
+    return -1;
+}
+
+/* ---- the first screen ----------------------------------------------------------- */
+
+/* Sort keys: up to three values, decreasing, then the index (qsort on
+ * these, no shared state: reports may be written from several threads). */
+typedef struct rkey {
+    double k[3];
+    size_t i;
+} rkey;
+
+static int by_keys_desc(const void *a, const void *b)
+{
+    const rkey *x = a, *y = b;
+    for (int k = 0; k < 3; k++) {
+        double u = isfinite(x->k[k]) ? x->k[k] : -HUGE_VAL;
+        double v = isfinite(y->k[k]) ? y->k[k] : -HUGE_VAL;
+        if (u != v)
+            return u < v ? 1 : -1;
+    }
+    return x->i < y->i ? -1 : 1;
+}
+
+/* Region indices in the report's order: P(EZ), then P(PZ), then x0,
+ * decreasing; map: x0. */
+static size_t *ez_order(const vbt_report_input *in)
+{
+    const int map = vbt__rep_map_only(in);
+    size_t *ord = malloc((in->n ? in->n : 1) * sizeof *ord);
+    rkey *key = malloc((in->n ? in->n : 1) * sizeof *key);
+    if (!ord || !key) {
+        free(ord);
+        free(key);
+        return NULL;
+    }
     for (size_t i = 0; i < in->n; i++) {
         const vbt_report_region *r = &in->regions[i];
-        if (!(r->p_recruited >= 0.05) || isnan(r->onset_median))
+        key[i] = map ? (rkey){{r->x0_mean, NAN, NAN}, i}
+                     : (rkey){{r->p_ez, r->p_pz, r->x0_mean}, i};
+    }
+    qsort(key, in->n, sizeof *key, by_keys_desc);
+    for (size_t i = 0; i < in->n; i++)
+        ord[i] = key[i].i;
+    free(key);
+    return ord;
+}
+
+static int is_ez(const vbt_report_input *in, const vbt_report_region *r)
+{
+    if (vbt__rep_map_only(in))
+        return isfinite(r->x0_mean) && r->x0_mean >= VBT_VEP_X0_EZ;
+    return r->p_ez > 0.5;
+}
+
+/* Plain text appended to a growing string. */
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void VBT_PRINTF(2, 3) sb_printf(sbuf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    va_list ap;
+    for (;;) {
+        size_t room = b->cap - b->len;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->s && (size_t)k < room) {
+            b->len += (size_t)k;
+            return;
+        }
+        size_t nc = (b->cap ? 2 * b->cap : 256) + (size_t)k;
+        char *ns = realloc(b->s, nc);
+        if (!ns) {
+            b->oom = 1;
+            return;
+        }
+        b->s = ns;
+        b->cap = nc;
+    }
+}
+
+/* "a", "a and b", "a, b and c" of the first names (at most 6, then "and N
+ * more"). */
+static void sb_names(sbuf *b, char *const *names, size_t n)
+{
+    size_t show = n > 6 ? 5 : n;
+    for (size_t i = 0; i < show; i++)
+        sb_printf(b, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", names[i]);
+    if (show < n)
+        sb_printf(b, " and %zu more", n - show);
+}
+
+static char *finish(sbuf *b)
+{
+    if (b->oom) {
+        free(b->s);
+        return NULL;
+    }
+    if (!b->s)
+        sb_printf(b, "%s", "");
+    return b->oom ? NULL : b->s;
+}
+
+char *vbt_report_answer(const vbt_report_input *in, const vbt_report_context *c, char **warning)
+{
+    const int map = vbt__rep_map_only(in);
+    sbuf s = {0}, w = {0};
+    size_t *ord = ez_order(in), n_ez = 0;
+    const char *why[16];
+    size_t n_why;
+    int trust = verdict_of(in, c, why, 16, &n_why);
+    if (warning)
+        *warning = NULL;
+    if (!ord)
+        return NULL;
+    while (n_ez < in->n && is_ez(in, &in->regions[ord[n_ez]]))
+        n_ez++;
+    /* where, and how sure */
+    if (map)
+        sb_printf(&s, "Point estimate only (the posterior's mode, no probabilities): ");
+    if (n_ez) {
+        sb_printf(&s, "%s", map ? "the seizure starts in " : "The seizure starts in ");
+        size_t show = n_ez > 6 ? 5 : n_ez;
+        for (size_t k = 0; k < show; k++) {
+            const vbt_report_region *r = &in->regions[ord[k]];
+            sb_printf(&s, "%s%s", k == 0 ? "" : k + 1 == n_ez ? " and " : ", ", r->label);
+            if (map)
+                sb_printf(&s, " (x0 %.2f)", r->x0_mean);
+            else
+                sb_printf(&s, " (P(EZ) %.2f)", r->p_ez);
+        }
+        if (show < n_ez)
+            sb_printf(&s, " and %zu more", n_ez - show);
+        if (map)
+            sb_printf(&s, ", above the EZ threshold x0 = %.2f", VBT_VEP_X0_EZ);
+    } else if (in->n) {
+        const vbt_report_region *r = &in->regions[ord[0]];
+        if (map)
+            sb_printf(&s, "no region's x0 reaches the EZ threshold %.2f (the highest: %s at "
+                      "%.2f)", VBT_VEP_X0_EZ, r->label, r->x0_mean);
+        else
+            sb_printf(&s, "The fit finds no region likely to start the seizure (the highest "
+                      "P(EZ): %s at %.2f)", r->label, r->p_ez);
+    } else {
+        sb_printf(&s, "%s", map ? "no region was fitted" : "No region was fitted");
+    }
+    sb_printf(&s, "%s", trust == 1   ? "; the fit's verdict: trustworthy"
+                        : trust == 0 ? "; the fit's verdict: NOT trustworthy"
+                                     : "; the fit gives no verdict");
+    /* what the planned resection would do */
+    int have_plan = c && (c->n_plan || isfinite(c->plan_p));
+    double p = have_plan ? c->plan_p : NAN, lo, hi;
+    if (!have_plan) {
+        sb_printf(&s, "; no resection plan was computed.");
+    } else if (map) {
+        if (c->plan_reached == 0 || !(p >= 0.5)) {
+            sb_printf(&s, "; at this point of the fitted model no resection within the plan's "
+                      "limits stops the seizure");
+            if (c->n_plan) {
+                sb_printf(&s, " (the best found: ");
+                sb_names(&s, c->plan_regions, c->n_plan);
+                sb_printf(&s, ")");
+            }
+            sb_printf(&s, ".");
+        } else if (!c->n_plan) {
+            sb_printf(&s, "; at this point the fitted model has no seizure to stop.");
+        } else {
+            sb_printf(&s, "; at this point of the fitted model, resecting ");
+            sb_names(&s, c->plan_regions, c->n_plan);
+            sb_printf(&s, " stops the seizure. Its certainty is not measured: fit with "
+                      "--method nuts for probabilities.");
+        }
+    } else {
+        if (c->plan_reached == 0)
+            sb_printf(&s, "; no resection within the plan's limits reaches the target "
+                      "P(seizure freedom) %.2f: the best found, resecting ", c->plan_target);
+        else
+            sb_printf(&s, "; resecting ");
+        if (c->n_plan)
+            sb_names(&s, c->plan_regions, c->n_plan);
+        else
+            sb_printf(&s, "nothing");
+        sb_printf(&s, " would give P(seizure freedom) %.2f", p);
+        if (c->n_draws && isfinite(p)) {
+            vbt_report_wilson(floor(p * (double)c->n_draws + 0.5), (double)c->n_draws, &lo, &hi);
+            sb_printf(&s, " (95 %% interval %.2f" DASH "%.2f over %zu posterior draws)", lo, hi,
+                      c->n_draws);
+        }
+        sb_printf(&s, " in the fitted model");
+        if (isfinite(c->p_without))
+            sb_printf(&s, ", against %.2f without surgery", c->p_without);
+        sb_printf(&s, ".");
+    }
+    /* what must not be missed */
+    if (trust == 0) {
+        sb_printf(&w, "Do not trust this answer: the fit fails its checks");
+        for (size_t k = 0; k < n_why; k++)
+            sb_printf(&w, "%s%s", k ? "; " : ": ", why[k]);
+        sb_printf(&w, ". ");
+    }
+    if (have_plan && c->plan_reached == 0) {
+        if (map)
+            sb_printf(&w, "The surgery plan misses its target: no resection it tried stops the "
+                      "seizure at the mode. ");
+        else
+            sb_printf(&w, "The surgery plan misses its target: P(seizure freedom) %.2f is below "
+                      "%.2f. ", p, c->plan_target);
+    }
+    double target = c && isfinite(c->plan_target) ? c->plan_target : 0.9;
+    if (c && isfinite(c->p_without) && c->p_without >= target) {
+        if (map)
+            sb_printf(&w, "Without surgery the fitted model has no seizure at the mode: it does "
+                      "not reproduce the recorded seizure, so neither its EZ nor its plan "
+                      "means anything. ");
+        else
+            sb_printf(&w, "Without surgery the fitted model already gives P(seizure freedom) "
+                      "%.2f: it does not reproduce the recorded seizure, so neither its EZ nor "
+                      "its plan means anything. ", c->p_without);
+    }
+    free(ord);
+    if (w.len && w.s[w.len - 1] == ' ')
+        w.s[--w.len] = '\0';
+    char *ans = finish(&s);
+    if (!ans) {
+        free(w.s);
+        return NULL;
+    }
+    if (warning && w.len) {
+        if (!(*warning = finish(&w))) {
+            free(ans);
+            return NULL;
+        }
+    } else {
+        free(w.s);
+    }
+    return ans;
+}
+
+/* ---- sections ------------------------------------------------------------------- */
+
+/* A comma-separated region list in HTML text: escaped, with a line-break
+ * opportunity after each comma. */
+static void put_list(vbt__textbuf *b, const char *t)
+{
+    char item[2] = {0, 0};
+    for (; t && *t; t++) {
+        item[0] = *t;
+        vbt__rep_text(b, item);
+        if (*t == ',')
+            vbt__tb_printf(b, "<wbr/>");
+    }
+}
+
+/* The largest EI over the channels whose contact sees region i most; NaN
+ * when none. */
+static double region_ei(const vbt_report_context *c, size_t i)
+{
+    double best = NAN;
+    for (size_t k = 0; c && k < c->n_ei; k++)
+        if (c->ei[k].region == (long)i && !(c->ei[k].ei <= best))
+            best = c->ei[k].ei;
+    return best;
+}
+
+static void onset_cell(vbt__textbuf *b, const vbt_report_input *in, const vbt_report_context *c,
+                       double t)
+{
+    double s = onset_s_of(in, c, t);
+    if (isfinite(s))
+        vbt__rep_num(b, "%+.2f s", s);
+    else if (isfinite(t))
+        vbt__rep_num(b, "%.3g (model time)", t);
+    else
+        vbt__tb_printf(b, DASH);
+}
+
+static void ez_table(vbt__textbuf *b, const vbt_report_input *in, const vbt_report_context *c,
+                     const size_t *ord)
+{
+    const int map = vbt__rep_map_only(in);
+    vbt__tb_printf(b, "<h2>Epileptogenic zone</h2>\n<p>");
+    if (map)
+        vbt__tb_printf(b, "Regions by decreasing excitability x0 at the mode (classes by BVEP's "
+                       "thresholds: EZ at x0 &#8805; %.2f, PZ at x0 &#8805; %.2f); onset at the "
+                       "mode", VBT_VEP_X0_EZ, VBT_VEP_X0_PZ);
+    else
+        vbt__tb_printf(b, "Regions by decreasing probability of belonging to the EZ (posterior "
+                       "fraction of draws with x0 &#8805; %.2f; PZ: %.2f to %.2f); median onset "
+                       "over the draws that recruit the region", VBT_VEP_X0_EZ, VBT_VEP_X0_PZ,
+                       VBT_VEP_X0_EZ);
+    vbt__tb_printf(b, ", in seconds from the marked seizure onset. EI: the largest "
+                   "Epileptogenicity Index of the channels that see the region most.</p>\n"
+                   "<table id=\"ez-table\"><tr><th>region</th>");
+    if (map)
+        vbt__tb_printf(b, "<th>class at the mode</th><th>x0 at the mode</th>");
+    else
+        vbt__tb_printf(b, "<th>P(EZ)</th><th>P(PZ)</th><th>x0 mean [5 %%, 95 %%]</th>"
+                       "<th>P(recruited)</th>");
+    vbt__tb_printf(b, "<th>EI</th><th>onset</th><th>truth</th></tr>\n");
+    for (size_t k = 0; k < in->n; k++) {
+        const vbt_report_region *r = &in->regions[ord[k]];
+        double ei = region_ei(c, ord[k]);
+        int cls = isfinite(r->x0_mean) ? (int)vbt_vep_x0_class(r->x0_mean) : 0;
+        int keep = map ? cls >= 1 : (r->p_ez > 0.1 || r->p_pz > 0.5);
+        keep |= r->truth != 0 || (c && ei >= c->ei_threshold);
+        if (!keep)
+            continue;
+        const char *css = map ? (cls == 2 ? "ez" : cls == 1 ? "pz" : "")
+                              : (r->p_ez > 0.5 ? "ez" : r->p_pz > 0.5 ? "pz" : "");
+        vbt__tb_printf(b, "<tr class=\"ez-row\"><td class=\"%s\">", css);
+        vbt__rep_text(b, r->label);
+        vbt__tb_printf(b, "</td>");
+        if (map) {
+            vbt__tb_printf(b, "<td>%s</td><td>", isfinite(r->x0_mean)
+                                                   ? vbt_vep_class_name((vbt_vep_class)cls)
+                                                   : DASH);
+            vbt__rep_num(b, "%.2f", r->x0_mean);
+            vbt__tb_printf(b, "</td>");
+        } else {
+            vbt__tb_printf(b, "<td class=\"p-ez\">");
+            vbt__rep_num(b, "%.2f", r->p_ez);
+            vbt__tb_printf(b, "</td><td>");
+            vbt__rep_num(b, "%.2f", r->p_pz);
+            vbt__tb_printf(b, "</td><td>");
+            vbt__rep_num(b, "%.2f", r->x0_mean);
+            vbt__tb_printf(b, " [");
+            vbt__rep_num(b, "%.2f", r->x0_q5);
+            vbt__tb_printf(b, ", ");
+            vbt__rep_num(b, "%.2f", r->x0_q95);
+            vbt__tb_printf(b, "]</td><td>");
+            vbt__rep_num(b, "%.2f", r->p_recruited);
+            vbt__tb_printf(b, "</td>");
+        }
+        vbt__tb_printf(b, "<td>");
+        vbt__rep_num(b, "%.2f", ei);
+        vbt__tb_printf(b, "</td><td>");
+        onset_cell(b, in, c, r->onset_median);
+        vbt__tb_printf(b, "</td><td>%s</td></tr>\n",
+                       r->truth == 1 ? "EZ" : r->truth == 2 ? "PZ" : "");
+    }
+    vbt__tb_printf(b, "</table>\n");
+}
+
+static void verdict_section(vbt__textbuf *b, const vbt_report_input *in,
+                            const vbt_report_context *c)
+{
+    const char *why[16];
+    size_t n_why;
+    int trust = verdict_of(in, c, why, 16, &n_why);
+    vbt__tb_printf(b, "<h2>Verdict of the fit</h2>\n");
+    if (trust == 1)
+        vbt__tb_printf(b, "<p class=\"ok\">Trustworthy: every check passes.</p>\n");
+    else if (trust == 0)
+        vbt__tb_printf(b, "<p class=\"bad\">Not trustworthy: at least one check fails.</p>\n");
+    else
+        vbt__tb_printf(b, "<p>The fit gives no verdict.</p>\n");
+    const cJSON *v = c ? c->verdict : NULL, *it;
+    if (!v && in->fit_summary)
+        v = cJSON_GetObjectItemCaseSensitive(in->fit_summary, "verdict");
+    const cJSON *checks = cJSON_GetObjectItemCaseSensitive(v, "checks");
+    if (cJSON_GetArraySize(checks) > 0) {
+        vbt__tb_printf(b, "<table id=\"verdict\"><tr><th>check</th><th>value</th>"
+                       "<th>threshold</th><th></th><th>why</th></tr>\n");
+        cJSON_ArrayForEach(it, checks)
+        {
+            const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+            const cJSON *rs = cJSON_GetObjectItemCaseSensitive(it, "reason");
+            const cJSON *ps = cJSON_GetObjectItemCaseSensitive(it, "passed");
+            const cJSON *val = cJSON_GetObjectItemCaseSensitive(it, "value");
+            const cJSON *thr = cJSON_GetObjectItemCaseSensitive(it, "threshold");
+            vbt__tb_printf(b, "<tr><td>");
+            vbt__rep_text(b, cJSON_IsString(nm) ? nm->valuestring : "");
+            vbt__tb_printf(b, "</td><td>");
+            vbt__rep_num(b, "%.4g", cJSON_IsNumber(val) ? val->valuedouble : NAN);
+            vbt__tb_printf(b, "</td><td>");
+            vbt__rep_num(b, "%.4g", cJSON_IsNumber(thr) ? thr->valuedouble : NAN);
+            vbt__tb_printf(b, "</td><td class=\"%s\">%s</td><td>", cJSON_IsTrue(ps) ? "ok" : "bad",
+                           cJSON_IsTrue(ps) ? "pass" : "FAIL");
+            vbt__rep_text(b, cJSON_IsString(rs) ? rs->valuestring : "");
+            vbt__tb_printf(b, "</td></tr>\n");
+        }
+        vbt__tb_printf(b, "</table>\n");
+    } else if (n_why) {
+        vbt__tb_printf(b, "<ul>\n");
+        for (size_t k = 0; k < n_why; k++) {
+            vbt__tb_printf(b, "<li class=\"bad\">");
+            vbt__rep_text(b, why[k]);
+            vbt__tb_printf(b, "</li>\n");
+        }
+        vbt__tb_printf(b, "</ul>\n");
+    }
+}
+
+static void ei_section(vbt__textbuf *b, const vbt_report_input *in, const vbt_report_context *c,
+                       const size_t *ord)
+{
+    const int map = vbt__rep_map_only(in);
+    vbt__tb_printf(b, "<h2>Epileptogenicity Index</h2>\n");
+    if (!c || !c->n_ei) {
+        vbt__tb_printf(b, "<p>No Epileptogenicity Index: ");
+        vbt__rep_text(b, c && c->ei_note[0] ? c->ei_note : "no recording was given");
+        vbt__tb_printf(b, ".</p>\n");
+        return;
+    }
+    vbt__tb_printf(b, "<p>The classical, model-free reference (Bartolomei, Chauvel and "
+                   "Wendling, Brain 2008): each channel's rise of fast activity (energy ratio "
+                   "of the beta and gamma bands to the theta and alpha bands, Page-Hinkley "
+                   "detection, 1 s windows every 0.25 s), weighted by how early it comes, on "
+                   "the same recording and channels as the fit; detection times in seconds "
+                   "from the marked onset. Channels at EI &#8805; %.1f are called "
+                   "epileptogenic.</p>\n", c->ei_threshold);
+    /* regions of the epileptogenic channels against the model's EZ */
+    unsigned char *ei_reg = calloc(in->n ? in->n : 1, 1);
+    if (!ei_reg) {
+        b->oom = 1;
+        return;
+    }
+    size_t n_ei_ch = 0;
+    for (size_t k = 0; k < c->n_ei; k++)
+        if (c->ei[k].ei >= c->ei_threshold) {
+            n_ei_ch++;
+            if (c->ei[k].region >= 0 && (size_t)c->ei[k].region < in->n)
+                ei_reg[c->ei[k].region] = 1;
+        }
+    const char *heads[3] = {"Regions seen most by the channels at high EI",
+                            map ? "The model's EZ (at the mode)" : "The model's EZ (P(EZ) > 0.5)",
+                            "In both"};
+    vbt__tb_printf(b, "<ul id=\"ei-vs-ez\">\n");
+    for (int row = 0; row < 3; row++) {
+        vbt__tb_printf(b, "<li>%s: ", heads[row]);
+        size_t shown = 0;
+        for (size_t k = 0; k < in->n; k++) {
+            size_t i = ord[k];
+            int ez = is_ez(in, &in->regions[i]);
+            int want = row == 0 ? ei_reg[i] : row == 1 ? ez : ez && ei_reg[i];
+            if (!want)
+                continue;
+            vbt__tb_printf(b, "%s", shown++ ? ", " : "");
+            vbt__rep_text(b, in->regions[i].label);
+        }
+        vbt__tb_printf(b, "%s</li>\n", shown ? "" : "none");
+    }
+    vbt__tb_printf(b, "</ul>\n");
+    if (isfinite(c->onset_s) && c->onset_s < 5.0)
+        vbt__tb_printf(b, "<p>Only %.1f s of recording precede the marked onset: the EI's "
+                       "baseline is short, and detections at the start of the analysed window "
+                       "(%+.2f s) mark no real change.</p>\n", c->onset_s, 0.5 - c->onset_s);
+    vbt__tb_printf(b, "<table id=\"ei-table\"><tr><th>channel</th><th>EI</th>"
+                   "<th>detection</th><th>region it sees most</th><th>%s</th></tr>\n",
+                   map ? "class at the mode" : "P(EZ) of that region");
+    size_t rows = c->n_ei < 10 ? c->n_ei : 10;
+    if (n_ei_ch > rows)
+        rows = n_ei_ch < 30 ? n_ei_ch : 30;
+    for (size_t k = 0; k < rows; k++) {
+        const vbt_report_ei *e = &c->ei[k];
+        vbt__tb_printf(b, "<tr><td>");
+        vbt__rep_text(b, e->channel);
+        vbt__tb_printf(b, "</td><td class=\"%s\">", e->ei >= c->ei_threshold ? "ez" : "");
+        vbt__rep_num(b, "%.2f", e->ei);
+        vbt__tb_printf(b, "</td><td>");
+        vbt__rep_num(b, "%+.2f s", e->detect_s);
+        vbt__tb_printf(b, "</td><td>");
+        int known = e->region >= 0 && (size_t)e->region < in->n;
+        vbt__rep_text(b, known ? in->regions[e->region].label : DASH);
+        vbt__tb_printf(b, "</td><td>");
+        if (!known)
+            vbt__tb_printf(b, DASH);
+        else if (map)
+            vbt__tb_printf(b, "%s", isfinite(in->regions[e->region].x0_mean)
+                                        ? vbt_vep_class_name(vbt_vep_x0_class(
+                                              in->regions[e->region].x0_mean))
+                                        : DASH);
+        else
+            vbt__rep_num(b, "%.2f", in->regions[e->region].p_ez);
+        vbt__tb_printf(b, "</td></tr>\n");
+    }
+    vbt__tb_printf(b, "</table>\n");
+    free(ei_reg);
+}
+
+static void recording_section(vbt__textbuf *b, const vbt_report_input *in,
+                              const vbt_report_context *c)
+{
+    vbt__tb_printf(b, "<h2>Recording and channels</h2>\n<p id=\"recording\">");
+    if (c && c->recording[0]) {
+        vbt__tb_printf(b, "Recording <code>");
+        vbt__rep_text(b, c->recording);
+        vbt__tb_printf(b, "</code> (in the patient folder");
+        if (c->format[0]) {
+            vbt__tb_printf(b, "; ");
+            vbt__rep_text(b, c->format);
+        }
+        if (isfinite(c->fs_hz))
+            vbt__tb_printf(b, ", %g Hz", c->fs_hz);
+        vbt__tb_printf(b, "). ");
+    } else {
+        vbt__tb_printf(b, "The recording is not known to the report. ");
+    }
+    if (c && isfinite(c->onset_s)) {
+        vbt__tb_printf(b, "Marked seizure onset at %.3f s from the recording's start", c->onset_s);
+        if (isfinite(c->offset_s))
+            vbt__tb_printf(b, ", offset at %.3f s (%.2f s later)", c->offset_s,
+                           c->offset_s - c->onset_s);
+        vbt__tb_printf(b, ". ");
+        if (isfinite(c->t0_s) && isfinite(c->t1_s))
+            vbt__tb_printf(b, "The fit saw the window from %+.2f s to %+.2f s around the onset. ",
+                           c->t0_s - c->onset_s, c->t1_s - c->onset_s);
+    }
+    vbt__tb_printf(b, "</p>\n<p>%zu channel(s) used", in->S);
+    if (in->S && in->chan) {
+        vbt__tb_printf(b, ": ");
+        for (size_t s = 0; s < in->S; s++) {
+            vbt__tb_printf(b, "%s", s ? ", <wbr/>" : "");
+            vbt__rep_text(b, in->chan[s]);
+        }
+    }
+    vbt__tb_printf(b, ".</p>\n");
+    if (!c || !c->n_rec_channels) {
+        vbt__tb_printf(b, "<p>Channels dropped: not known (the report did not open the "
+                       "recording).</p>\n");
+        return;
+    }
+    if (!c->n_dropped) {
+        vbt__tb_printf(b, "<p id=\"dropped\">No channel of the recording's %zu was dropped.</p>\n",
+                       c->n_rec_channels);
+        return;
+    }
+    vbt__tb_printf(b, "<p>%zu of the recording's %zu channels were not used:</p>\n"
+                   "<table id=\"dropped\"><tr><th>channel</th><th>why</th></tr>\n", c->n_dropped,
+                   c->n_rec_channels);
+    for (size_t k = 0; k < c->n_dropped; k++) {
+        vbt__tb_printf(b, "<tr><td>");
+        vbt__rep_text(b, c->dropped[k].name);
+        vbt__tb_printf(b, "</td><td>");
+        vbt__rep_text(b, c->dropped[k].reason);
+        vbt__tb_printf(b, "</td></tr>\n");
+    }
+    vbt__tb_printf(b, "</table>\n");
+}
+
+/* The regions recruited in at least 5 % of the draws, by median onset. */
+static void propagation_section(vbt__textbuf *b, const vbt_report_input *in,
+                                const vbt_report_context *c)
+{
+    const int map = vbt__rep_map_only(in);
+    size_t *ord = malloc((in->n ? in->n : 1) * sizeof *ord), m = 0;
+    if (!ord) {
+        b->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < in->n; i++) {
+        const vbt_report_region *r = &in->regions[i];
+        if (!(r->p_recruited >= 0.05) || !isfinite(r->onset_median))
             continue;
         size_t k = m++;
         for (; k > 0 && in->regions[ord[k - 1]].onset_median > r->onset_median; k--)
@@ -310,30 +716,114 @@ static void propagation_section(vbt__textbuf *b, const vbt_report_input *in)
     }
     vbt__tb_printf(b, "<h2>Seizure propagation</h2>\n");
     if (!m) {
-        vbt__tb_printf(b, "<p>No region is recruited in 5 %% or more of the posterior draws.</p>\n");
+        vbt__tb_printf(b, "<p>No region is recruited %s.</p>\n",
+                       map ? "at the mode" : "in 5 % or more of the posterior draws");
         free(ord);
         return;
     }
-    vbt__tb_printf(b, "<p>Forward simulations of the fitted model over the posterior draws: the "
-                 "regions recruited in at least 5 %% of them, in the order of their median "
-                 "onset (the first time x1 rises above the threshold, in the model's time "
-                 "units from the start of the simulated window; interval over the draws in "
-                 "which the region is recruited).</p>\n<table><tr><th>order</th><th>region"
-                 "</th><th>P(recruited)</th><th>median onset</th><th>onset 5&ndash;95 %%</th>"
-                 "</tr>\n");
+    int secs = isfinite(onset_s_of(in, c, 0.0));
+    vbt__tb_printf(b, "<p>Forward simulations of the fitted model %s: the regions it recruits, "
+                   "in the order of their onset (x1 rising above 0), %s.</p>\n<table "
+                   "id=\"propagation\"><tr><th>order</th><th>region</th>",
+                   map ? "at the mode" : "over the posterior draws (those recruited in at least "
+                                         "5 % of them; median onset and its 5–95 % interval over "
+                                         "the draws that recruit the region)",
+                   secs ? "in seconds from the marked seizure onset"
+                        : "in the model's time units from the start of the fitted window");
+    if (map)
+        vbt__tb_printf(b, "<th>onset</th></tr>\n");
+    else
+        vbt__tb_printf(b, "<th>P(recruited)</th><th>median onset</th><th>onset 5" DASH
+                       "95 %%</th></tr>\n");
     for (size_t k = 0; k < m; k++) {
         const vbt_report_region *r = &in->regions[ord[k]];
         vbt__tb_printf(b, "<tr><td>%zu</td><td class=\"%s\">", k + 1,
-                  r->p_ez > 0.5 ? "ez" : r->p_pz > 0.5 ? "pz" : "");
-        put_text(b, r->label);
-        vbt__tb_printf(b, "</td><td>%.2f</td><td>%.3g</td><td>%.3g&ndash;%.3g</td></tr>\n",
-                  r->p_recruited, r->onset_median, r->onset_q5, r->onset_q95);
+                       is_ez(in, r) ? "ez" : (!map && r->p_pz > 0.5) ? "pz" : "");
+        vbt__rep_text(b, r->label);
+        vbt__tb_printf(b, "</td>");
+        if (!map) {
+            vbt__tb_printf(b, "<td>");
+            vbt__rep_num(b, "%.2f", r->p_recruited);
+            vbt__tb_printf(b, "</td>");
+        }
+        vbt__tb_printf(b, "<td>");
+        onset_cell(b, in, c, r->onset_median);
+        vbt__tb_printf(b, "</td>");
+        if (!map) {
+            vbt__tb_printf(b, "<td>");
+            onset_cell(b, in, c, r->onset_q5);
+            vbt__tb_printf(b, " " DASH " ");
+            onset_cell(b, in, c, r->onset_q95);
+            vbt__tb_printf(b, "</td>");
+        }
+        vbt__tb_printf(b, "</tr>\n");
     }
     vbt__tb_printf(b, "</table>\n");
     free(ord);
 }
 
-/* ---- sampler diagnostics ------------------------------------------------------ */
+static void surgery_section(vbt__textbuf *b, const vbt_report_input *in,
+                            const vbt_report_context *c)
+{
+    const int map = vbt__rep_map_only(in);
+    vbt__tb_printf(b, "<h2>Virtual surgery</h2>\n<table id=\"surgery\"><tr><th>resection</th>"
+                   "<th>regions</th>");
+    if (map)
+        vbt__tb_printf(b, "<th>seizure stopped at the mode</th></tr>\n");
+    else
+        vbt__tb_printf(b, "<th>P(seizure freedom)</th><th>95 %% interval</th></tr>\n");
+    for (size_t k = 0; k < in->n_scen; k++) {
+        double p = in->scen[k].p_freedom;
+        vbt__tb_printf(b, "<tr><td>");
+        put_list(b, in->scen[k].name);
+        vbt__tb_printf(b, "</td><td>%d</td><td>", in->scen[k].n_resected);
+        if (map) {
+            vbt__tb_printf(b, "%s</td></tr>\n", !isfinite(p) ? DASH : p >= 0.5 ? "yes" : "no");
+            continue;
+        }
+        vbt__rep_num(b, "%.3f", p);
+        vbt__tb_printf(b, "</td><td>");
+        if (c && c->n_draws && isfinite(p)) {
+            double lo, hi;
+            vbt_report_wilson(floor(p * (double)c->n_draws + 0.5), (double)c->n_draws, &lo, &hi);
+            vbt__tb_printf(b, "%.2f" DASH "%.2f", lo, hi);
+        } else {
+            vbt__tb_printf(b, DASH);
+        }
+        vbt__tb_printf(b, "</td></tr>\n");
+    }
+    vbt__tb_printf(b, "</table>\n");
+    if (!map && c && c->n_draws)
+        vbt__tb_printf(b, "<p>P(seizure freedom): the fraction of the %zu posterior draws whose "
+                       "simulated seizure stops after the resection; the interval is the Wilson "
+                       "95 %% score interval of that fraction (Monte Carlo error of the draws, "
+                       "not the model's).</p>\n", c->n_draws);
+    if (c && (c->n_plan || isfinite(c->plan_p))) {
+        vbt__tb_printf(b, "<p id=\"plan\" class=\"%s\">Resection plan: ",
+                       c->plan_reached == 0 ? "bad" : "");
+        for (size_t k = 0; k < c->n_plan; k++) {
+            vbt__tb_printf(b, "%s", k ? ", <wbr/>" : "");
+            vbt__rep_text(b, c->plan_regions[k]);
+        }
+        if (!c->n_plan)
+            vbt__tb_printf(b, "no resection");
+        if (map)
+            vbt__tb_printf(b, "; at the mode it %s the seizure", c->plan_p >= 0.5 ? "stops"
+                                                                               : "does not stop");
+        else {
+            vbt__tb_printf(b, "; P(seizure freedom) ");
+            vbt__rep_num(b, "%.3f", c->plan_p);
+        }
+        if (isfinite(c->plan_target) && !map)
+            vbt__tb_printf(b, ", target %.2f", c->plan_target);
+        vbt__tb_printf(b, "%s.</p>\n", c->plan_reached == 0 ? ": the target is NOT reached"
+                                       : c->plan_reached == 1 ? ": target reached" : "");
+    } else if (in->plan_text && !map) {
+        vbt__tb_printf(b, "<p>");
+        vbt__rep_text(b, in->plan_text);
+        vbt__tb_printf(b, "</p>\n");
+    }
+}
 
 static double jnum(const cJSON *o, const char *key)
 {
@@ -342,74 +832,62 @@ static double jnum(const cJSON *o, const char *key)
 }
 
 /* One row of the convergence table: what, value, target, and a mark. */
-static void diag_row(vbt__textbuf *b, const char *what, const char *value, const char *target, int ok)
+static void diag_row(vbt__textbuf *b, const char *what, const char *value, const char *target,
+                     int ok)
 {
-    vbt__tb_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td></tr>\n", what,
-              value, target, ok ? "ok" : "bad", ok ? "pass" : "FAIL");
+    vbt__tb_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td></tr>\n",
+                   what, value, target, ok ? "ok" : "bad", ok ? "pass" : "FAIL");
 }
 
-/* The fit's verdict (diagnostics_passed, diagnostic_failures) and its figures
- * as tables: NUTS (R-hat, ESS, divergences, tree depth, per-chain step size
- * and E-BFMI), Laplace (PSIS k-hat), or whatever numbers another method
- * stores.  Targets are those `vbt fit` checks (docs/fitting.md). */
+/* The sampler's numbers: NUTS (R-hat, ESS, divergences, tree depth, per
+ * chain step size and E-BFMI), Laplace (PSIS k-hat), or whatever numbers
+ * another method stores.  Targets are those `vbt fit` checks. */
 static void diagnostics_section(vbt__textbuf *b, const cJSON *sum)
 {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(sum, "diagnostics");
-    const cJSON *passed = cJSON_GetObjectItemCaseSensitive(sum, "diagnostics_passed");
-    const cJSON *fails = cJSON_GetObjectItemCaseSensitive(sum, "diagnostic_failures");
     const cJSON *it;
     char v[64];
     vbt__tb_printf(b, "<h2>Sampler diagnostics</h2>\n");
-    if (cJSON_IsTrue(passed))
-        vbt__tb_printf(b, "<p class=\"ok\">Every diagnostic the fit checks passes.</p>\n");
-    else if (cJSON_IsFalse(passed)) {
-        vbt__tb_printf(b, "<p class=\"bad\">Diagnostics failed: do not trust these results as they "
-                     "stand.</p>\n<ul>\n");
-        cJSON_ArrayForEach(it, fails)
-        {
-            if (!cJSON_IsString(it))
-                continue;
-            vbt__tb_printf(b, "<li>");
-            put_text(b, it->valuestring);
-            vbt__tb_printf(b, "</li>\n");
-        }
-        vbt__tb_printf(b, "</ul>\n");
-    }
-    if (!cJSON_IsObject(d))
+    if (!cJSON_IsObject(d) || !cJSON_GetArraySize(d)) {
+        vbt__tb_printf(b, "<p>The fit reports no sampler diagnostics.</p>\n");
         return;
+    }
     vbt__tb_printf(b, "<table><tr><th>check</th><th>value</th><th>target</th><th></th></tr>\n");
     double x = jnum(d, "max_rhat");
-    if (!isnan(x)) {
+    if (isfinite(x)) {
         snprintf(v, sizeof v, "%.4f", x);
-        diag_row(b, "largest R-hat (rank-normalised split)", v, "&le; 1.01", x <= 1.01);
+        diag_row(b, "largest R-hat (rank-normalised split)", v, "&#8804; 1.01", x <= 1.01);
     }
     const char *ess[2][2] = {{"min_ess_bulk", "smallest bulk ESS"},
                              {"min_ess_tail", "smallest tail ESS"}};
     double n_used = jnum(sum, "chains_used");
     for (int k = 0; k < 2; k++)
-        if (!isnan(x = jnum(d, ess[k][0]))) {
+        if (isfinite(x = jnum(d, ess[k][0]))) {
             char t[64];
             snprintf(v, sizeof v, "%.0f", x);
-            double target = isnan(n_used) ? 100 : 100 * n_used;
-            snprintf(t, sizeof t, "&ge; %.0f (100 per chain)", target);
+            double target = isfinite(n_used) ? 100 * n_used : 100;
+            snprintf(t, sizeof t, "&#8805; %.0f (100 per chain)", target);
             diag_row(b, ess[k][1], v, t, x >= target);
         }
-    if (!isnan(x = jnum(d, "divergences"))) {
+    if (isfinite(x = jnum(d, "divergences"))) {
         snprintf(v, sizeof v, "%.0f", x);
         diag_row(b, "divergent transitions", v, "0", x == 0);
     }
-    if (!isnan(x = jnum(d, "max_treedepth_hits"))) {
-        snprintf(v, sizeof v, "%.0f (max depth %.0f)", x, jnum(d, "max_treedepth"));
+    if (isfinite(x = jnum(d, "max_treedepth_hits"))) {
+        double md = jnum(d, "max_treedepth");
+        if (isfinite(md))
+            snprintf(v, sizeof v, "%.0f (max depth %.0f)", x, md);
+        else
+            snprintf(v, sizeof v, "%.0f", x);
         diag_row(b, "transitions at the maximum tree depth", v, "0", x == 0);
     }
-    if (!isnan(x = jnum(d, "psis_khat"))) {
+    if (isfinite(x = jnum(d, "psis_khat"))) {
         snprintf(v, sizeof v, "%.2f", x);
         diag_row(b, "PSIS Pareto k-hat of the Laplace draws", v, "&lt; 0.7", x < 0.7);
-        snprintf(v, sizeof v, "%.0f", jnum(d, "psis_ess"));
-        vbt__tb_printf(b, "<tr><td>PSIS effective sample size</td><td>%s</td><td></td><td></td></tr>\n",
-                  v);
+        vbt__tb_printf(b, "<tr><td>PSIS effective sample size</td><td>");
+        vbt__rep_num(b, "%.0f", jnum(d, "psis_ess"));
+        vbt__tb_printf(b, "</td><td></td><td></td></tr>\n");
     }
-    /* numbers of other methods (SMC, ADVI, MAP) as they are */
     cJSON_ArrayForEach(it, d)
     {
         static const char *shown[] = {"max_rhat", "min_ess_bulk", "min_ess_tail", "divergences",
@@ -421,12 +899,12 @@ static void diagnostics_section(vbt__textbuf *b, const cJSON *sum)
         if (skip)
             continue;
         vbt__tb_printf(b, "<tr><td>");
-        put_text(b, it->string);
+        vbt__rep_text(b, it->string);
         vbt__tb_printf(b, "</td><td>");
         if (cJSON_IsNumber(it))
-            vbt__tb_printf(b, "%.6g", it->valuedouble);
+            vbt__rep_num(b, "%.6g", it->valuedouble);
         else if (cJSON_IsString(it))
-            put_text(b, it->valuestring);
+            vbt__rep_text(b, it->valuestring);
         else
             vbt__tb_printf(b, "%s", cJSON_IsTrue(it) ? "true" : "false");
         vbt__tb_printf(b, "</td><td></td><td></td></tr>\n");
@@ -435,160 +913,367 @@ static void diagnostics_section(vbt__textbuf *b, const cJSON *sum)
     const cJSON *chains = cJSON_GetObjectItemCaseSensitive(d, "chains");
     if (!cJSON_IsArray(chains) || !cJSON_GetArraySize(chains))
         return;
-    vbt__tb_printf(b, "<p>Per chain (E-BFMI below 0.3 means the momentum resampling explores the "
-                 "energy poorly; a chain stuck in another mode is left out of the summaries):</p>\n"
-                 "<table><tr><th>chain</th><th>step size</th><th>mean tree depth</th>"
-                 "<th>mean accept stat</th><th>divergences</th><th>at max depth</th>"
-                 "<th>E-BFMI</th><th>mean lp</th><th>wall (s)</th><th>in summaries</th></tr>\n");
+    vbt__tb_printf(b, "<p>Per chain (E-BFMI below 0.3 means the momentum resampling explores "
+                   "the energy poorly; a chain stuck in another mode is left out of the "
+                   "summaries):</p>\n<table><tr><th>chain</th><th>step size</th><th>mean tree "
+                   "depth</th><th>mean accept stat</th><th>divergences</th><th>at max "
+                   "depth</th><th>E-BFMI</th><th>mean lp</th><th>wall (s)</th><th>in "
+                   "summaries</th></tr>\n");
     cJSON_ArrayForEach(it, chains)
     {
         double eb = jnum(it, "ebfmi");
         const cJSON *stuck = cJSON_GetObjectItemCaseSensitive(it, "stuck");
         const cJSON *used = cJSON_GetObjectItemCaseSensitive(it, "used_in_summary");
-        vbt__tb_printf(b, "<tr><td>%.0f</td><td>%.4g</td><td>%.2f</td><td>%.3f</td><td>%.0f</td>"
-                     "<td>%.0f</td><td class=\"%s\">%.3f</td><td>%.2f</td><td>%.1f</td>"
-                     "<td class=\"%s\">%s</td></tr>\n",
-                  jnum(it, "chain"), jnum(it, "stepsize"), jnum(it, "mean_treedepth"),
-                  jnum(it, "mean_accept_stat"), jnum(it, "divergences"),
-                  jnum(it, "max_treedepth_hits"), eb >= 0.3 ? "ok" : "bad", eb,
-                  jnum(it, "mean_lp"), jnum(it, "wall_s"),
-                  cJSON_IsFalse(used) ? "bad" : "ok",
-                  cJSON_IsTrue(stuck) ? "no (stuck)" : cJSON_IsFalse(used) ? "no" : "yes");
+        static const char *keys[6] = {"chain", "stepsize", "mean_treedepth", "mean_accept_stat",
+                                      "divergences", "max_treedepth_hits"};
+        static const char *fmts[6] = {"%.0f", "%.4g", "%.2f", "%.3f", "%.0f", "%.0f"};
+        vbt__tb_printf(b, "<tr>");
+        for (int k = 0; k < 6; k++) {
+            vbt__tb_printf(b, "<td>");
+            vbt__rep_num(b, fmts[k], jnum(it, keys[k]));
+            vbt__tb_printf(b, "</td>");
+        }
+        vbt__tb_printf(b, "<td class=\"%s\">", eb >= 0.3 ? "ok" : "bad");
+        vbt__rep_num(b, "%.3f", eb);
+        vbt__tb_printf(b, "</td><td>");
+        vbt__rep_num(b, "%.2f", jnum(it, "mean_lp"));
+        vbt__tb_printf(b, "</td><td>");
+        vbt__rep_num(b, "%.1f", jnum(it, "wall_s"));
+        vbt__tb_printf(b, "</td><td class=\"%s\">%s</td></tr>\n",
+                       cJSON_IsFalse(used) ? "bad" : "ok",
+                       cJSON_IsTrue(stuck) ? "no (stuck)" : cJSON_IsFalse(used) ? "no" : "yes");
     }
     vbt__tb_printf(b, "</table>\n");
 }
 
+static void eval_section(vbt__textbuf *b, const vbt_report_input *in)
+{
+    if (!in->n_eval)
+        return;
+    vbt__tb_printf(b, "<h2>Precision and recall</h2>\n<table><tr><th>against</th><th>zone</th>"
+                   "<th>listed</th><th>predicted</th><th>both</th><th>precision</th>"
+                   "<th>recall</th></tr>\n");
+    for (size_t k = 0; k < in->n_eval; k++) {
+        const vbt_report_eval *e = &in->eval[k];
+        vbt__tb_printf(b, "<tr><td>");
+        vbt__rep_text(b, e->against);
+        vbt__tb_printf(b, "</td><td>");
+        vbt__rep_text(b, e->zone);
+        vbt__tb_printf(b, "</td><td>%zu</td><td>%zu</td><td>%zu</td><td>", e->n_list, e->n_pred,
+                       e->tp);
+        vbt__rep_num(b, "%.2f", e->n_pred ? (double)e->tp / (double)e->n_pred : NAN);
+        vbt__tb_printf(b, "</td><td>");
+        vbt__rep_num(b, "%.2f", e->n_list ? (double)e->tp / (double)e->n_list : NAN);
+        vbt__tb_printf(b, "</td></tr>\n");
+    }
+    if (vbt__rep_map_only(in))
+        vbt__tb_printf(b, "</table>\n<p>Predicted: the regions classed EZ at the mode (zone EZ), "
+                       "EZ or PZ (zone EZ+PZ).</p>\n");
+    else
+        vbt__tb_printf(b, "</table>\n<p>Predicted: P(EZ) &gt; 0.5 (zone EZ), P(EZ) + P(PZ) &gt; "
+                       "0.5 (zone EZ+PZ).</p>\n");
+}
+
+/* ---- files --------------------------------------------------------------------- */
+
+static int write_file(const char *dir, const char *name, const char *text, size_t len,
+                      int oom, vbt_msg *msg)
+{
+    char path[4200];
+    int k = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (k < 0 || (size_t)k >= sizeof path)
+        return vbt__fail(msg, VBT_EINVAL, "report: output path too long");
+    if (oom)
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory writing %s", name);
+    if (vbt_file_write_atomic(path, text, len, 1, msg))
+        return VBT_EIO;
+    return VBT_OK;
+}
+
+#define N_FIG 5
+static const char *const fig_names[N_FIG] = {"connectome.svg", "x0.svg", "brain_ez.svg",
+                                             "brain_onset.svg", "feature.svg"};
+
+/* report.json: what the report read (SHA-256) and the settings it used. */
+static char *sidecar(const vbt_report_input *in, const vbt_report_context *c, const int *made)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "schema", "vbt.report/1");
+    cJSON_AddStringToObject(j, "vbt_version", vbt_version());
+    cJSON_AddStringToObject(j, "tool", "report");
+    cJSON *cmd = cJSON_AddArrayToObject(j, "command");
+    cJSON_AddItemToArray(cmd, cJSON_CreateString("vbt"));
+    cJSON_AddItemToArray(cmd, cJSON_CreateString("pipeline"));
+    cJSON_AddStringToObject(j, "note", "the report step of vbt pipeline; each step's own "
+                                       "run.json records its command");
+    cJSON_AddStringToObject(j, "patient", in->patient ? in->patient : "");
+    cJSON_AddStringToObject(j, "method", in->method ? in->method : "");
+    cJSON_AddNullToObject(j, "seed"); /* the report draws no random numbers */
+    cJSON *par = cJSON_AddObjectToObject(j, "parameters");
+    cJSON_AddNumberToObject(par, "ez_probability", 0.5);
+    cJSON_AddNumberToObject(par, "x0_ez", VBT_VEP_X0_EZ);
+    cJSON_AddNumberToObject(par, "x0_pz", VBT_VEP_X0_PZ);
+    cJSON_AddNumberToObject(par, "band_outside_flag", 0.25);
+    cJSON_AddStringToObject(par, "interval", "Wilson 95 % score interval over the draws");
+    cJSON *ei = cJSON_AddObjectToObject(par, "ei");
+    vbt_ei_opts eo;
+    vbt_ei_opts_default(&eo);
+    cJSON_AddNumberToObject(ei, "threshold", c ? c->ei_threshold : 0.3);
+    cJSON_AddNumberToObject(ei, "win_s", eo.win_s);
+    cJSON_AddNumberToObject(ei, "step_s", eo.step_s);
+    cJSON_AddItemToObject(ei, "bands_hz", cJSON_CreateDoubleArray(eo.bands, 5));
+    cJSON_AddStringToObject(ei, "window", "marked onset - 20 s (or the recording's start) to "
+                                          "offset + 5 s");
+    cJSON_AddNumberToObject(ei, "channels", c ? (double)c->n_ei : 0.0);
+    cJSON *inp = cJSON_AddObjectToObject(j, "inputs");
+    for (size_t k = 0; c && k < c->n_inputs; k++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", c->inputs[k]);
+        cJSON_AddStringToObject(o, "sha256", c->input_sha[k]);
+        cJSON_AddItemToObject(inp, c->inputs[k], o);
+    }
+    if (c && c->recording[0]) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", c->recording);
+        cJSON_AddStringToObject(o, "sha256", "see features/run.json");
+        cJSON_AddBoolToObject(o, "read_for_ei", c->n_ei > 0);
+        cJSON_AddItemToObject(inp, "recording", o);
+    }
+    cJSON *outs = cJSON_AddArrayToObject(j, "outputs");
+    cJSON_AddItemToArray(outs, cJSON_CreateString("report.html"));
+    for (int k = 0; k < N_FIG; k++)
+        if (made[k]) {
+            char nm[64];
+            snprintf(nm, sizeof nm, "figures/%s", fig_names[k]);
+            cJSON_AddItemToArray(outs, cJSON_CreateString(nm));
+        }
+    char *t = cJSON_Print(j);
+    cJSON_Delete(j);
+    return t;
+}
+
 int vbt_report_write(const vbt_report_input *in, vbt_msg *msg)
 {
-    vbt__textbuf page = {0}, fig[5] = {{0}};
-    double *pez = malloc(in->n * sizeof *pez), *onset = malloc(in->n * sizeof *onset);
-    int rc = VBT_ENOMEM;
-    if (!pez || !onset) {
+    vbt__textbuf page = {0}, fig[N_FIG] = {{0}};
+    vbt_report_context own;
+    const vbt_report_context *c = in->ctx;
+    int own_ctx = 0, rc = VBT_ENOMEM, made[N_FIG] = {0};
+    const int map = vbt__rep_map_only(in);
+    double *val = malloc((in->n ? in->n : 1) * sizeof *val);
+    double *onset = malloc((in->n ? in->n : 1) * sizeof *onset);
+    unsigned char *ring = calloc(in->n ? in->n : 1, 1);
+    size_t *ord = ez_order(in);
+    char *answer = NULL, *warning = NULL, *side = NULL;
+    if (!val || !onset || !ring || !ord) {
         vbt__fail(msg, rc, "out of memory");
         goto out;
     }
-    /* onset colour: the earliest recruited region darkest (1), the latest at
-     * 0.25, so that every recruited region stands out from the grey ones */
-    double omin = HUGE_VAL, omax = -HUGE_VAL;
-    for (size_t i = 0; i < in->n; i++)
-        if (!isnan(in->regions[i].onset_median)) {
-            omin = fmin(omin, in->regions[i].onset_median);
-            omax = fmax(omax, in->regions[i].onset_median);
-        }
-    for (size_t i = 0; i < in->n; i++) {
-        pez[i] = in->regions[i].p_ez;
-        double o = in->regions[i].onset_median;
-        onset[i] = isnan(o) ? NAN : omax > omin ? 0.25 + 0.75 * (omax - o) / (omax - omin) : 1.0;
+    if (!c) {
+        if ((rc = vbt_report_context_load(&own, in->outdir, in->patient_dir, in->conn, msg)))
+            goto out;
+        own_ctx = 1;
+        c = &own;
     }
-    fig_connectome(&fig[0], in);
-    fig_x0(&fig[1], in);
-    fig_brain(&fig[2], in, "fig-brain-ez", "probability of belonging to the EZ (white 0, red 1)",
-              pez);
-    fig_brain(&fig[3], in, "fig-brain-onset",
-              "predicted seizure onset (dark red: earliest, pale: latest; grey: not recruited)",
-              onset);
-    if (in->feature)
-        fig_feature(&fig[4], in);
+    if (!(answer = vbt_report_answer(in, c, &warning))) {
+        rc = vbt__fail(msg, VBT_ENOMEM, "out of memory");
+        goto out;
+    }
 
-    vbt__tb_printf(&page, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-               "<title>vbt report</title>\n<style>body{font-family:sans-serif;margin:2em;"
-               "max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-               "padding:2px 6px;font-size:13px}th{background:#f0f0f0}.ez{color:#c0392b;"
-               "font-weight:bold}.pz{color:#e69f00}h2{border-bottom:1px solid #ddd}"
-               ".ok{color:#1e7b34}.bad{color:#c0392b;font-weight:bold}"
-               "</style></head><body>\n<h1>Virtual epileptic patient report</h1>\n");
-    vbt__tb_printf(&page, "<p>Patient <code>");
-    put_text(&page, in->patient);
-    vbt__tb_printf(&page, "</code>, %zu regions, inference by <b>", in->n);
-    put_text(&page, in->method);
-    vbt__tb_printf(&page, "</b>, vbt %s. Outputs in this folder.</p>\n<h2>", in->version);
-    vbt__tb_printf(&page, "Epileptogenic zone</h2>\n<table><tr><th>region</th><th>P(EZ)"
-               "</th><th>P(PZ)</th><th>x0 mean [5 %%, 95 %%]</th><th>P(recruited)</th>"
-               "<th>median onset</th></tr>\n");
+    /* figures */
+    vbt__rep_fig_connectome(&fig[0], in);
+    made[0] = 1;
+    vbt__rep_fig_x0(&fig[1], in);
+    made[1] = 1;
     for (size_t i = 0; i < in->n; i++) {
-        const vbt_report_region *r = &in->regions[i];
-        if (!(r->p_ez > 0.1 || r->p_pz > 0.5 || r->truth))
-            continue;
-        vbt__tb_printf(&page, "<tr><td class=\"%s\">", r->p_ez > 0.5 ? "ez" : r->p_pz > 0.5 ? "pz" : "");
-        put_text(&page, r->label);
-        vbt__tb_printf(&page, "%s</td><td>%.2f</td><td>%.2f</td><td>%.2f [%.2f, %.2f]</td><td>%.2f</td>"
-                   "<td>%.3g</td></tr>\n", r->truth == 1 ? " (truth: EZ)" : r->truth == 2
-                                                                            ? " (truth: PZ)" : "",
-            r->p_ez, r->p_pz, r->x0_mean, r->x0_q5, r->x0_q95, r->p_recruited, r->onset_median);
+        val[i] = map ? in->regions[i].x0_mean : in->regions[i].p_ez;
+        onset[i] = onset_s_of(in, c, in->regions[i].onset_median);
+        ring[i] = (unsigned char)is_ez(in, &in->regions[i]);
     }
-    vbt__tb_printf(&page, "</table>\n");
-    if (in->n_eval) {
-        vbt__tb_printf(&page, "<h2>Precision and recall</h2>\n<table><tr><th>against</th>"
-                   "<th>zone</th><th>listed</th><th>predicted</th><th>both</th>"
-                   "<th>precision</th><th>recall</th></tr>\n");
-        for (size_t k = 0; k < in->n_eval; k++) {
-            const vbt_report_eval *e = &in->eval[k];
-            vbt__tb_printf(&page, "<tr><td>");
-            put_text(&page, e->against);
-            vbt__tb_printf(&page, "</td><td>");
-            put_text(&page, e->zone);
-            vbt__tb_printf(&page, "</td><td>%zu</td><td>%zu</td><td>%zu</td>", e->n_list, e->n_pred,
-                      e->tp);
-            if (e->n_pred)
-                vbt__tb_printf(&page, "<td>%.2f</td>", (double)e->tp / (double)e->n_pred);
-            else
-                vbt__tb_printf(&page, "<td>&ndash;</td>");
-            if (e->n_list)
-                vbt__tb_printf(&page, "<td>%.2f</td></tr>\n", (double)e->tp / (double)e->n_list);
-            else
-                vbt__tb_printf(&page, "<td>&ndash;</td></tr>\n");
+    int onset_secs = 1;
+    for (size_t i = 0; i < in->n; i++)
+        if (isfinite(in->regions[i].onset_median) && !isfinite(onset[i]))
+            onset_secs = 0;
+    if (!onset_secs)
+        for (size_t i = 0; i < in->n; i++)
+            onset[i] = in->regions[i].onset_median;
+    if (map) {
+        vbt__rep_scale sc = {.lo = -3.5, .hi = -1.5, .caption = "x0 at the mode",
+                             .ticks = {-3.5, VBT_VEP_X0_PZ, VBT_VEP_X0_EZ, -1.5}, .n_ticks = 4,
+                             .tick_fmt = "%.2f"};
+        vbt__rep_fig_brain(&fig[2], in, c, "fig-brain-ez",
+                           "excitability x0 at the mode (point estimate; ringed: EZ class)", val,
+                           ring, &sc);
+    } else {
+        vbt__rep_scale sc = {.lo = 0, .hi = 1, .caption = "P(EZ)", .ticks = {0, 0.5, 1},
+                             .n_ticks = 3, .tick_fmt = "%.2g"};
+        vbt__rep_fig_brain(&fig[2], in, c, "fig-brain-ez",
+                           "probability of belonging to the EZ (ringed: P(EZ) > 0.5)", val, ring,
+                           &sc);
+    }
+    made[2] = 1;
+    {
+        double lo = HUGE_VAL, hi = -HUGE_VAL;
+        for (size_t i = 0; i < in->n; i++)
+            if (isfinite(onset[i])) {
+                lo = fmin(lo, onset[i]);
+                hi = fmax(hi, onset[i]);
+            }
+        if (!(hi >= lo))
+            lo = hi = 0.0;
+        if (!(hi > lo)) {
+            lo -= 0.5;
+            hi += 0.5;
         }
-        vbt__tb_printf(&page, "</table>\n<p>Predicted: P(EZ) &gt; 0.5 (zone EZ), P(EZ) + P(PZ) &gt; "
-                   "0.5 (zone EZ+PZ).</p>\n");
+        vbt__rep_scale sc = {.lo = lo, .hi = hi, .reverse = 1,
+                             .caption = onset_secs ? "onset (s from marked onset)"
+                                                   : "onset (model time)",
+                             .ticks = {lo, (lo + hi) / 2, hi}, .n_ticks = 3,
+                             .tick_fmt = onset_secs ? "%+.2f" : "%.3g"};
+        vbt__rep_fig_brain(&fig[3], in, c, "fig-brain-onset",
+                           map ? "predicted seizure onset at the mode (dark: earliest; grey: "
+                                 "not recruited)"
+                               : "predicted median seizure onset (dark: earliest; grey: not "
+                                 "recruited in the draws)", onset, ring, &sc);
+        made[3] = 1;
     }
-    propagation_section(&page, in);
-    vbt__tb_printf(&page, "<h2>Excitability of every region</h2>\n%s", fig[1].s ? fig[1].s : "");
-    vbt__tb_printf(&page, "<h2>Brain maps</h2>\n%s%s", fig[2].s ? fig[2].s : "", fig[3].s ? fig[3].s : "");
-    if (in->feature)
-        vbt__tb_printf(&page, "<h2>SEEG feature and posterior prediction</h2>\n%s", fig[4].s ? fig[4].s : "");
-    vbt__tb_printf(&page, "<h2>Virtual surgery</h2>\n<table><tr><th>resection</th><th>regions</th>"
-               "<th>P(seizure freedom)</th></tr>\n");
-    for (size_t k = 0; k < in->n_scen; k++) {
-        vbt__tb_printf(&page, "<tr><td>");
-        put_list(&page, in->scen[k].name);
-        vbt__tb_printf(&page, "</td><td>%d</td><td>%.3f</td></tr>\n", in->scen[k].n_resected,
-            in->scen[k].p_freedom);
+    size_t pick[6];
+    double outside[6];
+    size_t n_panels = 0;
+    if (in->feature && in->T && in->S) {
+        n_panels = vbt__rep_fig_feature(&fig[4], in, c, pick, outside, 6);
+        made[4] = 1;
     }
-    vbt__tb_printf(&page, "</table>\n");
-    if (in->plan_text) {
-        vbt__tb_printf(&page, "<p>");
-        put_text(&page, in->plan_text);
+
+    /* the page */
+    vbt__tb_printf(&page, "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" "
+                   "lang=\"en\"><head><meta charset=\"utf-8\"/><title>vbt report</title>\n"
+                   "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+                   "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
+                   "font-size:13px}th{background:#f0f0f0}.ez{color:#c0392b;font-weight:bold}"
+                   ".pz{color:#e69f00}h2{border-bottom:1px solid #ddd}.ok{color:#1e7b34}"
+                   ".bad{color:#c0392b;font-weight:bold}#answer{font-size:18px;line-height:1.4;"
+                   "padding:10px 14px;border-left:6px solid #1e7b34;background:#f3f8f4}"
+                   "#answer.warn{border-left-color:#c0392b;background:#fdf2f1}"
+                   "#warning{font-size:16px;color:#c0392b;font-weight:bold;padding:6px 14px;"
+                   "border:2px solid #c0392b;background:#fdf2f1}"
+                   "</style></head><body>\n<h1>Virtual epileptic patient report</h1>\n");
+    vbt__tb_printf(&page, "<div id=\"first-screen\">\n<p id=\"answer\"%s>",
+                   warning ? " class=\"warn\"" : "");
+    vbt__rep_text(&page, answer);
+    vbt__tb_printf(&page, "</p>\n");
+    if (warning) {
+        vbt__tb_printf(&page, "<p id=\"warning\" class=\"bad\">");
+        vbt__rep_text(&page, warning);
         vbt__tb_printf(&page, "</p>\n");
     }
+    vbt__tb_printf(&page, "<p>Patient <code>");
+    vbt__rep_text(&page, in->patient);
+    vbt__tb_printf(&page, "</code>, %zu regions, inference by <b>", in->n);
+    vbt__rep_text(&page, in->method);
+    vbt__tb_printf(&page, "</b>%s, vbt ", map ? " (the mode only: point estimates)" : "");
+    vbt__rep_text(&page, in->version);
+    vbt__tb_printf(&page, ". Outputs in this folder; machine-readable results in "
+                   "<code>results.json</code>.</p>\n</div>\n");
+    ez_table(&page, in, c, ord);
+    verdict_section(&page, in, c);
+    ei_section(&page, in, c, ord);
+    recording_section(&page, in, c);
+    eval_section(&page, in);
+    propagation_section(&page, in, c);
+    vbt__tb_printf(&page, "<h2>Brain maps</h2>\n%s%s", fig[2].s ? fig[2].s : "",
+                   fig[3].s ? fig[3].s : "");
+    if (made[4]) {
+        vbt__tb_printf(&page, "<h2>SEEG feature and posterior prediction</h2>\n%s",
+                       fig[4].s ? fig[4].s : "");
+        size_t out_n = 0, n_pts = 0, bad_panels = 0, band_panels = 0;
+        for (size_t k = 0; k < n_panels; k++)
+            if (isfinite(outside[k])) {
+                band_panels++;
+                bad_panels += outside[k] > 0.25;
+            }
+        for (size_t t = 0; in->pred && t < in->T; t++)
+            for (size_t s = 0; s < in->S; s++) {
+                double y = in->feature[t * in->S + s], a = in->pred[t * in->S + s];
+                double z = in->pred[2 * in->T * in->S + t * in->S + s];
+                if (!isfinite(a) || !isfinite(z))
+                    continue;
+                n_pts++;
+                out_n += !(y >= a && y <= z);
+            }
+        if (map) {
+            vbt__tb_printf(&page, "<p id=\"band\">A point estimate has no posterior predictive "
+                           "band: the blue line is the fitted model's prediction at the mode, "
+                           "and how far the observation may stray from it is not known.</p>\n");
+        } else if (n_pts) {
+            double f = (double)out_n / (double)n_pts;
+            vbt__tb_printf(&page, "<p id=\"band\" class=\"%s\">Over all %zu channels, %.0f %% of "
+                           "the observed points lie outside the 5" DASH "95 %% posterior "
+                           "predictive band (about 10 %% expected). ", f > 0.25 ? "bad" : "ok",
+                           in->S, 100 * f);
+            if (bad_panels)
+                vbt__tb_printf(&page, "The observation leaves the band in %zu of the %zu "
+                               "channels shown: the fitted model does not reproduce %s "
+                               "course, and its answer rests on a model that misses the "
+                               "data there.", bad_panels, band_panels,
+                               bad_panels == 1 ? "that channel's" : "their");
+            else
+                vbt__tb_printf(&page, "In the channels shown the observation stays within "
+                               "the band.");
+            vbt__tb_printf(&page, "</p>\n");
+        } else {
+            vbt__tb_printf(&page, "<p id=\"band\">No posterior predictive band.</p>\n");
+        }
+    }
+    vbt__tb_printf(&page, "<h2>Excitability of every region</h2>\n%s", fig[1].s ? fig[1].s : "");
+    surgery_section(&page, in, c);
     vbt__tb_printf(&page, "<h2>Connectome</h2>\n%s", fig[0].s ? fig[0].s : "");
     if (in->fit_summary)
         diagnostics_section(&page, in->fit_summary);
+    vbt__tb_printf(&page, "<h2>Provenance</h2>\n");
     if (in->provenance_html)
-        vbt__tb_printf(&page, "<h2>Provenance</h2>\n%s\n", in->provenance_html);
-    vbt__tb_printf(&page, "<p style=\"color:#888;font-size:11px\">Research software: the model's answers "
-               "are hypotheses to be weighed with every other clinical finding.</p>\n"
-               "</body></html>\n");
+        vbt__tb_printf(&page, "%s\n", in->provenance_html);
+    vbt__tb_printf(&page, "<p>This page's own record: <code>report.json</code> (the files it "
+                   "read, with their SHA-256, and its settings).</p>\n");
+    vbt__tb_printf(&page, "<p style=\"color:#888;font-size:11px\">Research software: the model's "
+                   "answers are hypotheses to be weighed with every other clinical finding.</p>\n"
+                   "</body></html>\n");
 
-    char figdir[4096];
+    char figdir[4200];
     int fk = snprintf(figdir, sizeof figdir, "%s/figures", in->outdir);
     if (fk < 0 || (size_t)fk >= sizeof figdir) {
-        rc = vbt__fail(msg, VBT_EINVAL, "path too long: %s", in->outdir);
+        rc = vbt__fail(msg, VBT_EINVAL, "report: output path too long");
         goto out;
     }
+    struct stat fst;
     mkdir(figdir, 0777);
-    const char *names[5] = {"connectome.svg", "x0.svg", "brain_ez.svg", "brain_onset.svg",
-                            "feature.svg"};
-    for (int k = 0; k < 5; k++)
-        if (fig[k].s && (rc = write_file(figdir, names[k], &fig[k], msg)))
+    if (lstat(figdir, &fst) || !S_ISDIR(fst.st_mode)) {
+        rc = vbt__fail(msg, VBT_EIO, "report: cannot create figures/ (or it is a link)");
+        goto out;
+    }
+    for (int k = 0; k < N_FIG; k++)
+        if (made[k] && (rc = write_file(figdir, fig_names[k], fig[k].s, fig[k].len, fig[k].oom,
+                                        msg)))
             goto out;
-    if ((rc = write_file(in->outdir, "report.html", &page, msg)))
+    if (!(side = sidecar(in, c, made))) {
+        rc = vbt__fail(msg, VBT_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = write_file(in->outdir, "report.json", side, strlen(side), 0, msg)) ||
+        (rc = write_file(in->outdir, "report.html", page.s, page.len, page.oom, msg)))
         goto out;
     rc = VBT_OK;
 out:
-    free(pez);
+    if (own_ctx)
+        vbt_report_context_clear(&own);
+    free(answer);
+    free(warning);
+    free(side);
+    free(val);
     free(onset);
+    free(ring);
+    free(ord);
     free(page.s);
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < N_FIG; k++)
         free(fig[k].s);
     return rc;
 }

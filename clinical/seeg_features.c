@@ -23,6 +23,9 @@ static int add_inputs(const vbt_seeg_features_job *j, cJSON *prov, vbt_msg *msg)
 {
     const char *path = vbt_recording_path(j->rec);
     int rc = vbt__pipe_prov_add_input(prov, "recording", path, "", msg);
+    const char *role, *comp;
+    for (size_t i = 0; !rc && (comp = vbt_recording_companion(j->rec, i, &role)); i++)
+        rc = vbt__pipe_prov_add_input(prov, role, comp, "", msg);
     if (!rc && j->regions)
         rc = vbt__pipe_prov_add_input(prov, "regions", j->regions, "", msg);
     const char *cut = strstr(path, "_ieeg.");

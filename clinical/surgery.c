@@ -32,6 +32,57 @@ static size_t sort_unique(size_t *v, size_t m)
     return w;
 }
 
+/* The next item of a region list at *p: unquoted, the text up to the next
+ * comma without surrounding spaces; quoted ("..."), the text between the
+ * quotes with "" for one quote, commas included.  Copies it into item
+ * (cap bytes) and moves *p past the comma.  Returns 0, or an error. */
+static int next_item(const char *text, const char **p, char *item, size_t cap, int *quoted,
+                     vbt_msg *msg)
+{
+    const char *r = *p;
+    size_t il = 0;
+    while (*r == ' ' || *r == '\t')
+        r++;
+    *quoted = *r == '"';
+    if (*quoted) {
+        for (r++;; r++) {
+            if (!*r)
+                return vbt__fail(msg, VBT_EINVAL, "region list '%s': a quote is not closed",
+                                 text);
+            if (*r == '"' && r[1] != '"')
+                break;
+            if (*r == '"')
+                r++;                /* "" stands for one quote */
+            if (il + 1 >= cap) {
+                item[il] = '\0';
+                return vbt__fail(msg, VBT_ENOTFOUND, "region list '%s': item '%.32s...' is "
+                                 "too long for a label", text, item);
+            }
+            item[il++] = *r;
+        }
+        r++;
+        while (*r == ' ' || *r == '\t')
+            r++;
+        if (*r && *r != ',')
+            return vbt__fail(msg, VBT_EINVAL, "region list '%s': text after the closing "
+                             "quote of '%.*s'", text, (int)il, item);
+    } else {
+        const char *a = r, *e = strchr(r, ',');
+        const char *b = e ? e : r + strlen(r);
+        r = b;
+        while (b > a && isspace((unsigned char)b[-1]))
+            b--;
+        il = (size_t)(b - a);
+        if (il >= cap)
+            return vbt__fail(msg, VBT_ENOTFOUND, "region list '%s': item '%.*s...' is too "
+                             "long for a label", text, 32, a);
+        memcpy(item, a, il);
+    }
+    item[il] = '\0';
+    *p = *r == ',' ? r + 1 : r;
+    return VBT_OK;
+}
+
 int vbt_surgery_parse_regions(const vbt_connectome *conn, const char *text, size_t *idx,
                               size_t cap, size_t *n, vbt_msg *msg)
 {
@@ -50,28 +101,18 @@ int vbt_surgery_parse_regions(const vbt_connectome *conn, const char *text, size
                        vbt_connectome_find_label(conn, "none") < 0))
             return VBT_OK;
     }
-    while (*p) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        const char *a = p, *b = p + len;
-        while (a < b && isspace((unsigned char)*a))
-            a++;
-        while (b > a && isspace((unsigned char)b[-1]))
-            b--;
+    for (;;) {
         char item[VBT_LABEL_MAX];
-        size_t il = (size_t)(b - a);
-        if (il >= sizeof item)
-            return vbt__fail(msg, VBT_ENOTFOUND, "region list '%s': item '%.*s...' is too "
-                             "long for a label", text, 32, a);
-        memcpy(item, a, il);
-        item[il] = '\0';
-        p = end ? end + 1 : p + len;
-        if (il == 0)
+        int quoted, st = next_item(text, &p, item, sizeof item, &quoted, msg);
+        if (st)
+            return st;
+        const size_t il = strlen(item);
+        if (il == 0 && !quoted)
             return vbt__fail(msg, VBT_EINVAL, "region list '%s': empty item", text);
         long r = vbt_connectome_find_label(conn, item);
         if (r < 0) {
             size_t digits = strspn(item, "0123456789");
-            if (digits != il)
+            if (quoted || digits != il)
                 return vbt__fail(msg, VBT_ENOTFOUND, "region list '%s': unknown region label "
                                  "'%s'", text, item);
             unsigned long long u = strtoull(item, NULL, 10);
@@ -85,6 +126,8 @@ int vbt_surgery_parse_regions(const vbt_connectome *conn, const char *text, size
             return vbt__fail(msg, VBT_ERANGE, "region list '%s': more than %zu regions", text,
                              cap);
         idx[m++] = (size_t)r;
+        if (!*p)
+            break;
     }
     *n = sort_unique(idx, m);
     return VBT_OK;

@@ -251,6 +251,8 @@ typedef struct vbt_cohort_row {
     vbt_cohort_f1 soz, resect;
     double p_free;       /* P(seizure freedom) of the resection performed; NaN unknown */
     int trustworthy;     /* the fit's verdict: 1 passed, 0 failed, -1 unknown */
+    char verdict_reasons[600]; /* the failed checks' reasons joined by "; " (results.json
+                                  "verdict"), "" when trustworthy or unknown */
     int combined;        /* 1 for the subject's combined row (run "combined") */
 } vbt_cohort_row;
 

@@ -22,6 +22,7 @@
 
 #include "vbt_common.h"
 #include "vbt_connectome.h"
+#include "vbt_recording.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -85,6 +86,56 @@ int vbt_patient_check_regions(const vbt_patient *p, const vbt_connectome *conn, 
  * separators ("r1\n\n r4, # x\n" -> "r1,r4"; a comment inside the list
  * leaves blanks before its comma, which vbt_surgery_parse_regions ignores). */
 void vbt_patient_region_list(char *text);
+
+
+/* ---- which seizure: refuse to guess ------------------------------------- */
+
+/* What an event's text (BIDS trial_type, EDF+ annotation) marks: a seizure
+ * onset ("seizure", "Seizure", "sz onset", "onset", "SZ", "eeg onset"), a
+ * seizure offset ("sz offset", "seizure end", "offset", "termination") or
+ * something else (0).  Case is ignored. */
+enum { VBT_EVENT_OTHER = 0, VBT_EVENT_ONSET = 1, VBT_EVENT_OFFSET = 2 };
+int vbt_event_kind(const char *text);
+
+/* The seizure to fit, as the user chose it (vbt pipeline, vbt seeg features). */
+typedef struct vbt_seizure_choice {
+    size_t index;            /* --seizure N (1-based); 0: the recording must mark one */
+    double onset_s;          /* --onset: seconds from the recording's start; NAN: from events */
+    double offset_s;         /* --offset; NAN: the chosen onset's duration, else the next
+                                offset event, else unknown */
+    int require;             /* 1: no onset at all is an error (the pipeline); 0: the whole
+                                recording is used when nothing marks a seizure */
+    int no_events_tsv;       /* 1: the recording's own annotations only, events.tsv
+                                ignored (vbt seeg --no-bids) */
+} vbt_seizure_choice;
+
+/* {0, NAN, NAN, 1, 0}. */
+void vbt_seizure_choice_default(vbt_seizure_choice *c);
+
+/* Set rec's seizure onset and offset (vbt_recording_set_seizure) from
+ * c: a given onset wins; else the onset events of the recording's
+ * events.tsv (the BIDS sidecar beside it), else of its EDF+ annotations
+ * (vbt_event_kind; events.tsv replaces the annotations when it exists).
+ * Errors (VBT_EFORMAT, VBT_EINVAL, the message naming the file):
+ *   - no onset anywhere (c->require): "'F_ieeg.edf': no seizure onset: no
+ *     events.tsv beside it and no seizure-onset annotation in it; give
+ *     --onset SECONDS";
+ *   - events.tsv without a recognised onset (always): "'F_events.tsv': no
+ *     seizure onset among its trial_types ('a', 'b'); give --onset SECONDS";
+ *   - several onsets and no index: "'F_events.tsv': 3 seizure onsets
+ *     (1: 'sz onset' at 120 s, 2: ...); choose one with --seizure N";
+ *   - an index past the last onset, an onset or offset outside the
+ *     recording, an offset before the onset.
+ * *n_onsets (may be NULL) gets the number of onsets the events mark. */
+int vbt_recording_choose_seizure(vbt_recording *rec, const vbt_seizure_choice *c,
+                                 size_t *n_onsets, vbt_msg *msg);
+
+/* The recordings of the patient that match the BIDS entities task and run
+ * (NULL: any): *index gets the one chosen.  VBT_EINVAL listing them when
+ * several match ("'DIR': 3 recordings: A_ieeg.edf, B_ieeg.edf, ...; choose
+ * one with --task and --run"), VBT_ENOTFOUND when none does. */
+int vbt_patient_choose_recording(const vbt_patient *p, const char *task, const char *run,
+                                 size_t *index, vbt_msg *msg);
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "vbt_common.h"
+#include "vbt_diagnostics.h"
 #include "vbt_patient.h"
 #include "vbt_vep.h"
 
@@ -77,6 +78,14 @@ typedef struct vbt_pipeline_opts {
                                             handler): the run stops between steps, surgery
                                             scenarios and fit iterations, VBT_EINVAL
                                             "interrupted", the step's folder not written */
+    /* Which seizure (refuse to guess, vbt_patient.h): the recording is the
+     * patient's only *_ieeg.edf matching task and run (NULL: any; several is
+     * an error listing them); the seizure is the only onset its events mark,
+     * or the seizure-th (1-based), or the onset (and offset) given in seconds
+     * from the recording's start.  No onset at all is an error naming the file. */
+    const char *task, *run;        /* NULL */
+    size_t seizure;                /* 0 */
+    double onset_s, offset_s;      /* NAN */
 } vbt_pipeline_opts;
 
 /* Defaults as above; vbt_vep_pipeline_preset_default() for fit; outdir NULL. */
@@ -85,7 +94,21 @@ void vbt_pipeline_opts_default(vbt_pipeline_opts *o);
 typedef struct vbt_pipeline_result {
     int steps_run;      /* steps that ran (the others were up to date) */
     int ran[VBT_PIPELINE_N_STEPS]; /* 1 when that step ran this time */
+    /* The verdict of the run (set when every output was written): the fit's
+     * checks (fit/summary.json "verdict", vbt_fit_verdict) as results.json
+     * "verdict" holds them; verdict.trustworthy 0 means: outputs complete,
+     * answer not to be trusted (`vbt pipeline` exits 3). */
+    int has_verdict;
+    vbt_verdict verdict;
 } vbt_pipeline_result;
+
+/* Check, before anything is written, that the options pick exactly one
+ * recording of p and one seizure in it (the errors of
+ * vbt_patient_choose_recording and vbt_recording_choose_seizure); *index
+ * (may be NULL) gets the recording's index in p->recordings.
+ * vbt_pipeline_run() calls it first. */
+int vbt_pipeline_check_seizure(const vbt_patient *p, const vbt_pipeline_opts *o,
+                               size_t *index, vbt_msg *msg);
 
 /* Run every step for patient p into o->outdir.  res may be NULL.  The
  * patient's region lists are checked against its connectome before any

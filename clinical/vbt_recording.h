@@ -1,6 +1,9 @@
 /* vbt_recording.h -- patient recordings: EDF, EDF+ (C and D), BDF, BDF+ (read
  * with EDFlib, EDF+D and the EDF+ files EDFlib refuses by vbt itself),
- * BrainVision, GDF, Micromed and Nihon Kohden (read with libbiosig),
+ * BrainVision (read by vbt itself), GDF, Micromed and Nihon Kohden (read
+ * with libbiosig in a child process, so that a crash of libbiosig on a
+ * malformed file is an error message, not a crash of the caller; Debian
+ * 12's libbiosig 2.5 has no Micromed reader, so a .trc is refused saying so),
  * optionally inside a BIDS-iEEG dataset (channels.tsv, events.tsv,
  * electrodes.tsv), and an EDF+/BDF+ writer for synthetic data.
  *
@@ -9,6 +12,13 @@
  * annotations are read at open; samples are read on demand, one channel and
  * one sample range at a time, so a window (t0, t1) of a long file is read
  * without loading the rest.
+ *
+ * Text: channel labels, units, types and groups are valid UTF-8 without
+ * control characters, or the file is refused (VBT_EFORMAT, naming the file
+ * and the channel's number, never quoting the bytes); a BrainVision file
+ * in the ANSI code page is transcoded from Windows-1252.  Annotation texts
+ * that are not valid UTF-8 are repaired: each invalid byte becomes U+FFFD
+ * and each control character a space.
  *
  * Privacy: the patient identification and recording fields of the EDF
  * header (name, code, birth date, sex, admin code, technician, equipment)
@@ -59,8 +69,9 @@ typedef struct vbt_annotation {
 } vbt_annotation;
 
 /* Start date and time of a recording (local clock of the recorder); the
- * fraction of a second is EDF+'s first time-keeping onset (to 100 ns), or
- * libbiosig's start rounded to 0.1 ms. */
+ * fraction of a second is EDF+'s first time-keeping onset (to 100 ns),
+ * BrainVision's first "New Segment" date (to 1 us), or libbiosig's start
+ * rounded to 0.1 ms. */
 typedef struct vbt_datetime {
     int year, month, day, hour, minute, second;
     double subsecond;    /* [0, 1) */
@@ -78,7 +89,7 @@ typedef struct vbt_recording vbt_recording;
 int vbt_recording_open(vbt_recording **rec, const char *path, vbt_msg *msg);
 
 /* BIDS-iEEG selection: every field may be NULL (matches any); the
- * selection must match exactly one *_ieeg.{edf,bdf} file. */
+ * selection must match exactly one *_ieeg.{edf,bdf,vhdr} file. */
 typedef struct vbt_bids_query {
     const char *sub, *ses, *task, *run;
     const char *space;   /* electrodes.tsv "space-" entity, NULL = first found */
@@ -86,7 +97,7 @@ typedef struct vbt_bids_query {
 } vbt_bids_query;
 
 /* Open a recording inside a BIDS dataset: `path` is the dataset root (with
- * q selecting sub/ses/task/run) or a *_ieeg.edf/.bdf file.  Sidecars:
+ * q selecting sub/ses/task/run) or a *_ieeg.edf/.bdf/.vhdr file.  Sidecars:
  * channels.tsv (types, units, status: bad channels are dropped unless
  * q->keep_bad), events.tsv (annotations; the first event whose trial_type
  * mentions "seizure" or "onset" gives the seizure onset, and onset +
@@ -105,6 +116,11 @@ const char *vbt_recording_errmsg(const vbt_recording *rec);
 
 /* The file (as given to open, or the one the BIDS query resolved to). */
 const char *vbt_recording_path(const vbt_recording *rec);
+/* The other files the recording's samples and annotations come from, for
+ * provenance (BrainVision: its data file, role "recording_data", then its
+ * marker file, "recording_markers"): the i-th path, its role in *role (may
+ * be NULL); NULL past the last (always, for a single-file format). */
+const char *vbt_recording_companion(const vbt_recording *rec, size_t i, const char **role);
 /* "EDF", "EDF+C", "EDF+D", "BDF", "BDF+C", "BDF+D", "BrainVision", "GDF",
  * "Micromed" or "NihonKohden". */
 const char *vbt_recording_format(const vbt_recording *rec);
@@ -145,14 +161,17 @@ void vbt_recording_set_seizure(vbt_recording *rec, double onset_s, double offset
 /* Coordinate system of the contact positions ("IXI549Space"; "" if none). */
 const char *vbt_recording_coord_system(const vbt_recording *rec);
 
-/* Read n physical samples (in the channel's unit) of channel ch starting at
- * sample `first` into out[n].  VBT_ERANGE when [first, first+n) is not
- * inside the channel; VBT_EIO on a read failure. */
+/* Read n physical samples (in the channel's unit; BrainVision voltages in
+ * uV) of channel ch starting at sample `first` into out[n].  VBT_ERANGE
+ * when [first, first+n) is not inside the channel; VBT_EIO on a read
+ * failure (libbiosig failing included); VBT_EFORMAT when a BrainVision
+ * float sample is not finite. */
 int vbt_recording_read(vbt_recording *rec, size_t ch, int64_t first, size_t n, double *out);
 
 /* Sample range of channel ch covering the time window [t0_s, t1_s)
  * clipped to the recording: first = ceil(t0 fs), n = ceil(t1 fs) - first.
- * VBT_ERANGE when the clipped window is empty. */
+ * VBT_ERANGE when the clipped window is empty, or when it crosses an EDF+D
+ * gap or the start of a later BrainVision "New Segment". */
 int vbt_recording_window(vbt_recording *rec, size_t ch, double t0_s, double t1_s,
                          int64_t *first, size_t *n);
 

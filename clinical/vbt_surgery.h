@@ -117,8 +117,13 @@ uint64_t vbt_surgery_n_steps(const vbt_surgery *s);
 
 /* Parse a resection: comma-separated 0-based indices or region labels
  * ("62,47,lPHC"; spaces around items ignored; "" or "none" is the empty
- * set).  Writes up to cap sorted unique indices into idx.  VBT_ENOTFOUND
- * (unknown label), VBT_ERANGE (index out of range or too many). */
+ * set).  A label that holds a comma is written in double quotes, as a CSV
+ * field (RFC 4180): "\"Left, anterior\",62"; inside the quotes commas and
+ * spaces are kept and "" stands for one quote; a quoted item is always a
+ * label, never an index.  Writes up to cap sorted unique indices into idx.
+ * VBT_ENOTFOUND (unknown label), VBT_ERANGE (index out of range or too
+ * many), VBT_EINVAL (an empty item, a quote not closed, text after a
+ * closing quote). */
 int vbt_surgery_parse_regions(const vbt_connectome *conn, const char *text, size_t *idx,
                               size_t cap, size_t *n, vbt_msg *msg);
 

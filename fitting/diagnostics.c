@@ -3,10 +3,13 @@
  * Geyer's initial positive sequence stops: O(n x lag) per chain, cheaper
  * than an FFT for well-mixing chains of a few thousand draws. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
 #include <gsl/gsl_cdf.h>
 
 #include "vbt_diagnostics.h"
@@ -342,4 +345,185 @@ int vbt_chisq_uniform(const size_t *counts, size_t n_bins, double *stat, double 
     if (p)
         *p = gsl_cdf_chisq_Q(x2, (double)(n_bins - 1));
     return VBT_OK;
+}
+
+/* ---- the verdict ------------------------------------------------------------------ */
+
+void vbt_verdict_init(vbt_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+}
+
+static void verdict_update(vbt_verdict *v)
+{
+    int ok = v->n_checks > 0;
+    for (size_t i = 0; i < v->n_checks; i++)
+        ok &= v->checks[i].passed != 0;
+    v->trustworthy = ok;
+}
+
+int vbt_verdict_add(vbt_verdict *v, const char *name, double value, double threshold,
+                    int passed, const char *fmt, ...)
+{
+    if (!v || !name || v->n_checks >= VBT_VERDICT_MAX_CHECKS)
+        return VBT_ERANGE;
+    vbt_check *c = &v->checks[v->n_checks++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->value = value;
+    c->threshold = threshold;
+    c->passed = passed != 0;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->reason, sizeof c->reason, fmt, ap);
+        va_end(ap);
+    }
+    verdict_update(v);
+    return VBT_OK;
+}
+
+const vbt_check *vbt_verdict_find(const vbt_verdict *v, const char *name)
+{
+    for (size_t i = 0; v && name && i < v->n_checks; i++)
+        if (!strcmp(v->checks[i].name, name))
+            return &v->checks[i];
+    return NULL;
+}
+
+size_t vbt_verdict_n_failed(const vbt_verdict *v)
+{
+    size_t n = 0;
+    for (size_t i = 0; v && i < v->n_checks; i++)
+        n += !v->checks[i].passed;
+    return n;
+}
+
+const vbt_check *vbt_verdict_failed(const vbt_verdict *v, size_t i)
+{
+    for (size_t k = 0; v && k < v->n_checks; k++)
+        if (!v->checks[k].passed && i-- == 0)
+            return &v->checks[k];
+    return NULL;
+}
+
+static void add_num_or_null(cJSON *o, const char *key, double x)
+{
+    if (isfinite(x))
+        cJSON_AddNumberToObject(o, key, x);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+char *vbt_verdict_json(const vbt_verdict *v)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !v) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    cJSON_AddBoolToObject(o, "trustworthy", v->trustworthy);
+    cJSON_AddBoolToObject(o, "point_estimate", v->point_estimate);
+    cJSON *ca = cJSON_AddArrayToObject(o, "checks");
+    cJSON *ra = cJSON_AddArrayToObject(o, "reasons");
+    for (size_t i = 0; i < v->n_checks; i++) {
+        const vbt_check *c = &v->checks[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", c->name);
+        add_num_or_null(e, "value", c->value);
+        add_num_or_null(e, "threshold", c->threshold);
+        cJSON_AddBoolToObject(e, "passed", c->passed);
+        cJSON_AddStringToObject(e, "reason", c->reason);
+        cJSON_AddItemToArray(ca, e);
+        if (!c->passed)
+            cJSON_AddItemToArray(ra, cJSON_CreateString(c->reason));
+    }
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+int vbt_verdict_parse(vbt_verdict *v, const char *json, vbt_msg *msg)
+{
+    vbt_verdict_init(v);
+    cJSON *o = json ? cJSON_Parse(json) : NULL;
+    const cJSON *ca = cJSON_GetObjectItemCaseSensitive(o, "checks"), *c;
+    if (!cJSON_IsObject(o) || !cJSON_IsArray(ca)) {
+        cJSON_Delete(o);
+        return vbt__fail(msg, VBT_EFORMAT, "verdict: not an object with a \"checks\" array");
+    }
+    cJSON_ArrayForEach(c, ca) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(c, "name"),
+                    *val = cJSON_GetObjectItemCaseSensitive(c, "value"),
+                    *th = cJSON_GetObjectItemCaseSensitive(c, "threshold"),
+                    *ps = cJSON_GetObjectItemCaseSensitive(c, "passed"),
+                    *rs = cJSON_GetObjectItemCaseSensitive(c, "reason");
+        if (!cJSON_IsString(n) || !cJSON_IsBool(ps)) {
+            cJSON_Delete(o);
+            return vbt__fail(msg, VBT_EFORMAT, "verdict: a check without a name or passed");
+        }
+        vbt_verdict_add(v, n->valuestring, cJSON_IsNumber(val) ? val->valuedouble : NAN,
+                        cJSON_IsNumber(th) ? th->valuedouble : NAN, cJSON_IsTrue(ps), "%s",
+                        cJSON_IsString(rs) ? rs->valuestring : "");
+    }
+    v->point_estimate = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "point_estimate"));
+    const cJSON *tw = cJSON_GetObjectItemCaseSensitive(o, "trustworthy");
+    if (cJSON_IsBool(tw) && !cJSON_IsTrue(tw))
+        v->trustworthy = 0; /* never more trusting than the writer */
+    cJSON_Delete(o);
+    return VBT_OK;
+}
+
+double vbt_ppc_coverage(const double *y, const double *lo, const double *hi, size_t T,
+                        size_t S, double *per_sensor)
+{
+    if (!T || !S)
+        return NAN;
+    size_t all = 0;
+    for (size_t s = 0; s < S; s++) {
+        size_t in = 0;
+        for (size_t t = 0; t < T; t++) {
+            size_t q = t * S + s;
+            /* a NaN anywhere compares false: outside */
+            in += (size_t)(y[q] >= lo[q] && y[q] <= hi[q]);
+        }
+        if (per_sensor)
+            per_sensor[s] = (double)in / (double)T;
+        all += in;
+    }
+    return (double)all / (double)(T * S);
+}
+
+/* Modes k and b agree: the same EZ set, every x0 within tol. */
+static int modes_agree(const double *a, const double *b, size_t nr, double ez_x0, double tol)
+{
+    for (size_t r = 0; r < nr; r++)
+        if ((a[r] >= ez_x0) != (b[r] >= ez_x0) || !(fabs(a[r] - b[r]) <= tol))
+            return 0;
+    return 1;
+}
+
+double vbt_map_mode_gap(const double *lp, const double *x0, size_t n, size_t n_regions,
+                        double ez_x0, double x0_tol, size_t *disagree)
+{
+    size_t best = SIZE_MAX, other = SIZE_MAX;
+    if (disagree)
+        *disagree = SIZE_MAX;
+    for (size_t k = 0; k < n; k++)
+        if (isfinite(lp[k]) && (best == SIZE_MAX || lp[k] > lp[best]))
+            best = k;
+    if (best == SIZE_MAX)
+        return NAN;
+    for (size_t k = 0; k < n; k++) {
+        if (k == best || !isfinite(lp[k]) ||
+            modes_agree(x0 + best * n_regions, x0 + k * n_regions, n_regions, ez_x0, x0_tol))
+            continue;
+        if (other == SIZE_MAX || lp[k] > lp[other])
+            other = k;
+    }
+    if (other == SIZE_MAX)
+        return INFINITY;
+    if (disagree)
+        *disagree = other;
+    return lp[best] - lp[other];
 }

@@ -361,6 +361,7 @@ void vbt_fit_free(vbt_fit *f)
     for (size_t i = 0; i < f->n_failures; i++)
         free(f->failures[i]);
     free(f->failures);
+    free(f->ppc_sensor);
     free(f->regions);
     free(f->loo_elpd);
     free(f->pred);
@@ -466,6 +467,18 @@ int vbt_fit_trustworthy(const vbt_fit *f) { return f && f->dp && f->n_failures =
 size_t vbt_fit_n_failures(const vbt_fit *f) { return f ? f->n_failures : 0; }
 const vbt_fit_region *vbt_fit_regions(const vbt_fit *f) { return f ? f->regions : NULL; }
 int vbt_fit_resumed(const vbt_fit *f) { return f ? f->resumed : 0; }
+
+const vbt_verdict *vbt_fit_verdict(const vbt_fit *f)
+{
+    return f && f->dp ? &f->verdict : NULL;
+}
+
+const double *vbt_fit_ppc_coverage(const vbt_fit *f, double *overall)
+{
+    if (overall)
+        *overall = f && f->ppc_sensor ? f->ppc_all : NAN;
+    return f ? f->ppc_sensor : NULL;
+}
 
 const char *vbt_fit_failure(const vbt_fit *f, size_t i)
 {

@@ -92,8 +92,11 @@ struct vbt_fit {
     vbt_fit_chain *chains;
     size_t div, hits;
     double max_rhat, min_ess_bulk, min_ess_tail;
-    char **failures;
+    char **failures;            /* the failed checks' reasons, in the verdict's order */
     size_t n_failures;
+    vbt_verdict verdict;        /* every check (fit_summary.c) */
+    double *ppc_sensor;         /* ns: posterior-predictive coverage per sensor */
+    double ppc_all;
     vbt_fit_region *regions;
     double worst_range;
     size_t worst_region;

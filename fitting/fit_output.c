@@ -443,6 +443,12 @@ static int write_summaries(const vbt_fit *f, vbt_outdir *od, vbt_msg *msg)
     cJSON *fl = cJSON_AddArrayToObject(sum, "diagnostic_failures");
     for (size_t i = 0; i < f->n_failures; i++)
         cJSON_AddItemToArray(fl, cJSON_CreateString(f->failures[i]));
+    /* every check of the verdict (vbt_fit_verdict) */
+    char *vt = vbt_verdict_json(&f->verdict);
+    cJSON *vj = vt ? cJSON_Parse(vt) : NULL;
+    free(vt);
+    if (vj)
+        cJSON_AddItemToObject(sum, "verdict", vj);
     if ((st = write_json(od, "summary.json", sum, msg)) ||
         (st = write_text(od, "summary.csv", &csv, msg)) ||
         (st = write_text(od, "regions.csv", &rcsv, msg)))

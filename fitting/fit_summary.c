@@ -1,12 +1,15 @@
 /* fit_summary.c -- what the fit object computes after sampling: stuck
- * chains, the per-parameter summaries, the diagnostic checks and their one
- * verdict, the EZ/PZ/HZ probabilities of every region, PSIS-LOO and the
+ * chains, the per-parameter summaries, the checks (diagnostics, MAP modes,
+ * predictive coverage, prior-data conflict) and their one verdict, the
+ * EZ/PZ/HZ probabilities of every region, PSIS-LOO and the
  * posterior predictive. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <gsl/gsl_cdf.h>
 
 #include "fit_internal.h"
 #include "vbt_rng.h"
@@ -16,14 +19,20 @@
 #define LP_GAP 10.0    /* stuck chain: mean lp more than this below the best */
 #define EPS_RATIO 0.1  /* stuck chain: step size below this x the median */
 
-static void fail_check(vbt_fit *f, const char *fmt, ...) VBT_PRINTF(2, 3);
-static void fail_check(vbt_fit *f, const char *fmt, ...)
+/* A check of the verdict; a failed one's reason also joins f->failures. */
+static void check(vbt_fit *f, const char *name, double value, double threshold, int passed,
+                  const char *fmt, ...) VBT_PRINTF(6, 7);
+static void check(vbt_fit *f, const char *name, double value, double threshold, int passed,
+                  const char *fmt, ...)
 {
-    char buf[512];
+    char buf[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    vbt_verdict_add(&f->verdict, name, value, threshold, passed, "%s", buf);
+    if (passed)
+        return;
     char **q = realloc(f->failures, (f->n_failures + 1) * sizeof *q);
     if (!q)
         return;
@@ -181,22 +190,43 @@ static void chain_stats(vbt_fit *f, double *e)
 
 static void chain_checks(vbt_fit *f)
 {
+    size_t worst = SIZE_MAX, first_stuck = SIZE_MAX;
+    double min_ebfmi = INFINITY;
     for (size_t c = 0; c < f->n_chains; c++) {
         const vbt_fit_chain *ch = &f->chains[c];
-        if (ch->stuck)
-            fail_check(f, "chain %zu is stuck (%s%s%s): mean lp %.2f, step size %.3g; excluded "
-                          "from the summaries", c + 1,
-                       ch->stuck & VBT_DIAG_STUCK_LP ? "log density far below the others" : "",
-                       ch->stuck == 3 ? ", " : "",
-                       ch->stuck & VBT_DIAG_STUCK_STEPSIZE ? "collapsed step size" : "",
-                       ch->mean_lp, ch->stepsize);
+        if (ch->stuck && first_stuck == SIZE_MAX)
+            first_stuck = c;
         if (!f->keep[c])
             continue;
         f->div += ch->divergences;
         f->hits += ch->max_treedepth_hits;
-        if (ch->ebfmi < 0.3)
-            fail_check(f, "chain %zu: E-BFMI %.3f < 0.3", c + 1, ch->ebfmi);
+        if (ch->ebfmi < min_ebfmi) {
+            min_ebfmi = ch->ebfmi;
+            worst = c;
+        }
     }
+    if (first_stuck == SIZE_MAX) {
+        check(f, "stuck_chains", 0, 0, 1, "no chain is stuck (every chain's mean log density "
+              "within %.0f of the best, step sizes within a factor 10 of the median)", LP_GAP);
+    } else {
+        const vbt_fit_chain *ch = &f->chains[first_stuck];
+        check(f, "stuck_chains", (double)f->n_stuck, 0, 0,
+              "chain %zu is stuck (%s%s%s): mean lp %.2f, step size %.3g; %s", first_stuck + 1,
+              ch->stuck & VBT_DIAG_STUCK_LP ? "log density far below the others" : "",
+              ch->stuck == 3 ? ", " : "",
+              ch->stuck & VBT_DIAG_STUCK_STEPSIZE ? "collapsed step size" : "",
+              ch->mean_lp, ch->stepsize,
+              f->n_stuck > 1 ? "and others; excluded from the summaries"
+                             : "excluded from the summaries");
+    }
+    if (worst == SIZE_MAX)
+        check(f, "ebfmi", NAN, 0.3, 0, "E-BFMI could not be computed");
+    else if (min_ebfmi < 0.3)
+        check(f, "ebfmi", min_ebfmi, 0.3, 0, "chain %zu: E-BFMI %.3f < 0.3", worst + 1,
+              min_ebfmi);
+    else
+        check(f, "ebfmi", min_ebfmi, 0.3, 1, "every chain's E-BFMI >= 0.3 (lowest %.3f)",
+              min_ebfmi);
 }
 
 /* The usual cause of a poor R-hat at this problem: a region the sensors do
@@ -220,8 +250,11 @@ static void wide_check(vbt_fit *f)
         }
         n_wide += dp[ix].sd > psd;
     }
-    if (n_wide)
-        fail_check(f, "%zu region(s) mix poorly with a posterior wider than their prior (worst "
+    if (!n_wide)
+        check(f, "multimodal_regions", 0, 0, 1, "no region mixes poorly with a posterior wider "
+              "than its prior");
+    else
+        check(f, "multimodal_regions", (double)n_wide, 0, 0, "%zu region(s) mix poorly with a posterior wider than their prior (worst "
                       "x0[%zu] %s: R-hat %.3f, sd %.2f against the prior's %.2f): a second mode "
                       "the chains rarely cross; --method smc samples such posteriors",
                    n_wide, wr + 1, f->conn->labels[wr], wide_rhat, wide_sd, wide_prior);
@@ -236,53 +269,334 @@ static void nuts_checks(vbt_fit *f)
     free(e);
     chain_checks(f);
     if (f->div)
-        fail_check(f, "%zu divergent transition(s) after warm-up (raise --adapt-delta)", f->div);
+        check(f, "divergences", (double)f->div, 0, 0,
+              "%zu divergent transition(s) after warm-up (raise --adapt-delta)", f->div);
+    else
+        check(f, "divergences", 0, 0, 1, "no divergent transition after warm-up");
     if (f->hits)
-        fail_check(f, "%zu of %zu draws hit the maximum tree depth %zu", f->hits, kept * D,
-                   max_depth);
+        check(f, "treedepth", (double)f->hits, 0, 0, "%zu of %zu draws hit the maximum tree "
+              "depth %zu", f->hits, kept * D, max_depth);
+    else
+        check(f, "treedepth", 0, 0, 1, "no draw hit the maximum tree depth %zu", max_depth);
     double worst_rhat = 0, worst_bulk = INFINITY, worst_tail = INFINITY;
-    size_t n_rhat = 0, n_ess = 0;
+    size_t n_rhat = 0, n_bulk = 0, n_tail = 0, n_ok = 0;
+    const double ess_min = 100.0 * (double)kept;
     for (size_t i = 0; i < np; i++) {
         if (isnan(dp[i].rhat))
             continue;
+        n_ok++;
         worst_rhat = fmax(worst_rhat, dp[i].rhat);
         worst_bulk = fmin(worst_bulk, dp[i].ess_bulk);
         worst_tail = fmin(worst_tail, dp[i].ess_tail);
         n_rhat += dp[i].rhat > 1.01;
-        n_ess += dp[i].ess_bulk < 100.0 * (double)kept || dp[i].ess_tail < 100.0 * (double)kept;
+        n_bulk += dp[i].ess_bulk < ess_min;
+        n_tail += dp[i].ess_tail < ess_min;
     }
     f->max_rhat = worst_rhat;
     f->min_ess_bulk = worst_bulk;
     f->min_ess_tail = worst_tail;
+    if (!n_ok) {
+        check(f, "rhat", NAN, 1.01, 0, "R-hat and ESS could not be computed (constant or "
+              "non-finite draws)");
+        return;
+    }
     if (n_rhat)
-        fail_check(f, "%zu parameter(s) with R-hat > 1.01 (worst %.3f)", n_rhat, worst_rhat);
+        check(f, "rhat", worst_rhat, 1.01, 0, "%zu parameter(s) with R-hat > 1.01 (worst %.3f)",
+              n_rhat, worst_rhat);
+    else
+        check(f, "rhat", worst_rhat, 1.01, 1, "every R-hat <= 1.01 (worst %.4f)", worst_rhat);
     wide_check(f);
-    if (n_ess)
-        fail_check(f, "%zu parameter(s) with bulk or tail ESS < %zu (100 per chain; worst bulk "
-                      "%.0f, tail %.0f)", n_ess, 100 * kept, worst_bulk, worst_tail);
+    /* 100 per chain: Vehtari et al. 2021 (400 for 4 chains) */
+    if (n_bulk)
+        check(f, "ess_bulk", worst_bulk, ess_min, 0, "%zu parameter(s) with bulk ESS < %.0f "
+              "(100 per chain; worst %.0f)", n_bulk, ess_min, worst_bulk);
+    else
+        check(f, "ess_bulk", worst_bulk, ess_min, 1, "every bulk ESS >= %.0f (100 per chain; "
+              "lowest %.0f)", ess_min, worst_bulk);
+    if (n_tail)
+        check(f, "ess_tail", worst_tail, ess_min, 0, "%zu parameter(s) with tail ESS < %.0f "
+              "(100 per chain; worst %.0f)", n_tail, ess_min, worst_tail);
+    else
+        check(f, "ess_tail", worst_tail, ess_min, 1, "every tail ESS >= %.0f (100 per chain; "
+              "lowest %.0f)", ess_min, worst_tail);
 }
 
 static void method_checks(vbt_fit *f)
 {
     if (f->is_nuts)
         nuts_checks(f);
-    if (f->is_lap && !(f->lr.khat < 0.7))
-        fail_check(f, "PSIS k-hat %.2f >= 0.7: the Laplace approximation is not reliable here "
-                      "(use --method nuts); summaries are unweighted", f->lr.khat);
-    if (f->is_advi && !f->ar.converged)
-        fail_check(f, "ADVI did not reach its ELBO tolerance in %zu iterations",
-                   f->ar.iterations);
+    if (f->is_lap)
+        check(f, "psis_khat", f->lr.khat, 0.7, f->lr.khat < 0.7,
+              f->lr.khat < 0.7 ? "PSIS k-hat %.2f < 0.7: the Laplace draws, reweighted, are "
+                                 "usable"
+                               : "PSIS k-hat %.2f >= 0.7: the Laplace approximation is not "
+                                 "reliable here (use --method nuts); summaries are unweighted",
+              f->lr.khat);
+    if (f->is_advi)
+        check(f, "advi_converged", (double)f->ar.iterations, NAN, f->ar.converged,
+              f->ar.converged ? "ADVI reached its ELBO tolerance in %zu iterations"
+                              : "ADVI did not reach its ELBO tolerance in %zu iterations",
+              f->ar.iterations);
     if (f->is_smc) {
-        if (f->sr.accept_rate < 0.3)
-            fail_check(f, "SMC: the last step's HMC moves accepted %.2f (< 0.3): the particles "
-                          "barely moved (raise --smc-moves or --particles)", f->sr.accept_rate);
-        if (f->logz_sd > 1.0)
-            fail_check(f, "SMC: the %zu runs' log evidences spread by sd %.2f (> 1): too few "
-                          "particles or moves to rank hypotheses by the evidence (raise "
-                          "--particles or --smc-moves)", f->n_chains, f->logz_sd);
+        check(f, "smc_accept", f->sr.accept_rate, 0.3, f->sr.accept_rate >= 0.3,
+              f->sr.accept_rate >= 0.3
+                  ? "SMC: the last step's HMC moves accepted %.2f (>= 0.3)"
+                  : "SMC: the last step's HMC moves accepted %.2f (< 0.3): the particles "
+                    "barely moved (raise --smc-moves or --particles)", f->sr.accept_rate);
+        if (f->n_chains > 1)
+            check(f, "smc_logz_sd", f->logz_sd, 1.0, !(f->logz_sd > 1.0),
+                  !(f->logz_sd > 1.0)
+                      ? "SMC: the %zu runs' log evidences agree (sd %.2f <= 1)"
+                      : "SMC: the %zu runs' log evidences spread by sd %.2f (> 1): too few "
+                        "particles or moves to rank hypotheses by the evidence (raise "
+                        "--particles or --smc-moves)", f->n_chains, f->logz_sd);
     }
-    if (f->from_map && !f->is_nuts && f->mr.n_converged == 0)
-        fail_check(f, "no MAP start converged in %zu iterations", f->mo.lbfgs.max_iter);
+    if (f->from_map && !f->is_nuts)
+        check(f, "map_converged", (double)f->mr.n_converged, 1, f->mr.n_converged > 0,
+              f->mr.n_converged ? "%zu MAP start(s) converged"
+                                : "no MAP start converged in %zu iterations",
+              f->mr.n_converged ? f->mr.n_converged : f->mo.lbfgs.max_iter);
+}
+
+/* ---- the fit's other checks: MAP modes, predictive coverage, prior-data conflict -- */
+
+/* Modes that disagree (another EZ set, or some x0 more than MODE_X0_TOL
+ * apart) must be at least MODE_GAP below the best in log density: a mode
+ * e^3 = 20 times less dense (at equal curvature, 20 times less posterior
+ * mass) does not change the answer; a closer one means the optimiser (and
+ * a sampler started at the best mode) may be reporting one of two answers
+ * the data support about equally. */
+#define MODE_GAP 3.0
+#define MODE_X0_TOL 0.5
+
+static void mode_check(vbt_fit *f)
+{
+    const size_t K = f->mo.n_starts, nr = f->nr, np = f->np;
+    if (!f->from_map || !f->lp_starts || !f->th_starts || K < 2)
+        return;
+    double *x0 = malloc(K * nr * sizeof *x0), *nat = malloc(np * sizeof *nat),
+           *lp = malloc(K * sizeof *lp);
+    if (!x0 || !nat || !lp) {
+        free(x0);
+        free(nat);
+        free(lp);
+        return;
+    }
+    for (size_t k = 0; k < K; k++) {
+        lp[k] = f->lp_starts[k];
+        if (!isfinite(lp[k]) || vbt_vep_constrain(f->m, f->th_starts + k * np, nat)) {
+            lp[k] = -INFINITY;
+            continue;
+        }
+        for (size_t r = 0; r < nr; r++) {
+            long ix = fit__x0_index(f->m, r);
+            x0[k * nr + r] = ix < 0 ? f->spec.priors.x0.mu : nat[ix];
+        }
+    }
+    size_t other;
+    double gap = vbt_map_mode_gap(lp, x0, K, nr, VBT_VEP_X0_EZ, MODE_X0_TOL, &other);
+    if (isnan(gap))
+        check(f, "map_modes", NAN, MODE_GAP, 0, "no MAP start ended at a finite log density");
+    else if (isinf(gap))
+        check(f, "map_modes", gap, MODE_GAP, 1, "every MAP start that converged agrees with "
+              "the best mode (the same EZ set, x0 within %.1f)", MODE_X0_TOL);
+    else {
+        size_t best = 0;
+        for (size_t k = 1; k < K; k++)
+            best = lp[k] > lp[best] ? k : best;
+        size_t rr = 0;
+        double dmax = -1;
+        for (size_t r = 0; r < nr; r++) {
+            double d = fabs(x0[best * nr + r] - x0[other * nr + r]);
+            if (d > dmax) {
+                dmax = d;
+                rr = r;
+            }
+        }
+        check(f, "map_modes", gap, MODE_GAP, gap >= MODE_GAP,
+              gap >= MODE_GAP
+                  ? "the best MAP mode that disagrees with the best (x0[%zu] %s: %.2f against "
+                    "%.2f) is %.1f below it in log density (>= %.0f)"
+                  : "two MAP modes disagree (x0[%zu] %s: %.2f against %.2f) and are only %.1f "
+                    "apart in log density (< %.0f): the data support both answers",
+              rr + 1, f->conn->labels[rr], x0[best * nr + rr], x0[other * nr + rr], gap,
+              MODE_GAP);
+    }
+    free(x0);
+    free(nat);
+    free(lp);
+}
+
+/* Under the model, each observed point falls inside its 5-95 % predictive
+ * band with probability 0.9.  The feature is smooth (about ten independent
+ * stretches of a seizure per sensor), so one sensor's coverage has an sd of
+ * about sqrt(0.9 x 0.1 / 10) = 0.095: below 0.5 (4 sd under 0.9) is misfit,
+ * not chance.  Over all sensors the sd is smaller still; 0.75 leaves room
+ * for the band's own Monte Carlo error (200 draws) and for sensors that see
+ * nothing (whose band holds their flat trace). */
+#define PPC_ALL_MIN 0.75
+#define PPC_SENSOR_MIN 0.5
+
+static void coverage_check(vbt_fit *f)
+{
+    const size_t T = f->nt, S = f->ns, TS = T * S;
+    if (f->is_map || !f->pred || !(f->ppc_sensor = malloc((S ? S : 1) * sizeof *f->ppc_sensor)))
+        return;
+    f->ppc_all = vbt_ppc_coverage(f->data, f->pred, f->pred + 2 * TS, T, S, f->ppc_sensor);
+    check(f, "ppc_coverage", f->ppc_all, PPC_ALL_MIN, f->ppc_all >= PPC_ALL_MIN,
+          f->ppc_all >= PPC_ALL_MIN
+              ? "%.0f %% of the observed feature lies inside the 5-95 %% posterior predictive "
+                "band (nominal 90 %%, at least %.0f %%)"
+              : "only %.0f %% of the observed feature lies inside the 5-95 %% posterior "
+                "predictive band (nominal 90 %%, at least %.0f %%): the model does not "
+                "reproduce the data",
+          100 * f->ppc_all, 100 * PPC_ALL_MIN);
+    size_t worst = 0, n_low = 0;
+    for (size_t s = 0; s < S; s++) {
+        worst = f->ppc_sensor[s] < f->ppc_sensor[worst] ? s : worst;
+        n_low += f->ppc_sensor[s] < PPC_SENSOR_MIN;
+    }
+    double w = S ? f->ppc_sensor[worst] : NAN;
+    if (n_low == 0 && S > 0)
+        check(f, "ppc_coverage_sensor", w, PPC_SENSOR_MIN, 1, "every sensor has at least %.0f "
+              "%% of its points inside the band (lowest %.0f %%, sensor %zu)",
+              100 * PPC_SENSOR_MIN, 100 * w, worst + 1);
+    else
+        check(f, "ppc_coverage_sensor", w, PPC_SENSOR_MIN, 0, "%zu sensor(s) have fewer than "
+              "%.0f %% of their points inside the band (lowest %.0f %%, sensor %zu)", n_low,
+              100 * PPC_SENSOR_MIN, 100 * w, worst + 1);
+}
+
+/* The prior's central 99 % interval [q(0.005), q(0.995)] of free parameter
+ * `name`; 0 when it has one, -1 for parameters not checked (offsets). */
+static int prior_range(const vbt_fit *f, const char *name, double *lo, double *hi)
+{
+    const vbt_vep_priors *pr = &f->spec.priors;
+    const double z = gsl_cdf_ugaussian_Pinv(0.995);
+    const vbt_vep_group_prior *g = NULL;
+    size_t k = 0;
+    if (sscanf(name, "x0[%zu]", &k) == 1)
+        g = &pr->x0;
+    else if (sscanf(name, "x_init[%zu]", &k) == 1)
+        g = &pr->x_init;
+    else if (sscanf(name, "z_init[%zu]", &k) == 1)
+        g = &pr->z_init;
+    if (g) {
+        double mu = g->mu, sd = g->sd, q = z;
+        if (g == &pr->x0)
+            for (size_t e = 0; e < pr->n_ez; e++)
+                if (pr->ez[e] + 1 == k) {
+                    mu = pr->x0_ez_mu;
+                    sd = pr->x0_ez_sd;
+                    g = NULL; /* a hypothesised EZ: normal */
+                    break;
+                }
+        if (g && g->nu > 0)
+            q = gsl_cdf_tdist_Pinv(0.995, g->nu);
+        *lo = mu - q * sd;
+        *hi = mu + q * sd;
+        return 0;
+    }
+    const vbt_vep_scalar_prior *sp = !strcmp(name, "K")      ? &pr->K
+                                     : !strcmp(name, "tau0") ? &pr->tau0
+                                     : !strcmp(name, "amp")  ? &pr->amp
+                                     : !strcmp(name, "eps")  ? &pr->eps
+                                                             : NULL;
+    if (!sp || !(sp->sd > 0))
+        return -1;
+    if (sp->dist == VBT_VEP_LOGNORMAL) {
+        *lo = sp->lo + exp(sp->mu - z * sp->sd);
+        *hi = sp->lo + exp(sp->mu + z * sp->sd);
+    } else {
+        /* N(mu, sd) truncated to (lo, inf) */
+        double p0 = gsl_cdf_ugaussian_P((sp->lo - sp->mu) / sp->sd);
+        *lo = sp->mu + sp->sd * gsl_cdf_ugaussian_Pinv(p0 + 0.005 * (1 - p0));
+        *hi = sp->mu + sp->sd * gsl_cdf_ugaussian_Pinv(p0 + 0.995 * (1 - p0));
+    }
+    return 0;
+}
+
+/* Prior-data conflict (Evans & Moshonov 2006 in spirit): a posterior
+ * median (the mode for map) outside its prior's central 99 % says the data
+ * pull the parameter where the prior thought it nearly impossible.  Under a
+ * right prior the truth falls outside 1 % of the time and the posterior
+ * median, shrunk towards the prior, less often still.  Which tails count:
+ *   - the scalars K, tau0, amp: either tail (a coupling or time scale the
+ *     prior excluded);
+ *   - eps, the noise scale: the upper tail only (far above what the model
+ *     expects: the model does not explain the data; at its floor it fits
+ *     better than the floor allows, which the floor is for);
+ *   - a region's x0 (and initial state): below the lower tail (less
+ *     excitable than the prior allows: nothing in the model asks for it);
+ *     above the upper tail is what an EZ does under a "healthy unless the
+ *     data say otherwise" prior, so it counts only when more than a quarter
+ *     of the regions do it (an epileptogenic network is a minority of the
+ *     brain; more says the prior's location is wrong for this patient). */
+#define CONFLICT_UP_FRACTION 0.25
+
+static void conflict_check(vbt_fit *f)
+{
+    size_t n = 0, worst = SIZE_MAX, n_up = 0, n_group = 0;
+    double worst_z = 0, wlo = 0, whi = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < f->np; i++) {
+            const char *name = vbt_vep_param_name(f->m, i);
+            double lo, hi, x = f->dp[i].q50;
+            if (!name || prior_range(f, name, &lo, &hi) || !isfinite(x))
+                continue;
+            int group = strchr(name, '[') != NULL, eps = !strcmp(name, "eps");
+            if (pass == 0) {
+                n_group += group;
+                n_up += group && x > hi;
+                continue;
+            }
+            int up = x > hi, down = x < lo;
+            if (eps)
+                down = 0;
+            if (group && up && !((double)n_up > CONFLICT_UP_FRACTION * (double)n_group))
+                up = 0;
+            if (!up && !down)
+                continue;
+            n++;
+            double z = up ? (x - hi) / (hi - lo) : (lo - x) / (hi - lo);
+            if (worst == SIZE_MAX || z > worst_z) {
+                worst = i;
+                worst_z = z;
+                wlo = lo;
+                whi = hi;
+            }
+        }
+    const char *what = f->is_map ? "mode" : "posterior median";
+    if (!n) {
+        check(f, "prior_data_conflict", 0, 0, 1, "no free parameter's %s lies where its prior "
+              "thought it nearly impossible (%zu of %zu regions above their prior's 99 %%, as "
+              "an epileptogenic network may; at most a quarter allowed)", what, n_up, n_group);
+        return;
+    }
+    const char *name = vbt_vep_param_name(f->m, worst);
+    size_t k = 0;
+    const char *label = sscanf(name, "x0[%zu]", &k) == 1 && k >= 1 && k <= f->nr
+                            ? f->conn->labels[k - 1] : "";
+    check(f, "prior_data_conflict", (double)n, 0, 0,
+          "%zu parameter(s) with the %s outside the prior's central 99 %% (worst %s%s%s: %.3g "
+          "against [%.3g, %.3g]): the data contradict the prior%s", n, what, name,
+          *label ? " " : "", label, f->dp[worst].q50, wlo, whi,
+          !strcmp(name, "eps") ? " (the observation noise is far above what the model expects: "
+                                 "misfit)" : "");
+}
+
+static void build_verdict(vbt_fit *f)
+{
+    vbt_verdict_init(&f->verdict);
+    method_checks(f);
+    mode_check(f);
+    coverage_check(f);
+    conflict_check(f);
+    if (f->is_map) {
+        f->verdict.point_estimate = 1;
+        check(f, "point_estimate", NAN, NAN, 0, "point estimate only: method map gives the "
+              "posterior mode, no probabilities and no uncertainty (use --method nuts)");
+    }
 }
 
 /* ---- regions ------------------------------------------------------------------------- */
@@ -497,7 +811,6 @@ int fit__post(vbt_fit *f, vbt_msg *msg)
         find_stuck(f);
     if (summarise(f))
         return vbt__fail(msg, VBT_ENOMEM, "out of memory");
-    method_checks(f);
     for (size_t c = 0; c < C; c++) {
         f->chains[c].used = f->keep[c];
         if (!f->is_nuts)
@@ -507,7 +820,9 @@ int fit__post(vbt_fit *f, vbt_msg *msg)
     if (f->is_nuts)
         compute_loo(f);
     int st = compute_predictive(f, msg);
-    if (!st)
+    if (!st) {
+        build_verdict(f);
         fit__list_outputs(f);
+    }
     return st;
 }

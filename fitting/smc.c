@@ -13,6 +13,13 @@
  *    once per round) from the population's mean acceptance probability
  *    towards a target; a non-finite or exploding energy rejects the move.
  *
+ * vbt_smc_from starts from given (weighted) particles instead of prior
+ * draws: the first step's weights are the start weights times the
+ * incremental ones, its temperature keeps their ESS at the target fraction
+ * of the start weights' own ESS, and the evidence increment is the
+ * weighted mean (Del Moral, Doucet & Jasra 2006, section 3.1: any weighted
+ * sample of the initial density may start the sequence).
+ *
  * log p(y) = sum over steps of log mean_i w_i.  Particle i draws its numbers
  * from stream (step, i) and every reduction over particles is done in
  * particle order on the calling thread: the result does not depend on the
@@ -45,6 +52,7 @@ typedef struct smc {
     const vbt_smc_model *m;
     void *ctx;
     const vbt_smc_opts *o;
+    const double *start;        /* vbt_smc_from: the starting particles (else NULL) */
     size_t N, n;
     int hmc;
     double *th, *lp, *ll;       /* particles, log prior, log likelihood */
@@ -178,7 +186,12 @@ static void *work(void *arg)
     for (size_t i = j->t; i < s->N; i += T) {
         double *th = s->th + i * n;
         if (j->phase == 0) {
-            s->m->draw_prior(ctx, s->o->seed, i, th);
+            if (s->start) {
+                if (s->start != s->th)
+                    memcpy(th, s->start + i * n, n * sizeof *th);
+            } else {
+                s->m->draw_prior(ctx, s->o->seed, i, th);
+            }
             s->lp[i] = s->m->log_prior(ctx, th);
             s->ll[i] = isfinite(s->lp[i]) ? s->m->log_lik(ctx, th) : -HUGE_VAL;
             continue;
@@ -234,11 +247,34 @@ static double ess_frac(const double *ll, size_t N, double dbeta, double *log_mea
     return s2 > 0 ? s1 * s1 / (s2 * (double)N) : 0.0;
 }
 
-int vbt_smc(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o_in, double *particles,
-            vbt_smc_result *res, vbt_msg *msg)
+/* The same with log weights lw (normalised: log-sum-exp 0) on the particles:
+ * ESS of the weights lw + dbeta ll as a fraction of N, and the log of their
+ * sum (the weighted mean of exp(dbeta ll)). */
+static double ess_frac_w(const double *lw, const double *ll, size_t N, double dbeta,
+                         double *log_mean)
+{
+    double mx = -HUGE_VAL;
+    for (size_t i = 0; i < N; i++)
+        if (isfinite(ll[i]))
+            mx = fmax(mx, lw[i] + dbeta * ll[i]);
+    double s1 = 0.0, s2 = 0.0;
+    for (size_t i = 0; i < N; i++) {
+        double w = isfinite(ll[i]) && isfinite(mx) ? exp(lw[i] + dbeta * ll[i] - mx) : 0.0;
+        s1 += w;
+        s2 += w * w;
+    }
+    if (log_mean)
+        *log_mean = isfinite(mx) ? mx + log(s1) : -HUGE_VAL;
+    return s2 > 0 ? s1 * s1 / (s2 * (double)N) : 0.0;
+}
+
+static int run(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o_in,
+               const double *start, const double *start_lw, double *particles,
+               vbt_smc_result *res, vbt_msg *msg)
 {
     vbt_smc_opts o;
-    if (!m || !particles || !res || !m->draw_prior || !m->log_prior || !m->log_lik || !m->n)
+    if (!m || !particles || !res || (!start && !m->draw_prior) || !m->log_prior ||
+        !m->log_lik || !m->n)
         return vbt__fail(msg, VBT_EINVAL, "smc: incomplete model or NULL argument");
     if (!m->log_prior_grad != !m->log_lik_grad)
         return vbt__fail(msg, VBT_EINVAL, "smc: give both gradients (log_prior_grad and "
@@ -260,7 +296,7 @@ int vbt_smc(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o_in, double 
     if (o.n_threads > o.n_particles)
         o.n_threads = o.n_particles;
     smc s = {.m = m, .ctx = ctx, .o = &o, .N = o.n_particles, .n = m->n, .th = particles,
-             .hmc = m->log_prior_grad != NULL};
+             .hmc = m->log_prior_grad != NULL, .start = start};
     const size_t N = s.N, n = s.n;
     int st = VBT_OK;
     pthread_mutex_init(&s.lock, NULL);
@@ -278,17 +314,44 @@ int vbt_smc(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o_in, double 
     }
     double *copy = malloc(N * n * sizeof *copy), *cll = malloc(N * sizeof *cll);
     double *clp = malloc(N * sizeof *clp), *w = malloc(N * sizeof *w);
+    double *lw = start ? malloc(N * sizeof *lw) : NULL;
+    res->start_ess = res->reweight_ess = NAN;
     if (!s.lp || !s.ll || !s.acc || !s.scale || !s.work || !copy || !cll || !clp || !w ||
+        (start && !lw) ||
         (s.hmc && (!s.grad || !s.cur || !s.rng))) {
         st = vbt__fail(msg, VBT_ENOMEM, "smc: out of memory");
         goto out;
     }
     run_phase(&s, 0);
     size_t finite = 0;
+    double ess0 = 1.0;          /* the start weights' ESS fraction (1: equal weights) */
+    if (start) {
+        /* the start weights, normalised; a particle whose density or weight
+         * is not finite gets weight 0 */
+        double mx = -HUGE_VAL, sum = 0.0, s2 = 0.0;
+        for (size_t i = 0; i < N; i++) {
+            lw[i] = start_lw ? start_lw[i] : 0.0;
+            if (!isfinite(s.lp[i]) || !isfinite(lw[i]))
+                lw[i] = -HUGE_VAL, s.ll[i] = -HUGE_VAL;
+            mx = fmax(mx, lw[i]);
+        }
+        for (size_t i = 0; isfinite(mx) && i < N; i++)
+            sum += exp(lw[i] - mx);
+        for (size_t i = 0; i < N; i++) {
+            lw[i] = isfinite(mx) ? lw[i] - mx - log(sum) : -HUGE_VAL;
+            s2 += isfinite(lw[i]) ? exp(2.0 * lw[i]) : 0.0;
+        }
+        ess0 = s2 > 0 ? 1.0 / (s2 * (double)N) : 0.0;
+        res->start_ess = ess0 * (double)N;
+        res->reweight_ess = ess_frac_w(lw, s.ll, N, 1.0, NULL) * (double)N;
+    }
     for (size_t i = 0; i < N; i++)
         finite += isfinite(s.ll[i]);
     if (finite == 0) {
-        st = vbt__fail(msg, VBT_ENUMERIC, "smc: the likelihood is not finite at any prior draw");
+        st = vbt__fail(msg, VBT_ENUMERIC, start ? "smc: the likelihood is not finite at any "
+                                                  "start particle of non-zero weight"
+                                                : "smc: the likelihood is not finite at any "
+                                                  "prior draw");
         goto out;
     }
     double rw = 2.38 / sqrt((double)n);     /* proposal factor, adapted below */
@@ -296,10 +359,31 @@ int vbt_smc(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o_in, double 
     double acc_sum = 0.0;
     vbt_rng rr;
     vbt_rng_init(&rr, o.seed, (uint64_t)1 << 62);
-    while (s.beta < 1.0 && s.step < o.max_steps) {
+    int final_left = o.final_moves > 0;
+    while ((s.beta < 1.0 || final_left) && s.step < o.max_steps) {
+        if (s.beta >= 1.0) {
+            /* the final rejuvenation: a step of zero temperature increment
+             * (identity resampling, no evidence) with final_moves moves */
+            final_left = 0;
+            o.n_moves = o.final_moves;
+        }
         /* next temperature: the largest dbeta keeping ESS >= target (bisection) */
         double lo = 0.0, hi = 1.0 - s.beta, lm;
-        if (ess_frac(s.ll, N, hi, &lm) < o.ess_target) {
+        if (lw) {
+            /* the first step from weighted start particles */
+            const double tgt = o.ess_target * ess0;
+            if (ess_frac_w(lw, s.ll, N, hi, &lm) < tgt) {
+                for (int it = 0; it < 60; it++) {
+                    double mid = 0.5 * (lo + hi);
+                    if (ess_frac_w(lw, s.ll, N, mid, NULL) >= tgt)
+                        lo = mid;
+                    else
+                        hi = mid;
+                }
+                hi = lo > 0 ? lo : hi;
+            }
+            ess_frac_w(lw, s.ll, N, hi, &lm);
+        } else if (ess_frac(s.ll, N, hi, &lm) < o.ess_target) {
             for (int it = 0; it < 60; it++) {
                 double mid = 0.5 * (lo + hi);
                 if (ess_frac(s.ll, N, mid, NULL) >= o.ess_target)
@@ -310,7 +394,8 @@ int vbt_smc(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o_in, double 
             hi = lo > 0 ? lo : hi;
         }
         double dbeta = hi;
-        ess_frac(s.ll, N, dbeta, &lm);
+        if (!lw)
+            ess_frac(s.ll, N, dbeta, &lm);
         res->log_evidence += lm;
         s.beta = dbeta >= 1.0 - s.beta ? 1.0 : s.beta + dbeta;
         if (o.temperatures)
@@ -318,11 +403,15 @@ int vbt_smc(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o_in, double 
         /* systematic resampling by the incremental weights */
         double mx = -HUGE_VAL, tot = 0.0;
         for (size_t i = 0; i < N; i++)
-            mx = fmax(mx, dbeta * s.ll[i]);
+            if (!lw || isfinite(s.ll[i]))
+                mx = fmax(mx, dbeta * s.ll[i] + (lw ? lw[i] : 0.0));
         for (size_t i = 0; i < N; i++) {
-            w[i] = isfinite(s.ll[i]) ? exp(dbeta * s.ll[i] - mx) : 0.0;
+            w[i] = isfinite(s.ll[i]) ? exp(dbeta * s.ll[i] + (lw ? lw[i] : 0.0) - mx) : 0.0;
             tot += w[i];
         }
+        /* after the first resampling the particles are equally weighted */
+        free(lw);
+        lw = NULL;
         double u0;
         vbt_rng_uniform(&rr, &u0, 1);
         memcpy(copy, s.th, N * n * sizeof *copy);
@@ -402,5 +491,21 @@ out:
     free(cll);
     free(clp);
     free(w);
+    free(lw);
     return st;
+}
+
+int vbt_smc(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o, double *particles,
+            vbt_smc_result *res, vbt_msg *msg)
+{
+    return run(m, ctx, o, NULL, NULL, particles, res, msg);
+}
+
+int vbt_smc_from(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o,
+                 const double *start, const double *start_log_w, double *particles,
+                 vbt_smc_result *res, vbt_msg *msg)
+{
+    if (!start)
+        return vbt__fail(msg, VBT_EINVAL, "smc: no start particles");
+    return run(m, ctx, o, start, start_log_w, particles, res, msg);
 }

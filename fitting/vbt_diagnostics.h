@@ -101,6 +101,84 @@ size_t vbt_sbc_bin(size_t rank, size_t L, size_t n_bins);
  * NULL.  VBT_EINVAL for counts NULL, n_bins < 2 or no counts. */
 int vbt_chisq_uniform(const size_t *counts, size_t n_bins, double *stat, double *p);
 
+
+/* ---- the verdict: one machine-readable judgement of a fit ----------------
+ *
+ * A list of named checks, each with the value measured, the threshold it is
+ * held to, whether it passed and one sentence saying why (the verdict table
+ * of docs/pipeline.md, "results.json").  A fit is trustworthy when every
+ * check passed.  Fixed size: copy it by value. */
+
+#define VBT_VERDICT_MAX_CHECKS 32
+
+typedef struct vbt_check {
+    char name[32];       /* "rhat", "ess_bulk", "ess_tail", "divergences", "treedepth",
+                            "ebfmi", "stuck_chains", "multimodal_regions", "psis_khat",
+                            "advi_converged", "smc_accept", "smc_logz_sd", "map_converged",
+                            "map_modes", "ppc_coverage", "ppc_coverage_sensor",
+                            "prior_data_conflict", "point_estimate" */
+    double value;        /* what was measured (NAN: could not be measured) */
+    double threshold;    /* the bound it is held to (see each check) */
+    int passed;          /* 1 or 0 */
+    char reason[400];    /* one sentence, passed or not */
+} vbt_check;
+
+typedef struct vbt_verdict {
+    int trustworthy;     /* 1 when every check passed (and there is at least one) */
+    int point_estimate;  /* 1: a MAP-only fit: no posterior, no probabilities */
+    size_t n_checks;
+    vbt_check checks[VBT_VERDICT_MAX_CHECKS];
+} vbt_verdict;
+
+/* An empty verdict (trustworthy 0 until a check is added). */
+void vbt_verdict_init(vbt_verdict *v);
+
+/* Append a check (reason printf-style; cut to fit) and update
+ * trustworthy.  VBT_ERANGE when the verdict is full. */
+int vbt_verdict_add(vbt_verdict *v, const char *name, double value, double threshold,
+                    int passed, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+
+/* The check named `name`, or NULL. */
+const vbt_check *vbt_verdict_find(const vbt_verdict *v, const char *name);
+
+/* Number of failed checks, and the i-th failed check (NULL out of range). */
+size_t vbt_verdict_n_failed(const vbt_verdict *v);
+const vbt_check *vbt_verdict_failed(const vbt_verdict *v, size_t i);
+
+/* The verdict as JSON text: {"trustworthy": bool, "point_estimate": bool,
+ * "checks": [{"name", "value", "threshold", "passed", "reason"}],
+ * "reasons": [the failed checks' reasons]}; a non-finite value or threshold
+ * is null.  malloc'd (free()), NULL when out of memory. */
+char *vbt_verdict_json(const vbt_verdict *v);
+
+/* Read back the object vbt_verdict_json() writes (JSON text); VBT_EFORMAT
+ * when it is not one (msg says why). */
+int vbt_verdict_parse(vbt_verdict *v, const char *json, vbt_msg *msg);
+
+/* Posterior-predictive coverage: the fraction of the observed points
+ * y[t * S + s] inside [lo, hi] (the 5 % and 95 % bands of the predictive,
+ * same layout), per sensor (per_sensor[S], may be NULL) and over all points
+ * (returned).  A non-finite band or observation counts as outside.  NAN
+ * when T or S is 0. */
+double vbt_ppc_coverage(const double *y, const double *lo, const double *hi, size_t T,
+                        size_t S, double *per_sensor);
+
+/* Agreement of a multi-start MAP's modes.  lp[k] (n starts; -inf or NaN: a
+ * failed start) and x0[k * n_regions + r] the regions' x0 at start k's
+ * optimum.  Two modes agree when they give the same regions x0 >= ez_x0
+ * (the EZ set) and no region's x0 differs by more than x0_tol.  Returns the
+ * log-posterior gap between the best start and the best start that does
+ * not agree with it (INFINITY when every finite start agrees; NAN when none
+ * is finite); *disagree (may be NULL) gets that start's index (SIZE_MAX
+ * when none).  A gap of g means the disagreeing mode's density is e^-g of
+ * the best's. */
+double vbt_map_mode_gap(const double *lp, const double *x0, size_t n, size_t n_regions,
+                        double ez_x0, double x0_tol, size_t *disagree);
+
 #ifdef __cplusplus
 }
 #endif

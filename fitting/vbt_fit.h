@@ -301,13 +301,42 @@ typedef struct vbt_fit_chain {
 const vbt_fit_chain *vbt_fit_chains(const vbt_fit *f);
 size_t vbt_fit_n_chains_used(const vbt_fit *f);
 
-/* The verdict: 1 when every diagnostic passed, 0 when not (then
+/* The verdict: 1 when every check passed, 0 when not (then
  * vbt_fit_n_failures() > 0 and vbt_fit_failure(f, i) says why, one
  * sentence each, e.g. "3 divergent transition(s) after warm-up (raise
- * --adapt-delta)"). */
+ * --adapt-delta)": the reasons of the failed checks of vbt_fit_verdict(),
+ * in its order). */
 int vbt_fit_trustworthy(const vbt_fit *f);
 size_t vbt_fit_n_failures(const vbt_fit *f);
 const char *vbt_fit_failure(const vbt_fit *f, size_t i);   /* NULL out of range */
+
+/* Every check of the fit, passed or not (vbt_diagnostics.h; the table of
+ * docs/pipeline.md, "results.json"), NULL before a run.  As the method has them:
+ *   nuts     rhat (max rank-normalised split R-hat <= 1.01), ess_bulk and
+ *            ess_tail (min >= 100 per chain used; Vehtari et al. 2021),
+ *            divergences (0), treedepth (0 draws at the maximum depth), ebfmi
+ *            (min over chains >= 0.3; Betancourt 2016), stuck_chains (0),
+ *            multimodal_regions (0 regions with R-hat > 1.01 and a posterior
+ *            wider than the prior)
+ *   laplace  psis_khat (< 0.7; Vehtari et al. 2024)
+ *   advi     advi_converged;  smc: smc_accept (>= 0.3), smc_logz_sd (<= 1)
+ *   from a MAP stage: map_converged (laplace, advi, map), map_modes (the
+ *            best mode that disagrees with the best on the EZ set or on some
+ *            x0 by more than 0.5 is at least 3 below it in log density)
+ *   every method but map: ppc_coverage (>= 0.75 of the observed points inside
+ *            the 5-95 % posterior predictive band, nominally 0.9) and
+ *            ppc_coverage_sensor (every sensor >= 0.5)
+ *   every method: prior_data_conflict (0 free parameters whose posterior
+ *            median, the mode for map, lies outside its prior's central 99 %:
+ *            K, tau0, amp either side, eps above, a region's x0 below, or
+ *            above when more than a quarter of the regions are)
+ *   map      point_estimate (always failed: a mode, no probabilities) */
+const vbt_verdict *vbt_fit_verdict(const vbt_fit *f);
+
+/* Posterior-predictive coverage per sensor (n_sensors; NULL for map or
+ * before a run) and, in *overall (may be NULL; NAN then), over all points:
+ * the fraction of the fitted data inside the predictive's 5-95 % band. */
+const double *vbt_fit_ppc_coverage(const vbt_fit *f, double *overall);
 
 /* Per region (n_regions): x0's posterior summary, the probabilities of
  * BVEP's classes (p_ez + p_pz + p_hz = 1; PSIS-weighted for a usable

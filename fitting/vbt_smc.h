@@ -58,6 +58,10 @@ typedef struct vbt_smc_opts {
                                moves (each particle moves once a round) */
     double accept_target;   /* 0.7: mean Metropolis acceptance probability aimed at */
     double *temperatures;   /* NULL, or max_steps doubles: beta after each step */
+    size_t final_moves;     /* 0; k > 0: once beta reaches 1, one more step of k moves of
+                               every particle (no reweighting): diversity back after the
+                               last resampling, most useful after a large change of the
+                               target (vbt_smc_from); counted in n_steps */
 } vbt_smc_opts;
 
 void vbt_smc_opts_default(vbt_smc_opts *o);
@@ -70,6 +74,14 @@ typedef struct vbt_smc_result {
     double step_size;       /* HMC: the step size of the last step (0 for random walk) */
     size_t n_divergent;     /* HMC: moves with a non-finite or exploding energy */
     size_t n_grad;          /* gradient (HMC) or density (random walk) evaluations */
+    /* vbt_smc_from only (NAN for vbt_smc): the effective sample size, in
+     * particles, of the start weights alone and of the start weights times
+     * the whole likelihood (L^1, no tempering): how many of the starting
+     * particles the new likelihood leaves alive.  A reweighting ESS of a few
+     * particles says that the starting posterior and the new likelihood
+     * barely overlap (data the starting model does not explain). */
+    double start_ess;
+    double reweight_ess;
 } vbt_smc_result;
 
 /* Run SMC; particles (n_particles x n, row-major) receive equally weighted
@@ -77,6 +89,25 @@ typedef struct vbt_smc_result {
  * or max_steps reached before the temperature reached 1). */
 int vbt_smc(const vbt_smc_model *model, void *ctx, const vbt_smc_opts *o, double *particles,
             vbt_smc_result *res, vbt_msg *msg);
+
+/* SMC that starts from particles instead of prior draws: start (N x n,
+ * N = o->n_particles, row-major) holds draws of the density exp(log_prior)
+ * with normalised or unnormalised log weights start_log_w (N; NULL: equal
+ * weights), for instance the posterior of the data seen so far; the run
+ * tempers exp(log_prior) L^beta from beta = 0 to 1 exactly as vbt_smc does
+ * (resampling, the same MCMC moves), each step keeping the ESS of the
+ * weighted particles at o->ess_target times the start weights' own ESS.
+ * Sequential Bayesian updating: with log_prior = log p(theta) + log p(y_1 |
+ * theta) and log_lik = log p(y_2 | theta), start = draws of p(theta | y_1),
+ * the particles end as draws of p(theta | y_1, y_2) and res->log_evidence
+ * estimates log p(y_2 | y_1).  model->draw_prior is not used (may be NULL).
+ * start may equal particles (updated in place).  res->start_ess and
+ * res->reweight_ess are set (see vbt_smc_result).  Threads, streams and
+ * errors as vbt_smc (the result does not depend on the thread count); also
+ * VBT_ENUMERIC when no start particle has a finite density and weight. */
+int vbt_smc_from(const vbt_smc_model *model, void *ctx, const vbt_smc_opts *o,
+                 const double *start, const double *start_log_w, double *particles,
+                 vbt_smc_result *res, vbt_msg *msg);
 
 #ifdef __cplusplus
 }

@@ -112,6 +112,13 @@ typedef struct vbt_vep_priors {
     size_t n_ez;
     size_t ez[VBT_VEP_MAX_EZ];  /* 0-based region indices of the EZ hypothesis */
     vbt_vep_scalar_prior K, tau0, amp, eps;
+    double lik_weight;          /* 0 or 1: the likelihood as it is; w in (0, 1): the
+                                   likelihood raised to the power w, a tempered
+                                   ("coarsened", power) posterior for data the model
+                                   cannot fit exactly (model discrepancy; residuals
+                                   correlated in time count as about w times as many
+                                   independent samples).  Marginal offsets are then
+                                   drawn from their untempered conditional. */
 } vbt_vep_priors;
 
 /* BVEP's defaults (Hashemi et al. 2020, non-centred model; docs/fitting.md):
@@ -126,7 +133,8 @@ void vbt_vep_priors_default(vbt_vep_priors *p);
  *    "ez": [5, "ctx-rh-insula"], "x_init": {...}, "z_init": {...},
  *    "offset": {"mu": 0, "sd": 1, "fixed": false},
  *    "K": {"dist": "normal"|"lognormal", "mu": 1, "sd": 0.1, "lower": 0,
- *          "fixed": false, "value": 1}, "tau0": {...}, "amp": {...}, "eps": {...}}
+ *          "fixed": false, "value": 1}, "tau0": {...}, "amp": {...}, "eps": {...},
+ *    "likelihood_weight": 1}
  * Every key is optional; unknown keys are errors.  "nu" (x0, x_init,
  * z_init; 0 or absent: normal) makes the group's prior Student-t.  "ez"
  * entries are 0-based indices or region labels looked up in `labels`
@@ -382,13 +390,18 @@ typedef struct vbt_vep_pipeline_preset {
     size_t map_starts;           /* 256 */
     const char *map_init;        /* "data" */
     const char *nuts_metric;     /* "laplace": the mode's covariance as a fixed metric */
-    size_t nuts_warmup, nuts_draws; /* 500, 1000 */
+    size_t nuts_warmup, nuts_draws; /* 300, 500 */
     double nuts_adapt_delta;     /* 0.95 */
     vbt_vep_group_prior x0;      /* N(-3.5, 0.15) */
     vbt_vep_group_prior x_init, z_init; /* held at (-2, 4) */
     vbt_vep_scalar_prior tau0;   /* N(10, 5) on (2, inf) */
     vbt_vep_scalar_prior amp;    /* log-normal(0, 3) */
     vbt_vep_scalar_prior eps;    /* N(0, 1) on (0.05, inf) */
+    vbt_vep_scalar_prior K;      /* global coupling: N(1, 0.1) on (0, inf), BVEP's
+                                    (written to the prior file since the K
+                                    and likelihood-weight trials of
+                                    docs/validation.md) */
+    double lik_weight;           /* vbt_vep_priors.lik_weight: 1 (0 = 1) */
 } vbt_vep_pipeline_preset;
 
 /* Fill *p with the pipeline's settings (values above). */

@@ -922,6 +922,19 @@ int vbt_vep_logp(vbt_vep *m, const double *theta, double *lp, double *grad)
     } else {
         ll = observe(m, amp, eps, 0, NULL, NULL, NULL);
     }
+    if (m->pri.lik_weight > 0 && m->pri.lik_weight != 1) {
+        /* tempered likelihood: ll^w, so every likelihood gradient scales by w */
+        double w = m->pri.lik_weight;
+        ll *= w;
+        if (grad) {
+            for (size_t k = 0; k < m->nt * n; k++)
+                m->dX[k] *= w;
+            for (size_t k = 0; k < m->n_off; k++)
+                goff[k] *= w;
+            gamp *= w;
+            geps *= w;
+        }
+    }
     if (grad && m->marg)
         memset(goff, 0, m->n_off * sizeof *goff); /* the likelihood does not depend on u */
     /* the prior and, with grad, its gradient (added to grad at the end) */

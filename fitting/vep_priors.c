@@ -76,6 +76,9 @@ int vbt_vep_priors_validate(const vbt_vep_priors *p, size_t n_regions, vbt_msg *
     if ((st = check_scalar(&p->K, "K", msg)) || (st = check_scalar(&p->tau0, "tau0", msg)) ||
         (st = check_scalar(&p->amp, "amp", msg)) || (st = check_scalar(&p->eps, "eps", msg)))
         return st;
+    if (!(p->lik_weight >= 0 && p->lik_weight <= 1))
+        return vbt__fail(msg, VBT_EINVAL, "vep priors: likelihood_weight %g is not in (0, 1]",
+                         p->lik_weight);
     if (p->n_ez > VBT_VEP_MAX_EZ)
         return vbt__fail(msg, VBT_ERANGE, "vep priors: %zu EZ regions, at most %d", p->n_ez,
                          VBT_VEP_MAX_EZ);
@@ -178,7 +181,7 @@ static int parse_priors(const cJSON *root, vbt_vep_priors *p, const char (*label
                         size_t n_regions, const char *path, vbt_msg *msg)
 {
     static const char *const keys[] = {"x0", "x0_ez", "ez", "x_init", "z_init", "offset", "K",
-                                       "tau0", "amp", "eps", NULL};
+                                       "tau0", "amp", "eps", "likelihood_weight", NULL};
     char what[600];
     snprintf(what, sizeof what, "priors '%s'", path);
     int st = only_keys(root, keys, what, msg);
@@ -210,6 +213,13 @@ static int parse_priors(const cJSON *root, vbt_vep_priors *p, const char (*label
         snprintf(what, sizeof what, "priors '%s': %s", path, scal[k].key);
         if (o && (st = parse_scalar(o, scal[k].s, what, msg)))
             return st;
+    }
+    o = cJSON_GetObjectItemCaseSensitive(root, "likelihood_weight");
+    if (o) {
+        if (!cJSON_IsNumber(o) || !(o->valuedouble > 0 && o->valuedouble <= 1))
+            return vbt__fail(msg, VBT_EFORMAT,
+                             "priors '%s': \"likelihood_weight\" must be a number in (0, 1]", path);
+        p->lik_weight = o->valuedouble;
     }
     o = cJSON_GetObjectItemCaseSensitive(root, "ez");
     if (o) {
@@ -359,8 +369,13 @@ char *vbt_vep_priors_json(const vbt_vep_priors *p)
     cJSON_AddItemToObject(root, "tau0", scalar_json(&p->tau0));
     cJSON_AddItemToObject(root, "amp", scalar_json(&p->amp));
     cJSON_AddItemToObject(root, "eps", scalar_json(&p->eps));
+    int nkeys = 10;
+    if (p->lik_weight > 0 && p->lik_weight != 1) { /* written only when it tempers */
+        cJSON_AddNumberToObject(root, "likelihood_weight", p->lik_weight);
+        nkeys++;
+    }
     /* a key missing (out of memory) would not read back to *p */
-    int whole = cJSON_GetArraySize(root) == 10 &&
+    int whole = cJSON_GetArraySize(root) == nkeys &&
                 cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "ez")) == (int)p->n_ez;
     /* cJSON prints a double with 15 significant digits when that reads back
      * to the same value, else 17: the text round-trips exactly */

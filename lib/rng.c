@@ -174,3 +174,76 @@ void vbt_rng_normal(vbt_rng *r, double *out, size_t n)
             }
     }
 }
+
+#define LANES_MAX 32
+
+/* Words of G streams at once: w[k * G + b] is word k of the next `calls`
+ * (<= BLOCK) counters of stream b.  Streams of one seed at the same counter
+ * differ only in the stream words of the Philox counter, so the inner loop
+ * runs across streams and vectorises. */
+VBT_KERNEL static void refill_lanes(vbt_rng *r, size_t G, uint64_t *restrict w, size_t calls)
+{
+    const philox4x32_key_t key = {{r[0].key[0], r[0].key[1]}};
+    const uint64_t c0 = r[0].counter;
+    uint32_t s0[LANES_MAX], s1[LANES_MAX];
+    for (size_t b = 0; b < G; b++) {
+        s0[b] = r[b].stream[0];
+        s1[b] = r[b].stream[1];
+    }
+    for (size_t c = 0; c < calls; c++) {
+        const uint64_t cc = c0 + c;
+        uint64_t *restrict w0 = w + 2 * c * G, *restrict w1 = w0 + G;
+#pragma omp simd
+        for (size_t b = 0; b < G; b++) {
+            philox4x32_ctr_t ctr = {{(uint32_t)cc, (uint32_t)(cc >> 32), s0[b], s1[b]}};
+            philox4x32_ctr_t o = philox4x32(ctr, key);
+            w0[b] = ((uint64_t)o.v[1] << 32) | o.v[0];
+            w1[b] = ((uint64_t)o.v[3] << 32) | o.v[2];
+        }
+    }
+    for (size_t b = 0; b < G; b++)
+        r[b].counter += calls;
+}
+
+/* Normals of streams r[0..G) into out[i * stride + b]. */
+static void normal_group(vbt_rng *r, size_t G, size_t stride, double *out, size_t n)
+{
+    int same = 1;
+    for (size_t b = 1; same && b < G; b++)
+        same = r[b].key[0] == r[0].key[0] && r[b].key[1] == r[0].key[1] &&
+               r[b].counter == r[0].counter;
+    if (!same) {
+        /* Streams of different seeds or positions: one at a time. */
+        double z[WORDS];
+        for (size_t b = 0; b < G; b++)
+            for (size_t i = 0; i < n; i += WORDS) {
+                size_t m = n - i < WORDS ? n - i : WORDS;
+                vbt_rng_normal(&r[b], z, m);
+                for (size_t k = 0; k < m; k++)
+                    out[(i + k) * stride + b] = z[k];
+            }
+        return;
+    }
+    uint64_t w[LANES_MAX * WORDS];
+    for (size_t i = 0; i < n; i += WORDS) {
+        const uint64_t pos = r[0].counter * 2;
+        const size_t m = n - i < WORDS ? n - i : WORDS;
+        refill_lanes(r, G, w, (m + 1) / 2);
+        for (size_t k = 0; k < m; k++) {
+            const uint64_t *restrict wk = w + k * G;
+            double *restrict o = out + (i + k) * stride;
+            for (size_t b = 0; b < G; b++) {
+                int layer = (int)(wk[b] & 0x7f);
+                double u = 2.0 * ((double)(int64_t)(wk[b] >> 11) * 0x1.0p-53) - 1.0;
+                o[b] = fabs(u) < zig_ratio[layer] ? u * zig_x[layer]
+                                                  : normal_slow(&r[b], pos + k, layer, u);
+            }
+        }
+    }
+}
+
+void vbt_rng_normal_lanes(vbt_rng *r, size_t B, double *out, size_t n)
+{
+    for (size_t g = 0; g < B; g += LANES_MAX)
+        normal_group(r + g, B - g < LANES_MAX ? B - g : LANES_MAX, B, out + g, n);
+}

@@ -7,11 +7,12 @@
  * (region, row), each slot holding the B lanes of that region:
  * hist[((j*nst + r)*hp + slot)*B + b], the state of step s in slot s mod hp.
  * One delayed read thus brings all simulations of a source at once.  One
- * simulation uses a power of two hp >= horizon (a mask; successive steps of
- * a connection read successive slots, so a cache line serves eight steps);
- * a batch uses hp = horizon, the smallest ring (see
- * coupling_sums_delayed_batch()).  The ring may be float32
- * (vbt_sim_set_history_float32()); the default is double.  Connections are kept in CSR by target row with their
+ * simulation uses a power of two hp >= horizon (a mask); a batch uses hp =
+ * horizon, the smallest ring.  When every delay allows it, the sums of
+ * several steps are taken in one pass, each connection reading a run of
+ * consecutive slots (delayed_sums()).  The ring may be float32
+ * (vbt_sim_set_history_float32()); the default is double.  Connections are
+ * kept in CSR by target row with their
  * integer delays.  When no connection of nonzero weight has a delay, the
  * ring is not used: the coupling reads the current state, through a dense
  * BLAS product when the matrix is dense enough, else through the CSR.
@@ -38,6 +39,17 @@
 
 /* How often (steps) the state is checked for NaN/Inf. */
 #define FINITE_CHECK_EVERY 256
+
+/* Delayed sums (delayed_sums()): steps per pass over the ring, at most
+ * BLOCK_MAX (4 * BLOCK_MAX * B partial sums stay in L1) and at least
+ * BLOCK_MIN (else step by step); for batches, the connection ahead whose
+ * window's first lines are requested (the hardware prefetcher follows the
+ * rest), and step by step the connections ahead whose slots are requested.
+ * Measured in bench/bench_batch.c and bench/bench_sim.c. */
+#define BLOCK_MAX 32
+#define PREFETCH_AHEAD 2
+#define STEP_AHEAD 24
+#define BLOCK_MIN 8
 
 enum coupling_path { PATH_DELAYED, PATH_SPARSE, PATH_DENSE };
 
@@ -90,8 +102,11 @@ struct vbt_sim {
     double *z;                  /* nsv * L normals of the step */
     double *eta;                /* nsv * L Ornstein-Uhlenbeck state (coloured) */
     double *dW;                 /* nsv * L increments of the step (0 for quiet variables) */
-    double *zsim;               /* n normals of one simulation */
-    double *acc4;               /* 4 * B partial sums of the batched coupling */
+    double *acc4;               /* 4 * kblk * B partial sums of the coupling */
+    size_t kblk;                /* steps whose delayed sums one pass takes (delayed_sums()) */
+    double *blk;                /* kblk * nst * L: those sums, [step][row][lane] */
+    uint64_t blk_start;         /* first step of the block in blk ... */
+    size_t blk_len;             /* ... and its steps (0: none) */
 
     /* stimulus */
     int stim_on;
@@ -157,7 +172,7 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
 {
     const size_t n = sim->n;
     const double *W = conn->weights, *L = conn->lengths;
-    long maxd = 0, maxd_nz = 0;
+    long maxd = 0, maxd_nz = 0, mind_nz = -1;
     size_t nnz = 0;
 
     sim->idelay_full = malloc(n * n * sizeof *sim->idelay_full);
@@ -182,12 +197,24 @@ static int plan_connections(vbt_sim *sim, const vbt_connectome *conn, double spe
             nnz++;
             if (id > maxd_nz)
                 maxd_nz = id;
+            if (mind_nz < 0 || id < mind_nz)
+                mind_nz = id;
             for (size_t b = 0; b < sim->B; b++)
                 sim->rowsum[(i / n) * sim->B + b] += W[i];
         }
     }
     sim->horizon = (size_t)maxd + 1;
     sim->nnz = nnz;
+    /* Steps of delayed sums taken in one pass: every delay must be at least
+     * the block's length - 1 (see delayed_sums()); shorter blocks than
+     * BLOCK_MIN do not pay for their bookkeeping, and the sums are taken
+     * step by step.  (TVB's 76-region connectome has zero-length
+     * self-connections: step by step.  Continuing each row step by step
+     * from its first short connection, with the prefix taken per block,
+     * measured slower there than plain steps.) */
+    sim->kblk = 1;
+    if (maxd_nz > 0 && (size_t)mind_nz + 1 >= BLOCK_MIN)
+        sim->kblk = (size_t)mind_nz + 1 < BLOCK_MAX ? (size_t)mind_nz + 1 : BLOCK_MAX;
 
     double density = (double)nnz / ((double)n * (double)n);
     /* Batches never take the dense path: BLAS's rounding may depend on the
@@ -334,14 +361,15 @@ int vbt_sim_alloc(vbt_sim **out, const vbt_sim_spec *spec, vbt_msg *msg)
     sim->z = calloc(sim->nsv * L, sizeof *sim->z);
     sim->eta = calloc(sim->nsv * L, sizeof *sim->eta);
     sim->dW = calloc(sim->nsv * L, sizeof *sim->dW);
-    sim->zsim = calloc(n, sizeof *sim->zsim);
-    sim->acc4 = calloc(4 * sim->B, sizeof *sim->acc4);
+    sim->acc4 = calloc(4 * sim->kblk * sim->B, sizeof *sim->acc4);
+    if (sim->path == PATH_DELAYED)
+        sim->blk = malloc(sim->kblk * sim->nst * L * sizeof *sim->blk);
     sim->rng = calloc(sim->B, sizeof *sim->rng);
     sim->noisy_var = calloc(sim->nsv, sizeof *sim->noisy_var);
     if (!sim->labels || !sim->mp || !sim->cp || !sim->x || !sim->work || !sim->csum ||
         !sim->c || !sim->ic || !sim->xcv || (sim->coupling->pre && !sim->pre) ||
         !sim->nsig || !sim->gain || !sim->z || !sim->eta || !sim->dW || !sim->noisy_var ||
-        !sim->zsim || !sim->rng || !sim->acc4) {
+        !sim->rng || !sim->acc4 || (sim->path == PATH_DELAYED && !sim->blk)) {
         st = vbt__fail(msg, VBT_ENOMEM, "simulator: out of memory (%zu regions, horizon %zu)",
                        n, sim->horizon);
         goto fail;
@@ -387,8 +415,8 @@ void vbt_sim_free(vbt_sim *sim)
     free(sim->eta);
     free(sim->dW);
     free(sim->noisy_var);
-    free(sim->zsim);
     free(sim->acc4);
+    free(sim->blk);
     free(sim->stim_w);
     free(sim->stim_wave);
     free(sim->inc);
@@ -653,7 +681,9 @@ static void fill_history(vbt_sim *sim)
 }
 
 /* One normal per lane of a row: simulation b draws its n regions, in
- * order, from its own stream, so its numbers do not depend on the batch. */
+ * order, from its own stream, so its numbers do not depend on the batch;
+ * a batch's streams are drawn side by side in vector blocks (the same
+ * numbers, vbt_rng_normal_lanes()). */
 static void draw_normals(vbt_sim *sim, double *restrict row)
 {
     const size_t n = sim->n, B = sim->B;
@@ -661,11 +691,7 @@ static void draw_normals(vbt_sim *sim, double *restrict row)
         vbt_rng_normal(&sim->rng[0], row, n);
         return;
     }
-    for (size_t b = 0; b < B; b++) {
-        vbt_rng_normal(&sim->rng[b], sim->zsim, n);
-        for (size_t i = 0; i < n; i++)
-            row[i * B + b] = sim->zsim[i];
-    }
+    vbt_rng_normal_lanes(sim->rng, B, row, n);
 }
 
 void vbt_sim_reset(vbt_sim *sim)
@@ -675,6 +701,7 @@ void vbt_sim_reset(vbt_sim *sim)
         fill_history(sim);
     broadcast_row(sim, sim->ic + (H - 1) * row, sim->x);
     sim->step = 0;
+    sim->blk_len = 0;
     for (size_t b = 0; b < sim->B; b++)
         vbt_rng_init(&sim->rng[b], sim->seed, sim->stream + b);
     if (sim->noisy && sim->ntau > 0.0)
@@ -859,292 +886,309 @@ static const double *stimulus_increments(vbt_sim *sim, const double *noise)
 
 /* ---- the time loop ----------------------------------------------------- */
 
-/* Batched sums, delayed path.  A connection's delayed read is one slot of
- * its source's ring: B contiguous lanes (128 bytes for a batch of 16), so
- * lanes are taken eight at a time into four register accumulators of eight
- * lanes (k mod 4, the order of a single run, so every lane gives the bytes
- * it would give alone).  The reads of a step are scattered over the whole
- * ring (tens of MB for a batch): the slots of the connections PREFETCH_AHEAD
- * places further on are requested while the current ones are summed, so the
- * loop waits on memory bandwidth rather than on the latency of each miss. */
-#define PREFETCH_AHEAD 24
+/* Delayed sums, several steps per pass.  Step s + j (0 <= j < K) reads
+ * slot s + j - d of a connection of delay d; when every connection of
+ * nonzero weight has d >= K - 1, all K steps read slots written before step
+ * s, so their sums can be taken at once at the start of step s (plan: kblk).
+ * A connection then reads K consecutive slots of its source's ring, K * B
+ * contiguous values (the [region][row][slot][simulation] layout): one
+ * streaming read that the hardware prefetcher follows, instead of K
+ * scattered reads, one per step.  Every sum keeps the order of a single
+ * step: four partial sums by connection (k - k0) mod 4, then
+ * (a0 + a1) + (a2 + a3); so a simulation gives the same bytes whatever K,
+ * B and its position in the batch, in double or float32 history. */
 
-static inline const double *ring_at(const double *hist, size_t hbk, size_t r, size_t hp,
-                                    size_t now, uint32_t d, size_t B)
+/* acc[t] += w * h[t] for a window of the ring (double or float32): one
+ * helper for both precisions, inlined into each instantiation below. */
+static inline void window_axpy(double *restrict acc, double w, const double *restrict hd,
+                               const float *restrict hf, size_t len)
 {
-    size_t slot = now >= d ? now - d : now + hp - d;
-    return hist + hbk + (r * hp + slot) * B;
+    if (hf) {
+        for (size_t t = 0; t < len; t++)
+            acc[t] += w * (double)hf[t];
+    } else {
+        for (size_t t = 0; t < len; t++)
+            acc[t] += w * hd[t];
+    }
 }
 
-static inline void axpy8(double *restrict a, double wk, const double *restrict h)
+static inline void axpy8h(double *restrict a, double w, const double *restrict hd,
+                          const float *restrict hf, size_t off)
 {
-    for (size_t j = 0; j < 8; j++)
-        a[j] += wk * h[j];
+    if (hf) {
+        for (size_t t = 0; t < 8; t++)
+            a[t] += w * (double)hf[off + t];
+    } else {
+        for (size_t t = 0; t < 8; t++)
+            a[t] += w * hd[off + t];
+    }
 }
 
-VBT_KERNEL static void coupling_sums_delayed_batch(vbt_sim *sim)
+static inline void window_prefetch(const double *hd, const float *hf, size_t off, size_t len)
 {
-    const size_t n = sim->n, nst = sim->nst, B = sim->B, L = sim->L, hp = sim->hp;
-    const size_t *restrict rp = sim->row_ptr, *restrict hb = sim->hbase;
-    const uint32_t *restrict dl = sim->delay;
-    const double *restrict w = sim->w, *restrict hist = sim->hist;
-    const size_t nnz = sim->nnz, now = (size_t)(sim->step % (uint64_t)hp), B8 = B & ~(size_t)7;
-    double *restrict cs = sim->csum;
-
-    for (size_t r = 0; r < nst; r++)
-        for (size_t i = 0; i < n; i++) {
-            const size_t k0 = rp[i], end = rp[i + 1];
-            double *restrict out = cs + r * L + i * B;
-            for (size_t k = k0; k < end && k + PREFETCH_AHEAD < nnz; k++) {
-                const double *p = ring_at(hist, hb[k + PREFETCH_AHEAD], r, hp, now,
-                                          dl[k + PREFETCH_AHEAD], B);
-                for (size_t off = 0; off < B; off += 8)
-                    __builtin_prefetch(p + off);
-            }
-            for (size_t b0 = 0; b0 < B8; b0 += 8) {
-                double a0[8] = {0}, a1[8] = {0}, a2[8] = {0}, a3[8] = {0};
-                size_t k = k0;
-                for (; k + 4 <= end; k += 4) {
-                    axpy8(a0, w[k], ring_at(hist, hb[k], r, hp, now, dl[k], B) + b0);
-                    axpy8(a1, w[k + 1], ring_at(hist, hb[k + 1], r, hp, now, dl[k + 1], B) + b0);
-                    axpy8(a2, w[k + 2], ring_at(hist, hb[k + 2], r, hp, now, dl[k + 2], B) + b0);
-                    axpy8(a3, w[k + 3], ring_at(hist, hb[k + 3], r, hp, now, dl[k + 3], B) + b0);
-                }
-                if (k < end)
-                    axpy8(a0, w[k], ring_at(hist, hb[k], r, hp, now, dl[k], B) + b0);
-                if (k + 1 < end)
-                    axpy8(a1, w[k + 1], ring_at(hist, hb[k + 1], r, hp, now, dl[k + 1], B) + b0);
-                if (k + 2 < end)
-                    axpy8(a2, w[k + 2], ring_at(hist, hb[k + 2], r, hp, now, dl[k + 2], B) + b0);
-                for (size_t j = 0; j < 8; j++)
-                    out[b0 + j] = (a0[j] + a1[j]) + (a2[j] + a3[j]);
-            }
-            for (size_t b = B8; b < B; b++) {       /* lanes left over (B not a multiple of 8) */
-                double a[4] = {0.0, 0.0, 0.0, 0.0};
-                for (size_t k = k0; k < end; k++)
-                    a[(k - k0) & 3] += w[k] * ring_at(hist, hb[k], r, hp, now, dl[k], B)[b];
-                out[b] = (a[0] + a[1]) + (a[2] + a[3]);
-            }
-        }
+    const char *p = hf ? (const char *)(hf + off) : (const char *)(hd + off);
+    const size_t bytes = len * (hf ? sizeof *hf : sizeof *hd);
+    for (size_t o = 0; o < bytes; o += 64)
+        __builtin_prefetch(p + o);
 }
 
-/* The same sums over a float32 history (vbt_sim_set_history_float32), for one
- * simulation or a batch: every value read is widened to double and summed
- * in the order of the double kernels, so a simulation still gives the same
- * bytes alone and at any position in a batch. */
-static inline const float *ring_at_f(const float *hist, size_t hbk, size_t r, size_t hp,
-                                     size_t now, uint32_t d, size_t B)
-{
-    size_t slot = now >= d ? now - d : now + hp - d;
-    return hist + hbk + (r * hp + slot) * B;
-}
-
-static inline void axpy8f(double *restrict a, double wk, const float *restrict h)
-{
-    for (size_t j = 0; j < 8; j++)
-        a[j] += wk * (double)h[j];
-}
-
-VBT_KERNEL static void coupling_sums_delayed_f32(vbt_sim *sim)
+/* The sums of steps s .. s+K-1 into blk[(j * nst + r) * L + lane], from the
+ * double (hf NULL) or float32 (hd NULL) ring. */
+static inline __attribute__((always_inline)) void
+delayed_block(vbt_sim *sim, const double *restrict hd, const float *restrict hf, uint64_t s,
+              size_t K, double *restrict blk)
 {
     const size_t n = sim->n, nst = sim->nst, B = sim->B, L = sim->L, hp = sim->hp;
     const size_t *restrict rp = sim->row_ptr, *restrict hb = sim->hbase;
     const uint32_t *restrict dl = sim->delay;
     const double *restrict w = sim->w;
-    const float *restrict hist = sim->histf;
-    const size_t nnz = sim->nnz, now = (size_t)(sim->step % (uint64_t)hp), B8 = B & ~(size_t)7;
-    double *restrict cs = sim->csum;
+    const size_t nnz = sim->nnz, now = (size_t)(s % (uint64_t)hp), KB = K * B;
+    double *restrict acc = sim->acc4;       /* [4][K][B] */
 
     for (size_t r = 0; r < nst; r++)
         for (size_t i = 0; i < n; i++) {
             const size_t k0 = rp[i], end = rp[i + 1];
-            double *restrict out = cs + r * L + i * B;
-            for (size_t k = k0; B >= 8 && k < end && k + PREFETCH_AHEAD < nnz; k++) {
-                const float *p = ring_at_f(hist, hb[k + PREFETCH_AHEAD], r, hp, now,
-                                           dl[k + PREFETCH_AHEAD], B);
-                for (size_t off = 0; off < B; off += 16)
-                    __builtin_prefetch(p + off);
+            for (size_t t = 0; t < 4 * KB; t++)
+                acc[t] = 0.0;
+            for (size_t k = k0; k < end; k++) {
+                if (B >= 8 && k + PREFETCH_AHEAD < nnz) {
+                    const size_t kp = k + PREFETCH_AHEAD, dp = dl[kp];
+                    const size_t sp = now >= dp ? now - dp : now + hp - dp;
+                    const size_t lenp = (sp + K <= hp ? K : hp - sp) * B;
+                    window_prefetch(hd, hf, hb[kp] + (r * hp + sp) * B, lenp < 32 ? lenp : 32);
+                }
+                const size_t d = dl[k], slot = now >= d ? now - d : now + hp - d;
+                const size_t base = hb[k] + r * hp * B;
+                double *restrict a = acc + ((k - k0) & 3) * KB;
+                if (slot + K <= hp) {
+                    window_axpy(a, w[k], hd ? hd + base + slot * B : NULL,
+                                hf ? hf + base + slot * B : NULL, KB);
+                } else {            /* the window wraps around the ring */
+                    const size_t first = (hp - slot) * B;
+                    window_axpy(a, w[k], hd ? hd + base + slot * B : NULL,
+                                hf ? hf + base + slot * B : NULL, first);
+                    window_axpy(a + first, w[k], hd ? hd + base : NULL, hf ? hf + base : NULL,
+                                KB - first);
+                }
             }
+            for (size_t j = 0; j < K; j++) {
+                double *restrict out = blk + (j * nst + r) * L + i * B;
+                const double *a0 = acc + j * B, *a1 = a0 + KB, *a2 = a1 + KB, *a3 = a2 + KB;
+                for (size_t b = 0; b < B; b++)
+                    out[b] = (a0[b] + a1[b]) + (a2[b] + a3[b]);
+            }
+        }
+}
+
+/* One simulation, step by step: the partial sums in registers; two rows
+ * (the 6D Epileptor's x1 and x2, two = 1) from one pass over the
+ * connections.  The ring has a power-of-two length (plan_connections()). */
+static inline __attribute__((always_inline)) void
+delayed_step_one(vbt_sim *sim, const double *restrict hd, const float *restrict hf,
+                 uint64_t s, double *restrict cs, const int two)
+{
+    const size_t n = sim->n, nst = sim->nst, L = sim->L, hp = sim->hp, mask = hp - 1;
+    const size_t *restrict rp = sim->row_ptr, *restrict hb = sim->hbase;
+    const uint32_t *restrict dl = sim->delay;
+    const double *restrict w = sim->w;
+    const size_t now = (size_t)(s % (uint64_t)hp);
+#define VBT_H(off) (hd ? hd[off] : (double)hf[off])
+    const size_t R = two ? 1 : nst;         /* passes over the connections */
+    for (size_t r = 0; r < R; r++)
+        for (size_t i = 0; i < n; i++) {
+            double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+            double b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0;
+            size_t k = rp[i];
+            const size_t end = rp[i + 1];
+#define VBT_TERM(acc, bcc, kk)                                        \
+    do {                                                              \
+        const size_t o_ = hb[kk] + r * hp + ((now - dl[kk]) & mask);  \
+        acc += w[kk] * VBT_H(o_);                                     \
+        if (two)                                                      \
+            bcc += w[kk] * VBT_H(o_ + hp);                            \
+    } while (0)
+            for (; k + 4 <= end; k += 4) {
+                VBT_TERM(a0, b0, k);
+                VBT_TERM(a1, b1, k + 1);
+                VBT_TERM(a2, b2, k + 2);
+                VBT_TERM(a3, b3, k + 3);
+            }
+            if (k < end)
+                VBT_TERM(a0, b0, k);
+            if (k + 1 < end)
+                VBT_TERM(a1, b1, k + 1);
+            if (k + 2 < end)
+                VBT_TERM(a2, b2, k + 2);
+#undef VBT_TERM
+            cs[r * L + i] = (a0 + a1) + (a2 + a3);
+            if (two)
+                cs[L + i] = (b0 + b1) + (b2 + b3);
+        }
+#undef VBT_H
+}
+
+/* The sums of step s alone (delays shorter than a block): the kernel of
+ * earlier versions, for the double or float32 ring.  One simulation keeps
+ * the four partial sums in registers, and with two rows (the 6D Epileptor's
+ * x1 and x2) takes both from one pass over the connections; a batch takes
+ * lanes eight at a time with the partial sums in registers and the lanes
+ * left over one by one, and requests the slots of the connections
+ * STEP_AHEAD places on while the current ones are summed. */
+static inline __attribute__((always_inline)) void
+delayed_step(vbt_sim *sim, const double *restrict hd, const float *restrict hf, uint64_t s,
+             double *restrict cs)
+{
+    const size_t n = sim->n, nst = sim->nst, B = sim->B, L = sim->L, hp = sim->hp;
+    const size_t *restrict rp = sim->row_ptr, *restrict hb = sim->hbase;
+    const uint32_t *restrict dl = sim->delay;
+    const double *restrict w = sim->w;
+    const size_t now = (size_t)(s % (uint64_t)hp), nnz = sim->nnz;
+
+#define VBT_SLOT(kk) (now >= dl[kk] ? now - dl[kk] : now + hp - dl[kk])
+#define VBT_H(off) (hd ? hd[off] : (double)hf[off])
+    if (B == 1) {
+        if (nst == 2)
+            delayed_step_one(sim, hd, hf, s, cs, 1);
+        else
+            delayed_step_one(sim, hd, hf, s, cs, 0);
+        return;
+    }
+    const size_t B8 = B & ~(size_t)7;
+#define VBT_OFF(kk) (hb[kk] + (r * hp + VBT_SLOT(kk)) * B)
+#define VBT_AX(acc, kk) axpy8h(acc, w[kk], hd, hf, VBT_OFF(kk) + b0)
+    for (size_t r = 0; r < nst; r++)
+        for (size_t i = 0; i < n; i++) {
+            const size_t k0 = rp[i], end = rp[i + 1];
+            double *restrict out = cs + r * L + i * B;
+            for (size_t k = k0; B >= 8 && k < end && k + STEP_AHEAD < nnz; k++)
+                window_prefetch(hd, hf, VBT_OFF(k + STEP_AHEAD), B);
             for (size_t b0 = 0; b0 < B8; b0 += 8) {
                 double a0[8] = {0}, a1[8] = {0}, a2[8] = {0}, a3[8] = {0};
                 size_t k = k0;
                 for (; k + 4 <= end; k += 4) {
-                    axpy8f(a0, w[k], ring_at_f(hist, hb[k], r, hp, now, dl[k], B) + b0);
-                    axpy8f(a1, w[k + 1], ring_at_f(hist, hb[k + 1], r, hp, now, dl[k + 1], B) + b0);
-                    axpy8f(a2, w[k + 2], ring_at_f(hist, hb[k + 2], r, hp, now, dl[k + 2], B) + b0);
-                    axpy8f(a3, w[k + 3], ring_at_f(hist, hb[k + 3], r, hp, now, dl[k + 3], B) + b0);
+                    VBT_AX(a0, k);
+                    VBT_AX(a1, k + 1);
+                    VBT_AX(a2, k + 2);
+                    VBT_AX(a3, k + 3);
                 }
                 if (k < end)
-                    axpy8f(a0, w[k], ring_at_f(hist, hb[k], r, hp, now, dl[k], B) + b0);
+                    VBT_AX(a0, k);
                 if (k + 1 < end)
-                    axpy8f(a1, w[k + 1], ring_at_f(hist, hb[k + 1], r, hp, now, dl[k + 1], B) + b0);
+                    VBT_AX(a1, k + 1);
                 if (k + 2 < end)
-                    axpy8f(a2, w[k + 2], ring_at_f(hist, hb[k + 2], r, hp, now, dl[k + 2], B) + b0);
-                for (size_t j = 0; j < 8; j++)
-                    out[b0 + j] = (a0[j] + a1[j]) + (a2[j] + a3[j]);
+                    VBT_AX(a2, k + 2);
+                for (size_t t = 0; t < 8; t++)
+                    out[b0 + t] = (a0[t] + a1[t]) + (a2[t] + a3[t]);
             }
             for (size_t b = B8; b < B; b++) {
                 double a[4] = {0.0, 0.0, 0.0, 0.0};
                 for (size_t k = k0; k < end; k++)
-                    a[(k - k0) & 3] +=
-                        w[k] * (double)ring_at_f(hist, hb[k], r, hp, now, dl[k], B)[b];
+                    a[(k - k0) & 3] += w[k] * VBT_H(VBT_OFF(k) + b);
                 out[b] = (a[0] + a[1]) + (a[2] + a[3]);
             }
         }
+#undef VBT_AX
+#undef VBT_OFF
+#undef VBT_H
+#undef VBT_SLOT
 }
 
-/* Batched sums without delays: lane i*B + b accumulates B simulations at
- * once, so the inner loop over the batch is contiguous and vectorises. */
-VBT_KERNEL static void coupling_sums_batch(vbt_sim *sim)
+VBT_KERNEL static void delayed_block_f64(vbt_sim *sim, uint64_t s, size_t K, double *blk)
+{
+    delayed_block(sim, sim->hist, NULL, s, K, blk);
+}
+
+VBT_KERNEL static void delayed_block_f32(vbt_sim *sim, uint64_t s, size_t K, double *blk)
+{
+    delayed_block(sim, NULL, sim->histf, s, K, blk);
+}
+
+VBT_KERNEL static void delayed_step_f64(vbt_sim *sim, uint64_t s, double *cs)
+{
+    delayed_step(sim, sim->hist, NULL, s, cs);
+}
+
+VBT_KERNEL static void delayed_step_f32(vbt_sim *sim, uint64_t s, double *cs)
+{
+    delayed_step(sim, NULL, sim->histf, s, cs);
+}
+
+/* The delayed sums of the current step: from the block computed at its
+ * start, or a new block of kblk steps.  A block outlives vbt_sim_run()
+ * (runs of one step at a time, as propagation.c makes, still take kblk
+ * steps per pass); vbt_sim_reset() drops it.  At most kblk - 1 steps of
+ * sums are taken in vain at the end of a simulation. */
+static const double *delayed_sums(vbt_sim *sim)
+{
+    if (sim->kblk == 1) {                   /* step by step */
+        if (sim->histf)
+            delayed_step_f32(sim, sim->step, sim->csum);
+        else
+            delayed_step_f64(sim, sim->step, sim->csum);
+        return sim->csum;
+    }
+    if (sim->blk_len == 0 || sim->step >= sim->blk_start + sim->blk_len) {
+        if (sim->histf)
+            delayed_block_f32(sim, sim->step, sim->kblk, sim->blk);
+        else
+            delayed_block_f64(sim, sim->step, sim->kblk, sim->blk);
+        sim->blk_start = sim->step;
+        sim->blk_len = sim->kblk;
+    }
+    return sim->blk + (size_t)(sim->step - sim->blk_start) * sim->nst * sim->L;
+}
+
+/* Sums without delays over the CSR, for one simulation or a batch: lane
+ * i*B + b accumulates B simulations at once, so the inner loop over the
+ * batch is contiguous and vectorises; the four partial sums (k - k0) mod 4
+ * are the delayed kernel's and a single run's.  (Lanes eight at a time
+ * with the partial sums in registers measured 2x slower for a batch of
+ * 64: the columns of a step are 512 bytes apart.) */
+VBT_KERNEL static void coupling_sums_sparse(vbt_sim *sim)
 {
     const size_t n = sim->n, nst = sim->nst, B = sim->B, L = sim->L;
-    const size_t *restrict rp = sim->row_ptr;
+    const size_t *restrict rp = sim->row_ptr, *restrict col = sim->col;
     const double *restrict w = sim->w;
+    const double *restrict rows = presynaptic(sim);
     double *restrict cs = sim->csum;
+    double *restrict acc = sim->acc4;
 
-    switch (sim->path) {
-    case PATH_DELAYED:
-        coupling_sums_delayed_batch(sim);
-        break;
-    case PATH_SPARSE: {
-        const size_t *restrict col = sim->col;
-        const double *restrict rows = presynaptic(sim);
-        for (size_t r = 0; r < nst; r++)
-            for (size_t i = 0; i < n; i++) {
-                double *restrict acc = sim->acc4;
-                for (size_t b = 0; b < 4 * B; b++)
-                    acc[b] = 0.0;
-                for (size_t k = rp[i]; k < rp[i + 1]; k++) {
-                    const double *restrict xr = rows + r * L + col[k] * B;
-                    double *restrict a = acc + ((k - rp[i]) & 3) * B;
-                    const double wk = w[k];
-                    for (size_t b = 0; b < B; b++)
-                        a[b] += wk * xr[b];
-                }
-                double *restrict out = cs + r * L + i * B;
+    for (size_t r = 0; r < nst; r++)
+        for (size_t i = 0; i < n; i++) {
+            for (size_t b = 0; b < 4 * B; b++)
+                acc[b] = 0.0;
+            for (size_t k = rp[i]; k < rp[i + 1]; k++) {
+                const double *restrict xr = rows + r * L + col[k] * B;
+                double *restrict a = acc + ((k - rp[i]) & 3) * B;
+                const double wk = w[k];
                 for (size_t b = 0; b < B; b++)
-                    out[b] = (acc[b] + acc[B + b]) + (acc[2 * B + b] + acc[3 * B + b]);
+                    a[b] += wk * xr[b];
             }
-        break;
-    }
-    case PATH_DENSE:
-        break;     /* not used for batches (see plan_connections) */
-    }
+            double *restrict out = cs + r * L + i * B;
+            for (size_t b = 0; b < B; b++)
+                out[b] = (acc[b] + acc[B + b]) + (acc[2 * B + b] + acc[3 * B + b]);
+        }
 }
 
-/* csum[r*n + i] = sum_j w_ij pre_r(x_j(t - d_ij)), for the current step
- * (one simulation). */
-static void coupling_sums(vbt_sim *sim)
+/* The weighted sums of the current step, sum_j w_ij pre_r(x_j(t - d_ij)),
+ * [nst][lane]. */
+static const double *coupling_sums(vbt_sim *sim)
 {
-    const size_t n = sim->n, nst = sim->nst;
-    const size_t *restrict rp = sim->row_ptr;
-    const double *restrict w = sim->w;
-    double *restrict cs = sim->csum;
-
-    if (sim->histf) {
-        coupling_sums_delayed_f32(sim);
-        return;
-    }
-    if (sim->B > 1) {
-        coupling_sums_batch(sim);
-        return;
-    }
     switch (sim->path) {
-    case PATH_DELAYED: {
-        const double *restrict hist = sim->hist;
-        const size_t *restrict hb = sim->hbase;
-        const uint32_t *restrict dl = sim->delay;
-        const size_t mask = sim->hp - 1, hp = sim->hp;
-        const size_t s = (size_t)sim->step;
-        if (nst == 2) {
-            /* Both rows from one pass over the connections (the Epileptor's
-             * x1 and x2), with the same four partial sums per row. */
-            for (size_t i = 0; i < n; i++) {
-                double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
-                double b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0;
-                size_t k = rp[i];
-                const size_t end = rp[i + 1];
-#define VBT_TERM(acc, bcc, kk)                                        \
-    do {                                                              \
-        const double *h_ = hist + hb[kk] + ((s - dl[kk]) & mask);     \
-        acc += w[kk] * h_[0];                                         \
-        bcc += w[kk] * h_[hp];                                        \
-    } while (0)
-                for (; k + 4 <= end; k += 4) {
-                    VBT_TERM(a0, b0, k);
-                    VBT_TERM(a1, b1, k + 1);
-                    VBT_TERM(a2, b2, k + 2);
-                    VBT_TERM(a3, b3, k + 3);
-                }
-                if (k < end)
-                    VBT_TERM(a0, b0, k);
-                if (k + 1 < end)
-                    VBT_TERM(a1, b1, k + 1);
-                if (k + 2 < end)
-                    VBT_TERM(a2, b2, k + 2);
-#undef VBT_TERM
-                cs[i] = (a0 + a1) + (a2 + a3);
-                cs[n + i] = (b0 + b1) + (b2 + b3);
-            }
-            break;
-        }
-        for (size_t r = 0; r < nst; r++)
-            for (size_t i = 0; i < n; i++) {
-                /* Four partial sums (k mod 4) break the dependency chain of
-                 * the additions; the batched path sums in the same order. */
-                double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
-                const double *hr = hist + r * hp;
-                size_t k = rp[i];
-                const size_t end = rp[i + 1];
-                for (; k + 4 <= end; k += 4) {
-                    a0 += w[k] * hr[hb[k] + ((s - dl[k]) & mask)];
-                    a1 += w[k + 1] * hr[hb[k + 1] + ((s - dl[k + 1]) & mask)];
-                    a2 += w[k + 2] * hr[hb[k + 2] + ((s - dl[k + 2]) & mask)];
-                    a3 += w[k + 3] * hr[hb[k + 3] + ((s - dl[k + 3]) & mask)];
-                }
-                if (k < end)
-                    a0 += w[k] * hr[hb[k] + ((s - dl[k]) & mask)];
-                if (k + 1 < end)
-                    a1 += w[k + 1] * hr[hb[k + 1] + ((s - dl[k + 1]) & mask)];
-                if (k + 2 < end)
-                    a2 += w[k + 2] * hr[hb[k + 2] + ((s - dl[k + 2]) & mask)];
-                cs[r * n + i] = (a0 + a1) + (a2 + a3);
-            }
-        break;
-    }
-    case PATH_SPARSE: {
-        const size_t *restrict col = sim->col;
-        const double *restrict rows = presynaptic(sim);
-        for (size_t r = 0; r < nst; r++) {
-            const double *restrict xr = rows + r * n;
-            for (size_t i = 0; i < n; i++) {
-                double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
-                size_t k = rp[i];
-                const size_t end = rp[i + 1];
-                for (; k + 4 <= end; k += 4) {
-                    a0 += w[k] * xr[col[k]];
-                    a1 += w[k + 1] * xr[col[k + 1]];
-                    a2 += w[k + 2] * xr[col[k + 2]];
-                    a3 += w[k + 3] * xr[col[k + 3]];
-                }
-                if (k < end)
-                    a0 += w[k] * xr[col[k]];
-                if (k + 1 < end)
-                    a1 += w[k + 1] * xr[col[k + 1]];
-                if (k + 2 < end)
-                    a2 += w[k + 2] * xr[col[k + 2]];
-                cs[r * n + i] = (a0 + a1) + (a2 + a3);
-            }
-        }
-        break;
-    }
+    case PATH_DELAYED:
+        return delayed_sums(sim);
+    case PATH_SPARSE:
+        coupling_sums_sparse(sim);
+        return sim->csum;
     case PATH_DENSE:
-        /* All pre-synaptic rows are the columns of one matrix: a single
-         * product reads W once. */
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)nst, (int)n, 1.0,
-                    sim->dense_w, (int)n, presynaptic(sim), (int)n, 0.0, cs, (int)n);
-        break;
+        /* One simulation only (see plan_connections).  All pre-synaptic
+         * rows are the columns of one matrix: a single product reads W once. */
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)sim->n, (int)sim->nst,
+                    (int)sim->n, 1.0, sim->dense_w, (int)sim->n, presynaptic(sim), (int)sim->n,
+                    0.0, sim->csum, (int)sim->n);
+        return sim->csum;
     }
+    return sim->csum;
 }
 
 static int check_finite(vbt_sim *sim)
@@ -1229,8 +1273,8 @@ static int run_steps(vbt_sim *sim, uint64_t n_steps)
 
     for (uint64_t it = 0; it < n_steps; it++) {
         gather_cvars(sim, sim->x);
-        coupling_sums(sim);
-        sim->coupling->post(n, ncv, sim->csum, sim->xcv, sim->rowsum, sim->cp, sim->c);
+        const double *cs = coupling_sums(sim);
+        sim->coupling->post(n, ncv, cs, sim->xcv, sim->rowsum, sim->cp, sim->c);
         const double *inc = sim->noisy ? noise_increments(sim) : NULL;
         if (sim->stim_on)
             inc = stimulus_increments(sim, inc);

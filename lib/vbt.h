@@ -21,7 +21,8 @@
 #include "vbt_sweep.h"
 
 /* clinical/: recordings (EDF/BDF, BIDS iEEG), SEEG features, EI,
- * propagation and virtual surgery, the patient and its pipeline, the report */
+ * propagation and virtual surgery, the patient and its pipeline, the report,
+ * the patient's twin */
 #include "vbt_recording.h"
 #include "vbt_seeg.h"
 #include "vbt_seeg_features.h"
@@ -30,6 +31,7 @@
 #include "vbt_patient.h"
 #include "vbt_pipeline.h"
 #include "vbt_report.h"
+#include "vbt_twin.h"
 
 /* fitting/: Bayesian inversion of the virtual epileptic patient */
 #include "vbt_vep.h"
@@ -40,5 +42,6 @@
 #include "vbt_smc.h"
 #include "vbt_sampler.h"
 #include "vbt_fit.h"
+#include "vbt_vep_multi.h"
 
 #endif

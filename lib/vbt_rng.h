@@ -31,6 +31,12 @@ void vbt_rng_uniform(vbt_rng *r, double *out, size_t n);
  * in Doornik's 2005 formulation, 128 layers); a few nanoseconds each. */
 void vbt_rng_normal(vbt_rng *r, double *out, size_t n);
 
+/* The same for B streams side by side: out[i * B + b] is normal i of
+ * stream r[b], the numbers vbt_rng_normal(&r[b], ., n) gives.  Streams of
+ * one seed at the same position (a batch's) are drawn together in vector
+ * blocks; others one after the other. */
+void vbt_rng_normal_lanes(vbt_rng *r, size_t B, double *out, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,8 @@
 # `vbt cohort run OUT -o RESULTS` treats it exactly as it would the real data
 # and can be scored against a known truth.
 #
-#   scripts/make-virtual-cohort.sh [-j N] [--subjects sub-A,sub-B] [--truth DIR] DATASET OUT
+#   scripts/make-virtual-cohort.sh [-j N] [--subjects sub-A,sub-B] [--truth DIR]
+#                                  [--gain jitter|centre|volume] [--variant K] DATASET OUT
 #
 # For every subject of DATASET/participants.tsv that has files and at least
 # one seizure-onset channel (channels.tsv status_description contains
@@ -34,12 +35,28 @@
 #   individual variation: each connection and its mirror multiplied by
 #   exp(0.2 g - 0.02), g standard normal (log-normal, mean 1, about 20 %
 #   spread; seed from the subject id), then the EZ -> PZ weights raised to 3
-#   as in the sample patient (scripts/virtual_patient.py).
+#   as in the sample patient (scripts/virtual_patient.py).  `vbt cohort run`
+#   fits with the plain atlas connectome: neither the variation nor the
+#   raised weights are in what the fit is given.
 # * Seizure: `vbt simulate` with the sample patient's model
 #   (scripts/virtual_patient.py: 6-variable Epileptor, noise, 3 mm/ms
-#   conduction delays), 12 s, SEEG projected through the contacts' volume
-#   gain (`vbt gain --method volume`) at the run's sampling rate (the real
-#   *_ieeg.json; dt = the sampling period over round(period / 0.05 ms)).
+#   conduction delays), 12 s, SEEG projected through the contacts' gain at
+#   the run's sampling rate (the real *_ieeg.json; dt = the sampling period
+#   over round(period / 0.05 ms)).  The gain is NOT the one `vbt cohort
+#   run` fits with (the volume gain of the 2 mm atlas at the listed
+#   positions; the validation benchmark, bench/validate-ez.sh,
+#   docs/validation.md): --gain jitter (the default): the volume gain of
+#   the 1 mm atlas (../shared/data/neuroparc; the 2 mm one when absent) at
+#   positions displaced by a localisation error, each electrode by N(0, 2 mm)
+#   and each contact by N(0, 1 mm) more per axis; --gain centre: every
+#   region a point source at its centre (`vbt gain --method centre
+#   --min-distance 5`; a harsher mismatch); --gain volume: the fit's own.
+# * --variant K (K >= 1; default 0): a held-out variant of every subject:
+#   the seeds (connectome variation, noise) are the subject's seed +
+#   K * 1000003, and the EZ is a new focus instead of the SOZ regions: one
+#   region that a contact lies in (not a SOZ region), drawn with that seed,
+#   and with probability 1/2 the observed region most strongly connected
+#   to it; channels.tsv's 'soz' marks move to the contacts in the new EZ.
 #   Onset and offset from the simulated LFP proxy as in the sample patient.
 # * Recording: bench/vcohort_edf writes the EDF with every channel of the
 #   real channels.tsv in its order (channels without coordinates record
@@ -64,18 +81,24 @@ BUILD=${BUILD:-build}
 JOBS=2
 SUBJECTS=
 TRUTH=
+GAIN=jitter
+VARIANT=0
 while [ $# -gt 0 ]; do
     case "$1" in
         -j) JOBS=$2; shift 2 ;;
         --subjects) SUBJECTS=$2; shift 2 ;;
         --truth) TRUTH=$2; shift 2 ;;
+        --gain) GAIN=$2; shift 2 ;;
+        --variant) VARIANT=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "make-virtual-cohort: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
 done
+case "$GAIN" in jitter|centre|volume) ;; *) echo "make-virtual-cohort: --gain jitter|centre|volume" >&2; exit 2 ;; esac
+case "$VARIANT" in ''|*[!0-9]*) echo "make-virtual-cohort: --variant takes a number" >&2; exit 2 ;; esac
 if [ $# -ne 2 ]; then
-    echo "usage: scripts/make-virtual-cohort.sh [-j N] [--subjects LIST] [--truth DIR] DATASET OUT" >&2
+    echo "usage: scripts/make-virtual-cohort.sh [-j N] [--subjects LIST] [--truth DIR] [--gain jitter|centre|volume] [--variant K] DATASET OUT" >&2
     exit 2
 fi
 DATASET=$(cd "$1" && pwd)
@@ -90,4 +113,4 @@ for x in "$VBT" "$EDF"; do
     [ -x "$x" ] || { echo "make-virtual-cohort: $x not built (scripts/setup.sh $BUILD)" >&2; exit 1; }
 done
 exec python3 "$ROOT/scripts/virtual_cohort.py" "$ROOT" "$VBT" "$EDF" "$DATASET" "$OUT" "$TRUTH" \
-    "$JOBS" "$SUBJECTS"
+    "$JOBS" "$SUBJECTS" "$GAIN" "$VARIANT"

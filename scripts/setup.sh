@@ -22,6 +22,27 @@ if [ ${#missing[@]} -gt 0 ]; then
         "${missing[@]}" >/dev/null
 fi
 
+# Optional: headless Chromium (and xmllint) for the tests that render the
+# patient report (tests/test_report.c, tests/test_pipeline.c; skipped with a
+# message without them).  VBT_SETUP_CHROMIUM=1 installs them; a failure to
+# install them is reported, not fatal.
+if [ "${VBT_SETUP_CHROMIUM:-0}" = 1 ]; then
+    optional=()
+    for p in chromium libxml2-utils; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            optional+=("$p")
+    done
+    if [ ${#optional[@]} -gt 0 ]; then
+        echo "setup: installing ${optional[*]} (report rendering tests)" >&2
+        if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+        { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+          $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${optional[@]}" \
+              >/dev/null; } ||
+            echo "setup: ${optional[*]} could not be installed; the report rendering checks" \
+                 "will be skipped" >&2
+    fi
+fi
+
 builddir="${1:-build}"
 shift || true
 if [ ! -f "$builddir/build.ninja" ]; then

@@ -22,6 +22,46 @@ N_PZ = 3             # PZ regions per subject
 OUTSIDE_MM = 15.0    # an outside contact takes a volume-less region centre this close
 DURATION_S = 12
 LOCALIZE_RADIUS_MM = 5.0  # white-matter contacts: nearest grey-matter region this close
+CENTRE_MIN_MM = 5.0  # centre gain: a region is a point source never closer than this
+SHAFT_SD_MM, CONTACT_SD_MM = 2.0, 1.0  # jitter gain: localisation error per axis
+PARC_1MM = 'Desikan_space-MNI152NLin6_res-1x1x1.nii.gz'  # in ../shared/data/neuroparc
+
+
+def jittered(pos, contacts, seed):
+    """The contacts as the generator's gain sees them: displaced by a
+    localisation (coregistration) error, each electrode (the name without its
+    trailing digits) by N(0, SHAFT_SD_MM) per axis and each contact by
+    N(0, CONTACT_SD_MM) more."""
+    import random
+    rng = random.Random(seed ^ 0x5EED)
+    shaft = {}
+    out = {}
+    for c in contacts:
+        e = re.sub(r'[0-9]+$', '', c)
+        if e not in shaft:
+            shaft[e] = [rng.gauss(0.0, SHAFT_SD_MM) for _ in range(3)]
+        out[c] = [pos[c][d] + shaft[e][d] + rng.gauss(0.0, CONTACT_SD_MM) for d in range(3)]
+    return out
+VARIANT_SEED = 1000003  # variant k's seeds: the subject's seed + k * VARIANT_SEED
+
+
+def alternate_focus(region, labels, W, soz_regions, seed):
+    """A new focus for a held-out variant: one region that a contact lies
+    in (drawn with the variant's seed), not among the SOZ regions, and with
+    probability 1/2 also the observed region most strongly connected to it
+    (W[row = target][column = source]).  Sorted 0-based indices."""
+    import random
+    rng = random.Random(seed)
+    seen = sorted({k for k in region.values() if k >= 0} - set(soz_regions))
+    if not seen:
+        return []
+    first = rng.choice(seen)
+    ez = [first]
+    if rng.random() < 0.5:
+        others = [k for k in seen if k != first and W[k][first] + W[first][k] > 0]
+        if others:
+            ez.append(max(others, key=lambda k: W[k][first] + W[first][k]))
+    return sorted(ez)
 
 
 def read_tsv(path):
@@ -46,7 +86,7 @@ def seed_of(sub):
 
 def subject_job(ctx, sub):
     """Generate one subject; returns (sub, truth dict or None, reason)."""
-    root, vbt, edf, ds, out, truth_dir = ctx
+    root, vbt, edf, ds, out, truth_dir, gain_method, variant = ctx
     sdir = os.path.join(ds, sub)
     chans = sorted(glob.glob(os.path.join(sdir, 'ses-*', 'ieeg', '*_task-ictal*_channels.tsv')))
     run = None
@@ -86,7 +126,7 @@ def subject_job(ctx, sub):
     fs = float(js['SamplingFrequency'])
     line_hz = js.get('PowerLineFrequency', 0)
     line_hz = float(line_hz) if isinstance(line_hz, (int, float)) else 0.0
-    seed = seed_of(sub)
+    seed = seed_of(sub) + variant * VARIANT_SEED
 
     tmp = tempfile.mkdtemp(prefix='vcohort-')
     try:
@@ -146,21 +186,50 @@ def subject_job(ctx, sub):
         if not ez:
             return sub, None, 'SOZ contacts in no region'
         W = vp.patient_weights(vp.read_weights(atlas), [], [], SIGMA, seed)
+        if variant:
+            ez = alternate_focus(region, labels, W, ez, seed)
+            if not ez:
+                return sub, None, 'no contact outside the SOZ regions for a new focus'
         strength = sorted(((-sum(W[p][e] for e in ez), p) for p in range(len(W)) if p not in ez))
         pz = sorted(p for _, p in strength[:N_PZ])
         W = vp.patient_weights(vp.read_weights(atlas), ez, pz, SIGMA, seed)
         conn = os.path.join(tmp, 'connectome.zip')
         vp.write_connectome(atlas, conn, W)
         gain = os.path.join(tmp, 'gain.npy')
-        subprocess.run([vbt, 'gain', '--contacts', sensors, '--method', 'volume',
-                        '--parcellation', parc, '--labels', plabels, '--name-map', nmap,
-                        '--connectome', conn, '-o', gain, '-q', '--force'],
-                       check=True, capture_output=True)
+        if gain_method == 'volume':
+            subprocess.run([vbt, 'gain', '--contacts', sensors, '--method', 'volume',
+                            '--parcellation', parc, '--labels', plabels, '--name-map', nmap,
+                            '--connectome', conn, '-o', gain, '-q', '--force'],
+                           check=True, capture_output=True)
+        elif gain_method == 'jitter':
+            # Not the gain the fit assumes (vbt cohort run: the volume gain
+            # of the 2 mm atlas at the listed positions): the volume gain of
+            # the 1 mm atlas at positions displaced by a localisation error.
+            moved = os.path.join(tmp, 'moved_electrodes.tsv')
+            jp = jittered(pos, contacts, seed)
+            with open(moved, 'w') as f:
+                f.write('name\tx\ty\tz\n')
+                for c in contacts:
+                    f.write('%s\t%.4f\t%.4f\t%.4f\n' % ((c,) + tuple(jp[c])))
+            shutil.copyfile(os.path.join(tmp, 'contacts_coordsystem.json'),
+                            os.path.join(tmp, 'moved_coordsystem.json'))
+            p1 = os.path.join(root, '..', 'shared', 'data', 'neuroparc', PARC_1MM)
+            subprocess.run([vbt, 'gain', '--contacts', moved, '--method', 'volume',
+                            '--parcellation', p1 if os.path.exists(p1) else parc,
+                            '--labels', plabels, '--name-map', nmap, '--force-space',
+                            '--connectome', conn, '-o', gain, '-q', '--force'],
+                           check=True, capture_output=True)
+        else:
+            # every region a point source at its centre
+            subprocess.run([vbt, 'gain', '--contacts', sensors, '--method', 'centre',
+                            '--connectome', conn, '--min-distance', '%g' % CENTRE_MIN_MM,
+                            '-o', gain, '-q', '--force'], check=True, capture_output=True)
         period = 1000.0 / fs
         dt = period / max(1, round(period / 0.05))
         cfg = os.path.join(tmp, 'seizure.json')
         open(cfg, 'w').write(vp.seizure_config(
-            'vbt virtual cohort: 6-variable Epileptor, noise, delays; SEEG through the volume gain',
+            'vbt virtual cohort: 6-variable Epileptor, noise, delays; SEEG through the %s gain'
+            % gain_method,
             conn, [labels[e] for e in ez], [labels[p] for p in pz], sensors, gain, seed,
             duration_ms=DURATION_S * 1000, seeg_period_ms=period, lfp_period_ms=period,
             dt_ms=dt))
@@ -179,7 +248,7 @@ def subject_job(ctx, sub):
                 dt /= 2
                 open(cfg, 'w').write(vp.seizure_config(
                     'vbt virtual cohort: 6-variable Epileptor, noise, delays; SEEG through the '
-                    'volume gain', conn, [labels[e] for e in ez], [labels[p] for p in pz],
+                    '%s gain' % gain_method, conn, [labels[e] for e in ez], [labels[p] for p in pz],
                     sensors, gain, seed, duration_ms=DURATION_S * 1000, seeg_period_ms=period,
                     lfp_period_ms=period, dt_ms=dt))
         sim_s = time.time() - t0
@@ -202,7 +271,23 @@ def subject_job(ctx, sub):
         dur = (T // int(fs)) if fs == int(fs) else DURATION_S
         if offset is None or offset >= dur:
             offset = dur - 1.0 / fs
-        shutil.copyfile(run + '_channels.tsv', base + '_channels.tsv')
+        if not variant:
+            shutil.copyfile(run + '_channels.tsv', base + '_channels.tsv')
+        else:
+            # A held-out variant's new focus: 'soz' moves to the contacts in
+            # its EZ regions (the rest of status_description is kept).
+            sd = col.get('status_description')
+            with open(base + '_channels.tsv', 'w') as f:
+                f.write('\t'.join(head) + '\n')
+                for i, r in enumerate(rows):
+                    r = list(r) + ['n/a'] * (len(head) - len(r))
+                    if sd is not None:
+                        toks = [t for t in r[sd].strip('"').replace(',', ' ').split()
+                                if t.lower() not in ('soz', 'n/a')]
+                        if region.get(channels[i], -1) in ez:
+                            toks.append('soz')
+                        r[sd] = ','.join(toks) if toks else 'n/a'
+                    f.write('\t'.join(r) + '\n')
         for e in elec + glob.glob(os.path.join(ieeg_dir, '*_coordsystem.json')):
             shutil.copyfile(e, os.path.join(dst, os.path.basename(e)))
         text = open(run + '_ieeg.json').read()
@@ -221,11 +306,20 @@ def subject_job(ctx, sub):
             'connectome': 'data-samples/connectivity_84_desikan.zip, max-normalised, '
                           'log-normal variation sigma %g, EZ -> PZ weights raised to %g'
                           % (SIGMA, vp.W_EZ_PZ),
-            'seed': seed, 'sampling_frequency_hz': fs, 'dt_ms': dt, 'duration_s': dur,
+            'seed': seed, 'variant': variant,
+            'focus': 'SOZ regions' if not variant else 'alternate (held-out variant)',
+            'gain': {'volume': 'volume (the fit\'s own)',
+                     'jitter': 'volume on the 1 mm atlas, contacts displaced by N(0, %g mm) per '
+                               'electrode and N(0, %g mm) per contact, per axis'
+                               % (SHAFT_SD_MM, CONTACT_SD_MM),
+                     'centre': 'centre (point sources, min distance %g mm)' % CENTRE_MIN_MM
+                     }[gain_method],
+            'sampling_frequency_hz': fs, 'dt_ms': dt, 'duration_s': dur,
             'EZ': {'regions': ez, 'labels': [labels[e] for e in ez], 'x0': vp.X0_EZ},
             'PZ': {'regions': pz, 'labels': [labels[p] for p in pz], 'x0': vp.X0_PZ},
             'HZ': {'x0': vp.X0_HZ},
-            'soz_channels': sorted(soz),
+            'soz_channels': sorted(soz) if not variant else
+                            sorted(c for c in channels if region.get(c, -1) in ez),
             'contact_regions': {c: (labels[k] if k >= 0 else None) for c, k in region.items()},
             'onset_s': round(onset, 6), 'offset_s': round(offset, 6),
             'simulate_wall_s': round(sim_s, 1),
@@ -242,7 +336,8 @@ def subject_job(ctx, sub):
 
 
 def main(argv):
-    root, vbt, edf, ds, out, truth_dir, jobs, only = argv
+    root, vbt, edf, ds, out, truth_dir, jobs, only, gain_method, variant = argv
+    variant = int(variant)
     head, rows = read_tsv(os.path.join(ds, 'participants.tsv'))
     subs = [r[0].strip() for r in rows if r and r[0].strip()]
     if only:
@@ -258,7 +353,7 @@ def main(argv):
                'GeneratedBy': [{'Name': 'vbt scripts/make-virtual-cohort.sh'}],
                'SourceDatasets': [{'DOI': '10.18112/openneuro.ds004100.v1.1.3'}]},
               open(os.path.join(out, 'dataset_description.json'), 'w'), indent=2)
-    ctx = (root, vbt, edf, ds, out, truth_dir)
+    ctx = (root, vbt, edf, ds, out, truth_dir, gain_method, variant)
     t0 = time.time()
     done, skipped = [], []
     with concurrent.futures.ThreadPoolExecutor(max_workers=int(jobs)) as ex:

@@ -9,6 +9,7 @@
 #include "test_util.h"
 
 #include "vbt.h"
+#include "vbt_rng.h"
 
 static vbt_connectome *load_conn76(void)
 {
@@ -137,6 +138,41 @@ static void test_batch_param_errors(void **state)
     vbt_connectome_free(conn);
 }
 
+/* Normals of B streams side by side are the numbers each stream gives
+ * alone: 40 streams (a group of 32 and one of 8), 150 per stream (three
+ * blocks of 64 words, the last one odd), and streams at different
+ * positions (drawn one after the other). */
+static void test_rng_lanes(void **state)
+{
+    (void)state;
+    enum { NS = 40, N = 150 };
+    vbt_rng lanes[NS], one;
+    double *got = malloc(NS * N * sizeof *got), want[N];
+    for (int round = 0; round < 2; round++) {
+        for (size_t b = 0; b < NS; b++)
+            vbt_rng_init(&lanes[b], 2385, 17 + b);
+        if (round == 1) {       /* stream 3 ahead of the others */
+            double skip[5];
+            vbt_rng_normal(&lanes[3], skip, 5);
+        }
+        vbt_rng_normal_lanes(lanes, NS, got, N);
+        vbt_rng_normal_lanes(lanes, NS, got, N);    /* the second call continues */
+        for (size_t b = 0; b < NS; b++) {
+            vbt_rng_init(&one, 2385, 17 + b);
+            double skip[N];
+            if (round == 1 && b == 3)
+                vbt_rng_normal(&one, skip, 5);
+            vbt_rng_normal(&one, skip, N);
+            vbt_rng_normal(&one, want, N);
+            for (size_t i = 0; i < N; i++)
+                if (got[i * NS + b] != want[i])
+                    fail_msg("round %d, stream %zu, normal %zu: %.17g side by side, %.17g "
+                             "alone", round, b, i, got[i * NS + b], want[i]);
+        }
+    }
+    free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -144,6 +180,7 @@ int main(void)
         cmocka_unit_test(test_batch_delayed_f32),
         cmocka_unit_test(test_batch_dense),
         cmocka_unit_test(test_batch_param_errors),
+        cmocka_unit_test(test_rng_lanes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -511,7 +511,12 @@ static void test_runner(void **state)
     assert_true(rows[0].resect.n_true >= 1);
     assert_false(isnan(rows[0].p_free));
     assert_true(rows[0].p_free >= 0 && rows[0].p_free <= 1);
-    assert_true(rows[0].trustworthy == 0 || rows[0].trustworthy == 1);
+    /* a MAP fit (run_opts) is a point estimate: never trustworthy, and the
+     * table says why (results.json "verdict") */
+    assert_int_equal(rows[0].trustworthy, 0);
+    assert_non_null(strstr(rows[0].verdict_reasons, "point estimate only"));
+    assert_non_null(strstr(ta, ",fit_trustworthy,verdict_reasons\n"));
+    assert_non_null(strstr(strstr(ta, "\nT01,"), "point estimate only"));
     free(rows);
     /* a second run skips both subjects: nothing changes */
     size_t la2;

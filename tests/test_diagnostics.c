@@ -389,6 +389,92 @@ static void test_sbc_nuts(void **state)
     assert_true(q[0] < 1e-3);
 }
 
+
+/* Coverage counted by hand: 3 times x 2 sensors; sensor 0 inside at t = 0
+ * and 2 (the bounds count as inside), sensor 1 only at t = 1; a NaN band
+ * is outside. */
+static void test_ppc_coverage(void **state)
+{
+    (void)state;
+    const double y[6] = {0.5, 9.0, 1.0, 2.0, 3.0, 0.0};
+    const double lo[6] = {0.0, 0.0, 1.0, 1.5, 2.0, NAN};
+    const double hi[6] = {1.0, 1.0, 1.5, 2.5, 3.0, NAN};
+    double per[2];
+    /* sensor 0: t0 0.5 in [0,1], t1 1.0 in [1,1.5], t2 3.0 in [2,3]: 3/3;
+     * sensor 1: t0 9 out, t1 2 in [1.5,2.5], t2 NaN band out: 1/3 */
+    assert_close(vbt_ppc_coverage(y, lo, hi, 3, 2, per), 4.0 / 6.0, 1e-15);
+    assert_close(per[0], 1.0, 1e-15);
+    assert_close(per[1], 1.0 / 3.0, 1e-15);
+    assert_true(isnan(vbt_ppc_coverage(y, lo, hi, 0, 2, NULL)));
+}
+
+/* Mode agreement: start 2 is the best (lp -10); start 0 gives the same EZ
+ * set with x0 within 0.5 (agrees); start 1 (lp -11.5) another EZ set;
+ * start 3 (lp -12) the same set but one x0 1.0 apart.  The nearest
+ * disagreeing start is 1, 1.5 below. */
+static void test_map_mode_gap(void **state)
+{
+    (void)state;
+    const double lp[4] = {-10.2, -11.5, -10.0, -12.0};
+    const double x0[4 * 3] = {-1.8, -2.9, -3.0,   /* 0: EZ {0} */
+                              -2.5, -1.9, -3.0,   /* 1: EZ {1} */
+                              -1.6, -3.1, -3.2,   /* 2: EZ {0}, best */
+                              -1.7, -3.1, -2.2};  /* 3: EZ {0}, region 2 1.0 apart */
+    size_t k;
+    assert_close(vbt_map_mode_gap(lp, x0, 4, 3, -2.05, 0.5, &k), 1.5, 1e-12);
+    assert_int_equal(k, 1);
+    /* without start 1 (failed: -inf), start 3 is the nearest disagreement */
+    const double lp2[4] = {-10.2, -INFINITY, -10.0, -12.0};
+    assert_close(vbt_map_mode_gap(lp2, x0, 4, 3, -2.05, 0.5, &k), 2.0, 1e-12);
+    assert_int_equal(k, 3);
+    /* a looser tolerance: only the EZ set counts, start 3 agrees */
+    assert_true(isinf(vbt_map_mode_gap(lp2, x0, 4, 3, -2.05, 1.5, &k)));
+    assert_int_equal(k, SIZE_MAX);
+    const double none[2] = {NAN, -INFINITY};
+    assert_true(isnan(vbt_map_mode_gap(none, x0, 2, 3, -2.05, 0.5, NULL)));
+}
+
+/* The verdict: trustworthy only when every check passed; JSON and back. */
+static void test_verdict_object(void **state)
+{
+    (void)state;
+    vbt_verdict v, w;
+    vbt_msg msg;
+    vbt_verdict_init(&v);
+    assert_false(v.trustworthy); /* no check: nothing to trust */
+    assert_int_equal(vbt_verdict_add(&v, "rhat", 1.004, 1.01, 1, "every R-hat <= %.2f", 1.01),
+                     VBT_OK);
+    assert_true(v.trustworthy);
+    assert_int_equal(vbt_verdict_add(&v, "ppc_coverage", 0.4, 0.75, 0, "only %d %% inside", 40),
+                     VBT_OK);
+    assert_false(v.trustworthy);
+    vbt_verdict_add(&v, "point_estimate", NAN, NAN, 0, "point estimate only");
+    v.point_estimate = 1;
+    assert_int_equal(vbt_verdict_n_failed(&v), 2);
+    assert_string_equal(vbt_verdict_failed(&v, 1)->name, "point_estimate");
+    assert_null(vbt_verdict_failed(&v, 2));
+    assert_null(vbt_verdict_find(&v, "ess_bulk"));
+    char *text = vbt_verdict_json(&v);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"reasons\""));
+    assert_non_null(strstr(text, "only 40 % inside"));
+    assert_int_equal(vbt_verdict_parse(&w, text, &msg), VBT_OK);
+    free(text);
+    assert_int_equal(w.n_checks, 3);
+    assert_false(w.trustworthy);
+    assert_true(w.point_estimate);
+    assert_close(vbt_verdict_find(&w, "ppc_coverage")->value, 0.4, 0);
+    assert_true(isnan(vbt_verdict_find(&w, "point_estimate")->value)); /* null and back */
+    assert_string_equal(vbt_verdict_find(&w, "rhat")->reason, "every R-hat <= 1.01");
+    assert_int_equal(vbt_verdict_parse(&w, "{\"checks\": 3}", &msg), VBT_EFORMAT);
+    assert_int_equal(vbt_verdict_parse(&w, "not json", &msg), VBT_EFORMAT);
+    /* full: the 33rd check is refused */
+    vbt_verdict_init(&v);
+    for (int i = 0; i < VBT_VERDICT_MAX_CHECKS; i++)
+        assert_int_equal(vbt_verdict_add(&v, "c", 0, 0, 1, "fine %d", i), VBT_OK);
+    assert_int_equal(vbt_verdict_add(&v, "c", 0, 0, 1, "one too many"), VBT_ERANGE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +484,9 @@ int main(void)
         cmocka_unit_test(test_rhat_basic_value),
         cmocka_unit_test(test_ebfmi),
         cmocka_unit_test(test_stuck),
+        cmocka_unit_test(test_ppc_coverage),
+        cmocka_unit_test(test_map_mode_gap),
+        cmocka_unit_test(test_verdict_object),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_sbc_rank_thin_bin),
         cmocka_unit_test(test_chisq_uniform),

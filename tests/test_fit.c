@@ -386,11 +386,152 @@ static void test_bad_inputs(void **state)
     free(dir);
 }
 
+
+/* The failed checks of the verdict are the failures, in order; every check
+ * has a name and a sentence. */
+static void check_verdict_object(const vbt_fit *f)
+{
+    const vbt_verdict *v = vbt_fit_verdict(f);
+    assert_non_null(v);
+    assert_int_equal(v->trustworthy, vbt_fit_trustworthy(f));
+    assert_int_equal(vbt_verdict_n_failed(v), vbt_fit_n_failures(f));
+    for (size_t i = 0; i < vbt_fit_n_failures(f); i++)
+        assert_string_equal(vbt_verdict_failed(v, i)->reason, vbt_fit_failure(f, i));
+    for (size_t i = 0; i < v->n_checks; i++) {
+        assert_true(strlen(v->checks[i].name) > 0);
+        assert_true(strlen(v->checks[i].reason) > 10);
+    }
+}
+
+static const vbt_check *must_find(const vbt_fit *f, const char *name)
+{
+    const vbt_check *c = vbt_verdict_find(vbt_fit_verdict(f), name);
+    if (!c)
+        fail_msg("no check '%s' in the verdict", name);
+    return c;
+}
+
+/* A NUTS fit of the well-specified fixture passes every check it can: its
+ * data were made by the fitted model with the fitted noise (eps 0.1), so
+ * the predictive band holds about 90 % of them, the MAP modes agree and the
+ * true x0 lie well inside the prior's 99 %.  The same fit on 4000 draws
+ * passes R-hat and ESS too (checked by test_every_method's consistency and
+ * here by name). */
+static void test_verdict_passes(void **state)
+{
+    (void)state;
+    problem p;
+    make_problem(&p);
+    vbt_fit_opts o;
+    quick_opts(&o, vbt_sampler_nuts);
+    o.warmup = 300;
+    o.draws = 500;
+    vbt_fit *f = run_fit(&p, &o);
+    check_verdict_object(f);
+    const vbt_verdict *v = vbt_fit_verdict(f);
+    for (size_t i = 0; i < v->n_checks; i++)
+        if (!v->checks[i].passed)
+            fail_msg("check %s failed: %s", v->checks[i].name, v->checks[i].reason);
+    assert_true(v->trustworthy);
+    const char *names[] = {"rhat", "ess_bulk", "ess_tail", "divergences", "treedepth", "ebfmi",
+                           "stuck_chains", "multimodal_regions", "map_modes", "ppc_coverage",
+                           "ppc_coverage_sensor", "prior_data_conflict", NULL};
+    for (size_t i = 0; names[i]; i++)
+        must_find(f, names[i]);
+    assert_true(must_find(f, "rhat")->value <= 1.01);
+    assert_close(must_find(f, "ess_bulk")->threshold, 200, 0); /* 100 per chain */
+    /* nominal 0.9: with 240 points, 4 sd of a binomial proportion is 0.08;
+     * the band's own Monte Carlo error (200 draws) widens it a little */
+    double all;
+    const double *per = vbt_fit_ppc_coverage(f, &all);
+    assert_non_null(per);
+    assert_true(all > 0.8 && all <= 1.0);
+    assert_close(must_find(f, "ppc_coverage")->value, all, 0);
+    assert_null(vbt_verdict_find(v, "point_estimate"));
+    assert_false(v->point_estimate);
+    vbt_fit_free(f);
+}
+
+/* Fits that must fail, each for its own reason. */
+static void test_verdict_fails(void **state)
+{
+    (void)state;
+    problem p;
+    make_problem(&p);
+    vbt_fit_opts o;
+
+    /* too few draws: ESS (as test_failed_diagnostics), the check's value is
+     * the worst ESS and below its threshold */
+    quick_opts(&o, vbt_sampler_nuts);
+    o.warmup = 10;
+    o.draws = 20;
+    vbt_fit *f = run_fit(&p, &o);
+    check_verdict_object(f);
+    const vbt_check *c = must_find(f, "ess_bulk");
+    assert_false(c->passed);
+    assert_true(c->value < c->threshold);
+    assert_non_null(strstr(c->reason, "ESS < 200"));
+    vbt_fit_free(f);
+
+    /* deliberately wrong data: sensor 1 jumps by 1.5 halfway through, which
+     * no x0 can produce (its offset can only take the mean step, leaving
+     * residuals of 0.75 against a noise sd of 0.1): that sensor's points
+     * all leave the 5-95 % band */
+    problem w;
+    make_problem(&w);
+    for (size_t t = VF_NT / 2; t < VF_NT; t++)
+        w.y[t * VF_NS + 0] += 1.5;
+    quick_opts(&o, vbt_sampler_laplace);
+    f = run_fit(&w, &o);
+    check_verdict_object(f);
+    assert_false(vbt_fit_trustworthy(f));
+    c = must_find(f, "ppc_coverage_sensor");
+    assert_false(c->passed);
+    assert_true(c->value < 0.2);
+    double all;
+    const double *per = vbt_fit_ppc_coverage(f, &all);
+    assert_true(per[0] < 0.2);
+    assert_true(per[1] > 0.5 && per[2] > 0.5);
+    vbt_fit_free(f);
+
+    /* prior-data conflict: a prior x0 ~ N(-6, 0.3) (99 %: [-6.77, -5.23])
+     * for data made at x0 = -2.8, -3.2, -3.0 (vep_fixture.h): the data pull
+     * the posterior median out of that range */
+    make_problem(&w);
+    w.priors.x0 = (vbt_vep_group_prior){.mu = -6.0, .sd = 0.3};
+    quick_opts(&o, vbt_sampler_laplace);
+    f = run_fit(&w, &o);
+    check_verdict_object(f);
+    c = must_find(f, "prior_data_conflict");
+    assert_false(c->passed);
+    assert_true(c->value >= 1);
+    assert_non_null(strstr(c->reason, "x0["));
+    vbt_fit_free(f);
+
+    /* MAP only: a point estimate, never trustworthy, no predictive checks */
+    quick_opts(&o, vbt_sampler_map);
+    f = run_fit(&p, &o);
+    check_verdict_object(f);
+    const vbt_verdict *v = vbt_fit_verdict(f);
+    assert_true(v->point_estimate);
+    assert_false(v->trustworthy);
+    c = must_find(f, "point_estimate");
+    assert_false(c->passed);
+    assert_non_null(strstr(c->reason, "point estimate only"));
+    assert_null(vbt_verdict_find(v, "ppc_coverage"));
+    assert_null(vbt_fit_ppc_coverage(f, &all));
+    assert_true(isnan(all));
+    must_find(f, "map_modes");
+    vbt_fit_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_method),
         cmocka_unit_test(test_failed_diagnostics),
+        cmocka_unit_test(test_verdict_passes),
+        cmocka_unit_test(test_verdict_fails),
         cmocka_unit_test(test_caller_inits),
         cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_outputs),

@@ -153,9 +153,11 @@ static char g_patient[PATH_MAX], g_out[PATH_MAX];
 
 static const char *const *pipeline_argv(void)
 {
-    static const char *a[10];
-    const char *const v[10] = {vbt_exe(), "pipeline", g_patient, "-o", g_out, "--method", "map",
-                               "--points", "40", NULL};
+    /* a MAP fit is a point estimate, never "trustworthy" (exit 3): the tests
+     * that only need the outputs allow it */
+    static const char *a[11];
+    const char *const v[11] = {vbt_exe(), "pipeline", g_patient, "-o", g_out, "--method", "map",
+                               "--points", "40", "--allow-untrusted", NULL};
     memcpy(a, v, sizeof v);
     return a;
 }
@@ -202,7 +204,16 @@ static void check_results(const char *out)
     cJSON *rg;
     cJSON_ArrayForEach(rg, cJSON_GetObjectItemCaseSensitive(r, "regions")) {
         const char *lab = cJSON_GetObjectItemCaseSensitive(rg, "label")->valuestring;
-        int pred = cJSON_GetObjectItemCaseSensitive(rg, "p_ez")->valuedouble > 0.5;
+        /* a MAP fit (these runs): point estimates, no probabilities; the
+         * class of the mode by BVEP's thresholds */
+        assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(rg, "p_ez")));
+        assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(rg, "p_pz")));
+        assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(rg, "p_hz")));
+        assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(rg, "x0_q5")));
+        double x0 = cJSON_GetObjectItemCaseSensitive(rg, "x0_mean")->valuedouble;
+        const char *cls = cJSON_GetObjectItemCaseSensitive(rg, "class")->valuestring;
+        assert_string_equal(cls, x0 >= -2.05 ? "EZ" : x0 >= -3.05 ? "PZ" : "HZ");
+        int pred = !strcmp(cls, "EZ");
         n_pred += (size_t)pred;
         tp += (size_t)(pred && (!strcmp(lab, "r1") || !strcmp(lab, "r4")));
         /* onset quantiles: all null (never recruited) or ordered */
@@ -225,6 +236,28 @@ static void check_results(const char *out)
                          (double)tp / (double)n_pred) < 1e-12);
     else
         assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(ev, "precision")));
+    /* the verdict: every check with its fields; a MAP fit is a point
+     * estimate only, so not trustworthy, and the reasons say it */
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "verdict");
+    assert_non_null(v);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(v, "trustworthy")));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "point_estimate")));
+    cJSON *c;
+    size_t n_failed = 0, n_checks = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(v, "checks")) {
+        const char *keys[] = {"name", "value", "threshold", "passed", "reason"};
+        for (size_t k = 0; k < 5; k++)
+            assert_non_null(cJSON_GetObjectItemCaseSensitive(c, keys[k]));
+        n_failed += cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(c, "passed"));
+        n_checks++;
+    }
+    assert_true(n_checks >= 3); /* map_converged, map_modes, prior_data_conflict, ... */
+    cJSON *reasons = cJSON_GetObjectItemCaseSensitive(v, "reasons");
+    assert_int_equal((size_t)cJSON_GetArraySize(reasons), n_failed);
+    int said = 0;
+    cJSON_ArrayForEach(c, reasons)
+        said |= strstr(c->valuestring, "point estimate only") != NULL;
+    assert_true(said);
     cJSON_Delete(r);
     free(text);
 }
@@ -286,6 +319,27 @@ static void test_pipeline_end_to_end(void **state)
     check_results(g_out);
     check_map_mode(g_out);
     check_report(g_out);
+
+    /* Without --allow-untrusted: the outputs are complete (every step up
+     * to date) but the verdict is not trustworthy: exit 3, the verdict as
+     * the last lines on stderr; --quiet prints none of it. */
+    const char *const *a = pipeline_argv();
+    const char *b[11];
+    memcpy(b, a, sizeof b);
+    b[9] = NULL;
+    rc = run_cmd(b, &log);
+    if (rc != 3)
+        fail_msg("expected exit 3, got %d:\n%s", rc, log);
+    const char *vl = strstr(log, "verdict: NOT TRUSTWORTHY");
+    assert_non_null(vl);
+    assert_non_null(strstr(vl, "point estimate only"));
+    assert_non_null(strstr(vl, "  * point_estimate: "));
+    free(log);
+    b[9] = "-q";
+    b[10] = NULL;
+    assert_int_equal(run_cmd(b, &log), 3);
+    assert_null(strstr(log, "verdict"));
+    free(log);
 }
 
 /* The fit step's inputs also serve `vbt fit --method advi`, a short NUTS run
@@ -427,7 +481,253 @@ static void test_resume_and_cohort(void **state)
     assert_int_equal(lines, 3);     /* header + two patients */
     assert_non_null(strstr(text, "patient,"));
     assert_non_null(strstr(text, ",hypothesis_precision,hypothesis_recall,"));
+    /* the verdict: not trustworthy (a MAP fit), with its reasons */
+    assert_non_null(strstr(text, ",trustworthy,verdict_reasons\n"));
+    assert_non_null(strstr(text, ",false,\""));
+    assert_non_null(strstr(text, "point estimate only"));
     free(text);
+}
+
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* ---- refusing to guess ------------------------------------------------------------ */
+
+/* vbt_pipeline_check_seizure on the patient folder dir with the options
+ * given; expects status (and, when not OK, a message holding each needle). */
+static void expect_seizure(const char *dir, const vbt_pipeline_opts *o, int status,
+                           const char *const *needles)
+{
+    vbt_patient *p;
+    vbt_msg msg = {{0}};
+    assert_int_equal(vbt_patient_load(&p, dir, &msg), VBT_OK);
+    int rc = vbt_pipeline_check_seizure(p, o, NULL, &msg);
+    vbt_patient_free(p);
+    if (rc != status)
+        fail_msg("expected status %d, got %d: %s", status, rc, msg.text);
+    for (size_t i = 0; needles && needles[i]; i++)
+        if (!strstr(msg.text, needles[i]))
+            fail_msg("expected '%s' in: %s", needles[i], msg.text);
+}
+
+/* The onset and offset vbt_recording_choose_seizure gives the recording. */
+static void chosen(const char *edf, const vbt_seizure_choice *c, double *on, double *off)
+{
+    vbt_recording *rec;
+    vbt_msg msg;
+    if (vbt_recording_open_bids(&rec, edf, NULL, &msg) ||
+        vbt_recording_choose_seizure(rec, c, NULL, &msg))
+        fail_msg("%s", msg.text);
+    vbt_recording_seizure(rec, on, off);
+    vbt_recording_free(rec);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    char pat[PATH_MAX], ieeg[2 * PATH_MAX], out[PATH_MAX], edf[3 * PATH_MAX],
+        ev[3 * PATH_MAX], cmd[6 * PATH_MAX];
+    snprintf(pat, sizeof pat, "%s/refuse_patient", g_tmp);
+    snprintf(out, sizeof out, "%s/out_refused", g_tmp);
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", g_patient, pat);
+    assert_int_equal(system(cmd), 0);
+    snprintf(ieeg, sizeof ieeg, "%s/sub-t1/ses-1/ieeg", pat);
+    snprintf(edf, sizeof edf, "%s/sub-t1_ses-1_task-seizure_run-01_ieeg.edf", ieeg);
+    snprintf(ev, sizeof ev, "%s/sub-t1_ses-1_task-seizure_run-01_events.tsv", ieeg);
+    vbt_pipeline_opts o;
+    vbt_pipeline_opts_default(&o);
+    vbt_seizure_choice c;
+    vbt_seizure_choice_default(&c);
+    double on, off;
+    char *log;
+
+    /* the patient as made: one seizure, events.tsv's onset and duration */
+    expect_seizure(pat, &o, VBT_OK, NULL);
+    chosen(edf, &c, &on, &off);
+    assert_close(on, 1.0, 0);
+    assert_close(off, 4.0, 0);
+
+    /* no events.tsv (and no onset annotation in the EDF): the command
+     * refuses at once, naming the recording, and writes nothing */
+    assert_int_equal(unlink(ev), 0);
+    const char *const a[] = {vbt_exe(), "pipeline", pat, "-o", out, "--method", "map",
+                             "--points", "40", NULL};
+    assert_int_equal(run_cmd(a, &log), 1);
+    assert_non_null(strstr(log, "sub-t1_ses-1_task-seizure_run-01_ieeg.edf'"));
+    assert_non_null(strstr(log, "no seizure onset"));
+    assert_non_null(strstr(log, "--onset"));
+    assert_int_equal(count_lines(log), 1);
+    assert_false(tu_exists(out));
+    free(log);
+    /* an explicit onset (and offset) supplies it; an offset alone does not */
+    o.onset_s = 1.0;
+    o.offset_s = 4.0;
+    expect_seizure(pat, &o, VBT_OK, NULL);
+    o.onset_s = 9.0; /* past the 4 s recording */
+    expect_seizure(pat, &o, VBT_EINVAL, (const char *const[]){"outside the recording", NULL});
+    o.onset_s = NAN;
+    expect_seizure(pat, &o, VBT_EINVAL, (const char *const[]){"--onset", NULL});
+    o.offset_s = NAN;
+
+    /* events without a recognised onset: the trial_types found are listed */
+    tu_write_file(ev, "onset\tduration\ttrial_type\n0.5\t0\tartifact\n2.0\t1\teyes closed\n"
+                      "2.5\t0\tartifact\n");
+    expect_seizure(pat, &o, VBT_EFORMAT,
+                   (const char *const[]){"events.tsv'", "no seizure onset", "'artifact'",
+                                         "'eyes closed'", "--onset", NULL});
+
+    /* several onsets: listed, until --seizure picks one; its offset is the
+     * next offset event (ds004100 marks offsets as their own events) */
+    tu_write_file(ev, "onset\tduration\ttrial_type\n0.5\t0\tsz onset\n1.5\t0\tsz offset\n"
+                      "2.0\t0\tartifact\n2.5\t0\tsz onset\n3.5\t0\tsz offset\n");
+    expect_seizure(pat, &o, VBT_EINVAL,
+                   (const char *const[]){"2 seizure onsets", "1: 'sz onset' at 0.5 s",
+                                         "2: 'sz onset' at 2.5 s", "--seizure N", NULL});
+    o.seizure = 2;
+    expect_seizure(pat, &o, VBT_OK, NULL);
+    o.seizure = 3;
+    expect_seizure(pat, &o, VBT_EINVAL, (const char *const[]){"--seizure 3", NULL});
+    o.seizure = 0;
+    c.index = 2;
+    chosen(edf, &c, &on, &off);
+    assert_close(on, 2.5, 0);
+    assert_close(off, 3.5, 0);
+    c.index = 0;
+    /* `vbt seeg features` refuses likewise and takes --seizure */
+    char fo[2 * PATH_MAX];
+    snprintf(fo, sizeof fo, "%s/feat_refused", g_tmp);
+    const char *const f1[] = {vbt_exe(), "seeg", "features", edf, "-o", fo, "-q", NULL};
+    assert_int_equal(run_cmd(f1, &log), 1);
+    assert_non_null(strstr(log, "2 seizure onsets"));
+    assert_false(tu_exists(fo));
+    free(log);
+    const char *const f2[] = {vbt_exe(), "seeg", "features", edf, "-o", fo, "-q", "--seizure",
+                              "2", "--points", "20", NULL};
+    assert_int_equal(run_cmd(f2, &log), 0);
+    free(log);
+    char *rj = slurp(fo, "run.json");
+    cJSON *r = cJSON_Parse(rj);
+    free(rj);
+    cJSON *sz = cJSON_GetObjectItemCaseSensitive(r, "seizure");
+    assert_close(cJSON_GetObjectItemCaseSensitive(sz, "onset_s")->valuedouble, 2.5, 0);
+    assert_close(cJSON_GetObjectItemCaseSensitive(sz, "offset_s")->valuedouble, 3.5, 0);
+    cJSON_Delete(r);
+    /* --seizure all: the pipeline fits one seizure; the error points to vbt twin */
+    const char *const a2[] = {vbt_exe(), "pipeline", pat, "-o", out, "--seizure", "all", NULL};
+    assert_int_equal(run_cmd(a2, &log), 1);
+    assert_non_null(strstr(log, "--seizure all"));
+    assert_non_null(strstr(log, "vbt twin"));
+    assert_false(tu_exists(out));
+    free(log);
+
+    /* ds004100's events (a UTF-8 byte-order mark, 'sz onset' and 'sz offset'
+     * rows with value and sample columns): one seizure, recognised */
+    tu_write_file(ev, "\xEF\xBB\xBFonset\tduration\ttrial_type\tvalue\tsample\n"
+                      "1.0\t0.0\tsz onset\t2\t500\n3.998\t0.0\tsz offset\t1\t1999");
+    expect_seizure(pat, &o, VBT_OK, NULL);
+    chosen(edf, &c, &on, &off);
+    assert_close(on, 1.0, 0);
+    assert_close(off, 3.998, 0);
+
+    /* two recordings: listed, until --task/--run picks one */
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/sub-t1_ses-1_task-seizure_run-02_ieeg.edf'", edf,
+             ieeg);
+    assert_int_equal(system(cmd), 0);
+    expect_seizure(pat, &o, VBT_EINVAL,
+                   (const char *const[]){"2 recordings", "task-seizure_run-01_ieeg.edf",
+                                         "task-seizure_run-02_ieeg.edf", "--task and --run",
+                                         NULL});
+    o.run = "01";
+    expect_seizure(pat, &o, VBT_OK, NULL);
+    /* run 02 has no events.tsv: refused, naming it */
+    o.run = "02";
+    expect_seizure(pat, &o, VBT_EFORMAT, (const char *const[]){"run-02_ieeg.edf'", NULL});
+    o.run = "07";
+    expect_seizure(pat, &o, VBT_ENOTFOUND, (const char *const[]){"run=07", NULL});
+    o.run = NULL;
+
+    /* what each event text marks */
+    assert_int_equal(vbt_event_kind("Seizure"), VBT_EVENT_ONSET);
+    assert_int_equal(vbt_event_kind("sz onset"), VBT_EVENT_ONSET);
+    assert_int_equal(vbt_event_kind("SZ"), VBT_EVENT_ONSET);
+    assert_int_equal(vbt_event_kind("EEG onset"), VBT_EVENT_ONSET);
+    assert_int_equal(vbt_event_kind("sz offset"), VBT_EVENT_OFFSET);
+    assert_int_equal(vbt_event_kind("seizure end"), VBT_EVENT_OFFSET);
+    assert_int_equal(vbt_event_kind("artifact"), VBT_EVENT_OTHER);
+    assert_int_equal(vbt_event_kind("pending review"), VBT_EVENT_OTHER);
+    assert_int_equal(vbt_event_kind(NULL), VBT_EVENT_OTHER);
+}
+
+
+/* An EDF+ without events.tsv: its own annotations mark the seizure (a
+ * second onset annotation is refused, naming the EDF file); an EDF+ whose
+ * annotations mark none is refused likewise, listing them. */
+static void test_edf_annotations(void **state)
+{
+    (void)state;
+    const char *labels[] = {"A1", "A2"};
+    vbt_edf_spec spec = {2, labels, "uV", 100, -100, 100, 0};
+    char path[PATH_MAX];
+    vbt_msg msg;
+    double zero[200] = {0};
+    const char *const texts[3][3] = {{"Seizure onset", "Seizure end", NULL},
+                                     {"Sz onset", "Sz onset", NULL},
+                                     {"eyes open", "artifact", NULL}};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/annot%d.edf", g_tmp, k);
+        vbt_edf_writer *w;
+        assert_int_equal(vbt_edf_writer_open(&w, path, &spec, 1, &msg), VBT_OK);
+        for (int r = 0; r < 6; r++)
+            assert_int_equal(vbt_edf_writer_append(w, zero, &msg), VBT_OK);
+        assert_int_equal(vbt_edf_writer_annotate(w, 1.5, -1, texts[k][0], &msg), VBT_OK);
+        assert_int_equal(vbt_edf_writer_annotate(w, 4.25, -1, texts[k][1], &msg), VBT_OK);
+        assert_int_equal(vbt_edf_writer_close(w, &msg), VBT_OK);
+        vbt_recording *rec;
+        assert_int_equal(vbt_recording_open(&rec, path, &msg), VBT_OK);
+        vbt_seizure_choice c;
+        vbt_seizure_choice_default(&c);
+        size_t n_on = 99;
+        int rc = vbt_recording_choose_seizure(rec, &c, &n_on, &msg);
+        if (k == 0) {
+            /* one onset; its offset the "end" annotation after it */
+            assert_int_equal(rc, VBT_OK);
+            assert_int_equal(n_on, 1);
+            double on, off;
+            vbt_recording_seizure(rec, &on, &off);
+            assert_close(on, 1.5, 1e-9);
+            assert_close(off, 4.25, 1e-9);
+        } else if (k == 1) {
+            assert_int_equal(rc, VBT_EINVAL);
+            assert_int_equal(n_on, 2);
+            assert_non_null(strstr(msg.text, "annot1.edf'"));
+            assert_non_null(strstr(msg.text, "2 seizure onsets"));
+            c.index = 2;
+            assert_int_equal(vbt_recording_choose_seizure(rec, &c, NULL, &msg), VBT_OK);
+            double on, off;
+            vbt_recording_seizure(rec, &on, &off);
+            assert_close(on, 4.25, 1e-9);
+            assert_true(isnan(off));
+        } else {
+            assert_int_equal(rc, VBT_EFORMAT);
+            assert_int_equal(n_on, 0);
+            assert_non_null(strstr(msg.text, "annot2.edf'"));
+            assert_non_null(strstr(msg.text, "'eyes open'"));
+            assert_non_null(strstr(msg.text, "--onset"));
+            /* not required (vbt seeg features): the whole recording */
+            c.require = 0;
+            assert_int_equal(vbt_recording_choose_seizure(rec, &c, NULL, &msg), VBT_OK);
+            double on, off;
+            vbt_recording_seizure(rec, &on, &off);
+            assert_true(isnan(on) && isnan(off));
+        }
+        vbt_recording_free(rec);
+    }
 }
 
 /* Region lists with unknown regions: one line naming the file (and line). */
@@ -501,7 +801,7 @@ static void test_patient_load(void **state)
     make_skeleton(dir);
     snprintf(path, sizeof path, "%s/sub-p/ses-1/ieeg/sub-p_ses-1_task-sz_ieeg.edf", dir);
     unlink(path);
-    expect_load_error(dir, VBT_ENOTFOUND, "no *_ieeg.edf recording");
+    expect_load_error(dir, VBT_ENOTFOUND, "no *_ieeg.edf, .bdf or .vhdr recording");
     make_skeleton(dir);
     snprintf(path, sizeof path, "%s/sub-p/ses-1/ieeg/sub-p_ses-1_electrodes.tsv", dir);
     unlink(path);
@@ -543,6 +843,28 @@ static void test_patient_load(void **state)
     assert_int_equal(vbt_connectome_load(&conn, p->connectome, &msg), VBT_OK);
     assert_int_equal(vbt_patient_check_regions(p, conn, &msg), VBT_OK);
     vbt_patient_free(p);
+
+    /* BrainVision and BDF runs are recordings too, listed in name order
+     * with the EDF; the sidecars come from the first one's stem. */
+    snprintf(path, sizeof path, "%s/sub-p/ses-1/ieeg/sub-p_ses-1_task-sz_ieeg.edf", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/sub-p/ses-1/ieeg/sub-p_ses-1_task-a_ieeg.vhdr", dir);
+    tu_write_file(path, "");
+    snprintf(path, sizeof path, "%s/sub-p/ses-1/ieeg/sub-p_ses-1_task-a_events.tsv", dir);
+    tu_write_file(path, "onset\tduration\ttrial_type\n1\t2\tsz onset\n");
+    snprintf(path, sizeof path, "%s/sub-p/ses-1/ieeg/sub-p_ses-1_task-b_ieeg.bdf", dir);
+    tu_write_file(path, "");
+    assert_int_equal(vbt_patient_load(&p, dir, &msg), VBT_OK);
+    assert_int_equal(p->n_recordings, 2);
+    assert_non_null(strstr(p->recordings[0], "task-a_ieeg.vhdr"));
+    assert_non_null(strstr(p->recordings[1], "task-b_ieeg.bdf"));
+    assert_non_null(p->events);
+    assert_non_null(strstr(p->events, "task-a_events.tsv"));
+    vbt_patient_free(p);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/sub-p/ses-1/ieeg/sub-p_ses-1_task-a_ieeg.vhdr", dir);
+    unlink(path);
+    make_skeleton(dir);
 
     /* An unknown region: the file, its line and the name. */
     tu_write_file(tu_path(dir, "resections.txt"), "lA\n\n# x\nlB, lQ\n");
@@ -624,6 +946,10 @@ static void test_pipeline_api(void **state)
     vbt_pipeline_result res;
     run_api(out, &ev, &res);
     assert_int_equal(res.steps_run, 5);
+    assert_true(res.has_verdict);
+    assert_false(res.verdict.trustworthy);
+    assert_true(res.verdict.point_estimate);
+    assert_non_null(vbt_verdict_find(&res.verdict, "point_estimate"));
     for (int s = 0; s < VBT_PIPELINE_REPORT; s++) {
         assert_int_equal(res.ran[s], 1);
         assert_int_equal(ev.running[s], 1);
@@ -711,7 +1037,9 @@ static void test_preset(void **state)
         " \"tau0\": {\"dist\": \"normal\", \"mu\": 10, \"sd\": 5, \"lower\": 2, "
         "\"fixed\": false},\n"
         " \"amp\": {\"dist\": \"lognormal\", \"mu\": 0, \"sd\": 3},\n"
-        " \"eps\": {\"dist\": \"normal\", \"mu\": 0, \"sd\": 1, \"lower\": 0.05}}\n");
+        " \"eps\": {\"dist\": \"normal\", \"mu\": 0, \"sd\": 1, \"lower\": 0.05},\n"
+        " \"K\": {\"dist\": \"normal\", \"mu\": 1, \"sd\": 0.1, \"lower\": 0, "
+        "\"fixed\": false, \"value\": 1}}\n");
     /* and vbt fit's prior reader takes it */
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/preset_prior.json", g_tmp);
@@ -723,6 +1051,8 @@ static void test_preset(void **state)
     assert_int_equal(vbt_vep_priors_load_json(&pr, path, NULL, 0, &msg), VBT_OK);
     assert_true(pr.x0.sd == 0.15 && pr.z_init.fixed && pr.eps.lo == 0.05);
     assert_int_equal(pr.amp.dist, VBT_VEP_LOGNORMAL);
+    assert_int_equal(pr.K.dist, VBT_VEP_NORMAL); /* written, as the fit uses it */
+    assert_true(pr.K.mu == 1 && pr.K.sd == 0.1 && !pr.K.fixed);
 }
 
 static void test_bad_patient(void **state)
@@ -811,7 +1141,7 @@ static void test_pseudonymous_outputs(void **state)
     edf_field(edf, 168, 8, "02.03.19");
     edf_field(edf, 176, 8, "13.37.42");
     const char *const a[] = {vbt_exe(), "pipeline", pat, "-o", out, "--method", "map",
-                             "--points", "40", NULL};
+                             "--points", "40", "--allow-untrusted", NULL};
     char *log;
     int rc = run_cmd(a, &log);
     if (rc != 0)
@@ -961,6 +1291,8 @@ int main(void)
         cmocka_unit_test(test_fit_variants),
         cmocka_unit_test(test_resume_and_cohort),
         cmocka_unit_test(test_region_errors),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_edf_annotations),
         cmocka_unit_test(test_pipeline_api),
         cmocka_unit_test(test_patient_load),
         cmocka_unit_test(test_preset),

@@ -1,7 +1,9 @@
 /* test_recording.c -- clinical/ recordings: EDF/EDF+/BDF reading on real
  * files (pyedflib's generator, Sleep-EDF's short PSG and hypnogram), every
  * malformed-file error, the EDF+/BDF+ writer, BIDS-iEEG sidecars and
- * montages. */
+ * montages; BrainVision (vbt's reader) against analytic values and MNE,
+ * GDF and Micromed through libbiosig's child process (a libbiosig crash is an
+ * error), UTF-8 labels, EDF+D and header details. */
 #include <complex.h>
 #include <math.h>
 #include <stdio.h>
@@ -713,8 +715,7 @@ static void test_formats(void **state)
         assert_close(off, 5.5, 1e-9);
         assert_int_equal(vbt_recording_read(rec, 0, 2040, 9, x), VBT_ERANGE);
     }
-    /* the marker file's New Segment date (libbiosig 2.5 keeps its whole
-     * seconds, not the microseconds 394531 written there) */
+    /* the marker file's New Segment date, to the microsecond */
     vbt_datetime s = vbt_recording_start(bv);
     assert_int_equal(s.year, 2021);
     assert_int_equal(s.month, 3);
@@ -722,7 +723,7 @@ static void test_formats(void **state)
     assert_int_equal(s.hour, 10);
     assert_int_equal(s.minute, 11);
     assert_int_equal(s.second, 12);
-    assert_close(s.subsecond, 0.0, 1e-9);
+    assert_close(s.subsecond, 0.394531, 1e-12);
     vbt_recording_free(edf);
     vbt_recording_free(bv);
     vbt_recording_free(gdf);
@@ -738,11 +739,605 @@ static void test_formats(void **state)
     assert_non_null(d);
     memcpy(d, "DataFile=absent.eeg", 19);
     tu_write_bytes(hdr, t, len);
-    vbt_recording *rec = (vbt_recording *)1;
-    assert_int_not_equal(vbt_recording_open(&rec, hdr, &msg), 0);
-    assert_null(rec);
+    expect_open_error(hdr, VBT_EIO, "its DataFile is not there");
     free(t);
     free(b);
+}
+
+/* ---- BrainVision: vbt's own reader against analytic values and MNE ------------------- */
+
+/* One BrainVision variant, written by bv_write below straight from the
+ * format's specification (Brain Products, "BrainVision Core Data Format
+ * 1.0"): text header and markers, samples round(x / (resolution x unit))
+ * in the binary format and orientation asked for. */
+typedef struct bv_spec {
+    const char *name;        /* file stem */
+    const char *format;      /* BinaryFormat */
+    int vectorized, big_endian, ansi;
+    const char *unit;        /* "uV" "mV" "V" "nV" ("µV": the micro sign) */
+    double unit_uv;          /* microvolts per unit */
+    double res;              /* resolution in that unit */
+    double offset_uv;        /* added to every sample (UINT_16 needs x >= 0) */
+} bv_spec;
+
+#define BV_FS 200.0
+#define BV_N 600
+#define BV_NCH 3
+static const char *const bv_labels[BV_NCH] = {"A1", "B'2", "C\xC3\xA9" "3"}; /* "Cé3" */
+
+static double bv_signal(size_t c, size_t i)
+{
+    double t = (double)i / BV_FS;
+    return 150.0 * sin(2 * M_PI * (2.0 + 3.0 * (double)c) * t) + 40.0 * (double)c - 10.0 +
+           13.0 * t;
+}
+
+static void put_be_le(unsigned char *p, uint32_t u, int bytes, int be)
+{
+    for (int k = 0; k < bytes; k++)
+        p[be ? bytes - 1 - k : k] = (unsigned char)(u >> (8 * k));
+}
+
+/* Text of a header or marker file in the spec's code page: UTF-8, or
+ * Windows-1252 (each U+00E9/U+00B5 written as one byte). */
+static void bv_put_text(const char *path, const char *utf8, int ansi)
+{
+    size_t n = strlen(utf8), k = 0;
+    char *o = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)utf8[i];
+        if (ansi && c == 0xC3 && i + 1 < n) {
+            o[k++] = (char)(0xC0 | ((unsigned char)utf8[++i] & 0x3F));
+        } else if (ansi && c == 0xC2 && i + 1 < n) {
+            o[k++] = utf8[++i];
+        } else {
+            o[k++] = (char)c;
+        }
+    }
+    tu_write_bytes(path, o, k);
+    free(o);
+}
+
+static const char *bv_write(const bv_spec *sp)
+{
+    static char vhdr[4096];
+    char text[4096], p[4096];
+    const char *base = strrchr(sp->name, '/') ? strrchr(sp->name, '/') + 1 : sp->name;
+    int n = snprintf(text, sizeof text,
+                     "Brain Vision Data Exchange Header File Version 1.0\r\n"
+                     "; written by tests/test_recording.c\r\n\r\n"
+                     "[Common Infos]\r\nCodepage=%s\r\nDataFile=%s.eeg\r\n"
+                     "MarkerFile=%s.vmrk\r\nDataFormat=BINARY\r\nDataOrientation=%s\r\n"
+                     "NumberOfChannels=%d\r\nSamplingInterval=%g\r\n\r\n"
+                     "[Binary Infos]\r\nBinaryFormat=%s\r\n%s\r\n[Channel Infos]\r\n",
+                     sp->ansi ? "ANSI" : "UTF-8", base, base,
+                     sp->vectorized ? "VECTORIZED" : "MULTIPLEXED", BV_NCH, 1e6 / BV_FS,
+                     sp->format, sp->big_endian ? "UseBigEndianOrder=YES\r\n" : "");
+    for (size_t c = 0; c < BV_NCH; c++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "Ch%zu=%s,,%.17g,%s\r\n", c + 1,
+                      bv_labels[c], sp->res, sp->unit);
+    snprintf(text + n, sizeof text - (size_t)n,
+             "\r\n[Comment]\r\nA1=not a channel line, ignored\r\n");
+    snprintf(vhdr, sizeof vhdr, "%s/%s.vhdr", g_tmp, sp->name);
+    bv_put_text(vhdr, text, sp->ansi);
+    snprintf(text, sizeof text,
+             "Brain Vision Data Exchange Marker File, Version 1.0\r\n\r\n[Common Infos]\r\n"
+             "Codepage=%s\r\nDataFile=%s.eeg\r\n\r\n[Marker Infos]\r\n"
+             "Mk1=New Segment,,1,1,0,20240131235959123456\r\n"
+             "Mk2=Comment,Seizure onset,201,100,0\r\n"
+             "Mk3=Stimulus,S  1,451,1,0\r\n"
+             "Mk4=Comment,a\\1b,51,1,0\r\n",
+             sp->ansi ? "ANSI" : "UTF-8", base);
+    snprintf(p, sizeof p, "%s/%s.vmrk", g_tmp, sp->name);
+    bv_put_text(p, text, sp->ansi);
+    int bps = strstr(sp->format, "16") ? 2 : 4;
+    unsigned char *d = malloc((size_t)BV_N * BV_NCH * (size_t)bps);
+    for (size_t c = 0; c < BV_NCH; c++)
+        for (size_t i = 0; i < BV_N; i++) {
+            size_t at = sp->vectorized ? c * BV_N + i : i * BV_NCH + c;
+            double v = (bv_signal(c, i) + sp->offset_uv) / (sp->res * sp->unit_uv);
+            uint32_t u;
+            if (!strcmp(sp->format, "IEEE_FLOAT_32")) {
+                float f = (float)v;
+                memcpy(&u, &f, 4);
+            } else if (!strcmp(sp->format, "UINT_16")) {
+                u = (uint32_t)lround(v);
+                assert_true(u <= 65535);
+            } else {
+                long r = lround(v);
+                assert_true(bps == 4 || (r >= -32768 && r <= 32767));
+                u = (uint32_t)(int32_t)r;
+            }
+            put_be_le(d + at * (size_t)bps, u, bps, sp->big_endian);
+        }
+    snprintf(p, sizeof p, "%s/%s.eeg", g_tmp, sp->name);
+    tu_write_bytes(p, d, (size_t)BV_N * BV_NCH * (size_t)bps);
+    free(d);
+    return vhdr;
+}
+
+static const bv_spec bv_specs[] = {
+    {"int16_mux_uv", "INT_16", 0, 0, 0, "\xC2\xB5V", 1.0, 0.1, 0},
+    {"int32_vec_mv", "INT_32", 1, 0, 0, "mV", 1e3, 1e-7, 0},
+    {"float_mux_v", "IEEE_FLOAT_32", 0, 0, 0, "V", 1e6, 1.0, 0},
+    {"int16_vec_nv_ansi", "INT_16", 1, 0, 1, "nV", 1e-3, 100.0, 0},
+    {"uint16_be_uv", "UINT_16", 0, 1, 0, "uV", 1.0, 0.05, 1000.0},
+    {"int32_be_vec", "INT_32", 1, 1, 1, "\xC2\xB5V", 1.0, 0.001, 0},
+};
+#define BV_NSPECS (sizeof bv_specs / sizeof bv_specs[0])
+
+/* Quantisation tolerance of a variant in microvolts: half a resolution step
+ * for integers; float32 keeps 24 bits, so 2^-24 of the largest |x| (under
+ * 400 uV + offset) is below 1e-4 uV. */
+static double bv_tol(const bv_spec *sp)
+{
+    if (!strcmp(sp->format, "IEEE_FLOAT_32"))
+        return 1e-4;
+    return sp->res * sp->unit_uv / 2 + 1e-9;
+}
+
+static void test_brainvision(void **state)
+{
+    (void)state;
+    double x[BV_N];
+    for (size_t v = 0; v < BV_NSPECS; v++) {
+        const bv_spec *sp = &bv_specs[v];
+        const char *path = bv_write(sp);
+        vbt_recording *rec;
+        vbt_msg msg;
+        if (vbt_recording_open(&rec, path, &msg))
+            fail_msg("%s: %s", sp->name, msg.text);
+        assert_string_equal(vbt_recording_format(rec), "BrainVision");
+        assert_int_equal(vbt_recording_n_channels(rec), BV_NCH);
+        assert_close(vbt_recording_duration_s(rec), BV_N / BV_FS, 1e-12);
+        for (size_t c = 0; c < BV_NCH; c++) {
+            const vbt_rec_channel *ch = vbt_recording_channel(rec, c);
+            assert_string_equal(ch->label, bv_labels[c]);
+            assert_string_equal(ch->unit, "uV");
+            assert_close(ch->fs_hz, BV_FS, 1e-9);
+            assert_int_equal(ch->n_samples, BV_N);
+            assert_int_equal(vbt_recording_read(rec, c, 0, BV_N, x), 0);
+            double worst = 0;
+            for (size_t i = 0; i < BV_N; i++)
+                worst = fmax(worst, fabs(x[i] - sp->offset_uv - bv_signal(c, i)));
+            if (!(worst <= bv_tol(sp)))
+                fail_msg("%s channel %zu: off by %g uV (tolerance %g)", sp->name, c, worst,
+                         bv_tol(sp));
+            /* a short window in the middle, through the frame cache */
+            assert_int_equal(vbt_recording_read(rec, c, 333, 5, x), 0);
+            for (size_t i = 0; i < 5; i++)
+                assert_close(x[i], bv_signal(c, 333 + i) + sp->offset_uv, bv_tol(sp));
+        }
+        assert_int_equal(vbt_recording_read(rec, 0, BV_N - 2, 3, x), VBT_ERANGE);
+        /* the markers: New Segment at sample 1 is the start, not an event */
+        vbt_datetime s = vbt_recording_start(rec);
+        assert_int_equal(s.year, 2024);
+        assert_int_equal(s.month, 1);
+        assert_int_equal(s.day, 31);
+        assert_int_equal(s.hour, 23);
+        assert_int_equal(s.minute, 59);
+        assert_int_equal(s.second, 59);
+        assert_close(s.subsecond, 0.123456, 1e-12);
+        assert_int_equal(vbt_recording_n_annotations(rec), 3);
+        assert_string_equal(vbt_recording_annotation(rec, 0)->text, "Seizure onset");
+        assert_string_equal(vbt_recording_annotation(rec, 1)->text, "S  1");
+        assert_close(vbt_recording_annotation(rec, 1)->onset_s, 450 / BV_FS, 1e-12);
+        assert_true(vbt_recording_annotation(rec, 1)->duration_s < 0);
+        assert_string_equal(vbt_recording_annotation(rec, 2)->text, "a,b");
+        double on, off;
+        assert_int_equal(vbt_recording_seizure(rec, &on, &off), 0);
+        assert_close(on, 1.0, 1e-12);
+        assert_close(off, 1.5, 1e-12);
+        vbt_recording_free(rec);
+    }
+}
+
+/* MNE (Debian python3-mne) reads the same files; its samples must equal
+ * vbt's to 1e-6 of a resolution step (both compute raw x resolution in
+ * double precision; only the unit scaling's rounding differs) and its
+ * marker onsets to 1e-9 s. */
+static void test_brainvision_mne(void **state)
+{
+    (void)state;
+    const char *py = "/usr/bin/python3";
+    if (!tu_exists(py)) {
+        print_message("skipped: no %s for the MNE oracle\n", py);
+        skip();
+    }
+    /* MNE reads INT_16, INT_32 and IEEE_FLOAT_32, little-endian only */
+    const bv_spec *use[BV_NSPECS];
+    const char *paths[BV_NSPECS];
+    size_t n = 0;
+    for (size_t v = 0; v < BV_NSPECS; v++)
+        if (!bv_specs[v].big_endian && strcmp(bv_specs[v].format, "UINT_16"))
+            use[n] = &bv_specs[v], paths[n] = NULL, n++;
+    char script[4096], prefix[4096];
+    snprintf(script, sizeof script, "%s/formats/mne_read.py", tu_data_dir());
+    snprintf(prefix, sizeof prefix, "%s/mne_", g_tmp);
+    const char *argv[BV_NSPECS + 4];
+    char keep[BV_NSPECS][4096];
+    argv[0] = script;
+    argv[1] = prefix;
+    for (size_t k = 0; k < n; k++) {
+        snprintf(keep[k], sizeof keep[k], "%s", bv_write(use[k]));
+        paths[k] = keep[k];
+        argv[2 + k] = keep[k];
+    }
+    argv[2 + n] = NULL;
+    char *out = NULL, *err = NULL;
+    int st = tu_run(py, argv, g_tmp, &out, &err);
+    if (st == 3) {
+        print_message("skipped: MNE is not installed (apt-get install python3-mne)\n");
+        free(out);
+        free(err);
+        skip();
+    }
+    if (st != 0)
+        fail_msg("mne_read.py failed (%d): %s", st, err);
+    free(out);
+    free(err);
+    for (size_t k = 0; k < n; k++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s%zu.txt", prefix, k);
+        char *txt = tu_slurp(p, NULL);
+        assert_non_null(txt);
+        double sfreq = 0;
+        long n_times = 0;
+        assert_int_equal(sscanf(strstr(txt, "sfreq "), "sfreq %lf", &sfreq), 1);
+        assert_int_equal(sscanf(strstr(txt, "n_times "), "n_times %ld", &n_times), 1);
+        vbt_recording *rec;
+        vbt_msg msg;
+        if (vbt_recording_open(&rec, paths[k], &msg))
+            fail_msg("%s", msg.text);
+        assert_close(sfreq, vbt_recording_channel(rec, 0)->fs_hz, 1e-9);
+        assert_int_equal(n_times, BV_N);
+        /* channel names, in order */
+        const char *l = txt;
+        for (size_t c = 0; c < BV_NCH; c++) {
+            l = strstr(l, "\nch ");
+            assert_non_null(l);
+            l += 4;
+            size_t len = strcspn(l, "\n");
+            if (len != strlen(bv_labels[c]) || strncmp(l, bv_labels[c], len))
+                fail_msg("%s: MNE channel %zu is '%.*s'", use[k]->name, c, (int)len, l);
+        }
+        /* MNE keeps the start's "New Segment" and names markers type/description */
+        const char *want[] = {"Comment/Seizure onset", "Stimulus/S  1", "Comment/a,b"};
+        for (size_t a = 0; a < 3; a++) {
+            const vbt_annotation *an = vbt_recording_annotation(rec, a);
+            const char *m = strstr(txt, want[a]);
+            if (!m)
+                fail_msg("%s: MNE has no annotation '%s':\n%s", use[k]->name, want[a], txt);
+            const char *ln = m;
+            while (ln > txt && ln[-1] != '\n')
+                ln--;
+            double onset, dur;
+            assert_int_equal(sscanf(ln, "ann %lf %lf", &onset, &dur), 2);
+            assert_close(an->onset_s, onset, 1e-9);
+        }
+        free(txt);
+        snprintf(p, sizeof p, "%s%zu.bin", prefix, k);
+        size_t len;
+        double *ref = (double *)tu_slurp(p, &len);
+        assert_int_equal(len, (size_t)BV_NCH * BV_N * sizeof(double));
+        double x[BV_N];
+        double tol = 1e-6 * use[k]->res * use[k]->unit_uv;
+        for (size_t c = 0; c < BV_NCH; c++) {
+            assert_int_equal(vbt_recording_read(rec, c, 0, BV_N, x), 0);
+            for (size_t i = 0; i < BV_N; i++)
+                if (!(fabs(x[i] - ref[c * BV_N + i]) <= tol))
+                    fail_msg("%s channel %zu sample %zu: vbt %.17g uV, MNE %.17g uV",
+                             use[k]->name, c, i, x[i], ref[c * BV_N + i]);
+        }
+        free(ref);
+        vbt_recording_free(rec);
+    }
+}
+
+static const char *bv_edit(const char *path, const char *name, const char *from,
+                           const char *to);
+
+/* A minimal Micromed "System 98, header type 4" TRC file written from the
+ * published layout (as python-neo's and EEGLAB's readers parse it): title,
+ * date at 128, data offset / channels / multiplexer / rate / bytes at 138,
+ * header type 4 at 175, the 15 area descriptors from 176 (ORDER, LABCOD, ...),
+ * 128-byte electrode records (labels, logical and physical ranges, unit,
+ * rate coefficient at +44), then 2-byte unsigned multiplexed samples.  The
+ * libbiosig that Debian 12 packages (2.5) has no Micromed reader (its
+ * library holds no TRC signature): the file must be refused with a message
+ * that says so, through the same child process as GDF. */
+static void test_micromed(void **state)
+{
+    (void)state;
+    enum { NCH = 3, FS = 256, NS = 512, ORDER = 416, LABCOD = 640 };
+    static const char *const zones[15] = {"ORDER", "LABCOD", "NOTE", "FLAGS", "TRONCA",
+                                          "IMPED_B", "IMPED_E", "MONTAGE", "COMPRESS",
+                                          "AVERAGE", "HISTORY", "DVIDEO", "EVENT A",
+                                          "EVENT B", "TRIGGER"};
+    size_t data = LABCOD + 128 * NCH, len = data + (size_t)NS * NCH * 2;
+    unsigned char *b = calloc(1, len);
+    memcpy(b, "* MICROMED  Brain-Quick file *\0\x1a", 32);
+    const unsigned char when[6] = {2, 3, 121, 10, 11, 12}; /* 2021-03-02 10:11:12 */
+    memcpy(b + 128, when, 6);
+    const uint32_t u32[] = {(uint32_t)data};
+    const uint16_t u16[] = {NCH, 2 * NCH, FS, 2};
+    memcpy(b + 138, u32, 4); /* little-endian host, as the format */
+    memcpy(b + 142, u16, sizeof u16);
+    b[175] = 4;
+    for (size_t z = 0; z < 15; z++) {
+        unsigned char *d = b + 176 + 16 * z;
+        memset(d, ' ', 8);
+        memcpy(d, zones[z], strlen(zones[z]));
+        uint32_t pos = z == 0 ? ORDER : z == 1 ? LABCOD : (uint32_t)data;
+        uint32_t n = z == 0 ? 2 * NCH : z == 1 ? 128 * NCH : 0;
+        memcpy(d + 8, &pos, 4);
+        memcpy(d + 12, &n, 4);
+    }
+    for (uint16_t c = 0; c < NCH; c++) {
+        memcpy(b + ORDER + 2 * c, &c, 2);
+        unsigned char *e = b + LABCOD + 128 * c;
+        e[0] = 1;
+        snprintf((char *)e + 2, 6, "A%u", c + 1u);
+        const int32_t ranges[5] = {0, 65535, 32768, -3200, 3200};
+        memcpy(e + 14, ranges, sizeof ranges);
+        const uint16_t rate = 1;
+        memcpy(e + 44, &rate, 2);
+    }
+    for (size_t i = 0; i < NS; i++)
+        for (size_t c = 0; c < NCH; c++) {
+            uint16_t d = (uint16_t)(32768 + lround(10000 * sin(2 * M_PI * (double)(c + 1) *
+                                                              (double)i / FS)));
+            memcpy(b + data + 2 * (i * NCH + c), &d, 2);
+        }
+    expect_open_error(bad_copy("minimal.trc", b, len), VBT_EFORMAT,
+                      "Micromed TRC cannot be read: the installed libbiosig does not "
+                      "support it");
+    free(b);
+}
+
+/* A GDF file on which libbiosig 2.5 segfaults (found by fuzz_gdf): the
+ * reader runs in a child process, so the open fails with one message naming
+ * the file ("libbiosig failed reading it (signal 11)") and this process goes
+ * on.  (Under AddressSanitizer's allocator libbiosig's invalid access may
+ * land elsewhere; whatever it does, the file must be refused or read without
+ * harm.) */
+static void test_biosig_crash(void **state)
+{
+    (void)state;
+    vbt_recording *rec = (vbt_recording *)1;
+    vbt_msg msg;
+    const char *path = fmt_path("libbiosig_segv.gdf");
+    int rc = vbt_recording_open(&rec, path, &msg);
+    if (rc == VBT_OK) {
+        double x[64];
+        for (size_t c = 0; c < vbt_recording_n_channels(rec); c++) {
+            const vbt_rec_channel *ch = vbt_recording_channel(rec, c);
+            size_t n = ch->n_samples < 64 ? (size_t)ch->n_samples : 64;
+            vbt_recording_read(rec, c, 0, n, x);
+        }
+        vbt_recording_free(rec);
+        return;
+    }
+    assert_null(rec);
+    assert_non_null(strstr(msg.text, path));
+#ifndef __SANITIZE_ADDRESS__
+    if (!strstr(msg.text, "libbiosig failed reading it (signal 11)"))
+        fail_msg("%s", msg.text);
+#endif
+    /* this process is intact: the next file opens */
+    assert_int_equal(vbt_recording_open(&rec, fmt_path("source.gdf"), &msg), 0);
+    vbt_recording_free(rec);
+}
+
+/* Text that reaches JSON, HTML and SVG is UTF-8: a channel label that is
+ * not (here a GDF label, read through libbiosig) refuses the file with one
+ * line naming it and the channel, without quoting the bytes; an annotation
+ * text that is not is repaired (U+FFFD for each bad byte, a space for a
+ * control character). */
+static void test_text_utf8(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *b = slurp(fmt_path("source.gdf"), &len);
+    b[256 + 16 + 1] = 0xFF; /* second byte of the second label, "A2" */
+    expect_open_error(bad_copy("label.gdf", b, len), VBT_EFORMAT,
+                      "channel 2: the label is not valid UTF-8");
+    free(b);
+    const bv_spec sp = {"txt", "INT_16", 0, 0, 0, "uV", 1.0, 0.1, 0};
+    const char *ok = bv_write(&sp);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/txt.vmrk", g_tmp);
+    bv_edit(p, "txt2.vmrk", "Stimulus,S  1,", "Stimulus,S\xFF\x01" "1,");
+    vbt_recording *rec;
+    vbt_msg msg;
+    if (vbt_recording_open(&rec, bv_edit(ok, "txt2.vhdr", "MarkerFile=txt.vmrk",
+                                         "MarkerFile=txt2.vmrk"), &msg))
+        fail_msg("%s", msg.text);
+    assert_string_equal(vbt_recording_annotation(rec, 1)->text, "S\xEF\xBF\xBD 1");
+    vbt_recording_free(rec);
+}
+
+/* A BIDS run recorded as BrainVision: found by its *_ieeg.vhdr, sidecars
+ * applied as for EDF (types and a bad channel from channels.tsv, the
+ * seizure from events.tsv). */
+static void test_bids_brainvision(void **state)
+{
+    (void)state;
+    char d[4200];
+    snprintf(d, sizeof d, "%s/bidsbv", g_tmp);
+    mkdir(d, 0755);
+    snprintf(d, sizeof d, "%s/bidsbv/sub-07", g_tmp);
+    mkdir(d, 0755);
+    snprintf(d, sizeof d, "%s/bidsbv/sub-07/ieeg", g_tmp);
+    mkdir(d, 0755);
+    const bv_spec sp = {"bidsbv/sub-07/ieeg/sub-07_task-sz_run-1_ieeg", "INT_16", 0, 0, 0,
+                        "uV", 1.0, 0.1, 0};
+    bv_write(&sp);
+    tu_write_file(tu_path(d, "sub-07_task-sz_run-1_channels.tsv"),
+                  "name\ttype\tunits\tstatus\nA1\tSEEG\tuV\tgood\nB'2\tSEEG\tuV\tbad\n"
+                  "C\xC3\xA9" "3\tECOG\tuV\tgood\n");
+    tu_write_file(tu_path(d, "sub-07_task-sz_run-1_events.tsv"),
+                  "onset\tduration\ttrial_type\n0.75\t1.25\tseizure onset\n");
+    char root[4200];
+    snprintf(root, sizeof root, "%s/bidsbv", g_tmp);
+    vbt_bids_query q = {.sub = "07"};
+    vbt_recording *rec;
+    vbt_msg msg;
+    if (vbt_recording_open_bids(&rec, root, &q, &msg))
+        fail_msg("%s", msg.text);
+    assert_string_equal(vbt_recording_format(rec), "BrainVision");
+    assert_non_null(strstr(vbt_recording_path(rec), "sub-07_task-sz_run-1_ieeg.vhdr"));
+    assert_int_equal(vbt_recording_n_channels(rec), 2);
+    assert_int_equal(vbt_recording_n_bad_dropped(rec), 1);
+    assert_string_equal(vbt_recording_channel(rec, 0)->type, "SEEG");
+    assert_string_equal(vbt_recording_channel(rec, 1)->type, "ECOG");
+    double x[4];
+    assert_int_equal(vbt_recording_read(rec, 1, 10, 4, x), 0);
+    for (size_t i = 0; i < 4; i++)
+        assert_close(x[i], bv_signal(2, 10 + i), 0.05 + 1e-9);
+    double on, off;
+    assert_int_equal(vbt_recording_seizure(rec, &on, &off), 0);
+    assert_close(on, 0.75, 1e-12);
+    assert_close(off, 2.0, 1e-12);
+    vbt_recording_free(rec);
+    /* a sidecar's text must be UTF-8 too (the group names the electrode) */
+    tu_write_file(tu_path(d, "sub-07_task-sz_run-1_channels.tsv"),
+                  "name\ttype\tunits\tgroup\nA1\tSEEG\tuV\tA\xFF\n");
+    rec = (vbt_recording *)1;
+    assert_int_equal(vbt_recording_open_bids(&rec, root, &q, &msg), VBT_EFORMAT);
+    assert_null(rec);
+    assert_non_null(strstr(msg.text, "channel 1: the group is not valid UTF-8"));
+    /* a non-matching run says which files it looks for */
+    q.run = "9";
+    rec = (vbt_recording *)1;
+    assert_int_equal(vbt_recording_open_bids(&rec, root, &q, &msg), VBT_ENOTFOUND);
+    assert_non_null(strstr(msg.text, ".vhdr"));
+}
+
+/* Replace the first occurrence of `from` in the text file at path by `to`
+ * and write it as `name` in g_tmp; the new path. */
+static const char *bv_edit(const char *path, const char *name, const char *from, const char *to)
+{
+    static char buf[4][4096];
+    static int k;
+    k = (k + 1) % 4;
+    size_t len;
+    char *t = tu_slurp(path, &len);
+    assert_non_null(t);
+    char *at = strstr(t, from);
+    if (!at)
+        fail_msg("'%s' not in %s", from, path);
+    size_t a = (size_t)(at - t), nf = strlen(from), nt = strlen(to);
+    char *o = malloc(len - nf + nt + 1);
+    memcpy(o, t, a);
+    memcpy(o + a, to, nt);
+    memcpy(o + a + nt, t + a + nf, len - a - nf);
+    snprintf(buf[k], sizeof buf[k], "%s/%s", g_tmp, name);
+    tu_write_bytes(buf[k], o, len - nf + nt);
+    free(o);
+    free(t);
+    return buf[k];
+}
+
+/* Broken BrainVision files: one line naming the file and the problem,
+ * nothing opened. */
+static void test_brainvision_errors(void **state)
+{
+    (void)state;
+    const bv_spec sp = {"ok", "INT_16", 0, 0, 0, "uV", 1.0, 0.1, 0};
+    const char *ok = bv_write(&sp);
+    char p[4200], q[4200];
+    expect_open_error(bv_edit(ok, "e1.vhdr", "DataFile=ok.eeg", "DataFile=../ok.eeg"),
+                      VBT_EFORMAT, "plain file name");
+    expect_open_error(bv_edit(ok, "e2.vhdr", "DataFile=ok.eeg", "DataFile=/etc/passwd"),
+                      VBT_EFORMAT, "plain file name");
+    expect_open_error(bv_edit(ok, "e3.vhdr", "DataFile=ok.eeg", "DataFile=.."), VBT_EFORMAT,
+                      "plain file name");
+    snprintf(p, sizeof p, "%s/ok.eeg", g_tmp);
+    snprintf(q, sizeof q, "%s/link.eeg", g_tmp);
+    assert_int_equal(symlink(p, q), 0);
+    expect_open_error(bv_edit(ok, "e4.vhdr", "DataFile=ok.eeg", "DataFile=link.eeg"),
+                      VBT_EFORMAT, "symbolic link");
+    expect_open_error(bv_edit(ok, "e5.vhdr", "DataFile=ok.eeg", "DataFile=absent.eeg"), VBT_EIO,
+                      "is not there");
+    expect_open_error(bv_edit(ok, "e6.vhdr", "NumberOfChannels=3", "NumberOfChannels=4"),
+                      VBT_EFORMAT, "has no line Ch4");
+    expect_open_error(bv_edit(ok, "e7.vhdr", "NumberOfChannels=3", "NumberOfChannels=2"),
+                      VBT_EFORMAT, "Ch3 is beyond the channel count");
+    expect_open_error(bv_edit(ok, "e8.vhdr", "NumberOfChannels=3", "NumberOfChannels=99999999"),
+                      VBT_EFORMAT, "NumberOfChannels must be");
+    expect_open_error(bv_edit(ok, "e9.vhdr", "Ch2=B'2,,", "Ch1=B'2,,"), VBT_EFORMAT,
+                      "Ch1 is repeated");
+    expect_open_error(bv_edit(ok, "e10.vhdr", "BinaryFormat=INT_16", "BinaryFormat=INT_8"),
+                      VBT_EFORMAT, "BinaryFormat must be");
+    expect_open_error(bv_edit(ok, "e11.vhdr", "DataOrientation=MULTIPLEXED",
+                              "DataOrientation=SIDEWAYS"), VBT_EFORMAT, "DataOrientation");
+    expect_open_error(bv_edit(ok, "e12.vhdr", "DataFormat=BINARY", "DataFormat=ASCII"),
+                      VBT_EFORMAT, "only DataFormat=BINARY");
+    expect_open_error(bv_edit(ok, "e13.vhdr", "SamplingInterval=5000", "SamplingInterval=-1"),
+                      VBT_EFORMAT, "SamplingInterval must be");
+    expect_open_error(bv_edit(ok, "e14.vhdr", "Ch1=A1,,0.1", "Ch1=A1,,zero"), VBT_EFORMAT,
+                      "resolution is not a number > 0");
+    expect_open_error(bv_edit(ok, "e15.vhdr", "Brain Vision Data", "Brian Vision Data"),
+                      VBT_EFORMAT, "not a BrainVision header");
+    /* a channel name that is not UTF-8 in a UTF-8 header: refused, never quoted */
+    expect_open_error(bv_edit(ok, "e16.vhdr", "Ch1=A1,", "Ch1=A\xFF\xFE" "1,"), VBT_EFORMAT,
+                      "Ch1: the name is not valid UTF-8");
+    expect_open_error(bv_edit(ok, "e17.vhdr", "Ch1=A1,", "Ch1=,"), VBT_EFORMAT,
+                      "Ch1: the name is empty");
+    expect_open_error(bv_edit(ok, "e18.vhdr", "MarkerFile=ok.vmrk", "MarkerFile=none.vmrk"),
+                      VBT_EIO, "its MarkerFile is not there");
+    /* data not a whole number of frames */
+    snprintf(p, sizeof p, "%s/ok.eeg", g_tmp);
+    size_t len;
+    char *d = tu_slurp(p, &len);
+    snprintf(q, sizeof q, "%s/short.eeg", g_tmp);
+    tu_write_bytes(q, d, len - 1);
+    expect_open_error(bv_edit(ok, "e19.vhdr", "DataFile=ok.eeg", "DataFile=short.eeg"),
+                      VBT_EFORMAT, "not a whole number of samples");
+    tu_write_bytes(q, d, 0);
+    expect_open_error(bv_edit(ok, "e20.vhdr", "DataFile=ok.eeg", "DataFile=short.eeg"),
+                      VBT_EFORMAT, "not a whole number of samples");
+    free(d);
+    /* markers */
+    snprintf(p, sizeof p, "%s/ok.vmrk", g_tmp);
+    bv_edit(p, "bad.vmrk", "Stimulus,S  1,451", "Stimulus,S  1,abc");
+    expect_open_error(bv_edit(ok, "e21.vhdr", "MarkerFile=ok.vmrk", "MarkerFile=bad.vmrk"),
+                      VBT_EFORMAT, "position or size is not a whole number");
+    bv_edit(p, "bad2.vmrk", "20240131235959123456", "20241331235959123456");
+    expect_open_error(bv_edit(ok, "e22.vhdr", "MarkerFile=ok.vmrk", "MarkerFile=bad2.vmrk"),
+                      VBT_EFORMAT, "New Segment date");
+    /* a second segment from sample 301 (1.5 s): a window across it is refused;
+     * the header names its markers "$b.vmrk", its own name (seg) */
+    bv_edit(p, "seg.vmrk", "Mk3=Stimulus,S  1,451,1,0", "Mk3=New Segment,,301,1,0");
+    vbt_recording *rec;
+    vbt_msg msg;
+    if (vbt_recording_open(&rec, bv_edit(ok, "seg.vhdr", "MarkerFile=ok.vmrk",
+                                         "MarkerFile=$b.vmrk"), &msg))
+        fail_msg("%s", msg.text);
+    int64_t first;
+    size_t n;
+    assert_int_equal(vbt_recording_window(rec, 0, 0.5, 1.4, &first, &n), 0);
+    assert_int_equal(vbt_recording_window(rec, 0, 1.5, 2.5, &first, &n), 0);
+    assert_int_equal(vbt_recording_window(rec, 0, 1.0, 2.0, &first, &n), VBT_ERANGE);
+    assert_non_null(strstr(vbt_recording_errmsg(rec), "discontinuity"));
+    vbt_recording_free(rec);
+    /* a float sample that is not finite: the read fails and says so */
+    const bv_spec fl = {"nan", "IEEE_FLOAT_32", 0, 0, 0, "uV", 1.0, 1.0, 0};
+    const char *nan_path = bv_write(&fl);
+    snprintf(p, sizeof p, "%s/nan.eeg", g_tmp);
+    d = tu_slurp(p, &len);
+    const float bad = NAN;
+    memcpy(d + (100 * BV_NCH + 1) * 4, &bad, 4);
+    tu_write_bytes(p, d, len);
+    free(d);
+    if (vbt_recording_open(&rec, nan_path, &msg))
+        fail_msg("%s", msg.text);
+    double x[BV_N];
+    assert_int_equal(vbt_recording_read(rec, 0, 0, BV_N, x), 0);
+    assert_int_equal(vbt_recording_read(rec, 1, 0, BV_N, x), VBT_EFORMAT);
+    assert_non_null(strstr(vbt_recording_errmsg(rec), "not a finite number"));
+    vbt_recording_free(rec);
 }
 
 /* Byte offset and size of the annotation signal inside a data record of a
@@ -773,7 +1368,7 @@ static void annot_layout(const unsigned char *b, size_t *hdr_bytes, size_t *rec_
 /* Replace the annotation bytes of data record r by tal (zero-padded). */
 static void set_tal(unsigned char *b, size_t r, const char *tal, size_t tal_len)
 {
-    size_t hb, rb, off, nb;
+    size_t hb = 0, rb = 0, off = 0, nb = 0;
     annot_layout(b, &hb, &rb, &off, &nb);
     assert_true(tal_len <= nb);
     memset(b + hb + r * rb + off, 0, nb);
@@ -1004,6 +1599,13 @@ int main(void)
         cmocka_unit_test(test_bids_example_sidecars),
         cmocka_unit_test(test_montages),
         cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_brainvision),
+        cmocka_unit_test(test_brainvision_mne),
+        cmocka_unit_test(test_brainvision_errors),
+        cmocka_unit_test(test_text_utf8),
+        cmocka_unit_test(test_micromed),
+        cmocka_unit_test(test_biosig_crash),
+        cmocka_unit_test(test_bids_brainvision),
         cmocka_unit_test(test_edf_plus_d),
         cmocka_unit_test(test_subsecond),
         cmocka_unit_test(test_header_ascii),

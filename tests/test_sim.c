@@ -205,6 +205,95 @@ static void test_history_semantics(void **state)
     vbt_connectome_free(conn);
 }
 
+/* Delayed sums are taken several steps per pass, as many as the shortest
+ * delay of a nonzero weight allows (8 to 32, else step by step), and a
+ * block outlives a run.  Seven regions, every pair connected, delays from
+ * dmin to dmin + 40 steps (dmin 0 and 5: step by step; 12: blocks of 13
+ * steps; 33: blocks of 32), a ramp as initial history so that every read
+ * has its own value.
+ * Against the recurrence written out by hand,
+ *   x_i(n+1) = x_i(n) + dt (drive_i + sum_j w_ij x_j(n - d_ij)),
+ * summed in a different order: 1e-12 relative covers the rounding of 7
+ * terms over 150 steps (values below 1e3).  One run, runs of 1 and of 7
+ * steps, and a batch of 3 give the same bytes. */
+static void test_blocked_delays(void **state)
+{
+    (void)state;
+    const size_t n = 7, steps = 150;
+    const double dt = 0.1, speed = 1.0;
+    const long dmins[4] = {0, 5, 12, 33};
+    for (size_t t = 0; t < 4; t++) {
+        vbt_connectome *conn = make_conn(n);
+        long d[49];
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                d[i * n + j] = dmins[t] + (long)((i * 5 + j * 3) % 41);
+                conn->weights[i * n + j] = 0.05 + 0.013 * (double)((i + 2 * j) % 5);
+                conn->lengths[i * n + j] = (double)d[i * n + j] * dt * speed;
+            }
+        d[0] = dmins[t];            /* the shortest delay is dmin exactly */
+        conn->lengths[0] = (double)dmins[t] * dt * speed;
+        vbt_sim *one = make_sim(&probe, vbt_coupling_linear, vbt_scheme_euler, conn, dt, speed);
+        for (size_t k = 0; k < n * n; k++)
+            assert_int_equal(vbt_sim_delay_steps(one, k / n, k % n), d[k]);
+        const size_t H = vbt_sim_horizon(one), T = H + steps;
+        double *past = malloc(T * n * sizeof *past), drive[7], a = 1.0;
+        for (size_t r = 0; r < H; r++)
+            for (size_t i = 0; i < n; i++)
+                past[r * n + i] = 0.01 * (double)(r * (i + 1) % 17) - 0.07 * (double)i;
+        for (size_t i = 0; i < n; i++)
+            drive[i] = 0.3 - 0.11 * (double)i;
+        for (size_t s = 0; s < steps; s++)
+            for (size_t i = 0; i < n; i++) {
+                const size_t now = H - 1 + s;
+                double c = 0.0;
+                for (size_t j = 0; j < n; j++)
+                    c += conn->weights[i * n + j] * past[(now - (size_t)d[i * n + j]) * n + j];
+                past[(now + 1) * n + i] = past[now * n + i] + dt * (drive[i] + c);
+            }
+        vbt_sim *chunks = make_sim(&probe, vbt_coupling_linear, vbt_scheme_euler, conn, dt,
+                                   speed);
+        vbt_sim *ones = make_sim(&probe, vbt_coupling_linear, vbt_scheme_euler, conn, dt, speed);
+        vbt_sim_spec spec = {&probe, vbt_coupling_linear, vbt_scheme_euler, conn, dt, speed, 3};
+        vbt_sim *batch;
+        vbt_msg msg;
+        assert_int_equal(vbt_sim_alloc(&batch, &spec, &msg), VBT_OK);
+        vbt_sim *sims[4] = {one, chunks, ones, batch};
+        for (size_t q = 0; q < 4; q++) {
+            vbt_sim_set_coupling_param(sims[q], "a", &a, 1);
+            vbt_sim_set_model_param(sims[q], "drive", drive, n);
+            assert_int_equal(vbt_sim_set_initial_history(sims[q], past, H), VBT_OK);
+        }
+        double other[7];
+        for (size_t i = 0; i < n; i++)
+            other[i] = -0.2 + 0.05 * (double)i;
+        vbt_sim_set_model_param_of(batch, 0, "drive", other, n);   /* simulation 1 is `one` */
+        vbt_sim_set_model_param_of(batch, 2, "drive", other, n);
+        assert_int_equal(vbt_sim_run(one, steps), VBT_OK);
+        for (size_t s = 0; s < steps; s += 7)
+            assert_int_equal(vbt_sim_run(chunks, steps - s < 7 ? steps - s : 7), VBT_OK);
+        for (size_t s = 0; s < steps; s++)
+            assert_int_equal(vbt_sim_run(ones, 1), VBT_OK);
+        assert_int_equal(vbt_sim_run(batch, steps), VBT_OK);
+        const double *x = vbt_sim_state(one), *xb = vbt_sim_state(batch);
+        double worst = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double want = past[(T - 1) * n + i];
+            worst = fmax(worst, fabs(x[i] - want) / fmax(1.0, fabs(want)));
+            assert_true(xb[i * 3 + 1] == x[i]);
+        }
+        assert_memory_equal(vbt_sim_state(chunks), x, n * sizeof *x);
+        assert_memory_equal(vbt_sim_state(ones), x, n * sizeof *x);
+        print_message("shortest delay %ld: max relative difference to the recurrence %.3g\n",
+                      dmins[t], worst);
+        assert_true(worst < 1e-12);
+        for (size_t q = 0; q < 4; q++)
+            vbt_sim_free(sims[q]);
+        free(past);
+        vbt_connectome_free(conn);
+    }
+}
+
 /* Naive reference: full-history Heun for the Epileptor with difference
  * coupling, written directly from the equations (no ring buffer, no CSR). */
 static void reference_run(const vbt_connectome *conn, const long *d, double a, double dt,
@@ -502,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_delay_rounding),
         cmocka_unit_test(test_conn76_horizon),
         cmocka_unit_test(test_history_semantics),
+        cmocka_unit_test(test_blocked_delays),
         cmocka_unit_test(test_paths_against_reference),
         cmocka_unit_test(test_plan_once_run_many),
         cmocka_unit_test(test_tutorial_seizure),

@@ -14,6 +14,7 @@
 #include "vbt.h"
 #include "vbt_rng.h"
 #include "vbt_smc.h"
+#include "vbt_vep_multi.h"
 #include "vep_fixture.h"
 
 /* theta ~ N(0, S0^2 I_2); y | theta ~ N(theta, S^2 I_2). */
@@ -594,6 +595,381 @@ static void test_errors(void **state)
     assert_int_equal(vbt_smc(&lin_model, NULL, &o, p, &res, &msg), VBT_EINVAL);
 }
 
+/* ---- SMC from particles (vbt_smc_from) ------------------------------------ */
+
+/* The conjugate model above seen twice: y1 = Y, y2 = Y2 (per coordinate
+ * N(theta, S^2)).  p(theta | y1) = N(m1, v1) with v1 = 1 / (1/S0^2 + 1/S^2),
+ * m1 = v1 y1 / S^2; after y2: v2 = 1 / (1/S0^2 + 2/S^2), m2 = v2 (y1 + y2)
+ * / S^2; log p(y2 | y1) = sum_d log N(y2_d; m1_d, S^2 + v1). */
+static double Y2[2];
+
+static double g_lik2(void *ctx, const double *th)
+{
+    (void)ctx;
+    double a = th[0] - Y2[0], b = th[1] - Y2[1];
+    return -0.5 * (a * a + b * b) / (S * S) - log(2 * M_PI * S * S);
+}
+
+static double g_post1(void *ctx, const double *th) { return g_prior(ctx, th) + g_lik(ctx, th); }
+
+static void from_exact(double *m2, double *v2, double *logz)
+{
+    const double v1 = 1.0 / (1.0 / (S0 * S0) + 1.0 / (S * S));
+    *v2 = 1.0 / (1.0 / (S0 * S0) + 2.0 / (S * S));
+    *logz = 0.0;
+    for (int d = 0; d < 2; d++) {
+        double m1 = v1 * Y[d] / (S * S), r = Y2[d] - m1, vv = S * S + v1;
+        m2[d] = *v2 * (Y[d] + Y2[d]) / (S * S);
+        *logz += -0.5 * r * r / vv - 0.5 * log(2 * M_PI * vv);
+    }
+}
+
+static void test_from_conjugate(void **state)
+{
+    (void)state;
+    Y2[0] = Y[0] + 0.05;
+    Y2[1] = Y[1] - 0.08;
+    vbt_smc_opts o;
+    vbt_smc_opts_default(&o);
+    o.n_particles = 2000;
+    o.seed = 21;
+    const size_t N = o.n_particles;
+    double *p1 = malloc(N * 2 * sizeof *p1), *p2 = malloc(N * 2 * sizeof *p2),
+           *lw = malloc(N * sizeof *lw);
+    vbt_smc_result r1, r2;
+    vbt_msg msg;
+    /* (a) equally weighted draws of p(theta | y1) from SMC, then y2 */
+    assert_int_equal(vbt_smc(&gauss, NULL, &o, p1, &r1, &msg), VBT_OK);
+    const vbt_smc_model upd = {.n = 2, .log_prior = g_post1, .log_lik = g_lik2};
+    o.seed = 22;
+    if (vbt_smc_from(&upd, NULL, &o, p1, NULL, p2, &r2, &msg))
+        fail_msg("%s", msg.text);
+    double m2[2], v2, lz, sm[2], sv[2];
+    from_exact(m2, &v2, &lz);
+    moments(p2, N, 2, sm, sv);
+    print_message("from (equal): mean %.4f %.4f (exact %.4f %.4f), sd %.4f %.4f (%.4f), log "
+                  "p(y2|y1) %.4f (%.4f), %zu steps, start ESS %.0f, reweight ESS %.0f\n",
+                  sm[0], sm[1], m2[0], m2[1], sqrt(sv[0]), sqrt(sv[1]), sqrt(v2),
+                  r2.log_evidence, lz, r2.n_steps, r2.start_ess, r2.reweight_ess);
+    /* as test_conjugate: 2000 particles, MC error of a mean ~ sd / sqrt(ESS
+     * ~ 1000) = 0.03 sd, 0.15 sd is 5 of them; a sd within 10 %; log Z
+     * within 0.1 (3 sd over seeds) */
+    for (int d = 0; d < 2; d++) {
+        assert_close(sm[d], m2[d], 0.15 * sqrt(v2));
+        assert_close(sqrt(sv[d]), sqrt(v2), 0.1 * sqrt(v2));
+    }
+    assert_close(r2.log_evidence, lz, 0.1);
+    assert_close(r2.start_ess, (double)N, 1e-9 * (double)N);
+    assert_true(r2.reweight_ess > 0.2 * (double)N && r2.reweight_ess <= (double)N);
+    /* (b) a weighted start: draws of q = N(Y, 0.3^2 I) with the importance
+     * weights p(theta | y1) / q(theta) (up to a constant), then y2 */
+    for (size_t i = 0; i < N; i++) {
+        g_draw(NULL, 7, i, p1 + 2 * i);
+        p1[2 * i] = Y[0] + 0.3 * (p1[2 * i] / S0);
+        p1[2 * i + 1] = Y[1] + 0.3 * (p1[2 * i + 1] / S0);
+        double a = (p1[2 * i] - Y[0]) / 0.3, b = (p1[2 * i + 1] - Y[1]) / 0.3;
+        lw[i] = g_post1(NULL, p1 + 2 * i) + 0.5 * (a * a + b * b);
+    }
+    o.seed = 23;
+    if (vbt_smc_from(&upd, NULL, &o, p1, lw, p2, &r2, &msg))
+        fail_msg("%s", msg.text);
+    moments(p2, N, 2, sm, sv);
+    print_message("from (weighted): mean %.4f %.4f, sd %.4f %.4f, log p(y2|y1) %.4f (%.4f), "
+                  "start ESS %.0f, reweight ESS %.0f\n", sm[0], sm[1], sqrt(sv[0]),
+                  sqrt(sv[1]), r2.log_evidence, lz, r2.start_ess, r2.reweight_ess);
+    /* q is 3 times wider than p(theta | y1) in 2 dimensions: start ESS ~ N
+     * (2 * 3 - 1)^... about N / 5 (measured ~0.2 N); the means' MC error ~
+     * sd / sqrt(200) = 0.07 sd: 0.3 sd is 4 of them; sds 20 %, log Z 0.2 */
+    assert_true(r2.start_ess < 0.6 * (double)N && r2.start_ess > 50.0);
+    for (int d = 0; d < 2; d++) {
+        assert_close(sm[d], m2[d], 0.3 * sqrt(v2));
+        assert_close(sqrt(sv[d]), sqrt(v2), 0.2 * sqrt(v2));
+    }
+    assert_close(r2.log_evidence, lz, 0.2);
+    /* (c) a second datum far from the first: the reweighting collapses
+     * (y2 is 30 likelihood sds away), and tempering still reaches it */
+    Y2[0] = Y[0] + 3.0;
+    Y2[1] = Y[1];
+    o.seed = 21;
+    assert_int_equal(vbt_smc(&gauss, NULL, &o, p1, &r1, &msg), VBT_OK);
+    o.seed = 24;
+    if (vbt_smc_from(&upd, NULL, &o, p1, NULL, p2, &r2, &msg))
+        fail_msg("%s", msg.text);
+    from_exact(m2, &v2, &lz);
+    moments(p2, N, 2, sm, sv);
+    print_message("from (conflict): reweight ESS %.3g, %zu steps, mean %.4f (exact %.4f)\n",
+                  r2.reweight_ess, r2.n_steps, sm[0], m2[0]);
+    assert_true(r2.reweight_ess < 2.0);
+    assert_true(r2.n_steps > 3);
+    assert_close(sm[0], m2[0], 0.15 * sqrt(v2));
+    /* errors: no start */
+    assert_int_equal(vbt_smc_from(&upd, NULL, &o, NULL, NULL, p2, &r2, &msg), VBT_EINVAL);
+    free(p1);
+    free(p2);
+    free(lw);
+}
+
+/* ---- the joint fit of several seizures (vbt_vep_multi.h) ------------------- */
+
+/* Seizure j of the fixture's patient: the same regions, gain, priors and x0
+ * (vf_x0); its own sensor offsets VM_OFF[j] and noise stream (17 + j, 0). */
+static const double VM_OFF[3][VF_NS] = {{0, 0, 0, 0}, {0.3, -0.2, 0.1, 0.0},
+                                        {-0.25, 0.15, 0.0, 0.2}};
+
+static void vm_spec(size_t j, vbt_vep_spec *sp, double *y)
+{
+    static const double W[VF_NR * VF_NR] = {0, 1, 0, 1, 0, 0.5, 0, 0.5, 0};
+    static const double G[VF_NS * VF_NR] = {1.0, 0.2, 0.1, 0.3, 1.0, 0.2, 0.1, 0.4, 1.0,
+                                            0.5, 0.5, 0.5};
+    vbt_vep_spec_default(sp);
+    sp->n_regions = VF_NR;
+    sp->n_sensors = VF_NS;
+    sp->n_samples = VF_NT;
+    sp->weights = W;
+    sp->gain = G;
+    sp->priors.x0 = (vbt_vep_group_prior){.mu = -3.0, .sd = 0.5};
+    sp->priors.x_init = (vbt_vep_group_prior){.mu = -2.0, .sd = 1.0, .fixed = 1};
+    sp->priors.z_init = (vbt_vep_group_prior){.mu = 4.0, .sd = 1.0, .fixed = 1};
+    sp->priors.K.fixed = sp->priors.amp.fixed = sp->priors.eps.fixed = 1;
+    sp->priors.K.value = sp->priors.amp.value = 1.0;
+    sp->priors.eps.value = 0.1;
+    vbt_vep *m;
+    vbt_msg msg;
+    if (vbt_vep_alloc(&m, sp, &msg))
+        fail_msg("%s", msg.text);
+    double th[VF_NR + VF_NS], nat[VF_NR + VF_NS];
+    for (size_t i = 0; i < VF_NR; i++)
+        nat[i] = vf_x0[i];
+    for (size_t s = 0; s < VF_NS; s++)
+        nat[VF_NR + s] = VM_OFF[j][s];
+    assert_int_equal(vbt_vep_unconstrain(m, nat, th), VBT_OK);
+    assert_int_equal(vbt_vep_simulate(m, th, NULL, y), VBT_OK);
+    vbt_rng r;
+    vbt_rng_init(&r, 17 + j, 0);
+    double e[VF_NT * VF_NS];
+    vbt_rng_normal(&r, e, VF_NT * VF_NS);
+    for (size_t k = 0; k < VF_NT * VF_NS; k++)
+        y[k] += 0.1 * e[k];
+    vbt_vep_free(m);
+    sp->data = y;
+}
+
+/* x0 means and sds (natural) of N particles of mm. */
+static void vm_x0_moments(const vbt_vep_multi *mm, const double *p, size_t N, double *mean,
+                          double *sd)
+{
+    const size_t n = vbt_vep_multi_n_params(mm);
+    double x0[VF_NR], *x = malloc(N * VF_NR * sizeof *x);
+    for (size_t i = 0; i < N; i++) {
+        vbt_vep_multi_x0(mm, p + i * n, x0);
+        memcpy(x + i * VF_NR, x0, sizeof x0);
+    }
+    moments(x, N, VF_NR, mean, sd);
+    for (size_t r = 0; r < VF_NR; r++)
+        sd[r] = sqrt(sd[r]);
+    free(x);
+}
+
+static void test_multi_density(void **state)
+{
+    (void)state;
+    double y[3][VF_NT * VF_NS];
+    vbt_vep_spec sp[3];
+    for (size_t j = 0; j < 3; j++)
+        vm_spec(j, &sp[j], y[j]);
+    vbt_vep_multi *mm;
+    vbt_msg msg;
+    if (vbt_vep_multi_alloc(&mm, sp, 3, 2, &msg))
+        fail_msg("%s", msg.text);
+    /* layout: 3 shared x0, then 4 offsets per seizure */
+    assert_int_equal(vbt_vep_multi_n_shared(mm), VF_NR);
+    assert_int_equal(vbt_vep_multi_n_params(mm), VF_NR + 3 * VF_NS);
+    assert_string_equal(vbt_vep_multi_param_name(mm, 0), "x0[1]");
+    assert_string_equal(vbt_vep_multi_param_name(mm, VF_NR), "s1:off[1]");
+    assert_string_equal(vbt_vep_multi_param_name(mm, VF_NR + 2 * VF_NS + 3), "s3:off[4]");
+    assert_int_equal(vbt_vep_multi_param_index(mm, "s2:off[2]"), VF_NR + VF_NS + 1);
+    const size_t n = vbt_vep_multi_n_params(mm);
+    double th[VF_NR + 3 * VF_NS], g[VF_NR + 3 * VF_NS], thj[VF_NR + VF_NS], lp;
+    vbt_vep_multi_prior_draw(mm, 5, 0, th);
+    if (vbt_vep_multi_logp(mm, 1, th, &lp, g))
+        fail_msg("joint logp not finite");
+    /* by hand: the three single-seizure log posteriors, minus the shared
+     * prior counted twice too many; x0 raw ~ N(0, 1) per region, so log
+     * p(s) = sum_i (-s_i^2 / 2 - log(2 pi) / 2) */
+    double sum = 0.0, logps = 0.0;
+    for (size_t j = 0; j < 3; j++) {
+        vbt_vep *m;
+        assert_int_equal(vbt_vep_alloc(&m, &sp[j], &msg), VBT_OK);
+        vbt_vep_multi_split(mm, j, th, thj);
+        for (size_t i = 0; i < VF_NR; i++)
+            assert_true(thj[i] == th[i]);
+        for (size_t s = 0; s < VF_NS; s++)
+            assert_true(thj[VF_NR + s] == th[VF_NR + j * VF_NS + s]);
+        double lj;
+        assert_int_equal(vbt_vep_logp(m, thj, &lj, NULL), VBT_OK);
+        sum += lj;
+        vbt_vep_free(m);
+    }
+    for (size_t i = 0; i < VF_NR; i++)
+        logps += -0.5 * th[i] * th[i] - 0.5 * log(2 * M_PI);
+    assert_close(vbt_vep_multi_shared_logprior(mm, th, NULL), logps, 1e-12 * fabs(logps));
+    print_message("joint lp %.10f, sum of parts %.10f, shared prior %.10f\n", lp, sum, logps);
+    /* the same arithmetic in another order: rounding only */
+    assert_close(lp, sum - 2.0 * logps, 1e-10 * fabs(lp));
+    /* the gradient against central differences (error ~ h^2 times the third
+     * derivative, plus rounding ~ 1e-16 |lp| / h) */
+    for (size_t i = 0; i < n; i++) {
+        const double h = 1e-5;
+        double a = th[i], lpp, lpm;
+        th[i] = a + h;
+        vbt_vep_multi_logp(mm, 0, th, &lpp, NULL);
+        th[i] = a - h;
+        vbt_vep_multi_logp(mm, 0, th, &lpm, NULL);
+        th[i] = a;
+        double fd = (lpp - lpm) / (2 * h);
+        assert_true(fabs(g[i] - fd) < 1e-5 * fmax(1.0, fabs(fd)));
+    }
+    /* prior + likelihood = posterior through the target */
+    const vbt_target *t = vbt_vep_multi_target(mm);
+    assert_int_equal(t->n, n);
+    double lq = t->log_prior(t->ctx[0], th), ll = t->log_lik(t->ctx[0], th);
+    assert_close(lq + ll, lp, 1e-10 * fabs(lp));
+    /* errors: a seizure without data, priors whose shared parameters differ */
+    vbt_vep_spec bad[2] = {sp[0], sp[1]};
+    bad[1].data = NULL;
+    vbt_vep_multi *x;
+    assert_int_equal(vbt_vep_multi_alloc(&x, bad, 2, 1, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "no data"));
+    bad[1] = sp[1];
+    bad[1].priors.K.fixed = 0;  /* seizure 2 would have a shared K that seizure 1 lacks */
+    assert_int_equal(vbt_vep_multi_alloc(&x, bad, 2, 1, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "shared"));
+    vbt_vep_multi_free(mm);
+}
+
+static void test_multi_joint_and_update(void **state)
+{
+    (void)state;
+    double y[3][VF_NT * VF_NS];
+    vbt_vep_spec sp[3];
+    for (size_t j = 0; j < 3; j++)
+        vm_spec(j, &sp[j], y[j]);
+    vbt_msg msg;
+    vbt_smc_opts o;
+    vbt_smc_opts_default(&o);
+    o.n_particles = 512;
+    o.n_moves = 5;
+    o.n_threads = 2;
+    o.seed = 31;
+    const size_t N = o.n_particles;
+    /* each seizure alone */
+    vbt_vep_multi *one[3], *mm[3];
+    double sd1[3][VF_NR], mean1[3][VF_NR];
+    double *pk[3];
+    vbt_smc_result r;
+    for (size_t j = 0; j < 3; j++) {
+        if (vbt_vep_multi_alloc(&one[j], &sp[j], 1, 2, &msg) ||
+            vbt_vep_multi_alloc(&mm[j], sp, j + 1, 2, &msg))
+            fail_msg("%s", msg.text);
+        pk[j] = malloc(N * vbt_vep_multi_n_params(mm[j]) * sizeof *pk[j]);
+        double *p = malloc(N * vbt_vep_multi_n_params(one[j]) * sizeof *p);
+        if (vbt_vep_multi_smc(one[j], &o, p, &r, &msg))
+            fail_msg("%s", msg.text);
+        vm_x0_moments(one[j], p, N, mean1[j], sd1[j]);
+        free(p);
+    }
+    /* the joint fit of the three from the prior */
+    double *joint = malloc(N * vbt_vep_multi_n_params(mm[2]) * sizeof *joint);
+    vbt_smc_result rj;
+    if (vbt_vep_multi_smc(mm[2], &o, joint, &rj, &msg))
+        fail_msg("%s", msg.text);
+    double mj[VF_NR], sj[VF_NR];
+    vm_x0_moments(mm[2], joint, N, mj, sj);
+    /* update by update: seizure 1 alone, + seizure 2, + seizure 3 */
+    o.seed = 41;
+    if (vbt_vep_multi_smc(mm[0], &o, pk[0], &r, &msg))
+        fail_msg("%s", msg.text);
+    double lz_seq = r.log_evidence;
+    for (size_t j = 1; j < 3; j++) {
+        vbt_vep_multi_update_info info;
+        if (vbt_vep_multi_update(mm[j], pk[j - 1], NULL, &o, pk[j], &r, &info, &msg))
+            fail_msg("%s", msg.text);
+        print_message("update +seizure %zu: %zu steps (joint from prior: %zu), reweight ESS "
+                      "%.0f of %zu, %zu gradients (joint %zu), q centre in %zu Newton steps\n",
+                      j + 1, r.n_steps, rj.n_steps, r.reweight_ess, N, r.n_grad, rj.n_grad,
+                      info.nu_iter);
+        assert_true(r.reweight_ess > 0.05 * (double)N);
+        lz_seq += r.log_evidence;
+    }
+    double ms[VF_NR], ss[VF_NR];
+    vm_x0_moments(mm[2], pk[2], N, ms, ss);
+    print_message("log p(y1, y2, y3): sequential %.3f, joint %.3f\n", lz_seq, rj.log_evidence);
+    for (size_t i = 0; i < VF_NR; i++) {
+        print_message("  x0[%zu] (truth %.2f): joint %.4f (sd %.4f), updates %.4f (sd %.4f), "
+                      "single sds %.4f %.4f %.4f\n", i + 1, vf_x0[i], mj[i], sj[i], ms[i],
+                      ss[i], sd1[0][i], sd1[1][i], sd1[2][i]);
+        /* three seizures of equal information: sd ~ 1/sqrt(3) = 0.58 of one
+         * seizure's; 512 particles estimate a sd within ~10 %, so 0.8 is
+         * safely between 0.58 and 1 */
+        for (size_t j = 0; j < 3; j++)
+            assert_true(sj[i] < 0.8 * sd1[j][i]);
+        /* the updates and the joint fit: as test_vep_smc, 0.25 sd and 20 % */
+        assert_true(fabs(ms[i] - mj[i]) < 0.25 * sj[i]);
+        assert_true(fabs(ss[i] / sj[i] - 1.0) < 0.2);
+        /* and the truth within 4 sd */
+        assert_true(fabs(mj[i] - vf_x0[i]) < 4.0 * sj[i]);
+    }
+    /* log p(y1) + log p(y2|y1) + log p(y3|y1,y2) = log p(y1,y2,y3): both
+     * estimates spread by ~0.2 over seeds (test_vep_smc); 1.0 is ~3.5 sd
+     * of their difference */
+    assert_close(lz_seq, rj.log_evidence, 1.0);
+    /* SMC from the Laplace approximation at the joint mode (the twin's fits) */
+    double *lap = malloc(N * vbt_vep_multi_n_params(mm[2]) * sizeof *lap);
+    vbt_smc_result rl;
+    o.seed = 51;
+    double mode_lp;
+    if (vbt_vep_multi_smc_laplace(mm[2], NULL, &o, lap, &rl, &mode_lp, &msg))
+        fail_msg("%s", msg.text);
+    double ml[VF_NR], sl[VF_NR];
+    vm_x0_moments(mm[2], lap, N, ml, sl);
+    print_message("from the Laplace start: %zu steps, %zu gradients, log p(y) %.3f, mode lp "
+                  "%.3f\n", rl.n_steps, rl.n_grad, rl.log_evidence, mode_lp);
+    for (size_t i = 0; i < VF_NR; i++) {
+        print_message("  x0[%zu] Laplace-start SMC %.4f (sd %.4f)\n", i + 1, ml[i], sl[i]);
+        assert_true(fabs(ml[i] - mj[i]) < 0.25 * sj[i]);
+        assert_true(fabs(sl[i] / sj[i] - 1.0) < 0.2);
+    }
+    /* its evidence estimates the same log p(y1, y2, y3) */
+    assert_close(rl.log_evidence, rj.log_evidence, 1.0);
+    free(lap);
+    /* NUTS through the sampler table on the joint target */
+    vbt_sampler_opts so;
+    vbt_sampler_opts_default(&so);
+    so.n_chains = 2;
+    so.n_draws = 400;
+    so.nuts.warmup = 400;
+    so.n_threads = 2;
+    so.seed = 3;
+    so.map_starts = 4;
+    vbt_sampler_result sr = {0};
+    if (vbt_sampler_run(vbt_sampler_nuts, vbt_vep_multi_target(mm[2]), &so, &sr, &msg))
+        fail_msg("%s", msg.text);
+    double mn[VF_NR], sn[VF_NR];
+    vm_x0_moments(mm[2], sr.draws, sr.n_chains * sr.n_draws, mn, sn);
+    for (size_t i = 0; i < VF_NR; i++) {
+        print_message("  x0[%zu] NUTS %.4f (sd %.4f)\n", i + 1, mn[i], sn[i]);
+        /* 800 draws, MCSE ~ 0.05 sd; the SMC joint's ~0.05 sd: 0.3 sd */
+        assert_true(fabs(mn[i] - mj[i]) < 0.3 * sj[i]);
+    }
+    vbt_sampler_result_clear(&sr);
+    for (size_t j = 0; j < 3; j++) {
+        vbt_vep_multi_free(one[j]);
+        vbt_vep_multi_free(mm[j]);
+        free(pk[j]);
+    }
+    free(joint);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +981,9 @@ int main(void)
         cmocka_unit_test(test_hmc_threads),
         cmocka_unit_test(test_vep_smc),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_from_conjugate),
+        cmocka_unit_test(test_multi_density),
+        cmocka_unit_test(test_multi_joint_and_update),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

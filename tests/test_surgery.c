@@ -580,6 +580,47 @@ static void test_plan_healthy(void **state)
     vbt_connectome_free(c);
 }
 
+/* Region lists: labels may hold commas and quotes when quoted as CSV
+ * fields; a quoted item is a label even when it looks like an index. */
+static void test_parse_quoted(void **state)
+{
+    (void)state;
+    vbt_connectome *c = two_ez();
+    snprintf(c->labels[1], VBT_LABEL_MAX, "Left, anterior");
+    snprintf(c->labels[3], VBT_LABEL_MAX, "say \"hi\"");
+    snprintf(c->labels[4], VBT_LABEL_MAX, "5");
+    size_t idx[8], m;
+    vbt_msg msg;
+    assert_int_equal(vbt_surgery_parse_regions(c, "\"Left, anterior\",0", idx, 8, &m, &msg),
+                     VBT_OK);
+    assert_int_equal(m, 2);
+    assert_true(idx[0] == 0 && idx[1] == 1);
+    /* spaces around a quoted item are ignored, "" is one quote */
+    assert_int_equal(vbt_surgery_parse_regions(c, " 2 , \"say \"\"hi\"\"\" ,\"Left, anterior\"",
+                                               idx, 8, &m, &msg), VBT_OK);
+    assert_int_equal(m, 3);
+    assert_true(idx[0] == 1 && idx[1] == 2 && idx[2] == 3);
+    /* "5" quoted is the label of region 4 (unquoted too: a label wins over
+     * an index, as before); "0" quoted is a label, and none is "0" */
+    assert_int_equal(vbt_surgery_parse_regions(c, "\"5\"", idx, 8, &m, &msg), VBT_OK);
+    assert_true(m == 1 && idx[0] == 4);
+    /* unquoted, the comma splits the label: both halves are unknown */
+    assert_int_equal(vbt_surgery_parse_regions(c, "Left, anterior", idx, 8, &m, &msg),
+                     VBT_ENOTFOUND);
+    assert_non_null(strstr(msg.text, "unknown region label 'Left'"));
+    assert_int_equal(vbt_surgery_parse_regions(c, "\"Left, anterior", idx, 8, &m, &msg),
+                     VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "not closed"));
+    assert_int_equal(vbt_surgery_parse_regions(c, "\"Left, anterior\"x,0", idx, 8, &m, &msg),
+                     VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "after the closing quote"));
+    assert_int_equal(vbt_surgery_parse_regions(c, "\"0\"", idx, 8, &m, &msg), VBT_ENOTFOUND);
+    assert_int_equal(vbt_surgery_parse_regions(c, "\"\"", idx, 8, &m, &msg), VBT_ENOTFOUND);
+    assert_int_equal(vbt_surgery_parse_regions(c, "0,\"R2\",", idx, 8, &m, &msg), VBT_OK);
+    assert_true(m == 2 && idx[0] == 0 && idx[1] == 2);
+    vbt_connectome_free(c);
+}
+
 /* ---- errors -------------------------------------------------------------------------- */
 
 static void test_errors(void **state)
@@ -733,6 +774,37 @@ static void test_cli(void **state)
     assert_int_equal(a.shape[1], 3);
     vbt_array_clear(&a);
     assert_true(tu_exists(tu_path(out, "run.json")));
+    /* --batch 8 on 20 draws runs three batches of 7 (recorded), with the
+     * onsets of one batch of 20, byte for byte */
+    {
+        char outb[4300], outc[4300];
+        snprintf(outb, sizeof outb, "%s/pred_b8", g_tmp);
+        snprintf(outc, sizeof outc, "%s/pred_b20", g_tmp);
+        assert_int_equal(run_vbt((const char *[]){"predict", "-c", conn, "-d", x0p, "-o", outb,
+                                                  "--batch", "8", "--quiet", NULL}, NULL, NULL),
+                         0);
+        assert_int_equal(run_vbt((const char *[]){"predict", "-c", conn, "-d", x0p, "-o", outc,
+                                                  "--batch", "20", "--quiet", NULL}, NULL,
+                                 NULL), 0);
+        size_t nb8, nb20;
+        char *ob = tu_slurp(tu_path(outb, "onsets.npy"), &nb8);
+        char *oc = tu_slurp(tu_path(outc, "onsets.npy"), &nb20);
+        assert_non_null(ob);
+        assert_non_null(oc);
+        assert_int_equal(nb8, nb20);
+        assert_memory_equal(ob, oc, nb8);
+        free(ob);
+        free(oc);
+        char *rjb = tu_slurp(tu_path(outb, "run.json"), NULL);
+        cJSON *j = cJSON_Parse(rjb);
+        free(rjb);
+        cJSON *bt = NULL;
+        for (cJSON *it = j ? j->child : NULL; it && !bt; it = it->next)
+            bt = cJSON_GetObjectItem(it, "batch");
+        assert_non_null(bt);
+        assert_true(bt->valuedouble == 7.0);
+        cJSON_Delete(j);
+    }
     /* refuses to overwrite */
     assert_int_equal(run_vbt((const char *[]){"predict", "-c", conn, "-d", x0p, "-o", out,
                                               NULL}, NULL, NULL), 1);
@@ -803,6 +875,7 @@ int main(void)
         cmocka_unit_test(test_sample_patient),
         cmocka_unit_test(test_plan_exhaustive),
         cmocka_unit_test(test_plan_healthy),
+        cmocka_unit_test(test_parse_quoted),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_cli),
     };

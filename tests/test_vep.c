@@ -906,7 +906,7 @@ static void test_priors_json(void **state)
              "{\"x0\": {\"mu\": -3.0, \"sd\": 2.5, \"nu\": 4}, \"x0_ez\": {\"mu\": -1.4, \"sd\": 0.5},"
              " \"ez\": [1, \"%s\"], \"K\": {\"dist\": \"lognormal\", \"mu\": 0.1, \"sd\": 0.2},"
              " \"tau0\": {\"fixed\": false, \"lower\": 4},"
-             " \"offset\": {\"sd\": 3, \"marginal\": true}}",
+             " \"offset\": {\"sd\": 3, \"marginal\": true}, \"likelihood_weight\": 0.25}",
              FX.labels[6]);
     tu_write_file(path, text);
     vbt_vep_priors p;
@@ -928,6 +928,7 @@ static void test_priors_json(void **state)
     assert_close(p.tau0.mu, 20.0, 0); /* untouched default */
     assert_close(p.off.sd, 3.0, 0);
     assert_int_equal(p.off_marginal, 1);
+    assert_close(p.lik_weight, 0.25, 0);
 
     struct { const char *json; int status; } bad[] = {
         {"{\"x0\": {\"mean\": 1}}", VBT_EFORMAT},
@@ -943,6 +944,9 @@ static void test_priors_json(void **state)
         {"{\"x0_ez\": {\"nu\": 3}}", VBT_EFORMAT},  /* so does the hypothesis */
         {"{\"x0\": {\"nu\": -2}}", VBT_EINVAL},
         {"{\"z_init\": {\"nu\": \"3\"}}", VBT_EFORMAT},
+        {"{\"likelihood_weight\": 0}", VBT_EFORMAT},   /* (0, 1] */
+        {"{\"likelihood_weight\": 1.5}", VBT_EFORMAT},
+        {"{\"likelihood_weight\": \"0.5\"}", VBT_EFORMAT},
         {"[1, 2", VBT_EFORMAT},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
@@ -978,6 +982,70 @@ static void test_priors_json(void **state)
     free(txt);
     tu_rmtree(dir);
     free(dir);
+}
+
+/* The tempered likelihood (priors.lik_weight = w): by definition
+ * logp_w = logprior + w (logp_1 - logprior) at every point, and so is the
+ * gradient; checked against the untempered model at random points of every
+ * observation model, plus the adjoint gradient against central differences.
+ * w = 1 and w = 0 (unset) give the plain model bit for bit; a weight outside
+ * [0, 1] is refused. */
+static void test_likelihood_weight(void **state)
+{
+    (void)state;
+    for (int obs = 0; obs < 4; obs++) {
+        vbt_vep_spec s;
+        base_spec(&s, VBT_VEP_HEUN, (vbt_vep_obs)obs, 1);
+        free_all_params(&s);
+        vbt_vep *m1 = build(&s);
+        s.priors.lik_weight = 1.0;
+        vbt_vep *mone = build(&s);
+        s.priors.lik_weight = 0.3;
+        vbt_vep *mw = build(&s);
+        size_t np = vbt_vep_n_params(m1);
+        assert_int_equal(vbt_vep_n_params(mw), np);
+        double *th = malloc(np * sizeof *th), *g1 = malloc(np * sizeof *g1),
+               *gw = malloc(np * sizeof *gw), *gp = malloc(np * sizeof *gp),
+               *gone = malloc(np * sizeof *gone);
+        for (uint64_t k = 0; k < 4; k++) {
+            random_point(m1, 300 + k, th);
+            double lp1, lpw, lpone;
+            assert_int_equal(vbt_vep_logp(m1, th, &lp1, g1), VBT_OK);
+            assert_int_equal(vbt_vep_logp(mone, th, &lpone, gone), VBT_OK);
+            assert_true(lp1 == lpone);
+            assert_memory_equal(g1, gone, np * sizeof *g1);
+            assert_int_equal(vbt_vep_logp(mw, th, &lpw, gw), VBT_OK);
+            double pr = vbt_vep_logprior(m1, th, gp);
+            double want = pr + 0.3 * (lp1 - pr);
+            /* the same sums in another order: rounding of |lp| ~ 1e3 */
+            assert_close(lpw, want, 1e-10 * fmax(1.0, fabs(want)));
+            for (size_t i = 0; i < np; i++) {
+                double gi = gp[i] + 0.3 * (g1[i] - gp[i]);
+                assert_close(gw[i], gi, 1e-9 * fmax(1.0, fabs(gi)));
+            }
+            char what[64];
+            snprintf(what, sizeof what, "tempered obs %d point %d", obs, (int)k);
+            assert_true(fd_check(mw, th, gw, lpw, what) < 1e-6);
+        }
+        free(th);
+        free(g1);
+        free(gw);
+        free(gp);
+        free(gone);
+        vbt_vep_free(m1);
+        vbt_vep_free(mone);
+        vbt_vep_free(mw);
+    }
+    vbt_vep_spec s;
+    base_spec(&s, VBT_VEP_EULER, VBT_VEP_OBS_LINEAR, 1);
+    vbt_msg msg;
+    vbt_vep *m = NULL;
+    s.priors.lik_weight = 1.5;
+    assert_int_equal(vbt_vep_alloc(&m, &s, &msg), VBT_EINVAL);
+    assert_null(m);
+    assert_non_null(strstr(msg.text, "likelihood_weight"));
+    s.priors.lik_weight = -0.1;
+    assert_int_equal(vbt_vep_alloc(&m, &s, &msg), VBT_EINVAL);
 }
 
 /* Student-t group priors (nu > 0): the log prior against GSL's t and normal
@@ -1189,6 +1257,7 @@ int main(void)
         cmocka_unit_test(test_x0_from_data),
         cmocka_unit_test(test_priors_json),
         cmocka_unit_test(test_student_t_prior),
+        cmocka_unit_test(test_likelihood_weight),
         cmocka_unit_test(test_x0_class),
         cmocka_unit_test(test_errors),
     };

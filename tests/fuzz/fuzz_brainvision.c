@@ -1,4 +1,5 @@
-/* fuzz_brainvision.c -- libFuzzer target: BrainVision through libbiosig.
+/* fuzz_brainvision.c -- libFuzzer target: vbt's own BrainVision reader
+ * (clinical/recording_brainvision.c).
  * The input is three files separated by the first two 0x00 bytes: the
  * header (.vhdr), the marker file (.vmrk) and the binary data (.eeg, the
  * rest).  They are written as f.vhdr, f.vmrk and f.eeg in a private

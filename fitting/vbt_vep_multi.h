@@ -1,0 +1,172 @@
+/* vbt_vep_multi.h -- joint fit of several seizures of one patient (the VEP
+ * group's practice: Hashemi et al. 2020, Vattikonda et al. 2021): K
+ * seizures, each its own SEEG feature on the same contacts, gain and
+ * connectome, share the patient's excitabilities x0 (and the coupling scale
+ * K when it is free; every parameter that is not a per-seizure nuisance is
+ * shared), while each seizure keeps its own initial state, time scale tau0,
+ * amplitude, offsets and noise eps.
+ *
+ * The joint posterior is built from the single-seizure models (vbt_vep.h)
+ * and nothing else:
+ *
+ *   log p(s, nu_1..nu_K | y_1..y_K) = sum_k log p_k(s, nu_k | y_k)
+ *                                     - (K - 1) log p(s)            + const
+ *
+ * where log p_k is seizure k's log posterior (vbt_vep_logp: its prior of
+ * the shared s and of its own nu_k, and its likelihood) and log p(s) the
+ * shared parameters' prior, counted K times in the sum and once in the
+ * joint.  log p(s) is the log prior of a model built from the first
+ * seizure's spec with every nuisance group held fixed, whose parameters are
+ * then exactly the shared ones (the priors are independent per parameter).
+ * The parameter layout comes from the models' own names
+ * (vbt_vep_param_name), so a change of the single-seizure model flows
+ * through; the nuisance groups are x_init, z_init, tau0, amp, off and eps.
+ *
+ * Joint theta (unconstrained): the shared parameters in the first seizure's
+ * order ("x0[1]" ..., "K"), then seizure 1's nuisance parameters, then
+ * seizure 2's, ...; their names are the model's with the prefix "sK:"
+ * (1-based: "s2:tau0", "s2:off[3]").  Seizures 1..K-1 of a K-seizure joint
+ * model have the layout of the (K-1)-seizure model: a posterior of the
+ * first K-1 seizures extends to K by appending the new seizure's nuisance
+ * parameters (vbt_vep_multi_update).
+ *
+ * The joint model is a sampler target (vbt_sampler.h: every sampler of the
+ * table runs on it) with n_ctx private contexts. */
+#ifndef VBT_VEP_MULTI_H
+#define VBT_VEP_MULTI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vbt_common.h"
+#include "vbt_sampler.h"
+#include "vbt_smc.h"
+#include "vbt_vep.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vbt_vep_multi vbt_vep_multi;
+
+/* Build the joint model of k seizures from their specs (each with data;
+ * same regions and priors, any sensors and samples; borrowed during the
+ * call), with n_ctx contexts (at least the chains and threads a sampler
+ * will use).  Errors: VBT_EINVAL (k or n_ctx 0, a spec without data,
+ * specs whose shared parameters differ, a parameter group this module does
+ * not know how to hold fixed), the errors of vbt_vep_alloc, VBT_ENOMEM. */
+int vbt_vep_multi_alloc(vbt_vep_multi **out, const vbt_vep_spec *specs, size_t k,
+                        size_t n_ctx, vbt_msg *msg);
+void vbt_vep_multi_free(vbt_vep_multi *mm);
+
+/* Sizes: joint parameters, shared ones, seizures, regions; seizure j's
+ * (0-based) own model's parameters. */
+size_t vbt_vep_multi_n_params(const vbt_vep_multi *mm);
+size_t vbt_vep_multi_n_shared(const vbt_vep_multi *mm);
+size_t vbt_vep_multi_n_seizures(const vbt_vep_multi *mm);
+size_t vbt_vep_multi_n_regions(const vbt_vep_multi *mm);
+
+/* Name of joint parameter i (see above), NULL out of range; index of a
+ * name or -1. */
+const char *vbt_vep_multi_param_name(const vbt_vep_multi *mm, size_t i);
+long vbt_vep_multi_param_index(const vbt_vep_multi *mm, const char *name);
+
+/* Seizure j's own model (context 0's copy; vbt_vep_param_name, ...). */
+vbt_vep *vbt_vep_multi_model(const vbt_vep_multi *mm, size_t j);
+
+/* Seizure j's theta (its model's layout) from the joint theta. */
+void vbt_vep_multi_split(const vbt_vep_multi *mm, size_t j, const double *theta,
+                         double *theta_j);
+
+/* Joint log posterior (normalising constants of every prior and
+ * likelihood included) and its gradient (NULL: value only) on context c.
+ * VBT_ENUMERIC (*lp -HUGE_VAL) when a trajectory is not finite. */
+int vbt_vep_multi_logp(vbt_vep_multi *mm, size_t c, const double *theta, double *lp,
+                       double *grad);
+/* The joint log prior and the shared parameters' log prior log p(s). */
+double vbt_vep_multi_logprior(vbt_vep_multi *mm, size_t c, const double *theta, double *grad);
+double vbt_vep_multi_shared_logprior(const vbt_vep_multi *mm, const double *theta,
+                                     double *grad);
+
+/* A joint prior draw, stream (seed, stream): the shared part and seizure
+ * 1's from seizure 1's model, seizure j's from its model with stream
+ * stream + (j << 48). */
+void vbt_vep_multi_prior_draw(const vbt_vep_multi *mm, uint64_t seed, uint64_t stream,
+                              double *theta);
+
+/* Natural x0 of every region (n_regions) at joint theta; NAN for a region
+ * without a free x0. */
+void vbt_vep_multi_x0(const vbt_vep_multi *mm, const double *theta, double *x0);
+
+/* The joint posterior as a sampler target: logp, the prior and the
+ * likelihood apart (draw_prior, log_prior, log_lik and their gradients),
+ * no find_mode (the generic multi-start search); valid while mm lives. */
+const vbt_target *vbt_vep_multi_target(const vbt_vep_multi *mm);
+
+/* Likelihood-tempered SMC of the joint posterior from the prior
+ * (vbt_smc on the target above, threads on the contexts: o->n_threads <=
+ * n_ctx).  particles: n_particles x n_params. */
+int vbt_vep_multi_smc(vbt_vep_multi *mm, const vbt_smc_opts *o, double *particles,
+                      vbt_smc_result *res, vbt_msg *msg);
+
+/* SMC of the joint posterior from the Laplace approximation at its mode
+ * rather than from the prior (whose draws may never reach a seizing mode
+ * when the data are far in its tail): the first seizure's multi-start MAP
+ * (vbt_vep_map with *mo, NULL: the defaults; starts from
+ * vbt_vep_x0_from_data unless mo->x0_start; seed and threads from o), each
+ * other seizure's own parameters by damped Newton at that shared point, then
+ * damped Newton on the joint (Hessians by differences of the exact
+ * gradient); particles are drawn from the Gaussian q there (the Laplace
+ * covariance times 2, so that a posterior wider than its curvature at the
+ * mode is covered) and tempered
+ * along q^(1 - beta) p(theta | y)^beta (vbt_smc_from), so they end as
+ * draws of the joint posterior whatever q's error (res->log_evidence is
+ * then log p(y)).  *mode_lp (may be NULL): the log posterior at the mode.
+ * Errors: VBT_EINVAL, VBT_ENOMEM, VBT_ENUMERIC, the MAP's and SMC's. */
+int vbt_vep_multi_smc_laplace(vbt_vep_multi *mm, const vbt_vep_map_opts *mo,
+                              const vbt_smc_opts *o, double *particles, vbt_smc_result *res,
+                              double *mode_lp, vbt_msg *msg);
+
+/* ---- sequential update: one more seizure ------------------------------- */
+
+typedef struct vbt_vep_multi_update_info {
+    double nu_lp;        /* the new seizure's log posterior at the proposal's centre */
+    size_t nu_iter;      /* Newton steps of the proposal's centre */
+    size_t n_nuisance;   /* the new seizure's parameters */
+    double marginal_ess; /* ESS (particles) of the old particles weighted by the new
+                            seizure's likelihood of their shared parameters, its own
+                            parameters integrated out (Laplace: at their conditional mode,
+                            one Newton step from the proposal's centre, the Hessian's
+                            determinant taken as constant): how many of the current
+                            posterior's hypotheses the new seizure leaves plausible,
+                            whatever the proposal's quality.  A collapse (a few
+                            particles) says the seizure is not explained by the current
+                            posterior. */
+} vbt_vep_multi_update_info;
+
+/* Condition a posterior of the first K-1 seizures of mm (K >= 2) on the
+ * last one: old (N x n_old, n_old = the (K-1)-seizure joint model's
+ * n_params, as that model lays them out) are weighted draws of p(theta |
+ * y_1..y_{K-1}) with log weights old_log_w (NULL: equal).  Each particle is
+ * extended with the new seizure's nuisance parameters drawn from a Gaussian
+ * q: the Laplace approximation of their conditional posterior at the
+ * particles' weighted mean of the shared parameters (damped Newton, Hessian
+ * by differences of the exact gradient).  Then SMC (vbt_smc_from) tempers
+ * from p(theta | y_1..y_{K-1}) q(nu_K) to p(theta | y_1..y_K) along the
+ * geometric path q^(1 - beta) (p(nu_K) p(y_K | theta))^beta, so the
+ * particles end as draws of the joint posterior of all K seizures and
+ * res->log_evidence estimates log p(y_K | y_1..y_{K-1}); res->reweight_ess
+ * is the ESS of the start particles reweighted at once by the new seizure
+ * (small: the new seizure is not explained by the current posterior).
+ * o->n_particles must be N; threads on the contexts.  particles: N x
+ * n_params (may not alias old).  info may be NULL.  Errors: VBT_EINVAL,
+ * VBT_ENOMEM, VBT_ENUMERIC (no finite start, or the proposal's Hessian
+ * failed), the errors of vbt_smc_from. */
+int vbt_vep_multi_update(vbt_vep_multi *mm, const double *old, const double *old_log_w,
+                         const vbt_smc_opts *o, double *particles, vbt_smc_result *res,
+                         vbt_vep_multi_update_info *info, vbt_msg *msg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1147 @@
+/* vep_multi.c -- the joint posterior of several seizures of one patient
+ * (vbt_vep_multi.h) built on the single-seizure models and their sampler
+ * targets (vep_target.c), and its sequential update by SMC from particles
+ * (vbt_smc_from). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+
+#include "internal.h"
+#include "vbt_rng.h"
+#include "vbt_vep_multi.h"
+
+#define NAME_MAX_LEN 48
+/* the variance factor of vbt_vep_multi_smc_laplace's Gaussian start */
+#define LAPLACE_INFLATE 2.0
+
+/* One worker's view: scratch for one seizure's theta and gradient, and the
+ * shared prior model's. */
+typedef struct mctx {
+    vbt_vep_multi *mm;
+    size_t c;
+    double *th, *g, *gs, *ths;
+} mctx;
+
+struct vbt_vep_multi {
+    size_t K, n_ctx, n, n_shared, nr, nmax;
+    vbt_vep_target **vt;   /* K single-seizure targets, n_ctx contexts each */
+    size_t *nj;            /* K: each seizure's parameters */
+    long **map;            /* K: joint index of each of seizure j's parameters */
+    vbt_vep *sp;           /* the shared parameters' prior (nuisance held fixed) */
+    long *sp_map;          /* n_shared: joint index of the shared model's parameters */
+    long *x0_idx;          /* nr: index in the shared model's theta of "x0[i+1]", or -1 */
+    char (*names)[NAME_MAX_LEN];
+    mctx *ctx;
+    void **ctxp;
+    vbt_target t;
+};
+
+static const char *const nuisance[] = {"x_init[", "z_init[", "off[", "tau0", "amp", "eps",
+                                       NULL};
+
+static int is_nuisance(const char *name)
+{
+    for (size_t k = 0; nuisance[k]; k++) {
+        size_t l = strlen(nuisance[k]);
+        if (!strncmp(name, nuisance[k], l) && (nuisance[k][l - 1] == '[' || name[l] == 0))
+            return 1;
+    }
+    return 0;
+}
+
+void vbt_vep_multi_free(vbt_vep_multi *mm)
+{
+    if (!mm)
+        return;
+    for (size_t j = 0; mm->vt && j < mm->K; j++) {
+        vbt_vep_target_free(mm->vt[j]);
+        if (mm->map)
+            free(mm->map[j]);
+    }
+    for (size_t c = 0; mm->ctx && c < mm->n_ctx; c++) {
+        free(mm->ctx[c].th);
+        free(mm->ctx[c].g);
+        free(mm->ctx[c].gs);
+        free(mm->ctx[c].ths);
+    }
+    free(mm->vt);
+    free(mm->map);
+    free(mm->nj);
+    vbt_vep_free(mm->sp);
+    free(mm->sp_map);
+    free(mm->x0_idx);
+    free(mm->names);
+    free(mm->ctx);
+    free(mm->ctxp);
+    free(mm);
+}
+
+size_t vbt_vep_multi_n_params(const vbt_vep_multi *mm) { return mm ? mm->n : 0; }
+size_t vbt_vep_multi_n_shared(const vbt_vep_multi *mm) { return mm ? mm->n_shared : 0; }
+size_t vbt_vep_multi_n_seizures(const vbt_vep_multi *mm) { return mm ? mm->K : 0; }
+size_t vbt_vep_multi_n_regions(const vbt_vep_multi *mm) { return mm ? mm->nr : 0; }
+
+const char *vbt_vep_multi_param_name(const vbt_vep_multi *mm, size_t i)
+{
+    return mm && i < mm->n ? mm->names[i] : NULL;
+}
+
+long vbt_vep_multi_param_index(const vbt_vep_multi *mm, const char *name)
+{
+    for (size_t i = 0; mm && name && i < mm->n; i++)
+        if (!strcmp(mm->names[i], name))
+            return (long)i;
+    return -1;
+}
+
+vbt_vep *vbt_vep_multi_model(const vbt_vep_multi *mm, size_t j)
+{
+    return mm && j < mm->K ? vbt_vep_target_model(mm->vt[j], 0) : NULL;
+}
+
+void vbt_vep_multi_split(const vbt_vep_multi *mm, size_t j, const double *theta,
+                         double *theta_j)
+{
+    for (size_t i = 0; i < mm->nj[j]; i++)
+        theta_j[i] = theta[mm->map[j][i]];
+}
+
+/* ---- densities on context c ---------------------------------------------------- */
+
+double vbt_vep_multi_shared_logprior(const vbt_vep_multi *mm, const double *theta,
+                                     double *grad)
+{
+    double *ths = malloc(2 * (mm->n_shared + 1) * sizeof *ths), *gs = ths + mm->n_shared + 1;
+    if (!ths)
+        return NAN;
+    for (size_t i = 0; i < mm->n_shared; i++)
+        ths[i] = theta[mm->sp_map[i]];
+    double lq = mm->n_shared ? vbt_vep_logprior(mm->sp, ths, grad ? gs : NULL) : 0.0;
+    if (grad) {
+        memset(grad, 0, mm->n * sizeof *grad);
+        for (size_t i = 0; i < mm->n_shared; i++)
+            grad[mm->sp_map[i]] = gs[i];
+    }
+    free(ths);
+    return lq;
+}
+
+/* (K - 1) log p(s) taken out of lp and grad (the joint's shared prior once). */
+static double minus_shared(vbt_vep_multi *mm, mctx *x, const double *theta, double *grad)
+{
+    if (mm->K < 2 || !mm->n_shared)
+        return 0.0;
+    for (size_t i = 0; i < mm->n_shared; i++)
+        x->ths[i] = theta[mm->sp_map[i]];
+    double lq = vbt_vep_logprior(mm->sp, x->ths, grad ? x->gs : NULL);
+    const double w = (double)(mm->K - 1);
+    if (grad)
+        for (size_t i = 0; i < mm->n_shared; i++)
+            grad[mm->sp_map[i]] -= w * x->gs[i];
+    return -w * lq;
+}
+
+static void scatter(const vbt_vep_multi *mm, size_t j, const double *gj, double *grad)
+{
+    for (size_t i = 0; i < mm->nj[j]; i++)
+        grad[mm->map[j][i]] += gj[i];
+}
+
+/* which: 0 log posterior, 1 log prior, 2 log likelihood; seizures [j0, j1). */
+static double dens(vbt_vep_multi *mm, size_t c, const double *theta, double *grad, int which,
+                   size_t j0, size_t j1)
+{
+    mctx *x = &mm->ctx[c];
+    if (grad)
+        memset(grad, 0, mm->n * sizeof *grad);
+    double tot = 0.0;
+    for (size_t j = j0; j < j1; j++) {
+        vbt_vep_multi_split(mm, j, theta, x->th);
+        const vbt_target *t = vbt_vep_target_get(mm->vt[j]);
+        double v;
+        if (which == 0) {
+            if (vbt_vep_logp(vbt_vep_target_model(mm->vt[j], c), x->th, &v,
+                             grad ? x->g : NULL) != VBT_OK)
+                v = -HUGE_VAL;
+        } else if (which == 1) {
+            v = grad ? t->log_prior_grad(t->ctx[c], x->th, x->g) : t->log_prior(t->ctx[c], x->th);
+        } else {
+            v = grad ? t->log_lik_grad(t->ctx[c], x->th, x->g) : t->log_lik(t->ctx[c], x->th);
+        }
+        if (!isfinite(v)) {
+            if (grad)
+                memset(grad, 0, mm->n * sizeof *grad);
+            return -HUGE_VAL;
+        }
+        tot += v;
+        if (grad)
+            scatter(mm, j, x->g, grad);
+    }
+    if (which != 2 && j0 == 0 && j1 == mm->K)
+        tot += minus_shared(mm, x, theta, grad);
+    return tot;
+}
+
+int vbt_vep_multi_logp(vbt_vep_multi *mm, size_t c, const double *theta, double *lp,
+                       double *grad)
+{
+    *lp = dens(mm, c, theta, grad, 0, 0, mm->K);
+    return isfinite(*lp) ? VBT_OK : VBT_ENUMERIC;
+}
+
+double vbt_vep_multi_logprior(vbt_vep_multi *mm, size_t c, const double *theta, double *grad)
+{
+    return dens(mm, c, theta, grad, 1, 0, mm->K);
+}
+
+void vbt_vep_multi_prior_draw(const vbt_vep_multi *mm, uint64_t seed, uint64_t stream,
+                              double *theta)
+{
+    double *th = malloc(mm->nmax * sizeof *th);
+    if (!th) {
+        for (size_t i = 0; i < mm->n; i++)
+            theta[i] = NAN;
+        return;
+    }
+    for (size_t j = 0; j < mm->K; j++) {
+        vbt_vep_prior_draw(vbt_vep_target_model(mm->vt[j], 0), seed,
+                           stream + ((uint64_t)j << 48), th);
+        for (size_t i = 0; i < mm->nj[j]; i++)
+            if (j == 0 || (size_t)mm->map[j][i] >= mm->n_shared)
+                theta[mm->map[j][i]] = th[i];
+    }
+    free(th);
+}
+
+void vbt_vep_multi_x0(const vbt_vep_multi *mm, const double *theta, double *x0)
+{
+    /* the shared prior model's constrain: no offsets to marginalise, so
+     * no simulation and no workspace */
+    double *ths = malloc(2 * (mm->n_shared + 1) * sizeof *ths), *nat = ths + mm->n_shared + 1;
+    if (!ths) {
+        for (size_t i = 0; i < mm->nr; i++)
+            x0[i] = NAN;
+        return;
+    }
+    for (size_t i = 0; i < mm->n_shared; i++)
+        ths[i] = theta[mm->sp_map[i]];
+    if (mm->n_shared)
+        vbt_vep_constrain(mm->sp, ths, nat);
+    for (size_t i = 0; i < mm->nr; i++)
+        x0[i] = mm->x0_idx[i] < 0 ? NAN : nat[mm->x0_idx[i]];
+    free(ths);
+}
+
+/* ---- the sampler target -------------------------------------------------------- */
+
+static int t_logp(void *c, const double *th, double *lp, double *g)
+{
+    mctx *x = c;
+    return vbt_vep_multi_logp(x->mm, x->c, th, lp, g);
+}
+static void t_draw(void *c, uint64_t seed, uint64_t stream, double *th)
+{
+    vbt_vep_multi_prior_draw(((mctx *)c)->mm, seed, stream, th);
+}
+static double t_prior_grad(void *c, const double *th, double *g)
+{
+    mctx *x = c;
+    return dens(x->mm, x->c, th, g, 1, 0, x->mm->K);
+}
+static double t_prior(void *c, const double *th) { return t_prior_grad(c, th, NULL); }
+static double t_lik_grad(void *c, const double *th, double *g)
+{
+    mctx *x = c;
+    return dens(x->mm, x->c, th, g, 2, 0, x->mm->K);
+}
+static double t_lik(void *c, const double *th) { return t_lik_grad(c, th, NULL); }
+
+const vbt_target *vbt_vep_multi_target(const vbt_vep_multi *mm)
+{
+    return mm ? &mm->t : NULL;
+}
+
+/* ---- building ------------------------------------------------------------------- */
+
+/* The first spec's priors with every nuisance group held fixed: its free
+ * parameters are the shared ones. */
+static int shared_prior_model(const vbt_vep_spec *s0, vbt_vep **out, vbt_msg *msg)
+{
+    vbt_vep_spec sp = *s0;
+    vbt_vep_priors *p = &sp.priors;
+    sp.data = NULL;
+    p->x_init.fixed = p->z_init.fixed = p->off.fixed = 1;
+    p->off_marginal = 0;
+    vbt_vep_scalar_prior *sc[3] = {&p->tau0, &p->amp, &p->eps};
+    for (size_t k = 0; k < 3; k++)
+        if (!sc[k]->fixed) {
+            sc[k]->fixed = 1;
+            sc[k]->value = sc[k]->lo + 1.0;
+        }
+    return vbt_vep_alloc(out, &sp, msg);
+}
+
+int vbt_vep_multi_alloc(vbt_vep_multi **out, const vbt_vep_spec *specs, size_t K,
+                        size_t n_ctx, vbt_msg *msg)
+{
+    if (!out || !specs)
+        return vbt__fail(msg, VBT_EINVAL, "vep multi: NULL argument");
+    *out = NULL;
+    if (K == 0 || n_ctx == 0)
+        return vbt__fail(msg, VBT_EINVAL, "vep multi: need at least one seizure and one context");
+    vbt_vep_multi *mm = calloc(1, sizeof *mm);
+    if (!mm)
+        return vbt__fail(msg, VBT_ENOMEM, "vep multi: out of memory");
+    int st = VBT_OK;
+    mm->K = K;
+    mm->n_ctx = n_ctx;
+    mm->nr = specs[0].n_regions;
+    mm->vt = calloc(K, sizeof *mm->vt);
+    mm->nj = calloc(K, sizeof *mm->nj);
+    mm->map = calloc(K, sizeof *mm->map);
+    if (!mm->vt || !mm->nj || !mm->map)
+        goto oom;
+    for (size_t j = 0; j < K; j++) {
+        if (!specs[j].data) {
+            st = vbt__fail(msg, VBT_EINVAL, "vep multi: seizure %zu has no data", j + 1);
+            goto fail;
+        }
+        if (specs[j].n_regions != mm->nr) {
+            st = vbt__fail(msg, VBT_EINVAL, "vep multi: seizure %zu has %zu regions, seizure 1 "
+                           "%zu", j + 1, specs[j].n_regions, mm->nr);
+            goto fail;
+        }
+        vbt_vep *m = NULL;
+        if ((st = vbt_vep_alloc(&m, &specs[j], msg)))
+            goto fail;
+        st = vbt_vep_target_alloc(&mm->vt[j], m, n_ctx, NULL, msg);
+        vbt_vep_free(m);
+        if (st)
+            goto fail;
+        mm->nj[j] = vbt_vep_n_params(vbt_vep_target_model(mm->vt[j], 0));
+        if (mm->nj[j] > mm->nmax)
+            mm->nmax = mm->nj[j];
+        if (!(mm->map[j] = malloc(mm->nj[j] * sizeof *mm->map[j])))
+            goto oom;
+    }
+    /* the layout: seizure 1's shared parameters, then each seizure's nuisance */
+    vbt_vep *m0 = vbt_vep_target_model(mm->vt[0], 0);
+    size_t total = 0;
+    for (size_t j = 0; j < K; j++)
+        total += mm->nj[j];
+    if (!(mm->names = calloc(total, sizeof *mm->names)))
+        goto oom;
+    for (size_t i = 0; i < mm->nj[0]; i++) {
+        const char *nm = vbt_vep_param_name(m0, i);
+        if (!is_nuisance(nm)) {
+            snprintf(mm->names[mm->n_shared], NAME_MAX_LEN, "%s", nm);
+            mm->map[0][i] = (long)mm->n_shared++;
+        }
+    }
+    mm->n = mm->n_shared;
+    for (size_t j = 0; j < K; j++) {
+        vbt_vep *mj = vbt_vep_target_model(mm->vt[j], 0);
+        size_t shared_seen = 0;
+        for (size_t i = 0; i < mm->nj[j]; i++) {
+            const char *nm = vbt_vep_param_name(mj, i);
+            if (is_nuisance(nm)) {
+                snprintf(mm->names[mm->n], NAME_MAX_LEN, "s%zu:%s", j + 1, nm);
+                mm->map[j][i] = (long)mm->n++;
+                continue;
+            }
+            long k = -1;
+            for (size_t q = 0; q < mm->n_shared && k < 0; q++)
+                if (!strcmp(mm->names[q], nm))
+                    k = (long)q;
+            if (k < 0) {
+                st = vbt__fail(msg, VBT_EINVAL, "vep multi: seizure %zu's parameter %s is not "
+                               "one of seizure 1's shared parameters", j + 1, nm);
+                goto fail;
+            }
+            mm->map[j][i] = k;
+            shared_seen++;
+        }
+        if (shared_seen != mm->n_shared) {
+            st = vbt__fail(msg, VBT_EINVAL, "vep multi: seizure %zu has %zu shared parameters, "
+                           "seizure 1 %zu (priors differ)", j + 1, shared_seen, mm->n_shared);
+            goto fail;
+        }
+    }
+    /* the shared prior, and where its parameters sit */
+    if ((st = shared_prior_model(&specs[0], &mm->sp, msg)))
+        goto fail;
+    if (vbt_vep_n_params(mm->sp) != mm->n_shared) {
+        st = vbt__fail(msg, VBT_EINVAL, "vep multi: the model has %zu shared parameters but %zu "
+                       "remain free with the per-seizure groups held (a parameter group this "
+                       "module does not know)", mm->n_shared, vbt_vep_n_params(mm->sp));
+        goto fail;
+    }
+    mm->sp_map = malloc((mm->n_shared ? mm->n_shared : 1) * sizeof *mm->sp_map);
+    mm->x0_idx = malloc((mm->nr ? mm->nr : 1) * sizeof *mm->x0_idx);
+    if (!mm->sp_map || !mm->x0_idx)
+        goto oom;
+    for (size_t i = 0; i < mm->n_shared; i++) {
+        long k = vbt_vep_multi_param_index(mm, vbt_vep_param_name(mm->sp, i));
+        if (k < 0 || (size_t)k >= mm->n_shared) {
+            st = vbt__fail(msg, VBT_EINVAL, "vep multi: shared parameter %s not found",
+                           vbt_vep_param_name(mm->sp, i));
+            goto fail;
+        }
+        mm->sp_map[i] = k;
+    }
+    for (size_t i = 0; i < mm->nr; i++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "x0[%zu]", i + 1);
+        mm->x0_idx[i] = vbt_vep_param_index(mm->sp, nm);
+    }
+    mm->ctx = calloc(n_ctx, sizeof *mm->ctx);
+    mm->ctxp = calloc(n_ctx, sizeof *mm->ctxp);
+    if (!mm->ctx || !mm->ctxp)
+        goto oom;
+    for (size_t c = 0; c < n_ctx; c++) {
+        mctx *x = &mm->ctx[c];
+        *x = (mctx){.mm = mm, .c = c};
+        x->th = malloc(mm->nmax * sizeof *x->th);
+        x->g = malloc(mm->nmax * sizeof *x->g);
+        x->gs = malloc((mm->n_shared + 1) * sizeof *x->gs);
+        x->ths = malloc((mm->n_shared + 1) * sizeof *x->ths);
+        if (!x->th || !x->g || !x->gs || !x->ths)
+            goto oom;
+        mm->ctxp[c] = x;
+    }
+    mm->t = (vbt_target){.n = mm->n, .logp = t_logp, .draw_prior = t_draw,
+                         .log_prior_grad = t_prior_grad, .log_lik_grad = t_lik_grad,
+                         .ctx = mm->ctxp, .n_ctx = n_ctx, .log_prior = t_prior,
+                         .log_lik = t_lik};
+    *out = mm;
+    return VBT_OK;
+oom:
+    st = vbt__fail(msg, VBT_ENOMEM, "vep multi: out of memory");
+fail:
+    vbt_vep_multi_free(mm);
+    return st;
+}
+
+int vbt_vep_multi_smc(vbt_vep_multi *mm, const vbt_smc_opts *o_in, double *particles,
+                      vbt_smc_result *res, vbt_msg *msg)
+{
+    if (!mm || !particles || !res)
+        return vbt__fail(msg, VBT_EINVAL, "vep multi smc: NULL argument");
+    vbt_smc_opts o;
+    if (o_in)
+        o = *o_in;
+    else
+        vbt_smc_opts_default(&o);
+    if (o.n_threads == 0)
+        o.n_threads = 1;
+    if (o.n_threads > mm->n_ctx)
+        return vbt__fail(msg, VBT_EINVAL, "vep multi smc: %zu threads for %zu contexts",
+                         o.n_threads, mm->n_ctx);
+    const vbt_smc_model model = {.n = mm->n, .draw_prior = t_draw, .log_prior = t_prior,
+                                 .log_lik = t_lik, .log_prior_grad = t_prior_grad,
+                                 .log_lik_grad = t_lik_grad};
+    o.thread_ctx = mm->ctxp;
+    return vbt_smc(&model, mm->ctxp[0], &o, particles, res, msg);
+}
+
+/* ---- the update ------------------------------------------------------------------- */
+
+static int newton_block(vbt_vep_multi *mm, size_t j, double *th, size_t a0, size_t m,
+                        size_t max_iter, double *A, double *lp_out, size_t *iters);
+
+/* q(nu | s) = N(mu + B (s - sbar), (L L')^-1) over the new seizure's
+ * nuisance (indices [n_old, n)) given the shared s (indices [0, ns)): the
+ * conditional of the Laplace approximation of the new seizure's posterior
+ * at (sbar, mu), so that the proposal follows each particle's s. */
+typedef struct uq {
+    vbt_vep_multi *mm;
+    size_t n_old, m, ns;
+    double *mu, *L;      /* m, m x m lower Cholesky factor of the precision */
+    double *B, *sbar;    /* m x ns, ns: the centre moves as mu + B (s - sbar) */
+    double log_norm;     /* sum log L_ii - m/2 log 2 pi */
+} uq;
+
+typedef struct uctx {
+    const uq *q;
+    size_t c;
+    double *g;           /* n scratch */
+    double *r;           /* 2 m scratch */
+} uctx;
+
+/* log q(nu | s) and its gradient (added into grad: nu and s); r: m scratch,
+ * then m more. */
+static double log_q(const uq *q, const double *theta, double *grad, double *r)
+{
+    const size_t m = q->m, ns = q->ns;
+    const double *nu = theta + q->n_old;
+    double *d = r + m;
+    for (size_t a = 0; a < m; a++) {
+        double v = nu[a] - q->mu[a];
+        for (size_t k = 0; k < ns; k++)
+            v -= q->B[a * ns + k] * (theta[k] - q->sbar[k]);
+        d[a] = v;
+    }
+    /* r = L' d; log q = -|r|^2 / 2 + log_norm; d/dnu = -L r, d/ds = B' L r */
+    double ss = 0.0;
+    for (size_t a = 0; a < m; a++) {
+        double v = 0.0;
+        for (size_t b = a; b < m; b++)
+            v += q->L[b * m + a] * d[b];
+        r[a] = v;
+        ss += v * v;
+    }
+    if (grad) {
+        for (size_t a = 0; a < m; a++) {
+            double v = 0.0;
+            for (size_t b = 0; b <= a; b++)
+                v += q->L[a * m + b] * r[b];
+            d[a] = v;  /* (L r)_a */
+            grad[q->n_old + a] -= v;
+        }
+        for (size_t k = 0; k < ns; k++) {
+            double v = 0.0;
+            for (size_t a = 0; a < m; a++)
+                v += q->B[a * ns + k] * d[a];
+            grad[k] += v;
+        }
+    }
+    return -0.5 * ss + q->log_norm;
+}
+
+/* base: the posterior of the first K-1 seizures times q(nu_K) */
+static double u_prior_grad(void *c, const double *th, double *g)
+{
+    uctx *u = c;
+    vbt_vep_multi *mm = u->q->mm;
+    const size_t K = mm->K;
+    double v = dens(mm, u->c, th, g, 0, 0, K - 1);
+    if (!isfinite(v))
+        return -HUGE_VAL;
+    /* the first K-1 seizures' posterior counts the shared prior K-1 times */
+    if (K > 2) {
+        mctx *x = &mm->ctx[u->c];
+        for (size_t i = 0; i < mm->n_shared; i++)
+            x->ths[i] = th[mm->sp_map[i]];
+        double lq = vbt_vep_logprior(mm->sp, x->ths, g ? x->gs : NULL);
+        v -= (double)(K - 2) * lq;
+        if (g)
+            for (size_t i = 0; i < mm->n_shared; i++)
+                g[mm->sp_map[i]] -= (double)(K - 2) * x->gs[i];
+    }
+    return v + log_q(u->q, th, g, u->r);
+}
+static double u_prior(void *c, const double *th) { return u_prior_grad(c, th, NULL); }
+
+/* increment: log p_K(s, nu_K | y_K) - log p(s) - log q(nu_K) */
+static double u_lik_grad(void *c, const double *th, double *g)
+{
+    uctx *u = c;
+    vbt_vep_multi *mm = u->q->mm;
+    mctx *x = &mm->ctx[u->c];
+    double v = dens(mm, u->c, th, g, 0, mm->K - 1, mm->K);
+    if (!isfinite(v))
+        return -HUGE_VAL;
+    for (size_t i = 0; i < mm->n_shared; i++)
+        x->ths[i] = th[mm->sp_map[i]];
+    v -= mm->n_shared ? vbt_vep_logprior(mm->sp, x->ths, g ? x->gs : NULL) : 0.0;
+    if (g)
+        for (size_t i = 0; i < mm->n_shared; i++)
+            g[mm->sp_map[i]] -= x->gs[i];
+    /* minus log q: its gradient into scratch, then subtracted */
+    double *gq = u->g;
+    if (g)
+        memset(gq, 0, mm->n * sizeof *gq);
+    double lq = log_q(u->q, th, g ? gq : NULL, u->r);
+    if (g)
+        for (size_t k = 0; k < mm->n; k++)
+            g[k] -= gq[k];
+    return v - lq;
+}
+static double u_lik(void *c, const double *th) { return u_lik_grad(c, th, NULL); }
+
+/* The new seizure's log posterior and gradient over nu at fixed shared s
+ * (theta_K = s and nu laid out by the model); gnu: m. */
+static double nu_logp(vbt_vep_multi *mm, const double *theta, double *gnu, double *gfull)
+{
+    double lp;
+    const size_t j = mm->K - 1;
+    double *thj = mm->ctx[0].th, *gj = mm->ctx[0].g;
+    vbt_vep_multi_split(mm, j, theta, thj);
+    if (vbt_vep_logp(vbt_vep_target_model(mm->vt[j], 0), thj, &lp, gnu ? gj : NULL) != VBT_OK)
+        return -HUGE_VAL;
+    if (gnu) {
+        memset(gfull, 0, mm->n * sizeof *gfull);
+        scatter(mm, j, gj, gfull);
+        const size_t n_old = mm->n - (mm->nj[j] - mm->n_shared);
+        memcpy(gnu, gfull + n_old, (mm->n - n_old) * sizeof *gnu);
+    }
+    return lp;
+}
+
+/* The proposal: damped Newton on nu at the shared mean s, Hessian by
+ * forward differences of the exact gradient, then its Cholesky factor. */
+static int build_q(vbt_vep_multi *mm, const double *old, const double *lw, size_t N,
+                   size_t n_old, uint64_t seed, uq *q, vbt_vep_multi_update_info *info,
+                   vbt_msg *msg)
+{
+    const size_t n = mm->n, m = n - n_old;
+    double *th = calloc(n, sizeof *th), *gf = malloc(n * sizeof *gf), *g = malloc(m * sizeof *g),
+           *g2 = malloc(m * sizeof *g2), *H = malloc(m * m * sizeof *H),
+           *A = malloc(m * m * sizeof *A), *step = malloc(m * sizeof *step),
+           *best = malloc(n * sizeof *best), *w = malloc(N * sizeof *w);
+    int st = VBT_OK;
+    if (!th || !gf || !g || !g2 || !H || !A || !step || !best || !w) {
+        st = vbt__fail(msg, VBT_ENOMEM, "vep multi update: out of memory");
+        goto out;
+    }
+    /* the weighted mean of the shared parameters */
+    double mx = -HUGE_VAL, tot = 0.0;
+    for (size_t i = 0; i < N; i++)
+        mx = fmax(mx, lw ? lw[i] : 0.0);
+    for (size_t i = 0; i < N; i++)
+        tot += w[i] = exp((lw ? lw[i] : 0.0) - mx);
+    for (size_t i = 0; i < N; i++)
+        for (size_t d = 0; d < mm->n_shared; d++)
+            th[d] += w[i] / tot * old[i * n_old + d];
+    /* the centre: damped Newton from the 4 best of 64 prior draws of nu (the
+     * conditional posterior of a seizure's own parameters may have several
+     * modes: the seizure's timing matched by another tau0), the best end */
+    enum { DRAWS = 64, STARTS = 4 };
+    double top_lp[STARTS], *top = malloc(STARTS * m * sizeof *top), *cand = malloc(n * sizeof *cand),
+           *Ab = malloc(m * m * sizeof *Ab);
+    size_t n_top = 0;
+    if (!top || !cand || !Ab) {
+        free(top);
+        free(cand);
+        free(Ab);
+        st = vbt__fail(msg, VBT_ENOMEM, "vep multi update: out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < DRAWS; k++) {
+        vbt_vep_multi_prior_draw(mm, seed, ((uint64_t)1 << 60) + k, best);
+        memcpy(best, th, n_old * sizeof *best);
+        double lpk = nu_logp(mm, best, NULL, NULL);
+        if (!isfinite(lpk))
+            continue;
+        size_t pos = n_top < STARTS ? n_top++ : STARTS;
+        if (pos == STARTS) {
+            if (lpk <= top_lp[STARTS - 1])
+                continue;
+            pos = STARTS - 1;
+        }
+        while (pos > 0 && top_lp[pos - 1] < lpk) {
+            top_lp[pos] = top_lp[pos - 1];
+            memcpy(top + pos * m, top + (pos - 1) * m, m * sizeof *top);
+            pos--;
+        }
+        top_lp[pos] = lpk;
+        memcpy(top + pos * m, best + n_old, m * sizeof *top);
+    }
+    double lp = -HUGE_VAL;
+    size_t it = 0;
+    for (size_t k = 0; k < n_top; k++) {
+        double lpk;
+        size_t itk;
+        memcpy(cand, th, n * sizeof *cand);
+        memcpy(cand + n_old, top + k * m, m * sizeof *cand);
+        if (newton_block(mm, mm->K - 1, cand, n_old, m, 50, Ab, &lpk, &itk) == VBT_OK &&
+            lpk > lp) {
+            lp = lpk;
+            it = itk;
+            memcpy(th + n_old, cand + n_old, m * sizeof *th);
+            memcpy(A, Ab, m * m * sizeof *A);
+        }
+    }
+    free(top);
+    free(cand);
+    free(Ab);
+    if (!isfinite(lp)) {
+        st = vbt__fail(msg, VBT_ENUMERIC, "vep multi update: the new seizure's model is not "
+                       "finite at any of %d prior draws of its parameters, or its Hessian is "
+                       "not positive definite even with a ridge", DRAWS);
+        goto out;
+    }
+    /* the gradient at the centre (for B below) */
+    nu_logp(mm, th, g, gf);
+    const size_t ns = mm->n_shared;
+    q->m = m;
+    q->ns = ns;
+    q->n_old = n_old;
+    q->mm = mm;
+    q->mu = malloc(m * sizeof *q->mu);
+    q->L = calloc(m * m, sizeof *q->L);
+    q->B = calloc(m * (ns ? ns : 1), sizeof *q->B);
+    q->sbar = malloc((ns ? ns : 1) * sizeof *q->sbar);
+    if (!q->mu || !q->L || !q->B || !q->sbar) {
+        st = vbt__fail(msg, VBT_ENOMEM, "vep multi update: out of memory");
+        goto out;
+    }
+    memcpy(q->mu, th + n_old, m * sizeof *q->mu);
+    memcpy(q->sbar, th, ns * sizeof *q->sbar);
+    /* B = -H_nunu^-1 H_nus: column k from d(grad_nu)/d s_k (forward
+     * differences) and the Cholesky factor in A */
+    {
+        gsl_matrix_view Av = gsl_matrix_view_array(A, m, m);
+        for (size_t k = 0; k < ns; k++) {
+            const double h = 1e-5 * fmax(1.0, fabs(th[k]));
+            double keep = th[k];
+            th[k] = keep + h;
+            double lk = nu_logp(mm, th, g2, gf);
+            th[k] = keep;
+            if (!isfinite(lk))
+                continue; /* B's column stays 0: q does not follow this s_k */
+            for (size_t a = 0; a < m; a++)
+                step[a] = (g2[a] - g[a]) / h;  /* = -(-Hessian)_nu,s = -H_nus */
+            gsl_vector_view bv = gsl_vector_view_array(step, m);
+            gsl_linalg_cholesky_svx(&Av.matrix, &bv.vector);
+            for (size_t a = 0; a < m; a++)
+                q->B[a * ns + k] = step[a];
+        }
+    }
+    q->log_norm = -0.5 * (double)m * log(2.0 * M_PI);
+    for (size_t a = 0; a < m; a++) {
+        for (size_t b = 0; b <= a; b++)
+            q->L[a * m + b] = A[a * m + b];
+        q->log_norm += log(A[a * m + a]);
+    }
+    if (info) {
+        info->nu_lp = lp;
+        info->nu_iter = it;
+        info->n_nuisance = m;
+    }
+out:
+    free(th);
+    free(gf);
+    free(g);
+    free(g2);
+    free(H);
+    free(A);
+    free(step);
+    free(best);
+    free(w);
+    return st;
+}
+
+/* The ESS of the start particles weighted by p(nu) p(y_K | s, nu) at nu
+ * one Newton step (precision L L') from the proposal's centre: the new
+ * seizure's likelihood of each particle's s with nu profiled out. */
+static double marginal_ess(vbt_vep_multi *mm, const uq *q, const double *start,
+                           const double *lw0, size_t N, double *scratch_m)
+{
+    const size_t n = mm->n, m = q->m, n_old = q->n_old, K = mm->K;
+    double *th = malloc(n * sizeof *th), *gf = malloc(n * sizeof *gf),
+           *lw = malloc(N * sizeof *lw);
+    double ess = NAN;
+    if (!th || !gf || !lw)
+        goto out;
+    gsl_matrix_const_view Lv = gsl_matrix_const_view_array(q->L, m, m);
+    double mx = -HUGE_VAL;
+    for (size_t i = 0; i < N; i++) {
+        memcpy(th, start + i * n, n * sizeof *th);
+        for (size_t a = 0; a < m; a++) {
+            double c = q->mu[a];
+            for (size_t k = 0; k < q->ns; k++)
+                c += q->B[a * q->ns + k] * (th[k] - q->sbar[k]);
+            th[n_old + a] = c;
+        }
+        double lp0 = dens(mm, 0, th, gf, 0, K - 1, K);
+        double best = lp0;
+        if (isfinite(lp0)) {
+            memcpy(scratch_m, gf + n_old, m * sizeof *scratch_m);
+            gsl_vector_view gv = gsl_vector_view_array(scratch_m, m);
+            gsl_linalg_cholesky_svx(&Lv.matrix, &gv.vector);
+            for (size_t a = 0; a < m; a++)
+                th[n_old + a] += scratch_m[a];
+            double lp1 = dens(mm, 0, th, NULL, 0, K - 1, K);
+            if (isfinite(lp1) && lp1 > best)
+                best = lp1;
+        }
+        lw[i] = isfinite(best) ? best - vbt_vep_multi_shared_logprior(mm, th, NULL) +
+                                     (lw0 ? lw0[i] : 0.0)
+                               : -HUGE_VAL;
+        mx = fmax(mx, lw[i]);
+    }
+    double s1 = 0, s2 = 0;
+    for (size_t i = 0; isfinite(mx) && i < N; i++) {
+        double w = exp(lw[i] - mx);
+        s1 += w;
+        s2 += w * w;
+    }
+    ess = s2 > 0 ? s1 * s1 / s2 : 0.0;
+out:
+    free(th);
+    free(gf);
+    free(lw);
+    return ess;
+}
+
+int vbt_vep_multi_update(vbt_vep_multi *mm, const double *old, const double *old_log_w,
+                         const vbt_smc_opts *o_in, double *particles, vbt_smc_result *res,
+                         vbt_vep_multi_update_info *info, vbt_msg *msg)
+{
+    if (!mm || !old || !particles || !res || old == particles)
+        return vbt__fail(msg, VBT_EINVAL, "vep multi update: NULL or aliased argument");
+    if (mm->K < 2)
+        return vbt__fail(msg, VBT_EINVAL, "vep multi update: the joint model needs at least "
+                         "two seizures (the old ones and the new one)");
+    vbt_smc_opts o;
+    if (o_in)
+        o = *o_in;
+    else
+        vbt_smc_opts_default(&o);
+    if (o.n_threads == 0)
+        o.n_threads = 1;
+    if (o.n_threads > mm->n_ctx || o.n_threads > 64)
+        return vbt__fail(msg, VBT_EINVAL, "vep multi update: %zu threads for %zu contexts",
+                         o.n_threads, mm->n_ctx);
+    const size_t N = o.n_particles, n = mm->n, m = mm->nj[mm->K - 1] - mm->n_shared,
+                 n_old = n - m;
+    uq q = {0};
+    int st = build_q(mm, old, old_log_w, N, n_old, o.seed, &q, info, msg);
+    double *start = st ? NULL : malloc(N * n * sizeof *start);
+    uctx uc[64];
+    void *tc[64];
+    double *scratch = st ? NULL : malloc(o.n_threads * (n + 2 * m) * sizeof *scratch);
+    double *z = st ? NULL : malloc(m * sizeof *z);
+    if (!st && (!start || !scratch || !z))
+        st = vbt__fail(msg, VBT_ENOMEM, "vep multi update: out of memory");
+    if (!st) {
+        /* start: the old particles, nu ~ q (stream (seed, 2^61 + i)) */
+        for (size_t i = 0; i < N; i++) {
+            double *th = start + i * n;
+            memcpy(th, old + i * n_old, n_old * sizeof *th);
+            vbt_rng r;
+            vbt_rng_init(&r, o.seed, ((uint64_t)1 << 61) + i);
+            vbt_rng_normal(&r, z, m);
+            /* nu = mu + L'^-1 z: back substitution with L' (upper) */
+            for (size_t a = m; a-- > 0;) {
+                double v = z[a];
+                for (size_t b = a + 1; b < m; b++)
+                    v -= q.L[b * m + a] * th[n_old + b];
+                th[n_old + a] = v / q.L[a * m + a];
+            }
+            for (size_t a = 0; a < m; a++) {
+                double c = q.mu[a];
+                for (size_t k = 0; k < q.ns; k++)
+                    c += q.B[a * q.ns + k] * (th[k] - q.sbar[k]);
+                th[n_old + a] += c;
+            }
+        }
+        if (info)
+            info->marginal_ess = marginal_ess(mm, &q, start, old_log_w, N, z);
+        for (size_t t = 0; t < o.n_threads; t++) {
+            uc[t] = (uctx){.q = &q, .c = t, .g = scratch + t * (n + 2 * m),
+                           .r = scratch + t * (n + 2 * m) + n};
+            tc[t] = &uc[t];
+        }
+        const vbt_smc_model model = {.n = n, .log_prior = u_prior, .log_lik = u_lik,
+                                     .log_prior_grad = u_prior_grad,
+                                     .log_lik_grad = u_lik_grad};
+        o.thread_ctx = tc;
+        st = vbt_smc_from(&model, tc[0], &o, start, old_log_w, particles, res, msg);
+    }
+    free(start);
+    free(scratch);
+    free(z);
+    free(q.mu);
+    free(q.L);
+    free(q.B);
+    free(q.sbar);
+    return st;
+}
+
+/* ---- SMC from the Laplace approximation at the joint mode ---------------------- */
+
+/* The gradient of seizure j's log posterior (j < K) or of the joint (j ==
+ * K) at th, on context 0: lp, and the block [a0, a0 + m) of it in g. */
+static double block_grad(vbt_vep_multi *mm, size_t j, const double *th, size_t a0, size_t m,
+                         double *g, double *gfull)
+{
+    double lp = j < mm->K ? dens(mm, 0, th, g ? gfull : NULL, 0, j, j + 1)
+                          : dens(mm, 0, th, g ? gfull : NULL, 0, 0, mm->K);
+    if (g)
+        memcpy(g, gfull + a0, m * sizeof *g);
+    return lp;
+}
+
+/* -Hessian of the block by forward differences of the gradient, symmetrised. */
+static void block_hessian(vbt_vep_multi *mm, size_t j, double *th, size_t a0, size_t m,
+                          const double *g, double *H, double *g2, double *gfull)
+{
+    for (size_t a = 0; a < m; a++) {
+        const double h = 1e-5 * fmax(1.0, fabs(th[a0 + a]));
+        double keep = th[a0 + a];
+        th[a0 + a] = keep + h;
+        block_grad(mm, j, th, a0, m, g2, gfull);
+        th[a0 + a] = keep;
+        for (size_t b = 0; b < m; b++)
+            H[b * m + a] = -(g2[b] - g[b]) / h;
+    }
+    for (size_t a = 0; a < m; a++)
+        for (size_t b = 0; b < a; b++)
+            H[a * m + b] = H[b * m + a] = 0.5 * (H[a * m + b] + H[b * m + a]);
+}
+
+/* Damped Newton on the block [a0, a0 + m) of th (in place) for seizure j's
+ * log posterior, or the joint's (j == K), at most max_iter Hessians.  On
+ * return A holds the Cholesky factor (lower) of the -Hessian at th (with a
+ * ridge when it was not positive definite).  VBT_ENUMERIC when th is not
+ * finite or no factor exists. */
+static int newton_block(vbt_vep_multi *mm, size_t j, double *th, size_t a0, size_t m,
+                        size_t max_iter, double *A, double *lp_out, size_t *iters)
+{
+    const size_t n = mm->n;
+    double *g = malloc(m * sizeof *g), *g2 = malloc(m * sizeof *g2), *gf = malloc(n * sizeof *gf),
+           *H = malloc(m * m * sizeof *H), *step = malloc(m * sizeof *step),
+           *trial = malloc(n * sizeof *trial);
+    int st = VBT_OK;
+    if (!g || !g2 || !gf || !H || !step || !trial) {
+        st = VBT_ENOMEM;
+        goto out;
+    }
+    gsl_error_handler_t *old_h = gsl_set_error_handler_off();
+    double lp = block_grad(mm, j, th, a0, m, g, gf), lambda = 1e-3;
+    size_t it = 0;
+    if (!isfinite(lp)) {
+        st = VBT_ENUMERIC;
+        gsl_set_error_handler(old_h);
+        goto out;
+    }
+    for (;;) {
+        block_hessian(mm, j, th, a0, m, g, H, g2, gf);
+        if (it >= max_iter)
+            break;
+        int moved = 0, converged = 0;
+        for (int tries = 0; tries < 30 && !moved; tries++) {
+            memcpy(A, H, m * m * sizeof *A);
+            for (size_t a = 0; a < m; a++)
+                A[a * m + a] += lambda * fmax(1.0, fabs(H[a * m + a]));
+            gsl_matrix_view Av = gsl_matrix_view_array(A, m, m);
+            gsl_vector_view gv = gsl_vector_view_array(g, m), sv = gsl_vector_view_array(step, m);
+            if (gsl_linalg_cholesky_decomp1(&Av.matrix) ||
+                gsl_linalg_cholesky_solve(&Av.matrix, &gv.vector, &sv.vector)) {
+                lambda *= 10.0;
+                continue;
+            }
+            memcpy(trial, th, n * sizeof *trial);
+            for (size_t a = 0; a < m; a++)
+                trial[a0 + a] += step[a];
+            double lpn = block_grad(mm, j, trial, a0, m, NULL, gf);
+            if (isfinite(lpn) && lpn >= lp) {
+                moved = 1;
+                converged = lpn - lp < 1e-8 * fmax(1.0, fabs(lp));
+                memcpy(th, trial, n * sizeof *th);
+                lp = block_grad(mm, j, th, a0, m, g, gf);
+                lambda = fmax(lambda / 10.0, 1e-9);
+            } else {
+                lambda *= 10.0;
+            }
+        }
+        it++;
+        if (!moved || converged) {
+            block_hessian(mm, j, th, a0, m, g, H, g2, gf);
+            break;
+        }
+    }
+    int ok = 0;
+    for (double ridge = 0.0; ridge < 1e6 && !ok; ridge = ridge ? ridge * 10.0 : 1e-6) {
+        memcpy(A, H, m * m * sizeof *A);
+        for (size_t a = 0; a < m; a++)
+            A[a * m + a] += ridge * fmax(1.0, fabs(H[a * m + a]));
+        gsl_matrix_view Av = gsl_matrix_view_array(A, m, m);
+        ok = gsl_linalg_cholesky_decomp1(&Av.matrix) == 0;
+    }
+    gsl_set_error_handler(old_h);
+    if (!ok)
+        st = VBT_ENUMERIC;
+    *lp_out = lp;
+    if (iters)
+        *iters = it;
+out:
+    free(g);
+    free(g2);
+    free(gf);
+    free(H);
+    free(step);
+    free(trial);
+    return st;
+}
+
+typedef struct lq {
+    vbt_vep_multi *mm;
+    size_t n;
+    const double *mu, *L;
+    double log_norm;
+} lq;
+
+typedef struct lctx {
+    const lq *q;
+    size_t c;
+    double *r, *gq;      /* n, n scratch */
+} lctx;
+
+/* log q of the Laplace approximation and its gradient (written into g). */
+static double lap_q(const lctx *x, const double *th, double *g)
+{
+    const size_t n = x->q->n;
+    const double *L = x->q->L, *mu = x->q->mu;
+    double ss = 0.0;
+    for (size_t a = 0; a < n; a++) {
+        double v = 0.0;
+        for (size_t b = a; b < n; b++)
+            v += L[b * n + a] * (th[b] - mu[b]);
+        x->r[a] = v;
+        ss += v * v;
+    }
+    if (g)
+        for (size_t a = 0; a < n; a++) {
+            double v = 0.0;
+            for (size_t b = 0; b <= a; b++)
+                v += L[a * n + b] * x->r[b];
+            g[a] = -v;
+        }
+    return -0.5 * ss + x->q->log_norm;
+}
+
+static double l_prior_grad(void *c, const double *th, double *g) { return lap_q(c, th, g); }
+static double l_prior(void *c, const double *th) { return lap_q(c, th, NULL); }
+static double l_lik_grad(void *c, const double *th, double *g)
+{
+    lctx *x = c;
+    double lp = dens(x->q->mm, x->c, th, g, 0, 0, x->q->mm->K);
+    if (!isfinite(lp))
+        return -HUGE_VAL;
+    double l = lap_q(x, th, g ? x->gq : NULL);
+    if (g)
+        for (size_t a = 0; a < x->q->n; a++)
+            g[a] -= x->gq[a];
+    return lp - l;
+}
+static double l_lik(void *c, const double *th) { return l_lik_grad(c, th, NULL); }
+
+int vbt_vep_multi_smc_laplace(vbt_vep_multi *mm, const vbt_vep_map_opts *mo_in,
+                              const vbt_smc_opts *o_in, double *particles, vbt_smc_result *res,
+                              double *mode_lp, vbt_msg *msg)
+{
+    if (!mm || !particles || !res)
+        return vbt__fail(msg, VBT_EINVAL, "vep multi smc: NULL argument");
+    vbt_smc_opts o;
+    if (o_in)
+        o = *o_in;
+    else
+        vbt_smc_opts_default(&o);
+    if (o.n_threads == 0)
+        o.n_threads = 1;
+    if (o.n_threads > mm->n_ctx || o.n_threads > 64)
+        return vbt__fail(msg, VBT_EINVAL, "vep multi smc: %zu threads for %zu contexts",
+                         o.n_threads, mm->n_ctx);
+    const size_t n = mm->n, N = o.n_particles;
+    vbt_vep_map_opts mo;
+    if (mo_in)
+        mo = *mo_in;
+    else
+        vbt_vep_map_opts_default(&mo);
+    vbt_vep *m1 = vbt_vep_target_model(mm->vt[0], 0);
+    double *x0s = malloc((mm->nr + 1) * sizeof *x0s), *th1 = malloc(mm->nj[0] * sizeof *th1),
+           *th = malloc(n * sizeof *th), *best = malloc(n * sizeof *best),
+           *A = malloc(n * n * sizeof *A), *scratch = malloc(o.n_threads * 2 * n * sizeof *scratch),
+           *z = malloc(n * sizeof *z);
+    int st = VBT_OK;
+    if (!x0s || !th1 || !th || !best || !A || !scratch || !z) {
+        st = vbt__fail(msg, VBT_ENOMEM, "vep multi smc: out of memory");
+        goto out;
+    }
+    /* 1. the first seizure's MAP from data-informed starts */
+    if (!mo.x0_start && vbt_vep_x0_from_data(m1, 5, -1.5, x0s) == VBT_OK)
+        mo.x0_start = x0s;
+    mo.seed = o.seed;
+    mo.n_threads = o.n_threads;
+    vbt_vep_map_result mr;
+    if ((st = vbt_vep_map(m1, &mo, th1, &mr, NULL, NULL, msg)))
+        goto out;
+    vbt_vep_multi_prior_draw(mm, o.seed, (uint64_t)1 << 59, th);
+    for (size_t i = 0; i < mm->nj[0]; i++)
+        th[mm->map[0][i]] = th1[i];
+    /* 2. every other seizure's own parameters at that shared point */
+    size_t a0 = mm->n_shared + mm->nj[0] - mm->n_shared;
+    for (size_t j = 1; j < mm->K; j++) {
+        const size_t mj = mm->nj[j] - mm->n_shared;
+        double blp = -HUGE_VAL, lpj;
+        for (size_t k = 0; k < 32; k++) {
+            vbt_vep_multi_prior_draw(mm, o.seed, ((uint64_t)1 << 58) + k, best);
+            memcpy(best, th, a0 * sizeof *best);
+            memcpy(best + a0 + mj, th + a0 + mj, (n - a0 - mj) * sizeof *best);
+            double lp = dens(mm, 0, best, NULL, 0, j, j + 1);
+            if (lp > blp) {
+                blp = lp;
+                memcpy(th + a0, best + a0, mj * sizeof *th);
+            }
+        }
+        if (!isfinite(blp) || newton_block(mm, j, th, a0, mj, 30, A, &lpj, NULL) != VBT_OK) {
+            st = vbt__fail(msg, VBT_ENUMERIC, "vep multi smc: seizure %zu's model is not finite "
+                           "near the first seizure's mode", j + 1);
+            goto out;
+        }
+        a0 += mj;
+    }
+    /* 3. the joint mode and the Laplace approximation there */
+    double lp;
+    if ((st = newton_block(mm, mm->K, th, 0, n, mm->K > 1 ? 20 : 3, A, &lp, NULL))) {
+        st = vbt__fail(msg, st, "vep multi smc: no Laplace approximation at the joint mode "
+                       "(not finite, or no positive definite Hessian)");
+        goto out;
+    }
+    if (mode_lp)
+        *mode_lp = lp;
+    /* q: the Laplace covariance inflated by LAPLACE_INFLATE (precision
+     * factor L / sqrt(inflate)): a posterior wider than the curvature at its
+     * mode in some direction (a skewed or flat one) is then still covered by
+     * the particles, and the tempering takes the weights' share */
+    lq q = {.mm = mm, .n = n, .mu = th, .L = A, .log_norm = -0.5 * (double)n * log(2.0 * M_PI)};
+    const double f = 1.0 / sqrt(LAPLACE_INFLATE);
+    for (size_t a = 0; a < n; a++) {
+        for (size_t b = a + 1; b < n; b++)
+            A[a * n + b] = 0.0;
+        for (size_t b = 0; b <= a; b++)
+            A[a * n + b] *= f;
+        q.log_norm += log(A[a * n + a]);
+    }
+    /* 4. draws of q (stream (seed, 2^60 + i)), then tempering to the posterior */
+    for (size_t i = 0; i < N; i++) {
+        double *p = particles + i * n;
+        vbt_rng r;
+        vbt_rng_init(&r, o.seed, ((uint64_t)1 << 60) + i);
+        vbt_rng_normal(&r, z, n);
+        for (size_t a = n; a-- > 0;) {
+            double v = z[a];
+            for (size_t b = a + 1; b < n; b++)
+                v -= A[b * n + a] * p[b];
+            p[a] = v / A[a * n + a];
+        }
+        for (size_t a = 0; a < n; a++)
+            p[a] += th[a];
+    }
+    lctx lc[64];
+    void *tc[64];
+    for (size_t t = 0; t < o.n_threads; t++) {
+        lc[t] = (lctx){.q = &q, .c = t, .r = scratch + t * 2 * n, .gq = scratch + t * 2 * n + n};
+        tc[t] = &lc[t];
+    }
+    const vbt_smc_model model = {.n = n, .log_prior = l_prior, .log_lik = l_lik,
+                                 .log_prior_grad = l_prior_grad, .log_lik_grad = l_lik_grad};
+    o.thread_ctx = tc;
+    st = vbt_smc_from(&model, tc[0], &o, particles, NULL, particles, res, msg);
+out:
+    free(x0s);
+    free(th1);
+    free(th);
+    free(best);
+    free(A);
+    free(scratch);
+    free(z);
+    return st;
+}
