@@ -200,68 +200,32 @@ static int is_ez(const vbt_report_input *in, const vbt_report_region *r)
     return r->p_ez > 0.5;
 }
 
-/* Plain text appended to a growing string. */
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void VBT_PRINTF(2, 3) sb_printf(sbuf *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    va_list ap;
-    for (;;) {
-        size_t room = b->cap - b->len;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && (size_t)k < room) {
-            b->len += (size_t)k;
-            return;
-        }
-        size_t nc = (b->cap ? 2 * b->cap : 256) + (size_t)k;
-        char *ns = realloc(b->s, nc);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = nc;
-    }
-}
-
 /* "a", "a and b", "a, b and c" of the first names (at most 6, then "and N
  * more"). */
-static void sb_names(sbuf *b, char *const *names, size_t n)
+static void sb_names(vbt__textbuf *b, char *const *names, size_t n)
 {
     size_t show = n > 6 ? 5 : n;
     for (size_t i = 0; i < show; i++)
-        sb_printf(b, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", names[i]);
+        vbt__tb_printf(b, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", names[i]);
     if (show < n)
-        sb_printf(b, " and %zu more", n - show);
+        vbt__tb_printf(b, " and %zu more", n - show);
 }
 
-static char *finish(sbuf *b)
+static char *finish(vbt__textbuf *b)
 {
     if (b->oom) {
         free(b->s);
         return NULL;
     }
     if (!b->s)
-        sb_printf(b, "%s", "");
+        vbt__tb_printf(b, "%s", "");
     return b->oom ? NULL : b->s;
 }
 
 char *vbt_report_answer(const vbt_report_input *in, const vbt_report_context *c, char **warning)
 {
     const int map = vbt__rep_map_only(in);
-    sbuf s = {0}, w = {0};
+    vbt__textbuf s = {0}, w = {0};
     size_t *ord = ez_order(in), n_ez = 0;
     const char *why[16];
     size_t n_why;
@@ -274,103 +238,103 @@ char *vbt_report_answer(const vbt_report_input *in, const vbt_report_context *c,
         n_ez++;
     /* where, and how sure */
     if (map)
-        sb_printf(&s, "Point estimate only (the posterior's mode, no probabilities): ");
+        vbt__tb_printf(&s, "Point estimate only (the posterior's mode, no probabilities): ");
     if (n_ez) {
-        sb_printf(&s, "%s", map ? "the seizure starts in " : "The seizure starts in ");
+        vbt__tb_printf(&s, "%s", map ? "the seizure starts in " : "The seizure starts in ");
         size_t show = n_ez > 6 ? 5 : n_ez;
         for (size_t k = 0; k < show; k++) {
             const vbt_report_region *r = &in->regions[ord[k]];
-            sb_printf(&s, "%s%s", k == 0 ? "" : k + 1 == n_ez ? " and " : ", ", r->label);
+            vbt__tb_printf(&s, "%s%s", k == 0 ? "" : k + 1 == n_ez ? " and " : ", ", r->label);
             if (map)
-                sb_printf(&s, " (x0 %.2f)", r->x0_mean);
+                vbt__tb_printf(&s, " (x0 %.2f)", r->x0_mean);
             else
-                sb_printf(&s, " (P(EZ) %.2f)", r->p_ez);
+                vbt__tb_printf(&s, " (P(EZ) %.2f)", r->p_ez);
         }
         if (show < n_ez)
-            sb_printf(&s, " and %zu more", n_ez - show);
+            vbt__tb_printf(&s, " and %zu more", n_ez - show);
         if (map)
-            sb_printf(&s, ", above the EZ threshold x0 = %.2f", VBT_VEP_X0_EZ);
+            vbt__tb_printf(&s, ", above the EZ threshold x0 = %.2f", VBT_VEP_X0_EZ);
     } else if (in->n) {
         const vbt_report_region *r = &in->regions[ord[0]];
         if (map)
-            sb_printf(&s, "no region's x0 reaches the EZ threshold %.2f (the highest: %s at "
+            vbt__tb_printf(&s, "no region's x0 reaches the EZ threshold %.2f (the highest: %s at "
                       "%.2f)", VBT_VEP_X0_EZ, r->label, r->x0_mean);
         else
-            sb_printf(&s, "The fit finds no region likely to start the seizure (the highest "
+            vbt__tb_printf(&s, "The fit finds no region likely to start the seizure (the highest "
                       "P(EZ): %s at %.2f)", r->label, r->p_ez);
     } else {
-        sb_printf(&s, "%s", map ? "no region was fitted" : "No region was fitted");
+        vbt__tb_printf(&s, "%s", map ? "no region was fitted" : "No region was fitted");
     }
-    sb_printf(&s, "%s", trust == 1   ? "; the fit's verdict: trustworthy"
+    vbt__tb_printf(&s, "%s", trust == 1   ? "; the fit's verdict: trustworthy"
                         : trust == 0 ? "; the fit's verdict: NOT trustworthy"
                                      : "; the fit gives no verdict");
     /* what the planned resection would do */
     int have_plan = c && (c->n_plan || isfinite(c->plan_p));
     double p = have_plan ? c->plan_p : NAN, lo, hi;
     if (!have_plan) {
-        sb_printf(&s, "; no resection plan was computed.");
+        vbt__tb_printf(&s, "; no resection plan was computed.");
     } else if (map) {
         if (c->plan_reached == 0 || !(p >= 0.5)) {
-            sb_printf(&s, "; at this point of the fitted model no resection within the plan's "
+            vbt__tb_printf(&s, "; at this point of the fitted model no resection within the plan's "
                       "limits stops the seizure");
             if (c->n_plan) {
-                sb_printf(&s, " (the best found: ");
+                vbt__tb_printf(&s, " (the best found: ");
                 sb_names(&s, c->plan_regions, c->n_plan);
-                sb_printf(&s, ")");
+                vbt__tb_printf(&s, ")");
             }
-            sb_printf(&s, ".");
+            vbt__tb_printf(&s, ".");
         } else if (!c->n_plan) {
-            sb_printf(&s, "; at this point the fitted model has no seizure to stop.");
+            vbt__tb_printf(&s, "; at this point the fitted model has no seizure to stop.");
         } else {
-            sb_printf(&s, "; at this point of the fitted model, resecting ");
+            vbt__tb_printf(&s, "; at this point of the fitted model, resecting ");
             sb_names(&s, c->plan_regions, c->n_plan);
-            sb_printf(&s, " stops the seizure. Its certainty is not measured: fit with "
+            vbt__tb_printf(&s, " stops the seizure. Its certainty is not measured: fit with "
                       "--method nuts for probabilities.");
         }
     } else {
         if (c->plan_reached == 0)
-            sb_printf(&s, "; no resection within the plan's limits reaches the target "
+            vbt__tb_printf(&s, "; no resection within the plan's limits reaches the target "
                       "P(seizure freedom) %.2f: the best found, resecting ", c->plan_target);
         else
-            sb_printf(&s, "; resecting ");
+            vbt__tb_printf(&s, "; resecting ");
         if (c->n_plan)
             sb_names(&s, c->plan_regions, c->n_plan);
         else
-            sb_printf(&s, "nothing");
-        sb_printf(&s, " would give P(seizure freedom) %.2f", p);
+            vbt__tb_printf(&s, "nothing");
+        vbt__tb_printf(&s, " would give P(seizure freedom) %.2f", p);
         if (c->n_draws && isfinite(p)) {
             vbt_report_wilson(floor(p * (double)c->n_draws + 0.5), (double)c->n_draws, &lo, &hi);
-            sb_printf(&s, " (95 %% interval %.2f" DASH "%.2f over %zu posterior draws)", lo, hi,
+            vbt__tb_printf(&s, " (95 %% interval %.2f" DASH "%.2f over %zu posterior draws)", lo, hi,
                       c->n_draws);
         }
-        sb_printf(&s, " in the fitted model");
+        vbt__tb_printf(&s, " in the fitted model");
         if (isfinite(c->p_without))
-            sb_printf(&s, ", against %.2f without surgery", c->p_without);
-        sb_printf(&s, ".");
+            vbt__tb_printf(&s, ", against %.2f without surgery", c->p_without);
+        vbt__tb_printf(&s, ".");
     }
     /* what must not be missed */
     if (trust == 0) {
-        sb_printf(&w, "Do not trust this answer: the fit fails its checks");
+        vbt__tb_printf(&w, "Do not trust this answer: the fit fails its checks");
         for (size_t k = 0; k < n_why; k++)
-            sb_printf(&w, "%s%s", k ? "; " : ": ", why[k]);
-        sb_printf(&w, ". ");
+            vbt__tb_printf(&w, "%s%s", k ? "; " : ": ", why[k]);
+        vbt__tb_printf(&w, ". ");
     }
     if (have_plan && c->plan_reached == 0) {
         if (map)
-            sb_printf(&w, "The surgery plan misses its target: no resection it tried stops the "
+            vbt__tb_printf(&w, "The surgery plan misses its target: no resection it tried stops the "
                       "seizure at the mode. ");
         else
-            sb_printf(&w, "The surgery plan misses its target: P(seizure freedom) %.2f is below "
+            vbt__tb_printf(&w, "The surgery plan misses its target: P(seizure freedom) %.2f is below "
                       "%.2f. ", p, c->plan_target);
     }
     double target = c && isfinite(c->plan_target) ? c->plan_target : 0.9;
     if (c && isfinite(c->p_without) && c->p_without >= target) {
         if (map)
-            sb_printf(&w, "Without surgery the fitted model has no seizure at the mode: it does "
+            vbt__tb_printf(&w, "Without surgery the fitted model has no seizure at the mode: it does "
                       "not reproduce the recorded seizure, so neither its EZ nor its plan "
                       "means anything. ");
         else
-            sb_printf(&w, "Without surgery the fitted model already gives P(seizure freedom) "
+            vbt__tb_printf(&w, "Without surgery the fitted model already gives P(seizure freedom) "
                       "%.2f: it does not reproduce the recorded seizure, so neither its EZ nor "
                       "its plan means anything. ", c->p_without);
     }

@@ -580,25 +580,7 @@ static int model_build(const char *model_dir, const char *ver_dir, size_t K, con
         }
         vbt_array_clear(&gain);
         vbt_array_clear(&data);
-        /* the spec of the fit object's model (fitting/fit.c's fill_spec) */
-        vbt_fit *f = md->fits[k];
-        const vbt_fit_opts *o = vbt_fit_options(f);
-        vbt_vep_spec *s = &specs[k];
-        vbt_vep_spec_default(s);
-        s->priors = *vbt_fit_priors(f);
-        s->n_regions = vbt_fit_n_regions(f);
-        s->n_sensors = vbt_fit_n_sensors(f);
-        s->n_samples = vbt_fit_n_samples(f);
-        s->weights = md->conn->weights;
-        s->normalize = o->normalize;
-        s->gain = vbt_fit_gain(f);
-        s->data = vbt_fit_data(f);
-        s->scheme = o->scheme;
-        s->dt = o->dt;
-        s->steps = o->steps;
-        s->obs = o->obs;
-        s->sig_x = o->seizure_x;
-        s->sig_w = o->seizure_width;
+        specs[k] = *vbt_fit_spec(md->fits[k]);   /* the fit object's own model */
     }
     rc = vbt_vep_multi_alloc(&md->mm, specs, K, n_ctx, msg);
     free(specs);

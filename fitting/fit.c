@@ -446,6 +446,7 @@ size_t vbt_fit_n_sensors(const vbt_fit *f) { return f ? f->ns : 0; }
 size_t vbt_fit_n_samples(const vbt_fit *f) { return f ? f->nt : 0; }
 vbt_vep *vbt_fit_model(vbt_fit *f) { return f ? f->m : NULL; }
 const vbt_vep_priors *vbt_fit_priors(const vbt_fit *f) { return f ? &f->spec.priors : NULL; }
+const vbt_vep_spec *vbt_fit_spec(const vbt_fit *f) { return f ? &f->spec : NULL; }
 const vbt_fit_opts *vbt_fit_options(const vbt_fit *f) { return f ? &f->o : NULL; }
 const double *vbt_fit_data(const vbt_fit *f) { return f ? f->data : NULL; }
 const double *vbt_fit_gain(const vbt_fit *f) { return f ? f->gain : NULL; }

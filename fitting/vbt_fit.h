@@ -267,6 +267,10 @@ size_t vbt_fit_n_samples(const vbt_fit *f);
 vbt_vep *vbt_fit_model(vbt_fit *f);
 /* The priors the fit uses (offsets resolved). */
 const vbt_vep_priors *vbt_fit_priors(const vbt_fit *f);
+/* The model specification the fit evaluates (its priors, data, gain, scheme
+ * ...), valid while f lives: what builds further models of the same fit
+ * (fitting/vbt_vep_multi.h) starts from.  NULL when f is NULL. */
+const vbt_vep_spec *vbt_fit_spec(const vbt_fit *f);
 /* The options (a copy of those given). */
 const vbt_fit_opts *vbt_fit_options(const vbt_fit *f);
 /* The feature and gain as fitted (after normalisation), row-major. */
