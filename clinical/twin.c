@@ -891,21 +891,31 @@ static int init_model(const vbt_patient *pat, const char *mdir, const vbt_twin_o
     return rc;
 }
 
+/* Every entry point starts alike: its result (a scratch one when the caller
+ * passed NULL) zeroed with the ESS and R^2 figures NAN until measured, and its
+ * options (the defaults when o_in is NULL). */
+static vbt_twin_result *call_begin(vbt_twin_result *res, vbt_twin_result *scratch,
+                                   const vbt_twin_opts *o_in, vbt_twin_opts *o)
+{
+    if (!res)
+        res = scratch;
+    memset(res, 0, sizeof *res);
+    res->reweight_ess = res->marginal_ess = res->r2_old = res->r2_new = NAN;
+    if (o_in)
+        *o = *o_in;
+    else
+        vbt_twin_opts_default(o);
+    return res;
+}
+
 int vbt_twin_init(const char *patient_dir, const char *twin_dir, const vbt_twin_opts *o_in,
                   vbt_twin_result *res, vbt_msg *msg)
 {
     vbt_twin_opts o;
     vbt_twin_result scratch;
-    if (!res)
-        res = &scratch;
-    memset(res, 0, sizeof *res);
-    res->reweight_ess = res->marginal_ess = res->r2_old = res->r2_new = NAN;
+    res = call_begin(res, &scratch, o_in, &o);
     if (!patient_dir || !twin_dir)
         return vbt__fail(msg, VBT_EINVAL, "twin init: no patient or no twin folder");
-    if (o_in)
-        o = *o_in;
-    else
-        vbt_twin_opts_default(&o);
     const double c0 = cpu_now(), w0 = wall_now();
     vbt_patient *pat = NULL;
     vbt_outdir *od = NULL;
@@ -1089,16 +1099,9 @@ int vbt_twin_update(const char *twin_dir, const char *recording, const char *eve
 {
     vbt_twin_opts o;
     vbt_twin_result scratch;
-    if (!res)
-        res = &scratch;
-    memset(res, 0, sizeof *res);
-    res->reweight_ess = res->marginal_ess = res->r2_old = res->r2_new = NAN;
+    res = call_begin(res, &scratch, o_in, &o);
     if (!twin_dir || !recording)
         return vbt__fail(msg, VBT_EINVAL, "twin update: no twin or no recording");
-    if (o_in)
-        o = *o_in;
-    else
-        vbt_twin_opts_default(&o);
     const double c0 = cpu_now(), w0 = wall_now();
     state s;
     vbt_outdir *od = NULL;
@@ -1305,14 +1308,7 @@ int vbt_twin_refit(const char *twin_dir, const vbt_twin_opts *o_in, double *p_ez
 {
     vbt_twin_opts o;
     vbt_twin_result scratch;
-    if (!res)
-        res = &scratch;
-    memset(res, 0, sizeof *res);
-    res->reweight_ess = res->marginal_ess = res->r2_old = res->r2_new = NAN;
-    if (o_in)
-        o = *o_in;
-    else
-        vbt_twin_opts_default(&o);
+    res = call_begin(res, &scratch, o_in, &o);
     const double c0 = cpu_now(), w0 = wall_now();
     state s;
     model md = {0};

@@ -4,6 +4,7 @@
  * (vbt_smc_from). */
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -426,21 +427,33 @@ fail:
     return st;
 }
 
+/* The SMC options of a call: o_in or the defaults, 0 threads meaning 1; at
+ * most max_threads threads and no more than the model's evaluation
+ * contexts. */
+static int smc_opts(const vbt_vep_multi *mm, const vbt_smc_opts *o_in, size_t max_threads,
+                    const char *who, vbt_smc_opts *o, vbt_msg *msg)
+{
+    if (o_in)
+        *o = *o_in;
+    else
+        vbt_smc_opts_default(o);
+    if (o->n_threads == 0)
+        o->n_threads = 1;
+    if (o->n_threads > mm->n_ctx || o->n_threads > max_threads)
+        return vbt__fail(msg, VBT_EINVAL, "%s: %zu threads for %zu contexts", who, o->n_threads,
+                         mm->n_ctx);
+    return VBT_OK;
+}
+
 int vbt_vep_multi_smc(vbt_vep_multi *mm, const vbt_smc_opts *o_in, double *particles,
                       vbt_smc_result *res, vbt_msg *msg)
 {
     if (!mm || !particles || !res)
         return vbt__fail(msg, VBT_EINVAL, "vep multi smc: NULL argument");
     vbt_smc_opts o;
-    if (o_in)
-        o = *o_in;
-    else
-        vbt_smc_opts_default(&o);
-    if (o.n_threads == 0)
-        o.n_threads = 1;
-    if (o.n_threads > mm->n_ctx)
-        return vbt__fail(msg, VBT_EINVAL, "vep multi smc: %zu threads for %zu contexts",
-                         o.n_threads, mm->n_ctx);
+    int st_o = smc_opts(mm, o_in, SIZE_MAX, "vep multi smc", &o, msg);
+    if (st_o != VBT_OK)
+        return st_o;
     const vbt_smc_model model = {.n = mm->n, .draw_prior = t_draw, .log_prior = t_prior,
                                  .log_lik = t_lik, .log_prior_grad = t_prior_grad,
                                  .log_lik_grad = t_lik_grad};
@@ -789,15 +802,9 @@ int vbt_vep_multi_update(vbt_vep_multi *mm, const double *old, const double *old
         return vbt__fail(msg, VBT_EINVAL, "vep multi update: the joint model needs at least "
                          "two seizures (the old ones and the new one)");
     vbt_smc_opts o;
-    if (o_in)
-        o = *o_in;
-    else
-        vbt_smc_opts_default(&o);
-    if (o.n_threads == 0)
-        o.n_threads = 1;
-    if (o.n_threads > mm->n_ctx || o.n_threads > 64)
-        return vbt__fail(msg, VBT_EINVAL, "vep multi update: %zu threads for %zu contexts",
-                         o.n_threads, mm->n_ctx);
+    int st_o = smc_opts(mm, o_in, 64, "vep multi update", &o, msg);
+    if (st_o != VBT_OK)
+        return st_o;
     const size_t N = o.n_particles, n = mm->n, m = mm->nj[mm->K - 1] - mm->n_shared,
                  n_old = n - m;
     uq q = {0};
@@ -1030,15 +1037,9 @@ int vbt_vep_multi_smc_laplace(vbt_vep_multi *mm, const vbt_vep_map_opts *mo_in,
     if (!mm || !particles || !res)
         return vbt__fail(msg, VBT_EINVAL, "vep multi smc: NULL argument");
     vbt_smc_opts o;
-    if (o_in)
-        o = *o_in;
-    else
-        vbt_smc_opts_default(&o);
-    if (o.n_threads == 0)
-        o.n_threads = 1;
-    if (o.n_threads > mm->n_ctx || o.n_threads > 64)
-        return vbt__fail(msg, VBT_EINVAL, "vep multi smc: %zu threads for %zu contexts",
-                         o.n_threads, mm->n_ctx);
+    int st_o = smc_opts(mm, o_in, 64, "vep multi smc", &o, msg);
+    if (st_o != VBT_OK)
+        return st_o;
     const size_t n = mm->n, N = o.n_particles;
     vbt_vep_map_opts mo;
     if (mo_in)
