@@ -32,6 +32,15 @@
 #   the fit's verdict says not trustworthy (results.json "verdict"
 #   .trustworthy, else fit/summary.json "verdict" .trustworthy, else its
 #   "diagnostics_passed").
+# * where the errors come from (the "errors" line): each false EZ call is
+#   a PZ region (recruited in the truth), a healthy region on an electrode
+#   that also has a contact in a true EZ region ("next to EZ"; electrode =
+#   the channel name without its trailing contact number), or a healthy
+#   region elsewhere; each missed EZ either kept its prior (posterior mean
+#   x0 within one prior sd of the prior mean, prior.json of the run: the
+#   data did not move it) or moved without crossing the EZ threshold; and
+#   "a called EZ on its electrode" says whether another region on the
+#   same electrode was called EZ instead.
 # * CPU seconds per patient: from --cpu (subject, variant, cpu_s rows, as
 #   bench/validate-ez.sh measures them) when given.
 # --split marks each subject tune or heldout (subject, set rows); the table
@@ -42,6 +51,7 @@
 import glob
 import json
 import math
+import re
 import os
 import statistics
 import sys
@@ -49,6 +59,8 @@ import sys
 P_EZ = 0.5
 P_CONF_HI, P_CONF_LO = 0.9, 0.1
 P_RELIABLE = 0.8
+ERROR_KINDS = ('fp_pz', 'fp_next_to_ez', 'fp_elsewhere', 'fn_at_prior', 'fn_moved',
+               'fn_neighbour_called')
 
 
 def quartiles(v):
@@ -74,6 +86,49 @@ def verdict_of(res_json, run_dir):
         if 'diagnostics_passed' in s:
             return bool(s['diagnostics_passed'])
     return None
+
+
+def electrode(channel):
+    """The electrode of a contact: its name without the trailing contact
+    number and separators ('LAF14-3' -> 'LAF14', 'RA01' -> 'RA')."""
+    e = re.sub(r'[-_ ]*[0-9]+$', '', channel)
+    return e or channel
+
+
+def x0_prior(run_dir):
+    """(mu, sd) of the x0 prior the fit used (prior.json beside results.json)."""
+    try:
+        x = json.load(open(os.path.join(run_dir, 'prior.json')))['x0']
+        return float(x['mu']), float(x['sd'])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def error_kinds(r, t, observed, p_ez, ez, pz, run_dir):
+    """Counts of the kinds of false calls and misses (see the header)."""
+    by_elec = {}
+    for ch, reg in t['contact_regions'].items():
+        if reg:
+            by_elec.setdefault(electrode(ch), set()).add(reg)
+    near = {}
+    for regs in by_elec.values():
+        for a in regs:
+            near.setdefault(a, set()).update(regs - {a})
+    x0m = {g['label']: g.get('x0_mean') for g in r['regions']}
+    prior = x0_prior(run_dir)
+    k = {'fp_pz': 0, 'fp_next_to_ez': 0, 'fp_elsewhere': 0, 'fn_at_prior': 0, 'fn_moved': 0,
+         'fn_neighbour_called': 0}
+    for lab in observed:
+        called = p_ez.get(lab, 0.0) > P_EZ
+        if called and lab not in ez:
+            k['fp_pz' if lab in pz else
+              'fp_next_to_ez' if near.get(lab, set()) & ez else 'fp_elsewhere'] += 1
+        elif not called and lab in ez:
+            m = x0m.get(lab)
+            at_prior = prior is not None and m is not None and abs(m - prior[0]) < prior[1]
+            k['fn_at_prior' if at_prior else 'fn_moved'] += 1
+            k['fn_neighbour_called'] += any(p_ez.get(b, 0.0) > P_EZ for b in near.get(lab, ()))
+    return k
 
 
 def score_patient(res_dir, t):
@@ -107,6 +162,7 @@ def score_patient(res_dir, t):
     rec = tp / (tp + fn) if tp + fn else float('nan')
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float('nan')
     trust = verdict_of(r, os.path.dirname(found[0]))
+    kinds = error_kinds(r, t, observed, p_ez, ez, pz, os.path.dirname(found[0]))
     conf = conf_hz + conf_ez
     wrong = conf > 0 or not (f1 >= 0.5)
     row.update({'status': 'ok', 'n_observed': len(observed), 'n_ez_observed': tp + fn,
@@ -116,6 +172,7 @@ def score_patient(res_dir, t):
                 'confident_healthy': conf_hz, 'confident_missed_ez': conf_ez,
                 'pz_called_ez': pz_hi, 'confident_errors': conf, 'wrong': int(wrong),
                 'trustworthy': trust})
+    row.update(kinds)
     return row, pairs
 
 
@@ -160,6 +217,7 @@ def summarise(rows, pairs, cpu):
         'verdict_failed': sum(r['trustworthy'] is False for r in ok),
         'right_flagged': sum(r['trustworthy'] is False for r in ok if not r['wrong']),
         'right': sum(not r['wrong'] for r in ok),
+        'errors': {k: sum(r[k] for r in ok) for k in ERROR_KINDS},
         'cpu_s_mean': sum(cpus) / len(cpus) if cpus else float('nan'),
         'cpu_s_max': max(cpus) if cpus else float('nan'),
     }
@@ -213,7 +271,10 @@ def main(argv):
         for line in open(cpu_path):
             f = line.rstrip('\n').split('\t')
             if len(f) >= 3 and f[0].startswith('sub-'):
-                cpu[(f[0], int(f[1]))] = float(f[2])
+                try:
+                    cpu[(f[0], int(f[1]))] = float(f[2])
+                except ValueError:
+                    pass  # a run that was killed before its time was written
     split = {}
     if split_path:
         for line in open(split_path):
@@ -238,7 +299,8 @@ def main(argv):
             allpairs.append((row, pairs))
     cols = ['patient', 'set', 'status', 'n_observed', 'n_ez_observed', 'tp', 'fp', 'fn',
             'precision', 'recall', 'f1', 'brier', 'confident_healthy', 'confident_missed_ez',
-            'pz_called_ez', 'confident_errors', 'wrong', 'trustworthy', 'cpu_s']
+            'pz_called_ez', 'confident_errors', 'wrong', 'trustworthy'] + list(ERROR_KINDS) + [
+            'cpu_s']
     summaries = {}
     groups = [('all', lambda r: True)]
     if split or any(r['variant'] for r in rows):
@@ -249,6 +311,13 @@ def main(argv):
         summaries[name] = summarise([r for r, _ in sel], [x for _, p in sel for x in p], cpu)
     for name, s in summaries.items():
         print_table(name, s)
+    e = summaries['all']['errors']
+    print('# errors (all): false EZ %d = %d PZ + %d healthy next to an EZ + %d healthy '
+          'elsewhere;  missed EZ %d = %d at the prior + %d moved (%d with a called EZ on '
+          'their electrode)' % (e['fp_pz'] + e['fp_next_to_ez'] + e['fp_elsewhere'],
+                                e['fp_pz'], e['fp_next_to_ez'], e['fp_elsewhere'],
+                                e['fn_at_prior'] + e['fn_moved'], e['fn_at_prior'],
+                                e['fn_moved'], e['fn_neighbour_called']))
     print('# reliability bins (all): ' + '  '.join(
         '[%.1f,%.1f) n=%d P=%s EZ=%s' % (b['lo'], b['hi'], b['n'], fmt(b['mean_p'], 2),
                                           fmt(b['frac_ez'], 2))
