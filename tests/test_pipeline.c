@@ -164,11 +164,9 @@ static const char *const *pipeline_argv(void)
 
 static char *slurp(const char *dir, const char *name)
 {
-    char *text;
-    size_t len;
-    vbt_msg msg;
-    if (vbt_file_read_all(tu_path(dir, name), &text, &len, 0, &msg))
-        fail_msg("%s", msg.text);
+    char *text = tu_slurp(tu_path(dir, name), NULL);
+    if (!text)
+        fail_msg("cannot read %s/%s", dir, name);
     return text;
 }
 
