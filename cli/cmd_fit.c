@@ -172,7 +172,7 @@ static const char *const refs[] = {
 typedef struct prog {
     const cli_parsed *p;
     cli_progress bar;
-    int begun, stopped;
+    int begun, stopped;         /* begun: 0 no bar, 1 NUTS's, 2 the MAP stage's */
     size_t it[VBT_FIT_MAX_CHAINS], div[VBT_FIT_MAX_CHAINS];
     double eps[VBT_FIT_MAX_CHAINS];
     long stop_after;            /* test hook VBT_TEST_STOP_AFTER (0: none) */
@@ -188,9 +188,20 @@ static int on_progress(void *ctx, const vbt_fit_progress *fp)
         pg->begun = 0;
         return pg->stopped = cli_interrupted != 0;
     }
+    int is_map = !strcmp(fp->stage, "map");
+    if (pg->begun && pg->begun != 1 + is_map) { /* the MAP stage ended: a bar for NUTS */
+        cli_progress_end(&pg->bar);
+        pg->begun = 0;
+    }
     if (!pg->begun) {
-        cli_progress_begin(&pg->bar, pg->p, "nuts");
-        pg->begun = 1;
+        cli_progress_begin(&pg->bar, pg->p, is_map ? "map" : "nuts");
+        pg->begun = 1 + is_map;
+    }
+    if (is_map) {
+        char steps[96];
+        snprintf(steps, sizeof steps, "%zu of %zu starts and polishes", fp->iteration, fp->total);
+        cli_progress_update(&pg->bar, fp->fraction, steps);
+        return cli_interrupted;
     }
     pg->it[fp->chain] = fp->iteration;
     pg->eps[fp->chain] = fp->stepsize;

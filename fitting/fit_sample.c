@@ -58,6 +58,16 @@ static int map_to_checkpoint(vbt_fit *f, vbt_msg *msg)
     return VBT_OK;
 }
 
+/* The MAP stage's progress (vbt_vep_map calls it serialised): stage "map",
+ * the fraction of starts and polishes done; non-zero stops the MAP. */
+static int map_progress(void *pctx, size_t done, size_t total)
+{
+    vbt_fit *f = pctx;
+    vbt_fit_progress p = {.stage = "map", .iteration = done, .total = total,
+                          .fraction = total ? (double)done / (double)total : 1.0};
+    return f->progress(f->progress_ctx, &p);
+}
+
 int fit__run_map(vbt_fit *f, vbt_msg *msg)
 {
     vbt_vep_map_opts_default(&f->mo);
@@ -66,6 +76,10 @@ int fit__run_map(vbt_fit *f, vbt_msg *msg)
     f->mo.seed = f->o.seed;
     f->mo.lbfgs.max_iter = f->o.map_iter;
     f->mo.n_polish = f->o.polish;
+    if (f->progress) {
+        f->mo.progress = map_progress;
+        f->mo.progress_ctx = f;
+    }
     if (f->resumed)
         return map_from_checkpoint(f, msg);
     f->map = malloc(f->np * sizeof *f->map);

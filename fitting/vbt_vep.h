@@ -291,6 +291,13 @@ typedef struct vbt_vep_map_opts {
                                begin at x0_start + x0_jitter N(0, 1) (a data-informed
                                start, vbt_vep_x0_from_data), odd ones at prior draws */
     double x0_jitter;  /* 0.5 */
+    /* NULL, or called after every start's L-BFGS and every polish (never two
+     * calls at once, from whichever thread finished): done of total steps so
+     * far (total: the starts plus the polishes planned).  A non-zero return
+     * stops the MAP (no new start or polish begins) and vbt_vep_map() fails
+     * with VBT_EINVAL "vep map: interrupted". */
+    int (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
 } vbt_vep_map_opts;
 
 void vbt_vep_map_opts_default(vbt_vep_map_opts *o);

@@ -38,6 +38,8 @@ void vbt_vep_map_opts_default(vbt_vep_map_opts *o)
     o->n_polish = 0;
     o->x0_start = NULL;
     o->x0_jitter = 0.5;
+    o->progress = NULL;
+    o->progress_ctx = NULL;
 }
 
 typedef struct lbfgs_ws {
@@ -480,6 +482,8 @@ typedef struct ms_shared {
     size_t n_work;       /* starts (phase 1) or starts to polish (phase 2) */
     int phase;           /* 1: L-BFGS from each start; 2: Newton polish */
     size_t next;
+    size_t done, total; /* progress: steps finished, steps planned */
+    int stop;           /* the progress callback asked to stop */
     pthread_mutex_t lock;
     int err;
 } ms_shared;
@@ -528,7 +532,7 @@ static void *ms_worker(void *arg)
     }
     for (;;) {
         pthread_mutex_lock(&sh->lock);
-        size_t k = sh->next++;
+        size_t k = sh->stop ? sh->n_work : sh->next++;
         pthread_mutex_unlock(&sh->lock);
         if (k >= sh->n_work)
             break;
@@ -536,6 +540,13 @@ static void *ms_worker(void *arg)
             ms_phase1(sh, mine, k, nat);
         else
             ms_phase2(sh, mine, sh->order[k]);
+        if (sh->o->progress) {
+            pthread_mutex_lock(&sh->lock);
+            sh->done++;
+            if (!sh->stop && sh->o->progress(sh->o->progress_ctx, sh->done, sh->total))
+                sh->stop = 1;
+            pthread_mutex_unlock(&sh->lock);
+        }
     }
     free(nat);
     vbt_vep_free(mine);
@@ -598,6 +609,7 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
         return vbt__fail(msg, VBT_ENOMEM, "vep map: out of memory");
     }
     pthread_mutex_init(&sh.lock, NULL);
+    sh.total = ns + (o->newton_iter ? (o->n_polish && o->n_polish < ns ? o->n_polish : ns) : 0);
     /* phase 1: L-BFGS from every start */
     sh.phase = 1;
     sh.n_work = ns;
@@ -605,7 +617,7 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
     /* phase 2: Newton polish of the n_polish best end points (all with 0);
      * a Newton step costs n_params gradients (417 at the BVEP benchmark size) */
     size_t *order = NULL;
-    if (!sh.err && o->newton_iter) {
+    if (!sh.err && !sh.stop && o->newton_iter) {
         order = malloc(ns * sizeof *order);
         if (!order)
             sh.err = VBT_ENOMEM;
@@ -619,6 +631,7 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
         sh.phase = 2;
         sh.order = order;
         sh.n_work = n_pol;
+        sh.total = ns + n_pol; /* the polishes of starts that ended finite */
         ms_run(&sh, tid, nth);
         free(order);
     }
@@ -627,6 +640,10 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
     int st = VBT_OK;
     if (sh.err) {
         st = vbt__fail(msg, sh.err, "vep map: out of memory in a worker");
+        goto done;
+    }
+    if (sh.stop) {
+        st = vbt__fail(msg, VBT_EINVAL, "vep map: interrupted");
         goto done;
     }
     size_t best = 0;

@@ -786,6 +786,66 @@ static void test_map_reproducible(void **state)
     vbt_vep_free(m);
 }
 
+/* MAP progress: one call per start and per polish, serialised, done
+ * counting up to total = starts + polishes; the same optimum with and
+ * without the callback.  A callback that returns non-zero stops the MAP:
+ * on one thread after exactly that call, VBT_EINVAL "interrupted". */
+typedef struct map_calls {
+    size_t calls, last_done, last_total, stop_at;
+    int monotone;
+} map_calls;
+
+static int count_map(void *ctx, size_t done, size_t total)
+{
+    map_calls *c = ctx;
+    c->monotone &= done == c->last_done + 1;
+    c->calls++;
+    c->last_done = done;
+    c->last_total = total;
+    return c->stop_at && c->calls >= c->stop_at;
+}
+
+static void test_map_progress(void **state)
+{
+    (void)state;
+    vbt_vep_spec s;
+    base_spec(&s, VBT_VEP_EULER, VBT_VEP_OBS_LINEAR, 1);
+    vbt_vep *m = build(&s);
+    size_t np = vbt_vep_n_params(m);
+    vbt_vep_map_opts o;
+    vbt_vep_map_opts_default(&o);
+    o.n_starts = 6;
+    o.n_polish = 2;
+    o.seed = 5;
+    o.lbfgs.max_iter = 50;
+    o.newton_iter = 2;
+    double *a = malloc(np * sizeof *a), *b = malloc(np * sizeof *b);
+    vbt_vep_map_result ra, rb;
+    assert_int_equal(vbt_vep_map(m, &o, a, &ra, NULL, NULL, NULL), VBT_OK);
+    for (size_t th = 1; th <= 2; th++) {
+        map_calls c = {.monotone = 1};
+        o.n_threads = th;
+        o.progress = count_map;
+        o.progress_ctx = &c;
+        assert_int_equal(vbt_vep_map(m, &o, b, &rb, NULL, NULL, NULL), VBT_OK);
+        assert_int_equal(c.calls, 6 + 2); /* 6 L-BFGS starts, 2 polishes */
+        assert_true(c.monotone);
+        assert_int_equal(c.last_done, 8);
+        assert_int_equal(c.last_total, 8);
+        assert_memory_equal(a, b, np * sizeof *a); /* the callback changes nothing */
+    }
+    map_calls c = {.monotone = 1, .stop_at = 3};
+    o.n_threads = 1;
+    o.progress_ctx = &c;
+    vbt_msg msg;
+    assert_int_equal(vbt_vep_map(m, &o, b, &rb, NULL, NULL, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "interrupted"));
+    assert_int_equal(c.calls, 3); /* no start began after the stop */
+    free(a);
+    free(b);
+    vbt_vep_free(m);
+}
+
 /* n_polish = k: Newton polishes exactly the k starts whose L-BFGS ended
  * highest, each as it would be polished with n_polish = 0 (bitwise), and
  * leaves the others at their L-BFGS end points (as newton_iter = 0 does);
@@ -1252,6 +1312,7 @@ int main(void)
         cmocka_unit_test(test_psis_khat),
         cmocka_unit_test(test_map_recovery),
         cmocka_unit_test(test_map_reproducible),
+        cmocka_unit_test(test_map_progress),
         cmocka_unit_test(test_map_polish_best),
         cmocka_unit_test(test_newton_polish),
         cmocka_unit_test(test_x0_from_data),
