@@ -413,30 +413,6 @@ static void add_options(cJSON *prov, const cli_parsed *p)
     cJSON_AddNumberToObject(ro, "threads", (double)p->common.threads);
 }
 
-static void add_model(cJSON *prov, vbt_fit *f)
-{
-    const vbt_vep_priors *pr = vbt_fit_priors(f);
-    vbt_vep *m = vbt_fit_model(f);
-    cJSON *mj = cJSON_AddObjectToObject(prov, "model");
-    cJSON_AddNumberToObject(mj, "regions", (double)vbt_fit_n_regions(f));
-    cJSON_AddNumberToObject(mj, "sensors", (double)vbt_fit_n_sensors(f));
-    cJSON_AddNumberToObject(mj, "samples", (double)vbt_fit_n_samples(f));
-    cJSON_AddNumberToObject(mj, "free_parameters", (double)vbt_fit_n_params(f));
-    /* resolved from --offsets, the prior file and the default */
-    cJSON_AddStringToObject(mj, "offsets", pr->off.fixed      ? "fixed"
-                                           : pr->off_marginal ? "marginal"
-                                                              : "sampled");
-    /* every prior the fit used, in the prior file's format (--prior reads it back) */
-    char *pj = vbt_vep_priors_json(pr);
-    cJSON *po = pj ? cJSON_Parse(pj) : NULL;
-    if (po)
-        cJSON_AddItemToObject(mj, "priors", po);
-    free(pj);
-    cJSON *names = cJSON_AddArrayToObject(mj, "parameter_names");
-    for (size_t i = 0; i < vbt_fit_n_params(f); i++)
-        cJSON_AddItemToArray(names, cJSON_CreateString(vbt_vep_param_name(m, i)));
-}
-
 cJSON *fit_provenance(const cli_parsed *p, vbt_fit *f, const char *resumed_from, char *err,
                       size_t n)
 {
@@ -449,24 +425,20 @@ cJSON *fit_provenance(const cli_parsed *p, vbt_fit *f, const char *resumed_from,
         }
     cJSON_AddNumberToObject(prov, "seed", (double)p->common.seed);
     add_options(prov, p);
-    add_model(prov, f);
-    const char *method = cli_str(p, "method");
-    vbt_fit_timing t = vbt_fit_get_timing(f);
-    cJSON *tj = cJSON_AddObjectToObject(prov, "timing");
-    cJSON_AddNumberToObject(tj, "wall_s", t.wall_s);
-    if (vbt_fit_map_result(f))
-        cJSON_AddNumberToObject(tj, "map_s", t.map_s);
-    if (!strcmp(method, "smc")) {
-        cJSON_AddNumberToObject(tj, "smc_s", t.smc_s);
-        cJSON_AddNumberToObject(tj, "gradients", t.gradients);
+    /* model, timing, outputs: as the library describes the fit */
+    char *rj = vbt_fit_run_json(f);
+    cJSON *r = rj ? cJSON_Parse(rj) : NULL;
+    free(rj);
+    if (!r) {
+        snprintf(err, n, "out of memory describing the fit");
+        cJSON_Delete(prov);
+        return NULL;
     }
-    if (!strcmp(method, "nuts")) {
-        cJSON_AddNumberToObject(tj, "nuts_s", t.wall_s - t.map_s);
-        cJSON_AddNumberToObject(tj, "post_warmup_gradients", t.gradients);
+    while (r->child) {
+        cJSON *item = cJSON_DetachItemViaPointer(r, r->child);
+        cJSON_AddItemToObject(prov, item->string, item);
     }
-    cJSON *oj = cJSON_AddArrayToObject(prov, "outputs");
-    for (const char *const *o = vbt_fit_output_names(f); *o; o++)
-        cJSON_AddItemToArray(oj, cJSON_CreateString(*o));
+    cJSON_Delete(r);
     if (resumed_from)
         cJSON_AddStringToObject(prov, "resumed_from", vbt_path_public(resumed_from));
     return prov;

@@ -505,6 +505,52 @@ const char *const *vbt_fit_output_names(const vbt_fit *f)
     return f && f->pred ? (const char *const *)f->outputs : none;
 }
 
+char *vbt_fit_run_json(vbt_fit *f)
+{
+    if (!f || !f->pred)
+        return NULL;
+    const vbt_vep_priors *pr = vbt_fit_priors(f);
+    vbt_vep *m = vbt_fit_model(f);
+    cJSON *root = cJSON_CreateObject(), *mj = cJSON_AddObjectToObject(root, "model");
+    cJSON_AddNumberToObject(mj, "regions", (double)vbt_fit_n_regions(f));
+    cJSON_AddNumberToObject(mj, "sensors", (double)vbt_fit_n_sensors(f));
+    cJSON_AddNumberToObject(mj, "samples", (double)vbt_fit_n_samples(f));
+    cJSON_AddNumberToObject(mj, "free_parameters", (double)vbt_fit_n_params(f));
+    /* resolved from the options, the prior file and the default */
+    cJSON_AddStringToObject(mj, "offsets", pr->off.fixed      ? "fixed"
+                                           : pr->off_marginal ? "marginal"
+                                                              : "sampled");
+    /* every prior the fit used, in the prior file's format (--prior reads it back) */
+    char *pj = vbt_vep_priors_json(pr);
+    cJSON *po = pj ? cJSON_Parse(pj) : NULL;
+    if (po)
+        cJSON_AddItemToObject(mj, "priors", po);
+    free(pj);
+    cJSON *names = cJSON_AddArrayToObject(mj, "parameter_names");
+    for (size_t i = 0; i < vbt_fit_n_params(f); i++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(vbt_vep_param_name(m, i)));
+    const char *method = vbt_fit_options(f)->sampler->name;
+    vbt_fit_timing t = vbt_fit_get_timing(f);
+    cJSON *tj = cJSON_AddObjectToObject(root, "timing");
+    cJSON_AddNumberToObject(tj, "wall_s", t.wall_s);
+    if (vbt_fit_map_result(f))
+        cJSON_AddNumberToObject(tj, "map_s", t.map_s);
+    if (!strcmp(method, "smc")) {
+        cJSON_AddNumberToObject(tj, "smc_s", t.smc_s);
+        cJSON_AddNumberToObject(tj, "gradients", t.gradients);
+    }
+    if (!strcmp(method, "nuts")) {
+        cJSON_AddNumberToObject(tj, "nuts_s", t.wall_s - t.map_s);
+        cJSON_AddNumberToObject(tj, "post_warmup_gradients", t.gradients);
+    }
+    cJSON *oj = cJSON_AddArrayToObject(root, "outputs");
+    for (const char *const *o = vbt_fit_output_names(f); *o; o++)
+        cJSON_AddItemToArray(oj, cJSON_CreateString(*o));
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return out;
+}
+
 int vbt_fit_write_dir(const vbt_fit *f, const char *dir, int overwrite, vbt_msg *msg)
 {
     if (!f || !dir)

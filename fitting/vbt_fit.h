@@ -405,6 +405,15 @@ int vbt_fit_write(const vbt_fit *f, vbt_outdir *od, vbt_msg *msg);
  * CSVs); empty before a successful run.  Valid while f lives. */
 const char *const *vbt_fit_output_names(const vbt_fit *f);
 
+/* What run.json says of a finished fit, as JSON text (malloc'd; NULL
+ * before a run or out of memory): {"model": {regions, sensors, samples,
+ * free_parameters, offsets ("fixed", "marginal" or "sampled"), priors (every
+ * prior used, in the prior file's format), parameter_names}, "timing":
+ * {wall_s, map_s (with a MAP stage), smc_s and gradients (smc), nuts_s and
+ * post_warmup_gradients (nuts)}, "outputs": vbt_fit_output_names()}.  `vbt
+ * fit` and the pipeline put these three members into their run.json. */
+char *vbt_fit_run_json(vbt_fit *f);
+
 /* vbt_outdir_begin(dir, overwrite) + vbt_fit_write() + vbt_outdir_commit():
  * the outputs in `dir`, all or none.  VBT_EEXIST when dir exists and
  * overwrite is 0, then as vbt_fit_write(). */
