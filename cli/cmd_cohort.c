@@ -37,7 +37,8 @@ static const cli_option opts[] = {
     {.name = "subjects", .kind = CLI_TEXT, .metavar = "IDS", .applies = "run",
      .doc = "only these subjects (comma list, with or without sub-); default: every one"},
     {.name = "jobs", .short_name = 'j', .kind = CLI_INT, .metavar = "N", .def = "1", .min = 1,
-     .max = 256, .applies = "run", .doc = "subjects run at once, each on its own thread"},
+     .max = 256, .applies = "run", .doc = "tasks run at once on threads: subjects, or with more jobs than subjects also the "
+            "chains of each subject's fit (the same output either way)"},
     {.name = "atlas", .kind = CLI_FILE_IN, .metavar = "DIR", .def = "data-samples",
      .applies = "run",
      .doc = "folder of the atlas for subjects without imaging: connectivity_84_desikan.zip, "
@@ -214,12 +215,12 @@ typedef struct cohort_job {
     const cli_parsed *p;
     const vbt_cohort *c;
     const vbt_cohort_run_opts *o;
-    const size_t *todo;     /* subject indices */
-    size_t n_todo, next, n_done, n_failed;
-    pthread_mutex_t lock;
+    const vbt_cohort_plan *plan; /* the tasks: subjects, or their parts */
+    size_t n_todo, n_done, n_failed;
 } cohort_job;
 
-/* One subject, a task of the scheduler (threads, or MPI ranks under mpirun). */
+/* One task of the scheduler (threads, or MPI ranks under mpirun): a
+ * subject, or a part of one (vbt_cohort_plan). */
 static int cohort_task(void *ctx, size_t k, vbt_msg *msg)
 {
     cohort_job *j = ctx;
@@ -227,25 +228,32 @@ static int cohort_task(void *ctx, size_t k, vbt_msg *msg)
         snprintf(msg->text, sizeof msg->text, "interrupted");
         return VBT_EINVAL;
     }
-    return vbt_cohort_subject_run(j->c, j->todo[k], j->o, msg);
+    return vbt_cohort_task_run(j->c, &j->plan->tasks[k], j->o, msg);
 }
 
 /* A progress line per subject on stderr (also when it is not a terminal);
- * the scheduler calls it on rank 0, one call at a time. */
+ * the scheduler calls it on rank 0, one call at a time, for every task:
+ * the parts of a subject (its fit's chains) are not counted. */
 static void cohort_progress(void *ud, size_t k, int status, const char *reason, int rank,
                             size_t n_done, size_t n)
 {
     cohort_job *j = ud;
-    const vbt_cohort_subject *s = &j->c->subjects[j->todo[k]];
-    j->n_done = n_done;
+    const vbt_cohort_task *t = &j->plan->tasks[k];
+    (void)n_done;
+    (void)n;
+    (void)rank;
+    if (t->kind != VBT_COHORT_TASK_SUBJECT)
+        return;
+    const vbt_cohort_subject *s = &j->c->subjects[t->subject];
+    j->n_done++;
     j->n_failed += status != 0;
     if (cli_interrupted || j->p->common.quiet)
         return;
     if (status)
-        fprintf(stderr, "cohort: [%zu/%zu] sub-%s failed: %s\n", n_done, n, s->id, reason);
+        fprintf(stderr, "cohort: [%zu/%zu] sub-%s failed: %s\n", j->n_done, j->n_todo, s->id,
+                reason);
     else
-        fprintf(stderr, "cohort: [%zu/%zu] sub-%s done\n", n_done, n, s->id);
-    (void)rank;
+        fprintf(stderr, "cohort: [%zu/%zu] sub-%s done\n", j->n_done, j->n_todo, s->id);
     fflush(stderr);
 }
 
@@ -274,6 +282,7 @@ static int run_cohort(const cli_parsed *p)
     size_t n_rows = 0;
     int rc = CLI_ERROR, *status = NULL;
     vbt_cohort_scheduler *sch = NULL;
+    vbt_cohort_plan *plan = NULL;
     char conn[4096], par[4096], lab[4096], names[4096], path[4200];
     if (atlas_path(conn, sizeof conn, atlas, "connectivity_84_desikan.zip") ||
         atlas_path(par, sizeof par, atlas, "neuroparc/Desikan_space-MNI152NLin6_res-2x2x2.nii.gz") ||
@@ -333,9 +342,7 @@ static int run_cohort(const cli_parsed *p)
     cli_install_signal_handlers();
     openblas_set_num_threads(1);
     long jobs = (long)cli_float(p, "jobs");
-    if ((size_t)jobs > n_todo)
-        jobs = n_todo ? (long)n_todo : 1;
-    cohort_job j = {.p = p, .c = c, .o = &o, .todo = todo, .n_todo = n_todo};
+    cohort_job j = {.p = p, .c = c, .o = &o, .n_todo = n_todo};
     vbt_cohort_scheduler_opts sco;
     vbt_cohort_scheduler_opts_default(&sco);
     sco.n_threads = (size_t)jobs;
@@ -343,9 +350,15 @@ static int run_cohort(const cli_parsed *p)
     sco.userdata = &j;
     if (vbt_cohort_scheduler_alloc(&sch, &sco, &msg))
         goto msgfail;
-    if (!(status = calloc(n_todo + 1, sizeof *status)))
+    /* more workers than subjects: the fits' chains run apart (same bytes) */
+    if (vbt_cohort_plan_alloc(&plan, c, todo, n_todo, &o,
+                              vbt_cohort_scheduler_workers(sch) > n_todo, &msg))
+        goto msgfail;
+    j.plan = plan;
+    if (!(status = calloc(plan->n_tasks + 1, sizeof *status)))
         goto oom;
-    if (vbt_cohort_scheduler_run(sch, n_todo, cohort_task, &j, status, NULL, &msg))
+    if (vbt_cohort_scheduler_run_deps(sch, plan->n_tasks, cohort_task, &j, plan->dep_start,
+                                      plan->deps, status, NULL, &msg))
         goto msgfail;
     if (vbt_cohort_scheduler_rank(sch) != 0) {     /* rank 0 gathers and writes */
         rc = CLI_OK;
@@ -400,6 +413,7 @@ out:
     free(rows);
     free(todo);
     free(status);
+    vbt_cohort_plan_free(plan);
     vbt_cohort_free(c);
     vbt_cohort_scheduler_free(sch);   /* after rank 0 has written: MPI_Finalize */
     return rc;

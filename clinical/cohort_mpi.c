@@ -11,7 +11,12 @@
  *            while rank 0 still computes).
  * Rank 0's main thread dispatches (the only thread that calls MPI: thread
  * level FUNNELED); one worker thread of rank 0 takes tasks from the same
- * counter.  Waiting is MPI_Iprobe plus a 2 ms sleep. */
+ * queue.  Waiting is MPI_Iprobe plus a 2 ms sleep.
+ *
+ * Tasks may have prerequisites (vbt_cohort_scheduler_run_deps): a task is
+ * handed out, lowest index first, once its prerequisites have finished; a
+ * rank that asks while none is ready waits on rank 0's list and is answered
+ * as soon as one is (a worker thread waits on a condition variable). */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +36,7 @@ struct vbt_cohort_scheduler {
     int mpi;             /* backend is MPI */
     int rank, size;
     int we_initialised;  /* MPI_Init_thread was ours */
+    int *waiting;        /* MPI rank 0: ranks waiting for a ready task (size) */
 };
 
 void vbt_cohort_scheduler_opts_default(vbt_cohort_scheduler_opts *o)
@@ -97,6 +103,11 @@ int vbt_cohort_scheduler_alloc(vbt_cohort_scheduler **out, const vbt_cohort_sche
         s->mpi = 1;
         MPI_Comm_rank(MPI_COMM_WORLD, &s->rank);
         MPI_Comm_size(MPI_COMM_WORLD, &s->size);
+        if (!(s->waiting = calloc((size_t)s->size, sizeof *s->waiting))) {
+            vbt_cohort_scheduler_free(s);
+            set_msg(msg, "cohort scheduler: out of memory");
+            return VBT_ENOMEM;
+        }
     }
 #endif
     *out = s;
@@ -115,6 +126,7 @@ void vbt_cohort_scheduler_free(vbt_cohort_scheduler *s)
             MPI_Finalize();
     }
 #endif
+    free(s->waiting);
     free(s);
 }
 
@@ -137,22 +149,47 @@ int vbt_cohort_scheduler_size(const vbt_cohort_scheduler *s)
 
 typedef struct queue {
     pthread_mutex_t lock;
-    size_t n, next, n_done;
+    pthread_cond_t changed;      /* a task finished */
+    size_t n, first, n_done;     /* first: the lowest task not yet handed out */
     vbt_cohort_task_fn fn;
     void *ctx;
+    const size_t *dep_start, *deps;  /* prerequisites, or NULL */
+    unsigned char *taken, *finished; /* per task */
     int *status;
     char (*reasons)[VBT_MSG_LEN];
     const vbt_cohort_scheduler_opts *o;
     int local_done;      /* rank 0's worker thread has finished */
 } queue;
 
-/* Next task index, or n when none is left. */
-static size_t take(queue *q)
+/* take(): every task has been handed out. */
+#define NONE_LEFT(q) ((q)->n)
+/* take(): tasks are left, none of them ready yet. */
+#define NOT_READY(q) ((q)->n + 1)
+
+static int ready(const queue *q, size_t k)
 {
-    pthread_mutex_lock(&q->lock);
-    size_t k = q->next < q->n ? q->next++ : q->n;
-    pthread_mutex_unlock(&q->lock);
-    return k;
+    if (!q->dep_start)
+        return 1;
+    for (size_t d = q->dep_start[k]; d < q->dep_start[k + 1]; d++)
+        if (!q->finished[q->deps[d]])
+            return 0;
+    return 1;
+}
+
+/* The lowest task not handed out whose prerequisites have finished, marked
+ * taken; NONE_LEFT or NOT_READY.  Called with the lock held. */
+static size_t take_locked(queue *q)
+{
+    while (q->first < q->n && q->taken[q->first])
+        q->first++;
+    if (q->first == q->n)
+        return NONE_LEFT(q);
+    for (size_t k = q->first; k < q->n; k++)
+        if (!q->taken[k] && ready(q, k)) {
+            q->taken[k] = 1;
+            return k;
+        }
+    return NOT_READY(q);
 }
 
 static void record(queue *q, size_t task, int status, const char *reason, int rank)
@@ -162,17 +199,27 @@ static void record(queue *q, size_t task, int status, const char *reason, int ra
         q->status[task] = status;
     if (q->reasons)
         snprintf(q->reasons[task], VBT_MSG_LEN, "%s", status == VBT_OK ? "" : reason);
+    q->finished[task] = 1;
     q->n_done++;
     if (q->o->progress)
         q->o->progress(q->o->userdata, task, status, status == VBT_OK ? "" : reason, rank,
                        q->n_done, q->n);
+    pthread_cond_broadcast(&q->changed);
     pthread_mutex_unlock(&q->lock);
 }
 
 static void *worker(void *arg)
 {
     queue *q = arg;
-    for (size_t k; (k = take(q)) < q->n;) {
+    for (;;) {
+        pthread_mutex_lock(&q->lock);
+        size_t k;
+        /* a prerequisite runs elsewhere: wait for a task to finish */
+        while ((k = take_locked(q)) == NOT_READY(q))
+            pthread_cond_wait(&q->changed, &q->lock);
+        pthread_mutex_unlock(&q->lock);
+        if (k == NONE_LEFT(q))
+            break;
         vbt_msg m;
         m.text[0] = '\0';
         int rc = q->fn(q->ctx, k, &m);
@@ -237,6 +284,28 @@ static void wait_for(int source, int tag, MPI_Status *st)
     }
 }
 
+static size_t take(queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t k = take_locked(q);
+    pthread_mutex_unlock(&q->lock);
+    return k;
+}
+
+/* Answer a waiting rank: a ready task, or -1 when every task has been
+ * handed out; 0 (and nothing sent) while its prerequisites still run. */
+static int answer(queue *q, int rank, int *stopped)
+{
+    size_t k = take(q);
+    if (k == NOT_READY(q))
+        return 0;
+    int64_t t = k < q->n ? (int64_t)k : -1;
+    MPI_Send(&t, 1, MPI_INT64_T, rank, TAG_TASK, MPI_COMM_WORLD);
+    if (t < 0)
+        ++*stopped;
+    return 1;
+}
+
 static int run_mpi_rank0(vbt_cohort_scheduler *s, queue *q, vbt_msg *msg)
 {
     pthread_t th;
@@ -246,6 +315,8 @@ static int run_mpi_rank0(vbt_cohort_scheduler *s, queue *q, vbt_msg *msg)
         q->local_done = 1;
         pthread_mutex_unlock(&q->lock);
     }
+    /* ranks that asked for work while none was ready, oldest first */
+    int *waiting = s->waiting, n_waiting = 0;
     int stopped = 0;
     for (;;) {
         pthread_mutex_lock(&q->lock);
@@ -253,11 +324,22 @@ static int run_mpi_rank0(vbt_cohort_scheduler *s, queue *q, vbt_msg *msg)
         pthread_mutex_unlock(&q->lock);
         if (all && stopped == s->size - 1)
             break;
+        int served = 0;
+        for (int w = 0; w < n_waiting;) {
+            if (answer(q, waiting[w], &stopped)) {
+                memmove(waiting + w, waiting + w + 1, (size_t)(n_waiting - w - 1) * sizeof *waiting);
+                n_waiting--;
+                served = 1;
+            } else {
+                w++;
+            }
+        }
         int flag = 0;
         MPI_Status st;
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &st);
         if (!flag) {
-            nap();
+            if (!served)
+                nap();
             continue;
         }
         result_rec r;
@@ -267,11 +349,8 @@ static int run_mpi_rank0(vbt_cohort_scheduler *s, queue *q, vbt_msg *msg)
             r.reason[VBT_MSG_LEN - 1] = '\0';
             record(q, (size_t)r.task, r.status, r.reason, st.MPI_SOURCE);
         }
-        size_t k = take(q);
-        int64_t t = k < q->n ? (int64_t)k : -1;
-        MPI_Send(&t, 1, MPI_INT64_T, st.MPI_SOURCE, TAG_TASK, MPI_COMM_WORLD);
-        if (t < 0)
-            stopped++;
+        if (!answer(q, st.MPI_SOURCE, &stopped))
+            waiting[n_waiting++] = st.MPI_SOURCE;
     }
     if (have_thread)
         pthread_join(th, NULL);
@@ -311,19 +390,47 @@ static int run_mpi_worker(vbt_cohort_scheduler *s, queue *q)
 }
 #endif
 
-int vbt_cohort_scheduler_run(vbt_cohort_scheduler *s, size_t n, vbt_cohort_task_fn fn, void *ctx,
-                             int *status, char (*reasons)[VBT_MSG_LEN], vbt_msg *msg)
+size_t vbt_cohort_scheduler_workers(const vbt_cohort_scheduler *s)
 {
-    if (!s || !fn || (n > 0 && s->rank == 0 && !status)) {
+    if (!s)
+        return 1;
+    return s->mpi && s->size > 1 ? (size_t)s->size : s->o.n_threads;
+}
+
+int vbt_cohort_scheduler_run_deps(vbt_cohort_scheduler *s, size_t n, vbt_cohort_task_fn fn,
+                                  void *ctx, const size_t *dep_start, const size_t *deps,
+                                  int *status, char (*reasons)[VBT_MSG_LEN], vbt_msg *msg)
+{
+    if (!s || !fn || (n > 0 && s->rank == 0 && !status) || (dep_start && !deps)) {
         set_msg(msg, "cohort scheduler: no scheduler, task or status array");
         return VBT_EINVAL;
     }
+    /* prerequisites come first: then some ready task always exists */
+    for (size_t k = 0; dep_start && k < n; k++)
+        for (size_t d = dep_start[k]; d < dep_start[k + 1]; d++)
+            if (deps[d] >= k) {
+                if (msg)
+                    snprintf(msg->text, sizeof msg->text, "cohort scheduler: task %zu depends "
+                             "on task %zu, not an earlier one", k, deps[d]);
+                return VBT_EINVAL;
+            }
     queue q;
     memset(&q, 0, sizeof q);
+    q.taken = calloc(n + 1, 1);
+    q.finished = calloc(n + 1, 1);
+    if (!q.taken || !q.finished) {
+        free(q.taken);
+        free(q.finished);
+        set_msg(msg, "cohort scheduler: out of memory");
+        return VBT_ENOMEM;
+    }
     pthread_mutex_init(&q.lock, NULL);
+    pthread_cond_init(&q.changed, NULL);
     q.n = n;
     q.fn = fn;
     q.ctx = ctx;
+    q.dep_start = dep_start;
+    q.deps = deps;
     q.status = s->rank == 0 ? status : NULL;
     q.reasons = s->rank == 0 ? reasons : NULL;
     q.o = &s->o;
@@ -334,6 +441,15 @@ int vbt_cohort_scheduler_run(vbt_cohort_scheduler *s, size_t n, vbt_cohort_task_
     else
 #endif
         rc = run_threads(&q, s->o.n_threads, msg);
+    pthread_cond_destroy(&q.changed);
     pthread_mutex_destroy(&q.lock);
+    free(q.taken);
+    free(q.finished);
     return rc;
+}
+
+int vbt_cohort_scheduler_run(vbt_cohort_scheduler *s, size_t n, vbt_cohort_task_fn fn, void *ctx,
+                             int *status, char (*reasons)[VBT_MSG_LEN], vbt_msg *msg)
+{
+    return vbt_cohort_scheduler_run_deps(s, n, fn, ctx, NULL, NULL, status, reasons, msg);
 }

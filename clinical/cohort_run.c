@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "textbuf.h"
 #include "vbt_cohort.h"
+#include "vbt_fit.h"
 #include "vbt_io.h"
 #include "vbt_patient.h"
 #include "vbt_pipeline.h"
@@ -275,6 +276,27 @@ static int write_subject_json(const char *path, const char *status, const char *
     return rc;
 }
 
+/* Run r of subject s staged as a patient folder in OUT/sub-ID/RUN/input/
+ * and loaded into *p; rdir gets OUT/sub-ID/RUN. */
+static int open_run(const vbt_cohort_subject *s, const vbt_cohort_run *r,
+                    const vbt_cohort_localisation *l, const vbt_cohort_run_opts *o, char *rdir,
+                    size_t n, vbt_patient **p, vbt_msg *msg)
+{
+    char idir[PATH_MAX];
+    fmt(rdir, n, "%s/sub-%s/%s", o->outdir, s->id, r->name);
+    fmt(idir, sizeof idir, "%s/input", rdir);
+    int rc = stage(s, r, l, &o->atlas, idir, msg);
+    if (!rc)
+        rc = vbt_patient_load(p, idir, msg);
+    return rc;
+}
+
+/* A run that goes through the pipeline (has a signal and a seizure). */
+static int fittable(const vbt_cohort_run *r)
+{
+    return !r->skip && r->has_signal;
+}
+
 int vbt_cohort_subject_run(const vbt_cohort *c, size_t i, const vbt_cohort_run_opts *o,
                            vbt_msg *msg)
 {
@@ -283,7 +305,7 @@ int vbt_cohort_subject_run(const vbt_cohort *c, size_t i, const vbt_cohort_run_o
                          "vbt_cohort_subject_run: NULL argument, no outdir or atlas connectome, "
                          "or subject out of range");
     const vbt_cohort_subject *s = &c->subjects[i];
-    char sdir[PATH_MAX], done[PATH_MAX], rdir[PATH_MAX], idir[PATH_MAX];
+    char sdir[PATH_MAX], done[PATH_MAX], rdir[PATH_MAX];
     fmt(sdir, sizeof sdir, "%s/sub-%s", o->outdir, s->id);
     fmt(done, sizeof done, "%s/subject.json", sdir);
     struct stat st;
@@ -334,13 +356,9 @@ int vbt_cohort_subject_run(const vbt_cohort *c, size_t i, const vbt_cohort_run_o
             continue;
         }
         n_tried++;
-        fmt(rdir, sizeof rdir, "%s/%s", sdir, r->name);
-        fmt(idir, sizeof idir, "%s/input", rdir);
         vbt_msg rm;
         vbt_patient *p = NULL;
-        int rrc = stage(s, r, l, &o->atlas, idir, &rm);
-        if (!rrc)
-            rrc = vbt_patient_load(&p, idir, &rm);
+        int rrc = open_run(s, r, l, o, rdir, sizeof rdir, &p, &rm);
         if (!rrc) {
             vbt_pipeline_opts po = o->pipeline;
             po.outdir = rdir;
@@ -391,4 +409,157 @@ record:
     if (rc)
         return vbt__fail(msg, rc, "sub-%s: %s", s->id, reason);
     return VBT_OK;
+}
+
+/* ---- a subject's work apart: the fit's chains on several workers ---------------- */
+
+/* The chains of the pipeline's fit: 0 for a method without chains. */
+static size_t fit_chains(const vbt_cohort_run_opts *o)
+{
+    vbt_fit_opts fo;
+    vbt_msg m;
+    if (vbt_vep_pipeline_preset_fit_opts(&o->pipeline.fit, &fo, &m) ||
+        strcmp(fo.sampler->name, "nuts"))
+        return 0;
+    return fo.chains;
+}
+
+static int subject_done(const vbt_cohort_run_opts *o, const vbt_cohort_subject *s)
+{
+    char done[PATH_MAX];
+    struct stat st;
+    fmt(done, sizeof done, "%s/sub-%s/subject.json", o->outdir, s->id);
+    return stat(done, &st) == 0;
+}
+
+int vbt_cohort_plan_alloc(vbt_cohort_plan **out, const vbt_cohort *c, const size_t *subjects,
+                          size_t n, const vbt_cohort_run_opts *o, int split, vbt_msg *msg)
+{
+    if (!out || !c || !o || (n && !subjects))
+        return vbt__fail(msg, VBT_EINVAL, "cohort plan: NULL argument");
+    *out = NULL;
+    const size_t C = split ? fit_chains(o) : 0;
+    size_t n_tasks = 0, n_deps = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (subjects[k] >= c->n_subjects)
+            return vbt__fail(msg, VBT_EINVAL, "cohort plan: subject %zu out of range",
+                             subjects[k]);
+        const vbt_cohort_subject *s = &c->subjects[subjects[k]];
+        size_t R = 0;
+        for (size_t r = 0; C && !s->problem && r < s->n_runs; r++)
+            R += fittable(&s->runs[r]);
+        /* prepare, R x C chains (each after prepare), the subject (after all) */
+        n_tasks += R ? 2 + R * C : 1;
+        n_deps += R ? R * C + 1 + R * C : 0;
+    }
+    vbt_cohort_plan *p = calloc(1, sizeof *p);
+    if (p) {
+        p->tasks = calloc(n_tasks + 1, sizeof *p->tasks);
+        p->dep_start = calloc(n_tasks + 1, sizeof *p->dep_start);
+        p->deps = calloc(n_deps + 1, sizeof *p->deps);
+    }
+    if (!p || !p->tasks || !p->dep_start || !p->deps) {
+        vbt_cohort_plan_free(p);
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    }
+    size_t t = 0, d = 0;
+    for (size_t k = 0; k < n; k++) {
+        const vbt_cohort_subject *s = &c->subjects[subjects[k]];
+        const size_t first = t;
+        for (size_t r = 0; C && !s->problem && r < s->n_runs; r++) {
+            if (!fittable(&s->runs[r]))
+                continue;
+            if (t == first) {
+                p->tasks[t] = (vbt_cohort_task){VBT_COHORT_TASK_PREPARE, subjects[k], 0, 0};
+                p->dep_start[++t] = d;
+            }
+            for (size_t ch = 0; ch < C; ch++) {
+                p->tasks[t] = (vbt_cohort_task){VBT_COHORT_TASK_CHAIN, subjects[k], r, ch};
+                p->deps[d++] = first;
+                p->dep_start[++t] = d;
+            }
+        }
+        p->tasks[t] = (vbt_cohort_task){VBT_COHORT_TASK_SUBJECT, subjects[k], 0, 0};
+        for (size_t e = first; e < t; e++)
+            p->deps[d++] = e;
+        p->dep_start[++t] = d;
+    }
+    p->n_tasks = t;
+    *out = p;
+    return VBT_OK;
+}
+
+void vbt_cohort_plan_free(vbt_cohort_plan *p)
+{
+    if (!p)
+        return;
+    free(p->tasks);
+    free(p->dep_start);
+    free(p->deps);
+    free(p);
+}
+
+/* PREPARE: each fittable run up to its fit's MAP stage; CHAIN: one chain
+ * of one run.  Nothing once the subject is finished; a failure here is
+ * only a status: the subject's own task meets it again and records it. */
+static int run_part(const vbt_cohort *c, const vbt_cohort_task *t, const vbt_cohort_run_opts *o,
+                    vbt_msg *msg)
+{
+    const vbt_cohort_subject *s = &c->subjects[t->subject];
+    if (subject_done(o, s))
+        return VBT_OK;
+    char rdir[PATH_MAX], ck[PATH_MAX + 32];
+    if (t->kind == VBT_COHORT_TASK_CHAIN) {
+        /* no MAP stage saved: the fit is done, or preparing it failed */
+        struct stat st;
+        if (t->run >= s->n_runs)
+            return vbt__fail(msg, VBT_EINVAL, "cohort task: run %zu out of range", t->run);
+        fmt(ck, sizeof ck, "%s/sub-%s/%s/fit.checkpoint", o->outdir, s->id,
+            s->runs[t->run].name);
+        if (stat(ck, &st) != 0)
+            return VBT_OK;
+    }
+    vbt_cohort_localisation *l = NULL;
+    vbt_msg lm;
+    int rc = vbt_cohort_localise(&l, s, &o->atlas, &lm);
+    if (rc)
+        return vbt__fail(msg, rc, "sub-%s: atlas: %s", s->id, lm.text);
+    int first = VBT_OK;
+    for (size_t r = 0; r < s->n_runs; r++) {
+        if (!fittable(&s->runs[r]) || (t->kind == VBT_COHORT_TASK_CHAIN && r != t->run))
+            continue;
+        vbt_patient *p = NULL;
+        vbt_msg rm;
+        rc = open_run(s, &s->runs[r], l, o, rdir, sizeof rdir, &p, &rm);
+        if (!rc) {
+            vbt_pipeline_opts po = o->pipeline;
+            po.outdir = rdir;
+            rc = t->kind == VBT_COHORT_TASK_CHAIN ? vbt_pipeline_run_chain(p, &po, t->chain, &rm)
+                                                  : vbt_pipeline_prepare_chains(p, &po, NULL, &rm);
+        }
+        vbt_patient_free(p);
+        if (rc && !first) {
+            one_line(rm.text);
+            strip_prefix(rm.text, o->outdir);
+            strip_prefix(rm.text, c->root);
+            first = vbt__fail(msg, rc, "sub-%s %s: %s", s->id, s->runs[r].name, rm.text);
+        }
+        if (o->pipeline.cancel && *o->pipeline.cancel)
+            break;
+    }
+    vbt_cohort_localisation_free(l);
+    return first;
+}
+
+int vbt_cohort_task_run(const vbt_cohort *c, const vbt_cohort_task *t,
+                        const vbt_cohort_run_opts *o, vbt_msg *msg)
+{
+    if (!c || !t || !o || !o->outdir || t->subject >= c->n_subjects)
+        return vbt__fail(msg, VBT_EINVAL, "vbt_cohort_task_run: NULL argument, no outdir or "
+                         "subject out of range");
+    if (o->pipeline.cancel && *o->pipeline.cancel)
+        return vbt__fail(msg, VBT_EINVAL, "interrupted");
+    if (t->kind == VBT_COHORT_TASK_SUBJECT)
+        return vbt_cohort_subject_run(c, t->subject, o, msg);
+    return run_part(c, t, o, msg);
 }

@@ -81,7 +81,13 @@ typedef struct prun {
     size_t rec_idx;             /* the recording fitted (vbt_pipeline_check_seizure) */
     char sz_index[32], sz_onset[32], sz_offset[32];
     const char *stamp;          /* the running step's stamp text */
+    /* the fit's chains apart: 0 the whole pipeline; PART_PREPARE or
+     * PART_CHAIN stop after the fit step's part, which writes no stamp */
+    int part;
+    size_t chain, n_chains;
 } prun;
+
+enum { PART_ALL = 0, PART_PREPARE, PART_CHAIN };
 
 static void join(char *buf, size_t n, const char *dir, const char *name)
 {
@@ -229,6 +235,11 @@ static int step(prun *pp, vbt_pipeline_step s, char **argv_in, const char *const
         if ((rc = fn(pp, argc, argv))) {
             memcpy(&why, pp->msg, sizeof why);
             vbt__fail(pp->msg, rc, "step %s: %.1000s", name, why.text);
+        }
+        if (pp->part != PART_ALL && s == VBT_PIPELINE_FIT) {
+            free(st.s); /* a part of the fit: the step is not done yet */
+            free(argv);
+            return rc;
         }
         char prov[4400];
         if (!rc && step_prov[s]) {
@@ -430,6 +441,10 @@ static int run_fit(prun *pp, int argc, char **argv)
     vbt__pipe_fit_job j = {.o = pp->o, .connectome = pp->pat->connectome, .gain = pp->aligned,
                            .data = pp->feat_npy, .prior = pp->prior, .outdir = pp->d_fit,
                            .stamp = pp->stamp, .argc = argc, .argv = argv};
+    if (pp->part == PART_PREPARE)
+        return vbt__pipe_fit_prepare(&j, &pp->n_chains, pp->msg);
+    if (pp->part == PART_CHAIN)
+        return vbt__pipe_fit_chain(&j, pp->chain, pp->msg);
     return vbt__pipe_fit(&j, pp->msg);
 }
 
@@ -459,7 +474,7 @@ static int step_fit(prun *pp)
     a[na] = NULL;
     const char *in[] = {pp->pat->connectome, pp->aligned, pp->feat_npy, pp->prior, NULL};
     int rc = step(pp, VBT_PIPELINE_FIT, a, in, pp->summary, run_fit);
-    if (rc)
+    if (rc || pp->part != PART_ALL)
         return rc;
     vbt_connectome *cn;
     if ((rc = vbt_connectome_load(&cn, pp->pat->connectome, pp->msg)))
@@ -728,6 +743,19 @@ static int check_regions(const vbt_patient *p, vbt_msg *msg)
     return rc;
 }
 
+/* Every step up to the fit (or the fit's part, pp->part); the refusals to
+ * guess which seizure come before anything is written. */
+static int run_through_fit(prun *pp)
+{
+    int rc;
+    if ((rc = check_regions(pp->pat, pp->msg)) ||
+        (rc = vbt_pipeline_check_seizure(pp->pat, pp->o, &pp->rec_idx, pp->msg)) ||
+        (rc = prepare(pp)) || (rc = step_gain(pp)) || (rc = step_features(pp)) ||
+        (rc = fit_prior(pp)))
+        return rc;
+    return step_fit(pp);
+}
+
 int vbt_pipeline_run(const vbt_patient *p, const vbt_pipeline_opts *o,
                      vbt_pipeline_result *res, vbt_msg *msg)
 {
@@ -742,11 +770,7 @@ int vbt_pipeline_run(const vbt_patient *p, const vbt_pipeline_opts *o,
         return vbt__fail(msg, VBT_ENOMEM, "out of memory");
     *pp = (prun){.pat = p, .o = o, .res = res, .msg = msg};
     int rc;
-    /* refuse to guess which seizure before anything is written */
-    if ((rc = check_regions(p, msg)) ||
-        (rc = vbt_pipeline_check_seizure(p, o, &pp->rec_idx, msg)) || (rc = prepare(pp)) ||
-        (rc = step_gain(pp)) || (rc = step_features(pp)) || (rc = fit_prior(pp)) ||
-        (rc = step_fit(pp)))
+    if ((rc = run_through_fit(pp)))
         goto out;
     vbt__pipe_held_init(pp->prior, pp->init, sizeof pp->init);
     if ((rc = step_predict(pp)) || (rc = step_surgery(pp)))
@@ -758,4 +782,36 @@ int vbt_pipeline_run(const vbt_patient *p, const vbt_pipeline_opts *o,
 out:
     free(pp);
     return rc;
+}
+
+/* The steps before the fit, then the fit step's part (pp->part). */
+static int run_part(const vbt_patient *p, const vbt_pipeline_opts *o, int part, size_t chain,
+                    size_t *n_chains, vbt_msg *msg)
+{
+    vbt_pipeline_result res;
+    memset(&res, 0, sizeof res);
+    if (!p || !o)
+        return vbt__fail(msg, VBT_EINVAL, "pipeline: no patient or no options");
+    prun *pp = calloc(1, sizeof *pp);
+    if (!pp)
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    *pp = (prun){.pat = p, .o = o, .res = &res, .msg = msg, .part = part, .chain = chain};
+    int rc = run_through_fit(pp);
+    if (n_chains)
+        *n_chains = pp->n_chains;
+    free(pp);
+    return rc;
+}
+
+int vbt_pipeline_prepare_chains(const vbt_patient *p, const vbt_pipeline_opts *o,
+                                size_t *n_chains, vbt_msg *msg)
+{
+    size_t scratch;
+    return run_part(p, o, PART_PREPARE, 0, n_chains ? n_chains : &scratch, msg);
+}
+
+int vbt_pipeline_run_chain(const vbt_patient *p, const vbt_pipeline_opts *o, size_t chain,
+                           vbt_msg *msg)
+{
+    return run_part(p, o, PART_CHAIN, chain, NULL, msg);
 }

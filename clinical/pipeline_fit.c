@@ -15,11 +15,17 @@
 typedef struct fit_ctx {
     const vbt_pipeline_opts *o;
     double fraction;
+    int stop_at_nuts;   /* vbt__pipe_fit_prepare: stop when sampling starts */
+    int stopped;        /* ... and it did */
 } fit_ctx;
 
 static int on_progress(void *ctx, const vbt_fit_progress *fp)
 {
     fit_ctx *c = ctx;
+    if (c->stop_at_nuts && !strcmp(fp->stage, "nuts")) {
+        c->stopped = 1;
+        return 1;
+    }
     if (fp->fraction >= 0 && fp->fraction <= 1)
         c->fraction = fp->fraction;
     if (c->o->progress && strcmp(fp->stage, "done"))
@@ -126,29 +132,6 @@ static void add_options(cJSON *prov, const vbt_fit_opts *o)
     cJSON_AddNumberToObject(ro, "threads", (double)o->threads);
 }
 
-/* run.json "model": sizes, offsets, every prior used, parameter names. */
-static void add_model(cJSON *prov, vbt_fit *f)
-{
-    const vbt_vep_priors *pr = vbt_fit_priors(f);
-    vbt_vep *m = vbt_fit_model(f);
-    cJSON *mj = cJSON_AddObjectToObject(prov, "model");
-    cJSON_AddNumberToObject(mj, "regions", (double)vbt_fit_n_regions(f));
-    cJSON_AddNumberToObject(mj, "sensors", (double)vbt_fit_n_sensors(f));
-    cJSON_AddNumberToObject(mj, "samples", (double)vbt_fit_n_samples(f));
-    cJSON_AddNumberToObject(mj, "free_parameters", (double)vbt_fit_n_params(f));
-    cJSON_AddStringToObject(mj, "offsets", pr->off.fixed      ? "fixed"
-                                           : pr->off_marginal ? "marginal"
-                                                              : "sampled");
-    char *pj = vbt_vep_priors_json(pr);
-    cJSON *po = pj ? cJSON_Parse(pj) : NULL;
-    if (po)
-        cJSON_AddItemToObject(mj, "priors", po);
-    free(pj);
-    cJSON *names = cJSON_AddArrayToObject(mj, "parameter_names");
-    for (size_t i = 0; i < vbt_fit_n_params(f); i++)
-        cJSON_AddItemToArray(names, cJSON_CreateString(vbt_vep_param_name(m, i)));
-}
-
 static int write_run_json(const vbt__pipe_fit_job *j, vbt_fit *f, vbt_outdir *od,
                           vbt_msg *msg)
 {
@@ -166,23 +149,17 @@ static int write_run_json(const vbt__pipe_fit_job *j, vbt_fit *f, vbt_outdir *od
     }
     cJSON_AddNumberToObject(prov, "seed", (double)o->seed);
     add_options(prov, o);
-    add_model(prov, f);
-    vbt_fit_timing t = vbt_fit_get_timing(f);
-    cJSON *tj = cJSON_AddObjectToObject(prov, "timing");
-    cJSON_AddNumberToObject(tj, "wall_s", t.wall_s);
-    if (vbt_fit_map_result(f))
-        cJSON_AddNumberToObject(tj, "map_s", t.map_s);
-    if (!strcmp(o->sampler->name, "smc")) {
-        cJSON_AddNumberToObject(tj, "smc_s", t.smc_s);
-        cJSON_AddNumberToObject(tj, "gradients", t.gradients);
+    /* model, timing, outputs: as the library describes the fit (as vbt fit's) */
+    char *rj = rc ? NULL : vbt_fit_run_json(f);
+    cJSON *r = rj ? cJSON_Parse(rj) : NULL;
+    free(rj);
+    if (!rc && !r)
+        rc = vbt__fail(msg, VBT_ENOMEM, "out of memory describing the fit");
+    while (r && r->child) {
+        cJSON *item = cJSON_DetachItemViaPointer(r, r->child);
+        cJSON_AddItemToObject(prov, item->string, item);
     }
-    if (!strcmp(o->sampler->name, "nuts")) {
-        cJSON_AddNumberToObject(tj, "nuts_s", t.wall_s - t.map_s);
-        cJSON_AddNumberToObject(tj, "post_warmup_gradients", t.gradients);
-    }
-    cJSON *oj = cJSON_AddArrayToObject(prov, "outputs");
-    for (const char *const *n = vbt_fit_output_names(f); *n; n++)
-        cJSON_AddItemToArray(oj, cJSON_CreateString(*n));
+    cJSON_Delete(r);
     char *text = rc ? NULL : cJSON_Print(prov), path[4096];
     if (!rc && !text)
         rc = vbt__fail(msg, VBT_ENOMEM, "out of memory writing run.json");
@@ -236,34 +213,202 @@ static int arm_checkpoint(const vbt__pipe_fit_job *j, vbt_fit *f, char *ck, size
     return VBT_OK;
 }
 
-int vbt__pipe_fit(const vbt__pipe_fit_job *j, vbt_msg *msg)
+/* ---- the chains apart (vbt_pipeline_prepare_chains, vbt_pipeline_run_chain) ---- */
+
+/* OUTDIR.chainK.checkpoint (K 1-based): chain K-1 run alone. */
+static int chain_path(const vbt__pipe_fit_job *j, size_t chain, char *buf, size_t n,
+                      vbt_msg *msg)
 {
-    char ck[4200];
-    vbt_connectome *conn = NULL;
-    vbt_array gain = {0}, data = {0};
+    size_t len = strlen(j->outdir);
+    while (len > 1 && j->outdir[len - 1] == '/')
+        len--;
+    int k = snprintf(buf, n, "%.*s.chain%zu.checkpoint", (int)len, j->outdir, chain + 1);
+    if (k < 0 || (size_t)k >= n)
+        return vbt__fail(msg, VBT_EINVAL, "fit: checkpoint path too long");
+    return VBT_OK;
+}
+
+/* 1 when the checkpoint `path` exists and records this step's stamp. */
+static int stamp_matches(const vbt__pipe_fit_job *j, const char *path)
+{
+    const char *rec = j->stamp ? j->stamp : "";
+    size_t rec_len = strlen(rec), old_len = 0;
+    void *old = NULL;
+    struct stat sb;
+    vbt_msg why;
+    if (stat(path, &sb) != 0)
+        return 0;
+    int same = vbt_fit_checkpoint_record(path, &old, &old_len, &why) == VBT_OK &&
+               old_len == rec_len && !memcmp(old, rec, rec_len);
+    free(old);
+    return same;
+}
+
+/* When every chain was run apart and has ended (files of this step's
+ * stamp), their files merged into the fit's checkpoint, which the run then
+ * resumes; otherwise nothing (the fit runs, or resumes, in one piece). */
+static int merge_chains(const vbt__pipe_fit_job *j, size_t n, vbt_msg *msg)
+{
+    char paths[VBT_FIT_MAX_CHAINS][4200], ck[4200];
+    const char *pp[VBT_FIT_MAX_CHAINS];
+    int rc;
+    if (n == 0 || n > VBT_FIT_MAX_CHAINS)
+        return VBT_OK;
+    for (size_t c = 0; c < n; c++) {
+        size_t it = 0, total = 1;
+        vbt_msg why;
+        if ((rc = chain_path(j, c, paths[c], sizeof paths[c], msg)))
+            return rc;
+        if (!stamp_matches(j, paths[c]) ||
+            vbt_fit_checkpoint_chain(paths[c], c, &it, &total, &why) || it != total)
+            return VBT_OK;
+        pp[c] = paths[c];
+    }
+    if (vbt_fit_checkpoint_path(j->outdir, ck, sizeof ck))
+        return vbt__fail(msg, VBT_EINVAL, "fit: checkpoint path too long");
+    if ((rc = vbt_fit_merge_chains(pp, n, ck, msg)))
+        return rc;
+    if (j->o->progress)
+        j->o->progress(j->o->progress_ctx, VBT_PIPELINE_FIT, 0.0,
+                       "merged the chains run apart");
+    return VBT_OK;
+}
+
+/* The chains' files removed once the fit's outputs are committed. */
+static int remove_chain_files(const vbt__pipe_fit_job *j, size_t n, vbt_msg *msg)
+{
+    char p[4200];
+    for (size_t c = 0; c < n; c++) {
+        int rc = chain_path(j, c, p, sizeof p, msg);
+        if (rc)
+            return rc;
+        if (unlink(p) != 0 && errno != ENOENT)
+            return vbt__fail(msg, VBT_EIO, "'%s': cannot remove the checkpoint: %s",
+                             vbt_path_public(p), strerror(errno));
+    }
+    return VBT_OK;
+}
+
+/* The fit set up (inputs loaded, options of the preset) with the step's
+ * progress and log. */
+static int fit_setup(const vbt__pipe_fit_job *j, fit_ctx *ctx, vbt_connectome **conn,
+                     vbt_array *gain, vbt_array *data, vbt_fit **f, vbt_msg *msg)
+{
     vbt_vep_priors pr;
     vbt_fit_opts fo;
-    vbt_fit *f = NULL;
-    vbt_outdir *od = NULL;
-    fit_ctx ctx = {.o = j->o};
     int rc;
     if ((rc = vbt_vep_pipeline_preset_fit_opts(&j->o->fit, &fo, msg)))
         return rc;
     fo.seed = j->o->seed;
     fo.threads = (size_t)j->o->threads;
-    if ((rc = load(j, &conn, &gain, &data, &pr, msg)) ||
-        (rc = vbt_fit_alloc(&f, conn, &gain, &data, &pr, &fo, msg)))
+    if ((rc = load(j, conn, gain, data, &pr, msg)) ||
+        (rc = vbt_fit_alloc(f, *conn, gain, data, &pr, &fo, msg)))
+        return rc;
+    vbt_fit_set_log(*f, on_log, ctx);
+    vbt_fit_set_progress(*f, on_progress, ctx);
+    return VBT_OK;
+}
+
+int vbt__pipe_fit_prepare(const vbt__pipe_fit_job *j, size_t *n_chains, vbt_msg *msg)
+{
+    char ck[4200];
+    vbt_connectome *conn = NULL;
+    vbt_array gain = {0}, data = {0};
+    vbt_fit *f = NULL;
+    fit_ctx ctx = {.o = j->o, .stop_at_nuts = 1};
+    vbt_fit_opts fo;
+    int rc;
+    *n_chains = 0;
+    if ((rc = vbt_vep_pipeline_preset_fit_opts(&j->o->fit, &fo, msg)))
+        return rc;
+    if (strcmp(fo.sampler->name, "nuts"))
+        return VBT_OK; /* no chains: the fit runs in one piece */
+    if (vbt_fit_checkpoint_path(j->outdir, ck, sizeof ck))
+        return vbt__fail(msg, VBT_EINVAL, "fit: checkpoint path too long");
+    if (stamp_matches(j, ck)) {
+        *n_chains = fo.chains; /* prepared before */
+        return VBT_OK;
+    }
+    if ((rc = fit_setup(j, &ctx, &conn, &gain, &data, &f, msg)) ||
+        (rc = arm_checkpoint(j, f, ck, sizeof ck, msg)))
         goto out;
-    vbt_fit_set_log(f, on_log, &ctx);
-    vbt_fit_set_progress(f, on_progress, &ctx);
-    if ((rc = arm_checkpoint(j, f, ck, sizeof ck, msg)) || (rc = vbt_fit_run(f, msg)) || (rc = vbt_outdir_begin(&od, j->outdir, 1, msg)) ||
-        (rc = vbt_fit_write(f, od, msg)) || (rc = write_run_json(j, f, od, msg)))
+    rc = vbt_fit_run(f, msg);
+    if (rc && ctx.stopped && stamp_matches(j, ck)) {
+        rc = VBT_OK; /* stopped as sampling started, as asked */
+        *n_chains = vbt_fit_n_chains(f);
+    } else if (!rc) {
+        rc = vbt__fail(msg, VBT_EINVAL, "fit: the run ended without sampling");
+    }
+out:
+    vbt_fit_free(f);
+    vbt_connectome_free(conn);
+    vbt_array_clear(&gain);
+    vbt_array_clear(&data);
+    return rc;
+}
+
+int vbt__pipe_fit_chain(const vbt__pipe_fit_job *j, size_t chain, vbt_msg *msg)
+{
+    char ck[4200], cf[4200];
+    vbt_connectome *conn = NULL;
+    vbt_array gain = {0}, data = {0};
+    vbt_fit *f = NULL;
+    fit_ctx ctx = {.o = j->o};
+    const char *rec = j->stamp ? j->stamp : "";
+    const char *from;
+    int rc;
+    if (vbt_fit_checkpoint_path(j->outdir, ck, sizeof ck) ||
+        (rc = chain_path(j, chain, cf, sizeof cf, msg)))
+        return vbt__fail(msg, VBT_EINVAL, "fit: checkpoint path too long");
+    if (stamp_matches(j, cf)) {
+        size_t it = 0, total = 1;
+        if ((rc = vbt_fit_checkpoint_chain(cf, chain, &it, &total, msg)))
+            return rc;
+        if (it == total)
+            return VBT_OK; /* this chain has ended */
+        from = cf;         /* resumed after a kill */
+    } else if (stamp_matches(j, ck)) {
+        from = ck;
+    } else {
+        return vbt__fail(msg, VBT_EINVAL, "fit: no MAP stage to run chain %zu from "
+                         "(vbt_pipeline_prepare_chains first)", chain + 1);
+    }
+    if ((rc = fit_setup(j, &ctx, &conn, &gain, &data, &f, msg)) ||
+        (rc = vbt_fit_set_checkpoint(f, cf, CHECKPOINT_EVERY, rec, strlen(rec), NULL, NULL,
+                                     msg)) ||
+        (rc = vbt_fit_resume(f, from, msg)))
+        goto out;
+    rc = vbt_fit_run_chain(f, chain, cf, msg);
+out:
+    vbt_fit_free(f);
+    vbt_connectome_free(conn);
+    vbt_array_clear(&gain);
+    vbt_array_clear(&data);
+    return rc;
+}
+
+int vbt__pipe_fit(const vbt__pipe_fit_job *j, vbt_msg *msg)
+{
+    char ck[4200];
+    vbt_connectome *conn = NULL;
+    vbt_array gain = {0}, data = {0};
+    vbt_fit *f = NULL;
+    vbt_outdir *od = NULL;
+    fit_ctx ctx = {.o = j->o};
+    int rc;
+    if ((rc = fit_setup(j, &ctx, &conn, &gain, &data, &f, msg)) ||
+        (rc = merge_chains(j, vbt_fit_n_chains(f), msg)) ||
+        (rc = arm_checkpoint(j, f, ck, sizeof ck, msg)) || (rc = vbt_fit_run(f, msg)) ||
+        (rc = vbt_outdir_begin(&od, j->outdir, 1, msg)) || (rc = vbt_fit_write(f, od, msg)) ||
+        (rc = write_run_json(j, f, od, msg)))
         goto out;
     rc = vbt_outdir_commit(od, msg);
     od = NULL;
     if (!rc && unlink(ck) != 0 && errno != ENOENT)
         rc = vbt__fail(msg, VBT_EIO, "'%s': cannot remove the checkpoint: %s",
                        vbt_path_public(ck), strerror(errno));
+    if (!rc)
+        rc = remove_chain_files(j, vbt_fit_n_chains(f), msg);
 out:
     vbt_outdir_abort(od);
     vbt_fit_free(f);

@@ -67,6 +67,15 @@ typedef struct vbt__pipe_fit_job {
     char *const *argv;
 } vbt__pipe_fit_job;
 VBT_HIDDEN int vbt__pipe_fit(const vbt__pipe_fit_job *j, vbt_msg *msg);
+/* The fit's chains apart (vbt_pipeline_prepare_chains): the MAP stage and
+ * the starts into OUTDIR.checkpoint (*n_chains: the chains; 0 and nothing
+ * done when the method has none); chain `chain` alone into
+ * OUTDIR.chainK.checkpoint (K = chain + 1), resumed from there after a
+ * kill, nothing done once it has ended.  vbt__pipe_fit merges the chains'
+ * files when every one has ended, and removes them with the checkpoint. */
+VBT_HIDDEN int vbt__pipe_fit_prepare(const vbt__pipe_fit_job *j, size_t *n_chains,
+                                     vbt_msg *msg);
+VBT_HIDDEN int vbt__pipe_fit_chain(const vbt__pipe_fit_job *j, size_t chain, vbt_msg *msg);
 
 /* The steps' results gathered: OUT/results.json and the report; *v gets
  * the verdict results.json holds (*has_verdict 1). */

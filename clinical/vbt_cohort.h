@@ -225,6 +225,54 @@ void vbt_cohort_run_opts_default(vbt_cohort_run_opts *o);
 int vbt_cohort_subject_run(const vbt_cohort *c, size_t i, const vbt_cohort_run_opts *o,
                            vbt_msg *msg);
 
+/* ---- a subject's work apart (more workers than subjects) -------------------------
+ *
+ * `vbt cohort run` hands each worker (an MPI rank, or a thread) a task.  With
+ * as many subjects as workers or more, a task is a subject
+ * (vbt_cohort_subject_run).  With more workers than subjects the fit's NUTS
+ * chains of each subject run apart (vbt_pipeline_prepare_chains,
+ * vbt_pipeline_run_chain): per subject, a PREPARE task (every fittable run
+ * up to its fit's MAP stage), one CHAIN task per chain of each run (after
+ * PREPARE), and the SUBJECT task (after all of them: merges the chains,
+ * runs the steps after the fit, writes subject.json).  The outputs are the
+ * same bytes either way (the fit's timings aside): a chain's draws depend
+ * on its seed and index only.  Tasks are listed subject by subject, each
+ * prerequisite before the tasks that need it (vbt_cohort_sched.h's
+ * vbt_cohort_scheduler_run_deps). */
+typedef enum vbt_cohort_task_kind {
+    VBT_COHORT_TASK_SUBJECT = 0, /* the whole subject (vbt_cohort_subject_run) */
+    VBT_COHORT_TASK_PREPARE,     /* its runs up to the fit's MAP stage */
+    VBT_COHORT_TASK_CHAIN        /* chain `chain` of run `run`'s fit */
+} vbt_cohort_task_kind;
+
+typedef struct vbt_cohort_task {
+    vbt_cohort_task_kind kind;
+    size_t subject;              /* index in vbt_cohort.subjects */
+    size_t run, chain;           /* CHAIN: index in the subject's runs, chain (0-based) */
+} vbt_cohort_task;
+
+typedef struct vbt_cohort_plan {
+    size_t n_tasks;
+    vbt_cohort_task *tasks;
+    size_t *dep_start;           /* n_tasks + 1: task k needs deps[dep_start[k] ..] */
+    size_t *deps;
+} vbt_cohort_plan;
+
+/* The tasks of the subjects subjects[0 .. n-1] (indices into c), split
+ * (chains apart) when split is non-zero and the fit has chains (method
+ * nuts); a subject without a fittable run is one SUBJECT task either way.
+ * VBT_EINVAL, VBT_ENOMEM. */
+int vbt_cohort_plan_alloc(vbt_cohort_plan **out, const vbt_cohort *c, const size_t *subjects,
+                          size_t n, const vbt_cohort_run_opts *o, int split, vbt_msg *msg);
+void vbt_cohort_plan_free(vbt_cohort_plan *p);
+
+/* Run one task.  PREPARE and CHAIN do nothing once the subject is finished
+ * (subject.json); their failures are statuses only: the SUBJECT task meets
+ * them again (it runs the fit in one piece when a chain did not end) and
+ * records them.  VBT_OK or the failure with msg set (no absolute path). */
+int vbt_cohort_task_run(const vbt_cohort *c, const vbt_cohort_task *t,
+                        const vbt_cohort_run_opts *o, vbt_msg *msg);
+
 /* ---- scoring ----------------------------------------------------------------- */
 
 typedef struct vbt_cohort_f1 {

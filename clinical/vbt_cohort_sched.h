@@ -84,6 +84,25 @@ int vbt_cohort_scheduler_size(const vbt_cohort_scheduler *s);
 int vbt_cohort_scheduler_run(vbt_cohort_scheduler *s, size_t n, vbt_cohort_task_fn fn, void *ctx,
                              int *status, char (*reasons)[VBT_MSG_LEN], vbt_msg *msg);
 
+/* Tasks with prerequisites: task k starts only once every task
+ * deps[dep_start[k] .. dep_start[k + 1] - 1] has finished (whatever its
+ * status: a task sees for itself whether what it needs is there).  Each
+ * prerequisite must be an earlier task (index < k), so that some task is
+ * always ready; among the ready tasks the lowest index goes first.
+ * dep_start (n + 1 entries) NULL: no prerequisites, as
+ * vbt_cohort_scheduler_run.  A rank or thread that asks while no task is
+ * ready waits (without spinning) until one is.  Every rank calls it with
+ * the same n, dependencies, fn and an equivalent ctx.  Errors as
+ * vbt_cohort_scheduler_run, and VBT_EINVAL for a prerequisite that is not
+ * an earlier task. */
+int vbt_cohort_scheduler_run_deps(vbt_cohort_scheduler *s, size_t n, vbt_cohort_task_fn fn,
+                                  void *ctx, const size_t *dep_start, const size_t *deps,
+                                  int *status, char (*reasons)[VBT_MSG_LEN], vbt_msg *msg);
+
+/* How many tasks run at once: the ranks (MPI, rank 0's worker included), or
+ * n_threads.  The same on every rank. */
+size_t vbt_cohort_scheduler_workers(const vbt_cohort_scheduler *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -118,6 +118,33 @@ int vbt_pipeline_check_seizure(const vbt_patient *p, const vbt_pipeline_opts *o,
 int vbt_pipeline_run(const vbt_patient *p, const vbt_pipeline_opts *o,
                      vbt_pipeline_result *res, vbt_msg *msg);
 
+/* ---- the fit's chains apart (vbt cohort run over MPI ranks) --------------
+ *
+ * A NUTS fit's chains can run in several processes that share OUT (as the
+ * ranks of `mpirun ... vbt cohort run` share the output folder), with the
+ * outputs of vbt_pipeline_run() in one piece, byte for byte (run.json's and
+ * summary.json's timings aside):
+ *
+ *   vbt_pipeline_prepare_chains(p, o, &n, msg);          once
+ *   vbt_pipeline_run_chain(p, o, k, msg);                 k = 0 .. n-1, anywhere
+ *   vbt_pipeline_run(p, o, &res, msg);                    once every chain ended
+ *
+ * Each call runs (or finds up to date) the steps before the fit first.
+ * prepare: the fit's MAP stage and the chains' starts, saved in
+ * OUT/fit.checkpoint; *n_chains the chains (0, nothing done, when the fit
+ * step is up to date or its method has no chains).  run_chain: chain k alone
+ * into OUT/fit.chainK+1.checkpoint (draws, statistics and state), resumed
+ * from there after a kill; nothing to do once it has ended or when the fit
+ * step is up to date; VBT_EINVAL when prepare has not run.  vbt_pipeline_run
+ * merges the chains' files when every chain has ended (else the fit runs or
+ * resumes in one piece) and removes them once the fit's outputs are written.
+ * The chains of one OUT may run at once in different processes; the three
+ * calls never at once on the same OUT otherwise. */
+int vbt_pipeline_prepare_chains(const vbt_patient *p, const vbt_pipeline_opts *o,
+                                size_t *n_chains, vbt_msg *msg);
+int vbt_pipeline_run_chain(const vbt_patient *p, const vbt_pipeline_opts *o, size_t chain,
+                           vbt_msg *msg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -116,6 +116,11 @@ VBT_HIDDEN void fit__log(struct vbt_fit *f, int level, const char *fmt, ...) VBT
 VBT_HIDDEN double fit__now(void);
 /* Index in theta of region r's x0, or -1 when fixed. */
 VBT_HIDDEN long fit__x0_index(const vbt_vep *m, size_t r);
+/* The NUTS options of the fit's chains (fit_sample.c run_nuts(), and each
+ * chain run apart, fit_chains.c): f's warm-up, draws, depth, adapt_delta,
+ * metric, and mode jumps of every free x0 (jc, js: n_regions slots).  A run
+ * without a Laplace covariance then sets adapt_metric = 1. */
+VBT_HIDDEN void fit__nuts_options(const vbt_fit *f, vbt_nuts_opts *o, size_t *jc, double *js);
 /* The observation noise sd of a natural draw. */
 VBT_HIDDEN double fit__draw_eps(const struct vbt_fit *f, const double *nat);
 

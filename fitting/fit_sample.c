@@ -387,7 +387,7 @@ static int nuts_first_checkpoint(vbt_fit *f, const double *inits, const double *
     return fit__ckpt_write(k, msg);
 }
 
-static void nuts_options(const vbt_fit *f, vbt_nuts_opts *o)
+void fit__nuts_options(const vbt_fit *f, vbt_nuts_opts *o, size_t *jc, double *js)
 {
     vbt_nuts_opts_default(o);
     o->warmup = f->o.warmup;
@@ -396,11 +396,7 @@ static void nuts_options(const vbt_fit *f, vbt_nuts_opts *o)
     o->adapt_delta = f->o.adapt_delta;
     o->metric = f->o.metric == VBT_FIT_METRIC_DIAG ? VBT_NUTS_DIAG : VBT_NUTS_DENSE;
     o->adapt_metric = f->o.metric != VBT_FIT_METRIC_LAPLACE;
-}
-
-/* Mode jumps of every free x0 by 1 to 2.5 in natural units. */
-static void nuts_jumps(const vbt_fit *f, vbt_nuts_opts *o, size_t *jc, double *js)
-{
+    /* mode jumps of every free x0 by 1 to 2.5 in natural units */
     size_t njc = 0;
     o->jump_n = f->o.jumps;
     for (size_t r = 0; o->jump_n && r < f->nr; r++) {
@@ -426,7 +422,6 @@ static int run_nuts(vbt_fit *f, vbt_msg *msg)
     vbt_sampler_result r;
     memset(&r, 0, sizeof r);
     table_opts(f, &so);
-    nuts_options(f, &so.nuts);
     size_t *jc = malloc(f->nr * sizeof *jc);
     double *js = malloc(f->nr * sizeof *js);
     double *cov = NULL, *inits = malloc(C * np * sizeof *inits);
@@ -441,7 +436,7 @@ static int run_nuts(vbt_fit *f, vbt_msg *msg)
         st = vbt__fail(msg, VBT_ENOMEM, "out of memory for %zu x %zu draws", C, D);
         goto out;
     }
-    nuts_jumps(f, &so.nuts, jc, js);
+    fit__nuts_options(f, &so.nuts, jc, js);
     if ((st = table_target(f, &vt, msg)))
         goto out;
     st = f->resumed ? nuts_resume_state(f, &so.nuts, inits, &cov, th, msg)

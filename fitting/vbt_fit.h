@@ -243,6 +243,47 @@ int vbt_fit_checkpoint_record(const char *path, void **record, size_t *len, vbt_
  * and hook (its path is then replaced by this one). */
 int vbt_fit_resume(vbt_fit *f, const char *path, vbt_msg *msg);
 
+/* ---- chains apart (nuts): a fit's chains in several processes ------------------ */
+
+/* How `vbt cohort run` spreads one fit's chains over MPI ranks, with the
+ * draws of the fit run in one piece:
+ *   1. one process runs the fit with a checkpoint (vbt_fit_set_checkpoint)
+ *      and stops it when sampling starts (its progress callback returns
+ *      non-zero at stage "nuts"): the checkpoint S holds the MAP stage and
+ *      every chain's start;
+ *   2. for each chain c, any process: a fit set up as the first,
+ *      vbt_fit_resume(f, S or the chain's own file after a kill), then
+ *      vbt_fit_run_chain(f, c, CHAIN_FILE_c);
+ *   3. vbt_fit_merge_chains(CHAIN_FILEs, n, OUT) once every chain ended,
+ *      then a fit set up as the first, vbt_fit_resume(f, OUT) and
+ *      vbt_fit_run(f): the outputs of an uninterrupted run (draws, summaries,
+ *      checks, LOO; the timings aside). */
+
+/* Run chain `chain` of f alone, to its last iteration: f is a NUTS fit
+ * resumed from a checkpoint of this run that holds its starts (step 1's, or
+ * this chain's file); the chain continues from its state there when it has
+ * one.  Saves the chain to `path` (the resumed checkpoint with this chain's
+ * state, draws and statistics: other chains as they were there) every
+ * checkpoint interval (vbt_fit_set_checkpoint's `every`), when the progress
+ * callback stops it, and at its end.  The chain's draws are those of the
+ * same chain in vbt_fit_run().  f cannot be run afterwards.  VBT_EINVAL
+ * (not a resumed NUTS fit, chain out of range, interrupted), VBT_ENUMERIC
+ * (the chain cannot start), VBT_EIO, VBT_ENOMEM. */
+int vbt_fit_run_chain(vbt_fit *f, size_t chain, const char *path, vbt_msg *msg);
+
+/* The iterations chain `chain` of the checkpoint `path` has made and the
+ * total it runs to (warm-up + draws): a chain has ended when they are
+ * equal.  VBT_EIO, VBT_EFORMAT (as vbt_fit_checkpoint_record), VBT_EINVAL. */
+int vbt_fit_checkpoint_chain(const char *path, size_t chain, size_t *iteration, size_t *total,
+                             vbt_msg *msg);
+
+/* One checkpoint `out` in which chain c is the one of paths[c] (n: the
+ * run's chains), each of which must have ended; every file must hold the
+ * same run (the caller's record, sizes, MAP stage, starts, metric).
+ * Written atomically.  VBT_EINVAL (naming the file that differs or whose
+ * chain has not ended), VBT_EIO, VBT_EFORMAT, VBT_ENOMEM. */
+int vbt_fit_merge_chains(const char *const *paths, size_t n, const char *out, vbt_msg *msg);
+
 /* ---- running ------------------------------------------------------------------ */
 
 /* Run the fit: MAP (unless smc or nuts from the prior), the sampler (laplace
