@@ -19,7 +19,9 @@
  * of issue 19's first part), so before and after are measured by one
  * program: bench/bench_before_after.sh.
  *
- * Usage: bench_batch [CONNECTOME.zip] [STEPS] [MODEL]
+ * Usage: bench_batch [CONNECTOME.zip] [STEPS] [MODEL] [BATCH]
+ *   MODEL and BATCH (8 or 16; batch 1, the reference, always runs) restrict
+ *   the table, e.g. for a profiler.
  */
 #include <math.h>
 #include <stdio.h>
@@ -108,6 +110,7 @@ int main(int argc, char **argv)
     const char *path = argc > 1 ? argv[1] : "data-samples/connectivity_84_desikan.zip";
     uint64_t steps = argc > 2 ? (uint64_t)atoll(argv[2]) : 4000;
     const char *only = argc > 3 ? argv[3] : NULL;
+    const size_t only_batch = argc > 4 ? (size_t)atoll(argv[4]) : 0;
     vbt_connectome *conn;
     vbt_msg msg;
     if (vbt_connectome_load(&conn, path, &msg) ||
@@ -147,6 +150,8 @@ int main(int argc, char **argv)
             double one = 0.0;
             for (size_t bi = 0; bi < 3; bi++) {
                 size_t B = batches[bi];
+                if (only_batch && B != 1 && B != only_batch)
+                    continue;
                 double cpu = bench(conn, m, B, f32, steps);
                 if (cpu < 0.0) {
                     bad = 1;

@@ -250,12 +250,18 @@ static int run(const cli_parsed *p)
     }
     if (sw.plan.batch > sw.plan.n_sims)
         sw.plan.batch = sw.plan.n_sims;
-    /* Threads take whole batches: with fewer batches than threads, smaller
-     * batches keep every thread busy (a simulation's numbers do not depend
-     * on its batch), and no thread is started without a batch to run. */
+    /* Threads take whole batches.  The batch is shrunk (a simulation's
+     * numbers do not depend on its batch) so that every thread gets the same
+     * number of batches: with 7 batches of 16 on 2 threads one thread would
+     * run 4 and the other wait after 3; 8 batches of 13 keep both busy to the
+     * end.  With fewer batches than threads this gives each thread one, and
+     * no thread is started without a batch to run. */
     size_t nt = (size_t)p->common.threads;
-    if (nt > 1 && (sw.plan.n_sims + sw.plan.batch - 1) / sw.plan.batch < nt)
-        sw.plan.batch = (sw.plan.n_sims + nt - 1) / nt;
+    if (nt > 1) {
+        const size_t nb = (sw.plan.n_sims + sw.plan.batch - 1) / sw.plan.batch;
+        const size_t per_thread = (nb + nt - 1) / nt;
+        sw.plan.batch = (sw.plan.n_sims + nt * per_thread - 1) / (nt * per_thread);
+    }
     if (nt > (sw.plan.n_sims + sw.plan.batch - 1) / sw.plan.batch)
         nt = (sw.plan.n_sims + sw.plan.batch - 1) / sw.plan.batch;
     if (vbt_outdir_begin(&od, outdir, p->common.force, &msg)) {
