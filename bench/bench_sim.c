@@ -103,14 +103,19 @@ static int bench_model(const char *name, const vbt_connectome *conn, double sim_
     const vbt_model_type *m = vbt_model_find(name);
     if (!m)
         return 0;           /* not built in */
-    vbt_sim_spec spec = {m, vbt_coupling_linear, vbt_scheme_heun, conn, 0.05, 3.0, 1};
+    /* Jansen-Rit with TVB's sigmoidal Jansen-Rit coupling (a linear one
+     * feeds y1 - y2 back without bound and the network diverges within
+     * seconds); the others linear, a = 0.01 */
+    int jr = strcmp(name, "jansen_rit") == 0;
+    vbt_sim_spec spec = {m, jr ? vbt_coupling_sigmoidal_jansen_rit : vbt_coupling_linear,
+                         vbt_scheme_heun, conn, 0.05, 3.0, 1};
     vbt_sim *sim;
     vbt_msg msg;
     if (vbt_sim_alloc(&sim, &spec, &msg)) {
         fprintf(stderr, "bench: %s\n", msg.text);
         return 1;
     }
-    double ic[16], a = 0.01;
+    double ic[16], a = jr ? 10.0 : 0.01;
     for (size_t v = 0; v < m->n_state; v++)
         ic[v] = m->state_range ? 0.5 * (m->state_range[v][0] + m->state_range[v][1]) : 0.0;
     if (strcmp(name, "epileptor2d") == 0) {
