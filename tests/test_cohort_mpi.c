@@ -255,41 +255,7 @@ static void fmt(char *buf, size_t n, const char *f, ...)
 
 /* ---- the fit's chains apart (fitting/vbt_fit.h) on a small problem ---------- */
 
-static const double fW[VF_NR * VF_NR] = {0, 1, 0, 1, 0, 0.5, 0, 0.5, 0};
-static const double fG[VF_NS * VF_NR] = {1.0, 0.2, 0.1, 0.3, 1.0, 0.2, 0.1, 0.4, 1.0,
-                                         0.5, 0.5, 0.5};
-
-typedef struct problem {
-    char labels[VF_NR][VBT_LABEL_MAX];
-    vbt_connectome conn;
-    double g[VF_NS * VF_NR], y[VF_NT * VF_NS];
-    vbt_array gain, data;
-    vbt_vep_priors priors;
-} problem;
-
-/* tests/vep_fixture.h's problem as the fit object's inputs (as test_fit.c). */
-static void make_problem(problem *p)
-{
-    memset(p, 0, sizeof *p);
-    vbt_vep_free(vf_problem(-3.0, p->y));
-    for (size_t r = 0; r < VF_NR; r++)
-        snprintf(p->labels[r], VBT_LABEL_MAX, "region-%zu", r + 1);
-    p->conn.n = VF_NR;
-    p->conn.weights = (double *)fW;
-    p->conn.labels = p->labels;
-    memcpy(p->g, fG, sizeof fG);
-    p->gain = (vbt_array){.data = p->g, .ndim = 2, .shape = {VF_NS, VF_NR},
-                          .size = VF_NS * VF_NR};
-    p->data = (vbt_array){.data = p->y, .ndim = 2, .shape = {VF_NT, VF_NS},
-                          .size = VF_NT * VF_NS};
-    vbt_vep_priors_default(&p->priors);
-    p->priors.x0 = (vbt_vep_group_prior){.mu = -3.0, .sd = 0.5};
-    p->priors.x_init = (vbt_vep_group_prior){.mu = -2.0, .sd = 1.0, .fixed = 1};
-    p->priors.z_init = (vbt_vep_group_prior){.mu = 4.0, .sd = 1.0, .fixed = 1};
-    p->priors.K.fixed = p->priors.amp.fixed = p->priors.eps.fixed = 1;
-    p->priors.K.value = p->priors.amp.value = 1.0;
-    p->priors.eps.value = 0.1;
-}
+typedef vf_fit_problem problem;
 
 /* 3 chains of 150 + 200 on 2 threads, with mode jumps (their options too
  * must be those of the whole run). */
@@ -351,7 +317,7 @@ static void fit_chains_apart(void **state)
 {
     (void)state;
     problem p;
-    make_problem(&p);
+    vf_fit_problem_make(&p);
     char *dir = tu_mkdtemp(), setup[4200], ch[3][4200], other[4200], merged[4200];
     fmt(setup, sizeof setup, "%s/fit.checkpoint", dir);
     fmt(other, sizeof other, "%s/other.checkpoint", dir);

@@ -17,42 +17,7 @@
 #include "vbt_fit.h"
 #include "vep_fixture.h"
 
-static const double W[VF_NR * VF_NR] = {0, 1, 0, 1, 0, 0.5, 0, 0.5, 0};
-static const double G[VF_NS * VF_NR] = {1.0, 0.2, 0.1, 0.3, 1.0, 0.2, 0.1, 0.4, 1.0,
-                                        0.5, 0.5, 0.5};
-
-typedef struct problem {
-    char labels[VF_NR][VBT_LABEL_MAX];
-    vbt_connectome conn;
-    double g[VF_NS * VF_NR], y[VF_NT * VF_NS];
-    vbt_array gain, data;
-    vbt_vep_priors priors;
-} problem;
-
-/* The fixture's problem as the fit object's inputs: its data, its priors
- * (x0 ~ N(-3, 0.5); initial state, K, amp and eps held). */
-static void make_problem(problem *p)
-{
-    memset(p, 0, sizeof *p);
-    vbt_vep_free(vf_problem(-3.0, p->y));
-    for (size_t r = 0; r < VF_NR; r++)
-        snprintf(p->labels[r], VBT_LABEL_MAX, "region-%zu", r + 1);
-    p->conn.n = VF_NR;
-    p->conn.weights = (double *)W;
-    p->conn.labels = p->labels;
-    memcpy(p->g, G, sizeof G);
-    p->gain = (vbt_array){.data = p->g, .ndim = 2, .shape = {VF_NS, VF_NR},
-                          .size = VF_NS * VF_NR};
-    p->data = (vbt_array){.data = p->y, .ndim = 2, .shape = {VF_NT, VF_NS},
-                          .size = VF_NT * VF_NS};
-    vbt_vep_priors_default(&p->priors);
-    p->priors.x0 = (vbt_vep_group_prior){.mu = -3.0, .sd = 0.5};
-    p->priors.x_init = (vbt_vep_group_prior){.mu = -2.0, .sd = 1.0, .fixed = 1};
-    p->priors.z_init = (vbt_vep_group_prior){.mu = 4.0, .sd = 1.0, .fixed = 1};
-    p->priors.K.fixed = p->priors.amp.fixed = p->priors.eps.fixed = 1;
-    p->priors.K.value = p->priors.amp.value = 1.0;
-    p->priors.eps.value = 0.1;
-}
+typedef vf_fit_problem problem;
 
 /* Small, quick settings of every method. */
 static void quick_opts(vbt_fit_opts *o, const vbt_sampler_type *s)
@@ -104,7 +69,7 @@ static void test_every_method(void **state)
 {
     (void)state;
     problem p;
-    make_problem(&p);
+    vf_fit_problem_make(&p);
     /* the reference: PSIS-weighted Laplace draws (k-hat < 0.5 asserted) */
     double map[VF_NR + VF_NS], ref[VF_NR + VF_NS];
     vbt_vep *m = vf_problem(-3.0, p.y);
@@ -153,7 +118,7 @@ static void test_failed_diagnostics(void **state)
 {
     (void)state;
     problem p;
-    make_problem(&p);
+    vf_fit_problem_make(&p);
     /* 2 chains of 20 draws after 10 warm-up iterations: the ESS cannot
      * reach 100 per chain (at most 40 draws in all) */
     vbt_fit_opts o;
@@ -178,7 +143,7 @@ static void test_caller_inits(void **state)
 {
     (void)state;
     problem p;
-    make_problem(&p);
+    vf_fit_problem_make(&p);
     double map[VF_NR + VF_NS], ref[VF_NR + VF_NS], inits[2 * (VF_NR + VF_NS)];
     vbt_vep *m = vf_problem(-3.0, p.y);
     vf_laplace_reference(m, map, ref, NULL);
@@ -218,7 +183,7 @@ static void test_checkpoint_resume(void **state)
 {
     (void)state;
     problem p;
-    make_problem(&p);
+    vf_fit_problem_make(&p);
     char *dir = tu_mkdtemp();
     char ck[4096];
     assert_int_equal(vbt_fit_checkpoint_path(tu_path(dir, "out/"), ck, sizeof ck), VBT_OK);
@@ -281,7 +246,7 @@ static void test_outputs(void **state)
 {
     (void)state;
     problem p;
-    make_problem(&p);
+    vf_fit_problem_make(&p);
     vbt_fit_opts o;
     quick_opts(&o, vbt_sampler_laplace);
     vbt_fit *f = run_fit(&p, &o);
@@ -311,7 +276,7 @@ static void test_bad_inputs(void **state)
 {
     (void)state;
     problem p;
-    make_problem(&p);
+    vf_fit_problem_make(&p);
     vbt_fit_opts o;
     quick_opts(&o, vbt_sampler_map);
     vbt_fit *f = (vbt_fit *)&p; /* overwritten with NULL on failure */
@@ -358,7 +323,7 @@ static void test_bad_inputs(void **state)
                      VBT_EINVAL);
     assert_non_null(strstr(msg.text, "gain row 1 is zero"));
     /* a feature that never rises above its baseline cannot be scaled */
-    memcpy(p.g, G, sizeof G);
+    memcpy(p.g, vf_G, sizeof vf_G);
     for (size_t k = 0; k < VF_NT * VF_NS; k++)
         p.y[k] = 0.25;
     bad = o;
@@ -367,7 +332,7 @@ static void test_bad_inputs(void **state)
                      VBT_EINVAL);
     assert_non_null(strstr(msg.text, "never rises above its baseline"));
     /* run twice, write before a run, NULL handles */
-    make_problem(&p);
+    vf_fit_problem_make(&p);
     assert_int_equal(vbt_fit_alloc(&f, &p.conn, &p.gain, &p.data, &p.priors, &o, &msg), VBT_OK);
     char *dir = tu_mkdtemp();
     assert_int_equal(vbt_fit_write_dir(f, tu_path(dir, "x"), 0, &msg), VBT_EINVAL);
@@ -421,7 +386,7 @@ static void test_verdict_passes(void **state)
 {
     (void)state;
     problem p;
-    make_problem(&p);
+    vf_fit_problem_make(&p);
     vbt_fit_opts o;
     quick_opts(&o, vbt_sampler_nuts);
     o.warmup = 300;
@@ -457,7 +422,7 @@ static void test_verdict_fails(void **state)
 {
     (void)state;
     problem p;
-    make_problem(&p);
+    vf_fit_problem_make(&p);
     vbt_fit_opts o;
 
     /* too few draws: ESS (as test_failed_diagnostics), the check's value is
@@ -478,7 +443,7 @@ static void test_verdict_fails(void **state)
      * residuals of 0.75 against a noise sd of 0.1): that sensor's points
      * all leave the 5-95 % band */
     problem w;
-    make_problem(&w);
+    vf_fit_problem_make(&w);
     for (size_t t = VF_NT / 2; t < VF_NT; t++)
         w.y[t * VF_NS + 0] += 1.5;
     quick_opts(&o, vbt_sampler_laplace);
@@ -497,7 +462,7 @@ static void test_verdict_fails(void **state)
     /* prior-data conflict: a prior x0 ~ N(-6, 0.3) (99 %: [-6.77, -5.23])
      * for data made at x0 = -2.8, -3.2, -3.0 (vep_fixture.h): the data pull
      * the posterior median out of that range */
-    make_problem(&w);
+    vf_fit_problem_make(&w);
     w.priors.x0 = (vbt_vep_group_prior){.mu = -6.0, .sd = 0.3};
     quick_opts(&o, vbt_sampler_laplace);
     f = run_fit(&w, &o);

@@ -16,12 +16,15 @@ enum { VF_NR = 3, VF_NS = 4, VF_NT = 60 };
 /* The true x0 of the data. */
 static const double vf_x0[VF_NR] = {-2.8, -3.2, -3.0};
 
+/* The chain's weights and the sensors' gain. */
+static const double vf_W[VF_NR * VF_NR] = {0, 1, 0, 1, 0, 0.5, 0, 0.5, 0};
+static const double vf_G[VF_NS * VF_NR] = {1.0, 0.2, 0.1, 0.3, 1.0, 0.2, 0.1, 0.4, 1.0,
+                                           0.5, 0.5, 0.5};
+
 /* The model with its data y (VF_NT * VF_NS, which must outlive it). */
 static vbt_vep *vf_problem(double x0_mu, double *y)
 {
-    static const double W[VF_NR * VF_NR] = {0, 1, 0, 1, 0, 0.5, 0, 0.5, 0};
-    static const double G[VF_NS * VF_NR] = {1.0, 0.2, 0.1, 0.3, 1.0, 0.2, 0.1, 0.4, 1.0,
-                                            0.5, 0.5, 0.5};
+    const double *W = vf_W, *G = vf_G;
     vbt_vep_spec sp;
     vbt_vep_spec_default(&sp);
     sp.n_regions = VF_NR;
@@ -94,5 +97,41 @@ static void vf_laplace_reference(vbt_vep *m, double *map, double *m1, double *m2
     free(lw);
     free(nat);
 }
+
+#ifdef VBT_FIT_H
+/* The problem as the fit object's inputs (vbt_fit.h; test_fit.c and the
+ * chains-apart tests of test_cohort_mpi.c): its data, its priors (x0 ~
+ * N(-3, 0.5); initial state, K, amp and eps held). */
+typedef struct vf_fit_problem {
+    char labels[VF_NR][VBT_LABEL_MAX];
+    vbt_connectome conn;
+    double g[VF_NS * VF_NR], y[VF_NT * VF_NS];
+    vbt_array gain, data;
+    vbt_vep_priors priors;
+} vf_fit_problem;
+
+static inline void vf_fit_problem_make(vf_fit_problem *p)
+{
+    memset(p, 0, sizeof *p);
+    vbt_vep_free(vf_problem(-3.0, p->y));
+    for (size_t r = 0; r < VF_NR; r++)
+        snprintf(p->labels[r], VBT_LABEL_MAX, "region-%zu", r + 1);
+    p->conn.n = VF_NR;
+    p->conn.weights = (double *)vf_W;
+    p->conn.labels = p->labels;
+    memcpy(p->g, vf_G, sizeof vf_G);
+    p->gain = (vbt_array){.data = p->g, .ndim = 2, .shape = {VF_NS, VF_NR},
+                          .size = VF_NS * VF_NR};
+    p->data = (vbt_array){.data = p->y, .ndim = 2, .shape = {VF_NT, VF_NS},
+                          .size = VF_NT * VF_NS};
+    vbt_vep_priors_default(&p->priors);
+    p->priors.x0 = (vbt_vep_group_prior){.mu = -3.0, .sd = 0.5};
+    p->priors.x_init = (vbt_vep_group_prior){.mu = -2.0, .sd = 1.0, .fixed = 1};
+    p->priors.z_init = (vbt_vep_group_prior){.mu = 4.0, .sd = 1.0, .fixed = 1};
+    p->priors.K.fixed = p->priors.amp.fixed = p->priors.eps.fixed = 1;
+    p->priors.K.value = p->priors.amp.value = 1.0;
+    p->priors.eps.value = 0.1;
+}
+#endif
 
 #endif
