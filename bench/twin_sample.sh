@@ -11,7 +11,9 @@
 #   bench/twin_sample.sh [OUT] [PARTICLES] [THREADS]
 #
 # REUSE=1 keeps the simulated recordings of an earlier run in OUT/new.
-# Needs the built vbt (VBT=build/cli/vbt) and python3 (plumbing only).
+# Needs the built vbt (VBT=build/cli/vbt) and python3 (plumbing only).  Each
+# update prints its surrogate tempering and the ESS of its exact correction
+# (docs/twin.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VBT=${VBT:-build/cli/vbt}
@@ -80,6 +82,13 @@ for v in ("v0001", "v0002", "v0003"):
     print(f"{v}: CPU {tm['cpu_s']:.1f} s (sampling {tm['smc_cpu_s']:.1f} s), "
           f"{s['tempering_steps']} steps, {s['gradients']} gradients"
           + (f", reweighting ESS {s['reweight_ess']:.0f}" if 'reweight_ess' in s else ""))
+    sg = j.get("surrogate", {})
+    if sg.get("used"):
+        print(f"  surrogate tempering: {sg['surrogate_steps']} steps, "
+              f"{sg['surrogate_move_rounds']} move rounds, {sg['surrogate_gradients']} "
+              f"one-seizure gradients; exact correction: ESS {sg['correction_ess']:.1f}, "
+              f"{sg['exact_steps']} steps, {sg['exact_move_rounds']} move rounds, "
+              f"{sg['exact_gradients']} joint gradients; {sg['newton_steps']} Newton steps")
 u = json.load(open(f"{t}/v0003/version.json"))["timing"]["cpu_s"]
 r = float(re.search(r"CPU ([0-9.]+) s", open(refit).read()).group(1))
 print(f"update with the third seizure: CPU {u:.1f} s; joint refit of the three: CPU {r:.1f} s; "

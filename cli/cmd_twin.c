@@ -132,6 +132,10 @@ static int run_update(const cli_parsed *p)
     printf("twin %s: %s, %zu recordings, %zu tempering steps, reweighting ESS %.1f of %zu "
            "(of the shared x0 and K: %.1f), CPU %.1f s\n", twin, r.version, r.n_recordings,
            r.n_steps, r.reweight_ess, r.n_particles, r.marginal_ess, r.cpu_s);
+    if (isfinite(r.correction_ess))
+        printf("surrogate tempering: %zu steps on the new seizure, then %zu on the exact joint "
+               "(correction ESS %.1f of %zu)\n", r.surrogate_steps, r.exact_steps,
+               r.correction_ess, r.n_particles);
     printf("feature variance explained: %.2f for this seizure, %.2f (median) for the earlier "
            "ones\n", r.r2_new, r.r2_old);
     if (r.collapsed)
@@ -212,6 +216,12 @@ static int run_refit(const cli_parsed *p)
     printf("joint refit of %zu recordings (MAP, Laplace, SMC): %zu tempering steps, CPU %.1f s "
            "(sampling %.1f s)\nlargest |P(EZ) %s - P(EZ) joint refit| = %.3f (region %zu)\n",
            r.n_recordings, r.n_steps, r.cpu_s, r.smc_cpu_s, ver, mx, arg);
+    for (size_t i = 0; i < nr; i++)
+        if (fabs(cur[i] - ref[i]) > 0.05)
+            printf("  region %zu: P(EZ) %s %.3f, joint refit %.3f\n", i, ver, cur[i], ref[i]);
+    /* against the sum of the versions' log p(y_k | earlier): which fit found more mass */
+    printf("joint refit's log evidence log p(y_1..y_%zu): %.2f\n", r.n_recordings,
+           r.log_evidence);
     rc = CLI_OK;
 out:
     free(cur);

@@ -819,8 +819,13 @@ static cJSON *prov_new(const vbt_twin_opts *o, const char *kind, const char *hid
 static void add_result(cJSON *prov, const vbt_twin_result *r, const vbt_smc_result *sr)
 {
     cJSON *u = cJSON_AddObjectToObject(prov, "sampling");
-    cJSON_AddStringToObject(u, "method", isfinite(r->reweight_ess) ? "smc from the previous "
-                            "version's particles" : "smc from the Laplace approximation at the MAP");
+    cJSON_AddStringToObject(u, "method",
+                            isfinite(r->correction_ess)
+                                ? "smc: surrogate tempering from the joint mode found from the "
+                                  "previous version's particles, then the exact correction"
+                            : isfinite(r->reweight_ess)
+                                ? "smc from the previous version's particles"
+                                : "smc from the Laplace approximation at the MAP");
     cJSON_AddNumberToObject(u, "particles", (double)r->n_particles);
     cJSON_AddNumberToObject(u, "parameters", (double)r->n_params);
     cJSON_AddNumberToObject(u, "tempering_steps", (double)sr->n_steps);
@@ -901,6 +906,7 @@ static vbt_twin_result *call_begin(vbt_twin_result *res, vbt_twin_result *scratc
         res = scratch;
     memset(res, 0, sizeof *res);
     res->reweight_ess = res->marginal_ess = res->r2_old = res->r2_new = NAN;
+    res->correction_ess = NAN;
     if (o_in)
         *o = *o_in;
     else
@@ -1203,6 +1209,9 @@ int vbt_twin_update(const char *twin_dir, const char *recording, const char *eve
     res->log_evidence = sr.log_evidence;
     res->reweight_ess = sr.reweight_ess;
     res->marginal_ess = info.marginal_ess;
+    res->correction_ess = info.surrogate ? info.correction_ess : NAN;
+    res->surrogate_steps = info.surrogate_steps;
+    res->exact_steps = info.surrogate ? info.exact_steps : sr.n_steps;
     res->collapsed = !(info.marginal_ess >= o.collapse * (double)N);
     double *r2 = malloc(K * sizeof *r2);
     if (!r2) {
@@ -1277,11 +1286,27 @@ int vbt_twin_update(const char *twin_dir, const char *recording, const char *eve
     cJSON_AddNumberToObject(link, "reweight_ess", sr.reweight_ess);
     cJSON_AddNumberToObject(link, "marginal_ess", info.marginal_ess);
     cJSON_AddNumberToObject(link, "tempering_steps", (double)sr.n_steps);
+    if (info.surrogate)
+        cJSON_AddNumberToObject(link, "correction_ess", info.correction_ess);
     cJSON_AddItemToArray(chain, link);
     cJSON_AddItemToObject(prov, "chain", chain);
     cJSON *pj = cJSON_AddObjectToObject(prov, "proposal");
     cJSON_AddNumberToObject(pj, "new_parameters", (double)info.n_nuisance);
     cJSON_AddNumberToObject(pj, "newton_steps", (double)info.nu_iter);
+    /* the surrogate tempering (vbt_vep_multi_update) and its exact correction */
+    cJSON *sj = cJSON_AddObjectToObject(prov, "surrogate");
+    cJSON_AddBoolToObject(sj, "used", info.surrogate);
+    if (info.surrogate) {
+        cJSON_AddStringToObject(sj, "stand_in", "Gaussian of the previous particles");
+        cJSON_AddNumberToObject(sj, "newton_steps", (double)info.surrogate_newton);
+        cJSON_AddNumberToObject(sj, "surrogate_steps", (double)info.surrogate_steps);
+        cJSON_AddNumberToObject(sj, "surrogate_move_rounds", (double)info.surrogate_rounds);
+        cJSON_AddNumberToObject(sj, "surrogate_gradients", (double)info.surrogate_grad);
+        cJSON_AddNumberToObject(sj, "exact_steps", (double)info.exact_steps);
+        cJSON_AddNumberToObject(sj, "exact_move_rounds", (double)info.exact_rounds);
+        cJSON_AddNumberToObject(sj, "exact_gradients", (double)info.exact_grad);
+        cJSON_AddNumberToObject(sj, "correction_ess", info.correction_ess);
+    }
     res->cpu_s = cpu_now() - c0;
     res->wall_s = wall_now() - w0;
     add_result(prov, res, &sr);

@@ -90,6 +90,10 @@ typedef struct vbt_twin_result {
                                     cannot explain with the parameters it shares with the
                                     earlier ones (another onset zone, another seizure type,
                                     a recording problem) */
+    double correction_ess;       /* update: ESS of the exact correction of the surrogate
+                                    tempering (vbt_vep_multi_update_info); NAN when the
+                                    update tempered on the exact target, and for init */
+    size_t surrogate_steps, exact_steps; /* update: tempering steps of the two stages */
     size_t n_changed;            /* update: regions whose class changed */
     double cpu_s, wall_s;        /* CPU (this process) and wall time of the whole call */
     double smc_cpu_s;            /* CPU time of the sampling alone */

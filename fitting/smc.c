@@ -12,6 +12,9 @@
  *    the step size adapted after every round of moves (each particle moves
  *    once per round) from the population's mean acceptance probability
  *    towards a target; a non-finite or exploding energy rejects the move.
+ *    With move_jump > 0 a step's rounds of moves stop once the particles'
+ *    mean squared jump since the resampling, per coordinate in units of
+ *    their variance, reaches move_jump (computed in particle order).
  *
  * vbt_smc_from starts from given (weighted) particles instead of prior
  * draws: the first step's weights are the start weights times the
@@ -66,6 +69,7 @@ typedef struct smc {
     double beta, eps;
     size_t step;
     size_t n_div, n_eval;       /* integers: their sum does not depend on the order */
+    size_t n_rounds;            /* HMC: rounds of moves made (every particle once a round) */
     pthread_mutex_t lock;
 } smc;
 
@@ -315,9 +319,11 @@ static int run(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o_in,
     double *copy = malloc(N * n * sizeof *copy), *cll = malloc(N * sizeof *cll);
     double *clp = malloc(N * sizeof *clp), *w = malloc(N * sizeof *w);
     double *lw = start ? malloc(N * sizeof *lw) : NULL;
+    /* adaptive moves: the positions after resampling, to measure the jump */
+    double *pos0 = s.hmc && o.move_jump > 0 ? malloc(N * n * sizeof *pos0) : NULL;
     res->start_ess = res->reweight_ess = NAN;
     if (!s.lp || !s.ll || !s.acc || !s.scale || !s.work || !copy || !cll || !clp || !w ||
-        (start && !lw) ||
+        (start && !lw) || (s.hmc && o.move_jump > 0 && !pos0) ||
         (s.hmc && (!s.grad || !s.cur || !s.rng))) {
         st = vbt__fail(msg, VBT_ENOMEM, "smc: out of memory");
         goto out;
@@ -447,17 +453,35 @@ static int run(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o_in,
             /* one move of every particle at a time; between two, the step
              * size takes a multiplicative step towards the acceptance
              * target (at most a factor 2 either way) */
+            if (pos0)
+                memcpy(pos0, s.th, N * n * sizeof *pos0);
+            size_t made = 0;
             for (s.move = 0; s.move < o.n_moves; s.move++) {
                 run_phase(&s, 1);
+                made++;
                 double r = 0.0;
                 for (size_t i = 0; i < N; i++)
                     r += s.acc[i];
                 r /= (double)N;
-                rate += r / (double)o.n_moves;
+                rate += r;
                 res->step_size = s.eps;
                 double e = 1.5 * (r - o.accept_target);
                 s.eps *= exp(e < -0.7 ? -0.7 : e > 0.7 ? 0.7 : e);
+                if (pos0) {
+                    /* the mean squared jump per coordinate, in the units of
+                     * the particles' variance (s.scale: v), in particle order */
+                    double jump = 0.0;
+                    for (size_t i = 0; i < N; i++)
+                        for (size_t d = 0; d < n; d++) {
+                            double dx = s.th[i * n + d] - pos0[i * n + d];
+                            jump += dx * dx / s.scale[d];
+                        }
+                    if (jump / (double)(N * n) >= o.move_jump)
+                        break;
+                }
             }
+            rate /= (double)made;
+            s.n_rounds += made;
         } else {
             run_phase(&s, 1);
             for (size_t i = 0; i < N; i++)
@@ -474,6 +498,7 @@ static int run(const vbt_smc_model *m, void *ctx, const vbt_smc_opts *o_in,
     res->mean_accept = s.step ? acc_sum / (double)s.step : 0.0;
     res->n_divergent = s.n_div;
     res->n_grad = s.n_eval;
+    res->n_rounds = s.n_rounds;
     if (s.beta < 1.0)
         st = vbt__fail(msg, VBT_ENUMERIC, "smc: the temperature reached only %g after %zu steps "
                        "(raise max_steps or the particles)", s.beta, s.step);
@@ -492,6 +517,7 @@ out:
     free(clp);
     free(w);
     free(lw);
+    free(pos0);
     return st;
 }
 

@@ -62,6 +62,14 @@ typedef struct vbt_smc_opts {
                                every particle (no reweighting): diversity back after the
                                last resampling, most useful after a large change of the
                                target (vbt_smc_from); counted in n_steps */
+    double move_jump;       /* 0: every step makes n_moves moves.  > 0 (HMC only): a step
+                               stops moving once the particles have moved far enough from
+                               where the resampling left them: the mean over particles and
+                               coordinates of the squared jump in units of the particles'
+                               variance reaches move_jump (2: as far apart as independent
+                               draws; 1: half-way), at least one move and at most n_moves
+                               (final_moves in the final step).  Deterministic: the same
+                               numbers whatever the threads */
 } vbt_smc_opts;
 
 void vbt_smc_opts_default(vbt_smc_opts *o);
@@ -74,6 +82,8 @@ typedef struct vbt_smc_result {
     double step_size;       /* HMC: the step size of the last step (0 for random walk) */
     size_t n_divergent;     /* HMC: moves with a non-finite or exploding energy */
     size_t n_grad;          /* gradient (HMC) or density (random walk) evaluations */
+    size_t n_rounds;        /* HMC: rounds of moves over all steps (every particle moves
+                               once a round; fewer than steps x n_moves with move_jump) */
     /* vbt_smc_from only (NAN for vbt_smc): the effective sample size, in
      * particles, of the start weights alone and of the start weights times
      * the whole likelihood (L^1, no tempering): how many of the starting

@@ -142,22 +142,72 @@ typedef struct vbt_vep_multi_update_info {
                             whatever the proposal's quality.  A collapse (a few
                             particles) says the seizure is not explained by the current
                             posterior. */
+    /* the surrogate tempering (see vbt_vep_multi_update); surrogate 0: none could be
+       built (the old particles' covariance or the surrogate's mode failed) and the
+       update tempered on the exact joint target, the fields below 0 */
+    int surrogate;
+    size_t surrogate_newton;  /* Newton steps to the surrogate target's mode */
+    size_t surrogate_steps, surrogate_rounds, surrogate_grad;  /* stage 1: tempering
+                               steps, rounds of moves, gradients (of one seizure) */
+    size_t exact_steps, exact_rounds, exact_grad;  /* stage 2, on the exact joint */
+    double correction_ess;    /* ESS (particles) of the exact correction p(theta_old,
+                                 y_1..y_K-1) / G(theta_old) at once: how good a stand-in
+                                 G was; below the ESS target the correction was tempered */
 } vbt_vep_multi_update_info;
+
+/* The default of vbt_smc_opts.move_jump for the update's two stages. */
+#define VBT_VEP_MULTI_MOVE_JUMP 1.0
+/* The most rounds of exact joint moves per step of the update's stage 2
+ * (each costs every seizure; the particles come from stage 1 already
+ * spread over the joint posterior, so its moves mostly separate the
+ * copies that resampling made). */
+#define VBT_VEP_MULTI_EXACT_MOVES 2
 
 /* Condition a posterior of the first K-1 seizures of mm (K >= 2) on the
  * last one: old (N x n_old, n_old = the (K-1)-seizure joint model's
  * n_params, as that model lays them out) are weighted draws of p(theta |
- * y_1..y_{K-1}) with log weights old_log_w (NULL: equal).  Each particle is
- * extended with the new seizure's nuisance parameters drawn from a Gaussian
- * q: the Laplace approximation of their conditional posterior at the
- * particles' weighted mean of the shared parameters (damped Newton, Hessian
- * by differences of the exact gradient).  Then SMC (vbt_smc_from) tempers
- * from p(theta | y_1..y_{K-1}) q(nu_K) to p(theta | y_1..y_K) along the
- * geometric path q^(1 - beta) (p(nu_K) p(y_K | theta))^beta, so the
- * particles end as draws of the joint posterior of all K seizures and
- * res->log_evidence estimates log p(y_K | y_1..y_{K-1}); res->reweight_ess
- * is the ESS of the start particles reweighted at once by the new seizure
- * (small: the new seizure is not explained by the current posterior).
+ * y_1..y_{K-1}) with log weights old_log_w (NULL: equal).
+ *
+ * The particles end as draws of the joint posterior of all K seizures, by
+ * two SMC runs (vbt_smc_from) whose moves mostly cost one seizure:
+ *
+ *  1. Surrogate tempering.  G, a Gaussian over theta_old, stands in for the
+ *     old posterior: the old seizures' exact log posterior expanded to
+ *     second order at the joint mode theta* (its gradient and Hessian
+ *     there).  theta* comes from damped Newton from the old particles' mean
+ *     (nu_K from q's centre, below), first with the particles' weighted
+ *     Gaussian in place of the old posterior (one seizure's gradients), then
+ *     at most 15 steps on the exact joint.  The surrogate target
+ *     G(theta_old) p_K(s, nu_K | y_K) / p(s) costs one seizure's likelihood
+ *     (p_K: the new seizure's single-seizure posterior, its own parameters
+ *     nu_K and the shared s); particles drawn from its Laplace approximation
+ *     Q at its mode (covariance times 1 + sqrt(1.4 / n)) are tempered along
+ *     Q^(1 - beta) target^beta.
+ *  2. Exact correction.  From there SMC tempers in the ratio p(theta_old,
+ *     y_1..y_{K-1}) / G(theta_old) (K-1 seizures): when its weights at once
+ *     keep the ESS target, one reweighting, resampling and exact joint HMC
+ *     moves (the final rejuvenation); when they would collapse, as many
+ *     tempering steps as the ESS target needs (a bridge from the surrogate
+ *     to the exact posterior), so the result is a correct SMC sampler of the
+ *     joint posterior whatever G's error.
+ *
+ * Both stages move adaptively (o->move_jump; VBT_VEP_MULTI_MOVE_JUMP when 0)
+ * with at most o->n_moves rounds of moves a step in stage 1 and
+ * VBT_VEP_MULTI_EXACT_MOVES in stage 2; o->final_moves is not used.
+ * res->log_evidence estimates log p(y_K | y_1..y_{K-1}): the two stages'
+ * evidence, log p(y_1..y_K), minus log p(y_1..y_{K-1}) by reciprocal
+ * importance sampling of the old particles with G (Gelfand & Dey 1994).
+ * When G or the mode cannot be built, the exact tempering of the old
+ * particles (each extended by q below) runs instead.
+ *
+ * q: each old particle's new nuisance parameters from a Gaussian, the
+ * Laplace approximation of their conditional posterior at the particles'
+ * weighted mean of the shared parameters (damped Newton, Hessian by
+ * differences of the exact gradient), its centre following each particle's
+ * s.  res->reweight_ess is the ESS of the old particles so extended and
+ * reweighted at once by the new seizure (small: the new seizure is not
+ * explained by the current posterior); info->marginal_ess the same with nu
+ * profiled out; info->correction_ess the exact correction's.
  * o->n_particles must be N; threads on the contexts.  particles: N x
  * n_params (may not alias old).  info may be NULL.  Errors: VBT_EINVAL,
  * VBT_ENOMEM, VBT_ENUMERIC (no finite start, or the proposal's Hessian

@@ -16,6 +16,8 @@
 #include "vbt_vep_multi.h"
 
 #define NAME_MAX_LEN 48
+/* update_surrogate's answer when no surrogate could be built */
+#define NO_SURROGATE (-1)
 /* the variance factor of vbt_vep_multi_smc_laplace's Gaussian start */
 #define LAPLACE_INFLATE 2.0
 
@@ -792,6 +794,61 @@ out:
     return ess;
 }
 
+/* start rows [i0, i1): the old particles, nu ~ q (stream (seed, 2^61 + i));
+ * z: m scratch. */
+static void make_start(const uq *q, const double *old, uint64_t seed, size_t i0, size_t i1,
+                       size_t n, size_t n_old, double *z, double *start)
+{
+    const size_t m = q->m;
+    for (size_t i = i0; i < i1; i++) {
+        double *th = start + i * n;
+        memcpy(th, old + i * n_old, n_old * sizeof *th);
+        vbt_rng r;
+        vbt_rng_init(&r, seed, ((uint64_t)1 << 61) + i);
+        vbt_rng_normal(&r, z, m);
+        /* nu = mu + L'^-1 z: back substitution with L' (upper) */
+        for (size_t a = m; a-- > 0;) {
+            double v = z[a];
+            for (size_t b = a + 1; b < m; b++)
+                v -= q->L[b * m + a] * th[n_old + b];
+            th[n_old + a] = v / q->L[a * m + a];
+        }
+        for (size_t a = 0; a < m; a++) {
+            double c = q->mu[a];
+            for (size_t k = 0; k < q->ns; k++)
+                c += q->B[a * q->ns + k] * (th[k] - q->sbar[k]);
+            th[n_old + a] += c;
+        }
+    }
+}
+
+/* ESS (particles) of the start particles weighted by the new seizure's
+ * whole increment u_lik at once. */
+static double reweight_ess(uctx *u, const double *start, const double *lw0, size_t N)
+{
+    const size_t n = u->q->mm->n;
+    double *lw = malloc(N * sizeof *lw), mx = -HUGE_VAL, s1 = 0.0, s2 = 0.0;
+    if (!lw)
+        return NAN;
+    for (size_t i = 0; i < N; i++) {
+        double l = u_lik(u, start + i * n) + (lw0 ? lw0[i] : 0.0);
+        lw[i] = isfinite(l) ? l : -HUGE_VAL;
+        mx = fmax(mx, lw[i]);
+    }
+    for (size_t i = 0; isfinite(mx) && i < N; i++) {
+        double w = exp(lw[i] - mx);
+        s1 += w;
+        s2 += w * w;
+    }
+    free(lw);
+    return s2 > 0 ? s1 * s1 / s2 : 0.0;
+}
+
+static int update_surrogate(vbt_vep_multi *mm, const double *old, const double *old_log_w,
+                            const vbt_smc_opts *o_in, const double *theta0,
+                            double *particles, vbt_smc_result *res,
+                            vbt_vep_multi_update_info *info, vbt_msg *msg);
+
 int vbt_vep_multi_update(vbt_vep_multi *mm, const double *old, const double *old_log_w,
                          const vbt_smc_opts *o_in, double *particles, vbt_smc_result *res,
                          vbt_vep_multi_update_info *info, vbt_msg *msg)
@@ -808,6 +865,12 @@ int vbt_vep_multi_update(vbt_vep_multi *mm, const double *old, const double *old
     const size_t N = o.n_particles, n = mm->n, m = mm->nj[mm->K - 1] - mm->n_shared,
                  n_old = n - m;
     uq q = {0};
+    if (info) {
+        info->surrogate = 0;
+        info->surrogate_newton = info->surrogate_steps = info->surrogate_rounds = 0;
+        info->surrogate_grad = info->exact_steps = info->exact_rounds = info->exact_grad = 0;
+        info->correction_ess = NAN;
+    }
     int st = build_q(mm, old, old_log_w, N, n_old, o.seed, &q, info, msg);
     double *start = st ? NULL : malloc(N * n * sizeof *start);
     uctx uc[64];
@@ -817,27 +880,7 @@ int vbt_vep_multi_update(vbt_vep_multi *mm, const double *old, const double *old
     if (!st && (!start || !scratch || !z))
         st = vbt__fail(msg, VBT_ENOMEM, "vep multi update: out of memory");
     if (!st) {
-        /* start: the old particles, nu ~ q (stream (seed, 2^61 + i)) */
-        for (size_t i = 0; i < N; i++) {
-            double *th = start + i * n;
-            memcpy(th, old + i * n_old, n_old * sizeof *th);
-            vbt_rng r;
-            vbt_rng_init(&r, o.seed, ((uint64_t)1 << 61) + i);
-            vbt_rng_normal(&r, z, m);
-            /* nu = mu + L'^-1 z: back substitution with L' (upper) */
-            for (size_t a = m; a-- > 0;) {
-                double v = z[a];
-                for (size_t b = a + 1; b < m; b++)
-                    v -= q.L[b * m + a] * th[n_old + b];
-                th[n_old + a] = v / q.L[a * m + a];
-            }
-            for (size_t a = 0; a < m; a++) {
-                double c = q.mu[a];
-                for (size_t k = 0; k < q.ns; k++)
-                    c += q.B[a * q.ns + k] * (th[k] - q.sbar[k]);
-                th[n_old + a] += c;
-            }
-        }
+        make_start(&q, old, o.seed, 0, N, n, n_old, z, start);
         if (info)
             info->marginal_ess = marginal_ess(mm, &q, start, old_log_w, N, z);
         for (size_t t = 0; t < o.n_threads; t++) {
@@ -845,11 +888,26 @@ int vbt_vep_multi_update(vbt_vep_multi *mm, const double *old, const double *old
                            .r = scratch + t * (n + 2 * m) + n};
             tc[t] = &uc[t];
         }
-        const vbt_smc_model model = {.n = n, .log_prior = u_prior, .log_lik = u_lik,
-                                     .log_prior_grad = u_prior_grad,
-                                     .log_lik_grad = u_lik_grad};
-        o.thread_ctx = tc;
-        st = vbt_smc_from(&model, tc[0], &o, start, old_log_w, particles, res, msg);
+        /* the reweighting ESS: the start particles weighted by the whole
+         * new seizure at once (vbt_smc_from's reweight_ess of the exact
+         * tempering below) */
+        double rw_ess = reweight_ess(&uc[0], start, old_log_w, N);
+        /* the surrogate tempering and its exact correction; the exact
+         * tempering from the old particles when no surrogate exists */
+        double *th0 = start;   /* row 0, its nu set to q's centre (s: the mean) */
+        memcpy(th0 + n_old, q.mu, m * sizeof *th0);
+        st = update_surrogate(mm, old, old_log_w, &o, th0, particles, res, info, msg);
+        if (st == NO_SURROGATE) {
+            /* start row 0 again: nu ~ q as the others */
+            make_start(&q, old, o.seed, 0, 1, n, n_old, z, start);
+            const vbt_smc_model model = {.n = n, .log_prior = u_prior, .log_lik = u_lik,
+                                         .log_prior_grad = u_prior_grad,
+                                         .log_lik_grad = u_lik_grad};
+            o.thread_ctx = tc;
+            st = vbt_smc_from(&model, tc[0], &o, start, old_log_w, particles, res, msg);
+        }
+        if (st == VBT_OK)
+            res->reweight_ess = rw_ess;
     }
     free(start);
     free(scratch);
@@ -863,27 +921,29 @@ int vbt_vep_multi_update(vbt_vep_multi *mm, const double *old, const double *old
 
 /* ---- SMC from the Laplace approximation at the joint mode ---------------------- */
 
-/* The gradient of seizure j's log posterior (j < K) or of the joint (j ==
- * K) at th, on context 0: lp, and the block [a0, a0 + m) of it in g. */
-static double block_grad(vbt_vep_multi *mm, size_t j, const double *th, size_t a0, size_t m,
-                         double *g, double *gfull)
+/* A log density over the joint theta and its gradient over all of it (gfull
+ * NULL: the value only): the function Newton's method climbs. */
+typedef double (*lpfn)(void *ctx, const double *th, double *gfull);
+
+/* lp of f at th, and the block [a0, a0 + m) of its gradient in g. */
+static double block_grad(lpfn f, void *fc, const double *th, size_t a0, size_t m, double *g,
+                         double *gfull)
 {
-    double lp = j < mm->K ? dens(mm, 0, th, g ? gfull : NULL, 0, j, j + 1)
-                          : dens(mm, 0, th, g ? gfull : NULL, 0, 0, mm->K);
+    double lp = f(fc, th, g ? gfull : NULL);
     if (g)
         memcpy(g, gfull + a0, m * sizeof *g);
     return lp;
 }
 
 /* -Hessian of the block by forward differences of the gradient, symmetrised. */
-static void block_hessian(vbt_vep_multi *mm, size_t j, double *th, size_t a0, size_t m,
-                          const double *g, double *H, double *g2, double *gfull)
+static void block_hessian(lpfn f, void *fc, double *th, size_t a0, size_t m, const double *g,
+                          double *H, double *g2, double *gfull)
 {
     for (size_t a = 0; a < m; a++) {
         const double h = 1e-5 * fmax(1.0, fabs(th[a0 + a]));
         double keep = th[a0 + a];
         th[a0 + a] = keep + h;
-        block_grad(mm, j, th, a0, m, g2, gfull);
+        block_grad(f, fc, th, a0, m, g2, gfull);
         th[a0 + a] = keep;
         for (size_t b = 0; b < m; b++)
             H[b * m + a] = -(g2[b] - g[b]) / h;
@@ -893,6 +953,22 @@ static void block_hessian(vbt_vep_multi *mm, size_t j, double *th, size_t a0, si
             H[a * m + b] = H[b * m + a] = 0.5 * (H[a * m + b] + H[b * m + a]);
 }
 
+/* Seizure j's log posterior (j < K) or the joint's (j == K) on context 0. */
+typedef struct seizure_fn {
+    vbt_vep_multi *mm;
+    size_t j;
+} seizure_fn;
+
+static double seizure_lp(void *c, const double *th, double *gfull)
+{
+    const seizure_fn *f = c;
+    return f->j < f->mm->K ? dens(f->mm, 0, th, gfull, 0, f->j, f->j + 1)
+                           : dens(f->mm, 0, th, gfull, 0, 0, f->mm->K);
+}
+
+static int newton_fn(lpfn f, void *fc, size_t n, double *th, size_t a0, size_t m,
+                     size_t max_iter, double *A, double *lp_out, size_t *iters);
+
 /* Damped Newton on the block [a0, a0 + m) of th (in place) for seizure j's
  * log posterior, or the joint's (j == K), at most max_iter Hessians.  On
  * return A holds the Cholesky factor (lower) of the -Hessian at th (with a
@@ -901,7 +977,14 @@ static void block_hessian(vbt_vep_multi *mm, size_t j, double *th, size_t a0, si
 static int newton_block(vbt_vep_multi *mm, size_t j, double *th, size_t a0, size_t m,
                         size_t max_iter, double *A, double *lp_out, size_t *iters)
 {
-    const size_t n = mm->n;
+    seizure_fn f = {mm, j};
+    return newton_fn(seizure_lp, &f, mm->n, th, a0, m, max_iter, A, lp_out, iters);
+}
+
+/* The same for any log density f over n parameters. */
+static int newton_fn(lpfn f, void *fc, size_t n, double *th, size_t a0, size_t m,
+                     size_t max_iter, double *A, double *lp_out, size_t *iters)
+{
     double *g = malloc(m * sizeof *g), *g2 = malloc(m * sizeof *g2), *gf = malloc(n * sizeof *gf),
            *H = malloc(m * m * sizeof *H), *step = malloc(m * sizeof *step),
            *trial = malloc(n * sizeof *trial);
@@ -911,7 +994,7 @@ static int newton_block(vbt_vep_multi *mm, size_t j, double *th, size_t a0, size
         goto out;
     }
     gsl_error_handler_t *old_h = gsl_set_error_handler_off();
-    double lp = block_grad(mm, j, th, a0, m, g, gf), lambda = 1e-3;
+    double lp = block_grad(f, fc, th, a0, m, g, gf), lambda = 1e-3;
     size_t it = 0;
     if (!isfinite(lp)) {
         st = VBT_ENUMERIC;
@@ -919,7 +1002,7 @@ static int newton_block(vbt_vep_multi *mm, size_t j, double *th, size_t a0, size
         goto out;
     }
     for (;;) {
-        block_hessian(mm, j, th, a0, m, g, H, g2, gf);
+        block_hessian(f, fc, th, a0, m, g, H, g2, gf);
         if (it >= max_iter)
             break;
         int moved = 0, converged = 0;
@@ -937,12 +1020,12 @@ static int newton_block(vbt_vep_multi *mm, size_t j, double *th, size_t a0, size
             memcpy(trial, th, n * sizeof *trial);
             for (size_t a = 0; a < m; a++)
                 trial[a0 + a] += step[a];
-            double lpn = block_grad(mm, j, trial, a0, m, NULL, gf);
+            double lpn = block_grad(f, fc, trial, a0, m, NULL, gf);
             if (isfinite(lpn) && lpn >= lp) {
                 moved = 1;
                 converged = lpn - lp < 1e-8 * fmax(1.0, fabs(lp));
                 memcpy(th, trial, n * sizeof *th);
-                lp = block_grad(mm, j, th, a0, m, g, gf);
+                lp = block_grad(f, fc, th, a0, m, g, gf);
                 lambda = fmax(lambda / 10.0, 1e-9);
             } else {
                 lambda *= 10.0;
@@ -950,7 +1033,7 @@ static int newton_block(vbt_vep_multi *mm, size_t j, double *th, size_t a0, size
         }
         it++;
         if (!moved || converged) {
-            block_hessian(mm, j, th, a0, m, g, H, g2, gf);
+            block_hessian(f, fc, th, a0, m, g, H, g2, gf);
             break;
         }
     }
@@ -1144,5 +1227,387 @@ out:
     free(A);
     free(scratch);
     free(z);
+    return st;
+}
+
+/* ---- the update by surrogate tempering and an exact correction ------------------ */
+
+/* G: a Gaussian stand-in for the posterior of the first K-1 seizures over
+ * their parameters theta_old = theta[0, n_old), in precision form. */
+typedef struct sur {
+    size_t n_old;
+    double *mu, *L;      /* n_old, n_old x n_old lower Cholesky factor of the precision */
+    double log_norm;     /* sum log L_ii - n_old/2 log 2 pi */
+} sur;
+
+/* log G(theta_old); sgn times its gradient added into g[0, n_old) when g;
+ * r: n_old scratch.  r = L' (theta - mu), log G = -|r|^2/2 + log_norm,
+ * d log G / d theta = -L r. */
+static double sur_logg(const sur *G, const double *th, double *g, double sgn, double *r)
+{
+    const size_t n = G->n_old;
+    const double *L = G->L;
+    double ss = 0.0;
+    for (size_t a = 0; a < n; a++) {
+        double v = 0.0;
+        for (size_t b = a; b < n; b++)
+            v += L[b * n + a] * (th[b] - G->mu[b]);
+        r[a] = v;
+        ss += v * v;
+    }
+    if (g)
+        for (size_t a = 0; a < n; a++) {
+            double v = 0.0;
+            for (size_t b = 0; b <= a; b++)
+                v += L[a * n + b] * r[b];
+            g[a] -= sgn * v;
+        }
+    return -0.5 * ss + G->log_norm;
+}
+
+/* log_norm from L (its upper triangle zeroed). */
+static void sur_norm(sur *G)
+{
+    const size_t n = G->n_old;
+    G->log_norm = -0.5 * (double)n * log(2.0 * M_PI);
+    for (size_t a = 0; a < n; a++) {
+        for (size_t b = a + 1; b < n; b++)
+            G->L[a * n + b] = 0.0;
+        G->log_norm += log(G->L[a * n + a]);
+    }
+}
+
+/* The new (last) seizure's part of the joint: log p_K(s, nu_K | y_K) - log
+ * p(s) (gradient written into g, all of it). */
+static double new_part(vbt_vep_multi *mm, size_t c, const double *th, double *g)
+{
+    mctx *x = &mm->ctx[c];
+    double v = dens(mm, c, th, g, 0, mm->K - 1, mm->K);
+    if (!isfinite(v))
+        return -HUGE_VAL;
+    if (!mm->n_shared)
+        return v;
+    for (size_t i = 0; i < mm->n_shared; i++)
+        x->ths[i] = th[mm->sp_map[i]];
+    v -= vbt_vep_logprior(mm->sp, x->ths, g ? x->gs : NULL);
+    if (g)
+        for (size_t i = 0; i < mm->n_shared; i++)
+            g[mm->sp_map[i]] -= x->gs[i];
+    return v;
+}
+
+/* The earlier seizures' exact log posterior log p(theta_old, y_1..y_K-1)
+ * (their K-1 log posteriors minus the shared prior counted K-2 times too
+ * often; gradient written into g). */
+static double old_part(vbt_vep_multi *mm, size_t c, const double *th, double *g)
+{
+    const size_t K = mm->K;
+    double v = dens(mm, c, th, g, 0, 0, K - 1);
+    if (!isfinite(v) || K <= 2 || !mm->n_shared)
+        return v;
+    mctx *x = &mm->ctx[c];
+    for (size_t i = 0; i < mm->n_shared; i++)
+        x->ths[i] = th[mm->sp_map[i]];
+    v -= (double)(K - 2) * vbt_vep_logprior(mm->sp, x->ths, g ? x->gs : NULL);
+    if (g)
+        for (size_t i = 0; i < mm->n_shared; i++)
+            g[mm->sp_map[i]] -= (double)(K - 2) * x->gs[i];
+    return v;
+}
+static double old_cb(void *c, const double *th, double *g) { return old_part(c, 0, th, g); }
+
+/* One worker's view of the two stages: Q (the Laplace approximation of the
+ * joint, with its scratch), G, the model and its context. */
+typedef struct sctx {
+    lctx l;
+    const sur *G;
+    vbt_vep_multi *mm;
+    double *rg;          /* n_old scratch */
+} sctx;
+
+/* The surrogate target: log G(theta_old) + log p_K(s, nu_K | y_K) - log p(s),
+ * which costs one seizure's likelihood. */
+static double pit(void *c, const double *th, double *g)
+{
+    sctx *x = c;
+    double v = new_part(x->mm, x->l.c, th, g);
+    return isfinite(v) ? v + sur_logg(x->G, th, g, 1.0, x->rg) : -HUGE_VAL;
+}
+
+/* Stage 1: from Q to the surrogate target. */
+static double s1_prior_grad(void *c, const double *th, double *g)
+{
+    return lap_q(&((sctx *)c)->l, th, g);
+}
+static double s1_prior(void *c, const double *th) { return s1_prior_grad(c, th, NULL); }
+static double s1_lik_grad(void *c, const double *th, double *g)
+{
+    sctx *x = c;
+    double v = pit(c, th, g);
+    if (!isfinite(v))
+        return -HUGE_VAL;
+    double l = lap_q(&x->l, th, g ? x->l.gq : NULL);
+    if (g)
+        for (size_t a = 0; a < x->l.q->n; a++)
+            g[a] -= x->l.gq[a];
+    return v - l;
+}
+static double s1_lik(void *c, const double *th) { return s1_lik_grad(c, th, NULL); }
+
+/* Stage 2: from the surrogate target to the joint posterior: the increment
+ * is the exact log p(theta_old, y_1..y_K-1) - log G(theta_old). */
+static double s2_prior(void *c, const double *th) { return pit(c, th, NULL); }
+static double s2_lik_grad(void *c, const double *th, double *g)
+{
+    sctx *x = c;
+    double v = old_part(x->mm, x->l.c, th, g);
+    return isfinite(v) ? v - sur_logg(x->G, th, g, -1.0, x->rg) : -HUGE_VAL;
+}
+static double s2_lik(void *c, const double *th) { return s2_lik_grad(c, th, NULL); }
+
+/* G from the old particles: weighted mean and covariance (a ridge of 1e-10
+ * of the diagonal, growing by 10 until the Cholesky factor exists), its
+ * precision's factor. */
+static int sur_fit(const double *old, const double *lw, size_t N, size_t n_old, sur *G)
+{
+    G->n_old = n_old;
+    G->mu = calloc(n_old, sizeof *G->mu);
+    G->L = calloc(n_old * n_old, sizeof *G->L);
+    double *w = malloc(N * sizeof *w), *S = malloc(n_old * n_old * sizeof *S);
+    int st = VBT_OK;
+    if (!G->mu || !G->L || !w || !S) {
+        st = VBT_ENOMEM;
+        goto out;
+    }
+    double mx = -HUGE_VAL, tot = 0.0, w2 = 0.0;
+    for (size_t i = 0; i < N; i++)
+        mx = fmax(mx, lw ? lw[i] : 0.0);
+    for (size_t i = 0; i < N; i++)
+        tot += w[i] = isfinite(mx) ? exp((lw ? lw[i] : 0.0) - mx) : 0.0;
+    if (!(tot > 0)) {
+        st = VBT_ENUMERIC;
+        goto out;
+    }
+    for (size_t i = 0; i < N; i++) {
+        w[i] /= tot;
+        w2 += w[i] * w[i];
+        for (size_t a = 0; a < n_old; a++)
+            G->mu[a] += w[i] * old[i * n_old + a];
+    }
+    if (!(w2 < 1.0)) {
+        st = VBT_ENUMERIC;  /* one particle: no spread */
+        goto out;
+    }
+    for (size_t a = 0; a < n_old; a++)
+        for (size_t b = 0; b <= a; b++) {
+            double v = 0.0;
+            for (size_t i = 0; i < N; i++)
+                v += w[i] * (old[i * n_old + a] - G->mu[a]) * (old[i * n_old + b] - G->mu[b]);
+            S[a * n_old + b] = S[b * n_old + a] = v / (1.0 - w2);
+        }
+    gsl_error_handler_t *old_h = gsl_set_error_handler_off();
+    int ok = 0;
+    for (double ridge = 1e-10; ridge < 1.0 && !ok; ridge *= 10.0) {
+        memcpy(G->L, S, n_old * n_old * sizeof *G->L);
+        for (size_t a = 0; a < n_old; a++)
+            G->L[a * n_old + a] += ridge * S[a * n_old + a] + 1e-300;
+        gsl_matrix_view Cv = gsl_matrix_view_array(G->L, n_old, n_old);
+        ok = gsl_linalg_cholesky_decomp1(&Cv.matrix) == 0 &&
+             gsl_linalg_cholesky_invert(&Cv.matrix) == 0 &&
+             gsl_linalg_cholesky_decomp1(&Cv.matrix) == 0;
+    }
+    gsl_set_error_handler(old_h);
+    if (!ok) {
+        st = VBT_ENUMERIC;
+        goto out;
+    }
+    sur_norm(G);
+out:
+    free(w);
+    free(S);
+    return st;
+}
+
+/* The update by a surrogate (vbt_vep_multi_update): VBT_OK, VBT_ENOMEM, the
+ * errors of vbt_smc_from, or NO_SURROGATE when no surrogate could be built
+ * (the caller then tempers on the exact target).  theta0: nu_K's start (q's
+ * centre) in [n_old, n). */
+static int update_surrogate(vbt_vep_multi *mm, const double *old, const double *old_log_w,
+                            const vbt_smc_opts *o_in, const double *theta0,
+                            double *particles, vbt_smc_result *res,
+                            vbt_vep_multi_update_info *info, vbt_msg *msg)
+{
+    const size_t N = o_in->n_particles, n = mm->n, m = mm->nj[mm->K - 1] - mm->n_shared,
+                 n_old = n - m, T = o_in->n_threads;
+    sur Gm = {0}, G = {.n_old = n_old};
+    int st = sur_fit(old, old_log_w, N, n_old, &Gm);
+    double *th = malloc(n * sizeof *th), *A = malloc(n * n * sizeof *A),
+           *scratch = malloc(T * (2 * n + n_old) * sizeof *scratch),
+           *z = malloc(n * sizeof *z), *rg = malloc(n_old * sizeof *rg),
+           *gf = malloc(n * sizeof *gf), *lr = malloc(N * sizeof *lr);
+    G.mu = malloc(n_old * sizeof *G.mu);
+    G.L = malloc(n_old * n_old * sizeof *G.L);
+    if (st == VBT_OK && (!th || !A || !scratch || !z || !rg || !gf || !lr || !G.mu || !G.L))
+        st = VBT_ENOMEM;
+    if (st != VBT_OK) {
+        st = st == VBT_ENOMEM ? vbt__fail(msg, VBT_ENOMEM, "vep multi update: out of memory")
+                              : NO_SURROGATE;
+        goto out;
+    }
+    lq q = {.mm = mm, .n = n, .mu = th, .L = A, .log_norm = -0.5 * (double)n * log(2.0 * M_PI)};
+    sctx sc[64];
+    void *tc[64];
+    for (size_t t = 0; t < T; t++) {
+        double *w = scratch + t * (2 * n + n_old);
+        sc[t] = (sctx){.l = {.q = &q, .c = t, .r = w, .gq = w + n}, .G = &Gm, .mm = mm,
+                       .rg = w + 2 * n};
+        tc[t] = &sc[t];
+    }
+    /* 1. the joint mode: damped Newton on G_m(theta_old) p_K / p(s), G_m the
+     * particles' Gaussian (one seizure's gradients), from their mean and
+     * q's centre; then on the exact joint from there (a few Hessians of
+     * every seizure) */
+    memcpy(th, theta0, n * sizeof *th);
+    memcpy(th, Gm.mu, n_old * sizeof *th);
+    double lp;
+    size_t it = 0, it2 = 0;
+    if (!isfinite(pit(&sc[0], th, NULL)) ||
+        newton_fn(pit, &sc[0], n, th, 0, n, 30, A, &lp, &it) != VBT_OK ||
+        newton_block(mm, mm->K, th, 0, n, 15, A, &lp, &it2) != VBT_OK) {
+        st = NO_SURROGATE;
+        goto out;
+    }
+    /* 2. G: the old seizures' exact log posterior expanded to second order
+     * at the joint mode theta* (its gradient there, go, is not 0: it
+     * balances the new seizure's): log G = const + go' d - d' H d / 2, the
+     * Gaussian of precision H and mean theta*_old + H^-1 go.  Where the
+     * joint posterior lives, G is then the old posterior up to its third
+     * derivatives, and the correction's weights stay even. */
+    {
+        double lpo;
+        memcpy(z, th, n * sizeof *z);
+        if (!isfinite(old_part(mm, 0, th, gf)) ||
+            newton_fn(old_cb, mm, n, z, 0, n_old, 0, G.L, &lpo, NULL) != VBT_OK) {
+            st = NO_SURROGATE;
+            goto out;
+        }
+        gsl_matrix_view Lv = gsl_matrix_view_array(G.L, n_old, n_old);
+        gsl_vector_view gv = gsl_vector_view_array(gf, n_old);
+        gsl_linalg_cholesky_svx(&Lv.matrix, &gv.vector);
+        for (size_t a = 0; a < n_old; a++)
+            G.mu[a] = th[a] + gf[a];
+        sur_norm(&G);
+    }
+    for (size_t t = 0; t < T; t++)
+        sc[t].G = &G;
+    /* Q: the Laplace approximation of the surrogate target at its mode
+     * (theta* when Newton on the joint converged: G has the old part's
+     * gradient and Hessian there; a few more steps of one seizure's
+     * gradients when it did not), its covariance inflated by 1 +
+     * sqrt(1.4 / n): a Gaussian of
+     * variance c times the target's has importance weights of ESS fraction
+     * (sqrt(2c - 1) / c)^n, about exp(-n (c - 1)^2 / 2) = 1/2 for this c: a
+     * margin for a target wider than its curvature, for about one tempering
+     * step */
+    size_t it3 = 0;
+    if (newton_fn(pit, &sc[0], n, th, 0, n, 30, A, &lp, &it3) != VBT_OK) {
+        st = NO_SURROGATE;
+        goto out;
+    }
+    const double infl = 1.0 + sqrt(1.4 / (double)n), f = 1.0 / sqrt(infl);
+    for (size_t a = 0; a < n; a++) {
+        for (size_t b = a + 1; b < n; b++)
+            A[a * n + b] = 0.0;
+        for (size_t b = 0; b <= a; b++)
+            A[a * n + b] *= f;
+        q.log_norm += log(A[a * n + a]);
+    }
+    /* draws of Q (stream (seed, 2^61 + 2^40 + i)) */
+    for (size_t i = 0; i < N; i++) {
+        double *p = particles + i * n;
+        vbt_rng r;
+        vbt_rng_init(&r, o_in->seed, ((uint64_t)1 << 61) + ((uint64_t)1 << 40) + i);
+        vbt_rng_normal(&r, z, n);
+        for (size_t a = n; a-- > 0;) {
+            double v = z[a];
+            for (size_t b = a + 1; b < n; b++)
+                v -= A[b * n + a] * p[b];
+            p[a] = v / A[a * n + a];
+        }
+        for (size_t a = 0; a < n; a++)
+            p[a] += th[a];
+    }
+    /* 3. stage 1: temper from Q to the surrogate target (moves: one seizure) */
+    vbt_smc_opts o = *o_in;
+    o.thread_ctx = tc;
+    o.final_moves = 0;
+    if (!(o.move_jump > 0))
+        o.move_jump = VBT_VEP_MULTI_MOVE_JUMP;
+    vbt_smc_result r1, r2;
+    const vbt_smc_model m1 = {.n = n, .log_prior = s1_prior, .log_lik = s1_lik,
+                              .log_prior_grad = s1_prior_grad, .log_lik_grad = s1_lik_grad};
+    if ((st = vbt_smc_from(&m1, tc[0], &o, particles, NULL, particles, &r1, msg)))
+        goto out;
+    /* 4. stage 2: the exact correction p(theta_old, y_1..y_K-1) / G(theta_old),
+     * tempered when its weights alone would collapse; its moves are exact
+     * joint HMC moves (the final rejuvenation).  Another seed: other
+     * streams than stage 1's. */
+    o.seed = o_in->seed ^ UINT64_C(0x9e3779b97f4a7c15);
+    if (o.n_moves > VBT_VEP_MULTI_EXACT_MOVES)
+        o.n_moves = VBT_VEP_MULTI_EXACT_MOVES;
+    const vbt_smc_model m2 = {.n = n, .log_prior = s2_prior, .log_lik = s2_lik,
+                              .log_prior_grad = pit, .log_lik_grad = s2_lik_grad};
+    if ((st = vbt_smc_from(&m2, tc[0], &o, particles, NULL, particles, &r2, msg)))
+        goto out;
+    /* log p(y_1..y_K-1) by reciprocal importance sampling on the old
+     * particles with their Gaussian G_m: E_post[G_m / p(theta, y)] = 1 / p(y)
+     * for a normalised G_m (Gelfand & Dey 1994) */
+    double mx = -HUGE_VAL, mw = -HUGE_VAL, s1 = 0.0, sw = 0.0;
+    for (size_t i = 0; i < N; i++) {
+        memcpy(th, old + i * n_old, n_old * sizeof *th);
+        double lo = old_part(mm, 0, th, NULL), lw = old_log_w ? old_log_w[i] : 0.0;
+        lr[i] = isfinite(lo) && isfinite(lw) ? lw + sur_logg(&Gm, th, NULL, 0.0, rg) - lo
+                                             : -HUGE_VAL;
+        mx = fmax(mx, lr[i]);
+        mw = fmax(mw, lw);
+    }
+    for (size_t i = 0; i < N; i++) {
+        s1 += isfinite(lr[i]) ? exp(lr[i] - mx) : 0.0;
+        sw += exp((old_log_w ? old_log_w[i] : 0.0) - mw);
+    }
+    const double log_inv_z = mx + log(s1) - (mw + log(sw));
+    *res = r2;
+    res->log_evidence = r1.log_evidence + r2.log_evidence + log_inv_z;
+    res->n_steps = r1.n_steps + r2.n_steps;
+    res->n_grad = r1.n_grad + r2.n_grad;
+    res->n_divergent = r1.n_divergent + r2.n_divergent;
+    res->n_rounds = r1.n_rounds + r2.n_rounds;
+    res->mean_accept = res->n_steps ? (r1.mean_accept * (double)r1.n_steps +
+                                       r2.mean_accept * (double)r2.n_steps) /
+                                          (double)res->n_steps
+                                    : 0.0;
+    if (info) {
+        info->surrogate = 1;
+        info->surrogate_newton = it + it2 + it3;
+        info->surrogate_steps = r1.n_steps;
+        info->surrogate_rounds = r1.n_rounds;
+        info->surrogate_grad = r1.n_grad;
+        info->exact_steps = r2.n_steps;
+        info->exact_rounds = r2.n_rounds;
+        info->exact_grad = r2.n_grad;
+        info->correction_ess = r2.reweight_ess;
+    }
+out:
+    free(Gm.mu);
+    free(Gm.L);
+    free(G.mu);
+    free(G.L);
+    free(th);
+    free(A);
+    free(scratch);
+    free(z);
+    free(rg);
+    free(gf);
+    free(lr);
     return st;
 }

@@ -898,8 +898,50 @@ static void test_multi_joint_and_update(void **state)
                       "%.0f of %zu, %zu gradients (joint %zu), q centre in %zu Newton steps\n",
                       j + 1, r.n_steps, rj.n_steps, r.reweight_ess, N, r.n_grad, rj.n_grad,
                       info.nu_iter);
+        print_message("  surrogate: %zu Newton steps, %zu steps (%zu move rounds, %zu "
+                      "one-seizure gradients); exact: %zu steps (%zu rounds, %zu joint "
+                      "gradients), correction ESS %.0f\n", info.surrogate_newton,
+                      info.surrogate_steps, info.surrogate_rounds, info.surrogate_grad,
+                      info.exact_steps, info.exact_rounds, info.exact_grad,
+                      info.correction_ess);
+        assert_true(info.surrogate);
+        /* the fixture's posterior is close to Gaussian where the joint one
+         * lives, so the second-order stand-in G leaves the exact
+         * correction's weights nearly even (496-500 of 512 in trials): at
+         * least half keeps it to one reweighting */
+        assert_true(info.correction_ess > 0.5 * (double)N);
+        assert_int_equal(info.exact_steps, 1);
         assert_true(r.reweight_ess > 0.05 * (double)N);
         lz_seq += r.log_evidence;
+    }
+    /* the same update on one thread: the same bytes (every stage draws
+     * particle i's numbers from its own stream and reduces in particle
+     * order, the adaptive moves included) */
+    {
+        const size_t n1 = vbt_vep_multi_n_params(mm[1]);
+        double *again = malloc(N * n1 * sizeof *again);
+        vbt_smc_opts o1 = o;
+        o1.n_threads = 1;
+        vbt_smc_result r1;
+        if (vbt_vep_multi_update(mm[1], pk[0], NULL, &o1, again, &r1, NULL, &msg))
+            fail_msg("%s", msg.text);
+        assert_memory_equal(again, pk[1], N * n1 * sizeof *again);
+        /* no stand-in from one particle of non-zero weight (no spread): the
+         * update tempers on the exact joint from the old particles instead,
+         * and says so */
+        double *lw1 = malloc(N * sizeof *lw1);
+        for (size_t i = 0; i < N; i++)
+            lw1[i] = i == 7 ? 0.0 : -HUGE_VAL;
+        vbt_vep_multi_update_info i1;
+        if (vbt_vep_multi_update(mm[1], pk[0], lw1, &o1, again, &r1, &i1, &msg))
+            fail_msg("%s", msg.text);
+        print_message("one start particle: surrogate %d, %zu steps, start ESS %.1f\n",
+                      i1.surrogate, r1.n_steps, r1.start_ess);
+        assert_int_equal(i1.surrogate, 0);
+        assert_true(isnan(i1.correction_ess));
+        assert_close(r1.start_ess, 1.0, 1e-9);
+        free(lw1);
+        free(again);
     }
     double ms[VF_NR], ss[VF_NR];
     vm_x0_moments(mm[2], pk[2], N, ms, ss);

@@ -202,6 +202,8 @@ static void test_updates_equal_joint_fit(void **state)
     assert_string_equal(r.version, "v0002");
     assert_int_equal(r.n_recordings, 2);
     print_message("  variance explained: new %.3f, earlier %.3f\n", r.r2_new, r.r2_old);
+    print_message("  surrogate: %zu steps, exact %zu steps, correction ESS %.1f\n",
+                  r.surrogate_steps, r.exact_steps, r.correction_ess);
     assert_false(r.unexplained);  /* the same EZ, another noise seed */
 
     /* kill -9 during the third update: fork, wait for its staging folder,
@@ -257,6 +259,8 @@ static void test_updates_equal_joint_fit(void **state)
                   "%.2f s (SMC %.2f s)\n", r.version, r.n_steps, r.reweight_ess, r.marginal_ess,
                   r.n_changed, r.cpu_s, r.smc_cpu_s);
     print_message("  variance explained: new %.3f, earlier %.3f\n", r.r2_new, r.r2_old);
+    print_message("  surrogate: %zu steps, exact %zu steps, correction ESS %.1f\n",
+                  r.surrogate_steps, r.exact_steps, r.correction_ess);
     assert_false(r.unexplained);
     assert_string_equal(r.version, "v0003");
     assert_int_equal(count_staging(g_twin), 0);
@@ -308,8 +312,14 @@ static void test_updates_equal_joint_fit(void **state)
     assert_true(x0_ok);
     /* the truth: region 1 is the EZ */
     assert_true(pez[1] > 0.9);
-    /* (a measurement, not a check: the issue's CPU target is on the sample patient,
-     * bench/twin_sample.sh) */
+    /* issue 20's CPU target: an update at most 25 % of a joint refit (on the
+     * sample patient: bench/twin_sample.sh).  Here 81 % with the exact
+     * tempering, 15-20 % with the surrogate tempering (docs/twin.md); CPU
+     * seconds of one process on a shared machine vary by tens of per cent,
+     * so the check is at 50 %: it fails when the update tempers on the exact
+     * joint again, not on a loaded machine's noise */
+    assert_true(update_cpu < 0.5 * rj.smc_cpu_s);
+    assert_true(isfinite(r.correction_ess));   /* the surrogate was built */
 
     /* a seizure the twin cannot explain (it starts in region 4): the
      * reweighting collapses and the update says so (on a copy of the twin) */
@@ -459,6 +469,7 @@ static void test_report_and_provenance(void **state)
     assert_non_null(strstr(vj, sha(g_rec[2])));
     assert_non_null(strstr(vj, sha(g_rec[0])));
     assert_non_null(strstr(vj, "reweight_ess"));
+    assert_non_null(strstr(vj, "correction_ess"));
     assert_null(strstr(vj, "patient-name"));
     assert_null(strstr(vj, g_tmp));
     free(vj);
