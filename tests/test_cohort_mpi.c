@@ -14,7 +14,6 @@
 #include <math.h>
 #include <fcntl.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -242,16 +241,6 @@ static void threads_prerequisites(void **state)
     vbt_cohort_scheduler_free(s);
 }
 
-/* snprintf for paths whose truncation is harmless (a truncated path fails
- * to open and the test says so). */
-static void fmt(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void fmt(char *buf, size_t n, const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(buf, n, f, ap);
-    va_end(ap);
-}
 
 /* ---- the fit's chains apart (fitting/vbt_fit.h) on a small problem ---------- */
 
@@ -319,11 +308,11 @@ static void fit_chains_apart(void **state)
     problem p;
     vf_fit_problem_make(&p);
     char *dir = tu_mkdtemp(), setup[4200], ch[3][4200], other[4200], merged[4200];
-    fmt(setup, sizeof setup, "%s/fit.checkpoint", dir);
-    fmt(other, sizeof other, "%s/other.checkpoint", dir);
-    fmt(merged, sizeof merged, "%s/merged.checkpoint", dir);
+    tu_fmt(setup, sizeof setup, "%s/fit.checkpoint", dir);
+    tu_fmt(other, sizeof other, "%s/other.checkpoint", dir);
+    tu_fmt(merged, sizeof merged, "%s/merged.checkpoint", dir);
     for (size_t c = 0; c < 3; c++)
-        fmt(ch[c], sizeof ch[c], "%s/fit.chain%zu.checkpoint", dir, c + 1);
+        tu_fmt(ch[c], sizeof ch[c], "%s/fit.chain%zu.checkpoint", dir, c + 1);
     vbt_msg msg;
     (void)vf_laplace_reference; /* the fixture's, used by other programs */
     vbt_fit *whole = fit_of(&p, 11, NULL, NULL, NULL);
@@ -411,19 +400,19 @@ static void fit_chains_apart(void **state)
 static void make_cohort(const char *d)
 {
     char p[4096], q[4096], ieeg[4096], base[4200], srcd[4096];
-    fmt(p, sizeof p, "%s/participants.tsv", d);
+    tu_fmt(p, sizeof p, "%s/participants.tsv", d);
     tu_write_file(p, "participant_id\toutcome\tengel\ttherapy\timplant\n"
                      "sub-T01\tS\t1A\tRESECTION\tSEEG\n");
-    fmt(srcd, sizeof srcd, "%s", tu_path(tu_samples_dir(), "patient/sub-vep01/ses-01/ieeg"));
-    fmt(ieeg, sizeof ieeg, "%s/sub-T01/ses-presurgery/ieeg", d);
+    tu_fmt(srcd, sizeof srcd, "%s", tu_path(tu_samples_dir(), "patient/sub-vep01/ses-01/ieeg"));
+    tu_fmt(ieeg, sizeof ieeg, "%s/sub-T01/ses-presurgery/ieeg", d);
     const char *parts[] = {"sub-T01", "ses-presurgery", "ieeg"};
-    fmt(p, sizeof p, "%s", d);
+    tu_fmt(p, sizeof p, "%s", d);
     for (size_t k = 0; k < 3; k++) {
         size_t l = strlen(p);
         snprintf(p + l, sizeof p - l, "/%s", parts[k]);
         mkdir(p, 0777);
     }
-    fmt(base, sizeof base, "%s/sub-T01_ses-presurgery_task-ictal_acq-seeg_run-01", ieeg);
+    tu_fmt(base, sizeof base, "%s/sub-T01_ses-presurgery_task-ictal_acq-seeg_run-01", ieeg);
     const char *copies[][2] = {
         {"sub-vep01_ses-01_task-seizure_run-01_ieeg.edf", "%s_ieeg.edf"},
         {"sub-vep01_ses-01_space-IXI549Space_electrodes.tsv",
@@ -431,11 +420,11 @@ static void make_cohort(const char *d)
         {"sub-vep01_ses-01_space-IXI549Space_coordsystem.json",
          "%s/../sub-T01_ses-presurgery_space-IXI549Space_coordsystem.json"}};
     for (size_t k = 0; k < 3; k++) {
-        fmt(q, sizeof q, "%s/%s", srcd, copies[k][0]);
+        tu_fmt(q, sizeof q, "%s/%s", srcd, copies[k][0]);
         if (k == 0)
-            fmt(p, sizeof p, "%s_ieeg.edf", base);
+            tu_fmt(p, sizeof p, "%s_ieeg.edf", base);
         else
-            fmt(p, sizeof p, "%s/%s", ieeg, strrchr(copies[k][1], '/') + 1);
+            tu_fmt(p, sizeof p, "%s/%s", ieeg, strrchr(copies[k][1], '/') + 1);
         size_t n;
         char *b = tu_slurp(q, &n);
         assert_non_null(b);
@@ -443,7 +432,7 @@ static void make_cohort(const char *d)
         free(b);
     }
     /* channels: the sample's, the first 4 soz, the next 4 resected */
-    fmt(q, sizeof q, "%s/sub-vep01_ses-01_task-seizure_run-01_channels.tsv", srcd);
+    tu_fmt(q, sizeof q, "%s/sub-vep01_ses-01_task-seizure_run-01_channels.tsv", srcd);
     char *t = tu_slurp(q, NULL);
     assert_non_null(t);
     size_t cap = strlen(t) * 2 + 256, o = 0, line = 0;
@@ -461,10 +450,10 @@ static void make_cohort(const char *d)
         o += (size_t)snprintf(out + o, cap - o, "%s\tSEEG\tgood\t%s\n", l, desc);
     }
     free(t);
-    fmt(p, sizeof p, "%s_channels.tsv", base);
+    tu_fmt(p, sizeof p, "%s_channels.tsv", base);
     tu_write_file(p, out);
     free(out);
-    fmt(p, sizeof p, "%s_events.tsv", base);
+    tu_fmt(p, sizeof p, "%s_events.tsv", base);
     tu_write_file(p, "onset\tduration\ttrial_type\n3.204\t0.0\tSZ_Onset\n5.268\t0.0\tSz End\n");
 }
 
@@ -651,9 +640,9 @@ static int compare_trees(const char *a, const char *b, const char *rel, size_t *
             continue;
         }
         char pa[4096], pb[4096], r[4096];
-        fmt(pa, sizeof pa, "%s/%s", a, ea[i]);
-        fmt(pb, sizeof pb, "%s/%s", b, eb[j]);
-        fmt(r, sizeof r, "%s/%s", rel, ea[i]);
+        tu_fmt(pa, sizeof pa, "%s/%s", a, ea[i]);
+        tu_fmt(pb, sizeof pb, "%s/%s", b, eb[j]);
+        tu_fmt(r, sizeof r, "%s/%s", rel, ea[i]);
         struct stat sa, sb;
         if (lstat(pa, &sa) || lstat(pb, &sb) || (sa.st_mode & S_IFMT) != (sb.st_mode & S_IFMT)) {
             fprintf(stderr, "differs in kind: %s\n", r);
@@ -763,9 +752,9 @@ static void chains_apart_resume(void **state)
 {
     (void)state;
     char *d = tu_mkdtemp(), ds[4200], a[4200], b[4200], rdir[4300], cf[4400], cf2[4400];
-    fmt(ds, sizeof ds, "%s/ds", d);
-    fmt(a, sizeof a, "%s/whole", d);
-    fmt(b, sizeof b, "%s/apart", d);
+    tu_fmt(ds, sizeof ds, "%s/ds", d);
+    tu_fmt(a, sizeof a, "%s/whole", d);
+    tu_fmt(b, sizeof b, "%s/apart", d);
     mkdir(ds, 0777);
     mkdir(a, 0777);
     mkdir(b, 0777);
@@ -773,9 +762,9 @@ static void chains_apart_resume(void **state)
     vbt_cohort *c = NULL;
     vbt_msg msg;
     assert_int_equal(vbt_cohort_load(&c, ds, &msg), VBT_OK);
-    fmt(rdir, sizeof rdir, "%s/sub-T01/%s", b, c->subjects[0].runs[0].name);
-    fmt(cf, sizeof cf, "%s/fit.chain1.checkpoint", rdir);
-    fmt(cf2, sizeof cf2, "%s/fit.chain2.checkpoint", rdir);
+    tu_fmt(rdir, sizeof rdir, "%s/sub-T01/%s", b, c->subjects[0].runs[0].name);
+    tu_fmt(cf, sizeof cf, "%s/fit.chain1.checkpoint", rdir);
+    tu_fmt(cf2, sizeof cf2, "%s/fit.chain2.checkpoint", rdir);
     vbt_cohort_run_opts oa, ob;
     cohort_opts(&oa, a);
     assert_int_equal(vbt_cohort_subject_run(c, 0, &oa, &msg), VBT_OK);
@@ -863,7 +852,7 @@ static void chains_apart_resume(void **state)
     assert_true(files > 40);
     /* and the comparison does see a difference in the draws */
     char dr[4400];
-    fmt(dr, sizeof dr, "%s/fit/draws.npy", rdir);
+    tu_fmt(dr, sizeof dr, "%s/fit/draws.npy", rdir);
     size_t ld;
     char *bd = tu_slurp(dr, &ld);
     assert_non_null(bd);

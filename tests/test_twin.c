@@ -54,9 +54,9 @@ static void simulate(size_t k)
     static const double z0[4] = {4.0, 4.0, 4.0, 4.0};
     static const int ez[4] = {1, 1, 1, 4};
     char cfg[PATH_MAX + 32], sim[PATH_MAX + 32], text[4 * PATH_MAX], cmd[4 * PATH_MAX];
-    snprintf(cfg, sizeof cfg, "%s/sim%zu.json", g_tmp, k);
-    snprintf(sim, sizeof sim, "%s/sim%zu", g_tmp, k);
-    snprintf(text, sizeof text,
+    tu_fmt(cfg, sizeof cfg, "%s/sim%zu.json", g_tmp, k);
+    tu_fmt(sim, sizeof sim, "%s/sim%zu", g_tmp, k);
+    tu_fmt(text, sizeof text,
              "{\"connectome\": \"%s/connectome\", \"model\": {\"name\": \"epileptor\", "
              "\"params\": {\"Ks\": -0.5, \"r\": 0.00035, \"x0\": -2.6}, \"region_params\": "
              "[{\"regions\": [%d], \"x0\": -1.6}, {\"regions\": [2], \"x0\": -2.2}]}, "
@@ -74,19 +74,19 @@ static void simulate(size_t k)
         fail_msg("simulate failed: %s", err ? err : "");
     free(out);
     free(err);
-    snprintf(g_rec[k], sizeof g_rec[k], "%s/sub-t1_ses-1_task-seizure_run-0%zu_ieeg.edf", g_ieeg,
+    tu_fmt(g_rec[k], sizeof g_rec[k], "%s/sub-t1_ses-1_task-seizure_run-0%zu_ieeg.edf", g_ieeg,
              k + 1);
-    snprintf(cmd, sizeof cmd, "cp '%s/seeg.edf' '%s'", sim, g_rec[k]);
+    tu_fmt(cmd, sizeof cmd, "cp '%s/seeg.edf' '%s'", sim, g_rec[k]);
     assert_int_equal(system(cmd), 0);
     char base[PATH_MAX + 64];
-    snprintf(base, sizeof base, "%s/sub-t1_ses-1_task-seizure_run-0%zu", g_ieeg, k + 1);
+    tu_fmt(base, sizeof base, "%s/sub-t1_ses-1_task-seizure_run-0%zu", g_ieeg, k + 1);
     char p[PATH_MAX + 96];
-    snprintf(p, sizeof p, "%s_channels.tsv", base);
+    tu_fmt(p, sizeof p, "%s_channels.tsv", base);
     tu_write_file(p, "name\ttype\tunits\tsampling_frequency\tstatus\nA1\tSEEG\tau\t500\tgood\n"
                      "A2\tSEEG\tau\t500\tgood\nA3\tSEEG\tau\t500\tgood\nA4\tSEEG\tau\t500\tgood\n"
                      "B1\tSEEG\tau\t500\tgood\nB2\tSEEG\tau\t500\tgood\nB3\tSEEG\tau\t500\tgood\n"
                      "B4\tSEEG\tau\t500\tgood\n");
-    snprintf(p, sizeof p, "%s_events.tsv", base);
+    tu_fmt(p, sizeof p, "%s_events.tsv", base);
     tu_write_file(p, "onset\tduration\ttrial_type\n1.0\t3.0\tseizure\n");
 }
 
@@ -96,9 +96,9 @@ static int setup(void **state)
     (void)state;
     g_tmp = tu_mkdtemp();
     char p[PATH_MAX], cmd[3 * PATH_MAX];
-    snprintf(g_patient, sizeof g_patient, "%s/patient-name", g_tmp);
+    tu_fmt(g_patient, sizeof g_patient, "%s/patient-name", g_tmp);
     mkdir(g_patient, 0777);
-    snprintf(p, sizeof p, "%s/connectome", g_patient);
+    tu_fmt(p, sizeof p, "%s/connectome", g_patient);
     mkdir(p, 0777);
     tu_write_file(tu_path(p, "weights.txt"),
                   "0 1 0.2 0 0 0\n1 0 1 0.2 0 0\n0.2 1 0 1 0.2 0\n0 0.2 1 0 1 0.2\n"
@@ -111,11 +111,11 @@ static int setup(void **state)
     tu_write_file(tu_path(p, "average_orientations.txt"),
                   "0.2 0.1 0.97\n-0.1 0.3 0.95\n0.3 -0.2 0.93\n0.1 0.2 0.97\n-0.3 0.1 0.95\n"
                   "0.2 0.3 0.93\n");
-    snprintf(g_ieeg, sizeof g_ieeg, "%s/sub-t1", g_patient);
+    tu_fmt(g_ieeg, sizeof g_ieeg, "%s/sub-t1", g_patient);
     mkdir(g_ieeg, 0777);
-    snprintf(g_ieeg, sizeof g_ieeg, "%s/sub-t1/ses-1", g_patient);
+    tu_fmt(g_ieeg, sizeof g_ieeg, "%s/sub-t1/ses-1", g_patient);
     mkdir(g_ieeg, 0777);
-    snprintf(g_ieeg, sizeof g_ieeg, "%s/sub-t1/ses-1/ieeg", g_patient);
+    tu_fmt(g_ieeg, sizeof g_ieeg, "%s/sub-t1/ses-1/ieeg", g_patient);
     mkdir(g_ieeg, 0777);
     tu_write_file(tu_path(g_ieeg, "sub-t1_ses-1_space-Other_electrodes.tsv"),
                   "name\tx\ty\tz\nA1\t-25\t-20\t5\nA2\t-25\t-5\t5\nA3\t-25\t10\t5\nA4\t-25\t25\t5\n"
@@ -129,15 +129,15 @@ static int setup(void **state)
      * monitoring unit would deliver them */
     for (size_t k = 1; k < 4; k++) {
         char dst[PATH_MAX + 16], src_base[PATH_MAX + 64];
-        snprintf(src_base, sizeof src_base, "%s/sub-t1_ses-1_task-seizure_run-0%zu", g_ieeg, k + 1);
-        snprintf(dst, sizeof dst, "%s/new%zu", g_tmp, k + 1);
+        tu_fmt(src_base, sizeof src_base, "%s/sub-t1_ses-1_task-seizure_run-0%zu", g_ieeg, k + 1);
+        tu_fmt(dst, sizeof dst, "%s/new%zu", g_tmp, k + 1);
         mkdir(dst, 0777);
-        snprintf(cmd, sizeof cmd, "mv '%s'_* '%s/'", src_base, dst);
+        tu_fmt(cmd, sizeof cmd, "mv '%s'_* '%s/'", src_base, dst);
         assert_int_equal(system(cmd), 0);
-        snprintf(g_rec[k], sizeof g_rec[k], "%s/sub-t1_ses-1_task-seizure_run-0%zu_ieeg.edf", dst,
+        tu_fmt(g_rec[k], sizeof g_rec[k], "%s/sub-t1_ses-1_task-seizure_run-0%zu_ieeg.edf", dst,
                  k + 1);
     }
-    snprintf(g_twin, sizeof g_twin, "%s/twin", g_tmp);
+    tu_fmt(g_twin, sizeof g_twin, "%s/twin", g_tmp);
     return 0;
 }
 
@@ -209,10 +209,10 @@ static void test_updates_equal_joint_fit(void **state)
     /* kill -9 during the third update: fork, wait for its staging folder,
      * let it run a little, kill it */
     char v2[PATH_MAX + 32], v2p[PATH_MAX + 64];
-    snprintf(v2, sizeof v2, "%s/v0002", g_twin);
-    snprintf(v2p, sizeof v2p, "%s/particles.npy", v2);
+    tu_fmt(v2, sizeof v2, "%s/v0002", g_twin);
+    tu_fmt(v2p, sizeof v2p, "%s/particles.npy", v2);
     char before[65];
-    snprintf(before, sizeof before, "%s", sha(v2p));
+    tu_fmt(before, sizeof before, "%s", sha(v2p));
     char *vj_before = tu_slurp(tu_path(v2, "version.json"), NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -238,7 +238,7 @@ static void test_updates_equal_joint_fit(void **state)
     assert_true(seen);
     assert_true(WIFSIGNALED(ws)); /* the update takes far longer than 50 ms */
     char v3[PATH_MAX + 32];
-    snprintf(v3, sizeof v3, "%s/v0003", g_twin);
+    tu_fmt(v3, sizeof v3, "%s/v0003", g_twin);
     assert_false(tu_exists(v3));
     assert_string_equal(sha(v2p), before);
     char *vj_after = tu_slurp(tu_path(v2, "version.json"), NULL);
@@ -324,8 +324,8 @@ static void test_updates_equal_joint_fit(void **state)
     /* a seizure the twin cannot explain (it starts in region 4): the
      * reweighting collapses and the update says so (on a copy of the twin) */
     char copy[PATH_MAX + 32], cmd[3 * PATH_MAX];
-    snprintf(copy, sizeof copy, "%s/twin-copy", g_tmp);
-    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", g_twin, copy);
+    tu_fmt(copy, sizeof copy, "%s/twin-copy", g_tmp);
+    tu_fmt(cmd, sizeof cmd, "cp -r '%s' '%s'", g_twin, copy);
     assert_int_equal(system(cmd), 0);
     if (vbt_twin_update(copy, g_rec[3], NULL, &o, &r, &msg))
         fail_msg("%s", msg.text);
@@ -368,7 +368,7 @@ static void write_edf(const char *path, const char *const *labels, double fs, in
         fail_msg("%s", msg.text);
     if (events) {
         char ev[PATH_MAX + 32];
-        snprintf(ev, sizeof ev, "%s.events.tsv", path);
+        tu_fmt(ev, sizeof ev, "%s.events.tsv", path);
         tu_write_file(ev, "onset\tduration\ttrial_type\n2.0\t3.0\tseizure onset\n");
     }
 }
@@ -382,11 +382,11 @@ static void test_refusals(void **state)
     vbt_twin_result r;
     /* already absorbed: the first recording (by SHA-256, whatever its name) */
     char copy[PATH_MAX + 32], cmd[3 * PATH_MAX];
-    snprintf(copy, sizeof copy, "%s/renamed.edf", g_tmp);
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", g_rec[0], copy);
+    tu_fmt(copy, sizeof copy, "%s/renamed.edf", g_tmp);
+    tu_fmt(cmd, sizeof cmd, "cp '%s' '%s'", g_rec[0], copy);
     assert_int_equal(system(cmd), 0);
     char ev1[PATH_MAX + 32];
-    snprintf(ev1, sizeof ev1, "%s/ev1.tsv", g_tmp);
+    tu_fmt(ev1, sizeof ev1, "%s/ev1.tsv", g_tmp);
     tu_write_file(ev1, "onset\tduration\ttrial_type\n1.0\t3.0\tseizure\n");
     assert_int_equal(vbt_twin_update(g_twin, copy, ev1, &o, &r, &msg), VBT_EEXIST);
     print_message("%s\n", msg.text);
@@ -395,25 +395,25 @@ static void test_refusals(void **state)
     /* contacts that are not the twin's */
     static const char *const other[8] = {"A1", "A2", "A3", "A4", "B1", "B2", "B3", "C9"};
     char bad[PATH_MAX + 32], ev[PATH_MAX + 64];
-    snprintf(bad, sizeof bad, "%s/other_contacts.edf", g_tmp);
+    tu_fmt(bad, sizeof bad, "%s/other_contacts.edf", g_tmp);
     write_edf(bad, other, 500, 1);
-    snprintf(ev, sizeof ev, "%s.events.tsv", bad);
+    tu_fmt(ev, sizeof ev, "%s.events.tsv", bad);
     assert_int_equal(vbt_twin_update(g_twin, bad, ev, &o, &r, &msg), VBT_EINVAL);
     print_message("%s\n", msg.text);
     assert_non_null(strstr(msg.text, "contacts do not match"));
     assert_non_null(strstr(msg.text, "B4"));
     assert_non_null(strstr(msg.text, "C9"));
     /* a sampling rate the feature cannot use */
-    snprintf(bad, sizeof bad, "%s/slow.edf", g_tmp);
+    tu_fmt(bad, sizeof bad, "%s/slow.edf", g_tmp);
     write_edf(bad, CHANNELS, 40, 1);
-    snprintf(ev, sizeof ev, "%s.events.tsv", bad);
+    tu_fmt(ev, sizeof ev, "%s.events.tsv", bad);
     assert_int_equal(vbt_twin_update(g_twin, bad, ev, &o, &r, &msg), VBT_EINVAL);
     print_message("%s\n", msg.text);
     assert_non_null(strstr(msg.text, "sampling rate 40 Hz cannot be handled"));
     /* no seizure onset: events without one, then no events at all */
-    snprintf(bad, sizeof bad, "%s/good.edf", g_tmp);
+    tu_fmt(bad, sizeof bad, "%s/good.edf", g_tmp);
     write_edf(bad, CHANNELS, 500, 0);
-    snprintf(ev, sizeof ev, "%s/noonset.tsv", g_tmp);
+    tu_fmt(ev, sizeof ev, "%s/noonset.tsv", g_tmp);
     tu_write_file(ev, "onset\tduration\ttrial_type\n1.0\t1.0\tartifact\n3.0\t0\tsleep\n");
     assert_int_equal(vbt_twin_update(g_twin, bad, ev, &o, &r, &msg), VBT_ENOTFOUND);
     print_message("%s\n", msg.text);
@@ -422,7 +422,7 @@ static void test_refusals(void **state)
     assert_non_null(strstr(msg.text, "no seizure onset"));
     /* nothing was written by the refusals */
     char v4[PATH_MAX + 32];
-    snprintf(v4, sizeof v4, "%s/v0004", g_twin);
+    tu_fmt(v4, sizeof v4, "%s/v0004", g_twin);
     assert_false(tu_exists(v4));
     assert_int_equal(count_staging(g_twin), 0);
     /* the command: exit 1, one line naming the file */
@@ -442,8 +442,8 @@ static void test_report_and_provenance(void **state)
 {
     (void)state;
     char html[PATH_MAX + 32], tsv[PATH_MAX + 32];
-    snprintf(html, sizeof html, "%s/report.html", g_tmp);
-    snprintf(tsv, sizeof tsv, "%s/report.tsv", g_tmp);
+    tu_fmt(html, sizeof html, "%s/report.html", g_tmp);
+    tu_fmt(tsv, sizeof tsv, "%s/report.tsv", g_tmp);
     const char *const a[] = {"twin", "report", g_twin, "-o", tsv, "--html", html, NULL};
     char *out = NULL, *err = NULL;
     assert_int_equal(tu_run(vbt_exe(), a, g_tmp, &out, &err), 0);
@@ -462,7 +462,7 @@ static void test_report_and_provenance(void **state)
     free(h);
     /* provenance: the chain, the recordings' SHA-256, and no folder names */
     char v3[PATH_MAX + 32];
-    snprintf(v3, sizeof v3, "%s/v0003", g_twin);
+    tu_fmt(v3, sizeof v3, "%s/v0003", g_twin);
     char *vj = tu_slurp(tu_path(v3, "version.json"), NULL);
     assert_non_null(vj);
     assert_non_null(strstr(vj, "\"parent\":\t\"v0002\""));
@@ -474,13 +474,13 @@ static void test_report_and_provenance(void **state)
     assert_null(strstr(vj, g_tmp));
     free(vj);
     char v1[PATH_MAX + 32];
-    snprintf(v1, sizeof v1, "%s/v0001", g_twin);
+    tu_fmt(v1, sizeof v1, "%s/v0001", g_twin);
     vj = tu_slurp(tu_path(v1, "version.json"), NULL);
     assert_null(strstr(vj, "patient-name"));
     assert_non_null(strstr(vj, "sub-t1"));
     free(vj);
     char r1[PATH_MAX + 64];
-    snprintf(r1, sizeof r1, "%s/v0003/recordings/r1", g_twin);
+    tu_fmt(r1, sizeof r1, "%s/v0003/recordings/r1", g_twin);
     vj = tu_slurp(tu_path(r1, "run.json"), NULL);
     assert_non_null(vj);
     assert_null(strstr(vj, "patient-name"));

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,16 @@ void tu_assert_close(double a, double b, double tol, const char *expr,
                        file, line, expr, a, b, tol, fabs(a - b));
         _fail(file, line);
     }
+}
+
+void tu_fmt(char *buf, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= n)
+        fail_msg("tu_fmt: '%.80s...' does not fit in %zu bytes", buf, n);
 }
 
 char *tu_slurp(const char *path, size_t *len)

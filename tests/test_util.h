@@ -30,6 +30,10 @@ int tu_exists(const char *path);
 /* Number of entries (excluding . and ..) in a directory, -1 if absent. */
 int tu_count_entries(const char *dir);
 
+/* snprintf into buf (n bytes) that fails the test when the text does not
+ * fit (paths built from a temporary folder: no silently truncated name). */
+void tu_fmt(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Read a whole file into a NUL-terminated malloc'd buffer (length in *len
  * when len is not NULL); NULL when the file cannot be opened. */
 char *tu_slurp(const char *path, size_t *len);
