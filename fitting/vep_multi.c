@@ -1068,6 +1068,44 @@ typedef struct lq {
     double log_norm;
 } lq;
 
+/* q's precision Cholesky factor L (lower; A, n x n, row-major, its upper
+ * part cleared) scaled by f (the covariance by 1 / f^2), log |L| added to
+ * q->log_norm. */
+static void lq_scale(lq *q, double *A, double f)
+{
+    const size_t n = q->n;
+    for (size_t a = 0; a < n; a++) {
+        for (size_t b = a + 1; b < n; b++)
+            A[a * n + b] = 0.0;
+        for (size_t b = 0; b <= a; b++)
+            A[a * n + b] *= f;
+        q->log_norm += log(A[a * n + a]);
+    }
+}
+
+/* N draws of q into particles (N x n): mu + L'^-1 z, z ~ N(0, I) of stream
+ * (seed, stream0 + i) for draw i; z: n scratch. */
+static void lq_draw(const lq *q, size_t N, uint64_t seed, uint64_t stream0, double *particles,
+                    double *z)
+{
+    const size_t n = q->n;
+    const double *A = q->L;
+    for (size_t i = 0; i < N; i++) {
+        double *p = particles + i * n;
+        vbt_rng r;
+        vbt_rng_init(&r, seed, stream0 + i);
+        vbt_rng_normal(&r, z, n);
+        for (size_t a = n; a-- > 0;) {
+            double v = z[a];
+            for (size_t b = a + 1; b < n; b++)
+                v -= A[b * n + a] * p[b];
+            p[a] = v / A[a * n + a];
+        }
+        for (size_t a = 0; a < n; a++)
+            p[a] += q->mu[a];
+    }
+}
+
 typedef struct lctx {
     const lq *q;
     size_t c;
@@ -1186,29 +1224,9 @@ int vbt_vep_multi_smc_laplace(vbt_vep_multi *mm, const vbt_vep_map_opts *mo_in,
      * mode in some direction (a skewed or flat one) is then still covered by
      * the particles, and the tempering takes the weights' share */
     lq q = {.mm = mm, .n = n, .mu = th, .L = A, .log_norm = -0.5 * (double)n * log(2.0 * M_PI)};
-    const double f = 1.0 / sqrt(LAPLACE_INFLATE);
-    for (size_t a = 0; a < n; a++) {
-        for (size_t b = a + 1; b < n; b++)
-            A[a * n + b] = 0.0;
-        for (size_t b = 0; b <= a; b++)
-            A[a * n + b] *= f;
-        q.log_norm += log(A[a * n + a]);
-    }
+    lq_scale(&q, A, 1.0 / sqrt(LAPLACE_INFLATE));
     /* 4. draws of q (stream (seed, 2^60 + i)), then tempering to the posterior */
-    for (size_t i = 0; i < N; i++) {
-        double *p = particles + i * n;
-        vbt_rng r;
-        vbt_rng_init(&r, o.seed, ((uint64_t)1 << 60) + i);
-        vbt_rng_normal(&r, z, n);
-        for (size_t a = n; a-- > 0;) {
-            double v = z[a];
-            for (size_t b = a + 1; b < n; b++)
-                v -= A[b * n + a] * p[b];
-            p[a] = v / A[a * n + a];
-        }
-        for (size_t a = 0; a < n; a++)
-            p[a] += th[a];
-    }
+    lq_draw(&q, N, o.seed, (uint64_t)1 << 60, particles, z);
     lctx lc[64];
     void *tc[64];
     for (size_t t = 0; t < o.n_threads; t++) {
@@ -1514,29 +1532,9 @@ static int update_surrogate(vbt_vep_multi *mm, const double *old, const double *
         st = NO_SURROGATE;
         goto out;
     }
-    const double infl = 1.0 + sqrt(1.4 / (double)n), f = 1.0 / sqrt(infl);
-    for (size_t a = 0; a < n; a++) {
-        for (size_t b = a + 1; b < n; b++)
-            A[a * n + b] = 0.0;
-        for (size_t b = 0; b <= a; b++)
-            A[a * n + b] *= f;
-        q.log_norm += log(A[a * n + a]);
-    }
+    lq_scale(&q, A, 1.0 / sqrt(1.0 + sqrt(1.4 / (double)n)));
     /* draws of Q (stream (seed, 2^61 + 2^40 + i)) */
-    for (size_t i = 0; i < N; i++) {
-        double *p = particles + i * n;
-        vbt_rng r;
-        vbt_rng_init(&r, o_in->seed, ((uint64_t)1 << 61) + ((uint64_t)1 << 40) + i);
-        vbt_rng_normal(&r, z, n);
-        for (size_t a = n; a-- > 0;) {
-            double v = z[a];
-            for (size_t b = a + 1; b < n; b++)
-                v -= A[b * n + a] * p[b];
-            p[a] = v / A[a * n + a];
-        }
-        for (size_t a = 0; a < n; a++)
-            p[a] += th[a];
-    }
+    lq_draw(&q, N, o_in->seed, ((uint64_t)1 << 61) + ((uint64_t)1 << 40), particles, z);
     /* 3. stage 1: temper from Q to the surrogate target (moves: one seizure) */
     vbt_smc_opts o = *o_in;
     o.thread_ctx = tc;
