@@ -312,14 +312,16 @@ static void test_updates_equal_joint_fit(void **state)
     assert_true(x0_ok);
     /* the truth: region 1 is the EZ */
     assert_true(pez[1] > 0.9);
-    /* issue 20's CPU target: an update at most 25 % of a joint refit (on the
-     * sample patient: bench/twin_sample.sh).  Here 81 % with the exact
-     * tempering, 15-20 % with the surrogate tempering (docs/twin.md); CPU
-     * seconds of one process on a shared machine vary by tens of per cent,
-     * so the check is at 50 %: it fails when the update tempers on the exact
-     * joint again, not on a loaded machine's noise */
-    assert_true(update_cpu < 0.5 * rj.smc_cpu_s);
-    assert_true(isfinite(r.correction_ess));   /* the surrogate was built */
+    /* issue 20's CPU target (an update at most 25 % of a joint refit) is a
+     * benchmark (bench/twin_sample.sh, docs/twin.md: 15-20 % here, printed
+     * above); tests never time anything.  What makes it cheap is asserted
+     * instead, and is deterministic for the seed: the surrogate was built,
+     * and the exact joint target (every seizure per move) took at most 3
+     * tempering steps (2 on this patient; the exact tempering it replaced
+     * took 5). */
+    assert_true(isfinite(r.correction_ess));
+    assert_true(r.surrogate_steps >= 1);
+    assert_true(r.exact_steps <= 3);
 
     /* a seizure the twin cannot explain (it starts in region 4): the
      * reweighting collapses and the update says so (on a copy of the twin) */
