@@ -16,6 +16,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "cx_cli.h"
 #include "strbuf.h"
 #include "vbt.h"
 #include "vbt_cohort.h"
@@ -31,8 +32,11 @@ static const cli_argument args[] = {
 
 static const cli_option opts[] = {
     {.name = "output", .short_name = 'o', .kind = CLI_FILE_OUT, .metavar = "OUT",
-     .doc = "summarize: the table to write (COHORT.csv); run: the output folder (kept between "
-            "runs: finished subjects are skipped, an interrupted one resumes)",
+     .doc = "summarize: the table to write (COHORT.csv), with COHORT.json (provenance: every "
+            "results.json read, with SHA-256) beside it; run: the output folder (kept between "
+            "runs: finished subjects are skipped, an interrupted one resumes), where cohort.csv, "
+            "cohort.html, derivatives/vbt and cohort.json (provenance: participants.tsv and the "
+            "atlas with SHA-256, the settings, the subjects, the summary) are written",
      .required = 1},
     {.name = "subjects", .kind = CLI_TEXT, .metavar = "IDS", .applies = "run",
      .doc = "only these subjects (comma list, with or without sub-); default: every one"},
@@ -156,6 +160,33 @@ static int summarize(const cli_parsed *p, const char *path, strbuf *b)
     return 0;
 }
 
+/* The provenance of a cohort-level output: JSON written atomically at path. */
+static int write_prov(const cli_parsed *p, const char *path, cJSON *prov)
+{
+    vbt_msg msg;
+    char *text = prov ? cJSON_Print(prov) : NULL;
+    int rc = 0;
+    if (!text) {
+        cli_error(p, "out of memory");
+        return -1;
+    }
+    size_t len = strlen(text);
+    char *t2 = realloc(text, len + 2);
+    if (!t2) {
+        free(text);
+        cli_error(p, "out of memory");
+        return -1;
+    }
+    t2[len] = '\n';
+    t2[len + 1] = '\0';
+    if (vbt_file_write_atomic(path, t2, len + 1, 1, &msg)) {
+        cli_error(p, "%s", msg.text);
+        rc = -1;
+    }
+    free(t2);
+    return rc;
+}
+
 static int run_summarize(const cli_parsed *p)
 {
     const char *dir = p->args[1], *out = cli_str(p, "output");
@@ -166,11 +197,17 @@ static int run_summarize(const cli_parsed *p)
     char path[4200];
     size_t rows = 0;
     int rc = CLI_ERROR;
+    char err[512];
+    cJSON *prov = cli_provenance_new(p);
     snprintf(path, sizeof path, "%s/results.json", dir);
     struct stat st;
     if (stat(path, &st) == 0) {
         if (summarize(p, path, &b))
             goto out;
+        if (cli_provenance_add_input(prov, "results", path, err, sizeof err)) {
+            cli_error(p, "%s", err);
+            goto out;
+        }
         rows++;
     } else {
         DIR *d = opendir(dir);
@@ -189,6 +226,10 @@ static int run_summarize(const cli_parsed *p)
                 continue;
             if (summarize(p, path, &b))
                 goto out;
+            if (cli_provenance_add_input(prov, names[i], path, err, sizeof err)) {
+                cli_error(p, "%s", err);
+                goto out;
+            }
             rows++;
         }
     }
@@ -201,10 +242,17 @@ static int run_summarize(const cli_parsed *p)
         cli_error(p, "%s", msg.text);
         goto out;
     }
+    /* OUT.json beside the table: the results.json it read, with SHA-256 */
+    char side[4200];
+    cJSON_AddNumberToObject(prov, "rows", (double)rows);
+    cx_cli_sibling(out, ".json", side, sizeof side);
+    if (write_prov(p, side, prov))
+        goto out;
     cli_info(p, "%zu patient(s) summarised", rows);
     printf("%s\n", out);
     rc = CLI_OK;
 out:
+    cJSON_Delete(prov);
     free(b.s);
     return rc;
 }
@@ -270,6 +318,82 @@ static void put_stat(FILE *f, const char *name, const vbt_cohort_stat *st)
         printf("%-22s n/a (n = %zu)\n", name, st->n);
     else
         fprintf(f, "%-22s %.3f [%.3f, %.3f] (n = %zu)\n", name, st->value, st->lo, st->hi, st->n);
+}
+
+static void put_stat_json(cJSON *o, const char *name, const vbt_cohort_stat *st)
+{
+    cJSON *j = cJSON_AddObjectToObject(o, name);
+    const double v[3] = {st->value, st->lo, st->hi};
+    const char *k[3] = {"value", "lo", "hi"};
+    for (int i = 0; i < 3; i++)
+        if (isnan(v[i]))
+            cJSON_AddNullToObject(j, k[i]);
+        else
+            cJSON_AddNumberToObject(j, k[i], v[i]);
+    cJSON_AddNumberToObject(j, "n", (double)st->n);
+}
+
+/* OUT/cohort.json: the run's provenance (the dataset's participants table
+ * and the atlas with SHA-256; each subject's steps keep their own), the
+ * resolved settings, the subjects asked for and the summary printed. */
+static int write_run_prov(const cli_parsed *p, const vbt_cohort *c, const char *out,
+                          const vbt_cohort_run_opts *o, const size_t *todo, size_t n_todo,
+                          size_t workers, const vbt_cohort_plan *plan,
+                          const vbt_cohort_summary *sum, size_t n_deriv)
+{
+    cJSON *prov = cli_provenance_new(p);
+    char path[4200], err[512];
+    const struct {
+        const char *role, *path;
+    } atlas[] = {{"atlas.connectome", o->atlas.connectome},
+                 {"atlas.parcellation", o->atlas.parcellation},
+                 {"atlas.labels", o->atlas.labels},
+                 {"atlas.names", o->atlas.names}};
+    int rc = -1;
+    const char *ds_files[] = {"participants.tsv", "dataset_description.json"};
+    for (size_t i = 0; i < 2; i++) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", c->root, ds_files[i]);
+        if (stat(path, &st) == 0 &&
+            cli_provenance_add_input(prov, ds_files[i], path, err, sizeof err))
+            goto fail;
+    }
+    for (size_t i = 0; i < sizeof atlas / sizeof atlas[0]; i++)
+        if (cli_provenance_add_input(prov, atlas[i].role, atlas[i].path, err, sizeof err))
+            goto fail;
+    cJSON_AddNumberToObject(prov, "seed", (double)o->pipeline.seed);
+    cJSON *par = cJSON_AddObjectToObject(prov, "parameters");
+    cJSON_AddStringToObject(par, "method", o->pipeline.fit.method ? o->pipeline.fit.method : "");
+    cJSON_AddNumberToObject(par, "points", (double)o->pipeline.fit.points);
+    cJSON_AddNumberToObject(par, "threads_per_task", (double)o->pipeline.threads);
+    cJSON_AddNumberToObject(par, "workers", (double)workers);
+    cJSON_AddNumberToObject(par, "tasks", (double)plan->n_tasks);
+    cJSON_AddBoolToObject(par, "chains_apart", plan->n_tasks > n_todo);
+    cJSON_AddNumberToObject(par, "ez_threshold", o->ez_threshold);
+    cJSON *subs = cJSON_AddArrayToObject(prov, "subjects");
+    for (size_t k = 0; k < n_todo; k++)
+        cJSON_AddItemToArray(subs, cJSON_CreateString(c->subjects[todo[k]].id));
+    cJSON *sj = cJSON_AddObjectToObject(prov, "summary");
+    cJSON_AddNumberToObject(sj, "n_subjects", (double)sum->n_subjects);
+    cJSON_AddNumberToObject(sj, "n_ok", (double)sum->n_ok);
+    cJSON_AddNumberToObject(sj, "n_failed", (double)sum->n_failed);
+    cJSON_AddNumberToObject(sj, "n_untrustworthy", (double)sum->n_untrustworthy);
+    put_stat_json(sj, "f1_soz_free", &sum->f1_free);
+    put_stat_json(sj, "f1_soz_not_free", &sum->f1_not_free);
+    put_stat_json(sj, "auc_p_free_outcome", &sum->auc);
+    cJSON *outs = cJSON_AddObjectToObject(prov, "outputs");
+    cJSON_AddStringToObject(outs, "table", "cohort.csv");
+    cJSON_AddStringToObject(outs, "report", "cohort.html");
+    cJSON_AddStringToObject(outs, "derivatives", "derivatives/vbt");
+    cJSON_AddNumberToObject(outs, "derivative_runs", (double)n_deriv);
+    snprintf(path, sizeof path, "%s/cohort.json", out);
+    rc = write_prov(p, path, prov);
+    cJSON_Delete(prov);
+    return rc;
+fail:
+    cli_error(p, "%s", err);
+    cJSON_Delete(prov);
+    return -1;
 }
 
 static int run_cohort(const cli_parsed *p)
@@ -400,6 +524,9 @@ static int run_cohort(const cli_parsed *p)
     size_t n_deriv = 0;
     if (vbt_cohort_write_derivatives(c, out, &o.atlas, o.ez_threshold, &n_deriv, &msg))
         goto msgfail;
+    if (write_run_prov(p, c, out, &o, todo, n_todo, vbt_cohort_scheduler_workers(sch), plan,
+                       &sum, n_deriv))
+        goto out;
     printf("table: %s/cohort.csv, report: %s, BIDS derivatives: %s/derivatives/vbt (%zu runs)\n",
            out, path, out, n_deriv);
     rc = CLI_OK;

@@ -1268,6 +1268,56 @@ static void test_sweep(void **state)
  * physmin) / 65535 per sample, after multiplying by the scale that run.json
  * reports: vbt rounds to the nearest 16-bit level, so the error is at most
  * half a level (plus double rounding, 1e-9 of a level). */
+/* `vbt cohort run` writes OUT/cohort.json: the dataset's participants table
+ * and the atlas with their SHA-256, the settings and the subjects asked for.
+ * The one subject has no electrodes.tsv: it fails with its reason, fast. */
+static void test_cohort_run_sidecar(void **state)
+{
+    (void)state;
+    char ds[4200], sub[4300], out[4200], part[4300];
+    tu_fmt(ds, sizeof ds, "%s/cohort-ds", g_tmp);
+    tu_fmt(sub, sizeof sub, "%s/sub-X01", ds);
+    tu_fmt(out, sizeof out, "%s/cohort-out", g_tmp);
+    tu_fmt(part, sizeof part, "%s/participants.tsv", ds);
+    assert_int_equal(mkdir(ds, 0777), 0);
+    assert_int_equal(mkdir(sub, 0777), 0);
+    FILE *f = fopen(part, "w");
+    assert_non_null(f);
+    fputs("participant_id\tage\nsub-X01\t30\n", f);
+    fclose(f);
+    char *o = NULL, *e = NULL;
+    const char *const argv[] = {"cohort", "run", ds, "-o", out, "--atlas", tu_samples_dir(),
+                                NULL};
+    assert_int_equal(run_vbt(argv, &o, &e), 0);
+    assert_contains(e, "sub-X01 failed");
+    assert_contains(o, "1 failed");
+    char *text = tu_slurp(tu_path(out, "cohort.json"), NULL);
+    assert_non_null(text);
+    cJSON *j = cJSON_Parse(text);
+    assert_non_null(j);
+    char hex[65];
+    vbt_msg msg;
+    assert_int_equal(vbt_sha256_file(part, hex, &msg), VBT_OK);
+    cJSON *in = cJSON_GetObjectItemCaseSensitive(j, "inputs");
+    cJSON *pt = cJSON_GetObjectItemCaseSensitive(in, "participants.tsv");
+    assert_non_null(pt);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(pt, "sha256")->valuestring, hex);
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(in, "atlas.connectome"));
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(j, "seed")->valuedouble, 42);
+    cJSON *par = cJSON_GetObjectItemCaseSensitive(j, "parameters");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(par, "method")->valuestring, "nuts");
+    assert_string_equal(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "subjects"), 0)->valuestring, "X01");
+    cJSON *sm = cJSON_GetObjectItemCaseSensitive(j, "summary");
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(sm, "n_failed")->valuedouble, 1);
+    /* no absolute path: the temporary folder is outside the working directory */
+    assert_null(strstr(text, g_tmp));
+    cJSON_Delete(j);
+    free(text);
+    free(o);
+    free(e);
+}
+
 static void test_seeg_edf(void **state)
 {
     (void)state;
@@ -1893,6 +1943,7 @@ int main(void)
         cmocka_unit_test(test_history_equals_constant),
         cmocka_unit_test(test_noise_seed),
         cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_cohort_run_sidecar),
         cmocka_unit_test(test_seeg_edf),
         cmocka_unit_test(test_monitor_config_errors),
         cmocka_unit_test(test_fit_resume),

@@ -808,20 +808,7 @@ static void chains_apart_resume(void **state)
     assert_true(pid >= 0);
     if (pid == 0)
         _exit(run_task(c, p, VBT_COHORT_TASK_CHAIN, 0, &ob) ? 1 : 0);
-    int ws, seen = 0;
-    struct stat sb;
-    for (long i = 0; i < 600000 && !seen; i++) {
-        seen = stat(cf, &sb) == 0;
-        if (!seen && waitpid(pid, &ws, WNOHANG) == pid)
-            fail_msg("the chain ended before it wrote its checkpoint");
-        if (!seen)
-            usleep(200);
-    }
-    assert_true(seen);
-    kill(pid, SIGKILL);
-    assert_int_equal(waitpid(pid, &ws, 0), pid);
-    if (!WIFSIGNALED(ws))
-        fail_msg("the chain ended before the kill: nothing to resume");
+    tu_kill_when_exists(pid, cf, "chain 1");
     assert_int_equal(vbt_fit_checkpoint_chain(cf, 0, &it, &total, &msg), VBT_OK);
     assert_true(it >= 50 && it < total);   /* a checkpoint every 50 iterations */
 

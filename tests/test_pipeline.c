@@ -484,6 +484,19 @@ static void test_resume_and_cohort(void **state)
     assert_non_null(strstr(text, ",false,\""));
     assert_non_null(strstr(text, "point estimate only"));
     free(text);
+    /* cohort.json beside the table: each results.json it read, with SHA-256 */
+    char hex[65];
+    assert_int_equal(vbt_sha256_file(tu_path(out, "results.json"), hex, &msg), VBT_OK);
+    assert_int_equal(vbt_file_read_all(tu_path(g_tmp, "cohort.json"), &text, &len, 0, &msg), 0);
+    cJSON *pj = cJSON_Parse(text);
+    assert_non_null(pj);
+    cJSON *pin = cJSON_GetObjectItemCaseSensitive(pj, "inputs");
+    assert_int_equal(cJSON_GetArraySize(pin), 2);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(
+                            cJSON_GetObjectItemCaseSensitive(pin, "p2"), "sha256")->valuestring, hex);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(pj, "rows")->valuedouble, 2);
+    cJSON_Delete(pj);
+    free(text);
 }
 
 
@@ -1241,20 +1254,7 @@ static void test_fit_resume(void **state)
     if (pid == 0)
         _exit(run_nuts(killed, &resumed) ? 1 : 0);
     /* the first checkpoint is written when NUTS starts (after the MAP stage) */
-    struct stat sb;
-    int ws, seen = 0;
-    for (long i = 0; i < 600000 && !seen; i++) {
-        seen = stat(ck, &sb) == 0;
-        if (!seen && waitpid(pid, &ws, WNOHANG) == pid)
-            fail_msg("the run ended before its fit wrote a checkpoint");
-        if (!seen)
-            usleep(200);
-    }
-    assert_true(seen);
-    kill(pid, SIGKILL);
-    assert_int_equal(waitpid(pid, &ws, 0), pid);
-    if (!WIFSIGNALED(ws))
-        fail_msg("the fit ended before the kill: nothing to resume");
+    tu_kill_when_exists(pid, ck, "the pipeline");
     assert_false(tu_exists(tu_path(killed, "fit/draws.npy")));
 
     assert_int_equal(run_nuts(killed, &resumed), 0);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -133,6 +134,28 @@ void tu_fmt(char *buf, size_t n, const char *fmt, ...)
     va_end(ap);
     if (k < 0 || (size_t)k >= n)
         fail_msg("tu_fmt: '%.80s...' does not fit in %zu bytes", buf, n);
+}
+
+void tu_kill_when_exists(pid_t pid, const char *path, const char *what)
+{
+    struct stat sb;
+    int ws, seen = 0;
+    for (long i = 0; i < 600000 && !seen; i++) {
+        seen = stat(path, &sb) == 0;
+        if (!seen && waitpid(pid, &ws, WNOHANG) == pid)
+            fail_msg("%s ended before it wrote %s", what, path);
+        if (!seen)
+            usleep(200);
+    }
+    if (!seen) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &ws, 0);
+        fail_msg("%s never wrote %s", what, path);
+    }
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    if (!WIFSIGNALED(ws))
+        fail_msg("%s ended before the kill: nothing to resume", what);
 }
 
 char *tu_slurp(const char *path, size_t *len)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <sys/types.h>
 #include <cmocka.h>
 
 /* Directory of the shipped test data (env VBT_TEST_DATA) and sample data
@@ -37,6 +38,13 @@ void tu_fmt(char *buf, size_t n, const char *fmt, ...) __attribute__((format(pri
 /* Read a whole file into a NUL-terminated malloc'd buffer (length in *len
  * when len is not NULL); NULL when the file cannot be opened. */
 char *tu_slurp(const char *path, size_t *len);
+
+/* kill -9 of a forked child once it has written `path` (a checkpoint):
+ * waits for the file (about two minutes at most), then SIGKILL and reaps
+ * the child.  Fails the test naming `what` when the child ends before the
+ * file appears, when the file never appears, or when the child ended before
+ * the kill (nothing would be left to resume). */
+void tu_kill_when_exists(pid_t pid, const char *path, const char *what);
 
 /* Run `exe ARGS...` (argv is NULL-terminated and excludes the program name)
  * with stdin from /dev/null; stdout and stderr are captured through files in
