@@ -12,6 +12,7 @@
 
 #include "pipeline_internal.h"
 #include "textbuf.h"
+#include "vbt_fit.h"
 #include "vbt_gain.h"
 #include "vbt_patient.h"
 #include "vbt_predict.h"
@@ -465,6 +466,14 @@ static int step_fit(prun *pp)
     size_t na = 0;
     while (a[na])
         na++;
+    /* several steps per sample only when the points are few: the command
+     * line (and so the step's identity) at the default points is unchanged */
+    char nsteps[32];
+    snprintf(nsteps, sizeof nsteps, "%zu", vbt_vep_pipeline_preset_steps(f));
+    if (strcmp(nsteps, "1")) {
+        a[na++] = "--steps";
+        a[na++] = nsteps;
+    }
     if (!strcmp(f->method, "nuts")) {
         char *extra[] = {"--metric", (char *)f->nuts_metric, "--warmup", warmup, "--draws",
                          draws, "--adapt-delta", delta};

@@ -1,6 +1,7 @@
 /* presets.c -- named sets of fit settings: the patient pipeline's
  * (docs/pipeline.md), defined here once so that the pipeline, its tests and
  * a cohort runner share them. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,16 @@ static int pick(const char *s, const char *const *list)
     return -1;
 }
 
+#define PRESET_MAX_STEP 0.175 /* 17.5 / 100: see vbt_vep_pipeline_preset_steps */
+
+size_t vbt_vep_pipeline_preset_steps(const vbt_vep_pipeline_preset *p)
+{
+    if (!p || !p->points || !(p->window > 0))
+        return 1;
+    double k = ceil(p->window / (double)p->points / PRESET_MAX_STEP - 1e-9);
+    return k > 1 ? (size_t)k : 1;
+}
+
 int vbt_vep_pipeline_preset_fit_opts(const vbt_vep_pipeline_preset *p, vbt_fit_opts *o,
                                      vbt_msg *msg)
 {
@@ -123,6 +134,7 @@ int vbt_vep_pipeline_preset_fit_opts(const vbt_vep_pipeline_preset *p, vbt_fit_o
     char dt[32];
     snprintf(dt, sizeof dt, "%.6g", p->window / (double)p->points);
     o->dt = strtod(dt, NULL);
+    o->steps = vbt_vep_pipeline_preset_steps(p);
     o->obs = (vbt_vep_obs)ob;
     o->data_norm = (vbt_fit_data_norm)dn;
     o->gain_norm = (vbt_fit_gain_norm)gn;

@@ -462,10 +462,19 @@ int vbt_fit_write_dir(const vbt_fit *f, const char *dir, int overwrite, vbt_msg 
 
 /* ---- presets (fitting/presets.c) ------------------------------------------------ */
 
+/* Integration steps per sample of the preset: the least number that keeps
+ * each step at most 0.175 model time units, the step at 100 points on
+ * which the preset's priors were tuned (1 at 100 points or more).  Euler on
+ * the fast variable is unstable above a step of 0.5 at rest (x = -2:
+ * d/dx (1 - x^3 - 2 x^2) = -4), and at 40 points (dt 0.44, one step) the
+ * NUTS stage ran some 20 times longer than at 100. */
+size_t vbt_vep_pipeline_preset_steps(const vbt_vep_pipeline_preset *p);
+
 /* The fit options of the patient pipeline's preset (vbt_vep.h): the
  * sampler, observation model, normalisations, MAP starts and, for nuts, the
  * metric, warm-up, draws and adapt_delta; dt = window / points, rounded to
- * 6 significant digits as the pipeline has always passed it to vbt fit.
+ * 6 significant digits as the pipeline has always passed it to vbt fit,
+ * and vbt_vep_pipeline_preset_steps() steps per sample.
  * Everything else as vbt_fit_opts_default().  VBT_EINVAL (msg set) for a
  * name vbt fit does not know or points == 0. */
 int vbt_vep_pipeline_preset_fit_opts(const vbt_vep_pipeline_preset *p, vbt_fit_opts *o,

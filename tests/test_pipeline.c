@@ -1039,6 +1039,22 @@ static void test_preset(void **state)
     assert_true(f.x0.mu == -3.5 && f.x0.sd == 0.15);
     assert_int_equal(f.points, 100);
     assert_true(fabs(f.window / (double)f.points - 0.175) < 1e-15);
+    /* steps per sample: each at most 0.175 (hand-counted: 17.5 / 40 = 0.4375
+     * takes 3 of 0.146; 17.5 / 10 = 1.75 exactly 10; 200 points one) */
+    assert_int_equal(vbt_vep_pipeline_preset_steps(&f), 1);
+    vbt_fit_opts fo;
+    vbt_msg fm;
+    assert_int_equal(vbt_vep_pipeline_preset_fit_opts(&f, &fo, &fm), VBT_OK);
+    assert_int_equal(fo.steps, 1);
+    const size_t pts[] = {40, 10, 200, 99, 17}, want[] = {3, 10, 1, 2, 6};
+    for (size_t i = 0; i < 5; i++) {
+        vbt_vep_pipeline_preset g = f;
+        g.points = pts[i];
+        assert_int_equal(vbt_vep_pipeline_preset_steps(&g), want[i]);
+        assert_int_equal(vbt_vep_pipeline_preset_fit_opts(&g, &fo, &fm), VBT_OK);
+        assert_int_equal(fo.steps, want[i]);
+        assert_true(fo.dt / (double)fo.steps <= 0.175 + 1e-12);
+    }
     char *text = vbt_vep_pipeline_prior_json(&f);
     assert_non_null(text);
     assert_string_equal(text,
