@@ -160,33 +160,6 @@ static int summarize(const cli_parsed *p, const char *path, strbuf *b)
     return 0;
 }
 
-/* The provenance of a cohort-level output: JSON written atomically at path. */
-static int write_prov(const cli_parsed *p, const char *path, cJSON *prov)
-{
-    vbt_msg msg;
-    char *text = prov ? cJSON_Print(prov) : NULL;
-    int rc = 0;
-    if (!text) {
-        cli_error(p, "out of memory");
-        return -1;
-    }
-    size_t len = strlen(text);
-    char *t2 = realloc(text, len + 2);
-    if (!t2) {
-        free(text);
-        cli_error(p, "out of memory");
-        return -1;
-    }
-    t2[len] = '\n';
-    t2[len + 1] = '\0';
-    if (vbt_file_write_atomic(path, t2, len + 1, 1, &msg)) {
-        cli_error(p, "%s", msg.text);
-        rc = -1;
-    }
-    free(t2);
-    return rc;
-}
-
 static int run_summarize(const cli_parsed *p)
 {
     const char *dir = p->args[1], *out = cli_str(p, "output");
@@ -237,16 +210,20 @@ static int run_summarize(const cli_parsed *p)
         cli_error(p, "'%s': no results.json here or in its sub-folders", dir);
         goto out;
     }
+    /* OUT.json beside the table: the results.json it read, with SHA-256;
+     * both are checked before either is written */
     vbt_msg msg;
+    char side[4200];
+    cx_cli_sibling(out, ".json", side, sizeof side);
+    const char *outs[] = {out, side};
+    if (cx_cli_check_outputs(p, outs, 2))
+        goto out;
     if (vbt_file_write_atomic(out, b.s, b.len, p->common.force, &msg)) {
         cli_error(p, "%s", msg.text);
         goto out;
     }
-    /* OUT.json beside the table: the results.json it read, with SHA-256 */
-    char side[4200];
     cJSON_AddNumberToObject(prov, "rows", (double)rows);
-    cx_cli_sibling(out, ".json", side, sizeof side);
-    if (write_prov(p, side, prov))
+    if (cx_cli_write_json(p, side, prov, p->common.force))
         goto out;
     cli_info(p, "%zu patient(s) summarised", rows);
     printf("%s\n", out);
@@ -387,7 +364,8 @@ static int write_run_prov(const cli_parsed *p, const vbt_cohort *c, const char *
     cJSON_AddStringToObject(outs, "derivatives", "derivatives/vbt");
     cJSON_AddNumberToObject(outs, "derivative_runs", (double)n_deriv);
     snprintf(path, sizeof path, "%s/cohort.json", out);
-    rc = write_prov(p, path, prov);
+    /* rewritten by every run into the same folder, as cohort.csv is */
+    rc = cx_cli_write_json(p, path, prov, 1);
     cJSON_Delete(prov);
     return rc;
 fail:

@@ -326,7 +326,7 @@ static int build(const cli_parsed *p)
     cJSON_AddItemToObject(prov, "summary", summary_json(c, &s, iso));
     free(iso);
     cJSON_AddNumberToObject(cJSON_AddObjectToObject(prov, "timing"), "build_s", build_s);
-    if (cx_cli_write_json(p, json, prov))
+    if (cx_cli_write_json(p, json, prov, p->common.force))
         goto fail;
     cli_info(p, "%zu regions, %zu edges (weights: %zu subject, %zu atlas, %zu blend; lengths: "
              "%zu subject, %zu atlas, %zu geometry) in %.3f s",

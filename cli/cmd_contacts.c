@@ -154,7 +154,7 @@ static int localize(const cli_parsed *p, const vbt_contacts *c)
     cJSON_AddNumberToObject(o, "outside", (double)n_out);
     cJSON_AddNumberToObject(o, "skipped_without_coordinates", (double)c->n_skipped);
     cJSON_AddStringToObject(o, "table", out);
-    if (cx_cli_write_json(p, json, prov))
+    if (cx_cli_write_json(p, json, prov, p->common.force))
         goto out;
     cli_info(p, "%zu contacts: %zu inside a region, %zu nearest within %g mm, %zu outside",
              c->n, n_in, n_near, radius, n_out);

@@ -37,7 +37,7 @@ int cx_cli_add_input(const cli_parsed *p, cJSON *prov, const char *role, const c
     return 0;
 }
 
-int cx_cli_write_json(const cli_parsed *p, const char *path, const cJSON *doc)
+int cx_cli_write_json(const cli_parsed *p, const char *path, const cJSON *doc, int overwrite)
 {
     vbt_msg msg;
     char *text = cJSON_Print(doc);
@@ -53,7 +53,7 @@ int cx_cli_write_json(const cli_parsed *p, const char *path, const cJSON *doc)
         return -1;
     }
     buf[len] = '\n';
-    int rc = vbt_file_write_atomic(path, buf, len + 1, p->common.force, &msg);
+    int rc = vbt_file_write_atomic(path, buf, len + 1, overwrite, &msg);
     free(buf);
     if (rc) {
         cli_error(p, "%s", msg.text);

@@ -17,8 +17,10 @@ int cx_cli_check_outputs(const cli_parsed *p, const char *const *paths, size_t n
  * a directory. */
 int cx_cli_add_input(const cli_parsed *p, cJSON *prov, const char *role, const char *path);
 
-/* Write a JSON document atomically (pretty-printed, trailing newline). */
-int cx_cli_write_json(const cli_parsed *p, const char *path, const cJSON *doc);
+/* Write a JSON document atomically (pretty-printed, trailing newline);
+ * an existing file is replaced only when overwrite is set.  -1 after
+ * printing the error. */
+int cx_cli_write_json(const cli_parsed *p, const char *path, const cJSON *doc, int overwrite);
 
 /* path with its extension (the part after the last '.' of the base name)
  * replaced by ext (".json"); written into buf. */
