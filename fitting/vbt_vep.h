@@ -229,6 +229,21 @@ int vbt_vep_unconstrain(vbt_vep *m, const double *natural, double *theta);
  * VBT_ENUMERIC. */
 int vbt_vep_logp(vbt_vep *m, const double *theta, double *lp, double *grad);
 
+/* vbt_vep_logp for B points at once: theta (B x n_params, row-major), lp
+ * (B), grad (B x n_params, or NULL for the values only).  Row b gives the
+ * same bytes as vbt_vep_logp(m, theta + b n_params, ...) on its own; the
+ * dynamics of the B points advance together, so that each product with the
+ * coupling matrix reads it once for all of them.  The first call with a
+ * larger B than before allocates B - 1 private copies of m's workspaces
+ * (kept, freed with m); later calls allocate nothing.  At the BVEP size
+ * (84 regions, 130 samples) it is not faster than B lone calls on the
+ * machines measured so far: each point's stored stages (about 1 MB with RK4)
+ * take from the caches what the shared matrix saves (bench_fit prints both).
+ * VBT_OK; VBT_ENUMERIC when some row is not finite (its lp -HUGE_VAL, its
+ * gradient zeroed, the other rows valid); VBT_EINVAL without data,
+ * VBT_ENOMEM (every lp -HUGE_VAL). */
+int vbt_vep_logp_batch(vbt_vep *m, size_t B, const double *theta, double *lp, double *grad);
+
 /* Log prior alone (value and optional gradient, same conventions). */
 double vbt_vep_logprior(const vbt_vep *m, const double *theta, double *grad);
 

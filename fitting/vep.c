@@ -14,8 +14,11 @@
  *   theta_bar += (df/dtheta at Y_i)^T kbar_i,        lam = lam' + sum_i Ybar_i
  *
  * which is the exact gradient of the discrete map (not of the ODE).  The
- * forward pass stores every stage's Y_i, k_i and the coupling L x(Y_i), with
- * L = C - diag(rowsum C), so that sum_j C_ij (x_j - x_i) = (L x)_i.
+ * forward pass stores what the reverse pass reads of every stage: x of Y_i,
+ * z of k_i and the coupling L x(Y_i), with L = C - diag(rowsum C), so that
+ * sum_j C_ij (x_j - x_i) = (L x)_i.  The products with L and L^T are
+ * matvec_lanes() below, not BLAS: at the BVEP size (84 regions) a call of
+ * dgemv costs about twice as much.
  */
 #include <cblas.h>
 #include <math.h>
@@ -30,6 +33,7 @@
 #include "vep_internal.h"
 
 #define MAX_STAGES 4
+#define MV_PAD 8 /* matvec_lanes' row padding: one AVX-512 vector of doubles */
 #define NAME_LEN 32
 
 enum { G_X0, G_XI, G_ZI, G_OFF, N_GROUP };
@@ -45,7 +49,8 @@ struct vbt_vep {
     double a[MAX_STAGES][MAX_STAGES], b[MAX_STAGES];
 
     double *C;        /* normalised weights (kept for clones) */
-    double *L;        /* C - diag(rowsum C) */
+    size_t ld;        /* n rounded up to a multiple of MV_PAD */
+    double *Lp, *LTp; /* n x ld: L and its transpose, rows padded with zeros (matvec_lanes) */
     double *G;        /* ns x n */
     double *Y;        /* nt x ns, or NULL */
     double *mu_g[N_GROUP], *sd_g[N_GROUP]; /* per element prior of each group */
@@ -60,7 +65,8 @@ struct vbt_vep {
     /* workspaces */
     double *nat;      /* np natural values */
     double *gnat;     /* np: the log prior's gradient in theta (logp) */
-    double *stY, *stK, *stLx; /* [step][stage] 2n, 2n, n */
+    double *stY, *stK, *stLx; /* [step][stage] n each: x of Y_i, z of k_i, L x(Y_i) */
+    double *fw;       /* (1 + MAX_STAGES) n: forward's z of Y_i and x of every k_i */
     double *X;        /* nt x n sampled x */
     double *P, *R;    /* nt x ns: G x (or G exp x), residual / eps^2 */
     double *E;        /* nt x n: exp(x) (log-power) */
@@ -71,6 +77,13 @@ struct vbt_vep {
     double *gx0, *goff;   /* dL/dx0, dL/doff (natural) */
     int marg;             /* the offsets are integrated out (priors.off_marginal) */
     double *ohat, *osd, *os2; /* n_off: E[off | rest], sd[off | rest], scratch */
+
+    /* vbt_vep_logp_batch: lane[0] = this model, lane[1..] private clones;
+     * the per-lane scalars in one block (lane_mem); n_lane of each, 0 before
+     * the first batch */
+    size_t n_lane;
+    struct vbt_vep **lane;
+    void *lane_mem;
 };
 
 static const vbt_vep_scalar_prior *scalar_prior(const vbt_vep_priors *p, int k)
@@ -153,8 +166,13 @@ void vbt_vep_free(vbt_vep *m)
 {
     if (!m)
         return;
+    for (size_t l = 1; l < m->n_lane; l++)
+        vbt_vep_free(m->lane[l]);
+    free(m->lane);
+    free(m->lane_mem);
     free(m->C);
-    free(m->L);
+    free(m->Lp);
+    free(m->LTp);
     free(m->G);
     free(m->Y);
     for (int g = 0; g < N_GROUP; g++) {
@@ -169,6 +187,7 @@ void vbt_vep_free(vbt_vep *m)
     free(m->stY);
     free(m->stK);
     free(m->stLx);
+    free(m->fw);
     free(m->X);
     free(m->P);
     free(m->R);
@@ -273,10 +292,13 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     m->n_off = s->obs == VBT_VEP_OBS_LOGPOWER ? 1 : ns;
     m->marg = m->pri.off_marginal && !m->pri.off.fixed;
 
+    /* L = C - diag(rowsum C) for matvec_lanes(): both orientations, rows padded to ld */
+    m->ld = (n + MV_PAD - 1) / MV_PAD * MV_PAD;
     m->C = malloc(n * n * sizeof *m->C);
-    m->L = malloc(n * n * sizeof *m->L);
+    m->Lp = calloc(n * m->ld, sizeof *m->Lp);
+    m->LTp = calloc(n * m->ld, sizeof *m->LTp);
     m->G = malloc(ns * n * sizeof *m->G);
-    if (!m->C || !m->L || !m->G)
+    if (!m->C || !m->Lp || !m->LTp || !m->G)
         goto nomem;
     memcpy(m->C, s->weights, n * n * sizeof *m->C);
     for (size_t i = 0; i < n; i++)
@@ -299,12 +321,14 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
         }
     }
     for (size_t i = 0; i < n; i++) {
-        double sum = 0;
+        double sum = 0, *Li = m->Lp + i * m->ld;
         for (size_t j = 0; j < n; j++) {
-            m->L[i * n + j] = m->C[i * n + j];
+            Li[j] = m->C[i * n + j];
             sum += m->C[i * n + j];
         }
-        m->L[i * n + i] -= sum;
+        Li[i] -= sum;
+        for (size_t j = 0; j < n; j++)
+            m->LTp[j * m->ld + i] = Li[j];
     }
     memcpy(m->G, s->gain, ns * n * sizeof *m->G);
     if (s->data) {
@@ -392,9 +416,10 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     size_t nst1 = nst ? nst : 1;
     m->nat = calloc(np + 1, sizeof(double));
     m->gnat = calloc(np + 1, sizeof(double));
-    m->stY = malloc(nst1 * 2 * n * sizeof(double));
-    m->stK = malloc(nst1 * 2 * n * sizeof(double));
+    m->stY = malloc(nst1 * n * sizeof(double));
+    m->stK = malloc(nst1 * n * sizeof(double));
     m->stLx = malloc(nst1 * n * sizeof(double));
+    m->fw = malloc((1 + MAX_STAGES) * n * sizeof(double));
     m->X = malloc(nt * n * sizeof(double));
     m->P = malloc(nt * ns * sizeof(double));
     m->R = malloc(nt * ns * sizeof(double));
@@ -415,7 +440,7 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     m->ohat = malloc(m->n_off * sizeof(double));
     m->osd = malloc(m->n_off * sizeof(double));
     m->os2 = malloc(m->n_off * sizeof(double));
-    if (!m->nat || !m->gnat || !m->stY || !m->stK || !m->stLx || !m->X || !m->P || !m->R ||
+    if (!m->nat || !m->gnat || !m->stY || !m->stK || !m->stLx || !m->fw || !m->X || !m->P || !m->R ||
         !m->E || !m->dX || !m->lam || !m->Ybar || !m->kbar || !m->tmp || !m->x0 || !m->xi ||
         !m->zi || !m->off || !m->gx0 || !m->goff || !m->ohat || !m->osd || !m->os2)
         goto nomem;
@@ -619,60 +644,169 @@ static void unpack(vbt_vep *m, const double *theta, double *K, double *tau0, dou
 
 /* ---- dynamics ----------------------------------------------------------- */
 
-/* k = f(y); Lx receives L x(y). */
-VBT_KERNEL static void rhs(size_t n, const double *restrict L, const double *restrict y,
-                           const double *restrict x0, double I1, double K, double itau,
-                           double *restrict Lx, double *restrict k)
+/* The coupling's products (matvec_lanes below): y = A^T x for A n x ld (row
+ * j of A scaled by x_j, summed): y_i = sum_j x_j A_ji over j = 0, 1, .., n-1
+ * in that order, so each element is the same serial sum whatever the vector
+ * width of the clone that runs (and so the same bytes on every CPU).  L x
+ * takes A = L^T and L^T x takes A = L.  The accumulators of a block of 32
+ * elements stay in registers for the whole sweep over j.  rev visits the
+ * blocks last to first: a matrix of 84 regions (59 kB) does not fit in L1
+ * (32 kB), but alternating the direction from one call to the next starts
+ * each call on the blocks the previous one left in L1 (the order of the
+ * blocks does not change any element's sum).  At 84 regions a product takes
+ * about half the time of OpenBLAS's dgemv inside the passes, a third when
+ * called back to back alone. */
+#define MV_BLOCK(W)                                                                          \
+    static inline void mv_block_##W(size_t n, size_t ld, const double *restrict A,          \
+                                    const double *restrict x, double *restrict y, size_t m)  \
+    {                                                                                        \
+        double acc[W];                                                                       \
+        for (size_t u = 0; u < W; u++)                                                       \
+            acc[u] = 0.0;                                                                    \
+        for (size_t j = 0; j < n; j++) {                                                     \
+            const double xj = x[j], *restrict a = A + j * ld;                                \
+            _Pragma("omp simd") for (size_t u = 0; u < W; u++) acc[u] += xj * a[u];          \
+        }                                                                                    \
+        for (size_t u = 0; u < m; u++)                                                       \
+            y[u] = acc[u];                                                                   \
+    }
+MV_BLOCK(8)
+MV_BLOCK(16)
+MV_BLOCK(24)
+MV_BLOCK(32)
+
+static inline void mv_tail(size_t n, size_t ld, const double *restrict A,
+                           const double *restrict x, double *restrict y, size_t i)
 {
-    const double *x = y, *z = y + n;
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)n, 1.0, L, (int)n, x, 1, 0.0, Lx, 1);
-    double c1 = 1.0 + I1;
-#pragma omp simd
-    for (size_t i = 0; i < n; i++) {
-        double xi = x[i];
-        k[i] = c1 - xi * xi * xi - 2.0 * xi * xi - z[i];
-        k[n + i] = itau * (4.0 * (xi - x0[i]) - z[i] - K * Lx[i]);
+    switch (ld - i) {
+    case 24: mv_block_24(n, ld, A + i, x, y + i, n - i); break;
+    case 16: mv_block_16(n, ld, A + i, x, y + i, n - i); break;
+    case 8: mv_block_8(n, ld, A + i, x, y + i, n - i); break;
+    default: break;
     }
 }
 
-/* Forward pass: fills stY, stK, stLx and X.  0 when the trajectory is finite. */
-static int forward(vbt_vep *m, double K, double tau0)
+/* y[l] = A^T x[l] for B lanes l: block by block, every lane's product with
+ * a block while the block is in L1 (a batch reads the matrix from L2 once
+ * for all its lanes); each lane's numbers are those of a lone call.  Its
+ * own clone, not inlined: inside a larger loop its accumulators spill. */
+VBT_KERNEL static void matvec_lanes(size_t n, size_t ld, const double *restrict A, size_t B,
+                                    const double *const *x, double *const *y, int rev)
 {
-    size_t n = m->n, S = m->steps, ns2 = 2 * n;
-    int st = m->stages;
-    double h = m->h, itau = 1.0 / tau0;
-    double *s = m->lam; /* the current state; lam is free during the forward pass */
-    memcpy(s, m->xi, n * sizeof *s);
-    memcpy(s + n, m->zi, n * sizeof *s);
-    memcpy(m->X, s, n * sizeof *s);
+    size_t nb = ld / 32, tail = nb * 32; /* full blocks of 32, then one of ld - tail */
+    if (!rev) {
+        for (size_t b = 0; b < nb; b++) {
+            size_t cnt = 32 * b + 32 <= n ? 32 : n - 32 * b;
+            for (size_t l = 0; l < B; l++)
+                mv_block_32(n, ld, A + 32 * b, x[l], y[l] + 32 * b, cnt);
+        }
+        for (size_t l = 0; l < B; l++)
+            mv_tail(n, ld, A, x[l], y[l], tail);
+    } else {
+        for (size_t l = 0; l < B; l++)
+            mv_tail(n, ld, A, x[l], y[l], tail);
+        for (size_t b = nb; b-- > 0;) {
+            size_t cnt = 32 * b + 32 <= n ? 32 : n - 32 * b;
+            for (size_t l = 0; l < B; l++)
+                mv_block_32(n, ld, A + 32 * b, x[l], y[l] + 32 * b, cnt);
+        }
+    }
+}
+
+/* Forward pass of B lanes in lockstep (ms[l]: the lanes' models, one spec,
+ * own workspaces; K, tau0: per lane; px, py: B pointers of scratch): fills
+ * each lane's X and, for the reverse pass, every stage's x of Y_i (stY), z of
+ * k_i = f(Y_i) (stK) and L x(Y_i) (stLx): all the reverse pass reads.  Each
+ * lane does exactly the operations of a lone lane.  bad[l]: 0 when lane l's
+ * trajectory is finite.  The product alternates its direction from one
+ * stage to the next (see matvec_lanes). */
+VBT_KERNEL static void forward_lanes(vbt_vep *const *ms, size_t B, const double *K,
+                                     const double *tau0, const double **px, double **py,
+                                     int *bad)
+{
+    const vbt_vep *m0 = ms[0];
+    const size_t n = m0->n, S = m0->steps, ld = m0->ld, nt = m0->nt;
+    const int st = m0->stages;
+    const double h = m0->h, c1 = 1.0 + m0->I1;
+    for (size_t l = 0; l < B; l++) {
+        vbt_vep *m = ms[l];
+        double *s = m->lam; /* the current state; lam is free during the forward pass */
+        memcpy(s, m->xi, n * sizeof *s);
+        memcpy(s + n, m->zi, n * sizeof *s);
+        memcpy(m->X, s, n * sizeof *s);
+    }
     size_t step = 0;
-    for (size_t t = 1; t < m->nt; t++) {
+    for (size_t t = 1; t < nt; t++) {
         for (size_t q = 0; q < S; q++, step++) {
-            double *Yb = m->stY + step * st * ns2, *Kb = m->stK + step * st * ns2,
-                   *Lb = m->stLx + step * st * n;
+            const size_t o = step * (size_t)st * n;
             for (int i = 0; i < st; i++) {
-                double *Yi = Yb + i * ns2;
-                memcpy(Yi, s, ns2 * sizeof *s);
-                for (int j = 0; j < i; j++) {
-                    double c = h * m->a[i][j];
-                    if (c == 0.0)
-                        continue;
-                    const double *Kj = Kb + j * ns2;
-                    for (size_t v = 0; v < ns2; v++)
-                        Yi[v] += c * Kj[v];
+                /* Y_i = s + h sum_j a_ij k_j */
+                for (size_t l = 0; l < B; l++) {
+                    vbt_vep *m = ms[l];
+                    const double *restrict s = m->lam, *restrict kx = m->fw + n;
+                    double *restrict yx = m->stY + o + i * n, *restrict yz = m->fw;
+                    const double *Kb = m->stK + o;
+                    memcpy(yx, s, n * sizeof *s);
+                    memcpy(yz, s + n, n * sizeof *s);
+                    for (int j = 0; j < i; j++) {
+                        double c = h * m0->a[i][j];
+                        if (c == 0.0)
+                            continue;
+                        const double *restrict kxj = kx + j * n, *restrict kzj = Kb + j * n;
+                        for (size_t v = 0; v < n; v++)
+                            yx[v] += c * kxj[v];
+                        for (size_t v = 0; v < n; v++)
+                            yz[v] += c * kzj[v];
+                    }
+                    px[l] = yx;
+                    py[l] = m->stLx + o + i * n;
                 }
-                rhs(n, m->L, Yi, m->x0, m->I1, K, itau, Lb + i * n, Kb + i * ns2);
+                matvec_lanes(n, ld, m0->LTp, B, px, py, (int)((step * (size_t)st + (size_t)i) & 1));
+                /* k_i = f(Y_i) */
+                for (size_t l = 0; l < B; l++) {
+                    vbt_vep *m = ms[l];
+                    const double itau = 1.0 / tau0[l], Kl = K[l];
+                    const double *restrict yx = m->stY + o + i * n, *restrict yz = m->fw,
+                                           *restrict Lx = m->stLx + o + i * n,
+                                           *restrict x0 = m->x0;
+                    double *restrict kxi = m->fw + n + i * n, *restrict kzi = m->stK + o + i * n;
+#pragma omp simd
+                    for (size_t v = 0; v < n; v++) {
+                        double xv = yx[v];
+                        kxi[v] = c1 - xv * xv * xv - 2.0 * xv * xv - yz[v];
+                        kzi[v] = itau * (4.0 * (xv - x0[v]) - yz[v] - Kl * Lx[v]);
+                    }
+                }
             }
-            for (int i = 0; i < st; i++) {
-                double c = h * m->b[i];
-                const double *Ki = Kb + i * ns2;
-                for (size_t v = 0; v < ns2; v++)
-                    s[v] += c * Ki[v];
+            for (size_t l = 0; l < B; l++) {
+                vbt_vep *m = ms[l];
+                double *restrict s = m->lam;
+                for (int i = 0; i < st; i++) {
+                    double c = h * m0->b[i];
+                    const double *restrict kxi = m->fw + n + i * n,
+                                           *restrict kzi = m->stK + o + i * n;
+                    for (size_t v = 0; v < n; v++)
+                        s[v] += c * kxi[v];
+                    for (size_t v = 0; v < n; v++)
+                        s[n + v] += c * kzi[v];
+                }
             }
         }
-        memcpy(m->X + t * n, s, n * sizeof *s);
+        for (size_t l = 0; l < B; l++)
+            memcpy(ms[l]->X + t * n, ms[l]->lam, n * sizeof(double));
     }
-    return all_finite(m->X, m->nt * n) && all_finite(s, ns2) ? 0 : -1;
+    for (size_t l = 0; l < B; l++)
+        bad[l] = all_finite(ms[l]->X, nt * n) && all_finite(ms[l]->lam, 2 * n) ? 0 : -1;
+}
+
+/* One lane: 0 when the trajectory is finite. */
+static int forward(vbt_vep *m, double K, double tau0)
+{
+    const double *px[1];
+    double *py[1];
+    int bad;
+    forward_lanes(&m, 1, &K, &tau0, px, py, &bad);
+    return bad;
 }
 
 /* Marginal offsets: per offset group g (sensor s over time, or every
@@ -693,22 +827,27 @@ static void marginal_offsets(vbt_vep *m, double eps, int want_grad, double *ll, 
     const double *restrict Y = m->Y;
     memset(S1, 0, ng * sizeof *S1);
     memset(S2, 0, ng * sizeof *S2);
-    if (Y) {
+    if (Y && ng == 1) {
+        /* one group: a vector reduction (a serial sum through S1[0] is bound
+         * by the latency of its additions; the order is fixed by the build) */
+        double s1 = 0, s2 = 0;
+        const size_t nts = nt * ns;
+#pragma omp simd reduction(+ : s1, s2)
+        for (size_t k = 0; k < nts; k++) {
+            double d = Y[k] - R[k];
+            s1 += d;
+            s2 += d * d;
+        }
+        S1[0] = s1;
+        S2[0] = s2;
+    } else if (Y) {
         for (size_t t = 0; t < nt; t++) {
             const double *Yt = Y + t * ns, *Rt = R + t * ns;
-            if (ng == 1) {
-                for (size_t s = 0; s < ns; s++) {
-                    double d = Yt[s] - Rt[s];
-                    S1[0] += d;
-                    S2[0] += d * d;
-                }
-            } else {
 #pragma omp simd
-                for (size_t s = 0; s < ns; s++) {
-                    double d = Yt[s] - Rt[s];
-                    S1[s] += d;
-                    S2[s] += d * d;
-                }
+            for (size_t s = 0; s < ns; s++) {
+                double d = Yt[s] - Rt[s];
+                S1[s] += d;
+                S2[s] += d * d;
             }
         }
     }
@@ -876,16 +1015,14 @@ fold:
     return ll;
 }
 
-/* Ybar = J(Y)^T kbar for one stage; accumulates dL/dx0, dL/dK, dL/dtau0. */
-VBT_KERNEL static void stage_vjp(size_t n, const double *restrict L, const double *restrict Y,
-                                 const double *restrict Kst, const double *restrict Lx,
-                                 const double *restrict kbar, double K, double itau,
-                                 double *restrict Ybar, double *restrict tmp,
-                                 double *restrict gx0, double *gK, double *gtau)
+/* Ybar = J(Y)^T kbar for one stage, given tmp = L^T az; accumulates dL/dx0,
+ * dL/dK, dL/dtau0 (x: x of Y, fz: z of k, Lx: L x(Y)). */
+static inline void stage_vjp(size_t n, const double *restrict x, const double *restrict fz,
+                             const double *restrict Lx, const double *restrict kbar, double K,
+                             double itau, const double *restrict tmp, double *restrict Ybar,
+                             double *restrict gx0, double *gK, double *gtau)
 {
-    const double *ax = kbar, *az = kbar + n, *x = Y, *fz = Kst + n;
-    /* tmp = L^T az */
-    cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)n, 1.0, L, (int)n, az, 1, 0.0, tmp, 1);
+    const double *ax = kbar, *az = kbar + n;
     double sK = 0, sT = 0;
     for (size_t i = 0; i < n; i++) {
         double xi = x[i];
@@ -899,111 +1036,264 @@ VBT_KERNEL static void stage_vjp(size_t n, const double *restrict L, const doubl
     *gtau -= itau * sT;
 }
 
+/* Reverse pass of B lanes in lockstep (after forward_lanes; lane l's dX is
+ * dL/dx at the samples): each lane's lam (2n) becomes dL/d(initial state);
+ * accumulates each lane's gx0 and gK[l], gtau[l].  px, py: B pointers of
+ * scratch.  Each lane does exactly the operations of a lone lane. */
+VBT_KERNEL static void reverse_lanes(vbt_vep *const *ms, size_t B, const double *K,
+                                     const double *itau, double *gK, double *gtau,
+                                     const double **px, double **py)
+{
+    const vbt_vep *m0 = ms[0];
+    const size_t n = m0->n, ns2 = 2 * n, S = m0->steps, ld = m0->ld;
+    const int st = m0->stages;
+    const double h = m0->h;
+    for (size_t l = 0; l < B; l++)
+        memset(ms[l]->lam, 0, ns2 * sizeof(double));
+    size_t step = (m0->nt - 1) * S;
+    for (size_t t = m0->nt - 1; t >= 1; t--) {
+        for (size_t l = 0; l < B; l++) {
+            double *restrict lam = ms[l]->lam;
+            const double *restrict dxt = ms[l]->dX + t * n;
+            for (size_t i = 0; i < n; i++)
+                lam[i] += dxt[i];
+        }
+        for (size_t q = 0; q < S; q++) {
+            step--;
+            const size_t o = step * (size_t)st * n;
+            for (int i = st - 1; i >= 0; i--) {
+                double c = h * m0->b[i];
+                for (size_t l = 0; l < B; l++) {
+                    vbt_vep *m = ms[l];
+                    const double *restrict lam = m->lam;
+                    double *restrict kb = m->kbar;
+                    for (size_t v = 0; v < ns2; v++)
+                        kb[v] = c * lam[v];
+                    for (int j = i + 1; j < st; j++) {
+                        double cj = h * m0->a[j][i];
+                        if (cj == 0.0)
+                            continue;
+                        const double *restrict Yj = m->Ybar + j * ns2;
+                        for (size_t v = 0; v < ns2; v++)
+                            kb[v] += cj * Yj[v];
+                    }
+                    px[l] = kb + n;
+                    py[l] = m->tmp;
+                }
+                /* tmp = L^T az */
+                matvec_lanes(n, ld, m0->Lp, B, px, py, (int)((step * (size_t)st + (size_t)i) & 1));
+                for (size_t l = 0; l < B; l++) {
+                    vbt_vep *m = ms[l];
+                    stage_vjp(n, m->stY + o + i * n, m->stK + o + i * n, m->stLx + o + i * n,
+                              m->kbar, K[l], itau[l], m->tmp, m->Ybar + i * ns2, m->gx0,
+                              &gK[l], &gtau[l]);
+                }
+            }
+            for (size_t l = 0; l < B; l++) {
+                double *restrict lam = ms[l]->lam;
+                for (int i = 0; i < st; i++) {
+                    const double *restrict Yi = ms[l]->Ybar + i * ns2;
+                    for (size_t v = 0; v < ns2; v++)
+                        lam[v] += Yi[v];
+                }
+            }
+        }
+    }
+    for (size_t l = 0; l < B; l++)
+        for (size_t i = 0; i < n; i++)
+            ms[l]->lam[i] += ms[l]->dX[i];
+}
+
+/* Per-lane scalars of logp_lanes (B of each). */
+typedef struct lane_ws {
+    double *K, *tau0, *amp, *eps, *itau, *gK, *gtau, *gamp, *geps;
+    int *bad;
+    vbt_vep **act; /* the lanes that go through the reverse pass */
+    const double **px;
+    double **py;
+} lane_ws;
+
+/* The log posterior (and with grads, the gradients) of B lanes: lane l is
+ * model ms[l] (one spec, own workspaces) at thetas[l]; the dynamics of every
+ * lane advance together (forward_lanes, reverse_lanes), the observation and
+ * the prior lane by lane.  Lane l gives the same bytes as a lone call.
+ * grads NULL: values only.  VBT_OK, or VBT_ENUMERIC when some lane is not
+ * finite (its lp -HUGE_VAL, its gradient zeroed). */
+static int logp_lanes(vbt_vep *const *ms, size_t B, const double *const *thetas, double *lps,
+                      double *const *grads, const lane_ws *w)
+{
+    const vbt_vep *m0 = ms[0];
+    const size_t n = m0->n, np = m0->np;
+    int ret = VBT_OK;
+    for (size_t l = 0; l < B; l++)
+        unpack(ms[l], thetas[l], &w->K[l], &w->tau0[l], &w->amp[l], &w->eps[l]);
+    forward_lanes(ms, B, w->K, w->tau0, w->px, w->py, w->bad);
+    size_t na = 0;
+    for (size_t l = 0; l < B; l++) {
+        if (w->bad[l])
+            continue;
+        vbt_vep *m = ms[l];
+        double *grad = grads ? grads[l] : NULL;
+        double amp = w->amp[l], eps = w->eps[l], gamp = 0, geps = 0, ll;
+        double *goff = m->goff;
+        if (grad) {
+            memset(goff, 0, m->n_off * sizeof *goff);
+            memset(m->gx0, 0, n * sizeof *m->gx0);
+            ll = observe(m, amp, eps, 1, &gamp, goff, &geps);
+        } else {
+            ll = observe(m, amp, eps, 0, NULL, NULL, NULL);
+        }
+        if (m->pri.lik_weight > 0 && m->pri.lik_weight != 1) {
+            /* tempered likelihood: ll^w, so every likelihood gradient scales by w */
+            double wt = m->pri.lik_weight;
+            ll *= wt;
+            if (grad) {
+                for (size_t k = 0; k < m->nt * n; k++)
+                    m->dX[k] *= wt;
+                for (size_t k = 0; k < m->n_off; k++)
+                    goff[k] *= wt;
+                gamp *= wt;
+                geps *= wt;
+            }
+        }
+        if (grad && m->marg)
+            memset(goff, 0, m->n_off * sizeof *goff); /* the likelihood does not depend on u */
+        /* the prior and, with grad, its gradient (added to grad at the end) */
+        lps[l] = ll + vbt_vep_logprior(m, thetas[l], grad ? m->gnat : NULL);
+        if (!isfinite(lps[l])) {
+            w->bad[l] = -1;
+            continue;
+        }
+        if (grad) {
+            w->gamp[l] = gamp;
+            w->geps[l] = geps;
+            w->act[na] = m;
+            w->K[na] = w->K[l]; /* compacted: lane l's scalars at na <= l */
+            w->itau[na] = 1.0 / w->tau0[l];
+            w->gK[na] = 0;
+            w->gtau[na] = 0;
+            na++;
+        }
+    }
+    if (grads && na)
+        reverse_lanes(w->act, na, w->K, w->itau, w->gK, w->gtau, w->px, w->py);
+    /* Chain rule to theta; then add the prior's gradient. */
+    for (size_t l = 0, a = 0; grads && l < B; l++) {
+        if (w->bad[l])
+            continue;
+        vbt_vep *m = ms[l];
+        double *grad = grads[l], *lam = m->lam, K = w->K[a], tau0 = w->tau0[l];
+        const double *gnatg[N_GROUP] = {m->gx0, lam, lam + n, m->goff};
+        for (int g = 0; g < N_GROUP; g++)
+            if (m->off_g[g] >= 0)
+                for (size_t k = 0; k < m->len_g[g]; k++)
+                    grad[(size_t)m->off_g[g] + k] = gnatg[g][k] * m->sd_g[g][k];
+        double gs[N_SCALAR] = {w->gK[a], w->gtau[a], w->gamp[l], w->geps[l]};
+        double ps[N_SCALAR] = {K, tau0, w->amp[l], w->eps[l]};
+        for (int k = 0; k < N_SCALAR; k++)
+            if (m->off_s[k] >= 0)
+                grad[m->off_s[k]] = gs[k] * (ps[k] - scalar_prior(&m->pri, k)->lo);
+        for (size_t i = 0; i < np; i++)
+            grad[i] += m->gnat[i];
+        if (!all_finite(grad, np))
+            w->bad[l] = -1;
+        a++;
+    }
+    for (size_t l = 0; l < B; l++)
+        if (w->bad[l]) {
+            lps[l] = -HUGE_VAL;
+            if (grads)
+                memset(grads[l], 0, np * sizeof(double));
+            ret = VBT_ENUMERIC;
+        }
+    return ret;
+}
+
+/* lane_ws for B lanes on mem (lane_ws_bytes(B) bytes). */
+static size_t lane_ws_bytes(size_t B)
+{
+    return 9 * B * sizeof(double) + 5 * B * sizeof(void *) + B * sizeof(int);
+}
+
+static void lane_ws_on(void *mem, size_t B, lane_ws *w, const double ***th, double ***gr)
+{
+    double *d = mem;
+    double **dv[9] = {&w->K, &w->tau0, &w->amp, &w->eps, &w->itau, &w->gK, &w->gtau, &w->gamp,
+                      &w->geps};
+    for (int k = 0; k < 9; k++)
+        *dv[k] = d + (size_t)k * B;
+    void **pv = (void **)(d + 9 * B);
+    w->act = (vbt_vep **)pv;
+    w->px = (const double **)(pv + B);
+    w->py = (double **)(pv + 2 * B);
+    *th = (const double **)(pv + 3 * B);
+    *gr = (double **)(pv + 4 * B);
+    w->bad = (int *)(pv + 5 * B);
+}
+
+/* At least B lanes: clones of m made on first use and kept for later calls. */
+static int lanes_reserve(vbt_vep *m, size_t B)
+{
+    if (B <= m->n_lane)
+        return VBT_OK;
+    void *mem = malloc(lane_ws_bytes(B));
+    vbt_vep **lane = mem ? realloc(m->lane, B * sizeof *lane) : NULL;
+    if (!lane) {
+        free(mem);
+        return VBT_ENOMEM;
+    }
+    m->lane = lane;
+    lane[0] = m;
+    size_t have = m->n_lane ? m->n_lane : 1;
+    for (size_t l = have; l < B; l++)
+        if (vbt__vep_clone(m, &lane[l], NULL)) {
+            for (size_t k = have; k < l; k++)
+                vbt_vep_free(lane[k]);
+            free(mem);
+            return VBT_ENOMEM;
+        }
+    free(m->lane_mem);
+    m->lane_mem = mem;
+    m->n_lane = B;
+    return VBT_OK;
+}
+
+int vbt_vep_logp_batch(vbt_vep *m, size_t B, const double *theta, double *lp, double *grad)
+{
+    if (B == 0)
+        return VBT_OK;
+    int st = !m->Y ? VBT_EINVAL : lanes_reserve(m, B);
+    if (st) {
+        for (size_t l = 0; l < B; l++)
+            lp[l] = -HUGE_VAL;
+        if (grad)
+            memset(grad, 0, B * m->np * sizeof *grad);
+        return st;
+    }
+    lane_ws w;
+    const double **th;
+    double **gr;
+    lane_ws_on(m->lane_mem, m->n_lane, &w, &th, &gr);
+    for (size_t l = 0; l < B; l++) {
+        th[l] = theta + l * m->np;
+        gr[l] = grad ? grad + l * m->np : NULL;
+    }
+    return logp_lanes(m->lane, B, th, lp, grad ? gr : NULL, &w);
+}
+
 int vbt_vep_logp(vbt_vep *m, const double *theta, double *lp, double *grad)
 {
-    size_t n = m->n, np = m->np, ns2 = 2 * n, S = m->steps;
-    int st = m->stages;
-    double K, tau0, amp, eps;
     if (!m->Y) {
         *lp = -HUGE_VAL;
         return VBT_EINVAL;
     }
-    unpack(m, theta, &K, &tau0, &amp, &eps);
-    if (forward(m, K, tau0) != 0)
-        goto bad;
-
-    double gK = 0, gtau = 0, gamp = 0, geps = 0;
-    double *gx0 = m->gx0, *goff = m->goff;
-    double ll;
-    if (grad) {
-        memset(goff, 0, m->n_off * sizeof *goff);
-        memset(gx0, 0, n * sizeof *gx0);
-        ll = observe(m, amp, eps, 1, &gamp, goff, &geps);
-    } else {
-        ll = observe(m, amp, eps, 0, NULL, NULL, NULL);
-    }
-    if (m->pri.lik_weight > 0 && m->pri.lik_weight != 1) {
-        /* tempered likelihood: ll^w, so every likelihood gradient scales by w */
-        double w = m->pri.lik_weight;
-        ll *= w;
-        if (grad) {
-            for (size_t k = 0; k < m->nt * n; k++)
-                m->dX[k] *= w;
-            for (size_t k = 0; k < m->n_off; k++)
-                goff[k] *= w;
-            gamp *= w;
-            geps *= w;
-        }
-    }
-    if (grad && m->marg)
-        memset(goff, 0, m->n_off * sizeof *goff); /* the likelihood does not depend on u */
-    /* the prior and, with grad, its gradient (added to grad at the end) */
-    double *gp = m->gnat;
-    *lp = ll + vbt_vep_logprior(m, theta, grad ? gp : NULL);
-    if (!isfinite(*lp))
-        goto bad;
-    if (!grad)
-        return VBT_OK;
-
-    double *lam = m->lam;
-    memset(lam, 0, ns2 * sizeof *lam);
-    double h = m->h, itau = 1.0 / tau0;
-    size_t step = (m->nt - 1) * S;
-    for (size_t t = m->nt - 1; t >= 1; t--) {
-        const double *dxt = m->dX + t * n;
-        for (size_t i = 0; i < n; i++)
-            lam[i] += dxt[i];
-        for (size_t q = 0; q < S; q++) {
-            step--;
-            const double *Yb = m->stY + step * st * ns2, *Kb = m->stK + step * st * ns2,
-                         *Lb = m->stLx + step * st * n;
-            for (int i = st - 1; i >= 0; i--) {
-                double *kb = m->kbar;
-                double c = h * m->b[i];
-                for (size_t v = 0; v < ns2; v++)
-                    kb[v] = c * lam[v];
-                for (int j = i + 1; j < st; j++) {
-                    double cj = h * m->a[j][i];
-                    if (cj == 0.0)
-                        continue;
-                    const double *Yj = m->Ybar + j * ns2;
-                    for (size_t v = 0; v < ns2; v++)
-                        kb[v] += cj * Yj[v];
-                }
-                stage_vjp(n, m->L, Yb + i * ns2, Kb + i * ns2, Lb + i * n, kb, K, itau,
-                          m->Ybar + i * ns2, m->tmp, gx0, &gK, &gtau);
-            }
-            for (int i = 0; i < st; i++) {
-                const double *Yi = m->Ybar + i * ns2;
-                for (size_t v = 0; v < ns2; v++)
-                    lam[v] += Yi[v];
-            }
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        lam[i] += m->dX[i];
-
-    /* Chain rule to theta; then add the prior's gradient. */
-    const double *gnatg[N_GROUP] = {gx0, lam, lam + n, goff};
-    for (int g = 0; g < N_GROUP; g++)
-        if (m->off_g[g] >= 0)
-            for (size_t k = 0; k < m->len_g[g]; k++)
-                grad[(size_t)m->off_g[g] + k] = gnatg[g][k] * m->sd_g[g][k];
-    double gs[N_SCALAR] = {gK, gtau, gamp, geps};
-    double ps[N_SCALAR] = {K, tau0, amp, eps};
-    for (int k = 0; k < N_SCALAR; k++)
-        if (m->off_s[k] >= 0)
-            grad[m->off_s[k]] = gs[k] * (ps[k] - scalar_prior(&m->pri, k)->lo);
-    for (size_t i = 0; i < np; i++)
-        grad[i] += gp[i];
-    if (!all_finite(grad, np))
-        goto bad;
-    return VBT_OK;
-bad:
-    *lp = -HUGE_VAL;
-    if (grad)
-        memset(grad, 0, np * sizeof *grad);
-    return VBT_ENUMERIC;
+    double K, tau0, amp, eps, itau, gK = 0, gtau = 0, gamp = 0, geps = 0;
+    int bad;
+    vbt_vep *act;
+    const double *px;
+    double *py;
+    lane_ws w = {&K, &tau0, &amp, &eps, &itau, &gK, &gtau, &gamp, &geps, &bad, &act, &px, &py};
+    return logp_lanes(&m, 1, &theta, lp, grad ? &grad : NULL, &w);
 }
 
 /* The observation's mean into R, with marginal offsets at their prior

@@ -1,7 +1,9 @@
 /* test_vep.c -- fitting/vbt_vep.h: the BVEP model's log posterior against a
  * naive independent implementation, its adjoint gradient against central
  * finite differences for every scheme x observation model x steps per
- * sample, the transforms' log-Jacobians, MAP recovery of a synthetic EZ,
+ * sample, the trajectory at network sizes around the coupling product's
+ * blocks (1 to 100 regions), vbt_vep_logp_batch byte for byte against lone
+ * calls, the transforms' log-Jacobians, MAP recovery of a synthetic EZ,
  * reproducibility across thread counts, PSIS k-hat on known tails, the
  * Laplace approximation, the JSON prior file and the error paths. */
 #include <float.h>
@@ -1223,6 +1225,265 @@ static void test_student_t_prior(void **state)
     vbt_vep_free(mn);
 }
 
+/* ---- batches ---------------------------------------------------------------- */
+
+/* vbt_vep_logp_batch against vbt_vep_logp row by row, byte for byte (the
+ * batch promises the same operations per row, so no tolerance): every scheme
+ * and observation model, 1 and 2 steps per sample, batches of 1, 3, 8 and 3
+ * again (lanes kept from the larger batch), values alone and with the
+ * gradient, marginal offsets and a tempered likelihood on some, and one row
+ * whose trajectory is not finite (that row -HUGE_VAL and a zero gradient,
+ * the others untouched).  Also at 84 regions (two blocks of 32 and a tail in
+ * the coupling's product) on RK4. */
+static void check_batch(vbt_vep *m, size_t B, uint64_t stream, int with_bad, const char *what)
+{
+    size_t np = vbt_vep_n_params(m);
+    double *th = malloc(B * np * sizeof *th), *g = malloc(B * np * sizeof *g);
+    double *g1 = malloc(np * sizeof *g1), *lp = malloc(B * sizeof *lp), *lpv = malloc(B * sizeof *lpv);
+    assert_non_null(th);
+    assert_non_null(g);
+    assert_non_null(g1);
+    assert_non_null(lp);
+    assert_non_null(lpv);
+    for (size_t b = 0; b < B; b++)
+        random_point(m, stream + b, th + b * np);
+    long ik = vbt_vep_param_index(m, "K");
+    size_t bad = B / 2;
+    if (with_bad && ik >= 0)
+        th[bad * np + (size_t)ik] = 30.0; /* K = e^30: the trajectory overflows */
+    int st = vbt_vep_logp_batch(m, B, th, lp, g);
+    int stv = vbt_vep_logp_batch(m, B, th, lpv, NULL);
+    int any_bad = 0;
+    for (size_t b = 0; b < B; b++) {
+        double lp1, lpv1;
+        int s1 = vbt_vep_logp(m, th + b * np, &lp1, g1);
+        int sv1 = vbt_vep_logp(m, th + b * np, &lpv1, NULL);
+        any_bad |= s1 != VBT_OK;
+        if (memcmp(&lp1, &lp[b], sizeof lp1) || memcmp(&lpv1, &lpv[b], sizeof lpv1))
+            fail_msg("%s B %zu row %zu: batch lp %.17g / %.17g, alone %.17g / %.17g", what, B, b,
+                     lp[b], lpv[b], lp1, lpv1);
+        if (memcmp(g1, g + b * np, np * sizeof *g1))
+            fail_msg("%s B %zu row %zu: batch gradient differs from the lone one", what, B, b);
+        if (s1 != VBT_OK) {
+            assert_int_equal(s1, VBT_ENUMERIC);
+            assert_int_equal(sv1, VBT_ENUMERIC);
+            assert_true(lp[b] == -HUGE_VAL);
+            for (size_t i = 0; i < np; i++)
+                assert_true(g[b * np + i] == 0.0);
+        }
+    }
+    if (with_bad && ik >= 0)
+        assert_true(any_bad); /* the test row did blow up */
+    assert_int_equal(st, any_bad ? VBT_ENUMERIC : VBT_OK);
+    assert_int_equal(stv, any_bad ? VBT_ENUMERIC : VBT_OK);
+    free(th);
+    free(g);
+    free(g1);
+    free(lp);
+    free(lpv);
+}
+
+static void test_logp_batch(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 3, 8, 3};
+    for (int sc = 0; sc < 3; sc++)
+        for (int obs = 0; obs < 4; obs++)
+            for (size_t steps = 1; steps <= 2; steps++) {
+                vbt_vep_spec s;
+                base_spec(&s, SCHEMES[sc], (vbt_vep_obs)obs, steps);
+                free_all_params(&s);
+                s.priors.off_marginal = steps == 2;
+                if (obs == VBT_VEP_OBS_LINEAR && steps == 2)
+                    s.priors.lik_weight = 0.5;
+                vbt_vep *m = build(&s);
+                char what[64];
+                snprintf(what, sizeof what, "%s obs %d steps %zu", SCHEME_NAMES[sc], obs, steps);
+                for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+                    check_batch(m, sizes[k], 10 * k, k == 2, what);
+                vbt_vep_free(m);
+            }
+    /* 84 regions: the Desikan weights, a random gain, data from a prior draw */
+    enum { NB = 84, NSB = 12, NTB = 40 };
+    vbt_connectome *c = NULL;
+    vbt_msg msg;
+    if (vbt_connectome_load(&c, tu_path(tu_samples_dir(), "connectivity_84_desikan.zip"), &msg))
+        fail_msg("%s", msg.text);
+    assert_int_equal(c->n, NB);
+    double *G = malloc(NSB * NB * sizeof *G), *Y = malloc(NTB * NSB * sizeof *Y);
+    assert_non_null(G);
+    assert_non_null(Y);
+    vbt_rng r;
+    vbt_rng_init(&r, 5, 5);
+    vbt_rng_uniform(&r, G, NSB * NB);
+    vbt_vep_spec s;
+    vbt_vep_spec_default(&s);
+    s.n_regions = NB;
+    s.n_sensors = NSB;
+    s.n_samples = NTB;
+    s.weights = c->weights;
+    s.gain = G;
+    s.scheme = VBT_VEP_RK4;
+    vbt_vep *m0 = build(&s);
+    double *th = malloc(vbt_vep_n_params(m0) * sizeof *th);
+    assert_non_null(th);
+    vbt_vep_prior_draw(m0, 1, 2, th);
+    assert_int_equal(vbt_vep_simulate(m0, th, NULL, Y), VBT_OK);
+    vbt_vep_free(m0);
+    s.data = Y;
+    vbt_vep *m = build(&s);
+    check_batch(m, 8, 3, 1, "84 regions rk4");
+    check_batch(m, 5, 30, 0, "84 regions rk4");
+    vbt_vep_free(m);
+    vbt_connectome_free(c);
+    free(th);
+    free(G);
+    free(Y);
+}
+
+/* ---- network sizes ------------------------------------------------------- */
+
+/* f of the Epileptor network for any n, written from the equations. */
+static void naive_f_n(size_t n, const double *C, double I1, const double *x0, double K,
+                      double tau0, const double *s, double *k)
+{
+    for (size_t i = 0; i < n; i++) {
+        double x = s[i], z = s[n + i], cpl = 0;
+        for (size_t j = 0; j < n; j++)
+            cpl += C[i * n + j] * (s[j] - x);
+        k[i] = 1.0 - x * x * x - 2.0 * x * x - z + I1;
+        k[n + i] = (4.0 * (x - x0[i]) - z - K * cpl) / tau0;
+    }
+}
+
+/* The coupling's matrix-vector product works on blocks of 32 regions and a
+ * tail of 8, 16 or 24 (rows padded to a multiple of 8), in either direction:
+ * sizes on both sides of every boundary.  The trajectory of vbt_vep_simulate
+ * against a naive Euler / RK4 written here (coupling summed as
+ * sum_j C_ij (x_j - x_i), not as L x: only rounding differs, about n eps
+ * |x| per step, grown by the dynamics over 30 steps of 0.1 to well under
+ * 1e-9 relative; a block or tail that is missed or misplaced is wrong by
+ * O(1)).  At 41 and 84 regions, the adjoint gradient against central
+ * differences as in test_gradient_fd. */
+static void test_network_sizes(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 7, 8, 9, 24, 31, 32, 33, 41, 57, 64, 84, 100};
+    enum { NSZ = 5, NTZ = 30 };
+    double worst = 0;
+    for (size_t q = 0; q < sizeof sizes / sizeof sizes[0]; q++)
+        for (int sc = 0; sc < 3; sc += 2) { /* Euler, RK4 */
+            size_t n = sizes[q];
+            double *W = calloc(n * n, sizeof *W), *G = malloc(NSZ * n * sizeof *G);
+            double *X = malloc(NTZ * n * sizeof *X), *Yd = malloc(NTZ * NSZ * sizeof *Yd);
+            double *nat = NULL, *th = NULL, *g = NULL, *x0 = malloc(n * sizeof *x0);
+            double *st = malloc(2 * n * sizeof *st), *k1 = malloc(10 * n * sizeof *k1);
+            assert_non_null(W);
+            assert_non_null(G);
+            assert_non_null(X);
+            assert_non_null(Yd);
+            assert_non_null(x0);
+            assert_non_null(st);
+            assert_non_null(k1);
+            vbt_rng r;
+            vbt_rng_init(&r, 31, n);
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < n; j++) {
+                    double u[2];
+                    vbt_rng_uniform(&r, u, 2);
+                    W[i * n + j] = i != j && u[0] < 0.5 ? 2.0 * u[1] / (double)n : 0.0;
+                }
+            vbt_rng_uniform(&r, G, NSZ * n);
+            vbt_vep_spec s;
+            vbt_vep_spec_default(&s);
+            s.n_regions = n;
+            s.n_sensors = NSZ;
+            s.n_samples = NTZ;
+            s.weights = W;
+            s.normalize = VBT_NORMALIZE_NONE;
+            s.gain = G;
+            s.scheme = SCHEMES[sc];
+            s.dt = 0.1;
+            s.priors.tau0.fixed = 0;
+            vbt_vep *m = build(&s);
+            size_t np = vbt_vep_n_params(m);
+            nat = malloc(np * sizeof *nat);
+            th = malloc(np * sizeof *th);
+            g = malloc(np * sizeof *g);
+            assert_non_null(nat);
+            assert_non_null(th);
+            assert_non_null(g);
+            random_point(m, 7 + n, th);
+            assert_int_equal(vbt_vep_simulate(m, th, X, Yd), VBT_OK);
+            assert_int_equal(vbt_vep_constrain(m, th, nat), VBT_OK);
+            double K = nat[vbt_vep_param_index(m, "K")], tau0 = nat[vbt_vep_param_index(m, "tau0")];
+            for (size_t i = 0; i < n; i++) {
+                x0[i] = nat[i];
+                st[i] = nat[n + i];
+                st[n + i] = nat[2 * n + i];
+            }
+            /* naive integration; k1..k4, y in k1[0 .. 10 n) */
+            double *ka = k1, *kb = k1 + 2 * n, *kc = k1 + 4 * n, *kd = k1 + 6 * n,
+                   *y = k1 + 8 * n, h = 0.1, err = 0, mx = 0;
+            for (size_t t = 0; t < NTZ; t++) {
+                if (t > 0) {
+                    naive_f_n(n, W, s.I1, x0, K, tau0, st, ka);
+                    if (sc == 0) {
+                        for (size_t v = 0; v < 2 * n; v++)
+                            st[v] += h * ka[v];
+                    } else {
+                        for (size_t v = 0; v < 2 * n; v++)
+                            y[v] = st[v] + 0.5 * h * ka[v];
+                        naive_f_n(n, W, s.I1, x0, K, tau0, y, kb);
+                        for (size_t v = 0; v < 2 * n; v++)
+                            y[v] = st[v] + 0.5 * h * kb[v];
+                        naive_f_n(n, W, s.I1, x0, K, tau0, y, kc);
+                        for (size_t v = 0; v < 2 * n; v++)
+                            y[v] = st[v] + h * kc[v];
+                        naive_f_n(n, W, s.I1, x0, K, tau0, y, kd);
+                        for (size_t v = 0; v < 2 * n; v++)
+                            st[v] += h / 6.0 * (ka[v] + 2.0 * kb[v] + 2.0 * kc[v] + kd[v]);
+                    }
+                }
+                for (size_t i = 0; i < n; i++) {
+                    err = fmax(err, fabs(X[t * n + i] - st[i]));
+                    mx = fmax(mx, fabs(st[i]));
+                }
+            }
+            worst = fmax(worst, err / mx);
+            if (!(err <= 1e-9 * mx))
+                fail_msg("%zu regions, %s: trajectory off the naive one by %.3g (max |x| %.3g)",
+                         n, SCHEME_NAMES[sc], err, mx);
+            if (n == 41 || n == 84) {
+                /* the gradient, on data from this model */
+                for (size_t k = 0; k < NTZ * NSZ; k++)
+                    Yd[k] += 0.05 * sin((double)k);
+                vbt_vep_free(m);
+                s.data = Yd;
+                m = build(&s);
+                random_point(m, 3, th);
+                double lp;
+                assert_int_equal(vbt_vep_logp(m, th, &lp, g), VBT_OK);
+                char what[64];
+                snprintf(what, sizeof what, "%zu regions %s", n, SCHEME_NAMES[sc]);
+                assert_true(fd_check(m, th, g, lp, what) < 1e-6);
+            }
+            vbt_vep_free(m);
+            free(W);
+            free(G);
+            free(X);
+            free(Yd);
+            free(nat);
+            free(th);
+            free(g);
+            free(x0);
+            free(st);
+            free(k1);
+        }
+    printf("# network sizes 1..100: worst relative trajectory difference to the naive %.2e\n",
+           worst);
+}
+
 /* BVEP's classes at their boundaries (vep-inference.md 8). */
 static void test_x0_class(void **state)
 {
@@ -1307,6 +1568,8 @@ int main(void)
         cmocka_unit_test(test_names_layout),
         cmocka_unit_test(test_logp_matches_naive),
         cmocka_unit_test(test_gradient_fd),
+        cmocka_unit_test(test_network_sizes),
+        cmocka_unit_test(test_logp_batch),
         cmocka_unit_test(test_transforms),
         cmocka_unit_test(test_marginal_offsets),
         cmocka_unit_test(test_psis_khat),
