@@ -13,9 +13,11 @@
 # REUSE=1 keeps the simulated recordings of an earlier run in OUT/new.
 # Needs the built vbt (VBT=build/cli/vbt) and python3 (plumbing only).  Each
 # update prints its surrogate tempering and the ESS of its exact correction
-# (docs/twin.md).
+# (docs/twin.md).  The chain and the summary are bench/twin_common.sh's, shared
+# with bench/twin_vcohort.sh (a virtual cohort patient).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/twin_common.sh
 VBT=${VBT:-build/cli/vbt}
 OUT=${1:-out/twin_sample}
 PARTICLES=${2:-512}
@@ -66,31 +68,7 @@ PY
 done
 fi
 T="$OUT/twin"
-$VBT twin init "$P" -o "$T" --particles "$PARTICLES" --threads "$THREADS" -q
-for k in 2 3; do
-    $VBT twin update "$T" --recording "$OUT/new/${SUB}_ses-01_task-seizure_run-0${k}_ieeg.edf" \
-        --threads "$THREADS"
-done
-$VBT twin refit "$T" --threads "$THREADS" | tee "$OUT/refit.txt"
-$VBT twin report "$T" -o "$OUT/report.tsv" --html "$OUT/report.html"
-python3 - "$T" "$OUT/refit.txt" <<'PY'
-import sys, json, re
-t, refit = sys.argv[1:3]
-for v in ("v0001", "v0002", "v0003"):
-    j = json.load(open(f"{t}/{v}/version.json"))
-    s, tm = j["sampling"], j["timing"]
-    print(f"{v}: CPU {tm['cpu_s']:.1f} s (sampling {tm['smc_cpu_s']:.1f} s), "
-          f"{s['tempering_steps']} steps, {s['gradients']} gradients"
-          + (f", reweighting ESS {s['reweight_ess']:.0f}" if 'reweight_ess' in s else ""))
-    sg = j.get("surrogate", {})
-    if sg.get("used"):
-        print(f"  surrogate tempering: {sg['surrogate_steps']} steps, "
-              f"{sg['surrogate_move_rounds']} move rounds, {sg['surrogate_gradients']} "
-              f"one-seizure gradients; exact correction: ESS {sg['correction_ess']:.1f}, "
-              f"{sg['exact_steps']} steps, {sg['exact_move_rounds']} move rounds, "
-              f"{sg['exact_gradients']} joint gradients; {sg['newton_steps']} Newton steps")
-u = json.load(open(f"{t}/v0003/version.json"))["timing"]["cpu_s"]
-r = float(re.search(r"CPU ([0-9.]+) s", open(refit).read()).group(1))
-print(f"update with the third seizure: CPU {u:.1f} s; joint refit of the three: CPU {r:.1f} s; "
-      f"ratio {100 * u / r:.0f} % (target <= 25 %)")
-PY
+twin_chain "$T" "$P" "$PARTICLES" "$THREADS" "$OUT" \
+    "$OUT/new/${SUB}_ses-01_task-seizure_run-02_ieeg.edf" \
+    "$OUT/new/${SUB}_ses-01_task-seizure_run-03_ieeg.edf"
+twin_summary "$T" "$OUT/refit.txt"

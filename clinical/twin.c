@@ -299,8 +299,11 @@ static int settings_load(const char *model_dir, settings *s, vbt_msg *msg)
 
 /* ---- recordings and their features ------------------------------------------------- */
 
-/* The first row of an events TSV whose trial_type mentions "seizure" or
- * "onset": onset and onset + duration. */
+/* The first row of an events TSV whose trial_type marks a seizure onset
+ * (vbt_event_kind: "seizure", "onset", "sz onset", ...): onset and onset +
+ * duration; without a positive duration, the first later row that marks an
+ * offset ("sz offset", as ds004100's events give it).  A UTF-8 byte-order
+ * mark before the header is skipped. */
 static int read_events(const char *path, double *on, double *off, vbt_msg *msg)
 {
     char *t = NULL, found[256] = "";
@@ -310,7 +313,8 @@ static int read_events(const char *path, double *on, double *off, vbt_msg *msg)
         return rc;
     int c_on = -1, c_dur = -1, c_type = -1, header = 1;
     *on = *off = NAN;
-    for (char *pos = t; pos && *pos;) {
+    char *start = n >= 3 && !memcmp(t, "\xEF\xBB\xBF", 3) ? t + 3 : t;
+    for (char *pos = start; pos && *pos;) {
         char *f[32];
         size_t k = vbt__pipe_record(&pos, '\t', f, 32);
         if (!k)
@@ -334,17 +338,24 @@ static int read_events(const char *path, double *on, double *off, vbt_msg *msg)
         }
         if ((size_t)c_type >= k || (size_t)c_on >= k)
             continue;
-        char low[128];
-        size_t i = 0;
-        for (; f[c_type][i] && i + 1 < sizeof low; i++)
-            low[i] = (char)tolower((unsigned char)f[c_type][i]);
-        low[i] = 0;
-        if (strstr(low, "seizure") || strstr(low, "onset")) {
+        const int kind = vbt_event_kind(f[c_type]);
+        if (isfinite(*on)) {
+            /* the onset had no duration: the first offset after it */
+            double t_off = strtod(f[c_on], NULL);
+            if (kind == VBT_EVENT_OFFSET && isfinite(t_off) && t_off > *on) {
+                *off = t_off;
+                break;
+            }
+            continue;
+        }
+        if (kind == VBT_EVENT_ONSET) {
             char *end;
             *on = strtod(f[c_on], &end);
             double d = c_dur >= 0 && (size_t)c_dur < k ? strtod(f[c_dur], NULL) : NAN;
             *off = isfinite(d) && d > 0 ? *on + d : NAN;
-            break;
+            if (isfinite(*off) || !isfinite(*on))
+                break;
+            continue;
         }
         if (strlen(found) + strlen(f[c_type]) + 3 < sizeof found) {
             if (*found)
@@ -374,6 +385,16 @@ static int open_recording(vbt_recording **rec, const char *path, const char *eve
         vbt_recording_set_seizure(*rec, on, off);
     }
     vbt_recording_seizure(*rec, &on, &off);
+    if (bids && !events && isfinite(on) && !(isfinite(off) && off > on)) {
+        /* the BIDS reader gives onset + duration; ds004100's events mark the
+         * offset as a row of its own ('sz offset', duration 0) */
+        char ev[PATHLEN];
+        struct stat sb;
+        snprintf(ev, sizeof ev, "%.*s_events.tsv", (int)(l - 9), path);
+        if (stat(ev, &sb) == 0 && !read_events(ev, &on, &off, msg) && isfinite(off))
+            vbt_recording_set_seizure(*rec, on, off);
+        vbt_recording_seizure(*rec, &on, &off);
+    }
     if (!isfinite(on))
         return vbt__fail(msg, VBT_ENOTFOUND, "'%s': no seizure onset (give --events E.tsv, or "
                          "an events.tsv beside the recording)", base_name(path));

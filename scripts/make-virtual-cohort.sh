@@ -7,7 +7,8 @@
 # and can be scored against a known truth.
 #
 #   scripts/make-virtual-cohort.sh [-j N] [--subjects sub-A,sub-B] [--truth DIR]
-#                                  [--gain jitter|centre|volume] [--variant K] DATASET OUT
+#                                  [--gain jitter|centre|volume] [--variant K]
+#                                  [--seizures N] [--duration S] DATASET OUT
 #
 # For every subject of DATASET/participants.tsv that has files and at least
 # one seizure-onset channel (channels.tsv status_description contains
@@ -72,6 +73,15 @@
 # * Ground truth apart from the BIDS files: TRUTH/sub-XX.json (EZ, PZ, the
 #   contacts' regions, onset/offset, seeds) and TRUTH/truth.tsv; TRUTH
 #   defaults to OUT-truth beside OUT.
+# * --seizures N (default 1): N seizures of each virtual patient, as its
+#   first N ictal runs (the real sidecars of its next ictal runs with the
+#   same channels, else the first run's copied under the next free run
+#   numbers): the same connectome, gain, EZ/PZ, sampling rate, EDF
+#   background and mains; seizure k's noise seeds (simulation and EDF
+#   background) are the subject's seed + (k - 1) * 7919, its initial state
+#   the same.  TRUTH/sub-XX.json then lists them under "seizures"
+#   (bench/twin_vcohort.sh: a twin with three seizures).
+# * --duration S (default 12): seconds simulated per seizure.
 # Deterministic; takes minutes (-j N subjects at a time, default 2).
 # Needs the built vbt and bench/vcohort_edf (scripts/setup.sh; BUILD= picks
 # the build directory, default build) and python3 (plumbing only).
@@ -83,6 +93,8 @@ SUBJECTS=
 TRUTH=
 GAIN=jitter
 VARIANT=0
+SEIZURES=1
+DURATION=12
 while [ $# -gt 0 ]; do
     case "$1" in
         -j) JOBS=$2; shift 2 ;;
@@ -90,6 +102,8 @@ while [ $# -gt 0 ]; do
         --truth) TRUTH=$2; shift 2 ;;
         --gain) GAIN=$2; shift 2 ;;
         --variant) VARIANT=$2; shift 2 ;;
+        --seizures) SEIZURES=$2; shift 2 ;;
+        --duration) DURATION=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "make-virtual-cohort: unknown option $1" >&2; exit 2 ;;
         *) break ;;
@@ -97,8 +111,10 @@ while [ $# -gt 0 ]; do
 done
 case "$GAIN" in jitter|centre|volume) ;; *) echo "make-virtual-cohort: --gain jitter|centre|volume" >&2; exit 2 ;; esac
 case "$VARIANT" in ''|*[!0-9]*) echo "make-virtual-cohort: --variant takes a number" >&2; exit 2 ;; esac
+case "$SEIZURES" in ''|0|*[!0-9]*) echo "make-virtual-cohort: --seizures takes a number >= 1" >&2; exit 2 ;; esac
+case "$DURATION" in ''|0|*[!0-9]*) echo "make-virtual-cohort: --duration takes whole seconds >= 1" >&2; exit 2 ;; esac
 if [ $# -ne 2 ]; then
-    echo "usage: scripts/make-virtual-cohort.sh [-j N] [--subjects LIST] [--truth DIR] [--gain jitter|centre|volume] [--variant K] DATASET OUT" >&2
+    echo "usage: scripts/make-virtual-cohort.sh [-j N] [--subjects LIST] [--truth DIR] [--gain jitter|centre|volume] [--variant K] [--seizures N] [--duration S] DATASET OUT" >&2
     exit 2
 fi
 DATASET=$(cd "$1" && pwd)
@@ -113,4 +129,4 @@ for x in "$VBT" "$EDF"; do
     [ -x "$x" ] || { echo "make-virtual-cohort: $x not built (scripts/setup.sh $BUILD)" >&2; exit 1; }
 done
 exec python3 "$ROOT/scripts/virtual_cohort.py" "$ROOT" "$VBT" "$EDF" "$DATASET" "$OUT" "$TRUTH" \
-    "$JOBS" "$SUBJECTS" "$GAIN" "$VARIANT"
+    "$JOBS" "$SUBJECTS" "$GAIN" "$VARIANT" "$SEIZURES" "$DURATION"

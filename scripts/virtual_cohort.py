@@ -43,6 +43,30 @@ def jittered(pos, contacts, seed):
         out[c] = [pos[c][d] + shaft[e][d] + rng.gauss(0.0, CONTACT_SD_MM) for d in range(3)]
     return out
 VARIANT_SEED = 1000003  # variant k's seeds: the subject's seed + k * VARIANT_SEED
+SEIZURE_SEED = 7919     # seizure k's (k >= 2, --seizures) noise seed: the seed + (k - 1) * this
+
+
+def extra_runs(chans, first, n):
+    """The BIDS base names of seizures 2..n of a subject (--seizures n): its next
+    ictal runs with an onset event after `first` and its channels (the real
+    sidecars), then,
+    when it has fewer, names made from the first run with the next free run
+    numbers (their sidecars copied from the first run's)."""
+    later = [c[:-len('_channels.tsv')] for c in chans if c[:-len('_channels.tsv')] > first]
+    names = [r[0] for r in read_tsv(first + '_channels.tsv')[1]]
+    later = [b for b in later if os.path.exists(b + '_events.tsv') and
+             any('onset' in ' '.join(r).lower() for r in read_tsv(b + '_events.tsv')[1]) and
+             [r[0] for r in read_tsv(b + '_channels.tsv')[1]] == names]
+    runs = later[:n - 1]
+    taken = {c[:-len('_channels.tsv')] for c in chans}
+    k = 2
+    while len(runs) < n - 1:
+        b = (re.sub(r'_run-[0-9]+', '_run-%02d' % k, first) if '_run-' in first
+             else first + '_run-%02d' % k)
+        if b not in taken and b not in runs:
+            runs.append(b)
+        k += 1
+    return runs
 
 
 def alternate_focus(region, labels, W, soz_regions, seed):
@@ -86,7 +110,7 @@ def seed_of(sub):
 
 def subject_job(ctx, sub):
     """Generate one subject; returns (sub, truth dict or None, reason)."""
-    root, vbt, edf, ds, out, truth_dir, gain_method, variant = ctx
+    root, vbt, edf, ds, out, truth_dir, gain_method, variant, n_seizures, duration_s = ctx
     sdir = os.path.join(ds, sub)
     chans = sorted(glob.glob(os.path.join(sdir, 'ses-*', 'ieeg', '*_task-ictal*_channels.tsv')))
     run = None
@@ -225,82 +249,97 @@ def subject_job(ctx, sub):
                             '--connectome', conn, '--min-distance', '%g' % CENTRE_MIN_MM,
                             '-o', gain, '-q', '--force'], check=True, capture_output=True)
         period = 1000.0 / fs
-        dt = period / max(1, round(period / 0.05))
-        cfg = os.path.join(tmp, 'seizure.json')
-        open(cfg, 'w').write(vp.seizure_config(
-            'vbt virtual cohort: 6-variable Epileptor, noise, delays; SEEG through the %s gain'
-            % gain_method,
-            conn, [labels[e] for e in ez], [labels[p] for p in pz], sensors, gain, seed,
-            duration_ms=DURATION_S * 1000, seeg_period_ms=period, lfp_period_ms=period,
-            dt_ms=dt))
-        sim = os.path.join(tmp, 'sim')
-        t0 = time.time()
-        # A run that diverges (a state variable became infinite) is run again
-        # with the step halved, up to twice.
-        for attempt in range(3):
-            try:
-                subprocess.run([vbt, 'simulate', cfg, '-o', sim, '-q', '--force'], check=True,
-                               capture_output=True)
-                break
-            except subprocess.CalledProcessError as e:
-                if attempt == 2 or b'infinite' not in (e.stderr or b''):
-                    raise
-                dt /= 2
-                open(cfg, 'w').write(vp.seizure_config(
-                    'vbt virtual cohort: 6-variable Epileptor, noise, delays; SEEG through the '
-                    '%s gain' % gain_method, conn, [labels[e] for e in ez], [labels[p] for p in pz],
-                    sensors, gain, seed, duration_ms=DURATION_S * 1000, seeg_period_ms=period,
-                    lfp_period_ms=period, dt_ms=dt))
-        sim_s = time.time() - t0
-        onset, offset = vp.onset_offset(os.path.join(sim, 'lfp.npy'), ez, ez + pz, fs)
-        if onset is None:
-            return sub, None, 'the simulated EZ did not seize'
-        simrun = json.load(open(os.path.join(sim, 'run.json')))
-        simch = simrun['outputs']['seeg']['channels']
-        col_of = {c: i for i, c in enumerate(simch)}
-        chanmap = os.path.join(tmp, 'chanmap.tsv')
-        with open(chanmap, 'w') as f:
-            for c in channels:
-                f.write('%s\t%d\n' % (c, col_of.get(c, -1)))
-        dst = os.path.join(out, os.path.relpath(ieeg_dir, ds))
-        os.makedirs(dst, exist_ok=True)
-        base = os.path.join(dst, os.path.basename(run))
-        subprocess.run([edf, os.path.join(sim, 'seeg.npy'), chanmap, '%g' % fs, str(seed),
-                        '%g' % line_hz, base + '_ieeg.edf'], check=True, capture_output=True)
-        T = vp.read_npy(os.path.join(sim, 'seeg.npy'))[0][0]
-        dur = (T // int(fs)) if fs == int(fs) else DURATION_S
-        if offset is None or offset >= dur:
-            offset = dur - 1.0 / fs
-        if not variant:
-            shutil.copyfile(run + '_channels.tsv', base + '_channels.tsv')
-        else:
-            # A held-out variant's new focus: 'soz' moves to the contacts in
-            # its EZ regions (the rest of status_description is kept).
-            sd = col.get('status_description')
-            with open(base + '_channels.tsv', 'w') as f:
-                f.write('\t'.join(head) + '\n')
-                for i, r in enumerate(rows):
-                    r = list(r) + ['n/a'] * (len(head) - len(r))
-                    if sd is not None:
-                        toks = [t for t in r[sd].strip('"').replace(',', ' ').split()
-                                if t.lower() not in ('soz', 'n/a')]
-                        if region.get(channels[i], -1) in ez:
-                            toks.append('soz')
-                        r[sd] = ','.join(toks) if toks else 'n/a'
-                    f.write('\t'.join(r) + '\n')
-        for e in elec + glob.glob(os.path.join(ieeg_dir, '*_coordsystem.json')):
-            shutil.copyfile(e, os.path.join(dst, os.path.basename(e)))
-        text = open(run + '_ieeg.json').read()
-        text = re.sub(r'("RecordingDuration"\s*:\s*)[0-9.eE+-]+', r'\g<1>%g' % dur, text)
-        open(base + '_ieeg.json', 'w').write(text)
-        with open(base + '_events.tsv', 'w', encoding='utf-8-sig') as f:
-            f.write('onset\tduration\ttrial_type\tvalue\tsample\n')
-            f.write('%.3f\t0.0\tsz onset\t2\t%d\n' % (onset, round(onset * fs)))
-            f.write('%.3f\t0.0\tsz offset\t1\t%d\n' % (offset, round(offset * fs)))
+        # --seizures N: seizures 2..N of the same virtual patient (the same
+        # connectome, gain, EZ/PZ, sampling rate and line noise; noise seeds
+        # seed + (k - 1) * SEIZURE_SEED) as its next runs.
+        runs = [run] + (extra_runs(chans, run, n_seizures) if n_seizures > 1 else [])
+        seizures = []
+        for k, run_k in enumerate(runs):
+            seed_k = seed + k * SEIZURE_SEED
+            src = run_k if os.path.exists(run_k + '_ieeg.json') else run
+            dt = period / max(1, round(period / 0.05))
+            cfg = os.path.join(tmp, 'seizure.json')
+            open(cfg, 'w').write(vp.seizure_config(
+                'vbt virtual cohort: 6-variable Epileptor, noise, delays; SEEG through the %s gain'
+                % gain_method,
+                conn, [labels[e] for e in ez], [labels[p] for p in pz], sensors, gain, seed_k,
+                duration_ms=duration_s * 1000, seeg_period_ms=period, lfp_period_ms=period,
+                dt_ms=dt))
+            sim = os.path.join(tmp, 'sim')
+            t0 = time.time()
+            # A run that diverges (a state variable became infinite) is run again
+            # with the step halved, up to twice.
+            for attempt in range(3):
+                try:
+                    subprocess.run([vbt, 'simulate', cfg, '-o', sim, '-q', '--force'], check=True,
+                                   capture_output=True)
+                    break
+                except subprocess.CalledProcessError as e:
+                    if attempt == 2 or b'infinite' not in (e.stderr or b''):
+                        raise
+                    dt /= 2
+                    open(cfg, 'w').write(vp.seizure_config(
+                        'vbt virtual cohort: 6-variable Epileptor, noise, delays; SEEG through the '
+                        '%s gain' % gain_method, conn, [labels[e] for e in ez], [labels[p] for p in pz],
+                        sensors, gain, seed_k, duration_ms=duration_s * 1000, seeg_period_ms=period,
+                        lfp_period_ms=period, dt_ms=dt))
+            sim_s = time.time() - t0
+            onset, offset = vp.onset_offset(os.path.join(sim, 'lfp.npy'), ez, ez + pz, fs)
+            if onset is None:
+                return sub, None, 'the simulated EZ did not seize' + (' (seizure %d)' % (k + 1) if k else '')
+            simrun = json.load(open(os.path.join(sim, 'run.json')))
+            simch = simrun['outputs']['seeg']['channels']
+            col_of = {c: i for i, c in enumerate(simch)}
+            chanmap = os.path.join(tmp, 'chanmap.tsv')
+            with open(chanmap, 'w') as f:
+                for c in channels:
+                    f.write('%s\t%d\n' % (c, col_of.get(c, -1)))
+            dst = os.path.join(out, os.path.relpath(ieeg_dir, ds))
+            os.makedirs(dst, exist_ok=True)
+            base = os.path.join(dst, os.path.basename(run_k))
+            subprocess.run([edf, os.path.join(sim, 'seeg.npy'), chanmap, '%g' % fs, str(seed_k),
+                            '%g' % line_hz, base + '_ieeg.edf'], check=True, capture_output=True)
+            T = vp.read_npy(os.path.join(sim, 'seeg.npy'))[0][0]
+            dur = (T // int(fs)) if fs == int(fs) else duration_s
+            if offset is None or offset >= dur:
+                offset = dur - 1.0 / fs
+            if not variant:
+                shutil.copyfile(src + '_channels.tsv', base + '_channels.tsv')
+            else:
+                # A held-out variant's new focus: 'soz' moves to the contacts in
+                # its EZ regions (the rest of status_description is kept).
+                sd = col.get('status_description')
+                with open(base + '_channels.tsv', 'w') as f:
+                    f.write('\t'.join(head) + '\n')
+                    for i, r in enumerate(rows):
+                        r = list(r) + ['n/a'] * (len(head) - len(r))
+                        if sd is not None:
+                            toks = [t for t in r[sd].strip('"').replace(',', ' ').split()
+                                    if t.lower() not in ('soz', 'n/a')]
+                            if region.get(channels[i], -1) in ez:
+                                toks.append('soz')
+                            r[sd] = ','.join(toks) if toks else 'n/a'
+                        f.write('\t'.join(r) + '\n')
+            for e in elec + glob.glob(os.path.join(ieeg_dir, '*_coordsystem.json')):
+                shutil.copyfile(e, os.path.join(dst, os.path.basename(e)))
+            text = open(src + '_ieeg.json').read()
+            text = re.sub(r'("RecordingDuration"\s*:\s*)[0-9.eE+-]+', r'\g<1>%g' % dur, text)
+            open(base + '_ieeg.json', 'w').write(text)
+            with open(base + '_events.tsv', 'w', encoding='utf-8-sig') as f:
+                f.write('onset\tduration\ttrial_type\tvalue\tsample\n')
+                f.write('%.3f\t0.0\tsz onset\t2\t%d\n' % (onset, round(onset * fs)))
+                f.write('%.3f\t0.0\tsz offset\t1\t%d\n' % (offset, round(offset * fs)))
+            seizures.append({'run': os.path.relpath(base + '_ieeg.edf', out), 'seed': seed_k,
+                             'dt_ms': dt, 'onset_s': round(onset, 6),
+                             'offset_s': round(offset, 6), 'simulate_wall_s': round(sim_s, 1)})
+            if k == 0:
+                first = (base, onset, offset, dt, sim_s, dur)
+        base, onset, offset, dt, sim_s, dur = first
         ses = os.path.dirname(dst)
         with open(os.path.join(ses, '%s_%s_scans.tsv' % (sub, os.path.basename(ses))), 'w') as f:
             f.write('filename\tacq_time\n')
-            f.write('ieeg/%s_ieeg.edf\tn/a\n' % os.path.basename(run))
+            for r in runs:
+                f.write('ieeg/%s_ieeg.edf\tn/a\n' % os.path.basename(r))
         truth = {
             'subject': sub, 'run': os.path.relpath(base + '_ieeg.edf', out),
             'connectome': 'data-samples/connectivity_84_desikan.zip, max-normalised, '
@@ -324,6 +363,8 @@ def subject_job(ctx, sub):
             'onset_s': round(onset, 6), 'offset_s': round(offset, 6),
             'simulate_wall_s': round(sim_s, 1),
         }
+        if len(seizures) > 1:
+            truth['seizures'] = seizures
         with open(os.path.join(truth_dir, sub + '.json'), 'w') as f:
             json.dump(truth, f, indent=1)
         return sub, truth, ''
@@ -336,8 +377,11 @@ def subject_job(ctx, sub):
 
 
 def main(argv):
-    root, vbt, edf, ds, out, truth_dir, jobs, only, gain_method, variant = argv
+    root, vbt, edf, ds, out, truth_dir, jobs, only, gain_method, variant = argv[:10]
     variant = int(variant)
+    n_seizures = int(argv[10]) if len(argv) > 10 else 1
+    duration_s = float(argv[11]) if len(argv) > 11 and argv[11] else DURATION_S
+    duration_s = int(duration_s) if duration_s == int(duration_s) else duration_s
     head, rows = read_tsv(os.path.join(ds, 'participants.tsv'))
     subs = [r[0].strip() for r in rows if r and r[0].strip()]
     if only:
@@ -353,7 +397,7 @@ def main(argv):
                'GeneratedBy': [{'Name': 'vbt scripts/make-virtual-cohort.sh'}],
                'SourceDatasets': [{'DOI': '10.18112/openneuro.ds004100.v1.1.3'}]},
               open(os.path.join(out, 'dataset_description.json'), 'w'), indent=2)
-    ctx = (root, vbt, edf, ds, out, truth_dir, gain_method, variant)
+    ctx = (root, vbt, edf, ds, out, truth_dir, gain_method, variant, n_seizures, duration_s)
     t0 = time.time()
     done, skipped = [], []
     with concurrent.futures.ThreadPoolExecutor(max_workers=int(jobs)) as ex:

@@ -405,6 +405,26 @@ static void test_refusals(void **state)
     assert_non_null(strstr(msg.text, "contacts do not match"));
     assert_non_null(strstr(msg.text, "B4"));
     assert_non_null(strstr(msg.text, "C9"));
+    /* events as ds004100 writes them (a byte-order mark, 'sz onset' of
+     * duration 0, the offset a row of its own) are read, given with --events
+     * or found beside a BIDS recording: the update goes on to the contacts
+     * (it used to stop at "events need the columns onset and trial_type" and
+     * at "the seizure needs an offset") */
+    static const char ds_events[] = "\xEF\xBB\xBFonset\tduration\ttrial_type\tvalue\tsample\n"
+                                    "2.0\t0.0\tsz onset\t2\t1000\n5.0\t0.0\tsz offset\t1\t2500\n";
+    tu_fmt(ev, sizeof ev, "%s/ds_events.tsv", g_tmp);
+    tu_write_file(ev, ds_events);
+    assert_int_equal(vbt_twin_update(g_twin, bad, ev, &o, &r, &msg), VBT_EINVAL);
+    print_message("%s\n", msg.text);
+    assert_non_null(strstr(msg.text, "contacts do not match"));
+    char bids[PATH_MAX + 64];
+    tu_fmt(bids, sizeof bids, "%s/sub-t1_ses-1_task-seizure_run-09_ieeg.edf", g_tmp);
+    write_edf(bids, other, 500, 0);
+    tu_fmt(ev, sizeof ev, "%s/sub-t1_ses-1_task-seizure_run-09_events.tsv", g_tmp);
+    tu_write_file(ev, ds_events);
+    assert_int_equal(vbt_twin_update(g_twin, bids, NULL, &o, &r, &msg), VBT_EINVAL);
+    print_message("%s\n", msg.text);
+    assert_non_null(strstr(msg.text, "contacts do not match"));
     /* a sampling rate the feature cannot use */
     tu_fmt(bad, sizeof bad, "%s/slow.edf", g_tmp);
     write_edf(bad, CHANNELS, 40, 1);
