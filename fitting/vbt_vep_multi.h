@@ -177,7 +177,7 @@ typedef struct vbt_vep_multi_update_info {
  *     there).  theta* comes from damped Newton from the old particles' mean
  *     (nu_K from q's centre, below), first with the particles' weighted
  *     Gaussian in place of the old posterior (one seizure's gradients), then
- *     at most 15 steps on the exact joint.  The surrogate target
+ *     at most 60 steps on the exact joint.  The surrogate target
  *     G(theta_old) p_K(s, nu_K | y_K) / p(s) costs one seizure's likelihood
  *     (p_K: the new seizure's single-seizure posterior, its own parameters
  *     nu_K and the shared s); particles drawn from its Laplace approximation
