@@ -11,6 +11,7 @@
 #include <cJSON.h>
 
 #include "vbt_io.h"
+#include "vbt_text.h"
 
 /* Exit codes of every command. */
 enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
@@ -166,6 +167,11 @@ int cli_provenance_add_input(cJSON *prov, const char *role, const char *path,
 /* Write j, pretty-printed and newline-terminated, as file `name` of the
  * staged output directory (atomically); -1 with msg set on failure. */
 int cli_write_json(vbt_outdir *od, const char *name, const cJSON *j, vbt_msg *msg);
+
+/* Write the text buffer b as file `name` of the staged output directory
+ * (atomically), then free it; -1 with msg set on failure (an append that
+ * ran out of memory included). */
+int cli_write_text(vbt_outdir *od, const char *name, vbt_textbuf *b, vbt_msg *msg);
 
 /* Set by the SIGINT/SIGTERM handler only; long loops and worker threads
  * read it between chunks. */

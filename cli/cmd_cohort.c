@@ -17,7 +17,6 @@
 
 #include "cli.h"
 #include "cx_cli.h"
-#include "strbuf.h"
 #include "vbt.h"
 #include "vbt_cohort.h"
 #include "vbt_cohort_out.h"
@@ -61,7 +60,7 @@ static double num(const cJSON *o, const char *k)
 }
 
 /* One patient's row; 0, or -1 with a message on a malformed file. */
-static int summarize(const cli_parsed *p, const char *path, strbuf *b)
+static int summarize(const cli_parsed *p, const char *path, vbt_textbuf *b)
 {
     char *text;
     size_t len;
@@ -80,13 +79,13 @@ static int summarize(const cli_parsed *p, const char *path, strbuf *b)
     }
     const cJSON *pat = cJSON_GetObjectItemCaseSensitive(r, "patient");
     const cJSON *meth = cJSON_GetObjectItemCaseSensitive(r, "method");
-    sb_label(b, cJSON_IsString(pat) ? pat->valuestring : "");
-    sb_printf(b, ",");
-    sb_label(b, path);
-    sb_printf(b, ",");
-    sb_label(b, cJSON_IsString(meth) ? meth->valuestring : "");
+    vbt_textbuf_label(b, cJSON_IsString(pat) ? pat->valuestring : "");
+    vbt_textbuf_printf(b, ",");
+    vbt_textbuf_label(b, path);
+    vbt_textbuf_printf(b, ",");
+    vbt_textbuf_label(b, cJSON_IsString(meth) ? meth->valuestring : "");
     /* EZ and PZ regions at posterior probability above 0.5 */
-    strbuf ez = {0}, pz = {0};
+    vbt_textbuf ez = {0}, pz = {0};
     size_t n_ez = 0, n_pz = 0, n_reg = 0;
     const cJSON *regs = cJSON_GetObjectItemCaseSensitive(r, "regions");
     for (const cJSON *it = regs ? regs->child : NULL; it; it = it->next, n_reg++) {
@@ -97,34 +96,34 @@ static int summarize(const cli_parsed *p, const char *path, strbuf *b)
                     *cl = cJSON_GetObjectItemCaseSensitive(it, "class");
         int point = cJSON_IsNull(pe) && cJSON_IsString(cl);
         if (point ? !strcmp(cl->valuestring, "EZ") : num(it, "p_ez") > 0.5) {
-            sb_printf(&ez, "%s%s", n_ez++ ? ";" : "", l);
+            vbt_textbuf_printf(&ez, "%s%s", n_ez++ ? ";" : "", l);
         } else if (point ? !strcmp(cl->valuestring, "PZ") : num(it, "p_pz") > 0.5) {
-            sb_printf(&pz, "%s%s", n_pz++ ? ";" : "", l);
+            vbt_textbuf_printf(&pz, "%s%s", n_pz++ ? ";" : "", l);
         }
     }
-    sb_printf(b, ",%zu,%zu,", n_reg, n_ez);
-    sb_label(b, ez.s ? ez.s : "");
-    sb_printf(b, ",%zu,", n_pz);
-    sb_label(b, pz.s ? pz.s : "");
+    vbt_textbuf_printf(b, ",%zu,%zu,", n_reg, n_ez);
+    vbt_textbuf_label(b, ez.s ? ez.s : "");
+    vbt_textbuf_printf(b, ",%zu,", n_pz);
+    vbt_textbuf_label(b, pz.s ? pz.s : "");
     free(ez.s);
     free(pz.s);
     /* the resection plan */
     const cJSON *plan = cJSON_GetObjectItemCaseSensitive(r, "plan");
-    strbuf pl = {0};
+    vbt_textbuf pl = {0};
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(plan, "resect");
     size_t k = 0;
     for (const cJSON *it = rs ? rs->child : NULL; it; it = it->next, k++) {
         const cJSON *lab = cJSON_GetObjectItemCaseSensitive(it, "label");
-        sb_printf(&pl, "%s%s", k ? ";" : "", cJSON_IsString(lab) ? lab->valuestring : "?");
+        vbt_textbuf_printf(&pl, "%s%s", k ? ";" : "", cJSON_IsString(lab) ? lab->valuestring : "?");
     }
-    sb_printf(b, ",");
-    sb_label(b, pl.s ? pl.s : "");
+    vbt_textbuf_printf(b, ",");
+    vbt_textbuf_label(b, pl.s ? pl.s : "");
     free(pl.s);
     const cJSON *reached = cJSON_GetObjectItemCaseSensitive(plan, "reached");
-    sb_printf(b, ",%.6g,%s", num(plan, "p_seizure_freedom"),
-        cJSON_IsBool(reached) ? (cJSON_IsTrue(reached) ? "true" : "false") : "");
+    vbt_textbuf_printf(b, ",%.6g,%s", num(plan, "p_seizure_freedom"),
+                       cJSON_IsBool(reached) ? (cJSON_IsTrue(reached) ? "true" : "false") : "");
     const cJSON *diag = cJSON_GetObjectItemCaseSensitive(r, "diagnostics");
-    sb_printf(b, ",%.6g", num(diag, "psis_khat"));
+    vbt_textbuf_printf(b, ",%.6g", num(diag, "psis_khat"));
     /* precision and recall of the EZ against the clinical hypothesis and of
      * EZ + PZ against a ground truth, when the pipeline had them */
     double hp = NAN, hr = NAN, tp = NAN, tr = NAN;
@@ -143,19 +142,19 @@ static int summarize(const cli_parsed *p, const char *path, strbuf *b)
             tr = num(e, "recall");
         }
     }
-    sb_printf(b, ",%.6g,%.6g,%.6g,%.6g", hp, hr, tp, tr);
+    vbt_textbuf_printf(b, ",%.6g,%.6g,%.6g,%.6g", hp, hr, tp, tr);
     /* the verdict: trustworthy or not, and the failed checks' reasons */
     const cJSON *vd = cJSON_GetObjectItemCaseSensitive(r, "verdict");
     const cJSON *tw = cJSON_GetObjectItemCaseSensitive(vd, "trustworthy");
-    sb_printf(b, ",%s,", cJSON_IsBool(tw) ? (cJSON_IsTrue(tw) ? "true" : "false") : "");
-    strbuf why = {0};
+    vbt_textbuf_printf(b, ",%s,", cJSON_IsBool(tw) ? (cJSON_IsTrue(tw) ? "true" : "false") : "");
+    vbt_textbuf why = {0};
     k = 0;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(vd, "reasons"))
         if (cJSON_IsString(e))
-            sb_printf(&why, "%s%s", k++ ? "; " : "", e->valuestring);
-    sb_label(b, why.s ? why.s : "");
+            vbt_textbuf_printf(&why, "%s%s", k++ ? "; " : "", e->valuestring);
+    vbt_textbuf_label(b, why.s ? why.s : "");
     free(why.s);
-    sb_printf(b, "\n");
+    vbt_textbuf_printf(b, "\n");
     cJSON_Delete(r);
     return 0;
 }
@@ -163,8 +162,9 @@ static int summarize(const cli_parsed *p, const char *path, strbuf *b)
 static int run_summarize(const cli_parsed *p)
 {
     const char *dir = p->args[1], *out = cli_str(p, "output");
-    strbuf b = {0};
-    sb_printf(&b, "patient,results,method,n_regions,n_ez,ez_regions,n_pz,pz_regions,plan,"
+    vbt_textbuf b = {0};
+    vbt_textbuf_printf(
+        &b, "patient,results,method,n_regions,n_ez,ez_regions,n_pz,pz_regions,plan,"
             "plan_p_seizure_freedom,plan_reached,psis_khat,hypothesis_precision,"
             "hypothesis_recall,truth_precision,truth_recall,trustworthy,verdict_reasons\n");
     char path[4200];

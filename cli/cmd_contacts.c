@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "strbuf.h"
 #include "cx_cli.h"
 #include "vbt.h"
 #include "vbt_contacts.h"
@@ -72,7 +71,7 @@ static int localize(const cli_parsed *p, const vbt_contacts *c)
     vbt_msg msg;
     vbt_parcellation *parc = NULL;
     cJSON *prov = NULL;
-    strbuf text = {0};
+    vbt_textbuf text = {0};
     long *where = NULL;
     double *dist = NULL;
     int rc = CLI_ERROR;
@@ -105,8 +104,9 @@ static int localize(const cli_parsed *p, const vbt_contacts *c)
     size_t n_in = 0, n_near = 0, n_out = 0;
     if (!where || !dist)
         goto oom;
-    sb_printf(&text, "name\telectrode\tnumber\tx\ty\tz\tregion_index\tlabel\tregion\themisphere\t"
-                     "distance_mm\n");
+    vbt_textbuf_printf(&text,
+                       "name\telectrode\tnumber\tx\ty\tz\tregion_index\tlabel\tregion\themisphere\t"
+                       "distance_mm\n");
     for (size_t i = 0; i < c->n; i++) {
         where[i] = vbt_parcellation_locate(parc, c->pos + 3 * i, radius, &dist[i]);
         long k = where[i];
@@ -119,7 +119,7 @@ static int localize(const cli_parsed *p, const vbt_contacts *c)
         char d[32];
         if (k >= 0)
             snprintf(d, sizeof d, "%.3f", dist[i]);
-        sb_printf(
+        vbt_textbuf_printf(
             &text, "%s\t%s\t%ld\t%.3f\t%.3f\t%.3f\t%ld\t%ld\t%s\t%s\t%s\n",
             c->labels[i], c->electrodes[c->electrode[i]], c->number[i], c->pos[3 * i],
             c->pos[3 * i + 1], c->pos[3 * i + 2], k, k >= 0 ? reg[k].label : 0L,

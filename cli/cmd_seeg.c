@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "strbuf.h"
 #include "vbt.h"
 #include "vbt_recording.h"
 #include "vbt_seeg.h"
@@ -644,10 +643,10 @@ static char *regions_table(const cli_parsed *p, vbt_montage *m, const vbt_ei_res
                     rei[k] = r->ei[c];
         }
     }
-    strbuf ob = {0};
-    sb_printf(&ob, "region\tei\n");
+    vbt_textbuf ob = {0};
+    vbt_textbuf_printf(&ob, "region\tei\n");
     for (size_t k = 0; k < nr; k++)
-        sb_printf(&ob, "%.100s\t%.6f\n", rname[k], rei[k]);
+        vbt_textbuf_printf(&ob, "%.100s\t%.6f\n", rname[k], rei[k]);
     if (ob.oom) {
         cli_error(p, "out of memory");
         free(ob.s);
@@ -704,8 +703,8 @@ static int do_ei(const cli_parsed *p)
     if (write_npy(p, od, "er.npy", r.er, 2, shape) ||
         write_npy(p, od, "er_time.npy", r.time_s, 1, shape))
         goto out;
-    strbuf tab = {0};
-    sb_printf(&tab, "rank\tchannel\tei\tdetection_s\talarm_s\ter_peak\ter_peak_s\n");
+    vbt_textbuf tab = {0};
+    vbt_textbuf_printf(&tab, "rank\tchannel\tei\tdetection_s\talarm_s\ter_peak\ter_peak_s\n");
     for (size_t i = 0; i < r.n_chan; i++) {
         size_t c = r.rank[i];
         char d[32] = "n/a", a[32] = "n/a";
@@ -713,10 +712,10 @@ static int do_ei(const cli_parsed *p)
             snprintf(d, sizeof d, "%.4f", r.detect_s[c]);
             snprintf(a, sizeof a, "%.4f", r.alarm_s[c]);
         }
-        sb_printf(&tab, "%zu\t%.131s\t%.6f\t%s\t%s\t%.6g\t%.4f\n", i + 1,
-                  vbt_montage_label(m, c), r.ei[c], d, a, r.er_peak[c], r.er_peak_s[c]);
+        vbt_textbuf_printf(&tab, "%zu\t%.131s\t%.6f\t%s\t%s\t%.6g\t%.4f\n", i + 1,
+                           vbt_montage_label(m, c), r.ei[c], d, a, r.er_peak[c], r.er_peak_s[c]);
     }
-    if (sb_write(&tab, od, "ei.tsv", &msg)) {
+    if (cli_write_text(od, "ei.tsv", &tab, &msg)) {
         cli_error(p, "%s", msg.text);
         goto out;
     }

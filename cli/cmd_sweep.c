@@ -15,7 +15,6 @@
 #include <cblas.h>
 
 #include "cli.h"
-#include "strbuf.h"
 #include "vbt.h"
 
 #define CHUNK_STEPS 2048
@@ -152,32 +151,32 @@ static int write_outputs(sweep *sw, const vbt_sim_config *job, vbt_outdir *od, c
     int st = vbt_outdir_file(od, "table.npy", path, sizeof path) ||
              vbt_npy_write(path, rows, 2, shape, 0, msg);
     /* CSV: a header naming every column, then one row per simulation. */
-    strbuf csv = {0};
+    vbt_textbuf csv = {0};
     cJSON *cols = cJSON_CreateArray();
-    sb_printf(&csv, "simulation");
+    vbt_textbuf_printf(&csv, "simulation");
     cJSON_AddItemToArray(cols, cJSON_CreateString("simulation"));
     for (size_t q = 0; q < sw->plan.n_params; q++) {
         char name[160];
         snprintf(name, sizeof name, "%s.%s%s", sw->plan.par[q].coupling ? "coupling" : "model",
                  sw->plan.par[q].name, sw->plan.par[q].n_regions ? "[regions]" : "");
-        sb_printf(&csv, ",%s", name);
+        vbt_textbuf_printf(&csv, ",%s", name);
         cJSON_AddItemToArray(cols, cJSON_CreateString(name));
     }
     for (size_t q = 0; q < sw->plan.n_sum; q++)
         for (size_t i = 0; i < n; i++) {
             char name[256];
             snprintf(name, sizeof name, "%s:%s", sw->plan.sum[q].label, job->conn->labels[i]);
-            sb_printf(&csv, ",\"%s\"", name);
+            vbt_textbuf_printf(&csv, ",\"%s\"", name);
             cJSON_AddItemToArray(cols, cJSON_CreateString(name));
         }
-    sb_printf(&csv, "\n");
+    vbt_textbuf_printf(&csv, "\n");
     for (size_t k = 0; k < sw->plan.n_sims; k++) {
         for (size_t c = 0; c < ncol; c++)
-            sb_printf(&csv, c ? ",%.17g" : "%.17g", rows[k * ncol + c]);
-        sb_printf(&csv, "\n");
+            vbt_textbuf_printf(&csv, c ? ",%.17g" : "%.17g", rows[k * ncol + c]);
+        vbt_textbuf_printf(&csv, "\n");
     }
     if (!st)
-        st = sb_write(&csv, od, "table.csv", msg);
+        st = cli_write_text(od, "table.csv", &csv, msg);
     free(csv.s);
     free(rows);
 

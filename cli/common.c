@@ -228,3 +228,20 @@ int cli_write_json(vbt_outdir *od, const char *name, const cJSON *j, vbt_msg *ms
     free(text);
     return st;
 }
+
+int cli_write_text(vbt_outdir *od, const char *name, vbt_textbuf *b, vbt_msg *msg)
+{
+    char path[4096];
+    int st = 0;
+    if (b->oom) {
+        snprintf(msg->text, sizeof msg->text, "out of memory writing %s", name);
+        st = -1;
+    } else if (vbt_outdir_file(od, name, path, sizeof path)) {
+        snprintf(msg->text, sizeof msg->text, "output path of %s too long", name);
+        st = -1;
+    } else if (vbt_textbuf_write(b, path, 0, msg)) {
+        st = -1;
+    }
+    vbt_textbuf_free(b);
+    return st;
+}

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "fit_checkpoint.h"
-#include "strbuf.h"
+#include "vbt_text.h"
 
 /* ---- options and inputs --------------------------------------------------- */
 
@@ -110,14 +110,14 @@ static int cmp_str(const void *a, const void *b)
 
 /* "role<TAB>sha\n" for a file, "role/name<TAB>sha\n" for each regular file of
  * a directory (by name). */
-static int hash_input(strbuf *b, const char *role, const char *path, vbt_msg *msg)
+static int hash_input(vbt_textbuf *b, const char *role, const char *path, vbt_msg *msg)
 {
     struct stat st;
     char hex[65];
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
         if (vbt_sha256_file(path, hex, msg))
             return -1;
-        sb_printf(b, "%s\t%s\n", role, hex);
+        vbt_textbuf_printf(b, "%s\t%s\n", role, hex);
         return 0;
     }
     DIR *d = opendir(path);
@@ -141,7 +141,7 @@ static int hash_input(strbuf *b, const char *role, const char *path, vbt_msg *ms
             if (vbt_sha256_file(fp, hex, msg))
                 rc = -1;
             else
-                sb_printf(b, "%s/%s\t%s\n", role, names[i], hex);
+                vbt_textbuf_printf(b, "%s/%s\t%s\n", role, names[i], hex);
         }
         free(names[i]);
     }
@@ -158,20 +158,21 @@ static int ignored_option(const cli_option *o)
 
 int fit_record_identify(fit_record *k, const cli_parsed *p, vbt_msg *msg)
 {
-    strbuf o = {0}, in = {0};
+    vbt_textbuf o = {0}, in = {0};
     snprintf(k->version, sizeof k->version, "%s", vbt_version());
     for (size_t i = 0; i < p->cmd->n_opts; i++) {
         const cli_option *op = &p->cmd->opts[i];
         if (ignored_option(op))
             continue;
         if (op->kind == CLI_INT || op->kind == CLI_FLOAT)
-            sb_printf(&o, "%s=%.17g\n", op->name, cli_float(p, op->name));
+            vbt_textbuf_printf(&o, "%s=%.17g\n", op->name, cli_float(p, op->name));
         else if (op->kind == CLI_FLAG)
-            sb_printf(&o, "%s=%d\n", op->name, cli_flag(p, op->name));
+            vbt_textbuf_printf(&o, "%s=%d\n", op->name, cli_flag(p, op->name));
         else
-            sb_printf(&o, "%s=%s\n", op->name, cli_str(p, op->name) ? cli_str(p, op->name) : "");
+            vbt_textbuf_printf(&o, "%s=%s\n", op->name,
+                               cli_str(p, op->name) ? cli_str(p, op->name) : "");
     }
-    sb_printf(&o, "seed=%llu\n", (unsigned long long)p->common.seed);
+    vbt_textbuf_printf(&o, "seed=%llu\n", (unsigned long long)p->common.seed);
     int rc = -1;
     for (size_t i = 0; i < p->cmd->n_opts; i++) {
         const cli_option *op = &p->cmd->opts[i];

@@ -8,7 +8,6 @@
 #include <cJSON.h>
 
 #include "cli.h"
-#include "strbuf.h"
 #include "vbt.h"
 #include "vbt_predict.h"
 #include "vbt_surgery.h"

@@ -11,7 +11,7 @@
 #include <cJSON.h>
 
 #include "internal.h"
-#include "textbuf.h"
+#include "vbt_text.h"
 #include "vbt_cohort_out.h"
 #include "vbt_io.h"
 
@@ -59,12 +59,12 @@ static int read_probs(const char *path, const vbt_cohort_localisation *l, double
     return VBT_OK;
 }
 
-static void put_p(vbt__textbuf *b, double v)
+static void put_p(vbt_textbuf *b, double v)
 {
     if (isfinite(v))
-        vbt__tb_printf(b, "\t%.6g", v);
+        vbt_textbuf_printf(b, "\t%.6g", v);
     else
-        vbt__tb_printf(b, "\tn/a");
+        vbt_textbuf_printf(b, "\tn/a");
 }
 
 /* snprintf into a path buffer; a path that does not fit is an error, never
@@ -87,24 +87,24 @@ static int write_run(const char *dir, const vbt_cohort_subject *s, const vbt_coh
                      const vbt_cohort_localisation *l, const double *p, double thr, vbt_msg *msg)
 {
     char path[PMAX];
-    vbt__textbuf b = {0};
-    vbt__tb_printf(&b, "index\tregion\tp_ez\tp_pz\tp_hz\tez\n");
+    vbt_textbuf b = {0};
+    vbt_textbuf_printf(&b, "index\tregion\tp_ez\tp_pz\tp_hz\tez\n");
     for (size_t k = 0; k < l->n_regions; k++) {
-        vbt__tb_printf(&b, "%zu\t%s", k, l->region_names[k]);
+        vbt_textbuf_printf(&b, "%zu\t%s", k, l->region_names[k]);
         for (int q = 0; q < 3; q++)
             put_p(&b, p[3 * k + q]);
-        vbt__tb_printf(&b, "\t%d\n", p[3 * k] > thr);
+        vbt_textbuf_printf(&b, "\t%d\n", p[3 * k] > thr);
     }
     int rc = pathf(path, sizeof path, msg, "%s/sub-%s_%s_atlas-DK84_desc-ez_probseg.tsv", dir,
                    s->id, r->name);
     if (rc == VBT_OK)
-        rc = vbt__tb_write(&b, path, msg);
+        rc = vbt_textbuf_write(&b, path, 1, msg);
     else
         free(b.s);
     if (rc != VBT_OK)
         return rc;
-    vbt__textbuf c = {0};
-    vbt__tb_printf(&c, "name\tregion\tp_ez\tlabel\n");
+    vbt_textbuf c = {0};
+    vbt_textbuf_printf(&c, "name\tregion\tp_ez\tlabel\n");
     for (size_t i = 0; i < r->n_channels; i++) {
         long reg[2];
         size_t nr = 0;
@@ -115,23 +115,26 @@ static int write_run(const char *dir, const vbt_cohort_subject *s, const vbt_coh
             if (reg[q] >= 0 && (size_t)reg[q] < l->n_regions &&
                 (best < 0 || p[3 * reg[q]] > p[3 * best]))
                 best = reg[q];
-        vbt__tb_printf(&c, "%s\t", r->channels[i].name);
+        vbt_textbuf_printf(&c, "%s\t", r->channels[i].name);
         if (best < 0) {
-            vbt__tb_printf(&c, "n/a\tn/a\tn/a\n");
+            vbt_textbuf_printf(&c, "n/a\tn/a\tn/a\n");
             continue;
         }
         double pe = p[3 * best], pp = p[3 * best + 1];
-        vbt__tb_printf(&c, "%s", l->region_names[best]);
+        vbt_textbuf_printf(&c, "%s", l->region_names[best]);
         put_p(&c, pe);
-        vbt__tb_printf(&c, "\t%s\n", !isfinite(pe) ? "n/a" : pe > thr ? "ez"
-                                     : pp > thr ? "pz" : "hz");
+        vbt_textbuf_printf(&c, "\t%s\n",
+                           !isfinite(pe) ? "n/a"
+                           : pe > thr    ? "ez"
+                           : pp > thr    ? "pz"
+                                         : "hz");
     }
     if ((rc = pathf(path, sizeof path, msg, "%s/sub-%s_%s_desc-ez_channels.tsv", dir, s->id,
                     r->name)) != VBT_OK) {
         free(c.s);
         return rc;
     }
-    return vbt__tb_write(&c, path, msg);
+    return vbt_textbuf_write(&c, path, 1, msg);
 }
 
 int vbt_cohort_write_derivatives(const vbt_cohort *c, const char *outdir,
@@ -148,19 +151,20 @@ int vbt_cohort_write_derivatives(const vbt_cohort *c, const char *outdir,
         rc = vbt_mkdir_parents(root, msg);
     if (rc != VBT_OK)
         return rc;
-    vbt__textbuf d = {0};
-    vbt__tb_printf(&d, "{\n  \"Name\": \"vbt EZ maps\",\n  \"BIDSVersion\": \"1.8.0\",\n"
-                   "  \"DatasetType\": \"derivative\",\n  \"GeneratedBy\": [\n    {\n"
-                   "      \"Name\": \"vbt\",\n      \"Version\": \"%s\",\n"
-                   "      \"Description\": \"vbt cohort run: Virtual Epileptic Patient fits on "
-                   "the atlas connectome (docs/cohort.md)\"\n    }\n  ],\n"
-                   "  \"SourceDatasets\": [\n    {\n      \"URL\": \"../..\"\n    }\n  ]\n}\n",
-                   vbt_version());
+    vbt_textbuf d = {0};
+    vbt_textbuf_printf(&d,
+                       "{\n  \"Name\": \"vbt EZ maps\",\n  \"BIDSVersion\": \"1.8.0\",\n"
+                       "  \"DatasetType\": \"derivative\",\n  \"GeneratedBy\": [\n    {\n"
+                       "      \"Name\": \"vbt\",\n      \"Version\": \"%s\",\n"
+                       "      \"Description\": \"vbt cohort run: Virtual Epileptic Patient fits on "
+                       "the atlas connectome (docs/cohort.md)\"\n    }\n  ],\n"
+                       "  \"SourceDatasets\": [\n    {\n      \"URL\": \"../..\"\n    }\n  ]\n}\n",
+                       vbt_version());
     if ((rc = pathf(path, sizeof path, msg, "%s/dataset_description.json", root)) != VBT_OK) {
         free(d.s);
         return rc;
     }
-    if ((rc = vbt__tb_write(&d, path, msg)) != VBT_OK)
+    if ((rc = vbt_textbuf_write(&d, path, 1, msg)) != VBT_OK)
         return rc;
     size_t written = 0;
     for (size_t i = 0; i < c->n_subjects; i++) {

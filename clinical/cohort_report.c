@@ -8,41 +8,41 @@
 #include <string.h>
 
 #include "internal.h"
-#include "textbuf.h"
+#include "vbt_text.h"
 #include "vbt_cohort_out.h"
 
-static void put_text(vbt__textbuf *b, const char *t)
+static void put_text(vbt_textbuf *b, const char *t)
 {
     for (; *t; t++) {
         switch (*t) {
-        case '<': vbt__tb_printf(b, "&lt;"); break;
-        case '>': vbt__tb_printf(b, "&gt;"); break;
-        case '&': vbt__tb_printf(b, "&amp;"); break;
-        case '"': vbt__tb_printf(b, "&quot;"); break;
-        case '\'': vbt__tb_printf(b, "&#39;"); break;
-        default: vbt__tb_printf(b, "%c", *t);
+        case '<': vbt_textbuf_printf(b, "&lt;"); break;
+        case '>': vbt_textbuf_printf(b, "&gt;"); break;
+        case '&': vbt_textbuf_printf(b, "&amp;"); break;
+        case '"': vbt_textbuf_printf(b, "&quot;"); break;
+        case '\'': vbt_textbuf_printf(b, "&#39;"); break;
+        default: vbt_textbuf_printf(b, "%c", *t);
         }
     }
 }
 
-static void put_num(vbt__textbuf *b, double v, const char *fmt)
+static void put_num(vbt_textbuf *b, double v, const char *fmt)
 {
     if (isfinite(v))
-        vbt__tb_printf(b, fmt, v);
+        vbt_textbuf_printf(b, fmt, v);
     else
-        vbt__tb_printf(b, "n/a");
+        vbt_textbuf_printf(b, "n/a");
 }
 
-static void put_stat(vbt__textbuf *b, const char *name, const vbt_cohort_stat *s)
+static void put_stat(vbt_textbuf *b, const char *name, const vbt_cohort_stat *s)
 {
-    vbt__tb_printf(b, "<tr><th>%s</th><td>", name);
+    vbt_textbuf_printf(b, "<tr><th>%s</th><td>", name);
     put_num(b, s->value, "%.3f");
-    vbt__tb_printf(b, "</td><td>");
+    vbt_textbuf_printf(b, "</td><td>");
     if (isfinite(s->lo) && isfinite(s->hi))
-        vbt__tb_printf(b, "%.3f &ndash; %.3f", s->lo, s->hi);
+        vbt_textbuf_printf(b, "%.3f &ndash; %.3f", s->lo, s->hi);
     else
-        vbt__tb_printf(b, "n/a");
-    vbt__tb_printf(b, "</td><td>%zu</td></tr>\n", s->n);
+        vbt_textbuf_printf(b, "n/a");
+    vbt_textbuf_printf(b, "</td><td>%zu</td></tr>\n", s->n);
 }
 
 /* The row that stands for its subject: the combined row, else the single ok
@@ -108,25 +108,29 @@ void vbt_cohort_roc(const double *score, const int *label, size_t n, double *fpr
 }
 
 /* F1 per subject, as dots per outcome group (strip plot) with the median. */
-static void svg_f1(vbt__textbuf *b, const vbt_cohort_row *rows, size_t n)
+static void svg_f1(vbt_textbuf *b, const vbt_cohort_row *rows, size_t n)
 {
     const int W = 460, H = 260, L = 50, R = 20, T = 20, B = 40;
     const char *gname[3] = {"seizure free", "not seizure free", "unknown"};
     const vbt_cohort_outcome gval[3] = {VBT_COHORT_OUTCOME_FREE, VBT_COHORT_OUTCOME_NOT_FREE,
                                         VBT_COHORT_OUTCOME_UNKNOWN};
-    vbt__tb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                   "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"F1 per subject\">\n",
-                   W, H, W, H);
-    vbt__tb_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-                   "stroke=\"#888\"/>\n", L, T, W - L - R, H - T - B);
+    vbt_textbuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                          "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"F1 per subject\">\n",
+                       W, H, W, H);
+    vbt_textbuf_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+                          "stroke=\"#888\"/>\n", L, T, W - L - R, H - T - B);
     for (int t = 0; t <= 4; t++) {
         double y = T + (H - T - B) * (1 - t / 4.0);
-        vbt__tb_printf(b, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                       "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%.2f</text>\n",
-                       L, W - R, y, y, L - 4, y + 4, t / 4.0);
+        vbt_textbuf_printf(
+            b,
+            "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+            "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%.2f</text>\n",
+            L, W - R, y, y, L - 4, y + 4, t / 4.0);
     }
-    vbt__tb_printf(b, "<text x=\"12\" y=\"%d\" font-size=\"12\" transform=\"rotate(-90 12 %d)\" "
-                   "text-anchor=\"middle\">F1 (EZ vs SOZ)</text>\n", (H - B + T) / 2, (H - B + T) / 2);
+    vbt_textbuf_printf(b,
+                       "<text x=\"12\" y=\"%d\" font-size=\"12\" transform=\"rotate(-90 12 %d)\" "
+                       "text-anchor=\"middle\">F1 (EZ vs SOZ)</text>\n",
+                       (H - B + T) / 2, (H - B + T) / 2);
     double gw = (W - L - R) / 3.0;
     double *v = malloc((n + 1) * sizeof *v);
     for (int g = 0; g < 3; g++) {
@@ -137,11 +141,15 @@ static void svg_f1(vbt__textbuf *b, const vbt_cohort_row *rows, size_t n)
                 continue;
             double f = rows[i].soz.f1;
             double jitter = ((double)((m * 37) % 11) - 5.0) * gw / 40.0;  /* deterministic spread */
-            vbt__tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" "
-                           "fill-opacity=\"0.7\"><title>", cx + jitter,
-                           T + (H - T - B) * (1 - f), g == 0 ? "#1b7837" : g == 1 ? "#b2182b" : "#777");
+            vbt_textbuf_printf(b,
+                               "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" "
+                               "fill-opacity=\"0.7\"><title>",
+                               cx + jitter, T + (H - T - B) * (1 - f),
+                               g == 0   ? "#1b7837"
+                               : g == 1 ? "#b2182b"
+                                        : "#777");
             put_text(b, rows[i].subject);
-            vbt__tb_printf(b, ": F1 %.3f</title></circle>\n", f);
+            vbt_textbuf_printf(b, ": F1 %.3f</title></circle>\n", f);
             if (v)
                 v[m] = f;
             m++;
@@ -150,18 +158,20 @@ static void svg_f1(vbt__textbuf *b, const vbt_cohort_row *rows, size_t n)
             qsort(v, m, sizeof *v, cmp_desc);
             double med = m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
             double y = T + (H - T - B) * (1 - med);
-            vbt__tb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
-                           "stroke=\"#000\" stroke-width=\"2\"><title>median %.3f</title></line>\n",
-                           cx - gw / 4, cx + gw / 4, y, y, med);
+            vbt_textbuf_printf(
+                b,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
+                "stroke=\"#000\" stroke-width=\"2\"><title>median %.3f</title></line>\n",
+                cx - gw / 4, cx + gw / 4, y, y, med);
         }
-        vbt__tb_printf(b, "<text x=\"%.1f\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">"
-                       "%s (%zu)</text>\n", cx, H - B + 18, gname[g], m);
+        vbt_textbuf_printf(b, "<text x=\"%.1f\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">"
+                              "%s (%zu)</text>\n", cx, H - B + 18, gname[g], m);
     }
     free(v);
-    vbt__tb_printf(b, "</svg>\n");
+    vbt_textbuf_printf(b, "</svg>\n");
 }
 
-static void svg_roc(vbt__textbuf *b, const vbt_cohort_row *rows, size_t n, double auc)
+static void svg_roc(vbt_textbuf *b, const vbt_cohort_row *rows, size_t n, double auc)
 {
     const int S = 260, L = 50, T = 20, B = 40, R = 20;
     double *score = calloc(n + 1, sizeof *score), *fpr = calloc(n + 2, sizeof *fpr),
@@ -177,35 +187,43 @@ static void svg_roc(vbt__textbuf *b, const vbt_cohort_row *rows, size_t n, doubl
     }
     if (score && label && fpr && tpr)
         vbt_cohort_roc(score, label, m, fpr, tpr, &np);
-    vbt__tb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                   "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"ROC\">\n",
-                   L + S + R, T + S + B, L + S + R, T + S + B);
-    vbt__tb_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-                   "stroke=\"#888\"/>\n<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-                   "stroke=\"#bbb\" stroke-dasharray=\"4 3\"/>\n",
-                   L, T, S, S, L, T + S, L + S, T);
+    vbt_textbuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                          "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"ROC\">\n",
+                       L + S + R, T + S + B, L + S + R, T + S + B);
+    vbt_textbuf_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+                          "stroke=\"#888\"/>\n<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+                          "stroke=\"#bbb\" stroke-dasharray=\"4 3\"/>\n",
+                       L, T, S, S, L, T + S, L + S, T);
     for (int t = 0; t <= 4; t++)
-        vbt__tb_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%.2f</text>"
-                       "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%.2f</text>\n",
-                       L + S * t / 4, T + S + 14, t / 4.0, L - 4, T + S - S * t / 4 + 4, t / 4.0);
-    vbt__tb_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">"
-                   "false positive rate</text>\n", L + S / 2, T + S + 32);
-    vbt__tb_printf(b, "<text x=\"12\" y=\"%d\" font-size=\"12\" transform=\"rotate(-90 12 %d)\" "
-                   "text-anchor=\"middle\">true positive rate</text>\n", T + S / 2, T + S / 2);
+        vbt_textbuf_printf(
+            b,
+            "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%.2f</text>"
+            "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%.2f</text>\n",
+            L + S * t / 4, T + S + 14, t / 4.0, L - 4, T + S - S * t / 4 + 4, t / 4.0);
+    vbt_textbuf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">"
+                          "false positive rate</text>\n", L + S / 2, T + S + 32);
+    vbt_textbuf_printf(b,
+                       "<text x=\"12\" y=\"%d\" font-size=\"12\" transform=\"rotate(-90 12 %d)\" "
+                       "text-anchor=\"middle\">true positive rate</text>\n",
+                       T + S / 2, T + S / 2);
     if (np > 0) {
-        vbt__tb_printf(b, "<polyline fill=\"none\" stroke=\"#2166ac\" stroke-width=\"2\" points=\"");
+        vbt_textbuf_printf(
+            b, "<polyline fill=\"none\" stroke=\"#2166ac\" stroke-width=\"2\" points=\"");
         for (size_t k = 0; k < np; k++)
-            vbt__tb_printf(b, "%s%.1f,%.1f", k ? " " : "", L + S * fpr[k], T + S * (1 - tpr[k]));
-        vbt__tb_printf(b, "\"/>\n");
-        vbt__tb_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"end\">AUC ",
-                       L + S - 6, T + S - 8);
+            vbt_textbuf_printf(b, "%s%.1f,%.1f", k ? " " : "", L + S * fpr[k],
+                               T + S * (1 - tpr[k]));
+        vbt_textbuf_printf(b, "\"/>\n");
+        vbt_textbuf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"end\">AUC ",
+                           L + S - 6, T + S - 8);
         put_num(b, auc, "%.3f");
-        vbt__tb_printf(b, "</text>\n");
+        vbt_textbuf_printf(b, "</text>\n");
     } else {
-        vbt__tb_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">"
-                       "needs predictions for both outcome groups</text>\n", L + S / 2, T + S / 2);
+        vbt_textbuf_printf(b,
+                           "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">"
+                           "needs predictions for both outcome groups</text>\n",
+                           L + S / 2, T + S / 2);
     }
-    vbt__tb_printf(b, "</svg>\n");
+    vbt_textbuf_printf(b, "</svg>\n");
     free(score);
     free(label);
     free(fpr);
@@ -217,61 +235,67 @@ int vbt_cohort_write_html(const char *path, const vbt_cohort_row *rows, size_t n
 {
     if (!path || (!rows && n) || !sum)
         return vbt__fail(msg, VBT_EINVAL, "cohort report: missing path, rows or summary");
-    vbt__textbuf b = {0};
-    vbt__tb_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                   "<title>vbt cohort</title>\n<style>body{font-family:sans-serif;margin:2em;"
-                   "max-width:70em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-                   "padding:2px 6px;text-align:left;font-size:90%%}th{background:#f4f4f4}"
-                   ".fig{display:inline-block;margin-right:2em;vertical-align:top}"
-                   ".failed{color:#b2182b}</style>\n</head>\n<body>\n<h1>vbt cohort</h1>\n");
-    vbt__tb_printf(&b, "<p>%zu subjects: %zu with an EZ map, %zu failed, %zu fits whose "
-                   "verdict failed.</p>\n", sum->n_subjects, sum->n_ok, sum->n_failed,
-                   sum->n_untrustworthy);
-    vbt__tb_printf(&b, "<h2>Summary</h2>\n<table>\n<tr><th></th><th>estimate</th>"
-                   "<th>bootstrap interval</th><th>n</th></tr>\n");
+    vbt_textbuf b = {0};
+    vbt_textbuf_printf(&b,
+                       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                       "<title>vbt cohort</title>\n<style>body{font-family:sans-serif;margin:2em;"
+                       "max-width:70em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+                       "padding:2px 6px;text-align:left;font-size:90%%}th{background:#f4f4f4}"
+                       ".fig{display:inline-block;margin-right:2em;vertical-align:top}"
+                       ".failed{color:#b2182b}</style>\n</head>\n<body>\n<h1>vbt cohort</h1>\n");
+    vbt_textbuf_printf(&b, "<p>%zu subjects: %zu with an EZ map, %zu failed, %zu fits whose "
+                           "verdict failed.</p>\n", sum->n_subjects, sum->n_ok, sum->n_failed,
+                       sum->n_untrustworthy);
+    vbt_textbuf_printf(&b, "<h2>Summary</h2>\n<table>\n<tr><th></th><th>estimate</th>"
+                           "<th>bootstrap interval</th><th>n</th></tr>\n");
     put_stat(&b, "mean F1, all", &sum->f1_all);
     put_stat(&b, "mean F1, seizure free", &sum->f1_free);
     put_stat(&b, "mean F1, not seizure free", &sum->f1_not_free);
     put_stat(&b, "AUC of P(seizure freedom) vs outcome", &sum->auc);
-    vbt__tb_printf(&b, "</table>\n<h2>Figures</h2>\n<div class=\"fig\"><h3>F1 per subject</h3>\n");
+    vbt_textbuf_printf(&b,
+                       "</table>\n<h2>Figures</h2>\n<div class=\"fig\"><h3>F1 per subject</h3>\n");
     svg_f1(&b, rows, n);
-    vbt__tb_printf(&b, "</div><div class=\"fig\"><h3>ROC: predicted seizure freedom of the "
-                   "resection performed</h3>\n");
+    vbt_textbuf_printf(&b, "</div><div class=\"fig\"><h3>ROC: predicted seizure freedom of the "
+                           "resection performed</h3>\n");
     svg_roc(&b, rows, n, sum->auc.value);
-    vbt__tb_printf(&b, "</div>\n<h2>Subjects and runs</h2>\n<table>\n<tr><th>subject</th>"
-                   "<th>run</th><th>status</th><th>outcome</th><th>Engel</th><th>therapy</th>"
-                   "<th>EZ regions</th><th>F1 SOZ</th><th>P SOZ</th><th>R SOZ</th>"
-                   "<th>F1 resected</th><th>P(seizure free)</th><th>verdict</th><th>reason</th></tr>\n");
+    vbt_textbuf_printf(
+        &b, "</div>\n<h2>Subjects and runs</h2>\n<table>\n<tr><th>subject</th>"
+            "<th>run</th><th>status</th><th>outcome</th><th>Engel</th><th>therapy</th>"
+            "<th>EZ regions</th><th>F1 SOZ</th><th>P SOZ</th><th>R SOZ</th>"
+            "<th>F1 resected</th><th>P(seizure free)</th><th>verdict</th><th>reason</th></tr>\n");
     for (size_t i = 0; i < n; i++) {
         const vbt_cohort_row *r = &rows[i];
         int bad = strcmp(r->status, "ok") != 0;
-        vbt__tb_printf(&b, "<tr%s><td>", bad ? " class=\"failed\"" : "");
+        vbt_textbuf_printf(&b, "<tr%s><td>", bad ? " class=\"failed\"" : "");
         put_text(&b, r->subject);
-        vbt__tb_printf(&b, "</td><td>");
+        vbt_textbuf_printf(&b, "</td><td>");
         put_text(&b, r->run);
-        vbt__tb_printf(&b, "</td><td>");
+        vbt_textbuf_printf(&b, "</td><td>");
         put_text(&b, r->status);
-        vbt__tb_printf(&b, "</td><td>%s</td><td>", vbt_cohort_outcome_name(r->outcome));
+        vbt_textbuf_printf(&b, "</td><td>%s</td><td>", vbt_cohort_outcome_name(r->outcome));
         put_text(&b, r->engel);
-        vbt__tb_printf(&b, "</td><td>");
+        vbt_textbuf_printf(&b, "</td><td>");
         put_text(&b, r->therapy);
-        vbt__tb_printf(&b, "</td><td>%zu</td><td>", r->n_ez);
+        vbt_textbuf_printf(&b, "</td><td>%zu</td><td>", r->n_ez);
         put_num(&b, r->soz.f1, "%.3f");
-        vbt__tb_printf(&b, "</td><td>");
+        vbt_textbuf_printf(&b, "</td><td>");
         put_num(&b, r->soz.precision, "%.3f");
-        vbt__tb_printf(&b, "</td><td>");
+        vbt_textbuf_printf(&b, "</td><td>");
         put_num(&b, r->soz.recall, "%.3f");
-        vbt__tb_printf(&b, "</td><td>");
+        vbt_textbuf_printf(&b, "</td><td>");
         put_num(&b, r->resect.f1, "%.3f");
-        vbt__tb_printf(&b, "</td><td>");
+        vbt_textbuf_printf(&b, "</td><td>");
         put_num(&b, r->p_free, "%.3f");
-        vbt__tb_printf(&b, "</td><td>%s</td><td>", r->trustworthy == 1 ? "passed"
-                       : r->trustworthy == 0 ? "failed" : "n/a");
+        vbt_textbuf_printf(&b, "</td><td>%s</td><td>",
+                           r->trustworthy == 1   ? "passed"
+                           : r->trustworthy == 0 ? "failed"
+                                                 : "n/a");
         put_text(&b, r->reason);
-        vbt__tb_printf(&b, "</td></tr>\n");
+        vbt_textbuf_printf(&b, "</td></tr>\n");
     }
-    vbt__tb_printf(&b, "</table>\n<p>F1, precision (P) and recall (R) of the EZ map (P(EZ) above "
-                   "the threshold) against the regions of the seizure-onset channels; schema and "
-                   "rules in docs/cohort.md.</p>\n</body>\n</html>\n");
-    return vbt__tb_write(&b, path, msg);
+    vbt_textbuf_printf(
+        &b, "</table>\n<p>F1, precision (P) and recall (R) of the EZ map (P(EZ) above "
+            "the threshold) against the regions of the seizure-onset channels; schema and "
+            "rules in docs/cohort.md.</p>\n</body>\n</html>\n");
+    return vbt_textbuf_write(&b, path, 1, msg);
 }

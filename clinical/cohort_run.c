@@ -17,7 +17,7 @@
 #include <cJSON.h>
 
 #include "internal.h"
-#include "textbuf.h"
+#include "vbt_text.h"
 #include "vbt_cohort.h"
 #include "vbt_fit.h"
 #include "vbt_io.h"
@@ -80,7 +80,7 @@ static int link_to(const char *target, const char *link, vbt_msg *msg)
     return VBT_OK;
 }
 
-static int tb_write(vbt__textbuf *b, const char *path, vbt_msg *msg)
+static int tb_write(vbt_textbuf *b, const char *path, vbt_msg *msg)
 {
     if (b->oom)
         return vbt__fail(msg, VBT_ENOMEM, "out of memory");
@@ -95,12 +95,12 @@ static int tb_write(vbt__textbuf *b, const char *path, vbt_msg *msg)
 }
 
 /* Comma list of the regions in set. */
-static void region_list(vbt__textbuf *b, const vbt_cohort_localisation *l, const unsigned char *set)
+static void region_list(vbt_textbuf *b, const vbt_cohort_localisation *l, const unsigned char *set)
 {
     int first = 1;
     for (size_t r = 0; r < l->n_regions; r++)
         if (set[r]) {
-            vbt__tb_printf(b, "%s%s", first ? "" : ",", l->region_names[r]);
+            vbt_textbuf_printf(b, "%s%s", first ? "" : ",", l->region_names[r]);
             first = 0;
         }
 }
@@ -139,13 +139,14 @@ static int stage(const vbt_cohort_subject *s, const vbt_cohort_run *r,
     const vbt_cohort_label which[2] = {VBT_COHORT_SOZ, VBT_COHORT_RESECT};
     const char *file[2] = {"hypothesis.txt", "resections.txt"};
     for (int k = 0; k < 2 && !rc; k++) {
-        vbt__textbuf b = {0};
+        vbt_textbuf b = {0};
         fmt(p, sizeof p, "%s/%s", dir, file[k]);
         if (vbt_cohort_region_set(l, r, which[k], set)) {
-            vbt__tb_printf(&b, "# %s channels of the run, localised on the atlas (docs/cohort.md)\n",
-                      k ? "resect" : "soz");
+            vbt_textbuf_printf(
+                &b, "# %s channels of the run, localised on the atlas (docs/cohort.md)\n",
+                k ? "resect" : "soz");
             region_list(&b, l, set);
-            vbt__tb_printf(&b, "\n");
+            vbt_textbuf_printf(&b, "\n");
             rc = tb_write(&b, p, msg);
         } else {
             unlink(p);
@@ -167,13 +168,13 @@ static int stage(const vbt_cohort_subject *s, const vbt_cohort_run *r,
     if ((rc = link_to(r->edf, p, msg)))
         return rc;
     /* electrodes in mm, only contacts with a position */
-    vbt__textbuf e = {0};
-    vbt__tb_printf(&e, "name\tx\ty\tz\n");
+    vbt_textbuf e = {0};
+    vbt_textbuf_printf(&e, "name\tx\ty\tz\n");
     for (size_t i = 0; i < s->n_contacts; i++)
         if (s->contacts[i].has_xyz)
-            vbt__tb_printf(&e, "%s\t%.4f\t%.4f\t%.4f\n", s->contacts[i].name,
-                      s->contacts[i].xyz_mm[0], s->contacts[i].xyz_mm[1],
-                      s->contacts[i].xyz_mm[2]);
+            vbt_textbuf_printf(&e, "%s\t%.4f\t%.4f\t%.4f\n", s->contacts[i].name,
+                               s->contacts[i].xyz_mm[0], s->contacts[i].xyz_mm[1],
+                               s->contacts[i].xyz_mm[2]);
     char space[64];
     fmt(space, sizeof space, "%s", s->space[0] ? s->space : "MNI152NLin6ASym");
     fmt(p, sizeof p, "%s/sub-%s_space-%s_electrodes.tsv", ieeg, s->id, space);
@@ -181,9 +182,10 @@ static int stage(const vbt_cohort_subject *s, const vbt_cohort_run *r,
     free(e.s);
     if (rc)
         return rc;
-    vbt__textbuf cs = {0};
-    vbt__tb_printf(&cs, "{\n  \"iEEGCoordinateSystem\": \"%s\",\n  \"iEEGCoordinateUnits\": \"mm\"\n}\n",
-              space);
+    vbt_textbuf cs = {0};
+    vbt_textbuf_printf(
+        &cs, "{\n  \"iEEGCoordinateSystem\": \"%s\",\n  \"iEEGCoordinateUnits\": \"mm\"\n}\n",
+        space);
     fmt(p, sizeof p, "%s/sub-%s_space-%s_coordsystem.json", ieeg, s->id, space);
     rc = tb_write(&cs, p, msg);
     free(cs.s);
@@ -191,8 +193,8 @@ static int stage(const vbt_cohort_subject *s, const vbt_cohort_run *r,
         return rc;
     /* channels: a channel is bad when it is, or when it is not a depth/grid
      * channel with a localised contact (the gain has no row for it) */
-    vbt__textbuf ch = {0};
-    vbt__tb_printf(&ch, "name\ttype\tunits\tstatus\n");
+    vbt_textbuf ch = {0};
+    vbt_textbuf_printf(&ch, "name\ttype\tunits\tstatus\n");
     for (size_t i = 0; i < r->n_channels; i++) {
         const vbt_cohort_channel *c = &r->channels[i];
         long reg[2];
@@ -204,19 +206,20 @@ static int stage(const vbt_cohort_subject *s, const vbt_cohort_run *r,
                 has_pos = s->contacts[k].has_xyz;
         int good = !c->bad && has_pos &&
                    (strcasecmp(c->type, "SEEG") == 0 || strcasecmp(c->type, "ECOG") == 0);
-        vbt__tb_printf(&ch, "%s\t%s\tuV\t%s\n", c->name, c->type, good ? "good" : "bad");
+        vbt_textbuf_printf(&ch, "%s\t%s\tuV\t%s\n", c->name, c->type, good ? "good" : "bad");
     }
     fmt(p, sizeof p, "%s_channels.tsv", base);
     rc = tb_write(&ch, p, msg);
     free(ch.s);
     if (rc)
         return rc;
-    vbt__textbuf ev = {0};
-    vbt__tb_printf(&ev, "onset\tduration\ttrial_type\n");
+    vbt_textbuf ev = {0};
+    vbt_textbuf_printf(&ev, "onset\tduration\ttrial_type\n");
     if (isnan(r->offset_s))
-        vbt__tb_printf(&ev, "%.6f\tn/a\tseizure onset\n", r->onset_s);
+        vbt_textbuf_printf(&ev, "%.6f\tn/a\tseizure onset\n", r->onset_s);
     else
-        vbt__tb_printf(&ev, "%.6f\t%.6f\tseizure onset\n", r->onset_s, r->offset_s - r->onset_s);
+        vbt_textbuf_printf(&ev, "%.6f\t%.6f\tseizure onset\n", r->onset_s,
+                           r->offset_s - r->onset_s);
     fmt(p, sizeof p, "%s_events.tsv", base);
     rc = tb_write(&ev, p, msg);
     free(ev.s);

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "pipeline_internal.h"
-#include "textbuf.h"
+#include "vbt_text.h"
 #include "vbt_fit.h"
 #include "vbt_gain.h"
 #include "vbt_patient.h"
@@ -128,7 +128,7 @@ static const char *shown(const prun *pp, const char *path)
 
 /* "input HEX PATH" lines of one input (PATH shown); a directory (a TVB
  * connectome folder) counts by its files, every one, sorted by name. */
-static int stamp_input(const prun *pp, vbt__textbuf *st, const char *input, vbt_msg *msg)
+static int stamp_input(const prun *pp, vbt_textbuf *st, const char *input, vbt_msg *msg)
 {
     char **names = NULL, hex[65], fp[8400];
     size_t nf = 0, cap = 0;
@@ -170,7 +170,7 @@ static int stamp_input(const prun *pp, vbt__textbuf *st, const char *input, vbt_
             snprintf(fp, sizeof fp, "%s", input);
         if ((rc = vbt_sha256_file(fp, hex, msg)))
             break;
-        vbt__tb_printf(st, "input %s %s\n", hex, shown(pp, fp));
+        vbt_textbuf_printf(st, "input %s %s\n", hex, shown(pp, fp));
     }
     for (size_t f = 0; f < nf; f++)
         free(names[f]);
@@ -199,7 +199,7 @@ static int step(prun *pp, vbt_pipeline_step s, char **argv_in, const char *const
     const char *name = step_names[s];
     char stamp_path[4300];
     snprintf(stamp_path, sizeof stamp_path, "%s/%s.txt", pp->stamps, name);
-    vbt__textbuf st = {0};
+    vbt_textbuf st = {0};
     int argc = 0, rc = VBT_OK;
     vbt_msg why;
     while (argv_in[argc])
@@ -209,7 +209,7 @@ static int step(prun *pp, vbt_pipeline_step s, char **argv_in, const char *const
         return vbt__fail(pp->msg, VBT_ENOMEM, "step %s: out of memory", name);
     for (int i = 0; i < argc; i++) {
         argv[i] = (char *)shown(pp, argv_in[i]);
-        vbt__tb_printf(&st, "arg %s\n", argv[i]);
+        vbt_textbuf_printf(&st, "arg %s\n", argv[i]);
     }
     argv[argc] = NULL;
     for (size_t i = 0; inputs[i] && !rc; i++)

@@ -11,7 +11,7 @@
 
 #include "internal.h"
 #include "pipeline_internal.h"
-#include "textbuf.h"
+#include "vbt_text.h"
 #include "vbt_predict.h"
 
 struct vbt_predict {
@@ -206,7 +206,7 @@ const vbt_connectome *vbt_predict_connectome(const vbt_predict *p)
 }
 
 /* A table of the staged output folder, written and freed. */
-static int write_table(vbt__textbuf *b, vbt_outdir *od, const char *name, vbt_msg *msg)
+static int write_table(vbt_textbuf *b, vbt_outdir *od, const char *name, vbt_msg *msg)
 {
     char path[4096];
     if (vbt_outdir_file(od, name, path, sizeof path)) {
@@ -214,7 +214,7 @@ static int write_table(vbt__textbuf *b, vbt_outdir *od, const char *name, vbt_ms
         memset(b, 0, sizeof *b);
         return vbt__fail(msg, VBT_EINVAL, "output path of %s too long", name);
     }
-    return vbt__tb_write(b, path, msg);
+    return vbt_textbuf_write(b, path, 1, msg);
 }
 
 /* run.json: provenance with the inputs, the settings and `extra` (moved). */
@@ -243,8 +243,8 @@ static int write_run_json(const vbt_predict *p, const char *tool, vbt_outdir *od
     if (!rc && !text)
         rc = vbt__fail(msg, VBT_ENOMEM, "out of memory writing run.json");
     if (!rc) {
-        vbt__textbuf b = {0};
-        vbt__tb_printf(&b, "%s\n", text);
+        vbt_textbuf b = {0};
+        vbt_textbuf_printf(&b, "%s\n", text);
         rc = write_table(&b, od, "run.json", msg);
     }
     free(text);
@@ -277,14 +277,14 @@ static int write_order(const vbt_predict *p, const vbt_surgery_result *r, vbt_ou
         if (r->p_recruited[i] > 0.0)
             ord[m++] = i;
     sort_by(ord, m, r->onset_median);
-    vbt__textbuf b = {0};
-    vbt__tb_printf(&b, "order,region,label,p_recruited,onset_median,onset_q05,onset_q95\n");
+    vbt_textbuf b = {0};
+    vbt_textbuf_printf(&b, "order,region,label,p_recruited,onset_median,onset_q05,onset_q95\n");
     for (size_t q = 0; q < m; q++) {
         size_t i = ord[q];
-        vbt__tb_printf(&b, "%zu,%zu,", q + 1, i);
-        vbt__tb_label(&b, p->conn->labels[i]);
-        vbt__tb_printf(&b, ",%.17g,%.17g,%.17g,%.17g\n", r->p_recruited[i], r->onset_median[i],
-                       r->onset_q05[i], r->onset_q95[i]);
+        vbt_textbuf_printf(&b, "%zu,%zu,", q + 1, i);
+        vbt_textbuf_label(&b, p->conn->labels[i]);
+        vbt_textbuf_printf(&b, ",%.17g,%.17g,%.17g,%.17g\n", r->p_recruited[i], r->onset_median[i],
+                           r->onset_q05[i], r->onset_q95[i]);
     }
     free(ord);
     return write_table(&b, od, "order.csv", msg);
@@ -301,15 +301,15 @@ int vbt_predict_write(const vbt_predict *p, const vbt_surgery_result *r, double 
         return vbt__fail(msg, VBT_EINVAL, "output path of onsets.npy too long");
     if ((rc = vbt_npy_write(path, r->onset, 2, shape, 0, msg)))
         return rc;
-    vbt__textbuf b = {0};
-    vbt__tb_printf(&b, "region,label,p_recruited,onset_mean,onset_sd,onset_median,onset_q05,"
-                       "onset_q95,mean_rank\n");
+    vbt_textbuf b = {0};
+    vbt_textbuf_printf(&b, "region,label,p_recruited,onset_mean,onset_sd,onset_median,onset_q05,"
+                           "onset_q95,mean_rank\n");
     for (size_t i = 0; i < n; i++) {
-        vbt__tb_printf(&b, "%zu,", i);
-        vbt__tb_label(&b, p->conn->labels[i]);
-        vbt__tb_printf(&b, ",%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", r->p_recruited[i],
-                       r->onset_mean[i], r->onset_sd[i], r->onset_median[i], r->onset_q05[i],
-                       r->onset_q95[i], r->mean_rank[i]);
+        vbt_textbuf_printf(&b, "%zu,", i);
+        vbt_textbuf_label(&b, p->conn->labels[i]);
+        vbt_textbuf_printf(&b, ",%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", r->p_recruited[i],
+                           r->onset_mean[i], r->onset_sd[i], r->onset_median[i], r->onset_q05[i],
+                           r->onset_q95[i], r->mean_rank[i]);
     }
     if ((rc = write_table(&b, od, "recruitment.csv", msg)) || (rc = write_order(p, r, od, msg)))
         return rc;
@@ -332,13 +332,13 @@ int vbt_predict_write(const vbt_predict *p, const vbt_surgery_result *r, double 
 
 char *vbt_predict_join_regions(const vbt_predict *p, const size_t *idx, size_t n, int labels)
 {
-    vbt__textbuf b = {0};
-    vbt__tb_printf(&b, "%s", "");
+    vbt_textbuf b = {0};
+    vbt_textbuf_printf(&b, "%s", "");
     for (size_t q = 0; q < n; q++) {
         if (labels)
-            vbt__tb_printf(&b, "%s%s", q ? ";" : "", p->conn->labels[idx[q]]);
+            vbt_textbuf_printf(&b, "%s%s", q ? ";" : "", p->conn->labels[idx[q]]);
         else
-            vbt__tb_printf(&b, "%s%zu", q ? ";" : "", idx[q]);
+            vbt_textbuf_printf(&b, "%s%zu", q ? ";" : "", idx[q]);
     }
     if (b.oom) {
         free(b.s);
@@ -364,35 +364,35 @@ static int write_scenarios(const vbt_predict *p, const vbt_predict_scenario *sc,
                            vbt_outdir *od, vbt_msg *msg)
 {
     const size_t n = p->conn->n;
-    vbt__textbuf b = {0};
+    vbt_textbuf b = {0};
     int rc;
-    vbt__tb_printf(&b, "scenario,resected,resected_indices,n_resected,p_seizure_freedom,"
-                       "mean_recruited_regions\n");
+    vbt_textbuf_printf(&b, "scenario,resected,resected_indices,n_resected,p_seizure_freedom,"
+                           "mean_recruited_regions\n");
     for (size_t k = 0; k < ns; k++) {
         char *lab = vbt_predict_join_regions(p, sc[k].r.resected, sc[k].r.n_resected, 1);
         char *ind = vbt_predict_join_regions(p, sc[k].r.resected, sc[k].r.n_resected, 0);
         b.oom |= !lab || !ind;
-        vbt__tb_label(&b, sc[k].name);
-        vbt__tb_printf(&b, ",");
-        vbt__tb_label(&b, lab ? lab : "");
-        vbt__tb_printf(&b, ",%s,%zu,%.17g,%.17g\n", ind ? ind : "", sc[k].r.n_resected,
-                       sc[k].r.p_freedom, sc[k].r.mean_recruited);
+        vbt_textbuf_label(&b, sc[k].name);
+        vbt_textbuf_printf(&b, ",");
+        vbt_textbuf_label(&b, lab ? lab : "");
+        vbt_textbuf_printf(&b, ",%s,%zu,%.17g,%.17g\n", ind ? ind : "", sc[k].r.n_resected,
+                           sc[k].r.p_freedom, sc[k].r.mean_recruited);
         free(lab);
         free(ind);
     }
     if ((rc = write_table(&b, od, "surgery.csv", msg)))
         return rc;
-    vbt__tb_printf(&b, "scenario,region,label,resected,p_recruited,onset_median,onset_q05,"
-                       "onset_q95,mean_rank\n");
+    vbt_textbuf_printf(&b, "scenario,region,label,resected,p_recruited,onset_median,onset_q05,"
+                           "onset_q95,mean_rank\n");
     for (size_t k = 0; k < ns; k++)
         for (size_t i = 0; i < n; i++) {
             const vbt_surgery_result *r = &sc[k].r;
-            vbt__tb_label(&b, sc[k].name);
-            vbt__tb_printf(&b, ",%zu,", i);
-            vbt__tb_label(&b, p->conn->labels[i]);
-            vbt__tb_printf(&b, ",%d,%.17g,%.17g,%.17g,%.17g,%.17g\n", r->is_resected[i],
-                           r->p_recruited[i], r->onset_median[i], r->onset_q05[i],
-                           r->onset_q95[i], r->mean_rank[i]);
+            vbt_textbuf_label(&b, sc[k].name);
+            vbt_textbuf_printf(&b, ",%zu,", i);
+            vbt_textbuf_label(&b, p->conn->labels[i]);
+            vbt_textbuf_printf(&b, ",%d,%.17g,%.17g,%.17g,%.17g,%.17g\n", r->is_resected[i],
+                               r->p_recruited[i], r->onset_median[i], r->onset_q05[i],
+                               r->onset_q95[i], r->mean_rank[i]);
         }
     return write_table(&b, od, "regions.csv", msg);
 }

@@ -30,31 +30,31 @@
 
 #define DASH "\xe2\x80\x93" /* – */
 
-void vbt__rep_text(vbt__textbuf *b, const char *t)
+void vbt__rep_text(vbt_textbuf *b, const char *t)
 {
     if (!t)
         return;
     for (; *t; t++) {
         switch (*t) {
-        case '<': vbt__tb_printf(b, "&lt;"); break;
-        case '>': vbt__tb_printf(b, "&gt;"); break;
-        case '&': vbt__tb_printf(b, "&amp;"); break;
-        case '"': vbt__tb_printf(b, "&quot;"); break;
-        case '\'': vbt__tb_printf(b, "&#39;"); break;
-        default: vbt__tb_printf(b, "%c", *t);
+        case '<': vbt_textbuf_printf(b, "&lt;"); break;
+        case '>': vbt_textbuf_printf(b, "&gt;"); break;
+        case '&': vbt_textbuf_printf(b, "&amp;"); break;
+        case '"': vbt_textbuf_printf(b, "&quot;"); break;
+        case '\'': vbt_textbuf_printf(b, "&#39;"); break;
+        default: vbt_textbuf_printf(b, "%c", *t);
         }
     }
 }
 
-void vbt__rep_num(vbt__textbuf *b, const char *fmt, double v)
+void vbt__rep_num(vbt_textbuf *b, const char *fmt, double v)
 {
     if (!isfinite(v)) {
-        vbt__tb_printf(b, DASH);
+        vbt_textbuf_printf(b, DASH);
         return;
     }
     char buf[64];
     snprintf(buf, sizeof buf, fmt, v);
-    vbt__tb_printf(b, "%s", buf);
+    vbt_textbuf_printf(b, "%s", buf);
 }
 
 int vbt__rep_map_only(const vbt_report_input *in)
@@ -202,30 +202,30 @@ static int is_ez(const vbt_report_input *in, const vbt_report_region *r)
 
 /* "a", "a and b", "a, b and c" of the first names (at most 6, then "and N
  * more"). */
-static void sb_names(vbt__textbuf *b, char *const *names, size_t n)
+static void sb_names(vbt_textbuf *b, char *const *names, size_t n)
 {
     size_t show = n > 6 ? 5 : n;
     for (size_t i = 0; i < show; i++)
-        vbt__tb_printf(b, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", names[i]);
+        vbt_textbuf_printf(b, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", names[i]);
     if (show < n)
-        vbt__tb_printf(b, " and %zu more", n - show);
+        vbt_textbuf_printf(b, " and %zu more", n - show);
 }
 
-static char *finish(vbt__textbuf *b)
+static char *finish(vbt_textbuf *b)
 {
     if (b->oom) {
         free(b->s);
         return NULL;
     }
     if (!b->s)
-        vbt__tb_printf(b, "%s", "");
+        vbt_textbuf_printf(b, "%s", "");
     return b->oom ? NULL : b->s;
 }
 
 char *vbt_report_answer(const vbt_report_input *in, const vbt_report_context *c, char **warning)
 {
     const int map = vbt__rep_map_only(in);
-    vbt__textbuf s = {0}, w = {0};
+    vbt_textbuf s = {0}, w = {0};
     size_t *ord = ez_order(in), n_ez = 0;
     const char *why[16];
     size_t n_why;
@@ -238,105 +238,121 @@ char *vbt_report_answer(const vbt_report_input *in, const vbt_report_context *c,
         n_ez++;
     /* where, and how sure */
     if (map)
-        vbt__tb_printf(&s, "Point estimate only (the posterior's mode, no probabilities): ");
+        vbt_textbuf_printf(&s, "Point estimate only (the posterior's mode, no probabilities): ");
     if (n_ez) {
-        vbt__tb_printf(&s, "%s", map ? "the seizure starts in " : "The seizure starts in ");
+        vbt_textbuf_printf(&s, "%s", map ? "the seizure starts in " : "The seizure starts in ");
         size_t show = n_ez > 6 ? 5 : n_ez;
         for (size_t k = 0; k < show; k++) {
             const vbt_report_region *r = &in->regions[ord[k]];
-            vbt__tb_printf(&s, "%s%s", k == 0 ? "" : k + 1 == n_ez ? " and " : ", ", r->label);
+            vbt_textbuf_printf(&s, "%s%s", k == 0 ? "" : k + 1 == n_ez ? " and " : ", ", r->label);
             if (map)
-                vbt__tb_printf(&s, " (x0 %.2f)", r->x0_mean);
+                vbt_textbuf_printf(&s, " (x0 %.2f)", r->x0_mean);
             else
-                vbt__tb_printf(&s, " (P(EZ) %.2f)", r->p_ez);
+                vbt_textbuf_printf(&s, " (P(EZ) %.2f)", r->p_ez);
         }
         if (show < n_ez)
-            vbt__tb_printf(&s, " and %zu more", n_ez - show);
+            vbt_textbuf_printf(&s, " and %zu more", n_ez - show);
         if (map)
-            vbt__tb_printf(&s, ", above the EZ threshold x0 = %.2f", VBT_VEP_X0_EZ);
+            vbt_textbuf_printf(&s, ", above the EZ threshold x0 = %.2f", VBT_VEP_X0_EZ);
     } else if (in->n) {
         const vbt_report_region *r = &in->regions[ord[0]];
         if (map)
-            vbt__tb_printf(&s, "no region's x0 reaches the EZ threshold %.2f (the highest: %s at "
-                      "%.2f)", VBT_VEP_X0_EZ, r->label, r->x0_mean);
+            vbt_textbuf_printf(&s,
+                               "no region's x0 reaches the EZ threshold %.2f (the highest: %s at "
+                               "%.2f)",
+                               VBT_VEP_X0_EZ, r->label, r->x0_mean);
         else
-            vbt__tb_printf(&s, "The fit finds no region likely to start the seizure (the highest "
-                      "P(EZ): %s at %.2f)", r->label, r->p_ez);
+            vbt_textbuf_printf(&s,
+                               "The fit finds no region likely to start the seizure (the highest "
+                               "P(EZ): %s at %.2f)",
+                               r->label, r->p_ez);
     } else {
-        vbt__tb_printf(&s, "%s", map ? "no region was fitted" : "No region was fitted");
+        vbt_textbuf_printf(&s, "%s", map ? "no region was fitted" : "No region was fitted");
     }
-    vbt__tb_printf(&s, "%s", trust == 1   ? "; the fit's verdict: trustworthy"
-                        : trust == 0 ? "; the fit's verdict: NOT trustworthy"
-                                     : "; the fit gives no verdict");
+    vbt_textbuf_printf(&s, "%s",
+                       trust == 1   ? "; the fit's verdict: trustworthy"
+                       : trust == 0 ? "; the fit's verdict: NOT trustworthy"
+                                    : "; the fit gives no verdict");
     /* what the planned resection would do */
     int have_plan = c && (c->n_plan || isfinite(c->plan_p));
     double p = have_plan ? c->plan_p : NAN, lo, hi;
     if (!have_plan) {
-        vbt__tb_printf(&s, "; no resection plan was computed.");
+        vbt_textbuf_printf(&s, "; no resection plan was computed.");
     } else if (map) {
         if (c->plan_reached == 0 || !(p >= 0.5)) {
-            vbt__tb_printf(&s, "; at this point of the fitted model no resection within the plan's "
-                      "limits stops the seizure");
+            vbt_textbuf_printf(&s,
+                               "; at this point of the fitted model no resection within the plan's "
+                               "limits stops the seizure");
             if (c->n_plan) {
-                vbt__tb_printf(&s, " (the best found: ");
+                vbt_textbuf_printf(&s, " (the best found: ");
                 sb_names(&s, c->plan_regions, c->n_plan);
-                vbt__tb_printf(&s, ")");
+                vbt_textbuf_printf(&s, ")");
             }
-            vbt__tb_printf(&s, ".");
+            vbt_textbuf_printf(&s, ".");
         } else if (!c->n_plan) {
-            vbt__tb_printf(&s, "; at this point the fitted model has no seizure to stop.");
+            vbt_textbuf_printf(&s, "; at this point the fitted model has no seizure to stop.");
         } else {
-            vbt__tb_printf(&s, "; at this point of the fitted model, resecting ");
+            vbt_textbuf_printf(&s, "; at this point of the fitted model, resecting ");
             sb_names(&s, c->plan_regions, c->n_plan);
-            vbt__tb_printf(&s, " stops the seizure. Its certainty is not measured: fit with "
-                      "--method nuts for probabilities.");
+            vbt_textbuf_printf(&s, " stops the seizure. Its certainty is not measured: fit with "
+                                   "--method nuts for probabilities.");
         }
     } else {
         if (c->plan_reached == 0)
-            vbt__tb_printf(&s, "; no resection within the plan's limits reaches the target "
-                      "P(seizure freedom) %.2f: the best found, resecting ", c->plan_target);
+            vbt_textbuf_printf(&s,
+                               "; no resection within the plan's limits reaches the target "
+                               "P(seizure freedom) %.2f: the best found, resecting ",
+                               c->plan_target);
         else
-            vbt__tb_printf(&s, "; resecting ");
+            vbt_textbuf_printf(&s, "; resecting ");
         if (c->n_plan)
             sb_names(&s, c->plan_regions, c->n_plan);
         else
-            vbt__tb_printf(&s, "nothing");
-        vbt__tb_printf(&s, " would give P(seizure freedom) %.2f", p);
+            vbt_textbuf_printf(&s, "nothing");
+        vbt_textbuf_printf(&s, " would give P(seizure freedom) %.2f", p);
         if (c->n_draws && isfinite(p)) {
             vbt_report_wilson(floor(p * (double)c->n_draws + 0.5), (double)c->n_draws, &lo, &hi);
-            vbt__tb_printf(&s, " (95 %% interval %.2f" DASH "%.2f over %zu posterior draws)", lo, hi,
-                      c->n_draws);
+            vbt_textbuf_printf(&s, " (95 %% interval %.2f" DASH "%.2f over %zu posterior draws)",
+                               lo, hi, c->n_draws);
         }
-        vbt__tb_printf(&s, " in the fitted model");
+        vbt_textbuf_printf(&s, " in the fitted model");
         if (isfinite(c->p_without))
-            vbt__tb_printf(&s, ", against %.2f without surgery", c->p_without);
-        vbt__tb_printf(&s, ".");
+            vbt_textbuf_printf(&s, ", against %.2f without surgery", c->p_without);
+        vbt_textbuf_printf(&s, ".");
     }
     /* what must not be missed */
     if (trust == 0) {
-        vbt__tb_printf(&w, "Do not trust this answer: the fit fails its checks");
+        vbt_textbuf_printf(&w, "Do not trust this answer: the fit fails its checks");
         for (size_t k = 0; k < n_why; k++)
-            vbt__tb_printf(&w, "%s%s", k ? "; " : ": ", why[k]);
-        vbt__tb_printf(&w, ". ");
+            vbt_textbuf_printf(&w, "%s%s", k ? "; " : ": ", why[k]);
+        vbt_textbuf_printf(&w, ". ");
     }
     if (have_plan && c->plan_reached == 0) {
         if (map)
-            vbt__tb_printf(&w, "The surgery plan misses its target: no resection it tried stops the "
-                      "seizure at the mode. ");
+            vbt_textbuf_printf(
+                &w, "The surgery plan misses its target: no resection it tried stops the "
+                    "seizure at the mode. ");
         else
-            vbt__tb_printf(&w, "The surgery plan misses its target: P(seizure freedom) %.2f is below "
-                      "%.2f. ", p, c->plan_target);
+            vbt_textbuf_printf(
+                &w,
+                "The surgery plan misses its target: P(seizure freedom) %.2f is below "
+                "%.2f. ",
+                p, c->plan_target);
     }
     double target = c && isfinite(c->plan_target) ? c->plan_target : 0.9;
     if (c && isfinite(c->p_without) && c->p_without >= target) {
         if (map)
-            vbt__tb_printf(&w, "Without surgery the fitted model has no seizure at the mode: it does "
-                      "not reproduce the recorded seizure, so neither its EZ nor its plan "
-                      "means anything. ");
+            vbt_textbuf_printf(
+                &w, "Without surgery the fitted model has no seizure at the mode: it does "
+                    "not reproduce the recorded seizure, so neither its EZ nor its plan "
+                    "means anything. ");
         else
-            vbt__tb_printf(&w, "Without surgery the fitted model already gives P(seizure freedom) "
-                      "%.2f: it does not reproduce the recorded seizure, so neither its EZ nor "
-                      "its plan means anything. ", c->p_without);
+            vbt_textbuf_printf(
+                &w,
+                "Without surgery the fitted model already gives P(seizure freedom) "
+                "%.2f: it does not reproduce the recorded seizure, so neither its EZ nor "
+                "its plan means anything. ",
+                c->p_without);
     }
     free(ord);
     if (w.len && w.s[w.len - 1] == ' ')
@@ -361,14 +377,14 @@ char *vbt_report_answer(const vbt_report_input *in, const vbt_report_context *c,
 
 /* A comma-separated region list in HTML text: escaped, with a line-break
  * opportunity after each comma. */
-static void put_list(vbt__textbuf *b, const char *t)
+static void put_list(vbt_textbuf *b, const char *t)
 {
     char item[2] = {0, 0};
     for (; t && *t; t++) {
         item[0] = *t;
         vbt__rep_text(b, item);
         if (*t == ',')
-            vbt__tb_printf(b, "<wbr/>");
+            vbt_textbuf_printf(b, "<wbr/>");
     }
 }
 
@@ -383,7 +399,7 @@ static double region_ei(const vbt_report_context *c, size_t i)
     return best;
 }
 
-static void onset_cell(vbt__textbuf *b, const vbt_report_input *in, const vbt_report_context *c,
+static void onset_cell(vbt_textbuf *b, const vbt_report_input *in, const vbt_report_context *c,
                        double t)
 {
     double s = onset_s_of(in, c, t);
@@ -392,32 +408,37 @@ static void onset_cell(vbt__textbuf *b, const vbt_report_input *in, const vbt_re
     else if (isfinite(t))
         vbt__rep_num(b, "%.3g (model time)", t);
     else
-        vbt__tb_printf(b, DASH);
+        vbt_textbuf_printf(b, DASH);
 }
 
-static void ez_table(vbt__textbuf *b, const vbt_report_input *in, const vbt_report_context *c,
+static void ez_table(vbt_textbuf *b, const vbt_report_input *in, const vbt_report_context *c,
                      const size_t *ord)
 {
     const int map = vbt__rep_map_only(in);
-    vbt__tb_printf(b, "<h2>Epileptogenic zone</h2>\n<p>");
+    vbt_textbuf_printf(b, "<h2>Epileptogenic zone</h2>\n<p>");
     if (map)
-        vbt__tb_printf(b, "Regions by decreasing excitability x0 at the mode (classes by BVEP's "
-                       "thresholds: EZ at x0 &#8805; %.2f, PZ at x0 &#8805; %.2f); onset at the "
-                       "mode", VBT_VEP_X0_EZ, VBT_VEP_X0_PZ);
+        vbt_textbuf_printf(
+            b,
+            "Regions by decreasing excitability x0 at the mode (classes by BVEP's "
+            "thresholds: EZ at x0 &#8805; %.2f, PZ at x0 &#8805; %.2f); onset at the "
+            "mode",
+            VBT_VEP_X0_EZ, VBT_VEP_X0_PZ);
     else
-        vbt__tb_printf(b, "Regions by decreasing probability of belonging to the EZ (posterior "
-                       "fraction of draws with x0 &#8805; %.2f; PZ: %.2f to %.2f); median onset "
-                       "over the draws that recruit the region", VBT_VEP_X0_EZ, VBT_VEP_X0_PZ,
-                       VBT_VEP_X0_EZ);
-    vbt__tb_printf(b, ", in seconds from the marked seizure onset. EI: the largest "
-                   "Epileptogenicity Index of the channels that see the region most.</p>\n"
-                   "<table id=\"ez-table\"><tr><th>region</th>");
+        vbt_textbuf_printf(
+            b,
+            "Regions by decreasing probability of belonging to the EZ (posterior "
+            "fraction of draws with x0 &#8805; %.2f; PZ: %.2f to %.2f); median onset "
+            "over the draws that recruit the region",
+            VBT_VEP_X0_EZ, VBT_VEP_X0_PZ, VBT_VEP_X0_EZ);
+    vbt_textbuf_printf(b, ", in seconds from the marked seizure onset. EI: the largest "
+                          "Epileptogenicity Index of the channels that see the region most.</p>\n"
+                          "<table id=\"ez-table\"><tr><th>region</th>");
     if (map)
-        vbt__tb_printf(b, "<th>class at the mode</th><th>x0 at the mode</th>");
+        vbt_textbuf_printf(b, "<th>class at the mode</th><th>x0 at the mode</th>");
     else
-        vbt__tb_printf(b, "<th>P(EZ)</th><th>P(PZ)</th><th>x0 mean [5 %%, 95 %%]</th>"
-                       "<th>P(recruited)</th>");
-    vbt__tb_printf(b, "<th>EI</th><th>onset</th><th>truth</th></tr>\n");
+        vbt_textbuf_printf(b, "<th>P(EZ)</th><th>P(PZ)</th><th>x0 mean [5 %%, 95 %%]</th>"
+                              "<th>P(recruited)</th>");
+    vbt_textbuf_printf(b, "<th>EI</th><th>onset</th><th>truth</th></tr>\n");
     for (size_t k = 0; k < in->n; k++) {
         const vbt_report_region *r = &in->regions[ord[k]];
         double ei = region_ei(c, ord[k]);
@@ -428,60 +449,60 @@ static void ez_table(vbt__textbuf *b, const vbt_report_input *in, const vbt_repo
             continue;
         const char *css = map ? (cls == 2 ? "ez" : cls == 1 ? "pz" : "")
                               : (r->p_ez > 0.5 ? "ez" : r->p_pz > 0.5 ? "pz" : "");
-        vbt__tb_printf(b, "<tr class=\"ez-row\"><td class=\"%s\">", css);
+        vbt_textbuf_printf(b, "<tr class=\"ez-row\"><td class=\"%s\">", css);
         vbt__rep_text(b, r->label);
-        vbt__tb_printf(b, "</td>");
+        vbt_textbuf_printf(b, "</td>");
         if (map) {
-            vbt__tb_printf(b, "<td>%s</td><td>", isfinite(r->x0_mean)
-                                                   ? vbt_vep_class_name((vbt_vep_class)cls)
-                                                   : DASH);
+            vbt_textbuf_printf(b, "<td>%s</td><td>",
+                               isfinite(r->x0_mean) ? vbt_vep_class_name((vbt_vep_class)cls)
+                                                    : DASH);
             vbt__rep_num(b, "%.2f", r->x0_mean);
-            vbt__tb_printf(b, "</td>");
+            vbt_textbuf_printf(b, "</td>");
         } else {
-            vbt__tb_printf(b, "<td class=\"p-ez\">");
+            vbt_textbuf_printf(b, "<td class=\"p-ez\">");
             vbt__rep_num(b, "%.2f", r->p_ez);
-            vbt__tb_printf(b, "</td><td>");
+            vbt_textbuf_printf(b, "</td><td>");
             vbt__rep_num(b, "%.2f", r->p_pz);
-            vbt__tb_printf(b, "</td><td>");
+            vbt_textbuf_printf(b, "</td><td>");
             vbt__rep_num(b, "%.2f", r->x0_mean);
-            vbt__tb_printf(b, " [");
+            vbt_textbuf_printf(b, " [");
             vbt__rep_num(b, "%.2f", r->x0_q5);
-            vbt__tb_printf(b, ", ");
+            vbt_textbuf_printf(b, ", ");
             vbt__rep_num(b, "%.2f", r->x0_q95);
-            vbt__tb_printf(b, "]</td><td>");
+            vbt_textbuf_printf(b, "]</td><td>");
             vbt__rep_num(b, "%.2f", r->p_recruited);
-            vbt__tb_printf(b, "</td>");
+            vbt_textbuf_printf(b, "</td>");
         }
-        vbt__tb_printf(b, "<td>");
+        vbt_textbuf_printf(b, "<td>");
         vbt__rep_num(b, "%.2f", ei);
-        vbt__tb_printf(b, "</td><td>");
+        vbt_textbuf_printf(b, "</td><td>");
         onset_cell(b, in, c, r->onset_median);
-        vbt__tb_printf(b, "</td><td>%s</td></tr>\n",
-                       r->truth == 1 ? "EZ" : r->truth == 2 ? "PZ" : "");
+        vbt_textbuf_printf(b, "</td><td>%s</td></tr>\n",
+                           r->truth == 1 ? "EZ" : r->truth == 2 ? "PZ" : "");
     }
-    vbt__tb_printf(b, "</table>\n");
+    vbt_textbuf_printf(b, "</table>\n");
 }
 
-static void verdict_section(vbt__textbuf *b, const vbt_report_input *in,
+static void verdict_section(vbt_textbuf *b, const vbt_report_input *in,
                             const vbt_report_context *c)
 {
     const char *why[16];
     size_t n_why;
     int trust = verdict_of(in, c, why, 16, &n_why);
-    vbt__tb_printf(b, "<h2>Verdict of the fit</h2>\n");
+    vbt_textbuf_printf(b, "<h2>Verdict of the fit</h2>\n");
     if (trust == 1)
-        vbt__tb_printf(b, "<p class=\"ok\">Trustworthy: every check passes.</p>\n");
+        vbt_textbuf_printf(b, "<p class=\"ok\">Trustworthy: every check passes.</p>\n");
     else if (trust == 0)
-        vbt__tb_printf(b, "<p class=\"bad\">Not trustworthy: at least one check fails.</p>\n");
+        vbt_textbuf_printf(b, "<p class=\"bad\">Not trustworthy: at least one check fails.</p>\n");
     else
-        vbt__tb_printf(b, "<p>The fit gives no verdict.</p>\n");
+        vbt_textbuf_printf(b, "<p>The fit gives no verdict.</p>\n");
     const cJSON *v = c ? c->verdict : NULL, *it;
     if (!v && in->fit_summary)
         v = cJSON_GetObjectItemCaseSensitive(in->fit_summary, "verdict");
     const cJSON *checks = cJSON_GetObjectItemCaseSensitive(v, "checks");
     if (cJSON_GetArraySize(checks) > 0) {
-        vbt__tb_printf(b, "<table id=\"verdict\"><tr><th>check</th><th>value</th>"
-                       "<th>threshold</th><th></th><th>why</th></tr>\n");
+        vbt_textbuf_printf(b, "<table id=\"verdict\"><tr><th>check</th><th>value</th>"
+                              "<th>threshold</th><th></th><th>why</th></tr>\n");
         cJSON_ArrayForEach(it, checks)
         {
             const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
@@ -489,47 +510,49 @@ static void verdict_section(vbt__textbuf *b, const vbt_report_input *in,
             const cJSON *ps = cJSON_GetObjectItemCaseSensitive(it, "passed");
             const cJSON *val = cJSON_GetObjectItemCaseSensitive(it, "value");
             const cJSON *thr = cJSON_GetObjectItemCaseSensitive(it, "threshold");
-            vbt__tb_printf(b, "<tr><td>");
+            vbt_textbuf_printf(b, "<tr><td>");
             vbt__rep_text(b, cJSON_IsString(nm) ? nm->valuestring : "");
-            vbt__tb_printf(b, "</td><td>");
+            vbt_textbuf_printf(b, "</td><td>");
             vbt__rep_num(b, "%.4g", cJSON_IsNumber(val) ? val->valuedouble : NAN);
-            vbt__tb_printf(b, "</td><td>");
+            vbt_textbuf_printf(b, "</td><td>");
             vbt__rep_num(b, "%.4g", cJSON_IsNumber(thr) ? thr->valuedouble : NAN);
-            vbt__tb_printf(b, "</td><td class=\"%s\">%s</td><td>", cJSON_IsTrue(ps) ? "ok" : "bad",
-                           cJSON_IsTrue(ps) ? "pass" : "FAIL");
+            vbt_textbuf_printf(b, "</td><td class=\"%s\">%s</td><td>",
+                               cJSON_IsTrue(ps) ? "ok" : "bad", cJSON_IsTrue(ps) ? "pass" : "FAIL");
             vbt__rep_text(b, cJSON_IsString(rs) ? rs->valuestring : "");
-            vbt__tb_printf(b, "</td></tr>\n");
+            vbt_textbuf_printf(b, "</td></tr>\n");
         }
-        vbt__tb_printf(b, "</table>\n");
+        vbt_textbuf_printf(b, "</table>\n");
     } else if (n_why) {
-        vbt__tb_printf(b, "<ul>\n");
+        vbt_textbuf_printf(b, "<ul>\n");
         for (size_t k = 0; k < n_why; k++) {
-            vbt__tb_printf(b, "<li class=\"bad\">");
+            vbt_textbuf_printf(b, "<li class=\"bad\">");
             vbt__rep_text(b, why[k]);
-            vbt__tb_printf(b, "</li>\n");
+            vbt_textbuf_printf(b, "</li>\n");
         }
-        vbt__tb_printf(b, "</ul>\n");
+        vbt_textbuf_printf(b, "</ul>\n");
     }
 }
 
-static void ei_section(vbt__textbuf *b, const vbt_report_input *in, const vbt_report_context *c,
+static void ei_section(vbt_textbuf *b, const vbt_report_input *in, const vbt_report_context *c,
                        const size_t *ord)
 {
     const int map = vbt__rep_map_only(in);
-    vbt__tb_printf(b, "<h2>Epileptogenicity Index</h2>\n");
+    vbt_textbuf_printf(b, "<h2>Epileptogenicity Index</h2>\n");
     if (!c || !c->n_ei) {
-        vbt__tb_printf(b, "<p>No Epileptogenicity Index: ");
+        vbt_textbuf_printf(b, "<p>No Epileptogenicity Index: ");
         vbt__rep_text(b, c && c->ei_note[0] ? c->ei_note : "no recording was given");
-        vbt__tb_printf(b, ".</p>\n");
+        vbt_textbuf_printf(b, ".</p>\n");
         return;
     }
-    vbt__tb_printf(b, "<p>The classical, model-free reference (Bartolomei, Chauvel and "
-                   "Wendling, Brain 2008): each channel's rise of fast activity (energy ratio "
-                   "of the beta and gamma bands to the theta and alpha bands, Page-Hinkley "
-                   "detection, 1 s windows every 0.25 s), weighted by how early it comes, on "
-                   "the same recording and channels as the fit; detection times in seconds "
-                   "from the marked onset. Channels at EI &#8805; %.1f are called "
-                   "epileptogenic.</p>\n", c->ei_threshold);
+    vbt_textbuf_printf(b,
+                       "<p>The classical, model-free reference (Bartolomei, Chauvel and "
+                       "Wendling, Brain 2008): each channel's rise of fast activity (energy ratio "
+                       "of the beta and gamma bands to the theta and alpha bands, Page-Hinkley "
+                       "detection, 1 s windows every 0.25 s), weighted by how early it comes, on "
+                       "the same recording and channels as the fit; detection times in seconds "
+                       "from the marked onset. Channels at EI &#8805; %.1f are called "
+                       "epileptogenic.</p>\n",
+                       c->ei_threshold);
     /* regions of the epileptogenic channels against the model's EZ */
     unsigned char *ei_reg = calloc(in->n ? in->n : 1, 1);
     if (!ei_reg) {
@@ -546,9 +569,9 @@ static void ei_section(vbt__textbuf *b, const vbt_report_input *in, const vbt_re
     const char *heads[3] = {"Regions seen most by the channels at high EI",
                             map ? "The model's EZ (at the mode)" : "The model's EZ (P(EZ) > 0.5)",
                             "In both"};
-    vbt__tb_printf(b, "<ul id=\"ei-vs-ez\">\n");
+    vbt_textbuf_printf(b, "<ul id=\"ei-vs-ez\">\n");
     for (int row = 0; row < 3; row++) {
-        vbt__tb_printf(b, "<li>%s: ", heads[row]);
+        vbt_textbuf_printf(b, "<li>%s: ", heads[row]);
         size_t shown = 0;
         for (size_t k = 0; k < in->n; k++) {
             size_t i = ord[k];
@@ -556,111 +579,118 @@ static void ei_section(vbt__textbuf *b, const vbt_report_input *in, const vbt_re
             int want = row == 0 ? ei_reg[i] : row == 1 ? ez : ez && ei_reg[i];
             if (!want)
                 continue;
-            vbt__tb_printf(b, "%s", shown++ ? ", " : "");
+            vbt_textbuf_printf(b, "%s", shown++ ? ", " : "");
             vbt__rep_text(b, in->regions[i].label);
         }
-        vbt__tb_printf(b, "%s</li>\n", shown ? "" : "none");
+        vbt_textbuf_printf(b, "%s</li>\n", shown ? "" : "none");
     }
-    vbt__tb_printf(b, "</ul>\n");
+    vbt_textbuf_printf(b, "</ul>\n");
     if (isfinite(c->onset_s) && c->onset_s < 5.0)
-        vbt__tb_printf(b, "<p>Only %.1f s of recording precede the marked onset: the EI's "
-                       "baseline is short, and detections at the start of the analysed window "
-                       "(%+.2f s) mark no real change.</p>\n", c->onset_s, 0.5 - c->onset_s);
-    vbt__tb_printf(b, "<table id=\"ei-table\"><tr><th>channel</th><th>EI</th>"
-                   "<th>detection</th><th>region it sees most</th><th>%s</th></tr>\n",
-                   map ? "class at the mode" : "P(EZ) of that region");
+        vbt_textbuf_printf(b,
+                           "<p>Only %.1f s of recording precede the marked onset: the EI's "
+                           "baseline is short, and detections at the start of the analysed window "
+                           "(%+.2f s) mark no real change.</p>\n",
+                           c->onset_s, 0.5 - c->onset_s);
+    vbt_textbuf_printf(b, "<table id=\"ei-table\"><tr><th>channel</th><th>EI</th>"
+                          "<th>detection</th><th>region it sees most</th><th>%s</th></tr>\n",
+                       map ? "class at the mode" : "P(EZ) of that region");
     size_t rows = c->n_ei < 10 ? c->n_ei : 10;
     if (n_ei_ch > rows)
         rows = n_ei_ch < 30 ? n_ei_ch : 30;
     for (size_t k = 0; k < rows; k++) {
         const vbt_report_ei *e = &c->ei[k];
-        vbt__tb_printf(b, "<tr><td>");
+        vbt_textbuf_printf(b, "<tr><td>");
         vbt__rep_text(b, e->channel);
-        vbt__tb_printf(b, "</td><td class=\"%s\">", e->ei >= c->ei_threshold ? "ez" : "");
+        vbt_textbuf_printf(b, "</td><td class=\"%s\">", e->ei >= c->ei_threshold ? "ez" : "");
         vbt__rep_num(b, "%.2f", e->ei);
-        vbt__tb_printf(b, "</td><td>");
+        vbt_textbuf_printf(b, "</td><td>");
         vbt__rep_num(b, "%+.2f s", e->detect_s);
-        vbt__tb_printf(b, "</td><td>");
+        vbt_textbuf_printf(b, "</td><td>");
         int known = e->region >= 0 && (size_t)e->region < in->n;
         vbt__rep_text(b, known ? in->regions[e->region].label : DASH);
-        vbt__tb_printf(b, "</td><td>");
+        vbt_textbuf_printf(b, "</td><td>");
         if (!known)
-            vbt__tb_printf(b, DASH);
+            vbt_textbuf_printf(b, DASH);
         else if (map)
-            vbt__tb_printf(b, "%s", isfinite(in->regions[e->region].x0_mean)
-                                        ? vbt_vep_class_name(vbt_vep_x0_class(
-                                              in->regions[e->region].x0_mean))
-                                        : DASH);
+            vbt_textbuf_printf(
+                b, "%s",
+                isfinite(in->regions[e->region].x0_mean)
+                    ? vbt_vep_class_name(vbt_vep_x0_class(in->regions[e->region].x0_mean))
+                    : DASH);
         else
             vbt__rep_num(b, "%.2f", in->regions[e->region].p_ez);
-        vbt__tb_printf(b, "</td></tr>\n");
+        vbt_textbuf_printf(b, "</td></tr>\n");
     }
-    vbt__tb_printf(b, "</table>\n");
+    vbt_textbuf_printf(b, "</table>\n");
     free(ei_reg);
 }
 
-static void recording_section(vbt__textbuf *b, const vbt_report_input *in,
+static void recording_section(vbt_textbuf *b, const vbt_report_input *in,
                               const vbt_report_context *c)
 {
-    vbt__tb_printf(b, "<h2>Recording and channels</h2>\n<p id=\"recording\">");
+    vbt_textbuf_printf(b, "<h2>Recording and channels</h2>\n<p id=\"recording\">");
     if (c && c->recording[0]) {
-        vbt__tb_printf(b, "Recording <code>");
+        vbt_textbuf_printf(b, "Recording <code>");
         vbt__rep_text(b, c->recording);
-        vbt__tb_printf(b, "</code> (in the patient folder");
+        vbt_textbuf_printf(b, "</code> (in the patient folder");
         if (c->format[0]) {
-            vbt__tb_printf(b, "; ");
+            vbt_textbuf_printf(b, "; ");
             vbt__rep_text(b, c->format);
         }
         if (isfinite(c->fs_hz))
-            vbt__tb_printf(b, ", %g Hz", c->fs_hz);
-        vbt__tb_printf(b, "). ");
+            vbt_textbuf_printf(b, ", %g Hz", c->fs_hz);
+        vbt_textbuf_printf(b, "). ");
     } else {
-        vbt__tb_printf(b, "The recording is not known to the report. ");
+        vbt_textbuf_printf(b, "The recording is not known to the report. ");
     }
     if (c && isfinite(c->onset_s)) {
-        vbt__tb_printf(b, "Marked seizure onset at %.3f s from the recording's start", c->onset_s);
+        vbt_textbuf_printf(b, "Marked seizure onset at %.3f s from the recording's start",
+                           c->onset_s);
         if (isfinite(c->offset_s))
-            vbt__tb_printf(b, ", offset at %.3f s (%.2f s later)", c->offset_s,
-                           c->offset_s - c->onset_s);
-        vbt__tb_printf(b, ". ");
+            vbt_textbuf_printf(b, ", offset at %.3f s (%.2f s later)", c->offset_s,
+                               c->offset_s - c->onset_s);
+        vbt_textbuf_printf(b, ". ");
         if (isfinite(c->t0_s) && isfinite(c->t1_s))
-            vbt__tb_printf(b, "The fit saw the window from %+.2f s to %+.2f s around the onset. ",
-                           c->t0_s - c->onset_s, c->t1_s - c->onset_s);
+            vbt_textbuf_printf(b,
+                               "The fit saw the window from %+.2f s to %+.2f s around the onset. ",
+                               c->t0_s - c->onset_s, c->t1_s - c->onset_s);
     }
-    vbt__tb_printf(b, "</p>\n<p>%zu channel(s) used", in->S);
+    vbt_textbuf_printf(b, "</p>\n<p>%zu channel(s) used", in->S);
     if (in->S && in->chan) {
-        vbt__tb_printf(b, ": ");
+        vbt_textbuf_printf(b, ": ");
         for (size_t s = 0; s < in->S; s++) {
-            vbt__tb_printf(b, "%s", s ? ", <wbr/>" : "");
+            vbt_textbuf_printf(b, "%s", s ? ", <wbr/>" : "");
             vbt__rep_text(b, in->chan[s]);
         }
     }
-    vbt__tb_printf(b, ".</p>\n");
+    vbt_textbuf_printf(b, ".</p>\n");
     if (!c || !c->n_rec_channels) {
-        vbt__tb_printf(b, "<p>Channels dropped: not known (the report did not open the "
-                       "recording).</p>\n");
+        vbt_textbuf_printf(b, "<p>Channels dropped: not known (the report did not open the "
+                              "recording).</p>\n");
         return;
     }
     if (!c->n_dropped) {
-        vbt__tb_printf(b, "<p id=\"dropped\">No channel of the recording's %zu was dropped.</p>\n",
-                       c->n_rec_channels);
+        vbt_textbuf_printf(b,
+                           "<p id=\"dropped\">No channel of the recording's %zu was dropped.</p>\n",
+                           c->n_rec_channels);
         return;
     }
-    vbt__tb_printf(b, "<p>%zu of the recording's %zu channels were not used:</p>\n"
-                   "<table id=\"dropped\"><tr><th>channel</th><th>why</th></tr>\n", c->n_dropped,
-                   c->n_rec_channels);
+    vbt_textbuf_printf(b,
+                       "<p>%zu of the recording's %zu channels were not used:</p>\n"
+                       "<table id=\"dropped\"><tr><th>channel</th><th>why</th></tr>\n",
+                       c->n_dropped, c->n_rec_channels);
     for (size_t k = 0; k < c->n_dropped; k++) {
-        vbt__tb_printf(b, "<tr><td>");
+        vbt_textbuf_printf(b, "<tr><td>");
         vbt__rep_text(b, c->dropped[k].name);
-        vbt__tb_printf(b, "</td><td>");
+        vbt_textbuf_printf(b, "</td><td>");
         vbt__rep_text(b, c->dropped[k].reason);
-        vbt__tb_printf(b, "</td></tr>\n");
+        vbt_textbuf_printf(b, "</td></tr>\n");
     }
-    vbt__tb_printf(b, "</table>\n");
+    vbt_textbuf_printf(b, "</table>\n");
 }
 
 /* The regions recruited in at least 5 % of the draws, by median onset. */
-static void propagation_section(vbt__textbuf *b, const vbt_report_input *in,
+static void propagation_section(vbt_textbuf *b, const vbt_report_input *in,
                                 const vbt_report_context *c)
 {
     const int map = vbt__rep_map_only(in);
@@ -678,114 +708,121 @@ static void propagation_section(vbt__textbuf *b, const vbt_report_input *in,
             ord[k] = ord[k - 1];
         ord[k] = i;
     }
-    vbt__tb_printf(b, "<h2>Seizure propagation</h2>\n");
+    vbt_textbuf_printf(b, "<h2>Seizure propagation</h2>\n");
     if (!m) {
-        vbt__tb_printf(b, "<p>No region is recruited %s.</p>\n",
-                       map ? "at the mode" : "in 5 % or more of the posterior draws");
+        vbt_textbuf_printf(b, "<p>No region is recruited %s.</p>\n",
+                           map ? "at the mode" : "in 5 % or more of the posterior draws");
         free(ord);
         return;
     }
     int secs = isfinite(onset_s_of(in, c, 0.0));
-    vbt__tb_printf(b, "<p>Forward simulations of the fitted model %s: the regions it recruits, "
-                   "in the order of their onset (x1 rising above 0), %s.</p>\n<table "
-                   "id=\"propagation\"><tr><th>order</th><th>region</th>",
-                   map ? "at the mode" : "over the posterior draws (those recruited in at least "
-                                         "5 % of them; median onset and its 5–95 % interval over "
-                                         "the draws that recruit the region)",
-                   secs ? "in seconds from the marked seizure onset"
-                        : "in the model's time units from the start of the fitted window");
+    vbt_textbuf_printf(b,
+                       "<p>Forward simulations of the fitted model %s: the regions it recruits, "
+                       "in the order of their onset (x1 rising above 0), %s.</p>\n<table "
+                       "id=\"propagation\"><tr><th>order</th><th>region</th>",
+                       map ? "at the mode"
+                           : "over the posterior draws (those recruited in at least "
+                             "5 % of them; median onset and its 5–95 % interval over "
+                             "the draws that recruit the region)",
+                       secs ? "in seconds from the marked seizure onset"
+                            : "in the model's time units from the start of the fitted window");
     if (map)
-        vbt__tb_printf(b, "<th>onset</th></tr>\n");
+        vbt_textbuf_printf(b, "<th>onset</th></tr>\n");
     else
-        vbt__tb_printf(b, "<th>P(recruited)</th><th>median onset</th><th>onset 5" DASH
-                       "95 %%</th></tr>\n");
+        vbt_textbuf_printf(b, "<th>P(recruited)</th><th>median onset</th><th>onset 5" DASH
+                              "95 %%</th></tr>\n");
     for (size_t k = 0; k < m; k++) {
         const vbt_report_region *r = &in->regions[ord[k]];
-        vbt__tb_printf(b, "<tr><td>%zu</td><td class=\"%s\">", k + 1,
-                       is_ez(in, r) ? "ez" : (!map && r->p_pz > 0.5) ? "pz" : "");
+        vbt_textbuf_printf(b, "<tr><td>%zu</td><td class=\"%s\">", k + 1,
+                           is_ez(in, r) ? "ez" : (!map && r->p_pz > 0.5) ? "pz" : "");
         vbt__rep_text(b, r->label);
-        vbt__tb_printf(b, "</td>");
+        vbt_textbuf_printf(b, "</td>");
         if (!map) {
-            vbt__tb_printf(b, "<td>");
+            vbt_textbuf_printf(b, "<td>");
             vbt__rep_num(b, "%.2f", r->p_recruited);
-            vbt__tb_printf(b, "</td>");
+            vbt_textbuf_printf(b, "</td>");
         }
-        vbt__tb_printf(b, "<td>");
+        vbt_textbuf_printf(b, "<td>");
         onset_cell(b, in, c, r->onset_median);
-        vbt__tb_printf(b, "</td>");
+        vbt_textbuf_printf(b, "</td>");
         if (!map) {
-            vbt__tb_printf(b, "<td>");
+            vbt_textbuf_printf(b, "<td>");
             onset_cell(b, in, c, r->onset_q5);
-            vbt__tb_printf(b, " " DASH " ");
+            vbt_textbuf_printf(b, " " DASH " ");
             onset_cell(b, in, c, r->onset_q95);
-            vbt__tb_printf(b, "</td>");
+            vbt_textbuf_printf(b, "</td>");
         }
-        vbt__tb_printf(b, "</tr>\n");
+        vbt_textbuf_printf(b, "</tr>\n");
     }
-    vbt__tb_printf(b, "</table>\n");
+    vbt_textbuf_printf(b, "</table>\n");
     free(ord);
 }
 
-static void surgery_section(vbt__textbuf *b, const vbt_report_input *in,
+static void surgery_section(vbt_textbuf *b, const vbt_report_input *in,
                             const vbt_report_context *c)
 {
     const int map = vbt__rep_map_only(in);
-    vbt__tb_printf(b, "<h2>Virtual surgery</h2>\n<table id=\"surgery\"><tr><th>resection</th>"
-                   "<th>regions</th>");
+    vbt_textbuf_printf(b, "<h2>Virtual surgery</h2>\n<table id=\"surgery\"><tr><th>resection</th>"
+                          "<th>regions</th>");
     if (map)
-        vbt__tb_printf(b, "<th>seizure stopped at the mode</th></tr>\n");
+        vbt_textbuf_printf(b, "<th>seizure stopped at the mode</th></tr>\n");
     else
-        vbt__tb_printf(b, "<th>P(seizure freedom)</th><th>95 %% interval</th></tr>\n");
+        vbt_textbuf_printf(b, "<th>P(seizure freedom)</th><th>95 %% interval</th></tr>\n");
     for (size_t k = 0; k < in->n_scen; k++) {
         double p = in->scen[k].p_freedom;
-        vbt__tb_printf(b, "<tr><td>");
+        vbt_textbuf_printf(b, "<tr><td>");
         put_list(b, in->scen[k].name);
-        vbt__tb_printf(b, "</td><td>%d</td><td>", in->scen[k].n_resected);
+        vbt_textbuf_printf(b, "</td><td>%d</td><td>", in->scen[k].n_resected);
         if (map) {
-            vbt__tb_printf(b, "%s</td></tr>\n", !isfinite(p) ? DASH : p >= 0.5 ? "yes" : "no");
+            vbt_textbuf_printf(b, "%s</td></tr>\n", !isfinite(p) ? DASH : p >= 0.5 ? "yes" : "no");
             continue;
         }
         vbt__rep_num(b, "%.3f", p);
-        vbt__tb_printf(b, "</td><td>");
+        vbt_textbuf_printf(b, "</td><td>");
         if (c && c->n_draws && isfinite(p)) {
             double lo, hi;
             vbt_report_wilson(floor(p * (double)c->n_draws + 0.5), (double)c->n_draws, &lo, &hi);
-            vbt__tb_printf(b, "%.2f" DASH "%.2f", lo, hi);
+            vbt_textbuf_printf(b, "%.2f" DASH "%.2f", lo, hi);
         } else {
-            vbt__tb_printf(b, DASH);
+            vbt_textbuf_printf(b, DASH);
         }
-        vbt__tb_printf(b, "</td></tr>\n");
+        vbt_textbuf_printf(b, "</td></tr>\n");
     }
-    vbt__tb_printf(b, "</table>\n");
+    vbt_textbuf_printf(b, "</table>\n");
     if (!map && c && c->n_draws)
-        vbt__tb_printf(b, "<p>P(seizure freedom): the fraction of the %zu posterior draws whose "
-                       "simulated seizure stops after the resection; the interval is the Wilson "
-                       "95 %% score interval of that fraction (Monte Carlo error of the draws, "
-                       "not the model's).</p>\n", c->n_draws);
+        vbt_textbuf_printf(
+            b,
+            "<p>P(seizure freedom): the fraction of the %zu posterior draws whose "
+            "simulated seizure stops after the resection; the interval is the Wilson "
+            "95 %% score interval of that fraction (Monte Carlo error of the draws, "
+            "not the model's).</p>\n",
+            c->n_draws);
     if (c && (c->n_plan || isfinite(c->plan_p))) {
-        vbt__tb_printf(b, "<p id=\"plan\" class=\"%s\">Resection plan: ",
-                       c->plan_reached == 0 ? "bad" : "");
+        vbt_textbuf_printf(b, "<p id=\"plan\" class=\"%s\">Resection plan: ",
+                           c->plan_reached == 0 ? "bad" : "");
         for (size_t k = 0; k < c->n_plan; k++) {
-            vbt__tb_printf(b, "%s", k ? ", <wbr/>" : "");
+            vbt_textbuf_printf(b, "%s", k ? ", <wbr/>" : "");
             vbt__rep_text(b, c->plan_regions[k]);
         }
         if (!c->n_plan)
-            vbt__tb_printf(b, "no resection");
+            vbt_textbuf_printf(b, "no resection");
         if (map)
-            vbt__tb_printf(b, "; at the mode it %s the seizure", c->plan_p >= 0.5 ? "stops"
-                                                                               : "does not stop");
+            vbt_textbuf_printf(b, "; at the mode it %s the seizure",
+                               c->plan_p >= 0.5 ? "stops" : "does not stop");
         else {
-            vbt__tb_printf(b, "; P(seizure freedom) ");
+            vbt_textbuf_printf(b, "; P(seizure freedom) ");
             vbt__rep_num(b, "%.3f", c->plan_p);
         }
         if (isfinite(c->plan_target) && !map)
-            vbt__tb_printf(b, ", target %.2f", c->plan_target);
-        vbt__tb_printf(b, "%s.</p>\n", c->plan_reached == 0 ? ": the target is NOT reached"
-                                       : c->plan_reached == 1 ? ": target reached" : "");
+            vbt_textbuf_printf(b, ", target %.2f", c->plan_target);
+        vbt_textbuf_printf(b, "%s.</p>\n",
+                           c->plan_reached == 0   ? ": the target is NOT reached"
+                           : c->plan_reached == 1 ? ": target reached"
+                                                  : "");
     } else if (in->plan_text && !map) {
-        vbt__tb_printf(b, "<p>");
+        vbt_textbuf_printf(b, "<p>");
         vbt__rep_text(b, in->plan_text);
-        vbt__tb_printf(b, "</p>\n");
+        vbt_textbuf_printf(b, "</p>\n");
     }
 }
 
@@ -796,27 +833,27 @@ static double jnum(const cJSON *o, const char *key)
 }
 
 /* One row of the convergence table: what, value, target, and a mark. */
-static void diag_row(vbt__textbuf *b, const char *what, const char *value, const char *target,
+static void diag_row(vbt_textbuf *b, const char *what, const char *value, const char *target,
                      int ok)
 {
-    vbt__tb_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td></tr>\n",
-                   what, value, target, ok ? "ok" : "bad", ok ? "pass" : "FAIL");
+    vbt_textbuf_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td></tr>\n",
+                       what, value, target, ok ? "ok" : "bad", ok ? "pass" : "FAIL");
 }
 
 /* The sampler's numbers: NUTS (R-hat, ESS, divergences, tree depth, per
  * chain step size and E-BFMI), Laplace (PSIS k-hat), or whatever numbers
  * another method stores.  Targets are those `vbt fit` checks. */
-static void diagnostics_section(vbt__textbuf *b, const cJSON *sum)
+static void diagnostics_section(vbt_textbuf *b, const cJSON *sum)
 {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(sum, "diagnostics");
     const cJSON *it;
     char v[64];
-    vbt__tb_printf(b, "<h2>Sampler diagnostics</h2>\n");
+    vbt_textbuf_printf(b, "<h2>Sampler diagnostics</h2>\n");
     if (!cJSON_IsObject(d) || !cJSON_GetArraySize(d)) {
-        vbt__tb_printf(b, "<p>The fit reports no sampler diagnostics.</p>\n");
+        vbt_textbuf_printf(b, "<p>The fit reports no sampler diagnostics.</p>\n");
         return;
     }
-    vbt__tb_printf(b, "<table><tr><th>check</th><th>value</th><th>target</th><th></th></tr>\n");
+    vbt_textbuf_printf(b, "<table><tr><th>check</th><th>value</th><th>target</th><th></th></tr>\n");
     double x = jnum(d, "max_rhat");
     if (isfinite(x)) {
         snprintf(v, sizeof v, "%.4f", x);
@@ -848,9 +885,9 @@ static void diagnostics_section(vbt__textbuf *b, const cJSON *sum)
     if (isfinite(x = jnum(d, "psis_khat"))) {
         snprintf(v, sizeof v, "%.2f", x);
         diag_row(b, "PSIS Pareto k-hat of the Laplace draws", v, "&lt; 0.7", x < 0.7);
-        vbt__tb_printf(b, "<tr><td>PSIS effective sample size</td><td>");
+        vbt_textbuf_printf(b, "<tr><td>PSIS effective sample size</td><td>");
         vbt__rep_num(b, "%.0f", jnum(d, "psis_ess"));
-        vbt__tb_printf(b, "</td><td></td><td></td></tr>\n");
+        vbt_textbuf_printf(b, "</td><td></td><td></td></tr>\n");
     }
     cJSON_ArrayForEach(it, d)
     {
@@ -862,27 +899,28 @@ static void diagnostics_section(vbt__textbuf *b, const cJSON *sum)
             skip = !strcmp(it->string, shown[k]);
         if (skip)
             continue;
-        vbt__tb_printf(b, "<tr><td>");
+        vbt_textbuf_printf(b, "<tr><td>");
         vbt__rep_text(b, it->string);
-        vbt__tb_printf(b, "</td><td>");
+        vbt_textbuf_printf(b, "</td><td>");
         if (cJSON_IsNumber(it))
             vbt__rep_num(b, "%.6g", it->valuedouble);
         else if (cJSON_IsString(it))
             vbt__rep_text(b, it->valuestring);
         else
-            vbt__tb_printf(b, "%s", cJSON_IsTrue(it) ? "true" : "false");
-        vbt__tb_printf(b, "</td><td></td><td></td></tr>\n");
+            vbt_textbuf_printf(b, "%s", cJSON_IsTrue(it) ? "true" : "false");
+        vbt_textbuf_printf(b, "</td><td></td><td></td></tr>\n");
     }
-    vbt__tb_printf(b, "</table>\n");
+    vbt_textbuf_printf(b, "</table>\n");
     const cJSON *chains = cJSON_GetObjectItemCaseSensitive(d, "chains");
     if (!cJSON_IsArray(chains) || !cJSON_GetArraySize(chains))
         return;
-    vbt__tb_printf(b, "<p>Per chain (E-BFMI below 0.3 means the momentum resampling explores "
-                   "the energy poorly; a chain stuck in another mode is left out of the "
-                   "summaries):</p>\n<table><tr><th>chain</th><th>step size</th><th>mean tree "
-                   "depth</th><th>mean accept stat</th><th>divergences</th><th>at max "
-                   "depth</th><th>E-BFMI</th><th>mean lp</th><th>wall (s)</th><th>in "
-                   "summaries</th></tr>\n");
+    vbt_textbuf_printf(b,
+                       "<p>Per chain (E-BFMI below 0.3 means the momentum resampling explores "
+                       "the energy poorly; a chain stuck in another mode is left out of the "
+                       "summaries):</p>\n<table><tr><th>chain</th><th>step size</th><th>mean tree "
+                       "depth</th><th>mean accept stat</th><th>divergences</th><th>at max "
+                       "depth</th><th>E-BFMI</th><th>mean lp</th><th>wall (s)</th><th>in "
+                       "summaries</th></tr>\n");
     cJSON_ArrayForEach(it, chains)
     {
         double eb = jnum(it, "ebfmi");
@@ -891,51 +929,53 @@ static void diagnostics_section(vbt__textbuf *b, const cJSON *sum)
         static const char *keys[6] = {"chain", "stepsize", "mean_treedepth", "mean_accept_stat",
                                       "divergences", "max_treedepth_hits"};
         static const char *fmts[6] = {"%.0f", "%.4g", "%.2f", "%.3f", "%.0f", "%.0f"};
-        vbt__tb_printf(b, "<tr>");
+        vbt_textbuf_printf(b, "<tr>");
         for (int k = 0; k < 6; k++) {
-            vbt__tb_printf(b, "<td>");
+            vbt_textbuf_printf(b, "<td>");
             vbt__rep_num(b, fmts[k], jnum(it, keys[k]));
-            vbt__tb_printf(b, "</td>");
+            vbt_textbuf_printf(b, "</td>");
         }
-        vbt__tb_printf(b, "<td class=\"%s\">", eb >= 0.3 ? "ok" : "bad");
+        vbt_textbuf_printf(b, "<td class=\"%s\">", eb >= 0.3 ? "ok" : "bad");
         vbt__rep_num(b, "%.3f", eb);
-        vbt__tb_printf(b, "</td><td>");
+        vbt_textbuf_printf(b, "</td><td>");
         vbt__rep_num(b, "%.2f", jnum(it, "mean_lp"));
-        vbt__tb_printf(b, "</td><td>");
+        vbt_textbuf_printf(b, "</td><td>");
         vbt__rep_num(b, "%.1f", jnum(it, "wall_s"));
-        vbt__tb_printf(b, "</td><td class=\"%s\">%s</td></tr>\n",
-                       cJSON_IsFalse(used) ? "bad" : "ok",
-                       cJSON_IsTrue(stuck) ? "no (stuck)" : cJSON_IsFalse(used) ? "no" : "yes");
+        vbt_textbuf_printf(b, "</td><td class=\"%s\">%s</td></tr>\n",
+                           cJSON_IsFalse(used) ? "bad" : "ok",
+                           cJSON_IsTrue(stuck) ? "no (stuck)" : cJSON_IsFalse(used) ? "no" : "yes");
     }
-    vbt__tb_printf(b, "</table>\n");
+    vbt_textbuf_printf(b, "</table>\n");
 }
 
-static void eval_section(vbt__textbuf *b, const vbt_report_input *in)
+static void eval_section(vbt_textbuf *b, const vbt_report_input *in)
 {
     if (!in->n_eval)
         return;
-    vbt__tb_printf(b, "<h2>Precision and recall</h2>\n<table><tr><th>against</th><th>zone</th>"
-                   "<th>listed</th><th>predicted</th><th>both</th><th>precision</th>"
-                   "<th>recall</th></tr>\n");
+    vbt_textbuf_printf(b, "<h2>Precision and recall</h2>\n<table><tr><th>against</th><th>zone</th>"
+                          "<th>listed</th><th>predicted</th><th>both</th><th>precision</th>"
+                          "<th>recall</th></tr>\n");
     for (size_t k = 0; k < in->n_eval; k++) {
         const vbt_report_eval *e = &in->eval[k];
-        vbt__tb_printf(b, "<tr><td>");
+        vbt_textbuf_printf(b, "<tr><td>");
         vbt__rep_text(b, e->against);
-        vbt__tb_printf(b, "</td><td>");
+        vbt_textbuf_printf(b, "</td><td>");
         vbt__rep_text(b, e->zone);
-        vbt__tb_printf(b, "</td><td>%zu</td><td>%zu</td><td>%zu</td><td>", e->n_list, e->n_pred,
-                       e->tp);
+        vbt_textbuf_printf(b, "</td><td>%zu</td><td>%zu</td><td>%zu</td><td>", e->n_list, e->n_pred,
+                           e->tp);
         vbt__rep_num(b, "%.2f", e->n_pred ? (double)e->tp / (double)e->n_pred : NAN);
-        vbt__tb_printf(b, "</td><td>");
+        vbt_textbuf_printf(b, "</td><td>");
         vbt__rep_num(b, "%.2f", e->n_list ? (double)e->tp / (double)e->n_list : NAN);
-        vbt__tb_printf(b, "</td></tr>\n");
+        vbt_textbuf_printf(b, "</td></tr>\n");
     }
     if (vbt__rep_map_only(in))
-        vbt__tb_printf(b, "</table>\n<p>Predicted: the regions classed EZ at the mode (zone EZ), "
-                       "EZ or PZ (zone EZ+PZ).</p>\n");
+        vbt_textbuf_printf(b,
+                           "</table>\n<p>Predicted: the regions classed EZ at the mode (zone EZ), "
+                           "EZ or PZ (zone EZ+PZ).</p>\n");
     else
-        vbt__tb_printf(b, "</table>\n<p>Predicted: P(EZ) &gt; 0.5 (zone EZ), P(EZ) + P(PZ) &gt; "
-                       "0.5 (zone EZ+PZ).</p>\n");
+        vbt_textbuf_printf(b,
+                           "</table>\n<p>Predicted: P(EZ) &gt; 0.5 (zone EZ), P(EZ) + P(PZ) &gt; "
+                           "0.5 (zone EZ+PZ).</p>\n");
 }
 
 /* ---- files --------------------------------------------------------------------- */
@@ -1018,7 +1058,7 @@ static char *sidecar(const vbt_report_input *in, const vbt_report_context *c, co
 
 int vbt_report_write(const vbt_report_input *in, vbt_msg *msg)
 {
-    vbt__textbuf page = {0}, fig[N_FIG] = {{0}};
+    vbt_textbuf page = {0}, fig[N_FIG] = {{0}};
     vbt_report_context own;
     const vbt_report_context *c = in->ctx;
     int own_ctx = 0, rc = VBT_ENOMEM, made[N_FIG] = {0};
@@ -1109,46 +1149,47 @@ int vbt_report_write(const vbt_report_input *in, vbt_msg *msg)
     }
 
     /* the page */
-    vbt__tb_printf(&page, "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" "
-                   "lang=\"en\"><head><meta charset=\"utf-8\"/><title>vbt report</title>\n"
-                   "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
-                   "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
-                   "font-size:13px}th{background:#f0f0f0}.ez{color:#c0392b;font-weight:bold}"
-                   ".pz{color:#e69f00}h2{border-bottom:1px solid #ddd}.ok{color:#1e7b34}"
-                   ".bad{color:#c0392b;font-weight:bold}#answer{font-size:18px;line-height:1.4;"
-                   "padding:10px 14px;border-left:6px solid #1e7b34;background:#f3f8f4}"
-                   "#answer.warn{border-left-color:#c0392b;background:#fdf2f1}"
-                   "#warning{font-size:16px;color:#c0392b;font-weight:bold;padding:6px 14px;"
-                   "border:2px solid #c0392b;background:#fdf2f1}"
-                   "</style></head><body>\n<h1>Virtual epileptic patient report</h1>\n");
-    vbt__tb_printf(&page, "<div id=\"first-screen\">\n<p id=\"answer\"%s>",
-                   warning ? " class=\"warn\"" : "");
+    vbt_textbuf_printf(&page,
+                       "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" "
+                       "lang=\"en\"><head><meta charset=\"utf-8\"/><title>vbt report</title>\n"
+                       "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+                       "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
+                       "font-size:13px}th{background:#f0f0f0}.ez{color:#c0392b;font-weight:bold}"
+                       ".pz{color:#e69f00}h2{border-bottom:1px solid #ddd}.ok{color:#1e7b34}"
+                       ".bad{color:#c0392b;font-weight:bold}#answer{font-size:18px;line-height:1.4;"
+                       "padding:10px 14px;border-left:6px solid #1e7b34;background:#f3f8f4}"
+                       "#answer.warn{border-left-color:#c0392b;background:#fdf2f1}"
+                       "#warning{font-size:16px;color:#c0392b;font-weight:bold;padding:6px 14px;"
+                       "border:2px solid #c0392b;background:#fdf2f1}"
+                       "</style></head><body>\n<h1>Virtual epileptic patient report</h1>\n");
+    vbt_textbuf_printf(&page, "<div id=\"first-screen\">\n<p id=\"answer\"%s>",
+                       warning ? " class=\"warn\"" : "");
     vbt__rep_text(&page, answer);
-    vbt__tb_printf(&page, "</p>\n");
+    vbt_textbuf_printf(&page, "</p>\n");
     if (warning) {
-        vbt__tb_printf(&page, "<p id=\"warning\" class=\"bad\">");
+        vbt_textbuf_printf(&page, "<p id=\"warning\" class=\"bad\">");
         vbt__rep_text(&page, warning);
-        vbt__tb_printf(&page, "</p>\n");
+        vbt_textbuf_printf(&page, "</p>\n");
     }
-    vbt__tb_printf(&page, "<p>Patient <code>");
+    vbt_textbuf_printf(&page, "<p>Patient <code>");
     vbt__rep_text(&page, in->patient);
-    vbt__tb_printf(&page, "</code>, %zu regions, inference by <b>", in->n);
+    vbt_textbuf_printf(&page, "</code>, %zu regions, inference by <b>", in->n);
     vbt__rep_text(&page, in->method);
-    vbt__tb_printf(&page, "</b>%s, vbt ", map ? " (the mode only: point estimates)" : "");
+    vbt_textbuf_printf(&page, "</b>%s, vbt ", map ? " (the mode only: point estimates)" : "");
     vbt__rep_text(&page, in->version);
-    vbt__tb_printf(&page, ". Outputs in this folder; machine-readable results in "
-                   "<code>results.json</code>.</p>\n</div>\n");
+    vbt_textbuf_printf(&page, ". Outputs in this folder; machine-readable results in "
+                              "<code>results.json</code>.</p>\n</div>\n");
     ez_table(&page, in, c, ord);
     verdict_section(&page, in, c);
     ei_section(&page, in, c, ord);
     recording_section(&page, in, c);
     eval_section(&page, in);
     propagation_section(&page, in, c);
-    vbt__tb_printf(&page, "<h2>Brain maps</h2>\n%s%s", fig[2].s ? fig[2].s : "",
-                   fig[3].s ? fig[3].s : "");
+    vbt_textbuf_printf(&page, "<h2>Brain maps</h2>\n%s%s", fig[2].s ? fig[2].s : "",
+                       fig[3].s ? fig[3].s : "");
     if (made[4]) {
-        vbt__tb_printf(&page, "<h2>SEEG feature and posterior prediction</h2>\n%s",
-                       fig[4].s ? fig[4].s : "");
+        vbt_textbuf_printf(&page, "<h2>SEEG feature and posterior prediction</h2>\n%s",
+                           fig[4].s ? fig[4].s : "");
         size_t out_n = 0, n_pts = 0, bad_panels = 0, band_panels = 0;
         for (size_t k = 0; k < n_panels; k++)
             if (isfinite(outside[k])) {
@@ -1165,42 +1206,46 @@ int vbt_report_write(const vbt_report_input *in, vbt_msg *msg)
                 out_n += !(y >= a && y <= z);
             }
         if (map) {
-            vbt__tb_printf(&page, "<p id=\"band\">A point estimate has no posterior predictive "
-                           "band: the blue line is the fitted model's prediction at the mode, "
-                           "and how far the observation may stray from it is not known.</p>\n");
+            vbt_textbuf_printf(&page,
+                               "<p id=\"band\">A point estimate has no posterior predictive "
+                               "band: the blue line is the fitted model's prediction at the mode, "
+                               "and how far the observation may stray from it is not known.</p>\n");
         } else if (n_pts) {
             double f = (double)out_n / (double)n_pts;
-            vbt__tb_printf(&page, "<p id=\"band\" class=\"%s\">Over all %zu channels, %.0f %% of "
-                           "the observed points lie outside the 5" DASH "95 %% posterior "
-                           "predictive band (about 10 %% expected). ", f > 0.25 ? "bad" : "ok",
-                           in->S, 100 * f);
+            vbt_textbuf_printf(&page,
+                               "<p id=\"band\" class=\"%s\">Over all %zu channels, %.0f %% of "
+                               "the observed points lie outside the 5" DASH "95 %% posterior "
+                               "predictive band (about 10 %% expected). ",
+                               f > 0.25 ? "bad" : "ok", in->S, 100 * f);
             if (bad_panels)
-                vbt__tb_printf(&page, "The observation leaves the band in %zu of the %zu "
-                               "channels shown: the fitted model does not reproduce %s "
-                               "course, and its answer rests on a model that misses the "
-                               "data there.", bad_panels, band_panels,
-                               bad_panels == 1 ? "that channel's" : "their");
+                vbt_textbuf_printf(&page, "The observation leaves the band in %zu of the %zu "
+                                          "channels shown: the fitted model does not reproduce %s "
+                                          "course, and its answer rests on a model that misses the "
+                                          "data there.", bad_panels, band_panels,
+                                   bad_panels == 1 ? "that channel's" : "their");
             else
-                vbt__tb_printf(&page, "In the channels shown the observation stays within "
-                               "the band.");
-            vbt__tb_printf(&page, "</p>\n");
+                vbt_textbuf_printf(&page, "In the channels shown the observation stays within "
+                                          "the band.");
+            vbt_textbuf_printf(&page, "</p>\n");
         } else {
-            vbt__tb_printf(&page, "<p id=\"band\">No posterior predictive band.</p>\n");
+            vbt_textbuf_printf(&page, "<p id=\"band\">No posterior predictive band.</p>\n");
         }
     }
-    vbt__tb_printf(&page, "<h2>Excitability of every region</h2>\n%s", fig[1].s ? fig[1].s : "");
+    vbt_textbuf_printf(&page, "<h2>Excitability of every region</h2>\n%s",
+                       fig[1].s ? fig[1].s : "");
     surgery_section(&page, in, c);
-    vbt__tb_printf(&page, "<h2>Connectome</h2>\n%s", fig[0].s ? fig[0].s : "");
+    vbt_textbuf_printf(&page, "<h2>Connectome</h2>\n%s", fig[0].s ? fig[0].s : "");
     if (in->fit_summary)
         diagnostics_section(&page, in->fit_summary);
-    vbt__tb_printf(&page, "<h2>Provenance</h2>\n");
+    vbt_textbuf_printf(&page, "<h2>Provenance</h2>\n");
     if (in->provenance_html)
-        vbt__tb_printf(&page, "%s\n", in->provenance_html);
-    vbt__tb_printf(&page, "<p>This page's own record: <code>report.json</code> (the files it "
-                   "read, with their SHA-256, and its settings).</p>\n");
-    vbt__tb_printf(&page, "<p style=\"color:#888;font-size:11px\">Research software: the model's "
-                   "answers are hypotheses to be weighed with every other clinical finding.</p>\n"
-                   "</body></html>\n");
+        vbt_textbuf_printf(&page, "%s\n", in->provenance_html);
+    vbt_textbuf_printf(&page, "<p>This page's own record: <code>report.json</code> (the files it "
+                              "read, with their SHA-256, and its settings).</p>\n");
+    vbt_textbuf_printf(
+        &page, "<p style=\"color:#888;font-size:11px\">Research software: the model's "
+               "answers are hypotheses to be weighed with every other clinical finding.</p>\n"
+               "</body></html>\n");
 
     char figdir[4200];
     int fk = snprintf(figdir, sizeof figdir, "%s/figures", in->outdir);

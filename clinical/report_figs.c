@@ -56,7 +56,7 @@ static const char *class_colour(double x0)
 
 /* ---- connectome ------------------------------------------------------------- */
 
-void vbt__rep_fig_connectome(vbt__textbuf *b, const vbt_report_input *in)
+void vbt__rep_fig_connectome(vbt_textbuf *b, const vbt_report_input *in)
 {
     const size_t n = in->n;
     const double cell = n > 100 ? 4.0 : 6.0, off = 40.0, size = cell * (double)n;
@@ -69,13 +69,13 @@ void vbt__rep_fig_connectome(vbt__textbuf *b, const vbt_report_input *in)
     double lmin = wmin < HUGE_VAL ? log10(wmin) : 0.0, lmax = wmax > 0 ? log10(wmax) : 1.0;
     if (lmax - lmin < 1e-12)
         lmin = lmax - 1.0;
-    vbt__tb_printf(b, SVG_OPEN "id=\"fig-connectome\" width=\"%.0f\" height=\"%.0f\" "
-                   "viewBox=\"0 0 %.0f %.0f\">\n", size + off + 90, size + off + 20,
-                   size + off + 90, size + off + 20);
-    vbt__tb_printf(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">weights (row = target, "
-                   "column = source), log10 scale</text>\n", off);
-    vbt__tb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.1f\" height=\"%.1f\" "
-                   "fill=\"#f4f4f4\"/>\n", off, off / 2 + 5, size, size);
+    vbt_textbuf_printf(b, SVG_OPEN "id=\"fig-connectome\" width=\"%.0f\" height=\"%.0f\" "
+                       "viewBox=\"0 0 %.0f %.0f\">\n", size + off + 90, size + off + 20,
+                       size + off + 90, size + off + 20);
+    vbt_textbuf_printf(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">weights (row = target, "
+                          "column = source), log10 scale</text>\n", off);
+    vbt_textbuf_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.1f\" height=\"%.1f\" "
+                          "fill=\"#f4f4f4\"/>\n", off, off / 2 + 5, size, size);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {
             double w = in->conn->weights[i * n + j];
@@ -83,22 +83,22 @@ void vbt__rep_fig_connectome(vbt__textbuf *b, const vbt_report_input *in)
                 continue;
             int r, g, bl;
             viridis((log10(w) - lmin) / (lmax - lmin), &r, &g, &bl);
-            vbt__tb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                           "fill=\"rgb(%d,%d,%d)\"/>", off + cell * (double)j,
-                           off / 2 + 5 + cell * (double)i, cell, cell, r, g, bl);
+            vbt_textbuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                                  "fill=\"rgb(%d,%d,%d)\"/>", off + cell * (double)j,
+                               off / 2 + 5 + cell * (double)i, cell, cell, r, g, bl);
         }
-    vbt__tb_printf(b, "\n");
+    vbt_textbuf_printf(b, "\n");
     for (int k = 0; k <= 10; k++) {
         int r, g, bl;
         viridis(k / 10.0, &r, &g, &bl);
-        vbt__tb_printf(b, "<rect x=\"%.0f\" y=\"%.1f\" width=\"14\" height=\"%.1f\" "
-                       "fill=\"rgb(%d,%d,%d)\"/>", off + size + 15,
-                       off / 2 + 5 + size * (1.0 - (k + 1) / 11.0), size / 11.0, r, g, bl);
+        vbt_textbuf_printf(b, "<rect x=\"%.0f\" y=\"%.1f\" width=\"14\" height=\"%.1f\" "
+                              "fill=\"rgb(%d,%d,%d)\"/>", off + size + 15,
+                           off / 2 + 5 + size * (1.0 - (k + 1) / 11.0), size / 11.0, r, g, bl);
     }
-    vbt__tb_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>",
-                   off + size + 33, off / 2 + 15, wmax);
-    vbt__tb_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>\n</svg>\n",
-                   off + size + 33, off / 2 + 5 + size, wmin < HUGE_VAL ? wmin : 0.0);
+    vbt_textbuf_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>",
+                       off + size + 33, off / 2 + 15, wmax);
+    vbt_textbuf_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%.2g</text>\n</svg>\n",
+                       off + size + 33, off / 2 + 5 + size, wmin < HUGE_VAL ? wmin : 0.0);
 }
 
 /* ---- x0 ----------------------------------------------------------------------- */
@@ -139,7 +139,7 @@ static size_t *order_by(const double *v, size_t n, int dir)
     return ord;
 }
 
-void vbt__rep_fig_x0(vbt__textbuf *b, const vbt_report_input *in)
+void vbt__rep_fig_x0(vbt_textbuf *b, const vbt_report_input *in)
 {
     const size_t n = in->n;
     const int map = vbt__rep_map_only(in);
@@ -158,44 +158,48 @@ void vbt__rep_fig_x0(vbt__textbuf *b, const vbt_report_input *in)
         return;
     }
 #define XPOS(v) (left + width * (((v) < lo ? lo : (v) > hi ? hi : (v)) - lo) / (hi - lo))
-    vbt__tb_printf(b, SVG_OPEN "id=\"fig-x0\" width=\"%.0f\" height=\"%.0f\">\n",
-                   left + width + 40, top + row * (double)n + 40);
-    vbt__tb_printf(b, "<text x=\"%.0f\" y=\"15\" font-size=\"12\">excitability x0, highest "
-                   "first: %s (red EZ, orange PZ, blue HZ; * ground truth EZ, + PZ)</text>\n",
-                   left - 200, map ? "the mode of the posterior (point estimate)"
-                                   : "posterior mean and 5-95 % interval");
+    vbt_textbuf_printf(b, SVG_OPEN "id=\"fig-x0\" width=\"%.0f\" height=\"%.0f\">\n",
+                       left + width + 40, top + row * (double)n + 40);
+    vbt_textbuf_printf(b,
+                       "<text x=\"%.0f\" y=\"15\" font-size=\"12\">excitability x0, highest "
+                       "first: %s (red EZ, orange PZ, blue HZ; * ground truth EZ, + PZ)</text>\n",
+                       left - 200,
+                       map ? "the mode of the posterior (point estimate)"
+                           : "posterior mean and 5-95 % interval");
     double guides[2] = {VBT_VEP_X0_EZ, VBT_VEP_X0_PZ};
     for (int g = 0; g < 2; g++)
-        vbt__tb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.1f\" stroke=\"#999\" "
-                       "stroke-dasharray=\"3,3\"/><text x=\"%.1f\" y=\"%.0f\" font-size=\"10\">"
-                       "%.2f</text>\n", XPOS(guides[g]), XPOS(guides[g]), top - 5,
-                       top + row * (double)n, XPOS(guides[g]) - 12, top - 8, guides[g]);
+        vbt_textbuf_printf(b,
+                           "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.1f\" stroke=\"#999\" "
+                           "stroke-dasharray=\"3,3\"/><text x=\"%.1f\" y=\"%.0f\" font-size=\"10\">"
+                           "%.2f</text>\n",
+                           XPOS(guides[g]), XPOS(guides[g]), top - 5, top + row * (double)n,
+                           XPOS(guides[g]) - 12, top - 8, guides[g]);
     for (int t = -5; t <= 0; t++)
-        vbt__tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%d</text>",
-                       XPOS((double)t) - 4, top + row * (double)n + 15, t);
-    vbt__tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">x0</text>\n",
-                   left + width + 8, top + row * (double)n + 15);
+        vbt_textbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%d</text>",
+                           XPOS((double)t) - 4, top + row * (double)n + 15, t);
+    vbt_textbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">x0</text>\n",
+                       left + width + 8, top + row * (double)n + 15);
     for (size_t k = 0; k < n; k++) {
         const vbt_report_region *r = &in->regions[ord[k]];
         double y = top + row * (double)k + row / 2;
-        vbt__tb_printf(b, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"end\">",
-                       left - 6, y + 3);
+        vbt_textbuf_printf(b, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"end\">",
+                           left - 6, y + 3);
         vbt__rep_text(b, r->label);
-        vbt__tb_printf(b, "%s</text>", r->truth == 1 ? " *" : r->truth == 2 ? " +" : "");
+        vbt_textbuf_printf(b, "%s</text>", r->truth == 1 ? " *" : r->truth == 2 ? " +" : "");
         if (!isfinite(r->x0_mean)) {
-            vbt__tb_printf(b, "\n");
+            vbt_textbuf_printf(b, "\n");
             continue;
         }
         const char *col = class_colour(r->x0_mean);
         if (!map && isfinite(r->x0_q5) && isfinite(r->x0_q95))
-            vbt__tb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
-                           "stroke=\"%s\" stroke-width=\"2\"/>", XPOS(r->x0_q5),
-                           XPOS(r->x0_q95), y, y, col);
-        vbt__tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
-                       XPOS(r->x0_mean), y, col);
+            vbt_textbuf_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
+                                  "stroke=\"%s\" stroke-width=\"2\"/>", XPOS(r->x0_q5),
+                               XPOS(r->x0_q95), y, y, col);
+        vbt_textbuf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
+                           XPOS(r->x0_mean), y, col);
     }
 #undef XPOS
-    vbt__tb_printf(b, "</svg>\n");
+    vbt_textbuf_printf(b, "</svg>\n");
     free(ord);
 }
 
@@ -249,7 +253,7 @@ static void scale_colour(const vbt__rep_scale *sc, double v, int *r, int *g, int
     heat(sc->reverse ? 1.0 - f : f, r, g, bl);
 }
 
-void vbt__rep_fig_brain(vbt__textbuf *b, const vbt_report_input *in,
+void vbt__rep_fig_brain(vbt_textbuf *b, const vbt_report_input *in,
                         const vbt_report_context *ctx, const char *id, const char *title,
                         const double *value, const unsigned char *mark,
                         const vbt__rep_scale *sc)
@@ -283,10 +287,10 @@ void vbt__rep_fig_brain(vbt__textbuf *b, const vbt_report_input *in,
         b->oom = 1;
         goto out;
     }
-    vbt__tb_printf(b, SVG_OPEN "id=\"%s\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f "
-                   "%.0f\">\n<text x=\"10\" y=\"15\" font-size=\"12\">", id, W, H, W, H);
+    vbt_textbuf_printf(b, SVG_OPEN "id=\"%s\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f "
+                       "%.0f\">\n<text x=\"10\" y=\"15\" font-size=\"12\">", id, W, H, W, H);
     vbt__rep_text(b, title);
-    vbt__tb_printf(b, "</text>\n");
+    vbt_textbuf_printf(b, "</text>\n");
     /* views: horizontal axis, vertical axis (up), its direction, markers */
     static const struct {
         int a, v, flip;
@@ -308,41 +312,44 @@ void vbt__rep_fig_brain(vbt__textbuf *b, const vbt_report_input *in,
                 pts[np++] = (pt){PX(q), PY(q)};
         }
         size_t nh = hull(pts, np, h);
-        vbt__tb_printf(b, "<g class=\"view\"><rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" "
-                       "height=\"%.0f\" fill=\"none\" stroke=\"#ddd\"/>\n", ox, oy, P, P);
+        vbt_textbuf_printf(b, "<g class=\"view\"><rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" "
+                              "height=\"%.0f\" fill=\"none\" stroke=\"#ddd\"/>\n", ox, oy, P, P);
         if (nh >= 3) {
             /* the outline: the hull inflated by pad_mm (round joins) */
             for (int layer = 0; layer < 2; layer++) {
-                vbt__tb_printf(b, "<path class=\"outline\" fill=\"#f5f1ea\" stroke=\"%s\" "
-                               "stroke-width=\"%.1f\" stroke-linejoin=\"round\" d=\"",
-                               layer ? "#f5f1ea" : "#8a8a8a",
-                               2 * pad_mm * s + (layer ? 0.0 : 2.0));
+                vbt_textbuf_printf(b, "<path class=\"outline\" fill=\"#f5f1ea\" stroke=\"%s\" "
+                                      "stroke-width=\"%.1f\" stroke-linejoin=\"round\" d=\"",
+                                   layer ? "#f5f1ea" : "#8a8a8a",
+                                   2 * pad_mm * s + (layer ? 0.0 : 2.0));
                 for (size_t k = 0; k < nh; k++)
-                    vbt__tb_printf(b, "%s%.1f %.1f", k ? " L" : "M", h[k].x, h[k].y);
-                vbt__tb_printf(b, " Z\"/>\n");
+                    vbt_textbuf_printf(b, "%s%.1f %.1f", k ? " L" : "M", h[k].x, h[k].y);
+                vbt_textbuf_printf(b, " Z\"/>\n");
             }
         }
         /* orientation markers */
-        vbt__tb_printf(b, "<g font-size=\"12\" font-weight=\"bold\" fill=\"#444\">"
-                       "<text class=\"orient\" x=\"%.0f\" y=\"%.0f\">%s</text>"
-                       "<text class=\"orient\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%s</text>"
-                       "<text class=\"orient\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>"
-                       "<text class=\"orient\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>"
-                       "</g>\n", ox + 3, cy + 4, view[v].left, ox + P - 3, cy + 4,
-                       view[v].right, cx, oy + 13, view[v].up, cx, oy + P - 4, view[v].down);
-        vbt__tb_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%s</text>\n", ox + 2,
-                       oy + P + 13, view[v].name);
+        vbt_textbuf_printf(
+            b,
+            "<g font-size=\"12\" font-weight=\"bold\" fill=\"#444\">"
+            "<text class=\"orient\" x=\"%.0f\" y=\"%.0f\">%s</text>"
+            "<text class=\"orient\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%s</text>"
+            "<text class=\"orient\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>"
+            "<text class=\"orient\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>"
+            "</g>\n",
+            ox + 3, cy + 4, view[v].left, ox + P - 3, cy + 4, view[v].right, cx, oy + 13,
+            view[v].up, cx, oy + P - 4, view[v].down);
+        vbt_textbuf_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">%s</text>\n", ox + 2,
+                           oy + P + 13, view[v].name);
         /* contacts */
         for (size_t k = 0; k < nc; k++) {
             const double *q = ctx->contact_xyz + 3 * k;
             if (!isfinite(q[a]) || !isfinite(q[u]))
                 continue;
-            vbt__tb_printf(b, "<rect class=\"contact\" x=\"%.1f\" y=\"%.1f\" width=\"2.4\" "
-                           "height=\"2.4\" fill=\"#222\"><title>", PX(q) - 1.2, PY(q) - 1.2);
+            vbt_textbuf_printf(b, "<rect class=\"contact\" x=\"%.1f\" y=\"%.1f\" width=\"2.4\" "
+                                  "height=\"2.4\" fill=\"#222\"><title>", PX(q) - 1.2, PY(q) - 1.2);
             vbt__rep_text(b, ctx->contact[k]);
-            vbt__tb_printf(b, "</title></rect>");
+            vbt_textbuf_printf(b, "</title></rect>");
         }
-        vbt__tb_printf(b, "\n");
+        vbt_textbuf_printf(b, "\n");
         /* regions */
         for (size_t k = 0; k < n; k++) {
             size_t i = ord[k];
@@ -353,61 +360,65 @@ void vbt__rep_fig_brain(vbt__textbuf *b, const vbt_report_input *in,
             if (isfinite(value[i]))
                 scale_colour(sc, value[i], &r, &g, &bl);
             int ring = mark && mark[i];
-            vbt__tb_printf(b, "<circle class=\"region\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" "
-                           "fill=\"rgb(%d,%d,%d)\" fill-opacity=\"0.9\" stroke=\"%s\" "
-                           "stroke-width=\"%s\"><title>", PX(q), PY(q), ring ? "6" : "4.5",
-                           r, g, bl, ring ? "#000" : "#666", ring ? "1.8" : "0.5");
+            vbt_textbuf_printf(b, "<circle class=\"region\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" "
+                                  "fill=\"rgb(%d,%d,%d)\" fill-opacity=\"0.9\" stroke=\"%s\" "
+                                  "stroke-width=\"%s\"><title>", PX(q), PY(q), ring ? "6" : "4.5",
+                               r, g, bl, ring ? "#000" : "#666", ring ? "1.8" : "0.5");
             vbt__rep_text(b, in->regions[i].label);
-            vbt__tb_printf(b, ": ");
+            vbt_textbuf_printf(b, ": ");
             if (isfinite(value[i]))
                 vbt__rep_num(b, sc->tick_fmt, value[i]);
             else
-                vbt__tb_printf(b, "none");
-            vbt__tb_printf(b, "</title></circle>\n");
+                vbt_textbuf_printf(b, "none");
+            vbt_textbuf_printf(b, "</title></circle>\n");
         }
 #undef PX
 #undef PY
-        vbt__tb_printf(b, "</g>\n");
+        vbt_textbuf_printf(b, "</g>\n");
     }
     /* colour bar */
     const double bx = gap + 3 * (P + gap) + 8, by = top + 16, bh = P - 70;
-    vbt__tb_printf(b, "<g class=\"colorbar\"><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">",
-                   bx, top + 8);
+    vbt_textbuf_printf(b, "<g class=\"colorbar\"><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">",
+                       bx, top + 8);
     vbt__rep_text(b, sc->caption);
-    vbt__tb_printf(b, "</text>\n");
+    vbt_textbuf_printf(b, "</text>\n");
     for (int k = 0; k < 20; k++) {
         int r, g, bl;
         double f = (k + 0.5) / 20.0;
         heat(sc->reverse ? 1.0 - f : f, &r, &g, &bl);
-        vbt__tb_printf(b, "<rect x=\"%.0f\" y=\"%.2f\" width=\"14\" height=\"%.2f\" "
-                       "fill=\"rgb(%d,%d,%d)\"/>", bx, by + bh * (1.0 - (k + 1) / 20.0),
-                       bh / 20.0 + 0.3, r, g, bl);
+        vbt_textbuf_printf(b, "<rect x=\"%.0f\" y=\"%.2f\" width=\"14\" height=\"%.2f\" "
+                              "fill=\"rgb(%d,%d,%d)\"/>", bx, by + bh * (1.0 - (k + 1) / 20.0),
+                           bh / 20.0 + 0.3, r, g, bl);
     }
-    vbt__tb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"%.0f\" fill=\"none\" "
-                   "stroke=\"#666\" stroke-width=\"0.5\"/>\n", bx, by, bh);
+    vbt_textbuf_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"%.0f\" fill=\"none\" "
+                          "stroke=\"#666\" stroke-width=\"0.5\"/>\n", bx, by, bh);
     for (size_t k = 0; k < sc->n_ticks; k++) {
         double t = sc->ticks[k];
         if (!isfinite(t) || !(sc->hi > sc->lo))
             continue;
         double y = by + bh * (1.0 - (t - sc->lo) / (sc->hi - sc->lo));
-        vbt__tb_printf(b, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" "
-                       "stroke=\"#333\"/><text x=\"%.0f\" y=\"%.1f\" font-size=\"10\">",
-                       bx + 14, bx + 18, y, y, bx + 20, y + 3.5);
+        vbt_textbuf_printf(b, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" "
+                              "stroke=\"#333\"/><text x=\"%.0f\" y=\"%.1f\" font-size=\"10\">",
+                           bx + 14, bx + 18, y, y, bx + 20, y + 3.5);
         vbt__rep_num(b, sc->tick_fmt, t);
-        vbt__tb_printf(b, "</text>");
+        vbt_textbuf_printf(b, "</text>");
     }
-    vbt__tb_printf(b, "\n<circle cx=\"%.0f\" cy=\"%.0f\" r=\"4.5\" fill=\"rgb(200,200,200)\" "
-                   "stroke=\"#666\" stroke-width=\"0.5\"/><text x=\"%.0f\" y=\"%.0f\" "
-                   "font-size=\"10\">none</text>\n", bx + 7, by + bh + 18, bx + 16, by + bh + 22);
+    vbt_textbuf_printf(b,
+                       "\n<circle cx=\"%.0f\" cy=\"%.0f\" r=\"4.5\" fill=\"rgb(200,200,200)\" "
+                       "stroke=\"#666\" stroke-width=\"0.5\"/><text x=\"%.0f\" y=\"%.0f\" "
+                       "font-size=\"10\">none</text>\n",
+                       bx + 7, by + bh + 18, bx + 16, by + bh + 22);
     if (mark)
-        vbt__tb_printf(b, "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"6\" fill=\"none\" stroke=\"#000\" "
-                       "stroke-width=\"1.8\"/><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">EZ"
-                       "</text>\n", bx + 7, by + bh + 36, bx + 16, by + bh + 40);
+        vbt_textbuf_printf(b,
+                           "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"6\" fill=\"none\" stroke=\"#000\" "
+                           "stroke-width=\"1.8\"/><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">EZ"
+                           "</text>\n",
+                           bx + 7, by + bh + 36, bx + 16, by + bh + 40);
     if (nc)
-        vbt__tb_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"2.4\" height=\"2.4\" "
-                       "fill=\"#222\"/><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">contact"
-                       "</text>\n", bx + 6, by + bh + 52, bx + 16, by + bh + 56);
-    vbt__tb_printf(b, "</g>\n</svg>\n");
+        vbt_textbuf_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"2.4\" height=\"2.4\" "
+                              "fill=\"#222\"/><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\">contact"
+                              "</text>\n", bx + 6, by + bh + 52, bx + 16, by + bh + 56);
+    vbt_textbuf_printf(b, "</g>\n</svg>\n");
 out:
     free(ord);
     free(pts);
@@ -429,7 +440,7 @@ static double nice_step(double span)
     return t;
 }
 
-size_t vbt__rep_fig_feature(vbt__textbuf *b, const vbt_report_input *in,
+size_t vbt__rep_fig_feature(vbt_textbuf *b, const vbt_report_input *in,
                             const vbt_report_context *ctx, size_t *pick, double *outside,
                             size_t max)
 {
@@ -488,18 +499,19 @@ size_t vbt__rep_fig_feature(vbt__textbuf *b, const vbt_report_input *in,
         tb = ta + 1.0;
     double off = seconds && isfinite(ctx->offset_s) ? ctx->offset_s - ctx->onset_s : NAN;
     const size_t rows = (show + 1) / 2;
-    vbt__tb_printf(b, SVG_OPEN "id=\"fig-feature\" width=\"%.0f\" height=\"%.0f\">\n"
-                   "<text x=\"10\" y=\"15\" font-size=\"12\">", 2 * (w + gx) + 10,
-                   top + (double)rows * (h + gy) + 10);
+    vbt_textbuf_printf(b, SVG_OPEN "id=\"fig-feature\" width=\"%.0f\" height=\"%.0f\">\n"
+                       "<text x=\"10\" y=\"15\" font-size=\"12\">", 2 * (w + gx) + 10,
+                       top + (double)rows * (h + gy) + 10);
     const int map = vbt__rep_map_only(in);
     vbt__rep_text(b, in->feature_label ? in->feature_label : "SEEG feature");
-    vbt__tb_printf(b, " (black) and %s (blue), the %zu channels of widest range</text>\n"
-                   "<text x=\"10\" y=\"31\" font-size=\"11\">x: %s; y: ",
-                   map ? "the fitted model's prediction at the mode"
-                       : "the posterior predictive 5-95 % band", show,
-                   seconds ? "seconds from the marked seizure onset" : "samples (no time axis)");
+    vbt_textbuf_printf(
+        b,
+        " (black) and %s (blue), the %zu channels of widest range</text>\n"
+        "<text x=\"10\" y=\"31\" font-size=\"11\">x: %s; y: ",
+        map ? "the fitted model's prediction at the mode" : "the posterior predictive 5-95 % band",
+        show, seconds ? "seconds from the marked seizure onset" : "samples (no time axis)");
     vbt__rep_text(b, ctx && ctx->feature_unit[0] ? ctx->feature_unit : "feature value");
-    vbt__tb_printf(b, "</text>\n");
+    vbt_textbuf_printf(b, "</text>\n");
     for (size_t k = 0; k < show; k++) {
         size_t s = pick[k];
         double ox = left + (double)(k % 2) * (w + gx), oy = top + (double)(k / 2) * (h + gy);
@@ -537,86 +549,93 @@ size_t vbt__rep_fig_feature(vbt__textbuf *b, const vbt_report_input *in,
         outside[k] = band && n_pts ? (double)out_n / (double)n_pts : NAN;
 #define PX(t) (ox + w * ((t) - ta) / (tb - ta))
 #define PY(v) (oy + h - h * ((v) - lo) / (hi - lo))
-        vbt__tb_printf(b, "<g class=\"panel\"><rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" "
-                       "height=\"%.0f\" fill=\"none\" stroke=\"#bbb\"/>\n<text x=\"%.0f\" "
-                       "y=\"%.0f\" font-size=\"11\" font-weight=\"bold\">", ox, oy, w, h, ox,
-                       oy - 6);
+        vbt_textbuf_printf(b, "<g class=\"panel\"><rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" "
+                              "height=\"%.0f\" fill=\"none\" stroke=\"#bbb\"/>\n<text x=\"%.0f\" "
+                              "y=\"%.0f\" font-size=\"11\" font-weight=\"bold\">", ox, oy, w, h, ox,
+                           oy - 6);
         vbt__rep_text(b, in->chan ? in->chan[s] : "");
         if (isfinite(outside[k]))
-            vbt__tb_printf(b, "</text><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" "
-                           "text-anchor=\"end\" fill=\"%s\">%.0f %% of points outside the band"
-                           "%s", ox + w, oy - 6, outside[k] > 0.25 ? "#c0392b" : "#1e7b34",
-                           100 * outside[k], outside[k] > 0.25 ? " (expected about 10 %)" : "");
-        vbt__tb_printf(b, "</text>\n");
+            vbt_textbuf_printf(b,
+                               "</text><text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" "
+                               "text-anchor=\"end\" fill=\"%s\">%.0f %% of points outside the band"
+                               "%s",
+                               ox + w, oy - 6, outside[k] > 0.25 ? "#c0392b" : "#1e7b34",
+                               100 * outside[k], outside[k] > 0.25 ? " (expected about 10 %)" : "");
+        vbt_textbuf_printf(b, "</text>\n");
         /* y ticks: the range's ends */
-        vbt__tb_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"9\" text-anchor=\"end\">"
-                       "%.3g</text><text x=\"%.0f\" y=\"%.0f\" font-size=\"9\" "
-                       "text-anchor=\"end\">%.3g</text>\n", ox - 4, oy + 8, hi, ox - 4, oy + h,
-                       lo);
+        vbt_textbuf_printf(b,
+                           "<text x=\"%.0f\" y=\"%.0f\" font-size=\"9\" text-anchor=\"end\">"
+                           "%.3g</text><text x=\"%.0f\" y=\"%.0f\" font-size=\"9\" "
+                           "text-anchor=\"end\">%.3g</text>\n",
+                           ox - 4, oy + 8, hi, ox - 4, oy + h, lo);
         /* x ticks */
         double st = nice_step(tb - ta);
         for (double t = ceil(ta / st) * st; t <= tb + 1e-9 * st; t += st) {
             double tt = fabs(t) < 1e-9 * st ? 0.0 : t;
-            vbt__tb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" "
-                           "stroke=\"#888\"/><text x=\"%.1f\" y=\"%.0f\" font-size=\"9\" "
-                           "text-anchor=\"middle\">%g</text>", PX(tt), PX(tt), oy + h,
-                           oy + h + 4, PX(tt), oy + h + 14, tt);
+            vbt_textbuf_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" "
+                                  "stroke=\"#888\"/><text x=\"%.1f\" y=\"%.0f\" font-size=\"9\" "
+                                  "text-anchor=\"middle\">%g</text>", PX(tt), PX(tt), oy + h,
+                               oy + h + 4, PX(tt), oy + h + 14, tt);
         }
-        vbt__tb_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"9\" text-anchor=\"end\">%s"
-                       "</text>\n", ox + w, oy + h + 26, seconds ? "s from onset" : "sample");
+        vbt_textbuf_printf(b,
+                           "<text x=\"%.0f\" y=\"%.0f\" font-size=\"9\" text-anchor=\"end\">%s"
+                           "</text>\n",
+                           ox + w, oy + h + 26, seconds ? "s from onset" : "sample");
         if (band) {
-            vbt__tb_printf(b, "<path fill=\"#9ecae1\" fill-opacity=\"0.6\" d=\"");
+            vbt_textbuf_printf(b, "<path fill=\"#9ecae1\" fill-opacity=\"0.6\" d=\"");
             for (size_t t = 0; t < T; t++)
-                vbt__tb_printf(b, "%s%.1f %.1f", t ? " L" : "M", PX(tx[t]),
-                               PY(in->pred[2 * T * S + t * S + s]));
+                vbt_textbuf_printf(b, "%s%.1f %.1f", t ? " L" : "M", PX(tx[t]),
+                                   PY(in->pred[2 * T * S + t * S + s]));
             for (size_t t = T; t-- > 0;)
-                vbt__tb_printf(b, " L%.1f %.1f", PX(tx[t]), PY(in->pred[t * S + s]));
-            vbt__tb_printf(b, " Z\"/>\n");
+                vbt_textbuf_printf(b, " L%.1f %.1f", PX(tx[t]), PY(in->pred[t * S + s]));
+            vbt_textbuf_printf(b, " Z\"/>\n");
         }
         /* the prediction at the mode (map), one path per finite stretch */
         int pen = 0;
         if (line) {
-            vbt__tb_printf(b, "<path fill=\"none\" stroke=\"#3182bd\" stroke-width=\"1.2\" "
-                           "d=\"");
+            vbt_textbuf_printf(b, "<path fill=\"none\" stroke=\"#3182bd\" stroke-width=\"1.2\" "
+                                  "d=\"");
             for (size_t t = 0; t < T; t++) {
                 double y = in->pred[T * S + t * S + s];
                 if (!isfinite(y)) {
                     pen = 0;
                     continue;
                 }
-                vbt__tb_printf(b, "%s%.1f %.1f", pen ? " L" : " M", PX(tx[t]), PY(y));
+                vbt_textbuf_printf(b, "%s%.1f %.1f", pen ? " L" : " M", PX(tx[t]), PY(y));
                 pen = 1;
             }
-            vbt__tb_printf(b, "\"/>\n");
+            vbt_textbuf_printf(b, "\"/>\n");
             pen = 0;
         }
         /* the observation: one path per finite stretch */
-        vbt__tb_printf(b, "<path fill=\"none\" stroke=\"#000\" stroke-width=\"1\" d=\"");
+        vbt_textbuf_printf(b, "<path fill=\"none\" stroke=\"#000\" stroke-width=\"1\" d=\"");
         for (size_t t = 0; t < T; t++) {
             double y = in->feature[t * S + s];
             if (!isfinite(y)) {
                 pen = 0;
                 continue;
             }
-            vbt__tb_printf(b, "%s%.1f %.1f", pen ? " L" : " M", PX(tx[t]), PY(y));
+            vbt_textbuf_printf(b, "%s%.1f %.1f", pen ? " L" : " M", PX(tx[t]), PY(y));
             pen = 1;
         }
-        vbt__tb_printf(b, "\"/>\n");
+        vbt_textbuf_printf(b, "\"/>\n");
         /* onset and offset marks */
         const double marks[2] = {seconds ? 0.0 : NAN, off};
         const char *names[2] = {"onset", "offset"};
         for (int m = 0; m < 2; m++)
             if (isfinite(marks[m]) && marks[m] >= ta && marks[m] <= tb)
-                vbt__tb_printf(b, "<line class=\"%s\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" "
-                               "y2=\"%.0f\" stroke=\"#c0392b\" stroke-dasharray=\"4,3\"/>"
-                               "<text x=\"%.1f\" y=\"%.0f\" font-size=\"9\" fill=\"#c0392b\">%s"
-                               "</text>\n", names[m], PX(marks[m]), PX(marks[m]), oy, oy + h,
-                               PX(marks[m]) + 2, oy + 9, names[m]);
-        vbt__tb_printf(b, "</g>\n");
+                vbt_textbuf_printf(b,
+                                   "<line class=\"%s\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" "
+                                   "y2=\"%.0f\" stroke=\"#c0392b\" stroke-dasharray=\"4,3\"/>"
+                                   "<text x=\"%.1f\" y=\"%.0f\" font-size=\"9\" fill=\"#c0392b\">%s"
+                                   "</text>\n",
+                                   names[m], PX(marks[m]), PX(marks[m]), oy, oy + h,
+                                   PX(marks[m]) + 2, oy + 9, names[m]);
+        vbt_textbuf_printf(b, "</g>\n");
 #undef PX
 #undef PY
     }
-    vbt__tb_printf(b, "</svg>\n");
+    vbt_textbuf_printf(b, "</svg>\n");
     free(tx);
     return show;
 }

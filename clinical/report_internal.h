@@ -7,13 +7,13 @@
 #include <stddef.h>
 
 #include "internal.h"
-#include "textbuf.h"
+#include "vbt_text.h"
 #include "vbt_report.h"
 
 /* Text for HTML/SVG: the five special characters escaped. */
-VBT_HIDDEN void vbt__rep_text(vbt__textbuf *b, const char *t);
+VBT_HIDDEN void vbt__rep_text(vbt_textbuf *b, const char *t);
 /* A number printed with fmt, or "–" when it is not finite. */
-VBT_HIDDEN void vbt__rep_num(vbt__textbuf *b, const char *fmt, double v);
+VBT_HIDDEN void vbt__rep_num(vbt_textbuf *b, const char *fmt, double v);
 /* 1 for a MAP-only fit: point estimates, no probabilities. */
 VBT_HIDDEN int vbt__rep_map_only(const vbt_report_input *in);
 
@@ -28,15 +28,15 @@ typedef struct vbt__rep_scale {
     const char *tick_fmt;
 } vbt__rep_scale;
 
-VBT_HIDDEN void vbt__rep_fig_connectome(vbt__textbuf *b, const vbt_report_input *in);
+VBT_HIDDEN void vbt__rep_fig_connectome(vbt_textbuf *b, const vbt_report_input *in);
 /* Every region's x0 (posterior interval, or the mode alone for map),
  * sorted by decreasing x0. */
-VBT_HIDDEN void vbt__rep_fig_x0(vbt__textbuf *b, const vbt_report_input *in);
+VBT_HIDDEN void vbt__rep_fig_x0(vbt_textbuf *b, const vbt_report_input *in);
 /* Region centres in three views (axial, coronal, sagittal) inside an
  * outline of the brain with L/R, A/P and S/I markers, coloured by value[n]
  * on the scale (NaN: grey, "none" in the legend), the regions of mark[n]
  * ringed, the contacts of ctx as small black squares, and a colour bar. */
-VBT_HIDDEN void vbt__rep_fig_brain(vbt__textbuf *b, const vbt_report_input *in,
+VBT_HIDDEN void vbt__rep_fig_brain(vbt_textbuf *b, const vbt_report_input *in,
                                    const vbt_report_context *ctx, const char *id,
                                    const char *title, const double *value,
                                    const unsigned char *mark, const vbt__rep_scale *sc);
@@ -45,7 +45,7 @@ VBT_HIDDEN void vbt__rep_fig_brain(vbt__textbuf *b, const vbt_report_input *in,
  * samples when the context has no time axis), with onset and offset marks
  * and the unit.  outside[k] / shown: each panel's fraction of points
  * outside the band (NaN without a band); returns the number of panels. */
-VBT_HIDDEN size_t vbt__rep_fig_feature(vbt__textbuf *b, const vbt_report_input *in,
+VBT_HIDDEN size_t vbt__rep_fig_feature(vbt_textbuf *b, const vbt_report_input *in,
                                        const vbt_report_context *ctx, size_t *chan,
                                        double *outside, size_t max);
 

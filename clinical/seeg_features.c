@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "pipeline_internal.h"
-#include "textbuf.h"
+#include "vbt_text.h"
 #include "vbt_seeg_features.h"
 
 static double now_s(void)
@@ -134,18 +134,19 @@ int vbt_seeg_features_run(const vbt_seeg_features_job *j, vbt_outdir *od,
     if ((rc = write_npy(od, "features.npy", f.data, 2, shape, msg)) ||
         (rc = write_npy(od, "features_time.npy", f.time_s, 1, shape, msg)))
         goto out;
-    vbt__textbuf ch = {0};
+    vbt_textbuf ch = {0};
     char path[4200];
-    vbt__tb_printf(&ch, "index\tname\tpower\n");
+    vbt_textbuf_printf(&ch, "index\tname\tpower\n");
     for (size_t c = 0; c < f.n_chan; c++)
-        vbt__tb_printf(&ch, "%zu\t%s\t%.17g\n", c, vbt_montage_label(j->m, f.channel[c]),
-                       f.power[c]);
+        vbt_textbuf_printf(&ch, "%zu\t%s\t%.17g\n", c, vbt_montage_label(j->m, f.channel[c]),
+                           f.power[c]);
     if (vbt_outdir_file(od, "channels.tsv", path, sizeof path)) {
         free(ch.s);
         rc = vbt__fail(msg, VBT_EINVAL, "output path of channels.tsv too long");
         goto out;
     }
-    if ((rc = vbt__tb_write(&ch, path, msg)) || (rc = write_run_json(j, &o, &f, wall, od, msg)))
+    if ((rc = vbt_textbuf_write(&ch, path, 1, msg)) ||
+        (rc = write_run_json(j, &o, &f, wall, od, msg)))
         goto out;
     if (info)
         *info = (vbt_seeg_features_info){f.n_chan, f.n_time, f.t0_s, f.t1_s, wall};

@@ -21,7 +21,7 @@
 #include <cJSON.h>
 
 #include "pipeline_internal.h"
-#include "textbuf.h"
+#include "vbt_text.h"
 #include "vbt_connectome.h"
 #include "vbt_fit.h"
 #include "vbt_gain.h"
@@ -92,7 +92,7 @@ static void say(const vbt_twin_opts *o, const char *fmt, ...)
     o->progress(o->progress_ctx, text);
 }
 
-static char *tb_take(vbt__textbuf *b)
+static char *tb_take(vbt_textbuf *b)
 {
     if (b->oom) {
         free(b->s);
@@ -699,10 +699,10 @@ static int ezmap_make(const vbt_vep_multi *mm, const double *p, size_t N, size_t
 
 static char *ezmap_tsv(const ezmap *e, const vbt_connectome *conn)
 {
-    vbt__textbuf b = {0};
-    vbt__tb_printf(&b, "region\tlabel\tp_ez\tp_pz\tp_hz\tx0_mean\tx0_sd\tclass\n");
+    vbt_textbuf b = {0};
+    vbt_textbuf_printf(&b, "region\tlabel\tp_ez\tp_pz\tp_hz\tx0_mean\tx0_sd\tclass\n");
     for (size_t r = 0; r < e->nr; r++)
-        vbt__tb_printf(&b, "%zu\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%s\n", r,
+        vbt_textbuf_printf(&b, "%zu\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%s\n", r,
                            conn->labels[r], e->p_ez[r], e->p_pz[r], e->p_hz[r], e->mean[r],
                            e->sd[r], vbt_vep_class_name((vbt_vep_class)e->cls[r]));
     return tb_take(&b);
@@ -988,7 +988,7 @@ int vbt_twin_init(const char *patient_dir, const char *twin_dir, const vbt_twin_
     {
         char cp[PATHLEN], *t = NULL;
         size_t len;
-        vbt__textbuf b = {0};
+        vbt_textbuf b = {0};
         if (join(cp, sizeof cp, rpath, "channels.tsv") || vbt_file_read_all(cp, &t, &len, 0, msg)) {
             rc = VBT_EIO;
             goto out;
@@ -996,7 +996,7 @@ int vbt_twin_init(const char *patient_dir, const char *twin_dir, const vbt_twin_
         for (char *pos = t; pos && *pos;) {
             char *f[8];
             if (vbt__pipe_record(&pos, '\t', f, 8) >= 2 && strcmp(f[0], "index"))
-                vbt__tb_printf(&b, "%s\n", f[1]);
+                vbt_textbuf_printf(&b, "%s\n", f[1]);
         }
         free(t);
         char *ch = tb_take(&b);
@@ -1247,14 +1247,14 @@ int vbt_twin_update(const char *twin_dir, const char *recording, const char *eve
     free(r2);
     res->unexplained = !(res->r2_new >= 0.5 * res->r2_old);
     /* what changed */
-    vbt__textbuf ct = {0};
-    vbt__tb_printf(&ct, "region\tlabel\tclass_before\tclass_after\tp_ez_before\tp_ez_after\n");
+    vbt_textbuf ct = {0};
+    vbt_textbuf_printf(&ct, "region\tlabel\tclass_before\tclass_after\tp_ez_before\tp_ez_after\n");
     cJSON *changed = cJSON_CreateArray();
     for (size_t i = 0; i < after.nr; i++) {
         if (before.cls[i] == after.cls[i])
             continue;
         res->n_changed++;
-        vbt__tb_printf(&ct, "%zu\t%s\t%s\t%s\t%.4f\t%.4f\n", i, md.conn->labels[i],
+        vbt_textbuf_printf(&ct, "%zu\t%s\t%s\t%s\t%.4f\t%.4f\n", i, md.conn->labels[i],
                            vbt_vep_class_name((vbt_vep_class)before.cls[i]),
                            vbt_vep_class_name((vbt_vep_class)after.cls[i]), before.p_ez[i],
                            after.p_ez[i]);
@@ -1494,44 +1494,48 @@ int vbt_twin_report(const char *twin_dir, char **tsv, char **html, vbt_msg *msg)
     }
     if (rc)
         goto out;
-    vbt__textbuf b = {0};
-    vbt__tb_printf(&b, "# vbt twin report: EZ map over %u version(s)\n", V);
+    vbt_textbuf b = {0};
+    vbt_textbuf_printf(&b, "# vbt twin report: EZ map over %u version(s)\n", V);
     for (unsigned v = 1; v <= V; v++) {
         const cJSON *j = vj[v - 1], *recs = cJSON_GetObjectItemCaseSensitive(j, "recordings"),
                     *smp = cJSON_GetObjectItemCaseSensitive(j, "sampling");
         const cJSON *last = cJSON_GetArrayItem(recs, cJSON_GetArraySize(recs) - 1);
-        vbt__tb_printf(&b, "# v%04u: %d recording(s), added %s (sha256 %.12s...)", v,
-                           cJSON_GetArraySize(recs), last && jstr(last, "file") ? jstr(last, "file") : "?",
+        vbt_textbuf_printf(&b, "# v%04u: %d recording(s), added %s (sha256 %.12s...)", v,
+                           cJSON_GetArraySize(recs),
+                           last && jstr(last, "file") ? jstr(last, "file") : "?",
                            last && jstr(last, "sha256") ? jstr(last, "sha256") : "?");
         double ress = jnum(smp, "reweight_ess", NAN), mess = jnum(smp, "marginal_ess", NAN);
         if (isfinite(ress))
-            vbt__tb_printf(&b, ", reweighting ESS %.0f (x0 and K: %.0f) of %.0f%s", ress, mess,
+            vbt_textbuf_printf(&b, ", reweighting ESS %.0f (x0 and K: %.0f) of %.0f%s", ress, mess,
                                jnum(smp, "particles", 0),
                                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(smp, "collapsed"))
-                                   ? " (COLLAPSED)" : "");
+                                   ? " (COLLAPSED)"
+                                   : "");
         double r2n = jnum(smp, "r2_new", NAN), r2o = jnum(smp, "r2_old", NAN);
         if (isfinite(r2n))
-            vbt__tb_printf(&b, ", feature variance explained %.2f", r2n);
+            vbt_textbuf_printf(&b, ", feature variance explained %.2f", r2n);
         if (isfinite(r2o))
-            vbt__tb_printf(&b, " (earlier seizures %.2f)%s", r2o,
-                           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(smp, "unexplained"))
-                               ? " NOT EXPLAINED" : "");
+            vbt_textbuf_printf(&b, " (earlier seizures %.2f)%s", r2o,
+                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(smp, "unexplained"))
+                                   ? " NOT EXPLAINED"
+                                   : "");
         size_t nch = 0;
         for (size_t r = 0; v > 1 && r < nr; r++)
             nch += cls[(v - 1) * nr + r] != cls[(v - 2) * nr + r];
         if (v > 1)
-            vbt__tb_printf(&b, ", %zu region(s) changed class", nch);
-        vbt__tb_printf(&b, "\n");
+            vbt_textbuf_printf(&b, ", %zu region(s) changed class", nch);
+        vbt_textbuf_printf(&b, "\n");
     }
-    vbt__tb_printf(&b, "region\tlabel");
+    vbt_textbuf_printf(&b, "region\tlabel");
     for (unsigned v = 1; v <= V; v++)
-        vbt__tb_printf(&b, "\tp_ez_v%04u\tclass_v%04u", v, v);
-    vbt__tb_printf(&b, "\n");
+        vbt_textbuf_printf(&b, "\tp_ez_v%04u\tclass_v%04u", v, v);
+    vbt_textbuf_printf(&b, "\n");
     for (size_t r = 0; r < nr; r++) {
-        vbt__tb_printf(&b, "%zu\t%s", r, labels[r]);
+        vbt_textbuf_printf(&b, "%zu\t%s", r, labels[r]);
         for (unsigned v = 1; v <= V; v++)
-            vbt__tb_printf(&b, "\t%.4f\t%s", pez[(v - 1) * nr + r], cls_name(cls[(v - 1) * nr + r]));
-        vbt__tb_printf(&b, "\n");
+            vbt_textbuf_printf(&b, "\t%.4f\t%s", pez[(v - 1) * nr + r],
+                               cls_name(cls[(v - 1) * nr + r]));
+        vbt_textbuf_printf(&b, "\n");
     }
     *tsv = tb_take(&b);
     if (!*tsv) {
@@ -1543,25 +1547,25 @@ int vbt_twin_report(const char *twin_dir, char **tsv, char **html, vbt_msg *msg)
         static const char *const colors[] = {"#d62728", "#1f77b4", "#2ca02c", "#ff7f0e",
                                              "#9467bd", "#8c564b", "#e377c2", "#17becf"};
         const double W = 640, H = 320, L = 50, R = 200, T = 20, B = 40;
-        vbt__textbuf h = {0};
-        vbt__tb_printf(&h, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>vbt "
+        vbt_textbuf h = {0};
+        vbt_textbuf_printf(&h, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>vbt "
                                "twin report</title><style>body{font-family:sans-serif}"
                                "td,th{padding:2px 6px;text-align:right}</style></head><body>\n"
                                "<h1>EZ map over %u version(s)</h1>\n<svg width=\"%g\" "
                                "height=\"%g\" xmlns=\"http://www.w3.org/2000/svg\">\n", V, W, H);
-        vbt__tb_printf(&h, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>"
+        vbt_textbuf_printf(&h, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>"
                                "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n",
                            L, H - B, W - R, H - B, L, T, L, H - B);
         for (int k = 0; k <= 4; k++)
-            vbt__tb_printf(&h, "<text x=\"%g\" y=\"%g\" font-size=\"11\" "
+            vbt_textbuf_printf(&h, "<text x=\"%g\" y=\"%g\" font-size=\"11\" "
                                    "text-anchor=\"end\">%.2f</text>\n", L - 4,
                                H - B - (H - T - B) * k / 4.0 + 4, k / 4.0);
         for (unsigned v = 1; v <= V; v++)
-            vbt__tb_printf(&h, "<text x=\"%g\" y=\"%g\" font-size=\"11\" "
+            vbt_textbuf_printf(&h, "<text x=\"%g\" y=\"%g\" font-size=\"11\" "
                                    "text-anchor=\"middle\">v%04u</text>\n",
                                L + (V > 1 ? (W - L - R) * (v - 1) / (double)(V - 1) : 0),
                                H - B + 16, v);
-        vbt__tb_printf(&h, "<text x=\"%g\" y=\"%g\" font-size=\"12\" text-anchor=\"middle\">"
+        vbt_textbuf_printf(&h, "<text x=\"%g\" y=\"%g\" font-size=\"12\" text-anchor=\"middle\">"
                                "P(EZ)</text>\n", 14.0, T - 6 + (H - T - B) / 2);
         size_t shown = 0;
         for (size_t r = 0; r < nr; r++) {
@@ -1571,29 +1575,29 @@ int vbt_twin_report(const char *twin_dir, char **tsv, char **html, vbt_msg *msg)
             if (mx < 0.05)
                 continue;
             const char *c = colors[shown++ % 8];
-            vbt__tb_printf(&h, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
+            vbt_textbuf_printf(&h, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
                                    "points=\"", c);
             double yl = 0;
             for (unsigned v = 1; v <= V; v++) {
                 double x = L + (V > 1 ? (W - L - R) * (v - 1) / (double)(V - 1) : 0);
                 yl = H - B - (H - T - B) * pez[(v - 1) * nr + r];
-                vbt__tb_printf(&h, "%.1f,%.1f ", x, yl);
+                vbt_textbuf_printf(&h, "%.1f,%.1f ", x, yl);
             }
-            vbt__tb_printf(&h, "\"/><text x=\"%g\" y=\"%.1f\" font-size=\"11\" fill=\"%s\">"
+            vbt_textbuf_printf(&h, "\"/><text x=\"%g\" y=\"%.1f\" font-size=\"11\" fill=\"%s\">"
                                    "%s</text>\n", W - R + 6, yl + 4, c, labels[r]);
         }
-        vbt__tb_printf(&h, "</svg>\n<table><tr><th>region</th>");
+        vbt_textbuf_printf(&h, "</svg>\n<table><tr><th>region</th>");
         for (unsigned v = 1; v <= V; v++)
-            vbt__tb_printf(&h, "<th>v%04u</th>", v);
-        vbt__tb_printf(&h, "</tr>\n");
+            vbt_textbuf_printf(&h, "<th>v%04u</th>", v);
+        vbt_textbuf_printf(&h, "</tr>\n");
         for (size_t r = 0; r < nr; r++) {
-            vbt__tb_printf(&h, "<tr><td>%s</td>", labels[r]);
+            vbt_textbuf_printf(&h, "<tr><td>%s</td>", labels[r]);
             for (unsigned v = 1; v <= V; v++)
-                vbt__tb_printf(&h, "<td>%.2f %s</td>", pez[(v - 1) * nr + r],
+                vbt_textbuf_printf(&h, "<td>%.2f %s</td>", pez[(v - 1) * nr + r],
                                    cls_name(cls[(v - 1) * nr + r]));
-            vbt__tb_printf(&h, "</tr>\n");
+            vbt_textbuf_printf(&h, "</tr>\n");
         }
-        vbt__tb_printf(&h, "</table>\n</body></html>\n");
+        vbt_textbuf_printf(&h, "</table>\n</body></html>\n");
         *html = tb_take(&h);
         if (!*html)
             rc = vbt__fail(msg, VBT_ENOMEM, "out of memory");

@@ -1374,6 +1374,111 @@ static void test_csv_record(void **state)
     assert_int_equal(vbt_csv_record(&pos, '\t', f, 4), 0);
 }
 
+/* The growing text buffer: appends (across the first 4096-byte block),
+ * CSV labels that vbt_csv_record reads back unchanged, atomic writes that
+ * free the buffer, and the sticky out-of-memory flag. */
+static void test_textbuf(void **state)
+{
+    (void)state;
+    vbt_textbuf b = {0};
+    vbt_textbuf_printf(&b, "%s=%d,", "n", 42);
+    vbt_textbuf_printf(&b, "%.3f", 0.125); /* exact in binary */
+    assert_string_equal(b.s, "n=42,0.125");
+    assert_int_equal(b.len, 10);
+
+    /* 1200 records of 5 bytes: 6010 bytes, past the first 4096 block */
+    for (int i = 0; i < 1200; i++)
+        vbt_textbuf_printf(&b, "%04d;", i);
+    assert_int_equal(b.len, 10 + 1200 * 5);
+    assert_int_equal(strlen(b.s), b.len);
+    assert_true(b.cap > b.len);
+    assert_memory_equal(b.s + 10 + 5 * 1199, "1199;", 5);
+    assert_memory_equal(b.s + 10 + 5 * 817, "0817;", 5); /* bytes 4095..4099: across 4096 */
+    vbt_textbuf_free(&b);
+    assert_null(b.s);
+    assert_int_equal(b.len + b.cap + (size_t)b.oom, 0);
+    vbt_textbuf_free(NULL);
+
+    /* labels: RFC 4180 quoting by hand, and read back by vbt_csv_record */
+    static const char *const labels[] = {"plain", "say \"hi\"", "", "a,b", "two\nlines", "\""};
+    const size_t nl = sizeof labels / sizeof labels[0];
+    vbt_textbuf_label(&b, "say \"hi\"");
+    assert_string_equal(b.s, "\"say \"\"hi\"\"\"");
+    vbt_textbuf_free(&b);
+    for (size_t i = 0; i < nl; i++) {
+        vbt_textbuf_label(&b, labels[i]);
+        vbt_textbuf_printf(&b, i + 1 < nl ? "," : "\n");
+    }
+    char *pos = b.s, *f[8];
+    assert_int_equal(vbt_csv_record(&pos, ',', f, 8), nl);
+    for (size_t i = 0; i < nl; i++)
+        assert_string_equal(f[i], labels[i]);
+    vbt_textbuf_free(&b);
+
+    /* writes */
+    char *dir = tu_mkdtemp();
+    char path[4200], bad[4300];
+    tu_fmt(path, sizeof path, "%s/t.csv", dir);
+    vbt_msg msg = {{0}};
+    vbt_textbuf_printf(&b, "a,b\n1,2\n");
+    assert_int_equal(vbt_textbuf_write(&b, path, 0, &msg), VBT_OK);
+    assert_null(b.s);
+    assert_int_equal(b.len, 0);
+    size_t len = 0;
+    char *got = tu_slurp(path, &len);
+    assert_non_null(got);
+    assert_int_equal(len, 8);
+    assert_memory_equal(got, "a,b\n1,2\n", 8);
+    free(got);
+
+    vbt_textbuf_printf(&b, "other\n"); /* refused: exists, overwrite 0 */
+    assert_int_equal(vbt_textbuf_write(&b, path, 0, &msg), VBT_EEXIST);
+    assert_null(b.s);
+    got = tu_slurp(path, &len);
+    assert_non_null(got);
+    assert_int_equal(len, 8);
+    free(got);
+
+    vbt_textbuf_printf(&b, "other\n"); /* replaced with overwrite 1 */
+    assert_int_equal(vbt_textbuf_write(&b, path, 1, &msg), VBT_OK);
+    got = tu_slurp(path, &len);
+    assert_non_null(got);
+    assert_int_equal(len, 6);
+    assert_memory_equal(got, "other\n", 6);
+    free(got);
+
+    assert_int_equal(vbt_textbuf_write(&b, path, 1, &msg), VBT_OK); /* {0}: an empty file */
+    got = tu_slurp(path, &len);
+    assert_non_null(got);
+    assert_int_equal(len, 0);
+    free(got);
+
+    /* out of memory is sticky and nothing is written */
+    tu_fmt(bad, sizeof bad, "%s/oom.csv", dir);
+    vbt_textbuf_printf(&b, "kept");
+    b.oom = 1;
+    vbt_textbuf_printf(&b, "dropped");
+    vbt_textbuf_label(&b, "dropped");
+    assert_int_equal(b.len, 4);
+    assert_int_equal(vbt_textbuf_write(&b, bad, 1, &msg), VBT_ENOMEM);
+    assert_non_null(strstr(msg.text, "out of memory writing"));
+    assert_null(b.s);
+    assert_int_equal(b.oom, 0);
+    assert_false(tu_exists(bad));
+
+    /* an unwritable path: VBT_EIO, the buffer freed all the same */
+    tu_fmt(bad, sizeof bad, "%s/missing/t.csv", dir);
+    vbt_textbuf_printf(&b, "x\n");
+    assert_int_equal(vbt_textbuf_write(&b, bad, 1, &msg), VBT_EIO);
+    assert_null(b.s);
+    assert_int_equal(tu_count_entries(dir), 1); /* t.csv alone: no temporary left */
+    vbt_textbuf_printf(&b, "x\n");
+    assert_int_equal(vbt_textbuf_write(&b, NULL, 1, &msg), VBT_EINVAL);
+    assert_null(b.s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1394,6 +1499,7 @@ int main(void)
         cmocka_unit_test(test_archive_links),
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_csv_record),
+        cmocka_unit_test(test_textbuf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
