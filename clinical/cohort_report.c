@@ -10,20 +10,7 @@
 #include "internal.h"
 #include "vbt_text.h"
 #include "vbt_cohort_out.h"
-
-static void put_text(vbt_textbuf *b, const char *t)
-{
-    for (; *t; t++) {
-        switch (*t) {
-        case '<': vbt_textbuf_printf(b, "&lt;"); break;
-        case '>': vbt_textbuf_printf(b, "&gt;"); break;
-        case '&': vbt_textbuf_printf(b, "&amp;"); break;
-        case '"': vbt_textbuf_printf(b, "&quot;"); break;
-        case '\'': vbt_textbuf_printf(b, "&#39;"); break;
-        default: vbt_textbuf_printf(b, "%c", *t);
-        }
-    }
-}
+#include "report_internal.h"
 
 static void put_num(vbt_textbuf *b, double v, const char *fmt)
 {
@@ -148,7 +135,7 @@ static void svg_f1(vbt_textbuf *b, const vbt_cohort_row *rows, size_t n)
                                g == 0   ? "#1b7837"
                                : g == 1 ? "#b2182b"
                                         : "#777");
-            put_text(b, rows[i].subject);
+            vbt__rep_text(b, rows[i].subject);
             vbt_textbuf_printf(b, ": F1 %.3f</title></circle>\n", f);
             if (v)
                 v[m] = f;
@@ -267,15 +254,15 @@ int vbt_cohort_write_html(const char *path, const vbt_cohort_row *rows, size_t n
         const vbt_cohort_row *r = &rows[i];
         int bad = strcmp(r->status, "ok") != 0;
         vbt_textbuf_printf(&b, "<tr%s><td>", bad ? " class=\"failed\"" : "");
-        put_text(&b, r->subject);
+        vbt__rep_text(&b, r->subject);
         vbt_textbuf_printf(&b, "</td><td>");
-        put_text(&b, r->run);
+        vbt__rep_text(&b, r->run);
         vbt_textbuf_printf(&b, "</td><td>");
-        put_text(&b, r->status);
+        vbt__rep_text(&b, r->status);
         vbt_textbuf_printf(&b, "</td><td>%s</td><td>", vbt_cohort_outcome_name(r->outcome));
-        put_text(&b, r->engel);
+        vbt__rep_text(&b, r->engel);
         vbt_textbuf_printf(&b, "</td><td>");
-        put_text(&b, r->therapy);
+        vbt__rep_text(&b, r->therapy);
         vbt_textbuf_printf(&b, "</td><td>%zu</td><td>", r->n_ez);
         put_num(&b, r->soz.f1, "%.3f");
         vbt_textbuf_printf(&b, "</td><td>");
@@ -290,7 +277,7 @@ int vbt_cohort_write_html(const char *path, const vbt_cohort_row *rows, size_t n
                            r->trustworthy == 1   ? "passed"
                            : r->trustworthy == 0 ? "failed"
                                                  : "n/a");
-        put_text(&b, r->reason);
+        vbt__rep_text(&b, r->reason);
         vbt_textbuf_printf(&b, "</td></tr>\n");
     }
     vbt_textbuf_printf(
