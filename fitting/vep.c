@@ -657,8 +657,9 @@ static void unpack(vbt_vep *m, const double *theta, double *K, double *tau0, dou
  * about half the time of OpenBLAS's dgemv inside the passes, a third when
  * called back to back alone. */
 #define MV_BLOCK(W)                                                                          \
-    static inline void mv_block_##W(size_t n, size_t ld, const double *restrict A,          \
-                                    const double *restrict x, double *restrict y, size_t m)  \
+    VBT_NO_ASAN static inline void mv_block_##W(                                            \
+        size_t n, size_t ld, const double *restrict A, const double *restrict x,             \
+        double *restrict y, size_t m)                                                        \
     {                                                                                        \
         double acc[W];                                                                       \
         for (size_t u = 0; u < W; u++)                                                       \
@@ -675,7 +676,7 @@ MV_BLOCK(16)
 MV_BLOCK(24)
 MV_BLOCK(32)
 
-static inline void mv_tail(size_t n, size_t ld, const double *restrict A,
+VBT_NO_ASAN static inline void mv_tail(size_t n, size_t ld, const double *restrict A,
                            const double *restrict x, double *restrict y, size_t i)
 {
     switch (ld - i) {

@@ -23,6 +23,17 @@
 #define VBT_KERNEL
 #endif
 
+/* Innermost arithmetic kernels that replace an optimised library call
+ * (BLAS): not instrumented by AddressSanitizer, as the library they replace
+ * was not, so that the sanitizer build runs the same tests in comparable
+ * time.  Their callers stay instrumented, and the kernels' bounds are
+ * tested against a naive reference at every size they block for. */
+#if defined(__GNUC__)
+#define VBT_NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define VBT_NO_ASAN
+#endif
+
 /* Symbols shared between libvbt's files but not part of its API. */
 #if defined(__GNUC__)
 #define VBT_HIDDEN __attribute__((visibility("hidden")))
