@@ -56,11 +56,14 @@ void vbt_vep_pipeline_preset_default(vbt_vep_pipeline_preset *p)
     /* No tempering: a likelihood weight of 0.1 or 0.3 left true EZ regions
      * at the prior (docs/validation.md). */
     p->lik_weight = 1.0;
+    /* The connectome's edges as given (docs/validation.md: free log input
+     * gains, for edges into the propagation zone that the atlas lacks) */
+    p->gin = (vbt_vep_group_prior){0.0, 0.5, 1, 0};
 }
 
 /* The layout (key order, "-2.0" beside "1") is that of the prior.json the
  * pipeline has always written, with K (and likelihood_weight when it is
- * not 1, x0's nu when it is set) added: the file's SHA-256 is a fit input,
+ * not 1, x0's nu when it is set, input_gain when it is not fixed at 0) added: the file's SHA-256 is a fit input,
  * so the same settings must give the same bytes or every earlier fit
  * reruns. */
 char *vbt_vep_pipeline_prior_json(const vbt_vep_pipeline_preset *p)
@@ -76,18 +79,21 @@ char *vbt_vep_pipeline_prior_json(const vbt_vep_pipeline_preset *p)
         " \"amp\": {\"dist\": \"%s\", \"mu\": %.15g, \"sd\": %.15g},\n"
         " \"eps\": {\"dist\": \"%s\", \"mu\": %.15g, \"sd\": %.15g, \"lower\": %.15g},\n"
         " \"K\": {\"dist\": \"%s\", \"mu\": %.15g, \"sd\": %.15g, \"lower\": %.15g, "
-        "\"fixed\": %s, \"value\": %.15g}%s}\n";
-    char nu[48] = "", lw[64] = "";
+        "\"fixed\": %s, \"value\": %.15g}%s%s}\n";
+    char nu[48] = "", lw[64] = "", gi[96] = "";
     if (p->x0.nu > 0)
         snprintf(nu, sizeof nu, ", \"nu\": %.15g", p->x0.nu);
     if (p->lik_weight > 0 && p->lik_weight != 1)
         snprintf(lw, sizeof lw, ",\n \"likelihood_weight\": %.15g", p->lik_weight);
+    if (!p->gin.fixed || p->gin.mu != 0)
+        snprintf(gi, sizeof gi, ",\n \"input_gain\": {\"mu\": %.15g, \"sd\": %.15g, \"fixed\": %s}",
+                 p->gin.mu, p->gin.sd, p->gin.fixed ? "true" : "false");
 #define VBT_PRESET_ARGS                                                                    \
     p->x0.mu, p->x0.sd, nu, p->x_init.mu, p->x_init.sd, p->x_init.fixed ? "true" : "false", \
         p->z_init.mu, p->z_init.sd, p->z_init.fixed ? "true" : "false", dist[t->dist != 0], \
         t->mu, t->sd, t->lo, t->fixed ? "true" : "false", dist[a->dist != 0], a->mu, a->sd,  \
         dist[e->dist != 0], e->mu, e->sd, e->lo, dist[k->dist != 0], k->mu, k->sd, k->lo,    \
-        k->fixed ? "true" : "false", k->value, lw
+        k->fixed ? "true" : "false", k->value, lw, gi
     int len = snprintf(NULL, 0, fmt, VBT_PRESET_ARGS);
     char *s = len < 0 ? NULL : malloc((size_t)len + 1);
     if (s)

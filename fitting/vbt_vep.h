@@ -119,6 +119,14 @@ typedef struct vbt_vep_priors {
                                    correlated in time count as about w times as many
                                    independent samples).  Marginal offsets are then
                                    drawn from their untempered conditional. */
+    vbt_vep_group_prior gin;    /* log input gain of each region: the coupling into
+                                   region i is K exp(gin_i) sum_j C_ij (x_j - x_i), so a
+                                   region can be recruited through edges stronger (or
+                                   weaker) than the connectome's (uncertainty in the
+                                   edges into each region).  Default fixed at 0: the
+                                   connectome as given, and a model with the bytes of
+                                   one without gains.  Free, its draws are the
+                                   parameters "log_input_gain[i]" (normal prior). */
 } vbt_vep_priors;
 
 /* BVEP's defaults (Hashemi et al. 2020, non-centred model; docs/fitting.md):
@@ -134,7 +142,7 @@ void vbt_vep_priors_default(vbt_vep_priors *p);
  *    "offset": {"mu": 0, "sd": 1, "fixed": false},
  *    "K": {"dist": "normal"|"lognormal", "mu": 1, "sd": 0.1, "lower": 0,
  *          "fixed": false, "value": 1}, "tau0": {...}, "amp": {...}, "eps": {...},
- *    "likelihood_weight": 1}
+ *    "likelihood_weight": 1, "input_gain": {"mu": 0, "sd": 0.5, "fixed": false}}
  * Every key is optional; unknown keys are errors.  "nu" (x0, x_init,
  * z_init; 0 or absent: normal) makes the group's prior Student-t.  "ez"
  * entries are 0-based indices or region labels looked up in `labels`
@@ -424,6 +432,7 @@ typedef struct vbt_vep_pipeline_preset {
                                     and likelihood-weight trials of
                                     docs/validation.md) */
     double lik_weight;           /* vbt_vep_priors.lik_weight: 1 (0 = 1) */
+    vbt_vep_group_prior gin;     /* vbt_vep_priors.gin: fixed at 0 (no input gains) */
 } vbt_vep_pipeline_preset;
 
 /* Fill *p with the pipeline's settings (values above). */

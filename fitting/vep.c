@@ -36,7 +36,7 @@
 #define MV_PAD 8 /* matvec_lanes' row padding: one AVX-512 vector of doubles */
 #define NAME_LEN 32
 
-enum { G_X0, G_XI, G_ZI, G_OFF, N_GROUP };
+enum { G_X0, G_XI, G_ZI, G_OFF, G_GIN, N_GROUP };
 enum { S_K, S_TAU0, S_AMP, S_EPS, N_SCALAR };
 
 struct vbt_vep {
@@ -76,6 +76,11 @@ struct vbt_vep {
     double *x0, *xi, *zi, *off;     /* natural per-element values */
     double *gx0, *goff;   /* dL/dx0, dL/doff (natural) */
     int marg;             /* the offsets are integrated out (priors.off_marginal) */
+    /* per-region input gains (priors.gin): the coupling into region i is
+     * K exp(gin_i) (L x)_i.  has_gin 0 (gin fixed at 0, the default): every
+     * loop takes its gain-free form, with the bytes of a model without them */
+    int has_gin;
+    double *gin, *ge, *ggin, *gaz; /* log gain, exp(gin), dL/dgin (natural), ge * az */
     double *ohat, *osd, *os2; /* n_off: E[off | rest], sd[off | rest], scratch */
 
     /* vbt_vep_logp_batch: lane[0] = this model, lane[1..] private clones;
@@ -102,7 +107,8 @@ static const vbt_vep_group_prior *group_prior(const vbt_vep_priors *p, int g)
     case G_X0: return &p->x0;
     case G_XI: return &p->x_init;
     case G_ZI: return &p->z_init;
-    default: return &p->off;
+    case G_OFF: return &p->off;
+    default: return &p->gin;
     }
 }
 
@@ -207,6 +213,10 @@ void vbt_vep_free(vbt_vep *m)
     free(m->os2);
     free(m->gx0);
     free(m->goff);
+    free(m->gin);
+    free(m->ge);
+    free(m->ggin);
+    free(m->gaz);
     free(m);
 }
 
@@ -291,6 +301,7 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     set_tableau(m);
     m->n_off = s->obs == VBT_VEP_OBS_LOGPOWER ? 1 : ns;
     m->marg = m->pri.off_marginal && !m->pri.off.fixed;
+    m->has_gin = !(m->pri.gin.fixed && m->pri.gin.mu == 0.0);
 
     /* L = C - diag(rowsum C) for matvec_lanes(): both orientations, rows padded to ld */
     m->ld = (n + MV_PAD - 1) / MV_PAD * MV_PAD;
@@ -341,9 +352,10 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     /* Parameter layout. */
     m->len_g[G_X0] = m->len_g[G_XI] = m->len_g[G_ZI] = n;
     m->len_g[G_OFF] = m->n_off;
+    m->len_g[G_GIN] = n;
     size_t np = 0;
-    static const int order[] = {G_X0, G_XI, G_ZI, -S_K - 1, -S_TAU0 - 1, -S_AMP - 1, G_OFF,
-                                -S_EPS - 1};
+    static const int order[] = {G_X0, G_XI, G_ZI, G_GIN, -S_K - 1, -S_TAU0 - 1, -S_AMP - 1,
+                                G_OFF, -S_EPS - 1};
     for (size_t q = 0; q < sizeof order / sizeof order[0]; q++) {
         int o = order[q];
         if (o >= 0) {
@@ -396,7 +408,8 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     if (!m->names)
         goto nomem;
     {
-        static const char *gname[N_GROUP] = {"x0", "x_init", "z_init", "off"};
+        static const char *gname[N_GROUP] = {"x0", "x_init", "z_init", "off",
+                                             "log_input_gain"};
         static const char *sname[N_SCALAR] = {"K", "tau0", "amp", "eps"};
         for (int g = 0; g < N_GROUP; g++)
             if (m->off_g[g] >= 0)
@@ -435,6 +448,10 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     m->off = malloc(m->n_off * sizeof(double));
     m->gx0 = malloc(n * sizeof(double));
     m->goff = malloc(m->n_off * sizeof(double));
+    m->gin = malloc(n * sizeof(double));
+    m->ge = malloc(n * sizeof(double));
+    m->ggin = malloc(n * sizeof(double));
+    m->gaz = malloc(n * sizeof(double));
     if (s->obs == VBT_VEP_OBS_LOGPOWER && !(m->LP = malloc(nt * ns * sizeof(double))))
         goto nomem;
     m->ohat = malloc(m->n_off * sizeof(double));
@@ -442,7 +459,8 @@ int vbt_vep_alloc(vbt_vep **out, const vbt_vep_spec *s, vbt_msg *msg)
     m->os2 = malloc(m->n_off * sizeof(double));
     if (!m->nat || !m->gnat || !m->stY || !m->stK || !m->stLx || !m->fw || !m->X || !m->P || !m->R ||
         !m->E || !m->dX || !m->lam || !m->Ybar || !m->kbar || !m->tmp || !m->x0 || !m->xi ||
-        !m->zi || !m->off || !m->gx0 || !m->goff || !m->ohat || !m->osd || !m->os2)
+        !m->zi || !m->off || !m->gx0 || !m->goff || !m->ohat || !m->osd || !m->os2 || !m->gin ||
+        !m->ge || !m->ggin || !m->gaz)
         goto nomem;
     *out = m;
     return VBT_OK;
@@ -631,12 +649,15 @@ static void unpack(vbt_vep *m, const double *theta, double *K, double *tau0, dou
                    double *eps)
 {
     transform(m, theta, m->nat);
-    double *dst[N_GROUP] = {m->x0, m->xi, m->zi, m->off};
+    double *dst[N_GROUP] = {m->x0, m->xi, m->zi, m->off, m->gin};
     for (int g = 0; g < N_GROUP; g++)
         for (size_t k = 0; k < m->len_g[g]; k++)
             dst[g][k] = m->off_g[g] >= 0 && !(g == G_OFF && m->marg)
                             ? m->nat[(size_t)m->off_g[g] + k]
                             : m->mu_g[g][k]; /* marginal offsets: their prior mean */
+    if (m->has_gin)
+        for (size_t k = 0; k < m->n; k++)
+            m->ge[k] = exp(m->gin[k]);
     double *sv[N_SCALAR] = {K, tau0, amp, eps};
     for (int k = 0; k < N_SCALAR; k++)
         *sv[k] = m->off_s[k] >= 0 ? m->nat[m->off_s[k]] : scalar_prior(&m->pri, k)->value;
@@ -771,6 +792,16 @@ VBT_KERNEL static void forward_lanes(vbt_vep *const *ms, size_t B, const double 
                                            *restrict Lx = m->stLx + o + i * n,
                                            *restrict x0 = m->x0;
                     double *restrict kxi = m->fw + n + i * n, *restrict kzi = m->stK + o + i * n;
+                    if (m->has_gin) {
+                        const double *restrict ge = m->ge;
+#pragma omp simd
+                        for (size_t v = 0; v < n; v++) {
+                            double xv = yx[v];
+                            kxi[v] = c1 - xv * xv * xv - 2.0 * xv * xv - yz[v];
+                            kzi[v] = itau * (4.0 * (xv - x0[v]) - yz[v] - Kl * ge[v] * Lx[v]);
+                        }
+                        continue;
+                    }
 #pragma omp simd
                     for (size_t v = 0; v < n; v++) {
                         double xv = yx[v];
@@ -1016,15 +1047,31 @@ fold:
     return ll;
 }
 
-/* Ybar = J(Y)^T kbar for one stage, given tmp = L^T az; accumulates dL/dx0,
- * dL/dK, dL/dtau0 (x: x of Y, fz: z of k, Lx: L x(Y)). */
+/* Ybar = J(Y)^T kbar for one stage, given tmp = L^T az (L^T (ge az) with
+ * input gains ge); accumulates dL/dx0, dL/dK, dL/dtau0 and with ge dL/dgin
+ * into ggin (x: x of Y, fz: z of k, Lx: L x(Y)). */
 static inline void stage_vjp(size_t n, const double *restrict x, const double *restrict fz,
                              const double *restrict Lx, const double *restrict kbar, double K,
                              double itau, const double *restrict tmp, double *restrict Ybar,
-                             double *restrict gx0, double *gK, double *gtau)
+                             double *restrict gx0, double *gK, double *gtau,
+                             const double *restrict ge, double *restrict ggin)
 {
     const double *ax = kbar, *az = kbar + n;
     double sK = 0, sT = 0;
+    if (ge) {
+        for (size_t i = 0; i < n; i++) {
+            double xi = x[i], gl = az[i] * ge[i] * Lx[i];
+            Ybar[i] = ax[i] * (-3.0 * xi * xi - 4.0 * xi) + itau * (4.0 * az[i] - K * tmp[i]);
+            Ybar[n + i] = -ax[i] - itau * az[i];
+            gx0[i] -= 4.0 * itau * az[i];
+            sK += gl;
+            ggin[i] -= itau * K * gl;
+            sT += az[i] * fz[i];
+        }
+        *gK -= itau * sK;
+        *gtau -= itau * sT;
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         double xi = x[i];
         Ybar[i] = ax[i] * (-3.0 * xi * xi - 4.0 * xi) + itau * (4.0 * az[i] - K * tmp[i]);
@@ -1080,14 +1127,19 @@ VBT_KERNEL static void reverse_lanes(vbt_vep *const *ms, size_t B, const double 
                     }
                     px[l] = kb + n;
                     py[l] = m->tmp;
+                    if (m->has_gin) {
+                        for (size_t v = 0; v < n; v++)
+                            m->gaz[v] = m->ge[v] * kb[n + v];
+                        px[l] = m->gaz;
+                    }
                 }
-                /* tmp = L^T az */
+                /* tmp = L^T az (L^T (ge az) with input gains) */
                 matvec_lanes(n, ld, m0->Lp, B, px, py, (int)((step * (size_t)st + (size_t)i) & 1));
                 for (size_t l = 0; l < B; l++) {
                     vbt_vep *m = ms[l];
                     stage_vjp(n, m->stY + o + i * n, m->stK + o + i * n, m->stLx + o + i * n,
                               m->kbar, K[l], itau[l], m->tmp, m->Ybar + i * ns2, m->gx0,
-                              &gK[l], &gtau[l]);
+                              &gK[l], &gtau[l], m->has_gin ? m->ge : NULL, m->ggin);
                 }
             }
             for (size_t l = 0; l < B; l++) {
@@ -1140,6 +1192,7 @@ static int logp_lanes(vbt_vep *const *ms, size_t B, const double *const *thetas,
         if (grad) {
             memset(goff, 0, m->n_off * sizeof *goff);
             memset(m->gx0, 0, n * sizeof *m->gx0);
+            memset(m->ggin, 0, n * sizeof *m->ggin);
             ll = observe(m, amp, eps, 1, &gamp, goff, &geps);
         } else {
             ll = observe(m, amp, eps, 0, NULL, NULL, NULL);
@@ -1184,7 +1237,7 @@ static int logp_lanes(vbt_vep *const *ms, size_t B, const double *const *thetas,
             continue;
         vbt_vep *m = ms[l];
         double *grad = grads[l], *lam = m->lam, K = w->K[a], tau0 = w->tau0[l];
-        const double *gnatg[N_GROUP] = {m->gx0, lam, lam + n, m->goff};
+        const double *gnatg[N_GROUP] = {m->gx0, lam, lam + n, m->goff, m->ggin};
         for (int g = 0; g < N_GROUP; g++)
             if (m->off_g[g] >= 0)
                 for (size_t k = 0; k < m->len_g[g]; k++)

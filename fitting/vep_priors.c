@@ -27,6 +27,8 @@ void vbt_vep_priors_default(vbt_vep_priors *p)
     p->tau0 = (vbt_vep_scalar_prior){VBT_VEP_NORMAL, 20.0, 10.0, 5.0, 1, 10.0};
     p->amp = (vbt_vep_scalar_prior){VBT_VEP_NORMAL, 0.0, 1.0, 0.0, 0, 1.0};
     p->eps = (vbt_vep_scalar_prior){VBT_VEP_NORMAL, 0.0, 1.0, 0.0, 0, 1.0};
+    /* no input gains: the connectome as given (sd: the scale when freed) */
+    p->gin = (vbt_vep_group_prior){0.0, 0.5, 1, 0};
 }
 
 static int check_group(const vbt_vep_group_prior *g, const char *name, vbt_msg *msg)
@@ -65,8 +67,13 @@ int vbt_vep_priors_validate(const vbt_vep_priors *p, size_t n_regions, vbt_msg *
         return vbt__fail(msg, VBT_EINVAL, "vep priors: NULL");
     int st;
     if ((st = check_group(&p->x0, "x0", msg)) || (st = check_group(&p->x_init, "x_init", msg)) ||
-        (st = check_group(&p->z_init, "z_init", msg)) || (st = check_group(&p->off, "offset", msg)))
+        (st = check_group(&p->z_init, "z_init", msg)) || (st = check_group(&p->off, "offset", msg)) ||
+        (st = check_group(&p->gin, "input_gain", msg)))
         return st;
+    if (p->gin.nu != 0)
+        return vbt__fail(msg, VBT_EINVAL,
+                         "vep priors: input_gain: the log input gains need a normal prior (nu %g)",
+                         p->gin.nu);
     if (p->off.nu != 0)
         return vbt__fail(msg, VBT_EINVAL,
                          "vep priors: offset: the offsets need a normal prior (nu %g)", p->off.nu);
@@ -181,7 +188,8 @@ static int parse_priors(const cJSON *root, vbt_vep_priors *p, const char (*label
                         size_t n_regions, const char *path, vbt_msg *msg)
 {
     static const char *const keys[] = {"x0", "x0_ez", "ez", "x_init", "z_init", "offset", "K",
-                                       "tau0", "amp", "eps", "likelihood_weight", NULL};
+                                       "tau0", "amp", "eps", "likelihood_weight", "input_gain",
+                                       NULL};
     char what[600];
     snprintf(what, sizeof what, "priors '%s'", path);
     int st = only_keys(root, keys, what, msg);
@@ -189,7 +197,8 @@ static int parse_priors(const cJSON *root, vbt_vep_priors *p, const char (*label
         return st;
     struct { const char *key; vbt_vep_group_prior *g; int keys; } groups[] = {
         {"x0", &p->x0, GK_FIXED | GK_NU}, {"x_init", &p->x_init, GK_FIXED | GK_NU},
-        {"z_init", &p->z_init, GK_FIXED | GK_NU}, {"offset", &p->off, GK_FIXED}};
+        {"z_init", &p->z_init, GK_FIXED | GK_NU}, {"offset", &p->off, GK_FIXED},
+        {"input_gain", &p->gin, GK_FIXED}};
     for (size_t k = 0; k < sizeof groups / sizeof groups[0]; k++) {
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, groups[k].key);
         snprintf(what, sizeof what, "priors '%s': %s", path, groups[k].key);
@@ -372,6 +381,10 @@ char *vbt_vep_priors_json(const vbt_vep_priors *p)
     int nkeys = 10;
     if (p->lik_weight > 0 && p->lik_weight != 1) { /* written only when it tempers */
         cJSON_AddNumberToObject(root, "likelihood_weight", p->lik_weight);
+        nkeys++;
+    }
+    if (!p->gin.fixed || p->gin.mu != 0 || p->gin.sd != 0.5) { /* only when not the default */
+        cJSON_AddItemToObject(root, "input_gain", group_json(&p->gin, GK_FIXED, NULL));
         nkeys++;
     }
     /* a key missing (out of memory) would not read back to *p */

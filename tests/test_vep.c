@@ -142,15 +142,16 @@ static vbt_vep *build(const vbt_vep_spec *s)
 
 /* ---- naive reference ---------------------------------------------------- */
 
+/* ge: each region's input gain (the coupling into i is K ge_i sum_j ...) */
 static void naive_f(const double *C, double I1, const double *x0, double K, double tau0,
-                    const double *s, double *k)
+                    const double *ge, const double *s, double *k)
 {
     for (size_t i = 0; i < NR; i++) {
         double x = s[i], z = s[NR + i], cpl = 0;
         for (size_t j = 0; j < NR; j++)
             cpl += C[i * NR + j] * (s[j] - x);
         k[i] = 1.0 - x * x * x - 2.0 * x * x - z + I1;
-        k[NR + i] = (4.0 * (x - x0[i]) - z - K * cpl) / tau0;
+        k[NR + i] = (4.0 * (x - x0[i]) - z - K * ge[i] * cpl) / tau0;
     }
 }
 
@@ -161,7 +162,8 @@ static double lnorm(double v, double mu, double sd)
 }
 
 /* log posterior written from the equations, knowing the layout of
- * vbt_vep.h (all groups free, tau0 free, normal scalar priors). */
+ * vbt_vep.h (all groups free, tau0 free, normal scalar priors; the log
+ * input gains after z_init when priors.gin is free, else gains of 1). */
 static double naive_logp(const vbt_vep_spec *sp, const double *th)
 {
     const vbt_vep_priors *p = &sp->priors;
@@ -188,6 +190,16 @@ static double naive_logp(const vbt_vep_spec *sp, const double *th)
         lp += lnorm(th[o + i], 0, 1) + lnorm(th[o + NR + i], 0, 1);
     }
     o += 2 * NR;
+    double ge[NR];
+    for (size_t i = 0; i < NR; i++)
+        ge[i] = 1.0;
+    if (!p->gin.fixed) {
+        for (size_t i = 0; i < NR; i++) {
+            ge[i] = exp(p->gin.mu + p->gin.sd * th[o + i]);
+            lp += lnorm(th[o + i], 0, 1);
+        }
+        o += NR;
+    }
     const vbt_vep_scalar_prior *sc[3] = {&p->K, &p->tau0, &p->amp};
     double val[4];
     for (int k = 0; k < 3; k++, o++) {
@@ -209,26 +221,26 @@ static double naive_logp(const vbt_vep_spec *sp, const double *th)
         if (t > 0)
             for (size_t q = 0; q < sp->steps; q++) {
                 double k1[2 * NR], k2[2 * NR], k3[2 * NR], k4[2 * NR], y[2 * NR];
-                naive_f(C, sp->I1, x0, K, tau0, s, k1);
+                naive_f(C, sp->I1, x0, K, tau0, ge, s, k1);
                 if (sp->scheme == VBT_VEP_EULER) {
                     for (size_t v = 0; v < 2 * NR; v++)
                         s[v] += h * k1[v];
                 } else if (sp->scheme == VBT_VEP_HEUN) {
                     for (size_t v = 0; v < 2 * NR; v++)
                         y[v] = s[v] + h * k1[v];
-                    naive_f(C, sp->I1, x0, K, tau0, y, k2);
+                    naive_f(C, sp->I1, x0, K, tau0, ge, y, k2);
                     for (size_t v = 0; v < 2 * NR; v++)
                         s[v] += 0.5 * h * (k1[v] + k2[v]);
                 } else {
                     for (size_t v = 0; v < 2 * NR; v++)
                         y[v] = s[v] + 0.5 * h * k1[v];
-                    naive_f(C, sp->I1, x0, K, tau0, y, k2);
+                    naive_f(C, sp->I1, x0, K, tau0, ge, y, k2);
                     for (size_t v = 0; v < 2 * NR; v++)
                         y[v] = s[v] + 0.5 * h * k2[v];
-                    naive_f(C, sp->I1, x0, K, tau0, y, k3);
+                    naive_f(C, sp->I1, x0, K, tau0, ge, y, k3);
                     for (size_t v = 0; v < 2 * NR; v++)
                         y[v] = s[v] + h * k3[v];
-                    naive_f(C, sp->I1, x0, K, tau0, y, k4);
+                    naive_f(C, sp->I1, x0, K, tau0, ge, y, k4);
                     for (size_t v = 0; v < 2 * NR; v++)
                         s[v] += h / 6.0 * (k1[v] + 2.0 * k2[v] + 2.0 * k3[v] + k4[v]);
                 }
@@ -369,6 +381,71 @@ static void test_gradient_fd(void **state)
                 vbt_vep_free(m);
             }
     printf("# gradient vs central differences: worst relative 2-norm error %.2e\n", worst_norm);
+}
+
+/* Per-region input gains (priors.gin free, log gains ~ N(0.1, 0.6)):
+ * logp against the naive reference, which scales each region's coupling by
+ * exp(gin_i) in the equations themselves (within 1e-11 relative, the
+ * tolerance of test_logp_matches_naive), the adjoint gradient against
+ * central differences (fd_check's tolerances, every component, the gains'
+ * included), and at gains of exactly 1 (gin mu 0, raw 0) the model without
+ * gains: the same log density but for the gains' own prior terms,
+ * NR log N(0; 0, 1), to round-off; freed, the gains come after z_init. */
+static void test_input_gains(void **state)
+{
+    (void)state;
+    double worst = 0, worst_g = 0;
+    for (int sc = 0; sc < 3; sc++)
+        for (int obs = 0; obs < 4; obs += 3) { /* linear, seizure (the pipeline's) */
+            vbt_vep_spec s;
+            base_spec(&s, SCHEMES[sc], (vbt_vep_obs)obs, 1 + (size_t)(sc == 0));
+            free_all_params(&s);
+            vbt_vep *m0 = build(&s);
+            s.priors.gin.fixed = 0;
+            s.priors.gin.mu = 0.1;
+            s.priors.gin.sd = 0.6;
+            vbt_vep *m = build(&s);
+            size_t np0 = vbt_vep_n_params(m0), np = vbt_vep_n_params(m);
+            assert_int_equal(np, np0 + NR);
+            long gi = vbt_vep_param_index(m, "log_input_gain[1]");
+            assert_int_equal(gi, 3 * NR);
+            assert_int_equal(vbt_vep_param_index(m, "K"), 4 * NR);
+            double *th = malloc(np * sizeof *th), *g = malloc(np * sizeof *g);
+            for (uint64_t k = 0; k < 3; k++) {
+                random_point(m, 500 + k, th);
+                double lp, want = naive_logp(&s, th);
+                assert_int_equal(vbt_vep_logp(m, th, &lp, g), VBT_OK);
+                double rel = fabs(lp - want) / fmax(1.0, fabs(want));
+                worst = fmax(worst, rel);
+                if (rel > 1e-11)
+                    fail_msg("%s obs %d: logp %.17g, naive %.17g", SCHEME_NAMES[sc], obs, lp, want);
+                char what[64];
+                snprintf(what, sizeof what, "gains %s obs %d point %d", SCHEME_NAMES[sc], obs,
+                         (int)k);
+                double r = fd_check(m, th, g, lp, what);
+                worst_g = fmax(worst_g, r);
+                assert_true(r < 1e-6);
+            }
+            /* gains of exactly 1: the gain-free model's density */
+            s.priors.gin.mu = 0.0;
+            vbt_vep *m1 = build(&s);
+            double *th0 = malloc(np0 * sizeof *th0);
+            random_point(m0, 600, th0);
+            for (size_t i = 0, j = 0; i < np; i++)
+                th[i] = (i >= (size_t)gi && i < (size_t)gi + NR) ? 0.0 : th0[j++];
+            double l0, l1;
+            assert_int_equal(vbt_vep_logp(m0, th0, &l0, NULL), VBT_OK);
+            assert_int_equal(vbt_vep_logp(m1, th, &l1, NULL), VBT_OK);
+            assert_true(fabs(l1 - (l0 - 0.5 * NR * log(2.0 * M_PI))) <= 1e-12 * fabs(l0));
+            free(th0);
+            vbt_vep_free(m1);
+            free(th);
+            free(g);
+            vbt_vep_free(m);
+            vbt_vep_free(m0);
+        }
+    printf("# input gains: logp vs naive worst %.2e, gradient vs differences worst %.2e\n", worst,
+           worst_g);
 }
 
 /* Marginal offsets against the joint model they integrate.  Writing off =
@@ -968,7 +1045,8 @@ static void test_priors_json(void **state)
              "{\"x0\": {\"mu\": -3.0, \"sd\": 2.5, \"nu\": 4}, \"x0_ez\": {\"mu\": -1.4, \"sd\": 0.5},"
              " \"ez\": [1, \"%s\"], \"K\": {\"dist\": \"lognormal\", \"mu\": 0.1, \"sd\": 0.2},"
              " \"tau0\": {\"fixed\": false, \"lower\": 4},"
-             " \"offset\": {\"sd\": 3, \"marginal\": true}, \"likelihood_weight\": 0.25}",
+             " \"offset\": {\"sd\": 3, \"marginal\": true}, \"likelihood_weight\": 0.25,"
+             " \"input_gain\": {\"sd\": 0.4, \"fixed\": false}}",
              FX.labels[6]);
     tu_write_file(path, text);
     vbt_vep_priors p;
@@ -991,6 +1069,9 @@ static void test_priors_json(void **state)
     assert_close(p.off.sd, 3.0, 0);
     assert_int_equal(p.off_marginal, 1);
     assert_close(p.lik_weight, 0.25, 0);
+    assert_int_equal(p.gin.fixed, 0);
+    assert_close(p.gin.sd, 0.4, 0);
+    assert_close(p.gin.mu, 0.0, 0); /* untouched default */
 
     struct { const char *json; int status; } bad[] = {
         {"{\"x0\": {\"mean\": 1}}", VBT_EFORMAT},
@@ -1009,6 +1090,8 @@ static void test_priors_json(void **state)
         {"{\"likelihood_weight\": 0}", VBT_EFORMAT},   /* (0, 1] */
         {"{\"likelihood_weight\": 1.5}", VBT_EFORMAT},
         {"{\"likelihood_weight\": \"0.5\"}", VBT_EFORMAT},
+        {"{\"input_gain\": {\"nu\": 3}}", VBT_EFORMAT}, /* the log gains stay normal */
+        {"{\"input_gain\": {\"sd\": 0}}", VBT_EINVAL},
         {"[1, 2", VBT_EFORMAT},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
@@ -1568,6 +1651,7 @@ int main(void)
         cmocka_unit_test(test_names_layout),
         cmocka_unit_test(test_logp_matches_naive),
         cmocka_unit_test(test_gradient_fd),
+        cmocka_unit_test(test_input_gains),
         cmocka_unit_test(test_network_sizes),
         cmocka_unit_test(test_logp_batch),
         cmocka_unit_test(test_transforms),
