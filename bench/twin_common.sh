@@ -6,7 +6,11 @@
 #       `vbt twin init PATIENT -o TWIN`, one `vbt twin update` per recording
 #       (each brings its BIDS events.tsv and channels.tsv), `vbt twin refit`
 #       (its output in OUTDIR/refit.txt), `vbt twin report` (OUTDIR/report.tsv
-#       and .html).  Needs VBT (the built vbt).
+#       and .html).  Needs VBT (the built vbt).  REFIT_LATEST=1 also runs
+#       `vbt twin refit --start latest` (OUTDIR/refit_latest.txt): the joint
+#       fit whose mode search starts from the last version's particles, whose
+#       mode's log posterior and Laplace log mass compare with the default
+#       refit's by the same code (docs/twin.md, "Which mode").
 #   twin_summary TWIN REFIT.txt
 #       per version: CPU, tempering steps, gradients, ESS, the surrogate
 #       tempering; the last update's CPU against the refit's (issue 20's
@@ -24,6 +28,9 @@ twin_chain() {
         $VBT twin update "$t" --recording "$r" --threads "$threads"
     done
     $VBT twin refit "$t" --threads "$threads" | tee "$outdir/refit.txt"
+    if [ "${REFIT_LATEST:-0}" = 1 ]; then
+        $VBT twin refit "$t" --threads "$threads" --start latest | tee "$outdir/refit_latest.txt"
+    fi
     $VBT twin report "$t" -o "$outdir/report.tsv" --html "$outdir/report.html" --force
 }
 
@@ -61,5 +68,18 @@ m = re.search(r"log evidence log p\(y_1\.\.y_[0-9]+\): ([-0-9.einfa]+)", text)
 if m:
     print(f"log p(y_1..y_{k}): {ev:.1f} summed over the versions' chain, {float(m.group(1)):.1f} "
           f"for the joint refit")
+# the modes the refits tempered from, by the same code (the default refit's and,
+# with REFIT_LATEST=1, the one started from the last version's particles)
+for name in (refit, os.path.join(os.path.dirname(refit), "refit_latest.txt")):
+    if not os.path.exists(name):
+        continue
+    text = open(name).read()
+    m = re.search(r"joint mode \(Newton from (.*?), ([0-9]+) of .*?log posterior ([-0-9.einfa]+) at "
+                  r"the start, ([-0-9.einfa]+) at the mode.*?Laplace log mass ([-0-9.einfa]+)", text)
+    e = re.search(r"log evidence log p\(y_1\.\.y_[0-9]+\): ([-0-9.einfa]+)", text)
+    if m and e:
+        print(f"{os.path.basename(name)}: Newton from {m.group(1)} ({m.group(2)} steps), log "
+              f"posterior at the mode {float(m.group(4)):.1f}, Laplace log mass "
+              f"{float(m.group(5)):.1f}, SMC log evidence {float(e.group(1)):.1f}")
 PY
 }

@@ -11,6 +11,9 @@
 #   bench/twin_sample.sh [OUT] [PARTICLES] [THREADS]
 #
 # REUSE=1 keeps the simulated recordings of an earlier run in OUT/new.
+# REFIT_LATEST=1 also runs `vbt twin refit --start latest` (OUT/refit_latest.txt):
+# the joint fit whose mode search starts from v0003's particles, to compare the
+# two refits' modes by the same code (docs/twin.md, "Which mode").
 # Needs the built vbt (VBT=build/cli/vbt) and python3 (plumbing only).  Each
 # update prints its surrogate tempering and the ESS of its exact correction
 # (docs/twin.md).  The chain and the summary are bench/twin_common.sh's, shared

@@ -37,6 +37,13 @@ static const cli_option opts[] = {
      .max = 100000, .applies = "init", .doc = "SMC particles (kept by every update)"},
     {.name = "smc-moves", .kind = CLI_INT, .metavar = "N", .def = "5", .min = 1, .max = 1000,
      .applies = "init", .doc = "HMC moves per particle per tempering step"},
+    {.name = "start", .kind = CLI_TEXT, .metavar = "FROM", .def = "map",
+     .choices = "map|latest", .applies = "refit",
+     .doc = "where the joint mode search starts: map, the first seizure's MAP (a fit from "
+            "scratch); latest, the latest version's particles (the best of their mean and "
+            "each particle), to ask whether the twin's mode is the one a joint fit finds. "
+            "Either way the mode's joint log posterior and Laplace log mass are printed, so "
+            "that two refits compare their modes with the same code"},
     {.name = "collapse", .kind = CLI_FLOAT, .metavar = "F", .def = "0.01", .min = 0, .max = 1,
      .applies = "update",
      .doc = "report a collapse when the reweighting ESS falls below this fraction of the "
@@ -185,24 +192,29 @@ static int run_refit(const cli_parsed *p)
 {
     vbt_twin_opts o;
     setup(p, &o);
+    const char *from = cli_str(p, "start");
+    const int latest = from && !strcmp(from, "latest");
+    o.refit_start = latest ? VBT_TWIN_START_LATEST : VBT_TWIN_START_MAP;
     const char *twin = p->args[1];
     size_t nr = 0;
     char ver[16];
     vbt_msg msg;
-    double *cur = NULL, *ref = NULL;
+    double *cur = NULL, *ref = NULL, *xm = NULL, *xs = NULL;
     if (vbt_twin_p_ez(twin, NULL, 0, &nr, ver, &msg)) {
         cli_error(p, "%s", msg.text);
         return CLI_ERROR;
     }
     cur = malloc((nr + 1) * sizeof *cur);
     ref = malloc((nr + 1) * sizeof *ref);
+    xm = malloc((nr + 1) * sizeof *xm);
+    xs = malloc((nr + 1) * sizeof *xs);
     vbt_twin_result r;
     int rc = CLI_ERROR;
-    if (!cur || !ref) {
+    if (!cur || !ref || !xm || !xs) {
         cli_error(p, "out of memory");
         goto out;
     }
-    if (vbt_twin_p_ez(twin, cur, nr, &nr, ver, &msg) || vbt_twin_refit(twin, &o, ref, NULL, NULL, &r, &msg)) {
+    if (vbt_twin_p_ez(twin, cur, nr, &nr, ver, &msg) || vbt_twin_refit(twin, &o, ref, xm, xs, &r, &msg)) {
         cli_error(p, "%s", msg.text);
         goto out;
     }
@@ -213,19 +225,38 @@ static int run_refit(const cli_parsed *p)
             mx = fabs(cur[i] - ref[i]);
             arg = i;
         }
-    printf("joint refit of %zu recordings (MAP, Laplace, SMC): %zu tempering steps, CPU %.1f s "
+    printf("joint refit of %zu recordings (%s, Laplace, SMC): %zu tempering steps, CPU %.1f s "
            "(sampling %.1f s)\nlargest |P(EZ) %s - P(EZ) joint refit| = %.3f (region %zu)\n",
-           r.n_recordings, r.n_steps, r.cpu_s, r.smc_cpu_s, ver, mx, arg);
+           r.n_recordings, latest ? "Newton from the latest version" : "MAP", r.n_steps,
+           r.cpu_s, r.smc_cpu_s, ver, mx, arg);
     for (size_t i = 0; i < nr; i++)
         if (fabs(cur[i] - ref[i]) > 0.05)
             printf("  region %zu: P(EZ) %s %.3f, joint refit %.3f\n", i, ver, cur[i], ref[i]);
+    /* the refit's EZ candidates: what two refits of different starts compare */
+    for (size_t i = 0; i < nr; i++)
+        if (cur[i] >= 0.05 || ref[i] >= 0.05)
+            printf("  EZ candidate region %zu: P(EZ) %s %.3f, joint refit %.3f, refit's x0 "
+                   "%.4f (sd %.4f)\n", i, ver, cur[i], ref[i], xm[i], xs[i]);
     /* against the sum of the versions' log p(y_k | earlier): which fit found more mass */
     printf("joint refit's log evidence log p(y_1..y_%zu): %.2f\n", r.n_recordings,
            r.log_evidence);
+    /* the mode the refit started from, by the same code whatever the start:
+     * two refits' modes compare by these */
+    char where[48] = "the first seizure's MAP";
+    if (latest && r.start_index >= 0)
+        snprintf(where, sizeof where, "%s's particle %ld", ver, r.start_index);
+    else if (latest)
+        snprintf(where, sizeof where, "%s's particles' mean", ver);
+    printf("joint mode (Newton from %s, %zu of at most %zu steps): log posterior %.2f at the "
+           "start, %.2f at the mode, Newton decrement %.3g, ridge %.3g; Laplace log mass "
+           "%.2f\n", where, r.newton_steps, r.newton_cap, r.mode_start_lp, r.mode_lp,
+           r.mode_decrement, r.mode_ridge, r.mode_log_mass);
     rc = CLI_OK;
 out:
     free(cur);
     free(ref);
+    free(xm);
+    free(xs);
     return rc;
 }
 
@@ -260,7 +291,11 @@ const cli_command cli_cmd_twin = {
         "version intact; the next update removes what it left.\n\n"
         "report: the EZ map over the versions (TSV; --html for a page with an SVG).\n\n"
         "refit: the joint fit of every recording of the latest version from the prior, to "
-        "compare with the updates (P(EZ) and CPU time); writes nothing.",
+        "compare with the updates (P(EZ) and CPU time); writes nothing.  It prints its SMC "
+        "log evidence and, for the joint mode it tempered from, the joint log posterior and "
+        "the Laplace log mass.  --start latest starts that mode search from the latest "
+        "version's particles instead of the first seizure's MAP (the rest unchanged): is "
+        "the twin's mode the one a joint fit finds, and which of the two holds more mass?",
     .args = args,
     .n_args = 2,
     .opts = opts,

@@ -583,7 +583,7 @@ static int model_build(const char *model_dir, const char *ver_dir, size_t K, con
         goto fail;
     }
     for (size_t k = 0; k < K; k++) {
-        char rname[32];
+        char rname[40];
         vbt_array gain = {0}, data = {0};
         snprintf(rname, sizeof rname, "recordings/r%zu", k + 1);
         if (join(q, sizeof q, ver_dir, rname)) {
@@ -928,6 +928,9 @@ static vbt_twin_result *call_begin(vbt_twin_result *res, vbt_twin_result *scratc
     memset(res, 0, sizeof *res);
     res->reweight_ess = res->marginal_ess = res->r2_old = res->r2_new = NAN;
     res->correction_ess = NAN;
+    res->mode_start_lp = res->mode_lp = res->mode_log_mass = NAN;
+    res->mode_decrement = res->mode_ridge = NAN;
+    res->start_index = -1;
     if (o_in)
         *o = *o_in;
     else
@@ -1360,12 +1363,36 @@ int vbt_twin_refit(const char *twin_dir, const vbt_twin_opts *o_in, double *p_ez
     model md = {0};
     ezmap e = {0};
     double *part = NULL;
+    vbt_array lw = {0};
     int rc;
-    if ((rc = state_load(twin_dir, &s, 0, msg)) ||
+    const int latest = o.refit_start == VBT_TWIN_START_LATEST;
+    if (o.refit_start != VBT_TWIN_START_MAP && !latest)
+        return vbt__fail(msg, VBT_EINVAL, "twin refit: unknown start %d", o.refit_start);
+    if ((rc = state_load(twin_dir, &s, latest, msg)) ||
         (rc = model_build(s.mdir, s.vdir, s.K, &s.st, (size_t)(o.threads > 0 ? o.threads : 1),
                           &md, msg)))
         goto out;
     const size_t N = s.st.particles, n = vbt_vep_multi_n_params(md.mm);
+    if (latest) {
+        /* the latest version's particles and their weights (equal when the
+         * file is missing, as the updates write them) */
+        char p[PATHLEN];
+        if (s.particles.shape[1] != n) {
+            rc = vbt__fail(msg, VBT_EFORMAT, "'%s/particles.npy' has %zu parameters, not the "
+                           "%zu-seizure model's %zu", vbt_path_public(s.vdir),
+                           s.particles.shape[1], s.K, n);
+            goto out;
+        }
+        if (!join(p, sizeof p, s.vdir, "log_weights.npy") && access(p, F_OK) == 0) {
+            if ((rc = vbt_npy_read(p, &lw, msg)))
+                goto out;
+            if (lw.size != N) {
+                rc = vbt__fail(msg, VBT_EFORMAT, "'%s/log_weights.npy' has %zu values, not %zu",
+                               vbt_path_public(s.vdir), lw.size, N);
+                goto out;
+            }
+        }
+    }
     if (!(part = malloc(N * n * sizeof *part))) {
         rc = vbt__fail(msg, VBT_ENOMEM, "out of memory");
         goto out;
@@ -1375,13 +1402,24 @@ int vbt_twin_refit(const char *twin_dir, const vbt_twin_opts *o_in, double *p_ez
     vbt_smc_result sr;
     vbt_vep_map_opts mo;
     map_opts(&s.st, &mo);
-    say(&o, "joint fit of %zu recordings: MAP, SMC from its Laplace approximation, %zu "
-        "parameters", s.K, n);
+    say(&o, "joint fit of %zu recordings: %s, SMC from its Laplace approximation, %zu "
+        "parameters", s.K, latest ? "joint Newton from the latest version's particles" : "MAP",
+        n);
     double cs = cpu_now();
-    if ((rc = vbt_vep_multi_smc_laplace(md.mm, &mo, &so, part, &sr, NULL, msg)) ||
+    vbt_vep_multi_laplace_info li;
+    if ((rc = vbt_vep_multi_smc_laplace_from(md.mm, &mo, &so, latest ? s.particles.data : NULL,
+                                             lw.data, latest ? N : 0, part, &sr, &li, msg)) ||
         (rc = ezmap_make(md.mm, part, N, n, &e, msg)))
         goto out;
     res->smc_cpu_s = cpu_now() - cs;
+    res->mode_start_lp = li.start_lp;
+    res->mode_lp = li.mode_lp;
+    res->mode_log_mass = li.log_mass;
+    res->mode_decrement = li.decrement;
+    res->mode_ridge = li.ridge;
+    res->newton_steps = li.newton_steps;
+    res->newton_cap = li.newton_cap;
+    res->start_index = li.start_index;
     snprintf(res->version, sizeof res->version, "v%04u", s.version);
     res->n_recordings = s.K;
     res->n_particles = N;
@@ -1400,6 +1438,7 @@ int vbt_twin_refit(const char *twin_dir, const vbt_twin_opts *o_in, double *p_ez
 out:
     ezmap_free(&e);
     free(part);
+    vbt_array_clear(&lw);
     model_free(&md);
     state_free(&s);
     return rc;

@@ -47,6 +47,12 @@ extern "C" {
 
 typedef void (*vbt_twin_progress_fn)(void *ctx, const char *text);
 
+/* Where vbt_twin_refit's joint Newton starts (vbt_vep_multi_smc_laplace_from):
+ * the first seizure's MAP (a fit from scratch), or the latest version's
+ * particles (the best of their weighted mean and each particle by the joint
+ * log posterior: "is the twin's mode the one a joint fit finds?"). */
+enum { VBT_TWIN_START_MAP = 0, VBT_TWIN_START_LATEST = 1 };
+
 typedef struct vbt_twin_opts {
     vbt_vep_pipeline_preset fit; /* feature window, observation model, normalisations,
                                     priors (vbt_vep_pipeline_preset_default); init only */
@@ -56,6 +62,8 @@ typedef struct vbt_twin_opts {
     double ess;                  /* 0.5: ESS target of each tempering step; init only */
     double collapse;             /* 0.01: a marginal reweighting ESS below this fraction
                                     of the particles is reported as a collapse */
+    int refit_start;             /* vbt_twin_refit's mode search: VBT_TWIN_START_MAP (the
+                                    default) or VBT_TWIN_START_LATEST; refit only */
     uint64_t seed;               /* 42; version k's SMC uses seed + k */
     long threads;                /* 1; the result does not depend on it */
     int argc;                    /* the command line, for provenance (may be 0) */
@@ -95,6 +103,17 @@ typedef struct vbt_twin_result {
                                     update tempered on the exact target, and for init */
     size_t surrogate_steps, exact_steps; /* update: tempering steps of the two stages */
     size_t n_changed;            /* update: regions whose class changed */
+    /* refit: the mode its Laplace approximation and tempering started from
+       (vbt_vep_multi_laplace_info; NAN, 0 and -1 for init and update) */
+    double mode_start_lp;        /* joint log posterior where the joint Newton started */
+    double mode_lp;              /* joint log posterior at the mode Newton reached */
+    double mode_log_mass;        /* its Laplace log mass: mode_lp + n/2 log 2 pi
+                                    - 1/2 log det(-Hessian) */
+    double mode_decrement;       /* Newton decrement there (near 0: converged) */
+    double mode_ridge;           /* ridge added to the -Hessian to factor it (0: none) */
+    size_t newton_steps, newton_cap; /* joint Newton steps and their cap */
+    long start_index;            /* start latest: the particle Newton started from, -1
+                                    their mean */
     double cpu_s, wall_s;        /* CPU (this process) and wall time of the whole call */
     double smc_cpu_s;            /* CPU time of the sampling alone */
 } vbt_twin_result;
@@ -123,7 +142,11 @@ int vbt_twin_update(const char *twin_dir, const char *recording, const char *eve
  * start (vbt_vep_multi_smc_laplace: MAP, Laplace, SMC, with the twin's
  * settings and seed o->seed), for comparison with the updates: p_ez,
  * x0_mean, x0_sd (n_regions each, may be NULL) receive P(EZ) and the
- * posterior mean and sd of x0 of each region.  Writes nothing. */
+ * posterior mean and sd of x0 of each region.  o->refit_start
+ * VBT_TWIN_START_LATEST starts the joint Newton from the latest version's
+ * particles instead of the first seizure's MAP (vbt_vep_multi_smc_laplace_from;
+ * the rest unchanged), so that the two modes' log posterior, Laplace mass
+ * and SMC evidence (res) are computed by the same code.  Writes nothing. */
 int vbt_twin_refit(const char *twin_dir, const vbt_twin_opts *o, double *p_ez,
                    double *x0_mean, double *x0_sd, vbt_twin_result *res, vbt_msg *msg);
 

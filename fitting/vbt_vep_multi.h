@@ -127,6 +127,47 @@ int vbt_vep_multi_smc_laplace(vbt_vep_multi *mm, const vbt_vep_map_opts *mo,
                               const vbt_smc_opts *o, double *particles, vbt_smc_result *res,
                               double *mode_lp, vbt_msg *msg);
 
+/* What the mode search of vbt_vep_multi_smc_laplace_from found: the mode
+ * its Laplace approximation and tempering start from, with numbers that
+ * compare two searches' modes with the same code (the joint log posterior,
+ * normalising constants included, and the Laplace approximation's mass). */
+typedef struct vbt_vep_multi_laplace_info {
+    int from_points;     /* 1: Newton started from given points, 0: from the MAP */
+    long start_index;    /* from points: the point Newton started from, -1 their mean */
+    double start_lp;     /* joint log posterior where the joint Newton started */
+    double mode_lp;      /* ... where it ended (the Laplace approximation's centre) */
+    double log_det;      /* log det P, P the -Hessian of the joint log posterior there
+                            (by differences of the exact gradient; plus the ridge) */
+    double log_mass;     /* Laplace log mass of the mode: mode_lp + n/2 log 2 pi
+                            - 1/2 log det P, the log evidence were the posterior the
+                            Gaussian of that mode (log p(y) of a Gaussian posterior) */
+    double decrement;    /* Newton decrement g' P^-1 g / 2 at the end (g the gradient):
+                            the increase of log p a further full Newton step predicts;
+                            near 0 at a mode, large when the cap stopped Newton early */
+    double ridge;        /* the ridge (times max(1, |P_ii|)) added to P's diagonal so
+                            that it factors; 0 when P was positive definite */
+    size_t newton_steps; /* steps of the joint Newton */
+    size_t newton_cap;   /* its cap: 20 for several seizures, 3 for one */
+} vbt_vep_multi_laplace_info;
+
+/* vbt_vep_multi_smc_laplace with a choice of where the mode search starts:
+ * start NULL, the first seizure's MAP as there (the same result, bytes
+ * included); otherwise (start: n_start x n_params, a posterior's particles,
+ * with log weights start_log_w, NULL: equal) the joint Newton starts from
+ * the best, by the joint log posterior, of their weighted mean and each
+ * particle, and the MAP and the other seizures' Newton are skipped;
+ * everything from the joint Newton on (its cap, the Laplace approximation
+ * doubled, the tempering, the evidence) is the same.  Run from a twin's
+ * particles, it asks "is the twin's mode the one a joint fit finds, and
+ * which holds more mass?" (docs/twin.md).  info (may be NULL): the mode
+ * search's numbers.  Errors: those of vbt_vep_multi_smc_laplace;
+ * VBT_ENUMERIC when the log posterior is finite at no start point. */
+int vbt_vep_multi_smc_laplace_from(vbt_vep_multi *mm, const vbt_vep_map_opts *mo,
+                                   const vbt_smc_opts *o, const double *start,
+                                   const double *start_log_w, size_t n_start,
+                                   double *particles, vbt_smc_result *res,
+                                   vbt_vep_multi_laplace_info *info, vbt_msg *msg);
+
 /* ---- sequential update: one more seizure ------------------------------- */
 
 typedef struct vbt_vep_multi_update_info {

@@ -971,6 +971,19 @@ static double seizure_lp(void *c, const double *th, double *gfull)
 static int newton_fn(lpfn f, void *fc, size_t n, double *th, size_t a0, size_t m,
                      size_t max_iter, double *A, double *lp_out, size_t *iters);
 
+/* What a Newton search reports besides its mode (newton_fn_diag): the log
+ * density at its start, the ridge added to the -Hessian so that it factors
+ * (0: positive definite as it is), and the Newton decrement g' A^-1 g / 2 at
+ * the end (A the factored -Hessian): the increase of the log density that a
+ * full Newton step from there would still predict (0 at a mode). */
+typedef struct newton_diag {
+    double lp0, ridge, decrement;
+} newton_diag;
+
+static int newton_fn_diag(lpfn f, void *fc, size_t n, double *th, size_t a0, size_t m,
+                          size_t max_iter, double *A, double *lp_out, size_t *iters,
+                          newton_diag *d);
+
 /* Damped Newton on the block [a0, a0 + m) of th (in place) for seizure j's
  * log posterior, or the joint's (j == K), at most max_iter Hessians.  On
  * return A holds the Cholesky factor (lower) of the -Hessian at th (with a
@@ -987,6 +1000,15 @@ static int newton_block(vbt_vep_multi *mm, size_t j, double *th, size_t a0, size
 static int newton_fn(lpfn f, void *fc, size_t n, double *th, size_t a0, size_t m,
                      size_t max_iter, double *A, double *lp_out, size_t *iters)
 {
+    return newton_fn_diag(f, fc, n, th, a0, m, max_iter, A, lp_out, iters, NULL);
+}
+
+/* newton_fn, and (d not NULL) what newton_diag holds; d changes nothing of
+ * the search. */
+static int newton_fn_diag(lpfn f, void *fc, size_t n, double *th, size_t a0, size_t m,
+                          size_t max_iter, double *A, double *lp_out, size_t *iters,
+                          newton_diag *d)
+{
     double *g = malloc(m * sizeof *g), *g2 = malloc(m * sizeof *g2), *gf = malloc(n * sizeof *gf),
            *H = malloc(m * m * sizeof *H), *step = malloc(m * sizeof *step),
            *trial = malloc(n * sizeof *trial);
@@ -998,6 +1020,8 @@ static int newton_fn(lpfn f, void *fc, size_t n, double *th, size_t a0, size_t m
     gsl_error_handler_t *old_h = gsl_set_error_handler_off();
     double lp = block_grad(f, fc, th, a0, m, g, gf), lambda = 1e-3;
     size_t it = 0;
+    if (d)
+        *d = (newton_diag){.lp0 = lp, .ridge = NAN, .decrement = NAN};
     if (!isfinite(lp)) {
         st = VBT_ENUMERIC;
         gsl_set_error_handler(old_h);
@@ -1040,12 +1064,27 @@ static int newton_fn(lpfn f, void *fc, size_t n, double *th, size_t a0, size_t m
         }
     }
     int ok = 0;
-    for (double ridge = 0.0; ridge < 1e6 && !ok; ridge = ridge ? ridge * 10.0 : 1e-6) {
+    double ridge = 0.0;
+    for (; ridge < 1e6 && !ok; ridge = ridge ? ridge * 10.0 : 1e-6) {
         memcpy(A, H, m * m * sizeof *A);
         for (size_t a = 0; a < m; a++)
             A[a * m + a] += ridge * fmax(1.0, fabs(H[a * m + a]));
         gsl_matrix_view Av = gsl_matrix_view_array(A, m, m);
         ok = gsl_linalg_cholesky_decomp1(&Av.matrix) == 0;
+        if (ok)
+            break;
+    }
+    if (ok && d) {
+        /* the Newton decrement at th: g is the gradient there, A the factor */
+        gsl_matrix_view Av = gsl_matrix_view_array(A, m, m);
+        gsl_vector_view gv = gsl_vector_view_array(g, m), sv = gsl_vector_view_array(step, m);
+        if (gsl_linalg_cholesky_solve(&Av.matrix, &gv.vector, &sv.vector) == 0) {
+            double dec = 0.0;
+            for (size_t a = 0; a < m; a++)
+                dec += g[a] * step[a];
+            d->decrement = 0.5 * dec;
+        }
+        d->ridge = ridge;
     }
     gsl_set_error_handler(old_h);
     if (!ok)
@@ -1157,8 +1196,74 @@ int vbt_vep_multi_smc_laplace(vbt_vep_multi *mm, const vbt_vep_map_opts *mo_in,
                               const vbt_smc_opts *o_in, double *particles, vbt_smc_result *res,
                               double *mode_lp, vbt_msg *msg)
 {
+    vbt_vep_multi_laplace_info info;
+    int st = vbt_vep_multi_smc_laplace_from(mm, mo_in, o_in, NULL, NULL, 0, particles, res,
+                                            &info, msg);
+    if (mode_lp && !isnan(info.mode_lp)) /* set once the joint Newton succeeded */
+        *mode_lp = info.mode_lp;
+    return st;
+}
+
+/* Newton's start from given points: the best, by the joint log posterior,
+ * of their weighted mean and each point of non-zero weight (th: n).  The index of
+ * the chosen point in *which (-1: the mean), its log posterior returned
+ * (-HUGE_VAL when none is finite). */
+static double start_from_points(vbt_vep_multi *mm, const double *pts, const double *lw,
+                                size_t N, double *th, long *which)
+{
+    const size_t n = mm->n;
+    double wmax = -HUGE_VAL, wsum = 0.0;
+    for (size_t i = 0; i < N; i++)
+        if (lw && lw[i] > wmax)
+            wmax = lw[i];
+    memset(th, 0, n * sizeof *th);
+    for (size_t i = 0; i < N; i++) {
+        double w = lw ? (isfinite(lw[i]) ? exp(lw[i] - wmax) : 0.0) : 1.0;
+        if (w <= 0.0)
+            continue;
+        wsum += w;
+        for (size_t a = 0; a < n; a++)
+            th[a] += w * pts[i * n + a];
+    }
+    double best = -HUGE_VAL;
+    *which = -1;
+    if (wsum > 0.0) {
+        for (size_t a = 0; a < n; a++)
+            th[a] /= wsum;
+        best = dens(mm, 0, th, NULL, 0, 0, mm->K);
+        if (!isfinite(best))
+            best = -HUGE_VAL;
+    }
+    for (size_t i = 0; i < N; i++) {
+        if (lw && !(isfinite(lw[i]) && exp(lw[i] - wmax) > 0.0))
+            continue;
+        double lp = dens(mm, 0, pts + i * n, NULL, 0, 0, mm->K);
+        if (isfinite(lp) && lp > best) {
+            best = lp;
+            *which = (long)i;
+        }
+    }
+    if (*which >= 0)
+        memcpy(th, pts + (size_t)*which * n, n * sizeof *th);
+    return best;
+}
+
+int vbt_vep_multi_smc_laplace_from(vbt_vep_multi *mm, const vbt_vep_map_opts *mo_in,
+                                   const vbt_smc_opts *o_in, const double *start,
+                                   const double *start_log_w, size_t n_start,
+                                   double *particles, vbt_smc_result *res,
+                                   vbt_vep_multi_laplace_info *info, vbt_msg *msg)
+{
     if (!mm || !particles || !res)
         return vbt__fail(msg, VBT_EINVAL, "vep multi smc: NULL argument");
+    if (start && !n_start)
+        return vbt__fail(msg, VBT_EINVAL, "vep multi smc: no start points");
+    vbt_vep_multi_laplace_info inf_scratch;
+    if (!info)
+        info = &inf_scratch;
+    *info = (vbt_vep_multi_laplace_info){.start_lp = NAN, .mode_lp = NAN, .log_mass = NAN,
+                                         .log_det = NAN, .decrement = NAN, .ridge = NAN,
+                                         .start_index = -1};
     vbt_smc_opts o;
     int st_o = smc_opts(mm, o_in, 64, "vep multi smc", &o, msg);
     if (st_o != VBT_OK)
@@ -1178,6 +1283,18 @@ int vbt_vep_multi_smc_laplace(vbt_vep_multi *mm, const vbt_vep_map_opts *mo_in,
     if (!x0s || !th1 || !th || !best || !A || !scratch || !z) {
         st = vbt__fail(msg, VBT_ENOMEM, "vep multi smc: out of memory");
         goto out;
+    }
+    if (start) {
+        /* Newton from the given points (a posterior's particles): steps 1
+         * and 2 are skipped, everything from the joint Newton on is the same */
+        info->from_points = 1;
+        if (!isfinite(start_from_points(mm, start, start_log_w, n_start, th,
+                                        &info->start_index))) {
+            st = vbt__fail(msg, VBT_ENUMERIC, "vep multi smc: the joint log posterior is not "
+                           "finite at the start points nor at their mean");
+            goto out;
+        }
+        goto joint_newton;
     }
     /* 1. the first seizure's MAP from data-informed starts */
     if (!mo.x0_start && vbt_vep_x0_from_data(m1, 5, -1.5, x0s) == VBT_OK)
@@ -1213,14 +1330,28 @@ int vbt_vep_multi_smc_laplace(vbt_vep_multi *mm, const vbt_vep_map_opts *mo_in,
         a0 += mj;
     }
     /* 3. the joint mode and the Laplace approximation there */
+joint_newton:;
     double lp;
-    if ((st = newton_block(mm, mm->K, th, 0, n, mm->K > 1 ? 20 : 3, A, &lp, NULL))) {
+    newton_diag nd;
+    seizure_fn jf = {mm, mm->K};
+    info->newton_cap = mm->K > 1 ? 20 : 3;
+    if ((st = newton_fn_diag(seizure_lp, &jf, n, th, 0, n, info->newton_cap, A, &lp,
+                             &info->newton_steps, &nd))) {
         st = vbt__fail(msg, st, "vep multi smc: no Laplace approximation at the joint mode "
                        "(not finite, or no positive definite Hessian)");
         goto out;
     }
-    if (mode_lp)
-        *mode_lp = lp;
+    /* the Laplace log mass of the mode: log p + n/2 log 2 pi - 1/2 log det P,
+     * P = A A' the -Hessian (plus nd.ridge when it was not positive definite) */
+    double log_det = 0.0;
+    for (size_t a = 0; a < n; a++)
+        log_det += 2.0 * log(A[a * n + a]);
+    info->start_lp = nd.lp0;
+    info->mode_lp = lp;
+    info->log_det = log_det;
+    info->log_mass = lp + 0.5 * (double)n * log(2.0 * M_PI) - 0.5 * log_det;
+    info->decrement = nd.decrement;
+    info->ridge = nd.ridge;
     /* q: the Laplace covariance inflated by LAPLACE_INFLATE (precision
      * factor L / sqrt(inflate)): a posterior wider than the curvature at its
      * mode in some direction (a skewed or flat one) is then still covered by
