@@ -237,6 +237,10 @@ typedef struct settings {
     size_t ma_samples;             /* its moving-average window */
     size_t particles, moves, leapfrog;
     size_t map_starts;             /* the joint fits' mode search (vbt_vep_multi_smc_laplace) */
+    size_t steps;                  /* integration steps per feature sample, fixed at init so
+                                      that every version fits the same model whatever a later
+                                      vbt computes for them; 0 (a twin made before it was
+                                      recorded): vbt_vep_pipeline_preset_steps() */
     double ess;
     uint64_t seed;
 } settings;
@@ -259,6 +263,8 @@ static cJSON *settings_json(const settings *s)
     cJSON_AddNumberToObject(j, "leapfrog", (double)s->leapfrog);
     cJSON_AddNumberToObject(j, "ess", s->ess);
     cJSON_AddNumberToObject(j, "map_starts", (double)s->map_starts);
+    if (s->steps)
+        cJSON_AddNumberToObject(j, "steps_per_sample", (double)s->steps);
     cJSON_AddNumberToObject(j, "seed", (double)s->seed);
     return j;
 }
@@ -288,9 +294,12 @@ static int settings_load(const char *model_dir, settings *s, vbt_msg *msg)
     s->leapfrog = (size_t)jnum(j, "leapfrog", 0);
     s->ess = jnum(j, "ess", 0);
     s->map_starts = (size_t)jnum(j, "map_starts", 0);
+    double k = jnum(j, "steps_per_sample", 0);
+    s->steps = k >= 1 && k <= 1000 && k == floor(k) ? (size_t)k : 0;
+    int bad_steps = cJSON_GetObjectItemCaseSensitive(j, "steps_per_sample") && !s->steps;
     s->seed = (uint64_t)jnum(j, "seed", 0);
     cJSON_Delete(j);
-    if (!s->fit.points || !(s->fit.window > 0) || !(s->fs_hz > 0) || s->ma_samples < 1 ||
+    if (bad_steps || !s->fit.points || !(s->fit.window > 0) || !(s->fs_hz > 0) || s->ma_samples < 1 ||
         s->particles < 8 || !s->map_starts || !s->moves || !s->leapfrog || !(s->ess > 0 && s->ess < 1))
         return vbt__fail(msg, VBT_EFORMAT, "'settings.json' of the twin: a setting is missing "
                          "or out of range");
@@ -567,6 +576,8 @@ static int model_build(const char *model_dir, const char *ver_dir, size_t K, con
     vbt_vep_pipeline_preset pre = st->fit;
     if ((rc = vbt_vep_pipeline_preset_fit_opts(&pre, &fo, msg)))
         return rc;
+    if (st->steps)
+        fo.steps = st->steps;
     if (connectome_path(model_dir, p, sizeof p) || (rc = vbt_connectome_load(&md->conn, p, msg)))
         return rc ? rc : vbt__fail(msg, VBT_EINVAL, "path too long");
     vbt_fit_priors_preset(&md->pr);
@@ -979,6 +990,7 @@ int vbt_twin_init(const char *patient_dir, const char *twin_dir, const vbt_twin_
     st.leapfrog = o.leapfrog;
     st.ess = o.ess;
     st.map_starts = o.fit.map_starts;
+    st.steps = vbt_vep_pipeline_preset_steps(&o.fit);
     st.seed = o.seed;
     if (mkdir(vdir, 0777) || mkdir(rdir, 0777)) {
         rc = vbt__fail(msg, VBT_EIO, "twin init: cannot create the version folder");

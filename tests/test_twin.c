@@ -582,6 +582,20 @@ static void test_report_and_provenance(void **state)
     assert_null(strstr(vj, "patient-name"));
     assert_null(strstr(vj, g_tmp));
     free(vj);
+    /* the model's settings fix the integration steps per sample at init
+     * (the preset's for its points and window), so that a later vbt with
+     * another rule still fits every version's model */
+    char md[PATH_MAX + 32], want[64];
+    tu_fmt(md, sizeof md, "%s/model", g_twin);
+    vbt_twin_opts o;
+    opts(&o);
+    tu_fmt(want, sizeof want, "\"steps_per_sample\":\t%zu",
+           vbt_vep_pipeline_preset_steps(&o.fit));
+    vj = tu_slurp(tu_path(md, "settings.json"), NULL);
+    assert_non_null(vj);
+    if (!strstr(vj, want))
+        fail_msg("settings.json lacks %s:\n%s", want, vj);
+    free(vj);
     char v1[PATH_MAX + 32];
     tu_fmt(v1, sizeof v1, "%s/v0001", g_twin);
     vj = tu_slurp(tu_path(v1, "version.json"), NULL);
