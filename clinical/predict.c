@@ -210,8 +210,7 @@ static int write_table(vbt_textbuf *b, vbt_outdir *od, const char *name, vbt_msg
 {
     char path[4096];
     if (vbt_outdir_file(od, name, path, sizeof path)) {
-        free(b->s);
-        memset(b, 0, sizeof *b);
+        vbt_textbuf_free(b);
         return vbt__fail(msg, VBT_EINVAL, "output path of %s too long", name);
     }
     return vbt_textbuf_write(b, path, 1, msg);

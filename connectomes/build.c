@@ -12,6 +12,7 @@
 #include "cx_internal.h"
 #include "vbt_connectome_build.h"
 #include "vbt_io.h"
+#include "vbt_text.h"
 
 void vbt_build_opts_default(vbt_build_opts *o)
 {
@@ -598,48 +599,11 @@ fail:
 
 /* ---- writing -------------------------------------------------------------- */
 
-typedef struct membuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} membuf;
-
-static void mb_printf(membuf *b, const char *fmt, ...) VBT_PRINTF(2, 3);
-static void mb_printf(membuf *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->p && b->len + (size_t)k < b->cap) {
-            b->len += (size_t)k;
-            return;
-        }
-        size_t nc = b->cap ? 2 * b->cap : 4096;
-        while (nc < b->len + (size_t)k + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-}
-
-static void mb_matrix(membuf *b, const double *m, size_t rows, size_t cols)
+static void mb_matrix(vbt_textbuf *b, const double *m, size_t rows, size_t cols)
 {
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++)
-            mb_printf(b, "%.17g%c", m[i * cols + j], j + 1 < cols ? ' ' : '\n');
+            vbt_textbuf_printf(b, "%.17g%c", m[i * cols + j], j + 1 < cols ? ' ' : '\n');
 }
 
 enum { F_WEIGHTS, F_LENGTHS, F_CENTRES, F_CORTICAL, F_HEMI, F_AREAS, F_ORIENT, F_COUNT };
@@ -647,18 +611,18 @@ static const char *const fnames[F_COUNT] = {"weights.txt", "tract_lengths.txt", 
                                             "cortical.txt", "hemispheres.txt", "areas.txt",
                                             "average_orientations.txt"};
 
-static int render(const vbt_connectome *c, membuf *f)
+static int render(const vbt_connectome *c, vbt_textbuf *f)
 {
     size_t n = c->n;
     mb_matrix(&f[F_WEIGHTS], c->weights, n, n);
     mb_matrix(&f[F_LENGTHS], c->lengths, n, n);
     for (size_t i = 0; i < n; i++)
-        mb_printf(&f[F_CENTRES], "%s %.17g %.17g %.17g\n", c->labels[i], c->centres[3 * i],
+        vbt_textbuf_printf(&f[F_CENTRES], "%s %.17g %.17g %.17g\n", c->labels[i], c->centres[3 * i],
                   c->centres[3 * i + 1], c->centres[3 * i + 2]);
     for (size_t i = 0; c->cortical && i < n; i++)
-        mb_printf(&f[F_CORTICAL], "%d\n", c->cortical[i]);
+        vbt_textbuf_printf(&f[F_CORTICAL], "%d\n", c->cortical[i]);
     for (size_t i = 0; c->hemispheres && i < n; i++)
-        mb_printf(&f[F_HEMI], "%d\n", c->hemispheres[i]);
+        vbt_textbuf_printf(&f[F_HEMI], "%d\n", c->hemispheres[i]);
     if (c->areas)
         mb_matrix(&f[F_AREAS], c->areas, n, 1);
     if (c->orientations)
@@ -669,7 +633,7 @@ static int render(const vbt_connectome *c, membuf *f)
     return 0;
 }
 
-static int write_zip(const char *path, membuf *f, int overwrite, vbt_msg *msg)
+static int write_zip(const char *path, vbt_textbuf *f, int overwrite, vbt_msg *msg)
 {
     FILE *fp;
     char *tmp;
@@ -685,7 +649,7 @@ static int write_zip(const char *path, membuf *f, int overwrite, vbt_msg *msg)
         return vbt__fail(msg, VBT_EIO, "'%s': cannot start a zip archive", path);
     }
     for (int k = 0; k < F_COUNT; k++) {
-        if (!f[k].p)
+        if (!f[k].s)
             continue;
         struct archive_entry *e = archive_entry_new();
         archive_entry_set_pathname(e, fnames[k]);
@@ -694,7 +658,7 @@ static int write_zip(const char *path, membuf *f, int overwrite, vbt_msg *msg)
         archive_entry_set_perm(e, 0644);
         archive_entry_set_mtime(e, 0, 0);
         int ok = archive_write_header(a, e) == ARCHIVE_OK &&
-                 archive_write_data(a, f[k].p, f[k].len) == (la_ssize_t)f[k].len;
+                 archive_write_data(a, f[k].s, f[k].len) == (la_ssize_t)f[k].len;
         archive_entry_free(e);
         if (!ok) {
             archive_write_free(a);
@@ -711,7 +675,7 @@ static int write_zip(const char *path, membuf *f, int overwrite, vbt_msg *msg)
     return vbt__atomic_commit(path, fp, tmp, overwrite, msg);
 }
 
-static int write_dir(const char *path, membuf *f, int overwrite, vbt_msg *msg)
+static int write_dir(const char *path, vbt_textbuf *f, int overwrite, vbt_msg *msg)
 {
     vbt_outdir *od;
     int rc = vbt_outdir_begin(&od, path, overwrite, msg);
@@ -719,10 +683,10 @@ static int write_dir(const char *path, membuf *f, int overwrite, vbt_msg *msg)
         return rc;
     for (int k = 0; k < F_COUNT; k++) {
         char fp[4200];
-        if (!f[k].p)
+        if (!f[k].s)
             continue;
         if (vbt_outdir_file(od, fnames[k], fp, sizeof fp) ||
-            (rc = vbt_file_write_atomic(fp, f[k].p, f[k].len, 0, msg))) {
+            (rc = vbt_file_write_atomic(fp, f[k].s, f[k].len, 0, msg))) {
             vbt_outdir_abort(od);
             return rc ? rc : vbt__fail(msg, VBT_EIO, "'%s': path too long", path);
         }
@@ -733,7 +697,7 @@ static int write_dir(const char *path, membuf *f, int overwrite, vbt_msg *msg)
 int vbt_connectome_save(const vbt_connectome *c, const char *path, int overwrite,
                         vbt_msg *msg)
 {
-    membuf f[F_COUNT];
+    vbt_textbuf f[F_COUNT];
     memset(f, 0, sizeof f);
     if (!c || !path)
         return vbt__fail(msg, VBT_EINVAL, "connectome save: NULL argument");
@@ -747,6 +711,6 @@ int vbt_connectome_save(const vbt_connectome *c, const char *path, int overwrite
     else
         rc = write_dir(path, f, overwrite, msg);
     for (int k = 0; k < F_COUNT; k++)
-        free(f[k].p);
+        vbt_textbuf_free(&f[k]);
     return rc;
 }

@@ -4,7 +4,6 @@
  * data.npy and loo_pointwise.npy, byte for byte as `vbt fit` has always
  * written them. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,49 +11,11 @@
 #include <cjson/cJSON.h>
 
 #include "fit_internal.h"
-
-/* ---- a growing text buffer ---------------------------------------------------- */
-
-typedef struct text {
-    char *s;
-    size_t len, cap;
-    int oom;
-} text;
-
-static void tprintf(text *b, const char *fmt, ...) VBT_PRINTF(2, 3);
-static void tprintf(text *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap <= b->len + (size_t)n)
-            cap *= 2;
-        char *q = realloc(b->s, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->s = q;
-        b->cap = cap;
-    }
-}
+#include "vbt_text.h"
 
 /* ---- files ------------------------------------------------------------------------ */
 
-static int write_text(vbt_outdir *od, const char *name, const text *t, vbt_msg *msg)
+static int write_text(vbt_outdir *od, const char *name, const vbt_textbuf *t, vbt_msg *msg)
 {
     char path[4096];
     if (t->oom)
@@ -81,7 +42,7 @@ static int write_json(vbt_outdir *od, const char *name, const cJSON *j, vbt_msg 
         return vbt__fail(msg, VBT_ENOMEM, "out of memory writing %s", name);
     size_t len = strlen(s);
     s[len] = '\n'; /* over the NUL: written by length */
-    text t = {.s = s, .len = len + 1};
+    vbt_textbuf t = {.s = s, .len = len + 1};
     int st = write_text(od, name, &t, msg);
     free(s);
     return st;
@@ -119,44 +80,44 @@ static int write_chain_csv(const vbt_fit *f, vbt_outdir *od, size_t c, const dou
                            vbt_msg *msg)
 {
     const size_t D = f->n_draws, np = f->np;
-    text b = {0};
-    tprintf(&b, "# vbt fit, method = %s, chain = %zu\n", f->method, c + 1);
+    vbt_textbuf b = {0};
+    vbt_textbuf_printf(&b, "# vbt fit, method = %s, chain = %zu\n", f->method, c + 1);
     if (f->stats)
-        tprintf(&b, "# Step size = %.17g\n", f->info[c].stepsize);
+        vbt_textbuf_printf(&b, "# Step size = %.17g\n", f->info[c].stepsize);
     int first = 1;
     if (f->stats)
         for (int k = 0; k < 7; k++, first = 0)
-            tprintf(&b, "%s%s", first ? "" : ",", sampler_cols[k]);
+            vbt_textbuf_printf(&b, "%s%s", first ? "" : ",", sampler_cols[k]);
     else if (f->log_w) {
-        tprintf(&b, "log_weight__");
+        vbt_textbuf_printf(&b, "log_weight__");
         first = 0;
     }
     for (size_t i = 0; i < np; i++) {
         char nm[160];
         stan_name(vbt_vep_param_name(f->m, i), nm, sizeof nm);
-        tprintf(&b, "%s%s", first ? "" : ",", nm);
+        vbt_textbuf_printf(&b, "%s%s", first ? "" : ",", nm);
         first = 0;
     }
-    tprintf(&b, "\n");
+    vbt_textbuf_printf(&b, "\n");
     for (size_t d = 0; d < D; d++) {
         first = 1;
         if (f->stats) {
             const double *r = sp + 7 * (c * D + d);
-            tprintf(&b, "%.9g,%.6g,%.6g,%d,%d,%d,%.9g", r[0], r[1], r[2], (int)r[3], (int)r[4],
+            vbt_textbuf_printf(&b, "%.9g,%.6g,%.6g,%d,%d,%d,%.9g", r[0], r[1], r[2], (int)r[3], (int)r[4],
                     (int)r[5], r[6]);
             first = 0;
         } else if (f->log_w) {
-            tprintf(&b, "%.9g", f->log_w[d]);
+            vbt_textbuf_printf(&b, "%.9g", f->log_w[d]);
             first = 0;
         }
         for (size_t i = 0; i < np; i++, first = 0)
-            tprintf(&b, "%s%.9g", first ? "" : ",", f->nat[(c * D + d) * np + i]);
-        tprintf(&b, "\n");
+            vbt_textbuf_printf(&b, "%s%.9g", first ? "" : ",", f->nat[(c * D + d) * np + i]);
+        vbt_textbuf_printf(&b, "\n");
     }
     char name[64];
     snprintf(name, sizeof name, "draws_chain%zu.csv", c + 1);
     int st = write_text(od, name, &b, msg);
-    free(b.s);
+    vbt_textbuf_free(&b);
     return st;
 }
 
@@ -194,23 +155,23 @@ static int write_draws(const vbt_fit *f, vbt_outdir *od, vbt_msg *msg)
 static int write_map_starts(const vbt_fit *f, vbt_outdir *od, vbt_msg *msg)
 {
     const size_t np = f->np;
-    text st = {0};
-    tprintf(&st, "start,lp");
+    vbt_textbuf st = {0};
+    vbt_textbuf_printf(&st, "start,lp");
     for (size_t i = 0; i < np; i++)
-        tprintf(&st, ",%s", vbt_vep_param_name(f->m, i));
-    tprintf(&st, "\n");
+        vbt_textbuf_printf(&st, ",%s", vbt_vep_param_name(f->m, i));
+    vbt_textbuf_printf(&st, "\n");
     double *nm = malloc(np * sizeof *nm);
     for (size_t s = 0; s < f->mo.n_starts && nm; s++) {
-        tprintf(&st, "%zu,%.9g", s + 1, f->lp_starts[s]);
+        vbt_textbuf_printf(&st, "%zu,%.9g", s + 1, f->lp_starts[s]);
         vbt_vep_constrain(f->m, f->th_starts + s * np, nm);
         for (size_t i = 0; i < np; i++)
-            tprintf(&st, ",%.9g", nm[i]);
-        tprintf(&st, "\n");
+            vbt_textbuf_printf(&st, ",%.9g", nm[i]);
+        vbt_textbuf_printf(&st, "\n");
     }
     int rc = !nm ? vbt__fail(msg, VBT_ENOMEM, "out of memory")
                  : write_text(od, "map_starts.csv", &st, msg);
     free(nm);
-    free(st.s);
+    vbt_textbuf_free(&st);
     return rc;
 }
 
@@ -281,11 +242,11 @@ static cJSON *json_diagnostics(const vbt_fit *f)
     return d;
 }
 
-static void json_parameters(const vbt_fit *f, cJSON *sum, text *csv)
+static void json_parameters(const vbt_fit *f, cJSON *sum, vbt_textbuf *csv)
 {
     const vbt_diag_param *dp = f->dp;
     cJSON *pars = cJSON_AddObjectToObject(sum, "parameters");
-    tprintf(csv, "parameter,mean,sd,q5,q50,q95,mcse_mean,rhat,ess_bulk,ess_tail\n");
+    vbt_textbuf_printf(csv, "parameter,mean,sd,q5,q50,q95,mcse_mean,rhat,ess_bulk,ess_tail\n");
     for (size_t i = 0; i < f->np; i++) {
         cJSON *o = cJSON_CreateObject();
         add_num(o, "mean", dp[i].mean);
@@ -298,16 +259,16 @@ static void json_parameters(const vbt_fit *f, cJSON *sum, text *csv)
         add_num(o, "ess_bulk", dp[i].ess_bulk);
         add_num(o, "ess_tail", dp[i].ess_tail);
         cJSON_AddItemToObject(pars, vbt_vep_param_name(f->m, i), o);
-        tprintf(csv, "%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g,%.6g\n",
+        vbt_textbuf_printf(csv, "%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g,%.6g\n",
                 vbt_vep_param_name(f->m, i), dp[i].mean, dp[i].sd, dp[i].q5, dp[i].q50,
                 dp[i].q95, dp[i].mcse_mean, dp[i].rhat, dp[i].ess_bulk, dp[i].ess_tail);
     }
 }
 
-static void json_regions(const vbt_fit *f, cJSON *sum, text *rcsv)
+static void json_regions(const vbt_fit *f, cJSON *sum, vbt_textbuf *rcsv)
 {
     cJSON *regs = cJSON_AddArrayToObject(sum, "regions");
-    tprintf(rcsv, "region,label,x0_mean,x0_sd,x0_q5,x0_q95,p_ez,p_pz,p_hz,class\n");
+    vbt_textbuf_printf(rcsv, "region,label,x0_mean,x0_sd,x0_q5,x0_q95,p_ez,p_pz,p_hz,class\n");
     for (size_t r = 0; r < f->nr; r++) {
         const vbt_fit_region *g = &f->regions[r];
         const char *cls = vbt_vep_class_name(g->cls);
@@ -321,7 +282,7 @@ static void json_regions(const vbt_fit *f, cJSON *sum, text *rcsv)
         add_num(o, "p_hz", g->p_hz);
         cJSON_AddStringToObject(o, "class", cls);
         cJSON_AddItemToArray(regs, o);
-        tprintf(rcsv, "%zu,\"%s\",%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%.4f,%s\n", r, f->conn->labels[r],
+        vbt_textbuf_printf(rcsv, "%zu,\"%s\",%.6g,%.6g,%.6g,%.6g,%.4f,%.4f,%.4f,%s\n", r, f->conn->labels[r],
                 g->x0_mean, g->x0_sd, g->x0_q5, g->x0_q95, g->p_ez, g->p_pz, g->p_hz, cls);
     }
     cJSON_AddStringToObject(sum, "classes", "EZ: x0 >= -2.05; PZ: -3.05 <= x0 < -2.05; HZ: "
@@ -420,7 +381,7 @@ static void json_loo(const vbt_fit *f, cJSON *sum)
 static int write_summaries(const vbt_fit *f, vbt_outdir *od, vbt_msg *msg)
 {
     cJSON *sum = cJSON_CreateObject();
-    text csv = {0}, rcsv = {0};
+    vbt_textbuf csv = {0}, rcsv = {0};
     int st = VBT_ENOMEM;
     if (!sum)
         return vbt__fail(msg, st, "out of memory");
@@ -455,8 +416,8 @@ static int write_summaries(const vbt_fit *f, vbt_outdir *od, vbt_msg *msg)
         goto out;
 out:
     cJSON_Delete(sum);
-    free(csv.s);
-    free(rcsv.s);
+    vbt_textbuf_free(&csv);
+    vbt_textbuf_free(&rcsv);
     return st;
 }
 
