@@ -37,13 +37,15 @@ static const cli_option opts[] = {
      .max = 100000, .applies = "init", .doc = "SMC particles (kept by every update)"},
     {.name = "smc-moves", .kind = CLI_INT, .metavar = "N", .def = "5", .min = 1, .max = 1000,
      .applies = "init", .doc = "HMC moves per particle per tempering step"},
-    {.name = "start", .kind = CLI_TEXT, .metavar = "FROM", .def = "map",
-     .choices = "map|latest", .applies = "refit",
-     .doc = "where the joint mode search starts: map, the first seizure's MAP (a fit from "
-            "scratch); latest, the latest version's particles (the best of their mean and "
-            "each particle), to ask whether the twin's mode is the one a joint fit finds. "
-            "Either way the mode's joint log posterior and Laplace log mass are printed, so "
-            "that two refits compare their modes with the same code"},
+    {.name = "start", .kind = CLI_TEXT, .metavar = "FROM", .def = "staged",
+     .choices = "staged|map|latest", .applies = "refit",
+     .doc = "where the joint mode search starts: staged, the first seizure's MAP and five "
+            "starts from that seizure's posterior (its SMC), the mode of largest Laplace "
+            "log mass kept; map, the first seizure's MAP alone; latest, the latest "
+            "version's particles (the best of their mean and each particle), to ask "
+            "whether the twin's mode is the one a joint fit finds. Either way the mode's "
+            "joint log posterior and Laplace log mass are printed, so that two refits "
+            "compare their modes with the same code"},
     {.name = "collapse", .kind = CLI_FLOAT, .metavar = "F", .def = "0.01", .min = 0, .max = 1,
      .applies = "update",
      .doc = "report a collapse when the reweighting ESS falls below this fraction of the "
@@ -194,7 +196,9 @@ static int run_refit(const cli_parsed *p)
     setup(p, &o);
     const char *from = cli_str(p, "start");
     const int latest = from && !strcmp(from, "latest");
-    o.refit_start = latest ? VBT_TWIN_START_LATEST : VBT_TWIN_START_MAP;
+    o.refit_start = latest                           ? VBT_TWIN_START_LATEST
+                    : from && !strcmp(from, "map") ? VBT_TWIN_START_MAP
+                                                   : VBT_TWIN_START_STAGED;
     const char *twin = p->args[1];
     size_t nr = 0;
     char ver[16];
@@ -227,7 +231,9 @@ static int run_refit(const cli_parsed *p)
         }
     printf("joint refit of %zu recordings (%s, Laplace, SMC): %zu tempering steps, CPU %.1f s "
            "(sampling %.1f s)\nlargest |P(EZ) %s - P(EZ) joint refit| = %.3f (region %zu)\n",
-           r.n_recordings, latest ? "Newton from the latest version" : "MAP", r.n_steps,
+           r.n_recordings,
+           latest ? "Newton from the latest version" : r.n_starts ? "staged search" : "MAP",
+           r.n_steps,
            r.cpu_s, r.smc_cpu_s, ver, mx, arg);
     for (size_t i = 0; i < nr; i++)
         if (fabs(cur[i] - ref[i]) > 0.05)
@@ -242,8 +248,12 @@ static int run_refit(const cli_parsed *p)
            r.log_evidence);
     /* the mode the refit started from, by the same code whatever the start:
      * two refits' modes compare by these */
-    char where[48] = "the first seizure's MAP";
-    if (latest && r.start_index >= 0)
+    char where[64] = "the first seizure's MAP";
+    if (r.n_starts && r.best_start == 1)
+        snprintf(where, sizeof where, "the first seizure's posterior mean");
+    else if (r.n_starts && r.best_start > 1)
+        snprintf(where, sizeof where, "a particle of the first seizure's posterior");
+    else if (latest && r.start_index >= 0)
         snprintf(where, sizeof where, "%s's particle %ld", ver, r.start_index);
     else if (latest)
         snprintf(where, sizeof where, "%s's particles' mean", ver);
@@ -251,6 +261,14 @@ static int run_refit(const cli_parsed *p)
            "start, %.2f at the mode, Newton decrement %.3g, ridge %.3g; Laplace log mass "
            "%.2f\n", where, r.newton_steps, r.newton_cap, r.mode_start_lp, r.mode_lp,
            r.mode_decrement, r.mode_ridge, r.mode_log_mass);
+    if (r.n_starts) {
+        /* the staged search's starts: which modes it found, by mass */
+        printf("staged search, Laplace log mass at the end of each start (MAP, the first "
+               "seizure's posterior mean, %zu of its particles):", r.n_starts - 2);
+        for (size_t k = 0; k < r.n_starts; k++)
+            printf(" %.2f%s", r.start_log_mass[k], (long)k == r.best_start ? "*" : "");
+        printf("\n");
+    }
     rc = CLI_OK;
 out:
     free(cur);
@@ -293,9 +311,14 @@ const cli_command cli_cmd_twin = {
         "refit: the joint fit of every recording of the latest version from the prior, to "
         "compare with the updates (P(EZ) and CPU time); writes nothing.  It prints its SMC "
         "log evidence and, for the joint mode it tempered from, the joint log posterior and "
-        "the Laplace log mass.  --start latest starts that mode search from the latest "
-        "version's particles instead of the first seizure's MAP (the rest unchanged): is "
-        "the twin's mode the one a joint fit finds, and which of the two holds more mass?",
+        "the Laplace log mass.  Its mode search (--start staged) runs Newton from the first "
+        "seizure's MAP and from five points of that seizure's posterior (its SMC: the path "
+        "the updates take) and keeps the mode of largest Laplace mass: the joint posterior "
+        "of several seizures can have separate modes, and Newton from the MAP alone misses "
+        "the heavier one on the sample patient.  --start map is that MAP start alone; "
+        "--start latest starts from the latest version's particles instead (the rest "
+        "unchanged): is the twin's mode the one a joint fit finds, and which of two holds "
+        "more mass?",
     .args = args,
     .n_args = 2,
     .opts = opts,

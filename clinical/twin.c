@@ -47,6 +47,7 @@ void vbt_twin_opts_default(vbt_twin_opts *o)
     o->collapse = 0.01;
     o->seed = 42;
     o->threads = 1;
+    o->refit_start = VBT_TWIN_START_STAGED;
 }
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -941,7 +942,7 @@ static vbt_twin_result *call_begin(vbt_twin_result *res, vbt_twin_result *scratc
     res->correction_ess = NAN;
     res->mode_start_lp = res->mode_lp = res->mode_log_mass = NAN;
     res->mode_decrement = res->mode_ridge = NAN;
-    res->start_index = -1;
+    res->start_index = res->best_start = -1;
     if (o_in)
         *o = *o_in;
     else
@@ -1378,8 +1379,10 @@ int vbt_twin_refit(const char *twin_dir, const vbt_twin_opts *o_in, double *p_ez
     vbt_array lw = {0};
     int rc;
     const int latest = o.refit_start == VBT_TWIN_START_LATEST;
-    if (o.refit_start != VBT_TWIN_START_MAP && !latest)
+    if (o.refit_start != VBT_TWIN_START_MAP && o.refit_start != VBT_TWIN_START_STAGED && !latest)
         return vbt__fail(msg, VBT_EINVAL, "twin refit: unknown start %d", o.refit_start);
+    const int search = o.refit_start == VBT_TWIN_START_STAGED ? VBT_VEP_MULTI_SEARCH_STAGED
+                                                              : VBT_VEP_MULTI_SEARCH_MAP;
     if ((rc = state_load(twin_dir, &s, latest, msg)) ||
         (rc = model_build(s.mdir, s.vdir, s.K, &s.st, (size_t)(o.threads > 0 ? o.threads : 1),
                           &md, msg)))
@@ -1415,11 +1418,17 @@ int vbt_twin_refit(const char *twin_dir, const vbt_twin_opts *o_in, double *p_ez
     vbt_vep_map_opts mo;
     map_opts(&s.st, &mo);
     say(&o, "joint fit of %zu recordings: %s, SMC from its Laplace approximation, %zu "
-        "parameters", s.K, latest ? "joint Newton from the latest version's particles" : "MAP",
+        "parameters", s.K,
+        latest ? "joint Newton from the latest version's particles"
+        : search == VBT_VEP_MULTI_SEARCH_STAGED && s.K > 1
+            ? "joint Newton from the MAP and from the first seizure's posterior, the heaviest "
+              "mode kept"
+            : "MAP",
         n);
     double cs = cpu_now();
     vbt_vep_multi_laplace_info li;
-    if ((rc = vbt_vep_multi_smc_laplace_from(md.mm, &mo, &so, latest ? s.particles.data : NULL,
+    if ((rc = vbt_vep_multi_smc_laplace_from(md.mm, &mo, &so, search,
+                                             latest ? s.particles.data : NULL,
                                              lw.data, latest ? N : 0, part, &sr, &li, msg)) ||
         (rc = ezmap_make(md.mm, part, N, n, &e, msg)))
         goto out;
@@ -1432,6 +1441,9 @@ int vbt_twin_refit(const char *twin_dir, const vbt_twin_opts *o_in, double *p_ez
     res->newton_steps = li.newton_steps;
     res->newton_cap = li.newton_cap;
     res->start_index = li.start_index;
+    res->n_starts = li.n_starts;
+    res->best_start = li.best_start;
+    memcpy(res->start_log_mass, li.start_log_mass, sizeof res->start_log_mass);
     snprintf(res->version, sizeof res->version, "v%04u", s.version);
     res->n_recordings = s.K;
     res->n_particles = N;

@@ -40,6 +40,7 @@
 
 #include "vbt_common.h"
 #include "vbt_vep.h"
+#include "vbt_vep_multi.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,11 +48,15 @@ extern "C" {
 
 typedef void (*vbt_twin_progress_fn)(void *ctx, const char *text);
 
-/* Where vbt_twin_refit's joint Newton starts (vbt_vep_multi_smc_laplace_from):
- * the first seizure's MAP (a fit from scratch), or the latest version's
- * particles (the best of their weighted mean and each particle by the joint
- * log posterior: "is the twin's mode the one a joint fit finds?"). */
-enum { VBT_TWIN_START_MAP = 0, VBT_TWIN_START_LATEST = 1 };
+/* Where vbt_twin_refit's joint mode search starts (vbt_vep_multi.h):
+ * STAGED (the default), the first seizure's MAP and five starts from that
+ * seizure's posterior, the heaviest end by Laplace mass kept
+ * (VBT_VEP_MULTI_SEARCH_STAGED); MAP, the first seizure's MAP alone (the
+ * search before the staged one, which misses the sample's heavier mode);
+ * LATEST, the latest version's particles (the best of their weighted mean
+ * and each particle by the joint log posterior: "is the twin's mode the one
+ * a joint fit finds?"). */
+enum { VBT_TWIN_START_MAP = 0, VBT_TWIN_START_LATEST = 1, VBT_TWIN_START_STAGED = 2 };
 
 typedef struct vbt_twin_opts {
     vbt_vep_pipeline_preset fit; /* feature window, observation model, normalisations,
@@ -62,8 +67,8 @@ typedef struct vbt_twin_opts {
     double ess;                  /* 0.5: ESS target of each tempering step; init only */
     double collapse;             /* 0.01: a marginal reweighting ESS below this fraction
                                     of the particles is reported as a collapse */
-    int refit_start;             /* vbt_twin_refit's mode search: VBT_TWIN_START_MAP (the
-                                    default) or VBT_TWIN_START_LATEST; refit only */
+    int refit_start;             /* vbt_twin_refit's mode search: VBT_TWIN_START_STAGED (the
+                                    default), _MAP or _LATEST; refit only */
     uint64_t seed;               /* 42; version k's SMC uses seed + k */
     long threads;                /* 1; the result does not depend on it */
     int argc;                    /* the command line, for provenance (may be 0) */
@@ -114,6 +119,12 @@ typedef struct vbt_twin_result {
     size_t newton_steps, newton_cap; /* joint Newton steps and their cap */
     long start_index;            /* start latest: the particle Newton started from, -1
                                     their mean */
+    size_t n_starts;             /* start staged: the starts tried (0 otherwise), each one's
+                                    Laplace log mass at its joint mode (NAN: none), the one
+                                    kept (0 the first seizure's MAP, 1 its posterior mean,
+                                    2.. its particles; -1 otherwise) */
+    double start_log_mass[VBT_VEP_MULTI_STARTS];
+    long best_start;
     double cpu_s, wall_s;        /* CPU (this process) and wall time of the whole call */
     double smc_cpu_s;            /* CPU time of the sampling alone */
 } vbt_twin_result;
@@ -139,14 +150,14 @@ int vbt_twin_update(const char *twin_dir, const char *recording, const char *eve
                     const vbt_twin_opts *o, vbt_twin_result *res, vbt_msg *msg);
 
 /* The joint fit of every recording of the twin's latest version from a fresh
- * start (vbt_vep_multi_smc_laplace: MAP, Laplace, SMC, with the twin's
- * settings and seed o->seed), for comparison with the updates: p_ez,
- * x0_mean, x0_sd (n_regions each, may be NULL) receive P(EZ) and the
- * posterior mean and sd of x0 of each region.  o->refit_start
- * VBT_TWIN_START_LATEST starts the joint Newton from the latest version's
- * particles instead of the first seizure's MAP (vbt_vep_multi_smc_laplace_from;
- * the rest unchanged), so that the two modes' log posterior, Laplace mass
- * and SMC evidence (res) are computed by the same code.  Writes nothing. */
+ * start (vbt_vep_multi_smc_laplace_from: the mode search of o->refit_start,
+ * the Laplace approximation there, SMC, with the twin's settings and seed
+ * o->seed), for comparison with the updates: p_ez, x0_mean, x0_sd
+ * (n_regions each, may be NULL) receive P(EZ) and the posterior mean and sd
+ * of x0 of each region.  VBT_TWIN_START_LATEST starts the joint Newton from
+ * the latest version's particles instead (the rest unchanged), so that two
+ * modes' log posterior, Laplace mass and SMC evidence (res) are computed by
+ * the same code.  Writes nothing. */
 int vbt_twin_refit(const char *twin_dir, const vbt_twin_opts *o, double *p_ez,
                    double *x0_mean, double *x0_sd, vbt_twin_result *res, vbt_msg *msg);
 

@@ -114,7 +114,8 @@ int vbt_vep_multi_smc(vbt_vep_multi *mm, const vbt_smc_opts *o, double *particle
  * when the data are far in its tail): the first seizure's multi-start MAP
  * (vbt_vep_map with *mo, NULL: the defaults; starts from
  * vbt_vep_x0_from_data unless mo->x0_start; seed and threads from o), each
- * other seizure's own parameters by damped Newton at that shared point, then
+ * other seizure's own parameters at that shared point by damped Newton from
+ * the 4 best of 64 prior draws (the update's search of them), then
  * damped Newton on the joint (Hessians by differences of the exact
  * gradient); particles are drawn from the Gaussian q there (the Laplace
  * covariance times 2, so that a posterior wider than its curvature at the
@@ -131,6 +132,8 @@ int vbt_vep_multi_smc_laplace(vbt_vep_multi *mm, const vbt_vep_map_opts *mo,
  * its Laplace approximation and tempering start from, with numbers that
  * compare two searches' modes with the same code (the joint log posterior,
  * normalising constants included, and the Laplace approximation's mass). */
+enum { VBT_VEP_MULTI_STARTS = 6 };
+
 typedef struct vbt_vep_multi_laplace_info {
     int from_points;     /* 1: Newton started from given points, 0: from the MAP */
     long start_index;    /* from points: the point Newton started from, -1 their mean */
@@ -148,22 +151,49 @@ typedef struct vbt_vep_multi_laplace_info {
                             that it factors; 0 when P was positive definite */
     size_t newton_steps; /* steps of the joint Newton */
     size_t newton_cap;   /* its cap: 20 for several seizures, 3 for one */
+    /* the staged search (VBT_VEP_MULTI_SEARCH_STAGED): the first seizure's
+       tempering steps, the starts tried and each one's Laplace log mass at
+       its end (NAN: Newton failed), the index of the one kept (0 the MAP,
+       1 the first seizure's posterior mean, 2.. its particles) */
+    size_t staged_smc_steps, n_starts;
+    double start_log_mass[VBT_VEP_MULTI_STARTS];
+    long best_start;
 } vbt_vep_multi_laplace_info;
 
+/* Where the joint mode search of vbt_vep_multi_smc_laplace_from starts
+ * when it is given no points.  MAP: the first seizure's multi-start MAP,
+ * every other seizure's own parameters by Newton there, then Newton on the
+ * joint (vbt_vep_multi_smc_laplace).  STAGED: that start and
+ * VBT_VEP_MULTI_STARTS - 1 more from the first seizure's posterior (SMC
+ * from its Laplace approximation, on streams of its own): its mean and
+ * evenly spaced particles, each taken to the joint mode one seizure at a
+ * time as the twin's updates go (seizure k's own parameters by Newton,
+ * damped Newton on the earlier seizures' posterior as a Gaussian, the first
+ * seizure's particles' or the previous stage's Laplace approximation, times
+ * seizure k's posterior, then Newton on the exact posterior of seizures 1..k);
+ * of the ends, the one of largest Laplace log mass is kept.  The joint
+ * posterior of several seizures can have modes hundreds of nats apart that
+ * Newton from the MAP alone does not choose between (docs/twin.md: the
+ * sample's heavier mode, which the MAP start misses); STAGED costs the
+ * first seizure's SMC and five more mode searches. */
+enum { VBT_VEP_MULTI_SEARCH_MAP = 0, VBT_VEP_MULTI_SEARCH_STAGED = 1 };
+
 /* vbt_vep_multi_smc_laplace with a choice of where the mode search starts:
- * start NULL, the first seizure's MAP as there (the same result, bytes
- * included); otherwise (start: n_start x n_params, a posterior's particles,
- * with log weights start_log_w, NULL: equal) the joint Newton starts from
- * the best, by the joint log posterior, of their weighted mean and each
- * particle, and the MAP and the other seizures' Newton are skipped;
- * everything from the joint Newton on (its cap, the Laplace approximation
- * doubled, the tempering, the evidence) is the same.  Run from a twin's
- * particles, it asks "is the twin's mode the one a joint fit finds, and
- * which holds more mass?" (docs/twin.md).  info (may be NULL): the mode
- * search's numbers.  Errors: those of vbt_vep_multi_smc_laplace;
- * VBT_ENUMERIC when the log posterior is finite at no start point. */
+ * start NULL, the search above (MAP: the same result as
+ * vbt_vep_multi_smc_laplace, bytes included); otherwise (start: n_start x
+ * n_params, a posterior's particles, with log weights start_log_w, NULL:
+ * equal; search ignored) the joint Newton starts from the best, by the
+ * joint log posterior, of their weighted mean and each particle, and the
+ * MAP and the other seizures' Newton are skipped; everything from the
+ * joint Newton on (its cap, the Laplace approximation doubled, the
+ * tempering, the evidence) is the same.  Run from a twin's particles, it
+ * asks "is the twin's mode the one a joint fit finds, and which holds more
+ * mass?" (docs/twin.md).  info (may be NULL): the mode search's numbers.
+ * Errors: those of vbt_vep_multi_smc_laplace; VBT_EINVAL for an unknown
+ * search; VBT_ENUMERIC when the log posterior is finite at no start
+ * point, or no staged start reaches a joint mode. */
 int vbt_vep_multi_smc_laplace_from(vbt_vep_multi *mm, const vbt_vep_map_opts *mo,
-                                   const vbt_smc_opts *o, const double *start,
+                                   const vbt_smc_opts *o, int search, const double *start,
                                    const double *start_log_w, size_t n_start,
                                    double *particles, vbt_smc_result *res,
                                    vbt_vep_multi_laplace_info *info, vbt_msg *msg);

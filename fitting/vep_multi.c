@@ -470,6 +470,70 @@ int vbt_vep_multi_smc(vbt_vep_multi *mm, const vbt_smc_opts *o_in, double *parti
 static int newton_block(vbt_vep_multi *mm, size_t j, double *th, size_t a0, size_t m,
                         size_t max_iter, double *A, double *lp_out, size_t *iters);
 
+/* Seizure j's own parameters (the block [a0, a0 + m) of th) at the shared
+ * parameters th holds: damped Newton on seizure j's log posterior from the
+ * 4 best of 64 prior draws of the block (streams (seed, stream0 + k)), the
+ * best end kept in th (the conditional posterior of a seizure's own
+ * parameters may have several modes: its timing matched by another tau0).
+ * A (m x m) gets the Cholesky factor of the -Hessian there, *lp the log
+ * posterior, *iters (may be NULL) Newton's steps.  VBT_ENUMERIC when no
+ * draw is finite or no end has a factor; VBT_ENOMEM. */
+static int nu_search(vbt_vep_multi *mm, size_t j, double *th, size_t a0, size_t m, uint64_t seed,
+                     uint64_t stream0, double *A, double *lp, size_t *iters)
+{
+    enum { DRAWS = 64, STARTS = 4 };
+    const size_t n = mm->n;
+    double top_lp[STARTS], *top = malloc(STARTS * m * sizeof *top),
+           *cand = malloc(n * sizeof *cand), *Ab = malloc(m * m * sizeof *Ab);
+    size_t n_top = 0;
+    int st = VBT_ENUMERIC;
+    if (!top || !cand || !Ab) {
+        st = VBT_ENOMEM;
+        goto out;
+    }
+    for (size_t k = 0; k < DRAWS; k++) {
+        vbt_vep_multi_prior_draw(mm, seed, stream0 + k, cand);
+        memcpy(cand, th, a0 * sizeof *cand);
+        memcpy(cand + a0 + m, th + a0 + m, (n - a0 - m) * sizeof *cand);
+        double lpk = dens(mm, 0, cand, NULL, 0, j, j + 1);
+        if (!isfinite(lpk))
+            continue;
+        size_t pos = n_top < STARTS ? n_top++ : STARTS;
+        if (pos == STARTS) {
+            if (lpk <= top_lp[STARTS - 1])
+                continue;
+            pos = STARTS - 1;
+        }
+        while (pos > 0 && top_lp[pos - 1] < lpk) {
+            top_lp[pos] = top_lp[pos - 1];
+            memcpy(top + pos * m, top + (pos - 1) * m, m * sizeof *top);
+            pos--;
+        }
+        top_lp[pos] = lpk;
+        memcpy(top + pos * m, cand + a0, m * sizeof *top);
+    }
+    *lp = -HUGE_VAL;
+    for (size_t k = 0; k < n_top; k++) {
+        double lpk;
+        size_t itk;
+        memcpy(cand, th, n * sizeof *cand);
+        memcpy(cand + a0, top + k * m, m * sizeof *cand);
+        if (newton_block(mm, j, cand, a0, m, 50, Ab, &lpk, &itk) == VBT_OK && lpk > *lp) {
+            *lp = lpk;
+            if (iters)
+                *iters = itk;
+            memcpy(th + a0, cand + a0, m * sizeof *th);
+            memcpy(A, Ab, m * m * sizeof *A);
+            st = VBT_OK;
+        }
+    }
+out:
+    free(top);
+    free(cand);
+    free(Ab);
+    return st;
+}
+
 /* q(nu | s) = N(mu + B (s - sbar), (L L')^-1) over the new seizure's
  * nuisance (indices [n_old, n)) given the shared s (indices [0, ns)): the
  * conditional of the Laplace approximation of the new seizure's posterior
@@ -609,9 +673,9 @@ static int build_q(vbt_vep_multi *mm, const double *old, const double *lw, size_
     double *th = calloc(n, sizeof *th), *gf = malloc(n * sizeof *gf), *g = malloc(m * sizeof *g),
            *g2 = malloc(m * sizeof *g2), *H = malloc(m * m * sizeof *H),
            *A = malloc(m * m * sizeof *A), *step = malloc(m * sizeof *step),
-           *best = malloc(n * sizeof *best), *w = malloc(N * sizeof *w);
+           *w = malloc(N * sizeof *w);
     int st = VBT_OK;
-    if (!th || !gf || !g || !g2 || !H || !A || !step || !best || !w) {
+    if (!th || !gf || !g || !g2 || !H || !A || !step || !w) {
         st = vbt__fail(msg, VBT_ENOMEM, "vep multi update: out of memory");
         goto out;
     }
@@ -624,62 +688,15 @@ static int build_q(vbt_vep_multi *mm, const double *old, const double *lw, size_
     for (size_t i = 0; i < N; i++)
         for (size_t d = 0; d < mm->n_shared; d++)
             th[d] += w[i] / tot * old[i * n_old + d];
-    /* the centre: damped Newton from the 4 best of 64 prior draws of nu (the
-     * conditional posterior of a seizure's own parameters may have several
-     * modes: the seizure's timing matched by another tau0), the best end */
-    enum { DRAWS = 64, STARTS = 4 };
-    double top_lp[STARTS], *top = malloc(STARTS * m * sizeof *top), *cand = malloc(n * sizeof *cand),
-           *Ab = malloc(m * m * sizeof *Ab);
-    size_t n_top = 0;
-    if (!top || !cand || !Ab) {
-        free(top);
-        free(cand);
-        free(Ab);
-        st = vbt__fail(msg, VBT_ENOMEM, "vep multi update: out of memory");
-        goto out;
-    }
-    for (size_t k = 0; k < DRAWS; k++) {
-        vbt_vep_multi_prior_draw(mm, seed, ((uint64_t)1 << 60) + k, best);
-        memcpy(best, th, n_old * sizeof *best);
-        double lpk = nu_logp(mm, best, NULL, NULL);
-        if (!isfinite(lpk))
-            continue;
-        size_t pos = n_top < STARTS ? n_top++ : STARTS;
-        if (pos == STARTS) {
-            if (lpk <= top_lp[STARTS - 1])
-                continue;
-            pos = STARTS - 1;
-        }
-        while (pos > 0 && top_lp[pos - 1] < lpk) {
-            top_lp[pos] = top_lp[pos - 1];
-            memcpy(top + pos * m, top + (pos - 1) * m, m * sizeof *top);
-            pos--;
-        }
-        top_lp[pos] = lpk;
-        memcpy(top + pos * m, best + n_old, m * sizeof *top);
-    }
-    double lp = -HUGE_VAL;
+    /* the centre: seizure K's own parameters at the shared mean */
+    double lp;
     size_t it = 0;
-    for (size_t k = 0; k < n_top; k++) {
-        double lpk;
-        size_t itk;
-        memcpy(cand, th, n * sizeof *cand);
-        memcpy(cand + n_old, top + k * m, m * sizeof *cand);
-        if (newton_block(mm, mm->K - 1, cand, n_old, m, 50, Ab, &lpk, &itk) == VBT_OK &&
-            lpk > lp) {
-            lp = lpk;
-            it = itk;
-            memcpy(th + n_old, cand + n_old, m * sizeof *th);
-            memcpy(A, Ab, m * m * sizeof *A);
-        }
-    }
-    free(top);
-    free(cand);
-    free(Ab);
-    if (!isfinite(lp)) {
-        st = vbt__fail(msg, VBT_ENUMERIC, "vep multi update: the new seizure's model is not "
-                       "finite at any of %d prior draws of its parameters, or its Hessian is "
-                       "not positive definite even with a ridge", DRAWS);
+    if ((st = nu_search(mm, mm->K - 1, th, n_old, m, seed, (uint64_t)1 << 60, A, &lp, &it))) {
+        st = st == VBT_ENOMEM
+                 ? vbt__fail(msg, st, "vep multi update: out of memory")
+                 : vbt__fail(msg, st, "vep multi update: the new seizure's model is not finite "
+                             "at any of 64 prior draws of its parameters, or its Hessian is "
+                             "not positive definite even with a ridge");
         goto out;
     }
     /* the gradient at the centre (for B below) */
@@ -738,7 +755,6 @@ out:
     free(H);
     free(A);
     free(step);
-    free(best);
     free(w);
     return st;
 }
@@ -1102,9 +1118,13 @@ out:
     return st;
 }
 
+typedef struct sur sur;
+static int staged_search(vbt_vep_multi *mm, const vbt_smc_opts *o_in, double *th, double *A,
+                         vbt_vep_multi_laplace_info *info, vbt_msg *msg);
+
 typedef struct lq {
     vbt_vep_multi *mm;
-    size_t n;
+    size_t n, j1;        /* the parameters: the first n of the joint, seizures [0, j1) */
     const double *mu, *L;
     double log_norm;
 } lq;
@@ -1151,6 +1171,7 @@ typedef struct lctx {
     const lq *q;
     size_t c;
     double *r, *gq;      /* n, n scratch */
+    double *gfull;       /* the joint's gradient when q->n < mm->n (mm->n scratch), else NULL */
 } lctx;
 
 /* log q of the Laplace approximation and its gradient (written into g). */
@@ -1181,9 +1202,12 @@ static double l_prior(void *c, const double *th) { return lap_q(c, th, NULL); }
 static double l_lik_grad(void *c, const double *th, double *g)
 {
     lctx *x = c;
-    double lp = dens(x->q->mm, x->c, th, g, 0, 0, x->q->mm->K);
+    double *gd = g && x->gfull ? x->gfull : g;
+    double lp = dens(x->q->mm, x->c, th, gd, 0, 0, x->q->j1);
     if (!isfinite(lp))
         return -HUGE_VAL;
+    if (g && gd != g)
+        memcpy(g, gd, x->q->n * sizeof *g);
     double l = lap_q(x, th, g ? x->gq : NULL);
     if (g)
         for (size_t a = 0; a < x->q->n; a++)
@@ -1197,8 +1221,8 @@ int vbt_vep_multi_smc_laplace(vbt_vep_multi *mm, const vbt_vep_map_opts *mo_in,
                               double *mode_lp, vbt_msg *msg)
 {
     vbt_vep_multi_laplace_info info;
-    int st = vbt_vep_multi_smc_laplace_from(mm, mo_in, o_in, NULL, NULL, 0, particles, res,
-                                            &info, msg);
+    int st = vbt_vep_multi_smc_laplace_from(mm, mo_in, o_in, VBT_VEP_MULTI_SEARCH_MAP, NULL, NULL,
+                                            0, particles, res, &info, msg);
     if (mode_lp && !isnan(info.mode_lp)) /* set once the joint Newton succeeded */
         *mode_lp = info.mode_lp;
     return st;
@@ -1249,7 +1273,7 @@ static double start_from_points(vbt_vep_multi *mm, const double *pts, const doub
 }
 
 int vbt_vep_multi_smc_laplace_from(vbt_vep_multi *mm, const vbt_vep_map_opts *mo_in,
-                                   const vbt_smc_opts *o_in, const double *start,
+                                   const vbt_smc_opts *o_in, int search, const double *start,
                                    const double *start_log_w, size_t n_start,
                                    double *particles, vbt_smc_result *res,
                                    vbt_vep_multi_laplace_info *info, vbt_msg *msg)
@@ -1258,12 +1282,14 @@ int vbt_vep_multi_smc_laplace_from(vbt_vep_multi *mm, const vbt_vep_map_opts *mo
         return vbt__fail(msg, VBT_EINVAL, "vep multi smc: NULL argument");
     if (start && !n_start)
         return vbt__fail(msg, VBT_EINVAL, "vep multi smc: no start points");
+    if (search != VBT_VEP_MULTI_SEARCH_MAP && search != VBT_VEP_MULTI_SEARCH_STAGED)
+        return vbt__fail(msg, VBT_EINVAL, "vep multi smc: unknown mode search %d", search);
     vbt_vep_multi_laplace_info inf_scratch;
     if (!info)
         info = &inf_scratch;
     *info = (vbt_vep_multi_laplace_info){.start_lp = NAN, .mode_lp = NAN, .log_mass = NAN,
                                          .log_det = NAN, .decrement = NAN, .ridge = NAN,
-                                         .start_index = -1};
+                                         .start_index = -1, .best_start = -1};
     vbt_smc_opts o;
     int st_o = smc_opts(mm, o_in, 64, "vep multi smc", &o, msg);
     if (st_o != VBT_OK)
@@ -1276,11 +1302,11 @@ int vbt_vep_multi_smc_laplace_from(vbt_vep_multi *mm, const vbt_vep_map_opts *mo
         vbt_vep_map_opts_default(&mo);
     vbt_vep *m1 = vbt_vep_target_model(mm->vt[0], 0);
     double *x0s = malloc((mm->nr + 1) * sizeof *x0s), *th1 = malloc(mm->nj[0] * sizeof *th1),
-           *th = malloc(n * sizeof *th), *best = malloc(n * sizeof *best),
+           *th = malloc(n * sizeof *th),
            *A = malloc(n * n * sizeof *A), *scratch = malloc(o.n_threads * 2 * n * sizeof *scratch),
            *z = malloc(n * sizeof *z);
     int st = VBT_OK;
-    if (!x0s || !th1 || !th || !best || !A || !scratch || !z) {
+    if (!x0s || !th1 || !th || !A || !scratch || !z) {
         st = vbt__fail(msg, VBT_ENOMEM, "vep multi smc: out of memory");
         goto out;
     }
@@ -1307,28 +1333,25 @@ int vbt_vep_multi_smc_laplace_from(vbt_vep_multi *mm, const vbt_vep_map_opts *mo
     vbt_vep_multi_prior_draw(mm, o.seed, (uint64_t)1 << 59, th);
     for (size_t i = 0; i < mm->nj[0]; i++)
         th[mm->map[0][i]] = th1[i];
-    /* 2. every other seizure's own parameters at that shared point */
-    size_t a0 = mm->n_shared + mm->nj[0] - mm->n_shared;
+    /* 2. every other seizure's own parameters at that shared point (the
+     * update's search, nu_search) */
+    size_t a0 = mm->nj[0];
     for (size_t j = 1; j < mm->K; j++) {
         const size_t mj = mm->nj[j] - mm->n_shared;
-        double blp = -HUGE_VAL, lpj;
-        for (size_t k = 0; k < 32; k++) {
-            vbt_vep_multi_prior_draw(mm, o.seed, ((uint64_t)1 << 58) + k, best);
-            memcpy(best, th, a0 * sizeof *best);
-            memcpy(best + a0 + mj, th + a0 + mj, (n - a0 - mj) * sizeof *best);
-            double lp = dens(mm, 0, best, NULL, 0, j, j + 1);
-            if (lp > blp) {
-                blp = lp;
-                memcpy(th + a0, best + a0, mj * sizeof *th);
-            }
-        }
-        if (!isfinite(blp) || newton_block(mm, j, th, a0, mj, 30, A, &lpj, NULL) != VBT_OK) {
-            st = vbt__fail(msg, VBT_ENUMERIC, "vep multi smc: seizure %zu's model is not finite "
-                           "near the first seizure's mode", j + 1);
+        double lpj;
+        int sj = nu_search(mm, j, th, a0, mj, o.seed, (uint64_t)1 << 58, A, &lpj, NULL);
+        if (sj) {
+            st = sj == VBT_ENOMEM
+                     ? vbt__fail(msg, sj, "vep multi smc: out of memory")
+                     : vbt__fail(msg, sj, "vep multi smc: seizure %zu's model is not finite "
+                                 "near the first seizure's mode", j + 1);
             goto out;
         }
         a0 += mj;
     }
+    if (search == VBT_VEP_MULTI_SEARCH_STAGED && mm->K > 1 &&
+        (st = staged_search(mm, &o, th, A, info, msg)))
+        goto out;
     /* 3. the joint mode and the Laplace approximation there */
 joint_newton:;
     double lp;
@@ -1356,7 +1379,8 @@ joint_newton:;
      * factor L / sqrt(inflate)): a posterior wider than the curvature at its
      * mode in some direction (a skewed or flat one) is then still covered by
      * the particles, and the tempering takes the weights' share */
-    lq q = {.mm = mm, .n = n, .mu = th, .L = A, .log_norm = -0.5 * (double)n * log(2.0 * M_PI)};
+    lq q = {.mm = mm, .n = n, .j1 = mm->K, .mu = th, .L = A,
+            .log_norm = -0.5 * (double)n * log(2.0 * M_PI)};
     lq_scale(&q, A, 1.0 / sqrt(LAPLACE_INFLATE));
     /* 4. draws of q (stream (seed, 2^60 + i)), then tempering to the posterior */
     lq_draw(&q, N, o.seed, (uint64_t)1 << 60, particles, z);
@@ -1374,7 +1398,6 @@ out:
     free(x0s);
     free(th1);
     free(th);
-    free(best);
     free(A);
     free(scratch);
     free(z);
@@ -1605,7 +1628,8 @@ static int update_surrogate(vbt_vep_multi *mm, const double *old, const double *
                               : NO_SURROGATE;
         goto out;
     }
-    lq q = {.mm = mm, .n = n, .mu = th, .L = A, .log_norm = -0.5 * (double)n * log(2.0 * M_PI)};
+    lq q = {.mm = mm, .n = n, .j1 = mm->K, .mu = th, .L = A,
+            .log_norm = -0.5 * (double)n * log(2.0 * M_PI)};
     sctx sc[64];
     void *tc[64];
     for (size_t t = 0; t < T; t++) {
@@ -1743,5 +1767,186 @@ out:
     free(rg);
     free(gf);
     free(lr);
+    return st;
+}
+
+/* ---- the joint fit's staged mode search ----------------------------------------------- */
+
+/* The log posterior of the first seizures, or its surrogate, for the staged
+ * search: log G(theta[0, G->n_old)) (G NULL: nothing) plus seizures
+ * [j0, j1)'s log posteriors, with the shared prior counted once in all:
+ * without G, j0 = 0 and the prior taken out j1 - 1 times; with G (a
+ * Gaussian of the posterior of seizures [0, j0), prior included) taken out
+ * j1 - j0 times. */
+typedef struct pfx {
+    vbt_vep_multi *mm;
+    size_t j0, j1;
+    const sur *G;
+    double *r;           /* G->n_old scratch */
+} pfx;
+
+static double pfx_lp(void *c, const double *th, double *g)
+{
+    pfx *x = c;
+    vbt_vep_multi *mm = x->mm;
+    double v = dens(mm, 0, th, g, 0, x->j0, x->j1);
+    if (!isfinite(v))
+        return -HUGE_VAL;
+    /* dens takes the prior out itself for the whole joint */
+    const double w = x->j0 == 0 && x->j1 == mm->K ? 0.0
+                                                  : (double)(x->j1 - x->j0) - (x->G ? 0.0 : 1.0);
+    if (mm->n_shared && w > 0.0) {
+        mctx *cx = &mm->ctx[0];
+        for (size_t i = 0; i < mm->n_shared; i++)
+            cx->ths[i] = th[mm->sp_map[i]];
+        v -= w * vbt_vep_logprior(mm->sp, cx->ths, g ? cx->gs : NULL);
+        if (g)
+            for (size_t i = 0; i < mm->n_shared; i++)
+                g[mm->sp_map[i]] -= w * cx->gs[i];
+    }
+    return x->G ? v + sur_logg(x->G, th, g, 1.0, x->r) : v;
+}
+
+/* One staged path from cand, whose first seizure's parameters are set:
+ * for k = 1 .. K-1, seizure k's own parameters by nu_search, damped Newton
+ * on G times seizure k's posterior (G: Gm, the first seizure's particles'
+ * Gaussian, for k = 1; the Laplace approximation at the previous stage's
+ * mode after), then Newton on the exact posterior of seizures [0, k].  A
+ * ends with the factor of the joint's -Hessian at cand's end, *lp its log
+ * posterior.  Gk: scratch of n_old up to n. */
+static int staged_path(vbt_vep_multi *mm, const sur *Gm, double *cand, double *A, sur *Gk,
+                       double *r, uint64_t seed, uint64_t stream, double *lp)
+{
+    const size_t n = mm->n;
+    size_t nk = mm->nj[0];    /* parameters of seizures [0, k) */
+    for (size_t k = 1; k < mm->K; k++) {
+        const size_t mk = mm->nj[k] - mm->n_shared;
+        const sur *G = Gm;
+        if (k > 1) {
+            /* the Laplace approximation of seizures [0, k) at their mode
+             * (A: the factor of the -Hessian there, from the exact Newton) */
+            Gk->n_old = nk;
+            memcpy(Gk->mu, cand, nk * sizeof *Gk->mu);
+            memcpy(Gk->L, A, nk * nk * sizeof *Gk->L);
+            sur_norm(Gk);
+            G = Gk;
+        }
+        double lpk;
+        if (nu_search(mm, k, cand, nk, mk, seed, stream + (k << 8), A, &lpk, NULL))
+            return VBT_ENUMERIC;
+        pfx sf = {mm, k, k + 1, G, r}, ef = {mm, 0, k + 1, NULL, r};
+        nk += mk;
+        if (!isfinite(pfx_lp(&sf, cand, NULL)) ||
+            newton_fn(pfx_lp, &sf, n, cand, 0, nk, 30, A, lp, NULL) != VBT_OK ||
+            newton_fn(pfx_lp, &ef, n, cand, 0, nk, 60, A, lp, NULL) != VBT_OK)
+            return VBT_ENUMERIC;
+    }
+    return VBT_OK;
+}
+
+/* The staged mode search (VBT_VEP_MULTI_SEARCH_STAGED, K > 1).  th holds
+ * the default search's start (the first seizure's MAP, every other
+ * seizure's own parameters by nu_search there).  Seizure 1's posterior by
+ * SMC from its Laplace approximation at the MAP (what `vbt twin init`
+ * fits, on streams of its own) and its particles' Gaussian Gm.  The starts:
+ * the default one (exact joint Newton from it, as the default search), then
+ * Gm's mean and STARTS - 2 evenly spaced particles, each taken one seizure
+ * at a time to the joint mode (staged_path: the path of the twin's updates,
+ * with each stage's Laplace approximation in place of its particles).  th
+ * ends at the end point of largest Laplace log mass.  A: n x n scratch. */
+static int staged_search(vbt_vep_multi *mm, const vbt_smc_opts *o_in, double *th, double *A,
+                         vbt_vep_multi_laplace_info *info, vbt_msg *msg)
+{
+    const size_t n = mm->n, m1 = mm->nj[0], N = o_in->n_particles, T = o_in->n_threads;
+    sur Gm = {0}, Gk = {0};
+    double *P = malloc(N * m1 * sizeof *P), *mu = malloc(m1 * sizeof *mu),
+           *z = malloc(m1 * sizeof *z), *scratch = malloc(T * (2 * m1 + n) * sizeof *scratch),
+           *r = malloc(n * sizeof *r), *start0 = malloc(n * sizeof *start0),
+           *cand = malloc(n * sizeof *cand);
+    Gk.mu = malloc(n * sizeof *Gk.mu);
+    Gk.L = malloc(n * n * sizeof *Gk.L);
+    int st = VBT_OK;
+    if (!P || !mu || !z || !scratch || !r || !start0 || !cand || !Gk.mu || !Gk.L) {
+        st = vbt__fail(msg, VBT_ENOMEM, "vep multi smc: out of memory");
+        goto out;
+    }
+    memcpy(start0, th, n * sizeof *start0);
+    /* 1. seizure 1's Laplace approximation at its MAP (3 Newton steps, as a
+     * one-seizure fit), inflated as the joint's, and SMC from it */
+    double lp;
+    seizure_fn f1 = {mm, 0}, fj = {mm, mm->K};
+    if (newton_fn(seizure_lp, &f1, n, th, 0, m1, 3, A, &lp, NULL) != VBT_OK) {
+        st = vbt__fail(msg, VBT_ENUMERIC, "vep multi smc: no Laplace approximation of the first "
+                       "seizure's posterior at its MAP");
+        goto out;
+    }
+    memcpy(mu, th, m1 * sizeof *mu);
+    lq q = {.mm = mm, .n = m1, .j1 = 1, .mu = mu, .L = A,
+            .log_norm = -0.5 * (double)m1 * log(2.0 * M_PI)};
+    lq_scale(&q, A, 1.0 / sqrt(LAPLACE_INFLATE));
+    lq_draw(&q, N, o_in->seed, ((uint64_t)1 << 60) + ((uint64_t)1 << 41), P, z);
+    lctx lc[64];
+    void *tc[64];
+    for (size_t t = 0; t < T; t++) {
+        double *w = scratch + t * (2 * m1 + n);
+        lc[t] = (lctx){.q = &q, .c = t, .r = w, .gq = w + m1, .gfull = w + 2 * m1};
+        tc[t] = &lc[t];
+    }
+    const vbt_smc_model model = {.n = m1, .log_prior = l_prior, .log_lik = l_lik,
+                                 .log_prior_grad = l_prior_grad, .log_lik_grad = l_lik_grad};
+    vbt_smc_opts o = *o_in;
+    o.thread_ctx = tc;
+    o.seed = o_in->seed + ((uint64_t)1 << 32);
+    vbt_smc_result r1;
+    if ((st = vbt_smc_from(&model, tc[0], &o, P, NULL, P, &r1, msg)))
+        goto out;
+    info->staged_smc_steps = r1.n_steps;
+    if (sur_fit(P, NULL, N, m1, &Gm) != VBT_OK) {
+        st = vbt__fail(msg, VBT_ENUMERIC, "vep multi smc: the first seizure's particles have no "
+                       "Gaussian (one distinct particle, or out of memory)");
+        goto out;
+    }
+    /* 2. the starts, each to its joint mode; the heaviest kept */
+    double best = -HUGE_VAL;
+    info->n_starts = VBT_VEP_MULTI_STARTS;
+    for (size_t c = 0; c < VBT_VEP_MULTI_STARTS; c++) {
+        double *lm = &info->start_log_mass[c];
+        *lm = NAN;
+        memcpy(cand, start0, n * sizeof *cand);
+        if (c == 0) {
+            if (newton_fn(seizure_lp, &fj, n, cand, 0, n, 60, A, &lp, NULL) != VBT_OK)
+                continue;
+        } else {
+            const size_t pi = c == 1 ? 0 : (c - 2) * N / (VBT_VEP_MULTI_STARTS - 2);
+            memcpy(cand, c == 1 ? Gm.mu : P + pi * m1, m1 * sizeof *cand);
+            if (staged_path(mm, &Gm, cand, A, &Gk, r, o_in->seed,
+                            ((uint64_t)1 << 57) + (c << 24), &lp) != VBT_OK)
+                continue;
+        }
+        double log_det = 0.0;
+        for (size_t a = 0; a < n; a++)
+            log_det += 2.0 * log(A[a * n + a]);
+        *lm = lp + 0.5 * (double)n * log(2.0 * M_PI) - 0.5 * log_det;
+        if (*lm > best) {
+            best = *lm;
+            info->best_start = (long)c;
+            memcpy(th, cand, n * sizeof *th);
+        }
+    }
+    if (!isfinite(best))
+        st = vbt__fail(msg, VBT_ENUMERIC, "vep multi smc: no start of the staged search reached "
+                       "a joint mode with a positive definite Hessian");
+out:
+    free(Gm.mu);
+    free(Gm.L);
+    free(Gk.mu);
+    free(Gk.L);
+    free(P);
+    free(mu);
+    free(z);
+    free(scratch);
+    free(r);
+    free(start0);
+    free(cand);
     return st;
 }
