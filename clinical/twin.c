@@ -300,10 +300,21 @@ static int settings_load(const char *model_dir, settings *s, vbt_msg *msg)
     int bad_steps = cJSON_GetObjectItemCaseSensitive(j, "steps_per_sample") && !s->steps;
     s->seed = (uint64_t)jnum(j, "seed", 0);
     cJSON_Delete(j);
-    if (bad_steps || !s->fit.points || !(s->fit.window > 0) || !(s->fs_hz > 0) || s->ma_samples < 1 ||
-        s->particles < 8 || !s->map_starts || !s->moves || !s->leapfrog || !(s->ess > 0 && s->ess < 1))
-        return vbt__fail(msg, VBT_EFORMAT, "'settings.json' of the twin: a setting is missing "
-                         "or out of range");
+    /* the first setting that is missing or out of range, by name */
+    const char *bad = bad_steps                            ? "steps_per_sample"
+                      : !s->fit.points                     ? "points"
+                      : !(s->fit.window > 0)               ? "window"
+                      : !(s->fs_hz > 0)                    ? "fs_hz"
+                      : s->ma_samples < 1                  ? "ma_samples"
+                      : s->particles < 8                   ? "particles"
+                      : !s->map_starts                     ? "map_starts"
+                      : !s->moves                          ? "moves"
+                      : !s->leapfrog                       ? "leapfrog"
+                      : !(s->ess > 0 && s->ess < 1)        ? "ess"
+                                                           : NULL;
+    if (bad)
+        return vbt__fail(msg, VBT_EFORMAT, "'settings.json' of the twin: \"%s\" is missing or "
+                         "out of range", bad);
     return VBT_OK;
 }
 

@@ -628,6 +628,31 @@ static void test_report_and_provenance(void **state)
     if (!strstr(vj, want))
         fail_msg("settings.json lacks %s:\n%s", want, vj);
     free(vj);
+    /* a setting out of range in a copy of the twin: refused, by name, before
+     * any work, the copy untouched */
+    char copy[PATH_MAX + 32], cmd[3 * PATH_MAX], cset[PATH_MAX + 64];
+    tu_fmt(copy, sizeof copy, "%s/twin-badsettings", g_tmp);
+    tu_fmt(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", copy, g_twin, copy);
+    assert_int_equal(system(cmd), 0);
+    tu_fmt(cset, sizeof cset, "%s/model/settings.json", copy);
+    char *sj = tu_slurp(cset, NULL), *e = strstr(sj, "\"ess\":");
+    assert_non_null(e);
+    e = strchr(e, ':') + 1;
+    while (*e == '\t' || *e == ' ')
+        e++;
+    *e = '7';   /* 0.5 -> 7.5: outside (0, 1) */
+    tu_write_file(cset, sj);
+    free(sj);
+    vbt_twin_result ru;
+    vbt_msg msg;
+    assert_int_equal(vbt_twin_update(copy, g_rec[3], NULL, &o, &ru, &msg), VBT_EFORMAT);
+    print_message("bad setting: %s\n", msg.text);
+    assert_non_null(strstr(msg.text, "\"ess\""));
+    char v4[PATH_MAX + 48];
+    struct stat sb;
+    tu_fmt(v4, sizeof v4, "%s/v0004", copy);
+    assert_int_not_equal(stat(v4, &sb), 0);
+    assert_int_equal(count_staging(copy), 0);
     char v1[PATH_MAX + 32];
     tu_fmt(v1, sizeof v1, "%s/v0001", g_twin);
     vj = tu_slurp(tu_path(v1, "version.json"), NULL);
