@@ -135,19 +135,27 @@ double vbt_vep_multi_shared_logprior(const vbt_vep_multi *mm, const double *thet
     return lq;
 }
 
-/* (K - 1) log p(s) taken out of lp and grad (the joint's shared prior once). */
-static double minus_shared(vbt_vep_multi *mm, mctx *x, const double *theta, double *grad)
+/* w times the shared parameters' log prior taken out of a log density:
+ * returns -w log p(s) and adds -w times its gradient into grad (may be
+ * NULL), on context x's scratch.  Every density that counts the shared
+ * prior more than once (a sum of seizures' posteriors) corrects by it. */
+static double shared_out(vbt_vep_multi *mm, mctx *x, const double *theta, double *grad, double w)
 {
-    if (mm->K < 2 || !mm->n_shared)
+    if (!mm->n_shared)
         return 0.0;
     for (size_t i = 0; i < mm->n_shared; i++)
         x->ths[i] = theta[mm->sp_map[i]];
     double lq = vbt_vep_logprior(mm->sp, x->ths, grad ? x->gs : NULL);
-    const double w = (double)(mm->K - 1);
     if (grad)
         for (size_t i = 0; i < mm->n_shared; i++)
             grad[mm->sp_map[i]] -= w * x->gs[i];
     return -w * lq;
+}
+
+/* (K - 1) log p(s) taken out of lp and grad (the joint's shared prior once). */
+static double minus_shared(vbt_vep_multi *mm, mctx *x, const double *theta, double *grad)
+{
+    return mm->K < 2 ? 0.0 : shared_out(mm, x, theta, grad, (double)(mm->K - 1));
 }
 
 static void scatter(const vbt_vep_multi *mm, size_t j, const double *gj, double *grad)
@@ -603,16 +611,8 @@ static double u_prior_grad(void *c, const double *th, double *g)
     if (!isfinite(v))
         return -HUGE_VAL;
     /* the first K-1 seizures' posterior counts the shared prior K-1 times */
-    if (K > 2) {
-        mctx *x = &mm->ctx[u->c];
-        for (size_t i = 0; i < mm->n_shared; i++)
-            x->ths[i] = th[mm->sp_map[i]];
-        double lq = vbt_vep_logprior(mm->sp, x->ths, g ? x->gs : NULL);
-        v -= (double)(K - 2) * lq;
-        if (g)
-            for (size_t i = 0; i < mm->n_shared; i++)
-                g[mm->sp_map[i]] -= (double)(K - 2) * x->gs[i];
-    }
+    if (K > 2)
+        v += shared_out(mm, &mm->ctx[u->c], th, g, (double)(K - 2));
     return v + log_q(u->q, th, g, u->r);
 }
 static double u_prior(void *c, const double *th) { return u_prior_grad(c, th, NULL); }
@@ -626,12 +626,7 @@ static double u_lik_grad(void *c, const double *th, double *g)
     double v = dens(mm, u->c, th, g, 0, mm->K - 1, mm->K);
     if (!isfinite(v))
         return -HUGE_VAL;
-    for (size_t i = 0; i < mm->n_shared; i++)
-        x->ths[i] = th[mm->sp_map[i]];
-    v -= mm->n_shared ? vbt_vep_logprior(mm->sp, x->ths, g ? x->gs : NULL) : 0.0;
-    if (g)
-        for (size_t i = 0; i < mm->n_shared; i++)
-            g[mm->sp_map[i]] -= x->gs[i];
+    v += shared_out(mm, x, th, g, 1.0);
     /* minus log q: its gradient into scratch, then subtracted */
     double *gq = u->g;
     if (g)
@@ -1455,19 +1450,10 @@ static void sur_norm(sur *G)
  * p(s) (gradient written into g, all of it). */
 static double new_part(vbt_vep_multi *mm, size_t c, const double *th, double *g)
 {
-    mctx *x = &mm->ctx[c];
     double v = dens(mm, c, th, g, 0, mm->K - 1, mm->K);
     if (!isfinite(v))
         return -HUGE_VAL;
-    if (!mm->n_shared)
-        return v;
-    for (size_t i = 0; i < mm->n_shared; i++)
-        x->ths[i] = th[mm->sp_map[i]];
-    v -= vbt_vep_logprior(mm->sp, x->ths, g ? x->gs : NULL);
-    if (g)
-        for (size_t i = 0; i < mm->n_shared; i++)
-            g[mm->sp_map[i]] -= x->gs[i];
-    return v;
+    return v + shared_out(mm, &mm->ctx[c], th, g, 1.0);
 }
 
 /* The earlier seizures' exact log posterior log p(theta_old, y_1..y_K-1)
@@ -1477,16 +1463,9 @@ static double old_part(vbt_vep_multi *mm, size_t c, const double *th, double *g)
 {
     const size_t K = mm->K;
     double v = dens(mm, c, th, g, 0, 0, K - 1);
-    if (!isfinite(v) || K <= 2 || !mm->n_shared)
+    if (!isfinite(v) || K <= 2)
         return v;
-    mctx *x = &mm->ctx[c];
-    for (size_t i = 0; i < mm->n_shared; i++)
-        x->ths[i] = th[mm->sp_map[i]];
-    v -= (double)(K - 2) * vbt_vep_logprior(mm->sp, x->ths, g ? x->gs : NULL);
-    if (g)
-        for (size_t i = 0; i < mm->n_shared; i++)
-            g[mm->sp_map[i]] -= (double)(K - 2) * x->gs[i];
-    return v;
+    return v + shared_out(mm, &mm->ctx[c], th, g, (double)(K - 2));
 }
 static double old_cb(void *c, const double *th, double *g) { return old_part(c, 0, th, g); }
 
@@ -1795,15 +1774,8 @@ static double pfx_lp(void *c, const double *th, double *g)
     /* dens takes the prior out itself for the whole joint */
     const double w = x->j0 == 0 && x->j1 == mm->K ? 0.0
                                                   : (double)(x->j1 - x->j0) - (x->G ? 0.0 : 1.0);
-    if (mm->n_shared && w > 0.0) {
-        mctx *cx = &mm->ctx[0];
-        for (size_t i = 0; i < mm->n_shared; i++)
-            cx->ths[i] = th[mm->sp_map[i]];
-        v -= w * vbt_vep_logprior(mm->sp, cx->ths, g ? cx->gs : NULL);
-        if (g)
-            for (size_t i = 0; i < mm->n_shared; i++)
-                g[mm->sp_map[i]] -= w * cx->gs[i];
-    }
+    if (w > 0.0)
+        v += shared_out(mm, &mm->ctx[0], th, g, w);
     return x->G ? v + sur_logg(x->G, th, g, 1.0, x->r) : v;
 }
 
