@@ -229,9 +229,9 @@ static int run_refit(const cli_parsed *p)
             mx = fabs(cur[i] - ref[i]);
             arg = i;
         }
-    printf("joint refit of %zu recordings (%s, Laplace, SMC): %zu tempering steps, CPU %.1f s "
+    printf("joint refit of %zu recording%s (%s, Laplace, SMC): %zu tempering steps, CPU %.1f s "
            "(sampling %.1f s)\nlargest |P(EZ) %s - P(EZ) joint refit| = %.3f (region %zu)\n",
-           r.n_recordings,
+           r.n_recordings, r.n_recordings == 1 ? "" : "s",
            latest ? "Newton from the latest version" : r.n_starts ? "staged search" : "MAP",
            r.n_steps,
            r.cpu_s, r.smc_cpu_s, ver, mx, arg);

@@ -1428,8 +1428,8 @@ int vbt_twin_refit(const char *twin_dir, const vbt_twin_opts *o_in, double *p_ez
     vbt_smc_result sr;
     vbt_vep_map_opts mo;
     map_opts(&s.st, &mo);
-    say(&o, "joint fit of %zu recordings: %s, SMC from its Laplace approximation, %zu "
-        "parameters", s.K,
+    say(&o, "joint fit of %zu recording%s: %s, SMC from its Laplace approximation, %zu "
+        "parameters", s.K, s.K == 1 ? "" : "s",
         latest ? "joint Newton from the latest version's particles"
         : search == VBT_VEP_MULTI_SEARCH_STAGED && s.K > 1
             ? "joint Newton from the MAP and from the first seizure's posterior, the heaviest "
