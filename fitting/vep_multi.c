@@ -1211,6 +1211,63 @@ static double l_lik_grad(void *c, const double *th, double *g)
 }
 static double l_lik(void *c, const double *th) { return l_lik_grad(c, th, NULL); }
 
+/* The Laplace log mass of a mode: log p + m/2 log 2 pi - 1/2 log det P, P =
+ * A A' the -Hessian (A: m x m lower Cholesky factor, plus the ridge Newton
+ * added when P was not positive definite); log det P in *log_det (may be
+ * NULL). */
+static double laplace_log_mass(const double *A, size_t m, double lp, double *log_det)
+{
+    double ld = 0.0;
+    for (size_t a = 0; a < m; a++)
+        ld += 2.0 * log(A[a * m + a]);
+    if (log_det)
+        *log_det = ld;
+    return lp + 0.5 * (double)m * log(2.0 * M_PI) - 0.5 * ld;
+}
+
+/* SMC of the posterior of seizures [0, j1) over the first m joint parameters
+ * (all of them when j1 = K) from its Laplace approximation at mu (A: the
+ * m x m Cholesky factor of the -Hessian there, scaled in place): q is that
+ * Gaussian with its covariance inflated by LAPLACE_INFLATE (precision factor
+ * L / sqrt(inflate)), so that a posterior wider than the curvature at its
+ * mode in some direction (a skewed or flat one) is still covered by the
+ * particles and the tempering takes the weights' share; N draws of q on
+ * streams (draw_seed, draw_stream + i), then tempering along q^(1 - beta)
+ * p^beta (vbt_smc_from with *o, threads on the contexts) into particles
+ * (N x m). */
+static int laplace_smc(vbt_vep_multi *mm, size_t m, size_t j1, const double *mu, double *A,
+                       const vbt_smc_opts *o, uint64_t draw_seed, uint64_t draw_stream,
+                       double *particles, vbt_smc_result *res, vbt_msg *msg)
+{
+    const size_t T = o->n_threads, full = m < mm->n ? mm->n : 0, w = 2 * m + full;
+    double *scratch = malloc(T * w * sizeof *scratch), *z = malloc(m * sizeof *z);
+    int st;
+    if (!scratch || !z) {
+        st = vbt__fail(msg, VBT_ENOMEM, "vep multi smc: out of memory");
+        goto out;
+    }
+    lq q = {.mm = mm, .n = m, .j1 = j1, .mu = mu, .L = A,
+            .log_norm = -0.5 * (double)m * log(2.0 * M_PI)};
+    lq_scale(&q, A, 1.0 / sqrt(LAPLACE_INFLATE));
+    lq_draw(&q, o->n_particles, draw_seed, draw_stream, particles, z);
+    lctx lc[64];
+    void *tc[64];
+    for (size_t t = 0; t < T; t++) {
+        double *x = scratch + t * w;
+        lc[t] = (lctx){.q = &q, .c = t, .r = x, .gq = x + m, .gfull = full ? x + 2 * m : NULL};
+        tc[t] = &lc[t];
+    }
+    const vbt_smc_model model = {.n = m, .log_prior = l_prior, .log_lik = l_lik,
+                                 .log_prior_grad = l_prior_grad, .log_lik_grad = l_lik_grad};
+    vbt_smc_opts oc = *o;
+    oc.thread_ctx = tc;
+    st = vbt_smc_from(&model, tc[0], &oc, particles, NULL, particles, res, msg);
+out:
+    free(scratch);
+    free(z);
+    return st;
+}
+
 int vbt_vep_multi_smc_laplace(vbt_vep_multi *mm, const vbt_vep_map_opts *mo_in,
                               const vbt_smc_opts *o_in, double *particles, vbt_smc_result *res,
                               double *mode_lp, vbt_msg *msg)
@@ -1289,7 +1346,7 @@ int vbt_vep_multi_smc_laplace_from(vbt_vep_multi *mm, const vbt_vep_map_opts *mo
     int st_o = smc_opts(mm, o_in, 64, "vep multi smc", &o, msg);
     if (st_o != VBT_OK)
         return st_o;
-    const size_t n = mm->n, N = o.n_particles;
+    const size_t n = mm->n;
     vbt_vep_map_opts mo;
     if (mo_in)
         mo = *mo_in;
@@ -1297,11 +1354,9 @@ int vbt_vep_multi_smc_laplace_from(vbt_vep_multi *mm, const vbt_vep_map_opts *mo
         vbt_vep_map_opts_default(&mo);
     vbt_vep *m1 = vbt_vep_target_model(mm->vt[0], 0);
     double *x0s = malloc((mm->nr + 1) * sizeof *x0s), *th1 = malloc(mm->nj[0] * sizeof *th1),
-           *th = malloc(n * sizeof *th),
-           *A = malloc(n * n * sizeof *A), *scratch = malloc(o.n_threads * 2 * n * sizeof *scratch),
-           *z = malloc(n * sizeof *z);
+           *th = malloc(n * sizeof *th), *A = malloc(n * n * sizeof *A);
     int st = VBT_OK;
-    if (!x0s || !th1 || !th || !A || !scratch || !z) {
+    if (!x0s || !th1 || !th || !A) {
         st = vbt__fail(msg, VBT_ENOMEM, "vep multi smc: out of memory");
         goto out;
     }
@@ -1359,43 +1414,19 @@ joint_newton:;
                        "(not finite, or no positive definite Hessian)");
         goto out;
     }
-    /* the Laplace log mass of the mode: log p + n/2 log 2 pi - 1/2 log det P,
-     * P = A A' the -Hessian (plus nd.ridge when it was not positive definite) */
-    double log_det = 0.0;
-    for (size_t a = 0; a < n; a++)
-        log_det += 2.0 * log(A[a * n + a]);
     info->start_lp = nd.lp0;
     info->mode_lp = lp;
-    info->log_det = log_det;
-    info->log_mass = lp + 0.5 * (double)n * log(2.0 * M_PI) - 0.5 * log_det;
+    info->log_mass = laplace_log_mass(A, n, lp, &info->log_det);
     info->decrement = nd.decrement;
     info->ridge = nd.ridge;
-    /* q: the Laplace covariance inflated by LAPLACE_INFLATE (precision
-     * factor L / sqrt(inflate)): a posterior wider than the curvature at its
-     * mode in some direction (a skewed or flat one) is then still covered by
-     * the particles, and the tempering takes the weights' share */
-    lq q = {.mm = mm, .n = n, .j1 = mm->K, .mu = th, .L = A,
-            .log_norm = -0.5 * (double)n * log(2.0 * M_PI)};
-    lq_scale(&q, A, 1.0 / sqrt(LAPLACE_INFLATE));
-    /* 4. draws of q (stream (seed, 2^60 + i)), then tempering to the posterior */
-    lq_draw(&q, N, o.seed, (uint64_t)1 << 60, particles, z);
-    lctx lc[64];
-    void *tc[64];
-    for (size_t t = 0; t < o.n_threads; t++) {
-        lc[t] = (lctx){.q = &q, .c = t, .r = scratch + t * 2 * n, .gq = scratch + t * 2 * n + n};
-        tc[t] = &lc[t];
-    }
-    const vbt_smc_model model = {.n = n, .log_prior = l_prior, .log_lik = l_lik,
-                                 .log_prior_grad = l_prior_grad, .log_lik_grad = l_lik_grad};
-    o.thread_ctx = tc;
-    st = vbt_smc_from(&model, tc[0], &o, particles, NULL, particles, res, msg);
+    /* 4. draws of the inflated Laplace approximation (stream (seed, 2^60 +
+     * i)), then tempering to the posterior */
+    st = laplace_smc(mm, n, mm->K, th, A, &o, o.seed, (uint64_t)1 << 60, particles, res, msg);
 out:
     free(x0s);
     free(th1);
     free(th);
     free(A);
-    free(scratch);
-    free(z);
     return st;
 }
 
@@ -1829,16 +1860,15 @@ static int staged_path(vbt_vep_multi *mm, const sur *Gm, double *cand, double *A
 static int staged_search(vbt_vep_multi *mm, const vbt_smc_opts *o_in, double *th, double *A,
                          vbt_vep_multi_laplace_info *info, vbt_msg *msg)
 {
-    const size_t n = mm->n, m1 = mm->nj[0], N = o_in->n_particles, T = o_in->n_threads;
+    const size_t n = mm->n, m1 = mm->nj[0], N = o_in->n_particles;
     sur Gm = {0}, Gk = {0};
     double *P = malloc(N * m1 * sizeof *P), *mu = malloc(m1 * sizeof *mu),
-           *z = malloc(m1 * sizeof *z), *scratch = malloc(T * (2 * m1 + n) * sizeof *scratch),
            *r = malloc(n * sizeof *r), *start0 = malloc(n * sizeof *start0),
            *cand = malloc(n * sizeof *cand);
     Gk.mu = malloc(n * sizeof *Gk.mu);
     Gk.L = malloc(n * n * sizeof *Gk.L);
     int st = VBT_OK;
-    if (!P || !mu || !z || !scratch || !r || !start0 || !cand || !Gk.mu || !Gk.L) {
+    if (!P || !mu || !r || !start0 || !cand || !Gk.mu || !Gk.L) {
         st = vbt__fail(msg, VBT_ENOMEM, "vep multi smc: out of memory");
         goto out;
     }
@@ -1853,24 +1883,11 @@ static int staged_search(vbt_vep_multi *mm, const vbt_smc_opts *o_in, double *th
         goto out;
     }
     memcpy(mu, th, m1 * sizeof *mu);
-    lq q = {.mm = mm, .n = m1, .j1 = 1, .mu = mu, .L = A,
-            .log_norm = -0.5 * (double)m1 * log(2.0 * M_PI)};
-    lq_scale(&q, A, 1.0 / sqrt(LAPLACE_INFLATE));
-    lq_draw(&q, N, o_in->seed, ((uint64_t)1 << 60) + ((uint64_t)1 << 41), P, z);
-    lctx lc[64];
-    void *tc[64];
-    for (size_t t = 0; t < T; t++) {
-        double *w = scratch + t * (2 * m1 + n);
-        lc[t] = (lctx){.q = &q, .c = t, .r = w, .gq = w + m1, .gfull = w + 2 * m1};
-        tc[t] = &lc[t];
-    }
-    const vbt_smc_model model = {.n = m1, .log_prior = l_prior, .log_lik = l_lik,
-                                 .log_prior_grad = l_prior_grad, .log_lik_grad = l_lik_grad};
     vbt_smc_opts o = *o_in;
-    o.thread_ctx = tc;
     o.seed = o_in->seed + ((uint64_t)1 << 32);
     vbt_smc_result r1;
-    if ((st = vbt_smc_from(&model, tc[0], &o, P, NULL, P, &r1, msg)))
+    if ((st = laplace_smc(mm, m1, 1, mu, A, &o, o_in->seed,
+                          ((uint64_t)1 << 60) + ((uint64_t)1 << 41), P, &r1, msg)))
         goto out;
     info->staged_smc_steps = r1.n_steps;
     if (sur_fit(P, NULL, N, m1, &Gm) != VBT_OK) {
@@ -1895,10 +1912,7 @@ static int staged_search(vbt_vep_multi *mm, const vbt_smc_opts *o_in, double *th
                             ((uint64_t)1 << 57) + (c << 24), &lp) != VBT_OK)
                 continue;
         }
-        double log_det = 0.0;
-        for (size_t a = 0; a < n; a++)
-            log_det += 2.0 * log(A[a * n + a]);
-        *lm = lp + 0.5 * (double)n * log(2.0 * M_PI) - 0.5 * log_det;
+        *lm = laplace_log_mass(A, n, lp, NULL);
         if (*lm > best) {
             best = *lm;
             info->best_start = (long)c;
@@ -1915,8 +1929,6 @@ out:
     free(Gk.L);
     free(P);
     free(mu);
-    free(z);
-    free(scratch);
     free(r);
     free(start0);
     free(cand);
