@@ -43,6 +43,12 @@ static const cli_option opts[] = {
      .max = 100, .doc = "smallest source-sensor distance; closer sources count as this far"},
     {.name = "force-space", .kind = CLI_FLAG,
      .doc = "go on when contacts and volume declare different coordinate systems"},
+    {.name = "centres", .kind = CLI_TEXT, .metavar = "HOW", .def = "registered",
+     .choices = "registered|given",
+     .doc = "volume with --connectome: where the regions without voxels are point sources. "
+            "registered: the connectome's centres mapped into the volume's space by the "
+            "affine that best maps the other regions' centres onto their voxels' centroids, "
+            "when it at least halves their distance (gain.json 'centres'); given: as they are"},
     {.name = "output", .short_name = 'o', .kind = CLI_FILE_OUT, .metavar = "GAIN.npy",
      .required = 1,
      .doc = "gain matrix, float64 [sensor, region]; GAIN.tsv (sensor names in row order) "
@@ -87,6 +93,7 @@ static void gain_opts(const cli_parsed *p, vbt_gain_opts *o)
                                               : VBT_GAIN_NORM_NONE;
     o->min_dist_mm = cli_float(p, "min-distance");
     o->force_space = cli_flag(p, "force-space");
+    o->register_centres = !strcmp(cli_str(p, "centres"), "registered");
 }
 
 /* GAIN.json's provenance (tool, command line, inputs with SHA-256) as

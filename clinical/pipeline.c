@@ -346,6 +346,10 @@ static int step_gain(prun *pp)
             a[na++] = p->parcellation_names;
             in[ni++] = p->parcellation_names;
         }
+        /* vbt_gain_opts_default's placement of regions without voxels; named
+         * so that a gain from before it was registered is computed again */
+        a[na++] = "--centres";
+        a[na++] = "registered";
     } else {
         a[na++] = "centre";
     }

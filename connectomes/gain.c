@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <cJSON.h>
+#include <gsl/gsl_linalg.h>
 
 #include "connectome_archive.h"
 #include "cx_internal.h"
@@ -254,6 +255,17 @@ static double centre_term(const double *s, const double *c, double d2min)
     return 1.0 / (FOUR_PI * (d2 < d2min ? d2min : d2));
 }
 
+double vbt_gain_ball(double d, double R)
+{
+    if (!(R > 0.0))
+        return 0.0;
+    if (d < 1e-6 * R) /* the limit at the centre */
+        return R;
+    if (fabs(d - R) < 1e-12 * R) /* the log term vanishes on the surface */
+        return 0.5 * R;
+    return 0.5 * R + (R * R - d * d) / (4.0 * d) * log(fabs((d + R) / (d - R)));
+}
+
 int vbt_gain_centre(const double *sensors, size_t ns, const double *centres, size_t nr,
                     double min_dist_mm, double *gain, vbt_msg *msg)
 {
@@ -342,19 +354,121 @@ int vbt_gain_volume_mapped(const double *sensors, size_t ns, const vbt_parcellat
                 for (size_t s = 0; s < ns; s++)
                     gain[s * nr + (size_t)idx[k]] += gp[s * np + k];
             }
-        const double d2min = min_dist_mm * min_dist_mm;
+        /* the ball's radius; its gain never exceeds the point source's at
+         * min_dist_mm (a ball smaller than a voxel is a point) */
+        const double R = cbrt(3.0 * vol / FOUR_PI), gmax = vol / (FOUR_PI * min_dist_mm *
+                                                                  min_dist_mm);
         for (size_t r = 0; r < nr; r++) {
             if (fallback)
                 fallback[r] = !hit[r] && centres;
             if (hit[r] || !centres)
                 continue;
-            for (size_t s = 0; s < ns; s++)
-                gain[s * nr + r] = vol * centre_term(sensors + 3 * s, centres + 3 * r, d2min);
+            for (size_t s = 0; s < ns; s++) {
+                const double *a = sensors + 3 * s, *c = centres + 3 * r;
+                double d = sqrt((a[0] - c[0]) * (a[0] - c[0]) + (a[1] - c[1]) * (a[1] - c[1]) +
+                                (a[2] - c[2]) * (a[2] - c[2]));
+                gain[s * nr + r] = fmin(vbt_gain_ball(d, R), gmax);
+            }
         }
     }
     free(gp);
     free(hit);
     return rc;
+}
+
+/* ---- registering one set of region centres onto another ---------------- */
+
+#define AFFINE_MIN_PAIRS 8
+#define AFFINE_MIN_SV_RATIO 1e-3 /* smallest / largest spread of `from`: not coplanar */
+
+int vbt_affine_fit(const double *from, const double *to, const unsigned char *use, size_t n,
+                   double affine[12], double *rms_given, double *rms_fit, vbt_msg *msg)
+{
+    size_t m = 0;
+    double mf[3] = {0.0, 0.0, 0.0}, mt[3] = {0.0, 0.0, 0.0};
+    for (size_t i = 0; i < n; i++) {
+        if (use && !use[i])
+            continue;
+        for (int d = 0; d < 3; d++) {
+            if (!isfinite(from[3 * i + d]) || !isfinite(to[3 * i + d]))
+                return vbt__fail(msg, VBT_EINVAL, "affine fit: point %zu is not finite", i + 1);
+            mf[d] += from[3 * i + d];
+            mt[d] += to[3 * i + d];
+        }
+        m++;
+    }
+    if (m < AFFINE_MIN_PAIRS)
+        return vbt__fail(msg, VBT_EINVAL, "affine fit: %zu point pairs, at least %d needed", m,
+                         AFFINE_MIN_PAIRS);
+    for (int d = 0; d < 3; d++) {
+        mf[d] /= (double)m;
+        mt[d] /= (double)m;
+    }
+    /* A from the centred points: X A' = Y by the SVD of X (m x 3), so that
+     * b = mean(to) - A mean(from). */
+    gsl_matrix *X = gsl_matrix_alloc(m, 3), *V = gsl_matrix_alloc(3, 3);
+    gsl_vector *S = gsl_vector_alloc(3), *work = gsl_vector_alloc(3), *y = gsl_vector_alloc(m),
+               *a = gsl_vector_alloc(3);
+    int rc = VBT_OK;
+    if (!X || !V || !S || !work || !y || !a) {
+        rc = vbt__fail(msg, VBT_ENOMEM, "affine fit: out of memory");
+        goto done;
+    }
+    for (size_t i = 0, k = 0; i < n; i++)
+        if (!use || use[i]) {
+            for (int d = 0; d < 3; d++)
+                gsl_matrix_set(X, k, (size_t)d, from[3 * i + d] - mf[d]);
+            k++;
+        }
+    gsl_linalg_SV_decomp(X, V, S, work); /* X now holds U */
+    if (!(gsl_vector_get(S, 2) > AFFINE_MIN_SV_RATIO * gsl_vector_get(S, 0))) {
+        rc = vbt__fail(msg, VBT_EINVAL, "affine fit: the %zu points are (nearly) coplanar", m);
+        goto done;
+    }
+    for (int r = 0; r < 3; r++) {
+        for (size_t i = 0, k = 0; i < n; i++)
+            if (!use || use[i])
+                gsl_vector_set(y, k++, to[3 * i + r] - mt[r]);
+        gsl_linalg_SV_solve(X, V, S, y, a);
+        double b = mt[r];
+        for (int c = 0; c < 3; c++) {
+            affine[3 * r + c] = gsl_vector_get(a, (size_t)c);
+            b -= affine[3 * r + c] * mf[c];
+        }
+        affine[9 + r] = b;
+    }
+    double sg = 0.0, sf = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        if (use && !use[i])
+            continue;
+        double q[3];
+        vbt_affine_apply(affine, from + 3 * i, q);
+        for (int d = 0; d < 3; d++) {
+            sg += (to[3 * i + d] - from[3 * i + d]) * (to[3 * i + d] - from[3 * i + d]);
+            sf += (to[3 * i + d] - q[d]) * (to[3 * i + d] - q[d]);
+        }
+    }
+    if (rms_given)
+        *rms_given = sqrt(sg / (double)m);
+    if (rms_fit)
+        *rms_fit = sqrt(sf / (double)m);
+done:
+    gsl_matrix_free(X);
+    gsl_matrix_free(V);
+    gsl_vector_free(S);
+    gsl_vector_free(work);
+    gsl_vector_free(y);
+    gsl_vector_free(a);
+    return rc;
+}
+
+void vbt_affine_apply(const double affine[12], const double q[3], double p[3])
+{
+    double r[3];
+    for (int d = 0; d < 3; d++)
+        r[d] = affine[3 * d] * q[0] + affine[3 * d + 1] * q[1] + affine[3 * d + 2] * q[2] +
+               affine[9 + d];
+    memcpy(p, r, sizeof r);
 }
 
 int vbt_gain_dipole(const double *sensors, size_t ns, const vbt_surface *surf,
@@ -433,6 +547,7 @@ void vbt_gain_opts_default(vbt_gain_opts *o)
     o->method = VBT_GAIN_CENTRE;
     o->normalize = VBT_GAIN_NORM_NONE;
     o->min_dist_mm = VBT_GAIN_MIN_DIST_MM;
+    o->register_centres = 1;
 }
 
 const char *vbt_gain_method_name(vbt_gain_method m)
@@ -450,6 +565,7 @@ void vbt_gain_matrix_free(vbt_gain_matrix *g)
     free(g->row_pos);
     free(g->region_names);
     free(g->centre_fallback);
+    free(g->fallback_mm);
     free(g->parcellation_unused);
     free(g);
 }
@@ -596,6 +712,73 @@ static void name_columns(const gain_inputs *in, vbt_gain_matrix *g)
     }
 }
 
+/* Ratio of the registered centres' RMS distance to their columns' voxel
+ * centroids over the given centres' above which the centres are taken as
+ * given: the registration must at least halve the distance (a connectome
+ * whose centres lie in another space, e.g. BVEP's 84 regions against MNI
+ *152: 24.5 mm -> 5.5 mm), so that centres already in the parcellation's
+ * space (differing from the centroids only by how a centre is defined)
+ * stay as they are. */
+#define REGISTER_MAX_RMS_RATIO 0.5
+
+/* Volume + connectome: where the point source of each column without voxels
+ * lies (g->fallback_mm, every column's centre, registered when asked and
+ * worth it), with the registration's figures in g. */
+static int fallback_centres(const gain_inputs *in, const vbt_gain_opts *o, vbt_gain_matrix *g,
+                            vbt_msg *msg)
+{
+    size_t nr = g->n_regions, np = vbt_parcellation_n_regions(in->parc);
+    const vbt_region_info *reg = vbt_parcellation_regions(in->parc);
+    double *cen = g->fallback_mm, *cent = calloc(nr * 3 + 1, sizeof *cent);
+    double *nvox = calloc(nr + 1, sizeof *nvox);
+    unsigned char *use = calloc(nr + 1, 1);
+    if (!cent || !nvox || !use) {
+        free(cent);
+        free(nvox);
+        free(use);
+        return vbt__fail(msg, VBT_ENOMEM, "out of memory");
+    }
+    memcpy(cen, in->conn->centres, nr * 3 * sizeof *cen);
+    /* each column's voxel centroid: its parcellation regions' centroids
+     * weighted by their voxel counts */
+    for (size_t k = 0; k < np; k++) {
+        long c = in->col[k];
+        if (c < 0 || !reg[k].n_voxels || !isfinite(reg[k].centroid_mm[0]))
+            continue;
+        for (int d = 0; d < 3; d++)
+            cent[3 * c + d] += (double)reg[k].n_voxels * reg[k].centroid_mm[d];
+        nvox[c] += (double)reg[k].n_voxels;
+    }
+    size_t n_fallback = 0;
+    for (size_t r = 0; r < nr; r++) {
+        use[r] = nvox[r] > 0 && isfinite(cen[3 * r]) && isfinite(cen[3 * r + 1]) &&
+                 isfinite(cen[3 * r + 2]);
+        n_fallback += nvox[r] == 0;
+        for (int d = 0; d < 3 && nvox[r] > 0; d++)
+            cent[3 * r + d] /= nvox[r];
+    }
+    if (o->register_centres && n_fallback) {
+        vbt_msg m2 = {0};
+        size_t m = 0;
+        for (size_t r = 0; r < nr; r++)
+            m += use[r];
+        g->registration_pairs = m;
+        g->registration_rms_given_mm = g->registration_rms_fit_mm = NAN;
+        if (!vbt_affine_fit(cen, cent, use, nr, g->registration_affine,
+                            &g->registration_rms_given_mm, &g->registration_rms_fit_mm, &m2) &&
+            g->registration_rms_fit_mm < REGISTER_MAX_RMS_RATIO * g->registration_rms_given_mm) {
+            g->centres_registered = 1;
+            for (size_t r = 0; r < nr; r++)
+                if (nvox[r] == 0)
+                    vbt_affine_apply(g->registration_affine, cen + 3 * r, cen + 3 * r);
+        }
+    }
+    free(cent);
+    free(nvox);
+    free(use);
+    return VBT_OK;
+}
+
 /* The formula of the method into g->gain (contacts x columns). */
 static int apply_formula(const gain_inputs *in, const vbt_gain_opts *o, vbt_gain_matrix *g,
                          vbt_msg *msg)
@@ -619,9 +802,13 @@ static int apply_formula(const gain_inputs *in, const vbt_gain_opts *o, vbt_gain
             return rc;
         }
     case VBT_GAIN_VOLUME:
-        if (in->col)
-            return vbt_gain_volume_mapped(ct->pos, ct->n, in->parc, in->col, in->conn->centres,
+        if (in->col) {
+            int rc = fallback_centres(in, o, g, msg);
+            if (rc)
+                return rc;
+            return vbt_gain_volume_mapped(ct->pos, ct->n, in->parc, in->col, g->fallback_mm,
                                           nr, dmin, G, g->centre_fallback, msg);
+        }
         return vbt_gain_volume(ct->pos, ct->n, in->parc, dmin, G, msg);
     case VBT_GAIN_DIPOLE:
         return vbt_gain_dipole(ct->pos, ct->n, in->surf, in->map, nr, dmin, G, msg);
@@ -721,9 +908,11 @@ int vbt_gain_matrix_compute(vbt_gain_matrix **out, const vbt_gain_opts *o, vbt_m
     g->region_names = calloc(nr ? nr : 1, sizeof *g->region_names);
     size_t ncells = in.ct->n * nr;
     g->gain = malloc((ncells ? ncells : 1) * sizeof *g->gain);
-    if (in.col)
+    if (in.col) {
         g->centre_fallback = calloc(nr ? nr : 1, 1);
-    if (!g->region_names || !g->gain || (in.col && !g->centre_fallback)) {
+        g->fallback_mm = malloc((nr ? nr : 1) * 3 * sizeof *g->fallback_mm);
+    }
+    if (!g->region_names || !g->gain || (in.col && (!g->centre_fallback || !g->fallback_mm))) {
         rc = vbt__fail(msg, VBT_ENOMEM, "out of memory");
         goto fail;
     }
@@ -827,6 +1016,24 @@ static void describe(const vbt_gain_matrix *g, const char *tsv, cJSON *o)
         for (size_t r = 0; r < g->n_regions; r++)
             if (g->centre_fallback[r])
                 cJSON_AddItemToArray(cf, cJSON_CreateString(g->region_names[r]));
+        if (g->n_centre_fallback) {
+            /* where their point sources lie, and how the centres were placed */
+            cJSON *fp = cJSON_AddArrayToObject(o, "centre_fallback_mm");
+            for (size_t r = 0; r < g->n_regions; r++)
+                if (g->centre_fallback[r])
+                    cJSON_AddItemToArray(fp, cJSON_CreateDoubleArray(g->fallback_mm + 3 * r, 3));
+            cJSON *cr = cJSON_AddObjectToObject(o, "centres");
+            cJSON_AddStringToObject(cr, "placed", g->centres_registered ? "registered"
+                                                                         : "as given");
+            if (g->registration_pairs)
+                cJSON_AddNumberToObject(cr, "regions_fitted", (double)g->registration_pairs);
+            if (g->registration_pairs && isfinite(g->registration_rms_fit_mm)) {
+                cJSON_AddNumberToObject(cr, "rms_mm_as_given", g->registration_rms_given_mm);
+                cJSON_AddNumberToObject(cr, "rms_mm_registered", g->registration_rms_fit_mm);
+                cJSON_AddItemToObject(cr, "affine", cJSON_CreateDoubleArray(
+                                                        g->registration_affine, 12));
+            }
+        }
         cJSON *un = cJSON_AddArrayToObject(o, "parcellation_unused");
         for (size_t k = 0; k < g->n_parcellation_unused; k++)
             cJSON_AddItemToArray(un, cJSON_CreateString(g->parcellation_unused[k]));

@@ -63,6 +63,14 @@ int vbt_surface_vertex_areas(const vbt_surface *s, double *areas, vbt_msg *msg);
 int vbt_region_mapping_load(const char *path, size_t n_vertices, int **map,
                             size_t *n_regions, vbt_msg *msg);
 
+/* The volume formula over a uniform ball of sources of radius R (mm) at
+ * distance d from its centre (unit volume density; sum_v V_vox/(4 pi
+ * |s-v|^2) as an integral):
+ *   G(d) = R/2 + (R^2 - d^2)/(4 d) ln|(d + R)/(d - R)|,
+ * R at the centre, R/2 on the surface, R^3/(3 d^2) (a point source of the
+ * ball's volume) far away.  0 when R <= 0. */
+double vbt_gain_ball(double d, double R);
+
 /* (a) Region-centre inverse square.  centres: nr*3. */
 int vbt_gain_centre(const double *sensors, size_t ns, const double *centres, size_t nr,
                     double min_dist_mm, double *gain, vbt_msg *msg);
@@ -75,14 +83,31 @@ int vbt_gain_volume(const double *sensors, size_t ns, const vbt_parcellation *p,
 /* (b') The volume gain in the columns of a connectome (nr regions): idx[k]
  * (one per parcellation region, vbt_parcellation_match_connectome) is the
  * column that region k adds its voxels to, -1 to leave it out.  A column no
- * parcellation region maps to is a point source at centres[3r] of the mean
- * volume of the mapped columns: that volume times formula (a), so that all
- * columns share one scale; fallback[r] = 1 marks it (fallback may be NULL).
- * With centres NULL such a column stays 0. */
+ * parcellation region maps to is a uniform ball of sources centred at
+ * centres[3r] whose volume is the mean volume of the mapped columns (so that
+ * all columns share one scale): vbt_gain_ball(d, R), the volume formula
+ * integrated over the ball, at most the point source's value at
+ * min_dist_mm.  A point source of that volume would give a contact 3 mm
+ * from the centre of a 10 cm^3 region about 60 times what the region's own
+ * voxels could.  fallback[r] = 1 marks such a column (fallback may be
+ * NULL).  With centres NULL such a column stays 0. */
 int vbt_gain_volume_mapped(const double *sensors, size_t ns, const vbt_parcellation *p,
                            const long *idx, const double *centres, size_t nr,
                            double min_dist_mm, double *gain, unsigned char *fallback,
                            vbt_msg *msg);
+
+/* Least-squares affine map between two sets of n paired points (3 each,
+ * row-major): to[i] ~ A from[i] + b over the pairs with use[i] != 0 (use
+ * NULL: every pair).  affine gets A row-major then b (12 values); rms_given
+ * (may be NULL) the RMS of |to - from|, rms_fit (may be NULL) that of
+ * |to - (A from + b)|, both over the used pairs, in the points' unit.
+ * VBT_EINVAL when fewer than 8 pairs are used, a point is not finite, or
+ * the used points of `from` are (nearly) coplanar. */
+int vbt_affine_fit(const double *from, const double *to, const unsigned char *use, size_t n,
+                   double affine[12], double *rms_given, double *rms_fit, vbt_msg *msg);
+
+/* p = A q + b for the affine of vbt_affine_fit (p and q may alias). */
+void vbt_affine_apply(const double affine[12], const double q[3], double p[3]);
 
 /* (c) Surface dipole; mapping[v] in [0, nr) assigns each vertex (a negative
  * value leaves it out). */
@@ -140,10 +165,17 @@ typedef struct vbt_gain_opts {
     vbt_gain_norm normalize;    /* row normalisation, after the bipolar rows */
     double min_dist_mm;         /* smallest source-sensor distance (mm) */
     int force_space;            /* go on when contacts and volume spaces differ */
+    int register_centres;       /* volume + connectome: the point sources of the columns
+                                   without voxels are placed at the connectome's centres
+                                   mapped into the parcellation's space by the affine
+                                   that best maps the centres of the other columns onto
+                                   their voxels' centroids (vbt_affine_fit), when that
+                                   map brings them closer (see vbt_gain_matrix); 0: at
+                                   the centres as given */
 } vbt_gain_opts;
 
 /* Defaults: VBT_GAIN_CENTRE, every path NULL, monopolar, VBT_GAIN_NORM_NONE,
- * min_dist_mm = VBT_GAIN_MIN_DIST_MM, force_space 0. */
+ * min_dist_mm = VBT_GAIN_MIN_DIST_MM, force_space 0, register_centres 1. */
 void vbt_gain_opts_default(vbt_gain_opts *o);
 
 /* A computed gain matrix with what GAIN.tsv and GAIN.json record (plain
@@ -164,6 +196,16 @@ typedef struct vbt_gain_matrix {
     unsigned char *centre_fallback;   /* volume + connectome: n_regions flags (1 = the
                                          region had no voxels and uses formula (a)); else NULL */
     size_t n_centre_fallback;         /* number of flags set */
+    double *fallback_mm;              /* with centre_fallback: n_regions*3, the centres
+                                         the formula was given (b'): the connectome's,
+                                         the flagged columns' registered when
+                                         centres_registered; else NULL */
+    int centres_registered;           /* 1: fallback_mm are registered centres */
+    size_t registration_pairs;        /* columns with voxels the affine was fitted on
+                                         (0: no registration was tried) */
+    double registration_rms_given_mm; /* their centres' RMS distance to the centroids */
+    double registration_rms_fit_mm;   /* ... after the affine */
+    double registration_affine[12];   /* A row-major, then b (vbt_affine_fit) */
     char (*parcellation_unused)[VBT_LABEL_MAX]; /* volume + connectome: parcellation regions
                                                    matched to no column; else NULL */
     size_t n_parcellation_unused;

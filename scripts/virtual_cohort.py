@@ -190,6 +190,18 @@ def subject_job(ctx, sub):
                         '--labels', grey, '--radius', '%g' % LOCALIZE_RADIUS_MM, '-o', loc,
                         '-q', '--force', '--force-space'], check=True, capture_output=True)
         labels, centres = vp.region_labels(atlas)
+        # The connectome's centres are not in the atlas's space (BVEP's
+        # centres lie about 22 mm below MNI's): the regions the volume lacks
+        # are placed where `vbt gain` places their point sources, at their
+        # centres registered onto the atlas (gain.json centre_fallback_mm).
+        reg = os.path.join(tmp, 'registered.npy')
+        subprocess.run([vbt, 'gain', '--contacts', sensors, '--method', 'volume',
+                        '--parcellation', parc, '--labels', plabels, '--name-map', nmap,
+                        '--connectome', atlas, '-o', reg, '-q', '--force', '--force-space'],
+                       check=True, capture_output=True)
+        rg = json.load(open(os.path.join(tmp, 'registered.json')))['gain']
+        for name, xyz in zip(rg.get('centre_fallback', []), rg.get('centre_fallback_mm', [])):
+            centres[labels.index(name)] = xyz
         index = {l: i for i, l in enumerate(labels)}
         in_volume = {names[a] for a in names if names[a] in index}
         lh, lr = read_tsv(loc)

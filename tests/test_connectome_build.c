@@ -17,6 +17,7 @@
 
 #include "test_util.h"
 #include "vbt_connectome_build.h"
+#include "vbt_gain.h"
 #include "vbt_io.h"
 
 /* Set when a test skips (after printing why): the program then exits 77,
@@ -487,8 +488,10 @@ static void test_cli(void **state)
     expect_cli(a, 1, "cannot open");
 
     /* The volume gain in the atlas connectome's columns: a -> A by name, c -> X by the
-     * map, b left out, so B (no voxels) is a point source at its centre (20, 0, 0) of
-     * the mean volume of A and X (1 mm^3). */
+     * map, b left out, so B (no voxels) is a uniform ball at its centre (20, 0, 0) of
+     * the mean volume of A and X (1 mm^3; radius (3 / 4 pi)^(1/3), vbt_gain_ball, which
+     * test_gain checks against voxel sums); two mapped columns are too few to register
+     * the centres, which stay as given. */
     tu_write_file(tmp("names2.tsv"), "b\t-\nc\tX\n");
     snprintf(a, sizeof a, "gain --contacts %.1000s --method volume --parcellation %.1000s --labels %.1000s "
              "--connectome %.1000s --name-map %.1000s --force-space --bipolar -o %.1000s", el, tmp("p.nii.gz"),
@@ -499,7 +502,11 @@ static void test_cli(void **state)
     assert_int_equal(g.shape[1], 3);
     /* row B2-B3: B2 (11, 20, 30), B3 (12, 20, 30) */
     double fa = b2 - b3;
-    double fb = 1.0 / (4 * M_PI * (81.0 + 400 + 900)) - 1.0 / (4 * M_PI * (64.0 + 400 + 900));
+    const double rb = cbrt(3.0 / (4 * M_PI));
+    double fb = vbt_gain_ball(sqrt(81.0 + 400 + 900), rb) - vbt_gain_ball(sqrt(64.0 + 400 + 900), rb);
+    /* within 2e-4 of the point source's difference (R^2/d^2 ~ 3e-4) */
+    assert_close(fb, 1.0 / (4 * M_PI * (81.0 + 400 + 900)) - 1.0 / (4 * M_PI * (64.0 + 400 + 900)),
+                 2e-4 * fabs(fb));
     double fx = 1.0 / (4 * M_PI * (121.0 + 0 + 900)) - 1.0 / (4 * M_PI * (144.0 + 0 + 900));
     assert_close(g.data[0], fa, 1e-15);
     assert_close(g.data[1], fb, 1e-15);
@@ -515,6 +522,13 @@ static void test_cli(void **state)
     assert_string_equal(cJSON_GetArrayItem(fbj, 0)->valuestring, "B");
     assert_int_equal(cJSON_GetArraySize(unj), 1);
     assert_string_equal(cJSON_GetArrayItem(unj, 0)->valuestring, "b");
+    cJSON *cen = cJSON_GetObjectItem(gj, "centres"),
+          *fbmm = cJSON_GetArrayItem(cJSON_GetObjectItem(gj, "centre_fallback_mm"), 0);
+    assert_string_equal(cJSON_GetObjectItem(cen, "placed")->valuestring, "as given");
+    assert_int_equal(cJSON_GetObjectItem(cen, "regions_fitted")->valueint, 2);
+    assert_null(cJSON_GetObjectItem(cen, "affine"));
+    assert_true(cJSON_GetArrayItem(fbmm, 0)->valuedouble == 20.0 &&
+                cJSON_GetArrayItem(fbmm, 1)->valuedouble == 0.0);
     assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(gj, "regions"), 2)->valuestring,
                         "X");
     cJSON_Delete(root);

@@ -14,6 +14,7 @@
 
 #include "test_util.h"
 #include "vbt.h"
+#include "vbt_connectome_build.h"
 #include "vbt_gain.h"
 
 #define FOUR_PI (4.0 * 3.14159265358979323846)
@@ -427,11 +428,63 @@ static void test_matrix_volume_patient(void **state)
     unsigned char *fb = calloc(84, 1);
     double *want = malloc(124 * 84 * sizeof *want);
     vbt_parcellation_match_connectome(p, c, alias, col);
-    assert_int_equal(vbt_gain_volume_mapped(ct->pos, ct->n, p, col, c->centres, 84, 1.0, want,
-                                            fb, &msg), VBT_OK);
+    /* The connectome's centres lie in another space than the MNI atlas: the
+     * affine fitted on the 66 columns with voxels brings them from 24.48 mm
+     * RMS to 5.51 mm of their voxels' centroids (numpy's lstsq on the same
+     * centroids gives 24.479 and 5.506, and the affine below to 1e-3), and
+     * the 18 columns without voxels are point sources at the registered
+     * centres: the left insula from (-34.7, -3.8, -21.0), in the medial
+     * temporal lobe, to (-34.2, -3.1, 0.2), where MNI's insula is. */
+    static const double np_affine[12] = {1.098, -0.024, 0.028, 0.029, 1.031, 0.091,
+                                         -0.065, -0.129, 1.145, 4.403, 3.719, 21.544};
+    assert_int_equal(g->centres_registered, 1);
+    assert_int_equal(g->registration_pairs, 66);
+    assert_true(fabs(g->registration_rms_given_mm - 24.479) < 1e-3);
+    assert_true(fabs(g->registration_rms_fit_mm - 5.506) < 1e-3);
+    for (int k = 0; k < 12; k++)
+        assert_true(fabs(g->registration_affine[k] - np_affine[k]) < 1e-3);
+    const size_t insula = 33;
+    assert_true(g->centre_fallback[insula]);
+    assert_true(fabs(g->fallback_mm[3 * insula + 2] - 0.2) < 0.05);
+    assert_true(fabs(g->fallback_mm[3 * insula] - -34.2) < 0.05);
+    assert_memory_equal(g->fallback_mm, c->centres, 3 * sizeof(double)); /* has voxels */
+    assert_int_equal(vbt_gain_volume_mapped(ct->pos, ct->n, p, col, g->fallback_mm, 84, 1.0,
+                                            want, fb, &msg), VBT_OK);
     assert_memory_equal(g->gain, want, 124 * 84 * sizeof *want);
     assert_memory_equal(g->centre_fallback, fb, 84);
     assert_string_equal(g->region_names[0], c->labels[0]);
+    vbt_gain_matrix_free(g);
+    /* As given: the formula at the connectome's own centres */
+    o.register_centres = 0;
+    if (vbt_gain_matrix_compute(&g, &o, &msg))
+        fail_msg("%s", msg.text);
+    assert_int_equal(g->centres_registered, 0);
+    assert_int_equal(g->registration_pairs, 0);
+    assert_memory_equal(g->fallback_mm + 3 * insula, c->centres + 3 * insula, 3 * sizeof(double));
+    assert_int_equal(vbt_gain_volume_mapped(ct->pos, ct->n, p, col, c->centres, 84, 1.0, want,
+                                            fb, &msg), VBT_OK);
+    assert_memory_equal(g->gain, want, 124 * 84 * sizeof *want);
+    vbt_gain_matrix_free(g);
+    /* Centres already in the atlas's space (the registered ones) are taken
+     * as given: the affine no longer halves their distance. */
+    o.register_centres = 1;
+    if (vbt_gain_matrix_compute(&g, &o, &msg))
+        fail_msg("%s", msg.text);
+    vbt_connectome *c2;
+    assert_int_equal(vbt_connectome_load(&c2, conn, &msg), VBT_OK);
+    for (size_t r = 0; r < 84; r++)
+        vbt_affine_apply(g->registration_affine, c2->centres + 3 * r, c2->centres + 3 * r);
+    char conn2[4096];
+    snprintf(conn2, sizeof conn2, "%s/registered.zip", g_tmp);
+    assert_int_equal(vbt_connectome_save(c2, conn2, 1, &msg), VBT_OK);
+    vbt_gain_matrix_free(g);
+    o.connectome = conn2;
+    if (vbt_gain_matrix_compute(&g, &o, &msg))
+        fail_msg("%s", msg.text);
+    assert_int_equal(g->centres_registered, 0);
+    assert_true(fabs(g->registration_rms_given_mm - 5.506) < 1e-3);
+    assert_memory_equal(g->fallback_mm + 3 * insula, c2->centres + 3 * insula, 3 * sizeof(double));
+    vbt_connectome_free(c2);
     free(want);
     free(fb);
     free(col);
@@ -440,6 +493,89 @@ static void test_matrix_volume_patient(void **state)
     vbt_connectome_free(c);
     vbt_contacts_free(ct);
     vbt_gain_matrix_free(g);
+}
+
+/* The affine least-squares fit: an exact affine recovered from 20 points,
+ * its RMS figures computed by hand, the used-pairs mask, and refusals (too
+ * few pairs, coplanar points, a non-finite point). */
+static void test_affine_fit(void **state)
+{
+    (void)state;
+    /* A = scaled rotation about z by 10 degrees with a shear, b = (4, -3, 22) */
+    const double c = cos(0.1745329252), sn = sin(0.1745329252);
+    const double want[12] = {1.1 * c, -1.1 * sn, 0.05, 1.1 * sn, 1.1 * c, 0.0,
+                             0.02, 0.0, 0.9, 4.0, -3.0, 22.0};
+    double from[60], to[60], got[12], rg, rf;
+    unsigned char use[20];
+    double sq = 0.0;
+    for (size_t i = 0; i < 20; i++) {
+        for (int d = 0; d < 3; d++)
+            from[3 * i + d] = 40.0 * sin(1.7 * (double)((d + 1) * i) + 0.3 * d + 0.5);
+        vbt_affine_apply(want, from + 3 * i, to + 3 * i);
+        for (int d = 0; d < 3; d++)
+            sq += (to[3 * i + d] - from[3 * i + d]) * (to[3 * i + d] - from[3 * i + d]);
+        use[i] = i != 7;
+    }
+    vbt_msg msg;
+    assert_int_equal(vbt_affine_fit(from, to, NULL, 20, got, &rg, &rf, &msg), VBT_OK);
+    for (int k = 0; k < 12; k++)
+        assert_true(fabs(got[k] - want[k]) < 1e-9);
+    assert_true(fabs(rg - sqrt(sq / 20.0)) < 1e-9);
+    assert_true(rf < 1e-9);
+    /* pair 8 moved far: used, it spoils the fit; masked out, it does not */
+    to[3 * 7] += 100.0;
+    assert_int_equal(vbt_affine_fit(from, to, NULL, 20, got, &rg, &rf, &msg), VBT_OK);
+    assert_true(rf > 1.0);
+    assert_int_equal(vbt_affine_fit(from, to, use, 20, got, &rg, &rf, &msg), VBT_OK);
+    for (int k = 0; k < 12; k++)
+        assert_true(fabs(got[k] - want[k]) < 1e-9);
+    assert_true(rf < 1e-9);
+    /* refusals */
+    assert_int_equal(vbt_affine_fit(from, to, NULL, 7, got, NULL, NULL, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "at least 8"));
+    double flat[60];
+    memcpy(flat, from, sizeof flat);
+    for (size_t i = 0; i < 20; i++)
+        flat[3 * i + 2] = 0.5 * flat[3 * i] - flat[3 * i + 1] + 3.0; /* one plane */
+    assert_int_equal(vbt_affine_fit(flat, to, NULL, 20, got, NULL, NULL, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "coplanar"));
+    to[5] = NAN;
+    assert_int_equal(vbt_affine_fit(from, to, NULL, 20, got, NULL, NULL, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "point 2 is not finite"));
+}
+
+/* The ball formula against the volume formula summed over the 0.25 mm
+ * voxels of a ball of radius 6 mm (a point inside, on the surface, outside
+ * and far), its limits at the centre and far away.  Inside, the sum's error
+ * (the integrable 1/r^2 singularity, the stair-cased surface) is about 2 %
+ * at h/R = 1/24; outside it is under 1 %. */
+static void test_ball(void **state)
+{
+    (void)state;
+    const double R = 6.0, h = 0.25, dist[5] = {0.0, 2.5, 6.0, 9.0, 40.0};
+    double sum[5] = {0.0};
+    const int m = (int)(R / h);
+    for (int i = -m; i < m; i++)
+        for (int j = -m; j < m; j++)
+            for (int k = -m; k < m; k++) {
+                double x = (i + 0.5) * h, y = (j + 0.5) * h, z = (k + 0.5) * h;
+                if (x * x + y * y + z * z > R * R)
+                    continue;
+                for (int q = 0; q < 5; q++) {
+                    double dx = x - dist[q] - 0.01, d2 = dx * dx + y * y + z * z;
+                    sum[q] += h * h * h / (FOUR_PI * d2);
+                }
+            }
+    for (int q = 0; q < 5; q++) {
+        double g = vbt_gain_ball(dist[q] + 0.01, R);
+        print_message("  ball R %.0f at %.2f mm: formula %.5f, voxel sum %.5f\n", R,
+                      dist[q] + 0.01, g, sum[q]);
+        assert_true(fabs(g - sum[q]) < (dist[q] < R ? 0.04 : 0.01) * sum[q]);
+    }
+    assert_true(fabs(vbt_gain_ball(0.0, R) - R) < 1e-12);
+    assert_true(fabs(vbt_gain_ball(R, R) - 0.5 * R) < 1e-12);
+    assert_true(fabs(vbt_gain_ball(1e4, R) / (R * R * R / (3.0 * 1e8)) - 1.0) < 1e-6);
+    assert_true(vbt_gain_ball(3.0, 0.0) == 0.0);
 }
 
 /* Inputs a method needs, the name map's place, the loaders' errors. */
@@ -502,6 +638,8 @@ int main(void)
         cmocka_unit_test(test_matrix_centre),
         cmocka_unit_test(test_matrix_volume_patient),
         cmocka_unit_test(test_matrix_errors),
+        cmocka_unit_test(test_affine_fit),
+        cmocka_unit_test(test_ball),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
