@@ -16,6 +16,7 @@
 #include "vbt_cohort.h"
 #include "vbt_connectome.h"
 #include "vbt_connectome_build.h"
+#include "vbt_gain.h"
 #include "vbt_io.h"
 #include "vbt_parcellation.h"
 
@@ -743,6 +744,7 @@ int vbt_cohort_localise(vbt_cohort_localisation **out, const vbt_cohort_subject 
     char **names = NULL;
     size_t n_par = 0;
     long *par_to_conn = NULL;
+    double *cen = NULL;
     int rc = vbt_connectome_load(&conn, a->connectome, msg);
     if (rc)
         return rc;
@@ -777,6 +779,18 @@ int vbt_cohort_localise(vbt_cohort_localisation **out, const vbt_cohort_subject 
                     par_to_conn[k] = (long)r;
         }
     }
+    /* The centres in the label volume's space: registered onto it when they
+     * lie in another (vbt_centres_register; BVEP's lie 22 mm below MNI's) */
+    if (!(cen = malloc(conn->n * 3 * sizeof *cen + 1)))
+        goto nomem;
+    memcpy(cen, conn->centres, conn->n * 3 * sizeof *cen);
+    if (par) {
+        vbt_centre_registration reg;
+        if ((rc = vbt_centres_register(conn->centres, conn->n, par, par_to_conn, &reg, msg)))
+            goto fail;
+        for (size_t r = 0; reg.registered && r < conn->n; r++)
+            vbt_affine_apply(reg.affine, cen + 3 * r, cen + 3 * r);
+    }
     for (size_t i = 0; i < s->n_contacts; i++) {
         const vbt_cohort_contact *c = &s->contacts[i];
         fmt(l->contact[i], sizeof l->contact[i], "%s", c->name);
@@ -794,7 +808,7 @@ int vbt_cohort_localise(vbt_cohort_localisation **out, const vbt_cohort_subject 
         }
         double best = INFINITY;
         for (size_t r = 0; r < conn->n; r++) {
-            const double *q = conn->centres + 3 * r;
+            const double *q = cen + 3 * r;
             double d = hypot(hypot(q[0] - c->xyz_mm[0], q[1] - c->xyz_mm[1]),
                              q[2] - c->xyz_mm[2]);
             if (d < best) {
@@ -809,6 +823,7 @@ int vbt_cohort_localise(vbt_cohort_localisation **out, const vbt_cohort_subject 
     }
     vbt_name_map_free(names, n_par);
     free(par_to_conn);
+    free(cen);
     vbt_parcellation_free(par);
     vbt_connectome_free(conn);
     *out = l;
@@ -819,6 +834,7 @@ fail:
     if (names)
         vbt_name_map_free(names, n_par);
     free(par_to_conn);
+    free(cen);
     vbt_parcellation_free(par);
     vbt_connectome_free(conn);
     vbt_cohort_localisation_free(l);

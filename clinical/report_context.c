@@ -15,6 +15,7 @@
 #include <cJSON.h>
 
 #include "report_internal.h"
+#include "vbt_gain.h"
 #include "vbt_io.h"
 #include "vbt_recording.h"
 #include "vbt_seeg.h"
@@ -169,6 +170,37 @@ static int read_contacts(vbt_report_context *c, const char *out, size_t n_region
 out:
     free(text);
     return st;
+}
+
+/* Where the brain maps draw the regions: the connectome's centres, mapped
+ * by the affine of gain/gain.json when the gain step registered them onto
+ * the contacts' volume (vbt_gain.h: a connectome's centres may lie in
+ * another space than the contacts; BVEP's lie 22 mm below MNI's). */
+static int region_positions(vbt_report_context *c, const char *out, const vbt_connectome *conn)
+{
+    if (!conn || !conn->n)
+        return VBT_OK;
+    if (!(c->region_xyz = malloc(conn->n * 3 * sizeof *c->region_xyz)))
+        return VBT_ENOMEM;
+    memcpy(c->region_xyz, conn->centres, conn->n * 3 * sizeof *c->region_xyz);
+    cJSON *gj = read_json(out, "gain/gain.json");
+    const cJSON *cen = jget(jget(gj, "gain"), "centres"), *pl = jget(cen, "placed"),
+                *af = jget(cen, "affine");
+    double a[12];
+    int ok = cJSON_IsString(pl) && !strcmp(pl->valuestring, "registered") &&
+             cJSON_GetArraySize(af) == 12;
+    for (int k = 0; ok && k < 12; k++) {
+        const cJSON *v = cJSON_GetArrayItem(af, k);
+        ok = cJSON_IsNumber(v) && isfinite(v->valuedouble);
+        a[k] = ok ? v->valuedouble : 0.0;
+    }
+    if (ok) {
+        for (size_t r = 0; r < conn->n; r++)
+            vbt_affine_apply(a, c->region_xyz + 3 * r, c->region_xyz + 3 * r);
+        c->regions_registered = 1;
+    }
+    cJSON_Delete(gj);
+    return VBT_OK;
 }
 
 /* features/channels.tsv (index, name, power): the channels the fit used. */
@@ -394,7 +426,8 @@ int vbt_report_context_load(vbt_report_context *c, const char *outdir, const cha
         goto out;
     double nd = jnum(jget(surg, "settings"), "n_draws");
     c->n_draws = nd >= 1 && nd < 1e12 ? (size_t)nd : 0;
-    if ((st = read_contacts(c, outdir, conn ? conn->n : 0, &region_of)))
+    if ((st = read_contacts(c, outdir, conn ? conn->n : 0, &region_of)) ||
+        (st = region_positions(c, outdir, conn)))
         goto out;
     if (patient_dir)
         st = read_recording(c, outdir, patient_dir, region_of);
@@ -404,7 +437,7 @@ int vbt_report_context_load(vbt_report_context *c, const char *outdir, const cha
                            "features/channels.tsv", "fit/run.json", "fit/summary.json",
                            "fit/regions.csv", "fit/data.npy", "fit/predictive.npy",
                            "predict/recruitment.csv", "surgery/run.json", "surgery/surgery.csv",
-                           "gain/gain.tsv", "gain/gain.npy"};
+                           "gain/gain.tsv", "gain/gain.npy", "gain/gain.json"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         note_input(c, outdir, names[i]);
 out:
@@ -432,6 +465,7 @@ void vbt_report_context_clear(vbt_report_context *c)
     cJSON_Delete(c->verdict);
     free(c->contact);
     free(c->contact_xyz);
+    free(c->region_xyz);
     free(c->dropped);
     free(c->ei);
     memset(c, 0, sizeof *c);

@@ -259,7 +259,8 @@ void vbt__rep_fig_brain(vbt_textbuf *b, const vbt_report_input *in,
                         const vbt__rep_scale *sc)
 {
     const size_t n = in->n, nc = ctx ? ctx->n_contacts : 0;
-    const double *c = in->conn->centres;
+    /* the regions in the contacts' space (registered centres) when known */
+    const double *c = ctx && ctx->region_xyz ? ctx->region_xyz : in->conn->centres;
     const double P = 230.0, gap = 14.0, top = 34.0, pad_mm = 8.0;
     /* bounds in mm over the centres and contacts (finite ones) */
     double mn[3] = {HUGE_VAL, HUGE_VAL, HUGE_VAL}, mx[3] = {-HUGE_VAL, -HUGE_VAL, -HUGE_VAL};

@@ -172,7 +172,9 @@ typedef struct vbt_cohort_localisation {
 
 /* Localise subject s's contacts: the region of the label volume that holds
  * the contact when it maps to a connectome region, else the nearest
- * connectome region centre within a->radius_mm, else -1.  fsaverage
+ * connectome region centre within a->radius_mm (the centres registered onto
+ * the label volume when they lie in another space, vbt_centres_register),
+ * else -1.  fsaverage
  * coordinates are used as MNI152 (docs/cohort.md gives the size of the
  * difference).  *out freed with vbt_cohort_localisation_free. */
 int vbt_cohort_localise(vbt_cohort_localisation **out, const vbt_cohort_subject *s,

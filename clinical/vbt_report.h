@@ -87,6 +87,12 @@ typedef struct vbt_report_context {
     size_t n_contacts;                     /* contacts (gain.tsv): name and position in mm */
     char (*contact)[64];
     double *contact_xyz;                   /* [n_contacts][3] */
+    double *region_xyz;                    /* [n_regions][3]: where the brain maps draw each
+                                              region, in the contacts' space: the connectome's
+                                              centres, mapped by the gain's registration
+                                              (gain.json "centres") when it registered them;
+                                              NULL without a connectome */
+    int regions_registered;                /* 1: region_xyz are registered centres */
     vbt_report_dropped *dropped;           /* channels not used, with the reason */
     size_t n_dropped, n_rec_channels;      /* ... and the recording's channel count */
     vbt_report_ei *ei;                     /* by decreasing EI */
@@ -102,7 +108,9 @@ typedef struct vbt_report_context {
  * features/run.json: recording, marked seizure, window; features/
  * features_time.npy; fit/run.json: dt; fit/summary.json: verdict when
  * results.json has none; surgery/run.json: draws; gain/gain.tsv and
- * gain.npy: contacts and what each sees) and, when patient_dir is not NULL,
+ * gain.npy: contacts and what each sees; gain/gain.json: the registration
+ * of the connectome's centres onto the contacts' volume, for region_xyz)
+ * and, when patient_dir is not NULL,
  * the recording itself: the channels it has but the fit did not use, and
  * the Epileptogenicity Index of the channels over the seizure.  Missing
  * files leave their fields absent; only VBT_ENOMEM is an error.  patient_dir

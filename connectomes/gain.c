@@ -462,6 +462,56 @@ done:
     return rc;
 }
 
+/* Ratio of the registered centres' RMS distance to their columns' voxel
+ * centroids over the given centres' above which the centres are taken as
+ * given (a connectome whose centres lie in another space, e.g. BVEP's 84
+ * regions against MNI 152: 24.5 mm -> 5.5 mm, is registered). */
+#define REGISTER_MAX_RMS_RATIO 0.5
+
+int vbt_centres_register(const double *centres, size_t nr, const vbt_parcellation *p,
+                         const long *col, vbt_centre_registration *info, vbt_msg *msg)
+{
+    if (!centres || !p || !col || !info)
+        return vbt__fail(msg, VBT_EINVAL, "centre registration: NULL argument");
+    memset(info, 0, sizeof *info);
+    info->rms_given_mm = info->rms_fit_mm = NAN;
+    size_t np = vbt_parcellation_n_regions(p);
+    const vbt_region_info *reg = vbt_parcellation_regions(p);
+    double *cent = calloc(nr * 3 + 1, sizeof *cent), *nvox = calloc(nr + 1, sizeof *nvox);
+    unsigned char *use = calloc(nr + 1, 1);
+    if (!cent || !nvox || !use) {
+        free(cent);
+        free(nvox);
+        free(use);
+        return vbt__fail(msg, VBT_ENOMEM, "centre registration: out of memory");
+    }
+    for (size_t k = 0; k < np; k++) {
+        long c = col[k];
+        if (c < 0 || (size_t)c >= nr || !reg[k].n_voxels || !isfinite(reg[k].centroid_mm[0]))
+            continue;
+        for (int d = 0; d < 3; d++)
+            cent[3 * c + d] += (double)reg[k].n_voxels * reg[k].centroid_mm[d];
+        nvox[c] += (double)reg[k].n_voxels;
+    }
+    for (size_t r = 0; r < nr; r++) {
+        use[r] = nvox[r] > 0 && isfinite(centres[3 * r]) && isfinite(centres[3 * r + 1]) &&
+                 isfinite(centres[3 * r + 2]);
+        for (int d = 0; d < 3 && nvox[r] > 0; d++)
+            cent[3 * r + d] /= nvox[r];
+        info->pairs += use[r];
+    }
+    vbt_msg why;
+    if (!vbt_affine_fit(centres, cent, use, nr, info->affine, &info->rms_given_mm,
+                        &info->rms_fit_mm, &why))
+        info->registered = info->rms_fit_mm < REGISTER_MAX_RMS_RATIO * info->rms_given_mm;
+    else
+        info->rms_fit_mm = NAN;
+    free(cent);
+    free(nvox);
+    free(use);
+    return VBT_OK;
+}
+
 void vbt_affine_apply(const double affine[12], const double q[3], double p[3])
 {
     double r[3];
@@ -712,71 +762,35 @@ static void name_columns(const gain_inputs *in, vbt_gain_matrix *g)
     }
 }
 
-/* Ratio of the registered centres' RMS distance to their columns' voxel
- * centroids over the given centres' above which the centres are taken as
- * given: the registration must at least halve the distance (a connectome
- * whose centres lie in another space, e.g. BVEP's 84 regions against MNI
- *152: 24.5 mm -> 5.5 mm), so that centres already in the parcellation's
- * space (differing from the centroids only by how a centre is defined)
- * stay as they are. */
-#define REGISTER_MAX_RMS_RATIO 0.5
-
-/* Volume + connectome: where the point source of each column without voxels
- * lies (g->fallback_mm, every column's centre, registered when asked and
- * worth it), with the registration's figures in g. */
+/* Volume + connectome: the centres the formula is given (g->fallback_mm):
+ * the connectome's, those of the columns without voxels registered onto
+ * the volume when asked and worth it (g->registration). */
 static int fallback_centres(const gain_inputs *in, const vbt_gain_opts *o, vbt_gain_matrix *g,
                             vbt_msg *msg)
 {
     size_t nr = g->n_regions, np = vbt_parcellation_n_regions(in->parc);
-    const vbt_region_info *reg = vbt_parcellation_regions(in->parc);
-    double *cen = g->fallback_mm, *cent = calloc(nr * 3 + 1, sizeof *cent);
-    double *nvox = calloc(nr + 1, sizeof *nvox);
-    unsigned char *use = calloc(nr + 1, 1);
-    if (!cent || !nvox || !use) {
-        free(cent);
-        free(nvox);
-        free(use);
+    unsigned char *has = calloc(nr + 1, 1);
+    if (!has)
         return vbt__fail(msg, VBT_ENOMEM, "out of memory");
-    }
-    memcpy(cen, in->conn->centres, nr * 3 * sizeof *cen);
-    /* each column's voxel centroid: its parcellation regions' centroids
-     * weighted by their voxel counts */
-    for (size_t k = 0; k < np; k++) {
-        long c = in->col[k];
-        if (c < 0 || !reg[k].n_voxels || !isfinite(reg[k].centroid_mm[0]))
-            continue;
-        for (int d = 0; d < 3; d++)
-            cent[3 * c + d] += (double)reg[k].n_voxels * reg[k].centroid_mm[d];
-        nvox[c] += (double)reg[k].n_voxels;
-    }
+    memcpy(g->fallback_mm, in->conn->centres, nr * 3 * sizeof *g->fallback_mm);
+    const vbt_region_info *reg = vbt_parcellation_regions(in->parc);
+    for (size_t k = 0; k < np; k++)
+        if (in->col[k] >= 0 && reg[k].n_voxels)
+            has[in->col[k]] = 1;
     size_t n_fallback = 0;
-    for (size_t r = 0; r < nr; r++) {
-        use[r] = nvox[r] > 0 && isfinite(cen[3 * r]) && isfinite(cen[3 * r + 1]) &&
-                 isfinite(cen[3 * r + 2]);
-        n_fallback += nvox[r] == 0;
-        for (int d = 0; d < 3 && nvox[r] > 0; d++)
-            cent[3 * r + d] /= nvox[r];
-    }
-    if (o->register_centres && n_fallback) {
-        vbt_msg m2 = {0};
-        size_t m = 0;
+    for (size_t r = 0; r < nr; r++)
+        n_fallback += !has[r];
+    int rc = VBT_OK;
+    if (o->register_centres && n_fallback &&
+        !(rc = vbt_centres_register(in->conn->centres, nr, in->parc, in->col, &g->registration,
+                                    msg)) &&
+        g->registration.registered)
         for (size_t r = 0; r < nr; r++)
-            m += use[r];
-        g->registration_pairs = m;
-        g->registration_rms_given_mm = g->registration_rms_fit_mm = NAN;
-        if (!vbt_affine_fit(cen, cent, use, nr, g->registration_affine,
-                            &g->registration_rms_given_mm, &g->registration_rms_fit_mm, &m2) &&
-            g->registration_rms_fit_mm < REGISTER_MAX_RMS_RATIO * g->registration_rms_given_mm) {
-            g->centres_registered = 1;
-            for (size_t r = 0; r < nr; r++)
-                if (nvox[r] == 0)
-                    vbt_affine_apply(g->registration_affine, cen + 3 * r, cen + 3 * r);
-        }
-    }
-    free(cent);
-    free(nvox);
-    free(use);
-    return VBT_OK;
+            if (!has[r])
+                vbt_affine_apply(g->registration.affine, g->fallback_mm + 3 * r,
+                                 g->fallback_mm + 3 * r);
+    free(has);
+    return rc;
 }
 
 /* The formula of the method into g->gain (contacts x columns). */
@@ -1023,15 +1037,14 @@ static void describe(const vbt_gain_matrix *g, const char *tsv, cJSON *o)
                 if (g->centre_fallback[r])
                     cJSON_AddItemToArray(fp, cJSON_CreateDoubleArray(g->fallback_mm + 3 * r, 3));
             cJSON *cr = cJSON_AddObjectToObject(o, "centres");
-            cJSON_AddStringToObject(cr, "placed", g->centres_registered ? "registered"
-                                                                         : "as given");
-            if (g->registration_pairs)
-                cJSON_AddNumberToObject(cr, "regions_fitted", (double)g->registration_pairs);
-            if (g->registration_pairs && isfinite(g->registration_rms_fit_mm)) {
-                cJSON_AddNumberToObject(cr, "rms_mm_as_given", g->registration_rms_given_mm);
-                cJSON_AddNumberToObject(cr, "rms_mm_registered", g->registration_rms_fit_mm);
-                cJSON_AddItemToObject(cr, "affine", cJSON_CreateDoubleArray(
-                                                        g->registration_affine, 12));
+            const vbt_centre_registration *rg = &g->registration;
+            cJSON_AddStringToObject(cr, "placed", rg->registered ? "registered" : "as given");
+            if (rg->pairs)
+                cJSON_AddNumberToObject(cr, "regions_fitted", (double)rg->pairs);
+            if (rg->pairs && isfinite(rg->rms_fit_mm)) {
+                cJSON_AddNumberToObject(cr, "rms_mm_as_given", rg->rms_given_mm);
+                cJSON_AddNumberToObject(cr, "rms_mm_registered", rg->rms_fit_mm);
+                cJSON_AddItemToObject(cr, "affine", cJSON_CreateDoubleArray(rg->affine, 12));
             }
         }
         cJSON *un = cJSON_AddArrayToObject(o, "parcellation_unused");

@@ -109,6 +109,29 @@ int vbt_affine_fit(const double *from, const double *to, const unsigned char *us
 /* p = A q + b for the affine of vbt_affine_fit (p and q may alias). */
 void vbt_affine_apply(const double affine[12], const double q[3], double p[3]);
 
+/* A connectome's centres need not lie in a parcellation's space (BVEP's
+ * 84-region centres lie 24.5 mm RMS from the MNI Desikan atlas's centroids,
+ * about 22 mm too low).  The registration of the centres onto the volume: */
+typedef struct vbt_centre_registration {
+    int registered;       /* 1: the affine at least halves the distance, use it */
+    size_t pairs;         /* columns with voxels it was fitted on (0: none tried) */
+    double rms_given_mm;  /* their centres' RMS distance to their voxels' centroids */
+    double rms_fit_mm;    /* ... after the affine (NaN when it could not be fitted) */
+    double affine[12];    /* vbt_affine_fit's layout */
+} vbt_centre_registration;
+
+/* Fit the affine from the centres (nr*3) of the columns that parcellation
+ * regions map to (col[k] for parcellation region k, -1 none, as in
+ * vbt_gain_volume_mapped) onto those columns' voxel centroids (the
+ * centroids of their regions weighted by voxel count), and accept it when
+ * the RMS distance after it is below half the distance before: centres
+ * already in the volume's space, which differ from centroids only by how a
+ * centre is defined, stay as they are.  Fewer than 8 columns with voxels,
+ * or coplanar centres: not registered (rms_fit_mm NaN).  Errors: VBT_EINVAL
+ * for NULL arguments, VBT_ENOMEM. */
+int vbt_centres_register(const double *centres, size_t nr, const vbt_parcellation *p,
+                         const long *col, vbt_centre_registration *info, vbt_msg *msg);
+
 /* (c) Surface dipole; mapping[v] in [0, nr) assigns each vertex (a negative
  * value leaves it out). */
 int vbt_gain_dipole(const double *sensors, size_t ns, const vbt_surface *s,
@@ -169,9 +192,9 @@ typedef struct vbt_gain_opts {
                                    without voxels are placed at the connectome's centres
                                    mapped into the parcellation's space by the affine
                                    that best maps the centres of the other columns onto
-                                   their voxels' centroids (vbt_affine_fit), when that
-                                   map brings them closer (see vbt_gain_matrix); 0: at
-                                   the centres as given */
+                                   their voxels' centroids (vbt_centres_register),
+                                   when that map at least halves their distance; 0:
+                                   at the centres as given */
 } vbt_gain_opts;
 
 /* Defaults: VBT_GAIN_CENTRE, every path NULL, monopolar, VBT_GAIN_NORM_NONE,
@@ -200,12 +223,10 @@ typedef struct vbt_gain_matrix {
                                          the formula was given (b'): the connectome's,
                                          the flagged columns' registered when
                                          centres_registered; else NULL */
-    int centres_registered;           /* 1: fallback_mm are registered centres */
-    size_t registration_pairs;        /* columns with voxels the affine was fitted on
-                                         (0: no registration was tried) */
-    double registration_rms_given_mm; /* their centres' RMS distance to the centroids */
-    double registration_rms_fit_mm;   /* ... after the affine */
-    double registration_affine[12];   /* A row-major, then b (vbt_affine_fit) */
+    vbt_centre_registration registration; /* of the connectome's centres onto the
+                                             volume, tried when a column lacks voxels
+                                             and register_centres is set; registered:
+                                             fallback_mm are registered centres */
     char (*parcellation_unused)[VBT_LABEL_MAX]; /* volume + connectome: parcellation regions
                                                    matched to no column; else NULL */
     size_t n_parcellation_unused;

@@ -437,12 +437,12 @@ static void test_matrix_volume_patient(void **state)
      * temporal lobe, to (-34.2, -3.1, 0.2), where MNI's insula is. */
     static const double np_affine[12] = {1.098, -0.024, 0.028, 0.029, 1.031, 0.091,
                                          -0.065, -0.129, 1.145, 4.403, 3.719, 21.544};
-    assert_int_equal(g->centres_registered, 1);
-    assert_int_equal(g->registration_pairs, 66);
-    assert_true(fabs(g->registration_rms_given_mm - 24.479) < 1e-3);
-    assert_true(fabs(g->registration_rms_fit_mm - 5.506) < 1e-3);
+    assert_int_equal(g->registration.registered, 1);
+    assert_int_equal(g->registration.pairs, 66);
+    assert_true(fabs(g->registration.rms_given_mm - 24.479) < 1e-3);
+    assert_true(fabs(g->registration.rms_fit_mm - 5.506) < 1e-3);
     for (int k = 0; k < 12; k++)
-        assert_true(fabs(g->registration_affine[k] - np_affine[k]) < 1e-3);
+        assert_true(fabs(g->registration.affine[k] - np_affine[k]) < 1e-3);
     const size_t insula = 33;
     assert_true(g->centre_fallback[insula]);
     assert_true(fabs(g->fallback_mm[3 * insula + 2] - 0.2) < 0.05);
@@ -458,8 +458,8 @@ static void test_matrix_volume_patient(void **state)
     o.register_centres = 0;
     if (vbt_gain_matrix_compute(&g, &o, &msg))
         fail_msg("%s", msg.text);
-    assert_int_equal(g->centres_registered, 0);
-    assert_int_equal(g->registration_pairs, 0);
+    assert_int_equal(g->registration.registered, 0);
+    assert_int_equal(g->registration.pairs, 0);
     assert_memory_equal(g->fallback_mm + 3 * insula, c->centres + 3 * insula, 3 * sizeof(double));
     assert_int_equal(vbt_gain_volume_mapped(ct->pos, ct->n, p, col, c->centres, 84, 1.0, want,
                                             fb, &msg), VBT_OK);
@@ -473,7 +473,7 @@ static void test_matrix_volume_patient(void **state)
     vbt_connectome *c2;
     assert_int_equal(vbt_connectome_load(&c2, conn, &msg), VBT_OK);
     for (size_t r = 0; r < 84; r++)
-        vbt_affine_apply(g->registration_affine, c2->centres + 3 * r, c2->centres + 3 * r);
+        vbt_affine_apply(g->registration.affine, c2->centres + 3 * r, c2->centres + 3 * r);
     char conn2[4096];
     snprintf(conn2, sizeof conn2, "%s/registered.zip", g_tmp);
     assert_int_equal(vbt_connectome_save(c2, conn2, 1, &msg), VBT_OK);
@@ -481,8 +481,8 @@ static void test_matrix_volume_patient(void **state)
     o.connectome = conn2;
     if (vbt_gain_matrix_compute(&g, &o, &msg))
         fail_msg("%s", msg.text);
-    assert_int_equal(g->centres_registered, 0);
-    assert_true(fabs(g->registration_rms_given_mm - 5.506) < 1e-3);
+    assert_int_equal(g->registration.registered, 0);
+    assert_true(fabs(g->registration.rms_given_mm - 5.506) < 1e-3);
     assert_memory_equal(g->fallback_mm + 3 * insula, c2->centres + 3 * insula, 3 * sizeof(double));
     vbt_connectome_free(c2);
     free(want);

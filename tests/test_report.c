@@ -624,6 +624,10 @@ static void test_context_load(void **state)
     tu_write_file(tu_path(out, "gain/gain.tsv"),
                   "row\tname\tx\ty\tz\n0\tA1\t-30\t20\t0\n1\tA2\t-30\t-20\t10\n"
                   "2\tA3\t30\t0\t0\n");
+    /* the gain step registered the centres onto the contacts' volume: 22 mm up */
+    tu_write_file(tu_path(out, "gain/gain.json"),
+                  "{\"gain\": {\"centres\": {\"placed\": \"registered\", \"affine\": "
+                  "[1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 22]}}}");
     double g[3 * NREG] = {0};
     g[0 * NREG + 3] = 5.0; /* A1 sees d */
     g[0 * NREG + 0] = 1.0;
@@ -651,6 +655,12 @@ static void test_context_load(void **state)
     assert_non_null(strstr(c.feature_unit, "power above the pre-ictal baseline"));
     assert_int_equal(c.n_contacts, 3);
     assert_close(c.contact_xyz[3 * 1 + 2], 10.0, 0);
+    /* the brain maps draw the regions at their registered centres */
+    assert_int_equal(c.regions_registered, 1);
+    for (size_t r = 0; r < NREG; r++) {
+        assert_close(c.region_xyz[3 * r], f->conn->centres[3 * r], 0);
+        assert_close(c.region_xyz[3 * r + 2], f->conn->centres[3 * r + 2] + 22.0, 1e-12);
+    }
     /* dropped: ECG1 (type) and B1 (bad), of 5 */
     assert_int_equal(c.n_rec_channels, 5);
     assert_int_equal(c.n_dropped, 2);
@@ -701,6 +711,8 @@ static void test_context_load(void **state)
     assert_int_equal(c.n_ei, 0);
     assert_true(isnan(c.onset_s));
     assert_non_null(strstr(c.ei_note, "not given the recording"));
+    assert_int_equal(c.regions_registered, 0); /* no gain.json: the centres as given */
+    assert_memory_equal(c.region_xyz, f->conn->centres, 3 * sizeof(double));
     vbt_report_context_clear(&c);
     /* an output folder that cannot be written: an error, nothing half-written */
     in.outdir = tu_path(pat, "missing/deeper");
