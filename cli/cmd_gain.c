@@ -45,7 +45,8 @@ static const cli_option opts[] = {
      .doc = "go on when contacts and volume declare different coordinate systems"},
     {.name = "centres", .kind = CLI_TEXT, .metavar = "HOW", .def = "registered",
      .choices = "registered|given",
-     .doc = "volume with --connectome: where the regions without voxels are point sources. "
+     .doc = "volume with --connectome: where the regions without voxels (each a ball of "
+            "sources of the mean region volume) lie. "
             "registered: the connectome's centres mapped into the volume's space by the "
             "affine that best maps the other regions' centres onto their voxels' centroids, "
             "when it at least halves their distance (gain.json 'centres'); given: as they are"},
