@@ -87,9 +87,9 @@ int vbt_gain_volume(const double *sensors, size_t ns, const vbt_parcellation *p,
  * centres[3r] whose volume is the mean volume of the mapped columns (so that
  * all columns share one scale): vbt_gain_ball(d, R), the volume formula
  * integrated over the ball, at most the point source's value at
- * min_dist_mm.  A point source of that volume would give a contact 3 mm
- * from the centre of a 10 cm^3 region about 60 times what the region's own
- * voxels could.  fallback[r] = 1 marks such a column (fallback may be
+ * min_dist_mm.  A point source of that volume (R = 13 mm) would give a
+ * contact within 1 mm of the centre 56 times what the ball gives (R^3/3
+ * against R), one 3 mm away 6 times.  fallback[r] = 1 marks such a column (fallback may be
  * NULL).  With centres NULL such a column stays 0. */
 int vbt_gain_volume_mapped(const double *sensors, size_t ns, const vbt_parcellation *p,
                            const long *idx, const double *centres, size_t nr,
