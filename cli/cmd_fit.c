@@ -96,6 +96,15 @@ static const cli_option opts[] = {
             "followed by BFGS steps from that Hessian's inverse, and proves the mode on a "
             "fresh Hessian. A Hessian costs a gradient per parameter: at 84 regions the "
             "polish is most of the MAP's time"},
+    {.name = "hop-rounds", .kind = CLI_INT, .metavar = "R", .def = "0", .min = 0, .max = 64,
+     .doc = "after the polish, R rounds of --hops hops, each from the best mode so far: K "
+            "scaled by exp(0.5 N(0, 1)), each region below the EZ line put at x0 -1.8 with "
+            "probability 0.05 and each one above it back at its prior mean with probability "
+            "0.3, then L-BFGS and the polish. Modes that differ in K and in several regions "
+            "at once are reached far more often than by more starts (docs/fitting.md); "
+            "map_starts.csv lists the hops after the starts"},
+    {.name = "hops", .kind = CLI_INT, .metavar = "H", .def = "6", .min = 1, .max = 4096,
+     .doc = "hops per round (--hop-rounds)"},
     {.name = "offsets", .kind = CLI_TEXT, .metavar = "O", .choices = "marginal|sample",
      .doc = "the sensor offsets: marginal (the default, unless the prior file says "
             "\"offset\": {\"marginal\": false}): integrated out of the likelihood exactly, so "
@@ -199,7 +208,8 @@ static int on_progress(void *ctx, const vbt_fit_progress *fp)
     }
     if (is_map) {
         char steps[96];
-        snprintf(steps, sizeof steps, "%zu of %zu starts and polishes", fp->iteration, fp->total);
+        snprintf(steps, sizeof steps, "%zu of %zu starts, polishes and hops", fp->iteration,
+                 fp->total);
         cli_progress_update(&pg->bar, fp->fraction, steps);
         return cli_interrupted;
     }

@@ -55,6 +55,8 @@ void fit_options(const cli_parsed *p, vbt_fit_opts *o)
     o->map_init = (vbt_fit_map_init)pick(cli_str(p, "map-init"), minits);
     o->map_iter = (size_t)cli_float(p, "map-iter");
     o->polish = (size_t)cli_float(p, "polish");
+    o->hop_rounds = (size_t)cli_float(p, "hop-rounds");
+    o->hops = (size_t)cli_float(p, "hops");
     o->chains = (size_t)cli_float(p, "chains");
     o->warmup = (size_t)cli_float(p, "warmup");
     o->draws = (size_t)cli_float(p, "draws");

@@ -456,8 +456,11 @@ static int run_fit(prun *pp, int argc, char **argv)
 static int step_fit(prun *pp)
 {
     const vbt_vep_pipeline_preset *f = &pp->o->fit;
-    char starts[32], warmup[32], draws[32], delta[32];
+    char starts[32], polish[32], rounds[32], hops[32], warmup[32], draws[32], delta[32];
     snprintf(starts, sizeof starts, "%zu", f->map_starts);
+    snprintf(polish, sizeof polish, "%zu", f->map_polish);
+    snprintf(rounds, sizeof rounds, "%zu", f->map_hop_rounds);
+    snprintf(hops, sizeof hops, "%zu", f->map_hops);
     snprintf(warmup, sizeof warmup, "%zu", f->nuts_warmup);
     snprintf(draws, sizeof draws, "%zu", f->nuts_draws);
     snprintf(delta, sizeof delta, "%.15g", f->nuts_adapt_delta);
@@ -465,6 +468,7 @@ static int step_fit(prun *pp)
                    "--data", pp->feat_npy, "--prior", pp->prior, "--method", (char *)f->method,
                    "--obs", (char *)f->obs, "--data-norm", (char *)f->data_norm,
                    "--gain-norm", (char *)f->gain_norm, "--dt", pp->dt, "--starts", starts,
+                   "--polish", polish, "--hop-rounds", rounds, "--hops", hops,
                    "--map-init", (char *)f->map_init, "--seed", pp->seed, "--threads",
                    pp->threads, "-o", pp->d_fit, "--force", "-q"};
     size_t na = 0;

@@ -119,6 +119,8 @@ static void add_options(cJSON *prov, const vbt_fit_opts *o)
     cJSON_AddStringToObject(ro, "map-init", minits[o->map_init]);
     cJSON_AddNumberToObject(ro, "map-iter", (double)o->map_iter);
     cJSON_AddNumberToObject(ro, "polish", (double)o->polish);
+    cJSON_AddNumberToObject(ro, "hop-rounds", (double)o->hop_rounds);
+    cJSON_AddNumberToObject(ro, "hops", (double)o->hops);
     cJSON_AddStringToObject(ro, "scheme", schemes[o->scheme]);
     cJSON_AddNumberToObject(ro, "dt", o->dt);
     cJSON_AddNumberToObject(ro, "steps", (double)o->steps);

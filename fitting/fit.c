@@ -31,6 +31,8 @@ void vbt_fit_opts_default(vbt_fit_opts *o)
     o->map_init = VBT_FIT_MAP_DATA;
     o->map_iter = 100;
     o->polish = 16;
+    o->hop_rounds = 0;
+    o->hops = 6;
     o->chains = 4;
     o->warmup = 1000;
     o->draws = 1000;
@@ -232,10 +234,10 @@ static int check_opts(const vbt_fit_opts *o, vbt_msg *msg)
         return vbt__fail(msg, VBT_EINVAL, "fit: smc_runs must be 1 to %d", VBT_FIT_MAX_CHAINS);
     if (o->draws < 4 || o->particles < 8 || o->starts < 1 || o->map_iter < 1 ||
         o->steps < 1 || o->threads < 1 || o->smc_moves < 1 || o->leapfrog < 1 ||
-        o->max_depth < 1 || o->baseline < 1)
+        o->max_depth < 1 || o->baseline < 1 || o->hops < 1)
         return vbt__fail(msg, VBT_EINVAL, "fit: draws >= 4, particles >= 8, and starts, "
-                         "map_iter, steps, threads, smc_moves, leapfrog, max_depth and "
-                         "baseline >= 1");
+                         "map_iter, steps, threads, smc_moves, leapfrog, max_depth, "
+                         "baseline and hops >= 1");
     if (!(o->dt > 0) || !(o->adapt_delta > 0 && o->adapt_delta < 1) ||
         !(o->smc_ess > 0 && o->smc_ess < 1) || !(o->seizure_width > 0))
         return vbt__fail(msg, VBT_EINVAL, "fit: dt and seizure_width must be > 0, adapt_delta "
@@ -498,7 +500,7 @@ const vbt_vep_map_result *vbt_fit_map_result(const vbt_fit *f)
 
 size_t vbt_fit_map_n_starts(const vbt_fit *f)
 {
-    return f && f->from_map && f->map ? f->mo.n_starts : 0;
+    return f && f->from_map && f->map ? vbt_vep_map_n_rows(&f->mo) : 0;
 }
 
 const double *vbt_fit_map_lp_starts(const vbt_fit *f)

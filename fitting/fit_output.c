@@ -161,7 +161,7 @@ static int write_map_starts(const vbt_fit *f, vbt_outdir *od, vbt_msg *msg)
         vbt_textbuf_printf(&st, ",%s", vbt_vep_param_name(f->m, i));
     vbt_textbuf_printf(&st, "\n");
     double *nm = malloc(np * sizeof *nm);
-    for (size_t s = 0; s < f->mo.n_starts && nm; s++) {
+    for (size_t s = 0; s < vbt_vep_map_n_rows(&f->mo) && nm; s++) {
         vbt_textbuf_printf(&st, "%zu,%.9g", s + 1, f->lp_starts[s]);
         vbt_vep_constrain(f->m, f->th_starts + s * np, nm);
         for (size_t i = 0; i < np; i++)
@@ -296,6 +296,10 @@ static int json_map(const vbt_fit *f, cJSON *sum)
     add_num(mj, "best_lp", f->mr.best_lp);
     cJSON_AddNumberToObject(mj, "best_start", (double)f->mr.best_start + 1);
     cJSON_AddNumberToObject(mj, "starts", (double)f->mo.n_starts);
+    if (f->mo.hop_rounds) {
+        cJSON_AddNumberToObject(mj, "hop_rounds", (double)f->mo.hop_rounds);
+        cJSON_AddNumberToObject(mj, "hops", (double)f->mo.hops);
+    }
     cJSON_AddNumberToObject(mj, "starts_at_best", (double)f->mr.n_best);
     cJSON_AddNumberToObject(mj, "starts_converged", (double)f->mr.n_converged);
     cJSON_AddNumberToObject(mj, "starts_polished", (double)f->mr.n_polished);

@@ -30,7 +30,7 @@ static double *dup_doubles(const double *v, size_t n)
 static int map_from_checkpoint(vbt_fit *f, vbt_msg *msg)
 {
     fit_ckpt *k = f->ck;
-    if (!k->has_map || k->starts != f->mo.n_starts)
+    if (!k->has_map || k->starts != vbt_vep_map_n_rows(&f->mo))
         return vbt__fail(msg, VBT_EINVAL, "'%.900s' holds no MAP stage", k->path);
     f->mr = k->mr;
     f->map_wall = k->map_wall;
@@ -48,7 +48,7 @@ static int map_to_checkpoint(vbt_fit *f, vbt_msg *msg)
     fit_ckpt *k = f->ck;
     k->has_map = 1;
     k->mr = f->mr;
-    k->starts = f->mo.n_starts;
+    k->starts = vbt_vep_map_n_rows(&f->mo);
     k->map_wall = f->map_wall;
     k->map = dup_doubles(f->map, f->np);
     k->lp_starts = dup_doubles(f->lp_starts, k->starts);
@@ -76,6 +76,8 @@ int fit__run_map(vbt_fit *f, vbt_msg *msg)
     f->mo.seed = f->o.seed;
     f->mo.lbfgs.max_iter = f->o.map_iter;
     f->mo.n_polish = f->o.polish;
+    f->mo.hop_rounds = f->o.hop_rounds;
+    f->mo.hops = f->o.hops;
     if (f->progress) {
         f->mo.progress = map_progress;
         f->mo.progress_ctx = f;
@@ -83,12 +85,13 @@ int fit__run_map(vbt_fit *f, vbt_msg *msg)
     if (f->resumed)
         return map_from_checkpoint(f, msg);
     f->map = malloc(f->np * sizeof *f->map);
-    f->lp_starts = malloc(f->mo.n_starts * sizeof *f->lp_starts);
-    f->th_starts = malloc(f->mo.n_starts * f->np * sizeof *f->th_starts);
+    const size_t rows = vbt_vep_map_n_rows(&f->mo);
+    f->lp_starts = malloc(rows * sizeof *f->lp_starts);
+    f->th_starts = malloc(rows * f->np * sizeof *f->th_starts);
     if (!f->map || !f->lp_starts || !f->th_starts)
         return vbt__fail(msg, VBT_ENOMEM, "out of memory");
-    fit__log(f, VBT_FIT_LOG_INFO, "MAP: %zu starts, %zu parameters, %zu thread(s)",
-             f->mo.n_starts, f->np, f->mo.n_threads);
+    fit__log(f, VBT_FIT_LOG_INFO, "MAP: %zu starts, %zu x %zu hops, %zu parameters, %zu "
+             "thread(s)", f->mo.n_starts, f->mo.hop_rounds, f->mo.hops, f->np, f->mo.n_threads);
     double *x0s = NULL;
     if (f->o.map_init == VBT_FIT_MAP_DATA) {
         x0s = malloc(f->nr * sizeof *x0s);
@@ -105,17 +108,18 @@ int fit__run_map(vbt_fit *f, vbt_msg *msg)
     if (st)
         return st;
     f->map_wall = fit__now() - t0;
-    fit__log(f, VBT_FIT_LOG_INFO, "MAP: best lp %.3f (start %zu), %zu/%zu starts within %.1f "
-             "of it, %zu converged, %.2f s", f->mr.best_lp, f->mr.best_start + 1, f->mr.n_best,
-             f->mo.n_starts, f->mo.mode_tol, f->mr.n_converged, f->map_wall);
+    fit__log(f, VBT_FIT_LOG_INFO, "MAP: best lp %.3f (row %zu), %zu/%zu starts and hops within "
+             "%.1f of it, %zu converged, %.2f s", f->mr.best_lp, f->mr.best_start + 1,
+             f->mr.n_best, rows, f->mo.mode_tol, f->mr.n_converged, f->map_wall);
     if (f->mr.n_converged == 0)
         fit__log(f, VBT_FIT_LOG_WARNING, "WARNING: no MAP start met the convergence tolerance "
                  "in %zu iterations (the mode is not exact; see docs/fitting.md)",
                  f->mo.lbfgs.max_iter);
-    if (f->mr.n_best == 1 && f->mo.n_starts >= 4)
-        fit__log(f, VBT_FIT_LOG_WARNING, "WARNING: only one of %zu MAP starts reached the best "
-                 "mode: this posterior has several modes and a better one may have been missed "
-                 "(raise --starts)", f->mo.n_starts);
+    if (f->mr.n_best == 1 && rows >= 4)
+        fit__log(f, VBT_FIT_LOG_WARNING, "WARNING: only one of %zu MAP starts%s reached the "
+                 "best mode: this posterior has several modes and a better one may have been "
+                 "missed (raise --starts%s)", rows, f->mo.hop_rounds ? " and hops" : "",
+                 f->mo.hop_rounds ? " or --hop-rounds" : ", or use --hop-rounds");
     return f->ck && f->is_nuts ? map_to_checkpoint(f, msg) : VBT_OK;
 }
 
@@ -289,7 +293,7 @@ static size_t distinct_modes(const vbt_fit *f, size_t C, size_t *modes)
     modes[0] = f->mr.best_start;
     while (nm < C) {
         size_t pick = SIZE_MAX;
-        for (size_t s2 = 0; s2 < f->mo.n_starts; s2++) {
+        for (size_t s2 = 0; s2 < vbt_vep_map_n_rows(&f->mo); s2++) {
             double l = f->lp_starts[s2];
             if (!(l >= f->mr.best_lp - LP_GAP))
                 continue;

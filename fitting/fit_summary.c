@@ -371,7 +371,7 @@ static void method_checks(vbt_fit *f)
 
 static void mode_check(vbt_fit *f)
 {
-    const size_t K = f->mo.n_starts, nr = f->nr, np = f->np;
+    const size_t K = vbt_vep_map_n_rows(&f->mo), nr = f->nr, np = f->np;
     if (!f->from_map || !f->lp_starts || !f->th_starts || K < 2)
         return;
     double *x0 = malloc(K * nr * sizeof *x0), *nat = malloc(np * sizeof *nat),

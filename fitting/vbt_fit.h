@@ -123,6 +123,8 @@ typedef struct vbt_fit_opts {
     vbt_fit_map_init map_init;       /* VBT_FIT_MAP_DATA */
     size_t map_iter;                 /* 100: L-BFGS iterations per start */
     size_t polish;                   /* 16: starts polished (0: all) */
+    size_t hop_rounds;               /* 0: rounds of hops after the polish (vbt_vep_map_opts) */
+    size_t hops;                     /* 6: hops per round */
     /* NUTS (draws also: laplace and advi draws) */
     size_t chains;                   /* 4 (at most VBT_FIT_MAX_CHAINS) */
     size_t warmup;                   /* 1000 */
@@ -394,7 +396,8 @@ typedef struct vbt_fit_region {
 const vbt_fit_region *vbt_fit_regions(const vbt_fit *f);
 
 /* The MAP stage (NULL / zero when there was none): the mode (unconstrained,
- * n_params), the search's result, each start's final lp and point. */
+ * n_params), the search's result, each start's and hop's final lp (rows:
+ * the starts, then the hops; vbt_vep_map_n_rows). */
 const double *vbt_fit_map_mode(const vbt_fit *f);
 const vbt_vep_map_result *vbt_fit_map_result(const vbt_fit *f);
 size_t vbt_fit_map_n_starts(const vbt_fit *f);

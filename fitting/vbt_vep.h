@@ -211,6 +211,9 @@ long vbt_vep_param_index(const vbt_vep *m, const char *name);
  * d / scale in theta (vbt fit's mode jumps of x0). */
 double vbt_vep_param_scale(const vbt_vep *m, size_t i);
 
+/* The prior mean of that element in natural units (mu); NAN as above. */
+double vbt_vep_param_prior_mean(const vbt_vep *m, size_t i);
+
 /* The prior standard deviation of that element in natural units: its scale,
  * times sqrt(nu / (nu - 2)) for a Student-t prior (infinite for nu <= 2);
  * NAN as above.  The reference for shrinkage, and for a posterior wider
@@ -314,6 +317,17 @@ typedef struct vbt_vep_map_opts {
                                begin at x0_start + x0_jitter N(0, 1) (a data-informed
                                start, vbt_vep_x0_from_data), odd ones at prior draws */
     double x0_jitter;  /* 0.5 */
+    /* Hops (after the polish): hop_rounds rounds (0: none) of `hops` hops
+     * each.  A hop leaves from the best mode found so far: K scaled by
+     * exp(0.5 N(0, 1)), each region below the EZ line put at x0 -1.8 with
+     * probability 0.05, each region at or above it back at its prior mean
+     * with probability 0.3; then L-BFGS and the polish.  The modes of this
+     * posterior differ by K and by which regions sit just above the EZ line,
+     * which independent starts rarely get right together (docs/fitting.md,
+     * "Hops": on the sample patient 6 seeds of 256 starts ended at 6 modes
+     * up to 922 nats apart).  Stream (seed, 2^60 + row). */
+    size_t hop_rounds; /* 0 */
+    size_t hops;       /* 6 */
     /* NULL, or called after every start's L-BFGS and every polish (never two
      * calls at once, from whichever thread finished): done of total steps so
      * far (total: the starts plus the polishes planned).  A non-zero return
@@ -325,19 +339,24 @@ typedef struct vbt_vep_map_opts {
 
 void vbt_vep_map_opts_default(vbt_vep_map_opts *o);
 
+/* Rows of vbt_vep_map()'s per-start outputs: n_starts, then the hops round
+ * by round (hop_rounds * hops). */
+size_t vbt_vep_map_n_rows(const vbt_vep_map_opts *o);
+
 typedef struct vbt_vep_map_result {
     double best_lp;
-    size_t best_start;
-    size_t n_best;     /* starts with lp >= best_lp - mode_tol */
-    size_t n_converged;
+    size_t best_start; /* its row (a start, or a hop at n_starts and after) */
+    size_t n_best;     /* rows (starts and hops) with lp >= best_lp - mode_tol */
+    size_t n_converged; /* rows whose L-BFGS or polish converged */
     size_t n_polished; /* starts handed to the Newton polish: the n_polish best (all with 0)
                           whose L-BFGS ended at a finite log posterior */
 } vbt_vep_map_result;
 
 /* Multi-start MAP.  theta_best (n_params) receives the best optimum;
- * lp_starts and theta_starts (n_starts, n_starts x n_params; each may be
- * NULL) every start's final value and point (-HUGE_VAL for a start that
- * failed).  Errors: VBT_EINVAL, VBT_ENOMEM, VBT_ENUMERIC (no start finite). */
+ * lp_starts and theta_starts (rows = vbt_vep_map_n_rows(o), rows x
+ * n_params; each may be NULL) every start's and hop's final value and point
+ * (-HUGE_VAL for one that failed).  The starts' rows do not depend on the
+ * hops.  Errors: VBT_EINVAL, VBT_ENOMEM, VBT_ENUMERIC (no start finite). */
 int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
                 vbt_vep_map_result *res, double *lp_starts, double *theta_starts,
                 vbt_msg *msg);
@@ -417,7 +436,10 @@ typedef struct vbt_vep_pipeline_preset {
     size_t points;               /* time points of the fitted feature: 100 */
     double window;               /* model time the points span: 17.5 (dt = window / points) */
     double pre_scale, post_scale; /* feature window around the seizure: 0.69, 0.5 durations */
-    size_t map_starts;           /* 256 */
+    size_t map_starts;           /* 128 */
+    size_t map_polish;           /* 8: the starts polished */
+    size_t map_hop_rounds;       /* 8: rounds of hops from the best mode (vbt_vep_map_opts) */
+    size_t map_hops;             /* 6: hops per round */
     const char *map_init;        /* "data" */
     const char *nuts_metric;     /* "laplace": the mode's covariance as a fixed metric */
     size_t nuts_warmup, nuts_draws; /* 300, 500 */

@@ -521,6 +521,13 @@ double vbt_vep_param_scale(const vbt_vep *m, size_t i)
     return group_elem(m, i, &g, &k) ? m->sd_g[g][k] : NAN;
 }
 
+double vbt_vep_param_prior_mean(const vbt_vep *m, size_t i)
+{
+    int g;
+    size_t k;
+    return group_elem(m, i, &g, &k) ? m->mu_g[g][k] : NAN;
+}
+
 double vbt_vep_param_prior_sd(const vbt_vep *m, size_t i)
 {
     int g;

@@ -38,6 +38,8 @@ void vbt_vep_map_opts_default(vbt_vep_map_opts *o)
     o->n_polish = 0;
     o->x0_start = NULL;
     o->x0_jitter = 0.5;
+    o->hop_rounds = 0;
+    o->hops = 6;
     o->progress = NULL;
     o->progress_ctx = NULL;
 }
@@ -480,7 +482,9 @@ typedef struct ms_shared {
     int *status;
     const size_t *order; /* phase 2: the starts to polish, best L-BFGS lp first */
     size_t n_work;       /* starts (phase 1) or starts to polish (phase 2) */
-    int phase;           /* 1: L-BFGS from each start; 2: Newton polish */
+    int phase;           /* 1: L-BFGS from each start; 2: Newton polish; 3: hops */
+    const double *hop_from; /* phase 3: the best mode so far, where the round's hops leave */
+    size_t hop_row;      /* phase 3: the row of the round's first hop */
     size_t next;
     size_t done, total; /* progress: steps finished, steps planned */
     int stop;           /* the progress callback asked to stop */
@@ -511,6 +515,49 @@ static void ms_phase2(ms_shared *sh, vbt_vep *mine, size_t s)
     }
 }
 
+/* Hop s (row s of sh->theta, phase 3) from the best mode so far: K scaled by
+ * exp(HOP_K_SD N(0, 1)); every region below the EZ line starts at x0
+ * HOP_X0_ON with probability HOP_P_ON, every region at or above it back at
+ * its prior mean with probability HOP_P_OFF; the other parameters stay.
+ * Then the start's L-BFGS screen and the polish.  Stream (seed, 2^60 + s).
+ * The modes of this posterior differ by K and by which regions sit just
+ * above the EZ line (the ones that seize); a hop changes a few of them at
+ * once, which an independent start rarely gets right all together. */
+#define HOP_K_SD 0.5
+#define HOP_X0_ON -1.8
+#define HOP_P_ON 0.05
+#define HOP_P_OFF 0.3
+static void ms_phase3(ms_shared *sh, vbt_vep *mine, size_t s, double *nat)
+{
+    const size_t np = vbt_vep_n_params(mine), n = vbt_vep_n_regions(mine);
+    double *th = sh->theta + s * np;
+    memcpy(th, sh->hop_from, np * sizeof *th);
+    vbt_rng r;
+    vbt_rng_init(&r, sh->o->seed, ((uint64_t)1 << 60) + s);
+    long ik = vbt_vep_param_index(mine, "K"), i0 = vbt_vep_param_index(mine, "x0[1]");
+    if (vbt_vep_constrain(mine, th, nat) == VBT_OK) {
+        double z, u;
+        if (ik >= 0) {
+            vbt_rng_normal(&r, &z, 1);
+            nat[ik] *= exp(HOP_K_SD * z);
+        }
+        for (size_t i = 0; i0 >= 0 && i < n; i++) {
+            vbt_rng_uniform(&r, &u, 1);
+            double *x = nat + (size_t)i0 + i;
+            if (*x < VBT_VEP_X0_EZ && u < HOP_P_ON)
+                *x = HOP_X0_ON;
+            else if (*x >= VBT_VEP_X0_EZ && u < HOP_P_OFF)
+                *x = vbt_vep_param_prior_mean(mine, (size_t)i0 + i);
+        }
+        if (vbt_vep_unconstrain(mine, nat, th) != VBT_OK)
+            memcpy(th, sh->hop_from, np * sizeof *th);
+    }
+    double lp;
+    sh->status[s] = vbt_vep_lbfgs(mine, &sh->o->lbfgs, th, &lp, NULL);
+    sh->lp[s] = isfinite(lp) ? lp : -HUGE_VAL;
+    ms_phase2(sh, mine, s);
+}
+
 static void *ms_worker(void *arg)
 {
     ms_shared *sh = arg;
@@ -538,6 +585,8 @@ static void *ms_worker(void *arg)
             break;
         if (sh->phase == 1)
             ms_phase1(sh, mine, k, nat);
+        else if (sh->phase == 3)
+            ms_phase3(sh, mine, sh->hop_row + k, nat);
         else
             ms_phase2(sh, mine, sh->order[k]);
         if (sh->o->progress) {
@@ -580,6 +629,21 @@ static void rank_starts(const double *lp, size_t n, size_t *order)
     }
 }
 
+size_t vbt_vep_map_n_rows(const vbt_vep_map_opts *o)
+{
+    return o->n_starts + o->hop_rounds * o->hops;
+}
+
+/* The row of largest lp among the first `rows` (ties: the first). */
+static size_t best_row(const double *lp, size_t rows)
+{
+    size_t b = 0;
+    for (size_t s = 1; s < rows; s++)
+        if (lp[s] > lp[b])
+            b = s;
+    return b;
+}
+
 int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
                 vbt_vep_map_result *res, double *lp_starts, double *theta_starts, vbt_msg *msg)
 {
@@ -592,14 +656,16 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
     }
     if (o->n_starts == 0)
         return vbt__fail(msg, VBT_EINVAL, "vep map: n_starts must be >= 1");
-    size_t np = vbt_vep_n_params(m), ns = o->n_starts;
+    if (o->hop_rounds && !o->hops)
+        return vbt__fail(msg, VBT_EINVAL, "vep map: hop rounds need hops >= 1");
+    size_t np = vbt_vep_n_params(m), ns = o->n_starts, rows = vbt_vep_map_n_rows(o);
     size_t nth = o->n_threads ? o->n_threads : 1;
     if (nth > ns)
         nth = ns;
     ms_shared sh = {.m = m, .o = o};
-    sh.lp = malloc(ns * sizeof(double));
-    sh.theta = malloc(ns * (np ? np : 1) * sizeof(double));
-    sh.status = malloc(ns * sizeof(int));
+    sh.lp = malloc(rows * sizeof(double));
+    sh.theta = malloc(rows * (np ? np : 1) * sizeof(double));
+    sh.status = malloc(rows * sizeof(int));
     pthread_t *tid = malloc(nth * sizeof *tid);
     if (!sh.lp || !sh.theta || !sh.status || !tid) {
         free(sh.lp);
@@ -609,7 +675,8 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
         return vbt__fail(msg, VBT_ENOMEM, "vep map: out of memory");
     }
     pthread_mutex_init(&sh.lock, NULL);
-    sh.total = ns + (o->newton_iter ? (o->n_polish && o->n_polish < ns ? o->n_polish : ns) : 0);
+    sh.total = ns + (o->newton_iter ? (o->n_polish && o->n_polish < ns ? o->n_polish : ns) : 0) +
+               o->hop_rounds * o->hops;
     /* phase 1: L-BFGS from every start */
     sh.phase = 1;
     sh.n_work = ns;
@@ -631,9 +698,25 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
         sh.phase = 2;
         sh.order = order;
         sh.n_work = n_pol;
-        sh.total = ns + n_pol; /* the polishes of starts that ended finite */
+        sh.total = ns + n_pol + o->hop_rounds * o->hops; /* polishes of finite starts */
         ms_run(&sh, tid, nth);
         free(order);
+    }
+    /* phase 3: rounds of hops, each from the best mode of the rows so far */
+    for (size_t s = ns; s < rows; s++) { /* rows no hop reaches (stopped) stay empty */
+        sh.lp[s] = -HUGE_VAL;
+        sh.status[s] = VBT_ENUMERIC;
+        memcpy(sh.theta + s * np, sh.theta, np * sizeof(double));
+    }
+    for (size_t rd = 0; rd < o->hop_rounds && !sh.err && !sh.stop; rd++) {
+        size_t row = ns + rd * o->hops, b = best_row(sh.lp, row);
+        if (!isfinite(sh.lp[b]))
+            break;
+        sh.phase = 3;
+        sh.hop_from = sh.theta + b * np;
+        sh.hop_row = row;
+        sh.n_work = o->hops;
+        ms_run(&sh, tid, nth);
     }
     pthread_mutex_destroy(&sh.lock);
     free(tid);
@@ -646,10 +729,7 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
         st = vbt__fail(msg, VBT_EINVAL, "vep map: interrupted");
         goto done;
     }
-    size_t best = 0;
-    for (size_t s = 1; s < ns; s++)
-        if (sh.lp[s] > sh.lp[best])
-            best = s;
+    size_t best = best_row(sh.lp, rows);
     if (!isfinite(sh.lp[best])) {
         st = vbt__fail(msg, VBT_ENUMERIC, "vep map: no start gave a finite log posterior");
         goto done;
@@ -659,7 +739,7 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
     res->n_best = 0;
     res->n_converged = 0;
     res->n_polished = n_pol;
-    for (size_t s = 0; s < ns; s++) {
+    for (size_t s = 0; s < rows; s++) {
         if (sh.lp[s] >= sh.lp[best] - o->mode_tol)
             res->n_best++;
         if (sh.status[s] == VBT_OK)
@@ -667,9 +747,9 @@ int vbt_vep_map(const vbt_vep *m, const vbt_vep_map_opts *o, double *theta_best,
     }
     memcpy(theta_best, sh.theta + best * np, np * sizeof(double));
     if (lp_starts)
-        memcpy(lp_starts, sh.lp, ns * sizeof(double));
+        memcpy(lp_starts, sh.lp, rows * sizeof(double));
     if (theta_starts)
-        memcpy(theta_starts, sh.theta, ns * np * sizeof(double));
+        memcpy(theta_starts, sh.theta, rows * np * sizeof(double));
 done:
     free(sh.lp);
     free(sh.theta);

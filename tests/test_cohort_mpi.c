@@ -477,6 +477,7 @@ static void cohort_opts(vbt_cohort_run_opts *o, const char *out)
     o->pipeline.fit.method = "nuts";
     o->pipeline.fit.points = 60;
     o->pipeline.fit.map_starts = 8;
+    o->pipeline.fit.map_hop_rounds = 0; /* a short search, for the test's time */
     o->pipeline.fit.nuts_warmup = 100;
     o->pipeline.fit.nuts_draws = 100;
 }

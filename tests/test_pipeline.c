@@ -1239,6 +1239,7 @@ static int run_nuts(const char *out, int *resumed)
     o.fit.method = "nuts";
     o.fit.points = 40;
     o.fit.map_starts = 4;
+    o.fit.map_hop_rounds = 0;
     o.fit.nuts_warmup = 200;
     o.fit.nuts_draws = 200;
     o.progress = on_resume_note;

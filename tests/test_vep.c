@@ -986,6 +986,64 @@ static void test_map_polish_best(void **state)
     vbt_vep_free(m);
 }
 
+/* Hops (hop_rounds x hops after the polish): the starts' rows are those of
+ * the same search without hops, bit for bit; the hops' rows follow them; the
+ * best lp is the largest of all rows and never below the search without
+ * hops; the result does not depend on the thread count; hop rounds without
+ * hops are refused. */
+static void test_map_hops(void **state)
+{
+    (void)state;
+    vbt_vep_spec s;
+    base_spec(&s, VBT_VEP_EULER, VBT_VEP_OBS_LINEAR, 1);
+    vbt_vep *m = build(&s);
+    const size_t np = vbt_vep_n_params(m), ns = 6, R = 2, H = 3, rows = ns + R * H;
+    vbt_vep_map_opts o;
+    vbt_vep_map_opts_default(&o);
+    o.n_starts = ns;
+    o.seed = 5;
+    o.n_polish = 2;
+    o.n_threads = 2;
+    assert_int_equal(o.hop_rounds, 0);
+    assert_int_equal(vbt_vep_map_n_rows(&o), ns);
+    double *best0 = malloc(np * sizeof *best0), *best = malloc(np * sizeof *best);
+    double *t0 = malloc(ns * np * sizeof *t0), *th = malloc(rows * np * sizeof *th);
+    double *th1 = malloc(rows * np * sizeof *th1), l0[6], lh[12], lh1[12];
+    vbt_vep_map_result r0, rh, rh1;
+    assert_int_equal(vbt_vep_map(m, &o, best0, &r0, l0, t0, NULL), VBT_OK);
+    o.hop_rounds = R;
+    o.hops = H;
+    assert_int_equal(vbt_vep_map_n_rows(&o), rows);
+    assert_int_equal(vbt_vep_map(m, &o, best, &rh, lh, th, NULL), VBT_OK);
+    o.n_threads = 1;
+    assert_int_equal(vbt_vep_map(m, &o, best, &rh1, lh1, th1, NULL), VBT_OK);
+    assert_memory_equal(th, th1, rows * np * sizeof *th);
+    assert_memory_equal(lh, lh1, sizeof lh);
+    assert_memory_equal(th, t0, ns * np * sizeof *th);
+    assert_memory_equal(lh, l0, sizeof l0);
+    size_t b = 0, finite = 0;
+    for (size_t k = 0; k < rows; k++) {
+        b = lh[k] > lh[b] ? k : b;
+        finite += k >= ns && isfinite(lh[k]);
+    }
+    assert_true(rh.best_lp == lh[b] && rh.best_start == b);
+    assert_memory_equal(best, th + b * np, np * sizeof *best);
+    assert_true(rh.best_lp >= r0.best_lp);
+    assert_true(finite > 0);
+    printf("# %zu starts: best lp %.3f; with %zu x %zu hops: %.3f (row %zu), %zu of %zu hops "
+           "finite\n", ns, r0.best_lp, R, H, rh.best_lp, rh.best_start, finite, R * H);
+    vbt_msg msg = {0};
+    o.hops = 0;
+    assert_int_equal(vbt_vep_map(m, &o, best, &rh, NULL, NULL, &msg), VBT_EINVAL);
+    assert_non_null(strstr(msg.text, "hops"));
+    free(best0);
+    free(best);
+    free(t0);
+    free(th);
+    free(th1);
+    vbt_vep_free(m);
+}
+
 /* GPD(k, sigma = 1) ratios: k-hat near k; light tails: k-hat small.  One
  * k-hat from M = 190 tail draws has a standard deviation of about 0.06-0.12
  * (measured over 20 seeds), so the mean of 10 replicates is compared with
@@ -1661,6 +1719,7 @@ int main(void)
         cmocka_unit_test(test_map_reproducible),
         cmocka_unit_test(test_map_progress),
         cmocka_unit_test(test_map_polish_best),
+        cmocka_unit_test(test_map_hops),
         cmocka_unit_test(test_newton_polish),
         cmocka_unit_test(test_x0_from_data),
         cmocka_unit_test(test_priors_json),
