@@ -464,7 +464,7 @@ static int step_fit(prun *pp)
     snprintf(warmup, sizeof warmup, "%zu", f->nuts_warmup);
     snprintf(draws, sizeof draws, "%zu", f->nuts_draws);
     snprintf(delta, sizeof delta, "%.15g", f->nuts_adapt_delta);
-    char *a[48] = {"vbt", "fit", "--connectome", pp->pat->connectome, "--gain", pp->aligned,
+    char *a[64] = {"vbt", "fit", "--connectome", pp->pat->connectome, "--gain", pp->aligned,
                    "--data", pp->feat_npy, "--prior", pp->prior, "--method", (char *)f->method,
                    "--obs", (char *)f->obs, "--data-norm", (char *)f->data_norm,
                    "--gain-norm", (char *)f->gain_norm, "--dt", pp->dt, "--starts", starts,
@@ -474,6 +474,8 @@ static int step_fit(prun *pp)
     size_t na = 0;
     while (a[na])
         na++;
+    if (na + 2 + 8 + 1 > sizeof a / sizeof *a) /* --steps N, the NUTS options, NULL */
+        return vbt__fail(pp->msg, VBT_EINVAL, "pipeline: the fit's command line is too long");
     /* several steps per sample only when the points are few: the command
      * line (and so the step's identity) at the default points is unchanged */
     char nsteps[32];
