@@ -456,6 +456,7 @@ static void run_opts(vbt_cohort_run_opts *o, const char *out)
     o->atlas.names = g_nm;
     o->pipeline.fit.method = "map";
     o->pipeline.fit.points = 40;
+    o->pipeline.fit.map_hop_rounds = 1; /* the hops run, for a fraction of the preset's time */
 }
 
 /* Run both subjects into out; the table's bytes (malloc'd). */
