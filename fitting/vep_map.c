@@ -492,15 +492,22 @@ typedef struct ms_shared {
     int err;
 } ms_shared;
 
+/* The L-BFGS screen of row s from its point in sh->theta. */
+static void ms_screen(ms_shared *sh, vbt_vep *mine, size_t s)
+{
+    double lp;
+    sh->status[s] = vbt_vep_lbfgs(mine, &sh->o->lbfgs, sh->theta + s * vbt_vep_n_params(mine),
+                                  &lp, NULL);
+    sh->lp[s] = isfinite(lp) ? lp : -HUGE_VAL;
+}
+
 static void ms_phase1(ms_shared *sh, vbt_vep *mine, size_t s, double *nat)
 {
     double *th = sh->theta + s * vbt_vep_n_params(mine);
     vbt_vep_prior_draw(mine, sh->o->seed, s, th);
     if (sh->o->x0_start && s % 2 == 0)
         informed_start(mine, sh->o, s, th, nat);
-    double lp;
-    sh->status[s] = vbt_vep_lbfgs(mine, &sh->o->lbfgs, th, &lp, NULL);
-    sh->lp[s] = isfinite(lp) ? lp : -HUGE_VAL;
+    ms_screen(sh, mine, s);
 }
 
 static void ms_phase2(ms_shared *sh, vbt_vep *mine, size_t s)
@@ -552,9 +559,7 @@ static void ms_phase3(ms_shared *sh, vbt_vep *mine, size_t s, double *nat)
         if (vbt_vep_unconstrain(mine, nat, th) != VBT_OK)
             memcpy(th, sh->hop_from, np * sizeof *th);
     }
-    double lp;
-    sh->status[s] = vbt_vep_lbfgs(mine, &sh->o->lbfgs, th, &lp, NULL);
-    sh->lp[s] = isfinite(lp) ? lp : -HUGE_VAL;
+    ms_screen(sh, mine, s);
     ms_phase2(sh, mine, s);
 }
 
