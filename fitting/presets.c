@@ -25,7 +25,8 @@ void vbt_vep_pipeline_preset_default(vbt_vep_pipeline_preset *p)
     p->pre_scale = 0.69;
     p->post_scale = 0.5;
     /* 128 starts with the best 8 polished, then 8 rounds of 6 hops from the
-     * best mode so far, for the CPU of the 256 starts and 16 polishes before:
+     * best mode so far, for about the CPU of the 256 starts and 16 polishes
+     * before (the sample patient's pipeline: 50 instead of 45 s):
      * on the 10 tuning patients of the EZ benchmark the search reached the
      * best mode any setting found for 7 (before: 2), and the fit's F1 went
      * from 0.610 to 0.667 (docs/fitting.md, "Hops"; docs/validation.md) */
